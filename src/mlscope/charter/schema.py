@@ -1,0 +1,306 @@
+"""The charter: one YAML file per project, typed.
+
+Unknown keys are errors (``extra="forbid"``); the loader turns pydantic's errors into
+problems with file, line, "did you mean" and a fix.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "Bound",
+    "Charter",
+    "DataSpec",
+    "DuckDBTable",
+    "FormulaRule",
+    "IntervalSpec",
+    "LongSpec",
+    "MetricEntry",
+    "ParetoRule",
+    "PlanningSpec",
+    "PredictionFile",
+    "ReportSpec",
+    "Rule",
+    "SatisficingRule",
+    "SliceSpec",
+    "SplitSpec",
+    "WeightedRule",
+    "parse_bound",
+]
+
+Task = Literal["binary", "multiclass", "regression", "errors"]
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_BOUND = re.compile(r"^\s*(>=|<=|>|<)\s*([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\s*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Bound(_Strict):
+    """A one-sided bound on a metric, written ``">= 0.6"`` in the charter."""
+
+    op: Literal[">=", "<=", ">", "<"]
+    value: float
+
+    def holds(self, x: float) -> bool:
+        return {
+            ">=": x >= self.value,
+            "<=": x <= self.value,
+            ">": x > self.value,
+            "<": x < self.value,
+        }[self.op]
+
+    def margin(self, x: float) -> float:
+        """Signed distance to the bound: positive when met, negative when missed."""
+        return x - self.value if self.op in (">=", ">") else self.value - x
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.value:g}"
+
+
+def parse_bound(value: Any) -> Bound:
+    """Parse ``">= 0.6"`` (or a Bound, or ``{op:, value:}``) into a :class:`Bound`."""
+    if isinstance(value, Bound):
+        return value
+    if isinstance(value, dict):
+        return Bound(**value)
+    if isinstance(value, str):
+        m = _BOUND.match(value)
+        if m:
+            return Bound(op=m.group(1), value=float(m.group(2)))  # type: ignore[arg-type]
+    raise ValueError(
+        f"a bound is written like \">= 0.6\" or \"<= 120\" (one of >=, <=, >, <, then a "
+        f"number); got {value!r}"
+    )
+
+
+def _bounds(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: parse_bound(v) for k, v in value.items()}
+    return value
+
+
+class DuckDBTable(_Strict):
+    """A table inside a DuckDB database file."""
+
+    database: str
+    table: str
+
+
+class PredictionFile(_Strict):
+    """One model's predictions in its own file, joined to the labels on the row id.
+
+    ``score`` names the score column (binary, regression); ``classes`` maps each class to
+    its probability column (multiclass).
+    """
+
+    path: str
+    score: str | None = None
+    classes: dict[str, str] | None = None
+
+
+class LongSpec(_Strict):
+    """Predictions as a long table: one row per (row id, model)."""
+
+    model_column: str
+    score: str | None = None
+    classes: dict[str, str] | None = None
+
+
+class DataSpec(_Strict):
+    """Where the evaluation rows are and what each column means.
+
+    Exactly one source: ``table`` (Parquet or CSV), ``duckdb`` (a table in a DuckDB file),
+    or ``labels`` with ``predictions`` (one file per model, joined on ``id``). Models are
+    given as ``models`` (wide: one score column per model, or per model a mapping
+    class → column for multiclass) or ``long``.
+    """
+
+    table: str | None = None
+    duckdb: DuckDBTable | None = None
+    labels: str | None = None
+    predictions: dict[str, PredictionFile] | None = None
+
+    id: str | None = None
+    label: str | None = None
+    split: str | None = None
+    weight: str | None = None
+    positive: str | int | bool | None = None
+    score_type: Literal["probability", "logit"] = "probability"
+    classes: list[str] | None = None
+
+    models: dict[str, str | dict[str, str]] | None = None
+    long: LongSpec | None = None
+    errors: dict[str, str | dict[str, str]] = Field(default_factory=dict)
+
+
+class SplitSpec(_Strict):
+    """Which value of the split column plays which role."""
+
+    selection: str = "validation"
+    report: str | None = "test"
+    train: str | None = "train"
+
+
+class SliceSpec(_Strict):
+    """Slices: by column values, crossed columns, and named SQL predicates."""
+
+    columns: list[str] = Field(default_factory=list)
+    crosses: list[list[str]] = Field(default_factory=list)
+    where: dict[str, str] = Field(default_factory=dict)
+    min_size: int = Field(default=30, ge=1)
+
+
+class MetricEntry(_Strict):
+    """One metric to compute: a registry metric with parameters, or a custom function.
+
+    In YAML an entry is a metric name (``roc_auc``), or a mapping with ``metric`` (or
+    ``custom``), an optional ``id`` (used by rules and formulas) and parameters inline::
+
+        - {metric: precision, threshold: 0.3}
+        - {id: r_at_p20, metric: recall_at_precision, precision: 0.2}
+        - {id: cost, custom: "project_metrics:expected_cost", direction: lower}
+    """
+
+    id: str
+    metric: str | None = None
+    custom: str | None = None
+    direction: Literal["higher", "lower"] | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_yaml(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"id": value, "metric": value}
+        if isinstance(value, dict) and "params" not in value:
+            reserved = {"id", "metric", "custom", "direction"}
+            out = {k: v for k, v in value.items() if k in reserved}
+            out["params"] = {k: v for k, v in value.items() if k not in reserved}
+            if "id" not in out:
+                out["id"] = out.get("metric") or out.get("custom", "")
+            return out
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> MetricEntry:
+        if (self.metric is None) == (self.custom is None):
+            raise ValueError("give exactly one of `metric` (a registry name) or `custom`")
+        if self.custom is not None:
+            if ":" not in self.custom:
+                raise ValueError(
+                    f"custom metric must be written `module:function`, got {self.custom!r}"
+                )
+            if self.direction is None:
+                raise ValueError("a custom metric needs `direction: higher` or `lower`")
+        if not _IDENT.match(self.id):
+            raise ValueError(
+                f"metric id {self.id!r} must be an identifier (letters, digits, _) so that "
+                "rules and formulas can name it; set `id:` explicitly"
+            )
+        return self
+
+
+class _RuleBase(_Strict):
+    split: str | None = None
+    tie_break: str | None = None
+
+
+class SatisficingRule(_RuleBase):
+    """Optimize one metric among the models that meet every constraint."""
+
+    rule: Literal["satisficing"]
+    optimize: str
+    constraints: dict[str, Bound] = Field(default_factory=dict)
+
+    _parse = field_validator("constraints", mode="before")(_bounds)
+
+
+class WeightedRule(_RuleBase):
+    """Weighted average of metrics after putting them on a common scale.
+
+    ``scale``: ``minmax`` (default) maps each metric across the candidates to [0, 1] with 1
+    the best value in that metric's direction; ``rank`` uses the rank (1 best, 0 worst);
+    ``raw`` uses the values as they are, negated for lower-is-better metrics.
+    """
+
+    rule: Literal["weighted"]
+    weights: dict[str, float]
+    scale: Literal["minmax", "rank", "raw"] = "minmax"
+
+
+class FormulaRule(_RuleBase):
+    """An arithmetic expression over metric ids, with a stated direction."""
+
+    rule: Literal["formula"]
+    expression: str
+    direction: Literal["higher", "lower"] = "higher"
+    name: str = "formula"
+
+
+class ParetoRule(_RuleBase):
+    """The non-dominated set over named metrics; ``tie_break`` picks one from the front."""
+
+    rule: Literal["pareto"]
+    metrics: list[str] = Field(min_length=2)
+
+
+Rule = Annotated[
+    SatisficingRule | WeightedRule | FormulaRule | ParetoRule, Field(discriminator="rule")
+]
+
+
+class IntervalSpec(_Strict):
+    """Bootstrap confidence intervals; ``resamples: 0`` turns them off."""
+
+    method: Literal["percentile"] = "percentile"
+    level: float = Field(default=0.95, gt=0.5, lt=1.0)
+    resamples: int = Field(default=1000, ge=0, le=100_000)
+
+
+class PlanningSpec(_Strict):
+    """Planning facts about the project (read by later stages and shown in reports)."""
+
+    archetype: str | None = None
+    deployment: Literal["batch", "online", "edge", "streaming"] | None = None
+    latency_budget_ms: float | None = Field(default=None, gt=0)
+    throughput_rps: float | None = Field(default=None, gt=0)
+    labeling: str | None = None
+    monitoring: list[str] = Field(default_factory=list)
+
+
+class ReportSpec(_Strict):
+    """What the report draws: the trade-off pair and the metric shown per slice."""
+
+    title: str | None = None
+    tradeoff: list[str] | None = Field(default=None, min_length=2, max_length=2)
+    slice_metric: str | None = None
+
+
+class Charter(_Strict):
+    """A project's charter: the task, the data, the metrics and how a model is chosen."""
+
+    project: str
+    task: Task
+    seed: int = 0
+    description: str | None = None
+    data: DataSpec
+    splits: SplitSpec = Field(default_factory=SplitSpec)
+    slices: SliceSpec = Field(default_factory=SliceSpec)
+    metrics: list[MetricEntry] = Field(min_length=1)
+    selection: Rule
+    alternatives: list[Rule] = Field(default_factory=list)
+    requirements: dict[str, Bound] = Field(default_factory=dict)
+    intervals: IntervalSpec = Field(default_factory=IntervalSpec)
+    planning: PlanningSpec = Field(default_factory=PlanningSpec)
+    report: ReportSpec = Field(default_factory=ReportSpec)
+
+    _parse = field_validator("requirements", mode="before")(_bounds)
+
+    def metric_ids(self) -> list[str]:
+        return [m.id for m in self.metrics]

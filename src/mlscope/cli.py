@@ -1,0 +1,212 @@
+"""The ``mlscope`` command line: a thin shell over the Python API.
+
+Exit codes: 0 a model was chosen and meets every requirement; 1 requirements not met (or no
+model could be chosen); 2 bad input (charter, data, options); 3 an internal error (a bug:
+please report it with the traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from mlscope._version import __version__
+from mlscope.errors import CharterError, InputError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_UNMET, EXIT_INPUT, EXIT_BUG = 0, 1, 2, 3
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _err_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _guard(fn: F) -> F:
+    """Turn user mistakes into a clear message and exit 2; never a traceback for them."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CharterError as exc:
+            con = _err_console()
+            con.print(f"[bold red]error:[/] the charter has {len(exc.problems)} problem(s)")
+            for p in exc.problems:
+                con.print(f"  • {p}", markup=False)
+            sys.exit(EXIT_INPUT)
+        except InputError as exc:
+            _err_console().print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            sys.exit(EXIT_INPUT)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            sys.exit(130)
+        except Exception:
+            con = _err_console()
+            con.print("[bold red]internal error[/] (this is a bug in mlscope; please report it "
+                      "with the traceback below)")
+            con.print(traceback.format_exc(), markup=False)
+            sys.exit(EXIT_BUG)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mlscope")
+def main() -> None:
+    """mlscope: charter, evaluate and select machine-learning models.
+
+    \b
+    Start with a charter (mlscope.yaml), then:
+      mlscope validate mlscope.yaml     check it, with file/line and fixes
+      mlscope run mlscope.yaml          every metric, per slice, with intervals,
+                                        a decision, JSON + HTML report
+    Exit codes: 0 requirements met, 1 not met / no decision, 2 bad input.
+    """
+
+
+@main.command()
+@click.argument("charter", type=click.Path(path_type=Path), default="mlscope.yaml")
+@_guard
+def validate(charter: Path) -> None:
+    """Check a charter and report every problem with file, line and the fix."""
+    from mlscope.charter import validate_charter
+
+    report = validate_charter(charter)
+    con = Console(highlight=False, soft_wrap=True)
+    for w in report.warnings:
+        con.print(f"[yellow]warning:[/] {w}")
+    if report.problems:
+        err = _err_console()
+        err.print(f"[bold red]{len(report.problems)} problem(s)[/] in {charter}:")
+        for p in report.problems:
+            err.print(f"  • {p}", markup=False)
+        sys.exit(EXIT_INPUT)
+    assert report.charter is not None
+    c = report.charter
+    con.print(
+        f"[green]✓[/] {charter} is valid: project [bold]{c.project}[/] ({c.task}), "
+        f"{len(c.metrics)} metric(s), rule [bold]{c.selection.rule}[/]"
+    )
+
+
+def _run(
+    charter: Path, out: Path | None, resamples: int | None, seed: int | None, engine: str,
+    quiet: bool, html: bool,
+) -> int:
+    from mlscope.evaluate import evaluate
+    from mlscope.report import render_terminal, write_html
+
+    result = evaluate(charter, resamples=resamples, seed=seed, engine=engine)  # type: ignore[arg-type]
+    out_dir = out or (charter.parent / "mlscope-out")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder {out_dir}: {exc.strerror}") from None
+    json_path = out_dir / "result.json"
+    result.to_json(json_path)
+    paths = {"json": str(json_path)}
+    if html:
+        html_path = write_html(result, out_dir / "report.html")
+        paths["html"] = str(html_path)
+    if not quiet:
+        render_terminal(result, paths=paths)
+    return result.exit_code
+
+
+_run_options = [
+    click.argument("charter", type=click.Path(path_type=Path), default="mlscope.yaml"),
+    click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
+                 help="Output folder (default: mlscope-out/ next to the charter)."),
+    click.option("--resamples", type=click.IntRange(min=0), default=None,
+                 help="Bootstrap resamples (overrides the charter; 0 turns intervals off)."),
+    click.option("--seed", type=int, default=None, help="Seed (overrides the charter)."),
+    click.option("--engine", type=click.Choice(["numpy", "duckdb"]), default="numpy",
+                 show_default=True,
+                 help="numpy: aggregate in memory; duckdb: aggregate in SQL (out of core)."),
+    click.option("--quiet", "-q", is_flag=True, help="No terminal summary."),
+]
+
+
+def _apply(options: list[Callable[[F], F]]) -> Callable[[F], F]:
+    def deco(fn: F) -> F:
+        for opt in reversed(options):
+            fn = opt(fn)
+        return fn
+
+    return deco
+
+
+@main.command()
+@_apply(_run_options)  # type: ignore[arg-type]
+@_guard
+def run(charter: Path, out: Path | None, resamples: int | None, seed: int | None, engine: str,
+        quiet: bool) -> None:
+    """Evaluate, select, and write result.json and report.html (the main job)."""
+    sys.exit(_run(charter, out, resamples, seed, engine, quiet, html=True))
+
+
+@main.command()
+@_apply(_run_options)  # type: ignore[arg-type]
+@_guard
+def evaluate(charter: Path, out: Path | None, resamples: int | None, seed: int | None,
+             engine: str, quiet: bool) -> None:
+    """Evaluate and select, writing result.json only (no HTML)."""
+    sys.exit(_run(charter, out, resamples, seed, engine, quiet, html=False))
+
+
+@main.command()
+@click.argument("result", type=click.Path(path_type=Path))
+@click.option("--html", "html_path", type=click.Path(path_type=Path), default=None,
+              help="Where to write the HTML report (default: next to the JSON).")
+@_guard
+def report(result: Path, html_path: Path | None) -> None:
+    """Render a saved result.json again (terminal summary and HTML); never recomputes."""
+    from mlscope.report import render_terminal, write_html
+    from mlscope.result import EvaluationResult
+
+    if not result.exists():
+        raise InputError(f"result file not found: {result}")
+    try:
+        res = EvaluationResult.from_json(result)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{result} is not an mlscope result: {exc}") from None
+    target = html_path or result.with_name("report.html")
+    write_html(res, target)
+    render_terminal(res, paths={"json": str(result), "html": str(target)})
+    sys.exit(res.exit_code)
+
+
+@main.command(name="metrics")
+@click.option("--task", type=click.Choice(["binary", "multiclass", "regression", "errors"]),
+              default=None, help="Only metrics for this task.")
+def list_metrics(task: str | None) -> None:
+    """List the metrics mlscope computes, with direction and parameters."""
+    from rich.table import Table
+
+    from mlscope.metrics.registry import REGISTRY, _ensure_loaded
+
+    _ensure_loaded()
+    table = Table(box=None, header_style="bold")
+    for col in ("metric", "better", "tasks", "parameters", "description"):
+        table.add_column(col, overflow="fold")
+    for spec in REGISTRY.values():
+        if task and task not in spec.tasks:
+            continue
+        params = ", ".join(f"{k}={v.default}" for k, v in spec.params.items())
+        table.add_row(spec.name, spec.direction, ", ".join(sorted(spec.tasks)), params,
+                      spec.description)
+    Console().print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

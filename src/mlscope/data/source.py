@@ -1,0 +1,523 @@
+"""Open the evaluation data named by a charter as one canonical DuckDB view, and check it.
+
+The canonical view ``ev`` has one row per evaluated example and these columns:
+
+``__id``, ``__split`` (VARCHAR), ``__label`` (0/1 for binary, DOUBLE for regression,
+VARCHAR for multiclass, absent for ``errors``), ``__w`` (DOUBLE weight, 1 when the charter
+names none), one ``__c{i}`` VARCHAR per slice column, one ``__p{i}`` BOOLEAN per named
+predicate, and per model ``__s{m}`` (a score) or ``__s{m}_{k}`` (class ``k``'s probability)
+and ``__e{e}_{m}`` for each user error column.
+
+Every check a user's data can fail is made here, once, in a few aggregate queries, and
+raised as an :class:`~mlscope.errors.InputError` naming the file, the column, a value and
+the fix. The user's files are only ever read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from mlscope.charter.schema import Charter
+from mlscope.errors import InputError, did_you_mean
+
+__all__ = ["EvalTable", "open_evaluation", "qi", "ql"]
+
+_PROBA_TOL = 1e-6  # multiclass rows may sum to 1 up to float rounding
+
+
+def qi(name: str) -> str:
+    """Quote an SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def ql(value: str) -> str:
+    """Quote an SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass
+class EvalTable:
+    """The canonical evaluation view and what its columns mean."""
+
+    con: duckdb.DuckDBPyConnection
+    task: str
+    models: list[str]
+    classes: list[str]
+    slice_columns: list[str]
+    where: dict[str, str]
+    errors: list[str]
+    has_weight: bool
+    splits: list[str]
+    n_rows: int
+    sources: list[dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)
+    view: str = "ev"
+
+    def score_col(self, m: int, k: int | None = None) -> str:
+        return f"__s{m}" if k is None else f"__s{m}_{k}"
+
+    def error_col(self, e: int, m: int) -> str:
+        return f"__e{e}_{m}"
+
+    def slice_col(self, i: int) -> str:
+        return f"__c{i}"
+
+    def where_col(self, i: int) -> str:
+        return f"__p{i}"
+
+
+class _Source:
+    """A user's file or table registered as a DuckDB view, with its columns."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, name: str, label: str, sql: str) -> None:
+        self.name = name
+        self.label = label
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {qi(name)} AS {sql}")
+            desc = con.execute(f"DESCRIBE {qi(name)}").fetchall()
+        except duckdb.Error as exc:
+            raise InputError(f"cannot read {label}: {_first_line(exc)}") from None
+        self.columns = [str(r[0]) for r in desc]
+        self.types = {str(r[0]): str(r[1]) for r in desc}
+
+    def need(self, column: str | None, role: str) -> str:
+        if column is None:
+            raise InputError(f"{self.label}: no column given for the {role}")
+        if column not in self.columns:
+            shown = ", ".join(self.columns[:12]) + (", …" if len(self.columns) > 12 else "")
+            raise InputError(
+                f"column `{column}` ({role}) is not in {self.label}"
+                f"{did_you_mean(column, self.columns)} (columns: {shown})"
+            )
+        return f"{qi(self.name)}.{qi(column)}"
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _reader_sql(path: Path) -> str:
+    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
+    p = ql(str(path))
+    if suffix in (".parquet", ".pq"):
+        return f"SELECT * FROM read_parquet({p})"
+    if suffix in (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".txt"):
+        return f"SELECT * FROM read_csv({p}, header=true)"
+    raise InputError(
+        f"cannot read {path.name}: unknown file type `{path.suffix}`; "
+        "use a Parquet (.parquet) or CSV (.csv) file, or a DuckDB table (data.duckdb)"
+    )
+
+
+def _file_source(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> _Source:
+    if not path.exists():
+        raise InputError(f"data file not found: {path} (paths are relative to the charter)")
+    return _Source(con, name, path.name, _reader_sql(path))
+
+
+def _fingerprint(path: Path) -> dict[str, Any]:
+    st = path.stat()
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        # Content hash of the first and last MiB plus the size: cheap on large files and
+        # still changes when the data does (a full hash of 10 GB would dominate the run).
+        h.update(fh.read(1 << 20))
+        if st.st_size > 2 << 20:
+            fh.seek(-(1 << 20), 2)
+            h.update(fh.read(1 << 20))
+    h.update(str(st.st_size).encode())
+    return {"path": str(path), "bytes": st.st_size, "sha256_sampled": h.hexdigest()[:16]}
+
+
+def open_evaluation(
+    charter: Charter, base_dir: Path, con: duckdb.DuckDBPyConnection | None = None
+) -> EvalTable:
+    """Register the charter's data as the canonical view ``ev`` and check it.
+
+    Parameters
+    ----------
+    charter
+        A validated charter.
+    base_dir
+        Directory that relative data paths are resolved against (the charter's folder).
+    con
+        DuckDB connection to use; a new in-memory one by default.
+
+    Raises
+    ------
+    InputError
+        For any problem with the data: a missing file or column, bad labels or scores.
+    """
+    con = con or duckdb.connect()
+    d = charter.data
+    task = charter.task
+    sources: list[dict[str, Any]] = []
+
+    def path_of(p: str) -> Path:
+        q = Path(p)
+        return q if q.is_absolute() else (base_dir / q)
+
+    select: dict[str, str] = {}
+    joins: list[str] = []
+    models: list[str] = []
+    classes: list[str] = [str(c) for c in d.classes] if d.classes else []
+    errors = list(d.errors)
+
+    # --- the base table: where ids, labels, splits, weights and slices come from --------
+    if d.table is not None or d.duckdb is not None:
+        if d.table is not None:
+            base = _file_source(con, "src", path_of(d.table))
+            sources.append(_fingerprint(path_of(d.table)))
+        else:
+            assert d.duckdb is not None
+            db = path_of(d.duckdb.database)
+            if not db.exists():
+                raise InputError(f"DuckDB database not found: {db}")
+            try:
+                con.execute(f"ATTACH {ql(str(db))} AS userdb (READ_ONLY)")
+            except duckdb.Error as exc:
+                raise InputError(f"cannot open DuckDB database {db}: {_first_line(exc)}") from None
+            tables = [r[0] for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'userdb'"
+            ).fetchall()]
+            if d.duckdb.table not in tables:
+                raise InputError(
+                    f"table `{d.duckdb.table}` is not in {db.name}"
+                    f"{did_you_mean(d.duckdb.table, tables)} (tables: {', '.join(tables)})"
+                )
+            base = _Source(
+                con, "src", f"{db.name}:{d.duckdb.table}",
+                f"SELECT * FROM userdb.{qi(d.duckdb.table)}",
+            )
+            sources.append(_fingerprint(db) | {"table": d.duckdb.table})
+    else:
+        assert d.labels is not None and d.predictions is not None
+        base = _file_source(con, "src", path_of(d.labels))
+        sources.append(_fingerprint(path_of(d.labels)))
+
+    src = "src"
+    long_mode = d.long is not None
+    if long_mode:
+        assert d.long is not None
+        mcol = base.need(d.long.model_column, "model column")
+        idc = base.need(d.id, "row id (needed for a long table)")
+        models = [str(r[0]) for r in con.execute(
+            f"SELECT DISTINCT CAST({mcol} AS VARCHAR) FROM src WHERE {mcol} IS NOT NULL ORDER BY 1"
+        ).fetchall()]
+        if not models:
+            raise InputError(f"{base.label}: the model column `{d.long.model_column}` is empty")
+        dup = con.execute(
+            f"SELECT CAST({idc} AS VARCHAR), CAST({mcol} AS VARCHAR), count(*) FROM src "
+            f"GROUP BY ALL HAVING count(*) > 1 LIMIT 1"
+        ).fetchall()
+        if dup:
+            raise InputError(
+                f"{base.label}: row id {dup[0][0]!r} appears {dup[0][2]} times for model "
+                f"{dup[0][1]!r}; a long table needs one row per (`{d.id}`, "
+                f"`{d.long.model_column}`). Remove the duplicates or fix the id column"
+            )
+        # One row per id; the per-model columns are joined back below.
+        src = "base_rows"
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW base_rows AS SELECT * EXCLUDE ({qi(d.long.model_column)}) "
+            f"FROM src QUALIFY row_number() OVER (PARTITION BY {qi(d.id or '')} "
+            f"ORDER BY {qi(d.long.model_column)}) = 1"
+        )
+
+    def col(c: str | None, role: str) -> str:
+        expr = base.need(c, role)
+        return expr.replace(f"{qi('src')}.", f"{qi(src)}.", 1) if src != "src" else expr
+
+    if d.id is not None:
+        select["__id"] = f"CAST({col(d.id, 'row id')} AS VARCHAR)"
+    else:
+        select["__id"] = "CAST(row_number() OVER () AS VARCHAR)"
+    select["__split"] = (
+        f"CAST({col(d.split, 'split')} AS VARCHAR)" if d.split else ql(charter.splits.selection)
+    )
+    select["__w"] = f"CAST({col(d.weight, 'weight')} AS DOUBLE)" if d.weight else "1.0::DOUBLE"
+
+    if task != "errors":
+        lab = col(d.label, "label")
+        if task == "binary":
+            select["__label"] = _binary_label_sql(con, base, lab, d.positive, src)
+        elif task == "regression":
+            select["__label"] = f"CAST({lab} AS DOUBLE)"
+        else:
+            select["__label"] = f"CAST({lab} AS VARCHAR)"
+
+    slice_cols = list(dict.fromkeys(
+        list(charter.slices.columns) + [c for cross in charter.slices.crosses for c in cross]
+    ))
+    for i, c in enumerate(slice_cols):
+        select[f"__c{i}"] = f"coalesce(CAST({col(c, 'slice')} AS VARCHAR), '(missing)')"
+
+    # --- model scores ---------------------------------------------------------------------
+    def score_exprs(m: int, ref: str, spec: str | dict[str, str], where_label: str) -> None:
+        nonlocal classes
+        if task == "multiclass":
+            if not isinstance(spec, dict):
+                raise InputError(
+                    f"{where_label}: a multiclass model needs one probability column per class "
+                    "(a mapping class: column)"
+                )
+            if not classes:
+                classes = [str(k) for k in spec]
+            if [str(k) for k in spec] != classes and set(map(str, spec)) != set(classes):
+                raise InputError(
+                    f"{where_label}: classes {sorted(map(str, spec))} differ from "
+                    f"{sorted(classes)}; every model must score the same classes"
+                )
+            by_cls = {str(k): v for k, v in spec.items()}
+            for k, cls in enumerate(classes):
+                select[f"__s{m}_{k}"] = f"CAST({ref}.{qi(by_cls[cls])} AS DOUBLE)"
+        else:
+            if isinstance(spec, dict):
+                raise InputError(
+                    f"{where_label}: a {task} model takes one score column, got a mapping"
+                )
+            expr = f"CAST({ref}.{qi(spec)} AS DOUBLE)"
+            if task == "binary" and charter.data.score_type == "logit":
+                # Scores are kept as probabilities internally; the logistic function is
+                # monotone, so ranking metrics are unchanged by the conversion.
+                expr = f"1.0 / (1.0 + exp(-{expr}))"
+            select[f"__s{m}"] = expr
+
+    if task != "errors":
+        if d.models is not None:
+            models = list(d.models)
+            for m, name in enumerate(models):
+                spec = d.models[name]
+                for c in ([spec] if isinstance(spec, str) else list(spec.values())):
+                    base.need(c, f"scores of model `{name}`")
+                score_exprs(m, qi(src), spec, f"model `{name}`")
+        elif long_mode:
+            assert d.long is not None
+            lspec: str | dict[str, str] = d.long.classes if task == "multiclass" else (
+                d.long.score or "")
+            for c in ([lspec] if isinstance(lspec, str) else list(lspec.values())):
+                base.need(c, "scores")
+            for m, name in enumerate(models):
+                alias = f"lm{m}"
+                joins.append(
+                    f"LEFT JOIN (SELECT * FROM src WHERE CAST({qi(d.long.model_column)} AS VARCHAR)"
+                    f" = {ql(name)}) {alias} ON {alias}.{qi(d.id or '')} = {qi(src)}.{qi(d.id or '')}"
+                )
+                score_exprs(m, alias, lspec, f"model `{name}`")
+        elif d.predictions is not None:
+            models = list(d.predictions)
+            idc = col(d.id, "row id (needed to join predictions)")
+            _check_unique(con, "src", idc, base.label, d.id or "")
+            for m, (name, pf) in enumerate(d.predictions.items()):
+                alias = f"pred{m}"
+                ps = _file_source(con, alias, path_of(pf.path))
+                sources.append(_fingerprint(path_of(pf.path)) | {"model": name})
+                pid = ps.need(d.id, "row id")
+                _check_unique(con, alias, pid, ps.label, d.id or "")
+                pspec: str | dict[str, str] = (pf.classes or {}) if task == "multiclass" else (
+                    pf.score or "")
+                for c in ([pspec] if isinstance(pspec, str) else list(pspec.values())):
+                    ps.need(c, f"scores of model `{name}`")
+                joins.append(f"LEFT JOIN {qi(alias)} ON {pid} = {idc}")
+                score_exprs(m, qi(alias), pspec, f"model `{name}`")
+
+    # --- user error columns ----------------------------------------------------------------
+    for e, ename in enumerate(errors):
+        espec = d.errors[ename]
+        if isinstance(espec, dict):
+            if not models:
+                models = list(espec)
+            missing = [m for m in models if m not in espec]
+            if missing:
+                raise InputError(
+                    f"data.errors.{ename}: no column for model(s) {', '.join(missing)}"
+                )
+            for m, name in enumerate(models):
+                select[f"__e{e}_{m}"] = f"CAST({col(espec[name], f'error {ename}')} AS DOUBLE)"
+        else:
+            if not long_mode:
+                raise InputError(
+                    f"data.errors.{ename}: give a mapping model: column (wide data); a single "
+                    "column name is only meaningful for a long table"
+                )
+            base.need(espec, f"error {ename}")
+            for m in range(len(models)):
+                select[f"__e{e}_{m}"] = f"CAST(lm{m}.{qi(espec)} AS DOUBLE)"
+
+    # --- named predicates ------------------------------------------------------------------
+    where = dict(charter.slices.where)
+    for i, (wname, pred) in enumerate(where.items()):
+        try:
+            con.execute(f"SELECT count(*) FILTER (WHERE ({pred})) FROM (SELECT * FROM src LIMIT 0)")
+        except duckdb.Error as exc:
+            raise InputError(
+                f"slice `{wname}`: the predicate {pred!r} does not work on {base.label}: "
+                f"{_first_line(exc)}. Write an SQL condition over its columns, e.g. "
+                f"\"balance > 1500\""
+            ) from None
+        select[f"__p{i}"] = f"{qi(src)}.__mlscope_where{i}"
+
+    # Predicates are evaluated inside the base relation (re-aliased under its own name) so
+    # that their unqualified column names cannot clash with the joined prediction tables.
+    preds = "".join(
+        f", coalesce(({pred}), false) AS __mlscope_where{i}" for i, pred in enumerate(where.values())
+    )
+    body = ", ".join(f"{expr} AS {qi(alias)}" for alias, expr in select.items())
+    sql = f"SELECT {body} FROM (SELECT *{preds} FROM {qi(src)}) AS {qi(src)} " + " ".join(joins)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW ev AS {sql}")
+    except duckdb.Error as exc:
+        raise InputError(f"cannot build the evaluation view: {_first_line(exc)}") from None
+
+    table = EvalTable(
+        con=con, task=task, models=models, classes=classes, slice_columns=slice_cols,
+        where=where, errors=errors, has_weight=d.weight is not None, splits=[], n_rows=0,
+        sources=sources,
+    )
+    _check_rows(table, charter, base.label)
+    return table
+
+
+def _check_unique(con: duckdb.DuckDBPyConnection, view: str, idc: str, label: str, id_name: str) -> None:
+    dup = con.execute(
+        f"SELECT CAST({idc} AS VARCHAR), count(*) FROM {qi(view)} GROUP BY 1 HAVING count(*) > 1 "
+        "LIMIT 1"
+    ).fetchall()
+    if dup:
+        raise InputError(
+            f"{label}: row id {dup[0][0]!r} appears {dup[0][1]} times in column `{id_name}`; "
+            "ids must be unique to join labels and predictions"
+        )
+
+
+def _binary_label_sql(
+    con: duckdb.DuckDBPyConnection, base: _Source, lab: str, positive: Any, src: str
+) -> str:
+    values = [r[0] for r in con.execute(
+        f"SELECT DISTINCT {lab} FROM {qi(src)} ORDER BY 1 NULLS FIRST LIMIT 4"
+    ).fetchall()]
+    label_name = lab.split(".")[-1].strip('"')
+    if None in values:
+        raise InputError(
+            f"{base.label}: column `{label_name}` (label) has missing values; drop those rows "
+            "or fill the label"
+        )
+    if len(values) > 2:
+        raise InputError(
+            f"{base.label}: column `{label_name}` has more than two values "
+            f"({', '.join(map(repr, values[:4]))}, …) but the task is binary; use "
+            "`task: multiclass` or map the labels to two values"
+        )
+    if positive is not None:
+        if not any(str(v) == str(positive) for v in values):
+            raise InputError(
+                f"{base.label}: data.positive is {positive!r} but column `{label_name}` holds "
+                f"{', '.join(map(repr, values))}"
+            )
+        return f"CAST(CAST({lab} AS VARCHAR) = {ql(str(positive))} AS INTEGER)"
+    as_str = {str(v).lower() for v in values}
+    if as_str <= {"0", "1", "true", "false", "0.0", "1.0"}:
+        return f"CAST(CAST({lab} AS DOUBLE) AS INTEGER)" if not all(
+            isinstance(v, bool) for v in values) else f"CAST({lab} AS INTEGER)"
+    raise InputError(
+        f"{base.label}: column `{label_name}` (label) holds {', '.join(map(repr, values))}; "
+        f"say which one is positive with `data.positive: {values[-1]!r}` in the charter"
+    )
+
+
+def _check_rows(t: EvalTable, charter: Charter, label: str) -> None:
+    """One aggregate pass over ``ev`` for every row-level check."""
+    con = t.con
+    aggs = ["count(*)"]
+    checks: list[tuple[str, str, str]] = []  # (what, sql condition for a bad row, message)
+    for m, name in enumerate(t.models):
+        cols = (
+            [(t.score_col(m, k), f"probability of class {c!r}") for k, c in enumerate(t.classes)]
+            if t.task == "multiclass"
+            else ([(t.score_col(m), "score")] if t.task != "errors" else [])
+        )
+        for c, what in cols:
+            checks.append((
+                f"model `{name}` {what}",
+                f"{c} IS NULL OR isnan({c}) OR isinf({c})",
+                "is missing, NaN or infinite",
+            ))
+            if t.task in ("binary", "multiclass") and (
+                t.task == "multiclass" or charter.data.score_type == "probability"
+            ):
+                hint = (
+                    "; if these are logits set `data.score_type: logit`"
+                    if t.task == "binary" else ""
+                )
+                checks.append((
+                    f"model `{name}` {what}",
+                    f"{c} < 0 OR {c} > 1",
+                    f"is outside [0, 1] (probabilities expected{hint})",
+                ))
+        if t.task == "multiclass":
+            total = " + ".join(t.score_col(m, k) for k in range(len(t.classes)))
+            checks.append((
+                f"model `{name}` probabilities",
+                f"abs(({total}) - 1) > {_PROBA_TOL}",
+                "do not sum to 1 over the classes",
+            ))
+        for e, ename in enumerate(t.errors):
+            c = t.error_col(e, m)
+            checks.append((
+                f"model `{name}` error `{ename}`",
+                f"{c} IS NULL OR isnan({c}) OR isinf({c})",
+                "is missing, NaN or infinite",
+            ))
+    if t.has_weight:
+        checks.append(("weight", "__w IS NULL OR isnan(__w) OR __w < 0", "is missing or negative"))
+    if t.task == "regression":
+        checks.append(("label", "__label IS NULL OR isnan(__label) OR isinf(__label)",
+                       "is missing, NaN or infinite"))
+    if t.task == "multiclass":
+        known = ", ".join(ql(c) for c in t.classes)
+        checks.append(("label", f"__label IS NULL OR __label NOT IN ({known})",
+                       f"is not one of the scored classes ({', '.join(t.classes)})"))
+    for _, cond, _ in checks:
+        aggs.append(f"count(*) FILTER (WHERE {cond})")
+        aggs.append(f"any_value(__id) FILTER (WHERE {cond})")
+    try:
+        row = con.execute(f"SELECT {', '.join(aggs)} FROM ev").fetchone()
+    except duckdb.Error as exc:
+        raise InputError(f"cannot read {label}: {_first_line(exc)}") from None
+    assert row is not None
+    t.n_rows = int(row[0])
+    if t.n_rows == 0:
+        raise InputError(f"{label} has no rows")
+    for i, (what, _, msg) in enumerate(checks):
+        bad, example = row[1 + 2 * i], row[2 + 2 * i]
+        if bad:
+            raise InputError(
+                f"{label}: {what} {msg} in {bad} of {t.n_rows} rows (e.g. row id {example}). "
+                "Fix the predictions file; mlscope never guesses a value"
+            )
+    t.splits = [str(r[0]) for r in con.execute(
+        "SELECT DISTINCT __split FROM ev WHERE __split IS NOT NULL ORDER BY 1"
+    ).fetchall()]
+    sel = charter.selection.split or charter.splits.selection
+    if sel not in t.splits:
+        raise InputError(
+            f"{label}: the selection split {sel!r} is not a value of the split column"
+            f"{did_you_mean(sel, t.splits)} (values: {', '.join(t.splits)}); set "
+            "`splits.selection` to the validation split's value"
+        )
+    rep = charter.splits.report
+    if rep is not None and rep not in t.splits and charter.data.split is not None:
+        t.warnings.append(
+            f"the report split {rep!r} is not in the data (values: {', '.join(t.splits)}): "
+            "only the selection split is reported, so its estimates are optimistic"
+        )
+    if charter.data.split is None:
+        t.warnings.append(
+            "no split column: every row is used for selection and there is no held-out test "
+            "estimate; add a split column with validation and test rows"
+        )

@@ -1,0 +1,285 @@
+"""Sufficient statistics: what a backend aggregates rows into, and metrics are computed from.
+
+Every statistic is a weighted *sum or count* (never a mean), so statistics of disjoint row
+sets merge by addition and bootstrap replicates are the same statistics computed with
+resampling weights. Count arrays may carry leading *batch* dimensions (one per bootstrap
+replicate); metric functions are vectorised over them.
+
+The histograms over distinct values are what make the metrics exact: ROC AUC, average
+precision, log loss, and every threshold metric are functions of the weighted number of
+positives and negatives at each distinct score, exactly as scikit-learn computes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "BinaryStats",
+    "ErrorStats",
+    "MulticlassStats",
+    "RegressionStats",
+    "Stats",
+    "binary_stats",
+    "error_stats",
+    "multiclass_stats",
+    "regression_stats",
+]
+
+FloatArray = npt.NDArray[np.float64]
+# Multiclass log loss clips probabilities like scikit-learn does (to the dtype's eps).
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def _as_weights(n: int, weight: npt.ArrayLike | None) -> FloatArray:
+    if weight is None:
+        return np.ones(n, dtype=np.float64)
+    return np.asarray(weight, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class BinaryStats:
+    """Weighted positives and negatives at each distinct score.
+
+    Attributes
+    ----------
+    scores
+        Distinct scores, shape ``(m,)``, strictly **descending**.
+    pos, neg
+        Weighted count of positive / negative rows at each score, shape ``(*batch, m)``.
+        Bins may be empty (zero in both) in bootstrap replicates.
+    n_rows
+        Number of rows (unweighted) the point estimate was computed on.
+    """
+
+    scores: FloatArray
+    pos: FloatArray
+    neg: FloatArray
+    n_rows: int
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        return tuple(self.pos.shape[:-1])
+
+    @property
+    def total_pos(self) -> FloatArray:
+        return np.asarray(self.pos.sum(axis=-1), dtype=np.float64)
+
+    @property
+    def total_neg(self) -> FloatArray:
+        return np.asarray(self.neg.sum(axis=-1), dtype=np.float64)
+
+    def merge(self, other: BinaryStats) -> BinaryStats:
+        """Statistics of the union of two disjoint row sets."""
+        scores = np.unique(np.concatenate([self.scores, other.scores]))[::-1]
+        pos = np.zeros((*self.batch_shape, scores.size))
+        neg = np.zeros_like(pos)
+        for part in (self, other):
+            idx = np.searchsorted(-scores, -part.scores)
+            pos[..., idx] += part.pos
+            neg[..., idx] += part.neg
+        return BinaryStats(scores, pos, neg, self.n_rows + other.n_rows)
+
+
+@dataclass(frozen=True)
+class MulticlassStats:
+    """Statistics for a multiclass classifier that outputs one probability per class.
+
+    Attributes
+    ----------
+    classes
+        Class labels, in the order of the score columns.
+    confusion
+        ``(*batch, K, K)`` weighted counts, ``[true class, predicted class]``; the predicted
+        class is the arg-max of the scores (the first one on ties, like ``numpy.argmax``).
+    topk_hits
+        ``(*batch, K)``: weighted count of rows whose true class is among the ``k``
+        highest-scored classes, for ``k = 1..K`` (ties broken as scikit-learn's
+        ``top_k_accuracy_score`` does).
+    log_loss_sum
+        ``(*batch,)``: weighted sum of ``-log p_true`` after normalising each row to sum 1
+        and clipping to ``[eps, 1 - eps]``.
+    one_vs_rest
+        One :class:`BinaryStats` per class: that class's score against "is this class".
+    total
+        ``(*batch,)``: total weight.
+    """
+
+    classes: tuple[str, ...]
+    confusion: FloatArray
+    topk_hits: FloatArray
+    log_loss_sum: FloatArray
+    one_vs_rest: tuple[BinaryStats, ...]
+    total: FloatArray
+    n_rows: int
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        return tuple(self.total.shape)
+
+
+@dataclass(frozen=True)
+class ErrorStats:
+    """Weighted histogram of a per-row error (absolute error, or a user's error column).
+
+    Attributes
+    ----------
+    values
+        Distinct values, shape ``(m,)``, ascending.
+    weights
+        ``(*batch, m)`` weight at each value (a count when rows are unweighted).
+    unit_weights
+        True when every row had weight 1, so that quantiles follow NumPy's default
+        (linear interpolation between order statistics); otherwise the weighted
+        (inverted-CDF) definition is used.
+    """
+
+    values: FloatArray
+    weights: FloatArray
+    n_rows: int
+    unit_weights: bool = True
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        return tuple(self.weights.shape[:-1])
+
+    @property
+    def total(self) -> FloatArray:
+        return np.asarray(self.weights.sum(axis=-1), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class RegressionStats:
+    """Sums for regression metrics; ``y`` sums are taken around ``y_shift`` for stability.
+
+    ``sum_y`` is the weighted sum of ``y - y_shift`` and ``sum_y2`` of its square, so the
+    total sum of squares is ``sum_y2 - sum_y**2 / total`` without cancellation when
+    ``y_shift`` is near the mean.
+    """
+
+    total: FloatArray
+    sum_err: FloatArray
+    sum_abs: FloatArray
+    sum_sq: FloatArray
+    sum_ape: FloatArray
+    sum_y: FloatArray
+    sum_y2: FloatArray
+    y_shift: float
+    abs_errors: ErrorStats
+    n_rows: int
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        return tuple(self.total.shape)
+
+
+Stats = BinaryStats | MulticlassStats | RegressionStats | ErrorStats
+
+
+# --------------------------------------------------------------------------------------
+# Reference constructors from row arrays (NumPy). Backends produce the same objects from
+# their aggregated tables; these are used by tests and by the bootstrap.
+# --------------------------------------------------------------------------------------
+
+
+def binary_stats(
+    y_true: npt.ArrayLike, score: npt.ArrayLike, weight: npt.ArrayLike | None = None
+) -> BinaryStats:
+    """Aggregate rows of a binary classifier (labels in {0, 1}) into :class:`BinaryStats`."""
+    y = np.asarray(y_true).astype(bool)
+    s = np.asarray(score, dtype=np.float64)
+    w = _as_weights(y.size, weight)
+    scores, inv = np.unique(s, return_inverse=True)
+    m = scores.size
+    pos = np.bincount(inv, weights=w * y, minlength=m)
+    neg = np.bincount(inv, weights=w * ~y, minlength=m)
+    return BinaryStats(scores[::-1].copy(), pos[::-1].copy(), neg[::-1].copy(), int(y.size))
+
+
+def error_stats(values: npt.ArrayLike, weight: npt.ArrayLike | None = None) -> ErrorStats:
+    """Aggregate a per-row error into :class:`ErrorStats`."""
+    v = np.asarray(values, dtype=np.float64)
+    w = _as_weights(v.size, weight)
+    distinct, inv = np.unique(v, return_inverse=True)
+    weights = np.bincount(inv, weights=w, minlength=distinct.size)
+    unit = weight is None or bool(np.all(w == 1.0))
+    return ErrorStats(distinct, weights, int(v.size), unit)
+
+
+def regression_stats(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    weight: npt.ArrayLike | None = None,
+    *,
+    y_shift: float | None = None,
+) -> RegressionStats:
+    """Aggregate rows of a regression model into :class:`RegressionStats`."""
+    y = np.asarray(y_true, dtype=np.float64)
+    p = np.asarray(y_pred, dtype=np.float64)
+    w = _as_weights(y.size, weight)
+    shift = float(np.average(y, weights=w)) if y_shift is None and y.size else (y_shift or 0.0)
+    e = p - y
+    ae = np.abs(e)
+    yc = y - shift
+    # scikit-learn's MAPE divides by max(|y|, eps) so that y == 0 does not divide by zero.
+    ape = ae / np.maximum(np.abs(y), _EPS)
+    return RegressionStats(
+        total=np.asarray(w.sum()),
+        sum_err=np.asarray((w * e).sum()),
+        sum_abs=np.asarray((w * ae).sum()),
+        sum_sq=np.asarray((w * e * e).sum()),
+        sum_ape=np.asarray((w * ape).sum()),
+        sum_y=np.asarray((w * yc).sum()),
+        sum_y2=np.asarray((w * yc * yc).sum()),
+        y_shift=shift,
+        abs_errors=error_stats(ae, weight),
+        n_rows=int(y.size),
+    )
+
+
+def multiclass_stats(
+    y_true: npt.ArrayLike,
+    proba: npt.ArrayLike,
+    classes: tuple[str, ...] | list[str],
+    weight: npt.ArrayLike | None = None,
+) -> MulticlassStats:
+    """Aggregate rows of a multiclass classifier into :class:`MulticlassStats`.
+
+    ``y_true`` holds class labels (matched against ``classes`` as strings) and ``proba`` is
+    ``(n, K)`` with columns in the order of ``classes``.
+    """
+    cls = tuple(str(c) for c in classes)
+    k = len(cls)
+    lookup = {c: i for i, c in enumerate(cls)}
+    y_str = np.asarray(y_true).astype(str)
+    yi = np.fromiter((lookup[v] for v in y_str), dtype=np.int64, count=y_str.size)
+    p = np.asarray(proba, dtype=np.float64).reshape(y_str.size, k)
+    w = _as_weights(yi.size, weight)
+    pred = np.argmax(p, axis=1) if yi.size else np.zeros(0, dtype=np.int64)
+    confusion = np.bincount(yi * k + pred, weights=w, minlength=k * k).reshape(k, k)
+    # Rank of the true class as scikit-learn's top_k_accuracy_score sees it: it sorts the
+    # scores with a stable ascending argsort and reverses, so among tied scores the class
+    # with the larger index comes first.
+    p_true = p[np.arange(yi.size), yi] if yi.size else np.zeros(0)
+    above = (p > p_true[:, None]).sum(axis=1)
+    idx = np.arange(k)[None, :]
+    tied_before = ((p == p_true[:, None]) & (idx > yi[:, None])).sum(axis=1)
+    rank = above + tied_before  # 0-based position of the true class
+    hits_at = np.bincount(rank, weights=w, minlength=k)[:k]
+    topk_hits = np.cumsum(hits_at)
+    norm = p / p.sum(axis=1, keepdims=True) if yi.size else p
+    pt = np.clip(norm[np.arange(yi.size), yi], _EPS, 1 - _EPS) if yi.size else np.zeros(0)
+    log_loss_sum = np.asarray((w * -np.log(pt)).sum())
+    ovr = tuple(binary_stats(yi == c, p[:, c], w) for c in range(k))
+    return MulticlassStats(
+        classes=cls,
+        confusion=confusion,
+        topk_hits=topk_hits,
+        log_loss_sum=log_loss_sum,
+        one_vs_rest=ovr,
+        total=np.asarray(w.sum()),
+        n_rows=int(yi.size),
+    )

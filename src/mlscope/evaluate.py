@@ -1,0 +1,644 @@
+"""Evaluate every model named by a charter: metrics, slices, intervals, selection.
+
+The path is the one in the design notes: load the charter, open the data as one DuckDB view
+(checked once), aggregate rows into exact histograms per split × model × slice, finalise
+every metric from them, bootstrap the same statistics with shared resampling weights for
+intervals, then apply the selection rule and check the requirements.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from mlscope._version import __version__
+from mlscope.charter.schema import Charter, MetricEntry
+from mlscope.data.source import EvalTable, open_evaluation
+from mlscope.engine import duckdb_backend as ddb
+from mlscope.engine.numpy_backend import (
+    Layout,
+    RowData,
+    binary_cells,
+    cell_codes,
+    error_cells,
+    fetch_rows,
+    regression_cells,
+)
+from mlscope.engine.plan import OVERALL, Grouping, SliceCell, plan_groupings
+from mlscope.engine.rowstats import batched_multiclass, multiclass_row_codes
+from mlscope.engine.stats import Stats
+from mlscope.errors import InputError
+from mlscope.metrics.registry import MetricSpec, get_metric
+from mlscope.plugins import load_callable
+from mlscope.result import (
+    Difference,
+    EvaluationResult,
+    IntervalInfo,
+    MetricInfo,
+    MetricValue,
+    ModelInfo,
+    RequirementCheck,
+    SliceInfo,
+    ThresholdChoice,
+)
+
+__all__ = ["Engine", "evaluate"]
+
+Engine = Literal["numpy", "duckdb"]
+FloatArray = npt.NDArray[np.float64]
+# Bootstrap replicates are processed in chunks so that a chunk's weight matrix stays small.
+_CHUNK_CELLS = 4_000_000
+# An interval is only formed when most replicates define the metric (a tiny slice may have
+# one class in many resamples); otherwise it is left out and the reason recorded.
+_MIN_DEFINED_SHARE = 0.9
+
+
+@dataclass
+class _Metric:
+    """One metric of the charter, resolved: registry spec or custom function."""
+
+    entry: MetricEntry
+    info: MetricInfo
+    spec: MetricSpec | None
+    params: dict[str, Any]
+    custom: Callable[..., Any] | None = None
+    error_index: int | None = None
+
+    @property
+    def id(self) -> str:
+        return self.entry.id
+
+
+@dataclass
+class _SplitStats:
+    """Statistics of one split under one weight matrix: (model, slice key) -> Stats."""
+
+    task: dict[tuple[int, str], Stats] = field(default_factory=dict)
+    errors: dict[tuple[int, int, str], Stats] = field(default_factory=dict)  # (e, m, slice)
+    sizes: dict[str, int] = field(default_factory=dict)
+    cells: dict[str, SliceCell] = field(default_factory=dict)
+
+
+class _SplitEngine:
+    """Layouts of one split's rows, reusable for the point estimate and every replicate."""
+
+    def __init__(
+        self, t: EvalTable, rows: RowData, groupings: list[Grouping], levels: list[list[str]],
+        y_shift: float,
+    ) -> None:
+        self.t = t
+        self.rows = rows
+        self.y_shift = y_shift
+        self.cells: list[tuple[npt.NDArray[np.int64], list[SliceCell]]] = [
+            cell_codes(rows, g, levels) for g in groupings
+        ]
+        nm = len(t.models)
+        self.layouts: dict[tuple[str, int, int], Layout] = {}
+        if t.task in ("binary", "regression"):
+            for m in range(nm):
+                value = rows.scores[m] if t.task == "binary" else np.abs(rows.scores[m] - rows.y)
+                order = np.argsort(value, kind="stable")
+                for gi, (code, cells) in enumerate(self.cells):
+                    self.layouts[("s", m, gi)] = Layout(value, code, len(cells), order)
+        for e in range(len(t.errors)):
+            for m in range(nm):
+                value = rows.errors[(e, m)]
+                order = np.argsort(value, kind="stable")
+                for gi, (code, cells) in enumerate(self.cells):
+                    self.layouts[(f"e{e}", m, gi)] = Layout(value, code, len(cells), order)
+        self.mc_codes = (
+            [multiclass_row_codes(rows.y.astype(np.int64), p) for p in rows.proba]
+            if t.task == "multiclass" else []
+        )
+
+    def stats(self, W: FloatArray) -> _SplitStats:
+        t, rows = self.t, self.rows
+        out = _SplitStats()
+        unit = not t.has_weight
+        for gi, (code, cells) in enumerate(self.cells):
+            for m in range(len(t.models)):
+                if t.task == "binary":
+                    per = binary_cells(self.layouts[("s", m, gi)], rows.y, W, len(cells))
+                elif t.task == "regression":
+                    per = regression_cells(  # type: ignore[assignment]
+                        self.layouts[("s", m, gi)], rows.y, rows.scores[m], W, code,
+                        len(cells), y_shift=self.y_shift, unit_weights=unit,
+                    )
+                elif t.task == "multiclass":
+                    yi = rows.y.astype(np.int64)
+                    per = []
+                    for i in range(len(cells)):
+                        idx = np.flatnonzero(code == i)
+                        pred, rank, nll = self.mc_codes[m]
+                        per.append(batched_multiclass(  # type: ignore[arg-type]
+                            yi[idx], rows.proba[m][idx], tuple(t.classes), W[..., idx],
+                            (pred[idx], rank[idx], nll[idx]),
+                        ))
+                else:
+                    per = []
+                for cell, st in zip(cells, per, strict=True):
+                    out.task[(m, cell.key)] = st
+                for e in range(len(t.errors)):
+                    errs = error_cells(
+                        self.layouts[(f"e{e}", m, gi)], W, len(cells), unit_weights=unit
+                    )
+                    for cell, est in zip(cells, errs, strict=True):
+                        out.errors[(e, m, cell.key)] = est
+            counts = np.bincount(code[code >= 0], minlength=len(cells))
+            for i, cell in enumerate(cells):
+                out.sizes[cell.key] = int(counts[i])
+                out.cells[cell.key] = cell
+        return out
+
+
+def _metric_label(spec: MetricSpec, params: Mapping[str, Any]) -> str:
+    parts = []
+    for k, v in params.items():
+        if k in ("error", "cls") and v:
+            parts.append(str(v))
+        elif k == "threshold":
+            if spec.chooser is None:
+                parts.append("@best" if v == "optimize" else f"@{v:g}")
+        elif k in ("recall", "precision"):
+            parts.append(f"@{k}≥{v:g}")
+        elif k == "k":
+            parts.append(f"k={v}")
+        elif k == "beta":
+            parts.append(f"β={v:g}")
+    return " ".join([spec.label, *parts])
+
+
+def _resolve_metrics(charter: Charter, t: EvalTable, base_dir: Path) -> list[_Metric]:
+    out = []
+    for entry in charter.metrics:
+        where = f"metric `{entry.id}`: "
+        if entry.custom is not None:
+            fn = load_callable(entry.custom, base_dir, what=f"custom metric `{entry.id}`")
+            info = MetricInfo(
+                id=entry.id, name=entry.custom, label=entry.id.replace("_", " "),
+                direction=entry.direction or "higher", params=dict(entry.params),
+                description=f"custom metric {entry.custom}(y_true, y_score, sample_weight)",
+                custom=True,
+            )
+            out.append(_Metric(entry, info, None, dict(entry.params), fn))
+            continue
+        assert entry.metric is not None
+        task = "errors" if entry.metric.startswith("error_") else charter.task
+        spec = get_metric(entry.metric, task=task if task != "errors" else None)
+        params = spec.resolve_params(entry.params, where=where)
+        if "error" in spec.params and params.get("error") not in t.errors:
+            raise InputError(
+                f"{where}`error: {params.get('error')}` names no column under data.errors "
+                f"(errors: {', '.join(t.errors) or 'none'})"
+            )
+        info = MetricInfo(
+            id=entry.id, name=spec.name, label=_metric_label(spec, params),
+            direction=spec.direction, params=params, description=spec.description,
+            bounds=spec.bounds, operating_point=spec.is_operating_point(params),
+        )
+        err = t.errors.index(params["error"]) if "error" in spec.params else None
+        out.append(_Metric(entry, info, spec, params, error_index=err))
+    return out
+
+
+def _safe_float(x: Any) -> float | None:
+    v = float(np.asarray(x))
+    return v if np.isfinite(v) else None
+
+
+def evaluate(
+    charter: str | Path | Charter,
+    *,
+    base_dir: str | Path | None = None,
+    resamples: int | None = None,
+    seed: int | None = None,
+    engine: Engine = "numpy",
+) -> EvaluationResult:
+    """Evaluate the charter's models and select one.
+
+    Parameters
+    ----------
+    charter
+        Path to a charter YAML file, or a :class:`~mlscope.charter.schema.Charter`.
+    base_dir
+        Directory relative data paths are resolved against (default: the charter's).
+    resamples
+        Override the charter's number of bootstrap resamples (0 turns intervals off).
+    seed
+        Override the charter's seed.
+    engine
+        ``"numpy"`` (default): DuckDB reads and checks the data, NumPy aggregates in memory.
+        ``"duckdb"``: the aggregation itself runs in DuckDB (spills to disk when the data
+        does not fit in memory); multiclass point estimates still use NumPy.
+
+    Returns
+    -------
+    EvaluationResult
+        Every metric per split, model and slice with intervals; the selection; the
+        requirement checks. ``result.exit_code`` is 0 when a model was chosen and meets
+        every requirement, 1 otherwise.
+
+    Raises
+    ------
+    InputError
+        For any problem with the charter or the data (the CLI exits with code 2).
+    """
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    charter_path: Path | None = None
+    if isinstance(charter, Charter):
+        ch = charter
+        bdir = Path(base_dir) if base_dir is not None else Path.cwd()
+    else:
+        from mlscope.charter import load_charter
+
+        charter_path = Path(charter)
+        ch = load_charter(charter_path)
+        bdir = Path(base_dir) if base_dir is not None else charter_path.resolve().parent
+    seed_ = ch.seed if seed is None else seed
+    n_boot = ch.intervals.resamples if resamples is None else resamples
+    if n_boot < 0:
+        raise InputError(f"resamples must be >= 0, got {n_boot}")
+    level = ch.intervals.level
+
+    t = open_evaluation(ch, bdir)
+    warnings = list(t.warnings)
+    timings["open"] = time.perf_counter() - t0
+
+    sel_split = ch.selection.split or ch.splits.selection
+    rep_split = ch.splits.report if ch.splits.report in t.splits else None
+    if rep_split == sel_split:
+        rep_split = None
+    order = [ch.splits.train] + [s for s in t.splits if s not in (
+        ch.splits.train, sel_split, rep_split)] + [sel_split, rep_split]
+    eval_splits = [s for s in dict.fromkeys(order) if s is not None and s in t.splits]
+    boot_splits = [s for s in (sel_split, rep_split) if s is not None]
+
+    metrics = _resolve_metrics(ch, t, bdir)
+    groupings = plan_groupings(
+        t.slice_columns, ch.slices.columns, ch.slices.crosses, ch.slices.where
+    )
+    levels = ddb.slice_levels(t, eval_splits)
+
+    y_shift = 0.0
+    if t.task == "regression":
+        row = t.con.execute("SELECT avg(__label) FROM ev").fetchone()
+        y_shift = float(row[0]) if row and row[0] is not None else 0.0
+
+    t1 = time.perf_counter()
+    need_rows = engine == "numpy" or any(m.custom for m in metrics) or t.task == "multiclass"
+    rows = (
+        fetch_rows(t, eval_splits, levels) if need_rows
+        else fetch_rows(t, boot_splits, levels) if n_boot > 0 else {}
+    )
+    engines: dict[str, _SplitEngine] = {}
+    point: dict[str, _SplitStats] = {}
+    for split in eval_splits:
+        if engine == "numpy" or split not in rows or t.task == "multiclass":
+            if split in rows:
+                engines[split] = _SplitEngine(t, rows[split], groupings, levels, y_shift)
+                point[split] = engines[split].stats(rows[split].w)
+    if engine == "duckdb" and t.task != "multiclass":
+        point.update(_duckdb_point(t, groupings, eval_splits, levels))
+    timings["aggregate"] = time.perf_counter() - t1
+
+    # Slices and their sizes per split.
+    slice_infos: dict[str, SliceInfo] = {}
+    for g in groupings:
+        found = {k: c for s in eval_splits for k, c in point[s].cells.items() if c.grouping == g}
+        if g.kind in ("overall", "where"):
+            found = {c.key: c for c in [SliceCell(g, ())]}
+        for cell in sorted(found.values(), key=lambda c: _level_order(c, levels)):
+            slice_infos[cell.key] = SliceInfo(
+                key=cell.key, kind=g.kind, columns=list(g.names), values=list(cell.values),
+                definition=g.definition,
+                sizes={s: point[s].sizes.get(cell.key, 0) for s in eval_splits},
+            )
+
+    # Operating thresholds, chosen per model on the selection split (all rows).
+    thresholds: dict[tuple[int, str], float | None] = {}
+    threshold_rows: list[ThresholdChoice] = []
+    for mi, name in enumerate(t.models):
+        for met in metrics:
+            if met.spec is None or not met.spec.is_operating_point(met.params):
+                continue
+            st = point[sel_split].task.get((mi, OVERALL))
+            thr = _choose_threshold(met, st) if st is not None else None
+            thresholds[(mi, met.id)] = thr
+            threshold_rows.append(ThresholdChoice(
+                model=name, metric=met.id, threshold=thr, chosen_on=sel_split,
+                note="" if thr is not None else "no threshold meets the condition",
+            ))
+
+    min_size = ch.slices.min_size
+    values: list[MetricValue] = []
+    index: dict[tuple[str, int, str, str], MetricValue] = {}
+    t2 = time.perf_counter()
+    for split in eval_splits:
+        for mi, name in enumerate(t.models):
+            for skey, sinfo in slice_infos.items():
+                n_rows = sinfo.sizes.get(split, 0)
+                for met in metrics:
+                    mv = MetricValue(split=split, model=name, slice=skey, metric=met.id,
+                                     value=None, n_rows=n_rows)
+                    if n_rows == 0:
+                        mv.undefined = "no rows in this slice"
+                    elif skey != OVERALL and n_rows < min_size:
+                        mv.undefined = f"slice too small (n={n_rows} < min_size {min_size})"
+                    else:
+                        val, why = _compute(met, point[split], mi, skey, thresholds,
+                                            engines.get(split), W=None)
+                        mv.value, mv.undefined = _safe_float(val), why
+                        if mv.value is None and mv.undefined is None:
+                            mv.undefined = "not defined on these rows"
+                    values.append(mv)
+                    index[(split, mi, skey, met.id)] = mv
+    timings["metrics"] = time.perf_counter() - t2
+
+    # Bootstrap: the same resampling weights for every model, slice and metric.
+    t3 = time.perf_counter()
+    reps: dict[tuple[str, int, str, str], FloatArray] = {}
+    interval_note = ""
+    if n_boot > 0:
+        for si, split in enumerate(boot_splits):
+            eng = engines.get(split) or _SplitEngine(t, rows[split], groupings, levels, y_shift)
+            reps.update(_bootstrap(eng, metrics, t, slice_infos, thresholds, n_boot, seed_, si,
+                                   min_size, index, split))
+        for key, arr in reps.items():
+            mv = index[key]
+            if mv.value is None:
+                continue
+            finite = arr[np.isfinite(arr)]
+            if finite.size >= _MIN_DEFINED_SHARE * arr.size and finite.size > 1:
+                alpha = (1 - level) / 2
+                lo, hi = np.quantile(finite, [alpha, 1 - alpha])
+                mv.lower, mv.upper = float(lo), float(hi)
+        interval_note = (
+            "percentile bootstrap over rows of each split; the same resamples for every model "
+            "and slice (paired); operating thresholds held at the value chosen on the "
+            "selection split"
+        )
+    timings["bootstrap"] = time.perf_counter() - t3
+
+    # Selection on the selection split, overall.
+    from mlscope.select import select
+
+    table = {
+        name: {met.id: index[(sel_split, mi, OVERALL, met.id)].value for met in metrics}
+        for mi, name in enumerate(t.models)
+    }
+    infos = {met.id: met.info for met in metrics}
+    selection = select(ch, table, infos, split=sel_split)
+    warnings.extend(selection.warnings)
+    winner = selection.primary.winner
+    reference = winner or (selection.primary.ranking[0]["model"]
+                           if selection.primary.ranking else None)
+
+    differences: list[Difference] = []
+    if reference is not None:
+        ri = t.models.index(reference)
+        for split in boot_splits:
+            for mi, name in enumerate(t.models):
+                if mi == ri:
+                    continue
+                for skey in slice_infos:
+                    for met in metrics:
+                        a, b = index[(split, mi, skey, met.id)], index[(split, ri, skey, met.id)]
+                        if a.value is None or b.value is None:
+                            continue
+                        d = Difference(split=split, slice=skey, metric=met.id, model=name,
+                                       reference=reference, value=a.value - b.value)
+                        ra, rb = reps.get((split, mi, skey, met.id)), reps.get(
+                            (split, ri, skey, met.id))
+                        if ra is not None and rb is not None:
+                            diff = ra - rb
+                            ok = diff[np.isfinite(diff)]
+                            if ok.size >= _MIN_DEFINED_SHARE * diff.size and ok.size > 1:
+                                alpha = (1 - level) / 2
+                                lo, hi = np.quantile(ok, [alpha, 1 - alpha])
+                                d.lower, d.upper = float(lo), float(hi)
+                        differences.append(d)
+
+    # Requirements: the chosen model on the report split (else the selection split).
+    req_split = rep_split or sel_split
+    requirements: list[RequirementCheck] = []
+    if winner is not None:
+        wi = t.models.index(winner)
+        for mid, bound in ch.requirements.items():
+            mv = index[(req_split, wi, OVERALL, mid)]
+            met_ = mv.value is not None and bound.holds(mv.value)
+            requirements.append(RequirementCheck(
+                metric=mid, bound=str(bound), split=req_split, model=winner, value=mv.value,
+                lower=mv.lower, upper=mv.upper, met=bool(met_),
+                margin=bound.margin(mv.value) if mv.value is not None else None,
+            ))
+    if winner is None:
+        status: Literal["requirements_met", "requirements_not_met", "no_decision"] = "no_decision"
+    elif all(r.met for r in requirements):
+        status = "requirements_met"
+    else:
+        status = "requirements_not_met"
+    too_small = sum(1 for v in values if v.undefined and v.undefined.startswith("slice too small"))
+    if too_small:
+        small_slices = {v.slice for v in values if v.undefined
+                        and v.undefined.startswith("slice too small")}
+        warnings.append(
+            f"{len(small_slices)} slice(s) have fewer than {min_size} rows on some split; "
+            "their metrics are reported as undefined"
+        )
+    timings["total"] = time.perf_counter() - t0
+
+    return EvaluationResult(
+        project=ch.project,
+        task=ch.task,
+        seed=seed_,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        mlscope_version=__version__,
+        charter_path=str(charter_path) if charter_path else None,
+        charter=_charter_dict(ch),
+        data={"sources": t.sources, "rows": t.n_rows, "splits": t.splits,
+              "rows_per_split": {s: slice_infos[OVERALL].sizes.get(s, 0) for s in eval_splits},
+              "engine": engine},
+        interval=IntervalInfo(method=ch.intervals.method, level=level, resamples=n_boot,
+                              seed=seed_, note=interval_note),
+        splits={"selection": sel_split, "report": rep_split, "train": (
+            ch.splits.train if ch.splits.train in t.splits else None)},
+        models=[ModelInfo(name=m) for m in t.models],
+        metrics=[m.info for m in metrics],
+        slices=list(slice_infos.values()),
+        values=values,
+        thresholds=threshold_rows,
+        differences=differences,
+        selection=selection,
+        requirements=requirements,
+        warnings=warnings,
+        status=status,
+        exit_code=0 if status == "requirements_met" else 1,
+        timings={k: round(v, 4) for k, v in timings.items()},
+    )
+
+
+def _charter_dict(ch: Charter) -> dict[str, Any]:
+    try:
+        from mlscope.charter import charter_to_dict  # type: ignore[attr-defined]
+
+        return charter_to_dict(ch)  # type: ignore[no-any-return]
+    except ImportError:
+        return ch.model_dump(mode="json")
+
+
+def _level_order(cell: SliceCell, levels: list[list[str]]) -> tuple[int, ...]:
+    return tuple(
+        levels[i].index(v) if v in levels[i] else 10**6
+        for i, v in zip(cell.grouping.columns, cell.values, strict=True)
+    )
+
+
+def _choose_threshold(met: _Metric, st: Stats) -> float | None:
+    assert met.spec is not None
+    try:
+        if met.spec.chooser is not None:
+            thr = met.spec.chooser(st, **met.params)
+        else:
+            from mlscope.metrics.binary import best_threshold
+
+            thr = best_threshold(met.spec.name, st, **met.params)
+    except (ValueError, ZeroDivisionError):
+        return None
+    thr = float(thr)
+    return thr if np.isfinite(thr) else None
+
+
+def _compute(
+    met: _Metric,
+    ss: _SplitStats,
+    mi: int,
+    skey: str,
+    thresholds: Mapping[tuple[int, str], float | None],
+    eng: _SplitEngine | None,
+    W: FloatArray | None,
+) -> tuple[Any, str | None]:
+    """A metric's value (array over the batch) and, for point estimates, why undefined."""
+    if met.custom is not None:
+        return _custom(met, eng, mi, skey, W), None
+    spec = met.spec
+    assert spec is not None
+    params = dict(met.params)
+    if spec.is_operating_point(params):
+        thr = thresholds.get((mi, met.id))
+        if thr is None:
+            return np.nan, "no operating threshold could be chosen on the selection split"
+        params["threshold"] = thr
+    if met.error_index is not None:
+        st: Stats | None = ss.errors.get((met.error_index, mi, skey))
+    else:
+        st = ss.task.get((mi, skey))
+    if st is None:
+        return np.nan, "no rows in this slice"
+    why = spec.undefined(st, **params) if W is None else None
+    if why is not None:
+        return np.nan, why
+    return spec.fn(st, **params), None
+
+
+def _custom(met: _Metric, eng: _SplitEngine | None, mi: int, skey: str,
+            W: FloatArray | None) -> Any:
+    if eng is None:
+        raise InputError(f"custom metric `{met.id}` needs the row data")
+    rows = eng.rows
+    mask = np.ones(rows.n, dtype=bool)
+    for code, cells in eng.cells:
+        for i, cell in enumerate(cells):
+            if cell.key == skey:
+                mask = code == i
+    score = rows.proba[mi] if eng.t.task == "multiclass" else rows.scores[mi]
+    weights = rows.w if W is None else W
+    assert met.custom is not None
+
+    def call(w: FloatArray) -> float:
+        try:
+            return float(met.custom(rows.y[mask], score[mask], w[mask]))  # type: ignore[misc]
+        except Exception:
+            raise InputError(
+                f"custom metric `{met.id}` ({met.entry.custom}) raised an error:\n"
+                f"{traceback.format_exc()}"
+            ) from None
+
+    if weights.ndim == 1:
+        return np.asarray(call(weights))
+    return np.asarray([call(w) for w in weights])
+
+
+def _bootstrap(
+    eng: _SplitEngine,
+    metrics: list[_Metric],
+    t: EvalTable,
+    slice_infos: Mapping[str, SliceInfo],
+    thresholds: Mapping[tuple[int, str], float | None],
+    n_boot: int,
+    seed: int,
+    split_index: int,
+    min_size: int,
+    index: Mapping[tuple[str, int, str, str], MetricValue],
+    split: str,
+) -> dict[tuple[str, int, str, str], FloatArray]:
+    """Replicate values of every defined metric; resample counts drawn once per replicate."""
+    n = eng.rows.n
+    rng = np.random.default_rng([seed, split_index])
+    chunk = max(1, min(n_boot, _CHUNK_CELLS // max(n, 1)))
+    out: dict[tuple[str, int, str, str], list[FloatArray]] = {}
+    done = 0
+    while done < n_boot:
+        r = min(chunk, n_boot - done)
+        draws = rng.integers(0, n, size=(r, n))
+        flat = (draws + (np.arange(r)[:, None] * n)).ravel()
+        counts = np.bincount(flat, minlength=r * n).reshape(r, n).astype(np.float64)
+        W = counts * eng.rows.w
+        ss = eng.stats(W)
+        for mi in range(len(t.models)):
+            for skey in slice_infos:
+                for met in metrics:
+                    key = (split, mi, skey, met.id)
+                    if index[key].value is None:
+                        continue
+                    val, _ = _compute(met, ss, mi, skey, thresholds, eng, W)
+                    arr = np.broadcast_to(np.asarray(val, dtype=np.float64), (r,))
+                    out.setdefault(key, []).append(arr)
+        done += r
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def _duckdb_point(
+    t: EvalTable, groupings: list[Grouping], splits: list[str], levels: list[list[str]]
+) -> dict[str, _SplitStats]:
+    out = {s: _SplitStats() for s in splits}
+    agg: Mapping[Any, tuple[SliceCell, Any]]
+    if t.task == "binary":
+        agg = ddb.aggregate_binary(t, groupings, splits, levels)
+    elif t.task == "regression":
+        agg = ddb.aggregate_regression(t, groupings, splits, levels)
+    else:
+        agg = {}
+    for (split, m, skey), (cell, st) in agg.items():
+        out[split].task[(m, skey)] = st
+        if m == 0:
+            out[split].sizes[skey] = st.n_rows
+            out[split].cells[skey] = cell
+    nm = max(len(t.models), 1)
+    for (split, key, skey), (cell, est) in ddb.aggregate_errors(
+        t, groupings, splits, levels
+    ).items():
+        e, m = divmod(key, nm)
+        out[split].errors[(e, m, skey)] = est
+        if t.task == "errors" and m == 0 and e == 0:
+            out[split].sizes[skey] = est.n_rows
+            out[split].cells[skey] = cell
+    return out

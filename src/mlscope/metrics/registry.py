@@ -1,0 +1,178 @@
+"""The one registry of metrics: name → specification with direction and task metadata.
+
+Selection, diagnosis and reports read a metric's direction from here; nothing else
+hard-codes whether higher or lower is better.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from mlscope.errors import InputError, did_you_mean
+
+__all__ = [
+    "REGISTRY",
+    "Direction",
+    "MetricSpec",
+    "ParamSpec",
+    "Task",
+    "get_metric",
+    "metrics_for_task",
+    "register",
+]
+
+Direction = Literal["higher", "lower"]
+# "error" is the task of a user's per-row error column (e.g. position error in cm).
+Task = Literal["binary", "multiclass", "regression", "error"]
+FloatArray = npt.NDArray[np.float64]
+
+MetricFn = Callable[..., FloatArray]
+UndefinedFn = Callable[..., "str | None"]
+ChooserFn = Callable[..., float]
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A metric parameter: its type, default and meaning.
+
+    ``kind`` is ``"float"``, ``"int"`` or ``"threshold"`` (a float in [0, 1] for
+    probabilities, or the string ``"optimize"``: choose the threshold that maximises the
+    metric on the selection split and carry it to the other splits).
+    """
+
+    kind: Literal["float", "int", "threshold", "str"]
+    default: Any
+    doc: str
+    low: float | None = None
+    high: float | None = None
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """Everything mlscope knows about one metric.
+
+    Attributes
+    ----------
+    name
+        Registry key, e.g. ``"roc_auc"``.
+    tasks
+        Tasks the metric applies to.
+    direction
+        ``"higher"`` or ``"lower"`` is better.
+    fn
+        ``fn(stats, **params) -> array`` of shape ``stats.batch_shape``; NaN where the
+        metric is undefined for a batch element.
+    undefined
+        ``undefined(stats, **params) -> reason | None`` for the point estimate, e.g.
+        ``"only one class present (0 positives)"``.
+    params
+        Accepted parameters.
+    chooser
+        For operating-point metrics: ``chooser(stats, **params) -> threshold`` picks the
+        operating threshold on the selection split; ``fn`` is then evaluated at
+        ``threshold=`` that value on every split and slice.
+    bounds
+        The metric's range, for charts (``None`` when unbounded).
+    label
+        Short human name for reports.
+    """
+
+    name: str
+    tasks: frozenset[str]
+    direction: Direction
+    fn: MetricFn
+    undefined: UndefinedFn
+    description: str
+    label: str
+    params: Mapping[str, ParamSpec] = field(default_factory=dict)
+    chooser: ChooserFn | None = None
+    bounds: tuple[float | None, float | None] = (None, None)
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.direction == "higher"
+
+    def resolve_params(self, given: Mapping[str, Any], *, where: str = "") -> dict[str, Any]:
+        """Check ``given`` against :attr:`params` and fill in defaults."""
+        out: dict[str, Any] = {}
+        for key in given:
+            if key not in self.params:
+                known = ", ".join(self.params) or "none"
+                raise InputError(
+                    f"{where}metric `{self.name}` has no parameter `{key}`"
+                    f"{did_you_mean(key, self.params)} (parameters: {known})"
+                )
+        for key, spec in self.params.items():
+            value = given.get(key, spec.default)
+            out[key] = _check_param(self.name, key, spec, value, where)
+        return out
+
+    def is_operating_point(self, params: Mapping[str, Any]) -> bool:
+        """True when the metric picks its threshold on the selection split."""
+        return self.chooser is not None or params.get("threshold") == "optimize"
+
+
+def _check_param(metric: str, key: str, spec: ParamSpec, value: Any, where: str) -> Any:
+    bad = f"{where}metric `{metric}` parameter `{key}` "
+    if spec.kind == "threshold" and value == "optimize":
+        return value
+    if spec.kind == "str":
+        if not isinstance(value, str):
+            raise InputError(f"{bad}must be text, got {value!r}")
+        return value
+    if spec.kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InputError(f"{bad}must be a whole number, got {value!r}")
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        hint = " or `optimize`" if spec.kind == "threshold" else ""
+        raise InputError(f"{bad}must be a number{hint}, got {value!r}")
+    if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high):
+        raise InputError(f"{bad}must be in [{spec.low}, {spec.high}], got {value!r}")
+    return int(value) if spec.kind == "int" else float(value)
+
+
+REGISTRY: dict[str, MetricSpec] = {}
+
+
+def register(spec: MetricSpec) -> MetricSpec:
+    """Add ``spec`` to the registry (names are unique)."""
+    if spec.name in REGISTRY:
+        raise ValueError(f"metric {spec.name!r} is registered twice")
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+def _ensure_loaded() -> None:
+    # The definitions register themselves on import; importing here keeps the registry
+    # complete whichever module a caller imported first.
+    from mlscope.metrics import binary, errors, multiclass, regression  # noqa: F401
+
+
+def get_metric(name: str, *, task: str | None = None) -> MetricSpec:
+    """Look up a metric by name, with a "did you mean" when it is unknown."""
+    _ensure_loaded()
+    spec = REGISTRY.get(name)
+    if spec is None:
+        pool = [n for n, s in REGISTRY.items() if task is None or task in s.tasks]
+        raise InputError(
+            f"unknown metric `{name}`{did_you_mean(name, pool)} "
+            f"(metrics for {task or 'all tasks'}: {', '.join(sorted(pool))})"
+        )
+    if task is not None and task not in spec.tasks:
+        pool = [n for n, s in REGISTRY.items() if task in s.tasks]
+        raise InputError(
+            f"metric `{name}` does not apply to a {task} task"
+            f"{did_you_mean(name, pool)} (it applies to: {', '.join(sorted(spec.tasks))})"
+        )
+    return spec
+
+
+def metrics_for_task(task: str) -> list[MetricSpec]:
+    """Every registered metric that applies to ``task``, in registration order."""
+    _ensure_loaded()
+    return [s for s in REGISTRY.values() if task in s.tasks]

@@ -1,0 +1,283 @@
+"""The typed, versioned result of an evaluation: what every renderer reads.
+
+A result is plain data. It round-trips through JSON (:meth:`EvaluationResult.to_dict` /
+:meth:`EvaluationResult.from_dict`); renderers never recompute metrics from it.
+The JSON schema is documented in ``docs/result-schema.md``; ``schema`` names its version.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ConstraintCheck",
+    "Difference",
+    "EvaluationResult",
+    "IntervalInfo",
+    "MetricInfo",
+    "MetricValue",
+    "ModelInfo",
+    "RequirementCheck",
+    "RuleOutcome",
+    "Selection",
+    "SliceInfo",
+    "ThresholdChoice",
+]
+
+SCHEMA_VERSION = "mlscope.result/1"
+OVERALL = "overall"
+
+
+@dataclass
+class MetricInfo:
+    """A metric as the charter asked for it (``id``) and as the registry defines it."""
+
+    id: str
+    name: str
+    label: str
+    direction: Literal["higher", "lower"]
+    params: dict[str, Any]
+    description: str
+    bounds: tuple[float | None, float | None] = (None, None)
+    operating_point: bool = False
+    custom: bool = False
+
+
+@dataclass
+class ModelInfo:
+    name: str
+    kind: Literal["candidate"] = "candidate"
+
+
+@dataclass
+class SliceInfo:
+    """One slice: ``key`` is how it is shown (``region=north``, ``region=north × device=ios``).
+
+    ``kind`` is ``overall``, ``column``, ``cross`` or ``where`` (a named SQL predicate).
+    ``sizes`` gives the number of rows per split; a slice smaller than ``min_size`` on a
+    split is reported as too small there and its metrics are left undefined.
+    """
+
+    key: str
+    kind: Literal["overall", "column", "cross", "where"]
+    columns: list[str]
+    values: list[str]
+    definition: str
+    sizes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class MetricValue:
+    """One number: a metric for a model on a split and slice, with its interval.
+
+    ``value`` is None exactly when the metric is undefined there, and ``undefined`` then
+    says why. ``lower``/``upper`` are None when intervals are off or could not be formed.
+    """
+
+    split: str
+    model: str
+    slice: str
+    metric: str
+    value: float | None
+    lower: float | None = None
+    upper: float | None = None
+    undefined: str | None = None
+    n_rows: int = 0
+
+
+@dataclass
+class Difference:
+    """``model − reference`` for one metric, from the same bootstrap resamples (paired)."""
+
+    split: str
+    slice: str
+    metric: str
+    model: str
+    reference: str
+    value: float | None
+    lower: float | None = None
+    upper: float | None = None
+
+
+@dataclass
+class ThresholdChoice:
+    """An operating threshold chosen on the selection split and carried to the others."""
+
+    model: str
+    metric: str
+    threshold: float | None
+    chosen_on: str
+    note: str = ""
+
+
+@dataclass
+class ConstraintCheck:
+    metric: str
+    bound: str
+    value: float | None
+    met: bool
+    margin: float | None
+
+
+@dataclass
+class RuleOutcome:
+    """What one selection rule decides.
+
+    ``ranking`` lists every model in order with its ``score`` under this rule (None when
+    not scored) and whether it is ``eligible``; ``dropped`` gives each model that could
+    not win and the reasons; ``tied`` names models sharing the best score (then ``winner``
+    is None unless a tie-break decided).
+    """
+
+    rule: Literal["satisficing", "weighted", "formula", "pareto"]
+    description: str
+    winner: str | None
+    ranking: list[dict[str, Any]] = field(default_factory=list)
+    dropped: list[dict[str, Any]] = field(default_factory=list)
+    tied: list[str] = field(default_factory=list)
+    front: list[str] = field(default_factory=list)
+    configured: bool = True
+    note: str = ""
+
+
+@dataclass
+class Selection:
+    split: str
+    primary: RuleOutcome
+    alternatives: list[RuleOutcome] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RequirementCheck:
+    metric: str
+    bound: str
+    split: str
+    model: str
+    value: float | None
+    lower: float | None
+    upper: float | None
+    met: bool
+    margin: float | None
+
+
+@dataclass
+class IntervalInfo:
+    method: str
+    level: float
+    resamples: int
+    seed: int
+    note: str = ""
+
+
+@dataclass
+class EvaluationResult:
+    """Everything an evaluation produced; see ``docs/result-schema.md``."""
+
+    project: str
+    task: str
+    seed: int
+    created_at: str
+    mlscope_version: str
+    charter_path: str | None
+    charter: dict[str, Any]
+    data: dict[str, Any]
+    interval: IntervalInfo
+    splits: dict[str, str | None]
+    models: list[ModelInfo]
+    metrics: list[MetricInfo]
+    slices: list[SliceInfo]
+    values: list[MetricValue]
+    thresholds: list[ThresholdChoice]
+    differences: list[Difference]
+    selection: Selection | None
+    requirements: list[RequirementCheck]
+    warnings: list[str]
+    status: Literal["requirements_met", "requirements_not_met", "no_decision"]
+    exit_code: int
+    timings: dict[str, float] = field(default_factory=dict)
+    schema: str = SCHEMA_VERSION
+
+    # -- lookups ---------------------------------------------------------------------
+    def value(
+        self, metric: str, model: str, *, split: str | None = None, slice: str = OVERALL
+    ) -> MetricValue:
+        """The :class:`MetricValue` for ``metric`` and ``model`` (selection split by default)."""
+        split = split or str(self.splits["selection"])
+        for v in self.values:
+            if v.metric == metric and v.model == model and v.split == split and v.slice == slice:
+                return v
+        raise KeyError(f"no value for metric={metric} model={model} split={split} slice={slice}")
+
+    def metric_info(self, metric: str) -> MetricInfo:
+        for m in self.metrics:
+            if m.id == metric:
+                return m
+        raise KeyError(metric)
+
+    @property
+    def winner(self) -> str | None:
+        return self.selection.primary.winner if self.selection else None
+
+    # -- (de)serialisation -------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self, path: str | Path | None = None, *, indent: int = 2) -> str:
+        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False, default=str)
+        if path is not None:
+            Path(path).write_text(text + "\n", encoding="utf-8")
+        return text
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvaluationResult:
+        schema = data.get("schema")
+        if schema != SCHEMA_VERSION:
+            raise ValueError(
+                f"result schema {schema!r} is not supported by this mlscope "
+                f"(expects {SCHEMA_VERSION!r})"
+            )
+        return _build(cls, data)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> EvaluationResult:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+T = TypeVar("T")
+
+_NESTED: dict[str, Any] = {
+    "interval": IntervalInfo,
+    "models": ModelInfo,
+    "metrics": MetricInfo,
+    "slices": SliceInfo,
+    "values": MetricValue,
+    "thresholds": ThresholdChoice,
+    "differences": Difference,
+    "selection": Selection,
+    "requirements": RequirementCheck,
+    "primary": RuleOutcome,
+    "alternatives": RuleOutcome,
+}
+
+
+def _build(cls: type[T], data: dict[str, Any]) -> T:
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        if f.name not in data:
+            continue
+        raw = data[f.name]
+        sub = _NESTED.get(f.name)
+        if sub is not None and raw is not None and is_dataclass(sub):
+            if isinstance(raw, list):
+                raw = [_build(sub, r) for r in raw]
+            else:
+                raw = _build(sub, raw)
+        if f.name == "bounds" and isinstance(raw, list):
+            raw = tuple(raw)
+        kwargs[f.name] = raw
+    return cls(**kwargs)

@@ -1,0 +1,87 @@
+"""Shared fixtures: small evaluation tables with known truth, generated and seeded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+
+def binary_frame(n: int = 600, seed: int = 0, grid: int = 20) -> pd.DataFrame:
+    """A binary evaluation table: 3 models of differing quality, two slice columns.
+
+    Scores are rounded to a grid so that ties are common (exactness is tested with ties).
+    """
+    rng = np.random.default_rng(seed)
+    y = rng.random(n) < 0.3
+    latent = y * 1.0 + rng.normal(size=n)
+    df = pd.DataFrame({
+        "row_id": np.arange(n),
+        "label": y.astype(int),
+        "split": rng.choice(["train", "validation", "test"], size=n, p=[0.2, 0.4, 0.4]),
+        "region": rng.choice(["north", "south", "east", "west"], size=n, p=[0.4, 0.3, 0.2, 0.1]),
+        "device": rng.choice(["ios", "android", "web"], size=n),
+        "balance": rng.gamma(2.0, 800.0, size=n).round(0),
+    })
+    for name, noise in (("good", 0.6), ("fair", 1.2), ("weak", 3.0)):
+        s = 1 / (1 + np.exp(-(latent + rng.normal(scale=noise, size=n))))
+        df[f"p_{name}"] = np.round(s * grid) / grid
+    return df
+
+
+def base_charter(table: str = "eval.parquet", **over: Any) -> dict[str, Any]:
+    c: dict[str, Any] = {
+        "project": "test-project",
+        "task": "binary",
+        "seed": 7,
+        "data": {
+            "table": table,
+            "id": "row_id",
+            "label": "label",
+            "split": "split",
+            "models": {"good": "p_good", "fair": "p_fair", "weak": "p_weak"},
+        },
+        "slices": {
+            "columns": ["region", "device"],
+            "crosses": [["region", "device"]],
+            "where": {"rich": "balance > 2000"},
+            "min_size": 10,
+        },
+        "metrics": [
+            "roc_auc", "average_precision", "log_loss", "brier",
+            "precision", "recall", "accuracy",
+            {"metric": "f1", "threshold": "optimize", "id": "f1_best"},
+        ],
+        "selection": {"rule": "satisficing", "optimize": "precision",
+                      "constraints": {"recall": ">= 0.3"}},
+        "requirements": {"roc_auc": ">= 0.6"},
+        "intervals": {"resamples": 50},
+    }
+    for k, v in over.items():
+        c[k] = v
+    return c
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Callable[..., Path]:
+    """Write a table and a charter into ``tmp_path``; returns the charter path."""
+
+    def make(df: pd.DataFrame | None = None, charter: dict[str, Any] | None = None,
+             name: str = "eval.parquet") -> Path:
+        frame = binary_frame() if df is None else df
+        path = tmp_path / name
+        if name.endswith(".csv"):
+            frame.to_csv(path, index=False)
+        else:
+            frame.to_parquet(path, index=False)
+        ch = base_charter(name) if charter is None else charter
+        cpath = tmp_path / "mlscope.yaml"
+        cpath.write_text(yaml.safe_dump(ch, sort_keys=False), encoding="utf-8")
+        return cpath
+
+    return make
