@@ -23,6 +23,7 @@ from mlscope._version import __version__
 from mlscope.charter.schema import Charter, MetricEntry
 from mlscope.data.source import EvalTable, open_evaluation
 from mlscope.engine import duckdb_backend as ddb
+from mlscope.engine.bootstrap import percentile_interval, resample_counts
 from mlscope.engine.numpy_backend import (
     Layout,
     RowData,
@@ -376,11 +377,9 @@ def evaluate(
             mv = index[key]
             if mv.value is None:
                 continue
-            finite = arr[np.isfinite(arr)]
-            if finite.size >= _MIN_DEFINED_SHARE * arr.size and finite.size > 1:
-                alpha = (1 - level) / 2
-                lo, hi = np.quantile(finite, [alpha, 1 - alpha])
-                mv.lower, mv.upper = float(lo), float(hi)
+            ci = percentile_interval(arr, level, min_defined=_MIN_DEFINED_SHARE)
+            if ci is not None:
+                mv.lower, mv.upper = ci
         interval_note = (
             "percentile bootstrap over rows of each split; the same resamples for every model "
             "and slice (paired); operating thresholds held at the value chosen on the "
@@ -419,12 +418,10 @@ def evaluate(
                         ra, rb = reps.get((split, mi, skey, met.id)), reps.get(
                             (split, ri, skey, met.id))
                         if ra is not None and rb is not None:
-                            diff = ra - rb
-                            ok = diff[np.isfinite(diff)]
-                            if ok.size >= _MIN_DEFINED_SHARE * diff.size and ok.size > 1:
-                                alpha = (1 - level) / 2
-                                lo, hi = np.quantile(ok, [alpha, 1 - alpha])
-                                d.lower, d.upper = float(lo), float(hi)
+                            ci = percentile_interval(ra - rb, level,
+                                                     min_defined=_MIN_DEFINED_SHARE)
+                            if ci is not None:
+                                d.lower, d.upper = ci
                         differences.append(d)
 
     # Requirements: the chosen model on the report split (else the selection split).
@@ -598,10 +595,7 @@ def _bootstrap(
     done = 0
     while done < n_boot:
         r = min(chunk, n_boot - done)
-        draws = rng.integers(0, n, size=(r, n))
-        flat = (draws + (np.arange(r)[:, None] * n)).ravel()
-        counts = np.bincount(flat, minlength=r * n).reshape(r, n).astype(np.float64)
-        W = counts * eng.rows.w
+        W = resample_counts(rng, n, r) * eng.rows.w
         ss = eng.stats(W)
         for mi in range(len(t.models)):
             for skey in slice_infos:

@@ -1,0 +1,93 @@
+"""The CLI: outputs written, exit codes 0/1/2, no traceback for a user's mistake."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from mlscope.cli import main
+from tests.conftest import base_charter
+
+
+def test_run_writes_outputs_and_exits_0(project: Callable[..., Path], tmp_path: Path) -> None:
+    cpath = project()
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["run", str(cpath), "--out", str(out), "--resamples", "20"])
+    assert r.exit_code == 0, r.output
+    assert (out / "result.json").exists() and (out / "report.html").exists()
+    data = json.loads((out / "result.json").read_text())
+    assert data["exit_code"] == 0
+    assert data["selection"]["primary"]["winner"] in r.output
+
+
+def test_unmet_requirement_exits_1(project: Callable[..., Path], tmp_path: Path) -> None:
+    cpath = project(charter=base_charter(requirements={"roc_auc": ">= 0.995"}))
+    r = CliRunner().invoke(main, ["run", str(cpath), "-o", str(tmp_path / "o"),
+                                  "--resamples", "0", "-q"])
+    assert r.exit_code == 1
+
+
+def test_bad_column_exits_2_without_traceback(project: Callable[..., Path]) -> None:
+    c = base_charter()
+    c["data"]["label"] = "labl"
+    r = CliRunner().invoke(main, ["run", str(project(charter=c)), "--resamples", "0"])
+    assert r.exit_code == 2
+    assert "Traceback" not in r.output
+    assert "did you mean `label`" in r.output
+
+
+def test_invalid_yaml_exits_2(tmp_path: Path) -> None:
+    p = tmp_path / "mlscope.yaml"
+    p.write_text("project: x\ntask: [binary\n")
+    r = CliRunner().invoke(main, ["validate", str(p)])
+    assert r.exit_code == 2
+    assert "mlscope.yaml" in r.output and "Traceback" not in r.output
+
+
+def test_validate_ok(project: Callable[..., Path]) -> None:
+    r = CliRunner().invoke(main, ["validate", str(project())])
+    assert r.exit_code == 0, r.output
+    assert "valid" in r.output
+
+
+def test_unknown_metric_exits_2(project: Callable[..., Path]) -> None:
+    c = base_charter()
+    c["metrics"] = [*c["metrics"], "roc_acu"]
+    r = CliRunner().invoke(main, ["run", str(project(charter=c))])
+    assert r.exit_code == 2
+    assert "roc_auc" in r.output
+
+
+def test_report_rerenders_saved_result(project: Callable[..., Path], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    CliRunner().invoke(main, ["run", str(project()), "-o", str(out), "--resamples", "0", "-q"])
+    (out / "report.html").unlink()
+    r = CliRunner().invoke(main, ["report", str(out / "result.json")])
+    assert r.exit_code == 0, r.output
+    assert (out / "report.html").exists()
+
+
+def test_report_on_non_result_exits_2(tmp_path: Path) -> None:
+    p = tmp_path / "x.json"
+    p.write_text(json.dumps({"schema": "something/9"}))
+    r = CliRunner().invoke(main, ["report", str(p)])
+    assert r.exit_code == 2
+
+
+def test_metrics_lists_registry() -> None:
+    r = CliRunner().invoke(main, ["metrics", "--task", "binary"])
+    assert r.exit_code == 0
+    assert "roc_auc" in r.output and "higher" in r.output
+
+
+def test_charter_file_untouched(project: Callable[..., Path], tmp_path: Path) -> None:
+    cpath = project()
+    before = cpath.read_bytes()
+    CliRunner().invoke(main, ["run", str(cpath), "-o", str(tmp_path / "o"), "--resamples", "0",
+                              "-q"])
+    assert cpath.read_bytes() == before
+    assert yaml.safe_load(before)["project"] == "test-project"
