@@ -19,7 +19,7 @@ from mlscope.errors import CharterError, InputError, MlscopeError, UndefinedMetr
 
 if TYPE_CHECKING:
     from mlscope.charter import load_charter, validate_charter
-    from mlscope.evaluate import evaluate
+    from mlscope.evaluation import evaluate
     from mlscope.report import render_html, write_html
     from mlscope.result import EvaluationResult
 
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 _LAZY = {
-    "evaluate": ("mlscope.evaluate", "evaluate"),
+    "evaluate": ("mlscope.evaluation", "evaluate"),
     "load_charter": ("mlscope.charter", "load_charter"),
     "validate_charter": ("mlscope.charter", "validate_charter"),
     "render_html": ("mlscope.report", "render_html"),

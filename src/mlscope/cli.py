@@ -103,7 +103,7 @@ def _run(
     charter: Path, out: Path | None, resamples: int | None, seed: int | None, engine: str,
     quiet: bool, html: bool,
 ) -> int:
-    from mlscope.evaluate import evaluate
+    from mlscope.evaluation import evaluate
     from mlscope.report import render_terminal, write_html
 
     result = evaluate(charter, resamples=resamples, seed=seed, engine=engine)  # type: ignore[arg-type]
