@@ -36,7 +36,7 @@ from mlscope.engine.numpy_backend import (
 from mlscope.engine.plan import OVERALL, Grouping, SliceCell, plan_groupings
 from mlscope.engine.rowstats import batched_multiclass, multiclass_row_codes
 from mlscope.engine.stats import Stats
-from mlscope.errors import InputError
+from mlscope.errors import CharterError, InputError
 from mlscope.metrics.registry import MetricSpec, get_metric
 from mlscope.plugins import load_callable
 from mlscope.result import (
@@ -255,14 +255,19 @@ def evaluate(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     charter_path: Path | None = None
+    charter_warnings: list[str] = []
     if isinstance(charter, Charter):
         ch = charter
         bdir = Path(base_dir) if base_dir is not None else Path.cwd()
     else:
-        from mlscope.charter import load_charter
+        from mlscope.charter import validate_charter
 
         charter_path = Path(charter)
-        ch = load_charter(charter_path)
+        report = validate_charter(charter_path)
+        if report.problems or report.charter is None:
+            raise CharterError(report.problems)
+        ch = report.charter
+        charter_warnings = [str(w) for w in report.warnings]
         bdir = Path(base_dir) if base_dir is not None else charter_path.resolve().parent
     seed_ = ch.seed if seed is None else seed
     n_boot = ch.intervals.resamples if resamples is None else resamples
@@ -271,7 +276,7 @@ def evaluate(
     level = ch.intervals.level
 
     t = open_evaluation(ch, bdir)
-    warnings = list(t.warnings)
+    warnings = charter_warnings + list(t.warnings)
     timings["open"] = time.perf_counter() - t0
 
     sel_split = ch.selection.split or ch.splits.selection
@@ -484,12 +489,9 @@ def evaluate(
 
 
 def _charter_dict(ch: Charter) -> dict[str, Any]:
-    try:
-        from mlscope.charter import charter_to_dict  # type: ignore[attr-defined]
+    from mlscope.charter import charter_to_dict
 
-        return charter_to_dict(ch)  # type: ignore[no-any-return]
-    except ImportError:
-        return ch.model_dump(mode="json")
+    return charter_to_dict(ch)
 
 
 def _level_order(cell: SliceCell, levels: list[list[str]]) -> tuple[int, ...]:

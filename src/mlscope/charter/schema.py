@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "Bound",
@@ -29,6 +29,7 @@ __all__ = [
     "SliceSpec",
     "SplitSpec",
     "WeightedRule",
+    "format_number",
     "parse_bound",
 ]
 
@@ -38,7 +39,9 @@ _BOUND = re.compile(r"^\s*(>=|<=|>|<)\s*([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Numbers are accepted where text is expected (class names 0, 1, 2; a split named
+    # 2024): YAML reads them as numbers, and refusing them would only make users quote.
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
 class Bound(_Strict):
@@ -46,6 +49,20 @@ class Bound(_Strict):
 
     op: Literal[">=", "<=", ">", "<"]
     value: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        # Parsing here (not in the containing model) gives each bound its own error
+        # location, so that every bad bound is reported on its own line.
+        if isinstance(value, str):
+            m = _BOUND.match(value)
+            if m is None:
+                raise ValueError(_bound_help(value))
+            return {"op": m.group(1), "value": float(m.group(2))}
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(_bound_help(value))
+        return value
 
     def holds(self, x: float) -> bool:
         return {
@@ -60,7 +77,20 @@ class Bound(_Strict):
         return x - self.value if self.op in (">=", ">") else self.value - x
 
     def __str__(self) -> str:
-        return f"{self.op} {self.value:g}"
+        return f"{self.op} {format_number(self.value)}"
+
+
+def format_number(x: float) -> str:
+    """Shortest text that reads back as exactly ``x`` (``0.6``, ``120``, ``1e-07``)."""
+    short = f"{x:g}"
+    return short if float(short) == x else repr(x)
+
+
+def _bound_help(value: Any) -> str:
+    return (
+        f"a bound is written like \">= 0.6\" or \"<= 120\" (one of >=, <=, >, <, then a "
+        f"number); got {value!r}"
+    )
 
 
 def parse_bound(value: Any) -> Bound:
@@ -72,17 +102,8 @@ def parse_bound(value: Any) -> Bound:
     if isinstance(value, str):
         m = _BOUND.match(value)
         if m:
-            return Bound(op=m.group(1), value=float(m.group(2)))  # type: ignore[arg-type]
-    raise ValueError(
-        f"a bound is written like \">= 0.6\" or \"<= 120\" (one of >=, <=, >, <, then a "
-        f"number); got {value!r}"
-    )
-
-
-def _bounds(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: parse_bound(v) for k, v in value.items()}
-    return value
+            return Bound(op=m.group(1), value=float(m.group(2)))
+    raise ValueError(_bound_help(value))
 
 
 class DuckDBTable(_Strict):
@@ -218,8 +239,6 @@ class SatisficingRule(_RuleBase):
     optimize: str
     constraints: dict[str, Bound] = Field(default_factory=dict)
 
-    _parse = field_validator("constraints", mode="before")(_bounds)
-
 
 class WeightedRule(_RuleBase):
     """Weighted average of metrics after putting them on a common scale.
@@ -299,8 +318,6 @@ class Charter(_Strict):
     intervals: IntervalSpec = Field(default_factory=IntervalSpec)
     planning: PlanningSpec = Field(default_factory=PlanningSpec)
     report: ReportSpec = Field(default_factory=ReportSpec)
-
-    _parse = field_validator("requirements", mode="before")(_bounds)
 
     def metric_ids(self) -> list[str]:
         return [m.id for m in self.metrics]
