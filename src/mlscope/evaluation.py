@@ -401,7 +401,9 @@ def evaluate(
     }
     infos = {met.id: met.info for met in metrics}
     selection = select(ch, table, infos, split=sel_split)
-    warnings.extend(selection.warnings)
+    # The loader already warns about selecting on the report split; keep one such warning.
+    warnings.extend(w for w in selection.warnings
+                    if not (charter_warnings and "biases the reported estimate" in w))
     winner = selection.primary.winner
     reference = winner or (selection.primary.ranking[0]["model"]
                            if selection.primary.ranking else None)
