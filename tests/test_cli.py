@@ -18,7 +18,8 @@ def test_run_writes_outputs_and_exits_0(project: Callable[..., Path], tmp_path: 
     out = tmp_path / "out"
     r = CliRunner().invoke(main, ["run", str(cpath), "--out", str(out), "--resamples", "20"])
     assert r.exit_code == 0, r.output
-    assert (out / "result.json").exists() and (out / "report.html").exists()
+    assert (out / "result.json").exists()
+    assert (out / "report.html").exists()
     data = json.loads((out / "result.json").read_text())
     assert data["exit_code"] == 0
     assert data["selection"]["primary"]["winner"] in r.output
@@ -45,7 +46,8 @@ def test_invalid_yaml_exits_2(tmp_path: Path) -> None:
     p.write_text("project: x\ntask: [binary\n")
     r = CliRunner().invoke(main, ["validate", str(p)])
     assert r.exit_code == 2
-    assert "mlscope.yaml" in r.output and "Traceback" not in r.output
+    assert "mlscope.yaml" in r.output
+    assert "Traceback" not in r.output
 
 
 def test_validate_ok(project: Callable[..., Path]) -> None:
@@ -81,7 +83,8 @@ def test_report_on_non_result_exits_2(tmp_path: Path) -> None:
 def test_metrics_lists_registry() -> None:
     r = CliRunner().invoke(main, ["metrics", "--task", "binary"])
     assert r.exit_code == 0
-    assert "roc_auc" in r.output and "higher" in r.output
+    assert "roc_auc" in r.output
+    assert "higher" in r.output
 
 
 def test_charter_file_untouched(project: Callable[..., Path], tmp_path: Path) -> None:

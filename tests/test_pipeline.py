@@ -32,7 +32,8 @@ def test_every_value_matches_sklearn(project: Callable[..., Path]) -> None:
                 s = sub[f"p_{model}"]
                 v = res.value("roc_auc", model, split=split, slice=key)
                 if len(sub) < 10:
-                    assert v.value is None and "too small" in (v.undefined or "")
+                    assert v.value is None
+                    assert "too small" in (v.undefined or "")
                     continue
                 assert v.value == pytest.approx(roc_auc_score(sub.label, s), abs=1e-9)
                 ap = res.value("average_precision", model, split=split, slice=key).value
@@ -57,7 +58,9 @@ def test_intervals_bracket_estimates_and_are_reproducible(project: Callable[...,
     assert [(v.lower, v.upper) for v in a.values] == [(v.lower, v.upper) for v in b.values]
     c = mlscope.evaluate(cpath, seed=99)
     assert [(v.lower, v.upper) for v in c.values] != [(v.lower, v.upper) for v in a.values]
-    assert a.interval.resamples == 50 and a.interval.seed == 7 and a.interval.level == 0.95
+    assert a.interval.resamples == 50
+    assert a.interval.seed == 7
+    assert a.interval.level == 0.95
 
 
 def test_operating_threshold_is_chosen_on_validation_and_carried(
@@ -83,7 +86,8 @@ def test_selection_and_exit_code(project: Callable[..., Path]) -> None:
     kinds = [sel.primary.rule] + [a.rule for a in sel.alternatives]
     assert sorted(kinds) == ["formula", "pareto", "satisficing", "weighted"]
     assert res.winner in {"good", "fair", "weak"}
-    assert res.status == "requirements_met" and res.exit_code == 0
+    assert res.status == "requirements_met"
+    assert res.exit_code == 0
     assert res.requirements[0].split == "test"
 
 
@@ -91,15 +95,19 @@ def test_unmet_requirement_gives_exit_code_1(tmp_path: Path,
                                              project: Callable[..., Path]) -> None:
     c = base_charter("eval.parquet", requirements={"roc_auc": ">= 0.99"})
     res = mlscope.evaluate(project(charter=c), resamples=0)
-    assert res.status == "requirements_not_met" and res.exit_code == 1
-    assert not res.requirements[0].met and (res.requirements[0].margin or 0) < 0
+    assert res.status == "requirements_not_met"
+    assert res.exit_code == 1
+    assert not res.requirements[0].met
+    assert (res.requirements[0].margin or 0) < 0
 
 
 def test_no_eligible_model_is_no_decision(project: Callable[..., Path]) -> None:
     c = base_charter("eval.parquet", selection={
         "rule": "satisficing", "optimize": "precision", "constraints": {"recall": ">= 0.999"}})
     res = mlscope.evaluate(project(charter=c), resamples=0)
-    assert res.winner is None and res.status == "no_decision" and res.exit_code == 1
+    assert res.winner is None
+    assert res.status == "no_decision"
+    assert res.exit_code == 1
     assert res.selection is not None
     assert all(d["reasons"] for d in res.selection.primary.dropped)
 
@@ -142,8 +150,10 @@ def test_custom_metric(project: Callable[..., Path], tmp_path: Path) -> None:
                                     "direction": "higher"}]
     res = mlscope.evaluate(project(charter=c))
     v = res.value("lift", "good")
-    assert v.value is not None and v.value > 1
-    assert v.lower is not None and v.lower <= v.value <= (v.upper or 0)
+    assert v.value is not None
+    assert v.value > 1
+    assert v.lower is not None
+    assert v.lower <= v.value <= (v.upper or 0)
 
 
 def test_custom_metric_errors_are_attributed(project: Callable[..., Path],

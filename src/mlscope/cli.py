@@ -147,7 +147,7 @@ def _apply(options: list[Callable[[F], F]]) -> Callable[[F], F]:
 
 
 @main.command()
-@_apply(_run_options)  # type: ignore[arg-type]
+@_apply(_run_options)
 @_guard
 def run(charter: Path, out: Path | None, resamples: int | None, seed: int | None, engine: str,
         quiet: bool) -> None:
@@ -156,7 +156,7 @@ def run(charter: Path, out: Path | None, resamples: int | None, seed: int | None
 
 
 @main.command()
-@_apply(_run_options)  # type: ignore[arg-type]
+@_apply(_run_options)
 @_guard
 def evaluate(charter: Path, out: Path | None, resamples: int | None, seed: int | None,
              engine: str, quiet: bool) -> None:

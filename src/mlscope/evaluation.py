@@ -308,10 +308,9 @@ def evaluate(
     engines: dict[str, _SplitEngine] = {}
     point: dict[str, _SplitStats] = {}
     for split in eval_splits:
-        if engine == "numpy" or split not in rows or t.task == "multiclass":
-            if split in rows:
-                engines[split] = _SplitEngine(t, rows[split], groupings, levels, y_shift)
-                point[split] = engines[split].stats(rows[split].w)
+        if split in rows and (engine == "numpy" or t.task == "multiclass"):
+            engines[split] = _SplitEngine(t, rows[split], groupings, levels, y_shift)
+            point[split] = engines[split].stats(rows[split].w)
     if engine == "duckdb" and t.task != "multiclass":
         point.update(_duckdb_point(t, groupings, eval_splits, levels))
     timings["aggregate"] = time.perf_counter() - t1
@@ -364,7 +363,9 @@ def evaluate(
                                             engines.get(split), W=None)
                         mv.value, mv.undefined = _safe_float(val), why
                         if mv.value is None and mv.undefined is None:
-                            mv.undefined = "not defined on these rows"
+                            mv.undefined = (
+                                f"custom metric returned {float(val)!r} on these rows"
+                                if met.custom is not None else "not defined on these rows")
                     values.append(mv)
                     index[(split, mi, skey, met.id)] = mv
     timings["metrics"] = time.perf_counter() - t2
@@ -565,12 +566,17 @@ def _custom(met: _Metric, eng: _SplitEngine | None, mi: int, skey: str,
     assert met.custom is not None
 
     def call(w: FloatArray) -> float:
+        # A bootstrap replicate is handed to the function as the rows it drew (weight =
+        # draw count x row weight): rows drawn zero times are left out, so the function
+        # sees a sample, as it would from any resampling library, never zero weights.
+        keep = mask & (w > 0) if W is not None else mask
         try:
-            return float(met.custom(rows.y[mask], score[mask], w[mask]))  # type: ignore[misc]
+            return float(met.custom(rows.y[keep], score[keep], w[keep]))  # type: ignore[misc]
         except Exception:
+            where = " on a bootstrap resample" if W is not None else ""
             raise InputError(
-                f"custom metric `{met.id}` ({met.entry.custom}) raised an error:\n"
-                f"{traceback.format_exc()}"
+                f"custom metric `{met.id}` ({met.entry.custom}) raised an error{where} "
+                f"(slice {skey}):\n{traceback.format_exc()}"
             ) from None
 
     if weights.ndim == 1:

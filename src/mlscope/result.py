@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from types import UnionType
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -225,7 +226,9 @@ class EvaluationResult:
 
     # -- (de)serialisation -------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain JSON-compatible data (tuples become lists), as written by :meth:`to_json`."""
+        out: dict[str, Any] = _jsonable(asdict(self))
+        return out
 
     def to_json(self, path: str | Path | None = None, *, indent: int = 2) -> str:
         text = json.dumps(self.to_dict(), indent=indent, allow_nan=False, default=str)
@@ -250,34 +253,44 @@ class EvaluationResult:
 
 T = TypeVar("T")
 
-_NESTED: dict[str, Any] = {
-    "interval": IntervalInfo,
-    "models": ModelInfo,
-    "metrics": MetricInfo,
-    "slices": SliceInfo,
-    "values": MetricValue,
-    "thresholds": ThresholdChoice,
-    "differences": Difference,
-    "selection": Selection,
-    "requirements": RequirementCheck,
-    "primary": RuleOutcome,
-    "alternatives": RuleOutcome,
-}
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    return obj
+
+
+def _dataclass_in(tp: Any) -> tuple[type[Any] | None, bool]:
+    """The dataclass a field annotation holds (directly, optionally, or as list items)."""
+    origin = get_origin(tp)
+    if origin in (list, tuple):
+        args = [a for a in get_args(tp) if a is not Ellipsis]
+        inner, _ = _dataclass_in(args[0]) if args else (None, False)
+        return inner, True
+    if origin in (Union, UnionType):
+        for a in get_args(tp):
+            if a is not type(None):
+                return _dataclass_in(a)
+    if isinstance(tp, type) and is_dataclass(tp):
+        return tp, False
+    return None, False
 
 
 def _build(cls: type[T], data: dict[str, Any]) -> T:
+    # Nested types come from the annotations, so a field name reused by two classes
+    # (``values`` on a slice is a list of strings, on the result a list of MetricValue)
+    # is decoded by its own class's annotation.
+    hints = get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for f in fields(cls):  # type: ignore[arg-type]
         if f.name not in data:
             continue
         raw = data[f.name]
-        sub = _NESTED.get(f.name)
-        if sub is not None and raw is not None and is_dataclass(sub):
-            if isinstance(raw, list):
-                raw = [_build(sub, r) for r in raw]
-            else:
-                raw = _build(sub, raw)
-        if f.name == "bounds" and isinstance(raw, list):
+        sub, many = _dataclass_in(hints[f.name])
+        if sub is not None and raw is not None:
+            raw = [_build(sub, r) for r in raw] if many else _build(sub, raw)
+        if get_origin(hints[f.name]) is tuple and isinstance(raw, list):
             raw = tuple(raw)
         kwargs[f.name] = raw
     return cls(**kwargs)

@@ -196,7 +196,8 @@ def open_evaluation(
             )
             sources.append(_fingerprint(db) | {"table": d.duckdb.table})
     else:
-        assert d.labels is not None and d.predictions is not None
+        assert d.labels is not None
+        assert d.predictions is not None
         base = _file_source(con, "src", path_of(d.labels))
         sources.append(_fingerprint(path_of(d.labels)))
 
@@ -224,7 +225,8 @@ def open_evaluation(
         # One row per id; the per-model columns are joined back below.
         src = "base_rows"
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW base_rows AS SELECT * EXCLUDE ({qi(d.long.model_column)}) "
+            "CREATE OR REPLACE TEMP VIEW base_rows AS "
+            f"SELECT * EXCLUDE ({qi(d.long.model_column)}) "
             f"FROM src QUALIFY row_number() OVER (PARTITION BY {qi(d.id or '')} "
             f"ORDER BY {qi(d.long.model_column)}) = 1"
         )
@@ -298,15 +300,16 @@ def open_evaluation(
                 score_exprs(m, qi(src), spec, f"model `{name}`")
         elif long_mode:
             assert d.long is not None
-            lspec: str | dict[str, str] = d.long.classes if task == "multiclass" else (
-                d.long.score or "")
+            lspec: str | dict[str, str] = (
+                (d.long.classes or {}) if task == "multiclass" else (d.long.score or ""))
             for c in ([lspec] if isinstance(lspec, str) else list(lspec.values())):
                 base.need(c, "scores")
             for m, name in enumerate(models):
                 alias = f"lm{m}"
                 joins.append(
                     f"LEFT JOIN (SELECT * FROM src WHERE CAST({qi(d.long.model_column)} AS VARCHAR)"
-                    f" = {ql(name)}) {alias} ON {alias}.{qi(d.id or '')} = {qi(src)}.{qi(d.id or '')}"
+                    f" = {ql(name)}) {alias}"
+                    f" ON {alias}.{qi(d.id or '')} = {qi(src)}.{qi(d.id or '')}"
                 )
                 score_exprs(m, alias, lspec, f"model `{name}`")
         elif d.predictions is not None:
@@ -365,7 +368,8 @@ def open_evaluation(
     # Predicates are evaluated inside the base relation (re-aliased under its own name) so
     # that their unqualified column names cannot clash with the joined prediction tables.
     preds = "".join(
-        f", coalesce(({pred}), false) AS __mlscope_where{i}" for i, pred in enumerate(where.values())
+        f", coalesce(({pred}), false) AS __mlscope_where{i}"
+        for i, pred in enumerate(where.values())
     )
     body = ", ".join(f"{expr} AS {qi(alias)}" for alias, expr in select.items())
     sql = f"SELECT {body} FROM (SELECT *{preds} FROM {qi(src)}) AS {qi(src)} " + " ".join(joins)
@@ -383,7 +387,9 @@ def open_evaluation(
     return table
 
 
-def _check_unique(con: duckdb.DuckDBPyConnection, view: str, idc: str, label: str, id_name: str) -> None:
+def _check_unique(
+    con: duckdb.DuckDBPyConnection, view: str, idc: str, label: str, id_name: str
+) -> None:
     dup = con.execute(
         f"SELECT CAST({idc} AS VARCHAR), count(*) FROM {qi(view)} GROUP BY 1 HAVING count(*) > 1 "
         "LIMIT 1"

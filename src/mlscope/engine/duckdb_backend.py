@@ -83,7 +83,7 @@ def _histograms(
     names = ", ".join(f"{col} AS x{key}" for key, col in unpivot.items())
     inner = (
         f"SELECT CAST(list_position({split_list}, __split) - 1 AS INTEGER) AS sp, "
-        f"{', '.join(code_cols + [''])} __w AS w {extra_cols}, {names} FROM ev "
+        f"{', '.join([*code_cols, ''])} __w AS w {extra_cols}, {names} FROM ev "
         f"WHERE __split IN ({', '.join(ql(s) for s in splits)})"
     )
     unp = (

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -87,7 +88,7 @@ def fetch_rows(
     for si, split in enumerate(splits):
         sel = np.flatnonzero(sp == si)
 
-        def take(name: str, dtype: type, sel: IntArray = sel) -> npt.NDArray[np.generic]:
+        def take(name: str, dtype: type, sel: IntArray = sel) -> Any:
             return np.asarray(res[name])[sel].astype(dtype)
 
         y = take("y", np.float64) if "y" in res else np.zeros(sel.size)
@@ -116,7 +117,9 @@ def fetch_rows(
     return out
 
 
-def cell_codes(rows: RowData, g: Grouping, levels: list[list[str]]) -> tuple[IntArray, list[SliceCell]]:
+def cell_codes(
+    rows: RowData, g: Grouping, levels: list[list[str]]
+) -> tuple[IntArray, list[SliceCell]]:
     """Each row's cell index under grouping ``g`` (-1: not in any cell) and the cells."""
     n = rows.n
     if g.kind == "overall":
@@ -201,7 +204,8 @@ def cell_sum(W: FloatArray, cell: IntArray, n_cells: int) -> FloatArray:
         return np.bincount(c, weights=Wk, minlength=n_cells).astype(np.float64)
     r = Wk.shape[0]
     flat = (np.arange(r, dtype=np.int64)[:, None] * n_cells + c[None, :]).ravel()
-    return np.bincount(flat, weights=Wk.ravel(), minlength=r * n_cells).reshape(r, n_cells)
+    out = np.bincount(flat, weights=Wk.ravel(), minlength=r * n_cells).astype(np.float64)
+    return out.reshape(r, n_cells)
 
 
 def binary_cells(

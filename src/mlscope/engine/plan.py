@@ -54,7 +54,7 @@ def plan_groupings(
     out = [Grouping("overall", definition="all rows")]
     seen: set[tuple[int, ...]] = {()}
     for c in columns:
-        key = (idx[c],)
+        key: tuple[int, ...] = (idx[c],)
         if key not in seen:
             seen.add(key)
             out.append(Grouping("column", key, (c,), definition=f"each value of {c}"))

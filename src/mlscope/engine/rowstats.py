@@ -53,7 +53,7 @@ class Grouped:
             return np.bincount(self.inv, weights=W, minlength=m).astype(np.float64)
         r = W.shape[0]
         flat = (np.arange(r, dtype=np.int64)[:, None] * m + self.inv[None, :]).ravel()
-        out = np.bincount(flat, weights=W.ravel(), minlength=r * m)
+        out = np.bincount(flat, weights=W.ravel(), minlength=r * m).astype(np.float64)
         return out.reshape(r, m)
 
 

@@ -34,6 +34,11 @@ FloatArray = npt.NDArray[np.float64]
 _EPS = float(np.finfo(np.float64).eps)
 
 
+def _bincount(idx: npt.NDArray[np.intp], weights: FloatArray, m: int) -> FloatArray:
+    # Weighted bincount is float64 at run time; NumPy's stubs type it as integer.
+    return np.asarray(np.bincount(idx, weights=weights, minlength=m), dtype=np.float64)
+
+
 def _as_weights(n: int, weight: npt.ArrayLike | None) -> FloatArray:
     if weight is None:
         return np.ones(n, dtype=np.float64)
@@ -194,8 +199,8 @@ def binary_stats(
     w = _as_weights(y.size, weight)
     scores, inv = np.unique(s, return_inverse=True)
     m = scores.size
-    pos = np.bincount(inv, weights=w * y, minlength=m)
-    neg = np.bincount(inv, weights=w * ~y, minlength=m)
+    pos = _bincount(inv, w * y, m)
+    neg = _bincount(inv, w * ~y, m)
     return BinaryStats(scores[::-1].copy(), pos[::-1].copy(), neg[::-1].copy(), int(y.size))
 
 
@@ -204,7 +209,7 @@ def error_stats(values: npt.ArrayLike, weight: npt.ArrayLike | None = None) -> E
     v = np.asarray(values, dtype=np.float64)
     w = _as_weights(v.size, weight)
     distinct, inv = np.unique(v, return_inverse=True)
-    weights = np.bincount(inv, weights=w, minlength=distinct.size)
+    weights = _bincount(inv, w, distinct.size)
     unit = weight is None or bool(np.all(w == 1.0))
     return ErrorStats(distinct, weights, int(v.size), unit)
 
@@ -220,7 +225,13 @@ def regression_stats(
     y = np.asarray(y_true, dtype=np.float64)
     p = np.asarray(y_pred, dtype=np.float64)
     w = _as_weights(y.size, weight)
-    shift = float(np.average(y, weights=w)) if y_shift is None and y.size else (y_shift or 0.0)
+    if y_shift is not None:
+        shift = y_shift
+    elif w.sum() > 0:
+        shift = float(np.average(y, weights=w))
+    else:
+        # All-zero weights (possible, e.g. a bootstrap replicate) have no weighted mean.
+        shift = float(y.mean()) if y.size else 0.0
     e = p - y
     ae = np.abs(e)
     yc = y - shift
@@ -259,7 +270,7 @@ def multiclass_stats(
     p = np.asarray(proba, dtype=np.float64).reshape(y_str.size, k)
     w = _as_weights(yi.size, weight)
     pred = np.argmax(p, axis=1) if yi.size else np.zeros(0, dtype=np.int64)
-    confusion = np.bincount(yi * k + pred, weights=w, minlength=k * k).reshape(k, k)
+    confusion = _bincount(yi * k + pred, w, k * k).reshape(k, k)
     # Rank of the true class as scikit-learn's top_k_accuracy_score sees it: it sorts the
     # scores with a stable ascending argsort and reverses, so among tied scores the class
     # with the larger index comes first.
@@ -268,7 +279,7 @@ def multiclass_stats(
     idx = np.arange(k)[None, :]
     tied_before = ((p == p_true[:, None]) & (idx > yi[:, None])).sum(axis=1)
     rank = above + tied_before  # 0-based position of the true class
-    hits_at = np.bincount(rank, weights=w, minlength=k)[:k]
+    hits_at = _bincount(rank, w, k)[:k]
     topk_hits = np.cumsum(hits_at)
     norm = p / p.sum(axis=1, keepdims=True) if yi.size else p
     pt = np.clip(norm[np.arange(yi.size), yi], _EPS, 1 - _EPS) if yi.size else np.zeros(0)

@@ -27,8 +27,10 @@ __all__ = [
 ]
 
 Direction = Literal["higher", "lower"]
-# "error" is the task of a user's per-row error column (e.g. position error in cm).
-Task = Literal["binary", "multiclass", "regression", "error"]
+# "errors" is the task of a user's per-row error columns (e.g. position error in cm), as the
+# charter spells it; "error" is accepted as an alias by the lookups below.
+Task = Literal["binary", "multiclass", "regression", "errors"]
+_TASK_ALIASES = {"error": "errors"}
 FloatArray = npt.NDArray[np.float64]
 
 MetricFn = Callable[..., FloatArray]
@@ -156,6 +158,7 @@ def _ensure_loaded() -> None:
 def get_metric(name: str, *, task: str | None = None) -> MetricSpec:
     """Look up a metric by name, with a "did you mean" when it is unknown."""
     _ensure_loaded()
+    task = _TASK_ALIASES.get(task, task) if task is not None else None
     spec = REGISTRY.get(name)
     if spec is None:
         pool = [n for n, s in REGISTRY.items() if task is None or task in s.tasks]
@@ -175,4 +178,5 @@ def get_metric(name: str, *, task: str | None = None) -> MetricSpec:
 def metrics_for_task(task: str) -> list[MetricSpec]:
     """Every registered metric that applies to ``task``, in registration order."""
     _ensure_loaded()
+    task = _TASK_ALIASES.get(task, task)
     return [s for s in REGISTRY.values() if task in s.tasks]

@@ -1,0 +1,650 @@
+"""Binary classification metrics, exact functions of :class:`~mlscope.engine.stats.BinaryStats`.
+
+Every statistic is a weighted count, so each metric equals scikit-learn's with
+``sample_weight``. Count arrays may carry leading batch dimensions (bootstrap replicates);
+every function here is vectorised over them, and a bin may be empty in a replicate.
+
+Threshold semantics: a row is predicted positive iff ``score >= threshold`` (the rule of
+scikit-learn's curve thresholds). ``threshold="optimize"`` is resolved by the pipeline with
+:func:`best_threshold` on the selection split; the metric functions also accept it
+directly, and then return the best value over the candidate thresholds of each batch
+element. Candidate thresholds are the distinct scores that carry weight.
+
+Deliberate differences from scikit-learn, where scikit-learn warns and returns a number:
+
+* ``precision`` with no predicted positives, ``recall`` with no positives,
+  ``specificity`` with no negatives, ``f1``/``fbeta`` with neither positives nor predicted
+  positives, ``balanced_accuracy`` and ``roc_auc`` with one class, ``mcc`` with a constant
+  label or prediction (scikit-learn returns 0), and ``average_precision`` with no
+  positives are **undefined** (NaN with a reason), never 0.
+* ``log_loss`` with a single class present is defined (scikit-learn needs
+  ``labels=[0, 1]`` to compute it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mlscope.engine.stats import BinaryStats, Stats
+from mlscope.metrics.errors import fmt_weight, no_rows_reason
+from mlscope.metrics.registry import Direction, MetricSpec, ParamSpec, register
+
+__all__ = [
+    "THRESHOLD_METRICS",
+    "average_precision",
+    "best_threshold",
+    "binary_log_loss",
+    "brier",
+    "confusion_at",
+    "precision_at_recall",
+    "recall_at_precision",
+    "roc_auc",
+    "threshold_spec_fn",
+    "threshold_spec_undefined",
+]
+
+FloatArray = npt.NDArray[np.float64]
+_EPS = float(np.finfo(np.float64).eps)
+# Values this close (relative) count as tied when choosing a threshold: metrics that are
+# mathematically equal at two thresholds can differ in the last bits.
+_TIE_RTOL = 1e-12
+
+
+def _div(num: npt.ArrayLike, den: npt.ArrayLike) -> FloatArray:
+    """``num / den`` with NaN (never 0 or inf) where ``den`` is 0."""
+    n = np.asarray(num, dtype=np.float64)
+    d = np.asarray(den, dtype=np.float64)
+    ok = d > 0
+    return np.where(ok, n / np.where(ok, d, 1.0), np.nan)
+
+
+def _fmt_t(t: float) -> str:
+    return f"{t:g}"
+
+
+def _class_counts(stats: BinaryStats) -> str:
+    pos, neg = float(stats.total_pos), float(stats.total_neg)
+    return f"{fmt_weight(pos)} positives, {fmt_weight(neg)} negatives"
+
+
+def _rows_reason(stats: BinaryStats) -> str | None:
+    return no_rows_reason(stats.n_rows, stats.total_pos + stats.total_neg)
+
+
+def _one_class_reason(stats: BinaryStats) -> str | None:
+    if not (float(stats.total_pos) > 0 and float(stats.total_neg) > 0):
+        return f"only one class present ({_class_counts(stats)})"
+    return None
+
+
+def _no_positives_reason(stats: BinaryStats) -> str | None:
+    if not float(stats.total_pos) > 0:
+        return f"no positives ({_class_counts(stats)})"
+    return None
+
+
+# --------------------------------------------------------------------------------------
+# Ranking and probability metrics
+# --------------------------------------------------------------------------------------
+
+
+def roc_auc(stats: BinaryStats) -> FloatArray:
+    """Area under the ROC curve (ties count one half), as ``roc_auc_score``.
+
+    Parameters
+    ----------
+    stats
+        Binary statistics, batch dimensions allowed.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``stats.batch_shape``; NaN where only one class is present.
+    """
+    # Each negative scores against the positives strictly above it plus half those tied
+    # with it: the Mann-Whitney statistic, equal to the trapezoidal ROC area.
+    above = np.cumsum(stats.pos, axis=-1) - stats.pos
+    wins = (stats.neg * (above + 0.5 * stats.pos)).sum(axis=-1)
+    return _div(wins, stats.total_pos * stats.total_neg)
+
+
+def average_precision(stats: BinaryStats) -> FloatArray:
+    """Average precision, scikit-learn's step sum ``Σ (R_k − R_{k−1}) P_k`` (not interpolated).
+
+    Parameters
+    ----------
+    stats
+        Binary statistics, batch dimensions allowed.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``stats.batch_shape``; NaN where there are no positives.
+    """
+    tp = np.cumsum(stats.pos, axis=-1)
+    predicted = tp + np.cumsum(stats.neg, axis=-1)
+    # Recall only steps at bins holding positives, so only those bins' precision counts;
+    # this also makes empty bootstrap bins (0/0 precision) drop out.
+    has_pos = stats.pos > 0
+    prec = np.where(has_pos, tp / np.where(has_pos, predicted, 1.0), 0.0)
+    return _div((stats.pos * prec).sum(axis=-1), stats.total_pos)
+
+
+def binary_log_loss(stats: BinaryStats) -> FloatArray:
+    """Mean negative log-likelihood of the labels, scores clipped to ``[eps, 1 − eps]``.
+
+    The clipping is scikit-learn's (float64 ``eps``), applied to ``p`` for positives and to
+    ``1 − p`` for negatives.
+    """
+    p = np.clip(stats.scores, _EPS, 1 - _EPS)
+    q = np.clip(1.0 - stats.scores, _EPS, 1 - _EPS)
+    loss = (stats.pos * -np.log(p) + stats.neg * -np.log(q)).sum(axis=-1)
+    return _div(loss, stats.total_pos + stats.total_neg)
+
+
+def brier(stats: BinaryStats) -> FloatArray:
+    """Mean squared difference between the score and the 0/1 label (``brier_score_loss``)."""
+    s = stats.scores
+    sq = (stats.pos * (1.0 - s) ** 2 + stats.neg * s**2).sum(axis=-1)
+    return _div(sq, stats.total_pos + stats.total_neg)
+
+
+# --------------------------------------------------------------------------------------
+# Threshold metrics
+# --------------------------------------------------------------------------------------
+
+
+def confusion_at(
+    stats: BinaryStats, threshold: float
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Weighted ``(tp, fp, fn, tn)`` when rows with ``score >= threshold`` are positive.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Each of shape ``stats.batch_shape``.
+    """
+    above = stats.scores >= threshold
+    # Each count is summed from its own bins (not as total minus the rest), so that an
+    # empty side is exactly 0 and "every row predicted positive" is recognised as such.
+    return (
+        np.asarray(stats.pos[..., above].sum(axis=-1), dtype=np.float64),
+        np.asarray(stats.neg[..., above].sum(axis=-1), dtype=np.float64),
+        np.asarray(stats.pos[..., ~above].sum(axis=-1), dtype=np.float64),
+        np.asarray(stats.neg[..., ~above].sum(axis=-1), dtype=np.float64),
+    )
+
+
+def _below(x: FloatArray) -> FloatArray:
+    """Sum of the bins strictly after each bin (lower scores); exactly 0 for the last."""
+    out = np.zeros_like(x)
+    out[..., :-1] = np.cumsum(x[..., :0:-1], axis=-1)[..., ::-1]
+    return out
+
+
+def _curve(stats: BinaryStats) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """``(tp, fp, fn, tn)`` at every distinct score as threshold, shape ``(*batch, m)``."""
+    return (np.cumsum(stats.pos, axis=-1), np.cumsum(stats.neg, axis=-1),
+            _below(stats.pos), _below(stats.neg))
+
+
+Kernel = Callable[..., FloatArray]
+# reason(tp, fp, fn, tn, threshold_text) for the point estimate at one threshold.
+Reason = Callable[[float, float, float, float, str], "str | None"]
+
+
+@dataclass(frozen=True)
+class ThresholdMetric:
+    """A metric of the confusion counts at a threshold.
+
+    ``kernel(tp, fp, fn, tn, **params)`` is vectorised and NaN where undefined;
+    ``reason`` explains the NaN for one threshold (given as text).
+    """
+
+    kernel: Kernel
+    reason: Reason
+    direction: Direction = "higher"
+
+
+def _counts_text(tp: float, fp: float, fn: float, tn: float) -> str:
+    return f"{fmt_weight(tp + fn)} positives, {fmt_weight(fp + tn)} negatives"
+
+
+def _k_accuracy(tp: FloatArray, fp: FloatArray, fn: FloatArray, tn: FloatArray,
+                **_: Any) -> FloatArray:
+    return _div(tp + tn, tp + fp + fn + tn)
+
+
+def _k_balanced(tp: FloatArray, fp: FloatArray, fn: FloatArray, tn: FloatArray,
+                **_: Any) -> FloatArray:
+    return (_div(tp, tp + fn) + _div(tn, tn + fp)) / 2
+
+
+def _k_precision(tp: FloatArray, fp: FloatArray, fn: FloatArray, tn: FloatArray,
+                 **_: Any) -> FloatArray:
+    return _div(tp, tp + fp)
+
+
+def _k_recall(tp: FloatArray, fp: FloatArray, fn: FloatArray, tn: FloatArray,
+              **_: Any) -> FloatArray:
+    return _div(tp, tp + fn)
+
+
+def _k_specificity(tp: FloatArray, fp: FloatArray, fn: FloatArray, tn: FloatArray,
+                   **_: Any) -> FloatArray:
+    return _div(tn, tn + fp)
+
+
+def _k_fbeta(tp: FloatArray, fp: FloatArray, fn: FloatArray, tn: FloatArray,
+             beta: float = 1.0, **_: Any) -> FloatArray:
+    b2 = float(beta) ** 2
+    return _div((1 + b2) * tp, (1 + b2) * tp + b2 * fn + fp)
+
+
+def _k_mcc(tp: FloatArray, fp: FloatArray, fn: FloatArray, tn: FloatArray,
+           **_: Any) -> FloatArray:
+    # Square roots taken separately keep the product of four large weighted counts in range.
+    den = np.sqrt(tp + fp) * np.sqrt(tp + fn) * np.sqrt(tn + fp) * np.sqrt(tn + fn)
+    return _div(tp * tn - fp * fn, den)
+
+
+def _k_positive_rate(tp: FloatArray, fp: FloatArray, fn: FloatArray, tn: FloatArray,
+                     **_: Any) -> FloatArray:
+    return _div(tp + fp, tp + fp + fn + tn)
+
+
+def _r_none(tp: float, fp: float, fn: float, tn: float, t: str) -> str | None:
+    return None
+
+
+def _r_one_class(tp: float, fp: float, fn: float, tn: float, t: str) -> str | None:
+    if tp + fn > 0 and fp + tn > 0:
+        return None
+    return f"only one class present ({_counts_text(tp, fp, fn, tn)})"
+
+
+def _r_precision(tp: float, fp: float, fn: float, tn: float, t: str) -> str | None:
+    return None if tp + fp > 0 else f"no predicted positives at threshold {t}"
+
+
+def _r_recall(tp: float, fp: float, fn: float, tn: float, t: str) -> str | None:
+    return None if tp + fn > 0 else f"no positives ({_counts_text(tp, fp, fn, tn)})"
+
+
+def _r_specificity(tp: float, fp: float, fn: float, tn: float, t: str) -> str | None:
+    return None if fp + tn > 0 else f"no negatives ({_counts_text(tp, fp, fn, tn)})"
+
+
+def _r_fbeta(tp: float, fp: float, fn: float, tn: float, t: str) -> str | None:
+    if tp + fn > 0 or tp + fp > 0:
+        return None
+    return f"no positives and no predicted positives at threshold {t}"
+
+
+def _r_mcc(tp: float, fp: float, fn: float, tn: float, t: str) -> str | None:
+    if why := _r_one_class(tp, fp, fn, tn, t):
+        return why
+    if tp + fp == 0:
+        return f"every row is predicted negative at threshold {t}"
+    if fn + tn == 0:
+        return f"every row is predicted positive at threshold {t}"
+    return None
+
+
+THRESHOLD_METRICS: dict[str, ThresholdMetric] = {
+    "accuracy": ThresholdMetric(_k_accuracy, _r_none),
+    "balanced_accuracy": ThresholdMetric(_k_balanced, _r_one_class),
+    "precision": ThresholdMetric(_k_precision, _r_precision),
+    "recall": ThresholdMetric(_k_recall, _r_recall),
+    "specificity": ThresholdMetric(_k_specificity, _r_specificity),
+    "f1": ThresholdMetric(_k_fbeta, _r_fbeta),
+    "fbeta": ThresholdMetric(_k_fbeta, _r_fbeta),
+    "mcc": ThresholdMetric(_k_mcc, _r_mcc),
+    # Lower is better: the share of rows flagged is a budget (alerts, reviews).
+    "positive_rate": ThresholdMetric(_k_positive_rate, _r_none, direction="lower"),
+}
+
+
+def _curve_values(name: str, stats: BinaryStats, params: dict[str, Any]) -> FloatArray:
+    """The metric at every candidate threshold, ``(*batch, m)``; NaN at empty bins."""
+    metric = THRESHOLD_METRICS[name]
+    values = metric.kernel(*_curve(stats), **params)
+    # A bin without weight is not a distinct score of that replicate: thresholding there
+    # repeats its upper neighbour, or (above every weighted score) predicts nothing.
+    return np.where((stats.pos + stats.neg) > 0, values, np.nan)
+
+
+def _pick(values: FloatArray, maximise: bool, prefer_low: bool = False) -> int | None:
+    """Index of the best finite value of a 1-d array (ties within ``_TIE_RTOL``).
+
+    Indices follow descending scores, so the first tied index is the highest threshold.
+    """
+    finite = np.isfinite(values)
+    if not finite.any():
+        return None
+    v = values if maximise else -values
+    best = float(np.max(v[finite]))
+    tied = np.flatnonzero(finite & (v >= best - _TIE_RTOL * max(1.0, abs(best))))
+    return int(tied[-1] if prefer_low else tied[0])
+
+
+def _threshold_value(name: str, stats: BinaryStats, threshold: float | str,
+                     params: dict[str, Any]) -> FloatArray:
+    metric = THRESHOLD_METRICS[name]
+    if threshold == "optimize":
+        values = _curve_values(name, stats, params)
+        finite = np.isfinite(values)
+        if metric.direction == "lower":
+            best = np.where(finite, values, np.inf).min(axis=-1, initial=np.inf)
+        else:
+            best = np.where(finite, values, -np.inf).max(axis=-1, initial=-np.inf)
+        return np.where(finite.any(axis=-1), best, np.nan)
+    return metric.kernel(*confusion_at(stats, float(threshold)), **params)
+
+
+def _threshold_reason(name: str, stats: BinaryStats, threshold: float | str,
+                      params: dict[str, Any]) -> str | None:
+    if why := _rows_reason(stats):
+        return why
+    metric = THRESHOLD_METRICS[name]
+    if threshold == "optimize":
+        if np.isfinite(_threshold_value(name, stats, threshold, params)):
+            return None
+        # Undefined at every candidate: the reason at the lowest one (everything predicted
+        # positive) names the missing class.
+        lowest = float(stats.scores[(stats.pos + stats.neg) > 0][-1])
+        tp, fp, fn, tn = (float(c) for c in confusion_at(stats, lowest))
+        why = metric.reason(tp, fp, fn, tn, _fmt_t(lowest))
+        return why or "undefined at every candidate threshold"
+    tp, fp, fn, tn = (float(c) for c in confusion_at(stats, float(threshold)))
+    return metric.reason(tp, fp, fn, tn, _fmt_t(float(threshold)))
+
+
+def best_threshold(spec_name: str, stats: Stats, **params: Any) -> float:
+    """The distinct score that, as threshold, optimises a threshold metric.
+
+    Parameters
+    ----------
+    spec_name
+        A threshold metric's registry name (``"f1"``, ``"precision"``, ...), or an
+        operating-point metric (``"precision_at_recall"``, ``"recall_at_precision"``),
+        which is delegated to its chooser.
+    stats
+        Point-estimate statistics (no batch dimensions) of the selection split.
+    **params
+        The metric's parameters (``threshold`` is ignored; ``beta`` for ``fbeta``).
+
+    Returns
+    -------
+    float
+        The distinct score with positive weight that maximises the metric (minimises it
+        for ``positive_rate``). Ties, up to a relative ``1e-12`` of rounding, go to the
+        **highest** threshold (the fewest predicted positives). NaN when the metric is
+        undefined at every candidate.
+
+    Raises
+    ------
+    ValueError
+        For statistics that are not point-estimate :class:`BinaryStats`, or a metric
+        without a threshold.
+    """
+    if not isinstance(stats, BinaryStats):
+        raise ValueError(f"`{spec_name}` needs a threshold, which only binary tasks have")
+    if stats.batch_shape:
+        raise ValueError("a threshold is chosen on point-estimate statistics only")
+    if spec_name in _CHOOSERS:
+        return _CHOOSERS[spec_name](stats, **params)
+    if spec_name not in THRESHOLD_METRICS:
+        raise ValueError(f"metric `{spec_name}` has no threshold to optimise")
+    rest = {k: v for k, v in params.items() if k != "threshold"}
+    values = _curve_values(spec_name, stats, rest)
+    i = _pick(values, maximise=THRESHOLD_METRICS[spec_name].direction == "higher")
+    return float("nan") if i is None else float(stats.scores[i])
+
+
+# --------------------------------------------------------------------------------------
+# Operating points
+# --------------------------------------------------------------------------------------
+
+
+def _pr_curve(stats: BinaryStats) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+    """Precision, recall and "is a candidate" at every distinct score, ``(*batch, m)``."""
+    tp, fp, _, _ = _curve(stats)
+    precision = _div(tp, tp + fp)
+    # Recall relative to the last cumulative count, as scikit-learn computes it, so that
+    # the lowest threshold has recall exactly 1 whatever the rounding of the weights.
+    recall = _div(tp, tp[..., -1:])
+    candidate = ((stats.pos + stats.neg) > 0) & np.isfinite(precision) & np.isfinite(recall)
+    return precision, recall, candidate
+
+
+def precision_at_recall(stats: BinaryStats, recall: float = 0.8) -> FloatArray:
+    """Highest precision among thresholds whose recall is at least ``recall``.
+
+    The candidates are scikit-learn's ``precision_recall_curve`` points without its final
+    ``(precision=1, recall=0)`` sentinel, which is no threshold.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``stats.batch_shape``; NaN where there are no positives.
+    """
+    precision, rec, candidate = _pr_curve(stats)
+    ok = candidate & (rec >= recall)
+    best = np.where(ok, precision, -np.inf).max(axis=-1, initial=-np.inf)
+    return np.where(ok.any(axis=-1), best, np.nan)
+
+
+def recall_at_precision(stats: BinaryStats, precision: float = 0.8) -> FloatArray:
+    """Highest recall among thresholds whose precision is at least ``precision``.
+
+    As :func:`precision_at_recall`, the ``(1, 0)`` sentinel is no candidate: when no
+    threshold reaches the precision the value is NaN, not a recall of 0.
+    """
+    prec, rec, candidate = _pr_curve(stats)
+    ok = candidate & (prec >= precision)
+    best = np.where(ok, rec, -np.inf).max(axis=-1, initial=-np.inf)
+    return np.where(ok.any(axis=-1), best, np.nan)
+
+
+def _choose_precision_at_recall(stats: BinaryStats, recall: float = 0.8,
+                                **_: Any) -> float:
+    if stats.batch_shape:
+        raise ValueError("a threshold is chosen on point-estimate statistics only")
+    precision, rec, candidate = _pr_curve(stats)
+    values = np.where(candidate & (rec >= recall), precision, np.nan)
+    # Equal precision at a lower threshold comes with at least the recall: prefer it.
+    i = _pick(values, maximise=True, prefer_low=True)
+    return float("nan") if i is None else float(stats.scores[i])
+
+
+def _choose_recall_at_precision(stats: BinaryStats, precision: float = 0.8,
+                                **_: Any) -> float:
+    if stats.batch_shape:
+        raise ValueError("a threshold is chosen on point-estimate statistics only")
+    prec, rec, candidate = _pr_curve(stats)
+    values = np.where(candidate & (prec >= precision), rec, np.nan)
+    # Equal recall at a higher threshold comes with at most the false positives: prefer it.
+    i = _pick(values, maximise=True)
+    return float("nan") if i is None else float(stats.scores[i])
+
+
+_CHOOSERS: dict[str, Callable[..., float]] = {
+    "precision_at_recall": _choose_precision_at_recall,
+    "recall_at_precision": _choose_recall_at_precision,
+}
+
+
+def _fn_precision_at_recall(stats: BinaryStats, recall: float = 0.8,
+                            threshold: float | str = "optimize", **_: Any) -> FloatArray:
+    if threshold == "optimize":
+        return precision_at_recall(stats, recall)
+    return _k_precision(*confusion_at(stats, float(threshold)))
+
+
+def _fn_recall_at_precision(stats: BinaryStats, precision: float = 0.8,
+                            threshold: float | str = "optimize", **_: Any) -> FloatArray:
+    if threshold == "optimize":
+        return recall_at_precision(stats, precision)
+    return _k_recall(*confusion_at(stats, float(threshold)))
+
+
+def _why_precision_at_recall(stats: BinaryStats, recall: float = 0.8,
+                             threshold: float | str = "optimize", **_: Any) -> str | None:
+    if threshold != "optimize":
+        return _threshold_reason("precision", stats, threshold, {})
+    if why := _rows_reason(stats) or _no_positives_reason(stats):
+        return why
+    if not np.isfinite(precision_at_recall(stats, recall)):
+        return f"no threshold reaches recall ≥ {recall:g}"
+    return None
+
+
+def _why_recall_at_precision(stats: BinaryStats, precision: float = 0.8,
+                             threshold: float | str = "optimize", **_: Any) -> str | None:
+    if threshold != "optimize":
+        return _threshold_reason("recall", stats, threshold, {})
+    if why := _rows_reason(stats) or _no_positives_reason(stats):
+        return why
+    if not np.isfinite(recall_at_precision(stats, precision)):
+        prec, _rec, candidate = _pr_curve(stats)
+        top = float(np.max(prec[candidate])) if candidate.any() else float("nan")
+        return f"no threshold reaches precision ≥ {precision:g} (highest: {top:.4g})"
+    return None
+
+
+# --------------------------------------------------------------------------------------
+# Registration
+# --------------------------------------------------------------------------------------
+
+_BINARY = frozenset({"binary"})
+_THRESHOLD = ParamSpec(
+    kind="threshold", default=0.5, low=0.0, high=1.0,
+    doc="rows with score >= threshold are predicted positive; `optimize` picks the best "
+        "threshold on the selection split",
+)
+_UNIT = (0.0, 1.0)
+
+
+def _reg(name: str, label: str, direction: Direction, fn: Callable[..., FloatArray],
+         undefined: Callable[..., str | None], description: str,
+         bounds: tuple[float | None, float | None] = _UNIT,
+         params: dict[str, ParamSpec] | None = None,
+         chooser: Callable[..., float] | None = None,
+         tasks: frozenset[str] = _BINARY) -> None:
+    register(MetricSpec(
+        name=name, tasks=tasks, direction=direction,
+        fn=fn, undefined=undefined, description=description, label=label,
+        params=params or {}, chooser=chooser, bounds=bounds,
+    ))
+
+
+def _fn_roc_auc(stats: BinaryStats, **_: Any) -> FloatArray:
+    return roc_auc(stats)
+
+
+def _why_roc_auc(stats: BinaryStats, **_: Any) -> str | None:
+    return _rows_reason(stats) or _one_class_reason(stats)
+
+
+def _fn_ap(stats: BinaryStats, **_: Any) -> FloatArray:
+    return average_precision(stats)
+
+
+def _why_ap(stats: BinaryStats, **_: Any) -> str | None:
+    return _rows_reason(stats) or _no_positives_reason(stats)
+
+
+def _fn_brier(stats: BinaryStats, **_: Any) -> FloatArray:
+    return brier(stats)
+
+
+def _why_rows(stats: BinaryStats, **_: Any) -> str | None:
+    return _rows_reason(stats)
+
+
+_reg("roc_auc", "ROC AUC", "higher", _fn_roc_auc, _why_roc_auc,
+     "Probability that a random positive scores above a random negative (ties count "
+     "half): the area under the ROC curve.")
+_reg("average_precision", "Avg precision", "higher", _fn_ap, _why_ap,
+     "Precision at each threshold weighted by the recall gained there (scikit-learn's step "
+     "sum, not interpolated).")
+_reg("brier", "Brier score", "lower", _fn_brier, _why_rows,
+     "Mean squared difference between the score and the 0/1 label.")
+
+
+def threshold_spec_fn(name: str) -> Callable[..., FloatArray]:
+    """``fn(stats, threshold=..., **params)`` of a binary threshold metric."""
+
+    def fn(stats: BinaryStats, threshold: float | str = 0.5, **params: Any) -> FloatArray:
+        return _threshold_value(name, stats, threshold, params)
+
+    return fn
+
+
+def threshold_spec_undefined(name: str) -> Callable[..., str | None]:
+    """``undefined(stats, threshold=..., **params)`` of a binary threshold metric."""
+
+    def undefined(stats: BinaryStats, threshold: float | str = 0.5,
+                  **params: Any) -> str | None:
+        return _threshold_reason(name, stats, threshold, params)
+
+    return undefined
+
+
+for _name, _label, _how in (
+    ("balanced_accuracy", "Balanced accuracy",
+     "Mean of recall and specificity at the threshold."),
+    ("precision", "Precision",
+     "Share of rows predicted positive (score >= threshold) that are positive."),
+    ("recall", "Recall",
+     "Share of positive rows predicted positive (score >= threshold)."),
+    ("specificity", "Specificity",
+     "Share of negative rows predicted negative (score < threshold)."),
+    ("f1", "F1", "Harmonic mean of precision and recall at the threshold: 2TP / (2TP + FP + FN)."),
+    ("mcc", "MCC",
+     "Matthews correlation between the label and the prediction at the threshold."),
+    ("positive_rate", "Positive rate",
+     "Share of rows predicted positive (score >= threshold); lower flags fewer rows."),
+):
+    _reg(_name, _label, THRESHOLD_METRICS[_name].direction, threshold_spec_fn(_name),
+         threshold_spec_undefined(_name), _how,
+         bounds=(-1.0, 1.0) if _name == "mcc" else _UNIT,
+         params={"threshold": _THRESHOLD})
+
+_reg("fbeta", "F-beta", "higher", threshold_spec_fn("fbeta"), threshold_spec_undefined("fbeta"),
+     "Weighted harmonic mean of precision and recall at the threshold, recall counting "
+     "beta times as much: (1+β²)TP / ((1+β²)TP + β²FN + FP).",
+     params={
+         "threshold": _THRESHOLD,
+         "beta": ParamSpec(kind="float", default=1.0, low=0.0,
+                           doc="weight of recall relative to precision (1: F1, 2: F2)"),
+     })
+
+_reg("precision_at_recall", "Precision", "higher", _fn_precision_at_recall,
+     _why_precision_at_recall,
+     "Precision at the threshold with the highest precision among those whose recall "
+     "reaches `recall` (chosen on the selection split).",
+     params={
+         "recall": ParamSpec(kind="float", default=0.8, low=0.0, high=1.0,
+                             doc="the recall the threshold must reach"),
+         "threshold": ParamSpec(kind="threshold", default="optimize", low=0.0, high=1.0,
+                                doc="the operating threshold; `optimize` chooses it"),
+     },
+     chooser=_choose_precision_at_recall)
+_reg("recall_at_precision", "Recall", "higher", _fn_recall_at_precision,
+     _why_recall_at_precision,
+     "Recall at the threshold with the highest recall among those whose precision "
+     "reaches `precision` (chosen on the selection split).",
+     params={
+         "precision": ParamSpec(kind="float", default=0.8, low=0.0, high=1.0,
+                                doc="the precision the threshold must reach"),
+         "threshold": ParamSpec(kind="threshold", default="optimize", low=0.0, high=1.0,
+                                doc="the operating threshold; `optimize` chooses it"),
+     },
+     chooser=_choose_recall_at_precision)

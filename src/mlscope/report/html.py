@@ -1,0 +1,724 @@
+"""The HTML report: one self-contained file (inline CSS and SVG, no network access).
+
+:func:`render_html` turns an :class:`~mlscope.result.EvaluationResult` into a page that
+leads with the decision (the selected model, the rule, whether the requirements hold)
+and then shows the evidence: what other rules would pick, who was dropped and why, every
+metric with its interval on the selection and report splits, the trade-off between the
+charter's two key metrics, and the metrics per slice. The page only reads the result; it
+never recomputes a metric.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from mlscope.report.charts import (
+    FEASIBLE,
+    forest_chart,
+    format_bound,
+    format_value,
+    metric_decimals,
+    model_colors,
+    slice_chart,
+    slice_groups,
+    slice_label,
+    slice_metric,
+    too_small,
+    tradeoff_chart,
+    tradeoff_metrics,
+)
+from mlscope.result import OVERALL, EvaluationResult, MetricInfo, MetricValue, RuleOutcome
+
+__all__ = ["EXIT_CODES", "STATUS_TEXT", "render_html", "write_html"]
+
+STATUS_TEXT: dict[str, str] = {
+    "requirements_met": "Requirements met",
+    "requirements_not_met": "Requirements not met",
+    "no_decision": "No decision",
+}
+"""A short heading per :attr:`EvaluationResult.status`."""
+
+EXIT_CODES: dict[int, str] = {
+    0: "a model was selected and meets every requirement; a CI step passes",
+    1: "no model could be selected, or the selected model misses a requirement; "
+       "a CI step fails",
+    2: "bad input",
+    3: "an internal error",
+}
+"""What each exit code of ``mlscope run`` means."""
+
+RULE_NAMES = {
+    "satisficing": "Satisficing",
+    "weighted": "Weighted",
+    "formula": "Formula",
+    "pareto": "Pareto",
+}
+
+SORT_JS = (
+    "document.querySelectorAll('table.sortable th[data-col]').forEach(function(th){"
+    "th.addEventListener('click',function(){var t=th.closest('table'),b=t.tBodies[0],"
+    "i=+th.dataset.col,asc=th.getAttribute('aria-sort')!=='ascending';"
+    "t.querySelectorAll('th[aria-sort]').forEach(function(h){h.removeAttribute('aria-sort')});"
+    "th.setAttribute('aria-sort',asc?'ascending':'descending');"
+    "Array.prototype.slice.call(b.rows).sort(function(r,s){"
+    "var x=parseFloat(r.cells[i].dataset.v),y=parseFloat(s.cells[i].dataset.v);"
+    "if(isNaN(x))return isNaN(y)?0:1;if(isNaN(y))return -1;return asc?x-y:y-x})"
+    ".forEach(function(r){b.appendChild(r)})})});"
+)
+
+
+# -- view model ------------------------------------------------------------------------
+
+
+@dataclass
+class Cell:
+    """One table cell: the value, its interval, and why it is undefined."""
+
+    text: str
+    interval: str = ""
+    sort: str = ""
+    title: str = ""
+    best: bool = False
+    undefined: bool = False
+    css: str = ""
+
+
+@dataclass
+class Row:
+    label: str
+    cells: list[Cell]
+    css: str = ""
+    note: str = ""
+    color: str = ""
+    sort: str = ""
+
+
+@dataclass
+class Table:
+    title: str
+    caption: str
+    headers: list[dict[str, str]]
+    rows: list[Row]
+    anchor: str = ""
+
+
+@dataclass
+class Page:
+    """Everything the template shows, already formatted."""
+
+    title: str
+    result: EvaluationResult
+    header: dict[str, Any]
+    decision: dict[str, Any]
+    requirements: list[dict[str, Any]]
+    rules: list[dict[str, Any]]
+    dropped: list[dict[str, Any]]
+    metric_tables: list[Table]
+    forests: list[Markup]
+    forest_caption: str
+    tradeoff: Markup
+    tradeoff_caption: str
+    slices: Markup
+    slice_table: Table | None
+    slice_caption: str
+    thresholds: Table | None
+    differences: Table | None
+    warnings: list[str]
+    footer: dict[str, Any]
+    colors: dict[str, str]
+    sort_js: Markup
+    feasible: str = FEASIBLE
+    nav: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _label(result: EvaluationResult, metric: str) -> str:
+    try:
+        return result.metric_info(metric).label
+    except KeyError:
+        return metric
+
+
+def _decimals_by_metric(result: EvaluationResult) -> dict[str, int]:
+    vals: dict[str, list[float | None]] = {}
+    for v in result.values:
+        if v.slice == OVERALL:
+            vals.setdefault(v.metric, []).append(v.value)
+    out = {}
+    for m in result.metrics:
+        out[m.id] = metric_decimals(m, vals.get(m.id, []))
+    return out
+
+
+def _interval(v: MetricValue | Any, dec: int) -> str:
+    lo, hi = getattr(v, "lower", None), getattr(v, "upper", None)
+    if lo is None or hi is None:
+        return ""
+    return f"[{format_value(lo, dec)}, {format_value(hi, dec)}]"
+
+
+def _signed(x: float | None, dec: int) -> str:
+    if x is None or not math.isfinite(x):
+        return "—"
+    text = format_value(abs(x), dec)
+    if float(text) == 0:
+        return text
+    return ("+" if x > 0 else "−") + text
+
+
+def _best_models(values: dict[str, float | None], info: MetricInfo) -> set[str]:
+    defined = {m: v for m, v in values.items() if v is not None and math.isfinite(v)}
+    if len(defined) < 2:
+        return set()
+    best = max(defined.values()) if info.direction == "higher" else min(defined.values())
+    return {m for m, v in defined.items() if abs(v - best) <= 1e-12 * max(1.0, abs(best))}
+
+
+def _date(created_at: str) -> str:
+    try:
+        dt = datetime.fromisoformat(created_at)
+    except ValueError:
+        return created_at
+    tz = " UTC" if dt.utcoffset() == timedelta(0) else ""
+    return dt.strftime("%Y-%m-%d %H:%M") + tz
+
+
+def _bytes(n: Any) -> str:
+    if not isinstance(n, int | float):
+        return ""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
+
+
+def _header(result: EvaluationResult) -> dict[str, Any]:
+    data = result.data or {}
+    per_split = data.get("rows_per_split") or {}
+    roles = {v: k for k, v in result.splits.items() if v}
+    splits = [
+        {"name": s, "rows": f"{int(n):,}", "role": roles.get(s, "")}
+        for s, n in per_split.items()
+    ]
+    sources = [
+        {"path": str(src.get("path", "")), "size": _bytes(src.get("bytes")),
+         "extra": str(src.get("table") or src.get("model") or "")}
+        for src in data.get("sources") or [] if isinstance(src, dict)
+    ]
+    n_slices = sum(1 for s in result.slices if s.kind != "overall")
+    charter = result.charter if isinstance(result.charter, dict) else {}
+    planning = charter.get("planning") if isinstance(charter.get("planning"), dict) else {}
+    return {
+        "project": result.project,
+        "task": result.task,
+        "date": _date(result.created_at),
+        "description": charter.get("description") or "",
+        "rows": f"{int(data['rows']):,}" if isinstance(data.get("rows"), int) else "",
+        "splits": splits,
+        "sources": sources,
+        "engine": data.get("engine", ""),
+        "n_models": len(result.models),
+        "n_metrics": len(result.metrics),
+        "n_slices": n_slices,
+        "charter_path": result.charter_path or "",
+        "deployment": (planning or {}).get("deployment") or "",
+    }
+
+
+def _requirement_confidence(lower: float | None, upper: float | None, bound: str,
+                            met: bool) -> tuple[str, str]:
+    """Whether the interval lies on one side of the bound: (text, css class)."""
+    op = bound.strip()[:2].strip()
+    try:
+        b = float(bound.strip().lstrip("<>=").strip())
+    except ValueError:
+        return ("met" if met else "not met"), ("ok" if met else "bad")
+    if lower is None or upper is None:
+        return ("met (no interval)" if met else "not met (no interval)"), \
+            ("ok" if met else "bad")
+    higher = op.startswith(">")
+    all_in = lower >= b if higher else upper <= b
+    all_out = upper < b if higher else lower > b
+    if met:
+        return ("met with confidence", "ok") if all_in else \
+            ("met, but the interval crosses the bound", "warn")
+    return ("not met, clearly", "bad") if all_out else \
+        ("not met; the interval crosses the bound", "bad")
+
+
+def _decision(result: EvaluationResult, dec: dict[str, int]) -> dict[str, Any]:
+    sel = result.selection
+    primary = sel.primary if sel else None
+    req = result.requirements
+    n_met = sum(1 for r in req if r.met)
+    req_split = req[0].split if req else (result.splits.get("report")
+                                          or result.splits.get("selection"))
+    if result.status == "no_decision":
+        summary = "The rule chose no model, so no requirement was checked."
+    elif not req:
+        summary = "The charter states no requirements."
+    else:
+        summary = f"{n_met} of {len(req)} requirements met on the {req_split} split."
+    lead = ""
+    if primary is not None and primary.winner is not None and primary.rule == "satisficing":
+        lead = _lead_text(result, primary, dec)
+    tie = ""
+    if primary is not None and primary.winner is None:
+        tie = primary.note or "no model is eligible"
+    return {
+        "winner": primary.winner if primary else None,
+        "rule": RULE_NAMES.get(primary.rule, primary.rule) if primary else "",
+        "description": primary.description if primary else "",
+        "note": primary.note if primary and primary.winner else "",
+        "status": result.status,
+        "status_text": STATUS_TEXT.get(result.status, result.status),
+        "status_class": {"requirements_met": "ok", "requirements_not_met": "bad"}.get(
+            result.status, "none"),
+        "summary": summary,
+        "exit_code": result.exit_code,
+        "exit_meaning": EXIT_CODES.get(result.exit_code, ""),
+        "split": sel.split if sel else result.splits.get("selection"),
+        "lead": lead,
+        "tie": tie,
+        "tied": primary.tied if primary else [],
+    }
+
+
+def _lead_text(result: EvaluationResult, primary: RuleOutcome, dec: dict[str, int]) -> str:
+    """How far the winner is ahead of the runner-up on the optimized metric (paired)."""
+    rule = result.charter.get("selection") if isinstance(result.charter, dict) else None
+    metric = rule.get("optimize") if isinstance(rule, dict) else None
+    eligible = [r for r in primary.ranking if r.get("eligible")]
+    if not isinstance(metric, str) or len(eligible) < 2 or primary.winner is None:
+        return ""
+    runner = str(eligible[1]["model"])
+    split = result.selection.split if result.selection else result.splits.get("selection")
+    diff = next((d for d in result.differences if d.split == split and d.slice == OVERALL
+                 and d.metric == metric and d.model == runner
+                 and d.reference == primary.winner), None)
+    if diff is None or diff.value is None:
+        return ""
+    d = dec.get(metric, 3)
+    higher = result.metric_info(metric).direction == "higher"
+    win_v: float | None
+    run_v: float | None
+    try:
+        win_v = result.value(metric, primary.winner, split=split).value
+        run_v = result.value(metric, runner, split=split).value
+    except KeyError:
+        win_v = run_v = None
+    # diff is runner − winner; the winner's advantage, positive when it is better:
+    sign = -1.0 if higher else 1.0
+    if not sign * diff.value > 0:
+        return ""  # tied (a tie-break decided: the rule's note says how)
+    text = f"Ahead of the runner-up {runner} on {metric} by {format_value(sign * diff.value, d)}"
+    if win_v is not None and run_v is not None:
+        text += f" ({format_value(win_v, d)} against {format_value(run_v, d)}, " \
+                f"{'higher' if higher else 'lower'} is better)"
+    if diff.lower is not None and diff.upper is not None:
+        lo, hi = sorted((sign * diff.lower, sign * diff.upper))
+        text += (f"; paired {round(result.interval.level * 100):g}% interval of the lead "
+                 f"{_signed(lo, d)} to {_signed(hi, d)}")
+        text += ": clearly ahead." if lo > 0 else ": it includes 0, so not clearly better."
+    else:
+        text += "."
+    return text
+
+
+def _requirements(result: EvaluationResult, dec: dict[str, int]) -> list[dict[str, Any]]:
+    rows = []
+    for r in result.requirements:
+        d = dec.get(r.metric, 3)
+        conf, css = _requirement_confidence(r.lower, r.upper, r.bound, r.met)
+        rows.append({
+            "metric": r.metric,
+            "label": _label(result, r.metric),
+            "bound": format_bound(r.bound),
+            "split": r.split,
+            "model": r.model,
+            "value": format_value(r.value, d),
+            "interval": _interval(r, d),
+            "margin": _signed(r.margin, d),
+            "met": r.met,
+            "confidence": conf,
+            "css": css,
+        })
+    return rows
+
+
+def _rules(result: EvaluationResult) -> list[dict[str, Any]]:
+    if result.selection is None:
+        return []
+    primary = result.selection.primary
+    out = []
+    for i, r in enumerate([primary, *result.selection.alternatives]):
+        if i == 0:
+            role = "primary (decides)"
+        elif r.configured:
+            role = "alternative"
+        elif r.winner is None and not r.ranking:
+            role = "not configured"
+        else:
+            role = "derived by mlscope"
+        pick = r.winner or ""
+        detail = ""
+        if r.winner is None and r.front:
+            detail = "front: " + ", ".join(r.front)
+        elif r.winner is None and r.tied:
+            detail = "tied: " + ", ".join(r.tied)
+        note = r.note
+        out.append({
+            "kind": RULE_NAMES.get(r.rule, r.rule),
+            "role": role,
+            "primary": i == 0,
+            "description": r.description,
+            "winner": pick,
+            "detail": detail,
+            "differs": i > 0 and r.winner is not None and r.winner != primary.winner,
+            "agrees": i > 0 and r.winner is not None and r.winner == primary.winner,
+            "note": note,
+            "muted": role == "not configured",
+        })
+    return out
+
+
+def _dropped(result: EvaluationResult) -> list[dict[str, Any]]:
+    if result.selection is None:
+        return []
+    return [{"model": str(d["model"]), "reasons": [str(x) for x in d.get("reasons", [])]}
+            for d in result.selection.primary.dropped]
+
+
+def _metric_table(result: EvaluationResult, split: str, role: str,
+                  dec: dict[str, int], colors: dict[str, str]) -> Table:
+    vals = {(v.model, v.metric): v for v in result.values
+            if v.split == split and v.slice == OVERALL}
+    headers = [{"text": "model", "title": "", "arrow": "", "id": ""}]
+    for m in result.metrics:
+        headers.append({
+            "text": m.label,
+            "title": f"{m.id}: {m.description} ({m.direction} is better)",
+            "arrow": "↑" if m.direction == "higher" else "↓",
+            "id": m.id,
+        })
+    best = {m.id: _best_models({mod.name: (vals[(mod.name, m.id)].value
+                                           if (mod.name, m.id) in vals else None)
+                                for mod in result.models}, m)
+            for m in result.metrics}
+    dropped = {str(d["model"]) for d in (result.selection.primary.dropped
+                                         if result.selection else [])}
+    rows = []
+    for i, mod in enumerate(result.models):
+        cells = []
+        for m in result.metrics:
+            v = vals.get((mod.name, m.id))
+            d = dec.get(m.id, 3)
+            if v is None or v.value is None:
+                why = v.undefined if v is not None and v.undefined else "not computed"
+                cells.append(Cell("—", title=f"undefined: {why}", undefined=True, sort="",
+                                  css="undef"))
+                continue
+            is_best = mod.name in best[m.id]
+            cells.append(Cell(
+                format_value(v.value, d), _interval(v, d), sort=repr(v.value),
+                title=(f"best on {split} ({m.direction} is better)" if is_best else ""),
+                best=is_best,
+            ))
+        css = "winner" if mod.name == result.winner else ("dropped" if mod.name in dropped
+                                                          else "")
+        note = "selected" if mod.name == result.winner else (
+            "dropped" if mod.name in dropped else "")
+        rows.append(Row(mod.name, cells, css=css, note=note, color=colors[mod.name],
+                        sort=str(i)))
+    n = result.data.get("rows_per_split", {}).get(split) if result.data else None
+    size = f", {int(n):,} rows" if isinstance(n, int) else ""
+    caption = {
+        "selection": f"The split the model and every operating threshold are chosen on"
+                     f"{size}.",
+        "report": f"Held out from every choice: the estimate to report{size}.",
+    }.get(role, f"{size[2:]}.")
+    return Table(f"{split}", caption, headers, rows, anchor=f"metrics-{split}")
+
+
+def _slice_table(result: EvaluationResult, metric: str, split: str, dec: dict[str, int],
+                 colors: dict[str, str]) -> Table:
+    info = result.metric_info(metric)
+    d = dec.get(metric, 3)
+    min_size = 30
+    sl = result.charter.get("slices") if isinstance(result.charter, dict) else None
+    if isinstance(sl, dict) and isinstance(sl.get("min_size"), int):
+        min_size = int(sl["min_size"])
+    by: dict[str, dict[str, MetricValue]] = {}
+    for v in result.values:
+        if v.split == split and v.metric == metric:
+            by.setdefault(v.slice, {})[v.model] = v
+    headers = [{"text": "slice", "title": "", "arrow": "", "id": ""},
+               {"text": "n", "title": f"rows in the slice on {split}", "arrow": "", "id": ""}]
+    headers += [{"text": m.name, "title": "", "arrow": "", "id": m.name}
+                for m in result.models]
+    rows: list[Row] = []
+
+    def add(key: str, label: str, size: int, css: str = "") -> None:
+        vals = by.get(key, {})
+        best = _best_models({m.name: (vals[m.name].value if m.name in vals else None)
+                             for m in result.models}, info)
+        cells = [Cell(f"{size:,}", sort=str(size), css="num muted")]
+        for m in result.models:
+            v = vals.get(m.name)
+            if v is None or v.value is None:
+                why = v.undefined if v is not None and v.undefined else "not computed"
+                cells.append(Cell("—", title=f"undefined: {why}", undefined=True,
+                                  css="undef"))
+            else:
+                cells.append(Cell(format_value(v.value, d), sort=repr(v.value),
+                                  best=m.name in best,
+                                  title=_interval(v, d)))
+        rows.append(Row(label, cells, css=css))
+
+    overall = next((s for s in result.slices if s.key == OVERALL), None)
+    if overall is not None:
+        add(OVERALL, "overall", overall.sizes.get(split, 0), css="overall")
+    for g in slice_groups(result):
+        rows.append(Row(g.title, [], css="group"))
+        hidden = 0
+        for s in g.slices:
+            size = s.sizes.get(split, 0)
+            ref = by.get(s.key, {})
+            small = too_small(next(iter(ref.values()), None), size, min_size)
+            if g.kind == "cross" and small:
+                hidden += 1
+                continue
+            add(s.key, slice_label(s), size, css="small" if small else "")
+        if hidden:
+            rows.append(Row(f"+ {hidden} cells with n < {min_size} not listed", [],
+                            css="more"))
+    return Table(f"{info.label} per slice on {split}", "", headers, rows, anchor="slice-table")
+
+
+def _thresholds(result: EvaluationResult) -> Table | None:
+    if not result.thresholds:
+        return None
+    metrics = list(dict.fromkeys(t.metric for t in result.thresholds))
+    by = {(t.model, t.metric): t for t in result.thresholds}
+    headers = [{"text": "model", "title": "", "arrow": "", "id": ""}]
+    headers += [{"text": _label(result, m), "title": m, "arrow": "", "id": m} for m in metrics]
+    rows = []
+    for mod in result.models:
+        cells = []
+        for m in metrics:
+            t = by.get((mod.name, m))
+            if t is None or t.threshold is None:
+                note = t.note if t is not None and t.note else "no threshold"
+                cells.append(Cell("—", title=note, undefined=True, css="undef"))
+            else:
+                text = f"{t.threshold:.3f}" if 0 <= t.threshold <= 1 else f"{t.threshold:.4g}"
+                cells.append(Cell(text, sort=repr(t.threshold),
+                                  title=t.note or f"chosen on {t.chosen_on}"))
+        rows.append(Row(mod.name, cells, css="winner" if mod.name == result.winner else ""))
+    chosen = {t.chosen_on for t in result.thresholds}
+    caption = ("Chosen once per model on the " + ", ".join(sorted(chosen))
+               + " split and carried unchanged to every other split and slice.")
+    return Table("Operating thresholds", caption, headers, rows, anchor="thresholds")
+
+
+def _differences(result: EvaluationResult, dec: dict[str, int]) -> Table | None:
+    split = result.selection.split if result.selection else result.splits.get("selection")
+    diffs = [d for d in result.differences if d.split == split and d.slice == OVERALL]
+    if not diffs:
+        return None
+    reference = diffs[0].reference
+    by = {(d.model, d.metric): d for d in diffs}
+    headers = [{"text": "model", "title": "", "arrow": "", "id": ""}]
+    headers += [{"text": m.label, "title": f"{m.id} ({m.direction} is better)",
+                 "arrow": "↑" if m.direction == "higher" else "↓", "id": m.id}
+                for m in result.metrics]
+    rows = []
+    for mod in result.models:
+        if mod.name == reference:
+            continue
+        cells = []
+        for m in result.metrics:
+            d = by.get((mod.name, m.id))
+            dd = dec.get(m.id, 3)
+            if d is None or d.value is None:
+                cells.append(Cell("—", title="undefined for one of the two models",
+                                  undefined=True, css="undef"))
+                continue
+            css = ""
+            if d.lower is not None and d.upper is not None and (d.lower > 0 or d.upper < 0):
+                better = (d.lower > 0) == (m.direction == "higher")
+                css = "sig-better" if better else "sig-worse"
+            interval = (f"[{_signed(d.lower, dd)}, {_signed(d.upper, dd)}]"
+                        if d.lower is not None and d.upper is not None else "")
+            title = {"sig-better": f"clearly better than {reference}",
+                     "sig-worse": f"clearly worse than {reference}"}.get(
+                css, "the interval includes 0: not distinguishable")
+            cells.append(Cell(_signed(d.value, dd), interval, sort=repr(d.value), css=css,
+                              title=title))
+        rows.append(Row(mod.name, cells))
+    caption = (f"Each model minus {reference} on the {split} split, with paired bootstrap "
+               "intervals (the same resamples for both models). Tinted: the interval excludes "
+               "0 (blue: better than the selected model, orange: worse).")
+    return Table(f"Difference to {reference}", caption, headers, rows, anchor="differences")
+
+
+def _footer(result: EvaluationResult) -> dict[str, Any]:
+    iv = result.interval
+    method = {"percentile": "percentile bootstrap"}.get(iv.method, iv.method)
+    return {
+        "method": method,
+        "level": f"{round(iv.level * 100):g}%",
+        "resamples": f"{iv.resamples:,}",
+        "seed": iv.seed,
+        "note": iv.note,
+        "intervals": iv.resamples > 0,
+        "version": result.mlscope_version,
+        "schema": result.schema,
+        "created": result.created_at,
+        "charter_path": result.charter_path or "",
+        "engine": (result.data or {}).get("engine", ""),
+        "total": result.timings.get("total"),
+    }
+
+
+def _page(result: EvaluationResult) -> Page:
+    dec = _decimals_by_metric(result)
+    colors = model_colors([m.name for m in result.models])
+    charter = result.charter if isinstance(result.charter, dict) else {}
+    report = charter.get("report") if isinstance(charter.get("report"), dict) else {}
+    title = (report or {}).get("title") or result.project
+
+    sel_split = str(result.splits.get("selection") or "")
+    rep_split = result.splits.get("report")
+    tables = [_metric_table(result, sel_split, "selection", dec, colors)]
+    present = {v.split for v in result.values}
+    if rep_split and rep_split in present and rep_split != sel_split:
+        tables.append(_metric_table(result, rep_split, "report", dec, colors))
+
+    forests = [Markup(forest_chart(result, m.id)) for m in result.metrics]
+    shown_splits = [s for s in (sel_split, rep_split) if s and s in present]
+    forest_caption = (
+        (" and ".join(f"{s} ({'hollow' if i == 0 else 'filled'})"
+                      for i, s in enumerate(shown_splits)) if len(shown_splits) > 1
+         else ", ".join(shown_splits))
+        + (f"; lines are {round(result.interval.level * 100):g}% intervals"
+           if result.interval.resamples else "")
+        + "; dashed: the charter's requirement."
+    )
+
+    pair = tradeoff_metrics(result)
+    tradeoff = Markup(tradeoff_chart(result)) if pair else Markup("")
+    tradeoff_caption = ""
+    if pair:
+        tradeoff_caption = (
+            f"Each model at its {sel_split} values of {pair[0]} and {pair[1]}. Dashed lines: "
+            "the rule's constraints (applied on this split) and the charter's requirements "
+            "(checked on the report split). The dotted step line links the models no other "
+            "model beats on both metrics."
+        )
+    smetric = slice_metric(result)
+    slice_split = str(rep_split if rep_split and rep_split in present else sel_split)
+    slices_svg = Markup(slice_chart(result, metric=smetric, split=slice_split)) if smetric \
+        else Markup("")
+    slice_tbl = (_slice_table(result, smetric, slice_split, dec, colors)
+                 if smetric and any(s.kind != "overall" for s in result.slices) else None)
+    slice_caption = ""
+    if smetric:
+        slice_caption = (
+            f"{_label(result, smetric)} ({smetric}) on the {slice_split} split. A slice with "
+            "fewer rows than the charter's minimum has no numbers: at that size they would "
+            "be noise."
+        )
+
+    warnings = list(dict.fromkeys(
+        [*result.warnings, *(result.selection.warnings if result.selection else [])]))
+    nav = [("decision", "Decision"), ("rules", "Rules"), ("metrics", "Metrics")]
+    if tradeoff:
+        nav.append(("tradeoff", "Trade-off"))
+    if slices_svg:
+        nav.append(("slices", "Slices"))
+    if result.thresholds:
+        nav.append(("thresholds", "Thresholds"))
+    if warnings:
+        nav.append(("warnings", f"Warnings ({len(warnings)})"))
+    return Page(
+        title=str(title),
+        result=result,
+        header=_header(result),
+        decision=_decision(result, dec),
+        requirements=_requirements(result, dec),
+        rules=_rules(result),
+        dropped=_dropped(result),
+        metric_tables=tables,
+        forests=forests,
+        forest_caption=forest_caption,
+        tradeoff=tradeoff,
+        tradeoff_caption=tradeoff_caption,
+        slices=slices_svg,
+        slice_table=slice_tbl,
+        slice_caption=slice_caption,
+        thresholds=_thresholds(result),
+        differences=_differences(result, dec),
+        warnings=warnings,
+        footer=_footer(result),
+        colors=colors,
+        sort_js=Markup(SORT_JS),
+        nav=nav,
+    )
+
+
+def _template() -> jinja2.Template:
+    text = (resources.files("mlscope.report") / "templates" / "report.html.j2").read_text(
+        encoding="utf-8")
+    env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                             undefined=jinja2.StrictUndefined)
+    return env.from_string(text)
+
+
+def render_html(result: EvaluationResult) -> str:
+    """Render a result as one self-contained HTML page.
+
+    Parameters
+    ----------
+    result
+        The evaluation result (e.g. from :func:`mlscope.evaluate` or
+        :meth:`EvaluationResult.from_json`).
+
+    Returns
+    -------
+    str
+        A complete HTML document: inline CSS and SVG, a few lines of inline JavaScript
+        (sortable tables), no external references, so it works offline and as an e-mail
+        attachment.
+    """
+    return _template().render(page=_page(result))
+
+
+def write_html(result: EvaluationResult, path: str | Path) -> Path:
+    """Write :func:`render_html` of ``result`` to ``path`` (UTF-8), creating folders.
+
+    Parameters
+    ----------
+    result
+        The evaluation result.
+    path
+        Target file, e.g. ``out/report.html``.
+
+    Returns
+    -------
+    Path
+        The path written.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_html(result), encoding="utf-8")
+    return target

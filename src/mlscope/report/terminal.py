@@ -1,0 +1,310 @@
+"""A compact terminal summary of a result, with rich.
+
+The summary leads with the decision and then shows the evidence that fits on a screen:
+the metrics on the selection split with intervals, what each rule would pick, who was
+dropped and why, the requirements, warnings, and where the full report was written. It
+reads legibly without colour (``NO_COLOR``, a pipe, a 100-column terminal): every state
+is also written out as a symbol or a word.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from rich import box
+from rich.console import Console, Group
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+
+from mlscope.report.charts import format_bound, format_value, metric_decimals
+from mlscope.report.html import EXIT_CODES, STATUS_TEXT
+from mlscope.result import OVERALL, EvaluationResult, MetricInfo, MetricValue
+
+__all__ = ["render_terminal"]
+
+_STATUS_STYLE = {
+    "requirements_met": ("✓", "bold green"),
+    "requirements_not_met": ("✗", "bold red"),
+    "no_decision": ("!", "bold yellow"),
+}
+
+
+def _decimals(result: EvaluationResult, info: MetricInfo, split: str) -> int:
+    return metric_decimals(info, [v.value for v in result.values
+                                  if v.metric == info.id and v.slice == OVERALL
+                                  and v.split == split])
+
+
+def _interval(v: MetricValue | None, dec: int) -> str:
+    if v is None or v.lower is None or v.upper is None:
+        return ""
+    return f"{format_value(v.lower, dec)}–{format_value(v.upper, dec)}"
+
+
+def _best(values: Mapping[str, float | None], direction: str) -> set[str]:
+    defined = {m: v for m, v in values.items() if v is not None and math.isfinite(v)}
+    if len(defined) < 2:
+        return set()
+    target = max(defined.values()) if direction == "higher" else min(defined.values())
+    return {m for m, v in defined.items() if abs(v - target) <= 1e-12 * max(1.0, abs(target))}
+
+
+def _signed(x: float | None, dec: int) -> str:
+    if x is None:
+        return "—"
+    text = format_value(abs(x), dec)
+    return text if float(text) == 0 else ("+" if x > 0 else "−") + text
+
+
+def _indent(renderable: Text, left: int = 2) -> Padding:
+    return Padding(renderable, (0, 0, 0, left))
+
+
+def _decision(result: EvaluationResult) -> Group:
+    sel = result.selection
+    mark, style = _STATUS_STYLE.get(result.status, ("?", "bold"))
+    line = Text()
+    if result.winner is not None:
+        line.append("Selected: ", style="bold")
+        line.append(result.winner, style="bold cyan")
+    else:
+        line.append("No model selected", style="bold yellow")
+    if sel is not None:
+        line.append(f"  ({sel.primary.rule} rule on {sel.split})", style="dim")
+    lines: list[Text | Padding] = [line]
+    if sel is not None:
+        lines.append(_indent(Text(sel.primary.description, style="dim")))
+        if sel.primary.winner is None and sel.primary.note:
+            lines.append(_indent(Text(sel.primary.note, style="yellow")))
+    status = Text()
+    status.append(f"{mark} {STATUS_TEXT.get(result.status, result.status)}", style=style)
+    req = result.requirements
+    if req:
+        n_met = sum(1 for r in req if r.met)
+        confident = sum(1 for r in req if r.met and _confident(r.lower, r.upper, r.bound))
+        status.append(f": {n_met} of {len(req)} met on {req[0].split}")
+    lines.append(status)
+    if req and any(r.met for r in req):
+        n_met = sum(1 for r in req if r.met)
+        lines.append(_indent(Text(f"{confident} of the {n_met} met with the whole interval "
+                                  "clear of the bound", style="dim")))
+    meaning = EXIT_CODES.get(result.exit_code)
+    lines.append(_indent(Text(f"exit code {result.exit_code}" + (f": {meaning}" if meaning
+                                                                 else ""), style="dim")))
+    return Group(*lines)
+
+
+def _confident(lower: float | None, upper: float | None, bound: str) -> bool:
+    b = bound.strip()
+    try:
+        value = float(b.lstrip("<>=").strip())
+    except ValueError:
+        return False
+    if lower is None or upper is None:
+        return False
+    return lower >= value if b.startswith(">") else upper <= value
+
+
+def _metric_tables(result: EvaluationResult, split: str, width: int) -> list[Table]:
+    """The metrics × models table, split into several when the models do not fit across."""
+    models = [m.name for m in result.models]
+    vals = {(v.model, v.metric): v for v in result.values
+            if v.split == split and v.slice == OVERALL}
+    decs = {info.id: _decimals(result, info, split) for info in result.metrics}
+    widths = {m: len(m) + (2 if m == result.winner else 0) for m in models}
+    for info in result.metrics:
+        for m in models:
+            v = vals.get((m, info.id))
+            widths[m] = max(widths[m], len(_interval(v, decs[info.id])) + 1,
+                            len(format_value(v.value if v else None, decs[info.id])) + 1)
+    label_w = min(max((len(i.label) + 2 for i in result.metrics), default=8), 18)
+    chunks: list[list[str]] = [[]]
+    used = label_w
+    for m in models:
+        need = widths[m] + 2
+        if chunks[-1] and used + need > width:
+            chunks.append([])
+            used = label_w
+        chunks[-1].append(m)
+        used += need
+    tables = []
+    for k, chunk in enumerate(chunks):
+        last = k == len(chunks) - 1
+        caption = ("* best per metric · — undefined (see the HTML report for why) · "
+                   "lines below values: "
+                   f"{round(result.interval.level * 100):g}% intervals") if last else None
+        title = f"Metrics on {split} (selection split)" + (" continued" if k else "")
+        tables.append(_metric_table(result, chunk, vals, decs, widths, title, caption))
+    return tables
+
+
+def _metric_table(result: EvaluationResult, models: list[str],
+                  vals: Mapping[tuple[str, str], MetricValue], decs: Mapping[str, int],
+                  widths: Mapping[str, int], title: str, caption: str | None) -> Table:
+    table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
+                  pad_edge=False, show_edge=False, caption=caption, caption_justify="left",
+                  caption_style="dim")
+    table.add_column("metric", overflow="fold")
+    for m in models:
+        style = "bold cyan" if m == result.winner else "bold"
+        header = m + (" ◆" if m == result.winner else "")
+        table.add_column(header, justify="right", header_style=style, no_wrap=True,
+                         min_width=widths[m])
+    all_models = [m.name for m in result.models]
+    for info in result.metrics:
+        dec = decs[info.id]
+        best = _best({m: (vals[(m, info.id)].value if (m, info.id) in vals else None)
+                      for m in all_models}, info.direction)
+        arrow = "↑" if info.direction == "higher" else "↓"
+        row: list[Text] = [Text(f"{info.label}\u00a0{arrow}")]
+        for m in models:
+            v = vals.get((m, info.id))
+            if v is None or v.value is None:
+                row.append(Text("—", style="dim"))
+                continue
+            cell = Text(format_value(v.value, dec) + ("*" if m in best else " "),
+                        style="bold green" if m in best else "")
+            ci = _interval(v, dec)
+            if ci:
+                cell.append("\n" + ci + " ", style="dim")
+            row.append(cell)
+        table.add_row(*row)
+    return table
+
+
+def _rules_table(result: EvaluationResult) -> Table | None:
+    if result.selection is None:
+        return None
+    primary = result.selection.primary
+    table = Table(title="What each rule would pick", title_justify="left", title_style="bold",
+                  box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, show_lines=False)
+    table.add_column("rule", no_wrap=True)
+    table.add_column("picks", no_wrap=True)
+    table.add_column("what it does / note", ratio=1)
+    for i, r in enumerate([primary, *result.selection.alternatives]):
+        role = "primary" if i == 0 else ("alternative" if r.configured else
+                                         "not configured" if not r.ranking else "derived")
+        name = Text(r.rule, style="bold" if i == 0 else "")
+        name.append(f"\n{role}", style="dim")
+        if r.winner is not None:
+            pick = Text(r.winner, style="bold cyan" if r.winner == primary.winner else "bold")
+            if i > 0 and r.winner != primary.winner:
+                pick.append(" ≠", style="yellow")
+        elif r.front:
+            pick = Text("— front:\n" + ", ".join(r.front), style="dim")
+        elif r.tied:
+            pick = Text("— tied:\n" + ", ".join(r.tied), style="dim")
+        else:
+            pick = Text("—", style="dim")
+        what = Text(r.description)
+        if r.note:
+            what.append(f"\n{r.note}", style="dim")
+        table.add_row(name, pick, what)
+    return table
+
+
+def _bullets(title: Text, items: list[tuple[Text, Text]]) -> Group:
+    grid = Table.grid(padding=(0, 1), pad_edge=False)
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1)
+    for mark, body in items:
+        grid.add_row(mark, body)
+    return Group(title, Padding(grid, (0, 0, 0, 2)))
+
+
+def _dropped(result: EvaluationResult) -> Group | None:
+    if result.selection is None or not result.selection.primary.dropped:
+        return None
+    items = []
+    for d in result.selection.primary.dropped:
+        body = Text(str(d["model"]), style="bold")
+        body.append(": " + "; ".join(str(x) for x in d.get("reasons", [])))
+        items.append((Text("✗", style="red"), body))
+    return _bullets(Text("Dropped by the primary rule", style="bold"), items)
+
+
+def _requirements(result: EvaluationResult) -> Table | None:
+    if not result.requirements:
+        return None
+    r0 = result.requirements[0]
+    table = Table(title=f"Requirements for {r0.model} on {r0.split}", title_justify="left",
+                  title_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for col, justify in (("metric", "left"), ("bound", "left"), ("value", "right"),
+                         ("interval", "right"), ("margin", "right"), ("result", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in result.requirements:
+        try:
+            info: MetricInfo | None = result.metric_info(r.metric)
+        except KeyError:
+            info = None
+        dec = _decimals(result, info, r.split) if info is not None else 3
+        ci = (f"{format_value(r.lower, dec)}–{format_value(r.upper, dec)}"
+              if r.lower is not None and r.upper is not None else "—")
+        if r.met:
+            sure = _confident(r.lower, r.upper, r.bound)
+            res = Text("✓ met" + ("" if sure else " (interval crosses)"),
+                       style="green" if sure else "yellow")
+        else:
+            res = Text("✗ not met", style="bold red")
+        table.add_row(info.label if info else r.metric, format_bound(r.bound),
+                      format_value(r.value, dec), ci, _signed(r.margin, dec), res)
+    return table
+
+
+def _warnings(result: EvaluationResult) -> Group | None:
+    warnings = list(dict.fromkeys(
+        [*result.warnings, *(result.selection.warnings if result.selection else [])]))
+    if not warnings:
+        return None
+    return _bullets(Text(f"Warnings ({len(warnings)})", style="bold yellow"),
+                    [(Text("!", style="yellow"), Text(w)) for w in warnings])
+
+
+def render_terminal(
+    result: EvaluationResult,
+    console: Console | None = None,
+    *,
+    paths: Mapping[str, str] | None = None,
+) -> None:
+    """Print a compact summary of a result to the terminal.
+
+    Parameters
+    ----------
+    result
+        The evaluation result.
+    console
+        Where to print (default: a new :class:`rich.console.Console` on stdout, which
+        honours ``NO_COLOR`` and the terminal width).
+    paths
+        Files written, shown at the end: e.g. ``{"json": "out/result.json",
+        "html": "out/report.html"}``.
+    """
+    con = console or Console()
+    head = Text()
+    head.append(result.project, style="bold")
+    head.append(f"  ·  {result.task}  ·  {result.created_at[:10]}", style="dim")
+    n = (result.data or {}).get("rows")
+    if isinstance(n, int):
+        head.append(f"  ·  {n:,} rows, {len(result.models)} models, "
+                    f"{len(result.metrics)} metrics", style="dim")
+    con.print(head)
+    con.print(Padding(_decision(result), (1, 0, 1, 0)))
+
+    split = result.selection.split if result.selection else result.splits.get("selection")
+    sections: list[Table | Group | None] = []
+    if split and result.metrics and result.models:
+        sections += _metric_tables(result, str(split), con.width)
+    sections += [_rules_table(result), _dropped(result), _requirements(result),
+                 _warnings(result)]
+    for section in sections:
+        if section is not None:
+            con.print(section)
+            con.print()
+    if paths:
+        labels = {"html": "Report", "json": "Result"}
+        for key, path in paths.items():
+            t = Text(f"{labels.get(key, key)}: ", style="bold")
+            t.append(str(path))
+            con.print(t, soft_wrap=True)
