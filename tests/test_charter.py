@@ -207,6 +207,26 @@ def test_numbers_are_accepted_as_class_names(tmp_path: Path) -> None:
     assert c.data.models == {"cnn": {"0": "cnn_0", "1": "cnn_1", "2": "cnn_2"}}
 
 
+def test_threshold_is_rejected_for_multiclass_accuracy(tmp_path: Path) -> None:
+    text = """\
+    project: digits
+    task: multiclass
+    data:
+      table: eval.parquet
+      label: digit
+      models:
+        cnn: {a: cnn_a, b: cnn_b}
+    metrics:
+      - {metric: accuracy, threshold: 0.7}
+    selection: {rule: satisficing, optimize: accuracy}
+    """
+    probs = problems(tmp_path, text)
+    (p,) = [q for q in probs if "threshold" in q.message]
+    assert "multiclass" in p.message
+    assert p.fix == "remove `threshold`"
+    assert p.line == 9
+
+
 # --- the file itself -------------------------------------------------------------------
 
 

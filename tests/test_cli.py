@@ -94,3 +94,22 @@ def test_charter_file_untouched(project: Callable[..., Path], tmp_path: Path) ->
                               "-q"])
     assert cpath.read_bytes() == before
     assert yaml.safe_load(before)["project"] == "test-project"
+
+
+def test_metric_reference_doc_is_current() -> None:
+    """docs/metrics.md is generated from the registry; regenerate it when a metric changes."""
+    from mlscope.metrics.reference import markdown
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
+    assert doc.read_text(encoding="utf-8") == markdown(), (
+        "docs/metrics.md is stale: run `mlscope metrics --markdown > docs/metrics.md`")
+
+
+def test_metrics_command_lists_every_registered_metric() -> None:
+    from mlscope.metrics.registry import REGISTRY, _ensure_loaded
+
+    _ensure_loaded()
+    out = CliRunner().invoke(main, ["metrics", "--markdown"])
+    assert out.exit_code == 0
+    for name in REGISTRY:
+        assert f"| `{name}` |" in out.output

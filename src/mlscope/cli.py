@@ -189,9 +189,17 @@ def report(result: Path, html_path: Path | None) -> None:
 @main.command(name="metrics")
 @click.option("--task", type=click.Choice(["binary", "multiclass", "regression", "errors"]),
               default=None, help="Only metrics for this task.")
-def list_metrics(task: str | None) -> None:
+@click.option("--markdown", is_flag=True,
+              help="Print the full metric reference as Markdown (docs/metrics.md).")
+def list_metrics(task: str | None, markdown: bool) -> None:
     """List the metrics mlscope computes, with direction and parameters."""
     from rich.table import Table
+
+    if markdown:
+        from mlscope.metrics.reference import markdown as reference
+
+        click.echo(reference(), nl=False)
+        return
 
     from mlscope.metrics.registry import REGISTRY, _ensure_loaded
 

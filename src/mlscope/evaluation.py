@@ -35,11 +35,12 @@ from mlscope.engine.numpy_backend import (
 )
 from mlscope.engine.plan import OVERALL, Grouping, SliceCell, plan_groupings
 from mlscope.engine.rowstats import batched_multiclass, multiclass_row_codes
-from mlscope.engine.stats import Stats
+from mlscope.engine.stats import MulticlassStats, Stats
 from mlscope.errors import CharterError, InputError
 from mlscope.metrics.registry import MetricSpec, get_metric
 from mlscope.plugins import load_callable
 from mlscope.result import (
+    ConfusionMatrix,
     Difference,
     EvaluationResult,
     IntervalInfo,
@@ -144,9 +145,10 @@ class _SplitEngine:
                             (pred[idx], rank[idx], nll[idx]),
                         ))
                 else:
-                    per = []
-                for cell, st in zip(cells, per, strict=True):
-                    out.task[(m, cell.key)] = st
+                    per = []  # the errors task has no label: only its error columns
+                if t.task != "errors":
+                    for cell, st in zip(cells, per, strict=True):
+                        out.task[(m, cell.key)] = st
                 for e in range(len(t.errors)):
                     errs = error_cells(
                         self.layouts[(f"e{e}", m, gi)], W, len(cells), unit_weights=unit
@@ -195,6 +197,10 @@ def _resolve_metrics(charter: Charter, t: EvalTable, base_dir: Path) -> list[_Me
         task = "errors" if entry.metric.startswith("error_") else charter.task
         spec = get_metric(entry.metric, task=task if task != "errors" else None)
         params = spec.resolve_params(entry.params, where=where)
+        if charter.task == "multiclass":
+            # `accuracy` is shared with binary; a multiclass prediction is the arg-max class,
+            # so the binary threshold parameter has no meaning there.
+            params.pop("threshold", None)
         if "error" in spec.params and params.get("error") not in t.errors:
             raise InputError(
                 f"{where}`error: {params.get('error')}` names no column under data.errors "
@@ -461,6 +467,18 @@ def evaluate(
         )
     timings["total"] = time.perf_counter() - t0
 
+    confusion: list[ConfusionMatrix] = []
+    if t.task == "multiclass":
+        from mlscope.metrics.multiclass import confusion_matrix
+
+        for split in eval_splits:
+            for mi, name in enumerate(t.models):
+                mst = point[split].task.get((mi, OVERALL))
+                if isinstance(mst, MulticlassStats):
+                    confusion.append(ConfusionMatrix(
+                        split=split, model=name, classes=list(mst.classes),
+                        counts=confusion_matrix(mst).tolist()))
+
     return EvaluationResult(
         project=ch.project,
         task=ch.task,
@@ -487,6 +505,7 @@ def evaluate(
         warnings=warnings,
         status=status,
         exit_code=0 if status == "requirements_met" else 1,
+        confusion=confusion,
         timings={k: round(v, 4) for k, v in timings.items()},
     )
 

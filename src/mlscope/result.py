@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 
 __all__ = [
     "SCHEMA_VERSION",
+    "ConfusionMatrix",
     "ConstraintCheck",
     "Difference",
     "EvaluationResult",
@@ -176,6 +177,20 @@ class IntervalInfo:
 
 
 @dataclass
+class ConfusionMatrix:
+    """Weighted counts of ``[true class][predicted class]`` for one model on one split.
+
+    Multiclass only; the predicted class is the arg-max of the model's scores (the first
+    class in ``classes`` order on a tie), as for ``accuracy``.
+    """
+
+    split: str
+    model: str
+    classes: list[str]
+    counts: list[list[float]]
+
+
+@dataclass
 class EvaluationResult:
     """Everything an evaluation produced; see ``docs/result-schema.md``."""
 
@@ -201,6 +216,7 @@ class EvaluationResult:
     status: Literal["requirements_met", "requirements_not_met", "no_decision"]
     exit_code: int
     timings: dict[str, float] = field(default_factory=dict)
+    confusion: list[ConfusionMatrix] = field(default_factory=list)
     schema: str = SCHEMA_VERSION
 
     # -- lookups ---------------------------------------------------------------------

@@ -958,6 +958,12 @@ class _Checker:
                          fix=f"write `{best}`" if best else
                          f"use a metric for task {parts.task}: {listed}")
             return
+        if parts.task == "multiclass" and "threshold" in entry.params:
+            self.add(self.param_path(p, "threshold"),
+                     f"`threshold` does not apply to `{name}` in a multiclass task (the "
+                     "prediction is the highest-scored class)",
+                     fix="remove `threshold`")
+            return
         try:
             params = spec.resolve_params(entry.params)
         except InputError as exc:

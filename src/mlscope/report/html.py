@@ -137,6 +137,7 @@ class Page:
     sort_js: Markup
     feasible: str = FEASIBLE
     nav: list[tuple[str, str]] = field(default_factory=list)
+    confusion: dict[str, Any] | None = None
 
 
 def _label(result: EvaluationResult, metric: str) -> str:
@@ -571,6 +572,48 @@ def _differences(result: EvaluationResult, dec: dict[str, int]) -> Table | None:
     return Table(f"Difference to {reference}", caption, headers, rows, anchor="differences")
 
 
+def _confusion(result: EvaluationResult) -> dict[str, Any] | None:
+    """Confusion matrices on the report split (else the selection split), winner first.
+
+    Cells are shaded by the share of the true class's rows (each row sums to 1), so that
+    a rare class's errors are as visible as a common one's; the count is shown under it.
+    """
+    if not result.confusion:
+        return None
+    present = {c.split for c in result.confusion}
+    rep = result.splits.get("report")
+    split = rep if rep in present else result.splits.get("selection")
+    mats = [c for c in result.confusion if c.split == split]
+    if not mats:
+        return None
+    winner = result.selection.primary.winner if result.selection else None
+    mats.sort(key=lambda c: c.model != winner)
+    out = []
+    for c in mats:
+        rows = []
+        total = correct = 0.0
+        for i, (cls, counts) in enumerate(zip(c.classes, c.counts, strict=True)):
+            n = float(sum(counts))
+            total += n
+            correct += float(counts[i])
+            cells = []
+            for j, v in enumerate(counts):
+                share = v / n if n > 0 else 0.0
+                cells.append({
+                    "count": f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}",
+                    "share": f"{share:.0%}" if n > 0 else "—",
+                    "alpha": f"{0.06 + 0.6 * share:.2f}" if v > 0 else "0",
+                    "diag": i == j,
+                    "title": f"true {cls}, predicted {c.classes[j]}: {v:g} rows"
+                             + (f" ({share:.1%} of {cls})" if n > 0 else ""),
+                })
+            rows.append({"cls": cls, "n": f"{n:,.0f}", "cells": cells})
+        out.append({"model": c.model, "winner": c.model == winner, "classes": c.classes,
+                    "rows": rows,
+                    "accuracy": f"{correct / total:.3f}" if total > 0 else "—"})
+    return {"split": split, "matrices": out}
+
+
 def _footer(result: EvaluationResult) -> dict[str, Any]:
     iv = result.interval
     method = {"percentile": "percentile bootstrap"}.get(iv.method, iv.method)
@@ -646,6 +689,9 @@ def _page(result: EvaluationResult) -> Page:
         nav.append(("tradeoff", "Trade-off"))
     if slices_svg:
         nav.append(("slices", "Slices"))
+    confusion = _confusion(result)
+    if confusion:
+        nav.append(("confusion", "Confusion"))
     if result.thresholds:
         nav.append(("thresholds", "Thresholds"))
     if warnings:
@@ -673,6 +719,7 @@ def _page(result: EvaluationResult) -> Page:
         colors=colors,
         sort_js=Markup(SORT_JS),
         nav=nav,
+        confusion=confusion,
     )
 
 
