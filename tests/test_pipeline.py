@@ -165,3 +165,33 @@ def test_custom_metric_errors_are_attributed(project: Callable[..., Path],
     with pytest.raises(mlscope.InputError, match="custom metric `bad`") as info:
         mlscope.evaluate(project(charter=c), resamples=0)
     assert "ZeroDivisionError" in str(info.value)
+
+
+def test_bucket_bootstrap_in_the_pipeline(project: Callable[..., Path]) -> None:
+    c = base_charter("eval.parquet")
+    c["intervals"] = {"resamples": 60, "resampling": "buckets", "buckets": 64}
+    res = mlscope.evaluate(project(binary_frame(n=3000, seed=2), charter=c))
+    assert "64 random buckets" in res.interval.note
+    rows = mlscope.evaluate(project(binary_frame(n=3000, seed=2),
+                                    charter={**c, "intervals": {"resamples": 60,
+                                                                "resampling": "rows"}}))
+    assert "buckets" not in rows.interval.note
+    for v in res.values:
+        if v.split in ("validation", "test") and v.slice == "overall" and v.value is not None:
+            assert v.lower is not None
+            assert v.upper is not None
+            assert v.lower <= v.value <= v.upper
+    # Point estimates do not depend on how intervals are resampled.
+    assert [v.value for v in res.values] == [v.value for v in rows.values]
+    # Paired differences exist under both schemes.
+    assert any(d.lower is not None for d in res.differences)
+
+
+def test_bucket_bootstrap_is_refused_where_it_does_not_apply(
+        project: Callable[..., Path], tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text("def f(y, s, w):\n    return float((w * s).sum())\n")
+    c = base_charter("eval.parquet")
+    c["metrics"] = [*c["metrics"], {"id": "mine", "custom": "m:f", "direction": "higher"}]
+    c["intervals"] = {"resamples": 20, "resampling": "buckets"}
+    with pytest.raises(mlscope.InputError, match="buckets applies to binary"):
+        mlscope.evaluate(project(charter=c))

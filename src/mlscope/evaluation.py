@@ -24,6 +24,7 @@ from mlscope.charter.schema import Charter, MetricEntry
 from mlscope.data.source import EvalTable, open_evaluation
 from mlscope.engine import duckdb_backend as ddb
 from mlscope.engine.bootstrap import percentile_interval, resample_counts
+from mlscope.engine.bucketed import bin_scores, bucketed_binary_cells
 from mlscope.engine.numpy_backend import (
     Layout,
     RowData,
@@ -94,44 +95,54 @@ class _SplitEngine:
 
     def __init__(
         self, t: EvalTable, rows: RowData, groupings: list[Grouping], levels: list[list[str]],
-        y_shift: float,
+        y_shift: float, *, cache: bool = True,
     ) -> None:
         self.t = t
         self.rows = rows
         self.y_shift = y_shift
+        # Layouts cost ~3 integers per row per model and grouping: kept between calls only
+        # when the row bootstrap will reuse them; otherwise built one model at a time.
+        self.cache = cache
         self.cells: list[tuple[npt.NDArray[np.int64], list[SliceCell]]] = [
             cell_codes(rows, g, levels) for g in groupings
         ]
-        nm = len(t.models)
-        self.layouts: dict[tuple[str, int, int], Layout] = {}
-        if t.task in ("binary", "regression"):
-            for m in range(nm):
-                value = rows.scores[m] if t.task == "binary" else np.abs(rows.scores[m] - rows.y)
-                order = np.argsort(value, kind="stable")
-                for gi, (code, cells) in enumerate(self.cells):
-                    self.layouts[("s", m, gi)] = Layout(value, code, len(cells), order)
-        for e in range(len(t.errors)):
-            for m in range(nm):
-                value = rows.errors[(e, m)]
-                order = np.argsort(value, kind="stable")
-                for gi, (code, cells) in enumerate(self.cells):
-                    self.layouts[(f"e{e}", m, gi)] = Layout(value, code, len(cells), order)
+        self._layouts: dict[tuple[str, int, int], Layout] = {}
         self.mc_codes = (
             [multiclass_row_codes(rows.y.astype(np.int64), p) for p in rows.proba]
             if t.task == "multiclass" else []
         )
 
+    def layouts(self, m: int) -> dict[tuple[str, int, int], Layout]:
+        """The layouts of model ``m``: its scores (or absolute errors) and error columns."""
+        if self.cache and any(k[1] == m for k in self._layouts):
+            return {k: v for k, v in self._layouts.items() if k[1] == m}
+        t, rows = self.t, self.rows
+        out: dict[tuple[str, int, int], Layout] = {}
+        values: list[tuple[str, FloatArray]] = []
+        if t.task in ("binary", "regression"):
+            values.append(("s", rows.scores[m] if t.task == "binary"
+                           else np.abs(rows.scores[m] - rows.y)))
+        values += [(f"e{e}", rows.errors[(e, m)]) for e in range(len(t.errors))]
+        for tag, value in values:
+            order = np.argsort(value, kind="stable")
+            for gi, (code, cells) in enumerate(self.cells):
+                out[(tag, m, gi)] = Layout(value, code, len(cells), order)
+        if self.cache:
+            self._layouts.update(out)
+        return out
+
     def stats(self, W: FloatArray) -> _SplitStats:
         t, rows = self.t, self.rows
         out = _SplitStats()
         unit = not t.has_weight
-        for gi, (code, cells) in enumerate(self.cells):
-            for m in range(len(t.models)):
+        for m in range(len(t.models)):
+            layouts = self.layouts(m) if t.task != "multiclass" or t.errors else {}
+            for gi, (code, cells) in enumerate(self.cells):
                 if t.task == "binary":
-                    per = binary_cells(self.layouts[("s", m, gi)], rows.y, W, len(cells))
+                    per = binary_cells(layouts[("s", m, gi)], rows.y, W, len(cells))
                 elif t.task == "regression":
                     per = regression_cells(  # type: ignore[assignment]
-                        self.layouts[("s", m, gi)], rows.y, rows.scores[m], W, code,
+                        layouts[("s", m, gi)], rows.y, rows.scores[m], W, code,
                         len(cells), y_shift=self.y_shift, unit_weights=unit,
                     )
                 elif t.task == "multiclass":
@@ -151,10 +162,12 @@ class _SplitEngine:
                         out.task[(m, cell.key)] = st
                 for e in range(len(t.errors)):
                     errs = error_cells(
-                        self.layouts[(f"e{e}", m, gi)], W, len(cells), unit_weights=unit
+                        layouts[(f"e{e}", m, gi)], W, len(cells), unit_weights=unit
                     )
                     for cell, est in zip(cells, errs, strict=True):
                         out.errors[(e, m, cell.key)] = est
+            del layouts
+        for code, cells in self.cells:
             counts = np.bincount(code[code >= 0], minlength=len(cells))
             for i, cell in enumerate(cells):
                 out.sizes[cell.key] = int(counts[i])
@@ -313,9 +326,13 @@ def evaluate(
     )
     engines: dict[str, _SplitEngine] = {}
     point: dict[str, _SplitStats] = {}
+    bucketed = {s: n_boot > 0 and s in rows and _bucketed(ch, t, metrics, rows[s].n)
+                for s in boot_splits}
     for split in eval_splits:
         if split in rows and (engine == "numpy" or t.task == "multiclass"):
-            engines[split] = _SplitEngine(t, rows[split], groupings, levels, y_shift)
+            engines[split] = _SplitEngine(
+                t, rows[split], groupings, levels, y_shift,
+                cache=n_boot > 0 and split in boot_splits and not bucketed[split])
             point[split] = engines[split].stats(rows[split].w)
     if engine == "duckdb" and t.task != "multiclass":
         point.update(_duckdb_point(t, groupings, eval_splits, levels))
@@ -380,11 +397,19 @@ def evaluate(
     t3 = time.perf_counter()
     reps: dict[tuple[str, int, str, str], FloatArray] = {}
     interval_note = ""
+    bucketed_splits: list[str] = []
     if n_boot > 0:
         for si, split in enumerate(boot_splits):
-            eng = engines.get(split) or _SplitEngine(t, rows[split], groupings, levels, y_shift)
-            reps.update(_bootstrap(eng, metrics, t, slice_infos, thresholds, n_boot, seed_, si,
-                                   min_size, index, split))
+            eng = engines.get(split) or _SplitEngine(
+                t, rows[split], groupings, levels, y_shift, cache=not bucketed[split])
+            if bucketed[split]:
+                bucketed_splits.append(split)
+                reps.update(_bucket_bootstrap(
+                    eng, metrics, t, slice_infos, thresholds, n_boot, seed_, si, index, split,
+                    ch.intervals.buckets, ch.intervals.bins))
+            else:
+                reps.update(_bootstrap(eng, metrics, t, slice_infos, thresholds, n_boot,
+                                       seed_, si, min_size, index, split))
         for key, arr in reps.items():
             mv = index[key]
             if mv.value is None:
@@ -397,6 +422,13 @@ def evaluate(
             "and slice (paired); operating thresholds held at the value chosen on the "
             "selection split"
         )
+        if bucketed_splits:
+            interval_note += (
+                f"; {' and '.join(bucketed_splits)}: rows resampled in "
+                f"{ch.intervals.buckets} random buckets with scores in up to "
+                f"{ch.intervals.bins} quantile bins (every threshold an exact bin edge), "
+                "each interval shifted to centre on the exact estimate"
+            )
     timings["bootstrap"] = time.perf_counter() - t3
 
     # Selection on the selection split, overall.
@@ -637,6 +669,80 @@ def _bootstrap(
                     out.setdefault(key, []).append(arr)
         done += r
     return {k: np.concatenate(v) for k, v in out.items()}
+
+
+BUCKET_MIN_ROWS = 100_000
+
+
+def _bucketed(ch: Charter, t: EvalTable, metrics: list[_Metric], n_rows: int) -> bool:
+    """Whether a split's intervals use the bucket bootstrap (see mlscope.engine.bucketed)."""
+    mode = ch.intervals.resampling
+    if mode == "rows":
+        return False
+    eligible = t.task == "binary" and not any(m.custom is not None for m in metrics)
+    if mode == "buckets":
+        if not eligible:
+            raise InputError(
+                "intervals.resampling: buckets applies to binary tasks without custom metrics "
+                f"(this charter: task {t.task}"
+                + (", custom metrics" if any(m.custom is not None for m in metrics) else "")
+                + "); use `rows` or `auto`"
+            )
+        return True
+    return eligible and n_rows >= BUCKET_MIN_ROWS
+
+
+def _bucket_bootstrap(
+    eng: _SplitEngine,
+    metrics: list[_Metric],
+    t: EvalTable,
+    slice_infos: Mapping[str, SliceInfo],
+    thresholds: Mapping[tuple[int, str], float | None],
+    n_boot: int,
+    seed: int,
+    split_index: int,
+    index: Mapping[tuple[str, int, str, str], MetricValue],
+    split: str,
+    n_buckets: int,
+    n_bins: int,
+) -> dict[tuple[str, int, str, str], FloatArray]:
+    """Replicates from the bucket bootstrap, shifted to centre on the exact estimates."""
+    rows = eng.rows
+    rng = np.random.default_rng([seed, split_index])
+    bucket = rng.integers(0, n_buckets, rows.n, dtype=np.int32)
+    counts = resample_counts(rng, n_buckets, n_boot)
+    y = rows.y.astype(np.int8)
+    w = rows.w if t.has_weight else None
+    out: dict[tuple[str, int, str, str], FloatArray] = {}
+    for mi in range(len(t.models)):
+        # Every threshold a metric of this model is evaluated at becomes an exact edge.
+        edges: set[float] = set()
+        for met in metrics:
+            fixed = met.params.get("threshold")
+            if isinstance(fixed, int | float) and not isinstance(fixed, bool):
+                edges.add(float(fixed))
+            chosen = thresholds.get((mi, met.id))
+            if chosen is not None:
+                edges.add(float(chosen))
+        binned = bin_scores(rows.scores[mi], n_bins, edges, rng)
+        ss = _SplitStats()
+        for code, cells in eng.cells:
+            per = bucketed_binary_cells(binned, y, w, code, len(cells), bucket, n_buckets,
+                                        counts)
+            for cell, st in zip(cells, per, strict=True):
+                ss.task[(mi, cell.key)] = st
+        for skey in slice_infos:
+            if (mi, skey) not in ss.task:
+                continue
+            for met in metrics:
+                key = (split, mi, skey, met.id)
+                exact = index[key].value
+                if exact is None:
+                    continue
+                val, _ = _compute(met, ss, mi, skey, thresholds, eng, counts)
+                arr = np.broadcast_to(np.asarray(val, dtype=np.float64), (n_boot + 1,))
+                out[key] = arr[1:] + (exact - arr[0])
+    return out
 
 
 def _duckdb_point(

@@ -280,6 +280,11 @@ class IntervalSpec(_Strict):
     method: Literal["percentile"] = "percentile"
     level: float = Field(default=0.95, gt=0.5, lt=1.0)
     resamples: int = Field(default=1000, ge=0, le=100_000)
+    # How a large binary split is resampled: see mlscope.engine.bucketed and
+    # docs/computation.md. `auto` uses buckets from BUCKET_MIN_ROWS rows on.
+    resampling: Literal["auto", "rows", "buckets"] = "auto"
+    buckets: int = Field(default=256, ge=20, le=100_000)
+    bins: int = Field(default=512, ge=16, le=100_000)
 
 
 class PlanningSpec(_Strict):

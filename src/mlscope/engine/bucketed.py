@@ -1,0 +1,130 @@
+"""Bootstrap replicates of binary statistics in time linear in the rows, for large splits.
+
+The row bootstrap draws a count for every row in every replicate: ``R × n`` work per
+model and slice, hours at 10 million rows. This module resamples *buckets* instead:
+
+1. every row is assigned to one of ``B`` buckets uniformly at random (seeded), so bucket
+   contents are independent and identically distributed;
+2. one pass per model and grouping builds the histogram of (bucket, cell, score bin,
+   label) with a single ``bincount``; score bins are quantiles of the model's scores plus
+   every operating threshold as an exact edge, so threshold metrics see exactly the rows
+   on each side of their threshold;
+3. a replicate's histogram is ``Σ_b C[r, b] · H_b`` with ``C[r]`` the counts of an ordinary
+   bootstrap of the ``B`` buckets (a matrix product), the same ``C`` for every model and
+   slice, so model differences stay paired.
+
+Resampling iid buckets of rows is the bootstrap of bucket totals; for statistics that
+are smooth functions of such totals (every binary metric here) it estimates the same
+sampling distribution as the row bootstrap once ``B`` is in the hundreds. Binning moves
+a replicate's value by at most the within-bin ties it introduces; the pipeline therefore
+uses the replicates only for their *spread*: each interval is shifted by the difference
+between the exact point estimate and the binned one (see ``docs/computation.md``).
+Coverage is checked by simulation in ``tests/test_intervals.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import numpy.typing as npt
+
+from mlscope.engine.stats import BinaryStats
+
+__all__ = ["BinnedScores", "bin_scores", "bucketed_binary_cells"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+# Entries of one (bucket, cell, bin, label) histogram held at once; larger groupings are
+# processed in chunks of cells, so memory does not grow with the number of slices.
+_MAX_HIST = 1 << 24
+_EDGE_SAMPLE = 200_000
+
+
+class BinnedScores:
+    """Each row's score bin and every bin's representative score.
+
+    ``codes[i]`` is row ``i``'s bin (``0 .. n_bins - 1``, ascending score); ``values`` the
+    mean score of the rows in each bin (strictly increasing, as bins do not overlap).
+    """
+
+    def __init__(self, codes: npt.NDArray[np.int32], values: FloatArray) -> None:
+        self.codes = codes
+        self.values = values
+
+    @property
+    def n_bins(self) -> int:
+        return int(self.values.size)
+
+
+def bin_scores(
+    score: FloatArray, n_bins: int, thresholds: Iterable[float], rng: np.random.Generator
+) -> BinnedScores:
+    """Bin ``score`` at (sampled) quantiles plus every threshold as an exact edge.
+
+    A row is in bin ``k`` when ``edges[k-1] <= score < edges[k]``, so for a threshold ``t``
+    that is an edge, the bins at or above it hold exactly the rows with ``score >= t``:
+    the rule of every threshold metric.
+    """
+    n = score.size
+    sample = score if n <= _EDGE_SAMPLE else score[rng.integers(0, n, _EDGE_SAMPLE)]
+    qs = np.quantile(sample, np.linspace(0.0, 1.0, n_bins + 1)[1:-1])
+    edges = np.unique(np.concatenate([qs, np.asarray(list(thresholds), dtype=np.float64)]))
+    raw = np.searchsorted(edges, score, side="right")
+    counts = np.bincount(raw, minlength=edges.size + 1)
+    sums = np.bincount(raw, weights=score, minlength=edges.size + 1)
+    keep = counts > 0
+    remap = (np.cumsum(keep) - 1).astype(np.int32)
+    codes = remap[raw]
+    values = sums[keep] / counts[keep]
+    return BinnedScores(codes, values)
+
+
+def bucketed_binary_cells(
+    binned: BinnedScores,
+    y: npt.NDArray[np.int8],
+    w: FloatArray | None,
+    code: IntArray,
+    n_cells: int,
+    bucket: npt.NDArray[np.int32],
+    n_buckets: int,
+    counts: FloatArray,
+) -> list[BinaryStats]:
+    """Binned :class:`BinaryStats` of every cell, batch ``(1 + R,)``.
+
+    Batch element 0 is the whole split (every bucket once, the binned point estimate);
+    elements ``1..R`` are the replicates whose bucket counts are the rows of ``counts``
+    (``(R, n_buckets)``). Rows with ``code < 0`` belong to no cell.
+    """
+    nb = binned.n_bins
+    r = counts.shape[0]
+    # Bucket weights of the point estimate (all ones) stacked on the replicates'.
+    weights = np.vstack([np.ones((1, n_buckets)), counts])
+    per_cell = 2 * nb
+    chunk = max(1, _MAX_HIST // max(1, n_buckets * per_cell))
+    ok = code >= 0
+    out: list[BinaryStats] = []
+    for c0 in range(0, n_cells, chunk):
+        c1 = min(n_cells, c0 + chunk)
+        nc = c1 - c0
+        sel = ok & (code >= c0) & (code < c1)
+        if sel.all():
+            b, cc, bc, yy, ww = bucket, code - c0, binned.codes, y, w
+        else:
+            b, cc, bc, yy = bucket[sel], code[sel] - c0, binned.codes[sel], y[sel]
+            ww = None if w is None else w[sel]
+        key = ((b.astype(np.int64) * nc + cc) * nb + bc) * 2 + yy
+        hist = np.bincount(key, weights=ww, minlength=n_buckets * nc * per_cell).astype(
+            np.float64).reshape(n_buckets, nc * per_cell)
+        rep = (weights @ hist).reshape(1 + r, nc, nb, 2)
+        rows_per_cell = np.bincount(cc, minlength=nc)
+        for i in range(nc):
+            # BinaryStats wants descending scores.
+            out.append(BinaryStats(
+                binned.values[::-1].copy(),
+                np.ascontiguousarray(rep[:, i, ::-1, 1]),
+                np.ascontiguousarray(rep[:, i, ::-1, 0]),
+                int(rows_per_cell[i]),
+            ))
+    return out
