@@ -8,9 +8,11 @@ intervals, then apply the selection rule and check the requirements.
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,47 +134,64 @@ class _SplitEngine:
         return out
 
     def stats(self, W: FloatArray) -> _SplitStats:
-        t, rows = self.t, self.rows
+        t = self.t
         out = _SplitStats()
-        unit = not t.has_weight
-        for m in range(len(t.models)):
-            layouts = self.layouts(m) if t.task != "multiclass" or t.errors else {}
-            for gi, (code, cells) in enumerate(self.cells):
-                if t.task == "binary":
-                    per = binary_cells(layouts[("s", m, gi)], rows.y, W, len(cells))
-                elif t.task == "regression":
-                    per = regression_cells(  # type: ignore[assignment]
-                        layouts[("s", m, gi)], rows.y, rows.scores[m], W, code,
-                        len(cells), y_shift=self.y_shift, unit_weights=unit,
-                    )
-                elif t.task == "multiclass":
-                    yi = rows.y.astype(np.int64)
-                    per = []
-                    for i in range(len(cells)):
-                        idx = np.flatnonzero(code == i)
-                        pred, rank, nll = self.mc_codes[m]
-                        per.append(batched_multiclass(  # type: ignore[arg-type]
-                            yi[idx], rows.proba[m][idx], tuple(t.classes), W[..., idx],
-                            (pred[idx], rank[idx], nll[idx]),
-                        ))
-                else:
-                    per = []  # the errors task has no label: only its error columns
-                if t.task != "errors":
-                    for cell, st in zip(cells, per, strict=True):
-                        out.task[(m, cell.key)] = st
-                for e in range(len(t.errors)):
-                    errs = error_cells(
-                        layouts[(f"e{e}", m, gi)], W, len(cells), unit_weights=unit
-                    )
-                    for cell, est in zip(cells, errs, strict=True):
-                        out.errors[(e, m, cell.key)] = est
-            del layouts
+        models = range(len(t.models))
+        # Models are independent and NumPy's sorts, gathers and reductions release the GIL:
+        # on a large split, two threads use both cores of a small machine.
+        workers = min(len(t.models), os.cpu_count() or 1, _MAX_THREADS)
+        if workers > 1 and self.rows.n * (W.shape[0] if W.ndim > 1 else 1) >= _THREAD_ROWS:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                parts = list(pool.map(lambda m: self._model_stats(m, W), models))
+        else:
+            parts = [self._model_stats(m, W) for m in models]
+        for task_stats, error_stats in parts:
+            out.task.update(task_stats)
+            out.errors.update(error_stats)
         for code, cells in self.cells:
             counts = np.bincount(code[code >= 0], minlength=len(cells))
             for i, cell in enumerate(cells):
                 out.sizes[cell.key] = int(counts[i])
                 out.cells[cell.key] = cell
         return out
+
+    def _model_stats(
+        self, m: int, W: FloatArray
+    ) -> tuple[dict[tuple[int, str], Stats], dict[tuple[int, int, str], Stats]]:
+        t, rows = self.t, self.rows
+        unit = not t.has_weight
+        task: dict[tuple[int, str], Stats] = {}
+        errors: dict[tuple[int, int, str], Stats] = {}
+        layouts = self.layouts(m) if t.task != "multiclass" or t.errors else {}
+        for gi, (code, cells) in enumerate(self.cells):
+            per: list[Any]
+            if t.task == "binary":
+                per = binary_cells(layouts[("s", m, gi)], rows.y, W, len(cells))
+            elif t.task == "regression":
+                per = regression_cells(
+                    layouts[("s", m, gi)], rows.y, rows.scores[m], W, code,
+                    len(cells), y_shift=self.y_shift, unit_weights=unit,
+                )
+            elif t.task == "multiclass":
+                yi = rows.y.astype(np.int64)
+                pred, rank, nll = self.mc_codes[m]
+                per = []
+                for i in range(len(cells)):
+                    idx = np.flatnonzero(code == i)
+                    per.append(batched_multiclass(
+                        yi[idx], rows.proba[m][idx], tuple(t.classes), W[..., idx],
+                        (pred[idx], rank[idx], nll[idx]),
+                    ))
+            else:
+                per = []  # the errors task has no label: only its error columns
+            if t.task != "errors":
+                for cell, st in zip(cells, per, strict=True):
+                    task[(m, cell.key)] = st
+            for e in range(len(t.errors)):
+                errs = error_cells(layouts[(f"e{e}", m, gi)], W, len(cells), unit_weights=unit)
+                for cell, est in zip(cells, errs, strict=True):
+                    errors[(e, m, cell.key)] = est
+        return task, errors
 
 
 def _metric_label(spec: MetricSpec, params: Mapping[str, Any]) -> str:
@@ -672,6 +691,8 @@ def _bootstrap(
 
 
 BUCKET_MIN_ROWS = 100_000
+_THREAD_ROWS = 200_000
+_MAX_THREADS = 4
 
 
 def _bucketed(ch: Charter, t: EvalTable, metrics: list[_Metric], n_rows: int) -> bool:

@@ -165,13 +165,20 @@ class Layout:
     ) -> None:
         if by_value is None:
             by_value = np.argsort(value, kind="stable")
-        keep = by_value[cell[by_value] >= 0]
-        # A stable sort by cell keeps the value order inside each cell; small integer
-        # codes let NumPy use a radix sort, linear in the number of rows.
-        ck = cell[keep]
-        if n_cells < 2**15:
-            ck = ck.astype(np.int16)
-        perm = keep[np.argsort(ck, kind="stable")]
+        ck = cell[by_value]
+        if n_cells == 1 and ck.size and ck.min() >= 0:
+            perm = by_value  # one cell holding every row: already in value order
+        else:
+            keep = by_value if (ck.size == 0 or ck.min() >= 0) else by_value[ck >= 0]
+            if keep is not by_value:
+                ck = cell[keep]
+            # A stable sort by cell keeps the value order inside each cell; small integer
+            # codes let NumPy use a radix sort, linear in the number of rows.
+            if n_cells <= 2**7:
+                ck = ck.astype(np.int8)
+            elif n_cells < 2**15:
+                ck = ck.astype(np.int16)
+            perm = keep[np.argsort(ck, kind="stable")]
         c = cell[perm]
         v = value[perm]
         new = np.ones(perm.size, dtype=bool)

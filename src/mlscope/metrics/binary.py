@@ -169,14 +169,16 @@ def confusion_at(
     tuple of numpy.ndarray
         Each of shape ``stats.batch_shape``.
     """
-    above = stats.scores >= threshold
+    # Scores are descending, so the rows predicted positive are the first k bins: slicing
+    # (a view) instead of a boolean mask (a copy) keeps this cheap on million-bin layouts.
+    k = int(np.searchsorted(-stats.scores, -threshold, side="right"))
     # Each count is summed from its own bins (not as total minus the rest), so that an
     # empty side is exactly 0 and "every row predicted positive" is recognised as such.
     return (
-        np.asarray(stats.pos[..., above].sum(axis=-1), dtype=np.float64),
-        np.asarray(stats.neg[..., above].sum(axis=-1), dtype=np.float64),
-        np.asarray(stats.pos[..., ~above].sum(axis=-1), dtype=np.float64),
-        np.asarray(stats.neg[..., ~above].sum(axis=-1), dtype=np.float64),
+        np.asarray(stats.pos[..., :k].sum(axis=-1), dtype=np.float64),
+        np.asarray(stats.neg[..., :k].sum(axis=-1), dtype=np.float64),
+        np.asarray(stats.pos[..., k:].sum(axis=-1), dtype=np.float64),
+        np.asarray(stats.neg[..., k:].sum(axis=-1), dtype=np.float64),
     )
 
 
