@@ -195,3 +195,17 @@ def test_bucket_bootstrap_is_refused_where_it_does_not_apply(
     c["intervals"] = {"resamples": 20, "resampling": "buckets"}
     with pytest.raises(mlscope.InputError, match="buckets applies to binary"):
         mlscope.evaluate(project(charter=c))
+
+
+def test_progress_reports_every_stage_to_completion(project: Callable[..., Path]) -> None:
+    seen: dict[str, list[tuple[int, int]]] = {}
+    cpath = project()
+    mlscope.evaluate(cpath, resamples=30,
+                     progress=lambda stage, done, total: seen.setdefault(stage, []).append(
+                         (done, total)))
+    assert set(seen) == {"point estimates", "intervals validation", "intervals test"}
+    for calls in seen.values():
+        dones = [d for d, _ in calls]
+        assert dones == sorted(dones)
+        assert calls[-1][0] == calls[-1][1]  # finished
+    assert seen["intervals test"][-1] == (30, 30)

@@ -8,8 +8,10 @@ please report it with the traceback).
 from __future__ import annotations
 
 import sys
+import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -99,6 +101,43 @@ def validate(charter: Path) -> None:
     )
 
 
+@contextmanager
+def _progress_bar(*, enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress bar on stderr for long evaluations; nothing when stderr is not a terminal.
+
+    It appears only after a second, so that quick runs print nothing extra.
+    """
+    err = Console(stderr=True)
+    if not enabled or not err.is_terminal:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    start = time.monotonic()
+    with Progress(TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                  console=err, transient=True, auto_refresh=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total,
+                                            visible=time.monotonic() - start > 1.0)
+            bar.update(tasks[stage], completed=done, total=total)
+            if time.monotonic() - start > 1.0:
+                for task_id in tasks.values():
+                    bar.update(task_id, visible=True)
+
+        yield update
+
+
 def _run(
     charter: Path, out: Path | None, resamples: int | None, seed: int | None, engine: str,
     quiet: bool, html: bool,
@@ -106,7 +145,9 @@ def _run(
     from mlscope.evaluation import evaluate
     from mlscope.report import render_terminal, write_html
 
-    result = evaluate(charter, resamples=resamples, seed=seed, engine=engine)  # type: ignore[arg-type]
+    with _progress_bar(enabled=not quiet) as bar:
+        result = evaluate(charter, resamples=resamples, seed=seed,
+                          engine=engine, progress=bar)  # type: ignore[arg-type]
     out_dir = out or (charter.parent / "mlscope-out")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

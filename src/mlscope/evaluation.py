@@ -260,6 +260,7 @@ def evaluate(
     resamples: int | None = None,
     seed: int | None = None,
     engine: Engine = "numpy",
+    progress: Progress | None = None,
 ) -> EvaluationResult:
     """Evaluate the charter's models and select one.
 
@@ -277,6 +278,10 @@ def evaluate(
         ``"numpy"`` (default): DuckDB reads and checks the data, NumPy aggregates in memory.
         ``"duckdb"``: the aggregation itself runs in DuckDB (spills to disk when the data
         does not fit in memory); multiclass point estimates still use NumPy.
+    progress
+        Called as ``progress(stage, done, total)`` as work completes (``stage`` is
+        ``"point estimates"`` or ``"intervals <split>"``; units are splits, then
+        resamples or models); the CLI draws a progress bar with it.
 
     Returns
     -------
@@ -347,12 +352,15 @@ def evaluate(
     point: dict[str, _SplitStats] = {}
     bucketed = {s: n_boot > 0 and s in rows and _bucketed(ch, t, metrics, rows[s].n)
                 for s in boot_splits}
-    for split in eval_splits:
+    tick = progress or (lambda stage, done, total: None)
+    tick("point estimates", 0, len(eval_splits))
+    for si, split in enumerate(eval_splits):
         if split in rows and (engine == "numpy" or t.task == "multiclass"):
             engines[split] = _SplitEngine(
                 t, rows[split], groupings, levels, y_shift,
                 cache=n_boot > 0 and split in boot_splits and not bucketed[split])
             point[split] = engines[split].stats(rows[split].w)
+        tick("point estimates", si + 1, len(eval_splits))
     if engine == "duckdb" and t.task != "multiclass":
         point.update(_duckdb_point(t, groupings, eval_splits, levels))
     timings["aggregate"] = time.perf_counter() - t1
@@ -425,10 +433,10 @@ def evaluate(
                 bucketed_splits.append(split)
                 reps.update(_bucket_bootstrap(
                     eng, metrics, t, slice_infos, thresholds, n_boot, seed_, si, index, split,
-                    ch.intervals.buckets, ch.intervals.bins))
+                    ch.intervals.buckets, ch.intervals.bins, tick))
             else:
                 reps.update(_bootstrap(eng, metrics, t, slice_infos, thresholds, n_boot,
-                                       seed_, si, min_size, index, split))
+                                       seed_, si, min_size, index, split, tick))
         for key, arr in reps.items():
             mv = index[key]
             if mv.value is None:
@@ -666,6 +674,7 @@ def _bootstrap(
     min_size: int,
     index: Mapping[tuple[str, int, str, str], MetricValue],
     split: str,
+    tick: Progress,
 ) -> dict[tuple[str, int, str, str], FloatArray]:
     """Replicate values of every defined metric; resample counts drawn once per replicate."""
     n = eng.rows.n
@@ -687,11 +696,13 @@ def _bootstrap(
                     arr = np.broadcast_to(np.asarray(val, dtype=np.float64), (r,))
                     out.setdefault(key, []).append(arr)
         done += r
+        tick(f"intervals {split}", done, n_boot)
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
 BUCKET_MIN_ROWS = 100_000
 _THREAD_ROWS = 200_000
+Progress = Callable[[str, int, int], None]
 _MAX_THREADS = 4
 
 
@@ -726,6 +737,7 @@ def _bucket_bootstrap(
     split: str,
     n_buckets: int,
     n_bins: int,
+    tick: Progress,
 ) -> dict[tuple[str, int, str, str], FloatArray]:
     """Replicates from the bucket bootstrap, shifted to centre on the exact estimates."""
     rows = eng.rows
@@ -735,6 +747,8 @@ def _bucket_bootstrap(
     y = rows.y.astype(np.int8)
     w = rows.w if t.has_weight else None
     out: dict[tuple[str, int, str, str], FloatArray] = {}
+    stage = f"intervals {split}"
+    tick(stage, 0, len(t.models))
     for mi in range(len(t.models)):
         # Every threshold a metric of this model is evaluated at becomes an exact edge.
         edges: set[float] = set()
@@ -763,6 +777,7 @@ def _bucket_bootstrap(
                 val, _ = _compute(met, ss, mi, skey, thresholds, eng, counts)
                 arr = np.broadcast_to(np.asarray(val, dtype=np.float64), (n_boot + 1,))
                 out[key] = arr[1:] + (exact - arr[0])
+        tick(stage, mi + 1, len(t.models))
     return out
 
 
