@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from mlscope.engine.stats import BinaryStats
 
-__all__ = ["BinnedScores", "bin_scores", "bucketed_binary_cells"]
+__all__ = ["BinnedScores", "bin_scores", "bucketed_binary_cells", "cells_from_bucket_histogram"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -98,9 +98,6 @@ def bucketed_binary_cells(
     (``(R, n_buckets)``). Rows with ``code < 0`` belong to no cell.
     """
     nb = binned.n_bins
-    r = counts.shape[0]
-    # Bucket weights of the point estimate (all ones) stacked on the replicates'.
-    weights = np.vstack([np.ones((1, n_buckets)), counts])
     per_cell = 2 * nb
     chunk = max(1, _MAX_HIST // max(1, n_buckets * per_cell))
     ok = code >= 0
@@ -116,15 +113,38 @@ def bucketed_binary_cells(
             ww = None if w is None else w[sel]
         key = ((b.astype(np.int64) * nc + cc) * nb + bc) * 2 + yy
         hist = np.bincount(key, weights=ww, minlength=n_buckets * nc * per_cell).astype(
-            np.float64).reshape(n_buckets, nc * per_cell)
-        rep = (weights @ hist).reshape(1 + r, nc, nb, 2)
-        rows_per_cell = np.bincount(cc, minlength=nc)
-        for i in range(nc):
-            # BinaryStats wants descending scores.
-            out.append(BinaryStats(
-                binned.values[::-1].copy(),
-                np.ascontiguousarray(rep[:, i, ::-1, 1]),
-                np.ascontiguousarray(rep[:, i, ::-1, 0]),
-                int(rows_per_cell[i]),
-            ))
+            np.float64).reshape(n_buckets, nc, nb, 2)
+        out += cells_from_bucket_histogram(hist, binned.values, counts,
+                                           np.bincount(cc, minlength=nc))
     return out
+
+
+def cells_from_bucket_histogram(
+    hist: FloatArray, values: FloatArray, counts: FloatArray, rows_per_cell: npt.ArrayLike
+) -> list[BinaryStats]:
+    """Per-cell :class:`BinaryStats` (batch ``1 + R``) from a bucket histogram.
+
+    Parameters
+    ----------
+    hist
+        ``(B, n_cells, n_bins, 2)`` weighted counts of negatives (``[..., 0]``) and
+        positives (``[..., 1]``) per bucket, cell and score bin (bins ascending). Any engine
+        that can group by (bucket, cell, bin, label) can produce it.
+    values
+        ``(n_bins,)`` strictly increasing representative score of each bin.
+    counts
+        ``(R, B)`` bucket counts of the replicates.
+    rows_per_cell
+        Unweighted row count of each cell.
+    """
+    n_buckets, nc, nb, _ = hist.shape
+    # Bucket weights of the binned point estimate (every bucket once) stacked on the
+    # replicates', so element 0 of the batch is the full split.
+    weights = np.vstack([np.ones((1, n_buckets)), counts])
+    rep = (weights @ hist.reshape(n_buckets, nc * nb * 2)).reshape(-1, nc, nb, 2)
+    sizes = np.asarray(rows_per_cell, dtype=np.int64)
+    return [
+        BinaryStats(values[::-1].copy(), np.ascontiguousarray(rep[:, i, ::-1, 1]),
+                    np.ascontiguousarray(rep[:, i, ::-1, 0]), int(sizes[i]))
+        for i in range(nc)
+    ]
