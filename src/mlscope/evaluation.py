@@ -25,6 +25,8 @@ from mlscope._version import __version__
 from mlscope.charter.schema import Charter, MetricEntry
 from mlscope.data.source import EvalTable, open_evaluation
 from mlscope.engine import duckdb_backend as ddb
+from mlscope.engine.binned import COARSE_BINS, BinnedPass, binned_pass
+from mlscope.engine.binned import error_bound as binned_error_bound
 from mlscope.engine.bootstrap import percentile_interval, resample_counts
 from mlscope.engine.bucketed import bin_scores, bucketed_binary_cells
 from mlscope.engine.numpy_backend import (
@@ -38,7 +40,7 @@ from mlscope.engine.numpy_backend import (
 )
 from mlscope.engine.plan import OVERALL, Grouping, SliceCell, plan_groupings
 from mlscope.engine.rowstats import batched_multiclass, multiclass_row_codes
-from mlscope.engine.stats import MulticlassStats, Stats
+from mlscope.engine.stats import BinaryStats, MulticlassStats, Stats
 from mlscope.errors import CharterError, InputError
 from mlscope.metrics.registry import MetricSpec, get_metric
 from mlscope.plugins import load_callable
@@ -261,6 +263,7 @@ def evaluate(
     seed: int | None = None,
     engine: Engine = "numpy",
     progress: Progress | None = None,
+    binned: int | None = None,
 ) -> EvaluationResult:
     """Evaluate the charter's models and select one.
 
@@ -278,6 +281,11 @@ def evaluate(
         ``"numpy"`` (default): DuckDB reads and checks the data, NumPy aggregates in memory.
         ``"duckdb"``: the aggregation itself runs in DuckDB (spills to disk when the data
         does not fit in memory); multiclass point estimates still use NumPy.
+    binned
+        Opt-in approximation for very large binary data: read the rows once, streaming,
+        into this many score bins per model (e.g. 16384). Memory no longer grows with the
+        rows; ROC AUC and average precision carry a guaranteed ``error_bound``, every
+        other metric stays exact. See ``docs/computation.md``.
     progress
         Called as ``progress(stage, done, total)`` as work completes (``stage`` is
         ``"point estimates"`` or ``"intervals <split>"``; units are splits, then
@@ -343,25 +351,34 @@ def evaluate(
         y_shift = float(row[0]) if row and row[0] is not None else 0.0
 
     t1 = time.perf_counter()
-    need_rows = engine == "numpy" or any(m.custom for m in metrics) or t.task == "multiclass"
+    tick = progress or (lambda stage, done, total: None)
+    bp: BinnedPass | None = None
+    if binned is not None:
+        bp = _binned_pass(ch, t, metrics, groupings, eval_splits, boot_splits, levels,
+                          binned, n_boot, seed_, tick)
+    need_rows = bp is None and (
+        engine == "numpy" or any(m.custom for m in metrics) or t.task == "multiclass")
     rows = (
         fetch_rows(t, eval_splits, levels) if need_rows
-        else fetch_rows(t, boot_splits, levels) if n_boot > 0 else {}
+        else fetch_rows(t, boot_splits, levels) if n_boot > 0 and bp is None else {}
     )
     engines: dict[str, _SplitEngine] = {}
     point: dict[str, _SplitStats] = {}
+    if bp is not None:
+        point = {s: _SplitStats(task=dict(bp.point[s]), sizes=bp.sizes[s], cells=bp.cells[s])
+                 for s in eval_splits}
     bucketed = {s: n_boot > 0 and s in rows and _bucketed(ch, t, metrics, rows[s].n)
                 for s in boot_splits}
-    tick = progress or (lambda stage, done, total: None)
-    tick("point estimates", 0, len(eval_splits))
-    for si, split in enumerate(eval_splits):
+    if bp is None:
+        tick("point estimates", 0, len(eval_splits))
+    for si, split in enumerate(eval_splits if bp is None else []):
         if split in rows and (engine == "numpy" or t.task == "multiclass"):
             engines[split] = _SplitEngine(
                 t, rows[split], groupings, levels, y_shift,
                 cache=n_boot > 0 and split in boot_splits and not bucketed[split])
             point[split] = engines[split].stats(rows[split].w)
         tick("point estimates", si + 1, len(eval_splits))
-    if engine == "duckdb" and t.task != "multiclass":
+    if engine == "duckdb" and t.task != "multiclass" and bp is None:
         point.update(_duckdb_point(t, groupings, eval_splits, levels))
     timings["aggregate"] = time.perf_counter() - t1
 
@@ -418,6 +435,18 @@ def evaluate(
                                 if met.custom is not None else "not defined on these rows")
                     values.append(mv)
                     index[(split, mi, skey, met.id)] = mv
+    if bp is not None:
+        for (split, mi, skey, mid), mv in index.items():
+            st = point[split].task.get((mi, skey))
+            met = next(m for m in metrics if m.id == mid)
+            if mv.value is not None and isinstance(st, BinaryStats) and met.spec is not None:
+                mv.error_bound = binned_error_bound(met.spec.name, st)
+        worst = max((v.error_bound for v in values if v.error_bound), default=0.0)
+        warnings.append(
+            f"binned mode ({binned} score bins per model): log loss, Brier and every "
+            "threshold metric are exact; ROC AUC and average precision are within their "
+            f"stated error bound (largest: {worst:.2g})"
+        )
     timings["metrics"] = time.perf_counter() - t2
 
     # Bootstrap: the same resampling weights for every model, slice and metric.
@@ -425,7 +454,11 @@ def evaluate(
     reps: dict[tuple[str, int, str, str], FloatArray] = {}
     interval_note = ""
     bucketed_splits: list[str] = []
-    if n_boot > 0:
+    if n_boot > 0 and bp is not None:
+        reps.update(_binned_replicates(bp, metrics, t, slice_infos, thresholds, index,
+                                       boot_splits))
+        bucketed_splits = list(boot_splits)
+    elif n_boot > 0:
         for si, split in enumerate(boot_splits):
             eng = engines.get(split) or _SplitEngine(
                 t, rows[split], groupings, levels, y_shift, cache=not bucketed[split])
@@ -437,6 +470,7 @@ def evaluate(
             else:
                 reps.update(_bootstrap(eng, metrics, t, slice_infos, thresholds, n_boot,
                                        seed_, si, min_size, index, split, tick))
+    if n_boot > 0:
         for key, arr in reps.items():
             mv = index[key]
             if mv.value is None:
@@ -453,8 +487,9 @@ def evaluate(
             interval_note += (
                 f"; {' and '.join(bucketed_splits)}: rows resampled in "
                 f"{ch.intervals.buckets} random buckets with scores in up to "
-                f"{ch.intervals.bins} quantile bins (every threshold an exact bin edge), "
-                "each interval shifted to centre on the exact estimate"
+                f"{ch.intervals.bins if bp is None else COARSE_BINS} quantile bins (every "
+                "threshold an exact bin edge), each interval shifted to centre on the "
+                + ("exact" if bp is None else "binned") + " estimate"
             )
     timings["bootstrap"] = time.perf_counter() - t3
 
@@ -701,6 +736,56 @@ def _bootstrap(
 
 
 BUCKET_MIN_ROWS = 100_000
+
+
+def _binned_pass(
+    ch: Charter, t: EvalTable, metrics: list[_Metric], groupings: list[Grouping],
+    eval_splits: list[str], boot_splits: list[str], levels: list[list[str]], n_bins: int,
+    n_boot: int, seed: int, tick: Progress,
+) -> BinnedPass:
+    if t.task != "binary" or any(m.custom is not None for m in metrics):
+        raise InputError(
+            "binned mode applies to binary tasks without custom metrics (this charter: task "
+            f"{t.task}" + (", custom metrics" if any(m.custom is not None for m in metrics)
+                           else "") + "); evaluate exactly instead (drop --binned)"
+        )
+    if n_bins < 16:
+        raise InputError(f"binned mode needs at least 16 bins, got {n_bins}")
+    fixed = {float(th) for m in metrics
+             if isinstance(th := m.params.get("threshold"), int | float)
+             and not isinstance(th, bool)}
+    loss = {m.spec.name for m in metrics
+            if m.spec is not None and m.spec.name in ("brier", "log_loss")}
+    return binned_pass(
+        t, groupings, eval_splits, levels, n_bins=n_bins, thresholds=fixed, loss_terms=loss,
+        boot_splits=boot_splits, n_boot=n_boot, n_buckets=ch.intervals.buckets, seed=seed,
+        progress=lambda done: tick("rows read", done, t.n_rows),
+    )
+
+
+def _binned_replicates(
+    bp: BinnedPass, metrics: list[_Metric], t: EvalTable, slice_infos: Mapping[str, SliceInfo],
+    thresholds: Mapping[tuple[int, str], float | None],
+    index: Mapping[tuple[str, int, str, str], MetricValue], boot_splits: list[str],
+) -> dict[tuple[str, int, str, str], FloatArray]:
+    """Bucket-bootstrap replicates from the pass's coarse histograms, centred on the value."""
+    out: dict[tuple[str, int, str, str], FloatArray] = {}
+    for split in boot_splits:
+        for mi in range(len(t.models)):
+            for skey in slice_infos:
+                st = bp.boot.get((split, mi, skey))
+                if st is None:
+                    continue
+                ss = _SplitStats(task={(mi, skey): st})
+                for met in metrics:
+                    key = (split, mi, skey, met.id)
+                    value = index[key].value
+                    if value is None:
+                        continue
+                    val, _ = _compute(met, ss, mi, skey, thresholds, None, np.empty(0))
+                    arr = np.asarray(val, dtype=np.float64).reshape(-1)
+                    out[key] = arr[1:] + (value - arr[0])
+    return out
 _THREAD_ROWS = 200_000
 Progress = Callable[[str, int, int], None]
 _MAX_THREADS = 4

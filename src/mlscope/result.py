@@ -78,6 +78,8 @@ class MetricValue:
 
     ``value`` is None exactly when the metric is undefined there, and ``undefined`` then
     says why. ``lower``/``upper`` are None when intervals are off or could not be formed.
+    ``error_bound`` is None for an exact value; in binned mode it bounds
+    ``|value − exact value|`` (0 where binning leaves the metric exact).
     """
 
     split: str
@@ -89,6 +91,7 @@ class MetricValue:
     upper: float | None = None
     undefined: str | None = None
     n_rows: int = 0
+    error_bound: float | None = None
 
 
 @dataclass

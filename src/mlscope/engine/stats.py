@@ -12,6 +12,7 @@ positives and negatives at each distinct score, exactly as scikit-learn computes
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,12 +59,18 @@ class BinaryStats:
         Bins may be empty (zero in both) in bootstrap replicates.
     n_rows
         Number of rows (unweighted) the point estimate was computed on.
+    loss_sums
+        Optional exact per-bin sums of per-row loss terms (``"brier"``: weighted
+        ``(s − y)²``; ``"log_loss"``: weighted clipped ``−log p(y)``), shape like ``pos``.
+        Set when a bin holds several scores (binned mode), so that these metrics stay
+        exact; without them they are computed from ``scores``.
     """
 
     scores: FloatArray
     pos: FloatArray
     neg: FloatArray
     n_rows: int
+    loss_sums: Mapping[str, FloatArray] | None = None
 
     @property
     def batch_shape(self) -> tuple[int, ...]:

@@ -141,6 +141,8 @@ def binary_log_loss(stats: BinaryStats) -> FloatArray:
     The clipping is scikit-learn's (float64 ``eps``), applied to ``p`` for positives and to
     ``1 − p`` for negatives.
     """
+    if stats.loss_sums is not None and "log_loss" in stats.loss_sums:
+        return _div(stats.loss_sums["log_loss"].sum(axis=-1), stats.total_pos + stats.total_neg)
     p = np.clip(stats.scores, _EPS, 1 - _EPS)
     q = np.clip(1.0 - stats.scores, _EPS, 1 - _EPS)
     loss = (stats.pos * -np.log(p) + stats.neg * -np.log(q)).sum(axis=-1)
@@ -149,6 +151,8 @@ def binary_log_loss(stats: BinaryStats) -> FloatArray:
 
 def brier(stats: BinaryStats) -> FloatArray:
     """Mean squared difference between the score and the 0/1 label (``brier_score_loss``)."""
+    if stats.loss_sums is not None and "brier" in stats.loss_sums:
+        return _div(stats.loss_sums["brier"].sum(axis=-1), stats.total_pos + stats.total_neg)
     s = stats.scores
     sq = (stats.pos * (1.0 - s) ** 2 + stats.neg * s**2).sum(axis=-1)
     return _div(sq, stats.total_pos + stats.total_neg)
