@@ -42,6 +42,7 @@ from mlscope.engine.plan import OVERALL, Grouping, SliceCell, plan_groupings
 from mlscope.engine.rowstats import batched_multiclass, multiclass_row_codes
 from mlscope.engine.stats import BinaryStats, MulticlassStats, Stats
 from mlscope.errors import CharterError, InputError
+from mlscope.metrics.multiclass import confusion_matrix
 from mlscope.metrics.registry import MetricSpec, get_metric
 from mlscope.plugins import load_callable
 from mlscope.result import (
@@ -150,6 +151,13 @@ class _SplitEngine:
         for task_stats, error_stats in parts:
             out.task.update(task_stats)
             out.errors.update(error_stats)
+        shell = self.shell()
+        out.sizes, out.cells = shell.sizes, shell.cells
+        return out
+
+    def shell(self) -> _SplitStats:
+        """The split's cells and their sizes, without any model's statistics."""
+        out = _SplitStats()
         for code, cells in self.cells:
             counts = np.bincount(code[code >= 0], minlength=len(cells))
             for i, cell in enumerate(cells):
@@ -376,7 +384,9 @@ def evaluate(
             engines[split] = _SplitEngine(
                 t, rows[split], groupings, levels, y_shift,
                 cache=n_boot > 0 and split in boot_splits and not bucketed[split])
-            point[split] = engines[split].stats(rows[split].w)
+            # Model statistics are built one model at a time below, so that only a
+            # model's worth of histograms is held at once.
+            point[split] = engines[split].shell()
         tick("point estimates", si + 1, len(eval_splits))
     if engine == "duckdb" and t.task != "multiclass" and bp is None:
         point.update(_duckdb_point(t, groupings, eval_splits, levels))
@@ -395,27 +405,44 @@ def evaluate(
                 sizes={s: point[s].sizes.get(cell.key, 0) for s in eval_splits},
             )
 
-    # Operating thresholds, chosen per model on the selection split (all rows).
-    thresholds: dict[tuple[int, str], float | None] = {}
-    threshold_rows: list[ThresholdChoice] = []
-    for mi, name in enumerate(t.models):
+    # Per model: its statistics on every split, its operating thresholds (chosen on the
+    # selection split, all rows), then its values; the statistics are dropped before the
+    # next model so memory holds one model's histograms (two with threads) at a time.
+    min_size = ch.slices.min_size
+    t2 = time.perf_counter()
+
+    confusion_by: dict[tuple[str, int], ConfusionMatrix] = {}
+
+    def model_stats(mi: int) -> dict[str, _SplitStats]:
+        out: dict[str, _SplitStats] = {}
+        for split in eval_splits:
+            eng = engines.get(split)
+            if eng is None:
+                out[split] = point[split]
+                continue
+            task_st, err_st = eng._model_stats(mi, rows[split].w)
+            out[split] = _SplitStats(task=task_st, errors=err_st,
+                                     sizes=point[split].sizes, cells=point[split].cells)
+        return out
+
+    def run_model(mi: int) -> tuple[list[ThresholdChoice], dict[tuple[int, str], float | None],
+                                     dict[tuple[str, int, str, str], MetricValue]]:
+        name = t.models[mi]
+        pm = model_stats(mi)
+        rows_thr: list[ThresholdChoice] = []
+        thr_m: dict[tuple[int, str], float | None] = {}
         for met in metrics:
             if met.spec is None or not met.spec.is_operating_point(met.params):
                 continue
-            st = point[sel_split].task.get((mi, OVERALL))
+            st = pm[sel_split].task.get((mi, OVERALL))
             thr = _choose_threshold(met, st) if st is not None else None
-            thresholds[(mi, met.id)] = thr
-            threshold_rows.append(ThresholdChoice(
+            thr_m[(mi, met.id)] = thr
+            rows_thr.append(ThresholdChoice(
                 model=name, metric=met.id, threshold=thr, chosen_on=sel_split,
                 note="" if thr is not None else "no threshold meets the condition",
             ))
-
-    min_size = ch.slices.min_size
-    values: list[MetricValue] = []
-    index: dict[tuple[str, int, str, str], MetricValue] = {}
-    t2 = time.perf_counter()
-    for split in eval_splits:
-        for mi, name in enumerate(t.models):
+        vals: dict[tuple[str, int, str, str], MetricValue] = {}
+        for split in eval_splits:
             for skey, sinfo in slice_infos.items():
                 n_rows = sinfo.sizes.get(split, 0)
                 for met in metrics:
@@ -426,21 +453,49 @@ def evaluate(
                     elif skey != OVERALL and n_rows < min_size:
                         mv.undefined = f"slice too small (n={n_rows} < min_size {min_size})"
                     else:
-                        val, why = _compute(met, point[split], mi, skey, thresholds,
+                        val, why = _compute(met, pm[split], mi, skey, thr_m,
                                             engines.get(split), W=None)
                         mv.value, mv.undefined = _safe_float(val), why
                         if mv.value is None and mv.undefined is None:
                             mv.undefined = (
                                 f"custom metric returned {float(val)!r} on these rows"
                                 if met.custom is not None else "not defined on these rows")
-                    values.append(mv)
-                    index[(split, mi, skey, met.id)] = mv
+                        st = pm[split].task.get((mi, skey))
+                        if (bp is not None and mv.value is not None and met.spec is not None
+                                and isinstance(st, BinaryStats)):
+                            mv.error_bound = binned_error_bound(met.spec.name, st)
+                    vals[(split, mi, skey, met.id)] = mv
+        for split in eval_splits:
+            mst = pm[split].task.get((mi, OVERALL))
+            if isinstance(mst, MulticlassStats):
+                confusion_by[(split, mi)] = ConfusionMatrix(
+                    split=split, model=name, classes=list(mst.classes),
+                    counts=confusion_matrix(mst).tolist())
+        return rows_thr, thr_m, vals
+
+    n_models = len(t.models)
+    big = sum(r.n for r in rows.values()) >= _THREAD_ROWS
+    workers = min(n_models, os.cpu_count() or 1, _MAX_THREADS) if engines and big else 1
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            per_model = list(pool.map(run_model, range(n_models)))
+    else:
+        per_model = [run_model(mi) for mi in range(n_models)]
+    thresholds: dict[tuple[int, str], float | None] = {}
+    threshold_rows: list[ThresholdChoice] = []
+    found_values: dict[tuple[str, int, str, str], MetricValue] = {}
+    for rows_thr, thr_m, vals in per_model:
+        threshold_rows += rows_thr
+        thresholds.update(thr_m)
+        found_values.update(vals)
+    # The documented order: split, then model, slice and metric.
+    index: dict[tuple[str, int, str, str], MetricValue] = {
+        (split, mi, skey, met.id): found_values[(split, mi, skey, met.id)]
+        for split in eval_splits for mi in range(n_models)
+        for skey in slice_infos for met in metrics
+    }
+    values: list[MetricValue] = list(index.values())
     if bp is not None:
-        for (split, mi, skey, mid), mv in index.items():
-            st = point[split].task.get((mi, skey))
-            met = next(m for m in metrics if m.id == mid)
-            if mv.value is not None and isinstance(st, BinaryStats) and met.spec is not None:
-                mv.error_bound = binned_error_bound(met.spec.name, st)
         worst = max((v.error_bound for v in values if v.error_bound), default=0.0)
         warnings.append(
             f"binned mode ({binned} score bins per model): log loss, Brier and every "
@@ -561,17 +616,9 @@ def evaluate(
         )
     timings["total"] = time.perf_counter() - t0
 
-    confusion: list[ConfusionMatrix] = []
-    if t.task == "multiclass":
-        from mlscope.metrics.multiclass import confusion_matrix
-
-        for split in eval_splits:
-            for mi, name in enumerate(t.models):
-                mst = point[split].task.get((mi, OVERALL))
-                if isinstance(mst, MulticlassStats):
-                    confusion.append(ConfusionMatrix(
-                        split=split, model=name, classes=list(mst.classes),
-                        counts=confusion_matrix(mst).tolist()))
+    # Multiclass only: one matrix per split and model, in that order.
+    confusion = [confusion_by[(split, mi)] for split in eval_splits
+                 for mi in range(len(t.models)) if (split, mi) in confusion_by]
 
     return EvaluationResult(
         project=ch.project,

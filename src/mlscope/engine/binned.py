@@ -23,8 +23,12 @@ accumulated in the same pass.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -43,12 +47,25 @@ IntArray = npt.NDArray[np.int64]
 DEFAULT_BINS = 16384
 COARSE_BINS = 256
 _SAMPLE_ROWS = 200_000
-_BATCH_ROWS = 1 << 20
+_BATCH_ROWS = 1 << 18
 _EXACT = frozenset({
     "log_loss", "brier", "accuracy", "balanced_accuracy", "precision", "recall",
     "specificity", "f1", "fbeta", "mcc", "positive_rate", "precision_at_recall",
     "recall_at_precision",
 })
+
+
+@dataclass
+class _Batch:
+    """One record batch's columns, as the per-model accumulation needs them."""
+
+    col: dict[str, Any]
+    y: IntArray
+    w: FloatArray | None
+    keys_cell: list[IntArray]
+    codes: list[IntArray]
+    bucket: IntArray | None
+    bsp: IntArray | None
 
 
 @dataclass
@@ -190,6 +207,53 @@ def binned_pass(
     rng = np.random.default_rng([seed, 7])
     done = 0
     eps = float(np.finfo(np.float64).eps)
+    def accumulate(m: int, bt: _Batch) -> None:
+        # Each model owns its accumulators, so models can run in parallel threads.
+        col, y, w, keys_cell, codes = bt.col, bt.y, bt.w, bt.keys_cell, bt.codes
+        bucket, bsp = bt.bucket, bt.bsp
+        s = col[f"s{m}"].to_numpy()
+        low[m] = min(low[m], float(s.min()))
+        b = np.searchsorted(edges[m], s, side="right")
+        row_terms: dict[str, FloatArray] = {}
+        if "brier" in loss_terms:
+            row_terms["brier"] = (s - y) ** 2
+        if "log_loss" in loss_terms:
+            p = np.clip(s, eps, 1 - eps)
+            qq = np.clip(1.0 - s, eps, 1 - eps)
+            row_terms["log_loss"] = np.where(y == 1, -np.log(p), -np.log(qq))
+        if w is not None:
+            row_terms = {name: v * w for name, v in row_terms.items()}
+        cb = coarse_map[m][b] if n_bs else None
+        for gi, kc in enumerate(keys_cell):
+            ok = kc >= 0
+            everything = bool(ok.all())
+            kk = kc if everything else kc[ok]
+            bb = b if everything else b[ok]
+            yy = y if everything else y[ok]
+            ww = None if w is None else (w if everything else w[ok])
+            key = (kk * nb[m] + bb) * 2 + yy
+            size = n_s * ncell[gi] * nb[m]
+            hist[m][gi] += np.bincount(key, weights=ww, minlength=size * 2).reshape(
+                n_s, ncell[gi], nb[m], 2)
+            for name, v in row_terms.items():
+                vv = v if everything else v[ok]
+                terms[name][m][gi] += np.bincount(
+                    key // 2, weights=vv, minlength=size).reshape(n_s, ncell[gi], nb[m])
+            if n_bs:
+                assert bucket is not None
+                assert bsp is not None
+                assert cb is not None
+                okb = ok & (bsp >= 0)
+                cell = codes[gi][okb]
+                bkey = (((bucket[okb] * n_bs + bsp[okb]) * ncell[gi] + cell) * nbc[m]
+                        + cb[okb]) * 2 + y[okb]
+                bhist[m][gi] += np.bincount(
+                    bkey, weights=None if w is None else w[okb],
+                    minlength=n_buckets * n_bs * ncell[gi] * nbc[m] * 2,
+                ).astype(np.float32).reshape(n_buckets, n_bs, ncell[gi], nbc[m], 2)
+
+    workers = min(nm, os.cpu_count() or 1, 4)
+    pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
     for batch in reader:
         n = batch.num_rows
         if n == 0:
@@ -209,50 +273,18 @@ def binned_pass(
                 n_s, ncell[gi])
         bucket = rng.integers(0, n_buckets, n) if n_bs else None
         bsp = boot_index[sp] if n_bs else None
-        for m in range(nm):
-            s = col[f"s{m}"].to_numpy()
-            low[m] = min(low[m], float(s.min()))
-            b = np.searchsorted(edges[m], s, side="right")
-            row_terms: dict[str, FloatArray] = {}
-            if "brier" in loss_terms:
-                row_terms["brier"] = (s - y) ** 2
-            if "log_loss" in loss_terms:
-                p = np.clip(s, eps, 1 - eps)
-                qq = np.clip(1.0 - s, eps, 1 - eps)
-                row_terms["log_loss"] = np.where(y == 1, -np.log(p), -np.log(qq))
-            if w is not None:
-                row_terms = {name: v * w for name, v in row_terms.items()}
-            cb = coarse_map[m][b] if n_bs else None
-            for gi, kc in enumerate(keys_cell):
-                ok = kc >= 0
-                everything = bool(ok.all())
-                kk = kc if everything else kc[ok]
-                bb = b if everything else b[ok]
-                yy = y if everything else y[ok]
-                ww = None if w is None else (w if everything else w[ok])
-                key = (kk * nb[m] + bb) * 2 + yy
-                size = n_s * ncell[gi] * nb[m]
-                hist[m][gi] += np.bincount(key, weights=ww, minlength=size * 2).reshape(
-                    n_s, ncell[gi], nb[m], 2)
-                for name, v in row_terms.items():
-                    vv = v if everything else v[ok]
-                    terms[name][m][gi] += np.bincount(
-                        key // 2, weights=vv, minlength=size).reshape(n_s, ncell[gi], nb[m])
-                if n_bs:
-                    assert bucket is not None
-                    assert bsp is not None
-                    assert cb is not None
-                    okb = ok & (bsp >= 0)
-                    cell = codes[gi][okb]
-                    bkey = (((bucket[okb] * n_bs + bsp[okb]) * ncell[gi] + cell) * nbc[m]
-                            + cb[okb]) * 2 + y[okb]
-                    bhist[m][gi] += np.bincount(
-                        bkey, weights=None if w is None else w[okb],
-                        minlength=n_buckets * n_bs * ncell[gi] * nbc[m] * 2,
-                    ).astype(np.float32).reshape(n_buckets, n_bs, ncell[gi], nbc[m], 2)
+
+        bt = _Batch(col, y, w, keys_cell, codes, bucket, bsp)
+        if pool is not None:
+            list(pool.map(partial(accumulate, bt=bt), range(nm)))
+        else:
+            for m in range(nm):
+                accumulate(m, bt)
         done += n
         if progress is not None:
             progress(done)
+    if pool is not None:
+        pool.shutdown()
 
     out = BinnedPass(point={s: {} for s in splits}, sizes={s: {} for s in splits},
                      cells={s: {} for s in splits},
