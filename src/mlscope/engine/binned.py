@@ -218,9 +218,10 @@ def binned_pass(
         if "brier" in loss_terms:
             row_terms["brier"] = (s - y) ** 2
         if "log_loss" in loss_terms:
-            p = np.clip(s, eps, 1 - eps)
-            qq = np.clip(1.0 - s, eps, 1 - eps)
-            row_terms["log_loss"] = np.where(y == 1, -np.log(p), -np.log(qq))
+            # One logarithm per row: of p for positives, of 1 − p for negatives, each
+            # clipped to [eps, 1 − eps] as scikit-learn does.
+            p_true = np.where(y == 1, s, 1.0 - s)
+            row_terms["log_loss"] = -np.log(np.clip(p_true, eps, 1 - eps))
         if w is not None:
             row_terms = {name: v * w for name, v in row_terms.items()}
         cb = coarse_map[m][b] if n_bs else None
