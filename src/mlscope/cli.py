@@ -145,9 +145,14 @@ def _run(
     from mlscope.evaluation import evaluate
     from mlscope.report import render_terminal, write_html
 
+    ctx = click.get_current_context(silent=True)
+    spark_master = ctx.meta.get(_SPARK_MASTER) if ctx is not None else None
+    if spark_master is not None and engine != "spark":
+        raise InputError("--spark-master only applies with --engine spark")
     with _progress_bar(enabled=not quiet) as bar:
         result = evaluate(charter, resamples=resamples, seed=seed,
-                          engine=engine, progress=bar, binned=binned)  # type: ignore[arg-type]
+                          engine=engine, progress=bar, binned=binned,  # type: ignore[arg-type]
+                          spark=spark_master)
     out_dir = out or (charter.parent / "mlscope-out")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -164,6 +169,15 @@ def _run(
     return result.exit_code
 
 
+_SPARK_MASTER = "mlscope.spark_master"
+
+
+def _keep_spark_master(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    # Kept in the context rather than passed as an argument, so the commands' signatures
+    # stay as they are; _run reads it.
+    ctx.meta[_SPARK_MASTER] = value
+
+
 _run_options = [
     click.argument("charter", type=click.Path(path_type=Path), default="mlscope.yaml"),
     click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
@@ -171,9 +185,15 @@ _run_options = [
     click.option("--resamples", type=click.IntRange(min=0), default=None,
                  help="Bootstrap resamples (overrides the charter; 0 turns intervals off)."),
     click.option("--seed", type=int, default=None, help="Seed (overrides the charter)."),
-    click.option("--engine", type=click.Choice(["numpy", "duckdb"]), default="numpy",
+    click.option("--engine", type=click.Choice(["numpy", "duckdb", "spark"]), default="numpy",
                  show_default=True,
-                 help="numpy: aggregate in memory; duckdb: aggregate in SQL (out of core)."),
+                 help="numpy: aggregate in memory; duckdb: aggregate in SQL (out of core); "
+                      "spark: read, check and aggregate in Apache Spark (docs/spark.md)."),
+    click.option("--spark-master", default=None, metavar="URL", expose_value=False,
+                 callback=_keep_spark_master,
+                 help="With --engine spark: master of a new Spark session, e.g. local[4], "
+                      "spark://host:7077, or sc://host:15002 for Spark Connect (default: "
+                      "the active session, else local[2])."),
     click.option("--binned", type=click.IntRange(min=16), default=None, metavar="BINS",
                  help="Opt-in approximation for very large binary data: one streaming pass "
                       "with BINS score bins per model (e.g. 16384); ROC AUC and average "

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -60,7 +60,10 @@ from mlscope.result import (
 
 __all__ = ["Engine", "evaluate"]
 
-Engine = Literal["numpy", "duckdb"]
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+Engine = Literal["numpy", "duckdb", "spark"]
 FloatArray = npt.NDArray[np.float64]
 # Bootstrap replicates are processed in chunks so that a chunk's weight matrix stays small.
 _CHUNK_CELLS = 4_000_000
@@ -272,6 +275,7 @@ def evaluate(
     engine: Engine = "numpy",
     progress: Progress | None = None,
     binned: int | None = None,
+    spark: SparkSession | str | None = None,
 ) -> EvaluationResult:
     """Evaluate the charter's models and select one.
 
@@ -289,6 +293,13 @@ def evaluate(
         ``"numpy"`` (default): DuckDB reads and checks the data, NumPy aggregates in memory.
         ``"duckdb"``: the aggregation itself runs in DuckDB (spills to disk when the data
         does not fit in memory); multiclass point estimates still use NumPy.
+        ``"spark"``: the data are read, checked and aggregated in Apache Spark and only
+        the statistics come back (wide layout, binary/regression/errors; see
+        ``docs/spark.md``).
+    spark
+        With ``engine="spark"``: the SparkSession to use (e.g. Databricks' ``spark``), or
+        a master URL for a new one (``"local[4]"``, ``"spark://host:7077"``,
+        ``"sc://host:15002"``); default: the active session, else ``local[2]``.
     binned
         Opt-in approximation for very large binary data: read the rows once, streaming,
         into this many score bins per model (e.g. 16384). Memory no longer grows with the
@@ -334,7 +345,13 @@ def evaluate(
         raise InputError(f"resamples must be >= 0, got {n_boot}")
     level = ch.intervals.level
 
-    t = open_evaluation(ch, bdir)
+    if engine == "spark":
+        if binned is not None:
+            raise InputError("binned mode (--binned) reads the rows with DuckDB; engine spark "
+                             "aggregates exactly in Spark: drop one of the two")
+        t = _spark_backend().open_spark_evaluation(ch, bdir, spark)
+    else:
+        t = open_evaluation(ch, bdir)
     warnings = charter_warnings + list(t.warnings)
     timings["open"] = time.perf_counter() - t0
 
@@ -351,10 +368,13 @@ def evaluate(
     groupings = plan_groupings(
         t.slice_columns, ch.slices.columns, ch.slices.crosses, ch.slices.where
     )
-    levels = ddb.slice_levels(t, eval_splits)
+    levels = (_spark_backend().slice_levels if engine == "spark" else ddb.slice_levels)(
+        t, eval_splits)
 
     y_shift = 0.0
-    if t.task == "regression":
+    if t.task == "regression" and engine == "spark":
+        y_shift = _spark_backend().label_mean(t)
+    elif t.task == "regression":
         row = t.con.execute("SELECT avg(__label) FROM ev").fetchone()
         y_shift = float(row[0]) if row and row[0] is not None else 0.0
 
@@ -368,7 +388,8 @@ def evaluate(
         engine == "numpy" or any(m.custom for m in metrics) or t.task == "multiclass")
     rows = (
         fetch_rows(t, eval_splits, levels) if need_rows
-        else fetch_rows(t, boot_splits, levels) if n_boot > 0 and bp is None else {}
+        else fetch_rows(t, boot_splits, levels)
+        if n_boot > 0 and bp is None and engine != "spark" else {}
     )
     engines: dict[str, _SplitEngine] = {}
     point: dict[str, _SplitStats] = {}
@@ -388,8 +409,16 @@ def evaluate(
             # model's worth of histograms is held at once.
             point[split] = engines[split].shell()
         tick("point estimates", si + 1, len(eval_splits))
-    if engine == "duckdb" and t.task != "multiclass" and bp is None:
-        point.update(_duckdb_point(t, groupings, eval_splits, levels))
+    if engine in ("duckdb", "spark") and t.task != "multiclass" and bp is None:
+        point.update(_duckdb_point(t, groupings, eval_splits, levels,
+                                   _spark_backend() if engine == "spark" else ddb))
+    if engine == "spark" and n_boot > 0:
+        # Only small splits' rows reach the driver (row bootstrap); binary splits from
+        # BUCKET_MIN_ROWS rows on use the bucket bootstrap, its histogram built in Spark.
+        n_split = {s: point[s].sizes.get(OVERALL, 0) for s in boot_splits}
+        bucketed = {s: _bucketed(ch, t, metrics, n_split[s]) for s in boot_splits}
+        rows = _spark_backend().fetch_rows(
+            t, [s for s in boot_splits if not bucketed[s]], levels, n_split)
     timings["aggregate"] = time.perf_counter() - t1
 
     # Slices and their sizes per split.
@@ -515,6 +544,12 @@ def evaluate(
         bucketed_splits = list(boot_splits)
     elif n_boot > 0:
         for si, split in enumerate(boot_splits):
+            if engine == "spark" and bucketed[split]:
+                bucketed_splits.append(split)
+                reps.update(_spark_bucket_bootstrap(
+                    t, metrics, slice_infos, thresholds, n_boot, seed_, si, index, split,
+                    groupings, levels, ch.intervals.buckets, ch.intervals.bins, tick))
+                continue
             eng = engines.get(split) or _SplitEngine(
                 t, rows[split], groupings, levels, y_shift, cache=not bucketed[split])
             if bucketed[split]:
@@ -783,6 +818,9 @@ def _bootstrap(
 
 
 BUCKET_MIN_ROWS = 100_000
+_THREAD_ROWS = 200_000
+_MAX_THREADS = 4
+Progress = Callable[[str, int, int], None]
 
 
 def _binned_pass(
@@ -819,23 +857,11 @@ def _binned_replicates(
     out: dict[tuple[str, int, str, str], FloatArray] = {}
     for split in boot_splits:
         for mi in range(len(t.models)):
-            for skey in slice_infos:
-                st = bp.boot.get((split, mi, skey))
-                if st is None:
-                    continue
-                ss = _SplitStats(task={(mi, skey): st})
-                for met in metrics:
-                    key = (split, mi, skey, met.id)
-                    value = index[key].value
-                    if value is None:
-                        continue
-                    val, _ = _compute(met, ss, mi, skey, thresholds, None, np.empty(0))
-                    arr = np.asarray(val, dtype=np.float64).reshape(-1)
-                    out[key] = arr[1:] + (value - arr[0])
+            ss = _SplitStats(task={(mi, skey): st for skey in slice_infos
+                                   if (st := bp.boot.get((split, mi, skey))) is not None})
+            out.update(_shifted_replicates(ss, mi, split, metrics, slice_infos, thresholds,
+                                           index))
     return out
-_THREAD_ROWS = 200_000
-Progress = Callable[[str, int, int], None]
-_MAX_THREADS = 4
 
 
 def _bucketed(ch: Charter, t: EvalTable, metrics: list[_Metric], n_rows: int) -> bool:
@@ -854,6 +880,50 @@ def _bucketed(ch: Charter, t: EvalTable, metrics: list[_Metric], n_rows: int) ->
             )
         return True
     return eligible and n_rows >= BUCKET_MIN_ROWS
+
+
+def _threshold_edges(
+    metrics: list[_Metric], thresholds: Mapping[tuple[int, str], float | None], mi: int
+) -> set[float]:
+    """Every threshold a metric of model ``mi`` is evaluated at (fixed or chosen)."""
+    edges: set[float] = set()
+    for met in metrics:
+        fixed = met.params.get("threshold")
+        if isinstance(fixed, int | float) and not isinstance(fixed, bool):
+            edges.add(float(fixed))
+        chosen = thresholds.get((mi, met.id))
+        if chosen is not None:
+            edges.add(float(chosen))
+    return edges
+
+
+def _shifted_replicates(
+    ss: _SplitStats,
+    mi: int,
+    split: str,
+    metrics: list[_Metric],
+    slice_infos: Mapping[str, SliceInfo],
+    thresholds: Mapping[tuple[int, str], float | None],
+    index: Mapping[tuple[str, int, str, str], MetricValue],
+) -> dict[tuple[str, int, str, str], FloatArray]:
+    """Replicates from binned statistics of batch ``1 + R`` (element 0: binned point).
+
+    Binning moves a value slightly, so only the replicates' spread is used: each is
+    shifted by the difference between the reported estimate and the binned one.
+    """
+    out: dict[tuple[str, int, str, str], FloatArray] = {}
+    for skey in slice_infos:
+        if (mi, skey) not in ss.task:
+            continue
+        for met in metrics:
+            key = (split, mi, skey, met.id)
+            value = index[key].value
+            if value is None:
+                continue
+            val, _ = _compute(met, ss, mi, skey, thresholds, None, np.empty(0))
+            arr = np.asarray(val, dtype=np.float64).reshape(-1)
+            out[key] = arr[1:] + (value - arr[0])
+    return out
 
 
 def _bucket_bootstrap(
@@ -883,45 +953,30 @@ def _bucket_bootstrap(
     tick(stage, 0, len(t.models))
     for mi in range(len(t.models)):
         # Every threshold a metric of this model is evaluated at becomes an exact edge.
-        edges: set[float] = set()
-        for met in metrics:
-            fixed = met.params.get("threshold")
-            if isinstance(fixed, int | float) and not isinstance(fixed, bool):
-                edges.add(float(fixed))
-            chosen = thresholds.get((mi, met.id))
-            if chosen is not None:
-                edges.add(float(chosen))
-        binned = bin_scores(rows.scores[mi], n_bins, edges, rng)
+        binned = bin_scores(rows.scores[mi], n_bins, _threshold_edges(metrics, thresholds, mi),
+                            rng)
         ss = _SplitStats()
         for code, cells in eng.cells:
             per = bucketed_binary_cells(binned, y, w, code, len(cells), bucket, n_buckets,
                                         counts)
             for cell, st in zip(cells, per, strict=True):
                 ss.task[(mi, cell.key)] = st
-        for skey in slice_infos:
-            if (mi, skey) not in ss.task:
-                continue
-            for met in metrics:
-                key = (split, mi, skey, met.id)
-                exact = index[key].value
-                if exact is None:
-                    continue
-                val, _ = _compute(met, ss, mi, skey, thresholds, eng, counts)
-                arr = np.broadcast_to(np.asarray(val, dtype=np.float64), (n_boot + 1,))
-                out[key] = arr[1:] + (exact - arr[0])
+        out.update(_shifted_replicates(ss, mi, split, metrics, slice_infos, thresholds, index))
         tick(stage, mi + 1, len(t.models))
     return out
 
 
 def _duckdb_point(
-    t: EvalTable, groupings: list[Grouping], splits: list[str], levels: list[list[str]]
+    t: EvalTable, groupings: list[Grouping], splits: list[str], levels: list[list[str]],
+    backend: Any = ddb,
 ) -> dict[str, _SplitStats]:
+    """Point statistics from an SQL engine: ``backend`` is duckdb_backend or spark_backend."""
     out = {s: _SplitStats() for s in splits}
     agg: Mapping[Any, tuple[SliceCell, Any]]
     if t.task == "binary":
-        agg = ddb.aggregate_binary(t, groupings, splits, levels)
+        agg = backend.aggregate_binary(t, groupings, splits, levels)
     elif t.task == "regression":
-        agg = ddb.aggregate_regression(t, groupings, splits, levels)
+        agg = backend.aggregate_regression(t, groupings, splits, levels)
     else:
         agg = {}
     for (split, m, skey), (cell, st) in agg.items():
@@ -930,7 +985,7 @@ def _duckdb_point(
             out[split].sizes[skey] = st.n_rows
             out[split].cells[skey] = cell
     nm = max(len(t.models), 1)
-    for (split, key, skey), (cell, est) in ddb.aggregate_errors(
+    for (split, key, skey), (cell, est) in backend.aggregate_errors(
         t, groupings, splits, levels
     ).items():
         e, m = divmod(key, nm)
@@ -938,4 +993,46 @@ def _duckdb_point(
         if t.task == "errors" and m == 0 and e == 0:
             out[split].sizes[skey] = est.n_rows
             out[split].cells[skey] = cell
+    return out
+
+
+def _spark_backend() -> Any:
+    """The Spark engine module, imported only when engine spark is asked for."""
+    from mlscope.engine import spark_backend
+
+    return spark_backend
+
+
+def _spark_bucket_bootstrap(
+    t: EvalTable,
+    metrics: list[_Metric],
+    slice_infos: Mapping[str, SliceInfo],
+    thresholds: Mapping[tuple[int, str], float | None],
+    n_boot: int,
+    seed: int,
+    split_index: int,
+    index: Mapping[tuple[str, int, str, str], MetricValue],
+    split: str,
+    groupings: list[Grouping],
+    levels: list[list[str]],
+    n_buckets: int,
+    n_bins: int,
+    tick: Progress,
+) -> dict[tuple[str, int, str, str], FloatArray]:
+    """The bucket bootstrap of :func:`_bucket_bootstrap`, its histogram built in Spark."""
+    rng = np.random.default_rng([seed, split_index])
+    counts = resample_counts(rng, n_buckets, n_boot)
+    # Every threshold a metric of a model is evaluated at becomes an exact edge.
+    edges = [_threshold_edges(metrics, thresholds, mi) for mi in range(len(t.models))]
+    n_rows = slice_infos[OVERALL].sizes.get(split, 0)
+    hist = _spark_backend().bucket_histogram(
+        t, split, split_index, groupings, levels, edges, n_rows=n_rows,
+        n_buckets=n_buckets, n_bins=n_bins, seed=seed)
+    out: dict[tuple[str, int, str, str], FloatArray] = {}
+    stage = f"intervals {split}"
+    tick(stage, 0, len(t.models))
+    for mi in range(len(t.models)):
+        ss = _SplitStats(task={(mi, k): st for k, st in hist.model_stats(mi, counts).items()})
+        out.update(_shifted_replicates(ss, mi, split, metrics, slice_infos, thresholds, index))
+        tick(stage, mi + 1, len(t.models))
     return out
