@@ -40,8 +40,21 @@ unit: $(STAMP)
 
 test: lint unit
 
-bench: $(STAMP)
-	$(PY) benchmarks/bench_evaluate.py --rows 1000000
+# make bench                          1M rows, every method (a few minutes)
+# make bench ROWS=10000000            10M rows; the slow references run subsampled
+# make bench ROWS=100000000 METHODS=mlscope,mlscope-boot,floor
+# BENCH_ARGS passes further options (python benchmarks/bench_evaluate.py --help).
+ROWS ?= 1000000
+METHODS ?= all
+BENCH_ARGS ?=
+BENCH_STAMP := $(VENV)/.mlscope-bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[bench]"
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(PY) benchmarks/bench_evaluate.py --rows $(ROWS) --methods $(METHODS) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(EXAMPLE)/data $(EXAMPLE)/out
