@@ -153,7 +153,11 @@ def open_evaluation(
     InputError
         For any problem with the data: a missing file or column, bad labels or scores.
     """
-    con = con or duckdb.connect()
+    if con is None:
+        con = duckdb.connect()
+        # DuckDB draws its own progress bar on stderr for long queries, even when stderr is
+        # not a terminal; mlscope's CLI shows one progress bar for the whole evaluation.
+        con.execute("SET enable_progress_bar = false")
     d = charter.data
     task = charter.task
     sources: list[dict[str, Any]] = []

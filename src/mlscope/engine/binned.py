@@ -66,6 +66,7 @@ class _Batch:
     codes: list[IntArray]
     bucket: IntArray | None
     bsp: IntArray | None
+    boot_keys: list[tuple[npt.NDArray[np.bool_] | None, IntArray]]
 
 
 @dataclass
@@ -209,8 +210,7 @@ def binned_pass(
     eps = float(np.finfo(np.float64).eps)
     def accumulate(m: int, bt: _Batch) -> None:
         # Each model owns its accumulators, so models can run in parallel threads.
-        col, y, w, keys_cell, codes = bt.col, bt.y, bt.w, bt.keys_cell, bt.codes
-        bucket, bsp = bt.bucket, bt.bsp
+        col, y, w, keys_cell = bt.col, bt.y, bt.w, bt.keys_cell
         s = col[f"s{m}"].to_numpy()
         low[m] = min(low[m], float(s.min()))
         b = np.searchsorted(edges[m], s, side="right")
@@ -241,15 +241,12 @@ def binned_pass(
                 terms[name][m][gi] += np.bincount(
                     key // 2, weights=vv, minlength=size).reshape(n_s, ncell[gi], nb[m])
             if n_bs:
-                assert bucket is not None
-                assert bsp is not None
                 assert cb is not None
-                okb = ok & (bsp >= 0)
-                cell = codes[gi][okb]
-                bkey = (((bucket[okb] * n_bs + bsp[okb]) * ncell[gi] + cell) * nbc[m]
-                        + cb[okb]) * 2 + y[okb]
+                okb, base = bt.boot_keys[gi]
+                cbb, yb = (cb, y) if okb is None else (cb[okb], y[okb])
                 bhist[m][gi] += np.bincount(
-                    bkey, weights=None if w is None else w[okb],
+                    (base * nbc[m] + cbb) * 2 + yb,
+                    weights=None if w is None else (w if okb is None else w[okb]),
                     minlength=n_buckets * n_bs * ncell[gi] * nbc[m] * 2,
                 ).astype(np.float32).reshape(n_buckets, n_bs, ncell[gi], nbc[m], 2)
 
@@ -275,7 +272,19 @@ def binned_pass(
         bucket = rng.integers(0, n_buckets, n) if n_bs else None
         bsp = boot_index[sp] if n_bs else None
 
-        bt = _Batch(col, y, w, keys_cell, codes, bucket, bsp)
+        # The (bucket, split, cell) part of the bootstrap key is the same for every model:
+        # built once per batch and grouping (with the rows it keeps, None: all of them).
+        boot_keys: list[tuple[npt.NDArray[np.bool_] | None, IntArray]] = []
+        if n_bs:
+            assert bucket is not None
+            assert bsp is not None
+            for gi, code_g in enumerate(codes):
+                okb = (code_g >= 0) & (bsp >= 0)
+                keep = None if okb.all() else okb
+                bb, ss_, cc = ((bucket, bsp, code_g) if keep is None
+                               else (bucket[keep], bsp[keep], code_g[keep]))
+                boot_keys.append((keep, (bb * n_bs + ss_) * ncell[gi] + cc))
+        bt = _Batch(col, y, w, keys_cell, codes, bucket, bsp, boot_keys)
         if pool is not None:
             list(pool.map(partial(accumulate, bt=bt), range(nm)))
         else:
