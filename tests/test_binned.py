@@ -143,3 +143,12 @@ def test_error_bound_covers_any_order_within_bins(n: int, bins: int, seed: int) 
             assert np.isnan(ev)
             continue
         assert abs(ev - bv) <= b + 1e-12, (name, ev, bv, b)
+
+
+def test_report_shows_binned_error_bounds(project: Callable[..., Path]) -> None:
+    from mlscope.report import render_html
+
+    res = mlscope.evaluate(project(continuous_frame(n=3000)), resamples=0, binned=32)
+    page = render_html(res)
+    assert "binned: within ±" in page
+    assert "binned mode" in page  # the warning names the mode and the largest bound

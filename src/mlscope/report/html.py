@@ -429,10 +429,13 @@ def _metric_table(result: EvaluationResult, split: str, role: str,
                                   css="undef"))
                 continue
             is_best = mod.name in best[m.id]
+            notes = [f"best on {split} ({m.direction} is better)"] if is_best else []
+            if v.error_bound:
+                # Binned mode: say how far the value may be from the exact one.
+                notes.append(f"binned: within ±{v.error_bound:.2g} of the exact value")
             cells.append(Cell(
                 format_value(v.value, d), _interval(v, d), sort=repr(v.value),
-                title=(f"best on {split} ({m.direction} is better)" if is_best else ""),
-                best=is_best,
+                title="; ".join(notes), best=is_best,
             ))
         css = "winner" if mod.name == result.winner else ("dropped" if mod.name in dropped
                                                           else "")
