@@ -25,7 +25,7 @@ import duckdb
 from mlscope.charter.schema import Charter
 from mlscope.errors import InputError, did_you_mean
 
-__all__ = ["EvalTable", "open_evaluation", "qi", "ql"]
+__all__ = ["EvalTable", "check_splits", "open_evaluation", "qi", "ql"]
 
 _PROBA_TOL = 1e-6  # multiclass rows may sum to 1 up to float rounding
 
@@ -391,6 +391,29 @@ def open_evaluation(
     return table
 
 
+def check_splits(t: EvalTable, charter: Charter, label: str) -> None:
+    """The selection split must be in the data; warn when the report split or the split
+    column is missing (shared by every engine's data opener)."""
+    sel = charter.selection.split or charter.splits.selection
+    if sel not in t.splits:
+        raise InputError(
+            f"{label}: the selection split {sel!r} is not a value of the split column"
+            f"{did_you_mean(sel, t.splits)} (values: {', '.join(t.splits)}); set "
+            "`splits.selection` to the validation split's value"
+        )
+    rep = charter.splits.report
+    if rep is not None and rep not in t.splits and charter.data.split is not None:
+        t.warnings.append(
+            f"the report split {rep!r} is not in the data (values: {', '.join(t.splits)}): "
+            "only the selection split is reported, so its estimates are optimistic"
+        )
+    if charter.data.split is None:
+        t.warnings.append(
+            "no split column: every row is used for selection and there is no held-out test "
+            "estimate; add a split column with validation and test rows"
+        )
+
+
 def _check_unique(
     con: duckdb.DuckDBPyConnection, view: str, idc: str, label: str, id_name: str
 ) -> None:
@@ -513,21 +536,4 @@ def _check_rows(t: EvalTable, charter: Charter, label: str) -> None:
     t.splits = [str(r[0]) for r in con.execute(
         "SELECT DISTINCT __split FROM ev WHERE __split IS NOT NULL ORDER BY 1"
     ).fetchall()]
-    sel = charter.selection.split or charter.splits.selection
-    if sel not in t.splits:
-        raise InputError(
-            f"{label}: the selection split {sel!r} is not a value of the split column"
-            f"{did_you_mean(sel, t.splits)} (values: {', '.join(t.splits)}); set "
-            "`splits.selection` to the validation split's value"
-        )
-    rep = charter.splits.report
-    if rep is not None and rep not in t.splits and charter.data.split is not None:
-        t.warnings.append(
-            f"the report split {rep!r} is not in the data (values: {', '.join(t.splits)}): "
-            "only the selection split is reported, so its estimates are optimistic"
-        )
-    if charter.data.split is None:
-        t.warnings.append(
-            "no split column: every row is used for selection and there is no held-out test "
-            "estimate; add a split column with validation and test rows"
-        )
+    check_splits(t, charter, label)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import duckdb
 
 from mlscope.charter.schema import Charter
-from mlscope.data.source import EvalTable, _fingerprint
+from mlscope.data.source import EvalTable, _fingerprint, check_splits
 from mlscope.errors import InputError, did_you_mean
 
 if TYPE_CHECKING:
@@ -526,21 +526,4 @@ def _check_rows(t: SparkEvalTable, charter: Charter, label: str) -> None:
             )
     t.label_mean = float(row["mean"]) if row["mean"] is not None else 0.0
     t.splits = sorted(str(s) for s in row["splits"])
-    sel = charter.selection.split or charter.splits.selection
-    if sel not in t.splits:
-        raise InputError(
-            f"{label}: the selection split {sel!r} is not a value of the split column"
-            f"{did_you_mean(sel, t.splits)} (values: {', '.join(t.splits)}); set "
-            "`splits.selection` to the validation split's value"
-        )
-    rep = charter.splits.report
-    if rep is not None and rep not in t.splits and charter.data.split is not None:
-        t.warnings.append(
-            f"the report split {rep!r} is not in the data (values: {', '.join(t.splits)}): "
-            "only the selection split is reported, so its estimates are optimistic"
-        )
-    if charter.data.split is None:
-        t.warnings.append(
-            "no split column: every row is used for selection and there is no held-out test "
-            "estimate; add a split column with validation and test rows"
-        )
+    check_splits(t, charter, label)

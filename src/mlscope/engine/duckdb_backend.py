@@ -147,6 +147,49 @@ def _histograms(
     return out
 
 
+# The sums each task's histograms carry per distinct value, in SQL over the columns
+# ``w`` (weight), ``y`` (label) and ``v`` (score); shared with the Spark engine so that the
+# two compute the same statistics.
+BINARY_SUMS = ["sum(w * y)", "sum(w * (1 - y))", "count(*)"]
+ERROR_SUMS = ["sum(w)", "count(*)"]
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def regression_sums(shift: float) -> list[str]:
+    """Sums for :func:`regression_stats`; labels are centred on ``shift`` for accuracy."""
+    yc = f"(y - {shift!r})"
+    return [
+        "sum(w)", "count(*)", "sum(w * (v - y))", "sum(w * abs(v - y))",
+        "sum(w * (v - y) * (v - y))", f"sum(w * abs(v - y) / greatest(abs(y), {_EPS!r}))",
+        f"sum(w * {yc})", f"sum(w * {yc} * {yc})",
+    ]
+
+
+def binary_stats(values: FloatArray, sums: list[FloatArray]) -> BinaryStats:
+    """:class:`BinaryStats` from ascending values and the :data:`BINARY_SUMS`."""
+    pos, neg, cnt = sums
+    return BinaryStats(values[::-1].copy(), pos[::-1].copy(), neg[::-1].copy(), int(cnt.sum()))
+
+
+def regression_stats(values: FloatArray, sums: list[FloatArray], shift: float,
+                     unit_weights: bool) -> RegressionStats:
+    """:class:`RegressionStats` from absolute errors (ascending) and :func:`regression_sums`."""
+    w, cnt, se, sa, ss, sape, sy, sy2 = sums
+    n = int(cnt.sum())
+    return RegressionStats(
+        total=np.asarray(w.sum()), sum_err=np.asarray(se.sum()), sum_abs=np.asarray(sa.sum()),
+        sum_sq=np.asarray(ss.sum()), sum_ape=np.asarray(sape.sum()),
+        sum_y=np.asarray(sy.sum()), sum_y2=np.asarray(sy2.sum()), y_shift=shift,
+        abs_errors=ErrorStats(values, w, n, unit_weights), n_rows=n,
+    )
+
+
+def error_stats(values: FloatArray, sums: list[FloatArray], unit_weights: bool) -> ErrorStats:
+    """:class:`ErrorStats` from ascending values and the :data:`ERROR_SUMS`."""
+    w, cnt = sums
+    return ErrorStats(values, w, int(cnt.sum()), unit_weights)
+
+
 def _named(exprs: list[str]) -> list[str]:
     return [f"{e} AS s{i}" for i, e in enumerate(exprs)]
 
@@ -157,18 +200,11 @@ def aggregate_binary(
     """Exact per-score histograms of positives and negatives for every split/model/slice."""
     unpivot = {m: t.score_col(m) for m in range(len(t.models))}
     hists = _histograms(
-        t, groupings, splits, levels, unpivot, "v",
-        _named(["sum(w * y)", "sum(w * (1 - y))", "count(*)"]),
+        t, groupings, splits, levels, unpivot, "v", _named(BINARY_SUMS),
         extra_cols=", __label AS y",
     )
-    out: dict[CellKey, tuple[SliceCell, BinaryStats]] = {}
-    for h in hists:
-        pos, neg, cnt = h.sums
-        stats = BinaryStats(
-            h.values[::-1].copy(), pos[::-1].copy(), neg[::-1].copy(), int(cnt.sum())
-        )
-        out[(h.split, h.key, h.cell.key)] = (h.cell, stats)
-    return out
+    return {(h.split, h.key, h.cell.key): (h.cell, binary_stats(h.values, h.sums))
+            for h in hists}
 
 
 def aggregate_regression(
@@ -180,31 +216,14 @@ def aggregate_regression(
     """Sums of errors and a histogram of absolute errors for every split/model/slice."""
     row = t.con.execute("SELECT avg(__label) FROM ev").fetchone()
     shift = float(row[0]) if row and row[0] is not None else 0.0
-    eps = float(np.finfo(np.float64).eps)
     unpivot = {m: t.score_col(m) for m in range(len(t.models))}
-    yc = f"(y - {shift!r})"
     hists = _histograms(
-        t, groupings, splits, levels, unpivot, "abs(v - y)",
-        _named([
-            "sum(w)", "count(*)", "sum(w * (v - y))", "sum(w * abs(v - y))",
-            "sum(w * (v - y) * (v - y))", f"sum(w * abs(v - y) / greatest(abs(y), {eps!r}))",
-            f"sum(w * {yc})", f"sum(w * {yc} * {yc})",
-        ]),
+        t, groupings, splits, levels, unpivot, "abs(v - y)", _named(regression_sums(shift)),
         extra_cols=", __label AS y",
     )
-    out: dict[CellKey, tuple[SliceCell, RegressionStats]] = {}
-    for h in hists:
-        w, cnt, se, sa, ss, sape, sy, sy2 = h.sums
-        n = int(cnt.sum())
-        stats = RegressionStats(
-            total=np.asarray(w.sum()), sum_err=np.asarray(se.sum()), sum_abs=np.asarray(sa.sum()),
-            sum_sq=np.asarray(ss.sum()), sum_ape=np.asarray(sape.sum()),
-            sum_y=np.asarray(sy.sum()), sum_y2=np.asarray(sy2.sum()), y_shift=shift,
-            abs_errors=ErrorStats(h.values, w, n, not t.has_weight),
-            n_rows=n,
-        )
-        out[(h.split, h.key, h.cell.key)] = (h.cell, stats)
-    return out
+    unit = not t.has_weight
+    return {(h.split, h.key, h.cell.key): (h.cell, regression_stats(h.values, h.sums, shift, unit))
+            for h in hists}
 
 
 def aggregate_errors(
@@ -220,13 +239,7 @@ def aggregate_errors(
     }
     if not unpivot:
         return {}
-    hists = _histograms(
-        t, groupings, splits, levels, unpivot, "v", _named(["sum(w)", "count(*)"])
-    )
-    out: dict[CellKey, tuple[SliceCell, ErrorStats]] = {}
-    for h in hists:
-        w, cnt = h.sums
-        out[(h.split, h.key, h.cell.key)] = (
-            h.cell, ErrorStats(h.values, w, int(cnt.sum()), not t.has_weight)
-        )
-    return out
+    hists = _histograms(t, groupings, splits, levels, unpivot, "v", _named(ERROR_SUMS))
+    unit = not t.has_weight
+    return {(h.split, h.key, h.cell.key): (h.cell, error_stats(h.values, h.sums, unit))
+            for h in hists}

@@ -35,7 +35,16 @@ from mlscope.data.spark_source import (
     sql_str,
 )
 from mlscope.engine.bucketed import cells_from_bucket_histogram
-from mlscope.engine.duckdb_backend import MAX_LEVELS, CellKey
+from mlscope.engine.duckdb_backend import (
+    BINARY_SUMS,
+    ERROR_SUMS,
+    MAX_LEVELS,
+    CellKey,
+    binary_stats,
+    error_stats,
+    regression_stats,
+    regression_sums,
+)
 from mlscope.engine.numpy_backend import RowData
 from mlscope.engine.plan import Grouping, SliceCell
 from mlscope.engine.stats import BinaryStats, ErrorStats, RegressionStats
@@ -70,7 +79,6 @@ MAX_DRIVER_ROWS = 2_000_000
 _EDGE_SAMPLE = 200_000
 # Entries of one dense (bucket, cell, bin, label) histogram built at once on the driver.
 _MAX_HIST = 1 << 24
-_EPS = float(np.finfo(np.float64).eps)
 
 
 def _spark(t: EvalTable) -> SparkEvalTable:
@@ -274,16 +282,10 @@ def aggregate_binary(
         :func:`mlscope.engine.duckdb_backend.aggregate_binary` returns it.
     """
     values = {m: t.score_col(m) for m in range(len(t.models))}
-    hists = _histograms(t, groupings, splits, levels, values, "v",
-                        ["sum(w * y)", "sum(w * (1 - y))", "count(*)"], keep=["__label AS y"])
-    out: dict[CellKey, tuple[SliceCell, BinaryStats]] = {}
-    for h in hists:
-        pos, neg, cnt = h.sums
-        stats = BinaryStats(
-            h.values[::-1].copy(), pos[::-1].copy(), neg[::-1].copy(), int(cnt.sum())
-        )
-        out[(h.split, h.key, h.cell.key)] = (h.cell, stats)
-    return out
+    hists = _histograms(t, groupings, splits, levels, values, "v", BINARY_SUMS,
+                        keep=["__label AS y"])
+    return {(h.split, h.key, h.cell.key): (h.cell, binary_stats(h.values, h.sums))
+            for h in hists}
 
 
 def aggregate_regression(
@@ -296,27 +298,11 @@ def aggregate_regression(
     """
     shift = label_mean(t)
     values = {m: t.score_col(m) for m in range(len(t.models))}
-    yc = f"(y - {shift!r})"
-    hists = _histograms(
-        t, groupings, splits, levels, values, "abs(v - y)",
-        ["sum(w)", "count(*)", "sum(w * (v - y))", "sum(w * abs(v - y))",
-         "sum(w * (v - y) * (v - y))", f"sum(w * abs(v - y) / greatest(abs(y), {_EPS!r}))",
-         f"sum(w * {yc})", f"sum(w * {yc} * {yc})"],
-        keep=["__label AS y"],
-    )
-    out: dict[CellKey, tuple[SliceCell, RegressionStats]] = {}
-    for h in hists:
-        w, cnt, se, sa, ss, sape, sy, sy2 = h.sums
-        n = int(cnt.sum())
-        stats = RegressionStats(
-            total=np.asarray(w.sum()), sum_err=np.asarray(se.sum()), sum_abs=np.asarray(sa.sum()),
-            sum_sq=np.asarray(ss.sum()), sum_ape=np.asarray(sape.sum()),
-            sum_y=np.asarray(sy.sum()), sum_y2=np.asarray(sy2.sum()), y_shift=shift,
-            abs_errors=ErrorStats(h.values, w, n, not t.has_weight),
-            n_rows=n,
-        )
-        out[(h.split, h.key, h.cell.key)] = (h.cell, stats)
-    return out
+    hists = _histograms(t, groupings, splits, levels, values, "abs(v - y)",
+                        regression_sums(shift), keep=["__label AS y"])
+    unit = not t.has_weight
+    return {(h.split, h.key, h.cell.key): (h.cell, regression_stats(h.values, h.sums, shift, unit))
+            for h in hists}
 
 
 def aggregate_errors(
@@ -330,14 +316,10 @@ def aggregate_errors(
     values = {e * nm + m: t.error_col(e, m) for e in range(len(t.errors)) for m in range(nm)}
     if not values:
         return {}
-    hists = _histograms(t, groupings, splits, levels, values, "v", ["sum(w)", "count(*)"])
-    out: dict[CellKey, tuple[SliceCell, ErrorStats]] = {}
-    for h in hists:
-        w, cnt = h.sums
-        out[(h.split, h.key, h.cell.key)] = (
-            h.cell, ErrorStats(h.values, w, int(cnt.sum()), not t.has_weight)
-        )
-    return out
+    hists = _histograms(t, groupings, splits, levels, values, "v", ERROR_SUMS)
+    unit = not t.has_weight
+    return {(h.split, h.key, h.cell.key): (h.cell, error_stats(h.values, h.sums, unit))
+            for h in hists}
 
 
 def fetch_rows(
