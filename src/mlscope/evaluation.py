@@ -132,7 +132,7 @@ class _SplitEngine:
                            else np.abs(rows.scores[m] - rows.y)))
         values += [(f"e{e}", rows.errors[(e, m)]) for e in range(len(t.errors))]
         for tag, value in values:
-            order = np.argsort(value, kind="stable")
+            order = np.argsort(value)  # ties form one segment: their order is irrelevant
             for gi, (code, cells) in enumerate(self.cells):
                 out[(tag, m, gi)] = Layout(value, code, len(cells), order)
         if self.cache:

@@ -86,12 +86,17 @@ def fetch_rows(
     sp = np.asarray(res["sp"])
     out: dict[str, RowData] = {}
     for si, split in enumerate(splits):
-        sel = np.flatnonzero(sp == si)
+        sel: IntArray | None = np.flatnonzero(sp == si)
+        if sel is not None and sel.size == sp.size:
+            sel = None  # every row is in this split: no copy needed
 
-        def take(name: str, dtype: type, sel: IntArray = sel) -> Any:
-            return np.asarray(res[name])[sel].astype(dtype)
+        def take(name: str, dtype: type, sel: IntArray | None = sel) -> Any:
+            col = np.asarray(res[name])
+            if sel is None:
+                return col.astype(dtype, copy=False)
+            return col[sel].astype(dtype)
 
-        y = take("y", np.float64) if "y" in res else np.zeros(sel.size)
+        y = take("y", np.float64) if "y" in res else np.zeros(sp.size if sel is None else sel.size)
         scores: list[FloatArray] = []
         proba: list[FloatArray] = []
         for m in range(len(t.models)):
@@ -164,7 +169,9 @@ class Layout:
         self, value: FloatArray, cell: IntArray, n_cells: int, by_value: IntArray | None = None
     ) -> None:
         if by_value is None:
-            by_value = np.argsort(value, kind="stable")
+            # Any order of tied values will do (ties become one segment): the unstable sort
+            # is faster.
+            by_value = np.argsort(value)
         ck = cell[by_value]
         if n_cells == 1 and ck.size and ck.min() >= 0:
             perm = by_value  # one cell holding every row: already in value order
@@ -191,6 +198,7 @@ class Layout:
         self.cell_lo: IntArray = np.searchsorted(seg_cell, np.arange(n_cells), side="left")
         self.cell_hi: IntArray = np.searchsorted(seg_cell, np.arange(n_cells), side="right")
         self.cell_rows: IntArray = np.bincount(c, minlength=n_cells).astype(np.int64)
+        self.seg_rows: IntArray = np.diff(np.append(self.starts, perm.size))
 
     def sums(self, W: FloatArray) -> FloatArray:
         """Per-segment sums of ``W`` (``(n,)`` or ``(R, n)``) -> ``(..., segments)``."""
@@ -219,8 +227,13 @@ def binary_cells(
     layout: Layout, y: FloatArray, W: FloatArray, n_cells: int
 ) -> list[BinaryStats]:
     """:class:`BinaryStats` of every cell (scores descending) under weights ``W``."""
-    pos = layout.sums(W * y)
-    neg = layout.sums(W * (1.0 - y))
+    if W.ndim == 1 and bool(np.all(W == 1.0)):
+        # Unit weights: a segment's negatives are its rows less its positives.
+        pos = layout.sums(y)
+        neg = layout.seg_rows - pos
+    else:
+        pos = layout.sums(W * y)
+        neg = layout.sums(W * (1.0 - y))
     out = []
     for i in range(n_cells):
         s = layout.cell(i)
