@@ -330,7 +330,7 @@ def test_unknown_keys_with_did_you_mean_at_each_level(tmp_path: Path) -> None:
     rule = only(probs, "selection.constraint")
     assert rule.line == line_of(text, "constraint:")
     assert "unknown key `constraint` in `selection`; did you mean `constraints`?" in rule.message
-    assert "allowed keys: split, tie_break, rule, optimize, constraints" in rule.message
+    assert "allowed keys: split, tie_break, must_beat, rule, optimize, constraints" in rule.message
 
 
 def test_unknown_key_three_levels_deep(tmp_path: Path) -> None:

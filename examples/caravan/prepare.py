@@ -10,7 +10,8 @@ nothing is downloaded. This script
 2. fits five genuinely different scikit-learn classifiers on the train rows;
 3. writes one evaluation table, ``caravan_eval.parquet``: one row per customer (train rows
    too, useful for later diagnosis) with the label, readable slice columns decoded from
-   the data set's codebook, and each model's predicted probability of a purchase.
+   the data set's codebook, the 85 raw features (for the baselines mlscope fits itself)
+   and each model's predicted probability of a purchase.
 
 Usage::
 
@@ -147,6 +148,10 @@ def build_table(seed: int) -> tuple[pd.DataFrame, dict[str, float]]:
     })
     if table[["customer_type", "age_group"]].isna().any().any():
         raise ValueError("a MOSHOOFD or MGEMLEEF code is missing from the codebook")
+    # The 85 raw features under their codebook names (M*: zip-code demographics, P*:
+    # contribution bands per insurance product, A*: number of policies per product), so
+    # that mlscope can fit its own baselines on them.
+    table = pd.concat([table, X.astype(np.int64).reset_index(drop=True)], axis=1)
 
     fit_seconds: dict[str, float] = {}
     for name, model in candidate_models(list(X.columns), seed).items():

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mlscope._version import __version__
+from mlscope.baselines.build import baseline_family
 from mlscope.charter.schema import Charter, MetricEntry
 from mlscope.data.source import EvalTable, open_evaluation
 from mlscope.engine import duckdb_backend as ddb
@@ -46,6 +47,7 @@ from mlscope.metrics.multiclass import confusion_matrix
 from mlscope.metrics.registry import MetricSpec, get_metric
 from mlscope.plugins import load_callable
 from mlscope.result import (
+    BaselineInfo,
     ConfusionMatrix,
     Difference,
     EvaluationResult,
@@ -55,6 +57,7 @@ from mlscope.result import (
     ModelInfo,
     RequirementCheck,
     SliceInfo,
+    Standing,
     ThresholdChoice,
 )
 
@@ -355,6 +358,22 @@ def evaluate(
     warnings = charter_warnings + list(t.warnings)
     timings["open"] = time.perf_counter() - t0
 
+    baseline_infos: list[BaselineInfo] = []
+    if ch.baselines:
+        if engine == "spark" and any(b.kind not in ("human", "external")
+                                     for b in ch.baselines.values()):
+            raise InputError(
+                "baselines that predict (trivial, learned, rule) are built with DuckDB and "
+                "NumPy; engine spark cannot use them yet: run with the default engine, or "
+                "keep only `external` baselines")
+        from mlscope.baselines.build import build_baselines
+
+        tb = time.perf_counter()
+        brun = build_baselines(ch, t, bdir, seed_)
+        baseline_infos = brun.infos
+        warnings.extend(brun.warnings)
+        timings["baselines"] = time.perf_counter() - tb
+
     sel_split = ch.selection.split or ch.splits.selection
     rep_split = ch.splits.report if ch.splits.report in t.splits else None
     if rep_split == sel_split:
@@ -591,7 +610,8 @@ def evaluate(
         for mi, name in enumerate(t.models)
     }
     infos = {met.id: met.info for met in metrics}
-    selection = select(ch, table, infos, split=sel_split)
+    baseline_models = [m for m in t.models if t.kinds.get(m, "candidate") != "candidate"]
+    selection = select(ch, table, infos, split=sel_split, baselines=baseline_models)
     # The loader already warns about selecting on the report split; keep one such warning.
     warnings.extend(w for w in selection.warnings
                     if not (charter_warnings and "biases the reported estimate" in w))
@@ -621,6 +641,32 @@ def evaluate(
                             if ci is not None:
                                 d.lower, d.upper = ci
                         differences.append(d)
+
+    standings: list[Standing] = []
+    families = {m: (None if k == "candidate" else baseline_family(k))
+                for m, k in t.kinds.items()}
+    if any(f == "trivial" for f in families.values()):
+        from mlscope.baselines.standing import UpperFigure, compute_standings
+
+        # A requirement is a target, not something achieved: it is never the ceiling.
+        uppers = [UpperFigure(name=b.name, family="external", metric=k, value=v)
+                  for b in baseline_infos if b.family == "external" and b.role != "requirement"
+                  for k, v in b.values.items()]
+        standings = compute_standings(
+            values=index, reps=reps, models=t.models, families=families,
+            metrics=[m.info for m in metrics], splits=boot_splits, level=level,
+            uppers=uppers)
+        flagged: dict[str, list[str]] = {}
+        decisive = _decision_metrics(ch)
+        for st in standings:
+            if (st.flag and st.split == sel_split and families.get(st.model) is None
+                    and st.metric in decisive):
+                flagged.setdefault(st.model, []).append(st.metric)
+        for model, mids in flagged.items():
+            warnings.append(
+                f"{model} does not clearly beat the trivial baseline on {', '.join(mids)} "
+                f"({sel_split} split): something is wrong — a bug, a leak in a baseline, or "
+                "too little data; see the standings")
 
     # Requirements: the chosen model on the report split (else the selection split).
     req_split = rep_split or sel_split
@@ -670,7 +716,8 @@ def evaluate(
                               seed=seed_, note=interval_note),
         splits={"selection": sel_split, "report": rep_split, "train": (
             ch.splits.train if ch.splits.train in t.splits else None)},
-        models=[ModelInfo(name=m) for m in t.models],
+        models=[ModelInfo(name=m, kind="candidate" if families.get(m) is None else "baseline",
+                          family=families.get(m)) for m in t.models],
         metrics=[m.info for m in metrics],
         slices=list(slice_infos.values()),
         values=values,
@@ -682,8 +729,17 @@ def evaluate(
         status=status,
         exit_code=0 if status == "requirements_met" else 1,
         confusion=confusion,
+        baselines=baseline_infos,
+        standings=standings,
         timings={k: round(v, 4) for k, v in timings.items()},
     )
+
+
+def _decision_metrics(ch: Charter) -> set[str]:
+    """The metrics the selection rule and the requirements name."""
+    from mlscope.select import _rule_metrics
+
+    return set(_rule_metrics(ch.selection)) | set(ch.requirements)
 
 
 def _charter_dict(ch: Charter) -> dict[str, Any]:

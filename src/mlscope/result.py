@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 
 __all__ = [
     "SCHEMA_VERSION",
+    "BaselineInfo",
     "ConfusionMatrix",
     "ConstraintCheck",
     "Difference",
@@ -27,6 +28,7 @@ __all__ = [
     "RuleOutcome",
     "Selection",
     "SliceInfo",
+    "Standing",
     "ThresholdChoice",
 ]
 
@@ -51,8 +53,66 @@ class MetricInfo:
 
 @dataclass
 class ModelInfo:
+    """A model in the result: a ``candidate``, or a ``baseline`` of some ``family``
+    (``trivial``, ``learned``, ``rule``; see :class:`BaselineInfo`)."""
+
     name: str
-    kind: Literal["candidate"] = "candidate"
+    kind: Literal["candidate", "baseline"] = "candidate"
+    family: str | None = None
+
+
+@dataclass
+class BaselineInfo:
+    """One baseline from the charter: how it was made, or the figures it gives.
+
+    ``family`` places it on the ladder: ``trivial`` → ``learned`` → ``rule`` →
+    (candidates) → ``human`` → ``external``. ``fit`` records how a trivial or learned
+    baseline was fitted (split, rows, seed, features, seconds) or which rule ran.
+    ``values``/``source``/``data``/``same_data``/``role`` describe an external figure.
+    """
+
+    name: str
+    kind: str
+    family: str
+    description: str | None = None
+    fit: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    values: dict[str, float] = field(default_factory=dict)
+    source: str | None = None
+    data: str | None = None
+    same_data: bool = True
+    role: str | None = None
+
+
+@dataclass
+class Standing:
+    """Where one model stands on one metric, between the trivial and the upper baseline.
+
+    ``gap_closed`` = (model − trivial) / (upper − trivial): 0 is no better than the best
+    trivial baseline, 1 reaches the upper baseline (human level, or the best available),
+    above 1 passes it. ``lower``/``upper_ci`` is its bootstrap interval (the same resamples
+    as the metrics; a human or external upper value is held fixed). ``vs_trivial`` is
+    ``model − trivial`` with its paired interval; ``flag`` is set when the model does not
+    beat the trivial baseline by more than that interval.
+    """
+
+    split: str
+    model: str
+    metric: str
+    trivial: str | None
+    trivial_value: float | None
+    upper: str | None
+    upper_family: str | None
+    upper_value: float | None
+    gap_closed: float | None
+    lower: float | None = None
+    upper_ci: float | None = None
+    vs_trivial: float | None = None
+    vs_trivial_lower: float | None = None
+    vs_trivial_upper: float | None = None
+    flag: str | None = None
+    note: str = ""
 
 
 @dataclass
@@ -220,6 +280,8 @@ class EvaluationResult:
     exit_code: int
     timings: dict[str, float] = field(default_factory=dict)
     confusion: list[ConfusionMatrix] = field(default_factory=list)
+    baselines: list[BaselineInfo] = field(default_factory=list)
+    standings: list[Standing] = field(default_factory=list)
     schema: str = SCHEMA_VERSION
 
     # -- lookups ---------------------------------------------------------------------

@@ -611,6 +611,7 @@ def select(
     metrics: Mapping[str, MetricInfo],
     *,
     split: str,
+    baselines: Sequence[str] = (),
 ) -> Selection:
     """Apply the charter's selection rule, with alternatives for comparison.
 
@@ -624,6 +625,10 @@ def select(
         Metric id → :class:`MetricInfo` (for each metric's direction).
     split
         The split the table was computed on (the selection split).
+    baselines
+        Models of ``table`` that are baselines: they are never chosen. A rule's
+        ``must_beat`` names baselines a candidate must rank above, under that same rule
+        applied to the two of them, to be eligible.
 
     Returns
     -------
@@ -641,7 +646,7 @@ def select(
     InputError
         When the primary rule cannot be applied (see :func:`apply_rule`).
     """
-    models = list(table)
+    models = [m for m in table if m not in set(baselines)]
     warnings: list[str] = []
     if charter.splits.report is not None and split == charter.splits.report:
         warnings.append(
@@ -649,7 +654,7 @@ def select(
             "report split, so the chosen model's reported numbers are optimistic; select "
             "on a validation split"
         )
-    primary = apply_rule(charter.selection, table, metrics, models=models)
+    primary = _apply_with_baselines(charter.selection, table, metrics, models)
     if primary.winner is None:
         warnings.append(f"the selection rule ({primary.rule}) chose no model: "
                         f"{primary.note or 'no model is eligible'}")
@@ -681,7 +686,7 @@ def _apply_alternative(rule: Rule, table: Table, metrics: Mapping[str, MetricInf
                        models: list[str], warnings: list[str], *,
                        configured: bool) -> RuleOutcome:
     try:
-        outcome = apply_rule(rule, table, metrics, models=models)
+        outcome = _apply_with_baselines(rule, table, metrics, models)
     except InputError as exc:
         what = "alternative" if configured else "derived"
         warnings.append(f"the {what} {rule.rule} rule could not be applied: {exc}")
@@ -692,4 +697,58 @@ def _apply_alternative(rule: Rule, table: Table, metrics: Mapping[str, MetricInf
     if not configured:
         outcome.configured = False
         outcome.note = DERIVED_NOTE + (f"; {outcome.note}" if outcome.note else "")
+    return outcome
+
+
+def beats(rule: Rule, table: Table, metrics: Mapping[str, MetricInfo], model: str,
+          baseline: str) -> tuple[bool, str]:
+    """Whether ``model`` ranks strictly above ``baseline`` under ``rule`` applied to the two.
+
+    A satisficing rule's constraints are left out (they decide which candidates may win,
+    not what "better" means); a tie does not beat. Returns the verdict and, when it fails,
+    the reason in words.
+    """
+    pair_rule: Rule = rule.model_copy(update={"tie_break": None, "must_beat": []})
+    if isinstance(pair_rule, SatisficingRule):
+        pair_rule = pair_rule.model_copy(update={"constraints": {}})
+    out = apply_rule(pair_rule, table, metrics, models=[model, baseline])
+    if out.winner == model:
+        return True, ""
+    if isinstance(rule, SatisficingRule):
+        mv, bv = table[model].get(rule.optimize), table[baseline].get(rule.optimize)
+        if mv is None or bv is None:
+            return False, f"{rule.optimize} undefined for it or for the baseline `{baseline}`"
+        return False, (f"does not beat the baseline `{baseline}` on {rule.optimize} "
+                       f"({_fmt_against(float(mv), float(bv))} vs {_fmt(float(bv))})")
+    return False, f"does not rank above the baseline `{baseline}` under this rule"
+
+
+def _apply_with_baselines(rule: Rule, table: Table, metrics: Mapping[str, MetricInfo],
+                          models: list[str]) -> RuleOutcome:
+    """Apply ``rule`` to the candidates, making those that fail ``must_beat`` ineligible."""
+    blocked: dict[str, list[str]] = {}
+    for b in rule.must_beat:
+        if b not in table:
+            raise InputError(f"the {rule.rule} rule must beat `{b}`, which is not a model or "
+                             f"baseline of this evaluation{did_you_mean(b, table)}")
+        for m in models:
+            ok, why = beats(rule, table, metrics, m, b)
+            if not ok:
+                blocked.setdefault(m, []).append(why)
+    if not blocked:
+        return apply_rule(rule, table, metrics, models=models)
+    full = apply_rule(rule, table, metrics, models=models)
+    allowed = [m for m in models if m not in blocked]
+    outcome = apply_rule(rule, table, metrics, models=allowed)
+    score = {r["model"]: r.get("score") for r in full.ranking}
+    for m in models:
+        if m in blocked:
+            outcome.ranking.append({"model": m, "score": score.get(m), "eligible": False,
+                                    "rank": None})
+            prev = next((d for d in outcome.dropped if d["model"] == m), None)
+            if prev is None:
+                outcome.dropped.append({"model": m, "reasons": list(blocked[m])})
+    if outcome.winner is None and allowed == []:
+        outcome.note = "no candidate beats the baselines it must beat: " + "; ".join(
+            f"{m} {r[0]}" for m, r in blocked.items())
     return outcome

@@ -34,10 +34,13 @@ from pydantic_core import ErrorDetails
 
 from mlscope.charter.schema import (
     _BOUND,
+    Baseline,
     Bound,
     Charter,
     DataSpec,
+    ExternalBaseline,
     FormulaRule,
+    HumanBaseline,
     MetricEntry,
     ParetoRule,
     ReportSpec,
@@ -63,6 +66,7 @@ KeyPath = tuple[Key, ...]
 AnyRule = SatisficingRule | WeightedRule | FormulaRule | ParetoRule
 
 _RULE_ADAPTER: TypeAdapter[AnyRule] = TypeAdapter(Rule)
+_BASELINE_ADAPTER: TypeAdapter[Any] = TypeAdapter(Baseline)
 _BOUNDS_ADAPTER: TypeAdapter[dict[str, Bound]] = TypeAdapter(dict[str, Bound])
 _RULE_NAMES = ("satisficing", "weighted", "formula", "pareto")
 _RULE_CLASSES: tuple[type[BaseModel], ...] = (
@@ -705,6 +709,12 @@ class _Checker:
         requirements = raw.get("requirements")
         if isinstance(requirements, dict):
             parts.requirements = [str(k) for k in requirements]
+        baselines = raw.get("baselines")
+        if isinstance(baselines, dict):
+            for name, spec in baselines.items():
+                b = _lenient(_BASELINE_ADAPTER.validate_python, spec)[0]
+                if b is not None:
+                    parts.baselines[str(name)] = b
         parts.complete_ids = isinstance(metrics, list)
         return parts
 
@@ -719,6 +729,74 @@ class _Checker:
             self.check_slices(parts.slices)
         if parts.splits is not None:
             self.check_splits(parts)
+        self.check_baselines(parts)
+
+    def check_baselines(self, parts: _Parts) -> None:
+        task = parts.task
+        d = parts.data
+        models: list[str] = []
+        if d is not None:
+            models = list(d.models or d.predictions or {})
+        humans = [n for n, b in parts.baselines.items() if isinstance(b, HumanBaseline)]
+        for name in humans[1:]:
+            self.add(("baselines", name), f"a second human-level baseline (`{humans[0]}` "
+                     "is the first)", fix="give all annotators' labels in one `human` baseline")
+        for name, b in parts.baselines.items():
+            p: KeyPath = ("baselines", name)
+            if not _IDENT.match(name):
+                self.add(p, f"baseline name {name!r} must be an identifier (letters, digits, _)",
+                         fix="rename it, e.g. `logistic_baseline`")
+            if name in models:
+                self.add(p, f"baseline `{name}` has the name of a model under data.models",
+                         fix=f"rename the baseline, e.g. `{name}_baseline`")
+            kind = b.kind
+            wrong: str | None = None
+            if task == "errors" and kind != "external":
+                wrong = ("an errors-only charter has no label, so only `external` figures "
+                         "can serve as baselines")
+            elif task in ("binary", "multiclass") and kind in ("mean", "median", "linear"):
+                wrong = {"mean": "use `prior` (the training class frequencies)",
+                         "median": "use `prior` or `majority`",
+                         "linear": "use `logistic`"}[kind]
+                wrong = f"`{kind}` is a regression baseline; for a {task} task {wrong}"
+            elif task == "regression" and kind in ("majority", "logistic"):
+                alt = {"majority": "`mean` or `median`", "logistic": "`linear`"}[kind]
+                wrong = f"`{kind}` is a classification baseline; for regression use {alt}"
+            if wrong is not None:
+                self.add((*p, "kind"), wrong, fix="change `kind:` or remove the baseline")
+            if isinstance(b, ExternalBaseline) and parts.complete_ids:
+                for k in b.values:
+                    if k not in parts.ids:
+                        self.add((*p, "values", k), f"metric `{k}` is not computed"
+                                 f"{did_you_mean(k, parts.ids)} (computed: "
+                                 f"{', '.join(parts.ids)})",
+                                 fix="name a metric id under `metrics:` (an external figure "
+                                 "is compared with the same metric)")
+            if isinstance(b, HumanBaseline) and d is not None and d.id is None:
+                self.add(("data", "id"), "a human baseline matches annotations to rows by "
+                         "`data.id`, which is not set",
+                         fix="set `data.id` to the column that identifies each item")
+            if (isinstance(b, HumanBaseline) and b.annotations.path is None
+                    and d is not None and d.table is None and d.duckdb is None):
+                self.add((*p, "annotations", "path"), "annotator columns are read from the "
+                         "data table, but this charter has no `data.table`",
+                         fix="give `annotations.path`: the file with the annotators' labels")
+        model_like = {n for n, b in parts.baselines.items()
+                      if not isinstance(b, HumanBaseline | ExternalBaseline)}
+        for path, rule in parts.rules():
+            for i, ref in enumerate(rule.must_beat):
+                if ref in model_like:
+                    continue
+                if ref in parts.baselines:
+                    why = (f"`{ref}` is a {parts.baselines[ref].kind} baseline, which gives "
+                           "figures rather than predictions")
+                    fix = ("name a baseline that predicts (trivial, learned or rule); put the "
+                           "figure under `requirements:` to hold the model to it")
+                else:
+                    why = (f"`{ref}` is not a baseline{did_you_mean(ref, list(model_like))}"
+                           f" (baselines: {', '.join(sorted(model_like)) or 'none'})")
+                    fix = "name a baseline listed under `baselines:`"
+                self.add((*path, "must_beat", i), why, fix=fix)
 
     def check_data(self, task: str | None, d: DataSpec, broken: frozenset[str]) -> None:
         here: KeyPath = ("data",)
@@ -1156,6 +1234,7 @@ class _Parts:
     selection: AnyRule | None = None
     alternatives: list[tuple[int, AnyRule]] = field(default_factory=list)
     requirements: list[str] = field(default_factory=list)
+    baselines: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, c: Charter) -> _Parts:
@@ -1163,6 +1242,7 @@ class _Parts:
             task=c.task, data=c.data, splits=c.splits, slices=c.slices, report=c.report,
             metrics=list(enumerate(c.metrics)), ids=c.metric_ids(), selection=c.selection,
             alternatives=list(enumerate(c.alternatives)), requirements=list(c.requirements),
+            baselines=dict(c.baselines),
         )
 
     def rules(self) -> list[tuple[KeyPath, AnyRule]]:

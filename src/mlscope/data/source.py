@@ -16,16 +16,23 @@ the fix. The user's files are only ever read.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
 
 from mlscope.charter.schema import Charter
 from mlscope.errors import InputError, did_you_mean
 
-__all__ = ["EvalTable", "check_splits", "open_evaluation", "qi", "ql"]
+__all__ = [
+    "EvalTable", "attach_baselines", "base_frame", "check_splits", "open_evaluation", "qi",
+    "ql",
+]
 
 _PROBA_TOL = 1e-6  # multiclass rows may sum to 1 up to float rounding
 
@@ -57,6 +64,14 @@ class EvalTable:
     sources: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
     view: str = "ev"
+    # The user's own rows, for baselines that read features or run a rule: a SELECT of
+    # __id, __split, __label and every column of the base table (see `base_frame`).
+    base_sql: str = ""
+    base_label: str = ""
+    base_columns: list[str] = field(default_factory=list)
+    base_types: dict[str, str] = field(default_factory=dict)
+    view_sql: str = ""
+    kinds: dict[str, str] = field(default_factory=dict)  # model -> "candidate" | baseline kind
 
     def score_col(self, m: int, k: int | None = None) -> str:
         return f"__s{m}" if k is None else f"__s{m}_{k}"
@@ -382,13 +397,82 @@ def open_evaluation(
     except duckdb.Error as exc:
         raise InputError(f"cannot build the evaluation view: {_first_line(exc)}") from None
 
+    base_parts = [f"{select['__id']} AS __id", f"{select['__split']} AS __split"]
+    if "__label" in select:
+        base_parts.append(f"{select['__label']} AS __label")
+    base_sql = (f"SELECT {', '.join(base_parts)}, {qi(src)}.* "
+                f"FROM (SELECT * FROM {qi(src)}) AS {qi(src)}")
     table = EvalTable(
         con=con, task=task, models=models, classes=classes, slice_columns=slice_cols,
         where=where, errors=errors, has_weight=d.weight is not None, splits=[], n_rows=0,
-        sources=sources,
+        sources=sources, base_sql=base_sql, base_label=base.label,
+        base_columns=[c for c in base.columns if not c.startswith("__mlscope")],
+        base_types=dict(base.types), view_sql=sql,
+        kinds={m: "candidate" for m in models},
     )
     _check_rows(table, charter, base.label)
     return table
+
+
+def base_frame(t: EvalTable, columns: Sequence[str] | None, *, role: str) -> pd.DataFrame:
+    """The user's rows as a DataFrame: ``__id``, ``__split``, ``__label`` and ``columns``.
+
+    ``columns`` None means every column of the base table. ``role`` names who needs the
+    columns, for the error when one is missing.
+    """
+    if columns is not None:
+        for c in columns:
+            if c not in t.base_columns:
+                shown = ", ".join(t.base_columns[:12]) + (", …" if len(t.base_columns) > 12
+                                                           else "")
+                raise InputError(
+                    f"{role}: column `{c}` is not in {t.base_label}"
+                    f"{did_you_mean(c, t.base_columns)} (columns: {shown})"
+                )
+        keep = ["__id", "__split"] + (["__label"] if t.task != "errors" else []) + [
+            c for c in columns if c not in ("__id", "__split", "__label")]
+        sql = f"SELECT {', '.join(qi(c) for c in keep)} FROM ({t.base_sql})"
+    else:
+        sql = t.base_sql
+    try:
+        return t.con.execute(sql).fetchdf()
+    except duckdb.Error as exc:
+        raise InputError(f"cannot read {t.base_label} for {role}: {_first_line(exc)}") from None
+
+
+def attach_baselines(
+    t: EvalTable, ids: npt.NDArray[Any], predictions: dict[str, npt.NDArray[np.float64]],
+    kinds: dict[str, str],
+) -> None:
+    """Add baseline predictions to ``ev`` as more models, joined on the row id.
+
+    ``predictions`` maps a baseline name to its predictions for the rows ``ids`` (binary,
+    regression: ``(n,)``; multiclass: ``(n, K)`` in the order of ``t.classes``).
+    """
+    if not predictions:
+        return
+    frame: dict[str, Any] = {"__id": np.asarray(ids).astype(str)}
+    m0 = len(t.models)
+    for j, pred in enumerate(predictions.values()):
+        m = m0 + j
+        if t.task == "multiclass":
+            for k in range(len(t.classes)):
+                frame[t.score_col(m, k)] = np.asarray(pred[:, k], dtype=np.float64)
+        else:
+            frame[t.score_col(m)] = np.asarray(pred, dtype=np.float64)
+    df = pd.DataFrame(frame)
+    t.con.register("__baseline_scores_df", df)
+    t.con.execute("CREATE OR REPLACE TEMP TABLE __baseline_scores AS "
+                  "SELECT * FROM __baseline_scores_df")
+    t.con.unregister("__baseline_scores_df")
+    cols = ", ".join(f"b.{qi(c)}" for c in frame if c != "__id")
+    t.con.execute(f"CREATE OR REPLACE TEMP VIEW ev_core AS {t.view_sql}")
+    t.con.execute(
+        f"CREATE OR REPLACE TEMP VIEW ev AS SELECT c.*, {cols} FROM ev_core c "
+        "LEFT JOIN __baseline_scores b ON c.__id = b.__id"
+    )
+    t.models.extend(predictions)
+    t.kinds.update(kinds)
 
 
 def check_splits(t: EvalTable, charter: Charter, label: str) -> None:

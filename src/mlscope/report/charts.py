@@ -436,6 +436,123 @@ def forest_chart(
     return svg.render("chart forest")
 
 
+# -- (a') baseline ladder ---------------------------------------------------------
+
+LADDER_ORDER = ("trivial", "learned", "rule", None, "human", "external")
+LADDER_LABEL = {"trivial": "trivial", "learned": "simple model", "rule": "rule",
+                None: "candidate", "human": "human level", "external": "external"}
+
+
+def ladder_rows(result: EvaluationResult) -> list[tuple[str, str | None]]:
+    """``(model, family)`` from the bottom of the ladder to the top (family None:
+    candidate)."""
+    fam = {m.name: m.family for m in result.models}
+    out: list[tuple[str, str | None]] = []
+    for f in LADDER_ORDER:
+        out += [(m.name, f) for m in result.models if fam.get(m.name) == f]
+    return out
+
+
+def ladder_chart(result: EvaluationResult, metric: str, *, split: str | None = None,
+                 width: float = 460.0) -> str:
+    """The baseline ladder of one metric: trivial → simple → rule → candidates → human.
+
+    Each model or baseline is a row with its value and interval on ``split`` (default: the
+    selection split); the family is written beside it. External figures are vertical
+    reference lines (dotted when they were measured on other data), never intervals.
+    """
+    info = result.metric_info(metric)
+    split = split or str(result.splits.get("selection") or "")
+    rows = ladder_rows(result)
+    vals = _values(result, split)
+    hl = getattr(result, "human", None)
+    human = [(r.name, r) for r in (hl.rungs if hl else [])
+             if r.scored and metric in r.values and r.values[metric].value is not None]
+    refs = [(b, b.values[metric]) for b in result.baselines
+            if b.family == "external" and metric in b.values]
+    pts: list[float | None] = []
+    for m, _ in rows:
+        v = vals.get((m, metric))
+        if v is not None:
+            pts += [v.value, v.lower, v.upper]
+    for _, r in human:
+        hv = r.values[metric]
+        pts += [hv.value, hv.lower, hv.upper]
+    pts += [x for _, x in refs]
+    ticks = _domain(pts, info.bounds, count=4)
+    names = [m for m, _ in rows] + [f"humans: {n}" for n, _ in human]
+    fams = [LADDER_LABEL[f] for _, f in rows] + ["human level"] * len(human)
+    label_w = max((_text_width(n, 11.5) for n in names), default=40.0) + 14
+    fam_w = max((_text_width(f, 10) for f in fams), default=30.0) + 12
+    left, right = label_w + fam_w, 16.0
+    top = 40.0 + (14.0 if refs else 0.0)
+    row_h = 20.0
+    n_rows = len(names)
+    height = top + row_h * n_rows + 24
+    x = _Scale(ticks[0], ticks[-1], left, width - right)
+    svg = _Svg(width, height, f"{info.label}: the baseline ladder on {split}",
+               "rows from the trivial baselines at the top to human level at the bottom; "
+               "vertical lines: external figures")
+    svg.text(0, 15, f"{info.label} — {split}", font_size=13, font_weight="600")
+    svg.text(0, 30, _direction_note(info), font_size=11, fill=MUTED)
+    bottom = top + row_h * n_rows
+    dec = _tick_decimals(ticks)
+    winner = result.winner
+    colors = model_colors([m.name for m in result.models])
+    prev_f: Any = object()
+    for i, (_, f) in enumerate([*rows, *[(h, "human") for h, _ in human]]):
+        if f != prev_f and i > 0:
+            svg.line(0, top + row_h * i, width - right, top + row_h * i, stroke=GRID)
+        prev_f = f
+    for t in ticks:
+        svg.line(x(t), top - 4, x(t), bottom, stroke=GRID)
+        svg.text(x(t), bottom + 15, _tick_text(t, dec), font_size=10.5, fill=MUTED,
+                 text_anchor="middle")
+    svg.line(left, bottom, width - right, bottom, stroke=FAINT)
+    for k, (b, xv) in enumerate(refs):
+        if not ticks[0] <= xv <= ticks[-1]:
+            continue
+        bx = x(xv)
+        svg.raw(f"<g><title>{escape(f'{b.name}: {xv:g} — {b.source}; measured on {b.data}')}"
+                "</title>")
+        svg.line(bx, top - 8, bx, bottom, stroke=INK, stroke_width=1.2,
+                 stroke_dasharray="4 3" if b.same_data else "1.5 2.5")
+        label = b.name + ("" if b.same_data else " (other data)")
+        svg.text(bx, top - 11 - 12 * (k % 2), label, font_size=10, fill=INK,
+                 text_anchor="middle")
+        svg.raw("</g>")
+    for i, name in enumerate(names):
+        cy = top + row_h * (i + 0.5)
+        is_w = name == winner
+        svg.text(label_w - 8, cy + 4, name, font_size=11.5, text_anchor="end",
+                 font_weight="700" if is_w else None, fill=INK if is_w else "#424a53")
+        svg.text(label_w, cy + 4, fams[i], font_size=10, fill=MUTED)
+        if i < len(rows):
+            v = vals.get((name, metric))
+            lo, hi, val = (v.lower, v.upper, v.value) if v is not None else (None, None, None)
+            why = (v.undefined if v is not None and v.undefined else "not computed")
+            color = colors.get(name, MUTED) if rows[i][1] is None else "#6e7781"
+        else:
+            hv = human[i - len(rows)][1].values[metric]
+            lo, hi, val, why, color = hv.lower, hv.upper, hv.value, hv.undefined or "", "#8250df"
+        if val is None:
+            svg.raw(f"<g><title>{escape(f'undefined: {why}')}</title>")
+            svg.text(left + 4, cy + 3.5, "— undefined", font_size=10, fill=MUTED)
+            svg.raw("</g>")
+            continue
+        if lo is not None and hi is not None:
+            svg.line(x(lo), cy, x(hi), cy, stroke=color, stroke_width=1.6,
+                     stroke_linecap="round")
+        shape = "rect" if i >= len(rows) or rows[i][1] is not None else "circle"
+        if shape == "circle":
+            svg.add("circle", cx=float(x(val)), cy=float(cy), r=4.2 if is_w else 3.6,
+                    fill=color, stroke=color, stroke_width=1.6)
+        else:
+            svg.add("rect", x=float(x(val) - 3.4), y=float(cy - 3.4), width=6.8, height=6.8,
+                    fill="#ffffff", stroke=color, stroke_width=1.6)
+    return svg.render("chart ladder")
+
+
 def _short(x: float) -> str:
     text = f"{x:.6g}"
     return text.replace("-", "−")

@@ -22,9 +22,11 @@ from markupsafe import Markup
 
 from mlscope.report.charts import (
     FEASIBLE,
+    LADDER_LABEL,
     forest_chart,
     format_bound,
     format_value,
+    ladder_chart,
     metric_decimals,
     model_colors,
     slice_chart,
@@ -138,6 +140,7 @@ class Page:
     feasible: str = FEASIBLE
     nav: list[tuple[str, str]] = field(default_factory=list)
     confusion: dict[str, Any] | None = None
+    baselines: dict[str, Any] | None = None
 
 
 def _label(result: EvaluationResult, metric: str) -> str:
@@ -227,7 +230,8 @@ def _header(result: EvaluationResult) -> dict[str, Any]:
         "splits": splits,
         "sources": sources,
         "engine": data.get("engine", ""),
-        "n_models": len(result.models),
+        "n_models": sum(1 for m in result.models if m.kind == "candidate"),
+        "n_baselines": sum(1 for m in result.models if m.kind == "baseline"),
         "n_metrics": len(result.metrics),
         "n_slices": n_slices,
         "charter_path": result.charter_path or "",
@@ -411,12 +415,21 @@ def _metric_table(result: EvaluationResult, split: str, role: str,
             "arrow": "↑" if m.direction == "higher" else "↓",
             "id": m.id,
         })
+    # "Best" is among the candidates: a baseline is a yardstick, not a contender.
     best = {m.id: _best_models({mod.name: (vals[(mod.name, m.id)].value
                                            if (mod.name, m.id) in vals else None)
-                                for mod in result.models}, m)
+                                for mod in result.models if mod.kind == "candidate"}, m)
             for m in result.metrics}
     dropped = {str(d["model"]) for d in (result.selection.primary.dropped
                                          if result.selection else [])}
+    key = key_metrics(result)[:1]
+    gaps = {(st.model, st.metric): st for st in result.standings if st.split == split}
+    if key and gaps:
+        headers.append({
+            "text": f"gap closed ({key[0]})", "arrow": "↑", "id": "",
+            "title": f"share of the gap on {key[0]} between the best trivial baseline (0%) "
+                     "and the best upper baseline (100%) that the model closes",
+        })
     rows = []
     for i, mod in enumerate(result.models):
         cells = []
@@ -437,10 +450,14 @@ def _metric_table(result: EvaluationResult, split: str, role: str,
                 format_value(v.value, d), _interval(v, d), sort=repr(v.value),
                 title="; ".join(notes), best=is_best,
             ))
+        if key and gaps:
+            cells.append(_gap_cell(gaps.get((mod.name, key[0])), mod.family))
         css = "winner" if mod.name == result.winner else ("dropped" if mod.name in dropped
                                                           else "")
         note = "selected" if mod.name == result.winner else (
             "dropped" if mod.name in dropped else "")
+        if mod.kind == "baseline":
+            css, note = "baseline", f"baseline · {LADDER_LABEL.get(mod.family, mod.family)}"
         rows.append(Row(mod.name, cells, css=css, note=note, color=colors[mod.name],
                         sort=str(i)))
     n = result.data.get("rows_per_split", {}).get(split) if result.data else None
@@ -451,6 +468,124 @@ def _metric_table(result: EvaluationResult, split: str, role: str,
         "report": f"Held out from every choice: the estimate to report{size}.",
     }.get(role, f"{size[2:]}.")
     return Table(f"{split}", caption, headers, rows, anchor=f"metrics-{split}")
+
+
+def key_metrics(result: EvaluationResult) -> list[str]:
+    """The metrics the decision turns on: the rule's, then the requirements' (at most 3)."""
+    sel = result.charter.get("selection") if isinstance(result.charter, dict) else None
+    out: list[str] = []
+    if isinstance(sel, dict):
+        for k in ("optimize",):
+            if isinstance(sel.get(k), str):
+                out.append(sel[k])
+        for k in ("weights", "constraints"):
+            if isinstance(sel.get(k), dict):
+                out += [str(x) for x in sel[k]]
+        if isinstance(sel.get("metrics"), list):
+            out += [str(x) for x in sel["metrics"]]
+    out += [r.metric for r in result.requirements]
+    known = {m.id for m in result.metrics}
+    if not out:
+        out = [m.id for m in result.metrics[:1]]
+    return [m for m in dict.fromkeys(out) if m in known][:3]
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.0f}%"
+
+
+def _gap_cell(st: Any, family: str | None) -> Cell:
+    if family == "trivial":
+        return Cell("0%", title="a trivial baseline: the floor of the gap", sort="0",
+                    css="muted")
+    if st is None or st.gap_closed is None:
+        why = (st.note if st is not None and st.note else
+               "no upper baseline better than the trivial one")
+        return Cell("—", title=why, undefined=True, sort="", css="undef")
+    interval = (f"[{_pct(st.lower)}, {_pct(st.upper_ci)}]"
+                if st.lower is not None and st.upper_ci is not None else "")
+    title = (f"{st.model} closes {_pct(st.gap_closed)} of the gap between {st.trivial} "
+             f"({st.trivial_value:.4g}) and {st.upper} ({st.upper_value:.4g})")
+    if st.flag:
+        title += "; " + st.flag
+    return Cell(_pct(st.gap_closed), interval, sort=repr(st.gap_closed), title=title,
+                css="flag" if st.flag else "")
+
+
+def _baselines(result: EvaluationResult, dec: dict[str, int]) -> dict[str, Any] | None:
+    """The baselines section: ladders, where each model stands, how baselines were made."""
+    if not result.baselines and not any(m.kind == "baseline" for m in result.models):
+        return None
+    keys = key_metrics(result)
+    sel = str(result.splits.get("selection") or "")
+    ladders = [Markup(ladder_chart(result, k, split=sel)) for k in keys]
+    by = {(st.model, st.metric): st for st in result.standings if st.split == sel}
+    fam_of = {m.name: m.family for m in result.models}
+    cols = [k for k in keys if any(st.metric == k for st in by.values())]
+    heads = []
+    for k in cols:
+        st0 = next(st for st in by.values() if st.metric == k)
+        d = dec.get(k, 3)
+        floor = f"{st0.trivial} {format_value(st0.trivial_value, d)}"
+        ceil = (f"{st0.upper} {format_value(st0.upper_value, d)}" if st0.upper is not None
+                and st0.upper_value is not None else "no upper baseline")
+        heads.append({"metric": k, "label": _label(result, k), "floor": floor, "ceil": ceil})
+    matrix = []
+    flags: list[str] = []
+    for m in result.models:
+        if fam_of.get(m.name) == "trivial" or not any((m.name, k) in by for k in cols):
+            continue
+        cells = []
+        for k in cols:
+            st = by.get((m.name, k))
+            if st is None:
+                cells.append({"gap": "—", "ci": "", "vs": "", "title": "undefined", "flag": False})
+                continue
+            d = dec.get(k, 3)
+            vs = f"{_signed(st.vs_trivial, d)} vs {st.trivial}"
+            if st.vs_trivial_lower is not None:
+                vs += f" [{_signed(st.vs_trivial_lower, d)}, {_signed(st.vs_trivial_upper, d)}]"
+            g = st.gap_closed
+            gap = ("—" if g is None else "< −100%" if g < -1 else "> 200%" if g > 2
+                   else _pct(g))
+            ci = (f"[{_pct(st.lower)}, {_pct(st.upper_ci)}]" if st.lower is not None
+                  and st.upper_ci is not None and g is not None and -1 <= g <= 2 else "")
+            title = st.note or (f"closes {_pct(g)} of the gap from {st.trivial} to {st.upper}"
+                                if g is not None else "")
+            if st.flag:
+                flags.append(st.flag)
+            cells.append({"gap": gap, "ci": ci, "vs": vs, "title": title,
+                          "flag": bool(st.flag)})
+        matrix.append({"model": m.name, "baseline": m.kind == "baseline",
+                       "family": LADDER_LABEL.get(m.family, m.family), "cells": cells,
+                       "winner": m.name == result.winner})
+    made = []
+    for b in result.baselines:
+        if b.family == "external":
+            vals = ", ".join(f"{k} {format_value(v, dec.get(k, 3))}" for k, v in b.values.items())
+            how = (f"{b.role or 'published'}: {vals}. Source: {b.source}. Measured on: "
+                   f"{b.data}.")
+            warn = [] if b.same_data else [
+                "measured on other data: a reference line, not a like-for-like comparison"]
+        elif b.family == "rule":
+            how = f"the rule `{b.fit.get('function')}` run on every row"
+            warn = list(b.warnings)
+        else:
+            f = b.fit
+            feats = f.get("features")
+            how = (f"fitted on the {f.get('fit_on')} split ({f.get('n_train', 0):,} rows, "
+                   f"seed {f.get('seed')})")
+            if f.get("estimator"):
+                how += (f"; {f['estimator']} on {len(feats or [])} feature(s)"
+                        + (f" ({f.get('n_features_encoded')} after encoding)"
+                           if f.get("n_features_encoded") else ""))
+            how += f"; {b.seconds:.2f} s"
+            warn = list(b.warnings)
+        made.append({"name": b.name, "family": LADDER_LABEL.get(b.family, b.family),
+                     "description": b.description or "", "how": how, "warnings": warn,
+                     "features": ", ".join(b.fit.get("features") or [])})
+    return {"ladders": ladders, "heads": heads, "matrix": matrix, "flags": flags,
+            "made": made, "split": sel, "keys": keys}
 
 
 def _slice_table(result: EvaluationResult, metric: str, split: str, dec: dict[str, int],
@@ -692,6 +827,9 @@ def _page(result: EvaluationResult) -> Page:
         nav.append(("tradeoff", "Trade-off"))
     if slices_svg:
         nav.append(("slices", "Slices"))
+    baselines = _baselines(result, dec)
+    if baselines:
+        nav.insert(3, ("baselines", "Baselines"))
     confusion = _confusion(result)
     if confusion:
         nav.append(("confusion", "Confusion"))
@@ -723,6 +861,7 @@ def _page(result: EvaluationResult) -> Page:
         sort_js=Markup(SORT_JS),
         nav=nav,
         confusion=confusion,
+        baselines=baselines,
     )
 
 

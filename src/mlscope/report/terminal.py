@@ -253,6 +253,47 @@ def _requirements(result: EvaluationResult) -> Table | None:
     return table
 
 
+def _standings(result: EvaluationResult, split: str) -> Table | None:
+    """Where each candidate stands between the best trivial and the upper baseline."""
+    from mlscope.report.html import key_metrics
+
+    keys = key_metrics(result)
+    rows = [st for st in result.standings if st.split == split and st.metric in keys[:1]]
+    if not rows:
+        return None
+    metric = keys[0]
+    info = result.metric_info(metric)
+    dec = _decimals(result, info, split)
+    first = rows[0]
+    up = (f"{first.upper} = 100%" if first.upper else "no upper baseline")
+    table = Table(title=f"Against the baselines: {info.label} on {split}",
+                  title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
+                  pad_edge=False, show_edge=False, caption_justify="left",
+                  caption_style="dim",
+                  caption=f"gap closed: {first.trivial} = 0%, {up}; ⚠ does not beat the "
+                          "trivial baseline by more than the interval")
+    table.add_column("model")
+    table.add_column(f"vs {first.trivial}", justify="right")
+    table.add_column("gap closed", justify="right")
+    fam = {m.name: m.family for m in result.models}
+    for st in rows:
+        name = Text(st.model, style="bold cyan" if st.model == result.winner else
+                    ("dim" if fam.get(st.model) else ""))
+        if fam.get(st.model):
+            name.append(f" · {fam[st.model]}", style="dim")
+        vs = Text(_signed(st.vs_trivial, dec))
+        if st.vs_trivial_lower is not None and st.vs_trivial_upper is not None:
+            vs.append(f" [{_signed(st.vs_trivial_lower, dec)}, "
+                      f"{_signed(st.vs_trivial_upper, dec)}]", style="dim")
+        if st.flag:
+            vs.append(" ⚠", style="bold red")
+        gap = Text("—" if st.gap_closed is None else f"{st.gap_closed * 100:.0f}%")
+        if st.lower is not None and st.upper_ci is not None:
+            gap.append(f" [{st.lower * 100:.0f}%, {st.upper_ci * 100:.0f}%]", style="dim")
+        table.add_row(name, vs, gap)
+    return table
+
+
 def _warnings(result: EvaluationResult) -> Group | None:
     warnings = list(dict.fromkeys(
         [*result.warnings, *(result.selection.warnings if result.selection else [])]))
@@ -296,7 +337,8 @@ def render_terminal(
     sections: list[Table | Group | None] = []
     if split and result.metrics and result.models:
         sections += _metric_tables(result, str(split), con.width)
-    sections += [_rules_table(result), _dropped(result), _requirements(result),
+    sections += [_standings(result, str(split)) if split else None,
+                 _rules_table(result), _dropped(result), _requirements(result),
                  _warnings(result)]
     for section in sections:
         if section is not None:

@@ -1,0 +1,1 @@
+"""Baselines: reference points a model is compared with (trivial, learned, human)."""
