@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from mlscope._version import __version__
 from mlscope.baselines.build import baseline_family
-from mlscope.charter.schema import Charter, MetricEntry
+from mlscope.charter.schema import Charter, HumanBaseline, MetricEntry
 from mlscope.data.source import EvalTable, open_evaluation
 from mlscope.engine import duckdb_backend as ddb
 from mlscope.engine.binned import COARSE_BINS, BinnedPass, binned_pass
@@ -642,6 +642,24 @@ def evaluate(
                                 d.lower, d.upper = ci
                         differences.append(d)
 
+    human = None
+    hb = [b for b in ch.baselines.values() if isinstance(b, HumanBaseline)]
+    if hb:
+        from mlscope.baselines.build import human_level
+
+        th = time.perf_counter()
+        hsplit = hb[0].split or sel_split
+        # Humans give labels: metrics at an operating point chosen per model, custom
+        # metrics and error columns are not scored on them.
+        hmetrics = [(met.id, met.spec.name, dict(met.params)) for met in metrics
+                    if met.spec is not None and met.custom is None
+                    and met.error_index is None and not met.info.operating_point]
+        human = human_level(ch, t, bdir, hmetrics, split=hsplit,
+                            resamples=min(n_boot, 1000) if n_boot else 0, level=level,
+                            seed=seed_)
+        warnings.extend(f"human level: {w}" for w in human.warnings)
+        timings["human"] = time.perf_counter() - th
+
     standings: list[Standing] = []
     families = {m: (None if k == "candidate" else baseline_family(k))
                 for m, k in t.kinds.items()}
@@ -652,6 +670,13 @@ def evaluate(
         uppers = [UpperFigure(name=b.name, family="external", metric=k, value=v)
                   for b in baseline_infos if b.family == "external" and b.role != "requirement"
                   for k, v in b.values.items()]
+        if human is not None:
+            for mid, rung in human.best.items():
+                hv = human.rung(rung).value(mid) if rung is not None else None
+                if hv is not None and hv.value is not None:
+                    uppers.append(UpperFigure(name=f"human ({rung})", family="human",
+                                              metric=mid, value=hv.value,
+                                              split=hb[0].split or sel_split))
         standings = compute_standings(
             values=index, reps=reps, models=t.models, families=families,
             metrics=[m.info for m in metrics], splits=boot_splits, level=level,
@@ -731,6 +756,7 @@ def evaluate(
         confusion=confusion,
         baselines=baseline_infos,
         standings=standings,
+        human=human,
         timings={k: round(v, 4) for k, v in timings.items()},
     )
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
+from mlscope.baselines.human import HumanLevel
+
 __all__ = [
     "SCHEMA_VERSION",
     "BaselineInfo",
@@ -282,6 +284,7 @@ class EvaluationResult:
     confusion: list[ConfusionMatrix] = field(default_factory=list)
     baselines: list[BaselineInfo] = field(default_factory=list)
     standings: list[Standing] = field(default_factory=list)
+    human: HumanLevel | None = None
     schema: str = SCHEMA_VERSION
 
     # -- lookups ---------------------------------------------------------------------

@@ -78,6 +78,15 @@ def build_baselines(ch: Charter, t: EvalTable, base_dir: Path, seed: int) -> Bas
     predicting = {n: b for n, b in ch.baselines.items()
                   if not isinstance(b, HumanBaseline | ExternalBaseline)}
     for name, b in ch.baselines.items():
+        if isinstance(b, HumanBaseline):
+            a = b.annotations
+            src = a.path or "the data table"
+            how = (f"{len(a.columns)} annotator columns of {src}" if a.columns is not None
+                   else f"long table {a.path} ({a.annotator}, {a.label})")
+            run.infos.append(BaselineInfo(
+                name=name, kind="human", family="human", description=b.description,
+                fit={"annotations": how, "reference": b.reference,
+                     "split": b.split or ch.selection.split or ch.splits.selection}))
         if isinstance(b, ExternalBaseline):
             run.infos.append(BaselineInfo(
                 name=name, kind="external", family="external", description=b.description,
@@ -211,3 +220,84 @@ def expand_features(patterns: list[str], t: EvalTable, ch: Charter, where: str) 
         else:
             out.append(pat)
     return list(dict.fromkeys(out))
+
+
+def human_level(
+    ch: Charter, t: EvalTable, base_dir: Path, metrics: list[tuple[str, str, dict[str, Any]]],
+    *, split: str, resamples: int, level: float, seed: int,
+) -> Any:
+    """The human-level ladder of the charter's ``human`` baseline on ``split``.
+
+    ``metrics`` are ``(id, registry name, resolved params)`` of the metrics humans can be
+    scored on. Returns a :class:`mlscope.baselines.human.HumanLevel`.
+    """
+    from mlscope.baselines.human import HumanMetricSpec, human_ladder, load_annotations
+    from mlscope.data.source import qi
+
+    name, b = next((n, b) for n, b in ch.baselines.items() if isinstance(b, HumanBaseline))
+    where = f"baselines.{name}"
+    a = b.annotations
+    d = ch.data
+    assert d.id is not None
+    if a.columns is not None:
+        if a.path is None:
+            frame = base_frame(t, [*a.columns], role=f"{where}.annotations")
+            frame = frame.rename(columns={"__id": "__item"})
+            ann = load_annotations(frame[["__item", *a.columns]], layout="wide", item="__item",
+                                   columns=a.columns)
+        else:
+            p = base_dir / a.path
+            ann = load_annotations(p, layout="wide", item=a.item or d.id, columns=a.columns)
+    else:
+        assert a.path is not None
+        ann = load_annotations(base_dir / a.path, layout="long", item=a.item or d.id,
+                               annotator=a.annotator, label=a.label)
+    ann["item"] = ann["item"].astype(str)
+
+    # The reference: the data's own labels (as the user wrote them) on the split's rows.
+    label_col = d.label
+    assert label_col is not None
+    ref_frame = base_frame(t, [label_col], role=where)
+    ref_frame = ref_frame[ref_frame["__split"].astype(str) == split]
+    ref_frame["__id"] = ref_frame["__id"].astype(str)
+    on_split = set(ref_frame["__id"])
+    ann = ann[ann["item"].isin(on_split)]
+    if ann.empty:
+        raise InputError(
+            f"{where}: no annotated item is a row of the `{split}` split (items are matched "
+            f"to `{d.id}`); check the item ids, or set `split:` on the human baseline")
+    reference = pd.Series(ref_frame[label_col].to_numpy(), index=ref_frame["__id"])
+    positive: str | None = None
+    if t.task == "binary":
+        if d.positive is not None:
+            positive = str(d.positive)
+        else:
+            pos_rows = ref_frame[ref_frame["__label"] == 1]
+            if len(pos_rows):
+                raw = pos_rows[label_col].iloc[0]
+                positive = ("true" if raw is True else "false" if raw is False else str(raw))
+
+    # Each model's predictions on the same items.
+    items = sorted(set(ann["item"]))
+    cols = ([t.score_col(m, k) for m in range(len(t.models)) for k in range(len(t.classes))]
+            if t.task == "multiclass" else [t.score_col(m) for m in range(len(t.models))])
+    preds = t.con.execute(
+        f"SELECT __id, {', '.join(qi(c) for c in cols)} FROM ev WHERE __split = ?", [split]
+    ).fetchdf()
+    preds["__id"] = preds["__id"].astype(str)
+    preds = preds.set_index("__id").reindex(items)
+    models: dict[str, pd.Series | pd.DataFrame] = {}
+    for m, model in enumerate(t.models):
+        if t.task == "multiclass":
+            block = preds[[t.score_col(m, k) for k in range(len(t.classes))]]
+            block.columns = list(t.classes)
+            models[model] = block
+        else:
+            models[model] = preds[t.score_col(m)]
+    specs = [HumanMetricSpec(id=i, name=n, params=p) for i, n, p in metrics]
+    return human_ladder(
+        ann, task=t.task, metrics=specs, positive=positive,  # type: ignore[arg-type]
+        classes=list(t.classes) if t.task == "multiclass" else None,
+        reference=reference, reference_kind=b.reference, models=models,
+        ks=b.panel_sizes, min_items=b.min_items, resamples=resamples, level=level,
+        seed=seed)

@@ -157,10 +157,13 @@ def _flag(info: MetricInfo, model: str, trivial: str, st: Standing) -> str | Non
         clear = lo > 0 if info.direction == "higher" else hi < 0
         if clear:
             return None
-        what = "is worse than" if not better else "does not beat"
-        return (f"{model} {what} the trivial baseline `{trivial}` on {info.id} by more "
-                f"than the interval ({d:+.4g} [{lo:+.4g}, {hi:+.4g}]): something is wrong "
-                "(a bug, a leak in the baseline, or too little data)")
+        worse = hi < 0 if info.direction == "higher" else lo > 0
+        what = ("is worse than the trivial baseline `{t}` on {m}, beyond the interval"
+                if worse else
+                "does not beat the trivial baseline `{t}` on {m} by more than the interval")
+        return (f"{model} " + what.format(t=trivial, m=info.id)
+                + f" ({d:+.4g} [{lo:+.4g}, {hi:+.4g}]): something is wrong (a bug, a leak in "
+                "the baseline, or too little data)")
     if better:
         return None
     return (f"{model} is no better than the trivial baseline `{trivial}` on {info.id} "

@@ -465,9 +465,9 @@ def ladder_chart(result: EvaluationResult, metric: str, *, split: str | None = N
     split = split or str(result.splits.get("selection") or "")
     rows = ladder_rows(result)
     vals = _values(result, split)
-    hl = getattr(result, "human", None)
-    human = [(r.name, r) for r in (hl.rungs if hl else [])
-             if r.scored and metric in r.values and r.values[metric].value is not None]
+    hl = result.human
+    human = [(r.name, hv) for r in (hl.rungs if hl else [])
+             if r.scored and (hv := r.value(metric)) is not None and hv.value is not None]
     refs = [(b, b.values[metric]) for b in result.baselines
             if b.family == "external" and metric in b.values]
     pts: list[float | None] = []
@@ -475,8 +475,7 @@ def ladder_chart(result: EvaluationResult, metric: str, *, split: str | None = N
         v = vals.get((m, metric))
         if v is not None:
             pts += [v.value, v.lower, v.upper]
-    for _, r in human:
-        hv = r.values[metric]
+    for _, hv in human:
         pts += [hv.value, hv.lower, hv.upper]
     pts += [x for _, x in refs]
     ticks = _domain(pts, info.bounds, count=4)
@@ -533,7 +532,7 @@ def ladder_chart(result: EvaluationResult, metric: str, *, split: str | None = N
             why = (v.undefined if v is not None and v.undefined else "not computed")
             color = colors.get(name, MUTED) if rows[i][1] is None else "#6e7781"
         else:
-            hv = human[i - len(rows)][1].values[metric]
+            hv = human[i - len(rows)][1]
             lo, hi, val, why, color = hv.lower, hv.upper, hv.value, hv.undefined or "", "#8250df"
         if val is None:
             svg.raw(f"<g><title>{escape(f'undefined: {why}')}</title>")

@@ -567,6 +567,10 @@ def _baselines(result: EvaluationResult, dec: dict[str, int]) -> dict[str, Any] 
                    f"{b.data}.")
             warn = [] if b.same_data else [
                 "measured on other data: a reference line, not a like-for-like comparison"]
+        elif b.family == "human":
+            how = (f"annotators' labels: {b.fit.get('annotations')}; reference: "
+                   f"{b.fit.get('reference')}; scored on the {b.fit.get('split')} split")
+            warn = []
         elif b.family == "rule":
             how = f"the rule `{b.fit.get('function')}` run on every row"
             warn = list(b.warnings)
@@ -585,7 +589,52 @@ def _baselines(result: EvaluationResult, dec: dict[str, int]) -> dict[str, Any] 
                      "description": b.description or "", "how": how, "warnings": warn,
                      "features": ", ".join(b.fit.get("features") or [])})
     return {"ladders": ladders, "heads": heads, "matrix": matrix, "flags": flags,
-            "made": made, "split": sel, "keys": keys}
+            "made": made, "split": sel, "keys": keys, "human": _human(result, dec)}
+
+
+def _human(result: EvaluationResult, dec: dict[str, int]) -> dict[str, Any] | None:
+    """The human-level panel: agreement, the ladder of rungs, the typical human."""
+    hl = result.human
+    if hl is None:
+        return None
+    metrics = [m.id for m in result.metrics
+               if any(r.value(m.id) is not None for r in hl.rungs)]
+    ag = hl.agreement
+
+    def num(x: float | None, d: int = 3) -> str:
+        return "—" if x is None else format_value(x, d)
+
+    rows = []
+    for r in hl.rungs:
+        cells = []
+        for mid in metrics:
+            hv = r.value(mid)
+            d = dec.get(mid, 3)
+            if hv is None or hv.value is None:
+                why = hv.undefined if hv is not None and hv.undefined else "not scored"
+                cells.append({"text": "—", "ci": "", "title": why, "best": False})
+                continue
+            ci = (f"[{num(hv.lower, d)}, {num(hv.upper, d)}]"
+                  if hv.lower is not None and hv.upper is not None else "")
+            if hv.spread is not None:
+                ci += f" sd {num(hv.spread, d)}"
+            cells.append({"text": num(hv.value, d), "ci": ci, "title": "",
+                          "best": hl.best.get(mid) == r.name})
+        rows.append({"name": r.name, "n": f"{r.n_items:,}", "cells": cells,
+                     "typical": r.name == hl.typical_human,
+                     "note": r.note if not r.scored or not r.eligible else ""})
+    return {
+        "reference": {"gold": "independent gold labels",
+                      "from_annotators": "labels derived from the same annotators: each "
+                                         "human scored leave-one-out against the others",
+                      "none": "no reference labels"}.get(hl.reference_kind, hl.reference_kind),
+        "alpha": num(ag.krippendorff_alpha), "kappa": num(ag.fleiss_kappa),
+        "agree": "—" if ag.percent_agreement is None else _pct(ag.percent_agreement),
+        "n_items": f"{ag.n_items:,}", "n_annotators": ag.n_annotators,
+        "per_item": f"{ag.labels_per_item:.1f}", "warning": ag.warning,
+        "metrics": [{"id": m, "label": _label(result, m)} for m in metrics],
+        "rows": rows, "notes": list(dict.fromkeys([*ag.notes, *hl.notes])),
+    }
 
 
 def _slice_table(result: EvaluationResult, metric: str, split: str, dec: dict[str, int],
