@@ -136,7 +136,9 @@ def test_trivial_and_rule_values_match_sklearn(result: tuple[EvaluationResult, p
             roc_auc_score(y, rule), abs=1e-9)
     # Baselines have intervals like the candidates.
     v = res.value("roc_auc", "lr")
-    assert v.lower is not None and v.upper is not None and v.lower < v.value < v.upper
+    assert v.lower is not None
+    assert v.upper is not None
+    assert v.lower < v.value < v.upper
 
 
 def test_learned_baselines_learn(result: tuple[EvaluationResult, pd.DataFrame]) -> None:
@@ -160,7 +162,8 @@ def test_must_beat_drops_candidates_that_do_not(tmp_path: Path) -> None:
                            "must_beat": ["prior", "rule"]})
     res = mlscope.evaluate(write(tmp_path, c))
     dropped = {d["model"]: d["reasons"] for d in res.selection.primary.dropped}
-    assert "noise" in dropped and "good" not in dropped
+    assert "noise" in dropped
+    assert "good" not in dropped
     assert any("does not beat the baseline `rule` on roc_auc" in r for r in dropped["noise"])
     assert res.winner == "good"
     # A baseline no candidate beats leaves no winner, and says so.
@@ -176,18 +179,21 @@ def test_standings_gap_closed_and_flags(result: tuple[EvaluationResult, pd.DataF
     st = {(s.model, s.metric, s.split): s for s in res.standings}
     g = st[("good", "roc_auc", "validation")]
     # Trivial floor: the better of prior and majority (both 0.5 AUC: the first listed).
-    assert g.trivial in ("prior", "majority") and g.trivial_value == 0.5
+    assert g.trivial in ("prior", "majority")
+    assert g.trivial_value == 0.5
     # No human level: the ceiling is the best of the learned/rule baselines and the
     # external figure measured elsewhere (0.9).
     best = max([res.value("roc_auc", m).value for m in ("lr", "trees", "rule")] + [0.9])
     assert g.upper_value == pytest.approx(best)
     good = res.value("roc_auc", "good").value
     assert g.gap_closed == pytest.approx((good - 0.5) / (best - 0.5))
-    assert g.lower is not None and g.lower <= g.gap_closed <= g.upper_ci
+    assert g.lower is not None
+    assert g.lower <= g.gap_closed <= g.upper_ci
     assert g.flag is None
     # The noise candidate does not beat the trivial baseline: flagged, and warned loudly.
     n = st[("noise", "roc_auc", "validation")]
-    assert n.flag is not None and "does not beat the trivial baseline" in n.flag
+    assert n.flag is not None
+    assert "does not beat the trivial baseline" in n.flag
     assert n.vs_trivial_lower < 0 < n.vs_trivial_upper
     assert any(w.startswith("noise does not clearly beat the trivial baseline on roc_auc")
                for w in res.warnings)
@@ -283,7 +289,8 @@ def test_bad_baselines_exit_2_with_a_clear_message(tmp_path: Path, change: dict[
     assert expected in r.output
     assert "Traceback (most recent call last)" not in r.output.split("raised")[0]
     if "raised" in expected:
-        assert "rules.py" in r.output and "line 11, in broken" in r.output
+        assert "rules.py" in r.output
+        assert "line 11, in broken" in r.output
     with pytest.raises(InputError):
         mlscope.evaluate(p, resamples=0)
 
@@ -339,9 +346,11 @@ def test_human_level_from_annotator_columns(tmp_path: Path) -> None:
     }
     res = mlscope.evaluate(write(tmp_path, c, df), resamples=100)
     hl = res.human
-    assert hl is not None and hl.reference_kind == "gold"
+    assert hl is not None
+    assert hl.reference_kind == "gold"
     assert hl.agreement.n_annotators == 5
-    assert hl.agreement.krippendorff_alpha is not None and hl.agreement.krippendorff_alpha > 0.4
+    assert hl.agreement.krippendorff_alpha is not None
+    assert hl.agreement.krippendorff_alpha > 0.4
     single = hl.rung(hl.typical_human)
     assert single.kind == "single"
     # The typical human's accuracy is the mean of the annotators' (known) accuracies.
@@ -353,15 +362,20 @@ def test_human_level_from_annotator_columns(tmp_path: Path) -> None:
     # The human level is the ceiling of the gap closed.
     st = {(s.model, s.metric, s.split): s for s in res.standings}
     g = st[("good", "accuracy", "validation")]
-    assert g.upper_family == "human" and g.upper is not None and g.upper.startswith("human (")
+    assert g.upper_family == "human"
+    assert g.upper is not None
+    assert g.upper.startswith("human (")
     assert g.upper_value == pytest.approx(hl.rung(hl.best["accuracy"]).value("accuracy").value)
     # Models are scored on the annotated items too, against the same reference.
     on_items = hl.model("good", hl.typical_human)
     assert on_items.n_items == single.n_items
     back = EvaluationResult.from_dict(res.to_dict())
-    assert back.human is not None and back.human.to_dict() == hl.to_dict()
+    assert back.human is not None
+    assert back.human.to_dict() == hl.to_dict()
     html = render_html(res)
-    assert "Human level" in html and "typical human" in html and "Krippendorff" in html
+    assert "Human level" in html
+    assert "typical human" in html
+    assert "Krippendorff" in html
 
 
 def test_human_level_bad_input(tmp_path: Path) -> None:
@@ -370,8 +384,85 @@ def test_human_level_bad_input(tmp_path: Path) -> None:
     c["baselines"] = {"h": {"kind": "human", "annotations": {"columns": ["a1", "a9"]}}}
     r = CliRunner().invoke(main, ["run", str(write(tmp_path, c, df)), "--resamples", "0",
                                   "--out", str(tmp_path / "o")])
-    assert r.exit_code == 2 and "column `a9` is not in eval.parquet" in r.output
+    assert r.exit_code == 2
+    assert "column `a9` is not in eval.parquet" in r.output
     del c["data"]["id"]
     c["baselines"]["h"]["annotations"]["columns"] = ["a1", "a2"]
     report = validate_charter(write(tmp_path, c, df))
     assert any("data.id" in str(p) for p in report.problems)
+
+
+def test_trivial_baselines_equal_sklearn_dummies() -> None:
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+
+    from mlscope.baselines.predictors import trivial_predictions
+
+    rng = np.random.default_rng(4)
+    y = (rng.random(500) < 0.3).astype(int)
+    X = np.zeros((40, 1))
+    prior = DummyClassifier(strategy="prior").fit(np.zeros((500, 1)), y)
+    assert np.allclose(trivial_predictions("prior", task="binary", y_train=y, n=40),
+                       prior.predict_proba(X)[:, 1], atol=1e-12)
+    most = DummyClassifier(strategy="most_frequent").fit(np.zeros((500, 1)), y)
+    assert np.array_equal(trivial_predictions("majority", task="binary", y_train=y, n=40),
+                          most.predict_proba(X)[:, 1])
+    ym = rng.choice(["a", "b", "c"], size=500, p=[0.2, 0.5, 0.3])
+    prior_m = DummyClassifier(strategy="prior").fit(np.zeros((500, 1)), ym)
+    assert np.allclose(trivial_predictions("prior", task="multiclass", y_train=ym, n=40,
+                                           classes=["a", "b", "c"]),
+                       prior_m.predict_proba(X), atol=1e-12)  # classes_ sorted: a, b, c
+    strat = trivial_predictions("stratified", task="multiclass", y_train=ym, n=20000,
+                                classes=["a", "b", "c"], seed=1)
+    assert np.allclose(strat.mean(axis=0), prior_m.class_prior_, atol=0.015)
+    yr = rng.gamma(2.0, size=500)
+    for kind in ("mean", "median"):
+        d = DummyRegressor(strategy=kind).fit(np.zeros((500, 1)), yr)
+        assert np.allclose(trivial_predictions(kind, task="regression", y_train=yr, n=40),
+                           d.predict(X), atol=1e-12)
+    assert np.allclose(trivial_predictions("prior", task="regression", y_train=yr, n=40),
+                       DummyRegressor(strategy="mean").fit(np.zeros((500, 1)), yr).predict(X))
+
+
+def test_leak_warning_reaches_the_result(tmp_path: Path) -> None:
+    df = frame()
+    df["refund_flag"] = df["y"] * 2.0 + 0.001 * np.arange(len(df)) / len(df)
+    c = charter(baselines={"prior": {"kind": "prior"},
+                           "lr": {"kind": "logistic", "features": ["x1", "refund_flag"]}},
+                metrics=["roc_auc"])
+    res = mlscope.evaluate(write(tmp_path, c, df), resamples=0)
+    assert any("refund_flag" in w and "leak" in w for w in res.warnings)
+    info = next(b for b in res.baselines if b.name == "lr")
+    assert any("refund_flag" in w for w in info.warnings)
+
+
+RULE_BAD = '''
+def short(df):
+    return [0.5] * (len(df) - 1)
+'''
+
+
+@pytest.mark.parametrize(("case", "expected"), [
+    pytest.param("wrong-length", "returned 2999 values for 3000 rows", id="rule-wrong-length"),
+    pytest.param("annotator-labels", "`maybe`", id="annotator-label-outside-set"),
+    pytest.param("feature-missing-on-train", "`late_feature`", id="feature-not-in-training"),
+])
+def test_more_bad_input_exits_2(tmp_path: Path, case: str, expected: str) -> None:
+    df = frame()
+    c = charter(metrics=["roc_auc"])
+    if case == "wrong-length":
+        (tmp_path / "rules_bad.py").write_text(RULE_BAD, encoding="utf-8")
+        c["baselines"] = {"r": {"kind": "rule", "function": "rules_bad:short"}}
+    elif case == "annotator-labels":
+        df["a1"] = np.where(df.split == "validation", df.y.astype(str), None)
+        df["a2"] = df["a1"]
+        df.loc[df.index[df.split == "validation"][:3], "a2"] = "maybe"
+        c["baselines"] = {"h": {"kind": "human", "annotations": {"columns": ["a1", "a2"]}}}
+    else:
+        df["late_feature"] = np.where(df.split == "train", np.nan, df.x1)
+        c["baselines"] = {"lr": {"kind": "logistic", "features": ["x1", "late_feature"]}}
+    p = write(tmp_path, c, df)
+    r = CliRunner().invoke(main, ["run", str(p), "--resamples", "0", "--out",
+                                  str(tmp_path / "o")])
+    assert r.exit_code == 2, r.output
+    assert expected in r.output
+    assert "Traceback" not in r.output

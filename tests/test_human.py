@@ -659,3 +659,42 @@ def test_bad_options() -> None:
         human_ladder(ann, task="multiclass", metrics=metric, reference=gold.astype(str),
                      reference_kind="gold",
                      models={"m": pd.DataFrame({"0": np.ones(40)}, index=gold.index)})
+
+
+def test_dawid_skene_generator_accuracies_recovered_within_intervals() -> None:
+    """Annotators drawn from the Dawid-Skene model itself, each with its own (asymmetric)
+    confusion matrix: the single-annotator rung's interval covers the mean of their true
+    accuracies, and each annotator's estimate is close to its own."""
+    rng = np.random.default_rng(11)
+    n, prevalence = 1500, 0.3
+    # P(label = 1 | truth = 0) and P(label = 1 | truth = 1) per annotator.
+    confusion = [(0.05, 0.90), (0.10, 0.80), (0.20, 0.85), (0.15, 0.60), (0.30, 0.70)]
+    items = [f"i{i}" for i in range(n)]
+    y = rng.random(n) < prevalence
+    rows = []
+    for j, (fp, tp) in enumerate(confusion):
+        p1 = np.where(y, tp, fp)
+        lab = (rng.random(n) < p1).astype(int)
+        rows.append(pd.DataFrame({"item": items, "annotator": f"a{j}", "label": lab}))
+    ann = pd.concat(rows, ignore_index=True)
+    gold = pd.Series(y.astype(int), index=items)
+    hl = human_ladder(ann, task="binary", metrics=[HumanMetricSpec("acc", "accuracy"),
+                                                   HumanMetricSpec("rec", "recall")],
+                      reference=gold, reference_kind="gold", resamples=300, seed=2)
+    true_acc = [prevalence * tp + (1 - prevalence) * (1 - fp) for fp, tp in confusion]
+    acc = hl.rung("single annotator").value("acc")
+    assert acc is not None
+    assert acc.lower is not None
+    assert acc.upper is not None
+    assert acc.lower <= np.mean(true_acc) <= acc.upper
+    rec = hl.rung("single annotator").value("rec")
+    assert rec is not None
+    assert rec.lower is not None
+    assert rec.upper is not None
+    assert rec.lower <= np.mean([tp for _, tp in confusion]) <= rec.upper
+    for j, a in enumerate(true_acc):
+        assert hl.per_annotator[f"a{j}"]["acc"] == pytest.approx(a, abs=0.04)
+    ds = hl.rung("Dawid–Skene").value("acc")
+    assert ds is not None
+    assert ds.value is not None
+    assert ds.value > max(true_acc)

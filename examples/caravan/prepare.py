@@ -68,6 +68,17 @@ AGE_GROUPS: dict[int, str] = {
 # codes; every other feature is a count or an ordinal band.
 NOMINAL = ["MOSTYPE", "MOSHOOFD"]
 SPLIT_SHARES = {"train": 0.50, "validation": 0.25, "test": 0.25}
+# SIMULATED annotators. Caravan has no human judgements, so to show mlscope's human-level
+# baseline this script simulates three sales agents who each read about 70% of the
+# validation and test customers' files and guess "will buy" (1) or not (0). Each follows
+# the Dawid-Skene model with a known sensitivity and specificity (below); nothing here is
+# real human data, and the charter and README say so.
+AGENTS: dict[str, tuple[float, float]] = {  # (sensitivity, specificity)
+    "agent_1": (0.55, 0.80),
+    "agent_2": (0.45, 0.85),
+    "agent_3": (0.60, 0.75),
+}
+AGENT_COVERAGE = 0.7
 
 
 def load_caravan() -> tuple[pd.DataFrame, pd.Series]:
@@ -164,7 +175,21 @@ def build_table(seed: int) -> tuple[pd.DataFrame, dict[str, float]]:
         proba = model.predict_proba(X)[:, 1]
         fit_seconds[name] = time.perf_counter() - start
         table[f"p_{name}"] = proba.astype(np.float64)
+    simulate_agents(table, seed)
     return table, fit_seconds
+
+
+def simulate_agents(table: pd.DataFrame, seed: int) -> None:
+    """Add the SIMULATED agents' guesses (see :data:`AGENTS`): an empty cell where an
+    agent did not read the customer's file (every train customer, ~30% of the others)."""
+    rng = np.random.default_rng(seed + 1)
+    y = table["purchase"].to_numpy().astype(bool)
+    held_out = table["split"].isin(["validation", "test"]).to_numpy()
+    for name, (sens, spec) in AGENTS.items():
+        says_buy = np.where(y, rng.random(len(y)) < sens, rng.random(len(y)) >= spec)
+        read = held_out & (rng.random(len(y)) < AGENT_COVERAGE)
+        col = pd.Series(says_buy.astype(np.int64), dtype="Int64")
+        table[name] = col.mask(~read)
 
 
 def summarize(table: pd.DataFrame, fit_seconds: dict[str, float]) -> str:

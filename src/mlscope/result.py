@@ -13,7 +13,7 @@ from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from mlscope.baselines.human import HumanLevel
+from mlscope.baselines.human_result import HumanLevel
 
 __all__ = [
     "SCHEMA_VERSION",

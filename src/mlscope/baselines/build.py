@@ -267,6 +267,20 @@ def human_level(
             f"{where}: no annotated item is a row of the `{split}` split (items are matched "
             f"to `{d.id}`); check the item ids, or set `split:` on the human baseline")
     reference = pd.Series(ref_frame[label_col].to_numpy(), index=ref_frame["__id"])
+    if t.task in ("binary", "multiclass"):
+        from mlscope.baselines.human import _text
+
+        allowed = ({_text(v) for v in ref_frame[label_col].dropna()} if t.task == "binary"
+                   else set(t.classes))
+        texts = ann["label"].map(lambda v: None if pd.isna(v) else _text(v))
+        bad = ann[texts.notna() & ~texts.isin(allowed)]
+        if len(bad):
+            row = bad.iloc[0]
+            raise InputError(
+                f"{where}.annotations: annotator `{row['annotator']}` labels item "
+                f"`{row['item']}` as `{_text(row['label'])}`, which is not a label of "
+                f"`{label_col}` (labels: {', '.join(sorted(allowed))}); {len(bad)} "
+                "annotation(s) like this. Fix them, or map them to one of the labels")
     positive: str | None = None
     if t.task == "binary":
         if d.positive is not None:

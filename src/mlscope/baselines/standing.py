@@ -89,10 +89,18 @@ def compute_standings(
             up_family: str | None = None
             up_value: float | None = None
             up_index: int | None = None
+            human_note = ""
             if human:
                 best_h = max(human, key=lambda u: _oriented(info, u.value))
-                up_name, up_family, up_value = best_h.name, "human", best_h.value
-            else:
+                if _oriented(info, best_h.value - tv) > _MIN_GAP:
+                    up_name, up_family, up_value = best_h.name, "human", best_h.value
+                else:
+                    # Humans below the floor give no ceiling: use the best available.
+                    human_note = (f"human level ({best_h.value:.4g}) is no better than the "
+                                  f"trivial `{models[ti]}` on {info.id}; the ceiling is the "
+                                  "best other baseline")
+                    human = []
+            if not human:
                 cands: list[tuple[str, str, float, int | None]] = []
                 for i in model_uppers:
                     v = val(i)
@@ -113,7 +121,7 @@ def compute_standings(
                     continue
                 st = Standing(split=split, model=name, metric=info.id, trivial=models[ti],
                               trivial_value=tv, upper=up_name, upper_family=up_family,
-                              upper_value=up_value, gap_closed=None)
+                              upper_value=up_value, gap_closed=None, note=human_note)
                 diff = mv.value - tv
                 st.vs_trivial = diff
                 rm, rt = reps.get((split, mi, slice_key, info.id)), reps.get(
