@@ -175,8 +175,26 @@ def build_table(seed: int) -> tuple[pd.DataFrame, dict[str, float]]:
         proba = model.predict_proba(X)[:, 1]
         fit_seconds[name] = time.perf_counter() - start
         table[f"p_{name}"] = proba.astype(np.float64)
+        if name == "gbdt":
+            table["p_gbdt_v2"] = faulty_release(model, X)
     simulate_agents(table, seed)
     return table, fit_seconds
+
+
+# An INJECTED FAULT, to demonstrate `mlscope check`: "gbdt_v2" is the same gradient
+# boosting model served by a new feature pipeline in which the product-ownership features
+# (P*, A*) come out as 0 for one customer type (a lookup-table join that fails for
+# "Driven Growers"). Overall it looks almost as good; on that slice it ranks badly.
+FAULTY_TYPE = 2  # MOSHOOFD code of "Driven Growers"
+
+
+def faulty_release(model: Any, X: pd.DataFrame) -> np.ndarray:
+    """gbdt's probabilities with the product features zeroed for one customer type."""
+    broken = X.copy()
+    rows = broken["MOSHOOFD"].astype(int) == FAULTY_TYPE
+    products = [c for c in broken.columns if c[0] in "PA"]
+    broken.loc[rows, products] = 0.0
+    return np.asarray(model.predict_proba(broken)[:, 1], dtype=np.float64)
 
 
 def simulate_agents(table: pd.DataFrame, seed: int) -> None:

@@ -140,7 +140,8 @@ def _progress_bar(*, enabled: bool) -> Iterator[Callable[[str, int, int], None] 
 
 def _run(
     charter: Path, out: Path | None, resamples: int | None, seed: int | None, engine: str,
-    quiet: bool, html: bool, binned: int | None = None,
+    quiet: bool, html: bool, binned: int | None = None, candidate: str | None = None,
+    check: bool = False,
 ) -> int:
     from mlscope.evaluation import evaluate
     from mlscope.report import render_terminal, write_html
@@ -152,7 +153,11 @@ def _run(
     with _progress_bar(enabled=not quiet) as bar:
         result = evaluate(charter, resamples=resamples, seed=seed,
                           engine=engine, progress=bar, binned=binned,  # type: ignore[arg-type]
-                          spark=spark_master)
+                          spark=spark_master, candidate=candidate)
+    if check and result.check is None:
+        raise InputError("mlscope check needs something to check against: set `blessed:` "
+                         "(and `gates:`) in the charter, or give --candidate to check a model "
+                         "against the requirements")
     out_dir = out or (charter.parent / "mlscope-out")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -164,6 +169,19 @@ def _run(
     if html:
         html_path = write_html(result, out_dir / "report.html")
         paths["html"] = str(html_path)
+    if check:
+        from mlscope.compare.check import markdown_summary, verdict_lines
+
+        assert result.check is not None
+        md = out_dir / "check.md"
+        md.write_text(markdown_summary(result.check, result.project), encoding="utf-8")
+        paths["markdown"] = str(md)
+        if not quiet:
+            render_terminal(result, paths=paths)
+        # The verdict is printed last (and even with --quiet): it is what a CI log shows.
+        for line in verdict_lines(result.check):
+            click.echo(line)
+        return result.check.exit_code
     if not quiet:
         render_terminal(result, paths=paths)
     return result.exit_code
@@ -227,6 +245,23 @@ def evaluate(charter: Path, out: Path | None, resamples: int | None, seed: int |
              engine: str, binned: int | None, quiet: bool) -> None:
     """Evaluate and select, writing result.json only (no HTML)."""
     sys.exit(_run(charter, out, resamples, seed, engine, quiet, html=False, binned=binned))
+
+
+@main.command()
+@_apply(_run_options)
+@click.option("--candidate", default=None, metavar="MODEL",
+              help="The model to check (default: the one the selection rule chooses).")
+@_guard
+def check(charter: Path, out: Path | None, resamples: int | None, seed: int | None,
+          engine: str, binned: int | None, quiet: bool, candidate: str | None) -> None:
+    """Gate a candidate against the blessed model and the requirements (a CI step).
+
+    Exit code 0: every gate and requirement passes; 1: something fails (each failing
+    metric, slice, bound and margin is printed); 2: bad input. Writes result.json,
+    report.html and check.md (a pull-request comment).
+    """
+    sys.exit(_run(charter, out, resamples, seed, engine, quiet, html=True, binned=binned,
+                  candidate=candidate, check=True))
 
 
 @main.command()

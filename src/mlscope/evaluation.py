@@ -42,12 +42,13 @@ from mlscope.engine.numpy_backend import (
 from mlscope.engine.plan import OVERALL, Grouping, SliceCell, plan_groupings
 from mlscope.engine.rowstats import batched_multiclass, multiclass_row_codes
 from mlscope.engine.stats import BinaryStats, MulticlassStats, Stats
-from mlscope.errors import CharterError, InputError
+from mlscope.errors import CharterError, InputError, did_you_mean
 from mlscope.metrics.multiclass import confusion_matrix
 from mlscope.metrics.registry import MetricSpec, get_metric
 from mlscope.plugins import load_callable
 from mlscope.result import (
     BaselineInfo,
+    CheckResult,
     ConfusionMatrix,
     Difference,
     EvaluationResult,
@@ -279,6 +280,7 @@ def evaluate(
     progress: Progress | None = None,
     binned: int | None = None,
     spark: SparkSession | str | None = None,
+    candidate: str | None = None,
 ) -> EvaluationResult:
     """Evaluate the charter's models and select one.
 
@@ -308,6 +310,9 @@ def evaluate(
         into this many score bins per model (e.g. 16384). Memory no longer grows with the
         rows; ROC AUC and average precision carry a guaranteed ``error_bound``, every
         other metric stays exact. See ``docs/computation.md``.
+    candidate
+        The model ``mlscope check`` holds to the gates and requirements (default: the
+        selected model); the verdict is ``result.check``.
     progress
         Called as ``progress(stage, done, total)`` as work completes (``stage`` is
         ``"point estimates"`` or ``"intervals <split>"``; units are splits, then
@@ -616,14 +621,27 @@ def evaluate(
     warnings.extend(w for w in selection.warnings
                     if not (charter_warnings and "biases the reported estimate" in w))
     winner = selection.primary.winner
-    reference = winner or (selection.primary.ranking[0]["model"]
-                           if selection.primary.ranking else None)
+    if reps:
+        from mlscope.select import decision_confidence
+
+        sel_reps = {name: {met.id: reps[(sel_split, mi, OVERALL, met.id)] for met in metrics
+                           if (sel_split, mi, OVERALL, met.id) in reps}
+                    for mi, name in enumerate(t.models)}
+        selection.confidence = decision_confidence(
+            ch.selection, sel_reps, infos,
+            candidates=[m for m in t.models if m not in baseline_models], winner=winner)
+    blessed_name, blessed_stored, blessed_source = _blessed(ch, t, bdir)
+    top = winner or (selection.primary.ranking[0]["model"]
+                     if selection.primary.ranking else None)
+    # Differences against the selected (or best-ranked) model, and against the blessed one.
+    references = list(dict.fromkeys(r for r in (top, blessed_name) if r is not None))
 
     differences: list[Difference] = []
-    if reference is not None:
+    masks = _SliceMasks(engines)
+    for reference in references:
         ri = t.models.index(reference)
         for split in boot_splits:
-            for mi, name in enumerate(t.models):
+            for mi in range(len(t.models)):
                 if mi == ri:
                     continue
                 for skey in slice_infos:
@@ -631,16 +649,9 @@ def evaluate(
                         a, b = index[(split, mi, skey, met.id)], index[(split, ri, skey, met.id)]
                         if a.value is None or b.value is None:
                             continue
-                        d = Difference(split=split, slice=skey, metric=met.id, model=name,
-                                       reference=reference, value=a.value - b.value)
-                        ra, rb = reps.get((split, mi, skey, met.id)), reps.get(
-                            (split, ri, skey, met.id))
-                        if ra is not None and rb is not None:
-                            ci = percentile_interval(ra - rb, level,
-                                                     min_defined=_MIN_DEFINED_SHARE)
-                            if ci is not None:
-                                d.lower, d.upper = ci
-                        differences.append(d)
+                        differences.append(_paired_difference(
+                            t, met, split, skey, mi, ri, a.value - b.value, reps, thresholds,
+                            masks, level))
 
     human = None
     hb = [b for b in ch.baselines.values() if isinstance(b, HumanBaseline)]
@@ -697,15 +708,14 @@ def evaluate(
     req_split = rep_split or sel_split
     requirements: list[RequirementCheck] = []
     if winner is not None:
-        wi = t.models.index(winner)
-        for mid, bound in ch.requirements.items():
-            mv = index[(req_split, wi, OVERALL, mid)]
-            met_ = mv.value is not None and bound.holds(mv.value)
-            requirements.append(RequirementCheck(
-                metric=mid, bound=str(bound), split=req_split, model=winner, value=mv.value,
-                lower=mv.lower, upper=mv.upper, met=bool(met_),
-                margin=bound.margin(mv.value) if mv.value is not None else None,
-            ))
+        requirements = _requirement_checks(ch, t, index, winner, req_split)
+    check = None
+    if ch.gates or ch.blessed is not None or candidate is not None:
+        check = _check(ch, t, candidate=candidate, winner=winner, blessed_name=blessed_name,
+                       stored=blessed_stored, source=blessed_source,
+                       split=req_split, index=index, differences=differences, reps=reps,
+                       infos=infos, slices=list(slice_infos), level=level)
+
     if winner is None:
         status: Literal["requirements_met", "requirements_not_met", "no_decision"] = "no_decision"
     elif all(r.met for r in requirements):
@@ -757,8 +767,219 @@ def evaluate(
         baselines=baseline_infos,
         standings=standings,
         human=human,
+        check=check,
         timings={k: round(v, 4) for k, v in timings.items()},
     )
+
+
+def _requirement_checks(ch: Charter, t: EvalTable,
+                        index: Mapping[tuple[str, int, str, str], MetricValue], model: str,
+                        split: str) -> list[RequirementCheck]:
+    mi = t.models.index(model)
+    out = []
+    for mid, bound in ch.requirements.items():
+        mv = index[(split, mi, OVERALL, mid)]
+        met_ = mv.value is not None and bound.holds(mv.value)
+        out.append(RequirementCheck(
+            metric=mid, bound=str(bound), split=split, model=model, value=mv.value,
+            lower=mv.lower, upper=mv.upper, met=bool(met_),
+            margin=bound.margin(mv.value) if mv.value is not None else None,
+        ))
+    return out
+
+
+def _check(
+    ch: Charter, t: EvalTable, *, candidate: str | None, winner: str | None,
+    blessed_name: str | None, stored: EvaluationResult | None, source: str, split: str,
+    index: Mapping[tuple[str, int, str, str], MetricValue], differences: list[Difference],
+    reps: Mapping[tuple[str, int, str, str], FloatArray], infos: Mapping[str, MetricInfo],
+    slices: list[str], level: float,
+) -> CheckResult:
+    """The verdict of ``mlscope check``: ``candidate`` (default: the winner) against the
+    blessed model's gates and against the requirements."""
+    from mlscope.compare.check import gate_checks, verdict
+
+    if candidate is not None and candidate not in t.models:
+        raise InputError(f"--candidate: `{candidate}` is not a model of the data"
+                         f"{did_you_mean(candidate, t.models)} (models: "
+                         f"{', '.join(t.models)})")
+    cand = candidate or winner
+    blessed = blessed_name or (ch.blessed.model if ch.blessed is not None
+                               and not isinstance(ch.blessed, str) else None)
+    if cand is None:
+        out = verdict(candidate="(none)", blessed=blessed, blessed_source=source, split=split,
+                      gates=[], requirements=[])
+        out.passed, out.exit_code = False, 1
+        out.failures.append("the selection rule chose no model and no --candidate was "
+                            "given: nothing passes")
+        return out
+    if blessed_name is not None and cand == blessed_name:
+        raise InputError(f"the candidate `{cand}` is the blessed model itself; name another "
+                         "model with --candidate")
+    ci = t.models.index(cand)
+    requirements = _requirement_checks(ch, t, index, cand, split)
+    gates = []
+    note = ""
+    if ch.gates and blessed is not None:
+        if stored is None:
+            bi = t.models.index(blessed)
+            diffs = {(d.slice, d.metric): d for d in differences
+                     if d.split == split and d.model == cand and d.reference == blessed}
+
+            def value(model: str, skey: str, mid: str) -> MetricValue | None:
+                return index.get((split, t.models.index(model), skey, mid))
+
+            def replicates(skey: str, mid: str) -> FloatArray | None:
+                ra, rb = reps.get((split, ci, skey, mid)), reps.get((split, bi, skey, mid))
+                return None if ra is None or rb is None else ra - rb
+
+            def difference(skey: str, mid: str) -> Difference | None:
+                return diffs.get((skey, mid))
+        else:
+            stored_vals = {(v.slice, v.metric): v for v in stored.values
+                           if v.model == blessed and v.split == split}
+            if not stored_vals:
+                raise InputError(f"blessed.result: the stored result has no values for "
+                                 f"`{blessed}` on the `{split}` split")
+            note = ("the blessed model comes from a stored result: the comparison is not "
+                    "paired (its value is held fixed)")
+
+            def value(model: str, skey: str, mid: str) -> MetricValue | None:
+                if model == blessed:
+                    return stored_vals.get((skey, mid))
+                return index.get((split, t.models.index(model), skey, mid))
+
+            def replicates(skey: str, mid: str) -> FloatArray | None:
+                ra, sv = reps.get((split, ci, skey, mid)), stored_vals.get((skey, mid))
+                return None if ra is None or sv is None or sv.value is None else ra - sv.value
+
+            def difference(skey: str, mid: str) -> Difference | None:
+                cv, sv = index.get((split, ci, skey, mid)), stored_vals.get((skey, mid))
+                if cv is None or sv is None or cv.value is None or sv.value is None:
+                    return None
+                return Difference(
+                    split=split, slice=skey, metric=mid, model=cand, reference=blessed,
+                    value=cv.value - sv.value,
+                    lower=None if cv.lower is None else cv.lower - sv.value,
+                    upper=None if cv.upper is None else cv.upper - sv.value,
+                    test="unpaired", note="the stored value is held fixed")
+
+        gates = gate_checks(ch, candidate=cand, blessed=blessed, split=split, slices=slices,
+                            value=value, difference=difference, replicates=replicates,
+                            infos=infos)
+    return verdict(candidate=cand, blessed=blessed, blessed_source=source, split=split,
+                   gates=gates, requirements=requirements, paired=stored is None, note=note)
+
+
+class _SliceMasks:
+    """Row masks of each slice on each split (NumPy engine only), built on first use."""
+
+    def __init__(self, engines: Mapping[str, _SplitEngine]) -> None:
+        self.engines = engines
+        self._cache: dict[str, dict[str, npt.NDArray[np.bool_]]] = {}
+
+    def rows(self, split: str) -> RowData | None:
+        eng = self.engines.get(split)
+        return eng.rows if eng is not None else None
+
+    def mask(self, split: str, skey: str) -> npt.NDArray[np.bool_] | None:
+        eng = self.engines.get(split)
+        if eng is None:
+            return None
+        if split not in self._cache:
+            out: dict[str, npt.NDArray[np.bool_]] = {}
+            for code, cells in eng.cells:
+                for i, cell in enumerate(cells):
+                    out[cell.key] = code == i
+            self._cache[split] = out
+        return self._cache[split].get(skey)
+
+
+def _paired_difference(
+    t: EvalTable, met: _Metric, split: str, skey: str, mi: int, ri: int, value: float,
+    reps: Mapping[tuple[str, int, str, str], FloatArray],
+    thresholds: Mapping[tuple[int, str], float | None], masks: _SliceMasks, level: float,
+) -> Difference:
+    """``model mi − model ri`` with the right paired test: DeLong for ROC AUC, McNemar for
+    accuracy (when the rows are at hand and unweighted), else the paired bootstrap."""
+    from mlscope.compare.paired import delong_test, mcnemar_test, paired_bootstrap
+
+    d = Difference(split=split, slice=skey, metric=met.id, model=t.models[mi],
+                   reference=t.models[ri], value=value)
+    rows = masks.rows(split)
+    name = met.spec.name if met.spec is not None else None
+    if (rows is not None and not t.has_weight and met.custom is None
+            and met.error_index is None and name in ("roc_auc", "accuracy")):
+        mask = masks.mask(split, skey)
+        if mask is not None:
+            try:
+                if name == "roc_auc" and t.task == "binary":
+                    r = delong_test(rows.y[mask], rows.scores[mi][mask], rows.scores[ri][mask],
+                                    level=level)
+                    d.lower, d.upper, d.p_value, d.test = r.lower, r.upper, r.p_value, "delong"
+                    d.note = r.note or ""
+                    return d
+                if name == "accuracy":
+                    ca, cb = _correct(t, rows, mi, mask, met, thresholds), _correct(
+                        t, rows, ri, mask, met, thresholds)
+                    if ca is not None and cb is not None:
+                        r2 = mcnemar_test(ca, cb, level=level)
+                        d.lower, d.upper, d.p_value = r2.lower, r2.upper, r2.p_value
+                        d.test, d.note = "mcnemar", r2.note or ""
+                        return d
+            except ValueError as exc:
+                d.note = f"paired test not possible here ({exc}); bootstrap used"
+    ra, rb = reps.get((split, mi, skey, met.id)), reps.get((split, ri, skey, met.id))
+    if ra is not None and rb is not None:
+        pb = paired_bootstrap(ra - rb, value, level=level)
+        if pb.lower is not None and pb.upper is not None:
+            d.lower, d.upper = pb.lower, pb.upper
+        d.p_value = pb.p_value
+    return d
+
+
+def _correct(t: EvalTable, rows: RowData, m: int, mask: npt.NDArray[np.bool_], met: _Metric,
+             thresholds: Mapping[tuple[int, str], float | None]
+             ) -> npt.NDArray[np.bool_] | None:
+    """Whether each row of the slice is classified right, as ``accuracy`` counts it."""
+    y = rows.y[mask]
+    if t.task == "binary":
+        thr: Any = met.params.get("threshold", 0.5)
+        if met.spec is not None and met.spec.is_operating_point(dict(met.params)):
+            thr = thresholds.get((m, met.id))
+        if thr is None:
+            return None
+        return np.asarray((rows.scores[m][mask] >= float(thr)) == (y == 1))
+    if t.task == "multiclass":
+        return np.asarray(np.argmax(rows.proba[m][mask], axis=1) == y.astype(np.int64))
+    return None
+
+
+def _blessed(ch: Charter, t: EvalTable, bdir: Path
+             ) -> tuple[str | None, EvaluationResult | None, str]:
+    """The blessed model: a model of this evaluation, or a stored result (unpaired)."""
+    b = ch.blessed
+    if b is None:
+        return None, None, ""
+    if isinstance(b, str):
+        if b not in t.models:
+            raise InputError(f"blessed: the model `{b}` is not in the data"
+                             f"{did_you_mean(b, t.models)} (models: {', '.join(t.models)}); "
+                             "name the model in production as the data names it")
+        return b, None, "same rows"
+    path = Path(b.result) if Path(b.result).is_absolute() else bdir / b.result
+    if not path.exists():
+        raise InputError(f"blessed.result: {path} does not exist; give the result.json of "
+                         "the run that evaluated the model in production")
+    try:
+        stored = EvaluationResult.from_json(path)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"blessed.result: {path} is not an mlscope result ({exc})") from None
+    if b.model not in {m.name for m in stored.models}:
+        names = [m.name for m in stored.models]
+        raise InputError(f"blessed.model: `{b.model}` is not in {path.name}"
+                         f"{did_you_mean(b.model, names)} (models: {', '.join(names)})")
+    return None, stored, f"stored result {path.name}"
 
 
 def _decision_metrics(ch: Charter) -> set[str]:

@@ -18,10 +18,13 @@ from mlscope.baselines.human_result import HumanLevel
 __all__ = [
     "SCHEMA_VERSION",
     "BaselineInfo",
+    "CheckResult",
     "ConfusionMatrix",
     "ConstraintCheck",
+    "DecisionConfidence",
     "Difference",
     "EvaluationResult",
+    "GateCheck",
     "IntervalInfo",
     "MetricInfo",
     "MetricValue",
@@ -158,7 +161,12 @@ class MetricValue:
 
 @dataclass
 class Difference:
-    """``model − reference`` for one metric, from the same bootstrap resamples (paired)."""
+    """``model − reference`` for one metric on the same rows (paired), with a test.
+
+    ``test`` names how the interval and ``p_value`` (two-sided, H0: no difference) were
+    computed: ``delong`` (ROC AUC), ``mcnemar`` (accuracy) or ``bootstrap`` (every other
+    metric: the same resamples for both models).
+    """
 
     split: str
     slice: str
@@ -168,6 +176,59 @@ class Difference:
     value: float | None
     lower: float | None = None
     upper: float | None = None
+    p_value: float | None = None
+    test: str = "bootstrap"
+    note: str = ""
+
+
+@dataclass
+class GateCheck:
+    """One gate against the blessed model, on one slice.
+
+    ``oriented`` values are signed so that positive is better (for a lower-is-better metric
+    the difference is negated). Overall, the gate passes when the interval's oriented lower
+    bound clears ``bound`` (``+δ`` to improve by at least δ, ``−δ`` to regress by at most
+    δ). On a slice it fails only on significant evidence of a regression beyond ``δ``:
+    ``p_value`` (one-sided) after Benjamini–Hochberg across the slices (``adjusted_p``).
+    """
+
+    metric: str
+    kind: Literal["superiority", "non-inferiority"]
+    margin: float
+    relative: bool
+    split: str
+    slice: str
+    candidate: str
+    blessed: str
+    candidate_value: float | None
+    blessed_value: float | None
+    difference: float | None
+    lower: float | None
+    upper: float | None
+    bound: float
+    oriented_lower: float | None
+    passed: bool
+    p_value: float | None = None
+    adjusted_p: float | None = None
+    reason: str = ""
+
+
+@dataclass
+class CheckResult:
+    """The verdict of ``mlscope check``: a candidate against the blessed model and the
+    requirements. ``exit_code`` is 0 when every gate and requirement passes, else 1."""
+
+    candidate: str
+    blessed: str | None
+    blessed_source: str
+    split: str
+    passed: bool
+    gates: list[GateCheck]
+    requirements: list[RequirementCheck]
+    failures: list[str]
+    exit_code: int
+    paired: bool = True
+    note: str = ""
 
 
 @dataclass
@@ -212,11 +273,35 @@ class RuleOutcome:
 
 
 @dataclass
+class DecisionConfidence:
+    """How sure the primary rule's decision is, over bootstrap resamples of the rows.
+
+    The rule (constraints and ``must_beat`` included) is applied to each resample's metric
+    values; ``chosen`` is the share of resamples in which each candidate wins (the rest
+    ended without a winner: ``no_decision``). ``flips`` is the share in which the winner
+    differs from the decision on the actual data. ``constraints`` gives, per candidate and
+    constraint metric, the share of resamples in which the constraint holds.
+    """
+
+    resamples: int
+    chosen: dict[str, float]
+    no_decision: float
+    winner: str | None
+    winner_share: float | None
+    runner_up: str | None
+    runner_up_share: float | None
+    flips: float | None
+    constraints: dict[str, dict[str, float]] = field(default_factory=dict)
+    note: str = ""
+
+
+@dataclass
 class Selection:
     split: str
     primary: RuleOutcome
     alternatives: list[RuleOutcome] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    confidence: DecisionConfidence | None = None
 
 
 @dataclass
@@ -285,6 +370,7 @@ class EvaluationResult:
     baselines: list[BaselineInfo] = field(default_factory=list)
     standings: list[Standing] = field(default_factory=list)
     human: HumanLevel | None = None
+    check: CheckResult | None = None
     schema: str = SCHEMA_VERSION
 
     # -- lookups ---------------------------------------------------------------------

@@ -730,6 +730,32 @@ class _Checker:
         if parts.splits is not None:
             self.check_splits(parts)
         self.check_baselines(parts)
+        self.check_gates(parts)
+
+    def check_gates(self, parts: _Parts) -> None:
+        raw = self.raw
+        gates = raw.get("gates")
+        if isinstance(gates, dict) and parts.complete_ids:
+            for k in gates:
+                if str(k) not in parts.ids:
+                    self.add(("gates", k), f"a gate on metric `{k}`, which is not computed"
+                             f"{did_you_mean(str(k), parts.ids)} (computed: "
+                             f"{', '.join(parts.ids)})",
+                             fix="gate a metric listed under `metrics:`, or add it there")
+        if gates and raw.get("blessed") is None:
+            self.add(("gates",), "gates compare a candidate with the blessed model, and the "
+                     "charter names none",
+                     fix="set `blessed:` to the model in production (a model of the data, or "
+                     "`{result: path/to/result.json, model: name}`)")
+        blessed = raw.get("blessed")
+        d = parts.data
+        if isinstance(blessed, str) and d is not None and (d.models or d.predictions):
+            models = list(d.models or d.predictions or {})
+            if blessed not in models:
+                self.add(("blessed",), f"the blessed model `{blessed}` is not a model of the "
+                         f"data{did_you_mean(blessed, models)} (models: {', '.join(models)})",
+                         fix="name the model in production as it appears under data.models, "
+                         "or give `{result: path/to/result.json, model: name}`")
 
     def check_baselines(self, parts: _Parts) -> None:
         task = parts.task

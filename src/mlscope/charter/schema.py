@@ -16,12 +16,14 @@ __all__ = [
     "TRIVIAL_KINDS",
     "AnnotationsSpec",
     "Baseline",
+    "BlessedResult",
     "Bound",
     "Charter",
     "DataSpec",
     "DuckDBTable",
     "ExternalBaseline",
     "FormulaRule",
+    "Gate",
     "HumanBaseline",
     "IntervalSpec",
     "LearnedBaseline",
@@ -434,6 +436,54 @@ TRIVIAL_KINDS = ("prior", "majority", "stratified", "mean", "median")
 LEARNED_KINDS = ("logistic", "linear", "gbdt")
 
 
+class BlessedResult(_Strict):
+    """The model in production as a stored result (``result.json`` of an earlier run)."""
+
+    result: str
+    model: str
+
+
+class Gate(_Strict):
+    """A gate on one metric against the blessed model.
+
+    ``improve: δ`` (superiority): the candidate must be better by at least δ;
+    ``regress: δ`` (non-inferiority): it may be worse by at most δ. Both are decided on the
+    interval bound, not the point estimate; ``relative: true`` reads δ as a share of the
+    blessed model's value. ``slices: true`` also checks every slice, failing a slice only on
+    significant evidence of a regression beyond δ, with the false-discovery rate across
+    slices held at ``fdr``.
+    """
+
+    improve: float | None = None
+    regress: float | None = None
+    relative: bool = False
+    slices: bool = False
+    fdr: float = Field(default=0.05, gt=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> Gate:
+        if (self.improve is None) == (self.regress is None):
+            raise ValueError("give exactly one of `improve: δ` (must be better by at least δ) "
+                             "or `regress: δ` (may be worse by at most δ)")
+        if self.improve is not None and self.improve < 0:
+            raise ValueError(f"`improve` is a margin the candidate must gain and must be >= 0, "
+                             f"got {self.improve}; to allow a regression write "
+                             f"`regress: {-self.improve:g}`")
+        if self.regress is not None and self.regress < 0:
+            raise ValueError(f"`regress` is the largest allowed loss and must be >= 0, got "
+                             f"{self.regress}; to require an improvement write "
+                             f"`improve: {-self.regress:g}`")
+        return self
+
+    @property
+    def margin(self) -> float:
+        return float(self.improve if self.improve is not None else self.regress or 0.0)
+
+    @property
+    def kind(self) -> Literal["superiority", "non-inferiority"]:
+        return "superiority" if self.improve is not None else "non-inferiority"
+
+
 class ReportSpec(_Strict):
     """What the report draws: the trade-off pair and the metric shown per slice."""
 
@@ -457,6 +507,8 @@ class Charter(_Strict):
     alternatives: list[Rule] = Field(default_factory=list)
     requirements: dict[str, Bound] = Field(default_factory=dict)
     baselines: dict[str, Baseline] = Field(default_factory=dict)
+    blessed: str | BlessedResult | None = None
+    gates: dict[str, Gate] = Field(default_factory=dict)
     intervals: IntervalSpec = Field(default_factory=IntervalSpec)
     planning: PlanningSpec = Field(default_factory=PlanningSpec)
     report: ReportSpec = Field(default_factory=ReportSpec)

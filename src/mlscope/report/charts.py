@@ -552,6 +552,86 @@ def ladder_chart(result: EvaluationResult, metric: str, *, split: str | None = N
     return svg.render("chart ladder")
 
 
+# -- (a'') paired differences ------------------------------------------------------
+
+
+def difference_chart(result: EvaluationResult, metric: str, reference: str, *,
+                     split: str | None = None, width: float = 380.0) -> str:
+    """Each candidate minus ``reference`` on one metric, with its paired interval.
+
+    A solid line marks 0 (no difference); a dashed line marks the charter's gate on the
+    metric, if any (the bound the interval must clear). Points are placed so that right is
+    always better: for a lower-is-better metric the axis runs from high to low.
+    """
+    info = result.metric_info(metric)
+    split = split or str(result.splits.get("selection") or "")
+    fam = {m.name: m.kind for m in result.models}
+    diffs = {d.model: d for d in result.differences if d.split == split and d.slice == OVERALL
+             and d.metric == metric and d.reference == reference
+             and fam.get(d.model) == "candidate"}
+    models = [m.name for m in result.models if m.name in diffs]
+    sign = 1.0 if info.direction == "higher" else -1.0
+    gate = None
+    gates = result.charter.get("gates") if isinstance(result.charter, dict) else None
+    if isinstance(gates, dict) and isinstance(gates.get(metric), dict) and (
+            result.check is None or result.check.blessed == reference):
+        g = gates[metric]
+        if g.get("relative"):
+            gate = None  # a relative margin has no single line on the absolute axis
+        elif g.get("improve") is not None:
+            gate = float(g["improve"])
+        elif g.get("regress") is not None:
+            gate = -float(g["regress"])
+    pts: list[float | None] = [0.0]
+    if gate is not None:
+        pts.append(gate)
+    for d in diffs.values():
+        for v in (d.value, d.lower, d.upper):
+            pts.append(None if v is None else sign * v)
+    ticks = _domain(pts, (None, None), count=4)
+    colors = model_colors([m.name for m in result.models])
+    label_w = max((_text_width(m, 11.5) for m in models), default=40.0) + 14
+    left, right, top, row_h = label_w, 14.0, 44.0, 21.0
+    height = top + row_h * max(len(models), 1) + 26
+    x = _Scale(ticks[0], ticks[-1], left, width - right)
+    svg = _Svg(width, height, f"{info.label}: each model minus {reference}",
+               "right of the solid line is better than the reference")
+    svg.text(0, 15, f"{info.label}: minus {reference}", font_size=13, font_weight="600")
+    svg.text(0, 30, "right is better" + ("" if sign > 0 else " (lower values)"),
+             font_size=11, fill=MUTED)
+    bottom = top + row_h * max(len(models), 1)
+    dec = _tick_decimals(ticks)
+    for t in ticks:
+        svg.line(x(t), top - 4, x(t), bottom, stroke=GRID)
+        svg.text(x(t), bottom + 15, _tick_text(sign * t, dec), font_size=10.5, fill=MUTED,
+                 text_anchor="middle")
+    svg.line(x(0.0), top - 6, x(0.0), bottom, stroke=INK, stroke_width=1.2)
+    if gate is not None and ticks[0] <= gate <= ticks[-1]:
+        svg.line(x(gate), top - 6, x(gate), bottom, stroke=INK, stroke_dasharray="4 3",
+                 stroke_width=1.2)
+        svg.text(x(gate), top - 9, f"gate {_short(sign * gate)}", font_size=10, fill=INK,
+                 text_anchor="middle")
+    for i, m in enumerate(models):
+        cy = top + row_h * (i + 0.5)
+        d = diffs[m]
+        svg.text(left - 8, cy + 4, m, font_size=11.5, text_anchor="end",
+                 font_weight="700" if m == result.winner else None)
+        if d.value is None:
+            continue
+        title = (f"{m} − {reference}: {d.value:+.4g}"
+                 + (f" [{d.lower:+.4g}, {d.upper:+.4g}]" if d.lower is not None
+                    and d.upper is not None else "")
+                 + (f"; p = {d.p_value:.3g} ({d.test})" if d.p_value is not None else ""))
+        svg.raw(f"<g><title>{escape(title)}</title>")
+        if d.lower is not None and d.upper is not None:
+            svg.line(x(sign * d.lower), cy, x(sign * d.upper), cy, stroke=colors[m],
+                     stroke_width=1.8, stroke_linecap="round")
+        svg.add("circle", cx=float(x(sign * d.value)), cy=float(cy), r=3.8, fill=colors[m],
+                stroke=colors[m])
+        svg.raw("</g>")
+    return svg.render("chart diff")
+
+
 def _short(x: float) -> str:
     text = f"{x:.6g}"
     return text.replace("-", "−")

@@ -23,6 +23,7 @@ from markupsafe import Markup
 from mlscope.report.charts import (
     FEASIBLE,
     LADDER_LABEL,
+    difference_chart,
     forest_chart,
     format_bound,
     format_value,
@@ -141,6 +142,7 @@ class Page:
     nav: list[tuple[str, str]] = field(default_factory=list)
     confusion: dict[str, Any] | None = None
     baselines: dict[str, Any] | None = None
+    comparison: dict[str, Any] | None = None
 
 
 def _label(result: EvaluationResult, metric: str) -> str:
@@ -718,12 +720,14 @@ def _thresholds(result: EvaluationResult) -> Table | None:
     return Table("Operating thresholds", caption, headers, rows, anchor="thresholds")
 
 
-def _differences(result: EvaluationResult, dec: dict[str, int]) -> Table | None:
+def _differences(result: EvaluationResult, dec: dict[str, int],
+                 reference: str | None = None) -> Table | None:
     split = result.selection.split if result.selection else result.splits.get("selection")
     diffs = [d for d in result.differences if d.split == split and d.slice == OVERALL]
     if not diffs:
         return None
-    reference = diffs[0].reference
+    reference = reference or diffs[0].reference
+    diffs = [d for d in diffs if d.reference == reference]
     by = {(d.model, d.metric): d for d in diffs}
     headers = [{"text": "model", "title": "", "arrow": "", "id": ""}]
     headers += [{"text": m.label, "title": f"{m.id} ({m.direction} is better)",
@@ -750,13 +754,64 @@ def _differences(result: EvaluationResult, dec: dict[str, int]) -> Table | None:
             title = {"sig-better": f"clearly better than {reference}",
                      "sig-worse": f"clearly worse than {reference}"}.get(
                 css, "the interval includes 0: not distinguishable")
+            if d.p_value is not None:
+                title += f"; p = {d.p_value:.3g} ({_TEST_NAMES.get(d.test, d.test)})"
             cells.append(Cell(_signed(d.value, dd), interval, sort=repr(d.value), css=css,
                               title=title))
         rows.append(Row(mod.name, cells))
-    caption = (f"Each model minus {reference} on the {split} split, with paired bootstrap "
-               "intervals (the same resamples for both models). Tinted: the interval excludes "
-               "0 (blue: better than the selected model, orange: worse).")
+    caption = (f"Each model minus {reference} on the {split} split, with paired intervals: "
+               "DeLong's test for ROC AUC, McNemar's for accuracy, the paired bootstrap (the "
+               "same resamples for both models) for every other metric; hover for the p-value. "
+               f"Tinted: the interval excludes 0 (blue: better than {reference}, orange: "
+               "worse).")
     return Table(f"Difference to {reference}", caption, headers, rows, anchor="differences")
+
+
+_TEST_NAMES = {"delong": "DeLong", "mcnemar": "McNemar", "bootstrap": "paired bootstrap",
+               "unpaired": "unpaired: stored value held fixed"}
+
+
+def _comparison(result: EvaluationResult, dec: dict[str, int]) -> dict[str, Any] | None:
+    """The comparison panel: against the blessed model (else the selected one), with the
+    gate verdict when ``mlscope check`` ran, and the decision confidence."""
+    c = result.check
+    blessed = c.blessed if c is not None else None
+    charter_blessed = result.charter.get("blessed") if isinstance(result.charter, dict) else None
+    if blessed is None and isinstance(charter_blessed, str):
+        blessed = charter_blessed
+    reference = blessed or result.winner
+    if reference is None:
+        return None
+    split = str(result.selection.split if result.selection else
+                result.splits.get("selection") or "")
+    keys = key_metrics(result)
+    charts = [Markup(difference_chart(result, k, reference, split=split)) for k in keys
+              if any(d.metric == k and d.reference == reference for d in result.differences)]
+    table = _differences(result, dec, reference) if reference != result.winner else None
+    conf = result.selection.confidence if result.selection else None
+    confidence = None
+    if conf is not None and conf.resamples:
+        shares = sorted(((m, v) for m, v in conf.chosen.items() if v > 0),
+                        key=lambda p: -p[1])
+        confidence = {
+            "resamples": f"{conf.resamples:,}",
+            "shares": [{"model": m, "pct": _pct(v), "width": f"{v * 100:.1f}",
+                        "winner": m == result.winner} for m, v in shares],
+            "none": _pct(conf.no_decision) if conf.no_decision > 0 else "",
+            "none_width": f"{conf.no_decision * 100:.1f}",
+            "constraints": [
+                {"model": m, "text": ", ".join(f"{k} {_pct(v)}" for k, v in d.items())}
+                for m, d in conf.constraints.items() if any(v < 0.95 for v in d.values())
+                and conf.chosen.get(m, 0) > 0],
+        }
+    check = None
+    if c is not None:
+        from mlscope.compare.check import verdict_lines
+
+        check = {"passed": c.passed, "lines": verdict_lines(c), "candidate": c.candidate,
+                 "blessed": c.blessed, "split": c.split}
+    return {"reference": reference, "blessed": blessed is not None, "split": split,
+            "charts": charts, "table": table, "confidence": confidence, "check": check}
 
 
 def _confusion(result: EvaluationResult) -> dict[str, Any] | None:
@@ -877,8 +932,11 @@ def _page(result: EvaluationResult) -> Page:
     if slices_svg:
         nav.append(("slices", "Slices"))
     baselines = _baselines(result, dec)
+    comparison = _comparison(result, dec)
+    if comparison:
+        nav.insert(1, ("comparison", "Comparison"))
     if baselines:
-        nav.insert(3, ("baselines", "Baselines"))
+        nav.insert(4 if comparison else 3, ("baselines", "Baselines"))
     confusion = _confusion(result)
     if confusion:
         nav.append(("confusion", "Confusion"))
@@ -911,6 +969,7 @@ def _page(result: EvaluationResult) -> Page:
         nav=nav,
         confusion=confusion,
         baselines=baselines,
+        comparison=comparison,
     )
 
 

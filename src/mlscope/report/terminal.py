@@ -345,7 +345,7 @@ def render_terminal(
             con.print(section)
             con.print()
     if paths:
-        labels = {"html": "Report", "json": "Result"}
+        labels = {"html": "Report", "json": "Result", "markdown": "PR comment"}
         for key, path in paths.items():
             t = Text(f"{labels.get(key, key)}: ", style="bold")
             t.append(str(path))

@@ -1,0 +1,255 @@
+"""Gates against the blessed model, and the verdict of ``mlscope check``.
+
+A gate is decided on an interval bound, never on a point estimate: "may regress by at most
+δ" passes when the difference's lower bound (oriented so that positive is better) is at
+least −δ; "must improve by at least δ" when it is at least +δ (and above 0). On slices the
+question is turned around so that many small slices do not fail by chance: a slice fails
+only on significant evidence that it regressed beyond δ, with the false-discovery rate
+across the slices held by Benjamini–Hochberg.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+
+import numpy as np
+import numpy.typing as npt
+
+from mlscope.charter.schema import Charter, Gate
+from mlscope.result import (
+    OVERALL,
+    CheckResult,
+    Difference,
+    GateCheck,
+    MetricInfo,
+    MetricValue,
+    RequirementCheck,
+)
+
+__all__ = ["gate_checks", "markdown_summary", "verdict", "verdict_lines"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _fmt(x: float | None, d: int = 4) -> str:
+    if x is None:
+        return "—"
+    return f"{x:+.{d}g}" if x != 0 else "0"
+
+
+def _abs_margin(gate: Gate, blessed_value: float | None) -> float:
+    if gate.relative:
+        return gate.margin * abs(blessed_value) if blessed_value is not None else float("nan")
+    return gate.margin
+
+
+def gate_checks(
+    ch: Charter,
+    *,
+    candidate: str,
+    blessed: str,
+    split: str,
+    slices: Sequence[str],
+    value: Callable[[str, str, str], MetricValue | None],
+    difference: Callable[[str, str], Difference | None],
+    replicates: Callable[[str, str], FloatArray | None],
+    infos: Mapping[str, MetricInfo],
+) -> list[GateCheck]:
+    """Check every gate of the charter.
+
+    Parameters
+    ----------
+    value
+        ``value(model, slice, metric)`` on ``split``.
+    difference
+        ``difference(slice, metric)``: candidate − blessed on ``split``, with its interval.
+    replicates
+        ``replicates(slice, metric)``: bootstrap replicates of candidate − blessed (paired),
+        for the slice tests; None when there are none.
+    """
+    out: list[GateCheck] = []
+    for mid, gate in ch.gates.items():
+        info = infos[mid]
+        sign = 1.0 if info.direction == "higher" else -1.0
+        bv_all = value(blessed, OVERALL, mid)
+        delta = _abs_margin(gate, bv_all.value if bv_all else None)
+        bound = delta if gate.kind == "superiority" else -delta
+        d = difference(OVERALL, mid)
+        cv = value(candidate, OVERALL, mid)
+        base = dict(metric=mid, kind=gate.kind, margin=gate.margin, relative=gate.relative,
+                    split=split, candidate=candidate, blessed=blessed)
+        if d is None or d.value is None or d.lower is None or d.upper is None:
+            why = ("undefined for the candidate or the blessed model" if d is None
+                   or d.value is None else "no interval (intervals are off or too few "
+                   "resamples define it): a gate is decided on the interval")
+            out.append(GateCheck(**base, slice=OVERALL,  # type: ignore[arg-type]
+                                 candidate_value=cv.value if cv else None,
+                                 blessed_value=bv_all.value if bv_all else None,
+                                 difference=d.value if d else None, lower=None, upper=None,
+                                 bound=bound, oriented_lower=None, passed=False,
+                                 reason=f"{mid}: {why}"))
+        else:
+            olo = d.lower if sign > 0 else -d.upper
+            ok = olo >= bound and (gate.kind == "non-inferiority" or olo > 0)
+            need = (f"improve by at least {delta:.4g}" if gate.kind == "superiority"
+                    else f"regress by at most {delta:.4g}")
+            reason = "" if ok else (
+                f"{mid} must {need}: the difference {candidate} − {blessed} is "
+                f"{_fmt(d.value)} [{_fmt(d.lower)}, {_fmt(d.upper)}]; its "
+                f"{'lower' if sign > 0 else 'upper'} bound "
+                f"{'misses' if olo < bound else 'does not clear'} "
+                f"{'+' if bound >= 0 else ''}{bound * sign:.4g} by {abs(olo - bound):.4g}")
+            out.append(GateCheck(**base, slice=OVERALL,  # type: ignore[arg-type]
+                                 candidate_value=cv.value if cv else None,
+                                 blessed_value=bv_all.value if bv_all else None,
+                                 difference=d.value, lower=d.lower, upper=d.upper, bound=bound,
+                                 oriented_lower=olo, passed=bool(ok), p_value=d.p_value,
+                                 reason=reason))
+        if gate.slices:
+            out.extend(_slice_checks(mid, gate, sign, slices, value, difference, replicates,
+                                     base, bound_of=partial(_abs_margin, gate)))
+    return out
+
+
+def _slice_checks(mid: str, gate: Gate, sign: float, slices: Sequence[str],
+                  value: Callable[[str, str, str], MetricValue | None],
+                  difference: Callable[[str, str], Difference | None],
+                  replicates: Callable[[str, str], FloatArray | None],
+                  base: dict[str, object], bound_of: Callable[[float | None], float]
+                  ) -> list[GateCheck]:
+    from mlscope.compare.paired import fdr_bh
+
+    rows: list[GateCheck] = []
+    ps: list[float] = []
+    cand, bl = str(base["candidate"]), str(base["blessed"])
+    for skey in slices:
+        if skey == OVERALL:
+            continue
+        d = difference(skey, mid)
+        reps = replicates(skey, mid)
+        bv = value(bl, skey, mid)
+        cv = value(cand, skey, mid)
+        if (d is None or d.value is None or reps is None or bv is None or bv.value is None
+                or d.lower is None or d.upper is None):
+            # No interval: too few resamples define the metric on this slice (e.g. one or
+            # two positives); the slice cannot be tested and is not counted.
+            continue
+        delta = bound_of(bv.value)
+        oriented = sign * reps[np.isfinite(reps)]
+        if oriented.size < 2:
+            continue
+        # One-sided: H0 "no regression beyond δ" (oriented difference >= −δ); a small p is
+        # evidence of a regression beyond δ.
+        p = float((1 + np.count_nonzero(oriented >= -delta)) / (1 + oriented.size))
+        olo = d.lower if sign > 0 else (-d.upper if d.upper is not None else None)
+        rows.append(GateCheck(**base, slice=skey,  # type: ignore[arg-type]
+                              candidate_value=cv.value if cv else None,
+                              blessed_value=bv.value, difference=d.value, lower=d.lower,
+                              upper=d.upper, bound=-delta, oriented_lower=olo, passed=True,
+                              p_value=p))
+        ps.append(p)
+    if rows:
+        rejected, adjusted = fdr_bh(np.asarray(ps), alpha=gate.fdr)
+        for g, rej, adj in zip(rows, rejected, adjusted, strict=True):
+            g.adjusted_p = float(adj)
+            if bool(rej):
+                g.passed = False
+                g.reason = (f"{mid} on slice {g.slice} regressed beyond {abs(g.bound):.4g}: "
+                            f"difference {_fmt(g.difference)} [{_fmt(g.lower)}, "
+                            f"{_fmt(g.upper)}], p = {g.p_value:.3g} (FDR-adjusted "
+                            f"{adj:.3g} ≤ {gate.fdr:g} across {len(rows)} slices)")
+    return rows
+
+
+def verdict(*, candidate: str, blessed: str | None, blessed_source: str, split: str,
+            gates: list[GateCheck], requirements: list[RequirementCheck],
+            paired: bool = True, note: str = "") -> CheckResult:
+    """Combine gates and requirements into the verdict (exit code 0 pass, 1 fail)."""
+    failures = [g.reason for g in gates if not g.passed]
+    for r in requirements:
+        if not r.met:
+            val = "undefined" if r.value is None else f"{r.value:.4g}"
+            failures.append(f"requirement {r.metric} {r.bound} on {r.split}: {candidate} has "
+                            f"{val}" + (f" (short by {-r.margin:.4g})" if r.margin is not None
+                                        else ""))
+    ok = not failures
+    return CheckResult(candidate=candidate, blessed=blessed, blessed_source=blessed_source,
+                       split=split, passed=ok, gates=gates, requirements=requirements,
+                       failures=failures, exit_code=0 if ok else 1, paired=paired, note=note)
+
+
+def verdict_lines(c: CheckResult) -> list[str]:
+    """The short text verdict a CI log shows."""
+    head = (f"{'PASS' if c.passed else 'FAIL'}: candidate {c.candidate} against "
+            + (f"the blessed {c.blessed} ({c.blessed_source})" if c.blessed else
+               "the requirements only (no blessed model)")
+            + f", on the {c.split} split")
+    lines = [head]
+    for g in c.gates:
+        if g.slice != OVERALL and g.passed:
+            continue
+        mark = "✓" if g.passed else "✗"
+        what = ("improve by ≥ " if g.kind == "superiority" else "regress by ≤ ") + (
+            f"{g.margin:.4g}{' (relative)' if g.relative else ''}")
+        where = "" if g.slice == OVERALL else f" [{g.slice}]"
+        if g.passed:
+            lines.append(f"  {mark} {g.metric}{where}: {what}; difference {_fmt(g.difference)} "
+                         f"[{_fmt(g.lower)}, {_fmt(g.upper)}]")
+        else:
+            lines.append(f"  {mark} {g.reason}")
+    n_slices = sum(1 for g in c.gates if g.slice != OVERALL)
+    if n_slices:
+        bad = sum(1 for g in c.gates if g.slice != OVERALL and not g.passed)
+        lines.append(f"  {'✓' if not bad else '✗'} slices: {bad} of {n_slices} regressed "
+                     "significantly (false-discovery rate controlled)")
+    for r in c.requirements:
+        mark = "✓" if r.met else "✗"
+        val = "undefined" if r.value is None else f"{r.value:.4g}"
+        lines.append(f"  {mark} requirement {r.metric} {r.bound}: {val}"
+                     + (f" [{r.lower:.4g}, {r.upper:.4g}]" if r.lower is not None
+                        and r.upper is not None else ""))
+    if c.note:
+        lines.append(f"  note: {c.note}")
+    return lines
+
+
+def markdown_summary(c: CheckResult, project: str) -> str:
+    """A pull-request comment: the verdict, then a table of gates and requirements."""
+    icon = "✅" if c.passed else "❌"
+    out = [f"### {icon} mlscope check: {project} — {'pass' if c.passed else 'fail'}", ""]
+    who = (f"**{c.candidate}** against the blessed **{c.blessed}** ({c.blessed_source})"
+           if c.blessed else f"**{c.candidate}** against the requirements")
+    out.append(f"{who}, on the `{c.split}` split.")
+    out.append("")
+    if c.failures:
+        out.append("**Failing:**")
+        out += [f"- {f}" for f in c.failures]
+        out.append("")
+    shown = [g for g in c.gates if g.slice == OVERALL or not g.passed]
+    if shown:
+        out += ["| gate | slice | candidate | blessed | difference [interval] | needs | result |",
+                "|---|---|---:|---:|---|---|---|"]
+        for g in shown:
+            need = ("≥ +" if g.kind == "superiority" else "≥ ") + f"{g.bound:.4g}"
+            out.append(
+                f"| {g.metric} | {g.slice} | {_plain(g.candidate_value)} | "
+                f"{_plain(g.blessed_value)} | {_fmt(g.difference)} [{_fmt(g.lower)}, "
+                f"{_fmt(g.upper)}] | oriented lower bound {need} | "
+                f"{'✅' if g.passed else '❌'} |")
+        out.append("")
+    if c.requirements:
+        out += ["| requirement | value | interval | result |", "|---|---:|---|---|"]
+        for r in c.requirements:
+            ci = (f"[{r.lower:.4g}, {r.upper:.4g}]" if r.lower is not None
+                  and r.upper is not None else "")
+            out.append(f"| {r.metric} {r.bound} | {_plain(r.value)} | {ci} | "
+                       f"{'✅' if r.met else '❌'} |")
+        out.append("")
+    if c.note:
+        out += [f"_{c.note}_", ""]
+    return "\n".join(out)
+
+
+def _plain(x: float | None) -> str:
+    return "—" if x is None else f"{x:.4g}"
