@@ -150,6 +150,15 @@ def _slice_checks(mid: str, gate: Gate, sign: float, slices: Sequence[str],
                               p_value=p))
         ps.append(p)
     if rows:
+        n_rep = max((r.size for r in (replicates(g.slice, mid) for g in rows)
+                     if r is not None), default=0)
+        if n_rep and 1.0 / (1 + n_rep) > gate.fdr / len(rows):
+            # The smallest attainable p-value cannot pass the first BH step: say so rather
+            # than report a gate that can never fail.
+            need = int(np.ceil(len(rows) / gate.fdr))
+            for g in rows:
+                g.reason = (f"with {n_rep} resamples no slice of {len(rows)} can show a "
+                            f"significant regression; use at least {need} resamples")
         rejected, adjusted = fdr_bh(np.asarray(ps), alpha=gate.fdr)
         for g, rej, adj in zip(rows, rejected, adjusted, strict=True):
             g.adjusted_p = float(adj)
@@ -167,6 +176,9 @@ def verdict(*, candidate: str, blessed: str | None, blessed_source: str, split: 
             paired: bool = True, note: str = "") -> CheckResult:
     """Combine gates and requirements into the verdict (exit code 0 pass, 1 fail)."""
     failures = [g.reason for g in gates if not g.passed]
+    weak = next((g.reason for g in gates if g.passed and g.reason.startswith("with ")), None)
+    if weak:
+        note = (note + "; " if note else "") + weak
     for r in requirements:
         if not r.met:
             val = "undefined" if r.value is None else f"{r.value:.4g}"

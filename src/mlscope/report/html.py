@@ -721,8 +721,9 @@ def _thresholds(result: EvaluationResult) -> Table | None:
 
 
 def _differences(result: EvaluationResult, dec: dict[str, int],
-                 reference: str | None = None) -> Table | None:
-    split = result.selection.split if result.selection else result.splits.get("selection")
+                 reference: str | None = None, split: str | None = None) -> Table | None:
+    split = split or (result.selection.split if result.selection
+                      else result.splits.get("selection"))
     diffs = [d for d in result.differences if d.split == split and d.slice == OVERALL]
     if not diffs:
         return None
@@ -782,12 +783,16 @@ def _comparison(result: EvaluationResult, dec: dict[str, int]) -> dict[str, Any]
     reference = blessed or result.winner
     if reference is None:
         return None
-    split = str(result.selection.split if result.selection else
-                result.splits.get("selection") or "")
+    # Against the blessed model: on the split the gates are decided on (the report split);
+    # against the selected model: on the selection split, where it was chosen.
+    split = str(c.split if c is not None else (
+        (result.splits.get("report") or result.splits.get("selection")) if blessed
+        else result.splits.get("selection")) or "")
     keys = key_metrics(result)
     charts = [Markup(difference_chart(result, k, reference, split=split)) for k in keys
               if any(d.metric == k and d.reference == reference for d in result.differences)]
-    table = _differences(result, dec, reference) if reference != result.winner else None
+    table = (_differences(result, dec, reference, split=split)
+             if reference != result.winner else None)
     conf = result.selection.confidence if result.selection else None
     confidence = None
     if conf is not None and conf.resamples:

@@ -78,6 +78,16 @@ def _decision(result: EvaluationResult) -> Group:
         lines.append(_indent(Text(sel.primary.description, style="dim")))
         if sel.primary.winner is None and sel.primary.note:
             lines.append(_indent(Text(sel.primary.note, style="yellow")))
+        conf = sel.confidence
+        if conf is not None and conf.resamples:
+            ranked = sorted(((m, v) for m, v in conf.chosen.items() if v > 0),
+                            key=lambda p: -p[1])[:3]
+            text = Text("decision confidence: ", style="bold")
+            text.append(", ".join(f"{m} {v * 100:.0f}%" for m, v in ranked) or "no winner")
+            if conf.no_decision > 0:
+                text.append(f", no model eligible {conf.no_decision * 100:.0f}%")
+            text.append(f" of {conf.resamples:,} resamples", style="dim")
+            lines.append(_indent(text))
     status = Text()
     status.append(f"{mark} {STATUS_TEXT.get(result.status, result.status)}", style=style)
     req = result.requirements
@@ -328,8 +338,10 @@ def render_terminal(
     head.append(f"  ·  {result.task}  ·  {result.created_at[:10]}", style="dim")
     n = (result.data or {}).get("rows")
     if isinstance(n, int):
-        head.append(f"  ·  {n:,} rows, {len(result.models)} models, "
-                    f"{len(result.metrics)} metrics", style="dim")
+        n_base = sum(1 for m in result.models if m.kind == "baseline")
+        models = f"{len(result.models) - n_base} models" + (
+            f" + {n_base} baselines" if n_base else "")
+        head.append(f"  ·  {n:,} rows, {models}, {len(result.metrics)} metrics", style="dim")
     con.print(head)
     con.print(Padding(_decision(result), (1, 0, 1, 0)))
 
