@@ -799,6 +799,8 @@ def _comparison(result: EvaluationResult, dec: dict[str, int]) -> dict[str, Any]
         shares = sorted(((m, v) for m, v in conf.chosen.items() if v > 0),
                         key=lambda p: -p[1])
         confidence = {
+            "flips": _pct(conf.flips) if conf.flips is not None else "",
+            "runner_up": conf.runner_up or "",
             "resamples": f"{conf.resamples:,}",
             "shares": [{"model": m, "pct": _pct(v), "width": f"{v * 100:.1f}",
                         "winner": m == result.winner} for m, v in shares],
