@@ -141,7 +141,7 @@ def _progress_bar(*, enabled: bool) -> Iterator[Callable[[str, int, int], None] 
 def _run(
     charter: Path, out: Path | None, resamples: int | None, seed: int | None, engine: str,
     quiet: bool, html: bool, binned: int | None = None, candidate: str | None = None,
-    check: bool = False,
+    check: bool = False, diagnose: bool | str = False,
 ) -> int:
     from mlscope.evaluation import evaluate
     from mlscope.report import render_terminal, write_html
@@ -153,7 +153,7 @@ def _run(
     with _progress_bar(enabled=not quiet) as bar:
         result = evaluate(charter, resamples=resamples, seed=seed,
                           engine=engine, progress=bar, binned=binned,  # type: ignore[arg-type]
-                          spark=spark_master, candidate=candidate)
+                          spark=spark_master, candidate=candidate, diagnose=diagnose)
     if check and result.check is None:
         raise InputError("mlscope check needs something to check against: set `blessed:` "
                          "(and `gates:`) in the charter, or give --candidate to check a model "
@@ -182,6 +182,12 @@ def _run(
         for line in verdict_lines(result.check):
             click.echo(line)
         return result.check.exit_code
+    if diagnose:
+        if not quiet:
+            from mlscope.report.terminal import render_diagnosis
+
+            render_diagnosis(result, paths=paths)
+        return 0
     if not quiet:
         render_terminal(result, paths=paths)
     return result.exit_code
@@ -262,6 +268,25 @@ def check(charter: Path, out: Path | None, resamples: int | None, seed: int | No
     """
     sys.exit(_run(charter, out, resamples, seed, engine, quiet, html=True, binned=binned,
                   candidate=candidate, check=True))
+
+
+@main.command()
+@_apply(_run_options)
+@click.option("--model", default=None, metavar="MODEL",
+              help="The model to diagnose (default: the one the selection rule chooses).")
+@_guard
+def diagnose(charter: Path, out: Path | None, resamples: int | None, seed: int | None,
+             engine: str, binned: int | None, quiet: bool, model: str | None) -> None:
+    """What holds the model back, and what to try next.
+
+    The four gaps (avoidable bias, variance, distribution mismatch, overfitting the
+    validation set) against the upper baseline, the bottleneck and ranked next steps, the
+    slices significantly worse than overall, the training history and learning curve when
+    the charter gives them. Writes result.json and report.html (with a diagnosis panel).
+    Exit code 0, or 2 on bad input.
+    """
+    sys.exit(_run(charter, out, resamples, seed, engine, quiet, html=True, binned=binned,
+                  diagnose=model or True))
 
 
 @main.command()

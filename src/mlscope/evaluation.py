@@ -281,6 +281,7 @@ def evaluate(
     binned: int | None = None,
     spark: SparkSession | str | None = None,
     candidate: str | None = None,
+    diagnose: bool | str = False,
 ) -> EvaluationResult:
     """Evaluate the charter's models and select one.
 
@@ -310,6 +311,11 @@ def evaluate(
         into this many score bins per model (e.g. 16384). Memory no longer grows with the
         rows; ROC AUC and average precision carry a guaranteed ``error_bound``, every
         other metric stays exact. See ``docs/computation.md``.
+    diagnose
+        ``True`` (the selected model) or a model name: add ``result.diagnosis`` — the four
+        gaps against the upper baseline, the bottleneck and next steps, the weak slices
+        (every pair of slice columns is searched too), the training history and learning
+        curve when the charter gives them (``mlscope diagnose``; docs/diagnosis.md).
     candidate
         The model ``mlscope check`` holds to the gates and requirements (default: the
         selected model); the verdict is ``result.check``.
@@ -387,10 +393,21 @@ def evaluate(
         ch.splits.train, sel_split, rep_split)] + [sel_split, rep_split]
     eval_splits = [s for s in dict.fromkeys(order) if s is not None and s in t.splits]
     boot_splits = [s for s in (sel_split, rep_split) if s is not None]
+    crosses = list(ch.slices.crosses)
+    diag_model: str | None = None
+    if diagnose:
+        diag_model = diagnose if isinstance(diagnose, str) else None
+        _check_diagnosis_splits(ch, t, sel_split)
+        # The gaps need intervals on the training splits too.
+        boot_splits += [s for s in (ch.splits.train, ch.splits.train_dev)
+                        if s is not None and s in t.splits and s not in boot_splits]
+        # Error analysis searches every pair of slice columns as well.
+        cols = list(ch.slices.columns)
+        crosses += [[a, b] for i, a in enumerate(cols) for b in cols[i + 1:]]
 
     metrics = _resolve_metrics(ch, t, bdir)
     groupings = plan_groupings(
-        t.slice_columns, ch.slices.columns, ch.slices.crosses, ch.slices.where
+        t.slice_columns, ch.slices.columns, crosses, ch.slices.where
     )
     levels = (_spark_backend().slice_levels if engine == "spark" else ddb.slice_levels)(
         t, eval_splits)
@@ -716,6 +733,16 @@ def evaluate(
                        split=req_split, index=index, differences=differences, reps=reps,
                        infos=infos, slices=list(slice_infos), level=level)
 
+    diagnosis = None
+    if diagnose:
+        diagnosis = _diagnose(ch, t, bdir, model=diag_model or winner or top, index=index,
+                              reps=reps, families=families, infos=infos,
+                              slices=list(slice_infos.values()), standings=standings,
+                              baselines=baseline_infos, human=human,
+                              confusion=list(confusion_by.values()), level=level,
+                              sel_split=sel_split, rep_split=rep_split,
+                              thresholds=thresholds, metrics=metrics)
+
     if winner is None:
         status: Literal["requirements_met", "requirements_not_met", "no_decision"] = "no_decision"
     elif all(r.met for r in requirements):
@@ -768,8 +795,112 @@ def evaluate(
         standings=standings,
         human=human,
         check=check,
+        diagnosis=diagnosis,
         timings={k: round(v, 4) for k, v in timings.items()},
     )
+
+
+def _check_diagnosis_splits(ch: Charter, t: EvalTable, sel_split: str) -> None:
+    """The splits a diagnosis reads must exist: a clear error naming the ones present."""
+    present = ", ".join(t.splits)
+    for key, split in (("splits.train", ch.splits.train),
+                       ("splits.train_dev", ch.splits.train_dev)):
+        if split is None:
+            if key == "splits.train":
+                raise InputError("a diagnosis compares the training split with validation; "
+                                 "set `splits.train` to the split the model was trained on")
+            continue
+        if split not in t.splits:
+            raise InputError(
+                f"{key} is `{split}`, but the data have no rows with that split "
+                f"(splits present: {present}){did_you_mean(split, t.splits)}; a diagnosis "
+                "needs the model's scores on its own training rows")
+    if sel_split not in t.splits:
+        raise InputError(f"the selection split `{sel_split}` has no rows (splits present: "
+                         f"{present})")
+
+
+def _diagnose(ch: Charter, t: EvalTable, bdir: Path, *, model: str | None,
+              index: Mapping[tuple[str, int, str, str], MetricValue],
+              reps: Mapping[tuple[str, int, str, str], FloatArray],
+              families: Mapping[str, str | None], infos: Mapping[str, MetricInfo],
+              slices: list[SliceInfo], standings: list[Standing],
+              baselines: list[BaselineInfo], human: Any, confusion: list[ConfusionMatrix],
+              level: float, sel_split: str, rep_split: str | None,
+              thresholds: Mapping[tuple[int, str], float | None],
+              metrics: list[_Metric]) -> Any:
+    from mlscope.diagnose.build import DiagnosisInputs, build_diagnosis, diagnosis_metric
+
+    if model is None:
+        raise InputError("nothing to diagnose: the rule chose no model; name one with --model")
+    if model not in t.models:
+        raise InputError(f"--model: `{model}` is not a model of the data"
+                         f"{did_you_mean(model, t.models)} (models: {', '.join(t.models)})")
+    mi_ = t.models.index(model)
+    human_best: dict[str, float] = {}
+    if human is not None:
+        for mid, rung in human.best.items():
+            hv = human.rung(rung).value(mid) if rung is not None else None
+            if hv is not None and hv.value is not None:
+                human_best[mid] = hv.value
+    mid_ = diagnosis_metric(ch)
+    thr_key = (mi_, mid_)
+
+    def value(split: str, m: str, skey: str, mid: str) -> MetricValue | None:
+        return index.get((split, t.models.index(m), skey, mid))
+
+    def rep(split: str, m: str, skey: str, mid: str) -> FloatArray | None:
+        return reps.get((split, t.models.index(m), skey, mid))
+
+    def examples(split: str, default_thr: float, k: int) -> dict[str, Any]:
+        thr = thresholds.get(thr_key)
+        if thr is None:
+            met = next((m for m in metrics if m.id == mid_), None)
+            p = met.params.get("threshold") if met is not None else None
+            thr = float(p) if isinstance(p, int | float) else default_thr
+        return _error_examples(t, split, mi_, float(thr), k)
+
+    inp = DiagnosisInputs(
+        charter=ch, base_dir=bdir, task=t.task, model=model, models=list(t.models),
+        families=families, metrics=infos,
+        splits={"train": ch.splits.train, "train_dev": ch.splits.train_dev,
+                "validation": sel_split, "test": rep_split},
+        value=value, reps=rep, slices=slices, standings=standings, baselines=baselines,
+        human_best=human_best, confusion=confusion, level=level,
+        rows_examples=examples if t.task == "binary" else None)
+    return build_diagnosis(inp)
+
+
+def _error_examples(t: EvalTable, split: str, m: int, thr: float, k: int) -> dict[str, Any]:
+    """False positives and negatives at ``thr``: their prevalence and the most confident
+    examples of each (row id, score, slice values)."""
+    from mlscope.data.source import qi
+
+    s = t.score_col(m)
+    cols = ", ".join([f"{qi(t.slice_col(i))} AS {qi(c)}"
+                      for i, c in enumerate(t.slice_columns)])
+    row = t.con.execute(
+        f"SELECT count(*) FILTER (WHERE __label = 0), count(*) FILTER (WHERE __label = 1), "
+        f"count(*) FILTER (WHERE __label = 0 AND {s} >= ?), "
+        f"count(*) FILTER (WHERE __label = 1 AND {s} < ?) FROM ev WHERE __split = ?",
+        [thr, thr, split]).fetchone()
+    assert row is not None
+    neg, pos, fp, fn = (int(x or 0) for x in row)
+
+    def top(cond: str, order: str) -> list[dict[str, Any]]:
+        q = (f"SELECT __id, {s} AS score{', ' + cols if cols else ''} FROM ev "
+             f"WHERE __split = ? AND {cond} ORDER BY {s} {order}, __id LIMIT {int(k)}")
+        df = t.con.execute(q, [split, thr]).fetchdf()
+        return [{str(key): (v.item() if hasattr(v, "item") else v) for key, v in r.items()}
+                for r in df.to_dict(orient="records")]
+
+    return {
+        "split": split, "threshold": thr, "negatives": neg, "positives": pos,
+        "false_positives": fp, "false_negatives": fn,
+        "fp_rate": fp / neg if neg else None, "fn_rate": fn / pos if pos else None,
+        "fp_examples": top(f"__label = 0 AND {s} >= ?", "DESC"),
+        "fn_examples": top(f"__label = 1 AND {s} < ?", "ASC"),
+    }
 
 
 def _requirement_checks(ch: Charter, t: EvalTable,

@@ -14,6 +14,7 @@ from types import UnionType
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from mlscope.baselines.human_result import HumanLevel
+from mlscope.diagnose.types import Diagnosis
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -371,6 +372,7 @@ class EvaluationResult:
     standings: list[Standing] = field(default_factory=list)
     human: HumanLevel | None = None
     check: CheckResult | None = None
+    diagnosis: Diagnosis | None = None
     schema: str = SCHEMA_VERSION
 
     # -- lookups ---------------------------------------------------------------------

@@ -731,6 +731,32 @@ class _Checker:
             self.check_splits(parts)
         self.check_baselines(parts)
         self.check_gates(parts)
+        self.check_diagnosis(parts)
+
+    def check_diagnosis(self, parts: _Parts) -> None:
+        raw = self.raw.get("diagnosis")
+        if not isinstance(raw, dict):
+            return
+        ids = parts.ids
+        refs = [("metric", raw.get("metric"))] + [
+            (("budgets", i), b) for i, b in enumerate(raw.get("budgets") or [])]
+        for key, ref in refs:
+            if isinstance(ref, str) and parts.complete_ids and ref not in ids:
+                path = ("diagnosis", *(key if isinstance(key, tuple) else (key,)))
+                self.add(path, f"metric `{ref}` is not computed{did_you_mean(ref, ids)} "
+                         f"(computed: {', '.join(ids)})",
+                         fix="name a metric listed under `metrics:`")
+        lc = raw.get("learning_curve")
+        if isinstance(lc, dict) and isinstance(lc.get("refit"), str):
+            name = lc["refit"]
+            learned = [n for n, b in parts.baselines.items()
+                       if getattr(b, "kind", None) in ("logistic", "linear", "gbdt")]
+            if name not in learned:
+                self.add(("diagnosis", "learning_curve", "refit"),
+                         f"`{name}` is not a learned baseline{did_you_mean(name, learned)} "
+                         f"(learned baselines: {', '.join(learned) or 'none'})",
+                         fix="name a `logistic`, `linear` or `gbdt` baseline under "
+                         "`baselines:`, or give measured `sizes` and `values`")
 
     def check_gates(self, parts: _Parts) -> None:
         raw = self.raw

@@ -20,6 +20,7 @@ __all__ = [
     "Bound",
     "Charter",
     "DataSpec",
+    "DiagnosisSpec",
     "DuckDBTable",
     "ExternalBaseline",
     "FormulaRule",
@@ -27,6 +28,7 @@ __all__ = [
     "HumanBaseline",
     "IntervalSpec",
     "LearnedBaseline",
+    "LearningCurveSpec",
     "LongSpec",
     "MetricEntry",
     "ParetoRule",
@@ -177,6 +179,9 @@ class SplitSpec(_Strict):
     selection: str = "validation"
     report: str | None = "test"
     train: str | None = "train"
+    # Rows from the training distribution never trained on: tells overfitting apart from
+    # distribution mismatch in `mlscope diagnose`.
+    train_dev: str | None = None
 
 
 class SliceSpec(_Strict):
@@ -484,6 +489,40 @@ class Gate(_Strict):
         return "superiority" if self.improve is not None else "non-inferiority"
 
 
+class LearningCurveSpec(_Strict):
+    """Metric values at several training-set sizes: given, or made by refitting a learned
+    baseline on growing subsets of the training split (``refit: <baseline name>``)."""
+
+    sizes: list[int] | None = None
+    values: list[float] | None = None
+    refit: str | None = None
+    fractions: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> LearningCurveSpec:
+        given = self.sizes is not None or self.values is not None
+        if given == (self.refit is not None):
+            raise ValueError("give `sizes` and `values` (measured), or `refit: <learned "
+                             "baseline>` (mlscope refits it on growing subsets)")
+        if given and (self.sizes is None or self.values is None
+                      or len(self.sizes) != len(self.values)):
+            raise ValueError("`sizes` and `values` must both be given, with one value per size")
+        return self
+
+
+class DiagnosisSpec(_Strict):
+    """How ``mlscope diagnose`` reads the project: the metric, the practical margin, the
+    training history, the learning curve and the operational (budget) metrics."""
+
+    metric: str | None = None
+    margin: float | None = Field(default=None, ge=0)
+    history: str | None = None
+    learning_curve: LearningCurveSpec | None = None
+    budgets: list[str] = Field(default_factory=list)
+    fdr: float = Field(default=0.05, gt=0.0, lt=1.0)
+    examples: int = Field(default=5, ge=0, le=100)
+
+
 class ReportSpec(_Strict):
     """What the report draws: the trade-off pair and the metric shown per slice."""
 
@@ -509,6 +548,7 @@ class Charter(_Strict):
     baselines: dict[str, Baseline] = Field(default_factory=dict)
     blessed: str | BlessedResult | None = None
     gates: dict[str, Gate] = Field(default_factory=dict)
+    diagnosis: DiagnosisSpec = Field(default_factory=DiagnosisSpec)
     intervals: IntervalSpec = Field(default_factory=IntervalSpec)
     planning: PlanningSpec = Field(default_factory=PlanningSpec)
     report: ReportSpec = Field(default_factory=ReportSpec)

@@ -632,6 +632,59 @@ def difference_chart(result: EvaluationResult, metric: str, reference: str, *,
     return svg.render("chart diff")
 
 
+# -- diagnosis: the gaps -------------------------------------------------------------
+
+
+def gap_chart(diagnosis: Any, *, width: float = 520.0) -> str:
+    """The four gaps as bars (right = worse), with their intervals and the practical
+    margin shaded around 0; the gaps that count are drawn in red, the bottleneck bold."""
+    gaps = [g for g in diagnosis.gaps if g.value is not None]
+    labels = [g.label for g in gaps]
+    pts: list[float | None] = [0.0, diagnosis.margin, -diagnosis.margin]
+    for g in gaps:
+        pts += [g.value, g.lower, g.upper]
+    ticks = _domain(pts, (None, None), count=5)
+    label_w = max((_text_width(t, 11.5) for t in labels), default=60.0) + 14
+    left, right, top, row_h = label_w, 16.0, 40.0, 26.0
+    height = top + row_h * max(len(gaps), 1) + 26
+    x = _Scale(ticks[0], ticks[-1], left, width - right)
+    svg = _Svg(width, height, f"the gaps on {diagnosis.metric}",
+               "bars to the right: the later stage is worse than the earlier one")
+    svg.text(0, 15, f"Gaps on {diagnosis.metric}", font_size=13, font_weight="600")
+    svg.text(0, 30, f"{diagnosis.error_note}; right = worse; shaded: ± the practical margin "
+                    f"{diagnosis.margin:.3g}", font_size=11, fill=MUTED)
+    bottom = top + row_h * max(len(gaps), 1)
+    svg.add("rect", x=float(x(-diagnosis.margin)), y=float(top - 4),
+            width=float(max(x(diagnosis.margin) - x(-diagnosis.margin), 0.5)),
+            height=float(bottom - top + 4), fill="#eef1f4")
+    dec = _tick_decimals(ticks)
+    for t in ticks:
+        svg.line(x(t), top - 4, x(t), bottom, stroke=GRID)
+        svg.text(x(t), bottom + 15, _tick_text(t, dec), font_size=10.5, fill=MUTED,
+                 text_anchor="middle")
+    svg.line(x(0.0), top - 6, x(0.0), bottom, stroke=INK, stroke_width=1.2)
+    for i, g in enumerate(gaps):
+        cy = top + row_h * (i + 0.5)
+        bold = g.name == diagnosis.bottleneck
+        svg.text(left - 8, cy + 4, g.label, font_size=11.5, text_anchor="end",
+                 font_weight="700" if bold else None)
+        color = "#cf222e" if g.counts else "#8c959f"
+        x0, x1 = sorted((x(0.0), x(g.value)))
+        title = (f"{g.label}: {g.value:+.4g}"
+                 + (f" [{g.lower:+.4g}, {g.upper:+.4g}]" if g.lower is not None
+                    and g.upper is not None else "")
+                 + (" — counts" if g.counts else f" — {g.reason}"))
+        svg.raw(f"<g><title>{escape(title)}</title>")
+        svg.add("rect", x=float(x0), y=float(cy - 7), width=float(max(x1 - x0, 1.0)),
+                height=14.0, fill=color, fill_opacity="0.85" if g.counts else "0.45")
+        if g.lower is not None and g.upper is not None:
+            svg.line(x(g.lower), cy, x(g.upper), cy, stroke=INK, stroke_width=1.4)
+            for e in (g.lower, g.upper):
+                svg.line(x(e), cy - 4, x(e), cy + 4, stroke=INK, stroke_width=1.4)
+        svg.raw("</g>")
+    return svg.render("chart gaps")
+
+
 def _short(x: float) -> str:
     text = f"{x:.6g}"
     return text.replace("-", "−")

@@ -27,6 +27,7 @@ from mlscope.report.charts import (
     forest_chart,
     format_bound,
     format_value,
+    gap_chart,
     ladder_chart,
     metric_decimals,
     model_colors,
@@ -143,6 +144,7 @@ class Page:
     confusion: dict[str, Any] | None = None
     baselines: dict[str, Any] | None = None
     comparison: dict[str, Any] | None = None
+    diagnosis: dict[str, Any] | None = None
 
 
 def _label(result: EvaluationResult, metric: str) -> str:
@@ -821,6 +823,55 @@ def _comparison(result: EvaluationResult, dec: dict[str, int]) -> dict[str, Any]
             "charts": charts, "table": table, "confidence": confidence, "check": check}
 
 
+def _diagnosis(result: EvaluationResult, dec: dict[str, int]) -> dict[str, Any] | None:
+    """The diagnosis panel (``mlscope diagnose``)."""
+    dg = result.diagnosis
+    if dg is None:
+        return None
+    d = dec.get(dg.metric, 3)
+    stage = {"baseline": "upper baseline", "train": "train", "train_dev": "train-dev",
+             "validation": "validation", "test": "test"}
+    values = [{"stage": stage.get(v.role, v.role), "split": v.split or "",
+               "value": format_value(v.value, d),
+               "interval": (f"[{format_value(v.lower, d)}, {format_value(v.upper, d)}]"
+                            if v.lower is not None and v.upper is not None else ""),
+               "note": v.note} for v in dg.values]
+    gaps = [{"label": g.label, "value": _signed(g.value, d) if g.value is not None else "—",
+             "interval": (f"[{_signed(g.lower, d)}, {_signed(g.upper, d)}]"
+                          if g.lower is not None and g.upper is not None else ""),
+             "counts": g.counts, "bottleneck": g.name == dg.bottleneck,
+             "reason": g.reason} for g in dg.gaps]
+    weak = [{"slice": w.slice, "n": f"{w.n_rows:,}", "value": format_value(w.value, d),
+             "overall": format_value(w.overall, d), "gap": _signed(w.gap, d),
+             "harm": f"{w.harm:.3g}", "p": f"{w.adjusted_p:.2g}"}
+            for w in dg.weak_slices if w.significant][:12]
+    errors = None
+    if dg.errors:
+        e = dg.errors
+        errors = {
+            "threshold": f"{e['threshold']:.3g}", "split": e["split"],
+            "fp": f"{e['false_positives']:,} of {e['negatives']:,}",
+            "fn": f"{e['false_negatives']:,} of {e['positives']:,}",
+            "fp_rate": _pct(e["fp_rate"]) if e.get("fp_rate") is not None else "—",
+            "fn_rate": _pct(e["fn_rate"]) if e.get("fn_rate") is not None else "—",
+            "fp_examples": e.get("fp_examples", []), "fn_examples": e.get("fn_examples", []),
+        }
+    bottleneck = next((g["label"] for g in gaps if g["bottleneck"]), None)
+    return {
+        "model": dg.model, "metric": dg.metric, "label": _label(result, dg.metric),
+        "margin": f"{dg.margin:.3g}", "chart": Markup(gap_chart(dg)), "stages": values,
+        "gaps": gaps, "bottleneck": bottleneck, "steps": dg.steps, "sanity": dg.sanity,
+        "weak": weak, "tested": dg.slices_tested, "errors": errors,
+        "rare": [r for r in dg.rare_classes if r.get("rare")], "notes": dg.notes,
+        "extras": _diagnosis_extras(dg),
+    }
+
+
+def _diagnosis_extras(dg: Any) -> dict[str, Any]:
+    """Training history, learning curve and metric focus, when the diagnosis has them."""
+    return {}
+
+
 def _confusion(result: EvaluationResult) -> dict[str, Any] | None:
     """Confusion matrices on the report split (else the selection split), winner first.
 
@@ -940,6 +991,9 @@ def _page(result: EvaluationResult) -> Page:
         nav.append(("slices", "Slices"))
     baselines = _baselines(result, dec)
     comparison = _comparison(result, dec)
+    diagnosis = _diagnosis(result, dec)
+    if diagnosis:
+        nav.insert(1, ("diagnosis", "Diagnosis"))
     if comparison:
         nav.insert(1, ("comparison", "Comparison"))
     if baselines:
@@ -977,6 +1031,7 @@ def _page(result: EvaluationResult) -> Page:
         confusion=confusion,
         baselines=baselines,
         comparison=comparison,
+        diagnosis=diagnosis,
     )
 
 

@@ -362,3 +362,90 @@ def render_terminal(
             t = Text(f"{labels.get(key, key)}: ", style="bold")
             t.append(str(path))
             con.print(t, soft_wrap=True)
+
+
+def render_diagnosis(
+    result: EvaluationResult,
+    console: Console | None = None,
+    *,
+    paths: Mapping[str, str] | None = None,
+) -> None:
+    """Print the diagnosis of ``mlscope diagnose``: gaps, bottleneck, next steps, weak
+    slices, and the other findings, each with its figures."""
+    con = console or Console()
+    d = result.diagnosis
+    if d is None:
+        render_terminal(result, con, paths=paths)
+        return
+    head = Text()
+    head.append(f"Diagnosis of {d.model}", style="bold")
+    head.append(f"  ·  {result.project}  ·  {d.metric} ({d.direction} is better), practical "
+                f"margin {d.margin:.3g}", style="dim")
+    con.print(head)
+    con.print()
+    for s in d.sanity:
+        mark, style = ("✓", "green") if s.ok else (("✗", "bold red") if s.severity == "error"
+                                                   else ("!", "yellow"))
+        line = Text(f"{mark} ", style=style)
+        line.append(s.message)
+        con.print(line)
+    con.print()
+    table = Table(title=f"The gaps ({d.error_note}; positive = worse)", title_justify="left",
+                  title_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("stage")
+    table.add_column(d.metric, justify="right")
+    table.add_column("gap", justify="right")
+    table.add_column("", justify="left")
+    vals = {v.role: v for v in d.values}
+    names = {"baseline": "upper baseline", "train": "train", "train_dev": "train-dev",
+             "validation": "validation", "test": "test"}
+    for role in ("baseline", "train", "train_dev", "validation", "test"):
+        v = vals.get(role)
+        if v is None:
+            continue
+        gap = next((g for g in d.gaps if g.to == role), None)
+        gtext = Text("")
+        label = Text("")
+        if gap is not None and gap.value is not None:
+            gtext = Text(f"{gap.value:+.4g}", style="bold red" if gap.counts else "")
+            if gap.lower is not None and gap.upper is not None:
+                gtext.append(f" [{gap.lower:+.3g}, {gap.upper:+.3g}]", style="dim")
+            label = Text(gap.label + (" ◀ bottleneck" if gap.name == d.bottleneck else ""),
+                         style="bold" if gap.counts else "dim")
+        name = names[role] + (f" ({v.split})" if v.split and v.split != names[role] else "")
+        table.add_row(name, format_value(v.value, 4), gtext, label)
+    con.print(table)
+    base = vals.get("baseline")
+    if base is not None and base.note:
+        con.print(_indent(Text(f"upper baseline: {base.note}", style="dim")))
+    con.print()
+    for i, step in enumerate(d.steps, 1):
+        t = Text(f"{i}. {step.title}", style="bold")
+        con.print(t)
+        con.print(_indent(Text(step.evidence, style="dim")))
+        for a in step.actions:
+            con.print(_indent(Text(f"· {a}")))
+    if not d.steps:
+        con.print(Text("No gap exceeds both the margin and its uncertainty: nothing stands "
+                       "out at this margin.", style="green"))
+    sig = [w for w in d.weak_slices if w.significant]
+    if sig:
+        con.print()
+        ws = Table(title=f"Weak slices ({len(sig)} of {d.slices_tested} tested, "
+                         "false-discovery rate controlled)", title_justify="left",
+                   title_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        for c in ("slice", "rows", d.metric, "overall", "harm", "adj. p"):
+            ws.add_column(c, justify="left" if c == "slice" else "right")
+        for w in sig[:8]:
+            ws.add_row(w.slice, f"{w.n_rows:,}", f"{w.value:.4g}", f"{w.overall:.4g}",
+                       f"{w.harm:.3g}", f"{w.adjusted_p:.2g}")
+        con.print(ws)
+    for note in d.notes:
+        con.print(Text(f"note: {note}", style="dim"))
+    if paths:
+        con.print()
+        labels = {"html": "Report", "json": "Result"}
+        for key, path in paths.items():
+            t = Text(f"{labels.get(key, key)}: ", style="bold")
+            t.append(str(path))
+            con.print(t, soft_wrap=True)

@@ -1,0 +1,1 @@
+"""Diagnosis: what holds the model back, and what to try next."""

@@ -1,0 +1,255 @@
+"""Assemble the diagnosis of one model from what the evaluation computed.
+
+Called by :func:`mlscope.evaluation.evaluate` with ``diagnose=`` set: it has the point
+estimates and the bootstrap replicates of every split, so nothing is recomputed here
+except the row-level error examples and, when asked, the learning curve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mlscope.charter.schema import Charter
+from mlscope.diagnose.gaps import compute_gaps, default_margin, next_steps
+from mlscope.diagnose.slices import weak_slices
+from mlscope.diagnose.types import Diagnosis, NextStep, SanityCheck, SplitValue, WeakSlice
+from mlscope.errors import InputError
+from mlscope.result import (
+    OVERALL,
+    BaselineInfo,
+    ConfusionMatrix,
+    MetricInfo,
+    MetricValue,
+    SliceInfo,
+    Standing,
+)
+
+__all__ = ["DiagnosisInputs", "build_diagnosis", "diagnosis_metric"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass
+class DiagnosisInputs:
+    """Everything the evaluation hands over (by reference, nothing copied)."""
+
+    charter: Charter
+    base_dir: Path
+    task: str
+    model: str
+    models: list[str]
+    families: Mapping[str, str | None]
+    metrics: Mapping[str, MetricInfo]
+    splits: Mapping[str, str | None]  # role -> split value present in the data
+    value: Callable[[str, str, str, str], MetricValue | None]  # split, model, slice, metric
+    reps: Callable[[str, str, str, str], FloatArray | None]
+    slices: Sequence[SliceInfo]
+    standings: Sequence[Standing]
+    baselines: Sequence[BaselineInfo]
+    human_best: Mapping[str, float]  # metric -> the human level's value
+    confusion: Sequence[ConfusionMatrix]
+    level: float
+    rows_examples: Callable[[str, float, int], dict[str, Any]] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def diagnosis_metric(ch: Charter) -> str:
+    """The metric diagnosed: the charter's choice, else the selection rule's main metric."""
+    if ch.diagnosis.metric:
+        return ch.diagnosis.metric
+    rule = ch.selection
+    opt = getattr(rule, "optimize", None)
+    if isinstance(opt, str):
+        return opt
+    if rule.rule == "pareto":
+        return rule.metrics[0]
+    if rule.rule == "weighted":
+        weights = rule.weights
+        return max(weights, key=lambda k: weights[k])
+    return ch.metrics[0].id
+
+
+def _upper(inp: DiagnosisInputs, metric: str, info: MetricInfo
+           ) -> tuple[float | None, str | None, str, bool]:
+    """The best upper baseline: human level, else a published or previous figure, else
+    the best learned/rule baseline (weak evidence)."""
+    if metric in inp.human_best:
+        return inp.human_best[metric], "human", "human level", False
+    sign = 1.0 if info.direction == "higher" else -1.0
+    ext = [(b.values[metric], b) for b in inp.baselines if b.family == "external"
+           and b.role in ("published", "previous", None) and metric in b.values]
+    if ext:
+        v, b = max(ext, key=lambda p: sign * p[0])
+        return v, b.role or "published", f"{b.name} ({b.source})", False
+    val_split = inp.splits.get("validation")
+    cands = []
+    for m in inp.models:
+        if inp.families.get(m) in ("learned", "rule") and val_split is not None:
+            mv = inp.value(val_split, m, OVERALL, metric)
+            if mv is not None and mv.value is not None:
+                cands.append((mv.value, m))
+    if cands:
+        v, m = max(cands, key=lambda p: sign * p[0])
+        return v, str(inp.families[m]), f"{m} (best {inp.families[m]} baseline)", True
+    return None, None, "", True
+
+
+def build_diagnosis(inp: DiagnosisInputs) -> Diagnosis:
+    ch = inp.charter
+    spec = ch.diagnosis
+    metric = diagnosis_metric(ch)
+    if metric not in inp.metrics:
+        raise InputError(f"diagnosis.metric: `{metric}` is not computed")
+    info = inp.metrics[metric]
+    upper_bound = info.bounds[1] if info.direction == "higher" else None
+    up_value, up_kind, up_name, weak = _upper(inp, metric, info)
+    margin = spec.margin if spec.margin is not None else default_margin(info.bounds, up_value)
+
+    values: dict[str, SplitValue] = {}
+    reps: dict[str, FloatArray | None] = {}
+    notes = list(inp.notes)
+    if up_value is not None:
+        values["baseline"] = SplitValue(role="baseline", split=None, value=up_value,
+                                        note=up_name)
+        reps["baseline"] = None
+    for role in ("train", "train_dev", "validation", "test"):
+        split = inp.splits.get(role)
+        if split is None:
+            continue
+        mv = inp.value(split, inp.model, OVERALL, metric)
+        if mv is None:
+            continue
+        values[role] = SplitValue(role=role, split=split, value=mv.value, lower=mv.lower,
+                                  upper=mv.upper)
+        reps[role] = inp.reps(split, inp.model, OVERALL, metric)
+    from mlscope.diagnose.gaps import orient
+
+    for sv in values.values():
+        if sv.value is not None:
+            sv.error = orient(sv.value, info.direction, upper_bound)
+    gaps = compute_gaps(values, reps, direction=info.direction, upper_bound=upper_bound,
+                        margin=margin, level=inp.level)
+    bottleneck, steps = next_steps(gaps, values, metric=metric, upper_kind=up_kind)
+    if up_value is None:
+        notes.append("no upper baseline (human level, a published result or a learned "
+                     "baseline) for " + metric + ": avoidable bias cannot be measured; add "
+                     "one under `baselines:`")
+    elif weak:
+        notes.append(f"the upper baseline is {up_name}, not human level or a published "
+                     "result: weak evidence for the avoidable bias (a better model may exist)")
+    if "train_dev" not in values:
+        notes.append("no train-dev split: overfitting and distribution mismatch cannot be "
+                     "told apart; split a train-dev set off the training data (rows of the "
+                     "training distribution never trained on) and name it in "
+                     "`splits.train_dev`")
+
+    # Sanity first: the model must beat the trivial baseline by more than the interval.
+    sanity: list[SanityCheck] = [SanityCheck(
+        check="scores", ok=True, severity="info",
+        message="no missing, NaN or infinite scores (every score was checked when the data "
+                "were read)")]
+    val_split = inp.splits.get("validation")
+    st = next((s for s in inp.standings if s.model == inp.model and s.metric == metric
+               and s.split == val_split), None)
+    if st is not None:
+        sanity.append(SanityCheck(
+            check="beats_trivial", ok=st.flag is None,
+            severity="error" if st.flag else "info",
+            message=st.flag or (f"beats the trivial baseline `{st.trivial}` on {metric} by "
+                                f"{st.vs_trivial:+.4g}" + (
+                                    f" [{st.vs_trivial_lower:+.4g}, {st.vs_trivial_upper:+.4g}]"
+                                    if st.vs_trivial_lower is not None else ""))))
+    else:
+        sanity.append(SanityCheck(
+            check="beats_trivial", ok=True, severity="warning",
+            message="no trivial baseline to compare with: add `prior: {kind: prior}` under "
+                    "`baselines:`"))
+    if any(not s.ok and s.severity == "error" for s in sanity):
+        steps.insert(0, NextStep(
+            area="sanity", title="Fix this first: the model does not beat a trivial baseline",
+            evidence=next(s.message for s in sanity if not s.ok),
+            actions=["look for a bug: misaligned rows, a wrong label encoding, scores of the "
+                     "wrong class", "check there is enough data to tell them apart"]))
+
+    # Error analysis on the validation split.
+    weak_list: list[WeakSlice] = []
+    n_tested = 0
+    if val_split is not None:
+        overall = inp.value(val_split, inp.model, OVERALL, metric)
+        if overall is not None and overall.value is not None:
+            by_slice = {}
+            slice_reps = {}
+            for s in inp.slices:
+                if s.kind == "overall":
+                    continue
+                mv = inp.value(val_split, inp.model, s.key, metric)
+                by_slice[s.key] = (mv.value if mv else None, s.sizes.get(val_split, 0))
+                slice_reps[s.key] = inp.reps(val_split, inp.model, s.key, metric)
+            weak_list, n_tested = weak_slices(
+                split=val_split, overall=overall.value,
+                overall_reps=inp.reps(val_split, inp.model, OVERALL, metric),
+                slices=by_slice, slice_reps=slice_reps,
+                n_total=next((s.sizes.get(val_split, 0) for s in inp.slices
+                              if s.kind == "overall"), 0),
+                direction=info.direction, upper_bound=upper_bound,
+                min_size=ch.slices.min_size, fdr=spec.fdr, level=inp.level)
+    sig = [w for w in weak_list if w.significant]
+    if sig:
+        top = sig[:3]
+        steps.append(NextStep(
+            area="slices", title="Error analysis: slices significantly worse than overall",
+            evidence="; ".join(f"{w.slice}: {metric} {w.value:.4g} vs {w.overall:.4g} overall "
+                               f"(n={w.n_rows}, FDR-adjusted p {w.adjusted_p:.2g})"
+                               for w in top),
+            actions=["read the misclassified examples of these slices first",
+                     "collect or label more data like them; check their features and labels "
+                     "for pipeline problems"]))
+
+    errors: dict[str, Any] = {}
+    if inp.task == "binary" and inp.rows_examples is not None and val_split is not None:
+        errors = inp.rows_examples(val_split, 0.5, spec.examples)
+    rare: list[dict[str, Any]] = []
+    if inp.task == "multiclass":
+        rare = _rare_classes(inp, val_split)
+    return Diagnosis(
+        model=inp.model, metric=metric, direction=info.direction, margin=margin,
+        error_note=(f"errors as {metric}" if info.direction == "lower" else
+                    f"errors as {upper_bound:g} − {metric}" if upper_bound is not None
+                    else f"errors as −{metric}"),
+        values=list(values.values()), gaps=gaps, bottleneck=bottleneck, steps=steps,
+        sanity=sanity, weak_slices=weak_list[:50], slices_tested=n_tested, errors=errors,
+        rare_classes=rare, upper_kind=up_kind, weak_evidence=weak, notes=notes)
+
+
+def _rare_classes(inp: DiagnosisInputs, split: str | None) -> list[dict[str, Any]]:
+    """Per-class support, recall and precision from the confusion matrix; rare classes
+    (under 5% of the rows) whose recall trails the macro average are flagged."""
+    cm = next((c for c in inp.confusion if c.model == inp.model and c.split == split), None)
+    if cm is None:
+        return []
+    counts = np.asarray(cm.counts, dtype=np.float64)
+    total = counts.sum()
+    support = counts.sum(axis=1)
+    predicted = counts.sum(axis=0)
+    diag = np.diag(counts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = np.where(support > 0, diag / support, np.nan)
+        precision = np.where(predicted > 0, diag / predicted, np.nan)
+    macro = float(np.nanmean(recall)) if np.isfinite(recall).any() else float("nan")
+    out: list[dict[str, Any]] = []
+    for k, cls in enumerate(cm.classes):
+        share = float(support[k] / total) if total else 0.0
+        r = float(recall[k]) if np.isfinite(recall[k]) else None
+        out.append({"class": cls, "support": int(support[k]), "share": share,
+                    "recall": r,
+                    "precision": float(precision[k]) if np.isfinite(precision[k]) else None,
+                    "rare": share < 0.05,
+                    "flag": bool(share < 0.05 and r is not None and r < macro - 0.1)})
+    out.sort(key=lambda d: float(d["share"]))
+    return out

@@ -1,0 +1,1011 @@
+"""Training history: load a loss curve, read what it says, and draw it.
+
+A training history is one row per logged step with the training and validation loss
+(``step``, ``train_loss``, ``val_loss``; optionally ``lr``/``learning_rate`` and
+``epoch``). :func:`load_history` reads it from CSV, JSON or a DataFrame and refuses what
+cannot be read with an :class:`~mlscope.errors.InputError` naming the file, the column,
+the row and the fix. :func:`check_history` turns the curve into plain findings (the
+initial loss against its expected value, whether training converges or diverges, the best
+validation step, overfitting, variance and underfitting), each with its figures and a
+suggestion. :func:`history_svg` draws the two curves with the best validation step and a
+baseline, so that the same curves next to a different baseline give a different advice.
+
+Not logged vs. not a number
+---------------------------
+Loggers often write training and validation losses on different rows (PyTorch Lightning's
+``metrics.csv``, the Hugging Face ``log_history``). An *empty* cell (CSV), a ``null`` or an
+absent key (JSON) means "not logged at this step"; consecutive rows with the same step
+are merged. A literal ``nan``/``inf`` is kept: a loss that became NaN is a finding
+(divergence), not an input error. A DataFrame cannot tell the two apart (pandas reads an
+empty cell as NaN), so there a NaN loss on a row whose other loss is finite counts as not
+logged, and a NaN in both losses of a row is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from mlscope.errors import InputError, did_you_mean
+
+__all__ = [
+    "BLOWUP_FACTOR",
+    "EDGE_SHARE",
+    "INIT_ERROR",
+    "INIT_HIGH",
+    "INIT_LOW",
+    "MIN_DROP",
+    "OVERFIT_RISE",
+    "SPIKE_FACTOR",
+    "UNDERFIT_GAIN",
+    "VARIANCE_RATIO",
+    "History",
+    "HistoryFinding",
+    "check_history",
+    "history_svg",
+    "load_history",
+    "spearman",
+]
+
+Severity = Literal["info", "warning", "error"]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+# -- thresholds (documented in check_history) -------------------------------------------
+
+INIT_HIGH = 1.5
+"""A first training loss above this multiple of every expected value is flagged."""
+INIT_LOW = 0.5
+"""A first training loss below this multiple of every expected value is flagged."""
+INIT_ERROR = 3.0
+"""Above this multiple the high initial loss is an error, not a warning."""
+EDGE_SHARE = 0.2
+"""The share of points at each end whose medians are compared (first vs last 20%)."""
+MIN_DROP = 0.05
+"""Training loss must fall by at least this share of its early median to count as falling."""
+MAX_RANK_CORR = -0.2
+"""…and its Spearman correlation with the step must be at most this."""
+BLOWUP_FACTOR = 3.0
+"""A late loss above this multiple of the minimum (and having lost half the progress)."""
+BLOWUP_LOST = 0.5
+"""Share of the progress (early median − minimum) a late loss must lose to be a blow-up."""
+OVERFIT_RISE = 0.05
+"""Validation loss rising by more than this share above its best, while training falls."""
+VARIANCE_RATIO = 1.5
+"""Validation loss above this multiple of the training loss at the best validation step."""
+UNDERFIT_GAIN = 0.10
+"""Training loss less than this share below the reference (trivial) loss is underfitting."""
+SPIKE_FACTOR = 2.0
+"""A training loss above this multiple of the median of the previous points is a spike."""
+SPIKE_WINDOW = 5
+"""Points before a spike in which a learning-rate increase counts as its cause."""
+LOG_SPAN = 10.0
+"""The chart's y axis is logarithmic when the losses span more than this factor."""
+
+TASKS = ("binary", "multiclass", "regression", "errors")
+REQUIRED = ("step", "train_loss", "val_loss")
+# Names other loggers use, tried in order only when the canonical name is absent
+# (Keras' CSVLogger writes epoch/loss/val_loss, Hugging Face writes loss/eval_loss).
+ALIASES: dict[str, tuple[str, ...]] = {
+    "step": ("global_step", "iteration", "iter", "epoch"),
+    "train_loss": ("loss", "training_loss", "train/loss"),
+    "val_loss": ("validation_loss", "valid_loss", "val/loss", "eval_loss"),
+    "lr": ("learning_rate",),
+    "epoch": (),
+}
+_COLUMNS_FIX = ("name the columns step, train_loss and val_loss (optional: lr or "
+                "learning_rate, epoch)")
+
+
+# -- the data -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class History:
+    """A training history: one row per logged step, steps strictly increasing.
+
+    Attributes
+    ----------
+    step
+        The steps (optimiser steps or epochs), strictly increasing.
+    train_loss, val_loss
+        The losses; NaN where not logged (see ``train_logged``/``val_logged``) and where
+        the loss itself was NaN.
+    train_logged, val_logged
+        Whether the loss was logged at each step (a logged NaN or inf is a finding).
+    lr, epoch
+        The learning rate and epoch when given (NaN where not logged), else ``None``.
+    source
+        Where it was read from, for messages.
+    columns
+        Canonical name → the column it was read from (``{"train_loss": "loss", ...}``).
+    """
+
+    step: FloatArray
+    train_loss: FloatArray
+    val_loss: FloatArray
+    train_logged: BoolArray
+    val_logged: BoolArray
+    lr: FloatArray | None = None
+    epoch: FloatArray | None = None
+    source: str = "<DataFrame>"
+    columns: dict[str, str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.step)
+
+    def train(self) -> tuple[FloatArray, FloatArray]:
+        """The steps and training losses where the training loss was logged."""
+        return self.step[self.train_logged], self.train_loss[self.train_logged]
+
+    def val(self) -> tuple[FloatArray, FloatArray]:
+        """The steps and validation losses where the validation loss was logged."""
+        return self.step[self.val_logged], self.val_loss[self.val_logged]
+
+
+@dataclass
+class HistoryFinding:
+    """What one check found in a training history.
+
+    Attributes
+    ----------
+    check
+        The check's id: ``initial_loss``, ``train_decreasing``, ``divergence``,
+        ``best_val``, ``overfitting``, ``variance``, ``underfitting`` or ``lr_spikes``.
+    ok
+        Whether the curve passes the check (an informative finding is ok).
+    severity
+        ``"info"``, ``"warning"`` or ``"error"``.
+    message
+        One or two sentences with the figures and, when not ok, what to try.
+    figures
+        The numbers behind the message (``None`` where undefined).
+    """
+
+    check: str
+    ok: bool
+    severity: Severity
+    message: str
+    figures: dict[str, float | None] = field(default_factory=dict)
+
+
+# -- loading ------------------------------------------------------------------------------
+
+
+def load_history(path_or_frame: str | Path | pd.DataFrame, *,
+                 where: str = "diagnosis.history") -> History:
+    """Read a training history from a CSV/TSV, JSON or JSON Lines file, or a DataFrame.
+
+    Parameters
+    ----------
+    path_or_frame
+        A path to ``.csv``/``.tsv``, ``.json`` (a list of records, ``{column: [values]}``,
+        or a Hugging Face ``trainer_state.json`` with ``log_history``) or ``.jsonl``; or a
+        DataFrame. Columns ``step``, ``train_loss``, ``val_loss`` are required;
+        ``lr``/``learning_rate`` and ``epoch`` are read when present. A few other loggers'
+        names are accepted when the canonical one is absent (``loss``, ``eval_loss``,
+        ``global_step``, and ``epoch`` as the step).
+    where
+        The charter key the history came from, prefixed to every message.
+
+    Returns
+    -------
+    History
+        Rows with the same step merged; NaN and inf losses kept.
+
+    Raises
+    ------
+    InputError
+        The file is missing or unreadable, a required column is missing (with a "did you
+        mean" and the columns found), a value is not a number (with its row), the steps do
+        not increase, or fewer than 2 rows (or training losses) remain.
+    """
+    if isinstance(path_or_frame, pd.DataFrame):
+        frame, source, ambiguous = path_or_frame, "<DataFrame>", True
+        row_name: Callable[[int], str] = _frame_row
+    else:
+        path = Path(path_or_frame)
+        source, ambiguous = str(path), False
+        frame, row_name = _read_file(path, where)
+    if len(frame.columns) == 0 or len(frame) == 0:
+        raise InputError(f"{where}: {source} holds no rows. Fix: log one row per step with "
+                         "step, train_loss and val_loss.")
+    return _build(frame, source=source, where=where, row_name=row_name, ambiguous=ambiguous)
+
+
+def _frame_row(i: int) -> str:
+    return f"row {i}"
+
+
+def _read_file(path: Path, where: str) -> tuple[pd.DataFrame, Callable[[int], str]]:
+    if not path.exists():
+        raise InputError(f"{where}: training history not found: {path}. Fix: give the path "
+                         "of the CSV or JSON the training loop logged (relative to the "
+                         "charter).")
+    if path.is_dir():
+        raise InputError(f"{where}: {path} is a folder, not a training history file.")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".csv", ".tsv", ".txt"):
+            # Everything as text, no NA guessing: an empty cell is "not logged" and a
+            # written "nan" is a NaN loss, which pandas' defaults would merge.
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False,
+                                sep="\t" if suffix == ".tsv" else ",")
+            frame.columns = [str(c).strip() for c in frame.columns]
+            return frame, lambda i: f"line {i + 1}"  # line 1 is the header
+        if suffix == ".jsonl":
+            lines = path.read_text(encoding="utf-8").splitlines()
+            records = []
+            for n, line in enumerate(lines, start=1):
+                if line.strip():
+                    records.append(_json(line, path, where, line_offset=n))
+            return _records(records, path, where), lambda i: f"record {i}"
+        if suffix == ".json":
+            data = _json(path.read_text(encoding="utf-8"), path, where)
+            if isinstance(data, dict) and isinstance(data.get("log_history"), list):
+                data = data["log_history"]  # a Hugging Face trainer_state.json
+            if isinstance(data, list):
+                return _records(data, path, where), lambda i: f"record {i}"
+            if isinstance(data, dict):
+                return _columns(data, path, where), lambda i: f"index {i - 1}"
+            raise InputError(f"{where}: {path}: expected a list of records or "
+                             f"{{column: [values]}}, got {type(data).__name__}.")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError,
+            pd.errors.EmptyDataError) as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{where}: cannot read {path}: {text}") from None
+    raise InputError(f"{where}: {path}: unsupported file type `{path.suffix}`. Fix: write "
+                     "the history as .csv, .tsv, .json or .jsonl.")
+
+
+def _json(text: str, path: Path, where: str, line_offset: int = 0) -> Any:
+    try:
+        return json.loads(text)  # accepts NaN and Infinity, as Python's json writes them
+    except json.JSONDecodeError as exc:
+        line = line_offset or exc.lineno
+        raise InputError(f"{where}: {path}:{line}: not valid JSON: {exc.msg}") from None
+
+
+def _records(records: list[Any], path: Path, where: str) -> pd.DataFrame:
+    # Built by hand, not DataFrame.from_records: an absent key must stay None (not logged),
+    # which pandas would turn into NaN (a NaN loss).
+    keys: dict[str, None] = {}
+    for i, r in enumerate(records, start=1):
+        if not isinstance(r, dict):
+            raise InputError(f"{where}: {path}: record {i} is {type(r).__name__}, not an "
+                             "object. Fix: one {\"step\": ..., \"train_loss\": ...} per row.")
+        keys.update(dict.fromkeys(str(k) for k in r))
+    cols = {k: pd.Series([r.get(k) for r in records], dtype=object) for k in keys}
+    return pd.DataFrame(cols)
+
+
+def _columns(data: dict[str, Any], path: Path, where: str) -> pd.DataFrame:
+    lengths = {str(k): len(v) if isinstance(v, list) else None for k, v in data.items()}
+    bad = [k for k, n in lengths.items() if n is None]
+    if bad:
+        raise InputError(f"{where}: {path}: column `{bad[0]}` is not a list. Fix: write "
+                         "{\"step\": [...], \"train_loss\": [...], \"val_loss\": [...]}.")
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{k}: {n}" for k, n in lengths.items())
+        raise InputError(f"{where}: {path}: the columns have different lengths ({shown}). "
+                         "Fix: one value per step in every column (null where not logged).")
+    return pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in data.items()})
+
+
+def _cell(v: Any) -> float | None:
+    """A cell as a float; ``None`` when not logged; ``ValueError`` when not a number."""
+    if v is None or v is pd.NA:
+        return None
+    if isinstance(v, bool | np.bool_):
+        raise ValueError(v)
+    if isinstance(v, int | float | np.integer | np.floating):
+        return float(v)
+    if isinstance(v, str):
+        s = v.strip()
+        return None if not s else float(s)  # float() reads "nan", "inf", "-inf"
+    raise ValueError(v)
+
+
+def _parse(values: Sequence[Any], col: str, *, source: str, where: str,
+           row_name: Callable[[int], str]) -> tuple[FloatArray, BoolArray]:
+    out = np.full(len(values), np.nan)
+    logged = np.zeros(len(values), dtype=bool)
+    for i, v in enumerate(values):
+        try:
+            x = _cell(v)
+        except (ValueError, TypeError):
+            raise InputError(
+                f"{where}: {source}: column `{col}`, {row_name(i + 1)}: {v!r} is not a "
+                "number. Fix: numbers only (leave the cell empty where the value was not "
+                "logged; write nan for a loss that was NaN).") from None
+        if x is not None:
+            out[i], logged[i] = x, True
+    return out, logged
+
+
+def _resolve(columns: list[str], name: str, *, source: str, where: str,
+             required: bool) -> str | None:
+    if name in columns:
+        return name
+    for alias in ALIASES[name]:
+        if alias in columns:
+            return alias
+    if not required:
+        return None
+    shown = ", ".join(f"`{c}`" for c in columns[:20]) + (", …" if len(columns) > 20 else "")
+    raise InputError(f"{where}: {source}: no `{name}` column{did_you_mean(name, columns)} "
+                     f"(columns: {shown}). Fix: {_COLUMNS_FIX}.")
+
+
+def _build(frame: pd.DataFrame, *, source: str, where: str, row_name: Callable[[int], str],
+           ambiguous: bool) -> History:
+    names = [str(c) for c in frame.columns]
+    by_name = dict(zip(names, frame.columns, strict=True))
+    used = {n: c for n in (*REQUIRED, "lr", "epoch")
+            if (c := _resolve(names, n, source=source, where=where,
+                              required=n in REQUIRED)) is not None}
+
+    def parse(name: str) -> tuple[FloatArray, BoolArray]:
+        col = used[name]
+        return _parse(frame[by_name[col]].tolist(), col, source=source, where=where,
+                      row_name=row_name)
+
+    step, step_logged = parse("step")
+    train, train_logged = parse("train_loss")
+    val, val_logged = parse("val_loss")
+    for i in range(len(step)):
+        if not step_logged[i] or not math.isfinite(step[i]):
+            shown = "empty" if not step_logged[i] else f"{step[i]}"
+            raise InputError(f"{where}: {source}: column `{used['step']}`, "
+                             f"{row_name(i + 1)}: the step is {shown}. Fix: every row needs "
+                             "a finite step.")
+    if ambiguous:
+        # A DataFrame's NaN is either "not logged" or "NaN loss"; on a row whose other
+        # loss is finite it is sparse logging (diverged weights make every loss NaN).
+        t_nan, v_nan = np.isnan(train), np.isnan(val)
+        t_fin, v_fin = np.isfinite(train), np.isfinite(val)
+        train_logged = train_logged & ~(t_nan & v_fin)
+        val_logged = val_logged & ~(v_nan & t_fin)
+    optional: dict[str, tuple[FloatArray, BoolArray]] = {
+        n: parse(n) for n in ("lr", "epoch") if n in used}
+    # NaN has no meaning for a learning rate or an epoch: it is "not logged".
+    optional = {n: (v, m & np.isfinite(v)) for n, (v, m) in optional.items()}
+
+    series: dict[str, tuple[FloatArray, BoolArray]] = {
+        "train_loss": (train, train_logged), "val_loss": (val, val_logged), **optional}
+    step, series = _merge_steps(step, series, used, source=source, where=where,
+                                row_name=row_name)
+    if len(step) < 2:
+        raise InputError(f"{where}: {source}: {len(step)} row(s) after merging rows of the "
+                         "same step; a curve needs at least 2. Fix: log the losses at "
+                         "several steps.")
+    n_train = int(series["train_loss"][1].sum())
+    if n_train < 2:
+        raise InputError(f"{where}: {source}: column `{used['train_loss']}` has {n_train} "
+                         "value(s); a curve needs at least 2. Fix: log the training loss "
+                         "at several steps.")
+    if not series["val_loss"][1].any():
+        raise InputError(f"{where}: {source}: column `{used['val_loss']}` is empty. Fix: "
+                         "log the validation loss at least once (better: at every "
+                         "evaluation).")
+
+    def opt(name: str) -> FloatArray | None:
+        if name not in series:
+            return None
+        v, m = series[name]
+        return np.where(m, v, np.nan)
+
+    (tv, tm), (vv, vm) = series["train_loss"], series["val_loss"]
+    return History(step=step, train_loss=np.where(tm, tv, np.nan),
+                   val_loss=np.where(vm, vv, np.nan), train_logged=tm, val_logged=vm,
+                   lr=opt("lr"), epoch=opt("epoch"), source=source,
+                   columns={n: str(c) for n, c in used.items()})
+
+
+def _same(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or a == b
+
+
+def _merge_steps(step: FloatArray, series: dict[str, tuple[FloatArray, BoolArray]],
+                 used: dict[str, str], *, source: str, where: str,
+                 row_name: Callable[[int], str]
+                 ) -> tuple[FloatArray, dict[str, tuple[FloatArray, BoolArray]]]:
+    diff = np.diff(step)
+    back = np.flatnonzero(diff < 0)
+    if back.size:
+        i = int(back[0]) + 1
+        raise InputError(
+            f"{where}: {source}: steps must increase: {row_name(i + 1)} has step "
+            f"{step[i]:g} after step {step[i - 1]:g}. Fix: sort the rows by step; for a "
+            "resumed run, continue the step count instead of restarting it.")
+    if not (diff == 0).any():
+        return step, series
+    # Rows of one step are merged (loggers write train and validation metrics on separate
+    # rows); two different values of one column at the same step cannot be merged.
+    starts = np.flatnonzero(np.r_[True, diff != 0])
+    ends = np.r_[starts[1:], len(step)]
+    merged: dict[str, tuple[FloatArray, BoolArray]] = {}
+    for name, (vals, logged) in series.items():
+        out = np.full(len(starts), np.nan)
+        m = np.zeros(len(starts), dtype=bool)
+        for g, (a, b) in enumerate(zip(starts, ends, strict=True)):
+            rows = [i for i in range(a, b) if logged[i]]
+            if not rows:
+                continue
+            first = float(vals[rows[0]])
+            for i in rows[1:]:
+                if not _same(first, float(vals[i])):
+                    raise InputError(
+                        f"{where}: {source}: step {step[a]:g} appears on "
+                        f"{row_name(rows[0] + 1)} and {row_name(i + 1)} with different "
+                        f"`{used[name]}` ({first:g} and {vals[i]:g}). Fix: one value per "
+                        "step (rows of the same step are merged only when they agree).")
+            out[g], m[g] = first, True
+        merged[name] = (out, m)
+    return step[starts], merged
+
+
+# -- checks -------------------------------------------------------------------------------
+
+
+def spearman(x: npt.ArrayLike, y: npt.ArrayLike) -> float | None:
+    """Spearman's rank correlation (average ranks for ties); ``None`` when undefined.
+
+    Computed here (Pearson on ranks) so that diagnosis does not need SciPy.
+    """
+    xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(xa) < 3:
+        return None
+    rx = pd.Series(xa).rank().to_numpy(dtype=float)
+    ry = pd.Series(ya).rank().to_numpy(dtype=float)
+    if rx.std() == 0 or ry.std() == 0:
+        return None
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def _f(x: float | None) -> str:
+    """A figure with about three significant digits."""
+    if x is None or not math.isfinite(x):
+        return str(x)
+    return f"{x:.3g}" if abs(x) < 1e5 else f"{x:.3e}"
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:+.0f}%"
+
+
+def _binary_entropy(p: float) -> float:
+    return float(-(p * math.log(p) + (1 - p) * math.log(1 - p)))
+
+
+def _expectations(task: str, n_classes: int | None, positive_rate: float | None,
+                  baseline_loss: float | None) -> list[tuple[str, float]]:
+    """The initial losses a correctly wired model may start near: (description, value)."""
+    out: list[tuple[str, float]] = []
+    k = 2 if task == "binary" else n_classes if task == "multiclass" else None
+    if k is not None:
+        out.append((f"ln {k} = {math.log(k):.3f} (a uniform prediction over {k} classes)",
+                    math.log(k)))
+    if task == "binary" and positive_rate is not None:
+        h = _binary_entropy(positive_rate)
+        out.append((f"{h:.3f} (the entropy of the base rate {positive_rate:g}: a model "
+                    "initialised at the prior)", h))
+    if baseline_loss is not None:
+        out.append((f"{baseline_loss:.3g} (the trivial baseline's loss)", baseline_loss))
+    return out
+
+
+def _reference(task: str, n_classes: int | None, positive_rate: float | None,
+               baseline_loss: float | None) -> tuple[str, float] | None:
+    """The loss of learning nothing, against which underfitting is judged."""
+    if baseline_loss is not None:
+        return "the trivial baseline", baseline_loss
+    if task == "binary" and positive_rate is not None:
+        return "the base-rate entropy", _binary_entropy(positive_rate)
+    k = 2 if task == "binary" else n_classes if task == "multiclass" else None
+    if k is not None:
+        return f"ln {k} (a uniform prediction)", math.log(k)
+    return None
+
+
+def _check_args(task: str, n_classes: int | None, positive_rate: float | None,
+                baseline_loss: float | None) -> None:
+    if task not in TASKS:
+        raise InputError(f"check_history: task {task!r} is not one of "
+                         f"{', '.join(TASKS)}{did_you_mean(task, TASKS)}")
+    if n_classes is not None and (isinstance(n_classes, bool) or n_classes < 2):
+        raise InputError(f"check_history: n_classes must be at least 2, got {n_classes!r}")
+    if positive_rate is not None and not 0 < positive_rate < 1:
+        raise InputError("check_history: positive_rate must be strictly between 0 and 1, "
+                         f"got {positive_rate!r}")
+    if baseline_loss is not None and not (math.isfinite(baseline_loss) and baseline_loss > 0):
+        raise InputError("check_history: baseline_loss must be a finite positive loss, got "
+                         f"{baseline_loss!r}")
+
+
+def check_history(history: History, *, task: str, n_classes: int | None = None,
+                  positive_rate: float | None = None,
+                  baseline_loss: float | None = None) -> list[HistoryFinding]:
+    """Read a training history: what it says about the loss, the data and the model.
+
+    Parameters
+    ----------
+    history
+        From :func:`load_history`.
+    task
+        ``binary``, ``multiclass``, ``regression`` or ``errors`` (the charter's task).
+    n_classes
+        Number of classes of a multiclass task (its initial loss is expected near ln K).
+    positive_rate
+        Base rate of a binary task: a model initialised at the prior starts near the
+        entropy of the base rate, which is also accepted.
+    baseline_loss
+        The trivial baseline's loss on the same data (e.g. predicting the base rate or the
+        mean). Regression has an expected initial loss only with it; it is the reference
+        for underfitting whenever given.
+
+    Returns
+    -------
+    list of HistoryFinding
+        In this order: ``initial_loss``, ``train_decreasing``, ``divergence``,
+        ``best_val``, ``overfitting``, ``variance``, ``underfitting``, and ``lr_spikes``
+        when a learning rate was logged. A clean curve gives only ``ok`` findings.
+
+    Notes
+    -----
+    Thresholds (module constants):
+
+    - initial loss: flagged outside [``INIT_LOW``, ``INIT_HIGH``] = [0.5, 1.5] × every
+      expected value (ln K; the base-rate entropy; the baseline); above 3 × an error.
+    - decreasing: the median of the last 20% of finite training losses at least 5% below
+      that of the first 20%, and Spearman's ρ(step, loss) ≤ −0.2.
+    - divergence: a NaN/inf loss, or the median of the last points (up to 5) above 3 × the
+      minimum having lost more than half of the progress made (early median − minimum).
+    - overfitting: validation loss at the end (median of up to 3 points) more than 5% above
+      its best while the training loss kept falling after that step.
+    - variance: validation loss more than 1.5 × the training loss at the best step.
+    - underfitting: the late training loss less than 10% below the reference (the
+      baseline, else the base-rate entropy, else ln K).
+    - lr spikes: a training loss above 2 × the median of the 5 points before it, counted
+      as caused when the learning rate rose within those points.
+    """
+    _check_args(task, n_classes, positive_rate, baseline_loss)
+    ts, tl = history.train()
+    vs, vl = history.val()
+    tfin = np.isfinite(tl)
+    fs, fl = ts[tfin], tl[tfin]
+    out = [
+        _initial(ts, tl, task, n_classes, positive_rate, baseline_loss),
+        _decreasing(fs, fl),
+        _divergence(history, fs, fl),
+    ]
+    out += _validation(fs, fl, vs, vl, _reference(task, n_classes, positive_rate,
+                                                  baseline_loss))
+    if history.lr is not None and np.isfinite(history.lr).any():
+        out.append(_lr_spikes(history, fs, fl))
+    return out
+
+
+def _initial(ts: FloatArray, tl: FloatArray, task: str, n_classes: int | None,
+             positive_rate: float | None, baseline_loss: float | None) -> HistoryFinding:
+    first, at = float(tl[0]), float(ts[0])
+    exp = _expectations(task, n_classes, positive_rate, baseline_loss)
+    figs: dict[str, float | None] = {"first_loss": first, "first_step": at,
+                                     "expected": None, "ratio": None}
+    if not math.isfinite(first):
+        return HistoryFinding(
+            "initial_loss", False, "error",
+            f"the first training loss (step {at:g}) is {first}: training breaks at once — "
+            "check the input scaling, the loss on one batch (log of 0, division by 0) and "
+            "the learning rate.", figs)
+    if not exp:
+        why = ("multiclass without n_classes" if task == "multiclass"
+               else f"{task} without a baseline_loss")
+        return HistoryFinding("initial_loss", True, "info",
+                              f"first training loss {_f(first)} at step {at:g}; no expected "
+                              f"value for {why}.", figs)
+    # The expectation nearest on a log scale is the one the start is judged against.
+    desc, e = min(exp, key=lambda d: abs(math.log(max(first, 1e-300) / d[1])))
+    ratio = first / e
+    figs.update(expected=e, ratio=ratio)
+    if INIT_LOW <= ratio <= INIT_HIGH:
+        return HistoryFinding("initial_loss", True, "info",
+                              f"first training loss {_f(first)} is near the expected "
+                              f"{desc}.", figs)
+    if ratio > INIT_HIGH:
+        if task in ("regression", "errors"):
+            advice = ("an untrained model should start near it: standardise the targets "
+                      "or initialise the output bias at the target mean, and check the "
+                      "loss (units, a sum instead of a mean)")
+        else:
+            advice = ("check the loss (probabilities passed where logits are expected, "
+                      "softmax applied twice, a sum instead of a mean over the batch), the "
+                      "label format (one-hot vs class index, classes numbered from 1, "
+                      "labels in {-1, 1}) and the initialisation (large output weights make "
+                      "confident wrong predictions)")
+        return HistoryFinding(
+            "initial_loss", False, "error" if ratio > INIT_ERROR else "warning",
+            f"first training loss {_f(first)} is {ratio:.1f}× the expected {desc}: "
+            f"{advice}.", figs)
+    return HistoryFinding(
+        "initial_loss", False, "warning",
+        f"first training loss {_f(first)} is only {ratio:.2f}× the expected {desc}: a model "
+        "that has not learned yet cannot do this well — suspect data leakage (the label or "
+        "a proxy among the inputs) or a loss computed on the wrong targets; or the first "
+        "logged value averages many steps (log the loss before the first update).", figs)
+
+
+def _edges(fl: FloatArray) -> tuple[float, float, int]:
+    k = max(1, math.ceil(EDGE_SHARE * len(fl)))
+    return float(np.median(fl[:k])), float(np.median(fl[-k:])), k
+
+
+def _decreasing(fs: FloatArray, fl: FloatArray) -> HistoryFinding:
+    if len(fl) < 3:
+        return HistoryFinding("train_decreasing", True, "info",
+                              f"not judged: {len(fl)} finite training loss(es).",
+                              {"n_points": float(len(fl))})
+    head, tail, k = _edges(fl)
+    drop = (head - tail) / abs(head) if head != 0 else 0.0
+    rho = spearman(fs, fl)
+    figs: dict[str, float | None] = {"early_median": head, "late_median": tail,
+                                     "drop": drop, "spearman": rho,
+                                     "n_points": float(len(fl))}
+    ok = drop >= MIN_DROP and (rho is None or rho <= MAX_RANK_CORR)
+    rho_text = "undefined" if rho is None else f"{rho:.2f}"
+    figures = (f"median of the last {k} points {_f(tail)} vs the first {k} {_f(head)} "
+               f"({_pct(-drop)}), Spearman ρ(step, loss) = {rho_text}")
+    if ok:
+        return HistoryFinding("train_decreasing", True, "info",
+                              f"training loss decreases: {figures}.", figs)
+    verb = "is rising" if tail > head else "is not decreasing"
+    return HistoryFinding(
+        "train_decreasing", False, "warning",
+        f"training loss {verb}: {figures}. Try: a learning rate 10× lower or higher (too "
+        "low learns nothing, too high bounces), check that the optimiser step is applied "
+        "(optimizer.step and zero_grad, parameters not frozen), and that the labels are not "
+        "shuffled relative to the inputs.", figs)
+
+
+def _divergence(history: History, fs: FloatArray, fl: FloatArray) -> HistoryFinding:
+    advice = ("lower the learning rate (or its schedule's peak), clip gradients (e.g. to "
+              "norm 1), and look for log(0) or division by zero in the loss; in fp16, use "
+              "loss scaling or bf16")
+    bad = [(float(s), float(v), name)
+           for name, (ss, vv) in (("training", history.train()), ("validation", history.val()))
+           for s, v in zip(ss, vv, strict=True) if not math.isfinite(v)]
+    if bad:
+        s, v, name = min(bad, key=lambda b: b[0])
+        figs: dict[str, float | None] = {
+            "nonfinite_step": s, "n_nonfinite": float(len(bad)),
+            "min_loss": float(fl.min()) if len(fl) else None,
+            "min_step": float(fs[int(np.argmin(fl))]) if len(fl) else None}
+        before = (f" (minimum {_f(figs['min_loss'])} at step {figs['min_step']:g})"
+                  if figs["min_step"] is not None and figs["min_step"] < s else "")
+        return HistoryFinding("divergence", False, "error",
+                              f"diverged: the {name} loss is {v} at step {s:g}{before}, "
+                              f"{len(bad)} non-finite value(s) in all: {advice}.", figs)
+    if len(fl) < 5:
+        return HistoryFinding("divergence", True, "info",
+                              "no NaN or inf; too few points to judge a blow-up.", {})
+    head, _, _ = _edges(fl)
+    r = max(1, min(5, len(fl) // 10))
+    late = float(np.median(fl[-r:]))
+    i_min = int(np.argmin(fl))
+    lo = float(fl[i_min])
+    ratio = late / lo if lo > 0 else math.inf
+    figs = {"min_loss": lo, "min_step": float(fs[i_min]), "late_loss": late,
+            "ratio": ratio if math.isfinite(ratio) else None}
+    blow = late > BLOWUP_FACTOR * lo and (late - lo) > BLOWUP_LOST * max(head - lo, 0.0)
+    if blow:
+        return HistoryFinding(
+            "divergence", False, "error",
+            f"training loss blew up: {_f(late)} over the last {r} point(s) vs its minimum "
+            f"{_f(lo)} at step {fs[i_min]:g} ({_f(ratio)}×): {advice}.", figs)
+    return HistoryFinding("divergence", True, "info",
+                          f"no divergence: no NaN or inf, and the late loss {_f(late)} is "
+                          f"near the minimum {_f(lo)}.", figs)
+
+
+def _validation(fs: FloatArray, fl: FloatArray, vs: FloatArray, vl: FloatArray,
+                ref: tuple[str, float] | None) -> list[HistoryFinding]:
+    vfin = np.isfinite(vl)
+    s, v = vs[vfin], vl[vfin]
+    if len(v) == 0 or len(fl) == 0:
+        msg = "not judged: no finite validation or training loss."
+        return [HistoryFinding(c, True, "info", msg, {})
+                for c in ("best_val", "overfitting", "variance", "underfitting")]
+    ib = int(np.argmin(v))
+    best_step, best = float(s[ib]), float(v[ib])
+    train_at = float(np.interp(best_step, fs, fl))
+    out: list[HistoryFinding] = []
+
+    still = ib == len(v) - 1 and len(v) >= 3
+    out.append(HistoryFinding(
+        "best_val", True, "info",
+        f"best validation loss {_f(best)} at step {best_step:g} (last step {s[-1]:g})"
+        + ("; still falling at the last evaluation: training longer may help." if still
+           else "."),
+        {"best_step": best_step, "best_val": best, "train_at_best": train_at,
+         "last_step": float(s[-1])}))
+
+    # Overfitting: validation rises after its best while training keeps falling.
+    after = v[ib + 1:]
+    r = max(1, min(3, len(after)))
+    last_v = float(np.median(after[-r:])) if len(after) else best
+    train_end = float(np.median(fl[-r:]))
+    rise = (last_v - best) / abs(best) if best != 0 else 0.0
+    figs: dict[str, float | None] = {
+        "since_step": best_step, "best_val": best, "last_val": last_v, "rise": rise,
+        "train_at_best": train_at, "last_train": train_end,
+        "gap_at_best": best - train_at, "gap_last": last_v - train_end}
+    if rise > OVERFIT_RISE and train_end < train_at:
+        out.append(HistoryFinding(
+            "overfitting", False, "warning",
+            f"overfitting since step {best_step:g}: validation loss rose from its best "
+            f"{_f(best)} to {_f(last_v)} ({_pct(rise)}) while training loss fell from "
+            f"{_f(train_at)} to {_f(train_end)}; the gap grew from {_f(best - train_at)} to "
+            f"{_f(last_v - train_end)}. Keep the checkpoint of step {best_step:g} (early "
+            "stopping), regularise (weight decay, dropout, augmentation) or add data.", figs))
+    elif rise > OVERFIT_RISE:
+        out.append(HistoryFinding(
+            "overfitting", False, "warning",
+            f"validation loss rose from {_f(best)} at step {best_step:g} to {_f(last_v)} "
+            f"({_pct(rise)}) while training loss did not fall ({_f(train_at)} → "
+            f"{_f(train_end)}): not overfitting — look at the training curve (divergence, "
+            "the learning-rate schedule) and at the validation data.", figs))
+    else:
+        out.append(HistoryFinding(
+            "overfitting", True, "info",
+            f"no overfitting: validation loss ends at {_f(last_v)}, {_pct(rise)} from its "
+            f"best {_f(best)}.", figs))
+
+    # Variance: a large gap between validation and training at the best step.
+    ratio = best / train_at if train_at > 0 else None
+    vfigs: dict[str, float | None] = {"val": best, "train": train_at, "ratio": ratio,
+                                      "gap": best - train_at, "step": best_step}
+    if ratio is not None and ratio > VARIANCE_RATIO:
+        out.append(HistoryFinding(
+            "variance", False, "warning",
+            f"validation loss {_f(best)} is {ratio:.1f}× the training loss {_f(train_at)} "
+            f"at its best (step {best_step:g}), a gap of {_f(best - train_at)}: high "
+            "variance — more data, regularisation or a smaller model; also check that "
+            "training and validation come from the same distribution.", vfigs))
+    else:
+        text = "undefined" if ratio is None else f"{ratio:.2f}×"
+        out.append(HistoryFinding(
+            "variance", True, "info",
+            f"validation/training loss at the best step: {text} ({_f(best)} vs "
+            f"{_f(train_at)}).", vfigs))
+
+    # Underfitting: training loss barely below what learning nothing gives.
+    _, tail, _ = _edges(fl)
+    if ref is None:
+        out.append(HistoryFinding(
+            "underfitting", True, "info",
+            "not judged: give baseline_loss (the trivial baseline's loss) to compare the "
+            "training loss with learning nothing.", {"late_train": tail}))
+        return out
+    name, level = ref
+    gain = (level - tail) / level
+    ufigs: dict[str, float | None] = {"late_train": tail, "reference": level, "gain": gain,
+                                      "best_val": best}
+    if gain < 0:
+        out.append(HistoryFinding(
+            "underfitting", False, "warning",
+            f"training loss {_f(tail)} is above {name} {_f(level)}: the model does worse "
+            f"than learning nothing (validation at best {_f(best)}) — check the loss, the "
+            "labels and the learning rate.", ufigs))
+    elif gain < UNDERFIT_GAIN:
+        out.append(HistoryFinding(
+            "underfitting", False, "warning",
+            f"training loss {_f(tail)} barely below {name} {_f(level)} ({gain:.0%} lower; "
+            f"validation at best {_f(best)}): underfitting — a larger model, better "
+            "features, longer training or a higher learning rate; or the inputs carry "
+            "little signal.", ufigs))
+    else:
+        out.append(HistoryFinding(
+            "underfitting", True, "info",
+            f"training loss {_f(tail)} is {gain:.0%} below {name} {_f(level)}.", ufigs))
+    return out
+
+
+def _lr_spikes(history: History, fs: FloatArray, fl: FloatArray) -> HistoryFinding:
+    assert history.lr is not None
+    has = np.isfinite(history.lr)
+    ls, lv = history.step[has], history.lr[has]
+    # The learning rate in force at each training point: the last one logged at or before.
+    idx = np.searchsorted(ls, fs, side="right") - 1
+    lr_at = np.where(idx >= 0, lv[np.clip(idx, 0, None)], np.nan)
+    spikes: list[int] = []
+    caused: list[int] = []
+    for i in range(2, len(fl)):
+        w = fl[max(0, i - SPIKE_WINDOW):i]
+        if fl[i] > SPIKE_FACTOR * float(np.median(w)):
+            spikes.append(i)
+            j = max(0, i - SPIKE_WINDOW)
+            prior = lr_at[j:i]
+            if np.isfinite(lr_at[i]) and np.isfinite(prior).any() and \
+                    lr_at[i] > np.nanmin(prior) * (1 + 1e-9):
+                caused.append(i)
+    figs: dict[str, float | None] = {"n_spikes": float(len(spikes)),
+                                     "after_lr_increase": float(len(caused))}
+    if not spikes:
+        return HistoryFinding("lr_spikes", True, "info", "no loss spikes.", figs)
+    steps = ", ".join(f"{fs[i]:g}" for i in (caused or spikes)[:5])
+    if caused:
+        return HistoryFinding(
+            "lr_spikes", False, "warning",
+            f"{len(spikes)} loss spike(s), {len(caused)} right after a learning-rate increase "
+            f"(steps {steps}): the peak learning rate is too high for this point of "
+            "training — lower it or lengthen the warm-up.", figs)
+    return HistoryFinding("lr_spikes", True, "info",
+                          f"{len(spikes)} loss spike(s) (steps {steps}), none after a "
+                          "learning-rate increase.", figs)
+
+
+# -- chart --------------------------------------------------------------------------------
+
+
+def _log_ticks(lo: float, hi: float) -> list[float]:
+    """Ticks 1-2-5 × 10^k covering [lo, hi] (only powers of 10 beyond two decades)."""
+    a, b = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    seq = [m * 10.0**e for e in range(a, b + 1) for m in (1, 2, 5)]
+    start = max(t for t in seq if t <= lo * (1 + 1e-9))
+    stop = min(t for t in seq if t >= hi * (1 - 1e-9))
+    ticks = [t for t in seq if start <= t <= stop]
+    if b - a > 2:
+        inner = [t for t in ticks if math.isclose(math.log10(t) % 1, 0, abs_tol=1e-9)
+                 or math.isclose(math.log10(t) % 1, 1, abs_tol=1e-9)]
+        ticks = sorted({start, *inner, stop})
+    return ticks
+
+
+def _short(t: float) -> str:
+    if abs(t) >= 1e6:
+        return f"{t / 1e6:g}M"
+    if abs(t) >= 1e4:
+        return f"{t / 1e3:g}k"
+    return f"{t:g}"
+
+
+def history_svg(history: History, *, baseline: float | None = None,
+                baseline_label: str = "trivial baseline", width: float = 460.0) -> str:
+    """Training and validation loss against the step, with the best validation step.
+
+    Parameters
+    ----------
+    history
+        From :func:`load_history`.
+    baseline
+        A reference loss drawn as a dashed horizontal line (e.g. the trivial baseline's):
+        the same curves read differently against a different baseline.
+    baseline_label
+        The line's label.
+    width
+        Width in pixels.
+
+    Returns
+    -------
+    str
+        An ``<svg>`` element in the look of :mod:`mlscope.report.charts`. The y axis is
+        logarithmic when the finite losses span more than 10×; non-finite losses break the
+        line and the first is marked.
+    """
+    from mlscope.report.charts import (
+        FAINT,
+        GRID,
+        INK,
+        MUTED,
+        OKABE_ITO,
+        _Scale,
+        _Svg,
+        nice_ticks,
+    )
+
+    ts, tl = history.train()
+    vs, vl = history.val()
+    ys = [float(y) for y in (*tl, *vl) if math.isfinite(y)]
+    if baseline is not None and math.isfinite(baseline):
+        ys.append(float(baseline))
+    lo, hi = (min(ys), max(ys)) if ys else (0.0, 1.0)
+    log_y = lo > 0 and hi / lo > LOG_SPAN
+    yt = _log_ticks(lo, hi) if log_y else nice_ticks(lo, hi, 4)
+    xt = nice_ticks(float(history.step[0]), float(history.step[-1]), 5)
+
+    left, right, top, height = 48.0, 14.0, 50.0, 260.0
+    bottom = height - 40.0
+    x = _Scale(xt[0], xt[-1], left, width - right)
+    ys_ = _Scale(math.log10(yt[0]), math.log10(yt[-1]), bottom, top) if log_y else \
+        _Scale(yt[0], yt[-1], bottom, top)
+
+    def y(v: float) -> float:
+        return ys_(math.log10(v)) if log_y else ys_(v)
+
+    train_c, val_c = OKABE_ITO[0], OKABE_ITO[1]
+    svg = _Svg(width, height, "Training history: loss by step",
+               "training and validation loss against the step"
+               + ("; logarithmic loss axis" if log_y else "")
+               + ("; dashed line: " + baseline_label if baseline is not None else ""))
+    svg.text(0, 15, "Loss by step" + (" (log scale)" if log_y else ""), font_size=13,
+             font_weight="600")
+    # Legend: colour and weight (train thin, validation thick with dots) read in grey too.
+    svg.line(0, 30, 20, 30, stroke=train_c, stroke_width=1.6)
+    svg.text(26, 34, "training", font_size=11, fill=MUTED)
+    svg.line(90, 30, 110, 30, stroke=val_c, stroke_width=2.4)
+    svg.add("circle", cx=100.0, cy=30.0, r=2.4, fill=val_c)
+    svg.text(116, 34, "validation", font_size=11, fill=MUTED)
+
+    for t in yt:
+        svg.line(left, y(t), width - right, y(t), stroke=GRID)
+        svg.text(left - 6, y(t) + 3.5, f"{t:g}", font_size=10.5, fill=MUTED,
+                 text_anchor="end")
+    for t in xt:
+        svg.line(x(t), top, x(t), bottom, stroke=GRID)
+        svg.text(x(t), bottom + 15, _short(t), font_size=10.5, fill=MUTED,
+                 text_anchor="middle")
+    svg.line(left, bottom, width - right, bottom, stroke=FAINT)
+    svg.text((left + width - right) / 2, bottom + 32, "step", font_size=11.5, fill=MUTED,
+             text_anchor="middle")
+
+    if baseline is not None and math.isfinite(baseline) and (baseline > 0 or not log_y):
+        by = y(baseline)
+        svg.line(left, by, width - right, by, stroke=INK, stroke_width=1.2,
+                 stroke_dasharray="5 4")
+        svg.text(width - right, by - 5, f"{baseline_label} {baseline:.3g}", font_size=10.5,
+                 fill=INK, text_anchor="end", stroke="#ffffff", stroke_width=3.0,
+                 paint_order="stroke")
+
+    def curve(ss: FloatArray, vv: FloatArray, color: str, w: float, dots: bool) -> None:
+        seg: list[str] = []
+        paths: list[list[str]] = []
+        for s, v in zip(ss, vv, strict=True):
+            if math.isfinite(v) and (v > 0 or not log_y):
+                seg.append(f"{x(float(s)):.1f},{y(float(v)):.1f}")
+            elif seg:
+                paths.append(seg)
+                seg = []
+        if seg:
+            paths.append(seg)
+        for p in paths:
+            if len(p) > 1:
+                svg.add("polyline", points=" ".join(p), fill="none", stroke=color,
+                        stroke_width=w, stroke_linejoin="round")
+        if dots and len(ss) <= 60:
+            for s, v in zip(ss, vv, strict=True):
+                if math.isfinite(v) and (v > 0 or not log_y):
+                    svg.add("circle", cx=float(x(float(s))), cy=float(y(float(v))), r=2.2,
+                            fill=color)
+        bad = [float(s) for s, v in zip(ss, vv, strict=True) if not math.isfinite(v)]
+        if bad:
+            bx = x(bad[0])
+            svg.text(bx, top + 4, "×", font_size=14, fill=color, text_anchor="middle",
+                     font_weight="700")
+            svg.text(bx, top + 16, f"non-finite from step {bad[0]:g}", font_size=10,
+                     fill=color, text_anchor="end" if bx > width / 2 else "start")
+
+    curve(ts, tl, train_c, 1.6, dots=False)
+    curve(vs, vl, val_c, 2.4, dots=True)
+
+    vfin = np.isfinite(vl)
+    if vfin.any():
+        i = int(np.argmin(np.where(vfin, vl, np.inf)))
+        bs, bv = float(vs[i]), float(vl[i])
+        if bv > 0 or not log_y:
+            bx, by = x(bs), y(bv)
+            svg.line(bx, top, bx, bottom, stroke=MUTED, stroke_dasharray="1.5 2.5")
+            svg.add("circle", cx=float(bx), cy=float(by), r=4.5, fill="#ffffff",
+                    stroke=val_c, stroke_width=2.0)
+            svg.text(bx + (-6 if bx > width * 0.6 else 6), by + 16,
+                     f"best validation {bv:.3g} at step {bs:g}", font_size=10.5, fill=INK,
+                     text_anchor="end" if bx > width * 0.6 else "start", stroke="#ffffff",
+                     stroke_width=3.0, paint_order="stroke")
+    return svg.render("chart history")

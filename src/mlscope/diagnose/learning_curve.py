@@ -1,0 +1,1074 @@
+"""Learning curves: how a metric improves with training data, and how much data a target needs.
+
+The metric's *error* — its distance from the best value it could take — is modelled as a
+power law of the training-set size ``n``, with or without a floor::
+
+    e(n) = a · n^(−b) + c        a > 0,  0 < b ≤ 3,  c ≥ 0 (the irreducible error)
+
+Fits are least squares in log space (the noise of a learning curve is roughly
+multiplicative: a point at n = 100 scatters by more, in absolute terms, than one at
+n = 100 000). The pure power law (``c = 0``) and the power law with a floor are both
+fitted and one is chosen (small-sample AIC, or a flattening test on very few sizes);
+bootstrap refits give intervals for the parameters, for predictions and for the data a
+target needs. Everything here is a pure function of its arguments and a seed; the
+results are plain dataclasses. See ``docs/learning-curve.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import least_squares
+
+from mlscope.errors import InputError, did_you_mean
+from mlscope.report.charts import FAINT, GRID, INK, MUTED, _Scale, _Svg, nice_ticks
+
+__all__ = [
+    "DataNeeded",
+    "LearningCurve",
+    "data_needed",
+    "fit_learning_curve",
+    "learning_curve_svg",
+    "nines",
+    "refit_curve",
+]
+
+Direction = Literal["higher", "lower"]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+B_MIN, B_MAX = 0.005, 3.0
+"""The exponent's range: a curve flatter than n^(−0.005) does not improve at all in practice."""
+N_CAP = 1e12
+"""Beyond this many examples a target counts as out of reach in practice."""
+_B_GRID = np.linspace(B_MIN, B_MAX, 600)
+_B_STEP = float(_B_GRID[1] - _B_GRID[0])
+_A_MIN = 1e-300
+# An exact fit has SSE 0 and log(0) = −inf in the AIC; a log-space RMSE of 1e-10 is
+# numerically exact, so both forms are floored there and the simpler one then wins.
+_MIN_MSE = 1e-20
+_AIC_MARGIN = 2.0  # the floor must beat the pure power law by this much AICc
+_CHUNK = 200  # bootstrap replicates fitted at once (bounds the (R, grid, points) arrays)
+_MIN_REPEATS = 3  # values per size needed to resample them within the size
+_BLUE = "#0072B2"
+_CHAR_W = 0.58
+
+
+# -- results -------------------------------------------------------------------------
+
+
+@dataclass
+class LearningCurve:
+    """A fitted learning curve: the metric's error ``e(n) = a·n^(−b) + c``.
+
+    Attributes
+    ----------
+    direction
+        ``"higher"`` or ``"lower"``: which way the metric improves.
+    reference
+        The metric value at which the error is 0: ``error = reference − value`` for a
+        higher-is-better metric, ``value − reference`` for a lower-is-better one.
+    reference_source
+        ``"metric bound"`` (the bound given), ``"assumed zero"`` (lower-is-better, no
+        bound, all values positive) or ``"shifted"`` (no usable bound: one observed range
+        beyond the best value; see the docs).
+    a, b, c
+        The chosen fit's parameters (``c = 0`` for the pure power law).
+    form
+        ``"power"`` or ``"power+floor"``.
+    sizes, values
+        The points fitted, sorted by size; repeated values at a size appear once each.
+    rmse_log, r2_log
+        Fit quality of the chosen form in log-error space.
+    alternatives
+        Both forms: ``{"power": {...}, "power+floor": {...}}`` with ``a``, ``b``, ``c``,
+        ``rmse_log`` and ``aicc`` (``None`` when too few points define it).
+    intervals
+        ``{"a": [lo, hi], "b": ..., "c": ..., "asymptote": ...}`` (asymptote: the metric
+        value the curve levels off at); empty when there was no bootstrap.
+    level, resamples, seed, bootstrap
+        The interval's level, the bootstrap replicates, the seed, and how points were
+        resampled: ``"residuals"``, ``"repeats"`` or ``"none"``.
+    note
+        What was chosen and why, in words.
+    replicates
+        ``[a, b, c]`` of every bootstrap refit (the form chosen per replicate).
+    """
+
+    direction: str
+    reference: float
+    reference_source: str
+    a: float
+    b: float
+    c: float
+    form: str
+    sizes: list[float]
+    values: list[float]
+    rmse_log: float
+    r2_log: float
+    alternatives: dict[str, dict[str, float | None]]
+    intervals: dict[str, list[float]]
+    level: float
+    resamples: int
+    seed: int
+    bootstrap: str
+    note: str
+    replicates: list[list[float]] = field(default_factory=list, repr=False)
+
+    def error_at(self, n: float) -> float:
+        """The fitted error ``a·n^(−b) + c`` at training-set size ``n``."""
+        return float(self.a * float(n) ** -self.b + self.c)
+
+    def value_at(self, n: float) -> float:
+        """The fitted metric value at training-set size ``n``."""
+        return self._to_value(self.error_at(n))
+
+    def interval_at(self, n: float) -> tuple[float, float] | None:
+        """The bootstrap interval of the fitted metric value at ``n`` (``None``: no
+        bootstrap). Ordered low to high in metric units."""
+        if not self.replicates:
+            return None
+        reps = np.asarray(self.replicates)
+        errs = reps[:, 0] * float(n) ** -reps[:, 1] + reps[:, 2]
+        lo, hi = _quantiles(errs, self.level)
+        v1, v2 = self._to_value(lo), self._to_value(hi)
+        return (min(v1, v2), max(v1, v2))
+
+    @property
+    def asymptote(self) -> float:
+        """The metric value the fitted curve levels off at (the reference when ``c = 0``)."""
+        return self._to_value(self.c)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-ready), without the bootstrap replicates."""
+        out = asdict(self)
+        out.pop("replicates")
+        return out
+
+    def _to_value(self, error: float) -> float:
+        return self.reference - error if self.direction == "higher" else self.reference + error
+
+    def _to_error(self, value: float) -> float:
+        return self.reference - value if self.direction == "higher" else value - self.reference
+
+
+@dataclass
+class DataNeeded:
+    """The training-set size at which the fitted curve reaches a target.
+
+    Attributes
+    ----------
+    target
+        The metric value asked for.
+    direction
+        The metric's direction.
+    target_error
+        The target as an error (distance from the curve's reference).
+    n
+        The size the fit needs; ``None`` when the target is at or beyond the curve's
+        asymptote, or the number overflows.
+    interval
+        ``[lo, hi]`` over the bootstrap refits; ``hi`` is ``None`` when more than the
+        upper tail of refits never reach the target. ``None`` without a bootstrap or when
+        most refits never reach it.
+    reachable
+        Whether the fit reaches the target within :data:`N_CAP` examples.
+    multiple_of_current
+        ``n`` divided by the largest size seen.
+    largest_size
+        The largest training-set size in the curve.
+    share_reachable
+        The share of bootstrap refits that reach the target within :data:`N_CAP`.
+    level
+        The interval's level.
+    note
+        The answer in words.
+    """
+
+    target: float
+    direction: str
+    target_error: float
+    n: float | None
+    interval: list[float | None] | None
+    reachable: bool
+    multiple_of_current: float | None
+    largest_size: float
+    share_reachable: float | None
+    level: float
+    note: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-ready)."""
+        return asdict(self)
+
+
+# -- input checking --------------------------------------------------------------------
+
+
+def _check_direction(direction: object) -> Direction:
+    if direction == "higher":
+        return "higher"
+    if direction == "lower":
+        return "lower"
+    hint = did_you_mean(str(direction), ["higher", "lower"])
+    raise InputError(f"direction must be 'higher' or 'lower'{hint}; got {direction!r}")
+
+
+def _points(sizes: Sequence[float] | FloatArray,
+            values: Sequence[float | Sequence[float]] | FloatArray
+            ) -> tuple[FloatArray, FloatArray]:
+    """Flatten ``sizes`` and ``values`` (a value or a list of repeats per size) into
+    sorted, checked ``(sizes, values)`` arrays, one entry per value."""
+    try:
+        s = np.asarray(sizes, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"sizes must be numbers (training-set sizes); got {sizes!r}") from exc
+    if s.ndim != 1:
+        raise InputError(f"sizes must be a flat list of training-set sizes; got shape {s.shape}")
+    vals: list[Any] = list(values)
+    if len(vals) != len(s):
+        raise InputError(
+            f"sizes and values must have the same length (one value, or a list of repeats, "
+            f"per size); got {len(s)} sizes and {len(vals)} values")
+    flat_s: list[float] = []
+    flat_v: list[float] = []
+    for size, v in zip(s, vals, strict=True):
+        try:
+            reps = np.atleast_1d(np.asarray(v, dtype=float))
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"values must be numbers; got {v!r} at size {size:g}") from exc
+        if reps.ndim != 1 or reps.size == 0:
+            raise InputError(f"each value must be a number or a non-empty list of repeats; "
+                             f"got {v!r} at size {size:g}")
+        flat_s += [float(size)] * reps.size
+        flat_v += [float(x) for x in reps]
+    sa, va = np.asarray(flat_s), np.asarray(flat_v)
+    if not np.all(np.isfinite(sa)) or np.any(sa <= 0):
+        bad = next(x for x in s if not (math.isfinite(x) and x > 0))
+        raise InputError(f"sizes must be positive, finite training-set sizes; got {bad:g}")
+    if not np.all(np.isfinite(va)):
+        at = sa[~np.isfinite(va)][0]
+        raise InputError(f"values must be finite; got {va[~np.isfinite(va)][0]} at size {at:g}")
+    distinct = np.unique(sa)
+    if distinct.size < 3:
+        raise InputError(
+            "a learning curve needs at least 3 distinct training-set sizes; got "
+            f"{distinct.size} ({', '.join(f'{x:g}' for x in distinct)})")
+    order = np.argsort(sa, kind="stable")
+    return sa[order], va[order]
+
+
+def _to_errors(values: FloatArray, sizes: FloatArray, direction: Direction,
+               bounds: tuple[float | None, float | None]) -> tuple[FloatArray, float, str]:
+    """The errors to fit, the reference value (error 0) and where it came from."""
+    lo, hi = bounds
+    bound = hi if direction == "higher" else lo
+    if bound is not None:
+        ref, source = float(bound), "metric bound"
+    elif direction == "lower" and np.all(values > 0):
+        ref, source = 0.0, "assumed zero"
+    else:
+        # No bound to measure the error from: put the reference one observed range
+        # beyond the best value, so every error is positive and the floor c (fitted in
+        # [0, smallest error]) places the asymptote between the best value and it.
+        best = float(values.max() if direction == "higher" else values.min())
+        span = float(values.max() - values.min()) or (abs(best) * 0.1 or 1.0)
+        ref = best + span if direction == "higher" else best - span
+        source = "shifted"
+    errors = ref - values if direction == "higher" else values - ref
+    if np.any(errors < 0):
+        i = int(np.argmin(errors))
+        raise InputError(f"value {values[i]:g} at size {sizes[i]:g} is beyond the metric's "
+                         f"bound {ref:g} (direction {direction!r}); check bounds and direction")
+    if np.any(errors == 0):
+        i = int(np.argmin(errors))
+        raise InputError(
+            f"value {values[i]:g} at size {sizes[i]:g} equals the metric's best possible "
+            f"value {ref:g}: a power law cannot fit an error of 0; evaluate on more rows or "
+            "leave that size out")
+    return errors, ref, source
+
+
+# -- fitting kernels (vectorised over bootstrap replicates) ------------------------------
+
+
+def _fit_power(logn: FloatArray, loge: FloatArray) -> tuple[FloatArray, ...]:
+    """Pure power law per row of ``loge`` (R, m): a straight line in log-log space, its
+    slope clamped to the exponent's range (exact, as the SSE is quadratic in b)."""
+    centred = logn - logn.mean()
+    slope = (loge - loge.mean(axis=1, keepdims=True)) @ centred / (centred @ centred)
+    b = np.clip(-slope, B_MIN, B_MAX)
+    loga = (loge + b[:, None] * logn).mean(axis=1)
+    sse = ((loge - loga[:, None] + b[:, None] * logn) ** 2).sum(axis=1)
+    return np.exp(loga), b, np.zeros_like(b), sse
+
+
+def _floor_given_b(x: FloatArray, e: FloatArray, cmax: FloatArray
+                   ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """For each exponent (x = n^−b, shape (R|1, G, m)), ``a`` and ``c`` by least squares on
+    relative errors (weights 1/e², close to log space and linear in a and c), ``c``
+    clamped to [0, cmax]; returns a, c and the exact log-space SSE, each (R, G)."""
+    w = 1.0 / e**2
+    we = w * e
+    sw, swe = w.sum(-1), we.sum(-1)
+    swx, swxx, swxe = (w * x).sum(-1), (w * x * x).sum(-1), (we * x).sum(-1)
+    det = sw * swxx - swx**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = (sw * swxe - swx * swe) / det
+        c = (swxx * swe - swx * swxe) / det
+        # The problem is a convex quadratic with a box on c only: when the free optimum
+        # leaves the box, the constrained one sits on the nearest bound.
+        clamped = np.clip(np.nan_to_num(c, nan=0.0), 0.0, cmax)
+        off = ~np.isfinite(a) | (clamped != c)
+        c = clamped
+        a = np.where(off, (swxe - c * swx) / swxx, a)
+    a = np.maximum(np.nan_to_num(a, nan=_A_MIN), _A_MIN)
+    pred = a[..., None] * x + c[..., None]
+    sse = ((np.log(e) - np.log(pred)) ** 2).sum(-1)
+    return a, c, sse
+
+
+def _fit_floor(n: FloatArray, e: FloatArray) -> tuple[FloatArray, ...]:
+    """Power law with a floor per row of ``e`` (R, m): a profile over a grid of exponents,
+    refined locally around the best one."""
+    cmax = e.min(axis=1)[:, None]
+    e3 = e[:, None, :]
+    x = n[None, None, :] ** -_B_GRID[None, :, None]
+    a, c, sse = _floor_given_b(x, e3, cmax)
+    best = np.argmin(sse, axis=1)
+    local = np.clip(_B_GRID[best][:, None] + np.linspace(-_B_STEP, _B_STEP, 21)[None, :],
+                    B_MIN, B_MAX)
+    x = n[None, None, :] ** -local[:, :, None]
+    a, c, sse = _floor_given_b(x, e3, cmax)
+    k = np.argmin(sse, axis=1)
+    rows = np.arange(e.shape[0])
+    return a[rows, k], local[rows, k], c[rows, k], sse[rows, k]
+
+
+def _polish_floor(n: FloatArray, e: FloatArray, start: tuple[float, float, float]
+                  ) -> tuple[float, float, float, float]:
+    """The main fit, refined by bounded nonlinear least squares in log space."""
+    a0, b0, c0 = start
+    cmax = float(e.min())
+    loge = np.log(e)
+
+    def resid(p: FloatArray) -> FloatArray:
+        out: FloatArray = loge - np.log(np.exp(p[0]) * n ** -p[1] + p[2])
+        return out
+
+    x0 = np.array([math.log(a0), min(max(b0, B_MIN), B_MAX), min(max(c0, 0.0), cmax)])
+    sse0 = float((resid(x0) ** 2).sum())
+    try:
+        sol = least_squares(resid, x0, bounds=([-np.inf, B_MIN, 0.0], [np.inf, B_MAX, cmax]),
+                            x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12)
+    except (ValueError, FloatingPointError):
+        return a0, b0, c0, sse0
+    sse = float((sol.fun**2).sum())
+    if not np.isfinite(sse) or sse >= sse0:
+        return a0, b0, c0, sse0
+    return float(math.exp(sol.x[0])), float(sol.x[1]), float(sol.x[2]), sse
+
+
+def _aicc(sse: FloatArray, m: int, k: int) -> FloatArray | None:
+    """Small-sample AIC of a least-squares fit with ``k`` parameters (σ included)."""
+    if m - k - 1 <= 0:
+        return None
+    mse = np.maximum(sse / m, _MIN_MSE)
+    out: FloatArray = m * np.log(mse) + 2 * k + 2 * k * (k + 1) / (m - k - 1)
+    return out
+
+
+def _flattens(logn_d: FloatArray, loge_means: FloatArray) -> BoolArray:
+    """Per row of per-size mean log errors (R, d): the last log-log slope is less than
+    half as steep as the first (or the curve stops improving)."""
+    first = (loge_means[:, 1] - loge_means[:, 0]) / (logn_d[1] - logn_d[0])
+    last = (loge_means[:, -1] - loge_means[:, -2]) / (logn_d[-1] - logn_d[-2])
+    out: BoolArray = (first < 0) & (last > first / 2)
+    return out
+
+
+@dataclass
+class _Design:
+    """What stays fixed across bootstrap replicates: the sizes and their grouping."""
+
+    n: FloatArray
+    logn: FloatArray
+    groups: npt.NDArray[np.int64]  # index of each point's distinct size
+    distinct: FloatArray
+    means: FloatArray  # (d, m) averaging matrix: per-size means of the points
+
+    @classmethod
+    def of(cls, n: FloatArray) -> _Design:
+        distinct, groups = np.unique(n, return_inverse=True)
+        onehot = (groups[None, :] == np.arange(distinct.size)[:, None]).astype(float)
+        return cls(n, np.log(n), groups.astype(np.int64), distinct,
+                   onehot / onehot.sum(axis=1, keepdims=True))
+
+    @property
+    def use_aicc(self) -> bool:
+        # AICc needs m > k + 1 for the 4-parameter floor model, and a floor judged from
+        # fewer than 5 distinct sizes rests on too little shape to trust a likelihood.
+        return self.distinct.size >= 5 and self.n.size >= 6
+
+
+def _fit_both(design: _Design, e: FloatArray) -> dict[str, tuple[FloatArray, ...]]:
+    loge = np.log(e)
+    return {"power": _fit_power(design.logn, loge), "power+floor": _fit_floor(design.n, e)}
+
+
+def _choose(design: _Design, fits: dict[str, tuple[FloatArray, ...]], e: FloatArray
+            ) -> BoolArray:
+    """Per replicate: True where the floor form is chosen."""
+    m = design.n.size
+    if design.use_aicc:
+        ap = _aicc(fits["power"][3], m, 3)
+        af = _aicc(fits["power+floor"][3], m, 4)
+        assert ap is not None
+        assert af is not None
+        chosen: BoolArray = af < ap - _AIC_MARGIN
+        return chosen
+    return _flattens(np.log(design.distinct), np.log(e) @ design.means.T)
+
+
+# -- public API --------------------------------------------------------------------------
+
+
+def fit_learning_curve(
+    sizes: Sequence[float] | FloatArray,
+    values: Sequence[float | Sequence[float]] | FloatArray,
+    *,
+    direction: str,
+    bounds: tuple[float | None, float | None] = (None, None),
+    level: float = 0.95,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> LearningCurve:
+    """Fit ``error(n) = a·n^(−b) + c`` to a metric measured at several training-set sizes.
+
+    Parameters
+    ----------
+    sizes
+        Training-set sizes: positive, at least 3 distinct (repeats of a size are allowed).
+    values
+        The metric at each size: a number, or a list of repeated measurements (several
+        seeds) at that size. Repeats are fitted as separate points.
+    direction
+        ``"higher"`` or ``"lower"``: read it from the metric registry.
+    bounds
+        The metric's ``(lower, upper)`` bounds, e.g. ``(0, 1)`` for accuracy. The error is
+        ``upper − value`` (higher is better) or ``value − lower`` (lower is better); a
+        lower-is-better metric without a lower bound is assumed to reach 0 when all its
+        values are positive. Otherwise the reference is shifted one observed range beyond
+        the best value (see the docs).
+    level
+        The level of the bootstrap intervals.
+    resamples
+        Bootstrap refits; 0 for none.
+    seed
+        Seeds the bootstrap; written into the result.
+
+    Returns
+    -------
+    LearningCurve
+        The chosen fit, both forms, intervals and a note.
+
+    Raises
+    ------
+    InputError
+        Fewer than 3 distinct sizes, non-positive sizes, non-finite values, lengths that
+        differ, values beyond the metric's bound or at its best possible value.
+    """
+    d = _check_direction(direction)
+    if not 0 < level < 1:
+        raise InputError(f"level must be between 0 and 1; got {level!r}")
+    if int(resamples) != resamples or resamples < 0:
+        raise InputError(f"resamples must be a whole number >= 0; got {resamples!r}")
+    n, v = _points(sizes, values)
+    e, ref, source = _to_errors(v, n, d, bounds)
+    design = _Design.of(n)
+    m = n.size
+    loge = np.log(e)
+
+    fits = _fit_both(design, e[None, :])
+    a_f, b_f, c_f, sse_f = (float(t[0]) for t in fits["power+floor"])
+    a_f, b_f, c_f, sse_f = _polish_floor(n, e, (a_f, b_f, c_f))
+    a_p, b_p, _, sse_p = (float(t[0]) for t in fits["power"])
+    fits["power+floor"] = tuple(np.array([x]) for x in (a_f, b_f, c_f, sse_f))
+    floor = bool(_choose(design, fits, e[None, :])[0])
+    form = "power+floor" if floor else "power"
+    a, b, c, sse = (a_f, b_f, c_f, sse_f) if floor else (a_p, b_p, 0.0, sse_p)
+
+    aicc_p, aicc_f = _aicc(np.array(sse_p), m, 3), _aicc(np.array(sse_f), m, 4)
+    alternatives: dict[str, dict[str, float | None]] = {
+        "power": {"a": a_p, "b": b_p, "c": 0.0, "rmse_log": math.sqrt(sse_p / m),
+                  "aicc": None if aicc_p is None else float(aicc_p)},
+        "power+floor": {"a": a_f, "b": b_f, "c": c_f, "rmse_log": math.sqrt(sse_f / m),
+                        "aicc": None if aicc_f is None else float(aicc_f)},
+    }
+    sst = float(((loge - loge.mean()) ** 2).sum())
+    r2 = 1.0 - sse / sst if sst > 0 else 1.0
+
+    notes = [_form_note(design, form, alternatives)]
+    notes.append(_reference_note(d, ref, source))
+    if b >= B_MAX - 1e-9 or b <= B_MIN + 1e-9:
+        notes.append(f"The exponent b hit its limit {b:g}: the points do not follow a power law "
+                     "over this range; treat any extrapolation with care.")
+
+    method, reps = "none", np.empty((0, 3))
+    p = 3 if floor else 2
+    if resamples:
+        repeats = np.bincount(design.groups)
+        if repeats.min() >= _MIN_REPEATS:
+            method = "repeats"
+        elif m > p:
+            method = "residuals"
+        if method == "none":
+            notes.append("No intervals: as many parameters as points leaves nothing to "
+                         "resample.")
+        else:
+            fitted = np.log(a * n**-b + c)
+            reps = _bootstrap(design, e, fitted, p, method, int(resamples), seed)
+            how = ("the repeats resampled within each size" if method == "repeats" else
+                   "log-space residuals resampled around the fit")
+            notes.append(f"{level:.0%} intervals: percentiles of {int(resamples)} bootstrap "
+                         f"refits ({how}, seed {seed}), each choosing its own form.")
+
+    intervals: dict[str, list[float]] = {}
+    if reps.size:
+        for i, name in enumerate("abc"):
+            intervals[name] = list(_quantiles(reps[:, i], level))
+        c_lo, c_hi = intervals["c"]
+        asym = sorted([ref - c_lo, ref - c_hi] if d == "higher" else [ref + c_lo, ref + c_hi])
+        intervals["asymptote"] = asym
+
+    return LearningCurve(
+        direction=d, reference=ref, reference_source=source, a=a, b=b, c=c, form=form,
+        sizes=[int(x) if float(x).is_integer() else float(x) for x in n],
+        values=[float(x) for x in v], rmse_log=math.sqrt(sse / m), r2_log=r2,
+        alternatives=alternatives, intervals=intervals, level=level,
+        resamples=int(resamples), seed=seed, bootstrap=method, note=" ".join(notes),
+        replicates=reps.tolist())
+
+
+def _form_note(design: _Design, form: str, alt: dict[str, dict[str, float | None]]) -> str:
+    if design.use_aicc:
+        ap, af = alt["power"]["aicc"], alt["power+floor"]["aicc"]
+        assert ap is not None
+        assert af is not None
+        if form == "power+floor":
+            return (f"Power law with a floor chosen: its AICc ({af:.1f}) is lower than the "
+                    f"pure power law's ({ap:.1f}) by more than {_AIC_MARGIN:g}.")
+        return (f"Pure power law (c = 0) kept: the floor does not lower the AICc by more than "
+                f"{_AIC_MARGIN:g} ({af:.1f} against {ap:.1f}).")
+    k = design.distinct.size
+    why = ("they do" if form == "power+floor" else "they do not")
+    return (f"Only {k} distinct sizes: a floor is fitted only when the points clearly flatten "
+            f"(the last log-log slope less than half the first); {why}.")
+
+
+def _reference_note(d: Direction, ref: float, source: str) -> str:
+    if source == "metric bound":
+        expr = f"{ref:g} − value" if d == "higher" else (
+            "value" if ref == 0 else f"value − {ref:g}")
+        return f"Error = {expr} (the metric's bound)."
+    if source == "assumed zero":
+        return "Error = value (lower is better, no bound given: assumed to reach 0)."
+    if d == "higher":
+        expr = f"{ref:.4g} − value"
+    else:
+        expr = f"value − {ref:.4g}" if ref >= 0 else f"value + {-ref:.4g}"
+    return (f"No bound given: error = {expr}, a reference one observed range beyond the best "
+            "value; the fitted asymptote lies between the best value and it. Give the metric's "
+            "bounds for a meaningful floor.")
+
+
+def _bootstrap(design: _Design, e: FloatArray, fitted: FloatArray, p: int, method: str,
+               resamples: int, seed: int) -> FloatArray:
+    """``[a, b, c]`` of each refit, on resampled errors."""
+    rng = np.random.default_rng(seed)
+    m = e.size
+    loge = np.log(e)
+    if method == "repeats":
+        idx = np.empty((resamples, m), dtype=np.int64)
+        for g in range(design.distinct.size):
+            members = np.flatnonzero(design.groups == g)
+            idx[:, members] = members[rng.integers(0, members.size, (resamples, members.size))]
+        star = loge[idx]
+    else:
+        # Residuals are smaller than the noise by the parameters fitted; rescale them.
+        r = loge - fitted
+        r = (r - r.mean()) * math.sqrt(m / (m - p))
+        star = fitted[None, :] + r[rng.integers(0, m, (resamples, m))]
+    out = np.empty((resamples, 3))
+    for lo in range(0, resamples, _CHUNK):
+        es = np.exp(star[lo:lo + _CHUNK])
+        fits = _fit_both(design, es)
+        floor = _choose(design, fits, es)
+        for j in range(3):
+            out[lo:lo + _CHUNK, j] = np.where(floor, fits["power+floor"][j], fits["power"][j])
+    return out
+
+
+def _quantiles(x: FloatArray, level: float) -> tuple[float, float]:
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(x, [alpha, 1 - alpha])
+    return float(lo), float(hi)
+
+
+def _log_needed(a: FloatArray, b: FloatArray, c: FloatArray, e_t: float) -> FloatArray:
+    """log of the size at which ``a·n^(−b) + c`` falls to ``e_t``; +inf where it never does."""
+    gap = e_t - c
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(gap > 0, (np.log(a) - np.log(np.where(gap > 0, gap, 1.0))) / b, np.inf)
+    return np.asarray(out, dtype=float)
+
+
+def _match(curve: LearningCurve, direction: str) -> None:
+    d = _check_direction(direction)
+    if d != curve.direction:
+        raise InputError(f"direction {d!r} does not match the curve's {curve.direction!r}; "
+                         "pass the metric's direction from the registry")
+
+
+def data_needed(curve: LearningCurve, target: float, *, direction: str) -> DataNeeded:
+    """The training-set size at which the fitted curve reaches ``target``.
+
+    Parameters
+    ----------
+    curve
+        A fitted learning curve.
+    target
+        A value of the metric (e.g. accuracy 0.99, or an error of 0.01).
+    direction
+        The metric's direction; must match the curve's.
+
+    Returns
+    -------
+    DataNeeded
+        ``n = (a / (e_t − c))^(1/b)`` for the target's error ``e_t``, with an interval over
+        the bootstrap refits; unreachable when ``e_t ≤ c`` or ``n > 1e12``.
+    """
+    _match(curve, direction)
+    t = float(target)
+    if not math.isfinite(t):
+        raise InputError(f"target must be a finite metric value; got {target!r}")
+    e_t = curve._to_error(t)
+    if e_t < 0 and curve.reference_source == "metric bound":
+        raise InputError(f"target {t:g} is beyond the metric's best possible value "
+                         f"{curve.reference:g}")
+    largest = float(max(curve.sizes))
+    logn = float(_log_needed(np.array(curve.a), np.array(curve.b), np.array(curve.c), e_t))
+    n = math.exp(logn) if logn < 690 else None
+    reachable = logn <= math.log(N_CAP)
+    multiple = n / largest if n is not None else None
+
+    interval: list[float | None] | None = None
+    share: float | None = None
+    if curve.replicates:
+        reps = np.asarray(curve.replicates)
+        logs = _log_needed(reps[:, 0], reps[:, 1], reps[:, 2], e_t)
+        share = float(np.mean(logs <= math.log(N_CAP)))
+        # Never-reaching refits sit above every finite size: a sentinel keeps the
+        # percentile arithmetic finite, and maps back to "unbounded".
+        sentinel = 1e6
+        lo, hi = _quantiles(np.minimum(logs, sentinel), curve.level)
+        if lo < min(sentinel, 690):
+            interval = [math.exp(lo), math.exp(hi) if hi < min(sentinel, 690) else None]
+
+    lvl = f"{curve.level:.0%}"
+    if e_t <= 0:
+        where = ("the metric's best possible value" if curve.reference_source == "metric bound"
+                 else f"at or beyond the curve's reference {curve.reference:.4g} (error 0)")
+        note = (f"Out of reach of this model family: the target {t:g} is {where}; a power law "
+                "reaches an error of 0 only with unlimited data.")
+    elif not math.isfinite(logn):
+        asym = curve.intervals.get("asymptote")
+        c_iv = curve.intervals.get("c")
+        span = (f" [{c_iv[0]:.3g}, {c_iv[1]:.3g}]" if c_iv else "")
+        at = (f"; the metric levels off at {curve.asymptote:.4g}"
+              + (f" [{asym[0]:.4g}, {asym[1]:.4g}]" if asym else ""))
+        note = (f"Out of reach of this model family: its error levels off at c = {curve.c:.3g}"
+                f"{span}{at}, short of the target {t:g} (error {e_t:.3g}). More data of the "
+                "same kind will not get there; a better model or features might.")
+    elif not reachable:
+        size = f"about {n:.2g}" if n is not None else "more than 1e300"
+        note = (f"Needs {size} examples, beyond {N_CAP:.0e}: out of reach in practice.")
+    elif n is not None and n <= largest:
+        note = (f"Already reached within the data seen: the fit passes {t:g} at about "
+                f"{n:,.0f} examples (largest size {largest:,.0f}).")
+    else:
+        assert n is not None
+        assert multiple is not None
+        note = f"About {n:,.0f} examples, {multiple:.3g}× the largest size seen ({largest:,.0f})."
+    if interval is not None and reachable:
+        hi_txt = f"{interval[1]:,.0f}" if interval[1] is not None else "never"
+        note += f" {lvl} interval: {interval[0]:,.0f} to {hi_txt}."
+    if share is not None and share < 1:
+        note += f" {share:.0%} of the bootstrap refits reach it within {N_CAP:.0e}."
+    return DataNeeded(target=t, direction=curve.direction, target_error=e_t, n=n,
+                      interval=interval, reachable=reachable, multiple_of_current=multiple,
+                      largest_size=largest, share_reachable=share, level=curve.level,
+                      note=note)
+
+
+def nines(curve: LearningCurve, *, direction: str, start: float | None = None,
+          count: int = 3) -> list[dict[str, Any]]:
+    """The data each successive "nine" needs: accuracy 0.9, 0.99, 0.999 (error ÷ 10 each).
+
+    Parameters
+    ----------
+    curve
+        A fitted learning curve whose reference is a real bound (or an assumed 0).
+    direction
+        The metric's direction; must match the curve's.
+    start
+        The first target as a metric value (e.g. ``0.9``). Default: the first power of ten
+        of the error below the fit's error at the largest size seen (the next nine).
+    count
+        How many targets, each with a tenth of the previous error.
+
+    Returns
+    -------
+    list of dict
+        Per target: ``target``, ``error``, ``n``, ``interval``, ``reachable``,
+        ``multiple_of_current`` and ``multiple_of_previous`` (``None`` for the first, or
+        when either size is unknown). For a pure power law the multiple is ``10^(1/b)``.
+    """
+    _match(curve, direction)
+    if curve.reference_source == "shifted":
+        raise InputError("nines need a metric with a known best value (e.g. accuracy ≤ 1, "
+                         "an error ≥ 0); fit the curve with the metric's bounds")
+    if int(count) != count or count < 1:
+        raise InputError(f"count must be a whole number >= 1; got {count!r}")
+    if start is None:
+        now = curve.error_at(max(curve.sizes))
+        e0 = 10.0 ** -(math.floor(-math.log10(now)) + 1)
+    else:
+        e0 = curve._to_error(float(start))
+        if not (math.isfinite(e0) and e0 > 0):
+            raise InputError(f"start must be a metric value short of the best possible value "
+                             f"{curve.reference:g}; got {start!r}")
+    rows: list[dict[str, Any]] = []
+    prev: float | None = None
+    for i in range(int(count)):
+        err = float(f"{e0 / 10**i:.12g}")  # 1 − 0.9 is 0.09999999999999998
+        target = round(curve._to_value(err), 12)
+        dn = data_needed(curve, target, direction=direction)
+        mult = dn.n / prev if (dn.n is not None and prev is not None) else None
+        rows.append({"target": target, "error": err, "n": dn.n, "interval": dn.interval,
+                     "reachable": dn.reachable, "multiple_of_current": dn.multiple_of_current,
+                     "multiple_of_previous": mult, "note": dn.note})
+        prev = dn.n if math.isfinite(_log_or_inf(dn.n)) else None
+    return rows
+
+
+def _log_or_inf(x: float | None) -> float:
+    return math.log(x) if x is not None and x > 0 else math.inf
+
+
+# -- producing the points -----------------------------------------------------------------
+
+
+def _take(data: Any, idx: npt.NDArray[np.int64]) -> Any:
+    """Rows ``idx`` of a DataFrame/Series (by position) or of anything array-like."""
+    if hasattr(data, "iloc"):
+        return data.iloc[idx]
+    return np.asarray(data)[idx]
+
+
+def _is_classification(y: npt.NDArray[Any]) -> bool:
+    """Labels look like classes: bools/strings/objects, or ≤ 20 distinct whole numbers."""
+    if y.dtype.kind in "bOSU":
+        return True
+    if y.dtype.kind in "iuf":
+        whole = y.dtype.kind in "iu" or bool(np.all(np.isfinite(y) & (y == np.round(y))))
+        return whole and np.unique(y).size <= 20
+    return False
+
+
+def _stratified_order(y: npt.NDArray[Any], rng: np.random.Generator) -> npt.NDArray[np.int64]:
+    """A random order whose every prefix holds each class in about its share.
+
+    Each class is shuffled and its j-th member gets the key (j + u)/n_class (u uniform), so
+    sorting by key interleaves the classes evenly; the first member of every class is
+    moved to the front so that any prefix at least as long as the number of classes has
+    them all.
+    """
+    _, codes = np.unique(y.astype(str) if y.dtype.kind == "O" else y, return_inverse=True)
+    keys = np.empty(y.size)
+    firsts = []
+    for k in range(int(codes.max()) + 1):
+        members = rng.permutation(np.flatnonzero(codes == k))
+        keys[members] = (np.arange(members.size) + rng.random(members.size)) / members.size
+        firsts.append(members[0])
+    order = np.argsort(keys, kind="stable")
+    front = np.array(sorted(firsts, key=lambda i: keys[i]), dtype=np.int64)
+    rest = order[~np.isin(order, front)]
+    return np.concatenate([front, rest]).astype(np.int64)
+
+
+def refit_curve(
+    fit_predict: Callable[[Any, Any, Any], Any],
+    X_train: Any,
+    y_train: Any,
+    X_eval: Any,
+    y_eval: Any,
+    metric: Callable[[Any, Any], float],
+    *,
+    fractions: Sequence[float] = (0.1, 0.2, 0.35, 0.5, 0.75, 1.0),
+    repeats: int = 2,
+    seed: int = 0,
+    stratify: bool | None = None,
+) -> tuple[list[int], list[float]]:
+    """Measure a learning curve: refit on growing subsets of the training rows, score each.
+
+    Parameters
+    ----------
+    fit_predict
+        ``fit_predict(X_sub, y_sub, X_eval) -> prediction``: trains a fresh model on the
+        subset and predicts the evaluation rows.
+    X_train, y_train
+        The training rows (arrays, DataFrames or Series; subsets are taken by position).
+    X_eval, y_eval
+        The evaluation rows, the same for every subset.
+    metric
+        ``metric(y_eval, prediction) -> float``.
+    fractions
+        Shares of the training rows, each in (0, 1]; sizes are rounded (at least 2) and
+        duplicates merged.
+    repeats
+        Independent orders of the training rows; each size is scored once per order and
+        the scores are averaged. Subsets within an order are nested (each contains the
+        smaller ones), which keeps the curve's shape free of subset-to-subset noise.
+    seed
+        Seeds the orders.
+    stratify
+        Keep each class's share in every subset (and every class present once the subset
+        has at least as many rows as classes). Default: when ``y_train`` looks like class
+        labels (bools, strings, or at most 20 distinct whole numbers).
+
+    Returns
+    -------
+    sizes, values
+        Increasing training-set sizes and the mean score at each, ready for
+        :func:`fit_learning_curve`. For every repeat separately, call once per seed with
+        ``repeats=1`` and pass the lists of values as repeats.
+    """
+    y = np.asarray(y_train)
+    total = y.shape[0]
+    if len(X_train) != total:
+        raise InputError(f"X_train and y_train must have the same rows; got {len(X_train)} "
+                         f"and {total}")
+    if total < 2:
+        raise InputError(f"refit_curve needs at least 2 training rows; got {total}")
+    fr = [float(f) for f in fractions]
+    if not fr or any(not (0 < f <= 1) for f in fr):
+        raise InputError(f"fractions must be shares in (0, 1]; got {list(fractions)!r}")
+    if int(repeats) != repeats or repeats < 1:
+        raise InputError(f"repeats must be a whole number >= 1; got {repeats!r}")
+    sizes = sorted({min(total, max(2, round(f * total))) for f in fr})
+    strat = _is_classification(y) if stratify is None else stratify
+    rng = np.random.default_rng(seed)
+    scores = np.zeros((int(repeats), len(sizes)))
+    for r in range(int(repeats)):
+        order = _stratified_order(y, rng) if strat else rng.permutation(total)
+        for j, size in enumerate(sizes):
+            idx = np.sort(order[:size])
+            pred = fit_predict(_take(X_train, idx), _take(y_train, idx), X_eval)
+            scores[r, j] = float(metric(y_eval, pred))
+    return [int(s) for s in sizes], [float(x) for x in scores.mean(axis=0)]
+
+
+# -- chart ----------------------------------------------------------------------------------
+
+
+def _size_label(n: float) -> str:
+    for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= div:
+            q = n / div
+            return f"{q:.3g}{unit}" if q < 10 else f"{q:,.0f}{unit}"
+    return f"{n:.3g}" if n < 10 else f"{n:,.0f}"
+
+
+def _log_ticks(lo: float, hi: float) -> list[float]:
+    """Powers of ten over [lo, hi]; with 2 and 5 between them when the range is short."""
+    k0, k1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    mults = (1.0, 2.0, 5.0) if k1 - k0 <= 2 else (1.0,)
+    ticks = [m * 10.0**k for k in range(k0, k1 + 1) for m in mults]
+    return [t for t in ticks if lo * 0.999 <= t <= hi * 1.001]
+
+
+def _fmt(x: float) -> str:
+    text = f"{x:.4g}"
+    return "−" + text[1:] if text.startswith("-") else text
+
+
+def learning_curve_svg(curve: LearningCurve, *, target: float | None = None,
+                       baseline: float | None = None, width: float = 460,
+                       label: str = "metric") -> str:
+    """A small SVG chart of a learning curve.
+
+    Parameters
+    ----------
+    curve
+        The fitted curve.
+    target
+        A metric value drawn as a dashed line; the fit is extended to the data it needs.
+    baseline
+        A metric value drawn as a dotted line (e.g. a trivial baseline or human level).
+    width
+        Width in pixels.
+    label
+        The metric's name, for the title and the y axis.
+
+    Returns
+    -------
+    str
+        An ``<svg>`` element: log-scaled training size across, the metric up; the points,
+        the fit (solid over the data, dashed beyond), its bootstrap band, and a legend.
+    """
+    largest = float(max(curve.sizes))
+    smallest = float(min(curve.sizes))
+    need = data_needed(curve, target, direction=curve.direction) if target is not None else None
+    x_end = largest * 100
+    if need is not None and need.reachable and need.n is not None:
+        x_end = max(need.n, largest) * 1.5
+    x_end = min(x_end, N_CAP)
+    x_start = smallest / 1.3
+
+    grid_n = np.geomspace(smallest, x_end, 90)
+    fit_v = np.array([curve.value_at(float(k)) for k in grid_n])
+    band: FloatArray | None = None
+    if curve.replicates:
+        reps = np.asarray(curve.replicates)
+        errs = reps[:, :1] * grid_n[None, :] ** -reps[:, 1:2] + reps[:, 2:3]
+        alpha = (1 - curve.level) / 2
+        band = np.quantile(errs, [alpha, 1 - alpha], axis=0)
+        band = curve.reference - band if curve.direction == "higher" else curve.reference + band
+
+    ys = [*curve.values, *fit_v.tolist()]
+    ys += [v for v in (target, baseline) if v is not None]
+    lo, hi = min(ys), max(ys)
+    pad = (hi - lo) * 0.05 or abs(hi) * 0.05 or 0.05
+    ticks = nice_ticks(lo - pad, hi + pad, 5)
+    if curve.reference_source == "metric bound":
+        # Keep the axis within the metric's range (e.g. no 1.05 on an accuracy axis).
+        keep = [t for t in ticks if (t <= curve.reference + 1e-12 if curve.direction == "higher"
+                                     else t >= curve.reference - 1e-12)]
+        ticks = keep if len(keep) >= 2 else ticks
+    y_lo, y_hi = ticks[0], ticks[-1]
+
+    left, right, top, plot_h = 52.0, 16.0, 46.0, 190.0
+    bottom = top + plot_h
+    # The legend wraps onto a second row when it does not fit the width.
+    items: list[tuple[str, str]] = [("point", "measured"), ("fit", "fit"),
+                                    ("extrapolated", "extrapolated")]
+    if curve.replicates:
+        items.append(("band", f"{curve.level:.0%} interval"))
+    if target is not None:
+        items.append(("target", "target"))
+    if baseline is not None:
+        items.append(("baseline", "baseline"))
+    places: list[tuple[float, float]] = []
+    lx, ly = 0.0, bottom + 48
+    for _, text in items:
+        w = 30 + len(text) * 11 * _CHAR_W
+        if lx > 0 and lx + w - 10 > width:
+            lx, ly = 0.0, ly + 17
+        places.append((lx, ly))
+        lx += w
+    height = ly + 12
+    x = _Scale(math.log10(x_start), math.log10(x_end), left, width - right)
+    y = _Scale(y_lo, y_hi, bottom, top)
+
+    def px(n: float) -> float:
+        return x(math.log10(n))
+
+    def py(v: float) -> float:
+        return y(min(max(v, y_lo), y_hi))
+
+    form = "a·n^−b + c" if curve.form == "power+floor" else "a·n^−b"
+    direction = "higher is better" if curve.direction == "higher" else "lower is better"
+    svg = _Svg(width, height, f"Learning curve of {label}",
+               f"{label} against training-set size (log scale); points measured, line fitted: "
+               f"error = {form} with b = {curve.b:.3g}" +
+               (f", c = {curve.c:.3g}" if curve.form == "power+floor" else ""))
+    svg.text(0, 15, f"Learning curve — {label}", font_size=13, font_weight="600")
+    sub = f"{direction}; fit: error = {form}, b = {curve.b:.2f}"
+    if curve.form == "power+floor":
+        sub += f", levels off at {_fmt(curve.asymptote)}"
+    svg.text(0, 30, sub, font_size=11, fill=MUTED)
+
+    dec_ticks = ticks
+    for t in dec_ticks:
+        svg.line(left, y(t), width - right, y(t), stroke=GRID)
+        svg.text(left - 6, y(t) + 3.5, _fmt(t), font_size=10.5, fill=MUTED, text_anchor="end")
+    for t in _log_ticks(x_start, x_end):
+        svg.line(px(t), top, px(t), bottom, stroke=GRID)
+        svg.text(px(t), bottom + 15, _size_label(t), font_size=10.5, fill=MUTED,
+                 text_anchor="middle")
+    svg.line(left, bottom, width - right, bottom, stroke=FAINT)
+    svg.text((left + width - right) / 2, bottom + 31, "training-set size (log scale)",
+             font_size=11, fill=MUTED, text_anchor="middle")
+
+    if band is not None:
+        upper = [f"{px(float(k)):.1f},{py(float(v)):.1f}" for k, v in zip(grid_n, band[1],
+                                                                          strict=True)]
+        lower = [f"{px(float(k)):.1f},{py(float(v)):.1f}" for k, v in zip(grid_n, band[0],
+                                                                          strict=True)]
+        svg.add("polygon", points=" ".join(upper + lower[::-1]), fill=_BLUE,
+                fill_opacity="0.12", stroke="none")
+
+    inside = grid_n <= largest * 1.0001
+    for mask, dash, w in ((inside, None, 2.0), (grid_n >= largest * 0.9999, "5 3", 1.5)):
+        pts = [f"{px(float(k)):.1f},{py(float(v)):.1f}"
+               for k, v in zip(grid_n[mask], fit_v[mask], strict=True)]
+        if len(pts) >= 2:
+            svg.add("polyline", points=" ".join(pts), fill="none", stroke=_BLUE,
+                    stroke_width=w, stroke_dasharray=dash, stroke_linejoin="round")
+
+    for value, dash, name in ((baseline, "1.5 3", "baseline"), (target, "5 3", "target")):
+        if value is None:
+            continue
+        yy = py(value)
+        svg.line(left, yy, width - right, yy, stroke=INK if name == "target" else MUTED,
+                 stroke_width=1.2, stroke_dasharray=dash)
+        svg.text(left + 4, yy - 4, f"{name} {_fmt(value)}", font_size=10.5,
+                 fill=INK if name == "target" else MUTED, stroke="#ffffff", stroke_width=3.0,
+                 paint_order="stroke")
+
+    if need is not None:
+        if need.reachable and need.n is not None:
+            nx = px(max(need.n, x_start))
+            svg.line(nx, py(need.target), nx, bottom, stroke=INK, stroke_width=1.0,
+                     stroke_dasharray="2 2")
+            svg.text(nx - 4, bottom - 6, f"n ≈ {_size_label(need.n)}", font_size=10.5,
+                     text_anchor="end", fill=INK, stroke="#ffffff", stroke_width=3.0,
+                     paint_order="stroke")
+        else:
+            svg.text(width - right, top - 4, "target out of reach of this fit", font_size=10.5,
+                     text_anchor="end", fill="#D55E00")
+
+    for n_i, v_i in zip(curve.sizes, curve.values, strict=True):
+        svg.add("circle", cx=px(float(n_i)), cy=py(v_i), r=3.4, fill="#ffffff", stroke=_BLUE,
+                stroke_width=1.6)
+
+    for (kind, text), (lx, ly) in zip(items, places, strict=True):
+        if kind == "point":
+            svg.add("circle", cx=lx + 5, cy=ly - 4, r=3.4, fill="#ffffff", stroke=_BLUE,
+                    stroke_width=1.6)
+        elif kind == "band":
+            svg.add("rect", x=lx, y=ly - 9, width=12.0, height=10.0, fill=_BLUE,
+                    fill_opacity="0.12")
+        else:
+            color = {"fit": _BLUE, "extrapolated": _BLUE, "target": INK}.get(kind, MUTED)
+            dash = {"extrapolated": "5 3", "target": "5 3", "baseline": "1.5 3"}.get(kind)
+            svg.line(lx, ly - 4, lx + 16, ly - 4, stroke=color, stroke_width=1.8,
+                     stroke_dasharray=dash)
+        svg.text(lx + 20, ly, text, font_size=11, fill=MUTED)
+    return svg.render("chart learning-curve")
