@@ -1,0 +1,229 @@
+"""Diagnosis: the gaps, the bottleneck, the next steps, weak slices, and `mlscope diagnose`.
+
+The worked cases are the classic ones from the practitioners' literature (errors on train /
+train-dev / dev against a human level near 0). End-to-end data are generated (seeded) with
+a planted weak slice and a model that overfits its training rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import mlscope
+from mlscope.cli import main
+from mlscope.diagnose.gaps import compute_gaps, next_steps
+from mlscope.diagnose.slices import weak_slices
+from mlscope.diagnose.types import SplitValue
+from mlscope.result import EvaluationResult
+
+
+def _case(errors: dict[str, float], human: float = 0.0, sd: float = 0.002,
+          margin: float = 0.02) -> tuple[str | None, list[Any], list[Any]]:
+    """Gaps for error rates (lower is better) with narrow, seeded bootstrap replicates and
+    a practical margin of 2 points."""
+    rng = np.random.default_rng(0)
+    values = {"baseline": SplitValue(role="baseline", split=None, value=human)}
+    reps: dict[str, Any] = {"baseline": None}
+    for role, e in errors.items():
+        values[role] = SplitValue(role=role, split=role, value=e)
+        reps[role] = e + rng.normal(0, sd, size=1000)
+    gaps = compute_gaps(values, reps, direction="lower", upper_bound=None, margin=margin)
+    bottleneck, steps = next_steps(gaps, values, metric="error", upper_kind="human")
+    return bottleneck, gaps, steps
+
+
+def test_variance_case_1_5_5() -> None:
+    bottleneck, gaps, steps = _case({"train": 0.01, "train_dev": 0.05, "validation": 0.05})
+    assert bottleneck == "variance"
+    counting = {g.name for g in gaps if g.counts}
+    assert "variance" in counting
+    assert "mismatch" not in counting
+    assert steps[-1].area == "overfitting" or any(s.area == "overfitting" for s in steps)
+    over = next(s for s in steps if s.area == "overfitting")
+    assert "train-dev 0.05 vs train 0.01" in over.evidence
+    assert any("regularization" in a for a in over.actions)
+
+
+def test_bias_case_10_11_12() -> None:
+    bottleneck, _gaps, steps = _case({"train": 0.10, "train_dev": 0.11, "validation": 0.12})
+    assert bottleneck == "avoidable_bias"
+    assert steps[0].area == "underfitting"
+    assert "train 0.1 vs the upper baseline 0" in steps[0].evidence
+    assert any("bigger or more expressive model" in a for a in steps[0].actions)
+    assert any("learning rate" in a for a in steps[0].actions)
+
+
+def test_bias_and_mismatch_case_10_11_20() -> None:
+    bottleneck, gaps, steps = _case({"train": 0.10, "train_dev": 0.11, "validation": 0.20})
+    counting = {g.name for g in gaps if g.counts}
+    assert {"avoidable_bias", "mismatch"} <= counting
+    assert "variance" not in counting
+    assert bottleneck == "avoidable_bias"
+    # In the order practitioners fix them: underfitting first, then mismatch.
+    areas = [s.area for s in steps]
+    assert areas.index("underfitting") < areas.index("mismatch")
+
+
+def test_without_train_dev_variance_and_mismatch_are_one_gap() -> None:
+    bottleneck, gaps, steps = _case({"train": 0.01, "validation": 0.08})
+    names = [g.name for g in gaps]
+    assert "variance_or_mismatch" in names
+    assert "variance" not in names
+    assert bottleneck == "variance_or_mismatch"
+    assert any("train-dev" in a for s in steps for a in s.actions)
+
+
+def test_a_gap_within_margin_or_noise_does_not_count() -> None:
+    _, gaps, _ = _case({"train": 0.01, "train_dev": 0.013, "validation": 0.014},
+                       margin=0.01)
+    assert not any(g.counts for g in gaps)
+    _, gaps, _ = _case({"train": 0.01, "train_dev": 0.05}, sd=0.05, margin=0.001)
+    v = next(g for g in gaps if g.name == "variance")
+    assert not v.counts
+    assert "includes 0" in v.reason
+
+
+def test_above_human_level_points_to_error_analysis() -> None:
+    _, _, steps = _case({"train": 0.01, "validation": 0.012}, human=0.05)
+    assert steps[0].area == "above-human"
+    assert "error analysis on slices" in steps[0].actions[0]
+
+
+def test_weak_slice_search_controls_false_discoveries() -> None:
+    """No slice is truly worse: over many simulated runs of 30 slices the share of runs
+    with any discovery stays near the nominal 5% (BH under the complete null)."""
+    rng = np.random.default_rng(5)
+    runs, any_found = 300, 0
+    for _ in range(runs):
+        overall = 0.8 + rng.normal(0, 0.002, size=400)
+        slices, reps = {}, {}
+        for i in range(30):
+            est = 0.8 + rng.normal(0, 0.02)
+            slices[f"s={i}"] = (est, 200)
+            reps[f"s={i}"] = est + rng.normal(0, 0.02, size=400)
+        found, tested = weak_slices(split="v", overall=0.8, overall_reps=overall,
+                                    slices=slices, slice_reps=reps, n_total=6000,
+                                    direction="higher", upper_bound=1.0, min_size=30)
+        assert tested == 30
+        any_found += any(w.significant for w in found)
+    assert any_found / runs <= 0.08
+
+
+def frame(n: int = 8000, seed: int = 0) -> pd.DataFrame:
+    """Generated: a label from one feature; region `east` is noisier for the model (a
+    planted weak slice); the model memorised its training rows (scores near the label)."""
+    rng = np.random.default_rng(seed)
+    region = rng.choice(["north", "south", "east", "west"], size=n)
+    device = rng.choice(["ios", "android", "web"], size=n)
+    split = rng.choice(["train", "train-dev", "validation", "test"], size=n,
+                       p=[0.4, 0.2, 0.2, 0.2])
+    z = rng.normal(size=n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-2 * z))).astype(int)
+    noise = np.where(region == "east", 5.0, 0.7)
+    score = 1 / (1 + np.exp(-(2 * z + rng.normal(size=n) * noise)))
+    train = split == "train"
+    score[train] = np.clip(0.85 * y[train] + 0.15 * score[train], 0, 1)  # memorised
+    return pd.DataFrame({"id": np.arange(n), "y": y, "split": split, "region": region,
+                         "device": device, "model": score, "x": z})
+
+
+def charter(**over: Any) -> dict[str, Any]:
+    c: dict[str, Any] = {
+        "project": "diag", "task": "binary", "seed": 2,
+        "data": {"table": "eval.parquet", "id": "id", "label": "y", "split": "split",
+                 "models": {"model": "model"}},
+        "splits": {"selection": "validation", "report": "test", "train": "train",
+                   "train_dev": "train-dev"},
+        "slices": {"columns": ["region", "device"], "min_size": 50},
+        "metrics": ["roc_auc", "log_loss"],
+        "selection": {"rule": "satisficing", "optimize": "roc_auc"},
+        "baselines": {"prior": {"kind": "prior"},
+                      "simple": {"kind": "logistic", "features": ["x"]}},
+        "intervals": {"resamples": 300},
+    }
+    c.update(over)
+    return c
+
+
+def write(tmp: Path, c: dict[str, Any], df: pd.DataFrame | None = None) -> Path:
+    (df if df is not None else frame()).to_parquet(tmp / "eval.parquet", index=False)
+    p = tmp / "mlscope.yaml"
+    p.write_text(yaml.safe_dump(c, sort_keys=False), encoding="utf-8")
+    return p
+
+
+@pytest.fixture(scope="module")
+def diagnosed(tmp_path_factory: pytest.TempPathFactory) -> EvaluationResult:
+    tmp = tmp_path_factory.mktemp("diag")
+    return mlscope.evaluate(write(tmp, charter(intervals={"resamples": 1000})), diagnose=True)
+
+
+def test_end_to_end_finds_overfitting_and_the_planted_slice(diagnosed: EvaluationResult
+                                                             ) -> None:
+    d = diagnosed.diagnosis
+    assert d is not None
+    assert d.model == "model"
+    assert d.metric == "roc_auc"
+    assert d.bottleneck == "variance"
+    variance = next(g for g in d.gaps if g.name == "variance")
+    assert variance.counts
+    assert variance.lower is not None
+    assert variance.lower > 0
+    mismatch = next(g for g in d.gaps if g.name == "mismatch")
+    assert not mismatch.counts  # train-dev and validation come from the same distribution
+    assert {v.role for v in d.values} == {"baseline", "train", "train_dev", "validation",
+                                          "test"}
+    assert d.weak_evidence  # the ceiling is a learned baseline, not human level
+    sig = [w.slice for w in d.weak_slices if w.significant]
+    assert sig
+    assert sig[0].startswith("region=east")
+    assert all("region=east" in s for s in sig)  # nothing else is flagged
+    assert any("region=east × device=" in w.slice for w in d.weak_slices)  # pairs searched
+    assert d.errors["false_positives"] > 0
+    assert len(d.errors["fp_examples"]) == 5
+    assert d.errors["fp_examples"][0]["score"] >= d.errors["fp_examples"][-1]["score"]
+    assert any(s.check == "beats_trivial" and s.ok for s in d.sanity)
+    back = EvaluationResult.from_dict(diagnosed.to_dict())
+    assert back.diagnosis == d
+
+
+def test_cli_diagnose_prints_and_writes(tmp_path: Path) -> None:
+    p = write(tmp_path, charter(intervals={"resamples": 200}))
+    r = CliRunner().invoke(main, ["diagnose", str(p), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    assert "Diagnosis of model" in r.output
+    assert "variance ◀ bottleneck" in r.output
+    assert "Overfitting" in r.output
+    html = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    assert "Diagnosis of model" in html
+    assert "chart gaps" in html
+
+
+@pytest.mark.parametrize(("splits", "expected"), [
+    pytest.param({"train": "training"}, "splits.train is `training`, but the data have no "
+                 "rows with that split", id="train-missing"),
+    pytest.param({"train_dev": "dev2"}, "splits.train_dev is `dev2`", id="train-dev-missing"),
+    pytest.param({"train": None}, "set `splits.train`", id="no-train"),
+])
+def test_bad_splits_exit_2(tmp_path: Path, splits: dict[str, Any], expected: str) -> None:
+    c = charter()
+    c["splits"] = {**c["splits"], **splits}
+    c["baselines"] = {"prior": {"kind": "prior", "fit_on": "train"}}
+    r = CliRunner().invoke(main, ["diagnose", str(write(tmp_path, c)), "-q", "--resamples",
+                                  "0"])
+    assert r.exit_code == 2, r.output
+    assert expected in r.output
+
+
+def test_diagnose_unknown_model_exits_2(tmp_path: Path) -> None:
+    r = CliRunner().invoke(main, ["diagnose", str(write(tmp_path, charter())), "-q",
+                                  "--model", "modle", "--resamples", "0"])
+    assert r.exit_code == 2
+    assert "did you mean `model`" in r.output
