@@ -177,6 +177,7 @@ def build_table(seed: int) -> tuple[pd.DataFrame, dict[str, float]]:
         table[f"p_{name}"] = proba.astype(np.float64)
         if name == "gbdt":
             table["p_gbdt_v2"] = faulty_release(model, X)
+            HISTORY.update(training_history(model, X, y, split))
     simulate_agents(table, seed)
     return table, fit_seconds
 
@@ -195,6 +196,27 @@ def faulty_release(model: Any, X: pd.DataFrame) -> np.ndarray:
     products = [c for c in broken.columns if c[0] in "PA"]
     broken.loc[rows, products] = 0.0
     return np.asarray(model.predict_proba(broken)[:, 1], dtype=np.float64)
+
+
+HISTORY: dict[str, list[float]] = {}
+
+
+def training_history(model: Any, X: pd.DataFrame, y: pd.Series, split: pd.Series
+                     ) -> dict[str, list[float]]:
+    """gbdt's training history: log loss on the train and validation customers after each
+    boosting iteration (from its staged predictions), for `mlscope diagnose`."""
+    from sklearn.metrics import log_loss
+
+    out: dict[str, list[float]] = {"step": [], "train_loss": [], "val_loss": []}
+    tr = (split == "train").to_numpy()
+    va = (split == "validation").to_numpy()
+    stages = zip(model.staged_predict_proba(X[tr]), model.staged_predict_proba(X[va]),
+                 strict=True)
+    for i, (p_tr, p_va) in enumerate(stages, start=1):
+        out["step"].append(float(i))
+        out["train_loss"].append(float(log_loss(y[tr], p_tr[:, 1])))
+        out["val_loss"].append(float(log_loss(y[va], p_va[:, 1])))
+    return out
 
 
 def simulate_agents(table: pd.DataFrame, seed: int) -> None:
@@ -243,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "caravan_eval.parquet"
     table.to_parquet(path, index=False)
+    pd.DataFrame(HISTORY).to_csv(args.out / "gbdt_history.csv", index=False)
     print(f"Caravan: {len(table)} customers, {table['purchase'].mean():.1%} bought "
           f"caravan insurance; {len(fit_seconds)} candidate models (seed {args.seed})")
     print(summarize(table, fit_seconds))

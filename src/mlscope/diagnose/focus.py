@@ -276,11 +276,10 @@ def metric_focus(
         for m in models:
             v = values[m].get(metric)
             if v is None or not math.isfinite(float(v)):
-                if metric in values[m] or v is not None:
-                    skipped.append(m)
+                skipped.append(m)
                 continue
             vals[m] = float(v)
-        if skipped:
+        if skipped and vals:  # with no value at all, the row itself says so
             notes.append(f"{metric}: undefined for {', '.join(skipped)} (skipped).")
         row = FocusRow(metric=metric, op=op, target=target, direction=str(direction),
                        budget=metric in budget_ids, best_model=None, best_value=None,
@@ -398,13 +397,13 @@ def _optimize_reason(r: FocusRow, far_quality: list[FocusRow], all_met: bool) ->
         return (f"met with the smallest margin: {_where(r)}, {_f(-r.distance)} to spare"
                 f"{rel}. Optimizing it buys headroom; the others stay constraints.")
     text = f"{_where(r)}: {_gap(r)}"
-    if r.spreads is None:
+    if _close(r):
+        how = "close: within reach of tuning"
+    elif r.spreads is None:
         how = ("the gap must be closed by new work (data, features, architecture), not by "
                "picking among the candidates")
-    elif r.spreads > CLOSE_SPREADS:
-        how = "far beyond what choosing among today's models moves"
     else:
-        how = "within reach of tuning"
+        how = "far beyond what choosing among today's models moves"
     if r.budget and not far_quality:
         return (f"budget missed: {text} — {how}. Quality targets are met or close, so this "
                 "constraint now binds: optimize it, with quality as constraints.")

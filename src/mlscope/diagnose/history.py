@@ -38,13 +38,17 @@ from mlscope.errors import InputError, did_you_mean
 
 __all__ = [
     "BLOWUP_FACTOR",
+    "BLOWUP_LOST",
     "EDGE_SHARE",
     "INIT_ERROR",
     "INIT_HIGH",
     "INIT_LOW",
+    "LOG_SPAN",
+    "MAX_RANK_CORR",
     "MIN_DROP",
     "OVERFIT_RISE",
     "SPIKE_FACTOR",
+    "SPIKE_WINDOW",
     "UNDERFIT_GAIN",
     "VARIANCE_RATIO",
     "History",
@@ -940,8 +944,10 @@ def history_svg(history: History, *, baseline: float | None = None,
     # Legend: colour and weight (train thin, validation thick with dots) read in grey too.
     svg.line(0, 30, 20, 30, stroke=train_c, stroke_width=1.6)
     svg.text(26, 34, "training", font_size=11, fill=MUTED)
+    val_dots = len(vs) <= 60  # dots mark sparse evaluations; dense ones read as a line
     svg.line(90, 30, 110, 30, stroke=val_c, stroke_width=2.4)
-    svg.add("circle", cx=100.0, cy=30.0, r=2.4, fill=val_c)
+    if val_dots:
+        svg.add("circle", cx=100.0, cy=30.0, r=2.4, fill=val_c)
     svg.text(116, 34, "validation", font_size=11, fill=MUTED)
 
     for t in yt:
@@ -964,7 +970,8 @@ def history_svg(history: History, *, baseline: float | None = None,
                  fill=INK, text_anchor="end", stroke="#ffffff", stroke_width=3.0,
                  paint_order="stroke")
 
-    def curve(ss: FloatArray, vv: FloatArray, color: str, w: float, dots: bool) -> None:
+    def curve(ss: FloatArray, vv: FloatArray, color: str, w: float, dots: bool,
+              row: int) -> None:
         seg: list[str] = []
         paths: list[list[str]] = []
         for s, v in zip(ss, vv, strict=True):
@@ -979,7 +986,7 @@ def history_svg(history: History, *, baseline: float | None = None,
             if len(p) > 1:
                 svg.add("polyline", points=" ".join(p), fill="none", stroke=color,
                         stroke_width=w, stroke_linejoin="round")
-        if dots and len(ss) <= 60:
+        if dots:
             for s, v in zip(ss, vv, strict=True):
                 if math.isfinite(v) and (v > 0 or not log_y):
                     svg.add("circle", cx=float(x(float(s))), cy=float(y(float(v))), r=2.2,
@@ -987,13 +994,16 @@ def history_svg(history: History, *, baseline: float | None = None,
         bad = [float(s) for s, v in zip(ss, vv, strict=True) if not math.isfinite(v)]
         if bad:
             bx = x(bad[0])
-            svg.text(bx, top + 4, "×", font_size=14, fill=color, text_anchor="middle",
-                     font_weight="700")
-            svg.text(bx, top + 16, f"non-finite from step {bad[0]:g}", font_size=10,
-                     fill=color, text_anchor="end" if bx > width / 2 else "start")
+            # One label line per curve, so that both read when both break at once.
+            svg.text(bx, top + 4 + 12 * row, "×", font_size=14, fill=color,
+                     text_anchor="middle", font_weight="700")
+            svg.text(bx + (-8 if bx > width / 2 else 8), top + 4 + 12 * row,
+                     f"{'training' if row == 0 else 'validation'} non-finite from step "
+                     f"{bad[0]:g}", font_size=10, fill=color,
+                     text_anchor="end" if bx > width / 2 else "start")
 
-    curve(ts, tl, train_c, 1.6, dots=False)
-    curve(vs, vl, val_c, 2.4, dots=True)
+    curve(ts, tl, train_c, 1.6, dots=False, row=0)
+    curve(vs, vl, val_c, 2.4, dots=val_dots, row=1)
 
     vfin = np.isfinite(vl)
     if vfin.any():
@@ -1004,7 +1014,9 @@ def history_svg(history: History, *, baseline: float | None = None,
             svg.line(bx, top, bx, bottom, stroke=MUTED, stroke_dasharray="1.5 2.5")
             svg.add("circle", cx=float(bx), cy=float(by), r=4.5, fill="#ffffff",
                     stroke=val_c, stroke_width=2.0)
-            svg.text(bx + (-6 if bx > width * 0.6 else 6), by + 16,
+            # Below the point in the upper half of the plot, above it in the lower half.
+            ly = by + 16 if by < (top + bottom) / 2 else by - 9
+            svg.text(bx + (-6 if bx > width * 0.6 else 6), ly,
                      f"best validation {bv:.3g} at step {bs:g}", font_size=10.5, fill=INK,
                      text_anchor="end" if bx > width * 0.6 else "start", stroke="#ffffff",
                      stroke_width=3.0, paint_order="stroke")

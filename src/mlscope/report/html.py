@@ -869,7 +869,30 @@ def _diagnosis(result: EvaluationResult, dec: dict[str, int]) -> dict[str, Any] 
 
 def _diagnosis_extras(dg: Any) -> dict[str, Any]:
     """Training history, learning curve and metric focus, when the diagnosis has them."""
-    return {}
+    out: dict[str, Any] = {}
+    if dg.history:
+        h = dg.history
+        out["history"] = {
+            "svg": Markup(h.get("svg") or ""), "source": h.get("source"),
+            "findings": [f for f in h.get("findings", []) if not f.get("ok")],
+            "ok": [f for f in h.get("findings", []) if f.get("ok")],
+        }
+    if dg.learning_curve:
+        lc = dg.learning_curve
+        out["learning_curve"] = {
+            "svg": Markup(lc.get("svg") or ""), "source": lc.get("source"),
+            "needed": (lc.get("needed") or {}).get("note"),
+            "note": (lc.get("curve") or {}).get("note"),
+            "nines": [n for n in lc.get("nines") or [] if isinstance(n, dict)],
+        }
+    if dg.focus:
+        f = dg.focus
+        rule = f.get("proposed_rule") or {}
+        out["focus"] = {
+            "rows": f.get("rows", []), "notes": f.get("notes", []),
+            "rule": ", ".join(f"{k}: {v}" for k, v in rule.items()),
+        }
+    return out
 
 
 def _confusion(result: EvaluationResult) -> dict[str, Any] | None:
