@@ -227,3 +227,77 @@ def test_diagnose_unknown_model_exits_2(tmp_path: Path) -> None:
                                   "--model", "modle", "--resamples", "0"])
     assert r.exit_code == 2
     assert "did you mean `model`" in r.output
+
+
+def test_pose_estimation_focus_end_to_end(tmp_path: Path) -> None:
+    """The classic case, generated: three pose models with position error near 1 cm
+    (requirement < 1 cm), angular error near 60° (requirement 5°) and inference time over
+    budget → optimize angular error, threshold position error at 1 cm, set time aside."""
+    rng = np.random.default_rng(4)
+    n = 1500
+    df = pd.DataFrame({"frame": np.arange(n),
+                       "split": rng.choice(["train", "validation"], size=n, p=[0.5, 0.5])})
+    for m, (pos, ang, ms) in {"a": (0.97, 58, 45), "b": (1.02, 61, 50),
+                              "c": (1.05, 63, 52)}.items():
+        df[f"pos_{m}"] = rng.gamma(4.0, pos / 4.0, size=n)
+        df[f"ang_{m}"] = rng.gamma(4.0, ang / 4.0, size=n)
+        df[f"ms_{m}"] = rng.normal(ms, 3.0, size=n)
+    c = {"project": "pose", "task": "errors",
+         "data": {"table": "eval.parquet", "id": "frame", "split": "split",
+                  "errors": {e: {m: f"{e}_{m}" for m in "abc"} for e in ("pos", "ang", "ms")}},
+         "splits": {"selection": "validation", "report": None, "train": "train"},
+         "metrics": [{"id": "position_error", "metric": "error_mean", "error": "pos"},
+                     {"id": "angular_error", "metric": "error_mean", "error": "ang"},
+                     {"id": "inference_ms", "metric": "error_mean", "error": "ms"}],
+         "selection": {"rule": "satisficing", "optimize": "position_error"},
+         "requirements": {"position_error": "<= 1.0", "angular_error": "<= 5",
+                          "inference_ms": "<= 30"},
+         "diagnosis": {"budgets": ["inference_ms"]},
+         "intervals": {"resamples": 100}}
+    res = mlscope.evaluate(write(tmp_path, c, df), diagnose=True)
+    focus = res.diagnosis.focus
+    assert focus is not None
+    roles = {r["metric"]: r["role"] for r in focus["rows"]}
+    assert roles == {"angular_error": "optimize", "position_error": "threshold",
+                     "inference_ms": "set aside"}
+    assert focus["proposed_rule"] == {"rule": "satisficing", "optimize": "angular_error",
+                                      "constraints": {"position_error": "<= 1"}}
+
+
+def test_learning_curve_and_history_in_the_diagnosis(tmp_path: Path) -> None:
+    # Measured points from a known power law (error = 0.5·n^-0.4 + 0.05, generated).
+    sizes = [500, 1000, 2000, 4000, 8000, 16000]
+    acc = [1 - (0.5 * s ** -0.4 + 0.05) for s in sizes]
+    steps = np.arange(1, 41)
+    hist = pd.DataFrame({"step": steps, "train_loss": 0.69 * np.exp(-steps / 15) + 0.2,
+                         "val_loss": 0.69 * np.exp(-steps / 15) + 0.25})
+    hist.to_csv(tmp_path / "history.csv", index=False)
+    c = charter(metrics=["roc_auc", "log_loss", {"metric": "accuracy", "threshold": 0.5}],
+                selection={"rule": "satisficing", "optimize": "accuracy"},
+                requirements={"accuracy": ">= 0.97"},
+                diagnosis={"history": "history.csv",
+                           "learning_curve": {"sizes": sizes, "values": acc}},
+                intervals={"resamples": 100})
+    res = mlscope.evaluate(write(tmp_path, c), diagnose=True)
+    lc = res.diagnosis.learning_curve
+    assert lc is not None
+    assert lc["curve"]["b"] == pytest.approx(0.4, abs=0.05)
+    # The curve levels off at accuracy 0.95: a requirement of 0.97 is out of reach.
+    assert lc["needed"]["reachable"] is False
+    assert "out of reach" in lc["needed"]["note"].lower()
+    assert any(s.area == "data" for s in res.diagnosis.steps)
+    h = res.diagnosis.history
+    assert h is not None
+    assert {f["check"] for f in h["findings"]} >= {"initial_loss", "train_decreasing"}
+    assert "<svg" in h["svg"]
+
+
+def test_history_with_wrong_columns_exits_2(tmp_path: Path) -> None:
+    pd.DataFrame({"iteration": [1, 2], "loss": [0.7, 0.6]}).to_csv(tmp_path / "h.csv",
+                                                                   index=False)
+    c = charter(diagnosis={"history": "h.csv"})
+    r = CliRunner().invoke(main, ["diagnose", str(write(tmp_path, c)), "-q", "--resamples",
+                                  "0"])
+    assert r.exit_code == 2, r.output
+    assert "h.csv" in r.output
+    assert "val_loss" in r.output

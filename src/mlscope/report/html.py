@@ -869,7 +869,7 @@ def _diagnosis(result: EvaluationResult, dec: dict[str, int]) -> dict[str, Any] 
 
 def _diagnosis_extras(dg: Any) -> dict[str, Any]:
     """Training history, learning curve and metric focus, when the diagnosis has them."""
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"history": None, "learning_curve": None, "focus": None}
     if dg.history:
         h = dg.history
         out["history"] = {
