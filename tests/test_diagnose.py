@@ -301,3 +301,30 @@ def test_history_with_wrong_columns_exits_2(tmp_path: Path) -> None:
     assert r.exit_code == 2, r.output
     assert "h.csv" in r.output
     assert "val_loss" in r.output
+
+
+def test_rare_classes_flagged_for_multiclass(tmp_path: Path) -> None:
+    """Generated: class `rare` is 3% of the rows and the model almost never predicts it."""
+    rng = np.random.default_rng(9)
+    n = 4000
+    y = rng.choice(["a", "b", "rare"], size=n, p=[0.6, 0.37, 0.03])
+    p = np.full((n, 3), 0.05)
+    idx = {"a": 0, "b": 1, "rare": 2}
+    for i, c in enumerate(y):
+        k = idx[c] if c != "rare" else (0 if rng.random() < 0.8 else 2)
+        p[i, k] = 0.9
+    df = pd.DataFrame({"id": np.arange(n), "y": y,
+                       "split": rng.choice(["train", "validation"], size=n),
+                       "p_a": p[:, 0], "p_b": p[:, 1], "p_rare": p[:, 2]})
+    c = {"project": "mc", "task": "multiclass",
+         "data": {"table": "eval.parquet", "id": "id", "label": "y", "split": "split",
+                  "models": {"m": {"a": "p_a", "b": "p_b", "rare": "p_rare"}}},
+         "splits": {"selection": "validation", "report": None, "train": "train"},
+         "metrics": ["accuracy"], "selection": {"rule": "satisficing", "optimize": "accuracy"},
+         "intervals": {"resamples": 50}}
+    res = mlscope.evaluate(write(tmp_path, c, df), diagnose=True)
+    rare = {r["class"]: r for r in res.diagnosis.rare_classes}
+    assert rare["rare"]["rare"]
+    assert rare["rare"]["flag"]
+    assert rare["rare"]["recall"] < 0.4
+    assert not rare["a"]["flag"]
