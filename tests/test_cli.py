@@ -113,3 +113,26 @@ def test_metrics_command_lists_every_registered_metric() -> None:
     assert out.exit_code == 0
     for name in REGISTRY:
         assert f"| `{name}` |" in out.output
+
+
+def test_runs_are_recorded_in_the_store(project: Callable[..., Path], tmp_path: Path) -> None:
+    from mlscope.store import Store
+
+    cpath = project()
+    r = CliRunner().invoke(main, ["run", str(cpath), "-o", str(tmp_path / "a"), "-q",
+                                  "--resamples", "0"])
+    assert r.exit_code in (0, 1), r.output
+    default = cpath.parent / ".mlscope" / "store.sqlite"
+    assert default.exists()
+    other = tmp_path / "team.sqlite"
+    r = CliRunner().invoke(main, ["evaluate", str(cpath), "-o", str(tmp_path / "b"), "-q",
+                                  "--resamples", "0", "--store", str(other)])
+    assert r.exit_code in (0, 1), r.output
+    with Store.open(other) as s:
+        runs = s.runs()
+        assert [x.command for x in runs] == ["evaluate"]
+        assert s.result(runs[0].id).to_dict()["project"] == runs[0].project
+    r = CliRunner().invoke(main, ["run", str(cpath), "-o", str(tmp_path / "c"), "-q",
+                                  "--resamples", "0", "--no-store"])
+    with Store.open(default) as s:
+        assert len(s.runs()) == 1

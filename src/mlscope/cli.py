@@ -169,6 +169,15 @@ def _run(
     if html:
         html_path = write_html(result, out_dir / "report.html")
         paths["html"] = str(html_path)
+    ctx_meta = ctx.meta if ctx is not None else {}
+    if not ctx_meta.get(_NO_STORE):
+        from mlscope.store import Store
+
+        command = ctx.info_name if ctx is not None and ctx.info_name else "run"
+        with Store.open(ctx_meta.get(_STORE), project_dir=charter.resolve().parent) as store:
+            run_id = store.save(result, command=command,
+                                charter_text=charter.read_text(encoding="utf-8"))
+            paths["store"] = f"{store.url} (run {run_id})"
     if check:
         from mlscope.compare.check import markdown_summary, verdict_lines
 
@@ -194,6 +203,16 @@ def _run(
 
 
 _SPARK_MASTER = "mlscope.spark_master"
+_STORE = "mlscope.store"
+_NO_STORE = "mlscope.no_store"
+
+
+def _keep_store(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    ctx.meta[_STORE] = value
+
+
+def _keep_no_store(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    ctx.meta[_NO_STORE] = value
 
 
 def _keep_spark_master(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -222,6 +241,12 @@ _run_options = [
                  help="Opt-in approximation for very large binary data: one streaming pass "
                       "with BINS score bins per model (e.g. 16384); ROC AUC and average "
                       "precision carry an error bound, other metrics stay exact."),
+    click.option("--store", default=None, metavar="URL", expose_value=False,
+                 callback=_keep_store,
+                 help="Where runs are recorded: a SQLAlchemy URL or a SQLite file (default: "
+                      ".mlscope/store.sqlite next to the charter); see docs/store.md."),
+    click.option("--no-store", is_flag=True, expose_value=False, callback=_keep_no_store,
+                 help="Do not record this run in the store."),
     click.option("--quiet", "-q", is_flag=True, help="No terminal summary."),
 ]
 

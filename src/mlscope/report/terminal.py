@@ -357,7 +357,7 @@ def render_terminal(
             con.print(section)
             con.print()
     if paths:
-        labels = {"html": "Report", "json": "Result", "markdown": "PR comment"}
+        labels = {"html": "Report", "json": "Result", "markdown": "PR comment", "store": "Stored"}
         for key, path in paths.items():
             t = Text(f"{labels.get(key, key)}: ", style="bold")
             t.append(str(path))
@@ -444,7 +444,7 @@ def render_diagnosis(
         con.print(Text(f"note: {note}", style="dim"))
     if paths:
         con.print()
-        labels = {"html": "Report", "json": "Result"}
+        labels = {"html": "Report", "json": "Result", "store": "Stored"}
         for key, path in paths.items():
             t = Text(f"{labels.get(key, key)}: ", style="bold")
             t.append(str(path))

@@ -1,0 +1,28 @@
+"""The store of results: saved runs of every project, their history, in SQLite or any SQL
+database SQLAlchemy reaches, with managed schema migrations. See ``docs/store.md``.
+
+Importing this package imports SQLAlchemy; Alembic only when a store is created or
+upgraded.
+"""
+
+from __future__ import annotations
+
+from mlscope.store.schema import HEAD_REVISION
+from mlscope.store.store import (
+    DEFAULT_PATH,
+    HistoryPoint,
+    RunSummary,
+    Store,
+    StoreError,
+    data_fingerprint,
+)
+
+__all__ = [
+    "DEFAULT_PATH",
+    "HEAD_REVISION",
+    "HistoryPoint",
+    "RunSummary",
+    "Store",
+    "StoreError",
+    "data_fingerprint",
+]

@@ -1,0 +1,116 @@
+"""The store's tables at the current schema revision, as SQLAlchemy Core objects.
+
+These describe the schema the code reads and writes. The migrations in
+``mlscope/store/migrations/versions`` build it step by step and never import from here, so
+that each revision stays what it was when it shipped. A test checks that a store built by
+the migrations matches these tables.
+
+Every name starts with ``mlscope_`` so that the store can share a server database (a team
+PostgreSQL) with other applications, Alembic-managed ones included.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects import mysql
+
+__all__ = [
+    "HEAD_REVISION",
+    "META_TABLE",
+    "RUNS_TABLE",
+    "VALUES_TABLE",
+    "VERSION_TABLE",
+    "meta_table",
+    "metadata",
+    "runs_table",
+    "values_table",
+]
+
+# The newest migration this code knows; a test checks it equals Alembic's head. Kept here
+# as a constant so that opening an up-to-date store never has to import Alembic.
+HEAD_REVISION = "0002"
+
+RUNS_TABLE = "mlscope_runs"
+VALUES_TABLE = "mlscope_run_values"
+META_TABLE = "mlscope_meta"
+# Alembic's bookkeeping under our own name: a shared database may already hold another
+# application's ``alembic_version``.
+VERSION_TABLE = "mlscope_alembic_version"
+
+NAME = 255  # project, model, metric and split names (indexed, so bounded on every server)
+
+metadata = MetaData()
+
+runs_table = Table(
+    RUNS_TABLE,
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(NAME), nullable=False),
+    Column("created_at", String(40), nullable=False),  # ISO 8601 UTC: the evaluation ran
+    Column("saved_at", String(40), nullable=False),  # ISO 8601 UTC: the run was stored
+    Column("command", String(NAME), nullable=False),
+    Column("task", String(40), nullable=False),
+    Column("status", String(40), nullable=False),
+    Column("exit_code", Integer, nullable=False),
+    Column("winner", String(NAME)),
+    Column("n_models", Integer, nullable=False),
+    Column("models", Text, nullable=False),  # JSON list of candidate names
+    Column("baselines", Text, nullable=False),  # JSON list of baseline names
+    Column("metrics", Text, nullable=False),  # JSON list of metric ids
+    Column("selection_metric", String(NAME)),
+    Column("selection_split", String(NAME)),
+    Column("charter_hash", String(64), nullable=False),
+    Column("charter_text", Text),  # the YAML as written, when the caller had it
+    Column("charter_json", Text, nullable=False),  # the canonical charter
+    Column("data_fingerprint", Text, nullable=False),  # JSON
+    Column("data_hash", String(64), nullable=False),
+    Column("mlscope_version", String(40), nullable=False),
+    Column("result_schema", String(40), nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("note", Text),
+    # The whole result, zlib-compressed JSON; MySQL's plain BLOB stops at 64 KiB.
+    Column("result", LargeBinary().with_variant(mysql.LONGBLOB(), "mysql"), nullable=False),
+    # Revision 0002: what changed since the project's previous run (JSON list).
+    Column("changes", Text),
+    Index("ix_mlscope_runs_project", "project", "id"),
+)
+
+values_table = Table(
+    VALUES_TABLE,
+    metadata,
+    Column("run_id", Integer, ForeignKey(f"{RUNS_TABLE}.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("project", String(NAME), nullable=False),  # repeated from the run for `history`
+    Column("split", String(NAME), nullable=False),
+    Column("model", String(NAME), nullable=False),
+    Column("position", Integer, nullable=False),  # the model's place in the result
+    Column("kind", String(20), nullable=False),  # candidate | baseline
+    Column("metric", String(NAME), nullable=False),
+    Column("value", Float),
+    Column("lower", Float),
+    Column("upper", Float),
+    PrimaryKeyConstraint("run_id", "split", "metric", "model",
+                         name="pk_mlscope_run_values"),
+    # Revision 0002: one project's metric over time is a range scan.
+    Index("ix_mlscope_run_values_history", "project", "metric", "split", "run_id"),
+)
+
+meta_table = Table(
+    META_TABLE,
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -1,0 +1,834 @@
+"""The store of results: every evaluation of every project, in one SQL database.
+
+By default the store is an SQLite file in the project (``.mlscope/store.sqlite``); any
+SQLAlchemy URL works too (a team's PostgreSQL). A run is one saved
+:class:`~mlscope.result.EvaluationResult`: its metadata and the whole result (compressed
+JSON) in ``mlscope_runs``, and every overall value (split × model × metric) in
+``mlscope_run_values`` for fast history queries. See ``docs/store.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, NamedTuple, TypeVar
+
+from sqlalchemy import create_engine, event, func, insert, inspect, select, text
+from sqlalchemy.engine import URL, Connection, Engine, Row, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    NoSuchModuleError,
+    OperationalError,
+)
+
+from mlscope._version import __version__
+from mlscope.errors import InputError
+from mlscope.result import OVERALL, EvaluationResult
+from mlscope.store.changes import describe_changes
+from mlscope.store.migrate import get_meta, known_revisions, set_meta, upgrade
+from mlscope.store.schema import (
+    HEAD_REVISION,
+    META_TABLE,
+    VERSION_TABLE,
+    runs_table,
+    values_table,
+)
+
+__all__ = [
+    "DEFAULT_PATH",
+    "HistoryPoint",
+    "RunSummary",
+    "Store",
+    "StoreError",
+    "data_fingerprint",
+]
+
+DEFAULT_PATH = Path(".mlscope") / "store.sqlite"  # under the project directory
+
+# How long a writer waits for SQLite's write lock: first inside SQLite (busy timeout), then
+# by retrying the whole transaction, which also covers the cases SQLite reports as
+# 'database is locked' at once without waiting.
+BUSY_TIMEOUT_S = 30.0
+LOCK_WAIT_S = 120.0
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_WRITE = "mlscope_write"  # execution option: this transaction will write
+
+T = TypeVar("T")
+
+
+class StoreError(InputError):
+    """The store cannot be opened, read or written: the message says why and what to do."""
+
+
+@dataclass
+class RunSummary:
+    """One saved run, without its full result (see :meth:`Store.result`).
+
+    ``created_at`` is when the evaluation ran (ISO 8601, UTC). ``models`` are the
+    candidates, ``baselines`` the baselines (evaluated ones, then external figures).
+    ``selection_metric`` is the metric the charter's rule optimizes (satisficing), weighs
+    most (weighted) or breaks Pareto ties with; None for a formula. ``changes`` says what
+    differs from the project's previous run: ``charter edited``, ``new models: x, y``,
+    ``models removed: z``, ``data changed``, ``seed changed`` (empty for the first run).
+    """
+
+    id: int
+    created_at: str
+    project: str
+    command: str
+    task: str
+    status: str
+    exit_code: int
+    winner: str | None
+    n_models: int
+    models: list[str]
+    baselines: list[str]
+    metrics: list[str]
+    selection_metric: str | None
+    selection_split: str | None
+    charter_hash: str
+    data_fingerprint: dict[str, Any]
+    mlscope_version: str
+    seed: int
+    note: str | None
+    changes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class HistoryPoint:
+    """One model's overall value of one metric in one run, with its interval.
+
+    ``kind`` is ``candidate`` or ``baseline``; ``value`` is None where the metric was
+    undefined, ``lower``/``upper`` where no interval was computed.
+    """
+
+    run_id: int
+    created_at: str
+    model: str
+    kind: str
+    split: str
+    value: float | None
+    lower: float | None
+    upper: float | None
+
+
+class _State(NamedTuple):
+    """What a database holds, read before anything is written to it."""
+
+    tables: frozenset[str]
+    revisions: tuple[str, ...]
+    written_by: str | None
+
+
+class Store:
+    """A store of evaluation results; open one with :meth:`Store.open`.
+
+    Use it as a context manager, or call :meth:`close`.
+
+    Examples
+    --------
+    >>> with Store.open(project_dir=path) as store:  # doctest: +SKIP
+    ...     run_id = store.save(result, command="mlscope run mlscope.yaml")
+    ...     store.history(result.project, "roc_auc")
+    """
+
+    url: str
+    path: Path | None
+
+    def __init__(self, engine: Engine, path: Path | None) -> None:
+        # Use Store.open: it checks and migrates the database before handing it out.
+        self._engine = engine
+        self.path = path
+        self.url = engine.url.render_as_string(hide_password=True)
+        self._sqlite = engine.url.get_backend_name() == "sqlite"
+        self._closed = False
+
+    # -- opening -----------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        location: str | Path | None = None,
+        *,
+        project_dir: Path | None = None,
+        create: bool = True,
+    ) -> Store:
+        """Open (and create or upgrade) a store.
+
+        Parameters
+        ----------
+        location
+            A SQLAlchemy URL (``sqlite:///runs.sqlite``, ``postgresql+psycopg://host/db``)
+            or the path of an SQLite file. None: ``project_dir/.mlscope/store.sqlite``.
+        project_dir
+            The project's directory for the default location (default: the current one).
+        create
+            Create the file and the schema when there is no store yet; with False, a
+            missing store is an error. An older schema is upgraded either way, all its
+            migrations in one transaction.
+
+        Raises
+        ------
+        StoreError
+            The location is not a database URL or its driver is missing; the file is not
+            an SQLite database, or holds other tables and no store; the store's schema is
+            newer than this mlscope supports; there is no store and ``create`` is False.
+            A store that is refused is left exactly as it was.
+        """
+        url, path = _resolve(location, project_dir)
+        if path is not None:
+            _check_file(path, create=create)
+        try:
+            engine = _make_engine(url)
+        except (ArgumentError, NoSuchModuleError) as exc:
+            raise StoreError(
+                f"store: cannot use `{url.render_as_string(hide_password=True)}`: {exc}. "
+                "Give a SQLAlchemy URL (sqlite:///path/store.sqlite, "
+                "postgresql+psycopg://user@host/db) or the path of an SQLite file"
+            ) from None
+        except ImportError as exc:
+            raise StoreError(
+                f"store: the database driver for `{url.drivername}` is not installed "
+                f"({exc.name or exc}); install it, e.g. `pip install \"psycopg[binary]\"` "
+                "for postgresql+psycopg:// URLs"
+            ) from None
+        store = cls(engine, path)
+        try:
+            store._prepare(create=create)
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+
+    def _prepare(self, *, create: bool) -> None:
+        # Look first, in a read-only transaction: a store that is refused must not be
+        # touched, not even switched to WAL mode (that rewrites the file's header).
+        state = self._run(_read_state, write=False, what="read")
+        if not self._needs_migration(state, create=create):
+            if self._sqlite:
+                self._enable_wal()
+            return
+        if self._sqlite:
+            self._enable_wal()
+        self._run(self._migrate, write=True, what="create or upgrade the schema of")
+
+    def _migrate(self, conn: Connection) -> None:
+        # Decided again under the write lock: another process may have created or
+        # upgraded the store since we looked.
+        state = _read_state(conn)
+        if not self._needs_migration(state, create=True):
+            return
+        fresh = VERSION_TABLE not in state.tables
+        upgrade(conn, "head")
+        set_meta(conn, "schema_written_by", __version__)
+        if fresh:
+            set_meta(conn, "created_by", __version__)
+            set_meta(conn, "created_at", _now())
+
+    def _needs_migration(self, state: _State, *, create: bool) -> bool:
+        """Whether the schema must be created or upgraded; raises for a store we refuse."""
+        ours = {t for t in state.tables if t.startswith("mlscope_")}
+        others = sorted(state.tables - ours)
+        where = self._where()
+        if VERSION_TABLE in state.tables:
+            if len(state.revisions) != 1:
+                raise StoreError(
+                    f"the store at {where} is damaged: its schema version table "
+                    f"`{VERSION_TABLE}` holds {list(state.revisions)} instead of one "
+                    "revision. It was left untouched"
+                )
+            rev = state.revisions[0]
+            if rev == HEAD_REVISION:
+                return False
+            if rev in known_revisions():
+                return True
+            by = f", written by mlscope {state.written_by}" if state.written_by else ""
+            raise StoreError(
+                f"the store at {where} has schema revision {rev}{by}, newer than this "
+                f"mlscope {__version__} supports (up to revision {HEAD_REVISION}). Upgrade "
+                "mlscope (`pip install --upgrade mlscope`) to use it; the store was left "
+                "untouched"
+            )
+        if ours:
+            raise StoreError(
+                f"the store at {where} is damaged: it has mlscope tables "
+                f"({', '.join(sorted(ours))}) but no schema version (`{VERSION_TABLE}`). "
+                "It was left untouched; restore it from a backup or give another location"
+            )
+        if others and self._sqlite:
+            shown = ", ".join(others[:8]) + (", …" if len(others) > 8 else "")
+            raise StoreError(
+                f"{where} is not an mlscope store: it is an SQLite database with other "
+                f"tables ({shown}) and none of mlscope's. It was left untouched; give "
+                "another store location"
+            )
+        if not create:
+            raise StoreError(
+                f"there is no mlscope store at {where} yet; save a run to create it "
+                "(or open it with create=True)"
+            )
+        return True
+
+    def _enable_wal(self) -> None:
+        # WAL lets readers go on while one process writes, and makes each commit one
+        # append. It is a property of the file, so setting it once is enough; it cannot be
+        # changed inside a transaction, hence the raw connection.
+        raw = self._engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.fetchall()
+            cur.close()
+        except self._engine.dialect.loaded_dbapi.Error:
+            # A read-only file, or a file system without shared memory: the default
+            # rollback journal is still correct, only slower with concurrent readers.
+            pass
+        finally:
+            raw.close()
+
+    # -- writing -----------------------------------------------------------------------
+    def save(
+        self,
+        result: EvaluationResult,
+        *,
+        command: str,
+        charter_text: str | None = None,
+        note: str | None = None,
+    ) -> int:
+        """Save ``result`` as a new run and return its id.
+
+        Parameters
+        ----------
+        result
+            The evaluation to store (kept whole; :meth:`result` gives it back).
+        command
+            The command that produced it, e.g. ``mlscope run mlscope.yaml``.
+        charter_text
+            The charter file as written (YAML), kept beside the canonical charter.
+        note
+            Free text shown with the run.
+
+        Raises
+        ------
+        StoreError
+            The run could not be written; nothing of it was.
+
+        Notes
+        -----
+        One transaction: a save that fails writes nothing. With SQLite, concurrent
+        writers take turns (the write lock is taken when the transaction begins, and a
+        busy store is retried for up to two minutes).
+        """
+        record = _run_record(result, command=command, charter_text=charter_text, note=note)
+        rows = _value_rows(result)
+
+        def write(conn: Connection) -> int:
+            prev = conn.execute(
+                select(runs_table.c.charter_hash, runs_table.c.models,
+                       runs_table.c.data_hash, runs_table.c.seed)
+                .where(runs_table.c.project == record["project"])
+                .order_by(runs_table.c.id.desc())
+                .limit(1)
+            ).first()
+            changes = describe_changes(None if prev is None else _facts(prev), _facts(record))
+            res = conn.execute(insert(runs_table).values(**record, changes=json.dumps(changes)))
+            key = res.inserted_primary_key
+            assert key is not None
+            run_id = int(key[0])
+            _insert_values(conn, run_id, rows)
+            return run_id
+
+        return self._run(write, write=True, what=f"save a run of `{result.project}` in")
+
+    # -- reading -----------------------------------------------------------------------
+    def runs(
+        self, project: str | None = None, *, limit: int | None = None, offset: int = 0
+    ) -> list[RunSummary]:
+        """Summaries of the saved runs, newest first (of one ``project``, or all)."""
+        if limit is not None and limit < 0:
+            raise StoreError(f"limit must be 0 or more, got {limit}")
+        if offset < 0:
+            raise StoreError(f"offset must be 0 or more, got {offset}")
+        stmt = select(*_SUMMARY_COLUMNS).order_by(runs_table.c.id.desc()).offset(offset)
+        if project is not None:
+            stmt = stmt.where(runs_table.c.project == project)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        rows = self._run(lambda c: c.execute(stmt).all(), write=False, what="list the runs in")
+        return [_summary(r) for r in rows]
+
+    def count(self, project: str | None = None) -> int:
+        """How many runs are saved (of one ``project``, or all)."""
+        stmt = select(func.count()).select_from(runs_table)
+        if project is not None:
+            stmt = stmt.where(runs_table.c.project == project)
+        return int(self._run(lambda c: c.execute(stmt).scalar_one(), write=False,
+                             what="count the runs in"))
+
+    def run(self, run_id: int) -> RunSummary:
+        """The summary of run ``run_id``; :class:`StoreError` if there is none."""
+        stmt = select(*_SUMMARY_COLUMNS).where(runs_table.c.id == run_id)
+        row = self._run(lambda c: c.execute(stmt).first(), write=False, what="read")
+        if row is None:
+            raise self._missing(run_id)
+        return _summary(row)
+
+    def result(self, run_id: int) -> EvaluationResult:
+        """The full, typed result saved as run ``run_id``."""
+        stmt = select(runs_table.c.result, runs_table.c.result_schema).where(
+            runs_table.c.id == run_id)
+        row = self._run(lambda c: c.execute(stmt).first(), write=False, what="read")
+        if row is None:
+            raise self._missing(run_id)
+        try:
+            data = json.loads(zlib.decompress(row.result).decode("utf-8"))
+        except (zlib.error, UnicodeDecodeError, ValueError) as exc:
+            raise StoreError(
+                f"run {run_id} in the store at {self._where()} is damaged: its result "
+                f"cannot be decoded ({exc})"
+            ) from None
+        try:
+            return EvaluationResult.from_dict(data)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise StoreError(
+                f"run {run_id} holds a result of schema {row.result_schema!r} that this "
+                f"mlscope {__version__} cannot read ({exc})"
+            ) from None
+
+    def charter_text(self, run_id: int) -> str | None:
+        """The charter file of run ``run_id`` as written, if it was saved with the run.
+
+        The canonical charter (defaults filled in) is in ``result(run_id).charter``.
+        """
+        stmt = select(runs_table.c.id, runs_table.c.charter_text).where(
+            runs_table.c.id == run_id)
+        row = self._run(lambda c: c.execute(stmt).first(), write=False, what="read")
+        if row is None:
+            raise self._missing(run_id)
+        return None if row.charter_text is None else str(row.charter_text)
+
+    def projects(self) -> list[str]:
+        """The projects with at least one run, in alphabetical order."""
+        stmt = select(runs_table.c.project).distinct().order_by(runs_table.c.project)
+        return [str(p) for p in self._run(lambda c: c.execute(stmt).scalars().all(),
+                                          write=False, what="list the projects in")]
+
+    def history(
+        self,
+        project: str,
+        metric: str,
+        *,
+        split: str | None = None,
+        models: Sequence[str] | None = None,
+    ) -> list[HistoryPoint]:
+        """The overall value of ``metric`` in every run of ``project``, oldest first.
+
+        Parameters
+        ----------
+        project, metric
+            The project and the metric id (as in the charter).
+        split
+            The split to read; None takes each run's selection split.
+        models
+            Only these models (candidates or baselines); None for all.
+
+        Returns
+        -------
+        list of HistoryPoint
+            One per run and model that has the metric, by run, then in the order of the
+            run's models. Empty when nothing matches.
+        """
+        v, r = values_table, runs_table
+        stmt = (
+            select(v.c.run_id, r.c.created_at, v.c.model, v.c.kind, v.c.split,
+                   v.c.value, v.c.lower, v.c.upper)
+            .join(r, r.c.id == v.c.run_id)
+            .where(v.c.project == project, v.c.metric == metric)
+            .order_by(v.c.run_id, v.c.position)
+        )
+        stmt = stmt.where(v.c.split == split if split is not None
+                          else v.c.split == r.c.selection_split)
+        if models is not None:
+            if not models:
+                return []
+            stmt = stmt.where(v.c.model.in_(list(models)))
+        rows = self._run(lambda c: c.execute(stmt).all(), write=False, what="read history from")
+        return [HistoryPoint(run_id=int(x.run_id), created_at=x.created_at, model=x.model,
+                             kind=x.kind, split=x.split, value=_opt_float(x.value),
+                             lower=_opt_float(x.lower), upper=_opt_float(x.upper))
+                for x in rows]
+
+    # -- lifetime ----------------------------------------------------------------------
+    def close(self) -> None:
+        """Release the connections (SQLite then folds its write-ahead log into the file)."""
+        if not self._closed:
+            self._closed = True
+            self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    # -- helpers -----------------------------------------------------------------------
+    def _where(self) -> str:
+        return str(self.path) if self.path is not None else self.url
+
+    def _missing(self, run_id: int) -> StoreError:
+        stmt = select(func.max(runs_table.c.id))
+        latest = self._run(lambda c: c.execute(stmt).scalar_one(), write=False, what="read")
+        have = f"the latest run is {latest}" if latest is not None else "it has no runs yet"
+        return StoreError(f"no run {run_id} in the store at {self._where()}; {have}")
+
+    def _run(self, fn: Callable[[Connection], T], *, write: bool, what: str) -> T:
+        """Run ``fn`` in one transaction, retrying while an SQLite store is locked."""
+        if self._closed:
+            raise StoreError(f"the store at {self._where()} is closed")
+        delay = 0.02
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                with self._engine.connect() as conn:
+                    if write:
+                        conn.execution_options(**{_WRITE: True})
+                    with conn.begin():
+                        return fn(conn)
+            except OperationalError as exc:
+                if _locked(exc) and time.monotonic() < deadline:
+                    # Jitter so that writers that collided do not collide again in step.
+                    time.sleep(delay * (1.0 + random.random()))
+                    delay = min(delay * 2.0, 0.5)
+                    continue
+                raise self._error(exc, what) from exc
+            except DBAPIError as exc:
+                raise self._error(exc, what) from exc
+
+    def _error(self, exc: DBAPIError, what: str) -> StoreError:
+        detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        lowered = detail.lower()
+        if "not a database" in lowered or "malformed" in lowered:
+            return StoreError(
+                f"{self._where()} is not a usable mlscope store: {detail}. It was left "
+                "untouched; give another store location"
+            )
+        return StoreError(f"cannot {what} the store at {self._where()}: {detail}")
+
+
+# -- opening helpers -------------------------------------------------------------------
+def _resolve(location: str | Path | None, project_dir: Path | None) -> tuple[URL, Path | None]:
+    """The URL to connect to and, for an SQLite file, its path."""
+    if location is None:
+        path = (Path.cwd() if project_dir is None else Path(project_dir)) / DEFAULT_PATH
+    elif isinstance(location, Path) or "://" not in location:
+        path = Path(location).expanduser()
+    else:
+        try:
+            url = make_url(location)
+        except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
+            raise StoreError(
+                f"store: `{location}` is not a database URL; give a SQLAlchemy URL "
+                "(sqlite:///path/store.sqlite, postgresql+psycopg://user@host/db) or the "
+                "path of an SQLite file"
+            ) from None
+        path_ = _sqlite_path(url)
+        # A relative SQLite path is fixed now, so that a later chdir changes nothing.
+        return (url if path_ is None else url.set(database=str(path_))), path_
+    path = path.absolute()
+    return URL.create("sqlite", database=str(path)), path
+
+
+def _sqlite_path(url: URL) -> Path | None:
+    if url.get_backend_name() != "sqlite":
+        return None
+    db = url.database
+    if not db or db == ":memory:" or db.startswith("file:") or url.query.get("uri"):
+        return None  # in memory, or an SQLite URI we pass through as given
+    return Path(db).expanduser().absolute()
+
+
+def _check_file(path: Path, *, create: bool) -> None:
+    """Refuse what cannot be an SQLite store before SQLite opens (and perhaps writes) it."""
+    if path.is_dir():
+        raise StoreError(
+            f"store: {path} is a directory; give the path of a file, e.g. "
+            f"{path / DEFAULT_PATH.name}"
+        )
+    if not path.exists():
+        if not create:
+            raise StoreError(f"there is no mlscope store at {path} (no such file)")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"store: cannot create the folder {path.parent}: {exc}") from None
+        return
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(len(_SQLITE_MAGIC))
+    except OSError as exc:
+        raise StoreError(f"store: cannot read {path}: {exc}") from None
+    # An empty file is an empty SQLite database; anything else must carry SQLite's header.
+    if head and head != _SQLITE_MAGIC:
+        raise StoreError(
+            f"{path} is not an mlscope store: it is not an SQLite database. It was left "
+            "untouched; move it away or give another store location"
+        )
+
+
+def _make_engine(url: URL) -> Engine:
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url)
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # sqlite3 begins transactions itself only before INSERT/UPDATE/DELETE, so the DDL of a
+    # migration would commit statement by statement. Turn that off and let
+    # `_sqlite_on_begin` emit BEGIN for every transaction SQLAlchemy starts.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    cur.execute("PRAGMA foreign_keys = ON")
+    cur.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    # A writer takes the write lock when it begins (IMMEDIATE), not at its first write: two
+    # transactions that both read and then try to write would deadlock, which SQLite
+    # answers with 'database is locked' at once, without waiting out the busy timeout.
+    write = conn.get_execution_options().get(_WRITE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _read_state(conn: Connection) -> _State:
+    tables = frozenset(inspect(conn).get_table_names())
+    revisions: tuple[str, ...] = ()
+    written_by = None
+    if VERSION_TABLE in tables:
+        revisions = tuple(str(r) for r in conn.execute(
+            text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+    if META_TABLE in tables and revisions and revisions[0] != HEAD_REVISION:
+        # Only for the message about a newer store: whatever a later mlscope keeps there,
+        # it is read, never written.
+        try:
+            with conn.begin_nested():
+                written_by = get_meta(conn, "schema_written_by")
+        except DBAPIError:
+            written_by = None
+    return _State(tables, revisions, written_by)
+
+
+def _locked(exc: OperationalError) -> bool:
+    msg = str(exc.orig).lower()
+    return "database is locked" in msg or "database table is locked" in msg or "busy" in msg
+
+
+# -- records ---------------------------------------------------------------------------
+_SUMMARY_COLUMNS = [c for c in runs_table.c
+                    if c.name not in ("result", "charter_text", "charter_json", "saved_at")]
+
+
+def _summary(row: Row[Any]) -> RunSummary:
+    return RunSummary(
+        id=int(row.id),
+        created_at=row.created_at,
+        project=row.project,
+        command=row.command,
+        task=row.task,
+        status=row.status,
+        exit_code=int(row.exit_code),
+        winner=row.winner,
+        n_models=int(row.n_models),
+        models=json.loads(row.models),
+        baselines=json.loads(row.baselines),
+        metrics=json.loads(row.metrics),
+        selection_metric=row.selection_metric,
+        selection_split=row.selection_split,
+        charter_hash=row.charter_hash,
+        data_fingerprint=json.loads(row.data_fingerprint),
+        mlscope_version=row.mlscope_version,
+        seed=int(row.seed),
+        note=row.note,
+        changes=json.loads(row.changes) if row.changes else [],
+    )
+
+
+def _facts(row: Any) -> dict[str, Any]:
+    """What :func:`describe_changes` compares, from a stored row or a new record."""
+    get = row.__getitem__ if isinstance(row, dict) else row._mapping.__getitem__
+    return {"charter_hash": get("charter_hash"), "models": json.loads(get("models")),
+            "data_hash": get("data_hash"), "seed": int(get("seed"))}
+
+
+def _insert_values(conn: Connection, run_id: int, rows: list[dict[str, Any]]) -> None:
+    if rows:  # an empty executemany would be read as one row of defaults
+        conn.execute(insert(values_table), [{**r, "run_id": run_id} for r in rows])
+
+
+def _run_record(
+    result: EvaluationResult, *, command: str, charter_text: str | None, note: str | None
+) -> dict[str, Any]:
+    """The ``mlscope_runs`` row of ``result`` (without ``id`` and ``changes``)."""
+    try:
+        payload = json.dumps(result.to_dict(), allow_nan=False, default=str,
+                             separators=(",", ":"))
+    except ValueError as exc:
+        raise StoreError(f"the result of `{result.project}` cannot be stored: {exc}") from None
+    charter_json = _canonical(result.charter)
+    fingerprint = data_fingerprint(result)
+    candidates = [m.name for m in result.models if m.kind == "candidate"]
+    baselines = [m.name for m in result.models if m.kind == "baseline"]
+    baselines += [b.name for b in result.baselines if b.name not in baselines]
+    return {
+        "project": result.project,
+        "created_at": _utc_iso(result.created_at),
+        "saved_at": _now(),
+        "command": command,
+        "task": result.task,
+        "status": result.status,
+        "exit_code": int(result.exit_code),
+        "winner": result.winner,
+        "n_models": len(candidates),
+        "models": json.dumps(candidates),
+        "baselines": json.dumps(baselines),
+        "metrics": json.dumps([m.id for m in result.metrics]),
+        "selection_metric": _selection_metric(result.charter),
+        "selection_split": result.splits.get("selection"),
+        "charter_hash": hashlib.sha256(charter_json.encode("utf-8")).hexdigest(),
+        "charter_text": charter_text,
+        "charter_json": charter_json,
+        "data_fingerprint": json.dumps(fingerprint),
+        "data_hash": fingerprint["hash"],
+        "mlscope_version": result.mlscope_version,
+        "result_schema": result.schema,
+        "seed": int(result.seed),
+        "note": note,
+        "result": zlib.compress(payload.encode("utf-8"), 6),
+    }
+
+
+def _value_rows(result: EvaluationResult) -> list[dict[str, Any]]:
+    """The overall values of ``result``, one ``mlscope_run_values`` row each (no run id)."""
+    place = {m.name: (i, m.kind) for i, m in enumerate(result.models)}
+    rows = []
+    for v in result.values:
+        if v.slice != OVERALL:
+            continue
+        position, kind = place.get(v.model, (len(place), "candidate"))
+        rows.append({"project": result.project, "split": v.split, "model": v.model,
+                     "position": position, "kind": kind, "metric": v.metric,
+                     "value": _opt_float(v.value), "lower": _opt_float(v.lower),
+                     "upper": _opt_float(v.upper)})
+    return rows
+
+
+def data_fingerprint(result: EvaluationResult) -> dict[str, Any]:
+    """What identifies the data a result was computed on.
+
+    Returns
+    -------
+    dict
+        ``sources`` (each file's path, size and sampled content hash, as the data layer
+        recorded them), ``rows``, ``rows_per_split``, ``columns`` (those the charter uses:
+        id, label, split, weight, scores, errors, slices) and ``hash``: a SHA-256 over the
+        sources' sizes and content hashes and the row count. Paths are left out of the
+        hash, so moving a project folder is not a data change.
+    """
+    data = result.data or {}
+    sources = [dict(s) for s in data.get("sources") or [] if isinstance(s, dict)]
+    content = [{k: v for k, v in s.items() if k != "path"} for s in sources]
+    rows = data.get("rows")
+    digest = hashlib.sha256(_canonical({"sources": content, "rows": rows}).encode()).hexdigest()
+    return {"sources": sources, "rows": rows,
+            "rows_per_split": dict(data.get("rows_per_split") or {}),
+            "columns": _columns_used(result.charter), "hash": digest}
+
+
+def _columns_used(charter: dict[str, Any]) -> list[str]:
+    cols: list[str] = []
+
+    def add(value: Any) -> None:
+        if isinstance(value, dict):
+            for v in value.values():
+                add(v)
+        elif isinstance(value, str) and value and value not in cols:
+            cols.append(value)
+
+    d = charter.get("data") or {}
+    for key in ("id", "label", "split", "weight"):
+        add(d.get(key))
+    add(d.get("models") or {})  # a column per model, or per model a class → column map
+    long = d.get("long") or {}
+    for key in ("model_column", "score", "classes"):
+        add(long.get(key))
+    for pred in (d.get("predictions") or {}).values():
+        if isinstance(pred, dict):
+            add(pred.get("score"))
+            add(pred.get("classes") or {})
+    add(d.get("errors") or {})
+    for col in (charter.get("slices") or {}).get("columns") or []:
+        add(col)
+    return cols
+
+
+def _selection_metric(charter: dict[str, Any]) -> str | None:
+    sel = charter.get("selection") or {}
+    rule = sel.get("rule")
+    if rule == "satisficing":
+        opt = sel.get("optimize")
+        return str(opt) if opt else None
+    if rule == "weighted":
+        weights: dict[str, float] = sel.get("weights") or {}
+        return max(weights, key=lambda k: abs(weights[k])) if weights else None
+    if rule == "pareto":
+        tie = sel.get("tie_break")
+        return str(tie) if tie in (sel.get("metrics") or []) else None
+    return None
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False, default=str)
+
+
+def _opt_float(x: Any) -> float | None:
+    if x is None:
+        return None
+    f = float(x)
+    return None if math.isnan(f) else f
+
+
+def _utc_iso(stamp: str) -> str:
+    """``stamp`` as ISO 8601 in UTC (a naive time is taken as UTC); now if unreadable."""
+    try:
+        t = datetime.fromisoformat(stamp)
+    except (TypeError, ValueError):
+        return _now()
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return t.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
