@@ -314,6 +314,87 @@ def diagnose(charter: Path, out: Path | None, resamples: int | None, seed: int |
                   diagnose=model or True))
 
 
+@main.group()
+def mlflow() -> None:
+    """Import candidates from an MLflow tracking store; write the decision back."""
+
+
+@mlflow.command("import")
+@click.argument("tracking_uri")
+@click.option("--experiment", required=True, help="The MLflow experiment to import.")
+@click.option("--out-dir", type=click.Path(path_type=Path), required=True,
+              help="Where each run's predictions are written as <model>.parquet.")
+@click.option("--artifact", default="predictions.parquet", show_default=True,
+              help="The predictions artifact of each run (Parquet or CSV).")
+@click.option("--id-column", default="id", show_default=True)
+@click.option("--score-column", default="score", show_default=True)
+@click.option("--class", "classes", multiple=True, metavar="CLASS=COLUMN",
+              help="Multiclass: a probability column per class (repeat).")
+@click.option("--filter", "run_filter", default=None, help="An MLflow run filter.")
+@click.option("--labels", type=click.Path(path_type=Path), default=None,
+              help="The labels file, for the printed charter snippet.")
+@click.option("--label", default=None, help="The label column, for the snippet.")
+@_guard
+def mlflow_import(tracking_uri: str, experiment: str, out_dir: Path, artifact: str,
+                  id_column: str, score_column: str, classes: tuple[str, ...],
+                  run_filter: str | None, labels: Path | None, label: str | None) -> None:
+    """Import an experiment's runs as candidate models (predictions + a charter snippet)."""
+    import json
+
+    from mlscope.integrations.mlflow import import_runs
+
+    class_columns = None
+    if classes:
+        pairs = [c.split("=", 1) for c in classes]
+        if any(len(p) != 2 for p in pairs):
+            raise InputError("--class takes CLASS=COLUMN, e.g. --class cat=p_cat")
+        class_columns = {k: v for k, v in pairs}
+    runs = import_runs(tracking_uri, experiment=experiment, out_dir=out_dir,
+                       predictions_artifact=artifact, id_column=id_column,
+                       score_column=score_column, class_columns=class_columns,
+                       run_filter=run_filter)
+    record = out_dir / "mlflow-runs.json"
+    record.write_text(json.dumps(runs.to_dict(), indent=2), encoding="utf-8")
+    click.echo(f"Imported {len(runs.models)} run(s) from {experiment}: "
+               f"{', '.join(runs.models)}; record: {record}")
+    click.echo(runs.charter_snippet(relative_to=Path.cwd(), labels=labels, label=label))
+
+
+@mlflow.command("tag")
+@click.argument("charter", type=click.Path(path_type=Path), default="mlscope.yaml")
+@click.option("--runs", "runs_path", type=click.Path(path_type=Path), required=True,
+              help="The mlflow-runs.json written by `mlscope mlflow import`.")
+@click.option("--tracking-uri", required=True, help="The MLflow tracking store.")
+@click.option("--result", "result_path", type=click.Path(path_type=Path), default=None,
+              help="A saved result.json (default: evaluate the charter now).")
+@click.option("--prefix", default="mlscope", show_default=True, help="Tag prefix.")
+@click.option("--register", default=None, metavar="NAME",
+              help="Register the winner as this model and set the alias on it.")
+@click.option("--alias", default="champion", show_default=True)
+@_guard
+def mlflow_tag(charter: Path, runs_path: Path, tracking_uri: str, result_path: Path | None,
+               prefix: str, register: str | None, alias: str) -> None:
+    """Tag the runs with the decision (and register the winner under an alias)."""
+    import json
+
+    from mlscope.integrations.mlflow import ImportedRuns, write_decision
+    from mlscope.result import EvaluationResult
+
+    if not runs_path.exists():
+        raise InputError(f"--runs: {runs_path} does not exist; run `mlscope mlflow import` "
+                         "first")
+    runs = ImportedRuns.from_dict(json.loads(runs_path.read_text(encoding="utf-8")))
+    if result_path is not None:
+        result = EvaluationResult.from_json(result_path)
+    else:
+        from mlscope.evaluation import evaluate
+
+        result = evaluate(charter)
+    written = write_decision(tracking_uri, result, runs, tag_prefix=prefix,
+                             register=register, alias=alias)
+    click.echo(json.dumps(written, indent=2, default=str))
+
+
 @main.command()
 @click.argument("result", type=click.Path(path_type=Path))
 @click.option("--html", "html_path", type=click.Path(path_type=Path), default=None,
