@@ -136,3 +136,14 @@ def test_runs_are_recorded_in_the_store(project: Callable[..., Path], tmp_path: 
                                   "--resamples", "0", "--no-store"])
     with Store.open(default) as s:
         assert len(s.runs()) == 1
+
+
+def test_serve_without_a_store_exits_2(tmp_path: Path) -> None:
+    r = CliRunner().invoke(main, ["serve", str(tmp_path)])
+    assert r.exit_code == 2
+    assert "no store at" in r.output
+    (tmp_path / ".mlscope").mkdir()
+    (tmp_path / ".mlscope" / "store.sqlite").write_text("not a database", encoding="utf-8")
+    r = CliRunner().invoke(main, ["serve", str(tmp_path)])
+    assert r.exit_code == 2
+    assert (tmp_path / ".mlscope" / "store.sqlite").read_text() == "not a database"

@@ -314,6 +314,36 @@ def diagnose(charter: Path, out: Path | None, resamples: int | None, seed: int |
                   diagnose=model or True))
 
 
+@main.command()
+@click.argument("project_dir", type=click.Path(path_type=Path), default=".")
+@click.option("--store", "location", default=None, metavar="URL",
+              help="The store to read: a SQLAlchemy URL or a SQLite file (default: "
+                   "PROJECT_DIR/.mlscope/store.sqlite).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; anything but loopback exposes the dashboard, which has "
+                   "no authentication, to the network (a warning is printed).")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--open", "open_browser", is_flag=True, help="Open the dashboard in a browser.")
+@_guard
+def serve(project_dir: Path, location: str | None, host: str, port: int,
+          open_browser: bool) -> None:
+    """A local web dashboard of every recorded run: decision, history, comparisons."""
+    from mlscope.server import serve as run_server
+    from mlscope.store import Store
+
+    if location is None and not (project_dir / ".mlscope" / "store.sqlite").exists():
+        raise InputError(f"no store at {project_dir / '.mlscope' / 'store.sqlite'}: run "
+                         "`mlscope run` on a charter in that folder first, or give --store")
+    store = Store.open(location, project_dir=project_dir, create=False)
+    try:
+        run_server(store, host=host, port=port, open_browser=open_browser)
+    except OSError as exc:
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose "
+                         "another --port") from None
+    finally:
+        store.close()
+
+
 @main.group()
 def mlflow() -> None:
     """Import candidates from an MLflow tracking store; write the decision back."""

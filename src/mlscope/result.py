@@ -7,6 +7,7 @@ The JSON schema is documented in ``docs/result-schema.md``; ``schema`` names its
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -449,20 +450,30 @@ def _dataclass_in(tp: Any) -> tuple[type[Any] | None, bool]:
     return None, False
 
 
+@functools.cache
+def _plan(cls: type[Any]) -> tuple[tuple[str, type[Any] | None, bool, bool], ...]:
+    """Per field: (name, nested dataclass, is a list of it, is a tuple), once per class:
+    resolving the annotations is what makes decoding a large result slow."""
+    hints = get_type_hints(cls)
+    out = []
+    for f in fields(cls):
+        sub, many = _dataclass_in(hints[f.name])
+        out.append((f.name, sub, many, get_origin(hints[f.name]) is tuple))
+    return tuple(out)
+
+
 def _build(cls: type[T], data: dict[str, Any]) -> T:
     # Nested types come from the annotations, so a field name reused by two classes
     # (``values`` on a slice is a list of strings, on the result a list of MetricValue)
     # is decoded by its own class's annotation.
-    hints = get_type_hints(cls)
     kwargs: dict[str, Any] = {}
-    for f in fields(cls):  # type: ignore[arg-type]
-        if f.name not in data:
+    for name, sub, many, is_tuple in _plan(cls):  # type: ignore[arg-type]
+        if name not in data:
             continue
-        raw = data[f.name]
-        sub, many = _dataclass_in(hints[f.name])
+        raw = data[name]
         if sub is not None and raw is not None:
             raw = [_build(sub, r) for r in raw] if many else _build(sub, raw)
-        if get_origin(hints[f.name]) is tuple and isinstance(raw, list):
+        if is_tuple and isinstance(raw, list):
             raw = tuple(raw)
-        kwargs[f.name] = raw
+        kwargs[name] = raw
     return cls(**kwargs)

@@ -264,19 +264,21 @@ def _requirement_confidence(lower: float | None, upper: float | None, bound: str
         ("not met; the interval crosses the bound", "bad")
 
 
+def requirements_summary(result: EvaluationResult) -> str:
+    """One sentence: how many requirements the chosen model meets, and where."""
+    req = result.requirements
+    if result.status == "no_decision":
+        return "The rule chose no model, so no requirement was checked."
+    if not req:
+        return "The charter states no requirements."
+    n_met = sum(1 for r in req if r.met)
+    return f"{n_met} of {len(req)} requirements met on the {req[0].split} split."
+
+
 def _decision(result: EvaluationResult, dec: dict[str, int]) -> dict[str, Any]:
     sel = result.selection
     primary = sel.primary if sel else None
-    req = result.requirements
-    n_met = sum(1 for r in req if r.met)
-    req_split = req[0].split if req else (result.splits.get("report")
-                                          or result.splits.get("selection"))
-    if result.status == "no_decision":
-        summary = "The rule chose no model, so no requirement was checked."
-    elif not req:
-        summary = "The charter states no requirements."
-    else:
-        summary = f"{n_met} of {len(req)} requirements met on the {req_split} split."
+    summary = requirements_summary(result)
     lead = ""
     if primary is not None and primary.winner is not None and primary.rule == "satisficing":
         lead = _lead_text(result, primary, dec)

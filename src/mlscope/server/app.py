@@ -1,0 +1,509 @@
+"""The dashboard's HTTP side: routes, store access, and the server.
+
+Standard library only (:class:`http.server.ThreadingHTTPServer`) plus Jinja2 templates.
+Every page reads the store and renders server-side HTML with inline SVG, CSS and a few
+lines of JavaScript: no external references, so it works offline and behind a firewall.
+
+Routes::
+
+    /                          projects (redirects to the project when there is one)
+    /p/<project>               the latest decision and the runs, newest first (?page=N)
+    /p/<project>/history       a metric over runs (?metric=&split=&last=&model=...)
+    /runs/<id>                 one run: metric table, trade-off, slices, baselines (?split=)
+    /runs/<id>/report          the run's full HTML report, as ``mlscope run`` writes it
+    /healthz                   "ok"
+
+Pages never load every run's full result: the overview and the history read run
+summaries (one page of them) and :meth:`~mlscope.store.Store.history`; only the latest
+run's result is loaded, and results are cached (a stored result never changes).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+import sys
+import threading
+import traceback
+import webbrowser
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import jinja2
+from markupsafe import Markup
+
+from mlscope._version import __version__
+from mlscope.errors import did_you_mean
+from mlscope.report.html import SORT_JS, key_metrics
+from mlscope.result import EvaluationResult
+from mlscope.server import pages
+
+if TYPE_CHECKING:
+    from mlscope.store import RunSummary, Store
+
+__all__ = ["DashboardServer", "create_server", "is_loopback", "serve"]
+
+PAGE_SIZE = 25  # runs per page of the overview
+WINDOWS = (20, 50, 100, 200, 500)  # run windows offered on the history page ("all" too)
+DEFAULT_WINDOW = 100
+CACHE_SIZE = 8  # parsed results kept in memory
+
+# Inline styles and scripts only; nothing may be fetched from elsewhere.
+CSP = ("default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
+       "script-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
+       "frame-ancestors 'none'")
+FAVICON = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+           b'<circle cx="8" cy="8" r="6" fill="none" stroke="#0072B2" stroke-width="2.5"/>'
+           b'<circle cx="8" cy="8" r="2" fill="#D55E00"/></svg>')
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+
+
+class HttpError(Exception):
+    """A page that cannot be shown: rendered as an error page with ``status``."""
+
+    def __init__(self, status: int, title: str, detail: str = "") -> None:
+        super().__init__(title)
+        self.status, self.title, self.detail = status, title, detail
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+    content_type: str = "text/html; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# -- query parameters -----------------------------------------------------------------------
+
+
+Query = dict[str, list[str]]
+
+
+def _one(q: Query, name: str) -> str | None:
+    vals = q.get(name)
+    if not vals:
+        return None
+    if len(set(vals)) > 1:
+        raise HttpError(400, f"`{name}` was given {len(vals)} times",
+                        f"Give one value of `{name}`; received: {', '.join(vals)}.")
+    return vals[0]
+
+
+def _int(q: Query, name: str, default: int, *, minimum: int = 1) -> int:
+    raw = _one(q, name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise HttpError(400, f"`{name}` must be a whole number",
+                        f"`{name}` must be a whole number ≥ {minimum}; received {raw!r}."
+                        ) from None
+    if value < minimum:
+        raise HttpError(400, f"`{name}` must be at least {minimum}",
+                        f"`{name}` must be a whole number ≥ {minimum}; received {raw!r}.")
+    return value
+
+
+def _choice(q: Query, name: str, options: list[str], default: str) -> str:
+    raw = _one(q, name)
+    if raw is None or raw == "":
+        return default
+    if raw not in options:
+        raise HttpError(400, f"unknown {name} {raw!r}",
+                        f"`{name}` must be one of: {', '.join(options)}; received {raw!r}"
+                        f"{did_you_mean(raw, options) or '.'}")
+    return raw
+
+
+# -- the application --------------------------------------------------------------------------
+
+
+class Dashboard:
+    """Routes requests to pages. Reads the store only; never writes to it.
+
+    Parameters
+    ----------
+    store
+        The store of results.
+    page_size
+        Runs per page of the overview.
+    """
+
+    def __init__(self, store: Store, *, page_size: int = PAGE_SIZE) -> None:
+        self.store = store
+        self.page_size = page_size
+        # The store is safe to read from several threads (a connection pool); the lock
+        # only guards the cache of parsed results.
+        self._lock = threading.Lock()
+        self._results: OrderedDict[int, EvaluationResult] = OrderedDict()
+        self._env = jinja2.Environment(
+            loader=jinja2.PackageLoader("mlscope.server", "templates"),
+            autoescape=True, trim_blocks=True, lstrip_blocks=True,
+            undefined=jinja2.StrictUndefined)
+        self._env.globals.update(project_href=pages.project_href, version=__version__)
+        self._routes: list[tuple[re.Pattern[str], Callable[..., Response]]] = [
+            (re.compile(r"/"), self.projects),
+            (re.compile(r"/healthz"), self.healthz),
+            (re.compile(r"/favicon\.ico"), self.favicon),
+            (re.compile(r"/p/([^/]+)"), self.overview),
+            (re.compile(r"/p/([^/]+)/history"), self.history),
+            (re.compile(r"/runs/([0-9]{1,18})"), self.run),
+            (re.compile(r"/runs/([0-9]{1,18})/report"), self.report),
+        ]
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def respond(self, target: str) -> Response:
+        """The response to a GET of ``target`` (path and query)."""
+        parts = urlsplit(target)
+        path = parts.path if parts.path == "/" else parts.path.rstrip("/")
+        try:
+            query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=False)
+            for pattern, handler in self._routes:
+                m = pattern.fullmatch(path)
+                if m:
+                    return handler(*[unquote(g) for g in m.groups()], query=query)
+            raise HttpError(404, "No such page", f"Nothing is served at {path}.")
+        except HttpError as e:
+            return self.error(e)
+
+    def render(self, template: str, status: int = 200, **ctx: Any) -> Response:
+        html = self._env.get_template(template).render(**ctx)
+        return Response(status, html.encode("utf-8"))
+
+    def error(self, e: HttpError) -> Response:
+        return self.render("error.html.j2", e.status, title=e.title, detail=e.detail,
+                           code=e.status, phrase=HTTPStatus(e.status).phrase, crumbs=[])
+
+    def result(self, run_id: int) -> EvaluationResult:
+        """A run's result, from the cache when it was read recently.
+
+        A stored result never changes, so the cache needs no invalidation; it spares
+        parsing the latest run's (possibly large) result on every page.
+        """
+        with self._lock:
+            if run_id in self._results:
+                self._results.move_to_end(run_id)
+                return self._results[run_id]
+        res: EvaluationResult = self.store.result(run_id)
+        with self._lock:
+            self._results[run_id] = res
+            while len(self._results) > CACHE_SIZE:
+                self._results.popitem(last=False)
+        return res
+
+    def _summary(self, run_id: int) -> RunSummary:
+        from mlscope.store import StoreError
+
+        try:
+            return self.store.run(run_id)
+        except StoreError as e:
+            if not str(e).startswith("no run"):
+                raise  # the store failed: a 500, not a missing page
+            raise HttpError(404, f"No run #{run_id}",
+                            f"The store has no run with id {run_id}.") from None
+
+    def _latest(self, project: str) -> RunSummary:
+        latest = self.store.runs(project, limit=1)
+        if not latest:
+            known = self.store.projects()
+            raise HttpError(404, f"No project {project!r}",
+                            "The store has no runs of this project"
+                            + (f"; projects: {', '.join(known)}." if known else "."))
+        return latest[0]
+
+    # -- pages -------------------------------------------------------------------------------
+
+    def healthz(self, *, query: Query) -> Response:
+        return Response(200, b"ok\n", "text/plain; charset=utf-8")
+
+    def favicon(self, *, query: Query) -> Response:
+        return Response(200, FAVICON, "image/svg+xml",
+                        {"Cache-Control": "max-age=86400"})
+
+    def projects(self, *, query: Query) -> Response:
+        names = self.store.projects()
+        if len(names) == 1:
+            return Response(302, b"", headers={"Location": pages.project_href(names[0])})
+        rows = []
+        for name in names:
+            latest = self.store.runs(name, limit=1)
+            rows.append({"name": name, "href": pages.project_href(name),
+                         "latest": pages.run_row(latest[0], {}) if latest else None})
+        return self.render("projects.html.j2", projects=rows, crumbs=[],
+                           title="Projects")
+
+    def overview(self, project: str, *, query: Query) -> Response:
+        page = _int(query, "page", 1)
+        latest = self._latest(project)
+        runs = self.store.runs(project, limit=self.page_size + 1,
+                           offset=(page - 1) * self.page_size)
+        if not runs:
+            raise HttpError(404, f"No page {page}",
+                            f"Project {project!r} has fewer than "
+                            f"{(page - 1) * self.page_size + 1} runs.")
+        more, runs = len(runs) > self.page_size, runs[: self.page_size]
+        total = self.store.count(project)
+        result = self.result(latest.id)
+        colors = pages.colors_for(result, [r.winner for r in runs if r.winner])
+        keys = key_metrics(result)
+        return self.render(
+            "overview.html.j2", title=project, project=project,
+            crumbs=[(pages.project_href(project), project)],
+            latest=pages.run_row(latest, colors),
+            decision=pages.decision_view(result),
+            standing=pages.standings_view(result, result.winner),
+            has_baselines=bool(result.baselines),
+            runs=[pages.run_row(r, colors) for r in runs],
+            page=page, first=(page - 1) * self.page_size + 1, total=total,
+            pages=-(-total // self.page_size),
+            newer=pages.project_href(project, page=page - 1 if page > 2 else None)
+            if page > 1 else "",
+            older=pages.project_href(project, page=page + 1) if more else "",
+            history=[{"metric": k, "label": result.metric_info(k).label,
+                      "href": pages.project_href(project, "history", metric=k)}
+                     for k in keys])
+
+    def history(self, project: str, *, query: Query) -> Response:
+        latest = self._latest(project)
+        result = self.result(latest.id)
+        metric_ids = [m.id for m in result.metrics]
+        if not metric_ids:
+            raise HttpError(404, "No metrics", f"The latest run of {project!r} has none.")
+        keys = key_metrics(result)
+        metric = _choice(query, "metric", metric_ids,
+                         latest.selection_metric if latest.selection_metric in metric_ids
+                         else (keys or metric_ids)[0])
+        splits = pages.splits_of(result) or [str(result.splits.get("selection") or "")]
+        split = _choice(query, "split", splits, splits[0])
+        windows = [str(w) for w in WINDOWS] + ["all"]
+        last = _choice(query, "last", windows, str(DEFAULT_WINDOW))
+        window = None if last == "all" else int(last)
+        summaries = list(reversed(self.store.runs(project, limit=window)))
+        ids = {s.id for s in summaries}
+        points = [p for p in self.store.history(project, metric, split=split)
+                  if p.run_id in ids]
+        present = list(dict.fromkeys(p.model for p in points))
+        # The chooser lists the latest run's models in the report's order, then the rest.
+        order = [m.name for m in result.models if m.name in present]
+        all_models = order + [m for m in present if m not in order]
+        asked = [m for m in query.get("model", []) if m]
+        unknown = [m for m in asked if m not in all_models]
+        if unknown:
+            raise HttpError(400, f"unknown model {unknown[0]!r}",
+                            f"`model` must name a model with a value of {metric} in these "
+                            f"runs: {', '.join(all_models) or 'none'}"
+                            f"{did_you_mean(unknown[0], all_models) or '.'}")
+        models = ([m for m in all_models if m in asked] if asked
+                  else pages.default_models(result, metric, split, all_models))
+        view = pages.history_view(project=project, result=result,
+                                  info=result.metric_info(metric), split=split,
+                                  summaries=summaries, points=points, models=models,
+                                  all_models=all_models)
+        return self.render(
+            "history.html.j2", title=f"{project} · history", project=project,
+            crumbs=[(pages.project_href(project), project),
+                    (pages.project_href(project, "history"), "history")],
+            view=view, metric=metric, split=split, last=last,
+            metrics=[{"id": m.id, "label": m.label, "key": m.id in keys}
+                     for m in result.metrics],
+            splits=splits, windows=windows, shown=len(models), total=len(all_models))
+
+    def run(self, run_id: str, *, query: Query) -> Response:
+        summary = self._summary(int(run_id))
+        result = self.result(int(run_id))
+        splits = pages.splits_of(result) or [str(result.splits.get("selection") or "")]
+        split = _choice(query, "split", splits, splits[0])
+        view = pages.run_page_view(summary, result, split)
+        return self.render(
+            "run.html.j2", title=f"{summary.project} · run #{summary.id}",
+            project=summary.project, view=view, split=split,
+            crumbs=[(pages.project_href(summary.project), summary.project),
+                    (f"/runs/{summary.id}", f"run #{summary.id}")],
+            sort_js=Markup(SORT_JS))
+
+    def report(self, run_id: str, *, query: Query) -> Response:
+        from mlscope.report import render_html
+
+        self._summary(int(run_id))
+        return Response(200, render_html(self.result(int(run_id))).encode("utf-8"))
+
+
+# -- the server -------------------------------------------------------------------------------
+
+
+class DashboardServer(ThreadingHTTPServer):
+    """A :class:`ThreadingHTTPServer` serving a :class:`Dashboard`.
+
+    ``url`` is where it listens; ``allowed_hosts`` are the ``Host`` headers accepted
+    (None: any), which keeps other web sites from reading a loopback dashboard through a
+    DNS name rebound to 127.0.0.1.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], dashboard: Dashboard, *,
+                 allowed_hosts: set[str] | None, verbose: bool = False) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6  # an IPv6 address needs an IPv6 socket
+        super().__init__(address, _Handler)
+        self.dashboard = dashboard
+        self.allowed_hosts = allowed_hosts
+        self.verbose = verbose
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        shown = str(host)
+        if shown in ("0.0.0.0", "::", ""):
+            shown = "127.0.0.1"
+        if ":" in shown:
+            shown = f"[{shown}]"
+        return f"http://{shown}:{port}/"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: DashboardServer
+    server_version = f"mlscope/{__version__}"
+    protocol_version = "HTTP/1.1"  # keep-alive: a page and its favicon share a connection
+    timeout = 60  # seconds an idle kept-alive connection may hold a thread
+
+    def do_GET(self) -> None:
+        self._serve(body=True)
+
+    def do_HEAD(self) -> None:
+        self._serve(body=False)
+
+    def _not_allowed(self) -> None:
+        # The request's body is not read, so the connection cannot carry another request.
+        self.close_connection = True
+        self._send(Response(405, b"only GET and HEAD\n", "text/plain; charset=utf-8",
+                            {"Allow": "GET, HEAD"}), body=True)
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = _not_allowed
+
+    def _serve(self, *, body: bool) -> None:
+        app = self.server.dashboard
+        host = (self.headers.get("Host") or "").strip().lower()
+        name = re.sub(r":\d+$", "", host).strip("[]")
+        if host and self.server.allowed_hosts is not None \
+                and name not in self.server.allowed_hosts:
+            resp = app.error(HttpError(400, "Unexpected Host header",
+                                       f"This dashboard answers to "
+                                       f"{', '.join(sorted(self.server.allowed_hosts))}."))
+        else:
+            try:
+                resp = app.respond(self.path)
+            except Exception as e:  # a bug or a broken store: say so, keep serving
+                traceback.print_exc(file=sys.stderr)
+                resp = app.error(HttpError(500, "The page could not be built",
+                                           f"{type(e).__name__}: {e}"))
+        self._send(resp, body=body)
+
+    def _send(self, resp: Response, *, body: bool) -> None:
+        self.send_response(resp.status)
+        self.send_header("Content-Type", resp.content_type)
+        self.send_header("Content-Length", str(len(resp.body)))
+        self.send_header("Content-Security-Policy", CSP)
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        if "Cache-Control" not in resp.headers:
+            self.send_header("Cache-Control", "no-store")
+        for k, v in resp.headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        if body:
+            self.wfile.write(resp.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) only reaches this machine.
+
+    ``""``, ``0.0.0.0`` and ``::`` listen on every interface, so they are not loopback; a
+    name is loopback when every address it resolves to is.
+    """
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    if not host:
+        return False
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(
+        ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_loopback for info in infos)
+
+
+def create_server(store: Store, *, host: str = "127.0.0.1", port: int = 8765
+                  ) -> DashboardServer:
+    """A dashboard server over ``store``, bound and ready for ``serve_forever()``.
+
+    Parameters
+    ----------
+    store
+        The store of results (:meth:`mlscope.store.Store.open`). Only read.
+    host
+        The interface to listen on. The dashboard has no authentication: anything other
+        than a loopback address (``127.0.0.1``, ``::1``, ``localhost``) prints a warning,
+        because anyone who can reach the port can read every stored result.
+    port
+        The TCP port; 0 picks a free one (read it back from ``server.server_address``
+        or ``server.url``).
+
+    Returns
+    -------
+    DashboardServer
+        A :class:`http.server.ThreadingHTTPServer`; call ``serve_forever()`` (in a thread,
+        for tests) and ``shutdown()`` / ``server_close()`` to stop.
+    """
+    loopback = is_loopback(host)
+    if not loopback:
+        print(f"warning: the mlscope dashboard is listening on {host or 'every interface'}, "
+              "not on a loopback address; it has no authentication, so anyone who can "
+              "reach this port can read every stored result.", file=sys.stderr)
+    allowed = ({"localhost", "127.0.0.1", "::1", host.lower().strip("[]")} if loopback
+               else None)
+    return DashboardServer((host, port), Dashboard(store), allowed_hosts=allowed)
+
+
+def serve(store: Store, *, host: str = "127.0.0.1", port: int = 8765,
+          open_browser: bool = False) -> None:
+    """Serve the dashboard over ``store`` until interrupted (Ctrl+C).
+
+    Parameters
+    ----------
+    store
+        The store of results.
+    host, port
+        Where to listen (see :func:`create_server`).
+    open_browser
+        Open the dashboard in the default web browser once it listens.
+    """
+    server = create_server(store, host=host, port=port)
+    server.verbose = True
+    print(f"mlscope dashboard: {server.url}  (Ctrl+C to stop)", file=sys.stderr)
+    if open_browser:
+        # The socket already listens: the browser's request waits in the backlog.
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+    finally:
+        server.server_close()
