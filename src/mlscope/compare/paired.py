@@ -252,35 +252,29 @@ def _normal_two_sided(z: float) -> float:
 # --------------------------------------------------------------------------- DeLong
 
 
-def _midranks(x: FloatArray) -> FloatArray:
-    """1-based ranks of ``x``; tied values share the mean of the ranks they span."""
-    n = x.size
-    order = np.argsort(x, kind="stable")
-    xs = x[order]
-    starts_group = np.empty(n, dtype=bool)
-    starts_group[:1] = True
-    np.not_equal(xs[1:], xs[:-1], out=starts_group[1:])
-    first = np.flatnonzero(starts_group)  # 0-based position where each tie group starts
-    end = np.append(first[1:], n)  # ... and one past where it ends
-    ranks = np.empty(n)
-    ranks[order] = ((first + 1 + end) / 2.0)[np.cumsum(starts_group) - 1]
-    return ranks
-
-
 def _placements(pos: BoolArray, scores: FloatArray) -> tuple[FloatArray, FloatArray]:
     """DeLong's structural components V10 (per positive) and V01 (per negative).
 
     ``V10[i]`` is the share of negatives scored below positive ``i`` and ``V01[j]`` the
-    share of positives scored above negative ``j``, ties counting half. A positive's rank
-    among all rows minus its rank among the positives is the number of negatives below it
-    plus half of those tied with it (midranks make the ties come out as halves), so
-    sorting three times replaces the O(n_pos · n_neg) comparison matrix.
+    share of positives scored above negative ``j``, ties counting half; both in the rows'
+    own order, so that two models' components pair up row by row for the covariance. With
+    each class's scores sorted once, binary searches count the other class's scores below
+    and equal to every score: this replaces the O(n_pos · n_neg) comparison matrix.
     """
-    n_pos = int(pos.sum())
-    n_neg = pos.size - n_pos
-    rank_all = _midranks(scores)
-    v10 = (rank_all[pos] - _midranks(scores[pos])) / n_neg
-    v01 = 1.0 - (rank_all[~pos] - _midranks(scores[~pos])) / n_pos
+    xp, xn = scores[pos], scores[~pos]
+    # Searching with sorted queries walks memory in order (several times faster on
+    # millions of rows); the results are put back in the rows' order afterwards.
+    op, on = np.argsort(xp), np.argsort(xn)
+    sp, sn = xp[op], xn[on]
+    n_pos, n_neg = sp.size, sn.size
+    lo = np.searchsorted(sn, sp, side="left")  # negatives strictly below each positive
+    hi = np.searchsorted(sn, sp, side="right")  # ... and those tied with it
+    v10 = np.empty(n_pos)
+    v10[op] = (lo + 0.5 * (hi - lo)) / n_neg
+    lo_p = np.searchsorted(sp, sn, side="left")
+    hi_p = np.searchsorted(sp, sn, side="right")  # positives at or below each negative
+    v01 = np.empty(n_neg)
+    v01[on] = ((n_pos - hi_p) + 0.5 * (hi_p - lo_p)) / n_pos
     return v10, v01
 
 
