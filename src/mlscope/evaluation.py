@@ -1183,31 +1183,75 @@ class _SliceMasks:
         self.engines = engines
         self._cache: dict[str, dict[str, npt.NDArray[np.bool_]]] = {}
         self._correct: dict[tuple[str, int, str], npt.NDArray[np.bool_] | None] = {}
+        self._disc: dict[tuple[str, int, int, str], dict[str, tuple[int, int, int]] | None] = {}
+        self._sizes: dict[str, dict[str, int]] = {}
 
     def rows(self, split: str) -> RowData | None:
         eng = self.engines.get(split)
         return eng.rows if eng is not None else None
 
-    def correct(self, split: str, m: int, met: _Metric,
-                make: Callable[[int], npt.NDArray[np.bool_] | None]
-                ) -> npt.NDArray[np.bool_] | None:
-        """Per-row correctness of model ``m`` on ``split``, computed once per metric."""
+    def size(self, split: str, skey: str) -> int:
+        """Rows of a slice on a split (without building its mask)."""
+        eng = self.engines.get(split)
+        if eng is None:
+            return 0
+        if split not in self._sizes:
+            sizes: dict[str, int] = {}
+            for code, cells in eng.cells:
+                counts = np.bincount(code[code >= 0], minlength=len(cells))
+                for i, cell in enumerate(cells):
+                    sizes[cell.key] = int(counts[i])
+            self._sizes[split] = sizes
+        return self._sizes[split].get(skey, 0)
+
+    def discordant(self, split: str, a: int, b: int, met: _Metric,
+                   make: Callable[[int], npt.NDArray[np.bool_] | None]
+                   ) -> dict[str, tuple[int, int, int]] | None:
+        """Per slice: rows only model ``a`` gets right, only ``b`` does, and all rows;
+        one pass per grouping over the rows (no per-slice masks)."""
+        key = (split, a, b, met.id)
+        if key in self._disc:
+            return self._disc[key]
+        eng = self.engines.get(split)
+        ca, cb = self._correct_of(split, a, met, make), self._correct_of(split, b, met, make)
+        out: dict[str, tuple[int, int, int]] | None = None
+        if eng is not None and ca is not None and cb is not None:
+            out = {}
+            only_a, only_b = ca & ~cb, ~ca & cb
+            for code, cells in eng.cells:
+                keep = code >= 0
+                c = code[keep]
+                k = len(cells)
+                n10 = np.bincount(c, weights=only_a[keep], minlength=k)
+                n01 = np.bincount(c, weights=only_b[keep], minlength=k)
+                n = np.bincount(c, minlength=k)
+                for i, cell in enumerate(cells):
+                    if n[i] > 0:
+                        out[cell.key] = (int(n10[i]), int(n01[i]), int(n[i]))
+        self._disc[key] = out
+        return out
+
+    def _correct_of(self, split: str, m: int, met: _Metric,
+                    make: Callable[[int], npt.NDArray[np.bool_] | None]
+                    ) -> npt.NDArray[np.bool_] | None:
         key = (split, m, met.id)
         if key not in self._correct:
             self._correct[key] = make(m)
         return self._correct[key]
 
     def mask(self, split: str, skey: str) -> npt.NDArray[np.bool_] | None:
+        """The rows of one slice; built on demand (only small slices need one)."""
         eng = self.engines.get(split)
         if eng is None:
             return None
-        if split not in self._cache:
-            out: dict[str, npt.NDArray[np.bool_]] = {}
+        cache = self._cache.setdefault(split, {})
+        if skey not in cache:
             for code, cells in eng.cells:
-                for i, cell in enumerate(cells):
-                    out[cell.key] = code == i
-            self._cache[split] = out
-        return self._cache[split].get(skey)
+                i = next((j for j, cell in enumerate(cells) if cell.key == skey), None)
+                if i is not None:
+                    cache[skey] = code == i
+                    break
+        return cache.get(skey)
 
 
 def _paired_difference(
@@ -1217,7 +1261,7 @@ def _paired_difference(
 ) -> Difference:
     """``model mi − model ri`` with the right paired test: DeLong for ROC AUC, McNemar for
     accuracy (when the rows are at hand and unweighted), else the paired bootstrap."""
-    from mlscope.compare.paired import delong_test, mcnemar_test, paired_bootstrap
+    from mlscope.compare.paired import delong_test, mcnemar_counts, paired_bootstrap
 
     d = Difference(split=split, slice=skey, metric=met.id, model=t.models[mi],
                    reference=t.models[ri], value=value)
@@ -1225,28 +1269,27 @@ def _paired_difference(
     name = met.spec.name if met.spec is not None else None
     if (rows is not None and not t.has_weight and met.custom is None
             and met.error_index is None and name in ("roc_auc", "accuracy")):
-        mask = masks.mask(split, skey)
-        if mask is not None:
-            try:
-                if name == "roc_auc" and t.task == "binary" and (
-                        int(mask.sum()) <= _DELONG_MAX_ROWS):
-                    r = delong_test(rows.y[mask], rows.scores[mi][mask], rows.scores[ri][mask],
-                                    level=level)
+        try:
+            if name == "roc_auc" and t.task == "binary" and (
+                    masks.size(split, skey) <= _DELONG_MAX_ROWS):
+                mask = masks.mask(split, skey)
+                if mask is not None:
+                    r = delong_test(rows.y[mask], rows.scores[mi][mask],
+                                    rows.scores[ri][mask], level=level)
                     d.lower, d.upper, d.p_value, d.test = r.lower, r.upper, r.p_value, "delong"
                     d.note = r.note or ""
                     return d
-                if name == "accuracy":
-                    ca = masks.correct(split, mi, met, lambda m: _correct(
-                        t, rows, m, met, thresholds))
-                    cb = masks.correct(split, ri, met, lambda m: _correct(
-                        t, rows, m, met, thresholds))
-                    if ca is not None and cb is not None:
-                        r2 = mcnemar_test(ca[mask], cb[mask], level=level)
-                        d.lower, d.upper, d.p_value = r2.lower, r2.upper, r2.p_value
-                        d.test, d.note = "mcnemar", r2.note or ""
-                        return d
-            except ValueError as exc:
-                d.note = f"paired test not possible here ({exc}); bootstrap used"
+            if name == "accuracy":
+                counts = masks.discordant(split, mi, ri, met, lambda m: _correct(
+                    t, rows, m, met, thresholds))
+                if counts is not None and skey in counts:
+                    n10, n01, n = counts[skey]
+                    r2 = mcnemar_counts(n10, n01, n, level=level)
+                    d.lower, d.upper, d.p_value = r2.lower, r2.upper, r2.p_value
+                    d.test, d.note = "mcnemar", r2.note or ""
+                    return d
+        except ValueError as exc:
+            d.note = f"paired test not possible here ({exc}); bootstrap used"
     ra, rb = reps.get((split, mi, skey, met.id)), reps.get((split, ri, skey, met.id))
     if ra is not None and rb is not None:
         pb = paired_bootstrap(ra - rb, value, level=level)

@@ -15,7 +15,7 @@ binomial tail from exact integer arithmetic), so none of them needs SciPy.
 * :func:`fdr_bh` — Benjamini–Hochberg adjusted p-values.
 
 The choices (mid-p, no continuity correction, the centred bootstrap p-value) were made by
-simulating the type-I error at nominal 5 %; ``docs/comparisons-stats.md`` gives the
+simulating the type-I error at nominal 5 %; ``docs/comparisons.md`` gives the
 formulas and the numbers.
 """
 
@@ -40,6 +40,7 @@ __all__ = [
     "delong_test",
     "delong_variance",
     "fdr_bh",
+    "mcnemar_counts",
     "mcnemar_test",
     "paired_bootstrap",
 ]
@@ -50,7 +51,7 @@ McNemarMethod = Literal["auto", "mid-p", "exact", "chi2", "chi2-cc"]
 
 # Below this many discordant pairs ``method="auto"`` uses the binomial (mid-p) tail, the
 # usual cut-off for trusting McNemar's chi-square; both held their level in simulation on
-# their side of it (docs/comparisons-stats.md).
+# their side of it (docs/comparisons.md).
 EXACT_BELOW = 25
 # Up to this many discordant pairs the binomial tail is summed in exact integers; beyond
 # it (only when a binomial method is forced) in log space, where the integers get slow.
@@ -499,7 +500,7 @@ def mcnemar_test(
         ``auto`` (default): ``mid-p`` below 25 discordant pairs, else ``chi2``. Chosen
         because their simulated type-I error at nominal 5 % stays closest to 5 %; the
         exact binomial test and the continuity-corrected chi-square are conservative
-        (see ``docs/comparisons-stats.md``). ``exact`` and ``chi2-cc`` are available for
+        (see ``docs/comparisons.md``). ``exact`` and ``chi2-cc`` are available for
         callers who need a test that never exceeds its level.
 
     Returns
@@ -532,8 +533,19 @@ def mcnemar_test(
     n = a.size
     if n == 0:
         raise InputError("`correct_a` and `correct_b` are empty: nothing to compare")
-    n10 = int(np.count_nonzero(a & ~b))
-    n01 = int(np.count_nonzero(~a & b))
+    return mcnemar_counts(int(np.count_nonzero(a & ~b)), int(np.count_nonzero(~a & b)), n,
+                          level=level, method=method)
+
+
+def mcnemar_counts(n10: int, n01: int, n: int, *, level: float = 0.95,
+                   method: str = "auto") -> McNemar:
+    """:func:`mcnemar_test` from the counts: ``n10`` rows only model a gets right, ``n01``
+    rows only model b gets right, ``n`` rows in all (e.g. counted per slice in one pass)."""
+    if method not in _MCNEMAR_METHODS:
+        raise InputError(f"`method` must be one of {', '.join(_MCNEMAR_METHODS)}; "
+                         f"got {method!r}")
+    if n <= 0:
+        raise InputError("no rows: nothing to compare")
     discordant = n10 + n01
     used = ("mid-p" if discordant < EXACT_BELOW else "chi2") if method == "auto" else method
     lower, upper = _tango_interval(n10, n01, n, _z_crit(level))
@@ -592,7 +604,7 @@ def paired_bootstrap(
         as a resample: ``p_value = (1 + #{|d* − d̂| ≥ |d̂ − null|}) / (1 + R)``,
         ``p_greater = (1 + #{d* − d̂ ≥ d̂ − null}) / (1 + R)``,
         ``p_less = (1 + #{d* − d̂ ≤ d̂ − null}) / (1 + R)``. In simulations (see
-        ``docs/comparisons-stats.md``) these held their level better at 50–100 rows than
+        ``docs/comparisons.md``) these held their level better at 50–100 rows than
         the p-values that invert the percentile interval, and equally well from 200
         rows; they can therefore disagree slightly with the interval near 0.05.
         With fewer than 90 % finite replicates, or a non-finite estimate, the interval
