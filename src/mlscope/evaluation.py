@@ -1173,7 +1173,7 @@ def _check(
 
 # Above this many rows DeLong's sorts cost more than they add: the paired bootstrap, whose
 # replicates exist already, is used for ROC AUC too (at that size the two agree closely).
-_DELONG_MAX_ROWS = 200_000
+_DELONG_MAX_ROWS = 50_000
 
 
 class _SliceMasks:
