@@ -24,6 +24,13 @@ import numpy.typing as npt
 from mlscope._version import __version__
 from mlscope.baselines.build import baseline_family
 from mlscope.charter.schema import Charter, HumanBaseline, MetricEntry
+from mlscope.compare.wiring import (
+    SliceMasks,
+    blessed_model,
+    check_verdict,
+    paired_difference,
+    requirement_checks,
+)
 from mlscope.data.source import EvalTable, open_evaluation
 from mlscope.engine import duckdb_backend as ddb
 from mlscope.engine.binned import COARSE_BINS, BinnedPass, binned_pass
@@ -42,13 +49,12 @@ from mlscope.engine.numpy_backend import (
 from mlscope.engine.plan import OVERALL, Grouping, SliceCell, plan_groupings
 from mlscope.engine.rowstats import batched_multiclass, multiclass_row_codes
 from mlscope.engine.stats import BinaryStats, MulticlassStats, Stats
-from mlscope.errors import CharterError, InputError, did_you_mean
+from mlscope.errors import CharterError, InputError
 from mlscope.metrics.multiclass import confusion_matrix
 from mlscope.metrics.registry import MetricSpec, get_metric
 from mlscope.plugins import load_callable
 from mlscope.result import (
     BaselineInfo,
-    CheckResult,
     ConfusionMatrix,
     Difference,
     EvaluationResult,
@@ -397,7 +403,9 @@ def evaluate(
     diag_model: str | None = None
     if diagnose:
         diag_model = diagnose if isinstance(diagnose, str) else None
-        _check_diagnosis_splits(ch, t, sel_split)
+        from mlscope.diagnose.wiring import check_diagnosis_splits
+
+        check_diagnosis_splits(ch, t, sel_split)
         # The gaps need intervals on the training splits too.
         boot_splits += [s for s in (ch.splits.train, ch.splits.train_dev)
                         if s is not None and s in t.splits and s not in boot_splits]
@@ -647,7 +655,7 @@ def evaluate(
         selection.confidence = decision_confidence(
             ch.selection, sel_reps, infos,
             candidates=[m for m in t.models if m not in baseline_models], winner=winner)
-    blessed_name, blessed_stored, blessed_source = _blessed(ch, t, bdir)
+    blessed_name, blessed_stored, blessed_source = blessed_model(ch, t, bdir)
     top = winner or (selection.primary.ranking[0]["model"]
                      if selection.primary.ranking else None)
     # Differences against the selected (or best-ranked) model, and against the blessed one.
@@ -655,7 +663,7 @@ def evaluate(
 
     t4 = time.perf_counter()
     differences: list[Difference] = []
-    masks = _SliceMasks(engines)
+    masks = SliceMasks(engines)
     for reference in references:
         ri = t.models.index(reference)
         for split in boot_splits:
@@ -667,7 +675,7 @@ def evaluate(
                         a, b = index[(split, mi, skey, met.id)], index[(split, ri, skey, met.id)]
                         if a.value is None or b.value is None:
                             continue
-                        differences.append(_paired_difference(
+                        differences.append(paired_difference(
                             t, met, split, skey, mi, ri, a.value - b.value, reps, thresholds,
                             masks, level))
 
@@ -727,17 +735,19 @@ def evaluate(
     req_split = rep_split or sel_split
     requirements: list[RequirementCheck] = []
     if winner is not None:
-        requirements = _requirement_checks(ch, t, index, winner, req_split)
+        requirements = requirement_checks(ch, t, index, winner, req_split)
     check = None
     if ch.gates or ch.blessed is not None or candidate is not None:
-        check = _check(ch, t, candidate=candidate, winner=winner, blessed_name=blessed_name,
+        check = check_verdict(ch, t, candidate=candidate, winner=winner, blessed_name=blessed_name,
                        stored=blessed_stored, source=blessed_source,
                        split=req_split, index=index, differences=differences, reps=reps,
                        infos=infos, slices=list(slice_infos), level=level)
 
     diagnosis = None
     if diagnose:
-        diagnosis = _diagnose(ch, t, bdir, model=diag_model or winner or top, index=index,
+        from mlscope.diagnose.wiring import diagnose as run_diagnosis
+
+        diagnosis = run_diagnosis(ch, t, bdir, model=diag_model or winner or top, index=index,
                               reps=reps, families=families, infos=infos,
                               slices=list(slice_infos.values()), standings=standings,
                               baselines=baseline_infos, human=human,
@@ -800,547 +810,6 @@ def evaluate(
         diagnosis=diagnosis,
         timings={k: round(v, 4) for k, v in timings.items()},
     )
-
-
-def _check_diagnosis_splits(ch: Charter, t: EvalTable, sel_split: str) -> None:
-    """The splits a diagnosis reads must exist: a clear error naming the ones present."""
-    present = ", ".join(t.splits)
-    for key, split in (("splits.train", ch.splits.train),
-                       ("splits.train_dev", ch.splits.train_dev)):
-        if split is None:
-            if key == "splits.train":
-                raise InputError("a diagnosis compares the training split with validation; "
-                                 "set `splits.train` to the split the model was trained on")
-            continue
-        if split not in t.splits:
-            raise InputError(
-                f"{key} is `{split}`, but the data have no rows with that split "
-                f"(splits present: {present}){did_you_mean(split, t.splits)}; a diagnosis "
-                "needs the model's scores on its own training rows")
-    if sel_split not in t.splits:
-        raise InputError(f"the selection split `{sel_split}` has no rows (splits present: "
-                         f"{present})")
-
-
-def _diagnose(ch: Charter, t: EvalTable, bdir: Path, *, model: str | None,
-              index: Mapping[tuple[str, int, str, str], MetricValue],
-              reps: Mapping[tuple[str, int, str, str], FloatArray],
-              families: Mapping[str, str | None], infos: Mapping[str, MetricInfo],
-              slices: list[SliceInfo], standings: list[Standing],
-              baselines: list[BaselineInfo], human: Any, confusion: list[ConfusionMatrix],
-              level: float, sel_split: str, rep_split: str | None,
-              thresholds: Mapping[tuple[int, str], float | None],
-              metrics: list[_Metric]) -> Any:
-    from mlscope.diagnose.build import DiagnosisInputs, build_diagnosis, diagnosis_metric
-    from mlscope.diagnose.types import NextStep
-
-    if model is None:
-        raise InputError("nothing to diagnose: the rule chose no model; name one with --model")
-    if model not in t.models:
-        raise InputError(f"--model: `{model}` is not a model of the data"
-                         f"{did_you_mean(model, t.models)} (models: {', '.join(t.models)})")
-    mi_ = t.models.index(model)
-    human_best: dict[str, float] = {}
-    if human is not None:
-        for mid, rung in human.best.items():
-            hv = human.rung(rung).value(mid) if rung is not None else None
-            if hv is not None and hv.value is not None:
-                human_best[mid] = hv.value
-    mid_ = diagnosis_metric(ch)
-    thr_key = (mi_, mid_)
-
-    def value(split: str, m: str, skey: str, mid: str) -> MetricValue | None:
-        return index.get((split, t.models.index(m), skey, mid))
-
-    def rep(split: str, m: str, skey: str, mid: str) -> FloatArray | None:
-        return reps.get((split, t.models.index(m), skey, mid))
-
-    def examples(split: str, default_thr: float, k: int) -> dict[str, Any]:
-        thr = thresholds.get(thr_key)
-        if thr is None:
-            met = next((m for m in metrics if m.id == mid_), None)
-            p = met.params.get("threshold") if met is not None else None
-            thr = float(p) if isinstance(p, int | float) else default_thr
-        return _error_examples(t, split, mi_, float(thr), k)
-
-    inp = DiagnosisInputs(
-        charter=ch, base_dir=bdir, task=t.task, model=model, models=list(t.models),
-        families=families, metrics=infos,
-        splits={"train": ch.splits.train, "train_dev": ch.splits.train_dev,
-                "validation": sel_split, "test": rep_split},
-        value=value, reps=rep, slices=slices, standings=standings, baselines=baselines,
-        human_best=human_best, confusion=confusion, level=level,
-        rows_examples=examples if t.task == "binary" else None)
-    diag = build_diagnosis(inp)
-    _history_and_focus(ch, t, bdir, diag, index=index, infos=infos, families=families,
-                       sel_split=sel_split)
-    if ch.diagnosis.learning_curve is not None:
-        diag.learning_curve = _learning_curve(ch, t, bdir, infos[diag.metric], level,
-                                              sel_split, human_best.get(diag.metric))
-        dn = diag.learning_curve.get("needed")
-        if dn:
-            diag.steps.append(NextStep(
-                area="data", title="How much data the target needs",
-                evidence=str(dn.get("note") or ""),
-                actions=["see the learning curve: each extra nine of accuracy costs a "
-                         "multiple of data"] if dn.get("reachable") else
-                ["more data of the same kind will not get there: change the model family "
-                 "or the features"]))
-    return diag
-
-
-def _history_and_focus(ch: Charter, t: EvalTable, bdir: Path, diag: Any, *,
-                       index: Mapping[tuple[str, int, str, str], MetricValue],
-                       infos: Mapping[str, MetricInfo], families: Mapping[str, str | None],
-                       sel_split: str) -> None:
-    """The training history's sanity checks and the metric focus, added to ``diag``."""
-    from dataclasses import asdict
-
-    from mlscope.diagnose.focus import metric_focus
-    from mlscope.diagnose.types import NextStep, SanityCheck
-
-    spec = ch.diagnosis
-    if spec.history is not None:
-        from mlscope.diagnose.history import check_history, history_svg, load_history
-
-        path = Path(spec.history)
-        hist = load_history(path if path.is_absolute() else bdir / path)
-        positive_rate = None
-        baseline_loss = None
-        if t.task == "binary" and ch.splits.train in t.splits:
-            row = t.con.execute("SELECT avg(__label) FROM ev WHERE __split = ?",
-                                [ch.splits.train]).fetchone()
-            positive_rate = float(row[0]) if row and row[0] is not None else None
-        trivial = [m for m, f in families.items() if f == "trivial"]
-        if "log_loss" in infos and trivial and ch.splits.train in t.splits:
-            vals = [index.get((ch.splits.train, t.models.index(m), OVERALL, "log_loss"))
-                    for m in trivial]
-            ok = [v.value for v in vals if v is not None and v.value is not None]
-            baseline_loss = min(ok) if ok else None
-        findings = check_history(hist, task=t.task, n_classes=len(t.classes) or None,
-                                 positive_rate=positive_rate, baseline_loss=baseline_loss)
-        for f in findings:
-            if not f.ok:
-                diag.sanity.append(SanityCheck(check=f"history.{f.check}", ok=False,
-                                               severity=f.severity, message=f.message))
-        bad = [f for f in findings if not f.ok and f.severity == "error"]
-        if bad:
-            diag.steps.insert(0, NextStep(
-                area="sanity", title="Fix the training run first",
-                evidence="; ".join(f.message for f in bad),
-                actions=["see the training curves below"]))
-        diag.history = {
-            "source": str(spec.history), "baseline_loss": baseline_loss,
-            "findings": [asdict(f) for f in findings],
-            "svg": history_svg(hist, baseline=baseline_loss),
-        }
-    if ch.requirements:
-        cands = [m for m, f in families.items() if f is None]
-        values = {m: {mid: (mv.value if (mv := index.get(
-                      (sel_split, t.models.index(m), OVERALL, mid))) is not None else None)
-                      for mid in ch.requirements} for m in cands}
-        focus = metric_focus(values, dict(ch.requirements),
-                             {mid: infos[mid].direction for mid in ch.requirements},
-                             budgets=spec.budgets)
-        diag.focus = asdict(focus)
-
-
-def _learning_curve(ch: Charter, t: EvalTable, bdir: Path, info: MetricInfo, level: float,
-                    sel_split: str, human: float | None) -> dict[str, Any]:
-    """Fit the learning curve of the diagnosed metric: measured points from the charter,
-    or a learned baseline refitted on growing subsets of the training split."""
-    from mlscope.diagnose.learning_curve import (
-        data_needed,
-        fit_learning_curve,
-        learning_curve_svg,
-        nines,
-        refit_curve,
-    )
-
-    spec = ch.diagnosis.learning_curve
-    assert spec is not None
-    source = "measured (the charter's learning_curve)"
-    if spec.refit is not None:
-        sizes, values = _refit_points(ch, t, bdir, info, sel_split, spec.refit,
-                                      spec.fractions, refit_curve)
-        source = f"the `{spec.refit}` baseline refitted on growing subsets of the training split"
-    else:
-        assert spec.sizes is not None
-        assert spec.values is not None
-        sizes, values = list(spec.sizes), list(spec.values)
-    curve = fit_learning_curve(sizes, values, direction=info.direction, bounds=info.bounds,
-                               level=level, resamples=1000, seed=ch.seed)
-    target = None
-    bound = ch.requirements.get(info.id)
-    if bound is not None:
-        target = bound.value
-    out: dict[str, Any] = {"source": source, "curve": curve.to_dict(), "target": target}
-    if target is not None:
-        out["needed"] = data_needed(curve, target, direction=info.direction).to_dict()
-    # "Nines" make sense for accuracy-like metrics that can approach 1.
-    if info.name in ("accuracy", "balanced_accuracy", "top_k_accuracy", "roc_auc"):
-        try:
-            out["nines"] = nines(curve, direction=info.direction)
-        except (ValueError, InputError):
-            out["nines"] = []
-    out["svg"] = learning_curve_svg(curve, target=target, baseline=human, label=info.id)
-    return out
-
-
-def _refit_points(ch: Charter, t: EvalTable, bdir: Path, info: MetricInfo, sel_split: str,
-                  name: str, fractions: list[float] | None, refit_curve: Any
-                  ) -> tuple[list[int], list[float]]:
-    """(size, metric) points from a learned baseline refitted on growing training subsets
-    and scored on the selection split with the charter's metric."""
-    from mlscope.baselines import predictors as bp
-    from mlscope.baselines.build import expand_features
-    from mlscope.charter.schema import LearnedBaseline
-    from mlscope.data.source import base_frame
-
-    b = ch.baselines.get(name)
-    if not isinstance(b, LearnedBaseline):
-        raise InputError(f"diagnosis.learning_curve.refit: `{name}` is not a learned baseline")
-    feats = expand_features(b.features, t, ch, f"baselines.{name}.features")
-    frame = base_frame(t, feats, role=f"diagnosis.learning_curve.refit ({name})")
-    split = frame["__split"].astype(str).to_numpy()
-    train, ev = frame[split == ch.splits.train], frame[split == sel_split]
-    y_tr = train["__label"].to_numpy()
-    y_ev = ev["__label"].to_numpy()
-    classes = list(t.classes) if t.task == "multiclass" else None
-    if t.task == "binary":
-        y_tr, y_ev = y_tr.astype(np.int64), y_ev.astype(np.int64)
-    elif t.task == "multiclass":
-        y_tr, y_ev = y_tr.astype(str), y_ev.astype(str)
-
-    def fit_predict(X_sub: Any, y_sub: Any, X_eval: Any) -> Any:
-        pred, _ = bp.fit_learned(b.kind, task=t.task, train=X_sub, y_train=y_sub, X=X_eval,
-                                 features=feats, seed=ch.seed, params=b.params,
-                                 classes=classes)
-        return pred
-
-    spec = get_metric(info.name, task=t.task)
-
-    def metric(y_true: Any, pred: Any) -> float:
-        from mlscope.engine.stats import binary_stats, multiclass_stats, regression_stats
-
-        if t.task == "binary":
-            st: Any = binary_stats(y_true, pred)
-        elif t.task == "multiclass":
-            st = multiclass_stats(y_true, pred, classes or [])
-        else:
-            st = regression_stats(y_true, pred)
-        params = {k: v for k, v in info.params.items() if v != "optimize"}
-        return float(spec.fn(st, **params))
-
-    kw: dict[str, Any] = {"seed": ch.seed}
-    if fractions:
-        kw["fractions"] = tuple(fractions)
-    sizes, values = refit_curve(fit_predict, train[feats], y_tr, ev[feats], y_ev, metric,
-                                **kw)
-    return list(sizes), list(values)
-
-
-def _error_examples(t: EvalTable, split: str, m: int, thr: float, k: int) -> dict[str, Any]:
-    """False positives and negatives at ``thr``: their prevalence and the most confident
-    examples of each (row id, score, slice values)."""
-    from mlscope.data.source import qi
-
-    s = t.score_col(m)
-    cols = ", ".join([f"{qi(t.slice_col(i))} AS {qi(c)}"
-                      for i, c in enumerate(t.slice_columns)])
-    row = t.con.execute(
-        f"SELECT count(*) FILTER (WHERE __label = 0), count(*) FILTER (WHERE __label = 1), "
-        f"count(*) FILTER (WHERE __label = 0 AND {s} >= ?), "
-        f"count(*) FILTER (WHERE __label = 1 AND {s} < ?) FROM ev WHERE __split = ?",
-        [thr, thr, split]).fetchone()
-    assert row is not None
-    neg, pos, fp, fn = (int(x or 0) for x in row)
-
-    def top(cond: str, order: str) -> list[dict[str, Any]]:
-        q = (f"SELECT __id, {s} AS score{', ' + cols if cols else ''} FROM ev "
-             f"WHERE __split = ? AND {cond} ORDER BY {s} {order}, __id LIMIT {int(k)}")
-        df = t.con.execute(q, [split, thr]).fetchdf()
-        return [{str(key): (v.item() if hasattr(v, "item") else v) for key, v in r.items()}
-                for r in df.to_dict(orient="records")]
-
-    return {
-        "split": split, "threshold": thr, "negatives": neg, "positives": pos,
-        "false_positives": fp, "false_negatives": fn,
-        "fp_rate": fp / neg if neg else None, "fn_rate": fn / pos if pos else None,
-        "fp_examples": top(f"__label = 0 AND {s} >= ?", "DESC"),
-        "fn_examples": top(f"__label = 1 AND {s} < ?", "ASC"),
-    }
-
-
-def _requirement_checks(ch: Charter, t: EvalTable,
-                        index: Mapping[tuple[str, int, str, str], MetricValue], model: str,
-                        split: str) -> list[RequirementCheck]:
-    mi = t.models.index(model)
-    out = []
-    for mid, bound in ch.requirements.items():
-        mv = index[(split, mi, OVERALL, mid)]
-        met_ = mv.value is not None and bound.holds(mv.value)
-        out.append(RequirementCheck(
-            metric=mid, bound=str(bound), split=split, model=model, value=mv.value,
-            lower=mv.lower, upper=mv.upper, met=bool(met_),
-            margin=bound.margin(mv.value) if mv.value is not None else None,
-        ))
-    return out
-
-
-def _check(
-    ch: Charter, t: EvalTable, *, candidate: str | None, winner: str | None,
-    blessed_name: str | None, stored: EvaluationResult | None, source: str, split: str,
-    index: Mapping[tuple[str, int, str, str], MetricValue], differences: list[Difference],
-    reps: Mapping[tuple[str, int, str, str], FloatArray], infos: Mapping[str, MetricInfo],
-    slices: list[str], level: float,
-) -> CheckResult:
-    """The verdict of ``mlscope check``: ``candidate`` (default: the winner) against the
-    blessed model's gates and against the requirements."""
-    from mlscope.compare.check import gate_checks, verdict
-
-    if candidate is not None and candidate not in t.models:
-        raise InputError(f"--candidate: `{candidate}` is not a model of the data"
-                         f"{did_you_mean(candidate, t.models)} (models: "
-                         f"{', '.join(t.models)})")
-    cand = candidate or winner
-    blessed = blessed_name or (ch.blessed.model if ch.blessed is not None
-                               and not isinstance(ch.blessed, str) else None)
-    if cand is None:
-        out = verdict(candidate="(none)", blessed=blessed, blessed_source=source, split=split,
-                      gates=[], requirements=[])
-        out.passed, out.exit_code = False, 1
-        out.failures.append("the selection rule chose no model and no --candidate was "
-                            "given: nothing passes")
-        return out
-    if blessed_name is not None and cand == blessed_name:
-        raise InputError(f"the candidate `{cand}` is the blessed model itself; name another "
-                         "model with --candidate")
-    ci = t.models.index(cand)
-    requirements = _requirement_checks(ch, t, index, cand, split)
-    gates = []
-    note = ""
-    if ch.gates and blessed is not None:
-        if stored is None:
-            bi = t.models.index(blessed)
-            diffs = {(d.slice, d.metric): d for d in differences
-                     if d.split == split and d.model == cand and d.reference == blessed}
-
-            def value(model: str, skey: str, mid: str) -> MetricValue | None:
-                return index.get((split, t.models.index(model), skey, mid))
-
-            def replicates(skey: str, mid: str) -> FloatArray | None:
-                ra, rb = reps.get((split, ci, skey, mid)), reps.get((split, bi, skey, mid))
-                return None if ra is None or rb is None else ra - rb
-
-            def difference(skey: str, mid: str) -> Difference | None:
-                return diffs.get((skey, mid))
-        else:
-            stored_vals = {(v.slice, v.metric): v for v in stored.values
-                           if v.model == blessed and v.split == split}
-            if not stored_vals:
-                raise InputError(f"blessed.result: the stored result has no values for "
-                                 f"`{blessed}` on the `{split}` split")
-            note = ("the blessed model comes from a stored result: the comparison is not "
-                    "paired (its value is held fixed)")
-
-            def value(model: str, skey: str, mid: str) -> MetricValue | None:
-                if model == blessed:
-                    return stored_vals.get((skey, mid))
-                return index.get((split, t.models.index(model), skey, mid))
-
-            def replicates(skey: str, mid: str) -> FloatArray | None:
-                ra, sv = reps.get((split, ci, skey, mid)), stored_vals.get((skey, mid))
-                return None if ra is None or sv is None or sv.value is None else ra - sv.value
-
-            def difference(skey: str, mid: str) -> Difference | None:
-                cv, sv = index.get((split, ci, skey, mid)), stored_vals.get((skey, mid))
-                if cv is None or sv is None or cv.value is None or sv.value is None:
-                    return None
-                return Difference(
-                    split=split, slice=skey, metric=mid, model=cand, reference=blessed,
-                    value=cv.value - sv.value,
-                    lower=None if cv.lower is None else cv.lower - sv.value,
-                    upper=None if cv.upper is None else cv.upper - sv.value,
-                    test="unpaired", note="the stored value is held fixed")
-
-        gates = gate_checks(ch, candidate=cand, blessed=blessed, split=split, slices=slices,
-                            value=value, difference=difference, replicates=replicates,
-                            infos=infos)
-    return verdict(candidate=cand, blessed=blessed, blessed_source=source, split=split,
-                   gates=gates, requirements=requirements, paired=stored is None, note=note)
-
-
-# Above this many rows DeLong's sorts cost more than they add: the paired bootstrap, whose
-# replicates exist already, is used for ROC AUC too (at that size the two agree closely).
-_DELONG_MAX_ROWS = 50_000
-
-
-class _SliceMasks:
-    """Row masks of each slice on each split (NumPy engine only), built on first use."""
-
-    def __init__(self, engines: Mapping[str, _SplitEngine]) -> None:
-        self.engines = engines
-        self._cache: dict[str, dict[str, npt.NDArray[np.bool_]]] = {}
-        self._correct: dict[tuple[str, int, str], npt.NDArray[np.bool_] | None] = {}
-        self._disc: dict[tuple[str, int, int, str], dict[str, tuple[int, int, int]] | None] = {}
-        self._sizes: dict[str, dict[str, int]] = {}
-
-    def rows(self, split: str) -> RowData | None:
-        eng = self.engines.get(split)
-        return eng.rows if eng is not None else None
-
-    def size(self, split: str, skey: str) -> int:
-        """Rows of a slice on a split (without building its mask)."""
-        eng = self.engines.get(split)
-        if eng is None:
-            return 0
-        if split not in self._sizes:
-            sizes: dict[str, int] = {}
-            for code, cells in eng.cells:
-                counts = np.bincount(code[code >= 0], minlength=len(cells))
-                for i, cell in enumerate(cells):
-                    sizes[cell.key] = int(counts[i])
-            self._sizes[split] = sizes
-        return self._sizes[split].get(skey, 0)
-
-    def discordant(self, split: str, a: int, b: int, met: _Metric,
-                   make: Callable[[int], npt.NDArray[np.bool_] | None]
-                   ) -> dict[str, tuple[int, int, int]] | None:
-        """Per slice: rows only model ``a`` gets right, only ``b`` does, and all rows;
-        one pass per grouping over the rows (no per-slice masks)."""
-        key = (split, a, b, met.id)
-        if key in self._disc:
-            return self._disc[key]
-        eng = self.engines.get(split)
-        ca, cb = self._correct_of(split, a, met, make), self._correct_of(split, b, met, make)
-        out: dict[str, tuple[int, int, int]] | None = None
-        if eng is not None and ca is not None and cb is not None:
-            out = {}
-            only_a, only_b = ca & ~cb, ~ca & cb
-            for code, cells in eng.cells:
-                keep = code >= 0
-                c = code[keep]
-                k = len(cells)
-                n10 = np.bincount(c, weights=only_a[keep], minlength=k)
-                n01 = np.bincount(c, weights=only_b[keep], minlength=k)
-                n = np.bincount(c, minlength=k)
-                for i, cell in enumerate(cells):
-                    if n[i] > 0:
-                        out[cell.key] = (int(n10[i]), int(n01[i]), int(n[i]))
-        self._disc[key] = out
-        return out
-
-    def _correct_of(self, split: str, m: int, met: _Metric,
-                    make: Callable[[int], npt.NDArray[np.bool_] | None]
-                    ) -> npt.NDArray[np.bool_] | None:
-        key = (split, m, met.id)
-        if key not in self._correct:
-            self._correct[key] = make(m)
-        return self._correct[key]
-
-    def mask(self, split: str, skey: str) -> npt.NDArray[np.bool_] | None:
-        """The rows of one slice; built on demand (only small slices need one)."""
-        eng = self.engines.get(split)
-        if eng is None:
-            return None
-        cache = self._cache.setdefault(split, {})
-        if skey not in cache:
-            for code, cells in eng.cells:
-                i = next((j for j, cell in enumerate(cells) if cell.key == skey), None)
-                if i is not None:
-                    cache[skey] = code == i
-                    break
-        return cache.get(skey)
-
-
-def _paired_difference(
-    t: EvalTable, met: _Metric, split: str, skey: str, mi: int, ri: int, value: float,
-    reps: Mapping[tuple[str, int, str, str], FloatArray],
-    thresholds: Mapping[tuple[int, str], float | None], masks: _SliceMasks, level: float,
-) -> Difference:
-    """``model mi − model ri`` with the right paired test: DeLong for ROC AUC, McNemar for
-    accuracy (when the rows are at hand and unweighted), else the paired bootstrap."""
-    from mlscope.compare.paired import delong_test, mcnemar_counts, paired_bootstrap
-
-    d = Difference(split=split, slice=skey, metric=met.id, model=t.models[mi],
-                   reference=t.models[ri], value=value)
-    rows = masks.rows(split)
-    name = met.spec.name if met.spec is not None else None
-    if (rows is not None and not t.has_weight and met.custom is None
-            and met.error_index is None and name in ("roc_auc", "accuracy")):
-        try:
-            if name == "roc_auc" and t.task == "binary" and (
-                    masks.size(split, skey) <= _DELONG_MAX_ROWS):
-                mask = masks.mask(split, skey)
-                if mask is not None:
-                    r = delong_test(rows.y[mask], rows.scores[mi][mask],
-                                    rows.scores[ri][mask], level=level)
-                    d.lower, d.upper, d.p_value, d.test = r.lower, r.upper, r.p_value, "delong"
-                    d.note = r.note or ""
-                    return d
-            if name == "accuracy":
-                counts = masks.discordant(split, mi, ri, met, lambda m: _correct(
-                    t, rows, m, met, thresholds))
-                if counts is not None and skey in counts:
-                    n10, n01, n = counts[skey]
-                    r2 = mcnemar_counts(n10, n01, n, level=level)
-                    d.lower, d.upper, d.p_value = r2.lower, r2.upper, r2.p_value
-                    d.test, d.note = "mcnemar", r2.note or ""
-                    return d
-        except ValueError as exc:
-            d.note = f"paired test not possible here ({exc}); bootstrap used"
-    ra, rb = reps.get((split, mi, skey, met.id)), reps.get((split, ri, skey, met.id))
-    if ra is not None and rb is not None:
-        pb = paired_bootstrap(ra - rb, value, level=level)
-        if pb.lower is not None and pb.upper is not None:
-            d.lower, d.upper = pb.lower, pb.upper
-        d.p_value = pb.p_value
-    return d
-
-
-def _correct(t: EvalTable, rows: RowData, m: int, met: _Metric,
-             thresholds: Mapping[tuple[int, str], float | None]
-             ) -> npt.NDArray[np.bool_] | None:
-    """Whether each row is classified right, as ``accuracy`` counts it."""
-    y = rows.y
-    if t.task == "binary":
-        thr: Any = met.params.get("threshold", 0.5)
-        if met.spec is not None and met.spec.is_operating_point(dict(met.params)):
-            thr = thresholds.get((m, met.id))
-        if thr is None:
-            return None
-        return np.asarray((rows.scores[m] >= float(thr)) == (y == 1))
-    if t.task == "multiclass":
-        return np.asarray(np.argmax(rows.proba[m], axis=1) == y.astype(np.int64))
-    return None
-
-
-def _blessed(ch: Charter, t: EvalTable, bdir: Path
-             ) -> tuple[str | None, EvaluationResult | None, str]:
-    """The blessed model: a model of this evaluation, or a stored result (unpaired)."""
-    b = ch.blessed
-    if b is None:
-        return None, None, ""
-    if isinstance(b, str):
-        if b not in t.models:
-            raise InputError(f"blessed: the model `{b}` is not in the data"
-                             f"{did_you_mean(b, t.models)} (models: {', '.join(t.models)}); "
-                             "name the model in production as the data names it")
-        return b, None, "same rows"
-    path = Path(b.result) if Path(b.result).is_absolute() else bdir / b.result
-    if not path.exists():
-        raise InputError(f"blessed.result: {path} does not exist; give the result.json of "
-                         "the run that evaluated the model in production")
-    try:
-        stored = EvaluationResult.from_json(path)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"blessed.result: {path} is not an mlscope result ({exc})") from None
-    if b.model not in {m.name for m in stored.models}:
-        names = [m.name for m in stored.models]
-        raise InputError(f"blessed.model: `{b.model}` is not in {path.name}"
-                         f"{did_you_mean(b.model, names)} (models: {', '.join(names)})")
-    return None, stored, f"stored result {path.name}"
 
 
 def _decision_metrics(ch: Charter) -> set[str]:

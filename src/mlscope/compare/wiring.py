@@ -1,0 +1,309 @@
+"""Paired comparisons and the check verdict, from what the evaluation computed.
+
+:func:`mlscope.evaluation.evaluate` calls these once its point estimates and bootstrap
+replicates exist: each model's difference to a reference with the right paired test
+(DeLong for ROC AUC, McNemar for accuracy, the paired bootstrap otherwise), the blessed
+model, and the verdict of ``mlscope check``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mlscope.charter.schema import Charter
+from mlscope.data.source import EvalTable
+from mlscope.errors import InputError, did_you_mean
+from mlscope.result import (
+    OVERALL,
+    CheckResult,
+    Difference,
+    EvaluationResult,
+    MetricInfo,
+    MetricValue,
+    RequirementCheck,
+)
+
+if TYPE_CHECKING:
+    from mlscope.engine.numpy_backend import RowData
+    from mlscope.evaluation import _Metric, _SplitEngine
+
+__all__ = ["SliceMasks", "blessed_model", "check_verdict", "paired_difference",
+           "requirement_checks"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def requirement_checks(ch: Charter, t: EvalTable,
+                        index: Mapping[tuple[str, int, str, str], MetricValue], model: str,
+                        split: str) -> list[RequirementCheck]:
+    mi = t.models.index(model)
+    out = []
+    for mid, bound in ch.requirements.items():
+        mv = index[(split, mi, OVERALL, mid)]
+        met_ = mv.value is not None and bound.holds(mv.value)
+        out.append(RequirementCheck(
+            metric=mid, bound=str(bound), split=split, model=model, value=mv.value,
+            lower=mv.lower, upper=mv.upper, met=bool(met_),
+            margin=bound.margin(mv.value) if mv.value is not None else None,
+        ))
+    return out
+
+
+def check_verdict(
+    ch: Charter, t: EvalTable, *, candidate: str | None, winner: str | None,
+    blessed_name: str | None, stored: EvaluationResult | None, source: str, split: str,
+    index: Mapping[tuple[str, int, str, str], MetricValue], differences: list[Difference],
+    reps: Mapping[tuple[str, int, str, str], FloatArray], infos: Mapping[str, MetricInfo],
+    slices: list[str], level: float,
+) -> CheckResult:
+    """The verdict of ``mlscope check``: ``candidate`` (default: the winner) against the
+    blessed model's gates and against the requirements."""
+    from mlscope.compare.check import gate_checks, verdict
+
+    if candidate is not None and candidate not in t.models:
+        raise InputError(f"--candidate: `{candidate}` is not a model of the data"
+                         f"{did_you_mean(candidate, t.models)} (models: "
+                         f"{', '.join(t.models)})")
+    cand = candidate or winner
+    blessed = blessed_name or (ch.blessed.model if ch.blessed is not None
+                               and not isinstance(ch.blessed, str) else None)
+    if cand is None:
+        out = verdict(candidate="(none)", blessed=blessed, blessed_source=source, split=split,
+                      gates=[], requirements=[])
+        out.passed, out.exit_code = False, 1
+        out.failures.append("the selection rule chose no model and no --candidate was "
+                            "given: nothing passes")
+        return out
+    if blessed_name is not None and cand == blessed_name:
+        raise InputError(f"the candidate `{cand}` is the blessed model itself; name another "
+                         "model with --candidate")
+    ci = t.models.index(cand)
+    requirements = requirement_checks(ch, t, index, cand, split)
+    gates = []
+    note = ""
+    if ch.gates and blessed is not None:
+        if stored is None:
+            bi = t.models.index(blessed)
+            diffs = {(d.slice, d.metric): d for d in differences
+                     if d.split == split and d.model == cand and d.reference == blessed}
+
+            def value(model: str, skey: str, mid: str) -> MetricValue | None:
+                return index.get((split, t.models.index(model), skey, mid))
+
+            def replicates(skey: str, mid: str) -> FloatArray | None:
+                ra, rb = reps.get((split, ci, skey, mid)), reps.get((split, bi, skey, mid))
+                return None if ra is None or rb is None else ra - rb
+
+            def difference(skey: str, mid: str) -> Difference | None:
+                return diffs.get((skey, mid))
+        else:
+            stored_vals = {(v.slice, v.metric): v for v in stored.values
+                           if v.model == blessed and v.split == split}
+            if not stored_vals:
+                raise InputError(f"blessed.result: the stored result has no values for "
+                                 f"`{blessed}` on the `{split}` split")
+            note = ("the blessed model comes from a stored result: the comparison is not "
+                    "paired (its value is held fixed)")
+
+            def value(model: str, skey: str, mid: str) -> MetricValue | None:
+                if model == blessed:
+                    return stored_vals.get((skey, mid))
+                return index.get((split, t.models.index(model), skey, mid))
+
+            def replicates(skey: str, mid: str) -> FloatArray | None:
+                ra, sv = reps.get((split, ci, skey, mid)), stored_vals.get((skey, mid))
+                return None if ra is None or sv is None or sv.value is None else ra - sv.value
+
+            def difference(skey: str, mid: str) -> Difference | None:
+                cv, sv = index.get((split, ci, skey, mid)), stored_vals.get((skey, mid))
+                if cv is None or sv is None or cv.value is None or sv.value is None:
+                    return None
+                return Difference(
+                    split=split, slice=skey, metric=mid, model=cand, reference=blessed,
+                    value=cv.value - sv.value,
+                    lower=None if cv.lower is None else cv.lower - sv.value,
+                    upper=None if cv.upper is None else cv.upper - sv.value,
+                    test="unpaired", note="the stored value is held fixed")
+
+        gates = gate_checks(ch, candidate=cand, blessed=blessed, split=split, slices=slices,
+                            value=value, difference=difference, replicates=replicates,
+                            infos=infos)
+    return verdict(candidate=cand, blessed=blessed, blessed_source=source, split=split,
+                   gates=gates, requirements=requirements, paired=stored is None, note=note)
+
+
+# Above this many rows DeLong's sorts cost more than they add: the paired bootstrap, whose
+# replicates exist already, is used for ROC AUC too (at that size the two agree closely).
+_DELONG_MAX_ROWS = 50_000
+
+
+class SliceMasks:
+    """Row masks of each slice on each split (NumPy engine only), built on first use."""
+
+    def __init__(self, engines: Mapping[str, _SplitEngine]) -> None:
+        self.engines = engines
+        self._cache: dict[str, dict[str, npt.NDArray[np.bool_]]] = {}
+        self._correct: dict[tuple[str, int, str], npt.NDArray[np.bool_] | None] = {}
+        self._disc: dict[tuple[str, int, int, str], dict[str, tuple[int, int, int]] | None] = {}
+        self._sizes: dict[str, dict[str, int]] = {}
+
+    def rows(self, split: str) -> RowData | None:
+        eng = self.engines.get(split)
+        return eng.rows if eng is not None else None
+
+    def size(self, split: str, skey: str) -> int:
+        """Rows of a slice on a split (without building its mask)."""
+        eng = self.engines.get(split)
+        if eng is None:
+            return 0
+        if split not in self._sizes:
+            sizes: dict[str, int] = {}
+            for code, cells in eng.cells:
+                counts = np.bincount(code[code >= 0], minlength=len(cells))
+                for i, cell in enumerate(cells):
+                    sizes[cell.key] = int(counts[i])
+            self._sizes[split] = sizes
+        return self._sizes[split].get(skey, 0)
+
+    def discordant(self, split: str, a: int, b: int, met: _Metric,
+                   make: Callable[[int], npt.NDArray[np.bool_] | None]
+                   ) -> dict[str, tuple[int, int, int]] | None:
+        """Per slice: rows only model ``a`` gets right, only ``b`` does, and all rows;
+        one pass per grouping over the rows (no per-slice masks)."""
+        key = (split, a, b, met.id)
+        if key in self._disc:
+            return self._disc[key]
+        eng = self.engines.get(split)
+        ca, cb = self._correct_of(split, a, met, make), self._correct_of(split, b, met, make)
+        out: dict[str, tuple[int, int, int]] | None = None
+        if eng is not None and ca is not None and cb is not None:
+            out = {}
+            only_a, only_b = ca & ~cb, ~ca & cb
+            for code, cells in eng.cells:
+                keep = code >= 0
+                c = code[keep]
+                k = len(cells)
+                n10 = np.bincount(c, weights=only_a[keep], minlength=k)
+                n01 = np.bincount(c, weights=only_b[keep], minlength=k)
+                n = np.bincount(c, minlength=k)
+                for i, cell in enumerate(cells):
+                    if n[i] > 0:
+                        out[cell.key] = (int(n10[i]), int(n01[i]), int(n[i]))
+        self._disc[key] = out
+        return out
+
+    def _correct_of(self, split: str, m: int, met: _Metric,
+                    make: Callable[[int], npt.NDArray[np.bool_] | None]
+                    ) -> npt.NDArray[np.bool_] | None:
+        key = (split, m, met.id)
+        if key not in self._correct:
+            self._correct[key] = make(m)
+        return self._correct[key]
+
+    def mask(self, split: str, skey: str) -> npt.NDArray[np.bool_] | None:
+        """The rows of one slice; built on demand (only small slices need one)."""
+        eng = self.engines.get(split)
+        if eng is None:
+            return None
+        cache = self._cache.setdefault(split, {})
+        if skey not in cache:
+            for code, cells in eng.cells:
+                i = next((j for j, cell in enumerate(cells) if cell.key == skey), None)
+                if i is not None:
+                    cache[skey] = code == i
+                    break
+        return cache.get(skey)
+
+
+def paired_difference(
+    t: EvalTable, met: _Metric, split: str, skey: str, mi: int, ri: int, value: float,
+    reps: Mapping[tuple[str, int, str, str], FloatArray],
+    thresholds: Mapping[tuple[int, str], float | None], masks: SliceMasks, level: float,
+) -> Difference:
+    """``model mi − model ri`` with the right paired test: DeLong for ROC AUC, McNemar for
+    accuracy (when the rows are at hand and unweighted), else the paired bootstrap."""
+    from mlscope.compare.paired import delong_test, mcnemar_counts, paired_bootstrap
+
+    d = Difference(split=split, slice=skey, metric=met.id, model=t.models[mi],
+                   reference=t.models[ri], value=value)
+    rows = masks.rows(split)
+    name = met.spec.name if met.spec is not None else None
+    if (rows is not None and not t.has_weight and met.custom is None
+            and met.error_index is None and name in ("roc_auc", "accuracy")):
+        try:
+            if name == "roc_auc" and t.task == "binary" and (
+                    masks.size(split, skey) <= _DELONG_MAX_ROWS):
+                mask = masks.mask(split, skey)
+                if mask is not None:
+                    r = delong_test(rows.y[mask], rows.scores[mi][mask],
+                                    rows.scores[ri][mask], level=level)
+                    d.lower, d.upper, d.p_value, d.test = r.lower, r.upper, r.p_value, "delong"
+                    d.note = r.note or ""
+                    return d
+            if name == "accuracy":
+                counts = masks.discordant(split, mi, ri, met, lambda m: _correct(
+                    t, rows, m, met, thresholds))
+                if counts is not None and skey in counts:
+                    n10, n01, n = counts[skey]
+                    r2 = mcnemar_counts(n10, n01, n, level=level)
+                    d.lower, d.upper, d.p_value = r2.lower, r2.upper, r2.p_value
+                    d.test, d.note = "mcnemar", r2.note or ""
+                    return d
+        except ValueError as exc:
+            d.note = f"paired test not possible here ({exc}); bootstrap used"
+    ra, rb = reps.get((split, mi, skey, met.id)), reps.get((split, ri, skey, met.id))
+    if ra is not None and rb is not None:
+        pb = paired_bootstrap(ra - rb, value, level=level)
+        if pb.lower is not None and pb.upper is not None:
+            d.lower, d.upper = pb.lower, pb.upper
+        d.p_value = pb.p_value
+    return d
+
+
+def _correct(t: EvalTable, rows: RowData, m: int, met: _Metric,
+             thresholds: Mapping[tuple[int, str], float | None]
+             ) -> npt.NDArray[np.bool_] | None:
+    """Whether each row is classified right, as ``accuracy`` counts it."""
+    y = rows.y
+    if t.task == "binary":
+        thr: Any = met.params.get("threshold", 0.5)
+        if met.spec is not None and met.spec.is_operating_point(dict(met.params)):
+            thr = thresholds.get((m, met.id))
+        if thr is None:
+            return None
+        return np.asarray((rows.scores[m] >= float(thr)) == (y == 1))
+    if t.task == "multiclass":
+        return np.asarray(np.argmax(rows.proba[m], axis=1) == y.astype(np.int64))
+    return None
+
+
+def blessed_model(ch: Charter, t: EvalTable, bdir: Path
+             ) -> tuple[str | None, EvaluationResult | None, str]:
+    """The blessed model: a model of this evaluation, or a stored result (unpaired)."""
+    b = ch.blessed
+    if b is None:
+        return None, None, ""
+    if isinstance(b, str):
+        if b not in t.models:
+            raise InputError(f"blessed: the model `{b}` is not in the data"
+                             f"{did_you_mean(b, t.models)} (models: {', '.join(t.models)}); "
+                             "name the model in production as the data names it")
+        return b, None, "same rows"
+    path = Path(b.result) if Path(b.result).is_absolute() else bdir / b.result
+    if not path.exists():
+        raise InputError(f"blessed.result: {path} does not exist; give the result.json of "
+                         "the run that evaluated the model in production")
+    try:
+        stored = EvaluationResult.from_json(path)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"blessed.result: {path} is not an mlscope result ({exc})") from None
+    if b.model not in {m.name for m in stored.models}:
+        names = [m.name for m in stored.models]
+        raise InputError(f"blessed.model: `{b.model}` is not in {path.name}"
+                         f"{did_you_mean(b.model, names)} (models: {', '.join(names)})")
+    return None, stored, f"stored result {path.name}"
