@@ -309,17 +309,21 @@ def history_chart(data: HistoryData, *, width: float = 1220.0, height: float = 4
                      font_weight="600", fill="#57606a")
         svg.close()
 
-    # Reference lines, labelled at their left end above the line.
+    # Reference lines, labelled at their left end above the line; a label that would sit
+    # on another line's label (two references at about the same value) goes below its line.
+    placed: list[float] = []
     for r in data.refs:
         if not yt[0] <= r.value <= yt[-1]:
             continue
         ry = y_of(r.value)
+        below = any(abs(ry - p) < 13 for p in placed)
+        placed.append(ry)
         dash = "6 4" if r.kind == "requirement" else "1.5 3"
         svg.open(f"ref {r.kind}", title=r.label)
         svg.line(left, ry, plot_r, ry, stroke="#444c56", stroke_dasharray=dash,
                  stroke_width=1.3)
-        svg.text(left + 6, ry - 5, r.label, font_size=10.5, fill="#444c56", stroke="#ffffff",
-                 stroke_width=3.0, paint_order="stroke")
+        svg.text(left + 6, ry + 13 if below else ry - 5, r.label, font_size=10.5,
+                 fill="#444c56", stroke="#ffffff", stroke_width=3.0, paint_order="stroke")
         svg.close()
 
     # Bands first, so that every line is drawn over every band. Overlapping bands of many
