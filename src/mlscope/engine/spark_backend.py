@@ -19,7 +19,6 @@ ordinary row bootstrap. See ``docs/spark.md``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,6 +39,7 @@ from mlscope.engine.duckdb_backend import (
     ERROR_SUMS,
     MAX_LEVELS,
     CellKey,
+    _Hist,
     binary_stats,
     error_stats,
     regression_stats,
@@ -191,17 +191,6 @@ def _expanded(
 def _alias(expr: str) -> str:
     """The output name of ``"<expr> AS <name>"``."""
     return expr.rsplit(" AS ", 1)[-1]
-
-
-@dataclass
-class _Hist:
-    """Histogram rows for one (split, key, slice cell), values ascending."""
-
-    split: str
-    key: int
-    cell: SliceCell
-    values: FloatArray
-    sums: list[FloatArray]
 
 
 def _histograms(
