@@ -663,7 +663,7 @@ def evaluate(
 
     t4 = time.perf_counter()
     differences: list[Difference] = []
-    masks = SliceMasks(engines)
+    masks = SliceMasks(engines, slice_infos)
     for reference in references:
         ri = t.models.index(reference)
         for split in boot_splits:

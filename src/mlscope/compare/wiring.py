@@ -26,6 +26,7 @@ from mlscope.result import (
     MetricInfo,
     MetricValue,
     RequirementCheck,
+    SliceInfo,
 )
 
 if TYPE_CHECKING:
@@ -145,30 +146,22 @@ _DELONG_MAX_ROWS = 50_000
 class SliceMasks:
     """Row masks of each slice on each split (NumPy engine only), built on first use."""
 
-    def __init__(self, engines: Mapping[str, _SplitEngine]) -> None:
+    def __init__(self, engines: Mapping[str, _SplitEngine],
+                 slices: Mapping[str, SliceInfo]) -> None:
         self.engines = engines
+        self.slices = slices
         self._cache: dict[str, dict[str, npt.NDArray[np.bool_]]] = {}
         self._correct: dict[tuple[str, int, str], npt.NDArray[np.bool_] | None] = {}
         self._disc: dict[tuple[str, int, int, str], dict[str, tuple[int, int, int]] | None] = {}
-        self._sizes: dict[str, dict[str, int]] = {}
 
     def rows(self, split: str) -> RowData | None:
         eng = self.engines.get(split)
         return eng.rows if eng is not None else None
 
     def size(self, split: str, skey: str) -> int:
-        """Rows of a slice on a split (without building its mask)."""
-        eng = self.engines.get(split)
-        if eng is None:
-            return 0
-        if split not in self._sizes:
-            sizes: dict[str, int] = {}
-            for code, cells in eng.cells:
-                counts = np.bincount(code[code >= 0], minlength=len(cells))
-                for i, cell in enumerate(cells):
-                    sizes[cell.key] = int(counts[i])
-            self._sizes[split] = sizes
-        return self._sizes[split].get(skey, 0)
+        """Rows of a slice on a split (the evaluation counted them already)."""
+        info = self.slices.get(skey)
+        return int(info.sizes.get(split, 0)) if info is not None else 0
 
     def discordant(self, split: str, a: int, b: int, met: _Metric,
                    make: Callable[[int], npt.NDArray[np.bool_] | None]
