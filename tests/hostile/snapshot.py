@@ -27,6 +27,7 @@ def assert_unchanged(before: dict[str, str], root: Path) -> None:
     added = sorted(set(after) - set(before))
     removed = sorted(set(before) - set(after))
     changed = sorted(k for k in set(before) & set(after) if before[k] != after[k])
-    assert not (added or removed or changed), (
+    touched = added + removed + changed
+    assert not touched, (
         f"a failing command touched files: added {added}, removed {removed}, changed {changed}"
     )
