@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from mlscope._version import __version__
 from mlscope.errors import CharterError, InputError
@@ -33,12 +34,19 @@ def _err_console() -> Console:
 
 
 def _guard(fn: F) -> F:
-    """Turn user mistakes into a clear message and exit 2; never a traceback for them."""
+    """Turn user mistakes into a clear message and exit 2; never a traceback for them.
+
+    A guarded command returns its exit code rather than calling ``sys.exit``: the code is
+    mlscope's own decision. A ``SystemExit`` out of the command's body can then only come
+    from something that should not end the process (a library, or a user's metric or rule
+    that a guard in :mod:`mlscope.plugins` missed) and is reported as an internal error,
+    exit 3, never passed on: ``sys.exit(0)`` there would pass a CI gate with nothing checked.
+    """
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            code = fn(*args, **kwargs)
         except CharterError as exc:
             con = _err_console()
             con.print(f"[bold red]error:[/] the charter has {len(exc.problems)} problem(s)")
@@ -46,18 +54,21 @@ def _guard(fn: F) -> F:
                 con.print(f"  • {p}", markup=False)
             sys.exit(EXIT_INPUT)
         except InputError as exc:
-            _err_console().print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            # Escaped: the message may quote the user's code (`y[keep]`), not markup.
+            _err_console().print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             sys.exit(EXIT_INPUT)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:
             sys.exit(130)
-        except Exception:
+        except BaseException:  # SystemExit and GeneratorExit too: see above
             con = _err_console()
             con.print("[bold red]internal error[/] (this is a bug in mlscope; please report it "
                       "with the traceback below)")
             con.print(traceback.format_exc(), markup=False)
             sys.exit(EXIT_BUG)
+        if code is not None:
+            sys.exit(code)
 
     return wrapper  # type: ignore[return-value]
 
@@ -79,7 +90,7 @@ def main() -> None:
 @main.command()
 @click.argument("charter", type=click.Path(path_type=Path), default="mlscope.yaml")
 @_guard
-def validate(charter: Path) -> None:
+def validate(charter: Path) -> int | None:
     """Check a charter and report every problem with file, line and the fix."""
     from mlscope.charter import validate_charter
 
@@ -92,13 +103,14 @@ def validate(charter: Path) -> None:
         err.print(f"[bold red]{len(report.problems)} problem(s)[/] in {charter}:")
         for p in report.problems:
             err.print(f"  • {p}", markup=False)
-        sys.exit(EXIT_INPUT)
+        return EXIT_INPUT
     assert report.charter is not None
     c = report.charter
     con.print(
         f"[green]✓[/] {charter} is valid: project [bold]{c.project}[/] ({c.task}), "
         f"{len(c.metrics)} metric(s), rule [bold]{c.selection.rule}[/]"
     )
+    return None
 
 
 @contextmanager
@@ -264,18 +276,18 @@ def _apply(options: list[Callable[[F], F]]) -> Callable[[F], F]:
 @_apply(_run_options)
 @_guard
 def run(charter: Path, out: Path | None, resamples: int | None, seed: int | None, engine: str,
-        binned: int | None, quiet: bool) -> None:
+        binned: int | None, quiet: bool) -> int:
     """Evaluate, select, and write result.json and report.html (the main job)."""
-    sys.exit(_run(charter, out, resamples, seed, engine, quiet, html=True, binned=binned))
+    return _run(charter, out, resamples, seed, engine, quiet, html=True, binned=binned)
 
 
 @main.command()
 @_apply(_run_options)
 @_guard
 def evaluate(charter: Path, out: Path | None, resamples: int | None, seed: int | None,
-             engine: str, binned: int | None, quiet: bool) -> None:
+             engine: str, binned: int | None, quiet: bool) -> int:
     """Evaluate and select, writing result.json only (no HTML)."""
-    sys.exit(_run(charter, out, resamples, seed, engine, quiet, html=False, binned=binned))
+    return _run(charter, out, resamples, seed, engine, quiet, html=False, binned=binned)
 
 
 @main.command()
@@ -284,15 +296,15 @@ def evaluate(charter: Path, out: Path | None, resamples: int | None, seed: int |
               help="The model to check (default: the one the selection rule chooses).")
 @_guard
 def check(charter: Path, out: Path | None, resamples: int | None, seed: int | None,
-          engine: str, binned: int | None, quiet: bool, candidate: str | None) -> None:
+          engine: str, binned: int | None, quiet: bool, candidate: str | None) -> int:
     """Gate a candidate against the blessed model and the requirements (a CI step).
 
     Exit code 0: every gate and requirement passes; 1: something fails (each failing
     metric, slice, bound and margin is printed); 2: bad input. Writes result.json,
     report.html and check.md (a pull-request comment).
     """
-    sys.exit(_run(charter, out, resamples, seed, engine, quiet, html=True, binned=binned,
-                  candidate=candidate, check=True))
+    return _run(charter, out, resamples, seed, engine, quiet, html=True, binned=binned,
+                candidate=candidate, check=True)
 
 
 @main.command()
@@ -301,7 +313,7 @@ def check(charter: Path, out: Path | None, resamples: int | None, seed: int | No
               help="The model to diagnose (default: the one the selection rule chooses).")
 @_guard
 def diagnose(charter: Path, out: Path | None, resamples: int | None, seed: int | None,
-             engine: str, binned: int | None, quiet: bool, model: str | None) -> None:
+             engine: str, binned: int | None, quiet: bool, model: str | None) -> int:
     """What holds the model back, and what to try next.
 
     The four gaps (avoidable bias, variance, distribution mismatch, overfitting the
@@ -310,8 +322,8 @@ def diagnose(charter: Path, out: Path | None, resamples: int | None, seed: int |
     the charter gives them. Writes result.json and report.html (with a diagnosis panel).
     Exit code 0, or 2 on bad input.
     """
-    sys.exit(_run(charter, out, resamples, seed, engine, quiet, html=True, binned=binned,
-                  diagnose=model or True))
+    return _run(charter, out, resamples, seed, engine, quiet, html=True, binned=binned,
+                diagnose=model or True)
 
 
 @main.command()
@@ -430,7 +442,7 @@ def mlflow_tag(charter: Path, runs_path: Path, tracking_uri: str, result_path: P
 @click.option("--html", "html_path", type=click.Path(path_type=Path), default=None,
               help="Where to write the HTML report (default: next to the JSON).")
 @_guard
-def report(result: Path, html_path: Path | None) -> None:
+def report(result: Path, html_path: Path | None) -> int:
     """Render a saved result.json again (terminal summary and HTML); never recomputes."""
     from mlscope.report import render_terminal, write_html
     from mlscope.result import EvaluationResult
@@ -444,7 +456,7 @@ def report(result: Path, html_path: Path | None) -> None:
     target = html_path or result.with_name("report.html")
     write_html(res, target)
     render_terminal(res, paths={"json": str(result), "html": str(target)})
-    sys.exit(res.exit_code)
+    return res.exit_code
 
 
 @main.command(name="metrics")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -52,7 +51,7 @@ from mlscope.engine.stats import BinaryStats, MulticlassStats, Stats
 from mlscope.errors import CharterError, InputError
 from mlscope.metrics.multiclass import confusion_matrix
 from mlscope.metrics.registry import MetricSpec, get_metric
-from mlscope.plugins import load_callable
+from mlscope.plugins import UserCodeError, UserFunction, load_callable, user_code
 from mlscope.result import (
     BaselineInfo,
     ConfusionMatrix,
@@ -90,7 +89,7 @@ class _Metric:
     info: MetricInfo
     spec: MetricSpec | None
     params: dict[str, Any]
-    custom: Callable[..., Any] | None = None
+    custom: UserFunction | None = None  # guarded: calls raise UserCodeError
     error_index: int | None = None
 
     @property
@@ -239,7 +238,8 @@ def _resolve_metrics(charter: Charter, t: EvalTable, base_dir: Path) -> list[_Me
     for entry in charter.metrics:
         where = f"metric `{entry.id}`: "
         if entry.custom is not None:
-            fn = load_callable(entry.custom, base_dir, what=f"custom metric `{entry.id}`")
+            fn = load_callable(entry.custom, base_dir,
+                               what=f"custom metric `{entry.id}` ({entry.custom})")
             info = MetricInfo(
                 id=entry.id, name=entry.custom, label=entry.id.replace("_", " "),
                 direction=entry.direction or "higher", params=dict(entry.params),
@@ -898,14 +898,15 @@ def _custom(met: _Metric, eng: _SplitEngine | None, mi: int, skey: str,
         # draw count x row weight): rows drawn zero times are left out, so the function
         # sees a sample, as it would from any resampling library, never zero weights.
         keep = mask & (w > 0) if W is not None else mask
+        fn = met.custom
+        assert fn is not None
         try:
-            return float(met.custom(rows.y[keep], score[keep], w[keep]))  # type: ignore[misc]
-        except Exception:
-            where = " on a bootstrap resample" if W is not None else ""
-            raise InputError(
-                f"custom metric `{met.id}` ({met.entry.custom}) raised an error{where} "
-                f"(slice {skey}):\n{traceback.format_exc()}"
-            ) from None
+            # float() inside the guard too: it may run the returned object's __float__.
+            with user_code(fn.what, fn.dirs):
+                return float(fn(rows.y[keep], score[keep], w[keep]))
+        except UserCodeError as exc:
+            where = ", on a bootstrap resample" if W is not None else ""
+            raise exc.at(f" (slice {skey}{where})") from exc.__cause__
 
     if weights.ndim == 1:
         return np.asarray(call(weights))

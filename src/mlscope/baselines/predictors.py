@@ -38,6 +38,7 @@ import pandas as pd
 from pandas.api import types as pdt
 
 from mlscope.errors import InputError, did_you_mean
+from mlscope.plugins import UserCodeError, user_code
 
 __all__ = [
     "LEAK_MAX_ROWS",
@@ -66,13 +67,12 @@ _LEAK_LEVEL = 0.99
 _LEAK_MIN_VARYING = 10
 _LEAK_MIN_ROWS = 20
 
-_MLSCOPE_DIR = Path(__file__).resolve().parents[1]
 _RULE_IDS = itertools.count()
 _SKLEARN_HINT = 'learned baselines need scikit-learn: pip install "mlscope[sklearn]"'
 
 
-class RuleError(InputError):
-    """The user's rule raised an exception; the message carries the rule's own traceback."""
+class RuleError(UserCodeError):
+    """The user's rule raised (or exited); the message carries the rule's own traceback."""
 
 
 @dataclass
@@ -820,26 +820,6 @@ def _resolve_rule(ref: str, base_dir: Path, where: str) -> _RuleTarget:
                      f"and {as_package}); put `{parts[-1]}.py` in the charter's folder{hint}")
 
 
-def _is_user_file(filename: str, dirs: Sequence[Path]) -> bool:
-    if not filename or filename.startswith("<"):
-        return False
-    path = Path(filename).resolve()
-    if path.is_relative_to(_MLSCOPE_DIR) or {"site-packages", "dist-packages"} & set(path.parts):
-        return False
-    return any(path.is_relative_to(d) for d in dirs)
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _user_traceback(exc: BaseException, dirs: Sequence[Path]) -> str:
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if _is_user_file(f.filename, dirs)]
-    return "".join(traceback.format_list(frames)).rstrip()
-
-
 def _from_user_dirs(name: str, module: types.ModuleType | None, dirs: Sequence[Path]) -> bool:
     """Whether ``module`` was imported from the project folder under its own name."""
     file = getattr(module, "__file__", None)
@@ -906,13 +886,12 @@ def _load_and_call(target: _RuleTarget, ref: str, frame: pd.DataFrame, where: st
             detail = "".join(traceback.format_exception_only(type(exc), exc)).rstrip()
             raise RuleError(f"{p}the rule `{ref}` cannot be imported: {target.path} has a "
                             f"syntax error\n{detail}") from None
-        try:
+        with user_code(f"{p}importing the rule `{ref}` ({target.path})", target.search_dirs,
+                       RuleError):
             exec(code, module.__dict__)
-        except (Exception, SystemExit) as exc:
-            lines = _user_traceback(exc, target.search_dirs)
-            raise RuleError(f"{p}importing the rule `{ref}` ({target.path}) raised "
-                            f"{_describe(exc)}" + (f"\n{lines}" if lines else "")) from exc
-        fn = getattr(module, target.function, None)
+        with user_code(f"{p}the rule `{ref}`", target.search_dirs, RuleError):
+            # A module-level __getattr__ is the user's code too.
+            fn = getattr(module, target.function, None)
         if fn is None:
             names = [k for k, v in vars(module).items()
                      if callable(v) and not k.startswith("_")
@@ -924,13 +903,9 @@ def _load_and_call(target: _RuleTarget, ref: str, frame: pd.DataFrame, where: st
         if not callable(fn):
             raise InputError(f"{p}the rule `{ref}`: `{target.function}` in {target.path} is "
                              f"a {type(fn).__name__}, not a function")
-        try:
+        with user_code(f"{p}the rule `{ref}`", target.search_dirs, RuleError):
             # A shallow copy: the rule may add or drop columns without touching ours.
             return fn(frame.copy(deep=False))
-        except (Exception, SystemExit) as exc:
-            lines = _user_traceback(exc, target.search_dirs)
-            raise RuleError(f"{p}the rule `{ref}` raised {_describe(exc)}"
-                            + (f"\n{lines}" if lines else "")) from exc
 
 
 def _row(frame: pd.DataFrame, i: int) -> str:
