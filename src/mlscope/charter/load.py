@@ -51,6 +51,12 @@ from mlscope.charter.schema import (
     WeightedRule,
     format_number,
 )
+from mlscope.charter.yaml_safe import (
+    CharterLoader,
+    YamlLimitError,
+    ascii_identifier,
+    read_charter_text,
+)
 from mlscope.errors import CharterError, InputError, Problem, did_you_mean
 
 __all__ = [
@@ -318,30 +324,12 @@ def _yaml_problem(exc: yaml.YAMLError, file: str) -> Problem:
 def _validate(path: str | Path) -> tuple[ValidationReport, Problem | None]:
     """Check ``path``; the second value is set when the file itself cannot be read."""
     file = str(path)
-    p = Path(path).expanduser()
-    if not p.exists():
-        prob = Problem(
-            "charter not found: there is no such file", file=file,
-            fix="check the path (it is relative to the current folder); start a charter "
-            f"from the examples in {_DOCS}",
-        )
-        return ValidationReport(None, [prob]), prob
-    if p.is_dir():
-        prob = Problem("this is a folder, not a charter file", file=file,
-                       fix=f"pass the YAML file, e.g. {p / 'mlscope.yaml'}")
-        return ValidationReport(None, [prob]), prob
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        prob = Problem(f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})",
-                       file=file, fix="save the charter as UTF-8 text")
-        return ValidationReport(None, [prob]), None
-    except OSError as exc:
-        prob = Problem(f"cannot read the charter: {exc.strerror or exc}", file=file,
-                       fix="check the file's permissions")
-        return ValidationReport(None, [prob]), prob
+    text, prob, unreadable = read_charter_text(Path(path).expanduser(), file)
+    if text is None:
+        assert prob is not None
+        return ValidationReport(None, [prob]), prob if unreadable else None
 
-    loader = yaml.SafeLoader(text)
+    loader = CharterLoader(text)  # the limits of yaml_safe, enforced while composing
     try:
         root = loader.get_single_node()
         if root is None:
@@ -352,6 +340,8 @@ def _validate(path: str | Path) -> tuple[ValidationReport, Problem | None]:
             )]), None
         lines, texts, dups = _index(root)
         data = loader.construct_document(root)
+    except YamlLimitError as exc:
+        return ValidationReport(None, [exc.problem(file)]), None
     except yaml.YAMLError as exc:
         return ValidationReport(None, [_yaml_problem(exc, file)]), None
     finally:
@@ -1246,8 +1236,8 @@ class _Checker:
         for name, pred in s.where.items():
             p = ("slices", "where", name)
             if not _IDENT.match(name):
-                self.add(p, f"slice name {name!r} must be an identifier (letters, digits, _; "
-                         "not starting with a digit)",
+                self.add(p, f"slice name {name!r} must be an identifier (ASCII letters, "
+                         "digits, _; not starting with a digit)",
                          fix=f"rename it, e.g. `{_identifier(name)}`")
             if not pred.strip():
                 self.add(p, f"the predicate of slice `{name}` is empty",
@@ -1543,8 +1533,7 @@ def _suggest_id(entry: MetricEntry, taken: set[str]) -> str:
 
 
 def _identifier(name: str) -> str:
-    s = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_") or "slice"
-    return f"_{s}" if s[0].isdigit() else s
+    return ascii_identifier(name)  # accents dropped, so the suggestion reads as written
 
 
 _EXPECTED: dict[str, str] = {
