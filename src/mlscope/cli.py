@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from mlscope._version import __version__
 from mlscope.errors import CharterError, InputError
@@ -46,7 +47,7 @@ def _guard(fn: F) -> F:
                 con.print(f"  • {p}", markup=False)
             sys.exit(EXIT_INPUT)
         except InputError as exc:
-            _err_console().print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            _err_console().print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             sys.exit(EXIT_INPUT)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
@@ -86,17 +87,19 @@ def validate(charter: Path) -> None:
     report = validate_charter(charter)
     con = Console(highlight=False, soft_wrap=True)
     for w in report.warnings:
-        con.print(f"[yellow]warning:[/] {w}")
+        con.print(f"[yellow]warning:[/] {escape(str(w))}")
     if report.problems:
         err = _err_console()
-        err.print(f"[bold red]{len(report.problems)} problem(s)[/] in {charter}:")
+        err.print(f"[bold red]{len(report.problems)} problem(s)[/] in {escape(str(charter))}:")
         for p in report.problems:
             err.print(f"  • {p}", markup=False)
         sys.exit(EXIT_INPUT)
     assert report.charter is not None
     c = report.charter
+    # Paths and charter text are the user's: escaped, or `[...]` in them reads as markup.
     con.print(
-        f"[green]✓[/] {charter} is valid: project [bold]{c.project}[/] ({c.task}), "
+        f"[green]✓[/] {escape(str(charter))} is valid: project [bold]{escape(c.project)}[/] "
+        f"({c.task}), "
         f"{len(c.metrics)} metric(s), rule [bold]{c.selection.rule}[/]"
     )
 

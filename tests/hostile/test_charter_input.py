@@ -10,13 +10,16 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from mlscope.charter import validate_charter
 from mlscope.cli import main
+from tests.conftest import base_charter
 from tests.hostile.snapshot import assert_unchanged, snapshot
 
 REPO = Path(__file__).resolve().parents[2]
@@ -218,3 +221,110 @@ def test_unreadable_charter(tmp_path: Path) -> None:
         refused(p, "cannot read")
     finally:
         p.chmod(0o644)
+
+
+# --- item 10: bounds outside a metric's range ------------------------------------------
+
+
+@pytest.fixture
+def charter_at(tmp_path: Path) -> Callable[..., Path]:
+    def make(**over: object) -> Path:
+        c = base_charter(**over)
+        return write(tmp_path, yaml.safe_dump(c, sort_keys=False, allow_unicode=True))
+
+    return make
+
+
+def line_with(p: Path, snippet: str) -> int:
+    hits = [i for i, s in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+            if snippet in s]
+    assert hits, snippet
+    return hits[0]
+
+
+def test_requirement_that_can_never_be_met(charter_at: Callable[..., Path]) -> None:
+    p = charter_at(requirements={"precision": ">= 2"})
+    out = refused(p, "`precision` is in [0, 1]: `>= 2` can never be met",
+                  "did you mean `>= 0.2`?", 'Fix: write `precision: ">= 0.2"`')
+    assert f"{p.name}:{line_with(p, 'precision:')}" in out
+
+
+def test_percent_typo_suggests_a_fraction(charter_at: Callable[..., Path]) -> None:
+    p = charter_at(requirements={"roc_auc": ">= 80"})
+    refused(p, f"{p.name}:{line_with(p, 'roc_auc:')}", "did you mean `>= 0.8`?")
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_constraint_below_the_range(charter_at: Callable[..., Path], command: str) -> None:
+    sel = {"rule": "satisficing", "optimize": "precision", "constraints": {"roc_auc": "<= -1"}}
+    p = charter_at(selection=sel)
+    refused(p, f"{p.name}:{line_with(p, 'roc_auc:')}", "can never be met", command=command)
+
+
+def test_alternative_rule_constraint_is_checked(charter_at: Callable[..., Path]) -> None:
+    alt = {"rule": "satisficing", "optimize": "recall", "constraints": {"brier": "< 0"}}
+    p = charter_at(alternatives=[alt])
+    refused(p, f"{p.name}:{line_with(p, 'brier:')}", "alternatives[0].constraints.brier")
+
+
+def test_vacuous_bound_is_a_warning(charter_at: Callable[..., Path]) -> None:
+    p = charter_at(requirements={"log_loss": ">= -0.1", "recall": "<= 1"})
+    report = validate_charter(p)
+    assert report.ok, [str(x) for x in report.problems]
+    found = {w.path: w for w in report.warnings}
+    assert found["requirements.log_loss"].line == line_with(p, "log_loss:")
+    assert "every value meets `>= -0.1`" in found["requirements.log_loss"].message
+    assert "requirements.recall" in found
+    code, out = cli("validate", str(p))
+    assert code == 0, out
+    assert "warning" in out
+    assert "log_loss" in out
+
+
+def test_gate_margin_wider_than_the_range(charter_at: Callable[..., Path]) -> None:
+    p = charter_at(blessed="good", gates={"roc_auc": {"improve": 2}})
+    refused(p, f"{p.name}:{line_with(p, 'improve:')}", "gates.roc_auc.improve",
+            "did you mean `improve: 0.02`?")
+
+
+def test_vacuous_gate_is_a_warning(charter_at: Callable[..., Path]) -> None:
+    p = charter_at(blessed="good", gates={"precision": {"regress": 5}})
+    report = validate_charter(p)
+    assert report.ok
+    [w] = [w for w in report.warnings if w.path == "gates.precision.regress"]
+    assert w.line == line_with(p, "regress:")
+
+
+def test_external_figure_outside_the_range(charter_at: Callable[..., Path]) -> None:
+    ext = {"kind": "external", "values": {"roc_auc": 85}, "source": "paper", "data": "x"}
+    p = charter_at(baselines={"paper": ext})
+    refused(p, f"{p.name}:{line_with(p, 'roc_auc: 85')}", "did you mean `0.85`?")
+
+
+def test_custom_metric_without_range_is_not_checked(charter_at: Callable[..., Path]) -> None:
+    c = base_charter()
+    metrics = [*c["metrics"], {"id": "cost", "custom": "m:cost", "direction": "lower"}]
+    p = charter_at(metrics=metrics, requirements={"cost": ">= 1000"})
+    report = validate_charter(p)
+    assert report.ok, [str(x) for x in report.problems]
+    assert not [w for w in report.warnings if "cost" in (w.path or "")]
+
+
+# --- item 10: names as written ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_non_ascii_slice_name_fix_is_readable(charter_at: Callable[..., Path],
+                                              command: str) -> None:
+    p = charter_at(slices={"where": {"größer_als": "balance > 1"}})
+    out = refused(p, f"{p.name}:{line_with(p, 'größer_als')}", "'größer_als'",
+                  "ASCII", "`groesser_als`", command=command)
+    assert "gr_er" not in out
+
+
+def test_markup_in_a_warning_is_printed_as_written(charter_at: Callable[..., Path]) -> None:
+    p = charter_at(splits={"selection": "[/]", "report": "[/]"},
+                   selection={"rule": "satisficing", "optimize": "precision"})
+    code, out = cli("validate", str(p))
+    assert code == 0, out
+    assert "split `[/]`" in out

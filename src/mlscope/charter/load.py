@@ -32,6 +32,7 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
+from mlscope.charter.bounds import check_metric_ranges
 from mlscope.charter.schema import (
     _BOUND,
     Baseline,
@@ -722,6 +723,7 @@ class _Checker:
         self.check_baselines(parts)
         self.check_gates(parts)
         self.check_diagnosis(parts)
+        check_metric_ranges(self, parts.metrics, parts.rules())
 
     def check_diagnosis(self, parts: _Parts) -> None:
         raw = self.raw.get("diagnosis")
