@@ -328,3 +328,12 @@ def test_markup_in_a_warning_is_printed_as_written(charter_at: Callable[..., Pat
     code, out = cli("validate", str(p))
     assert code == 0, out
     assert "split `[/]`" in out
+
+
+def test_quoted_number_parameter_says_remove_the_quotes(charter_at: Callable[..., Path]) -> None:
+    metrics = [*base_charter()["metrics"], {"id": "p3", "metric": "precision",
+                                            "threshold": "0.3"}]
+    p = charter_at(metrics=metrics)
+    at = line_with(p, "threshold: '0.3'")
+    refused(p, f"{p.name}:{at}", "Fix: remove the quotes: "
+            "`threshold: 0.3`")

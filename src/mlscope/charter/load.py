@@ -1092,7 +1092,10 @@ class _Checker:
             msg = str(exc)
             m = re.search(r"parameter `([^`]+)`", msg)
             key = m.group(1) if m else None
-            if key is not None and key in spec.params:
+            given = entry.params.get(key) if key is not None else None
+            if key is not None and isinstance(given, str) and _is_number(given):
+                fix = f"remove the quotes: `{key}: {given.strip()}`"  # quoted, it is text
+            elif key is not None and key in spec.params:
                 fix = f"set `{key}` to a valid value ({spec.params[key].doc})"
             elif key is not None:
                 best = _best(key, list(spec.params))
@@ -1519,6 +1522,13 @@ def _bound_fix(value: Any) -> str:
         if _BOUND.match(fixed):
             return f"write \"{fixed}\""
     return example
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def _suggest_id(entry: MetricEntry, taken: set[str]) -> str:
