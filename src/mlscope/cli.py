@@ -97,17 +97,19 @@ def validate(charter: Path) -> int | None:
     report = validate_charter(charter)
     con = Console(highlight=False, soft_wrap=True)
     for w in report.warnings:
-        con.print(f"[yellow]warning:[/] {w}")
+        con.print(f"[yellow]warning:[/] {escape(str(w))}")
     if report.problems:
         err = _err_console()
-        err.print(f"[bold red]{len(report.problems)} problem(s)[/] in {charter}:")
+        err.print(f"[bold red]{len(report.problems)} problem(s)[/] in {escape(str(charter))}:")
         for p in report.problems:
             err.print(f"  • {p}", markup=False)
         return EXIT_INPUT
     assert report.charter is not None
     c = report.charter
+    # Paths and charter text are the user's: escaped, or `[...]` in them reads as markup.
     con.print(
-        f"[green]✓[/] {charter} is valid: project [bold]{c.project}[/] ({c.task}), "
+        f"[green]✓[/] {escape(str(charter))} is valid: project [bold]{escape(c.project)}[/] "
+        f"({c.task}), "
         f"{len(c.metrics)} metric(s), rule [bold]{c.selection.rule}[/]"
     )
     return None

@@ -32,6 +32,7 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
+from mlscope.charter.bounds import check_metric_ranges
 from mlscope.charter.schema import (
     _BOUND,
     Baseline,
@@ -50,6 +51,12 @@ from mlscope.charter.schema import (
     SplitSpec,
     WeightedRule,
     format_number,
+)
+from mlscope.charter.yaml_safe import (
+    CharterLoader,
+    YamlLimitError,
+    ascii_identifier,
+    read_charter_text,
 )
 from mlscope.errors import CharterError, InputError, Problem, did_you_mean
 
@@ -318,30 +325,12 @@ def _yaml_problem(exc: yaml.YAMLError, file: str) -> Problem:
 def _validate(path: str | Path) -> tuple[ValidationReport, Problem | None]:
     """Check ``path``; the second value is set when the file itself cannot be read."""
     file = str(path)
-    p = Path(path).expanduser()
-    if not p.exists():
-        prob = Problem(
-            "charter not found: there is no such file", file=file,
-            fix="check the path (it is relative to the current folder); start a charter "
-            f"from the examples in {_DOCS}",
-        )
-        return ValidationReport(None, [prob]), prob
-    if p.is_dir():
-        prob = Problem("this is a folder, not a charter file", file=file,
-                       fix=f"pass the YAML file, e.g. {p / 'mlscope.yaml'}")
-        return ValidationReport(None, [prob]), prob
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        prob = Problem(f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})",
-                       file=file, fix="save the charter as UTF-8 text")
-        return ValidationReport(None, [prob]), None
-    except OSError as exc:
-        prob = Problem(f"cannot read the charter: {exc.strerror or exc}", file=file,
-                       fix="check the file's permissions")
-        return ValidationReport(None, [prob]), prob
+    text, prob, unreadable = read_charter_text(Path(path).expanduser(), file)
+    if text is None:
+        assert prob is not None
+        return ValidationReport(None, [prob]), prob if unreadable else None
 
-    loader = yaml.SafeLoader(text)
+    loader = CharterLoader(text)  # the limits of yaml_safe, enforced while composing
     try:
         root = loader.get_single_node()
         if root is None:
@@ -352,6 +341,8 @@ def _validate(path: str | Path) -> tuple[ValidationReport, Problem | None]:
             )]), None
         lines, texts, dups = _index(root)
         data = loader.construct_document(root)
+    except YamlLimitError as exc:
+        return ValidationReport(None, [exc.problem(file)]), None
     except yaml.YAMLError as exc:
         return ValidationReport(None, [_yaml_problem(exc, file)]), None
     finally:
@@ -732,6 +723,7 @@ class _Checker:
         self.check_baselines(parts)
         self.check_gates(parts)
         self.check_diagnosis(parts)
+        check_metric_ranges(self, parts.metrics, parts.rules())
 
     def check_diagnosis(self, parts: _Parts) -> None:
         raw = self.raw.get("diagnosis")
@@ -1100,7 +1092,10 @@ class _Checker:
             msg = str(exc)
             m = re.search(r"parameter `([^`]+)`", msg)
             key = m.group(1) if m else None
-            if key is not None and key in spec.params:
+            given = entry.params.get(key) if key is not None else None
+            if key is not None and isinstance(given, str) and _is_number(given):
+                fix = f"remove the quotes: `{key}: {given.strip()}`"  # quoted, it is text
+            elif key is not None and key in spec.params:
                 fix = f"set `{key}` to a valid value ({spec.params[key].doc})"
             elif key is not None:
                 best = _best(key, list(spec.params))
@@ -1246,8 +1241,8 @@ class _Checker:
         for name, pred in s.where.items():
             p = ("slices", "where", name)
             if not _IDENT.match(name):
-                self.add(p, f"slice name {name!r} must be an identifier (letters, digits, _; "
-                         "not starting with a digit)",
+                self.add(p, f"slice name {name!r} must be an identifier (ASCII letters, "
+                         "digits, _; not starting with a digit)",
                          fix=f"rename it, e.g. `{_identifier(name)}`")
             if not pred.strip():
                 self.add(p, f"the predicate of slice `{name}` is empty",
@@ -1529,6 +1524,13 @@ def _bound_fix(value: Any) -> str:
     return example
 
 
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
 def _suggest_id(entry: MetricEntry, taken: set[str]) -> str:
     base = entry.metric or entry.id
     bits = [re.sub(r"[^A-Za-z0-9]+", "_", str(v)).strip("_") for v in entry.params.values()]
@@ -1543,8 +1545,7 @@ def _suggest_id(entry: MetricEntry, taken: set[str]) -> str:
 
 
 def _identifier(name: str) -> str:
-    s = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_") or "slice"
-    return f"_{s}" if s[0].isdigit() else s
+    return ascii_identifier(name)  # accents dropped, so the suggestion reads as written
 
 
 _EXPECTED: dict[str, str] = {
