@@ -343,3 +343,28 @@ def test_duckdb_errors_are_one_bounded_line(tmp_path: Path) -> None:
     assert "secret" not in msg
     assert "x" * 400 not in msg
     assert len(msg) < 800
+
+
+@pytest.mark.parametrize("mode", ["numpy", "binned"])
+def test_engines_check_the_arrays_they_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """Second line of defence: with the SQL row checks skipped, the engines still refuse
+    a NaN score rather than compute metrics with it."""
+    import mlscope.data.source as source
+
+    def counts_only(t: Any, charter: Any, label: str, files: Any = None) -> None:
+        t.n_rows = t.con.execute("SELECT count(*) FROM ev").fetchone()[0]
+        t.splits = [r[0] for r in t.con.execute(
+            "SELECT DISTINCT __split FROM ev ORDER BY 1").fetchall()]
+
+    monkeypatch.setattr(source, "check_rows", counts_only)
+    df = binary_frame()
+    df.loc[10, "p_good"] = float("nan")
+    write_arrow(df, tmp_path / "eval.parquet")
+    cpath = write_charter(tmp_path, small_charter())
+    with pytest.raises(mlscope.InputError) as info:
+        mlscope.evaluate(cpath, binned=64 if mode == "binned" else None)
+    msg = str(info.value)
+    assert "model `good` score" in msg
+    assert "row id 10" in msg

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "binary_label_sql", "check_covered", "check_rows", "check_splits", "check_unique",
-    "first_line", "qi", "ql", "sniff_file", "values_not_statistics",
+    "first_line", "not_finite_error", "qi", "ql", "sniff_file", "values_not_statistics",
 ]
 
 _PROBA_TOL = 1e-6  # multiclass rows may sum to 1 up to float rounding
@@ -349,3 +349,21 @@ def check_rows(
         "SELECT DISTINCT __split FROM ev WHERE __split IS NOT NULL ORDER BY 1"
     ).fetchall()]
     check_splits(t, charter, label)
+
+
+def not_finite_error(t: EvalTable, column: str, what: str) -> InputError:
+    """The error for a missing, NaN or infinite value an engine met in ``column`` of ``ev``.
+
+    The engines check the arrays they read as a second line of defence behind
+    :func:`check_rows`; this finds the count and an example row for the message.
+    """
+    with values_not_statistics(t.con):
+        row = t.con.execute(
+            f"SELECT count(*), min(__id), arg_min(__split, __id) FROM ev "
+            f"WHERE {column} IS NULL OR NOT isfinite({column})"
+        ).fetchone()
+    n, example, split = row if row is not None else (0, None, None)
+    return InputError(
+        f"{t.base_label}: {what} is missing, NaN or infinite in {n} of {t.n_rows} rows (e.g. "
+        f"row id {example}, split {split}). Fix the file; mlscope never guesses a value"
+    )
