@@ -430,7 +430,7 @@ def test_errors_name_table_column_value_and_fix(spark: Any, folder: Path) -> Non
 
     neg = df.assign(weight=-df.weight)
     msg = _spark_error(spark, folder, binary_charter("bad.parquet", **small), neg)
-    assert "weight is missing or negative" in msg
+    assert "weight is missing, NaN, infinite or negative" in msg
 
     ch = binary_charter("bad.parquet", **small)
     ch["slices"]["where"] = {"rich": "balanse > 2000"}

@@ -27,25 +27,23 @@ import numpy.typing as npt
 import pandas as pd
 
 from mlscope.charter.schema import Charter
+from mlscope.data.checks import (
+    binary_label_sql,
+    check_covered,
+    check_rows,
+    check_splits,
+    check_unique,
+    qi,
+    ql,
+    sniff_file,
+)
+from mlscope.data.checks import first_line as _first_line
 from mlscope.errors import InputError, did_you_mean
 
 __all__ = [
     "EvalTable", "attach_baselines", "base_frame", "check_splits", "open_evaluation", "qi",
     "ql",
 ]
-
-_PROBA_TOL = 1e-6  # multiclass rows may sum to 1 up to float rounding
-
-
-def qi(name: str) -> str:
-    """Quote an SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def ql(value: str) -> str:
-    """Quote an SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
-
 
 @dataclass
 class EvalTable:
@@ -112,16 +110,14 @@ class _Source:
         return f"{qi(self.name)}.{qi(column)}"
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
 def _reader_sql(path: Path) -> str:
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
     p = ql(str(path))
     if suffix in (".parquet", ".pq"):
+        sniff_file(path, "parquet")
         return f"SELECT * FROM read_parquet({p})"
     if suffix in (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".txt"):
+        sniff_file(path, "csv")
         return f"SELECT * FROM read_csv({p}, header=true)"
     raise InputError(
         f"cannot read {path.name}: unknown file type `{path.suffix}`; "
@@ -186,6 +182,7 @@ def open_evaluation(
     models: list[str] = []
     classes: list[str] = [str(c) for c in d.classes] if d.classes else []
     errors = list(d.errors)
+    model_files: dict[str, str] = {}  # model -> its predictions file, for messages
 
     # --- the base table: where ids, labels, splits, weights and slices come from --------
     if d.table is not None or d.duckdb is not None:
@@ -256,6 +253,12 @@ def open_evaluation(
 
     if d.id is not None:
         select["__id"] = f"CAST({col(d.id, 'row id')} AS VARCHAR)"
+        if not long_mode and d.predictions is None:
+            # Ids name rows in messages and join baselines' predictions back: a repeated
+            # id would silently count a row twice. (Long tables check (id, model) above;
+            # labels + predictions check each file below.)
+            check_unique(con, "src", col(d.id, "row id"), base.label, d.id,
+                         "to name each row and join baselines' predictions to it")
     else:
         select["__id"] = "CAST(row_number() OVER () AS VARCHAR)"
     select["__split"] = (
@@ -266,7 +269,8 @@ def open_evaluation(
     if task != "errors":
         lab = col(d.label, "label")
         if task == "binary":
-            select["__label"] = _binary_label_sql(con, base, lab, d.positive, src)
+            select["__label"] = binary_label_sql(
+                con, base.label, lab, d.positive, src, select["__id"])
         elif task == "regression":
             select["__label"] = f"CAST({lab} AS DOUBLE)"
         else:
@@ -334,13 +338,16 @@ def open_evaluation(
         elif d.predictions is not None:
             models = list(d.predictions)
             idc = col(d.id, "row id (needed to join predictions)")
-            _check_unique(con, "src", idc, base.label, d.id or "")
+            why = "to join labels and predictions"
+            check_unique(con, "src", idc, base.label, d.id or "", why)
             for m, (name, pf) in enumerate(d.predictions.items()):
                 alias = f"pred{m}"
                 ps = _file_source(con, alias, path_of(pf.path))
                 sources.append(_fingerprint(path_of(pf.path)) | {"model": name})
                 pid = ps.need(d.id, "row id")
-                _check_unique(con, alias, pid, ps.label, d.id or "")
+                check_unique(con, alias, pid, ps.label, d.id or "", why)
+                check_covered(con, "src", idc, alias, pid, ps.label, name, base.label)
+                model_files[name] = ps.label
                 pspec: str | dict[str, str] = (pf.classes or {}) if task == "multiclass" else (
                     pf.score or "")
                 for c in ([pspec] if isinstance(pspec, str) else list(pspec.values())):
@@ -410,7 +417,7 @@ def open_evaluation(
         base_types=dict(base.types), view_sql=sql,
         kinds={m: "candidate" for m in models},
     )
-    _check_rows(table, charter, base.label)
+    check_rows(table, charter, base.label, model_files)
     return table
 
 
@@ -473,151 +480,3 @@ def attach_baselines(
     )
     t.models.extend(predictions)
     t.kinds.update(kinds)
-
-
-def check_splits(t: EvalTable, charter: Charter, label: str) -> None:
-    """The selection split must be in the data; warn when the report split or the split
-    column is missing (shared by every engine's data opener)."""
-    sel = charter.selection.split or charter.splits.selection
-    if sel not in t.splits:
-        raise InputError(
-            f"{label}: the selection split {sel!r} is not a value of the split column"
-            f"{did_you_mean(sel, t.splits)} (values: {', '.join(t.splits)}); set "
-            "`splits.selection` to the validation split's value"
-        )
-    rep = charter.splits.report
-    if rep is not None and rep not in t.splits and charter.data.split is not None:
-        t.warnings.append(
-            f"the report split {rep!r} is not in the data (values: {', '.join(t.splits)}): "
-            "only the selection split is reported, so its estimates are optimistic"
-        )
-    if charter.data.split is None:
-        t.warnings.append(
-            "no split column: every row is used for selection and there is no held-out test "
-            "estimate; add a split column with validation and test rows"
-        )
-
-
-def _check_unique(
-    con: duckdb.DuckDBPyConnection, view: str, idc: str, label: str, id_name: str
-) -> None:
-    dup = con.execute(
-        f"SELECT CAST({idc} AS VARCHAR), count(*) FROM {qi(view)} GROUP BY 1 HAVING count(*) > 1 "
-        "LIMIT 1"
-    ).fetchall()
-    if dup:
-        raise InputError(
-            f"{label}: row id {dup[0][0]!r} appears {dup[0][1]} times in column `{id_name}`; "
-            "ids must be unique to join labels and predictions"
-        )
-
-
-def _binary_label_sql(
-    con: duckdb.DuckDBPyConnection, base: _Source, lab: str, positive: Any, src: str
-) -> str:
-    values = [r[0] for r in con.execute(
-        f"SELECT DISTINCT {lab} FROM {qi(src)} ORDER BY 1 NULLS FIRST LIMIT 4"
-    ).fetchall()]
-    label_name = lab.split(".")[-1].strip('"')
-    if None in values:
-        raise InputError(
-            f"{base.label}: column `{label_name}` (label) has missing values; drop those rows "
-            "or fill the label"
-        )
-    if len(values) > 2:
-        raise InputError(
-            f"{base.label}: column `{label_name}` has more than two values "
-            f"({', '.join(map(repr, values[:4]))}, …) but the task is binary; use "
-            "`task: multiclass` or map the labels to two values"
-        )
-    if positive is not None:
-        if not any(str(v) == str(positive) for v in values):
-            raise InputError(
-                f"{base.label}: data.positive is {positive!r} but column `{label_name}` holds "
-                f"{', '.join(map(repr, values))}"
-            )
-        return f"CAST(CAST({lab} AS VARCHAR) = {ql(str(positive))} AS INTEGER)"
-    as_str = {str(v).lower() for v in values}
-    if as_str <= {"0", "1", "true", "false", "0.0", "1.0"}:
-        return f"CAST(CAST({lab} AS DOUBLE) AS INTEGER)" if not all(
-            isinstance(v, bool) for v in values) else f"CAST({lab} AS INTEGER)"
-    raise InputError(
-        f"{base.label}: column `{label_name}` (label) holds {', '.join(map(repr, values))}; "
-        f"say which one is positive with `data.positive: {values[-1]!r}` in the charter"
-    )
-
-
-def _check_rows(t: EvalTable, charter: Charter, label: str) -> None:
-    """One aggregate pass over ``ev`` for every row-level check."""
-    con = t.con
-    aggs = ["count(*)"]
-    checks: list[tuple[str, str, str]] = []  # (what, sql condition for a bad row, message)
-    for m, name in enumerate(t.models):
-        cols = (
-            [(t.score_col(m, k), f"probability of class {c!r}") for k, c in enumerate(t.classes)]
-            if t.task == "multiclass"
-            else ([(t.score_col(m), "score")] if t.task != "errors" else [])
-        )
-        for c, what in cols:
-            checks.append((
-                f"model `{name}` {what}",
-                f"{c} IS NULL OR isnan({c}) OR isinf({c})",
-                "is missing, NaN or infinite",
-            ))
-            if t.task in ("binary", "multiclass") and (
-                t.task == "multiclass" or charter.data.score_type == "probability"
-            ):
-                hint = (
-                    "; if these are logits set `data.score_type: logit`"
-                    if t.task == "binary" else ""
-                )
-                checks.append((
-                    f"model `{name}` {what}",
-                    f"{c} < 0 OR {c} > 1",
-                    f"is outside [0, 1] (probabilities expected{hint})",
-                ))
-        if t.task == "multiclass":
-            total = " + ".join(t.score_col(m, k) for k in range(len(t.classes)))
-            checks.append((
-                f"model `{name}` probabilities",
-                f"abs(({total}) - 1) > {_PROBA_TOL}",
-                "do not sum to 1 over the classes",
-            ))
-        for e, ename in enumerate(t.errors):
-            c = t.error_col(e, m)
-            checks.append((
-                f"model `{name}` error `{ename}`",
-                f"{c} IS NULL OR isnan({c}) OR isinf({c})",
-                "is missing, NaN or infinite",
-            ))
-    if t.has_weight:
-        checks.append(("weight", "__w IS NULL OR isnan(__w) OR __w < 0", "is missing or negative"))
-    if t.task == "regression":
-        checks.append(("label", "__label IS NULL OR isnan(__label) OR isinf(__label)",
-                       "is missing, NaN or infinite"))
-    if t.task == "multiclass":
-        known = ", ".join(ql(c) for c in t.classes)
-        checks.append(("label", f"__label IS NULL OR __label NOT IN ({known})",
-                       f"is not one of the scored classes ({', '.join(t.classes)})"))
-    for _, cond, _ in checks:
-        aggs.append(f"count(*) FILTER (WHERE {cond})")
-        aggs.append(f"any_value(__id) FILTER (WHERE {cond})")
-    try:
-        row = con.execute(f"SELECT {', '.join(aggs)} FROM ev").fetchone()
-    except duckdb.Error as exc:
-        raise InputError(f"cannot read {label}: {_first_line(exc)}") from None
-    assert row is not None
-    t.n_rows = int(row[0])
-    if t.n_rows == 0:
-        raise InputError(f"{label} has no rows")
-    for i, (what, _, msg) in enumerate(checks):
-        bad, example = row[1 + 2 * i], row[2 + 2 * i]
-        if bad:
-            raise InputError(
-                f"{label}: {what} {msg} in {bad} of {t.n_rows} rows (e.g. row id {example}). "
-                "Fix the predictions file; mlscope never guesses a value"
-            )
-    t.splits = [str(r[0]) for r in con.execute(
-        "SELECT DISTINCT __split FROM ev WHERE __split IS NOT NULL ORDER BY 1"
-    ).fetchall()]
-    check_splits(t, charter, label)

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import duckdb
 
 from mlscope.charter.schema import Charter
-from mlscope.data.source import EvalTable, _fingerprint, check_splits
+from mlscope.data.checks import check_splits, first_line, sniff_file
+from mlscope.data.source import EvalTable, _fingerprint
 from mlscope.errors import InputError, did_you_mean
 
 if TYPE_CHECKING:
@@ -96,8 +97,8 @@ class SparkEvalTable(EvalTable):
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    # Spark's errors quote values and plans: one bounded line, never a dump of the file.
+    return first_line(exc)
 
 
 def spark_errors() -> tuple[type[BaseException], ...]:
@@ -260,6 +261,8 @@ def _read(session: SparkSession, table: str, base_dir: Path) -> tuple[DataFrame,
             "(.parquet, or a folder of Parquet files) or CSV (.csv) file, or a catalog table "
             "(`spark:<database>.<table>`)"
         )
+    if not remote and not path.is_dir():
+        sniff_file(path, kind)
     uri = table if remote else str(path)
     reader = session.read
     if kind == "csv":
@@ -284,7 +287,9 @@ def _text(v: Any) -> str:
     return str(v).lower() if isinstance(v, bool) else str(v)
 
 
-def _binary_label_expr(src: DataFrame, label: str, column: str, positive: Any) -> str:
+def _binary_label_expr(
+    src: DataFrame, label: str, column: str, positive: Any, id_expr: str
+) -> str:
     from pyspark.sql import functions as F
 
     col = sq(column)
@@ -292,6 +297,15 @@ def _binary_label_expr(src: DataFrame, label: str, column: str, positive: Any) -
         lambda: src.select(F.col(col)).distinct().orderBy(F.col(col).asc_nulls_first())
         .limit(4).collect(),
         f"cannot read {label}")]
+    if any(isinstance(v, float) and v != v for v in values):  # NaN
+        row = run_spark(lambda: src.selectExpr(
+            f"count_if(isnan({col})) AS n",
+            f"min(CASE WHEN isnan({col}) THEN {id_expr} END) AS ex").collect()[0],
+            f"cannot read {label}")
+        raise InputError(
+            f"{label}: column `{column}` (label) is NaN in {row['n']} rows (e.g. row id "
+            f"{row['ex']}); drop those rows or fill the label"
+        )
     if None in values:
         raise InputError(
             f"{label}: column `{column}` (label) has missing values; drop those rows "
@@ -305,15 +319,23 @@ def _binary_label_expr(src: DataFrame, label: str, column: str, positive: Any) -
         )
     if positive is not None:
         pos = _text(positive)
-        if not any(_text(v) == pos for v in values):
+        # true/false match in any case (text "True", a boolean column); others exactly.
+        boolish = pos.lower() in ("true", "false")
+
+        def same(v: Any) -> bool:
+            return _text(v).lower() == pos.lower() if boolish else _text(v) == pos
+
+        if not any(same(v) for v in values):
             raise InputError(
                 f"{label}: data.positive is {positive!r} but column `{column}` holds "
                 f"{', '.join(map(repr, values))}"
             )
+        if boolish:
+            return f"CAST(lower(CAST({col} AS STRING)) = {sql_str(pos.lower())} AS INT)"
         return f"CAST(CAST({col} AS STRING) = {sql_str(pos)} AS INT)"
     as_str = {str(v).lower() for v in values}
     if as_str <= {"0", "1", "true", "false", "0.0", "1.0"}:
-        return f"CAST(lower(CAST({col} AS STRING)) IN ('1', 'true', '1.0') AS INT)"
+        return f"CAST(lower(trim(CAST({col} AS STRING))) IN ('1', 'true', '1.0') AS INT)"
     raise InputError(
         f"{label}: column `{column}` (label) holds {', '.join(map(repr, values))}; "
         f"say which one is positive with `data.positive: {values[-1]!r}` in the charter"
@@ -386,7 +408,8 @@ def open_spark_evaluation(
         if task == "binary":
             need(d.label, "label")
             assert d.label is not None
-            select["__label"] = _binary_label_expr(src, label, d.label, d.positive)
+            select["__label"] = _binary_label_expr(src, label, d.label, d.positive,
+                                                   select["__id"])
         else:
             select["__label"] = f"CAST({num(d.label, 'label')} AS DOUBLE)"
     slice_cols = list(dict.fromkeys(
@@ -428,6 +451,8 @@ def open_spark_evaluation(
                 f"CAST({num(espec[name], f'error {ename}')} AS DOUBLE)")
 
     _check_text_numbers(src, label, numeric)
+    if d.id is not None:
+        _check_unique(src, label, d.id)
 
     from pyspark.sql import functions as F
 
@@ -483,6 +508,25 @@ def _check_text_numbers(src: DataFrame, label: str, numeric: dict[str, str]) -> 
             )
 
 
+def _check_unique(src: DataFrame, label: str, column: str) -> None:
+    """Every id must appear once: one aggregate query (two when some repeat)."""
+    from pyspark.sql import functions as F
+
+    dups = src.groupBy(F.col(sq(column)).cast("string").alias("id")).count().where("count > 1")
+    top = run_spark(lambda: dups.orderBy(F.desc("count"), F.asc_nulls_first("id")).limit(3)
+                    .collect(), f"cannot read {label}")
+    if not top:
+        return
+    total = run_spark(dups.count, f"cannot read {label}")
+    shown = ", ".join(("(missing)" if r["id"] is None else repr(r["id"]))
+                      + f" appears {r['count']} times" for r in top)
+    raise InputError(
+        f"{label}: column `{column}` (row id) must hold unique ids, but {total} ids appear "
+        f"more than once: {shown}{', …' if total > len(top) else ''}. Ids must be unique to "
+        "name each row; remove the duplicate rows, or set `data.id` to a unique column"
+    )
+
+
 def _check_rows(t: SparkEvalTable, charter: Charter, label: str) -> None:
     """One aggregate query over the canonical frame for every row-level check."""
     inf = "CAST('Infinity' AS DOUBLE)"
@@ -503,8 +547,8 @@ def _check_rows(t: SparkEvalTable, charter: Charter, label: str) -> None:
                            f"{c} IS NULL OR isnan({c}) OR abs({c}) = {inf}",
                            "is missing, NaN or infinite"))
     if t.has_weight:
-        checks.append(("weight", "__w IS NULL OR isnan(__w) OR __w < 0",
-                       "is missing or negative"))
+        checks.append(("weight", f"__w IS NULL OR isnan(__w) OR abs(__w) = {inf} OR __w < 0",
+                       "is missing, NaN, infinite or negative"))
     if t.task == "regression":
         checks.append(("label", f"__label IS NULL OR isnan(__label) OR abs(__label) = {inf}",
                        "is missing, NaN or infinite"))
@@ -512,7 +556,8 @@ def _check_rows(t: SparkEvalTable, charter: Charter, label: str) -> None:
             ("avg(__label)" if t.task == "regression" else "CAST(NULL AS DOUBLE)") + " AS mean"]
     for i, (_, cond, _) in enumerate(checks):
         aggs.append(f"count_if({cond}) AS bad{i}")
-        aggs.append(f"min(CASE WHEN {cond} THEN __id END) AS ex{i}")
+        # The smallest bad id, with its split (structs compare field by field).
+        aggs.append(f"min(CASE WHEN {cond} THEN struct(__id, __split) END) AS ex{i}")
     row = run_spark(lambda: t.df.selectExpr(*aggs).collect()[0], f"cannot read {label}")
     t.n_rows = int(row["n"])
     if t.n_rows == 0:
@@ -521,8 +566,8 @@ def _check_rows(t: SparkEvalTable, charter: Charter, label: str) -> None:
         bad, example = row[f"bad{i}"], row[f"ex{i}"]
         if bad:
             raise InputError(
-                f"{label}: {what} {msg} in {bad} of {t.n_rows} rows (e.g. row id {example}). "
-                "Fix the predictions file; mlscope never guesses a value"
+                f"{label}: {what} {msg} in {bad} of {t.n_rows} rows (e.g. row id "
+                f"{example[0]}, split {example[1]}). Fix the file; mlscope never guesses a value"
             )
     t.label_mean = float(row["mean"]) if row["mean"] is not None else 0.0
     t.splits = sorted(str(s) for s in row["splits"])

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from mlscope.data.checks import not_finite_error
 from mlscope.data.source import EvalTable, ql
 from mlscope.engine.bootstrap import resample_counts
 from mlscope.engine.bucketed import cells_from_bucket_histogram
@@ -121,6 +122,21 @@ def _cell_of(g: Grouping, index: int, levels: list[list[str]]) -> SliceCell:
         vals.append(levels[i][index % size])
         index //= size
     return SliceCell(g, tuple(reversed(vals)))
+
+
+def _not_finite(t: EvalTable, batch: Any, w: FloatArray | None) -> tuple[str, str] | None:
+    """The first column of a batch holding a missing, NaN or infinite weight or score.
+
+    The values were checked in SQL already; one that got past would silently land in the
+    last bin, so the arrays are checked too (a cheap O(rows) pass).
+    """
+    if w is not None and (batch.column("w").null_count or not np.isfinite(w).all()):
+        return "__w", "weight"
+    for m, name in enumerate(t.models):
+        sm = batch.column(f"s{m}")
+        if sm.null_count or not np.isfinite(sm.to_numpy()).all():
+            return t.score_col(m), f"model `{name}` score"
+    return None
 
 
 def binned_pass(
@@ -260,6 +276,13 @@ def binned_pass(
         sp = col["sp"].to_numpy().astype(np.int64)
         y = col["y"].to_numpy().astype(np.int64)
         w = col["w"].to_numpy() if t.has_weight else None
+        bad = _not_finite(t, batch, w)
+        if bad is not None:
+            # The reader holds the connection: close it before looking up an example row.
+            reader.close()
+            if pool is not None:
+                pool.shutdown()
+            raise not_finite_error(t, *bad)
         k = [col[f"k{i}"].to_numpy().astype(np.int64) for i in range(len(t.slice_columns))]
         q = [col[f"q{j}"].to_numpy(zero_copy_only=False).astype(bool)
              for j in range(len(t.where))]

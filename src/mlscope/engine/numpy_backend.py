@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from mlscope.data.checks import not_finite_error
 from mlscope.data.source import EvalTable, ql
 from mlscope.engine.plan import Grouping, SliceCell
 from mlscope.engine.stats import BinaryStats, ErrorStats, RegressionStats
@@ -83,6 +84,7 @@ def fetch_rows(
     res = t.con.execute(
         f"SELECT {', '.join(cols)} FROM ev WHERE __split IN ({in_splits})"
     ).fetchnumpy()
+    _check_finite(t, res)
     sp = np.asarray(res["sp"])
     out: dict[str, RowData] = {}
     for si, split in enumerate(splits):
@@ -120,6 +122,31 @@ def fetch_rows(
             ids=take("id", np.str_) if with_ids else None,
         )
     return out
+
+
+def _check_finite(t: EvalTable, res: dict[str, Any]) -> None:
+    """Every number the metrics read must be finite, checked on the arrays themselves.
+
+    :func:`~mlscope.data.checks.check_rows` has checked the values in SQL already; this
+    O(rows) pass keeps a NaN from ever reaching a metric should a file get past it.
+    """
+    cols: list[tuple[str, str, str]] = [("w", "__w", "weight")]
+    if t.task == "regression":
+        cols.append(("y", "__label", "label"))
+    for m, name in enumerate(t.models):
+        if t.task == "multiclass":
+            cols += [(f"s{m}_{k}", t.score_col(m, k), f"model `{name}` probability of "
+                      f"class {c!r}") for k, c in enumerate(t.classes)]
+        elif t.task != "errors":
+            cols.append((f"s{m}", t.score_col(m), f"model `{name}` score"))
+        cols += [(f"e{e}_{m}", t.error_col(e, m), f"model `{name}` error `{en}`")
+                 for e, en in enumerate(t.errors)]
+    for key, column, what in cols:
+        values = res[key]
+        if isinstance(values, np.ma.MaskedArray) and values.mask.any():
+            raise not_finite_error(t, column, what)
+        if not np.isfinite(np.asarray(values, dtype=np.float64)).all():
+            raise not_finite_error(t, column, what)
 
 
 def cell_codes(

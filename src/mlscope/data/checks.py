@@ -1,0 +1,369 @@
+"""Checks of the user's data files, made on the values they hold, never on their metadata.
+
+A data file from a pull request is untrusted input: its name may lie about its format,
+and a Parquet file's statistics (per row group min/max) leave IEEE NaN out, or may be
+written by hand. DuckDB's optimizer uses those statistics to fold conditions such as
+``isnan(score)`` or ``score > 1`` to false before reading a row, so every check here runs
+with the statistics-based optimizers turned off (:func:`values_not_statistics`).
+
+Every failure is an :class:`~mlscope.errors.InputError` naming the file, the column, a
+count, an example row id and the fix. This module also holds the SQL quoting helpers
+(:func:`qi`, :func:`ql`), re-exported by :mod:`mlscope.data.source`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from mlscope.charter.schema import Charter
+from mlscope.errors import InputError, did_you_mean
+
+if TYPE_CHECKING:
+    from mlscope.data.source import EvalTable
+
+__all__ = [
+    "binary_label_sql", "check_covered", "check_rows", "check_splits", "check_unique",
+    "first_line", "not_finite_error", "qi", "ql", "sniff_file", "values_not_statistics",
+]
+
+_PROBA_TOL = 1e-6  # multiclass rows may sum to 1 up to float rounding
+_MAX_ERROR = 300  # characters of a reader's error shown to the user
+# The optimizers that read file statistics: they may prove a condition false (or skip a row
+# group) from min/max values that leave NaN out, so the checks run without them.
+_STATS_OPTIMIZERS = ("statistics_propagation", "filter_pushdown", "row_group_pruner")
+# Text that a binary label column may hold without `data.positive` (case-insensitive).
+_TRUE_TEXT = ("1", "1.0", "true")
+_FALSE_TEXT = ("0", "0.0", "false")
+
+
+def qi(name: str) -> str:
+    """Quote an SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def ql(value: str) -> str:
+    """Quote an SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def first_line(exc: BaseException, limit: int = _MAX_ERROR) -> str:
+    """The first line of an error, at most ``limit`` characters.
+
+    Readers' errors may quote a value from the user's file; one bounded line says what went
+    wrong without copying the file into a CI log.
+    """
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= limit else line[:limit - 1] + "…"
+
+
+@contextmanager
+def values_not_statistics(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Run the enclosed queries with DuckDB's statistics-based optimizers off.
+
+    The setting is restored afterwards, so that the metric queries keep them (they only
+    run once the values are known to be valid, when the statistics are honest).
+    """
+    known = {str(r[0]) for r in con.execute("SELECT name FROM duckdb_optimizers()").fetchall()}
+    off = [o for o in _STATS_OPTIMIZERS if o in known]
+    row = con.execute("SELECT current_setting('disabled_optimizers')").fetchone()
+    before = str(row[0]) if row and row[0] is not None else ""
+    merged = ",".join(dict.fromkeys([*filter(None, before.split(",")), *off]))
+    con.execute(f"SET disabled_optimizers = {ql(merged)}")
+    try:
+        yield
+    finally:
+        con.execute(f"SET disabled_optimizers = {ql(before)}")
+
+
+def sniff_file(path: Path, kind: str) -> None:
+    """Check that ``path`` is a file whose first bytes match ``kind`` (parquet or csv).
+
+    A Parquet file starts with the magic bytes ``PAR1``; a reader given the wrong kind
+    fails with an error about the bytes, not about the name.
+    """
+    if path.is_dir():
+        raise InputError(
+            f"{path.name} is a folder, not a file; point the charter at one Parquet or CSV "
+            f"file (e.g. a file inside {path.name}/)"
+        )
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    if not head:
+        raise InputError(f"{path.name} is empty (0 bytes); export the data again")
+    parquet = head[:4] == b"PAR1"
+    if kind == "csv" and parquet:
+        raise InputError(
+            f"{path.name} is a Parquet file, not CSV (it starts with the Parquet magic bytes "
+            f"PAR1): rename it to .parquet"
+        )
+    if kind == "parquet" and not parquet:
+        hint = ""
+        if head[:2] == b"\x1f\x8b":
+            hint = "; it is gzip-compressed: if it holds CSV, rename it to .csv.gz"
+        elif b"\0" not in head:
+            try:
+                head.decode("utf-8")
+            except UnicodeDecodeError:
+                # A multi-byte character may be cut at the 4096th byte.
+                if len(head.decode("utf-8", errors="ignore")) < len(head) - 4:
+                    head = b""
+            if head:
+                hint = "; it looks like text/CSV: rename it to .csv"
+        raise InputError(f"{path.name} is not a Parquet file (no PAR1 header){hint}")
+
+
+def check_unique(
+    con: duckdb.DuckDBPyConnection, view: str, idc: str, label: str, id_name: str, why: str
+) -> None:
+    """Every id of ``view`` must appear once: one aggregate query (two on failure).
+
+    ``why`` says what the unique ids are needed for, in the message.
+    """
+    with values_not_statistics(con):
+        dup = con.execute(
+            f"SELECT CAST({idc} AS VARCHAR), count(*) FROM {qi(view)} GROUP BY 1 "
+            "HAVING count(*) > 1 ORDER BY 2 DESC, 1 NULLS FIRST LIMIT 3"
+        ).fetchall()
+        if not dup:
+            return
+        n_dup = con.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {qi(view)} GROUP BY {idc} HAVING count(*) > 1)"
+        ).fetchone()
+    shown = ", ".join(
+        ("(missing)" if i is None else repr(i)) + f" appears {c} times" for i, c in dup)
+    total = int(n_dup[0]) if n_dup else len(dup)
+    raise InputError(
+        f"{label}: column `{id_name}` (row id) must hold unique ids, but {total} ids appear "
+        f"more than once: {shown}{', …' if total > len(dup) else ''}. Ids must be unique "
+        f"{why}; remove the duplicate rows, or set `data.id` to a unique column"
+    )
+
+
+def check_covered(
+    con: duckdb.DuckDBPyConnection, labels: str, idc: str, pred: str, pid: str,
+    pred_label: str, model: str, labels_label: str,
+) -> None:
+    """Every labelled row needs a row in the model's predictions file (one anti-join)."""
+    with values_not_statistics(con):
+        row = con.execute(
+            f"SELECT count(*), (SELECT count(*) FROM {qi(labels)}), min(CAST({idc} AS VARCHAR)) "
+            f"FROM {qi(labels)} WHERE NOT EXISTS (SELECT 1 FROM {qi(pred)} WHERE {pid} = {idc})"
+        ).fetchone()
+    if row is not None and row[0]:
+        raise InputError(
+            f"{pred_label}: model `{model}` has no prediction for {row[0]} of {row[1]} rows of "
+            f"{labels_label} (e.g. row id {row[2]}); add those ids to {pred_label}, or "
+            "drop the rows from the labels file"
+        )
+
+
+def _is_nan(v: Any) -> bool:
+    return isinstance(v, float) and math.isnan(v)
+
+
+def _text(v: Any) -> str:
+    """A label value as text, booleans in lower case (as SQL writes them)."""
+    return str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def binary_label_sql(
+    con: duckdb.DuckDBPyConnection, file_label: str, lab: str, positive: Any, src: str,
+    id_expr: str,
+) -> str:
+    """The SQL expression of a binary label as 0/1, after checking the column's values.
+
+    0/1 (numbers or text) and true/false (booleans, or text in any case) are read without
+    `data.positive`; any other two values need it.
+    """
+    label_name = lab.split(".")[-1].strip('"')
+    with values_not_statistics(con):
+        values = [r[0] for r in con.execute(
+            f"SELECT DISTINCT {lab} FROM {qi(src)} ORDER BY 1 NULLS FIRST LIMIT 4"
+        ).fetchall()]
+        if any(_is_nan(v) for v in values):
+            row = con.execute(
+                f"SELECT count(*), min({id_expr}) FROM {qi(src)} WHERE isnan({lab})"
+            ).fetchone()
+            assert row is not None
+            raise InputError(
+                f"{file_label}: column `{label_name}` (label) is NaN in {row[0]} rows (e.g. row "
+                f"id {row[1]}); drop those rows or fill the label"
+            )
+    if None in values:
+        raise InputError(
+            f"{file_label}: column `{label_name}` (label) has missing values; drop those rows "
+            "or fill the label"
+        )
+    if len(values) > 2:
+        raise InputError(
+            f"{file_label}: column `{label_name}` has more than two values "
+            f"({', '.join(map(repr, values[:4]))}, …) but the task is binary; use "
+            "`task: multiclass` or map the labels to two values"
+        )
+    text = f"CAST({lab} AS VARCHAR)"
+    if positive is not None:
+        pos = _text(positive)
+        # true/false match in any case ("True" text, a boolean column, `positive: true`);
+        # other values match exactly.
+        boolish = pos.lower() in ("true", "false")
+
+        def same(v: Any) -> bool:
+            return _text(v).lower() == pos.lower() if boolish else _text(v) == pos
+
+        if not any(same(v) for v in values):
+            raise InputError(
+                f"{file_label}: data.positive is {positive!r} but column `{label_name}` holds "
+                f"{', '.join(map(repr, values))}"
+            )
+        if boolish:
+            return f"CAST(lower({text}) = {ql(pos.lower())} AS INTEGER)"
+        return f"CAST({text} = {ql(pos)} AS INTEGER)"
+    as_text = {_text(v).strip().lower() for v in values}
+    if as_text <= {*_TRUE_TEXT, *_FALSE_TEXT}:
+        if all(isinstance(v, bool) for v in values):
+            return f"CAST({lab} AS INTEGER)"
+        if all(isinstance(v, int | float) for v in values):
+            return f"CAST(CAST({lab} AS DOUBLE) AS INTEGER)"
+        # Text: read its lower-case form ("True" cannot be cast to a number).
+        true = ", ".join(ql(v) for v in _TRUE_TEXT)
+        return f"CAST(lower(trim({text})) IN ({true}) AS INTEGER)"
+    raise InputError(
+        f"{file_label}: column `{label_name}` (label) holds {', '.join(map(repr, values))}; "
+        f"say which one is positive with `data.positive: {values[-1]!r}` in the charter"
+    )
+
+
+def check_splits(t: EvalTable, charter: Charter, label: str) -> None:
+    """The selection split must be in the data; warn when the report split or the split
+    column is missing (shared by every engine's data opener)."""
+    sel = charter.selection.split or charter.splits.selection
+    if sel not in t.splits:
+        raise InputError(
+            f"{label}: the selection split {sel!r} is not a value of the split column"
+            f"{did_you_mean(sel, t.splits)} (values: {', '.join(t.splits)}); set "
+            "`splits.selection` to the validation split's value"
+        )
+    rep = charter.splits.report
+    if rep is not None and rep not in t.splits and charter.data.split is not None:
+        t.warnings.append(
+            f"the report split {rep!r} is not in the data (values: {', '.join(t.splits)}): "
+            "only the selection split is reported, so its estimates are optimistic"
+        )
+    if charter.data.split is None:
+        t.warnings.append(
+            "no split column: every row is used for selection and there is no held-out test "
+            "estimate; add a split column with validation and test rows"
+        )
+
+
+def check_rows(
+    t: EvalTable, charter: Charter, label: str, model_files: dict[str, str] | None = None
+) -> None:
+    """One aggregate pass over ``ev`` for every row-level check, on the values.
+
+    ``model_files`` names the file each model's scores come from, when it is not ``label``
+    (one predictions file per model).
+    """
+    con = t.con
+    files = model_files or {}
+    aggs = ["count(*)"]
+    # (file, what, sql condition for a bad row, message)
+    checks: list[tuple[str, str, str, str]] = []
+    for m, name in enumerate(t.models):
+        where = files.get(name, label)
+        cols = (
+            [(t.score_col(m, k), f"probability of class {c!r}") for k, c in enumerate(t.classes)]
+            if t.task == "multiclass"
+            else ([(t.score_col(m), "score")] if t.task != "errors" else [])
+        )
+        for c, what in cols:
+            checks.append((
+                where, f"model `{name}` {what}",
+                f"{c} IS NULL OR isnan({c}) OR isinf({c})",
+                "is missing, NaN or infinite",
+            ))
+            if t.task in ("binary", "multiclass") and (
+                t.task == "multiclass" or charter.data.score_type == "probability"
+            ):
+                hint = (
+                    "; if these are logits set `data.score_type: logit`"
+                    if t.task == "binary" else ""
+                )
+                checks.append((
+                    where, f"model `{name}` {what}",
+                    f"{c} < 0 OR {c} > 1",
+                    f"is outside [0, 1] (probabilities expected{hint})",
+                ))
+        if t.task == "multiclass":
+            total = " + ".join(t.score_col(m, k) for k in range(len(t.classes)))
+            checks.append((
+                where, f"model `{name}` probabilities",
+                f"abs(({total}) - 1) > {_PROBA_TOL}",
+                "do not sum to 1 over the classes",
+            ))
+        for e, ename in enumerate(t.errors):
+            c = t.error_col(e, m)
+            checks.append((
+                label, f"model `{name}` error `{ename}`",
+                f"{c} IS NULL OR isnan({c}) OR isinf({c})",
+                "is missing, NaN or infinite",
+            ))
+    if t.has_weight:
+        checks.append((label, "weight", "__w IS NULL OR isnan(__w) OR isinf(__w) OR __w < 0",
+                       "is missing, NaN, infinite or negative"))
+    if t.task == "regression":
+        checks.append((label, "label", "__label IS NULL OR isnan(__label) OR isinf(__label)",
+                       "is missing, NaN or infinite"))
+    if t.task == "multiclass":
+        known = ", ".join(ql(c) for c in t.classes)
+        checks.append((label, "label", f"__label IS NULL OR __label NOT IN ({known})",
+                       f"is not one of the scored classes ({', '.join(t.classes)})"))
+    for _, _, cond, _ in checks:
+        aggs.append(f"count(*) FILTER (WHERE {cond})")
+        aggs.append(f"min(__id) FILTER (WHERE {cond})")
+        aggs.append(f"arg_min(__split, __id) FILTER (WHERE {cond})")
+    try:
+        with values_not_statistics(con):
+            row = con.execute(f"SELECT {', '.join(aggs)} FROM ev").fetchone()
+    except duckdb.Error as exc:
+        raise InputError(f"cannot read {label}: {first_line(exc)}") from None
+    assert row is not None
+    t.n_rows = int(row[0])
+    if t.n_rows == 0:
+        raise InputError(f"{label} has no rows")
+    for i, (where, what, _, msg) in enumerate(checks):
+        bad, example, split = row[1 + 3 * i], row[2 + 3 * i], row[3 + 3 * i]
+        if bad:
+            raise InputError(
+                f"{where}: {what} {msg} in {bad} of {t.n_rows} rows (e.g. row id {example}, "
+                f"split {split}). Fix the file; mlscope never guesses a value"
+            )
+    t.splits = [str(r[0]) for r in con.execute(
+        "SELECT DISTINCT __split FROM ev WHERE __split IS NOT NULL ORDER BY 1"
+    ).fetchall()]
+    check_splits(t, charter, label)
+
+
+def not_finite_error(t: EvalTable, column: str, what: str) -> InputError:
+    """The error for a missing, NaN or infinite value an engine met in ``column`` of ``ev``.
+
+    The engines check the arrays they read as a second line of defence behind
+    :func:`check_rows`; this finds the count and an example row for the message.
+    """
+    with values_not_statistics(t.con):
+        row = t.con.execute(
+            f"SELECT count(*), min(__id), arg_min(__split, __id) FROM ev "
+            f"WHERE {column} IS NULL OR NOT isfinite({column})"
+        ).fetchone()
+    n, example, split = row if row is not None else (0, None, None)
+    return InputError(
+        f"{t.base_label}: {what} is missing, NaN or infinite in {n} of {t.n_rows} rows (e.g. "
+        f"row id {example}, split {split}). Fix the file; mlscope never guesses a value"
+    )
