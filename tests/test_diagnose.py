@@ -21,6 +21,7 @@ from mlscope.cli import main
 from mlscope.diagnose.gaps import compute_gaps, next_steps
 from mlscope.diagnose.slices import weak_slices
 from mlscope.diagnose.types import SplitValue
+from mlscope.report import render_html
 from mlscope.result import EvaluationResult
 
 
@@ -289,7 +290,12 @@ def test_learning_curve_and_history_in_the_diagnosis(tmp_path: Path) -> None:
     h = res.diagnosis.history
     assert h is not None
     assert {f["check"] for f in h["findings"]} >= {"initial_loss", "train_decreasing"}
-    assert "<svg" in h["svg"]
+    # The result holds the curves' numbers; the report draws both charts from them.
+    assert "svg" not in h
+    assert len(h["curves"]["val"]["loss"]) == 40
+    html = render_html(res)
+    assert 'class="chart history"' in html
+    assert 'class="chart learning-curve"' in html
 
 
 def test_history_with_wrong_columns_exits_2(tmp_path: Path) -> None:

@@ -364,7 +364,9 @@ def test_binding_beyond_loopback_warns(store: Store, capsys: pytest.CaptureFixtu
         err = capsys.readouterr().err
         assert "warning" in err
         assert "no authentication" in err
-        assert loud.allowed_hosts is None  # reachable by any name it is given
+        # Still only its own names: a rebinding page names its own host (issue 11).
+        assert "localhost" in loud.allowed_hosts
+        assert "attacker.example" not in loud.allowed_hosts
     finally:
         loud.server_close()
 

@@ -328,6 +328,19 @@ def diagnose(charter: Path, out: Path | None, resamples: int | None, seed: int |
                 diagnose=model or True)
 
 
+def _host_names(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+                ) -> tuple[str, ...]:
+    """Refuse an ``--allow-host`` that is not a host name or an address (exit 2)."""
+    from mlscope.server.security import normalize_host
+
+    for v in values:
+        try:
+            normalize_host(v)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return values
+
+
 @main.command()
 @click.argument("project_dir", type=click.Path(path_type=Path), default=".")
 @click.option("--store", "location", default=None, metavar="URL",
@@ -337,12 +350,18 @@ def diagnose(charter: Path, out: Path | None, resamples: int | None, seed: int |
               help="Address to bind; anything but loopback exposes the dashboard, which has "
                    "no authentication, to the network (a warning is printed).")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              callback=_host_names,
+              help="A further name the dashboard answers to in the Host header (repeatable), "
+                   "e.g. a DNS name of this machine; requests naming any other host are "
+                   "refused (DNS rebinding).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the dashboard in a browser.")
 @_guard
 def serve(project_dir: Path, location: str | None, host: str, port: int,
-          open_browser: bool) -> None:
+          allow_hosts: tuple[str, ...], open_browser: bool) -> None:
     """A local web dashboard of every recorded run: decision, history, comparisons."""
-    from mlscope.server import serve as run_server
+    from mlscope import server
+    from mlscope.server.security import bind_error
     from mlscope.store import Store
 
     if location is None and not (project_dir / ".mlscope" / "store.sqlite").exists():
@@ -350,10 +369,10 @@ def serve(project_dir: Path, location: str | None, host: str, port: int,
                          "`mlscope run` on a charter in that folder first, or give --store")
     store = Store.open(location, project_dir=project_dir, create=False)
     try:
-        run_server(store, host=host, port=port, open_browser=open_browser)
+        server.serve(store, host=host, port=port, open_browser=open_browser,
+                     allow_hosts=allow_hosts)
     except OSError as exc:
-        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose "
-                         "another --port") from None
+        raise InputError(bind_error(host, port, exc)) from None
     finally:
         store.close()
 

@@ -43,7 +43,6 @@ __all__ = [
     "INIT_ERROR",
     "INIT_HIGH",
     "INIT_LOW",
-    "LOG_SPAN",
     "MAX_RANK_CORR",
     "MIN_DROP",
     "OVERFIT_RISE",
@@ -53,6 +52,7 @@ __all__ = [
     "VARIANCE_RATIO",
     "History",
     "HistoryFinding",
+    "chart_data",
     "check_history",
     "history_svg",
     "load_history",
@@ -91,8 +91,6 @@ SPIKE_FACTOR = 2.0
 """A training loss above this multiple of the median of the previous points is a spike."""
 SPIKE_WINDOW = 5
 """Points before a spike in which a learning-rate increase counts as its cause."""
-LOG_SPAN = 10.0
-"""The chart's y axis is logarithmic when the losses span more than this factor."""
 
 TASKS = ("binary", "multiclass", "regression", "errors")
 REQUIRED = ("step", "train_loss", "val_loss")
@@ -859,31 +857,31 @@ def _lr_spikes(history: History, fs: FloatArray, fl: FloatArray) -> HistoryFindi
 # -- chart --------------------------------------------------------------------------------
 
 
-def _log_ticks(lo: float, hi: float) -> list[float]:
-    """Ticks 1-2-5 × 10^k covering [lo, hi] (only powers of 10 beyond two decades)."""
-    a, b = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
-    seq = [m * 10.0**e for e in range(a, b + 1) for m in (1, 2, 5)]
-    start = max(t for t in seq if t <= lo * (1 + 1e-9))
-    stop = min(t for t in seq if t >= hi * (1 - 1e-9))
-    ticks = [t for t in seq if start <= t <= stop]
-    if b - a > 2:
-        inner = [t for t in ticks if math.isclose(math.log10(t) % 1, 0, abs_tol=1e-9)
-                 or math.isclose(math.log10(t) % 1, 1, abs_tol=1e-9)]
-        ticks = sorted({start, *inner, stop})
-    return ticks
+def _finite_or_none(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None
 
 
-def _short(t: float) -> str:
-    if abs(t) >= 1e6:
-        return f"{t / 1e6:g}M"
-    if abs(t) >= 1e4:
-        return f"{t / 1e3:g}k"
-    return f"{t:g}"
+def chart_data(history: History) -> dict[str, dict[str, list[Any]]]:
+    """The logged points of both curves (JSON-ready), what the history chart is drawn from.
+
+    ``{"train": {"step": [...], "loss": [...]}, "val": {...}}``: the steps where each loss
+    was logged; a loss that was NaN or infinite is ``None`` (JSON has no NaN). A result
+    stores these and the report draws them
+    (:func:`mlscope.report.diagnosis_charts.history_chart`).
+    """
+    ts, tl = history.train()
+    vs, vl = history.val()
+    return {"train": {"step": [float(s) for s in ts], "loss": [_finite_or_none(v) for v in tl]},
+            "val": {"step": [float(s) for s in vs], "loss": [_finite_or_none(v) for v in vl]}}
 
 
 def history_svg(history: History, *, baseline: float | None = None,
                 baseline_label: str = "trivial baseline", width: float = 460.0) -> str:
     """Training and validation loss against the step, with the best validation step.
+
+    A convenience for notebooks: :func:`chart_data` drawn by
+    :func:`mlscope.report.diagnosis_charts.history_chart` (the report draws it the same way
+    from a result's numbers).
 
     Parameters
     ----------
@@ -904,120 +902,8 @@ def history_svg(history: History, *, baseline: float | None = None,
         logarithmic when the finite losses span more than 10×; non-finite losses break the
         line and the first is marked.
     """
-    from mlscope.report.charts import (
-        FAINT,
-        GRID,
-        INK,
-        MUTED,
-        OKABE_ITO,
-        _Scale,
-        _Svg,
-        nice_ticks,
-    )
+    from mlscope.report.diagnosis_charts import history_chart
 
-    ts, tl = history.train()
-    vs, vl = history.val()
-    ys = [float(y) for y in (*tl, *vl) if math.isfinite(y)]
-    if baseline is not None and math.isfinite(baseline):
-        ys.append(float(baseline))
-    lo, hi = (min(ys), max(ys)) if ys else (0.0, 1.0)
-    log_y = lo > 0 and hi / lo > LOG_SPAN
-    yt = _log_ticks(lo, hi) if log_y else nice_ticks(lo, hi, 4)
-    xt = nice_ticks(float(history.step[0]), float(history.step[-1]), 5)
-
-    left, right, top, height = 48.0, 14.0, 50.0, 260.0
-    bottom = height - 40.0
-    x = _Scale(xt[0], xt[-1], left, width - right)
-    ys_ = _Scale(math.log10(yt[0]), math.log10(yt[-1]), bottom, top) if log_y else \
-        _Scale(yt[0], yt[-1], bottom, top)
-
-    def y(v: float) -> float:
-        return ys_(math.log10(v)) if log_y else ys_(v)
-
-    train_c, val_c = OKABE_ITO[0], OKABE_ITO[1]
-    svg = _Svg(width, height, "Training history: loss by step",
-               "training and validation loss against the step"
-               + ("; logarithmic loss axis" if log_y else "")
-               + ("; dashed line: " + baseline_label if baseline is not None else ""))
-    svg.text(0, 15, "Loss by step" + (" (log scale)" if log_y else ""), font_size=13,
-             font_weight="600")
-    # Legend: colour and weight (train thin, validation thick with dots) read in grey too.
-    svg.line(0, 30, 20, 30, stroke=train_c, stroke_width=1.6)
-    svg.text(26, 34, "training", font_size=11, fill=MUTED)
-    val_dots = len(vs) <= 60  # dots mark sparse evaluations; dense ones read as a line
-    svg.line(90, 30, 110, 30, stroke=val_c, stroke_width=2.4)
-    if val_dots:
-        svg.add("circle", cx=100.0, cy=30.0, r=2.4, fill=val_c)
-    svg.text(116, 34, "validation", font_size=11, fill=MUTED)
-
-    for t in yt:
-        svg.line(left, y(t), width - right, y(t), stroke=GRID)
-        svg.text(left - 6, y(t) + 3.5, f"{t:g}", font_size=10.5, fill=MUTED,
-                 text_anchor="end")
-    for t in xt:
-        svg.line(x(t), top, x(t), bottom, stroke=GRID)
-        svg.text(x(t), bottom + 15, _short(t), font_size=10.5, fill=MUTED,
-                 text_anchor="middle")
-    svg.line(left, bottom, width - right, bottom, stroke=FAINT)
-    svg.text((left + width - right) / 2, bottom + 32, "step", font_size=11.5, fill=MUTED,
-             text_anchor="middle")
-
-    if baseline is not None and math.isfinite(baseline) and (baseline > 0 or not log_y):
-        by = y(baseline)
-        svg.line(left, by, width - right, by, stroke=INK, stroke_width=1.2,
-                 stroke_dasharray="5 4")
-        svg.text(width - right, by - 5, f"{baseline_label} {baseline:.3g}", font_size=10.5,
-                 fill=INK, text_anchor="end", stroke="#ffffff", stroke_width=3.0,
-                 paint_order="stroke")
-
-    def curve(ss: FloatArray, vv: FloatArray, color: str, w: float, dots: bool,
-              row: int) -> None:
-        seg: list[str] = []
-        paths: list[list[str]] = []
-        for s, v in zip(ss, vv, strict=True):
-            if math.isfinite(v) and (v > 0 or not log_y):
-                seg.append(f"{x(float(s)):.1f},{y(float(v)):.1f}")
-            elif seg:
-                paths.append(seg)
-                seg = []
-        if seg:
-            paths.append(seg)
-        for p in paths:
-            if len(p) > 1:
-                svg.add("polyline", points=" ".join(p), fill="none", stroke=color,
-                        stroke_width=w, stroke_linejoin="round")
-        if dots:
-            for s, v in zip(ss, vv, strict=True):
-                if math.isfinite(v) and (v > 0 or not log_y):
-                    svg.add("circle", cx=float(x(float(s))), cy=float(y(float(v))), r=2.2,
-                            fill=color)
-        bad = [float(s) for s, v in zip(ss, vv, strict=True) if not math.isfinite(v)]
-        if bad:
-            bx = x(bad[0])
-            # One label line per curve, so that both read when both break at once.
-            svg.text(bx, top + 4 + 12 * row, "×", font_size=14, fill=color,
-                     text_anchor="middle", font_weight="700")
-            svg.text(bx + (-8 if bx > width / 2 else 8), top + 4 + 12 * row,
-                     f"{'training' if row == 0 else 'validation'} non-finite from step "
-                     f"{bad[0]:g}", font_size=10, fill=color,
-                     text_anchor="end" if bx > width / 2 else "start")
-
-    curve(ts, tl, train_c, 1.6, dots=False, row=0)
-    curve(vs, vl, val_c, 2.4, dots=val_dots, row=1)
-
-    vfin = np.isfinite(vl)
-    if vfin.any():
-        i = int(np.argmin(np.where(vfin, vl, np.inf)))
-        bs, bv = float(vs[i]), float(vl[i])
-        if bv > 0 or not log_y:
-            bx, by = x(bs), y(bv)
-            svg.line(bx, top, bx, bottom, stroke=MUTED, stroke_dasharray="1.5 2.5")
-            svg.add("circle", cx=float(bx), cy=float(by), r=4.5, fill="#ffffff",
-                    stroke=val_c, stroke_width=2.0)
-            # Below the point in the upper half of the plot, above it in the lower half.
-            ly = by + 16 if by < (top + bottom) / 2 else by - 9
-            svg.text(bx + (-6 if bx > width * 0.6 else 6), ly,
-                     f"best validation {bv:.3g} at step {bs:g}", font_size=10.5, fill=INK,
-                     text_anchor="end" if bx > width * 0.6 else "start", stroke="#ffffff",
-                     stroke_width=3.0, paint_order="stroke")
-    return svg.render("chart history")
+    base = baseline if baseline is not None and math.isfinite(baseline) else None
+    return history_chart({"curves": chart_data(history), "baseline_loss": base},
+                         baseline_label=baseline_label, width=width)

@@ -26,11 +26,12 @@ import numpy.typing as npt
 from scipy.optimize import least_squares
 
 from mlscope.errors import InputError, did_you_mean
-from mlscope.report.charts import FAINT, GRID, INK, MUTED, _Scale, _Svg, nice_ticks
 
 __all__ = [
     "DataNeeded",
     "LearningCurve",
+    "chart_data",
+    "chart_span",
     "data_needed",
     "fit_learning_curve",
     "learning_curve_svg",
@@ -55,8 +56,6 @@ _MIN_MSE = 1e-20
 _AIC_MARGIN = 2.0  # the floor must beat the pure power law by this much AICc
 _CHUNK = 200  # bootstrap replicates fitted at once (bounds the (R, grid, points) arrays)
 _MIN_REPEATS = 3  # values per size needed to resample them within the size
-_BLUE = "#0072B2"
-_CHAR_W = 0.58
 
 
 # -- results -------------------------------------------------------------------------
@@ -884,34 +883,56 @@ def refit_curve(
     return [int(s) for s in sizes], [float(x) for x in scores.mean(axis=0)]
 
 
-# -- chart ----------------------------------------------------------------------------------
+# -- chart data -----------------------------------------------------------------------------
 
 
-def _size_label(n: float) -> str:
-    for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= div:
-            q = n / div
-            return f"{q:.3g}{unit}" if q < 10 else f"{q:,.0f}{unit}"
-    return f"{n:.3g}" if n < 10 else f"{n:,.0f}"
+def chart_span(sizes: Sequence[float], needed: float | None) -> tuple[float, float]:
+    """The training-set sizes a learning-curve chart spans.
+
+    From a little below the smallest measured size to 100× the largest, or to 1.5× the
+    size a target needs (``needed``, when reachable); never beyond :data:`N_CAP`.
+    """
+    largest, smallest = float(max(sizes)), float(min(sizes))
+    end = largest * 100 if needed is None else max(needed, largest) * 1.5
+    return smallest / 1.3, min(end, N_CAP)
 
 
-def _log_ticks(lo: float, hi: float) -> list[float]:
-    """Powers of ten over [lo, hi]; with 2 and 5 between them when the range is short."""
-    k0, k1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
-    mults = (1.0, 2.0, 5.0) if k1 - k0 <= 2 else (1.0,)
-    ticks = [m * 10.0**k for k in range(k0, k1 + 1) for m in mults]
-    return [t for t in ticks if lo * 0.999 <= t <= hi * 1.001]
+def chart_data(curve: LearningCurve, *, target: float | None = None,
+               baseline: float | None = None) -> dict[str, Any]:
+    """What a learning-curve chart is drawn from: numbers only (JSON-ready).
 
-
-def _fmt(x: float) -> str:
-    text = f"{x:.4g}"
-    return "−" + text[1:] if text.startswith("-") else text
+    ``curve`` (:meth:`LearningCurve.to_dict`), ``target``, ``baseline``, ``needed`` (the
+    data the target needs, when there is a target) and ``band``: the fit's bootstrap
+    interval at 90 sizes over :func:`chart_span` (``{"n", "lower", "upper"}``; ``None``
+    without a bootstrap), since the replicates it comes from are not kept. The report
+    draws the chart from these (:func:`mlscope.report.diagnosis_charts.learning_curve_chart`).
+    """
+    need = data_needed(curve, target, direction=curve.direction) if target is not None else None
+    band: dict[str, list[float]] | None = None
+    if curve.replicates:
+        reach = need.n if need is not None and need.reachable else None
+        grid = np.geomspace(min(curve.sizes), chart_span(curve.sizes, reach)[1], 90)
+        reps = np.asarray(curve.replicates)
+        errs = reps[:, :1] * grid[None, :] ** -reps[:, 1:2] + reps[:, 2:3]
+        alpha = (1 - curve.level) / 2
+        lo, hi = np.quantile(errs, [alpha, 1 - alpha], axis=0)
+        vals = curve.reference - np.stack([lo, hi]) if curve.direction == "higher" \
+            else curve.reference + np.stack([lo, hi])
+        band = {"n": [float(k) for k in grid],
+                "lower": [float(v) for v in vals.min(axis=0)],
+                "upper": [float(v) for v in vals.max(axis=0)]}
+    return {"curve": curve.to_dict(), "target": target, "baseline": baseline,
+            "needed": need.to_dict() if need is not None else None, "band": band}
 
 
 def learning_curve_svg(curve: LearningCurve, *, target: float | None = None,
                        baseline: float | None = None, width: float = 460,
                        label: str = "metric") -> str:
     """A small SVG chart of a learning curve.
+
+    A convenience for notebooks: :func:`chart_data` drawn by
+    :func:`mlscope.report.diagnosis_charts.learning_curve_chart` (the report draws it the
+    same way from a result's numbers).
 
     Parameters
     ----------
@@ -932,143 +953,7 @@ def learning_curve_svg(curve: LearningCurve, *, target: float | None = None,
         An ``<svg>`` element: log-scaled training size across, the metric up; the points,
         the fit (solid over the data, dashed beyond), its bootstrap band, and a legend.
     """
-    largest = float(max(curve.sizes))
-    smallest = float(min(curve.sizes))
-    need = data_needed(curve, target, direction=curve.direction) if target is not None else None
-    x_end = largest * 100
-    if need is not None and need.reachable and need.n is not None:
-        x_end = max(need.n, largest) * 1.5
-    x_end = min(x_end, N_CAP)
-    x_start = smallest / 1.3
+    from mlscope.report.diagnosis_charts import learning_curve_chart
 
-    grid_n = np.geomspace(smallest, x_end, 90)
-    fit_v = np.array([curve.value_at(float(k)) for k in grid_n])
-    band: FloatArray | None = None
-    if curve.replicates:
-        reps = np.asarray(curve.replicates)
-        errs = reps[:, :1] * grid_n[None, :] ** -reps[:, 1:2] + reps[:, 2:3]
-        alpha = (1 - curve.level) / 2
-        band = np.quantile(errs, [alpha, 1 - alpha], axis=0)
-        band = curve.reference - band if curve.direction == "higher" else curve.reference + band
-
-    ys = [*curve.values, *fit_v.tolist()]
-    ys += [v for v in (target, baseline) if v is not None]
-    lo, hi = min(ys), max(ys)
-    pad = (hi - lo) * 0.05 or abs(hi) * 0.05 or 0.05
-    ticks = nice_ticks(lo - pad, hi + pad, 5)
-    if curve.reference_source == "metric bound":
-        # Keep the axis within the metric's range (e.g. no 1.05 on an accuracy axis).
-        keep = [t for t in ticks if (t <= curve.reference + 1e-12 if curve.direction == "higher"
-                                     else t >= curve.reference - 1e-12)]
-        ticks = keep if len(keep) >= 2 else ticks
-    y_lo, y_hi = ticks[0], ticks[-1]
-
-    left, right, top, plot_h = 52.0, 16.0, 46.0, 190.0
-    bottom = top + plot_h
-    # The legend wraps onto a second row when it does not fit the width.
-    items: list[tuple[str, str]] = [("point", "measured"), ("fit", "fit"),
-                                    ("extrapolated", "extrapolated")]
-    if curve.replicates:
-        items.append(("band", f"{curve.level:.0%} interval"))
-    if target is not None:
-        items.append(("target", "target"))
-    if baseline is not None:
-        items.append(("baseline", "baseline"))
-    places: list[tuple[float, float]] = []
-    lx, ly = 0.0, bottom + 48
-    for _, text in items:
-        w = 30 + len(text) * 11 * _CHAR_W
-        if lx > 0 and lx + w - 10 > width:
-            lx, ly = 0.0, ly + 17
-        places.append((lx, ly))
-        lx += w
-    height = ly + 12
-    x = _Scale(math.log10(x_start), math.log10(x_end), left, width - right)
-    y = _Scale(y_lo, y_hi, bottom, top)
-
-    def px(n: float) -> float:
-        return x(math.log10(n))
-
-    def py(v: float) -> float:
-        return y(min(max(v, y_lo), y_hi))
-
-    form = "a·n^−b + c" if curve.form == "power+floor" else "a·n^−b"
-    direction = "higher is better" if curve.direction == "higher" else "lower is better"
-    svg = _Svg(width, height, f"Learning curve of {label}",
-               f"{label} against training-set size (log scale); points measured, line fitted: "
-               f"error = {form} with b = {curve.b:.3g}" +
-               (f", c = {curve.c:.3g}" if curve.form == "power+floor" else ""))
-    svg.text(0, 15, f"Learning curve — {label}", font_size=13, font_weight="600")
-    sub = f"{direction}; fit: error = {form}, b = {curve.b:.2f}"
-    if curve.form == "power+floor":
-        sub += f", levels off at {_fmt(curve.asymptote)}"
-    svg.text(0, 30, sub, font_size=11, fill=MUTED)
-
-    dec_ticks = ticks
-    for t in dec_ticks:
-        svg.line(left, y(t), width - right, y(t), stroke=GRID)
-        svg.text(left - 6, y(t) + 3.5, _fmt(t), font_size=10.5, fill=MUTED, text_anchor="end")
-    for t in _log_ticks(x_start, x_end):
-        svg.line(px(t), top, px(t), bottom, stroke=GRID)
-        svg.text(px(t), bottom + 15, _size_label(t), font_size=10.5, fill=MUTED,
-                 text_anchor="middle")
-    svg.line(left, bottom, width - right, bottom, stroke=FAINT)
-    svg.text((left + width - right) / 2, bottom + 31, "training-set size (log scale)",
-             font_size=11, fill=MUTED, text_anchor="middle")
-
-    if band is not None:
-        upper = [f"{px(float(k)):.1f},{py(float(v)):.1f}" for k, v in zip(grid_n, band[1],
-                                                                          strict=True)]
-        lower = [f"{px(float(k)):.1f},{py(float(v)):.1f}" for k, v in zip(grid_n, band[0],
-                                                                          strict=True)]
-        svg.add("polygon", points=" ".join(upper + lower[::-1]), fill=_BLUE,
-                fill_opacity="0.12", stroke="none")
-
-    inside = grid_n <= largest * 1.0001
-    for mask, dash, w in ((inside, None, 2.0), (grid_n >= largest * 0.9999, "5 3", 1.5)):
-        pts = [f"{px(float(k)):.1f},{py(float(v)):.1f}"
-               for k, v in zip(grid_n[mask], fit_v[mask], strict=True)]
-        if len(pts) >= 2:
-            svg.add("polyline", points=" ".join(pts), fill="none", stroke=_BLUE,
-                    stroke_width=w, stroke_dasharray=dash, stroke_linejoin="round")
-
-    for value, dash, name in ((baseline, "1.5 3", "baseline"), (target, "5 3", "target")):
-        if value is None:
-            continue
-        yy = py(value)
-        svg.line(left, yy, width - right, yy, stroke=INK if name == "target" else MUTED,
-                 stroke_width=1.2, stroke_dasharray=dash)
-        svg.text(left + 4, yy - 4, f"{name} {_fmt(value)}", font_size=10.5,
-                 fill=INK if name == "target" else MUTED, stroke="#ffffff", stroke_width=3.0,
-                 paint_order="stroke")
-
-    if need is not None:
-        if need.reachable and need.n is not None:
-            nx = px(max(need.n, x_start))
-            svg.line(nx, py(need.target), nx, bottom, stroke=INK, stroke_width=1.0,
-                     stroke_dasharray="2 2")
-            svg.text(nx - 4, bottom - 6, f"n ≈ {_size_label(need.n)}", font_size=10.5,
-                     text_anchor="end", fill=INK, stroke="#ffffff", stroke_width=3.0,
-                     paint_order="stroke")
-        else:
-            svg.text(width - right, top - 4, "target out of reach of this fit", font_size=10.5,
-                     text_anchor="end", fill="#D55E00")
-
-    for n_i, v_i in zip(curve.sizes, curve.values, strict=True):
-        svg.add("circle", cx=px(float(n_i)), cy=py(v_i), r=3.4, fill="#ffffff", stroke=_BLUE,
-                stroke_width=1.6)
-
-    for (kind, text), (lx, ly) in zip(items, places, strict=True):
-        if kind == "point":
-            svg.add("circle", cx=lx + 5, cy=ly - 4, r=3.4, fill="#ffffff", stroke=_BLUE,
-                    stroke_width=1.6)
-        elif kind == "band":
-            svg.add("rect", x=lx, y=ly - 9, width=12.0, height=10.0, fill=_BLUE,
-                    fill_opacity="0.12")
-        else:
-            color = {"fit": _BLUE, "extrapolated": _BLUE, "target": INK}.get(kind, MUTED)
-            dash = {"extrapolated": "5 3", "target": "5 3", "baseline": "1.5 3"}.get(kind)
-            svg.line(lx, ly - 4, lx + 16, ly - 4, stroke=color, stroke_width=1.8,
-                     stroke_dasharray=dash)
-        svg.text(lx + 20, ly, text, font_size=11, fill=MUTED)
-    return svg.render("chart learning-curve")
+    return learning_curve_chart(chart_data(curve, target=target, baseline=baseline),
+                                label=label, width=float(width))

@@ -134,7 +134,7 @@ def _history_and_focus(ch: Charter, t: EvalTable, bdir: Path, diag: Any, *,
 
     spec = ch.diagnosis
     if spec.history is not None:
-        from mlscope.diagnose.history import check_history, history_svg, load_history
+        from mlscope.diagnose.history import chart_data, check_history, load_history
 
         path = Path(spec.history)
         hist = load_history(path if path.is_absolute() else bdir / path)
@@ -165,7 +165,7 @@ def _history_and_focus(ch: Charter, t: EvalTable, bdir: Path, diag: Any, *,
         diag.history = {
             "source": str(spec.history), "baseline_loss": baseline_loss,
             "findings": [asdict(f) for f in findings],
-            "svg": history_svg(hist, baseline=baseline_loss),
+            "curves": chart_data(hist),  # numbers: the report draws the chart
         }
     if ch.requirements:
         cands = [m for m, f in families.items() if f is None]
@@ -183,9 +183,8 @@ def _learning_curve(ch: Charter, t: EvalTable, bdir: Path, info: MetricInfo, lev
     """Fit the learning curve of the diagnosed metric: measured points from the charter,
     or a learned baseline refitted on growing subsets of the training split."""
     from mlscope.diagnose.learning_curve import (
-        data_needed,
+        chart_data,
         fit_learning_curve,
-        learning_curve_svg,
         nines,
         refit_curve,
     )
@@ -207,16 +206,15 @@ def _learning_curve(ch: Charter, t: EvalTable, bdir: Path, info: MetricInfo, lev
     bound = ch.requirements.get(info.id)
     if bound is not None:
         target = bound.value
-    out: dict[str, Any] = {"source": source, "curve": curve.to_dict(), "target": target}
-    if target is not None:
-        out["needed"] = data_needed(curve, target, direction=info.direction).to_dict()
+    # The curve, target, baseline, data needed and bootstrap band: numbers the report draws.
+    out: dict[str, Any] = {"source": source,
+                           **chart_data(curve, target=target, baseline=human)}
     # "Nines" make sense for accuracy-like metrics that can approach 1.
     if info.name in ("accuracy", "balanced_accuracy", "top_k_accuracy", "roc_auc"):
         try:
             out["nines"] = nines(curve, direction=info.direction)
         except (ValueError, InputError):
             out["nines"] = []
-    out["svg"] = learning_curve_svg(curve, target=target, baseline=human, label=info.id)
     return out
 
 

@@ -377,7 +377,8 @@ def forest_chart(
     if bound is not None:
         pts.append(bound[1])
     ticks = _domain(pts, info.bounds, count=4)
-    label_w = max((_text_width(m, 11.5) for m in models), default=40.0) + 14
+    # A long model name is clipped to 40% of the width rather than pushing the plot out.
+    label_w = min(max((_text_width(m, 11.5) for m in models), default=40.0) + 14, width * 0.4)
     left, right, top = label_w, 14.0, 40.0
     sub = 9.0 if len(splits) > 1 else 0.0
     row_h = 14.0 + 2 * sub if sub else 21.0
@@ -407,8 +408,10 @@ def forest_chart(
     for i, m in enumerate(models):
         cy = top + row_h * (i + 0.5)
         is_w = m == winner
-        svg.text(left - 8, cy + 4, m, font_size=11.5, text_anchor="end",
-                 font_weight="700" if is_w else None, fill=INK if is_w else "#424a53")
+        fit = max(1, int((left - 14) / (11.5 * CHAR_W)))
+        svg.text(left - 8, cy + 4, m if len(m) <= fit else m[: fit - 1] + "…", font_size=11.5,
+                 text_anchor="end", font_weight="700" if is_w else None,
+                 fill=INK if is_w else "#424a53")
         for j, s in enumerate(splits):
             v = by_split[s].get((m, metric))
             yy = cy + (-sub if j == 0 else sub) * (1 if len(splits) > 1 else 0) / 1.6

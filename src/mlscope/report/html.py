@@ -39,6 +39,8 @@ from mlscope.report.charts import (
     tradeoff_chart,
     tradeoff_metrics,
 )
+from mlscope.report.diagnosis_charts import history_chart, learning_curve_chart
+from mlscope.report.scripts import REPORT_CSP, SORT_JS
 from mlscope.result import OVERALL, EvaluationResult, MetricInfo, MetricValue, RuleOutcome
 
 __all__ = ["EXIT_CODES", "STATUS_TEXT", "render_html", "write_html"]
@@ -65,19 +67,6 @@ RULE_NAMES = {
     "formula": "Formula",
     "pareto": "Pareto",
 }
-
-SORT_JS = (
-    "document.querySelectorAll('table.sortable th[data-col]').forEach(function(th){"
-    "th.addEventListener('click',function(){var t=th.closest('table'),b=t.tBodies[0],"
-    "i=+th.dataset.col,asc=th.getAttribute('aria-sort')!=='ascending';"
-    "t.querySelectorAll('th[aria-sort]').forEach(function(h){h.removeAttribute('aria-sort')});"
-    "th.setAttribute('aria-sort',asc?'ascending':'descending');"
-    "Array.prototype.slice.call(b.rows).sort(function(r,s){"
-    "var x=parseFloat(r.cells[i].dataset.v),y=parseFloat(s.cells[i].dataset.v);"
-    "if(isNaN(x))return isNaN(y)?0:1;if(isNaN(y))return -1;return asc?x-y:y-x})"
-    ".forEach(function(r){b.appendChild(r)})})});"
-)
-
 
 # -- view model ------------------------------------------------------------------------
 
@@ -139,6 +128,7 @@ class Page:
     footer: dict[str, Any]
     colors: dict[str, str]
     sort_js: Markup
+    csp: str = REPORT_CSP  # the <meta> policy: only sort_js (by its hash) may run
     feasible: str = FEASIBLE
     nav: list[tuple[str, str]] = field(default_factory=list)
     confusion: dict[str, Any] | None = None
@@ -875,14 +865,14 @@ def _diagnosis_extras(dg: Any) -> dict[str, Any]:
     if dg.history:
         h = dg.history
         out["history"] = {
-            "svg": Markup(h.get("svg") or ""), "source": h.get("source"),
+            "svg": Markup(history_chart(h)), "source": h.get("source"),  # not h["svg"]
             "findings": [f for f in h.get("findings", []) if not f.get("ok")],
             "ok": [f for f in h.get("findings", []) if f.get("ok")],
         }
     if dg.learning_curve:
         lc = dg.learning_curve
         out["learning_curve"] = {
-            "svg": Markup(lc.get("svg") or ""), "source": lc.get("source"),
+            "svg": Markup(learning_curve_chart(lc, label=dg.metric)), "source": lc.get("source"),
             "needed": (lc.get("needed") or {}).get("note"),
             "note": (lc.get("curve") or {}).get("note"),
             "nines": [n for n in lc.get("nines") or [] if isinstance(n, dict)],

@@ -20,7 +20,6 @@ run's result is loaded, and results are cached (a stored result never changes).
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import socket
 import sys
@@ -28,7 +27,7 @@ import threading
 import traceback
 import webbrowser
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,9 +39,17 @@ from markupsafe import Markup
 
 from mlscope._version import __version__
 from mlscope.errors import did_you_mean
-from mlscope.report.html import SORT_JS, key_metrics
+from mlscope.report.html import key_metrics
+from mlscope.report.scripts import SORT_JS
 from mlscope.result import EvaluationResult
 from mlscope.server import pages
+from mlscope.server.security import (
+    HISTORY_JS,
+    SECURITY_HEADERS,
+    allowed_hosts,
+    host_name,
+    is_loopback,
+)
 
 if TYPE_CHECKING:
     from mlscope.store import RunSummary, Store
@@ -54,14 +61,9 @@ WINDOWS = (20, 50, 100, 200, 500)  # run windows offered on the history page ("a
 DEFAULT_WINDOW = 100
 CACHE_SIZE = 8  # parsed results kept in memory
 
-# Inline styles and scripts only; nothing may be fetched from elsewhere.
-CSP = ("default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
-       "script-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
-       "frame-ancestors 'none'")
 FAVICON = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
            b'<circle cx="8" cy="8" r="6" fill="none" stroke="#0072B2" stroke-width="2.5"/>'
            b'<circle cx="8" cy="8" r="2" fill="#D55E00"/></svg>')
-LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
 
 class HttpError(Exception):
@@ -315,7 +317,8 @@ class Dashboard:
             view=view, metric=metric, split=split, last=last,
             metrics=[{"id": m.id, "label": m.label, "key": m.id in keys}
                      for m in result.metrics],
-            splits=splits, windows=windows, shown=len(models), total=len(all_models))
+            splits=splits, windows=windows, shown=len(models), total=len(all_models),
+            history_js=Markup(HISTORY_JS))
 
     def run(self, run_id: str, *, query: Query) -> Response:
         summary = self._summary(int(run_id))
@@ -343,15 +346,15 @@ class Dashboard:
 class DashboardServer(ThreadingHTTPServer):
     """A :class:`ThreadingHTTPServer` serving a :class:`Dashboard`.
 
-    ``url`` is where it listens; ``allowed_hosts`` are the ``Host`` headers accepted
-    (None: any), which keeps other web sites from reading a loopback dashboard through a
-    DNS name rebound to 127.0.0.1.
+    ``url`` is where it listens; ``allowed_hosts`` are the ``Host`` names accepted
+    (:func:`mlscope.server.security.allowed_hosts`), which keeps other web sites from
+    reading the dashboard through a DNS name they rebind to its address.
     """
 
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], dashboard: Dashboard, *,
-                 allowed_hosts: set[str] | None, verbose: bool = False) -> None:
+                 allowed_hosts: frozenset[str], verbose: bool = False) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6  # an IPv6 address needs an IPv6 socket
         super().__init__(address, _Handler)
@@ -370,11 +373,19 @@ class DashboardServer(ThreadingHTTPServer):
         return f"http://{shown}:{port}/"
 
 
+_ALLOW = "GET, HEAD"
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: DashboardServer
-    server_version = f"mlscope/{__version__}"
+    # No version in the Server header: it only helps to pick an exploit.
+    server_version = "mlscope"
+    sys_version = ""
     protocol_version = "HTTP/1.1"  # keep-alive: a page and its favicon share a connection
     timeout = 60  # seconds an idle kept-alive connection may hold a thread
+
+    def version_string(self) -> str:
+        return self.server_version
 
     def do_GET(self) -> None:
         self._serve(body=True)
@@ -383,22 +394,60 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve(body=False)
 
     def _not_allowed(self) -> None:
+        self.send_error(HTTPStatus.METHOD_NOT_ALLOWED)
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _not_allowed
+
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        """Answer an error the request line or the method caused with the dashboard's
+        headers (the base class writes its own page without them).
+
+        An unknown method is a 405 with ``Allow``, like the known ones the dashboard does
+        not serve, not the base class's 501.
+        """
         # The request's body is not read, so the connection cannot carry another request.
         self.close_connection = True
-        self._send(Response(405, b"only GET and HEAD\n", "text/plain; charset=utf-8",
-                            {"Allow": "GET, HEAD"}), body=True)
+        headers = {}
+        if code in (HTTPStatus.NOT_IMPLEMENTED, HTTPStatus.METHOD_NOT_ALLOWED):
+            code, message = HTTPStatus.METHOD_NOT_ALLOWED, "only GET and HEAD"
+            headers["Allow"] = _ALLOW
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "Error"
+        text = f"{int(code)} {message or phrase}\n".encode("utf-8", "replace")
+        body = getattr(self, "command", None) != "HEAD" and code >= 200 \
+            and code not in (HTTPStatus.NO_CONTENT, HTTPStatus.NOT_MODIFIED)
+        self._send(Response(int(code), text, "text/plain; charset=utf-8", headers),
+                   body=body)
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = _not_allowed
+    def _refusal(self) -> HttpError | None:
+        """Why the request's target or ``Host`` rules it out (``None``: it does not)."""
+        if not self.path.startswith("/"):
+            # Absolute form (GET http://other/ HTTP/1.1) is for proxies; the dashboard is
+            # not one, and the host in it would bypass the Host check.
+            return HttpError(400, "Unexpected request target",
+                             "Ask for a path on this server, e.g. GET / HTTP/1.1.")
+        values = self.headers.get_all("Host") or []
+        name = host_name(values[0]) if len(values) == 1 else None
+        if name is None:
+            return HttpError(400, "Missing Host header",
+                             "Send one Host header naming the dashboard's host.")
+        if name not in self.server.allowed_hosts:
+            # The names are not listed: a rebinding page would learn the machine's.
+            return HttpError(400, "Unexpected Host header",
+                             "This dashboard answers only to its machine's own names and "
+                             "addresses and to the names given with "
+                             "`mlscope serve --allow-host`.")
+        return None
 
     def _serve(self, *, body: bool) -> None:
         app = self.server.dashboard
-        host = (self.headers.get("Host") or "").strip().lower()
-        name = re.sub(r":\d+$", "", host).strip("[]")
-        if host and self.server.allowed_hosts is not None \
-                and name not in self.server.allowed_hosts:
-            resp = app.error(HttpError(400, "Unexpected Host header",
-                                       f"This dashboard answers to "
-                                       f"{', '.join(sorted(self.server.allowed_hosts))}."))
+        refusal = self._refusal()
+        if refusal is not None:
+            self.close_connection = True
+            resp = app.error(refusal)
         else:
             try:
                 resp = app.respond(self.path)
@@ -409,14 +458,19 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(resp, body=body)
 
     def _send(self, resp: Response, *, body: bool) -> None:
+        if self.request_version == "HTTP/0.9":
+            # A malformed request line leaves the base class at HTTP/0.9, which answers
+            # with a bare body; every answer gets a status line and the headers instead.
+            self.request_version = "HTTP/1.0"
         self.send_response(resp.status)
         self.send_header("Content-Type", resp.content_type)
         self.send_header("Content-Length", str(len(resp.body)))
-        self.send_header("Content-Security-Policy", CSP)
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Referrer-Policy", "no-referrer")
+        for k, v in SECURITY_HEADERS.items():
+            self.send_header(k, v)
         if "Cache-Control" not in resp.headers:
             self.send_header("Cache-Control", "no-store")
+        if self.close_connection:
+            self.send_header("Connection", "close")
         for k, v in resp.headers.items():
             self.send_header(k, v)
         self.end_headers()
@@ -428,30 +482,8 @@ class _Handler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (a name or an address) only reaches this machine.
-
-    ``""``, ``0.0.0.0`` and ``::`` listen on every interface, so they are not loopback; a
-    name is loopback when every address it resolves to is.
-    """
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        pass
-    if not host:
-        return False
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        return False
-    return bool(infos) and all(
-        ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_loopback for info in infos)
-
-
-def create_server(store: Store, *, host: str = "127.0.0.1", port: int = 8765
-                  ) -> DashboardServer:
+def create_server(store: Store, *, host: str = "127.0.0.1", port: int = 8765,
+                  allow_hosts: Iterable[str] = ()) -> DashboardServer:
     """A dashboard server over ``store``, bound and ready for ``serve_forever()``.
 
     Parameters
@@ -465,37 +497,48 @@ def create_server(store: Store, *, host: str = "127.0.0.1", port: int = 8765
     port
         The TCP port; 0 picks a free one (read it back from ``server.server_address``
         or ``server.url``).
+    allow_hosts
+        Names the dashboard also answers to in the ``Host`` header (besides loopback
+        names, ``host`` and, bound beyond loopback, the machine's own names and
+        addresses), e.g. a DNS name that points at this machine.
 
     Returns
     -------
     DashboardServer
         A :class:`http.server.ThreadingHTTPServer`; call ``serve_forever()`` (in a thread,
         for tests) and ``shutdown()`` / ``server_close()`` to stop.
+
+    Raises
+    ------
+    ValueError
+        A name in ``allow_hosts`` is not a host name or an address.
+    OSError
+        The server cannot listen there (:func:`mlscope.server.security.bind_error` says
+        why in words).
     """
-    loopback = is_loopback(host)
-    if not loopback:
+    allowed = allowed_hosts(host, allow_hosts)
+    server = DashboardServer((host, port), Dashboard(store), allowed_hosts=allowed)
+    if not is_loopback(host):
         print(f"warning: the mlscope dashboard is listening on {host or 'every interface'}, "
               "not on a loopback address; it has no authentication, so anyone who can "
               "reach this port can read every stored result.", file=sys.stderr)
-    allowed = ({"localhost", "127.0.0.1", "::1", host.lower().strip("[]")} if loopback
-               else None)
-    return DashboardServer((host, port), Dashboard(store), allowed_hosts=allowed)
+    return server
 
 
 def serve(store: Store, *, host: str = "127.0.0.1", port: int = 8765,
-          open_browser: bool = False) -> None:
+          open_browser: bool = False, allow_hosts: Iterable[str] = ()) -> None:
     """Serve the dashboard over ``store`` until interrupted (Ctrl+C).
 
     Parameters
     ----------
     store
         The store of results.
-    host, port
-        Where to listen (see :func:`create_server`).
+    host, port, allow_hosts
+        Where to listen and the further names to answer to (see :func:`create_server`).
     open_browser
         Open the dashboard in the default web browser once it listens.
     """
-    server = create_server(store, host=host, port=port)
+    server = create_server(store, host=host, port=port, allow_hosts=allow_hosts)
     server.verbose = True
     print(f"mlscope dashboard: {server.url}  (Ctrl+C to stop)", file=sys.stderr)
     if open_browser:
