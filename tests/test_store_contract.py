@@ -143,7 +143,7 @@ def test_names_one_database_would_reject_are_refused_alike(
     with Store.open(store_url) as store:
         with pytest.raises(StoreError, match=match):
             store.save(res, command="mlscope run")
-        with pytest.raises(StoreError, match="note .* contains a NUL"):
+        with pytest.raises(StoreError, match=r"note .* contains a NUL"):
             store.save(unicode_result, command="mlscope run", note="a\x00b")
         assert store.count() == 0
 
