@@ -11,7 +11,7 @@ Where the tests find PostgreSQL, in this order:
    refuses to run as root).
 3. Neither: the PostgreSQL variants are skipped, saying why. With
    ``MLSCOPE_TEST_POSTGRES=require`` (CI sets it) they fail instead, so that CI never
-   passes by skipping them.
+   passes by skipping them; ``MLSCOPE_TEST_POSTGRES=off`` skips them on purpose.
 """
 
 from __future__ import annotations
@@ -61,8 +61,13 @@ class Cluster:
     template: str | None = None  # what each test's database is copied from, once made
 
 
+def _mode() -> str:
+    return os.environ.get(REQUIRE_ENV, "").strip().lower()
+
+
 def required() -> bool:
-    return os.environ.get(REQUIRE_ENV, "").strip().lower() in ("1", "require", "required")
+    """Whether a missing PostgreSQL fails the tests instead of skipping them (CI)."""
+    return _mode() in ("1", "require", "required")
 
 
 def _binaries() -> Path | None:
@@ -89,6 +94,8 @@ def start_cluster() -> Cluster:
     PostgresUnavailable
         No driver, no URL and no server programs, or the server did not start.
     """
+    if _mode() in ("0", "off", "skip"):
+        raise PostgresUnavailable(f"{REQUIRE_ENV}={_mode()}")
     try:
         import psycopg  # noqa: F401  (only whether it is there)
     except ImportError:
