@@ -319,13 +319,16 @@ class Store:
         Raises
         ------
         StoreError
-            The run could not be written; nothing of it was.
+            The run could not be written, or holds what not every database can store (a
+            name over 255 characters, a NUL character, NaN or an infinity); nothing of it
+            was written.
 
         Notes
         -----
-        One transaction: a save that fails writes nothing. With SQLite, concurrent
-        writers take turns (the write lock is taken when the transaction begins, and a
-        busy store is retried for up to two minutes).
+        One transaction: a save that fails writes nothing. Concurrent writers take turns
+        (SQLite: the write lock is taken when the transaction begins, and a busy store is
+        retried for up to two minutes; PostgreSQL: an advisory lock held by the
+        transaction), so ids follow the commits and ``changes`` the previous commit.
         """
         record = _run_record(result, command=command, charter_text=charter_text, note=note)
         rows = _value_rows(result)
@@ -501,7 +504,8 @@ class Store:
         return StoreError(f"no run {run_id} in the store at {self._where()}; {have}")
 
     def _run(self, fn: Callable[[Connection], T], *, write: bool, what: str) -> T:
-        """Run ``fn`` in one transaction, retrying while an SQLite store is locked."""
+        """Run ``fn`` in one transaction (a writing one after the others), retried while
+        the database answers that it may simply run again (SQLite: locked)."""
         if self._closed:
             raise StoreError(f"the store at {self._where()} is closed")
         delay = 0.02
