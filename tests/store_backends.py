@@ -123,15 +123,17 @@ def start_cluster() -> Cluster:
         if runuser is None:
             raise PostgresUnavailable("running as root and `runuser` is missing")
         as_user = [runuser, "-u", "postgres", "--"]
-    # A short path: the socket's path must fit in 107 bytes.
-    folder = Path(tempfile.mkdtemp(prefix="mlscope-pg-"))
+    # A short path: the socket's path must fit in 107 bytes (a TMPDIR may be long).
+    folder = Path(tempfile.mkdtemp(prefix="mlscope-pg-",
+                                   dir="/tmp" if Path("/tmp").is_dir() else None))
     if owner is not None:
         os.chown(folder, owner.pw_uid, owner.pw_gid)
     data, log = folder / "data", folder / "server.log"
 
     def run(*args: str) -> None:
+        # In the cluster's folder: the `postgres` user may not enter the checkout (/root/…).
         proc = subprocess.run([*as_user, *args], capture_output=True, text=True,
-                              timeout=120, check=False)
+                              timeout=120, check=False, cwd=folder)
         if proc.returncode != 0:
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise PostgresUnavailable(
@@ -153,7 +155,7 @@ def start_cluster() -> Cluster:
         run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
             "-w", "-t", "60", "start")
     except (PostgresUnavailable, OSError, subprocess.TimeoutExpired) as exc:
-        subprocess.run(stop, capture_output=True, check=False, timeout=60)
+        subprocess.run(stop, capture_output=True, check=False, timeout=60, cwd=folder)
         shutil.rmtree(folder, ignore_errors=True)
         if isinstance(exc, PostgresUnavailable):
             raise
@@ -166,7 +168,8 @@ def start_cluster() -> Cluster:
 def stop_cluster(cluster: Cluster) -> None:
     """Stop and remove a cluster :func:`start_cluster` created (nothing for a given URL)."""
     if cluster.stop is not None:
-        subprocess.run(cluster.stop, capture_output=True, check=False, timeout=60)
+        subprocess.run(cluster.stop, capture_output=True, check=False, timeout=60,
+                       cwd=cluster.folder)
     elif cluster.template not in (None, "template1"):
         admin = sa.create_engine(cluster.admin_url, isolation_level="AUTOCOMMIT",
                                  poolclass=sa.pool.NullPool)
