@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
+from tests import store_backends
 
 
 def binary_frame(n: int = 600, seed: int = 0, grid: int = 20) -> pd.DataFrame:
@@ -85,3 +87,32 @@ def project(tmp_path: Path) -> Callable[..., Path]:
         return cpath
 
     return make
+
+
+# -- the store's backends ----------------------------------------------------------------
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[store_backends.Cluster]:
+    """A PostgreSQL server for the session (see ``tests/store_backends.py``): skips the
+    test when there is none, or fails it under ``MLSCOPE_TEST_POSTGRES=require``."""
+    try:
+        cluster = store_backends.start_cluster()
+    except store_backends.PostgresUnavailable as exc:
+        if store_backends.required():
+            pytest.fail(f"PostgreSQL is required ({store_backends.REQUIRE_ENV}) but: {exc}")
+        pytest.skip(f"no PostgreSQL: {exc}")
+    try:
+        yield cluster
+    finally:
+        store_backends.stop_cluster(cluster)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a fresh, empty database for a store: an SQLite file, or a new database
+    on the PostgreSQL server (dropped after the test)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.sqlite'}"
+        return
+    cluster = request.getfixturevalue("postgres_cluster")
+    with store_backends.fresh_database(cluster) as url:
+        yield url.render_as_string(hide_password=False)

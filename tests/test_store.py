@@ -2,16 +2,22 @@
 migrations, and the stores it must refuse without touching them.
 
 Results come from real evaluations of small generated tables (see ``tests/conftest.py``),
-so what is saved is what ``mlscope run`` would save.
+so what is saved is what ``mlscope run`` would save. Tests taking ``store_url`` run on
+SQLite and on a real PostgreSQL server (skipped where there is none; see
+``tests/store_backends.py``); ``tests/test_store_contract.py`` holds the rest of the
+contract both must meet.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import multiprocessing
 import sqlite3
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -25,8 +31,10 @@ import mlscope
 from mlscope.result import EvaluationResult
 from mlscope.store import HEAD_REVISION, HistoryPoint, RunSummary, Store, StoreError, migrate
 from mlscope.store import store as store_mod
+from mlscope.store.changes import describe_changes
 from mlscope.store.schema import META_TABLE, RUNS_TABLE, VALUES_TABLE, VERSION_TABLE
 from tests.conftest import base_charter, binary_frame
+from tests.store_backends import database_snapshot
 
 PROJECT = "store-test"
 
@@ -79,6 +87,17 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
+def _sql(url: str, statement: str) -> list[tuple[Any, ...]]:
+    """Rows of one statement on the database at ``url`` (committed), outside the store."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            res = conn.execute(sa.text(statement))
+            return [tuple(r) for r in res] if res.returns_rows else []
+    finally:
+        engine.dispose()
+
+
 # -- round trip and listing --------------------------------------------------------------
 def test_default_location_wal_and_round_trip(
     tmp_path: Path, evaluations: list[tuple[EvaluationResult, str]]
@@ -116,10 +135,10 @@ def test_default_location_wal_and_round_trip(
 
 
 def test_runs_newest_first_with_changes(
-    store_path: Path, evaluations: list[tuple[EvaluationResult, str]]
+    store_url: str, evaluations: list[tuple[EvaluationResult, str]]
 ) -> None:
     other = EvaluationResult.from_dict({**evaluations[0][0].to_dict(), "project": "other"})
-    with Store.open(store_path) as store:
+    with Store.open(store_url) as store:
         ids = [store.save(r, command="mlscope run") for r, _ in evaluations]
         other_id = store.save(other, command="mlscope run")
         runs = store.runs(PROJECT)
@@ -139,9 +158,9 @@ def test_runs_newest_first_with_changes(
 
 
 def test_history_matches_the_results(
-    store_path: Path, evaluations: list[tuple[EvaluationResult, str]]
+    store_url: str, evaluations: list[tuple[EvaluationResult, str]]
 ) -> None:
-    with Store.open(store_path) as store:
+    with Store.open(store_url) as store:
         ids = [store.save(r, command="mlscope run") for r, _ in evaluations]
         for split in (None, "test"):
             points = store.history(PROJECT, "roc_auc", split=split)
@@ -162,43 +181,96 @@ def test_history_matches_the_results(
 
 
 # -- concurrency -------------------------------------------------------------------------
-def _save_many(path: str, payload: str, worker: int, n: int) -> None:
-    res = EvaluationResult.from_dict(json.loads(payload))
-    # Every worker opens the fresh file itself: creating the schema races too.
-    with Store.open(path) as store:
+def _save_many(url: str, payload: str, worker: int, n: int) -> None:
+    # Each worker saves its own seed, so that a run's `changes` (against whichever run was
+    # saved just before it) tell whether saves really took turns.
+    res = EvaluationResult.from_dict({**json.loads(payload), "seed": 100 + worker})
+    # Every worker opens the fresh database itself: creating the schema races too.
+    with Store.open(url) as store:
         for i in range(n):
             store.save(res, command="mlscope run", note=f"{worker}-{i}")
 
 
+def _facts(run: RunSummary) -> dict[str, Any]:
+    return {"charter_hash": run.charter_hash, "models": run.models,
+            "data_hash": run.data_fingerprint["hash"], "seed": run.seed}
+
+
 def test_concurrent_writers_lose_nothing(
-    store_path: Path, evaluations: list[tuple[EvaluationResult, str]]
+    store_url: str, evaluations: list[tuple[EvaluationResult, str]]
 ) -> None:
     res = evaluations[0][0]
     payload = res.to_json(indent=0)
     ctx = multiprocessing.get_context("spawn")  # separate interpreters, like separate CLIs
-    store_path.parent.mkdir(parents=True)
-    procs = [ctx.Process(target=_save_many, args=(str(store_path), payload, w, 10))
+    procs = [ctx.Process(target=_save_many, args=(store_url, payload, w, 10))
              for w in range(4)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(timeout=120)
     assert [p.exitcode for p in procs] == [0, 0, 0, 0]
-    with Store.open(store_path, create=False) as store:
+    with Store.open(store_url, create=False) as store:
         runs = store.runs()
         assert len(runs) == 40
         assert sorted(r.note or "" for r in runs) == sorted(
             f"{w}-{i}" for w in range(4) for i in range(10))
+        # Ids are 1..40 in the order the saves committed: each run's changes are against
+        # the run with the id before it, as if the saves had run one after another.
         assert sorted(r.id for r in runs) == list(range(1, 41))
+        ordered = runs[::-1]
+        assert ordered[0].changes == []
+        for prev, run in itertools.pairwise(ordered):
+            assert run.changes == describe_changes(_facts(prev), _facts(run)), run.id
         assert len(store.history(PROJECT, "roc_auc")) == 40 * len(res.models)
-    with closing(sqlite3.connect(store_path)) as con:
-        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        n_values = con.execute(f"SELECT COUNT(*) FROM {VALUES_TABLE}").fetchone()[0]
+    if store_url.startswith("sqlite"):
+        assert _sql(store_url, "PRAGMA integrity_check") == [("ok",)]
+    orphans = _sql(store_url, f"SELECT COUNT(*) FROM {VALUES_TABLE} v LEFT JOIN {RUNS_TABLE} r "
+                              "ON r.id = v.run_id WHERE r.id IS NULL")
+    assert orphans == [(0,)]
+    n_values = _sql(store_url, f"SELECT COUNT(*) FROM {VALUES_TABLE}")[0][0]
     assert n_values == 40 * len(store_mod._value_rows(res))
 
 
+def test_saves_take_turns(
+    store_url: str, evaluations: list[tuple[EvaluationResult, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A save that began holds off the next one until it commits: run ids follow the
+    commits, and each run's changes are against the run saved just before it."""
+    first = EvaluationResult.from_dict({**evaluations[0][0].to_dict(), "seed": 1})
+    second = EvaluationResult.from_dict({**evaluations[0][0].to_dict(), "seed": 2})
+    real = store_mod._insert_values
+    inside, release = threading.Event(), threading.Event()
+    holder: list[int] = []
+
+    def held(conn: sa.Connection, run_id: int, rows: list[dict[str, Any]]) -> None:
+        real(conn, run_id, rows)
+        if not holder:  # only the first save waits, its run row written, not committed
+            holder.append(threading.get_ident())
+            inside.set()
+            assert release.wait(60)
+
+    monkeypatch.setattr(store_mod, "_insert_values", held)
+    ids: dict[str, int] = {}
+    with Store.open(store_url) as store, ThreadPoolExecutor(2) as pool:
+        a = pool.submit(lambda: ids.setdefault("first", store.save(first, command="a")))
+        try:
+            assert inside.wait(60)
+            b = pool.submit(lambda: ids.setdefault("second", store.save(second, command="b")))
+            # The second save must still be waiting for the first (not merely slow: it is
+            # only released below), whatever the database.
+            with pytest.raises(TimeoutError):
+                b.result(timeout=0.5)
+        finally:
+            release.set()
+        a.result(timeout=60)
+        b.result(timeout=60)
+        assert ids["second"] > ids["first"]
+        assert store.run(ids["second"]).changes == ["seed changed"]
+
+
 def test_a_failed_save_writes_nothing(
-    store_path: Path, evaluations: list[tuple[EvaluationResult, str]],
+    store_url: str, evaluations: list[tuple[EvaluationResult, str]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     res = evaluations[0][0]
@@ -208,7 +280,7 @@ def test_a_failed_save_writes_nothing(
         real(conn, run_id, rows[: len(rows) // 2])  # the run row and half its values are in
         raise RuntimeError("disk pulled out mid-save")
 
-    with Store.open(store_path) as store:
+    with Store.open(store_url) as store:
         monkeypatch.setattr(store_mod, "_insert_values", half_then_fail)
         with pytest.raises(RuntimeError, match="mid-save"):
             store.save(res, command="mlscope run")
@@ -216,41 +288,50 @@ def test_a_failed_save_writes_nothing(
         monkeypatch.undo()
         run_id = store.save(res, command="mlscope run")
         assert store.run(run_id).changes == []  # the failed save is no "previous run"
-    with closing(sqlite3.connect(store_path)) as con:
-        assert con.execute(f"SELECT COUNT(*) FROM {RUNS_TABLE}").fetchone()[0] == 1
-        n_values = con.execute(f"SELECT COUNT(*) FROM {VALUES_TABLE}").fetchone()[0]
+    assert _sql(store_url, f"SELECT COUNT(*) FROM {RUNS_TABLE}") == [(1,)]
+    n_values = _sql(store_url, f"SELECT COUNT(*) FROM {VALUES_TABLE}")[0][0]
     assert n_values == len(store_mod._value_rows(res))
 
 
 # -- migrations ----------------------------------------------------------------------------
-def _schema(path: Path) -> dict[str, Any]:
-    engine = sa.create_engine(f"sqlite:///{path}")
+def _schema(url: str, schema: str | None = None) -> dict[str, Any]:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
         insp = sa.inspect(engine)
-        return {t: ({c["name"]: str(c["type"]) for c in insp.get_columns(t)},
-                    sorted((i["name"], tuple(i["column_names"])) for i in insp.get_indexes(t)))
-                for t in sorted(insp.get_table_names())}
+        return {t: ({c["name"]: (str(c["type"]), c["nullable"])
+                     for c in insp.get_columns(t, schema=schema)},
+                    insp.get_pk_constraint(t, schema=schema)["constrained_columns"],
+                    sorted((i["name"], tuple(i["column_names"]))
+                           for i in insp.get_indexes(t, schema=schema)))
+                for t in sorted(insp.get_table_names(schema=schema))}
     finally:
         engine.dispose()
 
 
-def test_revisions_and_schema_module_agree(tmp_path: Path) -> None:
+def test_revisions_and_schema_module_agree(store_url: str, tmp_path: Path) -> None:
     assert migrate.known_revisions() == ["0001", "0002"]
     assert migrate.alembic_head() == HEAD_REVISION
-    Store.open(tmp_path / "fresh.sqlite").close()
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'declared.sqlite'}")
-    store_mod.runs_table.metadata.create_all(engine)
+    Store.open(store_url).close()
+    # The tables as schema.py declares them, beside the migrated ones: in another SQLite
+    # file, or in another schema of the same PostgreSQL database.
+    if store_url.startswith("sqlite"):
+        declared_url, schema = f"sqlite:///{tmp_path / 'declared.sqlite'}", None
+    else:
+        declared_url, schema = store_url, "declared"
+        _sql(store_url, "CREATE SCHEMA declared")
+    engine = sa.create_engine(declared_url, poolclass=sa.pool.NullPool)
+    store_mod.runs_table.metadata.create_all(
+        engine.execution_options(schema_translate_map={None: schema}))
     engine.dispose()
-    migrated = _schema(tmp_path / "fresh.sqlite")
+    migrated = _schema(store_url)
     assert migrated.pop(VERSION_TABLE)
-    assert migrated == _schema(tmp_path / "declared.sqlite")
+    assert migrated == _schema(declared_url, schema)
 
 
 def test_upgrade_from_revision_1_keeps_the_runs(
-    store_path: Path, evaluations: list[tuple[EvaluationResult, str]]
+    store_url: str, evaluations: list[tuple[EvaluationResult, str]]
 ) -> None:
-    store_path.parent.mkdir(parents=True)
-    engine = sa.create_engine(f"sqlite:///{store_path}")
+    engine = sa.create_engine(store_url)
     with engine.begin() as conn:
         migrate.upgrade(conn, "0001")
         old_runs = sa.Table(RUNS_TABLE, sa.MetaData(), autoload_with=conn)
@@ -264,7 +345,7 @@ def test_upgrade_from_revision_1_keeps_the_runs(
             == "0001"
     engine.dispose()
 
-    with Store.open(store_path, create=False) as store:
+    with Store.open(store_url, create=False) as store:
         runs = store.runs()
         assert [r.id for r in runs] == [3, 2, 1]
         assert [r.changes for r in runs[::-1]] == [
@@ -276,34 +357,47 @@ def test_upgrade_from_revision_1_keeps_the_runs(
         assert len(store.history(PROJECT, "roc_auc", split="test")) == sum(
             len(r.models) for r, _ in evaluations)
         new_id = store.save(evaluations[2][0], command="mlscope run")
+        assert new_id == 4  # the id sequence carries on after the migrated runs
         assert store.run(new_id).changes == []
-    with closing(sqlite3.connect(store_path)) as con:
-        assert con.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchall() == [
-            (HEAD_REVISION,)]
-        assert dict(con.execute(f"SELECT key, value FROM {META_TABLE}").fetchall())[
-            "schema_written_by"] == mlscope.__version__
-        names = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
-    assert "ix_mlscope_run_values_history" in names
+    assert _sql(store_url, f"SELECT version_num FROM {VERSION_TABLE}") == [(HEAD_REVISION,)]
+    assert dict(_sql(store_url, f"SELECT key, value FROM {META_TABLE}"))[
+        "schema_written_by"] == mlscope.__version__
+    indexes = [i["name"] for i in _schema_indexes(store_url, VALUES_TABLE)]
+    assert "ix_mlscope_run_values_history" in indexes
+
+
+def _schema_indexes(url: str, table: str) -> list[Any]:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        return list(sa.inspect(engine).get_indexes(table))
+    finally:
+        engine.dispose()
 
 
 # -- stores refused, untouched -------------------------------------------------------------
 def test_newer_schema_is_refused_untouched(
-    store_path: Path, evaluations: list[tuple[EvaluationResult, str]]
+    store_url: str, evaluations: list[tuple[EvaluationResult, str]]
 ) -> None:
-    with Store.open(store_path) as store:
+    with Store.open(store_url) as store:
         store.save(evaluations[0][0], command="mlscope run")
-    with closing(sqlite3.connect(store_path)) as con, con:
-        con.execute(f"UPDATE {VERSION_TABLE} SET version_num = '0007'")
-        con.execute(f"UPDATE {META_TABLE} SET value = '9.1.0' WHERE key = 'schema_written_by'")
-    assert sorted(p.name for p in store_path.parent.iterdir()) == ["store.sqlite"]
-    before = _snapshot(store_path.parent)
-    with pytest.raises(StoreError) as err:
-        Store.open(store_path)
-    msg = str(err.value)
-    for part in ("revision 0007", "mlscope 9.1.0", f"up to revision {HEAD_REVISION}",
-                 "pip install --upgrade mlscope", str(store_path), "untouched"):
-        assert part in msg
-    assert _snapshot(store_path.parent) == before
+        where = str(store.path) if store.path is not None else store.url
+    _sql(store_url, f"UPDATE {VERSION_TABLE} SET version_num = '0007'")
+    _sql(store_url, f"UPDATE {META_TABLE} SET value = '9.1.0' WHERE key = 'schema_written_by'")
+    folder = Path(where).parent
+    if store_url.startswith("sqlite"):
+        assert sorted(p.name for p in folder.iterdir()) == ["store.sqlite"]
+        files = _snapshot(folder)
+    before = database_snapshot(store_url)
+    for create in (True, False):
+        with pytest.raises(StoreError) as err:
+            Store.open(store_url, create=create)
+        msg = str(err.value)
+        for part in ("revision 0007", "mlscope 9.1.0", f"up to revision {HEAD_REVISION}",
+                     "pip install --upgrade mlscope", where, "untouched"):
+            assert part in msg
+    if store_url.startswith("sqlite"):
+        assert _snapshot(folder) == files  # the very bytes: not even the journal mode
+    assert database_snapshot(store_url) == before
 
 
 def test_a_text_file_is_refused_untouched(store_path: Path) -> None:
@@ -349,8 +443,8 @@ def test_an_empty_database_without_create_is_refused(tmp_path: Path) -> None:
     assert (tmp_path / "empty.sqlite").read_bytes() == b""
 
 
-def test_missing_run_and_closed_store(store_path: Path) -> None:
-    store = Store.open(store_path)
+def test_missing_run_and_closed_store(store_url: str) -> None:
+    store = Store.open(store_url)
     with pytest.raises(StoreError, match=r"no run 3 .* no runs yet"):
         store.run(3)
     with pytest.raises(StoreError, match="no run 3"):

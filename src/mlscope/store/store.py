@@ -22,8 +22,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import create_engine, event, func, insert, inspect, select, text
-from sqlalchemy.engine import URL, Connection, Engine, Row, make_url
+from sqlalchemy import func, insert, inspect, select, text
+from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import (
     ArgumentError,
     DBAPIError,
@@ -32,13 +32,26 @@ from sqlalchemy.exc import (
 )
 
 from mlscope._version import __version__
-from mlscope.errors import InputError
 from mlscope.result import OVERALL, EvaluationResult
+from mlscope.store.backend import (
+    DEFAULT_PATH,
+    LOCK_WAIT_S,
+    WRITE,
+    StoreError,
+    begin_write,
+    check_file,
+    make_engine,
+    resolve,
+    retryable,
+    scrub,
+    shown,
+)
 from mlscope.store.changes import describe_changes
 from mlscope.store.migrate import get_meta, known_revisions, set_meta, upgrade
 from mlscope.store.schema import (
     HEAD_REVISION,
     META_TABLE,
+    NAME,
     VERSION_TABLE,
     runs_table,
     values_table,
@@ -53,22 +66,7 @@ __all__ = [
     "data_fingerprint",
 ]
 
-DEFAULT_PATH = Path(".mlscope") / "store.sqlite"  # under the project directory
-
-# How long a writer waits for SQLite's write lock: first inside SQLite (busy timeout), then
-# by retrying the whole transaction, which also covers the cases SQLite reports as
-# 'database is locked' at once without waiting.
-BUSY_TIMEOUT_S = 30.0
-LOCK_WAIT_S = 120.0
-
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-_WRITE = "mlscope_write"  # execution option: this transaction will write
-
 T = TypeVar("T")
-
-
-class StoreError(InputError):
-    """The store cannot be opened, read or written: the message says why and what to do."""
 
 
 @dataclass
@@ -150,7 +148,7 @@ class Store:
         # Use Store.open: it checks and migrates the database before handing it out.
         self._engine = engine
         self.path = path
-        self.url = engine.url.render_as_string(hide_password=True)
+        self.url = shown(engine.url)
         self._sqlite = engine.url.get_backend_name() == "sqlite"
         self._closed = False
 
@@ -185,14 +183,14 @@ class Store:
             newer than this mlscope supports; there is no store and ``create`` is False.
             A store that is refused is left exactly as it was.
         """
-        url, path = _resolve(location, project_dir)
+        url, path = resolve(location, project_dir)
         if path is not None:
-            _check_file(path, create=create)
+            check_file(path, create=create)
         try:
-            engine = _make_engine(url)
+            engine = make_engine(url)
         except (ArgumentError, NoSuchModuleError) as exc:
             raise StoreError(
-                f"store: cannot use `{url.render_as_string(hide_password=True)}`: {exc}. "
+                f"store: cannot use `{shown(url)}`: {scrub(str(exc), url)}. "
                 "Give a SQLAlchemy URL (sqlite:///path/store.sqlite, "
                 "postgresql+psycopg://user@host/db) or the path of an SQLite file"
             ) from None
@@ -321,16 +319,20 @@ class Store:
         Raises
         ------
         StoreError
-            The run could not be written; nothing of it was.
+            The run could not be written, or holds what not every database can store (a
+            name over 255 characters, a NUL character, NaN or an infinity); nothing of it
+            was written.
 
         Notes
         -----
-        One transaction: a save that fails writes nothing. With SQLite, concurrent
-        writers take turns (the write lock is taken when the transaction begins, and a
-        busy store is retried for up to two minutes).
+        One transaction: a save that fails writes nothing. Concurrent writers take turns
+        (SQLite: the write lock is taken when the transaction begins, and a busy store is
+        retried for up to two minutes; PostgreSQL: an advisory lock held by the
+        transaction), so ids follow the commits and ``changes`` the previous commit.
         """
         record = _run_record(result, command=command, charter_text=charter_text, note=note)
         rows = _value_rows(result)
+        _check_portable(record, rows)
 
         def write(conn: Connection) -> int:
             prev = conn.execute(
@@ -418,10 +420,12 @@ class Store:
         return None if row.charter_text is None else str(row.charter_text)
 
     def projects(self) -> list[str]:
-        """The projects with at least one run, in alphabetical order."""
-        stmt = select(runs_table.c.project).distinct().order_by(runs_table.c.project)
-        return [str(p) for p in self._run(lambda c: c.execute(stmt).scalars().all(),
-                                          write=False, what="list the projects in")]
+        """The projects with at least one run, sorted by code point (``B`` before ``a``)."""
+        # Sorted here, not in SQL: a server sorts by its collation (PostgreSQL often puts
+        # `alpha` before `Beta`), SQLite by code point; the list must not depend on that.
+        stmt = select(runs_table.c.project).distinct()
+        return sorted(str(p) for p in self._run(lambda c: c.execute(stmt).scalars().all(),
+                                                write=False, what="list the projects in"))
 
     def history(
         self,
@@ -500,7 +504,8 @@ class Store:
         return StoreError(f"no run {run_id} in the store at {self._where()}; {have}")
 
     def _run(self, fn: Callable[[Connection], T], *, write: bool, what: str) -> T:
-        """Run ``fn`` in one transaction, retrying while an SQLite store is locked."""
+        """Run ``fn`` in one transaction (a writing one after the others), retried while
+        the database answers that it may simply run again (SQLite: locked)."""
         if self._closed:
             raise StoreError(f"the store at {self._where()} is closed")
         delay = 0.02
@@ -509,11 +514,13 @@ class Store:
             try:
                 with self._engine.connect() as conn:
                     if write:
-                        conn.execution_options(**{_WRITE: True})
+                        conn.execution_options(**{WRITE: True})
                     with conn.begin():
+                        if write:
+                            begin_write(conn)
                         return fn(conn)
             except OperationalError as exc:
-                if _locked(exc) and time.monotonic() < deadline:
+                if retryable(exc, self._engine.dialect.name) and time.monotonic() < deadline:
                     # Jitter so that writers that collided do not collide again in step.
                     time.sleep(delay * (1.0 + random.random()))
                     delay = min(delay * 2.0, 0.5)
@@ -524,6 +531,7 @@ class Store:
 
     def _error(self, exc: DBAPIError, what: str) -> StoreError:
         detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        detail = scrub(detail, self._engine.url)
         lowered = detail.lower()
         if "not a database" in lowered or "malformed" in lowered:
             return StoreError(
@@ -531,94 +539,6 @@ class Store:
                 "untouched; give another store location"
             )
         return StoreError(f"cannot {what} the store at {self._where()}: {detail}")
-
-
-# -- opening helpers -------------------------------------------------------------------
-def _resolve(location: str | Path | None, project_dir: Path | None) -> tuple[URL, Path | None]:
-    """The URL to connect to and, for an SQLite file, its path."""
-    if location is None:
-        path = (Path.cwd() if project_dir is None else Path(project_dir)) / DEFAULT_PATH
-    elif isinstance(location, Path) or "://" not in location:
-        path = Path(location).expanduser()
-    else:
-        try:
-            url = make_url(location)
-        except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
-            raise StoreError(
-                f"store: `{location}` is not a database URL; give a SQLAlchemy URL "
-                "(sqlite:///path/store.sqlite, postgresql+psycopg://user@host/db) or the "
-                "path of an SQLite file"
-            ) from None
-        path_ = _sqlite_path(url)
-        # A relative SQLite path is fixed now, so that a later chdir changes nothing.
-        return (url if path_ is None else url.set(database=str(path_))), path_
-    path = path.absolute()
-    return URL.create("sqlite", database=str(path)), path
-
-
-def _sqlite_path(url: URL) -> Path | None:
-    if url.get_backend_name() != "sqlite":
-        return None
-    db = url.database
-    if not db or db == ":memory:" or db.startswith("file:") or url.query.get("uri"):
-        return None  # in memory, or an SQLite URI we pass through as given
-    return Path(db).expanduser().absolute()
-
-
-def _check_file(path: Path, *, create: bool) -> None:
-    """Refuse what cannot be an SQLite store before SQLite opens (and perhaps writes) it."""
-    if path.is_dir():
-        raise StoreError(
-            f"store: {path} is a directory; give the path of a file, e.g. "
-            f"{path / DEFAULT_PATH.name}"
-        )
-    if not path.exists():
-        if not create:
-            raise StoreError(f"there is no mlscope store at {path} (no such file)")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"store: cannot create the folder {path.parent}: {exc}") from None
-        return
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(len(_SQLITE_MAGIC))
-    except OSError as exc:
-        raise StoreError(f"store: cannot read {path}: {exc}") from None
-    # An empty file is an empty SQLite database; anything else must carry SQLite's header.
-    if head and head != _SQLITE_MAGIC:
-        raise StoreError(
-            f"{path} is not an mlscope store: it is not an SQLite database. It was left "
-            "untouched; move it away or give another store location"
-        )
-
-
-def _make_engine(url: URL) -> Engine:
-    if url.get_backend_name() != "sqlite":
-        return create_engine(url)
-    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
-    event.listen(engine, "connect", _sqlite_on_connect)
-    event.listen(engine, "begin", _sqlite_on_begin)
-    return engine
-
-
-def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
-    # sqlite3 begins transactions itself only before INSERT/UPDATE/DELETE, so the DDL of a
-    # migration would commit statement by statement. Turn that off and let
-    # `_sqlite_on_begin` emit BEGIN for every transaction SQLAlchemy starts.
-    dbapi_conn.isolation_level = None
-    cur = dbapi_conn.cursor()
-    cur.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-    cur.execute("PRAGMA foreign_keys = ON")
-    cur.close()
-
-
-def _sqlite_on_begin(conn: Connection) -> None:
-    # A writer takes the write lock when it begins (IMMEDIATE), not at its first write: two
-    # transactions that both read and then try to write would deadlock, which SQLite
-    # answers with 'database is locked' at once, without waiting out the busy timeout.
-    write = conn.get_execution_options().get(_WRITE, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def _read_state(conn: Connection) -> _State:
@@ -637,11 +557,6 @@ def _read_state(conn: Connection) -> _State:
         except DBAPIError:
             written_by = None
     return _State(tables, revisions, written_by)
-
-
-def _locked(exc: OperationalError) -> bool:
-    msg = str(exc.orig).lower()
-    return "database is locked" in msg or "database table is locked" in msg or "busy" in msg
 
 
 # -- records ---------------------------------------------------------------------------
@@ -684,6 +599,38 @@ def _facts(row: Any) -> dict[str, Any]:
 def _insert_values(conn: Connection, run_id: int, rows: list[dict[str, Any]]) -> None:
     if rows:  # an empty executemany would be read as one row of defaults
         conn.execute(insert(values_table), [{**r, "run_id": run_id} for r in rows])
+
+
+# What each bounded text column holds, for messages; the rest of the text columns are
+# checked for NUL only.
+_NAMED = {"model": "model name", "split": "split name", "metric": "metric id",
+          "project": "project name", "winner": "winner", "selection_metric": "selection metric",
+          "selection_split": "split name", "command": "command"}
+
+
+def _check_portable(record: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    """Refuse, before writing, what one database would keep and another reject.
+
+    SQLite keeps any text; PostgreSQL rejects names over their column's 255 characters and
+    any text with a NUL character. A run is stored alike everywhere or not at all.
+    """
+    project = str(record["project"])
+    fields = [(k, r[k]) for r in rows for k in ("model", "split", "metric")]
+    fields += [(k, v) for k, v in record.items() if isinstance(v, str)]
+    for key, value in fields:
+        if not isinstance(value, str):
+            continue
+        what = _NAMED.get(key, key.replace("_", " "))
+        if key in _NAMED and len(value) > NAME:
+            raise StoreError(
+                f"the result of `{project[:80]}` cannot be stored: its {what} "
+                f"`{value[:40]}…` has {len(value)} characters; the store keeps names of up "
+                f"to {NAME} characters (on every database)")
+        if "\x00" in value:
+            raise StoreError(
+                f"the result of `{project[:80]}` cannot be stored: its {what} "
+                f"{value[:40]!r}… contains a NUL character (\\x00), which PostgreSQL "
+                "cannot store; remove it")
 
 
 def _run_record(
