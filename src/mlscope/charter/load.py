@@ -32,6 +32,7 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
+from mlscope.charter.predicate import PredicateError, parse_predicate
 from mlscope.charter.schema import (
     _BOUND,
     Baseline,
@@ -1253,6 +1254,12 @@ class _Checker:
                 self.add(p, f"the predicate of slice `{name}` is empty",
                          fix="write an SQL condition over the table's columns, e.g. "
                          "\"balance > 1500\"")
+                continue
+            try:  # untrusted SQL: only an allow-listed condition passes (predicate.py)
+                parse_predicate(pred)
+            except PredicateError as exc:
+                self.add(p, str(exc), fix="write one condition over the table's columns, "
+                         "e.g. \"balance > 1500\"")
 
     def check_splits(self, parts: _Parts) -> None:
         splits = parts.splits

@@ -26,12 +26,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from mlscope.charter.predicate import Predicate, PredicateError, parse_predicate
 from mlscope.charter.schema import Charter
 from mlscope.errors import InputError, did_you_mean
+from mlscope.sql import connect, harden, safe_error, seal
 
 __all__ = [
-    "EvalTable", "attach_baselines", "base_frame", "check_splits", "open_evaluation", "qi",
-    "ql",
+    "EvalTable", "attach_baselines", "base_frame", "check_predicates", "check_splits",
+    "open_evaluation", "qi", "ql",
 ]
 
 _PROBA_TOL = 1e-6  # multiclass rows may sum to 1 up to float rounding
@@ -113,7 +115,25 @@ class _Source:
 
 
 def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    # Bounded and without quoted values: a DuckDB error must not echo a file's contents.
+    return safe_error(exc)
+
+
+def check_predicates(charter: Charter) -> dict[str, Predicate]:
+    """Check every ``slices.where`` predicate (see :mod:`mlscope.charter.predicate`).
+
+    Raises
+    ------
+    InputError
+        Naming the slice and the offending part of its predicate.
+    """
+    out: dict[str, Predicate] = {}
+    for name, text in charter.slices.where.items():
+        try:
+            out[name] = parse_predicate(text)
+        except PredicateError as exc:
+            raise InputError(f"slice `{name}`: {exc}") from None
+    return out
 
 
 def _reader_sql(path: Path) -> str:
@@ -161,18 +181,20 @@ def open_evaluation(
     base_dir
         Directory that relative data paths are resolved against (the charter's folder).
     con
-        DuckDB connection to use; a new in-memory one by default.
+        DuckDB connection to use; a new in-memory one by default. Either way it is
+        hardened and then sealed (:func:`mlscope.sql.seal`): once the charter's files are
+        registered, no other file can be read or written on it and its settings are locked.
 
     Raises
     ------
     InputError
-        For any problem with the data: a missing file or column, bad labels or scores.
+        For any problem with the data: a missing file or column, bad labels or scores,
+        or a ``slices.where`` predicate that is not an allowed condition (checked before
+        any SQL runs).
     """
-    if con is None:
-        con = duckdb.connect()
-        # DuckDB draws its own progress bar on stderr for long queries, even when stderr is
-        # not a terminal; mlscope's CLI shows one progress bar for the whole evaluation.
-        con.execute("SET enable_progress_bar = false")
+    checked = check_predicates(charter)
+    con = connect() if con is None else harden(con)
+    files: list[Path] = []  # every file the views read; the only ones left readable
     d = charter.data
     task = charter.task
     sources: list[dict[str, Any]] = []
@@ -191,12 +213,14 @@ def open_evaluation(
     if d.table is not None or d.duckdb is not None:
         if d.table is not None:
             base = _file_source(con, "src", path_of(d.table))
+            files.append(path_of(d.table))
             sources.append(_fingerprint(path_of(d.table)))
         else:
             assert d.duckdb is not None
             db = path_of(d.duckdb.database)
             if not db.exists():
                 raise InputError(f"DuckDB database not found: {db}")
+            files.append(db)
             try:
                 con.execute(f"ATTACH {ql(str(db))} AS userdb (READ_ONLY)")
             except duckdb.Error as exc:
@@ -218,6 +242,7 @@ def open_evaluation(
         assert d.labels is not None
         assert d.predictions is not None
         base = _file_source(con, "src", path_of(d.labels))
+        files.append(path_of(d.labels))
         sources.append(_fingerprint(path_of(d.labels)))
 
     src = "src"
@@ -338,6 +363,7 @@ def open_evaluation(
             for m, (name, pf) in enumerate(d.predictions.items()):
                 alias = f"pred{m}"
                 ps = _file_source(con, alias, path_of(pf.path))
+                files.append(path_of(pf.path))
                 sources.append(_fingerprint(path_of(pf.path)) | {"model": name})
                 pid = ps.need(d.id, "row id")
                 _check_unique(con, alias, pid, ps.label, d.id or "")
@@ -371,24 +397,29 @@ def open_evaluation(
             for m in range(len(models)):
                 select[f"__e{e}_{m}"] = f"CAST(lm{m}.{qi(espec)} AS DOUBLE)"
 
+    # Every file is registered: from here on nothing else can be read, written or loaded.
+    seal(con, files)
+
     # --- named predicates ------------------------------------------------------------------
+    # What runs is the checked predicate as mlscope rendered it, never the charter's text.
     where = dict(charter.slices.where)
-    for i, (wname, pred) in enumerate(where.items()):
+    for i, (wname, pred) in enumerate(checked.items()):
         try:
-            con.execute(f"SELECT count(*) FILTER (WHERE ({pred})) FROM (SELECT * FROM src LIMIT 0)")
+            con.execute(f"SELECT count(*) FILTER (WHERE ({pred.duckdb})) "
+                        "FROM (SELECT * FROM src LIMIT 0)")
         except duckdb.Error as exc:
             raise InputError(
-                f"slice `{wname}`: the predicate {pred!r} does not work on {base.label}: "
-                f"{_first_line(exc)}. Write an SQL condition over its columns, e.g. "
-                f"\"balance > 1500\""
+                f"slice `{wname}`: the predicate {_shown(pred.text)} does not work on "
+                f"{base.label}: {_first_line(exc)}. Write an SQL condition over its columns, "
+                f"e.g. \"balance > 1500\""
             ) from None
         select[f"__p{i}"] = f"{qi(src)}.__mlscope_where{i}"
 
     # Predicates are evaluated inside the base relation (re-aliased under its own name) so
     # that their unqualified column names cannot clash with the joined prediction tables.
     preds = "".join(
-        f", coalesce(({pred}), false) AS __mlscope_where{i}"
-        for i, pred in enumerate(where.values())
+        f", coalesce(({pred.duckdb}), false) AS __mlscope_where{i}"
+        for i, pred in enumerate(checked.values())
     )
     body = ", ".join(f"{expr} AS {qi(alias)}" for alias, expr in select.items())
     sql = f"SELECT {body} FROM (SELECT *{preds} FROM {qi(src)}) AS {qi(src)} " + " ".join(joins)
@@ -412,6 +443,12 @@ def open_evaluation(
     )
     _check_rows(table, charter, base.label)
     return table
+
+
+def _shown(text: str) -> str:
+    """The predicate for a message: one line, bounded."""
+    one = " ".join(text.split())
+    return repr(one if len(one) <= 80 else one[:79] + "…")
 
 
 def base_frame(t: EvalTable, columns: Sequence[str] | None, *, role: str) -> pd.DataFrame:
