@@ -584,6 +584,16 @@ def _binary_label_sql(
     )
 
 
+def _failing_slice(t: EvalTable) -> str:
+    """``slice `name`: `` for the first predicate that fails on the data, else ``""``."""
+    for i, name in enumerate(t.where):
+        try:
+            t.con.execute(f"SELECT count(*) FILTER (WHERE {t.where_col(i)}) FROM ev").fetchone()
+        except duckdb.Error:
+            return f"slice `{name}`: "
+    return ""
+
+
 def _check_rows(t: EvalTable, charter: Charter, label: str) -> None:
     """One aggregate pass over ``ev`` for every row-level check."""
     con = t.con
@@ -639,10 +649,13 @@ def _check_rows(t: EvalTable, charter: Charter, label: str) -> None:
     for _, cond, _ in checks:
         aggs.append(f"count(*) FILTER (WHERE {cond})")
         aggs.append(f"any_value(__id) FILTER (WHERE {cond})")
+    # Every predicate is evaluated on every row here, in the same pass, so that a value it
+    # cannot cast fails now as an InputError, not later inside an engine.
+    aggs += [f"count(*) FILTER (WHERE {t.where_col(i)})" for i in range(len(t.where))]
     try:
         row = con.execute(f"SELECT {', '.join(aggs)} FROM ev").fetchone()
     except duckdb.Error as exc:
-        raise InputError(f"cannot read {label}: {_first_line(exc)}") from None
+        raise InputError(f"cannot read {label}: {_failing_slice(t)}{_first_line(exc)}") from None
     assert row is not None
     t.n_rows = int(row[0])
     if t.n_rows == 0:
