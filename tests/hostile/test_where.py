@@ -325,3 +325,18 @@ def test_a_value_is_not_a_condition() -> None:
 def test_functions_outside_the_common_list_are_refused(fn: str) -> None:
     with pytest.raises(PredicateError, match=f"function `{fn}` is not allowed"):
         parse_predicate(f"{fn}(balance) > 1")
+
+
+def test_the_spark_engine_refuses_before_starting_spark(proj: dict[str, Any]) -> None:
+    from mlscope.data import spark_source
+
+    c = base_charter("eval.parquet")
+    c["slices"]["where"] = {"evil": f"read_text('{proj['secret']}') IS NOT NULL"}
+
+    def no_spark(*_: Any) -> Any:
+        raise AssertionError("Spark was started for a charter with a hostile predicate")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(spark_source, "get_session", no_spark)
+        with pytest.raises(InputError, match="function `read_text` is not allowed"):
+            spark_source.open_spark_evaluation(Charter.model_validate(c), proj["root"])
