@@ -75,7 +75,7 @@ HOSTILE: list[tuple[str, str]] = [
     ("balance > ?", "parameter"),
     ("balance > 1 AS flag", "AS flag"),
     ("src.balance > 1", "`src.balance`"),
-    ("CAST(balance AS INTEGER[]) IS NULL", "cast to `list`"),
+    ("CAST(balance AS INTEGER[]) IS NULL", "a cast to `"),
     ("region COLLATE nocase = 'north'", "COLLATE"),
 ]
 

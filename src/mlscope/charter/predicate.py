@@ -4,7 +4,7 @@ A charter comes from a pull request, so its predicates are untrusted text. Splic
 text into SQL would let a charter read files (``read_text('/proc/self/environ')``), write
 them (``COPY … TO``), attach databases or install extensions. Instead each predicate is
 
-1. tokenized: comments, ``;``, and strings other than plain ``'…'`` are refused;
+1. scanned: comments, ``;``, and strings other than plain ``'…'`` are refused;
 2. parsed by DuckDB's own parser (``json_serialize_sql``, which parses and never runs) as
    the single expression of ``SELECT <predicate>``, on a connection with nothing attached
    and no file access;
@@ -24,6 +24,7 @@ meaning (``log`` is not in it: base 10 in DuckDB, natural in Spark; use ``ln`` o
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -98,6 +99,8 @@ _BINARY = {"+": "+", "-": "-", "*": "*", "/": "/", "%": "%", "||": "||",
            "~~": "LIKE", "!~~": "NOT LIKE", "~~*": "ILIKE", "!~~*": "NOT ILIKE"}
 _UNARY = {"+", "-"}
 _LIKE = {"LIKE", "NOT LIKE", "ILIKE", "NOT ILIKE"}
+_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+             "UINTEGER", "UBIGINT", "UHUGEINT"}
 _NUMBER = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
 _ALLOWED_NOTE = (
     "allowed: columns, constants, comparisons, AND/OR/NOT, IN (…), BETWEEN, LIKE/ILIKE, "
@@ -170,29 +173,47 @@ def _excerpt(s: str, limit: int = 60) -> str:
 
 
 def _check_tokens(text: str) -> None:
-    """Refuse what the parse tree would no longer show: comments, ``;``, escaped strings."""
-    raw = text.encode()
-    try:
-        tokens = duckdb.tokenize(text)
-    except Exception as exc:  # the tokenizer raises for bytes it cannot read
-        raise PredicateError(f"the predicate cannot be read as SQL ({type(exc).__name__})") \
-            from None
-    for i, (pos, kind) in enumerate(tokens):
-        end = tokens[i + 1][0] if i + 1 < len(tokens) else len(raw)
-        tok = raw[pos:end].decode(errors="replace").strip()
-        if kind == duckdb.token_type.comment:
+    """Refuse what the parse tree would no longer show: comments, ``;``, escaped strings.
+
+    A small scan of its own rather than ``duckdb.tokenize``, whose report of comments
+    differs between DuckDB versions. It skips ``'…'`` strings and ``"…"`` names (with
+    their doubled quotes) and looks at everything else. A disagreement with DuckDB's
+    lexer can only refuse too much: what runs is rendered from the parse tree anyway.
+    """
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "'\"":
+            if c == "'":
+                prefix = re.search(r"(?:[A-Za-z_0-9]+|U&)$", text[:i])
+                if prefix and prefix.group(0).upper() in _STRING_PREFIXES:
+                    raise _escaped_string(text[prefix.start():i + 1])
+            j = i + 1
+            while j < n and not (text[j] == c and not text.startswith(c * 2, j)):
+                j += 2 if text.startswith(c * 2, j) else 1
+            i = j + 1
+            continue
+        if text.startswith(("--", "/*"), i):
             raise PredicateError(
-                f"a comment (`{_excerpt(tok, 30)}`) is not allowed in a slice predicate; "
-                "write only the condition (YAML comments go after `#` outside the quotes)")
-        if kind == duckdb.token_type.string_const and not tok.startswith("'"):
-            raise PredicateError(
-                f"the string `{_excerpt(tok, 30)}` is not allowed in a slice predicate: "
-                "write text in plain single quotes, e.g. 'north' (no E'…', $$…$$ or "
-                "other escapes)")
-        if kind == duckdb.token_type.operator and ";" in tok:
-            raise PredicateError(
-                "`;` is not allowed in a slice predicate: it is one condition, not "
-                "statements")
+                f"a comment (`{_excerpt(text[i:], 30)}`) is not allowed in a slice "
+                "predicate; write only the condition (a YAML comment goes after `#`, outside "
+                "the quotes)")
+        if c == ";":
+            raise PredicateError("`;` is not allowed in a slice predicate: it is one "
+                                 "condition, not statements")
+        dollar = re.match(r"\$[A-Za-z_]*\$", text[i:])
+        if dollar:
+            raise _escaped_string(dollar.group(0))
+        i += 1
+
+
+_STRING_PREFIXES = {"E", "X", "B", "N", "U&"}
+
+
+def _escaped_string(start: str) -> PredicateError:
+    return PredicateError(
+        f"the string starting `{_excerpt(start, 20)}` is not allowed in a slice predicate: "
+        "write text in plain single quotes, e.g. 'north' (no E'…', $$…$$ or other escapes)")
 
 
 def _parse(text: str) -> dict[str, Any]:
@@ -202,7 +223,8 @@ def _parse(text: str) -> dict[str, Any]:
         if _PARSER is None:
             _PARSER = _parser_connection()
         _refuse_statement(_PARSER, text)
-        row = _PARSER.execute("SELECT json_serialize_sql(?)", [_WRAP + text]).fetchone()
+        row = _PARSER.execute("SELECT json_serialize_sql(?::VARCHAR)",
+                              [_WRAP + text]).fetchone()
     assert row is not None
     tree = json.loads(row[0])
     if tree.get("error"):
@@ -331,18 +353,45 @@ class _Render:
 
     def constant(self, node: dict[str, Any]) -> str:
         lit = node.get("literal")
-        if not isinstance(lit, dict):
+        if isinstance(lit, dict):  # DuckDB >= 1.5: the literal's kind and source text
+            kind, text = lit.get("kind"), str(lit.get("text", ""))
+            if kind == "NULL_LITERAL":
+                return "NULL"
+            if kind == "BOOLEAN" and text.lower() in ("true", "false"):
+                return text.upper()
+            if kind == "STRING":
+                return self.string(text)
+            if kind in ("INTEGER", "NUMERIC") and _NUMBER.match(text.replace("_", "")):
+                return text.replace("_", "")
+            raise self.refuse(node, f"the constant `{_excerpt(text, 30)}`")
+        return self.typed_value(node)
+
+    def typed_value(self, node: dict[str, Any]) -> str:
+        """A constant as DuckDB < 1.5 serializes it: a typed value."""
+        val = node.get("value")
+        if not isinstance(val, dict):
             raise self.refuse(node, "this constant")
-        kind, text = lit.get("kind"), str(lit.get("text", ""))
-        if kind == "NULL_LITERAL":
+        ty = val.get("type") or {}
+        tid, v = str(ty.get("id")), val.get("value")
+        if val.get("is_null"):
             return "NULL"
-        if kind == "BOOLEAN" and text.lower() in ("true", "false"):
-            return text.upper()
-        if kind == "STRING":
-            return self.string(text)
-        if kind in ("INTEGER", "NUMERIC") and _NUMBER.match(text.replace("_", "")):
-            return text.replace("_", "")
-        raise self.refuse(node, f"the constant `{_excerpt(text, 30)}`")
+        if tid == "BOOLEAN" and isinstance(v, bool):
+            return "TRUE" if v else "FALSE"
+        if tid == "VARCHAR" and isinstance(v, str):
+            return self.string(v)
+        if tid in _INTEGERS and isinstance(v, int) and not isinstance(v, bool):
+            return str(v)
+        if tid in _INTEGERS and isinstance(v, dict) and isinstance(v.get("upper"), int) \
+                and isinstance(v.get("lower"), int):  # a 128-bit integer, in two halves
+            return str((v["upper"] << 64) + v["lower"])
+        if tid in ("DOUBLE", "FLOAT") and isinstance(v, float) and math.isfinite(v):
+            return repr(v)
+        scale = (ty.get("type_info") or {}).get("scale")
+        if tid == "DECIMAL" and isinstance(v, int) and isinstance(scale, int) and scale >= 0:
+            digits = str(abs(v)).rjust(scale + 1, "0")
+            whole, frac = digits[: len(digits) - scale], digits[len(digits) - scale:]
+            return ("-" if v < 0 else "") + whole + (f".{frac}" if scale else "")
+        raise self.refuse(node, f"a constant of type {_excerpt(tid, 20)}")
 
     def column(self, node: dict[str, Any]) -> str:
         names = node.get("column_names") or []
@@ -394,29 +443,49 @@ class _Render:
         return f"(CASE {' '.join(parts)}{tail} END)"
 
     def cast(self, node: dict[str, Any]) -> str:
-        ty = node.get("type_expr") or {}
+        name, params = self.cast_type(node)
+        duck, spark = _TYPES[name]
+        out = duck if self.dialect == "duckdb" else spark
+        if params is not None:
+            out += f"({params[0]}, {params[1]})"
+        kw = "TRY_CAST" if node.get("try_cast") else "CAST"
+        return f"{kw}({self.expr(node.get('child'))} AS {out})"
+
+    def cast_type(self, node: dict[str, Any]) -> tuple[str, tuple[int, int] | None]:
+        """The allowed type a cast names, and DECIMAL's (width, scale) when given."""
+        shown = ", ".join(sorted(set(_TYPES)))
+        ty = node.get("type_expr")
+        if ty is None and isinstance(node.get("cast_type"), dict):  # DuckDB < 1.5
+            ct = node["cast_type"]
+            name, info = str(ct.get("id", "")).upper(), ct.get("type_info") or {}
+            if name not in _TYPES:
+                raise self.refuse(node, f"a cast to `{_excerpt(name, 30)}` (types: {shown})")
+            if name == "DECIMAL" and isinstance(info.get("width"), int):
+                return name, (int(info["width"]), int(info.get("scale") or 0))
+            return name, None
+        ty = ty if isinstance(ty, dict) else {}
         name = str(ty.get("type_name", "")).upper()
         if (ty.get("class") != "TYPE" or ty.get("catalog") or ty.get("schema")
                 or name not in _TYPES):
             raise self.refuse(node, f"a cast to `{_excerpt(str(ty.get('type_name', '?')), 30)}`"
-                              f" (types: {', '.join(sorted(set(_TYPES)))})")
-        duck, spark = _TYPES[name]
-        out = duck if self.dialect == "duckdb" else spark
+                              f" (types: {shown})")
         args = ty.get("children") or []
-        if args:
-            if duck != "DECIMAL" or len(args) != 2 or any(
-                    (a.get("literal") or {}).get("kind") != "INTEGER" for a in args):
-                raise self.refuse(node, f"the type `{name}` with parameters")
-            out += "(" + ", ".join(str(int(a["literal"]["text"])) for a in args) + ")"
-        kw = "TRY_CAST" if node.get("try_cast") else "CAST"
-        return f"{kw}({self.expr(node.get('child'))} AS {out})"
+        if not args:
+            return name, None
+        if _TYPES[name][0] != "DECIMAL" or len(args) != 2 or any(
+                (a.get("literal") or {}).get("kind") != "INTEGER" for a in args):
+            raise self.refuse(node, f"the type `{name}` with parameters")
+        return name, (int(args[0]["literal"]["text"]), int(args[1]["literal"]["text"]))
 
     def function(self, node: dict[str, Any]) -> str:
         name = str(node.get("function_name", ""))
-        args = node.get("arguments") or []
+        # DuckDB >= 1.5 lists {name, expression} arguments; before, bare children (a named
+        # argument then shows as an alias, refused in `expr`).
+        args = node.get("arguments") if "arguments" in node else [
+            {"name": "", "expression": c} for c in node.get("children") or []]
         if (node.get("schema") or node.get("catalog") or node.get("filter") is not None
                 or (node.get("order_bys") or {}).get("orders") or node.get("distinct")
-                or node.get("export_state")
+                or node.get("export_state") or not isinstance(args, list)
                 or any(not isinstance(a, dict) or a.get("name") for a in args)):
             raise self.refuse(node, f"this call of `{_excerpt(name, 30)}` (qualified, "
                               "with FILTER, ORDER BY, DISTINCT or named arguments)")
