@@ -21,7 +21,7 @@ import yaml
 from click.testing import CliRunner
 
 from mlscope.charter import load_charter
-from mlscope.charter.predicate import PredicateError, parse_predicate
+from mlscope.charter.predicate import Predicate, PredicateError, parse_predicate
 from mlscope.charter.schema import Charter
 from mlscope.cli import main
 from mlscope.data import source
@@ -152,11 +152,10 @@ def test_a_checker_bypass_still_cannot_read_a_file(
     """Defence in depth: were a predicate to slip through, the sealed connection refuses."""
     sneaky = f"CAST((SELECT content FROM read_text('{proj['secret']}')) AS INTEGER) = 1"
 
-    def unchecked(charter: Charter) -> dict[str, Any]:
-        return {n: source.Predicate(t, sneaky, sneaky, ()) for n, t in
-                charter.slices.where.items()}
+    def unchecked(where: dict[str, str]) -> dict[str, Any]:
+        return {n: Predicate(t, sneaky, sneaky, ()) for n, t in where.items()}
 
-    monkeypatch.setattr(source, "check_predicates", unchecked)
+    monkeypatch.setattr(source, "check_where", unchecked)
     ch = load_charter(_write_charter(proj["root"], {"evil": "balance > 1"})[0])
     with pytest.raises(InputError) as info:
         open_evaluation(ch, proj["root"])

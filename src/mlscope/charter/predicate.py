@@ -36,7 +36,9 @@ import duckdb
 from mlscope.errors import InputError
 from mlscope.sql import connect, seal
 
-__all__ = ["ALLOWED_FUNCTIONS", "Predicate", "PredicateError", "parse_predicate"]
+__all__ = [
+    "ALLOWED_FUNCTIONS", "Predicate", "PredicateError", "check_where", "parse_predicate", "shown",
+]
 
 Dialect = Literal["duckdb", "spark"]
 
@@ -165,6 +167,38 @@ def parse_predicate(text: str) -> Predicate:
     duck = _Render(text, "duckdb", columns).top(expr)
     spark = _Render(text, "spark", []).top(expr)
     return Predicate(text=text, duckdb=duck, spark=spark, columns=tuple(dict.fromkeys(columns)))
+
+
+def check_where(where: Mapping[str, str]) -> dict[str, Predicate]:
+    """Check every ``slices.where`` predicate; what the engines run before any SQL.
+
+    Parameters
+    ----------
+    where
+        The charter's ``slices.where``: slice name -> predicate text.
+
+    Returns
+    -------
+    dict
+        Slice name -> :class:`Predicate`, in the charter's order.
+
+    Raises
+    ------
+    InputError
+        Naming the slice and the offending part of its predicate.
+    """
+    out: dict[str, Predicate] = {}
+    for name, text in where.items():
+        try:
+            out[name] = parse_predicate(text)
+        except PredicateError as exc:
+            raise InputError(f"slice `{name}`: {exc}") from None
+    return out
+
+
+def shown(text: str) -> str:
+    """A predicate for a message: one line, at most 80 characters, quoted."""
+    return repr(_excerpt(text, 80))
 
 
 def _excerpt(s: str, limit: int = 60) -> str:

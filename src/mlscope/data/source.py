@@ -26,14 +26,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from mlscope.charter.predicate import Predicate, PredicateError, parse_predicate
+from mlscope.charter.predicate import check_where, shown
 from mlscope.charter.schema import Charter
 from mlscope.errors import InputError, did_you_mean
 from mlscope.sql import connect, harden, safe_error, seal
 
 __all__ = [
-    "EvalTable", "attach_baselines", "base_frame", "check_predicates", "check_splits",
-    "open_evaluation", "qi", "ql",
+    "EvalTable", "attach_baselines", "base_frame", "check_splits", "open_evaluation", "qi",
+    "ql",
 ]
 
 _PROBA_TOL = 1e-6  # multiclass rows may sum to 1 up to float rounding
@@ -119,23 +119,6 @@ def _first_line(exc: BaseException) -> str:
     return safe_error(exc)
 
 
-def check_predicates(charter: Charter) -> dict[str, Predicate]:
-    """Check every ``slices.where`` predicate (see :mod:`mlscope.charter.predicate`).
-
-    Raises
-    ------
-    InputError
-        Naming the slice and the offending part of its predicate.
-    """
-    out: dict[str, Predicate] = {}
-    for name, text in charter.slices.where.items():
-        try:
-            out[name] = parse_predicate(text)
-        except PredicateError as exc:
-            raise InputError(f"slice `{name}`: {exc}") from None
-    return out
-
-
 def _reader_sql(path: Path) -> str:
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
     p = ql(str(path))
@@ -192,7 +175,7 @@ def open_evaluation(
         or a ``slices.where`` predicate that is not an allowed condition (checked before
         any SQL runs).
     """
-    checked = check_predicates(charter)
+    checked = check_where(charter.slices.where)
     con = connect() if con is None else harden(con)
     files: list[Path] = []  # every file the views read; the only ones left readable
     d = charter.data
@@ -409,7 +392,7 @@ def open_evaluation(
                         "FROM (SELECT * FROM src LIMIT 0)")
         except duckdb.Error as exc:
             raise InputError(
-                f"slice `{wname}`: the predicate {_shown(pred.text)} does not work on "
+                f"slice `{wname}`: the predicate {shown(pred.text)} does not work on "
                 f"{base.label}: {_first_line(exc)}. Write an SQL condition over its columns, "
                 f"e.g. \"balance > 1500\""
             ) from None
@@ -443,12 +426,6 @@ def open_evaluation(
     )
     _check_rows(table, charter, base.label)
     return table
-
-
-def _shown(text: str) -> str:
-    """The predicate for a message: one line, bounded."""
-    one = " ".join(text.split())
-    return repr(one if len(one) <= 80 else one[:79] + "…")
 
 
 def base_frame(t: EvalTable, columns: Sequence[str] | None, *, role: str) -> pd.DataFrame:

@@ -27,14 +27,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 
+from mlscope.charter.predicate import check_where, shown
 from mlscope.charter.schema import Charter
-from mlscope.data.source import (
-    EvalTable,
-    _fingerprint,
-    _shown,
-    check_predicates,
-    check_splits,
-)
+from mlscope.data.source import EvalTable, _fingerprint, check_splits
 from mlscope.errors import InputError, did_you_mean
 from mlscope.sql import connect, safe_error, seal
 
@@ -361,7 +356,7 @@ def open_spark_evaluation(
         (with a "did you mean"), bad labels, scores out of range, NaN or infinite values.
     """
     check_layout(charter)
-    checked = check_predicates(charter)  # before Spark starts or reads anything
+    checked = check_where(charter.slices.where)  # before Spark starts or reads anything
     spark = session if session is not None and not isinstance(session, str) else (
         get_session(session))
     d = charter.data
@@ -459,7 +454,7 @@ def open_spark_evaluation(
                 _ = base.selectExpr(expr).schema  # analysis: names and types
         except spark_errors() as exc:
             raise InputError(
-                f"slice `{wname}`: the predicate {_shown(pred)} does not work on {label}: "
+                f"slice `{wname}`: the predicate {shown(pred)} does not work on {label}: "
                 f"{_first_line(exc)}. Write a Spark SQL condition over its columns, e.g. "
                 f"\"balance > 1500\""
             ) from None
