@@ -33,6 +33,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from mlscope.charter.bounds import check_metric_ranges
+from mlscope.charter.predicate import PredicateError, parse_predicate
 from mlscope.charter.schema import (
     _BOUND,
     Baseline,
@@ -1248,6 +1249,12 @@ class _Checker:
                 self.add(p, f"the predicate of slice `{name}` is empty",
                          fix="write an SQL condition over the table's columns, e.g. "
                          "\"balance > 1500\"")
+                continue
+            try:  # untrusted SQL: only an allow-listed condition passes (predicate.py)
+                parse_predicate(pred)
+            except PredicateError as exc:
+                self.add(p, str(exc), fix="write one condition over the table's columns, "
+                         "e.g. \"balance > 1500\"")
 
     def check_splits(self, parts: _Parts) -> None:
         splits = parts.splits

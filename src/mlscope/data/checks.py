@@ -23,6 +23,7 @@ import duckdb
 
 from mlscope.charter.schema import Charter
 from mlscope.errors import InputError, did_you_mean
+from mlscope.sql import is_locked, safe_error
 
 if TYPE_CHECKING:
     from mlscope.data.source import EvalTable
@@ -33,7 +34,6 @@ __all__ = [
 ]
 
 _PROBA_TOL = 1e-6  # multiclass rows may sum to 1 up to float rounding
-_MAX_ERROR = 300  # characters of a reader's error shown to the user
 # The optimizers that read file statistics: they may prove a condition false (or skip a row
 # group) from min/max values that leave NaN out, so the checks run without them.
 _STATS_OPTIMIZERS = ("statistics_propagation", "filter_pushdown", "row_group_pruner")
@@ -52,15 +52,13 @@ def ql(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def first_line(exc: BaseException, limit: int = _MAX_ERROR) -> str:
-    """The first line of an error, at most ``limit`` characters.
+def first_line(exc: BaseException) -> str:
+    """One bounded line for a reader's or query's error, without the values it quotes.
 
-    Readers' errors may quote a value from the user's file; one bounded line says what went
-    wrong without copying the file into a CI log.
+    Readers' errors may quote a value from the user's file; :func:`mlscope.sql.safe_error`
+    says what went wrong without copying the file into a CI log.
     """
-    text = str(exc).strip()
-    line = text.splitlines()[0] if text else type(exc).__name__
-    return line if len(line) <= limit else line[:limit - 1] + "…"
+    return safe_error(exc)
 
 
 @contextmanager
@@ -70,6 +68,11 @@ def values_not_statistics(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     The setting is restored afterwards, so that the metric queries keep them (they only
     run once the values are known to be valid, when the statistics are honest).
     """
+    if is_locked(con):
+        # Locked once open_evaluation has run every check with the optimizers off; a later
+        # look-up (an engine's example row) still runs, only without that guarantee.
+        yield
+        return
     known = {str(r[0]) for r in con.execute("SELECT name FROM duckdb_optimizers()").fetchall()}
     off = [o for o in _STATS_OPTIMIZERS if o in known]
     row = con.execute("SELECT current_setting('disabled_optimizers')").fetchone()
@@ -263,6 +266,16 @@ def check_splits(t: EvalTable, charter: Charter, label: str) -> None:
         )
 
 
+def _failing_slice(t: EvalTable) -> str:
+    """``slice `name`: `` for the first predicate that fails on the data, else ``""``."""
+    for i, name in enumerate(t.where):
+        try:
+            t.con.execute(f"SELECT count(*) FILTER (WHERE {t.where_col(i)}) FROM ev").fetchone()
+        except duckdb.Error:
+            return f"slice `{name}`: "
+    return ""
+
+
 def check_rows(
     t: EvalTable, charter: Charter, label: str, model_files: dict[str, str] | None = None
 ) -> None:
@@ -329,11 +342,14 @@ def check_rows(
         aggs.append(f"count(*) FILTER (WHERE {cond})")
         aggs.append(f"min(__id) FILTER (WHERE {cond})")
         aggs.append(f"arg_min(__split, __id) FILTER (WHERE {cond})")
+    # Every predicate is evaluated on every row here, in the same pass, so that a value it
+    # cannot cast fails now as an InputError, not later inside an engine.
+    aggs += [f"count(*) FILTER (WHERE {t.where_col(i)})" for i in range(len(t.where))]
     try:
         with values_not_statistics(con):
             row = con.execute(f"SELECT {', '.join(aggs)} FROM ev").fetchone()
     except duckdb.Error as exc:
-        raise InputError(f"cannot read {label}: {first_line(exc)}") from None
+        raise InputError(f"cannot read {label}: {_failing_slice(t)}{first_line(exc)}") from None
     assert row is not None
     t.n_rows = int(row[0])
     if t.n_rows == 0:

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from mlscope.charter.predicate import check_where, shown
 from mlscope.charter.schema import Charter
 from mlscope.data.checks import (
     binary_label_sql,
@@ -39,6 +40,7 @@ from mlscope.data.checks import (
 )
 from mlscope.data.checks import first_line as _first_line
 from mlscope.errors import InputError, did_you_mean
+from mlscope.sql import connect, harden, lock, seal
 
 __all__ = [
     "EvalTable", "attach_baselines", "base_frame", "check_splits", "open_evaluation", "qi",
@@ -157,18 +159,20 @@ def open_evaluation(
     base_dir
         Directory that relative data paths are resolved against (the charter's folder).
     con
-        DuckDB connection to use; a new in-memory one by default.
+        DuckDB connection to use; a new in-memory one by default. Either way it is
+        hardened and then sealed (:func:`mlscope.sql.seal`): once the charter's files are
+        registered, no other file can be read or written on it and its settings are locked.
 
     Raises
     ------
     InputError
-        For any problem with the data: a missing file or column, bad labels or scores.
+        For any problem with the data: a missing file or column, bad labels or scores,
+        or a ``slices.where`` predicate that is not an allowed condition (checked before
+        any SQL runs).
     """
-    if con is None:
-        con = duckdb.connect()
-        # DuckDB draws its own progress bar on stderr for long queries, even when stderr is
-        # not a terminal; mlscope's CLI shows one progress bar for the whole evaluation.
-        con.execute("SET enable_progress_bar = false")
+    checked = check_where(charter.slices.where)
+    con = connect() if con is None else harden(con)
+    files: list[Path] = []  # every file the views read; the only ones left readable
     d = charter.data
     task = charter.task
     sources: list[dict[str, Any]] = []
@@ -188,12 +192,14 @@ def open_evaluation(
     if d.table is not None or d.duckdb is not None:
         if d.table is not None:
             base = _file_source(con, "src", path_of(d.table))
+            files.append(path_of(d.table))
             sources.append(_fingerprint(path_of(d.table)))
         else:
             assert d.duckdb is not None
             db = path_of(d.duckdb.database)
             if not db.exists():
                 raise InputError(f"DuckDB database not found: {db}")
+            files.append(db)
             try:
                 con.execute(f"ATTACH {ql(str(db))} AS userdb (READ_ONLY)")
             except duckdb.Error as exc:
@@ -215,6 +221,7 @@ def open_evaluation(
         assert d.labels is not None
         assert d.predictions is not None
         base = _file_source(con, "src", path_of(d.labels))
+        files.append(path_of(d.labels))
         sources.append(_fingerprint(path_of(d.labels)))
 
     src = "src"
@@ -343,6 +350,7 @@ def open_evaluation(
             for m, (name, pf) in enumerate(d.predictions.items()):
                 alias = f"pred{m}"
                 ps = _file_source(con, alias, path_of(pf.path))
+                files.append(path_of(pf.path))
                 sources.append(_fingerprint(path_of(pf.path)) | {"model": name})
                 pid = ps.need(d.id, "row id")
                 check_unique(con, alias, pid, ps.label, d.id or "", why)
@@ -378,24 +386,31 @@ def open_evaluation(
             for m in range(len(models)):
                 select[f"__e{e}_{m}"] = f"CAST(lm{m}.{qi(espec)} AS DOUBLE)"
 
+    # Every file is registered: from here on nothing else can be read, written or loaded.
+    # The configuration is locked once the data checks below have run (they switch
+    # DuckDB's statistics-based optimizers off and on).
+    seal(con, files, locked=False)
+
     # --- named predicates ------------------------------------------------------------------
+    # What runs is the checked predicate as mlscope rendered it, never the charter's text.
     where = dict(charter.slices.where)
-    for i, (wname, pred) in enumerate(where.items()):
+    for i, (wname, pred) in enumerate(checked.items()):
         try:
-            con.execute(f"SELECT count(*) FILTER (WHERE ({pred})) FROM (SELECT * FROM src LIMIT 0)")
+            con.execute(f"SELECT count(*) FILTER (WHERE ({pred.duckdb})) "
+                        "FROM (SELECT * FROM src LIMIT 0)")
         except duckdb.Error as exc:
             raise InputError(
-                f"slice `{wname}`: the predicate {pred!r} does not work on {base.label}: "
-                f"{_first_line(exc)}. Write an SQL condition over its columns, e.g. "
-                f"\"balance > 1500\""
+                f"slice `{wname}`: the predicate {shown(pred.text)} does not work on "
+                f"{base.label}: {_first_line(exc)}. Write an SQL condition over its columns, "
+                f"e.g. \"balance > 1500\""
             ) from None
         select[f"__p{i}"] = f"{qi(src)}.__mlscope_where{i}"
 
     # Predicates are evaluated inside the base relation (re-aliased under its own name) so
     # that their unqualified column names cannot clash with the joined prediction tables.
     preds = "".join(
-        f", coalesce(({pred}), false) AS __mlscope_where{i}"
-        for i, pred in enumerate(where.values())
+        f", coalesce(({pred.duckdb}), false) AS __mlscope_where{i}"
+        for i, pred in enumerate(checked.values())
     )
     body = ", ".join(f"{expr} AS {qi(alias)}" for alias, expr in select.items())
     sql = f"SELECT {body} FROM (SELECT *{preds} FROM {qi(src)}) AS {qi(src)} " + " ".join(joins)
@@ -418,6 +433,7 @@ def open_evaluation(
         kinds={m: "candidate" for m in models},
     )
     check_rows(table, charter, base.label, model_files)
+    lock(con)
     return table
 
 

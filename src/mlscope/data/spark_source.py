@@ -27,10 +27,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 
+from mlscope.charter.predicate import check_where, shown
 from mlscope.charter.schema import Charter
-from mlscope.data.checks import check_splits, first_line, sniff_file
+from mlscope.data.checks import check_splits, sniff_file
+from mlscope.data.checks import first_line as _first_line
 from mlscope.data.source import EvalTable, _fingerprint
 from mlscope.errors import InputError, did_you_mean
+from mlscope.sql import connect, seal
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -96,9 +99,11 @@ class SparkEvalTable(EvalTable):
         return self.session
 
 
-def _first_line(exc: BaseException) -> str:
-    # Spark's errors quote values and plans: one bounded line, never a dump of the file.
-    return first_line(exc)
+def _empty_connection() -> duckdb.DuckDBPyConnection:
+    """The placeholder DuckDB connection of a SparkEvalTable, hardened and sealed."""
+    con = connect()
+    seal(con, [])
+    return con
 
 
 def spark_errors() -> tuple[type[BaseException], ...]:
@@ -369,6 +374,7 @@ def open_spark_evaluation(
         (with a "did you mean"), bad labels, scores out of range, NaN or infinite values.
     """
     check_layout(charter)
+    checked = check_where(charter.slices.where)  # before Spark starts or reads anything
     spark = session if session is not None and not isinstance(session, str) else (
         get_session(session))
     d = charter.data
@@ -459,14 +465,17 @@ def open_spark_evaluation(
     base = src.withColumn("__mlscope_row", F.monotonically_increasing_id())
     where = dict(charter.slices.where)
     preds: list[str] = []
-    for i, (wname, pred) in enumerate(where.items()):
-        expr = f"coalesce(({pred}), false) AS __mlscope_where{i}"
+    # The checked predicate as mlscope rendered it for Spark SQL (its own quoting of names
+    # and strings), never the charter's text.
+    for i, (wname, checked_pred) in enumerate(checked.items()):
+        pred = checked_pred.text
+        expr = f"coalesce(({checked_pred.spark}), false) AS __mlscope_where{i}"
         try:
             with quiet_errors():
                 _ = base.selectExpr(expr).schema  # analysis: names and types
         except spark_errors() as exc:
             raise InputError(
-                f"slice `{wname}`: the predicate {pred!r} does not work on {label}: "
+                f"slice `{wname}`: the predicate {shown(pred)} does not work on {label}: "
                 f"{_first_line(exc)}. Write a Spark SQL condition over its columns, e.g. "
                 f"\"balance > 1500\""
             ) from None
@@ -480,7 +489,7 @@ def open_spark_evaluation(
     _ = run_spark(lambda: frame.schema, f"cannot build the evaluation table from {label}")
 
     table = SparkEvalTable(
-        con=duckdb.connect(), task=task, models=models, classes=[], slice_columns=slice_cols,
+        con=_empty_connection(), task=task, models=models, classes=[], slice_columns=slice_cols,
         where=where, errors=errors, has_weight=d.weight is not None, splits=[], n_rows=0,
         sources=[fp], session=spark, frame=frame, label=label,
     )
