@@ -77,11 +77,17 @@ def _fsync_dir(folder: Path) -> None:
     """Make a rename in ``folder`` durable (POSIX; Windows cannot open a folder)."""
     if os.name != "posix":
         return
-    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    # Errors are ignored: the renames are done and visible, and a write-only folder or a
+    # file system that refuses fsync on a folder (network, FUSE) must not turn a complete
+    # write into a failed command.
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
     try:
         os.fsync(fd)
     except OSError:
-        pass  # some file systems (network, FUSE) refuse fsync on a folder; the rename stands
+        pass
     finally:
         os.close(fd)
 

@@ -330,7 +330,11 @@ def run(charter: Path, out: Path | None, resamples: int | None, seed: int | None
 @_guard
 def evaluate(charter: Path, out: Path | None, resamples: int | None, seed: int | None,
              engine: str, binned: int | None, quiet: bool) -> None:
-    """Evaluate and select, writing result.json only (no HTML)."""
+    """Evaluate and select, writing result.json only (no HTML).
+
+    An earlier report.html or check.md in the output folder is removed: it would describe
+    another run.
+    """
     sys.exit(_run(charter, out, resamples, seed, engine, quiet, html=False, binned=binned))
 
 
