@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
@@ -22,6 +22,9 @@ from rich.markup import escape
 
 from mlscope._version import __version__
 from mlscope.errors import CharterError, InputError
+
+if TYPE_CHECKING:
+    from mlscope.result import EvaluationResult
 
 __all__ = ["main"]
 
@@ -158,8 +161,11 @@ def _run(
     check: bool = False, diagnose: bool | str = False,
 ) -> int:
     from mlscope.evaluation import evaluate
-    from mlscope.report import render_terminal, write_html
+    from mlscope.report import render_terminal
 
+    # Temporary files that killed runs left in --out and that are older than this are
+    # removed when this run's outputs are committed.
+    started = time.time()
     ctx = click.get_current_context(silent=True)
     spark_master = ctx.meta.get(_SPARK_MASTER) if ctx is not None else None
     if spark_master is not None and engine != "spark":
@@ -173,32 +179,15 @@ def _run(
                          "(and `gates:`) in the charter, or give --candidate to check a model "
                          "against the requirements")
     out_dir = out or (charter.parent / "mlscope-out")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the output folder {out_dir}: {exc.strerror}") from None
-    json_path = out_dir / "result.json"
-    result.to_json(json_path)
-    paths = {"json": str(json_path)}
-    if html:
-        html_path = write_html(result, out_dir / "report.html")
-        paths["html"] = str(html_path)
     ctx_meta = ctx.meta if ctx is not None else {}
-    if not ctx_meta.get(_NO_STORE):
-        from mlscope.store import Store
-
-        command = ctx.info_name if ctx is not None and ctx.info_name else "run"
-        with Store.open(ctx_meta.get(_STORE), project_dir=charter.resolve().parent) as store:
-            run_id = store.save(result, command=command,
-                                charter_text=charter.read_text(encoding="utf-8"))
-            paths["store"] = f"{store.url} (run {run_id})"
+    command = ctx.info_name if ctx is not None and ctx.info_name else "run"
+    paths = _write_outputs(result, charter, out_dir, html=html, check=check, started=started,
+                           record=not ctx_meta.get(_NO_STORE), store=ctx_meta.get(_STORE),
+                           command=command)
     if check:
-        from mlscope.compare.check import markdown_summary, verdict_lines
+        from mlscope.compare.check import verdict_lines
 
         assert result.check is not None
-        md = out_dir / "check.md"
-        md.write_text(markdown_summary(result.check, result.project), encoding="utf-8")
-        paths["markdown"] = str(md)
         if not quiet:
             render_terminal(result, paths=paths)
         # The verdict is printed last (and even with --quiet): it is what a CI log shows.
@@ -214,6 +203,73 @@ def _run(
     if not quiet:
         render_terminal(result, paths=paths)
     return result.exit_code
+
+
+# The outputs of a run, in the order they replace the previous ones: result.json last, so
+# that a result.json is never newer than the report and summary beside it (docs/cli.md).
+_OUTPUTS = ("check.md", "report.html", "result.json")
+
+
+def _write_outputs(result: EvaluationResult, charter: Path, out_dir: Path, *, html: bool,
+                   check: bool, started: float, record: bool, store: str | None,
+                   command: str) -> dict[str, str]:
+    """Write a run's outputs to ``out_dir`` and record it in the store, all or nothing.
+
+    Every file is rendered in memory, then written and synced to a hidden temporary file;
+    only then is the run saved to the store (one transaction), and only when that succeeded
+    are the files renamed onto result.json etc., in :data:`_OUTPUTS` order. An output this
+    command does not produce (check.md after ``run``, report.html after ``evaluate``) is
+    removed in the same sequence, so the folder never mixes files of two runs. Any failure
+    before the renames leaves ``out_dir`` and the store as they were. ``record`` is False
+    with --no-store; ``store`` is the --store value (None: the default location).
+    """
+    from mlscope.atomic import StagedFiles
+    from mlscope.report import render_html
+
+    texts: dict[str, str | None] = {
+        "check.md": _check_markdown(result) if check else None,
+        "report.html": render_html(result) if html else None,
+        "result.json": result.to_json() + "\n",
+    }
+    # Read now, with the other inputs: nothing may fail after the first file is replaced.
+    charter_text = charter.read_text(encoding="utf-8") if record else None
+    keys = {"result.json": "json", "report.html": "html", "check.md": "markdown"}
+    paths = {keys[n]: str(out_dir / n) for n in _OUTPUTS if texts[n] is not None}
+    with StagedFiles(out_dir, started=started) as staged:
+        try:
+            for name in _OUTPUTS:
+                text = texts[name]
+                if text is None:
+                    staged.drop(name)
+                else:
+                    staged.put(name, text)
+        except OSError as exc:
+            raise InputError(f"cannot write the outputs to {out_dir}: "
+                             f"{exc.strerror or exc}") from None
+        if record:
+            from mlscope.store import Store
+
+            # Saved before the outputs are replaced: the store is what most often fails
+            # (locked, newer schema, a server down), and then out_dir stays untouched.
+            with Store.open(store, project_dir=charter.resolve().parent) as db:
+                run_id = db.save(result, command=command, charter_text=charter_text)
+                paths["store"] = f"{db.url} (run {run_id})"
+        try:
+            staged.commit()
+        except OSError as exc:
+            raise InputError(f"cannot write the outputs to {out_dir}: "
+                             f"{exc.strerror or exc}") from None
+    return paths
+
+
+def _check_markdown(result: EvaluationResult) -> str:
+    """check.md, ending with the run id (an HTML comment: invisible in a PR comment)."""
+    from mlscope.compare.check import markdown_summary
+
+    assert result.check is not None
+    text = markdown_summary(result.check, result.project).rstrip("\n")
+    stamp = f"\n\n<!-- mlscope-run-id: {result.run_id} -->" if result.run_id else ""
+    return f"{text}{stamp}\n"
 
 
 _SPARK_MASTER = "mlscope.spark_master"
@@ -288,7 +344,11 @@ def run(charter: Path, out: Path | None, resamples: int | None, seed: int | None
 @_guard
 def evaluate(charter: Path, out: Path | None, resamples: int | None, seed: int | None,
              engine: str, binned: int | None, quiet: bool) -> int:
-    """Evaluate and select, writing result.json only (no HTML)."""
+    """Evaluate and select, writing result.json only (no HTML).
+
+    An earlier report.html or check.md in the output folder is removed: it would describe
+    another run.
+    """
     return _run(charter, out, resamples, seed, engine, quiet, html=False, binned=binned)
 
 
@@ -416,8 +476,9 @@ def mlflow_import(tracking_uri: str, experiment: str, out_dir: Path, artifact: s
                        predictions_artifact=artifact, id_column=id_column,
                        score_column=score_column, class_columns=class_columns,
                        run_filter=run_filter)
-    record = out_dir / "mlflow-runs.json"
-    record.write_text(json.dumps(runs.to_dict(), indent=2), encoding="utf-8")
+    from mlscope.atomic import write_atomic
+
+    record = write_atomic(out_dir / "mlflow-runs.json", json.dumps(runs.to_dict(), indent=2))
     click.echo(f"Imported {len(runs.models)} run(s) from {experiment}: "
                f"{', '.join(runs.models)}; record: {record}")
     click.echo(runs.charter_snippet(relative_to=Path.cwd(), labels=labels, label=label))
@@ -475,7 +536,10 @@ def report(result: Path, html_path: Path | None) -> int:
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{result} is not an mlscope result: {exc}") from None
     target = html_path or result.with_name("report.html")
-    write_html(res, target)
+    try:
+        write_html(res, target)  # atomic: an interrupted re-render keeps the old report
+    except OSError as exc:
+        raise InputError(f"cannot write {target}: {exc.strerror or exc}") from None
     render_terminal(res, paths={"json": str(result), "html": str(target)})
     return res.exit_code
 

@@ -65,6 +65,7 @@ from mlscope.result import (
     SliceInfo,
     Standing,
     ThresholdChoice,
+    new_run_id,
 )
 
 __all__ = ["Engine", "evaluate"]
@@ -809,6 +810,7 @@ def evaluate(
         check=check,
         diagnosis=diagnosis,
         timings={k: round(v, 4) for k, v in timings.items()},
+        run_id=new_run_id(),
     )
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import functools
 import json
+import uuid
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
+from mlscope.atomic import write_atomic
 from mlscope.baselines.human_result import HumanLevel
 from mlscope.diagnose.types import Diagnosis
 
@@ -37,6 +39,7 @@ __all__ = [
     "SliceInfo",
     "Standing",
     "ThresholdChoice",
+    "new_run_id",
 ]
 
 SCHEMA_VERSION = "mlscope.result/1"
@@ -374,6 +377,10 @@ class EvaluationResult:
     human: HumanLevel | None = None
     check: CheckResult | None = None
     diagnosis: Diagnosis | None = None
+    # Unique per evaluation and stamped into every output file of the run (report.html,
+    # check.md), so a reader can tell that the files in a folder belong together. None in
+    # results written before it existed.
+    run_id: str | None = None
     schema: str = SCHEMA_VERSION
 
     # -- lookups ---------------------------------------------------------------------
@@ -404,9 +411,14 @@ class EvaluationResult:
         return out
 
     def to_json(self, path: str | Path | None = None, *, indent: int = 2) -> str:
+        """The result as JSON text; written to ``path`` too when given.
+
+        The file is replaced atomically (:func:`mlscope.atomic.write_atomic`): a reader, or
+        a process killed while writing, never sees a partial file.
+        """
         text = json.dumps(self.to_dict(), indent=indent, allow_nan=False, default=str)
         if path is not None:
-            Path(path).write_text(text + "\n", encoding="utf-8")
+            write_atomic(Path(path), text + "\n")
         return text
 
     @classmethod
@@ -425,6 +437,11 @@ class EvaluationResult:
 
 
 T = TypeVar("T")
+
+
+def new_run_id() -> str:
+    """A new, unique :attr:`EvaluationResult.run_id` (32 hexadecimal digits)."""
+    return uuid.uuid4().hex
 
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, dict):

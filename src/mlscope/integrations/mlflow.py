@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from mlscope.atomic import copy_atomic
 from mlscope.errors import InputError, did_you_mean
 
 if TYPE_CHECKING:
@@ -305,7 +305,7 @@ def import_runs(
         imported: dict[str, ImportedRun] = {}
         for model, run, parquet in staged:
             dest = out / f"{model}.parquet"
-            shutil.copyfile(parquet, dest)
+            copy_atomic(parquet, dest)  # a killed import never leaves a truncated file
             imported[model] = ImportedRun(
                 model=model,
                 run_id=run.info.run_id,

@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from mlscope.atomic import write_atomic
 from mlscope.report.charts import (
     FEASIBLE,
     LADDER_LABEL,
@@ -942,6 +943,7 @@ def _footer(result: EvaluationResult) -> dict[str, Any]:
         "version": result.mlscope_version,
         "schema": result.schema,
         "created": result.created_at,
+        "run_id": result.run_id or "",
         "charter_path": result.charter_path or "",
         "engine": (result.data or {}).get("engine", ""),
         "total": result.timings.get("total"),
@@ -1080,6 +1082,10 @@ def render_html(result: EvaluationResult) -> str:
 def write_html(result: EvaluationResult, path: str | Path) -> Path:
     """Write :func:`render_html` of ``result`` to ``path`` (UTF-8), creating folders.
 
+    The file is replaced atomically (:func:`mlscope.atomic.write_atomic`): a reader, or a
+    process killed while writing, never sees a truncated report. The page carries the
+    result's run id (``<meta name="mlscope-run-id">``), the same as in ``result.json``.
+
     Parameters
     ----------
     result
@@ -1092,7 +1098,4 @@ def write_html(result: EvaluationResult, path: str | Path) -> Path:
     Path
         The path written.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render_html(result), encoding="utf-8")
-    return target
+    return write_atomic(Path(path), render_html(result))
