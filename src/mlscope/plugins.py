@@ -12,6 +12,7 @@ user's traceback; every call into the user's code goes through it.
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +25,8 @@ from mlscope.errors import InputError
 __all__ = ["UserCodeError", "UserFunction", "describe", "load_callable", "user_code"]
 
 _MLSCOPE_DIR = Path(__file__).resolve().parent
+# Top-level modules imported from a charter's folder in this process -> that folder.
+_USER_MODULES: dict[str, Path] = {}
 
 
 class UserCodeError(InputError):
@@ -143,6 +146,39 @@ class UserFunction:
             return self.fn(*args, **kwargs)
 
 
+def _beside_charter(module_name: str, base: Path, what: str) -> None:
+    """Refuse a module that is not a file in the charter's folder, before importing it.
+
+    A charter runs only its project's code: ``os:system`` or any installed package's
+    function is not a metric, and importing it would already run code the charter did not
+    bring. A top-level name already imported from elsewhere is refused for the same
+    reason (``import_module`` would hand back that module).
+    """
+    top = module_name.split(".")[0]
+    loaded = sys.modules.get(top)
+    if loaded is not None and _USER_MODULES.get(top) not in (None, base):
+        # Loaded earlier in this process from another project's folder (two charters
+        # evaluated from Python): forget it, so this charter gets its own file.
+        for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+            del sys.modules[name]
+        loaded = None
+    if loaded is not None:
+        file = getattr(loaded, "__file__", None)
+        if not file or not Path(file).resolve().is_relative_to(base):
+            raise InputError(
+                f"{what}: `{top}` is not a module of the charter's folder ({base}) but an "
+                f"installed or built-in one; mlscope runs only code beside the charter. "
+                f"Rename your file (e.g. `my_{top}.py`)"
+            )
+        return
+    if importlib.machinery.PathFinder.find_spec(top, [str(base)]) is None:
+        raise InputError(
+            f"{what}: module `{module_name}` not found next to the charter ({base}); put "
+            f"`{top}.py` there (mlscope runs only code beside the charter)"
+        )
+    _USER_MODULES[top] = base
+
+
 def load_callable(ref: str, base_dir: Path, *, what: str) -> UserFunction:
     """Import ``module:function`` with ``base_dir`` first on the import path.
 
@@ -173,6 +209,7 @@ def load_callable(ref: str, base_dir: Path, *, what: str) -> UserFunction:
         raise InputError(f"{what}: write the function as `module:function`, got {ref!r}")
     base = base_dir.resolve()
     added = str(base)
+    _beside_charter(module_name, base, what)
     sys.path.insert(0, added)
     try:
         try:

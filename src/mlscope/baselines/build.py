@@ -27,6 +27,7 @@ from mlscope.charter.schema import (
 )
 from mlscope.data.source import EvalTable, attach_baselines, base_frame
 from mlscope.errors import InputError
+from mlscope.paths import project_file
 from mlscope.result import BaselineInfo
 
 __all__ = ["FAMILY", "BaselineRun", "baseline_family", "build_baselines"]
@@ -246,11 +247,12 @@ def human_level(
             ann = load_annotations(frame[["__item", *a.columns]], layout="wide", item="__item",
                                    columns=a.columns)
         else:
-            p = base_dir / a.path
+            p = project_file(base_dir, a.path, what=f"{where}.annotations.path")
             ann = load_annotations(p, layout="wide", item=a.item or d.id, columns=a.columns)
     else:
         assert a.path is not None
-        ann = load_annotations(base_dir / a.path, layout="long", item=a.item or d.id,
+        ann = load_annotations(project_file(base_dir, a.path, what=f"{where}.annotations.path"),
+                               layout="long", item=a.item or d.id,
                                annotator=a.annotator, label=a.label)
     ann["item"] = ann["item"].astype(str)
 

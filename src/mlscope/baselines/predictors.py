@@ -38,6 +38,7 @@ import pandas as pd
 from pandas.api import types as pdt
 
 from mlscope.errors import InputError, did_you_mean
+from mlscope.paths import project_file
 from mlscope.plugins import UserCodeError, user_code
 
 __all__ = [
@@ -794,8 +795,7 @@ def _resolve_rule(ref: str, base_dir: Path, where: str) -> _RuleTarget:
                          f"`path/to/file.py:function`), got {ref!r}")
     base = base_dir.resolve()
     if module.endswith(".py") or "/" in module or "\\" in module:
-        path = Path(module)
-        path = (path if path.is_absolute() else base / path).resolve()
+        path = project_file(base, module, what=f"{p}the rule `{ref}`").resolve()
         if not path.is_file():
             files = [f.name for f in path.parent.glob("*.py")] if path.parent.is_dir() else []
             raise InputError(f"{p}the rule `{ref}`: file {path} not found (paths are "

@@ -18,6 +18,7 @@ import numpy.typing as npt
 from mlscope.charter.schema import Charter
 from mlscope.data.source import EvalTable
 from mlscope.errors import InputError, did_you_mean
+from mlscope.paths import project_file
 from mlscope.result import (
     OVERALL,
     CheckResult,
@@ -287,7 +288,7 @@ def blessed_model(ch: Charter, t: EvalTable, bdir: Path
                              f"{did_you_mean(b, t.models)} (models: {', '.join(t.models)}); "
                              "name the model in production as the data names it")
         return b, None, "same rows"
-    path = Path(b.result) if Path(b.result).is_absolute() else bdir / b.result
+    path = project_file(bdir, b.result, what="blessed.result")
     if not path.exists():
         raise InputError(f"blessed.result: {path} does not exist; give the result.json of "
                          "the run that evaluated the model in production")

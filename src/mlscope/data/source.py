@@ -40,6 +40,7 @@ from mlscope.data.checks import (
 )
 from mlscope.data.checks import first_line as _first_line
 from mlscope.errors import InputError, did_you_mean
+from mlscope.paths import project_file
 from mlscope.sql import connect, harden, lock, seal
 
 __all__ = [
@@ -177,9 +178,9 @@ def open_evaluation(
     task = charter.task
     sources: list[dict[str, Any]] = []
 
-    def path_of(p: str) -> Path:
-        q = Path(p)
-        return q if q.is_absolute() else (base_dir / q)
+    def path_of(p: str, what: str = "data") -> Path:
+        # Only files inside the project: a charter must not read the runner's secrets.
+        return project_file(base_dir, p, what=what)
 
     select: dict[str, str] = {}
     joins: list[str] = []
@@ -191,12 +192,13 @@ def open_evaluation(
     # --- the base table: where ids, labels, splits, weights and slices come from --------
     if d.table is not None or d.duckdb is not None:
         if d.table is not None:
-            base = _file_source(con, "src", path_of(d.table))
-            files.append(path_of(d.table))
-            sources.append(_fingerprint(path_of(d.table)))
+            tpath = path_of(d.table, "data.table")
+            base = _file_source(con, "src", tpath)
+            files.append(tpath)
+            sources.append(_fingerprint(tpath))
         else:
             assert d.duckdb is not None
-            db = path_of(d.duckdb.database)
+            db = path_of(d.duckdb.database, "data.duckdb.database")
             if not db.exists():
                 raise InputError(f"DuckDB database not found: {db}")
             files.append(db)
@@ -220,9 +222,10 @@ def open_evaluation(
     else:
         assert d.labels is not None
         assert d.predictions is not None
-        base = _file_source(con, "src", path_of(d.labels))
-        files.append(path_of(d.labels))
-        sources.append(_fingerprint(path_of(d.labels)))
+        lpath = path_of(d.labels, "data.labels")
+        base = _file_source(con, "src", lpath)
+        files.append(lpath)
+        sources.append(_fingerprint(lpath))
 
     src = "src"
     long_mode = d.long is not None
@@ -349,9 +352,10 @@ def open_evaluation(
             check_unique(con, "src", idc, base.label, d.id or "", why)
             for m, (name, pf) in enumerate(d.predictions.items()):
                 alias = f"pred{m}"
-                ps = _file_source(con, alias, path_of(pf.path))
-                files.append(path_of(pf.path))
-                sources.append(_fingerprint(path_of(pf.path)) | {"model": name})
+                ppath = path_of(pf.path, f"data.predictions.{name}")
+                ps = _file_source(con, alias, ppath)
+                files.append(ppath)
+                sources.append(_fingerprint(ppath) | {"model": name})
                 pid = ps.need(d.id, "row id")
                 check_unique(con, alias, pid, ps.label, d.id or "", why)
                 check_covered(con, "src", idc, alias, pid, ps.label, name, base.label)

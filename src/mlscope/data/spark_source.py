@@ -33,6 +33,7 @@ from mlscope.data.checks import check_splits, sniff_file
 from mlscope.data.checks import first_line as _first_line
 from mlscope.data.source import EvalTable, _fingerprint
 from mlscope.errors import InputError, did_you_mean
+from mlscope.paths import project_file
 from mlscope.sql import connect, seal
 
 if TYPE_CHECKING:
@@ -250,7 +251,7 @@ def _read(session: SparkSession, table: str, base_dir: Path) -> tuple[DataFrame,
         return (run_spark(lambda: session.table(name), f"cannot read {label}"), label,
                 {"table": label})
     remote = bool(_URI.match(table))
-    path = Path(table) if remote or Path(table).is_absolute() else base_dir / table
+    path = Path(table) if remote else project_file(base_dir, table, what="data.table")
     label = table if remote else path.name
     if not remote and not path.exists():
         raise InputError(f"data file not found: {path} (paths are relative to the charter; "

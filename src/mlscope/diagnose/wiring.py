@@ -17,6 +17,7 @@ import numpy.typing as npt
 from mlscope.charter.schema import Charter
 from mlscope.data.source import EvalTable
 from mlscope.errors import InputError, did_you_mean
+from mlscope.paths import project_file
 from mlscope.result import (
     OVERALL,
     BaselineInfo,
@@ -136,8 +137,7 @@ def _history_and_focus(ch: Charter, t: EvalTable, bdir: Path, diag: Any, *,
     if spec.history is not None:
         from mlscope.diagnose.history import chart_data, check_history, load_history
 
-        path = Path(spec.history)
-        hist = load_history(path if path.is_absolute() else bdir / path)
+        hist = load_history(project_file(bdir, spec.history, what="diagnosis.history"))
         positive_rate = None
         baseline_loss = None
         if t.task == "binary" and ch.splits.train in t.splits:
