@@ -25,7 +25,9 @@ How a ```yaml block is checked depends on an HTML comment on the line just befor
 
 from __future__ import annotations
 
+import ast
 import copy
+import importlib
 import re
 import shlex
 from dataclasses import dataclass
@@ -156,7 +158,46 @@ def test_yaml_snippet_is_a_valid_charter(snippet: Snippet, tmp_path: Path) -> No
 
 @pytest.mark.parametrize("snippet", _ids("python"))
 def test_python_snippet_compiles(snippet: Snippet) -> None:
-    compile(snippet.text, snippet.where, "exec")
+    """It compiles, and every mlscope name it imports or reads (``mlscope.evaluate``,
+    ``from mlscope.store import Store``) exists: a renamed function fails here."""
+    tree = compile(snippet.text, snippet.where, "exec", ast.PyCF_ONLY_AST)
+    for name in mlscope_names(tree):
+        assert resolves(name), f"{snippet.where}: `{name}` does not exist"
+
+
+def resolves(name: str) -> bool:
+    """Whether the dotted ``name`` is an attribute chain or a submodule of mlscope."""
+    parts = name.split(".")
+    obj: Any = importlib.import_module(parts[0])
+    for i, part in enumerate(parts[1:], 2):
+        if hasattr(obj, part):
+            obj = getattr(obj, part)
+            continue
+        try:  # a submodule not imported by its package
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            return False
+    return True
+
+
+def mlscope_names(tree: ast.AST) -> list[str]:
+    """The dotted mlscope names a snippet uses: its imports, and ``mlscope.a.b`` chains."""
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "mlscope":
+            names += [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names += [a.name for a in node.names if a.name.split(".")[0] == "mlscope"]
+        elif isinstance(node, ast.Attribute):
+            chain = []
+            inner: ast.AST = node
+            while isinstance(inner, ast.Attribute):
+                chain.append(inner.attr)
+                inner = inner.value
+            if isinstance(inner, ast.Name) and inner.id == "mlscope":
+                # The longest chain is checked; attributes of a result are not names.
+                names.append(".".join(["mlscope", *reversed(chain)]))
+    return names
 
 
 # -- command lines ---------------------------------------------------------------------------
@@ -245,6 +286,10 @@ def test_the_checks_catch_what_they_are_for(tmp_path: Path) -> None:
         check_command(["run", "mlscope.yaml", "--no-such"], "x")
     with pytest.raises(AssertionError, match="no command `lint`"):
         check_command(["lint"], "x")
+    assert resolves("mlscope.store.Store")
+    assert resolves("mlscope.integrations.mlflow")
+    assert not resolves("mlscope.evaluate_charter")
+    assert not resolves("mlscope.store.Shop")
     with pytest.raises(AssertionError, match="starts with `project:`"):
         test_yaml_snippet_is_a_valid_charter(
             Snippet(readme, 1, "yaml", "metrics: [roc_auc]\n", "", ""), tmp_path)
