@@ -5,12 +5,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mlscope-installed
 EXAMPLE := examples/caravan
 
-.PHONY: demo test lint typecheck unit bench clean help
+.PHONY: demo test lint typecheck unit bench bench-store clean help
 
 help:
 	@echo "make demo   - install, run the Caravan example end to end, print where the report is"
 	@echo "make test   - install dev tools, run ruff, mypy and the whole test suite"
 	@echo "make bench  - benchmarks (results in benchmarks/results/)"
+	@echo "make bench-store - the store's read timings only (benchmarks/results/store.md)"
 	@echo "make lint   - ruff and mypy only"
 
 $(STAMP): pyproject.toml
@@ -53,8 +54,13 @@ $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP)
+bench: $(BENCH_STAMP) bench-store
 	$(PY) benchmarks/bench_evaluate.py --rows $(ROWS) --methods $(METHODS) $(BENCH_ARGS)
+
+# Timings never go in the unit suite (a loaded machine fails them): the store's reads on
+# 1,000 runs are timed here, into benchmarks/results/store.md and store.json.
+bench-store: $(STAMP)
+	$(PY) benchmarks/bench_store.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(EXAMPLE)/data $(EXAMPLE)/out

@@ -11,7 +11,6 @@ import dataclasses
 import http.client
 import re
 import threading
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -454,7 +453,7 @@ def test_heatmap_colours_follow_the_metric_direction(store: Store, metric: str) 
             assert (blue > red) == (sign == "+"), (sign, fill)
 
 
-# -- speed on a big store --------------------------------------------------------------------
+# -- a big store: what each page reads ------------------------------------------------------
 
 
 class CountingStore:
@@ -472,18 +471,14 @@ class CountingStore:
         return getattr(self.store, name)
 
 
-def _timed(url: str) -> tuple[Reply, float]:
-    start = time.perf_counter()
-    r = fetch(url)
-    return r, time.perf_counter() - start
-
-
-def test_pages_stay_fast_on_a_store_of_1000_runs(tmp_path: Path) -> None:
+def test_pages_on_a_store_of_1000_runs_read_one_full_result(tmp_path: Path) -> None:
     """1,000 runs of 20 models; the latest with 56 slices (17,920 values).
 
-    No page may read an older run's full result, so the older runs are saved without
-    slices (their summaries and history rows are what the pages read, and those are the
-    same); a counting proxy checks that only the latest result is ever read.
+    What keeps the pages fast, checked without a clock (a clock in a unit test fails on a
+    loaded machine): no page reads an older run's full result, so the older runs are
+    saved without slices (their summaries and history rows are what the pages read, and
+    those are the same); a counting proxy checks that only the latest result is ever read,
+    once. The store's own reads are checked in test_store (one indexed query each).
     """
     big = make_result(n_models=20, levels=(10, 4))
     assert len(big.models) == 20
@@ -500,38 +495,29 @@ def test_pages_stay_fast_on_a_store_of_1000_runs(tmp_path: Path) -> None:
     for r in (light, edited):
         data = r.to_dict()
         object.__setattr__(r, "to_dict", lambda data=data: data)
-    start = time.perf_counter()
     with Store.open(tmp_path / "big.sqlite") as s:
         for i in range(999):
             s.save(edited if 400 <= i < 700 else light, command="mlscope run")
         latest = s.save(big, command="mlscope run")
-        filled = time.perf_counter() - start
         assert s.count(big.project) == 1000
         counting = CountingStore(s)
         with running(counting) as base:
             home = f"{base}/p/{quote(big.project)}"
-            overview, cold = _timed(home)
+            overview = fetch(home)
             assert overview.status == 200
             assert counting.results == [latest]  # the latest result, and no other
             assert len(re.findall(r'<tr data-run="\d+">', overview.body)) == 25
-            page, warm = _timed(home + "?page=40")
+            page = fetch(home + "?page=40")
             assert page.status == 200
             assert re.findall(r'<tr data-run="(\d+)">', page.body)[-1] == "1"
             assert 'rel="next"' not in page.body  # the last page: no older runs
             assert 'rel="prev"' in page.body
             assert "runs 976–1000 of 1,000 · page 40 of 40" in page.body
-            history, hist_t = _timed(f"{base}/p/{quote(big.project)}/history?last=all")
+            history = fetch(f"{base}/p/{quote(big.project)}/history?last=all")
             assert history.status == 200
             assert history.body.count('class="series"') == 8 + 0  # the 8 best candidates
             assert history.body.count('class="change"') == 2  # edited at 401, back at 701
-            run, run_t = _timed(f"{base}/runs/{latest}")
+            run = fetch(f"{base}/runs/{latest}")
             assert run.status == 200
             assert 'class="chart heatmap"' in run.body
             assert counting.results == [latest]  # everything else came from the cache
-    print(f"\nfill {filled:.1f}s; overview cold {cold:.2f}s (parses the latest result), "
-          f"warm {warm:.2f}s; history of 1,000 runs {hist_t:.2f}s; run page {run_t:.2f}s")
-    # Generous bounds for a shared CI machine; typical times are a tenth of these.
-    assert warm < 1.5
-    assert hist_t < 3.0
-    assert cold < 10.0
-    assert run_t < 5.0

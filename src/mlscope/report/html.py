@@ -21,6 +21,7 @@ import jinja2
 from markupsafe import Markup
 
 from mlscope.atomic import write_atomic
+from mlscope.report.best import best_candidates
 from mlscope.report.charts import (
     FEASIBLE,
     LADDER_LABEL,
@@ -42,7 +43,7 @@ from mlscope.report.charts import (
 )
 from mlscope.report.diagnosis_charts import history_chart, learning_curve_chart
 from mlscope.report.scripts import REPORT_CSP, SORT_JS
-from mlscope.result import OVERALL, EvaluationResult, MetricInfo, MetricValue, RuleOutcome
+from mlscope.result import OVERALL, EvaluationResult, MetricValue, RuleOutcome
 
 __all__ = ["EXIT_CODES", "STATUS_TEXT", "render_html", "write_html"]
 
@@ -170,14 +171,6 @@ def _signed(x: float | None, dec: int) -> str:
     if float(text) == 0:
         return text
     return ("+" if x > 0 else "−") + text
-
-
-def _best_models(values: dict[str, float | None], info: MetricInfo) -> set[str]:
-    defined = {m: v for m, v in values.items() if v is not None and math.isfinite(v)}
-    if len(defined) < 2:
-        return set()
-    best = max(defined.values()) if info.direction == "higher" else min(defined.values())
-    return {m for m, v in defined.items() if abs(v - best) <= 1e-12 * max(1.0, abs(best))}
 
 
 def _date(created_at: str) -> str:
@@ -413,9 +406,9 @@ def _metric_table(result: EvaluationResult, split: str, role: str,
             "id": m.id,
         })
     # "Best" is among the candidates: a baseline is a yardstick, not a contender.
-    best = {m.id: _best_models({mod.name: (vals[(mod.name, m.id)].value
-                                           if (mod.name, m.id) in vals else None)
-                                for mod in result.models if mod.kind == "candidate"}, m)
+    best = {m.id: best_candidates(result, {mod.name: (vals[(mod.name, m.id)].value
+                                                      if (mod.name, m.id) in vals else None)
+                                           for mod in result.models}, m.direction)
             for m in result.metrics}
     dropped = {str(d["model"]) for d in (result.selection.primary.dropped
                                          if result.selection else [])}
@@ -654,8 +647,9 @@ def _slice_table(result: EvaluationResult, metric: str, split: str, dec: dict[st
 
     def add(key: str, label: str, size: int, css: str = "") -> None:
         vals = by.get(key, {})
-        best = _best_models({m.name: (vals[m.name].value if m.name in vals else None)
-                             for m in result.models}, info)
+        # Baselines are shown per slice too, but only a candidate is shaded best.
+        best = best_candidates(result, {m.name: (vals[m.name].value if m.name in vals else None)
+                                        for m in result.models}, info.direction)
         cells = [Cell(f"{size:,}", sort=str(size), css="num muted")]
         for m in result.models:
             v = vals.get(m.name)
@@ -996,7 +990,7 @@ def _page(result: EvaluationResult) -> Page:
         slice_caption = (
             f"{_label(result, smetric)} ({smetric}) on the {slice_split} split. A slice with "
             "fewer rows than the charter's minimum has no numbers: at that size they would "
-            "be noise."
+            "be noise. Shaded: the best candidate in the row (baselines are never shaded)."
         )
 
     warnings = list(dict.fromkeys(

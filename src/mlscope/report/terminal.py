@@ -9,7 +9,6 @@ is also written out as a symbol or a word.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 from rich import box
@@ -18,6 +17,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from mlscope.report.best import best_candidates
 from mlscope.report.charts import format_bound, format_value, metric_decimals
 from mlscope.report.html import EXIT_CODES, STATUS_TEXT
 from mlscope.result import OVERALL, EvaluationResult, MetricInfo, MetricValue
@@ -41,14 +41,6 @@ def _interval(v: MetricValue | None, dec: int) -> str:
     if v is None or v.lower is None or v.upper is None:
         return ""
     return f"{format_value(v.lower, dec)}–{format_value(v.upper, dec)}"
-
-
-def _best(values: Mapping[str, float | None], direction: str) -> set[str]:
-    defined = {m: v for m, v in values.items() if v is not None and math.isfinite(v)}
-    if len(defined) < 2:
-        return set()
-    target = max(defined.values()) if direction == "higher" else min(defined.values())
-    return {m for m, v in defined.items() if abs(v - target) <= 1e-12 * max(1.0, abs(target))}
 
 
 def _signed(x: float | None, dec: int) -> str:
@@ -142,7 +134,7 @@ def _metric_tables(result: EvaluationResult, split: str, width: int) -> list[Tab
     tables = []
     for k, chunk in enumerate(chunks):
         last = k == len(chunks) - 1
-        caption = ("* best per metric · — undefined (see the HTML report for why) · "
+        caption = ("* best candidate per metric · — undefined (see the HTML report for why) · "
                    "lines below values: "
                    f"{round(result.interval.level * 100):g}% intervals") if last else None
         title = f"Metrics on {split} (selection split)" + (" continued" if k else "")
@@ -165,8 +157,10 @@ def _metric_table(result: EvaluationResult, models: list[str],
     all_models = [m.name for m in result.models]
     for info in result.metrics:
         dec = decs[info.id]
-        best = _best({m: (vals[(m, info.id)].value if (m, info.id) in vals else None)
-                      for m in all_models}, info.direction)
+        # Baselines are shown but never starred: a yardstick is not a contender.
+        best = best_candidates(result, {m: (vals[(m, info.id)].value
+                                            if (m, info.id) in vals else None)
+                                        for m in all_models}, info.direction)
         arrow = "↑" if info.direction == "higher" else "↓"
         row: list[Text] = [Text(f"{info.label}\u00a0{arrow}")]
         for m in models:

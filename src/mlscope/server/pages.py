@@ -15,6 +15,7 @@ from urllib.parse import quote, urlencode
 
 from markupsafe import Markup
 
+from mlscope.report.best import best_candidates
 from mlscope.report.charts import (
     LADDER_LABEL,
     format_bound,
@@ -281,14 +282,11 @@ def metric_table(result: EvaluationResult, split: str) -> dict[str, Any]:
     headers = [{"text": "model", "title": "", "arrow": ""}] + [
         {"text": m.label, "title": f"{m.id}: {m.description} ({m.direction} is better)",
          "arrow": "↑" if m.direction == "higher" else "↓"} for m in result.metrics]
-    best: dict[str, set[str]] = {}
-    for m in result.metrics:
-        cand = {mod.name: vals[(mod.name, m.id)].value for mod in result.models
-                if mod.kind == "candidate" and (mod.name, m.id) in vals}
-        finite = {k: v for k, v in cand.items() if v is not None and math.isfinite(v)}
-        if len(finite) >= 2:
-            top = max(finite.values()) if m.direction == "higher" else min(finite.values())
-            best[m.id] = {k for k, v in finite.items() if abs(v - top) <= 1e-12}
+    # The same rule as the report and the terminal (candidates only, relative ties).
+    best = {m.id: best_candidates(result, {mod.name: vals[(mod.name, m.id)].value
+                                           for mod in result.models
+                                           if (mod.name, m.id) in vals}, m.direction)
+            for m in result.metrics}
     dropped = {str(d["model"]) for d in (result.selection.primary.dropped
                                          if result.selection else [])}
     rows = []
