@@ -19,6 +19,7 @@ __all__ = [
     "BlessedResult",
     "Bound",
     "Charter",
+    "CompareSpec",
     "DataSpec",
     "DiagnosisSpec",
     "DuckDBTable",
@@ -448,6 +449,16 @@ class BlessedResult(_Strict):
     model: str
 
 
+class CompareSpec(_Strict):
+    """Pairs of models (or baselines) to compare with paired tests, beyond the selected
+    and the blessed model: ``pairs: [[a, b], …]`` reports ``a − b``. ``mcnemar`` picks the
+    tail of McNemar's test for accuracy in these pairs (``auto``: mid-p below 25
+    discordant pairs, else the uncorrected chi-square)."""
+
+    pairs: list[tuple[str, str]] = Field(default_factory=list)
+    mcnemar: Literal["auto", "mid-p", "exact", "chi2", "chi2-cc"] = "auto"
+
+
 class Gate(_Strict):
     """A gate on one metric against the blessed model.
 
@@ -548,6 +559,7 @@ class Charter(_Strict):
     baselines: dict[str, Baseline] = Field(default_factory=dict)
     blessed: str | BlessedResult | None = None
     gates: dict[str, Gate] = Field(default_factory=dict)
+    compare: CompareSpec = Field(default_factory=CompareSpec)
     diagnosis: DiagnosisSpec = Field(default_factory=DiagnosisSpec)
     intervals: IntervalSpec = Field(default_factory=IntervalSpec)
     planning: PlanningSpec = Field(default_factory=PlanningSpec)
