@@ -696,7 +696,8 @@ def evaluate(
         comparisons = compare_pairs(
             t, wanted, metrics=metrics, splits=boot_splits, slices=list(slice_infos),
             index=index, reps=reps, thresholds=thresholds, masks=masks, level=level,
-            mcnemar=mcnemar or ch.compare.mcnemar, seed=seed_)
+            mcnemar=mcnemar or ch.compare.mcnemar, seed=seed_,
+            where="compare.pairs" if pairs is None else "compare")
 
     human = None
     hb = [b for b in ch.baselines.values() if isinstance(b, HumanBaseline)]

@@ -56,7 +56,7 @@ def compare_pairs(
     index: Mapping[tuple[str, int, str, str], MetricValue],
     reps: Mapping[tuple[str, int, str, str], FloatArray],
     thresholds: Mapping[tuple[int, str], float | None], masks: SliceMasks, level: float,
-    mcnemar: str, seed: int,
+    mcnemar: str, seed: int, where: str = "compare.pairs",
 ) -> list[PairComparison]:
     """``a − b`` for each pair, every metric on each split and slice, with paired tests.
 
@@ -72,6 +72,8 @@ def compare_pairs(
         ``chi2-cc``).
     seed
         The bootstrap's seed, recorded with each bootstrap difference.
+    where
+        Where the pairs came from, for the error message.
 
     Returns
     -------
@@ -79,7 +81,7 @@ def compare_pairs(
         One per pair, in the order given; a difference is left out where the metric is
         undefined for either model.
     """
-    check_pairs(pairs, t.models)
+    check_pairs(pairs, t.models, where=where)
     out = []
     for a, b in pairs:
         ai, bi = t.models.index(a), t.models.index(b)
