@@ -292,7 +292,7 @@ def test_charter_pairs_land_in_result_json_and_report(project: Callable[..., Pat
 @pytest.mark.parametrize(("compare", "expected"), [
     ({"pairs": [["good", "fiar"]]}, "did you mean `fair`?"),
     ({"pairs": [["good", "good"]]}, "with itself"),
-    ({"pairs": [["good"]]}, "compare.pairs"),
+    ({"pairs": [["good"]]}, "each pair is `[a, b]`"),
     ({"pairs": [["good", "fair"]], "mcnemar": "midp"}, "compare.mcnemar"),
 ])
 def test_bad_compare_section_is_a_charter_problem(tmp_path: Path, compare: dict[str, Any],

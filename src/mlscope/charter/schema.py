@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "LEARNED_KINDS",
@@ -457,6 +457,18 @@ class CompareSpec(_Strict):
 
     pairs: list[tuple[str, str]] = Field(default_factory=list)
     mcnemar: Literal["auto", "mid-p", "exact", "chi2", "chi2-cc"] = "auto"
+
+    @field_validator("pairs", mode="before")
+    @classmethod
+    def _two_names(cls, value: Any) -> Any:
+        # Said here in words: pydantic's tuple error ("missing required key `1`") reads as
+        # if the pair were a mapping.
+        if isinstance(value, list):
+            for i, pair in enumerate(value):
+                if not (isinstance(pair, list | tuple) and len(pair) == 2):
+                    raise ValueError(f"pair {i} is {pair!r}: each pair is `[a, b]`, two "
+                                     "model names (a − b is tested)")
+        return value
 
 
 class Gate(_Strict):
