@@ -63,8 +63,10 @@ def _rows(df: pd.DataFrame, split: str, skey: str) -> pd.DataFrame:
     return rows
 
 
-def _hand_delong(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """DeLong's Z and SE from the definition: every positive against every negative."""
+def _hand_delong(y: np.ndarray, a: np.ndarray, b: np.ndarray
+                 ) -> tuple[float, float, tuple[float, float, float]]:
+    """DeLong's Z, SE and (var_a, var_b, cov) from the definition: every positive against
+    every negative."""
     pos, neg = y == 1, y == 0
 
     def components(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +79,9 @@ def _hand_delong(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, fl
     var = ((s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / pos.sum()
            + (s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]) / neg.sum())
     se = float(np.sqrt(var))
-    return float((v10a.mean() - v10b.mean()) / se), se
+    var_a, var_b, cov = (float(s10[i, j] / pos.sum() + s01[i, j] / neg.sum())
+                         for i, j in ((0, 0), (1, 1), (0, 1)))
+    return float((v10a.mean() - v10b.mean()) / se), se, (var_a, var_b, cov)
 
 
 def test_cli_compare_writes_table_and_json(
@@ -117,12 +121,14 @@ def test_delong_statistic_equals_hand_computation(
         if d["test"] != "delong":
             continue
         rows = _rows(df, d["split"], d["slice"])
-        z, se = _hand_delong(rows["label"].to_numpy(), rows["p_good"].to_numpy(),
+        z, se, terms = _hand_delong(rows["label"].to_numpy(), rows["p_good"].to_numpy(),
                              rows["p_fair"].to_numpy())
         detail = d["detail"]
         assert detail["kind"] == "delong"
         assert detail["statistic"] == pytest.approx(z, rel=1e-9)
         assert detail["se"] == pytest.approx(se, rel=1e-9)
+        assert (detail["var_a"], detail["var_b"], detail["cov"]) == pytest.approx(terms,
+                                                                                rel=1e-9)
         assert detail["n_pos"] == int(rows["label"].sum())
         assert detail["n_neg"] == int((rows["label"] == 0).sum())
         checked += 1

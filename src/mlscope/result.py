@@ -199,7 +199,9 @@ class PairedTest:
     ``kind`` is ``delong``, ``mcnemar`` or ``bootstrap``; the fields of the other kinds
     stay None.
 
-    * DeLong: ``statistic`` is Z = diff / ``se``; ``n_pos``, ``n_neg`` the class counts.
+    * DeLong: ``statistic`` is Z = diff / ``se``; ``n_pos``, ``n_neg`` the class counts;
+      in pair comparisons also ``var_a``, ``var_b`` and ``cov``, DeLong's variances of the
+      two AUCs and their covariance (``se² = var_a + var_b − 2·cov``).
     * McNemar: ``b`` rows only the model gets right, ``c`` rows only the reference does,
       ``n`` rows; ``method`` the tail used (``mid-p``, ``exact``, ``chi2``, ``chi2-cc``)
       and ``requested`` what was asked (``auto`` picks mid-p below 25 discordant pairs,
@@ -212,6 +214,9 @@ class PairedTest:
     kind: str
     statistic: float | None = None
     se: float | None = None
+    var_a: float | None = None
+    var_b: float | None = None
+    cov: float | None = None
     n_pos: int | None = None
     n_neg: int | None = None
     b: int | None = None

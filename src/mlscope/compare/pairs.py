@@ -96,7 +96,7 @@ def compare_pairs(
                         continue
                     here.append(paired_difference(
                         t, met, split, skey, ai, bi, va.value - vb.value, reps, thresholds,
-                        masks, level, mcnemar=mcnemar, seed=seed))
+                        masks, level, mcnemar=mcnemar, seed=seed, terms=True))
                 _adjust_slices(here)
                 diffs += here
         out.append(PairComparison(model=a, reference=b, mcnemar=mcnemar, splits=list(splits),

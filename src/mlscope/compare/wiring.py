@@ -218,14 +218,21 @@ def paired_difference(
     t: EvalTable, met: _Metric, split: str, skey: str, mi: int, ri: int, value: float,
     reps: Mapping[tuple[str, int, str, str], FloatArray],
     thresholds: Mapping[tuple[int, str], float | None], masks: SliceMasks, level: float,
-    *, mcnemar: str = "auto", seed: int | None = None,
+    *, mcnemar: str = "auto", seed: int | None = None, terms: bool = False,
 ) -> Difference:
     """``model mi − model ri`` with the right paired test: DeLong for ROC AUC, McNemar for
     accuracy (when the rows are at hand and unweighted), else the paired bootstrap.
 
     ``mcnemar`` is McNemar's method (:func:`~mlscope.compare.paired.mcnemar_counts`);
-    ``seed`` the bootstrap's, recorded in the difference's ``detail``."""
-    from mlscope.compare.paired import delong_test, mcnemar_counts, paired_bootstrap
+    ``seed`` the bootstrap's, recorded in the difference's ``detail``; ``terms`` adds
+    DeLong's variances and covariance of the two AUCs to it (a second pass over the rows,
+    so only where asked: the pair comparisons)."""
+    from mlscope.compare.paired import (
+        delong_test,
+        delong_variance,
+        mcnemar_counts,
+        paired_bootstrap,
+    )
 
     d = Difference(split=split, slice=skey, metric=met.id, model=t.models[mi],
                    reference=t.models[ri], value=value)
@@ -244,6 +251,11 @@ def paired_difference(
                     d.note = r.note or ""
                     d.detail = PairedTest(kind="delong", statistic=r.z, se=r.se,
                                           n_pos=r.n_pos, n_neg=r.n_neg)
+                    if terms:
+                        _, cov = delong_variance(rows.y[mask], [rows.scores[mi][mask],
+                                                                rows.scores[ri][mask]])
+                        d.detail.var_a, d.detail.var_b = float(cov[0, 0]), float(cov[1, 1])
+                        d.detail.cov = float(cov[0, 1])
                     return d
             if name == "accuracy":
                 counts = masks.discordant(split, mi, ri, met, lambda m: _correct(
