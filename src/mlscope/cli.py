@@ -412,35 +412,10 @@ def compare(charter: Path, model: str, reference: str, out: Path | None,
     across the slices). Prints a table; with --out, writes compare.json. Records nothing in
     the store. Exit code 0, or 2 on bad input (e.g. an unknown model).
     """
-    return _compare(charter, model, reference, out, resamples, seed, mcnemar)
+    from mlscope.cli_compare import compare_command
 
-
-def _compare(charter: Path, model: str, reference: str, out: Path | None,
-             resamples: int | None, seed: int | None, mcnemar: str | None) -> int:
-    import json
-
-    from mlscope.atomic import write_atomic
-    from mlscope.evaluation import evaluate
-    from mlscope.report.pairs import comparison_document, render_comparison
-
-    if model == reference:
-        raise InputError(f"compare: `{model}` is compared with itself; name two different "
-                         "models")
-    result = evaluate(charter, resamples=resamples, seed=seed, pairs=[(model, reference)],
-                      mcnemar=mcnemar)
-    cmp = result.comparisons[0]
-    paths: dict[str, str] = {}
-    if out is not None:
-        text = json.dumps(comparison_document(result, cmp), indent=2, allow_nan=False,
-                          default=str)
-        target = out / "compare.json"
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            write_atomic(target, text + "\n")  # a reader never sees half a file
-        except OSError as exc:
-            raise InputError(f"cannot write {target}: {exc.strerror or exc}") from None
-        paths["json"] = str(target)
-    render_comparison(result, cmp, paths=paths)
+    compare_command(charter, model, reference, out=out, resamples=resamples, seed=seed,
+                    mcnemar=mcnemar)
     return EXIT_OK
 
 
