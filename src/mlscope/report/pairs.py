@@ -38,7 +38,7 @@ def statistic_text(d: Difference) -> str:
     if t is None:
         return ""
     if t.kind == "delong":
-        z = "undefined" if t.statistic is None else f"{t.statistic:.3g}"
+        z = "undefined" if t.statistic is None else f"{t.statistic:.3g}".replace("-", "−")
         return f"Z = {z}, SE {t.se:.3g}" if t.se is not None else f"Z = {z}"
     if t.kind == "mcnemar":
         return f"b = {t.b}, c = {t.c} ({t.method})"
@@ -84,6 +84,9 @@ def _rows(result: EvaluationResult, cmp: PairComparison) -> list[dict[str, str]]
                 "diff": _signed(d.value, dec), "interval": interval,
                 "test": TEST_NAMES.get(d.test, d.test), "statistic": statistic_text(d),
                 "p": _p(d.p_value),
+                # Sort keys for the report's sortable table (the text has − and brackets).
+                "diff_sort": "" if d.value is None else repr(d.value),
+                "p_sort": "" if d.p_value is None else repr(d.p_value),
                 "slices": f"{len(flagged)} of {len(tested)}" if tested else "—",
                 "flagged": ", ".join(flagged),
             })
@@ -171,8 +174,8 @@ def pair_tables(result: EvaluationResult) -> list[Table]:
         rows = []
         for r in _rows(result, cmp):
             cells = [Cell(r["split"]), Cell(r["model"]), Cell(r["reference"]),
-                     Cell(r["diff"], r["interval"]), Cell(r["test"]),
-                     Cell(r["statistic"]), Cell(r["p"]),
+                     Cell(r["diff"], r["interval"], sort=r["diff_sort"]), Cell(r["test"]),
+                     Cell(r["statistic"]), Cell(r["p"], sort=r["p_sort"]),
                      Cell(r["slices"], title=r["flagged"] or "no slice differs")]
             rows.append(Row(r["label"], cells))
         caption = (f"{cmp.model} minus {cmp.reference} on the same rows, overall, with "
