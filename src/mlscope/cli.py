@@ -388,6 +388,37 @@ def diagnose(charter: Path, out: Path | None, resamples: int | None, seed: int |
                 diagnose=model or True)
 
 
+@main.command()
+@click.argument("charter", type=click.Path(path_type=Path))
+@click.argument("model")
+@click.argument("reference")
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
+              help="Folder to write compare.json into (default: print only).")
+@click.option("--resamples", type=click.IntRange(min=0), default=None,
+              help="Bootstrap resamples (overrides the charter; 0 turns intervals off).")
+@click.option("--seed", type=int, default=None, help="Seed (overrides the charter).")
+@click.option("--mcnemar", type=click.Choice(["auto", "mid-p", "exact", "chi2", "chi2-cc"]),
+              default=None,
+              help="McNemar's method for accuracy (default: the charter's compare.mcnemar, "
+                   "else auto: mid-p below 25 discordant pairs, else chi2).")
+@_guard
+def compare(charter: Path, model: str, reference: str, out: Path | None,
+            resamples: int | None, seed: int | None, mcnemar: str | None) -> int:
+    """Compare MODEL with REFERENCE (MODEL − REFERENCE) with paired tests.
+
+    Any two models or baselines of the charter, on the same rows of the selection and the
+    report split: every metric, overall and per slice, with intervals and p-values (DeLong
+    for ROC AUC, McNemar for accuracy, the paired bootstrap otherwise; Benjamini–Hochberg
+    across the slices). Prints a table; with --out, writes compare.json. Records nothing in
+    the store. Exit code 0, or 2 on bad input (e.g. an unknown model).
+    """
+    from mlscope.cli_compare import compare_command
+
+    compare_command(charter, model, reference, out=out, resamples=resamples, seed=seed,
+                    mcnemar=mcnemar)
+    return EXIT_OK
+
+
 def _host_names(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
                 ) -> tuple[str, ...]:
     """Refuse an ``--allow-host`` that is not a host name or an address (exit 2)."""

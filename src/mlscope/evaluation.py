@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -289,6 +289,8 @@ def evaluate(
     spark: SparkSession | str | None = None,
     candidate: str | None = None,
     diagnose: bool | str = False,
+    pairs: Sequence[tuple[str, str]] | None = None,
+    mcnemar: str | None = None,
 ) -> EvaluationResult:
     """Evaluate the charter's models and select one.
 
@@ -326,6 +328,12 @@ def evaluate(
     candidate
         The model ``mlscope check`` holds to the gates and requirements (default: the
         selected model); the verdict is ``result.check``.
+    pairs
+        ``(a, b)`` model pairs to compare (``a − b``) with paired tests on every metric,
+        split and slice, into ``result.comparisons``; replaces the charter's
+        ``compare.pairs`` (``mlscope compare``). Unknown names raise :class:`InputError`.
+    mcnemar
+        McNemar's method for those pairs (default: the charter's ``compare.mcnemar``).
     progress
         Called as ``progress(stage, done, total)`` as work completes (``stage`` is
         ``"point estimates"`` or ``"intervals <split>"``; units are splits, then
@@ -678,7 +686,18 @@ def evaluate(
                             continue
                         differences.append(paired_difference(
                             t, met, split, skey, mi, ri, a.value - b.value, reps, thresholds,
-                            masks, level))
+                            masks, level, seed=seed_))
+    # Any pair the charter (or `mlscope compare`) asks for: the same tests, every slice.
+    wanted = list(ch.compare.pairs) if pairs is None else list(pairs)
+    comparisons = []
+    if wanted:
+        from mlscope.compare.pairs import compare_pairs
+
+        comparisons = compare_pairs(
+            t, wanted, metrics=metrics, splits=boot_splits, slices=list(slice_infos),
+            index=index, reps=reps, thresholds=thresholds, masks=masks, level=level,
+            mcnemar=mcnemar or ch.compare.mcnemar, seed=seed_,
+            where="compare.pairs" if pairs is None else "compare")
 
     human = None
     hb = [b for b in ch.baselines.values() if isinstance(b, HumanBaseline)]
@@ -809,6 +828,7 @@ def evaluate(
         human=human,
         check=check,
         diagnosis=diagnosis,
+        comparisons=comparisons,
         timings={k: round(v, 4) for k, v in timings.items()},
         run_id=new_run_id(),
     )

@@ -33,6 +33,8 @@ __all__ = [
     "MetricInfo",
     "MetricValue",
     "ModelInfo",
+    "PairComparison",
+    "PairedTest",
     "RequirementCheck",
     "RuleOutcome",
     "Selection",
@@ -184,6 +186,63 @@ class Difference:
     p_value: float | None = None
     test: str = "bootstrap"
     note: str = ""
+    # Benjamini–Hochberg across the slices of one (split, metric) in a pair comparison;
+    # None overall and in the differences against the selected/blessed model.
+    adjusted_p: float | None = None
+    detail: PairedTest | None = None
+
+
+@dataclass
+class PairedTest:
+    """The statistic behind a :class:`Difference`'s p-value and interval, and its inputs.
+
+    ``kind`` is ``delong``, ``mcnemar`` or ``bootstrap``; the fields of the other kinds
+    stay None.
+
+    * DeLong: ``statistic`` is Z = diff / ``se``; ``n_pos``, ``n_neg`` the class counts;
+      in pair comparisons also ``var_a``, ``var_b`` and ``cov``, DeLong's variances of the
+      two AUCs and their covariance (``se² = var_a + var_b − 2·cov``).
+    * McNemar: ``b`` rows only the model gets right, ``c`` rows only the reference does,
+      ``n`` rows; ``method`` the tail used (``mid-p``, ``exact``, ``chi2``, ``chi2-cc``)
+      and ``requested`` what was asked (``auto`` picks mid-p below 25 discordant pairs,
+      else chi2); ``statistic`` is (b − c)² / (b + c) for the chi-square methods (with
+      |b − c| − 1 for ``chi2-cc``), min(b, c) for the binomial ones.
+    * Bootstrap: ``method`` names the interval and p-value, ``resamples`` (B) the
+      replicates, ``finite`` those where the metric was defined, ``seed`` their seed.
+    """
+
+    kind: str
+    statistic: float | None = None
+    se: float | None = None
+    var_a: float | None = None
+    var_b: float | None = None
+    cov: float | None = None
+    n_pos: int | None = None
+    n_neg: int | None = None
+    b: int | None = None
+    c: int | None = None
+    n: int | None = None
+    method: str | None = None
+    requested: str | None = None
+    resamples: int | None = None
+    finite: int | None = None
+    seed: int | None = None
+
+
+@dataclass
+class PairComparison:
+    """``model − reference`` on the same rows: every metric, split and slice.
+
+    Asked for by the charter's ``compare.pairs`` or by ``mlscope compare``. Each
+    difference carries its test's statistic (``detail``); on the slices the p-values are
+    also adjusted by Benjamini–Hochberg across the slices of the same split and metric.
+    """
+
+    model: str
+    reference: str
+    mcnemar: str
+    splits: list[str]
+    differences: list[Difference]
 
 
 @dataclass
@@ -377,6 +436,7 @@ class EvaluationResult:
     human: HumanLevel | None = None
     check: CheckResult | None = None
     diagnosis: Diagnosis | None = None
+    comparisons: list[PairComparison] = field(default_factory=list)
     # Unique per evaluation and stamped into every output file of the run (report.html,
     # check.md), so a reader can tell that the files in a folder belong together. None in
     # results written before it existed.

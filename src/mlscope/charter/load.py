@@ -33,6 +33,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from mlscope.charter.bounds import check_metric_ranges
+from mlscope.charter.pairs import check_compare
 from mlscope.charter.predicate import PredicateError, parse_predicate
 from mlscope.charter.schema import (
     _BOUND,
@@ -723,6 +724,11 @@ class _Checker:
             self.check_splits(parts)
         self.check_baselines(parts)
         self.check_gates(parts)
+        d = parts.data
+        named = list(d.models or d.predictions or {}) if d is not None else []
+        raw_baselines = self.raw.get("baselines")
+        named += [str(k) for k in raw_baselines] if isinstance(raw_baselines, dict) else []
+        check_compare(self, named if d is not None and (d.models or d.predictions) else None)
         self.check_diagnosis(parts)
         check_metric_ranges(self, parts.metrics, parts.rules())
 

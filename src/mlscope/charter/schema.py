@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "LEARNED_KINDS",
@@ -19,6 +19,7 @@ __all__ = [
     "BlessedResult",
     "Bound",
     "Charter",
+    "CompareSpec",
     "DataSpec",
     "DiagnosisSpec",
     "DuckDBTable",
@@ -448,6 +449,28 @@ class BlessedResult(_Strict):
     model: str
 
 
+class CompareSpec(_Strict):
+    """Pairs of models (or baselines) to compare with paired tests, beyond the selected
+    and the blessed model: ``pairs: [[a, b], …]`` reports ``a − b``. ``mcnemar`` picks the
+    tail of McNemar's test for accuracy in these pairs (``auto``: mid-p below 25
+    discordant pairs, else the uncorrected chi-square)."""
+
+    pairs: list[tuple[str, str]] = Field(default_factory=list)
+    mcnemar: Literal["auto", "mid-p", "exact", "chi2", "chi2-cc"] = "auto"
+
+    @field_validator("pairs", mode="before")
+    @classmethod
+    def _two_names(cls, value: Any) -> Any:
+        # Said here in words: pydantic's tuple error ("missing required key `1`") reads as
+        # if the pair were a mapping.
+        if isinstance(value, list):
+            for i, pair in enumerate(value):
+                if not (isinstance(pair, list | tuple) and len(pair) == 2):
+                    raise ValueError(f"pair {i} is {pair!r}: each pair is `[a, b]`, two "
+                                     "model names (a − b is tested)")
+        return value
+
+
 class Gate(_Strict):
     """A gate on one metric against the blessed model.
 
@@ -548,6 +571,7 @@ class Charter(_Strict):
     baselines: dict[str, Baseline] = Field(default_factory=dict)
     blessed: str | BlessedResult | None = None
     gates: dict[str, Gate] = Field(default_factory=dict)
+    compare: CompareSpec = Field(default_factory=CompareSpec)
     diagnosis: DiagnosisSpec = Field(default_factory=DiagnosisSpec)
     intervals: IntervalSpec = Field(default_factory=IntervalSpec)
     planning: PlanningSpec = Field(default_factory=PlanningSpec)

@@ -26,6 +26,7 @@ from mlscope.result import (
     EvaluationResult,
     MetricInfo,
     MetricValue,
+    PairedTest,
     RequirementCheck,
     SliceInfo,
 )
@@ -218,10 +219,21 @@ def paired_difference(
     t: EvalTable, met: _Metric, split: str, skey: str, mi: int, ri: int, value: float,
     reps: Mapping[tuple[str, int, str, str], FloatArray],
     thresholds: Mapping[tuple[int, str], float | None], masks: SliceMasks, level: float,
+    *, mcnemar: str = "auto", seed: int | None = None, terms: bool = False,
 ) -> Difference:
     """``model mi − model ri`` with the right paired test: DeLong for ROC AUC, McNemar for
-    accuracy (when the rows are at hand and unweighted), else the paired bootstrap."""
-    from mlscope.compare.paired import delong_test, mcnemar_counts, paired_bootstrap
+    accuracy (when the rows are at hand and unweighted), else the paired bootstrap.
+
+    ``mcnemar`` is McNemar's method (:func:`~mlscope.compare.paired.mcnemar_counts`);
+    ``seed`` the bootstrap's, recorded in the difference's ``detail``; ``terms`` adds
+    DeLong's variances and covariance of the two AUCs to it (a second pass over the rows,
+    so only where asked: the pair comparisons)."""
+    from mlscope.compare.paired import (
+        delong_test,
+        delong_variance,
+        mcnemar_counts,
+        paired_bootstrap,
+    )
 
     d = Difference(split=split, slice=skey, metric=met.id, model=t.models[mi],
                    reference=t.models[ri], value=value)
@@ -238,15 +250,24 @@ def paired_difference(
                                     rows.scores[ri][mask], level=level)
                     d.lower, d.upper, d.p_value, d.test = r.lower, r.upper, r.p_value, "delong"
                     d.note = r.note or ""
+                    d.detail = PairedTest(kind="delong", statistic=r.z, se=r.se,
+                                          n_pos=r.n_pos, n_neg=r.n_neg)
+                    if terms:
+                        _, cov = delong_variance(rows.y[mask], [rows.scores[mi][mask],
+                                                                rows.scores[ri][mask]])
+                        d.detail.var_a, d.detail.var_b = float(cov[0, 0]), float(cov[1, 1])
+                        d.detail.cov = float(cov[0, 1])
                     return d
             if name == "accuracy":
                 counts = masks.discordant(split, mi, ri, met, lambda m: _correct(
                     t, rows, m, met, thresholds))
                 if counts is not None and skey in counts:
                     n10, n01, n = counts[skey]
-                    r2 = mcnemar_counts(n10, n01, n, level=level)
+                    r2 = mcnemar_counts(n10, n01, n, level=level, method=mcnemar)
                     d.lower, d.upper, d.p_value = r2.lower, r2.upper, r2.p_value
                     d.test, d.note = "mcnemar", r2.note or ""
+                    d.detail = PairedTest(kind="mcnemar", statistic=r2.statistic, b=n10,
+                                          c=n01, n=n, method=r2.method, requested=mcnemar)
                     return d
         except ValueError as exc:
             d.note = f"paired test not possible here ({exc}); bootstrap used"
@@ -256,6 +277,9 @@ def paired_difference(
         if pb.lower is not None and pb.upper is not None:
             d.lower, d.upper = pb.lower, pb.upper
         d.p_value = pb.p_value
+        d.detail = PairedTest(kind="bootstrap", method="percentile paired bootstrap; "
+                              "centred p-value", resamples=pb.n_replicates,
+                              finite=pb.n_finite, seed=seed)
     return d
 
 

@@ -137,6 +137,7 @@ class Page:
     baselines: dict[str, Any] | None = None
     comparison: dict[str, Any] | None = None
     diagnosis: dict[str, Any] | None = None
+    pairs: list[Table] = field(default_factory=list)  # the charter's compare.pairs
 
 
 def _label(result: EvaluationResult, metric: str) -> str:
@@ -1012,6 +1013,11 @@ def _page(result: EvaluationResult) -> Page:
     confusion = _confusion(result)
     if confusion:
         nav.append(("confusion", "Confusion"))
+    from mlscope.report.pairs import pair_tables
+
+    pairs = pair_tables(result)
+    if pairs:
+        nav.append(("pairs", "Pairs"))
     if result.thresholds:
         nav.append(("thresholds", "Thresholds"))
     if warnings:
@@ -1043,6 +1049,7 @@ def _page(result: EvaluationResult) -> Page:
         baselines=baselines,
         comparison=comparison,
         diagnosis=diagnosis,
+        pairs=pairs,
     )
 
 
