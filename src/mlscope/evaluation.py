@@ -742,7 +742,8 @@ def evaluate(
         check = check_verdict(ch, t, candidate=candidate, winner=winner, blessed_name=blessed_name,
                        stored=blessed_stored, source=blessed_source,
                        split=req_split, index=index, differences=differences, reps=reps,
-                       infos=infos, slices=list(slice_infos), level=level)
+                       infos=infos, slices=list(slice_infos), level=level,
+                       ranking=selection.primary.ranking)
 
     diagnosis = None
     if diagnose:
