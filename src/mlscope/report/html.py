@@ -42,6 +42,7 @@ from mlscope.report.charts import (
 )
 from mlscope.report.diagnosis_charts import history_chart, learning_curve_chart
 from mlscope.report.scripts import REPORT_CSP, SORT_JS
+from mlscope.report.verdict import is_check, keep_lines, verdict_view
 from mlscope.result import OVERALL, EvaluationResult, MetricInfo, MetricValue, RuleOutcome
 
 __all__ = ["EXIT_CODES", "STATUS_TEXT", "render_html", "write_html"]
@@ -136,6 +137,7 @@ class Page:
     baselines: dict[str, Any] | None = None
     comparison: dict[str, Any] | None = None
     diagnosis: dict[str, Any] | None = None
+    verdict: dict[str, Any] | None = None  # mlscope check's verdict: the first box
 
 
 def _label(result: EvaluationResult, metric: str) -> str:
@@ -286,9 +288,11 @@ def _decision(result: EvaluationResult, dec: dict[str, int]) -> dict[str, Any]:
         "status_class": {"requirements_met": "ok", "requirements_not_met": "bad"}.get(
             result.status, "none"),
         "summary": summary,
-        "exit_code": result.exit_code,
+        # After `check` the verdict box above states the one exit code; this box none.
+        "exit_code": None if is_check(result) else result.exit_code,
         "exit_meaning": EXIT_CODES.get(result.exit_code, ""),
         "split": sel.split if sel else result.splits.get("selection"),
+        "keep": keep_lines(result),
         "lead": lead,
         "tie": tie,
         "tied": primary.tied if primary else [],
@@ -811,7 +815,8 @@ def _comparison(result: EvaluationResult, dec: dict[str, int]) -> dict[str, Any]
         from mlscope.compare.check import verdict_lines
 
         check = {"passed": c.passed, "lines": verdict_lines(c), "candidate": c.candidate,
-                 "blessed": c.blessed, "split": c.split}
+                 "blessed": c.blessed, "split": c.split, "decides": is_check(result),
+                 "exit_code": c.exit_code}
     return {"reference": reference, "blessed": blessed is not None, "split": split,
             "charts": charts, "table": table, "confidence": confidence, "check": check}
 
@@ -1002,6 +1007,9 @@ def _page(result: EvaluationResult) -> Page:
     warnings = list(dict.fromkeys(
         [*result.warnings, *(result.selection.warnings if result.selection else [])]))
     nav = [("decision", "Decision"), ("rules", "Rules"), ("metrics", "Metrics")]
+    verdict = verdict_view(result)
+    if verdict:
+        nav.insert(0, ("verdict", "Check"))
     if tradeoff:
         nav.append(("tradeoff", "Trade-off"))
     if slices_svg:
@@ -1049,6 +1057,7 @@ def _page(result: EvaluationResult) -> Page:
         baselines=baselines,
         comparison=comparison,
         diagnosis=diagnosis,
+        verdict=verdict,
     )
 
 
