@@ -325,7 +325,11 @@ def evaluate(
         curve when the charter gives them (``mlscope diagnose``; docs/diagnosis.md).
     candidate
         The model ``mlscope check`` holds to the gates and requirements (default: the
-        selected model); the verdict is ``result.check``.
+        selected model); the verdict is ``result.check``. When it is None and the rule
+        selects the blessed model itself, the verdict keeps it (``result.check.keep``):
+        the runner-up is compared with it and the blessed model's requirements decide.
+        Naming the blessed model itself raises
+        :class:`~mlscope.compare.keep.CandidateIsBlessed` (an ``InputError``).
     progress
         Called as ``progress(stage, done, total)`` as work completes (``stage`` is
         ``"point estimates"`` or ``"intervals <split>"``; units are splits, then

@@ -111,6 +111,10 @@ def check_verdict(
     ci = t.models.index(cand)
     gates = []
     note = ""
+    if candidate is not None and blessed_name is not None and winner == blessed_name:
+        # Said, so that a reader of a passing check does not take it for the rule's choice.
+        note = (f"the selection rule picks the blessed model {blessed_name} itself (keep "
+                f"it); {candidate} is checked because it was named")
     if ch.gates and blessed is not None:
         if stored is None:
             bi = t.models.index(blessed)
