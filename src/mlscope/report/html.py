@@ -816,7 +816,7 @@ def _comparison(result: EvaluationResult, dec: dict[str, int]) -> dict[str, Any]
 
         check = {"passed": c.passed, "lines": verdict_lines(c), "candidate": c.candidate,
                  "blessed": c.blessed, "split": c.split, "decides": is_check(result),
-                 "exit_code": c.exit_code}
+                 "exit_code": c.exit_code, "keep": c.keep}
     return {"reference": reference, "blessed": blessed is not None, "split": split,
             "charts": charts, "table": table, "confidence": confidence, "check": check}
 
@@ -1007,9 +1007,6 @@ def _page(result: EvaluationResult) -> Page:
     warnings = list(dict.fromkeys(
         [*result.warnings, *(result.selection.warnings if result.selection else [])]))
     nav = [("decision", "Decision"), ("rules", "Rules"), ("metrics", "Metrics")]
-    verdict = verdict_view(result)
-    if verdict:
-        nav.insert(0, ("verdict", "Check"))
     if tradeoff:
         nav.append(("tradeoff", "Trade-off"))
     if slices_svg:
@@ -1030,6 +1027,9 @@ def _page(result: EvaluationResult) -> Page:
         nav.append(("thresholds", "Thresholds"))
     if warnings:
         nav.append(("warnings", f"Warnings ({len(warnings)})"))
+    verdict = verdict_view(result)
+    if verdict:
+        nav.insert(0, ("verdict", "Check"))  # last: the other sections keep their places
     return Page(
         title=str(title),
         result=result,
