@@ -163,3 +163,28 @@ def test_dashboard_lists_a_failed_check_as_failed(failed_check: tuple[Path, Any]
         run = fetch(f"{base}/runs/1")
         assert "mlscope check: fail" in run.body
         assert "Exit code <code>0</code>" not in run.body
+
+
+def test_keep_without_an_eligible_runner_up_compares_nothing(tmp_path: Path) -> None:
+    # Only `better` clears the constraint: there is no runner-up to compare.
+    rule = {"rule": "satisficing", "optimize": "roc_auc", "constraints": {"brier": "<= 0.18"}}
+    p = write(tmp_path, _charter(blessed="better", selection=rule))
+    res = mlscope.evaluate(p)
+    assert res.check is not None
+    assert res.check.keep
+    assert res.check.candidate == "(none)"
+    assert res.check.gates == []
+    assert res.check.exit_code == 0
+    r = CliRunner().invoke(main, ["check", str(p), "--out", str(tmp_path / "o"), "-q",
+                                  "--no-store"])
+    assert r.exit_code == 0, r.output
+    assert "no other candidate is eligible under the rule" in r.output
+
+
+def test_named_candidate_while_the_rule_keeps_the_blessed_model(keep_path: Path) -> None:
+    res = mlscope.evaluate(keep_path, candidate="twin")
+    assert res.check is not None
+    assert not res.check.keep
+    assert res.check.candidate == "twin"
+    assert res.check.role == "given"
+    assert "picks the blessed model better itself" in res.check.note
