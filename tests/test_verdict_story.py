@@ -188,3 +188,25 @@ def test_named_candidate_while_the_rule_keeps_the_blessed_model(keep_path: Path)
     assert res.check.candidate == "twin"
     assert res.check.role == "given"
     assert "picks the blessed model better itself" in res.check.note
+
+
+def test_report_of_a_saved_check_tells_the_same_story(failed_check: tuple[Path, Any],
+                                                      tmp_path: Path) -> None:
+    tmp, _ = failed_check
+    r = CliRunner().invoke(main, ["report", str(tmp / "out" / "result.json"), "--html",
+                                  str(tmp_path / "again.html")])
+    assert r.exit_code == 1, r.output
+    assert r.output.splitlines()[0].startswith("FAIL: candidate broken")
+    assert len(re.findall(r"exit code \d", r.output)) == 1
+
+
+def test_dashboard_says_keep(keep_path: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store.sqlite"
+    r = CliRunner().invoke(main, ["check", str(keep_path), "--out", str(tmp_path / "o"), "-q",
+                                  "--store", str(store)])
+    assert r.exit_code == 0, r.output
+    with Store.open(store, create=False) as st, running(st) as base:
+        page = fetch(f"{base}/p/gates").body
+    assert "mlscope check: keep better" in page
+    assert "keep better: no candidate beats it under the charter&#39;s rule" in page
+    assert "check passed" in page
