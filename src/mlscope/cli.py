@@ -170,10 +170,20 @@ def _run(
     spark_master = ctx.meta.get(_SPARK_MASTER) if ctx is not None else None
     if spark_master is not None and engine != "spark":
         raise InputError("--spark-master only applies with --engine spark")
-    with _progress_bar(enabled=not quiet) as bar:
-        result = evaluate(charter, resamples=resamples, seed=seed,
-                          engine=engine, progress=bar, binned=binned,  # type: ignore[arg-type]
-                          spark=spark_master, candidate=candidate, diagnose=diagnose)
+    from mlscope.compare.keep import CandidateIsBlessed
+
+    try:
+        with _progress_bar(enabled=not quiet) as bar:
+            result = evaluate(charter, resamples=resamples, seed=seed,
+                              engine=engine,  # type: ignore[arg-type]
+                              progress=bar, binned=binned, spark=spark_master,
+                              candidate=candidate, diagnose=diagnose)
+    except CandidateIsBlessed as exc:
+        raise InputError(f"--candidate {exc.candidate} is the blessed model itself: `mlscope "
+                         "check` compares a candidate with the blessed model; name another "
+                         "model with --candidate, or leave it out to check the model the "
+                         "selection rule picks (when that is the blessed model, the verdict "
+                         "is to keep it)") from None
     if check and result.check is None:
         raise InputError("mlscope check needs something to check against: set `blessed:` "
                          "(and `gates:`) in the charter, or give --candidate to check a model "
@@ -181,18 +191,26 @@ def _run(
     out_dir = out or (charter.parent / "mlscope-out")
     ctx_meta = ctx.meta if ctx is not None else {}
     command = ctx.info_name if ctx is not None and ctx.info_name else "run"
+    result.command = command
+    if check:
+        # One exit code: after `check` the verdict decides it, in result.json, the report,
+        # the store and the process alike.
+        assert result.check is not None
+        result.exit_code = result.check.exit_code
     paths = _write_outputs(result, charter, out_dir, html=html, check=check, started=started,
                            record=not ctx_meta.get(_NO_STORE), store=ctx_meta.get(_STORE),
                            command=command)
     if check:
-        from mlscope.compare.check import verdict_lines
+        from mlscope.report.terminal import check_verdict_text
 
         assert result.check is not None
-        if not quiet:
+        # The verdict leads (and is printed even with --quiet): the first line of a CI log
+        # says pass or fail, and the exit code is stated once, with it.
+        if quiet:
+            for line in check_verdict_text(result):
+                click.echo(line)
+        else:
             render_terminal(result, paths=paths)
-        # The verdict is printed last (and even with --quiet): it is what a CI log shows.
-        for line in verdict_lines(result.check):
-            click.echo(line)
         return result.check.exit_code
     if diagnose:
         if not quiet:

@@ -327,7 +327,11 @@ def evaluate(
         curve when the charter gives them (``mlscope diagnose``; docs/diagnosis.md).
     candidate
         The model ``mlscope check`` holds to the gates and requirements (default: the
-        selected model); the verdict is ``result.check``.
+        selected model); the verdict is ``result.check``. When it is None and the rule
+        selects the blessed model itself, the verdict keeps it (``result.check.keep``):
+        the runner-up is compared with it and the blessed model's requirements decide.
+        Naming the blessed model itself raises
+        :class:`~mlscope.compare.keep.CandidateIsBlessed` (an ``InputError``).
     pairs
         ``(a, b)`` model pairs to compare (``a − b``) with paired tests on every metric,
         split and slice, into ``result.comparisons``; replaces the charter's
@@ -761,7 +765,8 @@ def evaluate(
         check = check_verdict(ch, t, candidate=candidate, winner=winner, blessed_name=blessed_name,
                        stored=blessed_stored, source=blessed_source,
                        split=req_split, index=index, differences=differences, reps=reps,
-                       infos=infos, slices=list(slice_infos), level=level)
+                       infos=infos, slices=list(slice_infos), level=level,
+                       ranking=selection.primary.ranking)
 
     diagnosis = None
     if diagnose:

@@ -280,7 +280,15 @@ class GateCheck:
 @dataclass
 class CheckResult:
     """The verdict of ``mlscope check``: a candidate against the blessed model and the
-    requirements. ``exit_code`` is 0 when every gate and requirement passes, else 1."""
+    requirements. ``exit_code`` is 0 when every gate and requirement passes, else 1.
+
+    ``role`` says how the candidate was chosen: ``"selected"`` (by the rule), ``"given"``
+    (``--candidate``) or ``"runner-up"``. ``keep`` is True when the rule selected the
+    blessed model itself: nothing is shipped, the runner-up (the best other eligible
+    candidate; ``"(none)"`` when there is none) is compared with it for information, its
+    gates decide nothing, and the verdict passes when the blessed model meets the
+    requirements (``requirements`` are then the blessed model's).
+    """
 
     candidate: str
     blessed: str | None
@@ -293,6 +301,8 @@ class CheckResult:
     exit_code: int
     paired: bool = True
     note: str = ""
+    keep: bool = False
+    role: str = ""
 
 
 @dataclass
@@ -441,6 +451,9 @@ class EvaluationResult:
     # check.md), so a reader can tell that the files in a folder belong together. None in
     # results written before it existed.
     run_id: str | None = None
+    # The CLI command whose outputs these are (run, evaluate, check, diagnose); None from
+    # the Python API. After ``check`` the verdict decides: ``exit_code`` is the verdict's.
+    command: str | None = None
     schema: str = SCHEMA_VERSION
 
     # -- lookups ---------------------------------------------------------------------

@@ -27,7 +27,8 @@ from mlscope.result import (
     RequirementCheck,
 )
 
-__all__ = ["gate_checks", "markdown_summary", "verdict", "verdict_lines"]
+__all__ = ["CHECK_EXIT_CODES", "compared_line", "exit_line", "exit_meaning", "gate_checks",
+           "headline", "markdown_summary", "verdict", "verdict_lines"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -173,31 +174,83 @@ def _slice_checks(mid: str, gate: Gate, sign: float, slices: Sequence[str],
 
 def verdict(*, candidate: str, blessed: str | None, blessed_source: str, split: str,
             gates: list[GateCheck], requirements: list[RequirementCheck],
-            paired: bool = True, note: str = "") -> CheckResult:
-    """Combine gates and requirements into the verdict (exit code 0 pass, 1 fail)."""
-    failures = [g.reason for g in gates if not g.passed]
+            paired: bool = True, note: str = "", keep: bool = False,
+            role: str = "") -> CheckResult:
+    """Combine gates and requirements into the verdict (exit code 0 pass, 1 fail).
+
+    With ``keep`` (the rule picked the blessed model) the gates are the runner-up's,
+    reported for information: only the requirements, the blessed model's, can fail.
+    """
+    failures = [] if keep else [g.reason for g in gates if not g.passed]
     weak = next((g.reason for g in gates if g.passed and g.reason.startswith("with ")), None)
     if weak:
         note = (note + "; " if note else "") + weak
     for r in requirements:
         if not r.met:
             val = "undefined" if r.value is None else f"{r.value:.4g}"
-            failures.append(f"requirement {r.metric} {r.bound} on {r.split}: {candidate} has "
+            failures.append(f"requirement {r.metric} {r.bound} on {r.split}: {r.model} has "
                             f"{val}" + (f" (short by {-r.margin:.4g})" if r.margin is not None
                                         else ""))
     ok = not failures
     return CheckResult(candidate=candidate, blessed=blessed, blessed_source=blessed_source,
                        split=split, passed=ok, gates=gates, requirements=requirements,
-                       failures=failures, exit_code=0 if ok else 1, paired=paired, note=note)
+                       failures=failures, exit_code=0 if ok else 1, paired=paired, note=note,
+                       keep=keep, role=role)
 
 
-def verdict_lines(c: CheckResult) -> list[str]:
-    """The short text verdict a CI log shows."""
-    head = (f"{'PASS' if c.passed else 'FAIL'}: candidate {c.candidate} against "
+CHECK_EXIT_CODES: dict[int, str] = {
+    0: "every gate and requirement passes; a CI step passes",
+    1: "a gate or requirement fails; a CI step fails",
+}
+"""What each exit code of ``mlscope check`` means (2: bad input)."""
+
+
+def exit_meaning(c: CheckResult) -> str:
+    """What the verdict's exit code means, in the words of this verdict."""
+    if c.keep:
+        return ("nothing to ship, and the blessed model meets every requirement; a CI step "
+                "passes" if c.passed else "the blessed model, which stays, misses a "
+                "requirement; a CI step fails")
+    return CHECK_EXIT_CODES.get(c.exit_code, "")
+
+
+def exit_line(c: CheckResult) -> str:
+    """``exit code N: meaning``: stated once, after the verdict."""
+    return f"exit code {c.exit_code}: {exit_meaning(c)}"
+
+
+def headline(c: CheckResult) -> str:
+    """The verdict's first line: PASS or FAIL, and what was decided."""
+    mark = "PASS" if c.passed else "FAIL"
+    if c.keep:
+        from mlscope.compare.keep import KEEP_REASON
+
+        return (f"{mark}: keep the blessed model {c.blessed}: {KEEP_REASON}"
+                + ("" if c.passed else ", but it misses a requirement"))
+    return (f"{mark}: candidate {c.candidate} against "
             + (f"the blessed {c.blessed} ({c.blessed_source})" if c.blessed else
                "the requirements only (no blessed model)")
             + f", on the {c.split} split")
-    lines = [head]
+
+
+def compared_line(c: CheckResult) -> str:
+    """What was compared with what, when the verdict keeps the blessed model."""
+    from mlscope.compare.keep import NO_RUNNER_UP
+
+    if c.candidate == NO_RUNNER_UP:
+        return (f"no other candidate is eligible under the rule: nothing was compared with "
+                f"blessed {c.blessed}")
+    gates = ("; its gates are reported, not applied (nothing is shipped)" if c.gates
+             else "")
+    return (f"compared {c.candidate} ({c.role}) with blessed {c.blessed} "
+            f"({c.blessed_source}), on the {c.split} split{gates}")
+
+
+def verdict_lines(c: CheckResult) -> list[str]:
+    """The short text verdict a CI log shows (without the exit code: :func:`exit_line`)."""
+    lines = [headline(c)]
+    if c.keep:
+        lines.append(f"  {compared_line(c)}")
     for g in c.gates:
         if g.slice != OVERALL and g.passed:
             continue
@@ -218,7 +271,8 @@ def verdict_lines(c: CheckResult) -> list[str]:
     for r in c.requirements:
         mark = "✓" if r.met else "✗"
         val = "undefined" if r.value is None else f"{r.value:.4g}"
-        lines.append(f"  {mark} requirement {r.metric} {r.bound}: {val}"
+        who = f" ({r.model})" if c.keep else ""
+        lines.append(f"  {mark} requirement {r.metric} {r.bound}{who}: {val}"
                      + (f" [{r.lower:.4g}, {r.upper:.4g}]" if r.lower is not None
                         and r.upper is not None else ""))
     if c.note:
@@ -229,10 +283,26 @@ def verdict_lines(c: CheckResult) -> list[str]:
 def markdown_summary(c: CheckResult, project: str) -> str:
     """A pull-request comment: the verdict, then a table of gates and requirements."""
     icon = "✅" if c.passed else "❌"
-    out = [f"### {icon} mlscope check: {project} — {'pass' if c.passed else 'fail'}", ""]
-    who = (f"**{c.candidate}** against the blessed **{c.blessed}** ({c.blessed_source})"
-           if c.blessed else f"**{c.candidate}** against the requirements")
-    out.append(f"{who}, on the `{c.split}` split.")
+    word = (f"keep {c.blessed}" if c.keep else "pass") if c.passed else "fail"
+    out = [f"### {icon} mlscope check: {project} — {word}", ""]
+    if c.keep:
+        from mlscope.compare.keep import KEEP_REASON, NO_RUNNER_UP
+
+        out.append(f"Keep the blessed model **{c.blessed}**: {KEEP_REASON}"
+                   + ("" if c.passed else ", but it misses a requirement") + ".")
+        out.append("")
+        if c.candidate == NO_RUNNER_UP:
+            out.append("No other candidate is eligible under the rule: nothing was compared.")
+        else:
+            out.append(f"compared **{c.candidate}** ({c.role}) with blessed **{c.blessed}** "
+                       f"({c.blessed_source}), on the `{c.split}` split; the gates are "
+                       "reported, not applied (nothing is shipped).")
+    else:
+        who = (f"**{c.candidate}** against the blessed **{c.blessed}** ({c.blessed_source})"
+               if c.blessed else f"**{c.candidate}** against the requirements")
+        out.append(f"{who}, on the `{c.split}` split.")
+    out.append("")
+    out.append(f"Exit code {c.exit_code}: {exit_meaning(c)}.")
     out.append("")
     if c.failures:
         out.append("**Failing:**")
@@ -255,7 +325,8 @@ def markdown_summary(c: CheckResult, project: str) -> str:
         for r in c.requirements:
             ci = (f"[{r.lower:.4g}, {r.upper:.4g}]" if r.lower is not None
                   and r.upper is not None else "")
-            out.append(f"| {r.metric} {r.bound} | {_plain(r.value)} | {ci} | "
+            who = f" ({r.model})" if c.keep else ""
+            out.append(f"| {r.metric} {r.bound}{who} | {_plain(r.value)} | {ci} | "
                        f"{'✅' if r.met else '❌'} |")
         out.append("")
     if c.note:

@@ -8,7 +8,7 @@ model, and the verdict of ``mlscope check``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,33 +62,61 @@ def check_verdict(
     blessed_name: str | None, stored: EvaluationResult | None, source: str, split: str,
     index: Mapping[tuple[str, int, str, str], MetricValue], differences: list[Difference],
     reps: Mapping[tuple[str, int, str, str], FloatArray], infos: Mapping[str, MetricInfo],
-    slices: list[str], level: float,
+    slices: list[str], level: float, ranking: Sequence[Mapping[str, Any]] = (),
 ) -> CheckResult:
     """The verdict of ``mlscope check``: ``candidate`` (default: the winner) against the
-    blessed model's gates and against the requirements."""
+    blessed model's gates and against the requirements.
+
+    When no candidate is given and the rule's winner is the blessed model (a model of the
+    data), the verdict is to keep it: the runner-up under the rule (from ``ranking``) is
+    compared with it for information, and the blessed model's requirements decide.
+
+    Raises
+    ------
+    CandidateIsBlessed
+        ``candidate`` is the blessed model itself.
+    """
     from mlscope.compare.check import gate_checks, verdict
+    from mlscope.compare.keep import NO_RUNNER_UP, CandidateIsBlessed, runner_up
 
     if candidate is not None and candidate not in t.models:
-        raise InputError(f"--candidate: `{candidate}` is not a model of the data"
+        raise InputError(f"candidate: `{candidate}` is not a model of the data"
                          f"{did_you_mean(candidate, t.models)} (models: "
                          f"{', '.join(t.models)})")
+    if blessed_name is not None and candidate == blessed_name:
+        raise CandidateIsBlessed(candidate)
     cand = candidate or winner
+    role = "given" if candidate is not None else "selected"
     blessed = blessed_name or (ch.blessed.model if ch.blessed is not None
                                and not isinstance(ch.blessed, str) else None)
+    keep = candidate is None and blessed_name is not None and winner == blessed_name
     if cand is None:
         out = verdict(candidate="(none)", blessed=blessed, blessed_source=source, split=split,
                       gates=[], requirements=[])
         out.passed, out.exit_code = False, 1
-        out.failures.append("the selection rule chose no model and no --candidate was "
+        out.failures.append("the selection rule chose no model and no candidate was "
                             "given: nothing passes")
         return out
-    if blessed_name is not None and cand == blessed_name:
-        raise InputError(f"the candidate `{cand}` is the blessed model itself; name another "
-                         "model with --candidate")
-    ci = t.models.index(cand)
+    # Keep: the requirements are the blessed model's (it stays in production); the gates
+    # are the runner-up's against it, for information.
     requirements = requirement_checks(ch, t, index, cand, split)
+    if keep:
+        assert blessed_name is not None
+        kinds = t.kinds
+        others = [m for m in t.models if kinds.get(m, "candidate") == "candidate"]
+        runner = runner_up(ranking, blessed_name, others)
+        cand, role = (runner, "runner-up") if runner is not None else (NO_RUNNER_UP, "")
+        if runner is None:
+            return verdict(candidate=cand, blessed=blessed, blessed_source=source,
+                           split=split, gates=[], requirements=requirements, keep=True,
+                           role=role)
+    ci = t.models.index(cand)
     gates = []
     note = ""
+    if candidate is not None and blessed_name is not None and winner == blessed_name:
+        # Said, so that a reader of a passing check does not take it for the rule's choice.
+        note = (f"the selection rule picks the blessed model {blessed_name} itself (keep "
+                f"it); {candidate} is checked because it was named")
     if ch.gates and blessed is not None:
         if stored is None:
             bi = t.models.index(blessed)
@@ -137,7 +165,8 @@ def check_verdict(
                             value=value, difference=difference, replicates=replicates,
                             infos=infos)
     return verdict(candidate=cand, blessed=blessed, blessed_source=source, split=split,
-                   gates=gates, requirements=requirements, paired=stored is None, note=note)
+                   gates=gates, requirements=requirements, paired=stored is None, note=note,
+                   keep=keep, role=role)
 
 
 # Above this many rows DeLong's sorts cost more than they add: the paired bootstrap, whose

@@ -43,6 +43,7 @@ from mlscope.report.charts import (
 )
 from mlscope.report.diagnosis_charts import history_chart, learning_curve_chart
 from mlscope.report.scripts import REPORT_CSP, SORT_JS
+from mlscope.report.verdict import is_check, keep_lines, verdict_view
 from mlscope.result import OVERALL, EvaluationResult, MetricValue, RuleOutcome
 
 __all__ = ["EXIT_CODES", "STATUS_TEXT", "render_html", "write_html"]
@@ -138,6 +139,7 @@ class Page:
     comparison: dict[str, Any] | None = None
     diagnosis: dict[str, Any] | None = None
     pairs: list[Table] = field(default_factory=list)  # the charter's compare.pairs
+    verdict: dict[str, Any] | None = None  # mlscope check's verdict: the first box
 
 
 def _label(result: EvaluationResult, metric: str) -> str:
@@ -280,9 +282,11 @@ def _decision(result: EvaluationResult, dec: dict[str, int]) -> dict[str, Any]:
         "status_class": {"requirements_met": "ok", "requirements_not_met": "bad"}.get(
             result.status, "none"),
         "summary": summary,
-        "exit_code": result.exit_code,
+        # After `check` the verdict box above states the one exit code; this box none.
+        "exit_code": None if is_check(result) else result.exit_code,
         "exit_meaning": EXIT_CODES.get(result.exit_code, ""),
         "split": sel.split if sel else result.splits.get("selection"),
+        "keep": keep_lines(result),
         "lead": lead,
         "tie": tie,
         "tied": primary.tied if primary else [],
@@ -806,7 +810,8 @@ def _comparison(result: EvaluationResult, dec: dict[str, int]) -> dict[str, Any]
         from mlscope.compare.check import verdict_lines
 
         check = {"passed": c.passed, "lines": verdict_lines(c), "candidate": c.candidate,
-                 "blessed": c.blessed, "split": c.split}
+                 "blessed": c.blessed, "split": c.split, "decides": is_check(result),
+                 "exit_code": c.exit_code, "keep": c.keep}
     return {"reference": reference, "blessed": blessed is not None, "split": split,
             "charts": charts, "table": table, "confidence": confidence, "check": check}
 
@@ -1022,6 +1027,9 @@ def _page(result: EvaluationResult) -> Page:
         nav.append(("thresholds", "Thresholds"))
     if warnings:
         nav.append(("warnings", f"Warnings ({len(warnings)})"))
+    verdict = verdict_view(result)
+    if verdict:
+        nav.insert(0, ("verdict", "Check"))  # last: the other sections keep their places
     return Page(
         title=str(title),
         result=result,
@@ -1050,6 +1058,7 @@ def _page(result: EvaluationResult) -> Page:
         comparison=comparison,
         diagnosis=diagnosis,
         pairs=pairs,
+        verdict=verdict,
     )
 
 

@@ -20,9 +20,18 @@ from rich.text import Text
 from mlscope.report.best import best_candidates
 from mlscope.report.charts import format_bound, format_value, metric_decimals
 from mlscope.report.html import EXIT_CODES, STATUS_TEXT
+from mlscope.report.verdict import is_check, keep_lines
 from mlscope.result import OVERALL, EvaluationResult, MetricInfo, MetricValue
 
-__all__ = ["render_terminal"]
+__all__ = ["check_verdict_text", "render_terminal"]
+
+
+def check_verdict_text(result: EvaluationResult) -> list[str]:
+    """The verdict of ``mlscope check`` as the terminal leads with it, then its exit code."""
+    from mlscope.compare.check import exit_line, verdict_lines
+
+    assert result.check is not None
+    return [*verdict_lines(result.check), exit_line(result.check)]
 
 _STATUS_STYLE = {
     "requirements_met": ("✓", "bold green"),
@@ -66,6 +75,10 @@ def _decision(result: EvaluationResult) -> Group:
     if sel is not None:
         line.append(f"  ({sel.primary.rule} rule on {sel.split})", style="dim")
     lines: list[Text | Padding] = [line]
+    keep = keep_lines(result)
+    if keep:
+        lines.append(_indent(Text(keep[0], style="bold")))
+        lines.append(_indent(Text(keep[1], style="dim")))
     if sel is not None:
         lines.append(_indent(Text(sel.primary.description, style="dim")))
         if sel.primary.winner is None and sel.primary.note:
@@ -92,9 +105,14 @@ def _decision(result: EvaluationResult) -> Group:
         n_met = sum(1 for r in req if r.met)
         lines.append(_indent(Text(f"{confident} of the {n_met} met with the whole interval "
                                   "clear of the bound", style="dim")))
-    meaning = EXIT_CODES.get(result.exit_code)
-    lines.append(_indent(Text(f"exit code {result.exit_code}" + (f": {meaning}" if meaning
-                                                                 else ""), style="dim")))
+    if is_check(result):
+        # Not this command's exit code: the check's verdict, printed first, states it.
+        lines.append(_indent(Text("(the selected model; the check's verdict above decides "
+                                  "the exit code)", style="dim")))
+    else:
+        meaning = EXIT_CODES.get(result.exit_code)
+        lines.append(_indent(Text(f"exit code {result.exit_code}"
+                                  + (f": {meaning}" if meaning else ""), style="dim")))
     return Group(*lines)
 
 
@@ -327,6 +345,11 @@ def render_terminal(
         "html": "out/report.html"}``.
     """
     con = console or Console()
+    if is_check(result):
+        # The check's verdict decides the exit code: it leads, and states it once.
+        for line in check_verdict_text(result):
+            con.print(line, markup=False, highlight=False, soft_wrap=True)
+        con.print()
     head = Text()
     head.append(result.project, style="bold")
     head.append(f"  ·  {result.task}  ·  {result.created_at[:10]}", style="dim")

@@ -28,6 +28,7 @@ from mlscope.report.charts import (
     tradeoff_metrics,
 )
 from mlscope.report.html import RULE_NAMES, STATUS_TEXT, key_metrics, requirements_summary
+from mlscope.report.verdict import is_check_command, keep_lines, verdict_view
 from mlscope.result import OVERALL, EvaluationResult, MetricInfo
 from mlscope.server.charts import (
     HistoryData,
@@ -148,14 +149,20 @@ def colors_for(result: EvaluationResult | None, extra: Iterable[str] = ()) -> di
 def run_row(summary: RunSummary, colors: dict[str, str]) -> dict[str, Any]:
     """One line of the runs list, from a :class:`~mlscope.store.RunSummary`."""
     status = str(summary.status)
+    text, css = STATUS_TEXT.get(status, status), STATUS_CSS.get(status, "warn")
+    if is_check_command(str(summary.command)):
+        # A check run's outcome is its verdict, whose exit code the store records (the
+        # requirements of the selected model may be met while the check fails).
+        passed = summary.exit_code == 0
+        text, css = ("check passed", "ok") if passed else ("check failed", "bad")
     return {
         "id": summary.id,
         "href": f"/runs/{summary.id}",
         "when": when(summary.created_at),
         "command": summary.command,
         "status": status,
-        "status_text": STATUS_TEXT.get(status, status),
-        "status_css": STATUS_CSS.get(status, "warn"),
+        "status_text": text,
+        "status_css": css,
         "winner": summary.winner or "",
         "color": colors.get(summary.winner or "", "#8c959f"),
         "n_models": summary.n_models,
@@ -206,7 +213,10 @@ def decision_view(result: EvaluationResult) -> dict[str, Any]:
             "margin": _signed(r.margin, d), "met": r.met,
             "note": "the interval crosses the bound" if crosses else "",
         })
+    verdict = verdict_view(result)
     return {
+        "verdict": verdict,
+        "keep": keep_lines(result),
         "winner": primary.winner if primary else None,
         "color": colors_for(result).get(result.winner or "", "#8c959f"),
         "rule": RULE_NAMES.get(primary.rule, primary.rule) if primary else "",
@@ -218,7 +228,8 @@ def decision_view(result: EvaluationResult) -> dict[str, Any]:
         "status_text": STATUS_TEXT.get(result.status, result.status),
         "status_css": STATUS_CSS.get(result.status, "warn"),
         "summary": summary,
-        "exit_code": result.exit_code,
+        # After `check` the verdict box states the one exit code; the status box none.
+        "exit_code": None if verdict else result.exit_code,
         "confidence": confidence,
         "requirements": requirements,
     }
