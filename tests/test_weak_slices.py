@@ -163,3 +163,20 @@ def test_reference_is_the_textbook_precision_at_the_base_rate() -> None:
     prec = float(get_metric("precision", task="binary").fn(ref, threshold=0.5))
     p = 0.1
     assert prec == pytest.approx(p * tpr / (p * tpr + (1 - p) * fpr))
+
+
+def test_cli_shows_the_base_rate_reference_and_unjudged_slices(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from mlscope.cli import main
+
+    df = prevalence_frame({**SKEWED, "north": 0.0}, n=12000, separation={"west": 0.3})
+    c = charter(metrics=["roc_auc", "precision"], diagnosis={"metric": "precision"},
+                intervals={"resamples": 200},
+                splits={"selection": "validation", "report": "test", "train": "train"})
+    r = CliRunner().invoke(main, ["diagnose", str(write(tmp_path, c, df)), "--out",
+                                  str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    assert "at its base rate" in r.output
+    assert "region=west" in r.output
+    assert "with too few positives or negatives" in r.output
