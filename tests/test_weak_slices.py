@@ -180,3 +180,5 @@ def test_cli_shows_the_base_rate_reference_and_unjudged_slices(tmp_path: Path) -
     assert "at its base rate" in r.output
     assert "region=west" in r.output
     assert "with too few positives or negatives" in r.output
+    html = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    assert "significantly worse than expected at their base rate" in html

@@ -224,7 +224,7 @@ def binary_weak_slices(
 
     rows: list[WeakSlice] = []
     ps: list[float] = []
-    n_total = n
+    overall = float(_values(metric, whole))
     for gi, ci, key, n_rows in judged:
         value, ref, k1, k0 = point[(gi, ci)]
         gap = orient(value, direction, upper_bound) - orient(ref, direction, upper_bound)
@@ -238,10 +238,10 @@ def binary_weak_slices(
         if pb.p_greater is None:
             continue
         rows.append(WeakSlice(slice=key, split=split, n_rows=n_rows, value=value,
-                              overall=float(_values(metric, whole)), gap=float(gap),
+                              overall=overall, gap=float(gap),
                               lower=pb.lower, upper=pb.upper, p_value=float(pb.p_greater),
                               adjusted_p=float("nan"),
-                              harm=n_rows / max(n_total, 1) * float(gap), significant=False,
+                              harm=n_rows / max(n, 1) * float(gap), significant=False,
                               expected=ref, positives=k1, negatives=k0))
         ps.append(float(pb.p_greater))
     if rows:
