@@ -60,6 +60,12 @@ _CELLS_PER_CHUNK = 4_000_000
 not grow with the number of resamples."""
 
 
+ATOM_MIN_ROWS = 20_000
+"""From this many rows (unit weights) the replicates are drawn on atoms, not rows."""
+ATOM_BINS = 512
+"""Score bins of the atoms (quantiles of the split's scores, plus any operating threshold)."""
+
+
 @dataclass(frozen=True)
 class SliceGroup:
     """A partition of the split's rows into slices: each row's slice index (``-1``: in
@@ -111,6 +117,56 @@ def base_rate_reference(whole: BinaryStats, positives: FloatArray | float,
                        n_rows=n_rows)
 
 
+class _Atoms:
+    """The rows collapsed into atoms: one per (slice of every grouping, score bin, class).
+
+    Rows of one atom are exchangeable under the Poisson bootstrap, and a sum of ``c``
+    independent Poisson(1) weights is Poisson(``c``): drawing one count per atom gives the
+    same replicates of every slice's histogram (on binned scores) as drawing a weight per
+    row, at a cost that grows with the atoms, not the rows. Scores are binned at quantiles
+    and at the operating thresholds (``edges``), so a threshold metric sees every row on
+    the right side of its threshold; each bin is represented by its mean score.
+    """
+
+    def __init__(self, scores: FloatArray, y: FloatArray, groups: Sequence[SliceGroup],
+                 edges: Sequence[float], bins: int) -> None:
+        qs = np.quantile(scores, np.linspace(0.0, 1.0, bins + 1))
+        cuts = np.unique(np.concatenate([qs[1:-1], np.asarray(edges, dtype=np.float64)]))
+        raw = np.searchsorted(cuts, scores, side="right")  # s >= cut goes above the cut
+        _, b = np.unique(raw, return_inverse=True)  # empty bins dropped
+        b = b.ravel().astype(np.int64)
+        nb = int(b.max()) + 1 if b.size else 0
+        mean = np.bincount(b, weights=scores, minlength=nb) / np.bincount(b, minlength=nb)
+        self.nb = nb
+        self.scores: FloatArray = mean[::-1].copy()  # descending, as BinaryStats wants
+        key = np.column_stack([g.codes for g in groups]
+                              + [b, (y > 0.5).astype(np.int64)])
+        uniq, counts = np.unique(key, axis=0, return_counts=True)
+        self.counts: FloatArray = counts.astype(np.float64)
+        self.cls: FloatArray = uniq[:, -1].astype(np.float64)
+        self.pos_in_bins: IntArray = (nb - 1 - uniq[:, -2]).astype(np.int64)
+        self.codes: list[IntArray] = [uniq[:, i].astype(np.int64) for i in range(len(groups))]
+        self.sizes = [len(g.keys) for g in groups]
+
+    def stats(self, R: FloatArray, gi: int | None = None) -> list[BinaryStats]:
+        """Histograms of every slice of grouping ``gi`` (None: all rows) under atom
+        counts ``R`` (``(A,)`` or ``(B, A)``)."""
+        from mlscope.engine.numpy_backend import cell_sum
+
+        if gi is None:
+            cell, ncell = np.zeros(self.counts.size, dtype=np.int64), 1
+        else:
+            cell, ncell = self.codes[gi], self.sizes[gi]
+        idx = np.where(cell >= 0, cell * self.nb + self.pos_in_bins, -1)
+        pos = cell_sum(R * self.cls, idx, ncell * self.nb)
+        neg = cell_sum(R * (1.0 - self.cls), idx, ncell * self.nb)
+        pos = pos.reshape(*pos.shape[:-1], ncell, self.nb)
+        neg = neg.reshape(*neg.shape[:-1], ncell, self.nb)
+        rows = np.bincount(cell[cell >= 0], weights=self.counts[cell >= 0], minlength=ncell)
+        return [BinaryStats(scores=self.scores, pos=pos[..., c, :], neg=neg[..., c, :],
+                            n_rows=int(rows[c])) for c in range(ncell)]
+
+
 def _values(fn: MetricFn, st: BinaryStats) -> FloatArray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.asarray(fn(st), dtype=np.float64)
@@ -131,6 +187,8 @@ def binary_weak_slices(
     level: float = 0.95,
     resamples: int = 1000,
     seed: int = 0,
+    edges: Sequence[float] = (),
+    atoms: bool | None = None,
 ) -> tuple[list[WeakSlice], list[Unjudged], int]:
     """Search the slices of ``groups`` for ones worse than their base-rate reference.
 
@@ -153,6 +211,14 @@ def binary_weak_slices(
         Benjamini–Hochberg false-discovery rate; level of the gap's interval.
     resamples, seed
         Poisson bootstrap replicates of the rows, and their seed.
+    edges
+        Operating thresholds of the metric: exact bin edges when the replicates are drawn
+        on atoms.
+    atoms
+        Draw the replicates on atoms (:class:`_Atoms`, binned scores) rather than rows;
+        ``None``: from ``ATOM_MIN_ROWS`` rows with unit weights. The values, references
+        and gaps reported are exact either way; the binned replicates give the p-value
+        (centred on the binned gap) and the interval (shifted onto the exact gap).
 
     Returns
     -------
@@ -200,17 +266,38 @@ def binary_weak_slices(
             point[(gi, ci)] = (value, ref, k1, k0)
 
     # Paired replicates: the same resampled rows for the slice and for its reference.
+    use_atoms = (atoms if atoms is not None
+                 else n >= ATOM_MIN_ROWS and bool(np.all(w == 1.0)))
+    sign = 1.0 if direction == "lower" else -1.0
+    at = _Atoms(scores, y, groups, edges, ATOM_BINS) if use_atoms and judged else None
+    centre: dict[tuple[int, int], float] = {}  # the gap the replicates are centred on
+    if at is not None:
+        whole_p = at.stats(at.counts)[0]
+        for gi in {gi for gi, _, _, _ in judged}:
+            cells_p = at.stats(at.counts, gi)
+            for (g2, ci) in point:
+                if g2 == gi:
+                    st = cells_p[ci]
+                    centre[(gi, ci)] = float(sign * (_values(metric, st) - _values(
+                        metric, base_rate_reference(whole_p, st.total_pos, st.total_neg,
+                                                    st.n_rows))))
     reps: dict[tuple[int, int], list[FloatArray]] = {k: [] for k in point}
     rng = np.random.default_rng(seed)
-    chunk = max(1, min(resamples, _CELLS_PER_CHUNK // max(n, 1)))
+    width = at.counts.size if at is not None else n
+    chunk = max(1, min(resamples, _CELLS_PER_CHUNK // max(width, 1)))
     done = 0
     needed = {gi for gi, _, _, _ in judged}
     while done < resamples and judged:
         b = min(chunk, resamples - done)
-        W = rng.poisson(1.0, size=(b, n)).astype(np.float64) * w
-        whole_b = binary_cells(whole_layout, y, W, 1)[0]
+        if at is not None:
+            R = rng.poisson(at.counts, size=(b, at.counts.size)).astype(np.float64)
+            whole_b = at.stats(R)[0]
+        else:
+            W = rng.poisson(1.0, size=(b, n)).astype(np.float64) * w
+            whole_b = binary_cells(whole_layout, y, W, 1)[0]
         for gi in needed:
-            cells_b = binary_cells(layouts[gi], y, W, len(groups[gi].keys))
+            cells_b = (at.stats(R, gi) if at is not None
+                       else binary_cells(layouts[gi], y, W, len(groups[gi].keys)))
             for (g2, ci), lst in reps.items():
                 if g2 != gi:
                     continue
@@ -218,7 +305,6 @@ def binary_weak_slices(
                 v = _values(metric, st)
                 r = _values(metric, base_rate_reference(whole_b, st.total_pos, st.total_neg,
                                                         st.n_rows))
-                sign = 1.0 if direction == "lower" else -1.0
                 lst.append(sign * (v - r))  # oriented: positive = the slice is worse
         done += b
 
@@ -234,12 +320,18 @@ def binary_weak_slices(
             unjudged.append(Unjudged(slice=key, n_rows=n_rows, positives=k1, negatives=k0,
                                      reason="metric undefined on too many resamples"))
             continue
-        pb = paired_bootstrap(d, gap, level=level)
+        # Binned replicates are centred on the binned gap; the interval is moved onto the
+        # exact one (as the bucket bootstrap does).
+        c = centre.get((gi, ci), gap)
+        pb = paired_bootstrap(d, c, level=level)
         if pb.p_greater is None:
             continue
+        shift = gap - c
         rows.append(WeakSlice(slice=key, split=split, n_rows=n_rows, value=value,
                               overall=overall, gap=float(gap),
-                              lower=pb.lower, upper=pb.upper, p_value=float(pb.p_greater),
+                              lower=None if pb.lower is None else pb.lower + shift,
+                              upper=None if pb.upper is None else pb.upper + shift,
+                              p_value=float(pb.p_greater),
                               adjusted_p=float("nan"),
                               harm=n_rows / max(n, 1) * float(gap), significant=False,
                               expected=ref, positives=k1, negatives=k0))

@@ -170,7 +170,9 @@ def _base_rate_search(
             split=split, scores=r.scores[mi], y=r.y, w=r.w, groups=groups,
             metric=lambda st: spec.fn(st, **params), direction=spec.direction,
             upper_bound=spec.bounds[1] if spec.direction == "higher" else None,
-            min_size=min_size, fdr=fdr, level=level, resamples=n_boot, seed=seed)
+            min_size=min_size, fdr=fdr, level=level, resamples=n_boot, seed=seed,
+            edges=[float(thr)] if isinstance(thr := params.get("threshold"), int | float)
+            else [])
         return found, unjudged, n, METHOD
 
     return search
