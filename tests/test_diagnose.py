@@ -91,6 +91,32 @@ def test_a_gap_within_margin_or_noise_does_not_count() -> None:
     assert "includes 0" in v.reason
 
 
+def test_a_gap_equal_to_the_margin_does_not_count() -> None:
+    """The textbook 1% / 5% / 5% case read as accuracy: 1 − 0.99 is 0.010000000000000009
+    in floating point, which must not count as exceeding the 1-point margin."""
+    rng = np.random.default_rng(0)
+    values = {"baseline": SplitValue(role="baseline", split=None, value=1.0)}
+    reps: dict[str, Any] = {"baseline": None}
+    for role, acc in (("train", 0.99), ("train_dev", 0.95), ("validation", 0.95)):
+        values[role] = SplitValue(role=role, split=role, value=acc)
+        reps[role] = acc + rng.normal(0, 0.0005, size=1000)
+    gaps = compute_gaps(values, reps, direction="higher", upper_bound=1.0, margin=0.01)
+    bias = next(g for g in gaps if g.name == "avoidable_bias")
+    assert bias.value is not None
+    assert bias.value > 0.01  # the rounding is really there
+    assert not bias.counts
+    assert "within the practical margin" in bias.reason
+    bottleneck, steps = next_steps(gaps, values, metric="accuracy", upper_kind="human")
+    assert bottleneck == "variance"
+    assert steps[0].area == "overfitting"
+    assert "underfitting" not in [s.area for s in steps]
+    # Just over the margin still counts.
+    values["train"] = SplitValue(role="train", split="train", value=0.989)
+    reps["train"] = 0.989 + rng.normal(0, 0.0005, size=1000)
+    gaps = compute_gaps(values, reps, direction="higher", upper_bound=1.0, margin=0.01)
+    assert next(g for g in gaps if g.name == "avoidable_bias").counts
+
+
 def test_above_human_level_points_to_error_analysis() -> None:
     _, _, steps = _case({"train": 0.01, "validation": 0.012}, human=0.05)
     assert steps[0].area == "above-human"

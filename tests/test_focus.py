@@ -89,11 +89,13 @@ def test_higher_is_better_metrics() -> None:
     assert (acc.best_model, acc.best_value) == ("c", 0.86)
     assert acc.distance == pytest.approx(0.04)  # positive: still to go
     assert acc.spreads == pytest.approx(1.0)  # within one spread: close
-    assert acc.role == "threshold"
     assert rec.spreads == pytest.approx(2.0)
     assert f.optimize == "recall"
-    assert f.eligible == []
-    assert any("no candidate meets every proposed constraint" in n for n in f.notes)
+    # Close, but no candidate meets it: a constraint would select nothing, so set aside.
+    assert acc.role == "set aside"
+    assert "would select nothing" in acc.reason
+    assert f.proposed_rule["constraints"] == {}
+    assert f.eligible == ["a", "b", "c"]
 
 
 def test_one_model_has_no_spread() -> None:
@@ -160,3 +162,67 @@ def test_no_requirements() -> None:
     assert f.rows == []
     assert f.optimize is None
     assert f.proposed_rule == {}
+
+
+def _selects(f: Focus, values: dict[str, dict[str, float]]) -> list[str]:
+    """The candidates the proposed rule's constraints let through, recomputed here."""
+    out = []
+    for m, mv in values.items():
+        ok = True
+        for metric, text in f.proposed_rule["constraints"].items():
+            op, target = text.split()
+            v, t = mv[metric], float(target)
+            ok &= {">=": v >= t, "<=": v <= t, ">": v > t, "<": v < t}[op]
+        if ok:
+            out.append(m)
+    return out
+
+
+def test_close_budget_missed_by_all_while_quality_far_is_set_aside() -> None:
+    """Inference 31 ms against 30 ms is within one spread (close), but no candidate meets
+    it: thresholding it proposed a rule that would select nothing."""
+    values = {m: {**v, "inference_ms": v["inference_ms"] - 14} for m, v in POSE_VALUES.items()}
+    f = metric_focus(values, POSE_REQ, POSE_DIR, budgets={"inference_ms"})
+    assert f.optimize == "angular_error"
+    inf = f.row("inference_ms")
+    assert inf.met is False
+    assert inf.role == "set aside"
+    assert "would select nothing" in inf.reason
+    assert f.proposed_rule["constraints"] == {"position_error": "<= 1"}
+    assert f.eligible == ["resnet"]
+    assert _selects(f, values) == ["resnet"]
+    assert any("set aside so that the proposed rule selects" in n for n in f.notes)
+
+
+def test_constraints_met_but_never_together() -> None:
+    """Each constraint is met by a different candidate: the one meeting most (ties: best on
+    the optimized metric) keeps its constraints; the rule selects it."""
+    values = {"a": {"angular_error": 60.0, "position_error": 0.9, "inference_ms": 40.0},
+              "b": {"angular_error": 50.0, "position_error": 1.2, "inference_ms": 20.0}}
+    req = {**POSE_REQ, "inference_ms": ("<=", 30.0)}
+    f = metric_focus(values, req, POSE_DIR)
+    assert f.optimize == "angular_error"
+    assert f.proposed_rule["constraints"] == {"inference_ms": "<= 30"}
+    assert f.row("position_error").role == "set aside"
+    assert "only by a" in f.row("position_error").reason
+    assert f.eligible == ["b"]
+    assert _selects(f, values) == ["b"]
+
+
+def test_the_proposed_rule_always_selects_a_candidate() -> None:
+    """Over seeded random candidates and targets the proposed constraints let at least one
+    candidate through, and `eligible` is exactly those."""
+    import numpy as np
+
+    rng = np.random.default_rng(12)
+    metrics = ["q1", "q2", "q3", "ms"]
+    dirs = {"q1": "higher", "q2": "higher", "q3": "lower", "ms": "lower"}
+    for _ in range(300):
+        n = int(rng.integers(1, 5))
+        values = {f"m{i}": {k: float(rng.uniform(0, 1)) for k in metrics} for i in range(n)}
+        req = {k: ((">=" if dirs[k] == "higher" else "<="), float(rng.uniform(0, 1)))
+               for k in metrics}
+        f = metric_focus(values, req, dirs, budgets={"ms"})
+        picked = _selects(f, values)
+        assert picked, (values, req, f.proposed_rule)
+        assert f.eligible == picked

@@ -778,7 +778,8 @@ def evaluate(
                               baselines=baseline_infos, human=human,
                               confusion=list(confusion_by.values()), level=level,
                               sel_split=sel_split, rep_split=rep_split,
-                              thresholds=thresholds, metrics=metrics)
+                              thresholds=thresholds, metrics=metrics,
+                              slicing=(groupings, levels, rows.get(sel_split), n_boot, seed_))
 
     if winner is None:
         status: Literal["requirements_met", "requirements_not_met", "no_decision"] = "no_decision"

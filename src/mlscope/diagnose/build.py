@@ -57,6 +57,11 @@ class DiagnosisInputs:
     level: float
     rows_examples: Callable[[str, float, int], dict[str, Any]] | None = None
     notes: list[str] = field(default_factory=list)
+    # The weak-slice search at each slice's base rate (binary): (min_size, fdr, level) ->
+    # (slices tested, slices not judged, number tested, method); None: compare each slice
+    # with the overall value.
+    slice_search: Callable[[int, float, float], tuple[list[WeakSlice], list[Any], int, str]
+                           ] | None = None
 
 
 def diagnosis_metric(ch: Charter) -> str:
@@ -179,8 +184,16 @@ def build_diagnosis(inp: DiagnosisInputs) -> Diagnosis:
 
     # Error analysis on the validation split.
     weak_list: list[WeakSlice] = []
+    unjudged: list[dict[str, Any]] = []
     n_tested = 0
-    if val_split is not None:
+    method = "each slice against the overall value"
+    if val_split is not None and inp.slice_search is not None:
+        from dataclasses import asdict
+
+        weak_list, skipped, n_tested, method = inp.slice_search(
+            ch.slices.min_size, spec.fdr, inp.level)
+        unjudged = [asdict(u) for u in skipped]
+    elif val_split is not None:
         overall = inp.value(val_split, inp.model, OVERALL, metric)
         if overall is not None and overall.value is not None:
             by_slice = {}
@@ -204,9 +217,7 @@ def build_diagnosis(inp: DiagnosisInputs) -> Diagnosis:
         top = sig[:3]
         steps.append(NextStep(
             area="slices", title="Error analysis: slices significantly worse than overall",
-            evidence="; ".join(f"{w.slice}: {metric} {w.value:.4g} vs {w.overall:.4g} overall "
-                               f"(n={w.n_rows}, FDR-adjusted p {w.adjusted_p:.2g})"
-                               for w in top),
+            evidence="; ".join(_slice_evidence(w, metric) for w in top),
             actions=["read the misclassified examples of these slices first",
                      "collect or label more data like them; check their features and labels "
                      "for pipeline problems"]))
@@ -223,8 +234,21 @@ def build_diagnosis(inp: DiagnosisInputs) -> Diagnosis:
                     f"errors as {upper_bound:g} − {metric}" if upper_bound is not None
                     else f"errors as −{metric}"),
         values=list(values.values()), gaps=gaps, bottleneck=bottleneck, steps=steps,
-        sanity=sanity, weak_slices=weak_list[:50], slices_tested=n_tested, errors=errors,
+        sanity=sanity, weak_slices=weak_list[:50], slices_tested=n_tested,
+        slices_method=method, slices_unjudged=unjudged[:200], errors=errors,
         rare_classes=rare, upper_kind=up_kind, weak_evidence=weak, notes=notes)
+
+
+def _slice_evidence(w: WeakSlice, metric: str) -> str:
+    """One weak slice's figures: against its base-rate reference when it has one."""
+    if w.expected is None:
+        return (f"{w.slice}: {metric} {w.value:.4g} vs {w.overall:.4g} overall "
+                f"(n={w.n_rows}, FDR-adjusted p {w.adjusted_p:.2g})")
+    share = (f", {w.positives / max(w.n_rows, 1):.0%} positive" if w.positives is not None
+             else "")
+    return (f"{w.slice}: {metric} {w.value:.4g} vs {w.expected:.4g} expected at its base rate "
+            f"({w.overall:.4g} overall; n={w.n_rows}{share}, FDR-adjusted p "
+            f"{w.adjusted_p:.2g})")
 
 
 def _rare_classes(inp: DiagnosisInputs, split: str | None) -> list[dict[str, Any]]:

@@ -9,7 +9,9 @@ a gap of 40 spreads needs new work. It then proposes a satisficing rule:
 - **optimize** the quality metric farthest from its target in spread units;
 - **threshold** (a constraint at its requirement) the metrics already met or close;
 - **set aside** the operational budgets (inference time, memory) that no candidate meets
-  while quality is still far: they become constraints once the model is good enough;
+  while quality is still far: they become constraints once the model is good enough; and
+  any metric that would make the proposed rule select nothing (missed by every candidate,
+  or met only by candidates that miss the other constraints);
 - **monitor** the rest (a second far quality metric, a metric without values).
 
 Everything here is pure: numbers in, a plain :class:`Focus` out.
@@ -247,7 +249,10 @@ def metric_focus(
     missed. A metric is *close* when met, within ``CLOSE_SPREADS`` = 1 spread of its
     target, or within ``CLOSE_RELATIVE`` = 2% of it; close metrics are thresholded at their
     requirement. Budgets missed while quality is far are *set aside*, not thresholded, so
-    that the rule still has eligible candidates.
+    that the rule still has eligible candidates; so is any close metric that no candidate
+    meets, and, when the constraints are each met but never together, those not met by
+    the candidate meeting the most of them. The proposed rule therefore always selects at
+    least one candidate (``eligible`` is never empty while some metric has a value).
 
     When every requirement is met the current rule can stay (``all_met``); the proposed
     rule then optimizes the quality metric with the smallest relative margin (the one most
@@ -360,6 +365,7 @@ def _decide(rows: list[FocusRow], values: Mapping[str, Mapping[str, float | None
             r.role = "threshold"
             r.reason = _threshold_reason(r)
 
+    dropped = _keep_rule_feasible(valued, values, opt)
     constraints = {r.metric: f"{r.op} {_num(r.target)}" for r in valued
                    if r.role == "threshold"}
     rule: dict[str, Any] = {"rule": "satisficing", "optimize": opt.metric,
@@ -372,13 +378,62 @@ def _decide(rows: list[FocusRow], values: Mapping[str, Mapping[str, float | None
                         f"selection rule. If it must change, optimize {opt.metric} (the "
                         "smallest margin to its target) and keep the others as "
                         "constraints.")
-    if thresholds and not eligible:
-        missed = [r.metric for r in thresholds if not r.met]
-        notes.append("no candidate meets every proposed constraint"
-                     + (f" ({', '.join(missed)} missed by all)" if missed else
-                        " at once (each is met by a different candidate)")
-                     + ": the rule would select nothing until one does.")
+    if dropped:
+        notes.append("set aside so that the proposed rule selects a candidate: "
+                     + ", ".join(dropped) + " (a constraint no candidate meets, alone or "
+                     "with the others, would select nothing).")
+    if not eligible:  # unreachable with values; said rather than proposing an empty rule
+        notes.append("no rule can select a candidate: none has a value for "
+                     f"{opt.metric}.")
     return Focus(rows, opt.metric, rule, all_met=all_met, eligible=eligible, notes=notes)
+
+
+def _keep_rule_feasible(valued: list[FocusRow],
+                        values: Mapping[str, Mapping[str, float | None]],
+                        opt: FocusRow) -> list[str]:
+    """Set aside the constraints that would make the proposed rule select nothing.
+
+    A constraint no candidate meets is set aside first (the docs' rule for budgets, applied
+    to every metric: thresholding it empties the rule). If the remaining constraints are
+    each met but by no candidate together, the candidate meeting the most of them (ties:
+    the best on the optimized metric) keeps its constraints and the others are set aside,
+    so at least that candidate stays eligible. Returns the metrics set aside here.
+    """
+    dropped: list[str] = []
+    for r in valued:
+        if r.role == "threshold" and not r.met:
+            dropped.append(r.metric)
+            r.role = "set aside"
+            r.reason = (f"missed by every candidate: {_where(r)}, {_gap(r)}. Close, but a "
+                        f"constraint at {r.op} {_num(r.target)} would select nothing today: "
+                        f"work on {opt.metric} first and make {r.metric} a constraint once "
+                        "a candidate meets it.")
+    thresholds = [r for r in valued if r.role == "threshold"]
+    if not thresholds:
+        return dropped
+    met_by = {m: {r.metric for r in thresholds if _ok(mv.get(r.metric), r)}
+              for m, mv in values.items()}
+    if any(len(ms) == len(thresholds) for ms in met_by.values()):
+        return dropped
+    sign = -1.0 if opt.direction == "higher" else 1.0
+
+    def rank(m: str) -> tuple[int, float]:
+        v = values[m].get(opt.metric)
+        ok = v is not None and math.isfinite(float(v))
+        return (-len(met_by[m]), sign * float(v) if ok and v is not None else math.inf)
+
+    keep = min(values, key=rank)  # min is stable: model order breaks exact ties
+    for r in thresholds:
+        if r.metric not in met_by[keep]:
+            others = [m for m, ms in met_by.items() if r.metric in ms]
+            dropped.append(r.metric)
+            r.role = "set aside"
+            also = ", ".join(sorted(met_by[keep]))
+            r.reason = (f"met ({_where(r)}), but only by {', '.join(others)}, none of which "
+                        f"also meets {also} (as {keep} does): with all of them as "
+                        "constraints the rule would select nothing. Kept out of the "
+                        "constraints.")
+    return dropped
 
 
 def _ok(v: float | None, r: FocusRow) -> bool:

@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from mlscope.diagnose.types import Gap, NextStep, SplitValue
 
-__all__ = ["GAP_ORDER", "compute_gaps", "default_margin", "next_steps", "orient"]
+__all__ = ["GAP_ORDER", "beyond", "compute_gaps", "default_margin", "next_steps", "orient"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -50,6 +50,18 @@ def orient(value: float, direction: str, upper_bound: float | None) -> float:
     if direction == "lower":
         return value
     return (upper_bound - value) if upper_bound is not None else -value
+
+
+def beyond(gap: float, margin: float, *scale: float) -> bool:
+    """Whether ``gap`` exceeds ``margin`` by more than floating-point rounding.
+
+    Errors of a bounded metric are differences such as ``1 − 0.99``, which is
+    0.010000000000000009, not 0.01: a plain ``gap > margin`` would count a gap *equal* to
+    the margin. The tolerance is relative to the size of the numbers involved (``scale``:
+    the errors the gap came from), so it never hides a real difference.
+    """
+    size = max([1.0, abs(gap), abs(margin), *(abs(x) for x in scale)])
+    return gap > margin + 1e-9 * size
 
 
 def default_margin(bounds: tuple[float | None, float | None], reference: float | None) -> float:
@@ -122,7 +134,7 @@ def compute_gaps(
                 alpha = (1.0 - level) / 2.0
                 lo, hi = np.quantile(d, [alpha, 1.0 - alpha])
                 gap.lower, gap.upper = float(lo), float(hi)
-        beyond_margin = gap.value > margin
+        beyond_margin = beyond(gap.value, margin, ea, eb)
         beyond_noise = gap.lower is not None and gap.lower > 0
         gap.counts = bool(beyond_margin and beyond_noise)
         if not beyond_margin:
@@ -169,7 +181,7 @@ def next_steps(gaps: list[Gap], values: Mapping[str, SplitValue], *, metric: str
                      "check that the model can memorize a small sample (a few hundred rows): "
                      "if it cannot, there is a bug",
                      "inspect training examples for wrong or corrupt labels"]))
-    elif (bias is not None and bias.value is not None and bias.value < -bias.margin
+    elif (bias is not None and bias.value is not None and beyond(-bias.value, bias.margin)
           and upper_kind == "human"):
         steps.append(NextStep(
             area="above-human", title="Above the human-level proxy on the training data",

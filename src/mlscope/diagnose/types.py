@@ -77,13 +77,18 @@ class WeakSlice:
     n_rows: int
     value: float
     overall: float
-    gap: float  # oriented: positive = worse than overall
+    gap: float  # oriented: positive = worse than overall (than `expected` when set)
     lower: float | None
     upper: float | None
     p_value: float
     adjusted_p: float
     harm: float  # share of rows × gap: how much of the overall error the slice carries
     significant: bool
+    # What the slice is compared with when it is not the overall value: for a binary
+    # model, the metric at the slice's base rate (docs/diagnosis.md, "Weak slices").
+    expected: float | None = None
+    positives: int | None = None
+    negatives: int | None = None
 
 
 @dataclass
@@ -102,6 +107,9 @@ class Diagnosis:
     sanity: list[SanityCheck]
     weak_slices: list[WeakSlice] = field(default_factory=list)
     slices_tested: int = 0
+    slices_method: str = ""  # what each slice was compared with
+    # Slices not judged and why (too few positives or negatives, metric undefined).
+    slices_unjudged: list[dict[str, Any]] = field(default_factory=list)
     errors: dict[str, Any] = field(default_factory=dict)  # FP/FN prevalence and examples
     rare_classes: list[dict[str, Any]] = field(default_factory=list)
     focus: dict[str, Any] | None = None

@@ -29,6 +29,10 @@ from mlscope.result import (
 )
 
 if TYPE_CHECKING:
+    from mlscope.diagnose.base_rate import Unjudged
+    from mlscope.diagnose.types import WeakSlice
+    from mlscope.engine.numpy_backend import RowData
+    from mlscope.engine.plan import Grouping
     from mlscope.evaluation import _Metric
 
 __all__ = ["check_diagnosis_splits", "diagnose"]
@@ -64,7 +68,9 @@ def diagnose(ch: Charter, t: EvalTable, bdir: Path, *, model: str | None,
               baselines: list[BaselineInfo], human: Any, confusion: list[ConfusionMatrix],
               level: float, sel_split: str, rep_split: str | None,
               thresholds: Mapping[tuple[int, str], float | None],
-              metrics: list[_Metric]) -> Any:
+              metrics: list[_Metric],
+              slicing: tuple[list[Grouping], list[list[str]], RowData | None, int, int]
+              | None = None) -> Any:
     from mlscope.diagnose.build import DiagnosisInputs, build_diagnosis, diagnosis_metric
     from mlscope.diagnose.types import NextStep
 
@@ -97,6 +103,10 @@ def diagnose(ch: Charter, t: EvalTable, bdir: Path, *, model: str | None,
             thr = float(p) if isinstance(p, int | float) else default_thr
         return _error_examples(t, split, mi_, float(thr), k)
 
+    search = None
+    if t.task == "binary" and slicing is not None:
+        search = _base_rate_search(t, mi_, next((m for m in metrics if m.id == mid_), None),
+                                   thresholds.get(thr_key), sel_split, slicing)
     inp = DiagnosisInputs(
         charter=ch, base_dir=bdir, task=t.task, model=model, models=list(t.models),
         families=families, metrics=infos,
@@ -104,7 +114,7 @@ def diagnose(ch: Charter, t: EvalTable, bdir: Path, *, model: str | None,
                 "validation": sel_split, "test": rep_split},
         value=value, reps=rep, slices=slices, standings=standings, baselines=baselines,
         human_best=human_best, confusion=confusion, level=level,
-        rows_examples=examples if t.task == "binary" else None)
+        rows_examples=examples if t.task == "binary" else None, slice_search=search)
     diag = build_diagnosis(inp)
     _history_and_focus(ch, t, bdir, diag, index=index, infos=infos, families=families,
                        sel_split=sel_split)
@@ -121,6 +131,52 @@ def diagnose(ch: Charter, t: EvalTable, bdir: Path, *, model: str | None,
                 ["more data of the same kind will not get there: change the model family "
                  "or the features"]))
     return diag
+
+
+def _base_rate_search(
+    t: EvalTable, mi: int, met: _Metric | None, threshold: float | None, split: str,
+    slicing: tuple[list[Grouping], list[list[str]], RowData | None, int, int],
+) -> Any:
+    """The weak-slice search of a binary model at each slice's base rate
+    (:mod:`mlscope.diagnose.base_rate`), or None where it does not apply (a custom or
+    error-column metric, an operating threshold that could not be chosen, no resamples):
+    the plain comparison with the overall value is used then."""
+    groupings, levels, rows, n_boot, seed = slicing
+    if met is None or met.spec is None or met.custom is not None or met.error_index is not None:
+        return None
+    spec = met.spec
+    params = dict(met.params)
+    if spec.is_operating_point(params):
+        if threshold is None:
+            return None
+        params["threshold"] = threshold
+    if n_boot <= 0:
+        return None
+
+    def search(min_size: int, fdr: float, level: float
+               ) -> tuple[list[WeakSlice], list[Unjudged], int, str]:
+        from mlscope.diagnose.base_rate import METHOD, SliceGroup, binary_weak_slices
+        from mlscope.engine.numpy_backend import cell_codes, fetch_rows
+
+        # One read of the selection split when the evaluation did not keep its rows
+        # (binned or Spark runs): the diagnosed model's scores, labels and slice codes.
+        r = rows if rows is not None else fetch_rows(t, [split], levels)[split]
+        groups = []
+        for g in groupings:
+            if g.kind == "overall":
+                continue
+            code, cells = cell_codes(r, g, levels)
+            groups.append(SliceGroup(code, [c.key for c in cells]))
+        found, unjudged, n = binary_weak_slices(
+            split=split, scores=r.scores[mi], y=r.y, w=r.w, groups=groups,
+            metric=lambda st: spec.fn(st, **params), direction=spec.direction,
+            upper_bound=spec.bounds[1] if spec.direction == "higher" else None,
+            min_size=min_size, fdr=fdr, level=level, resamples=n_boot, seed=seed,
+            edges=[float(thr)] if isinstance(thr := params.get("threshold"), int | float)
+            else [])
+        return found, unjudged, n, METHOD
+
+    return search
 
 
 def _history_and_focus(ch: Charter, t: EvalTable, bdir: Path, diag: Any, *,

@@ -834,8 +834,11 @@ def _diagnosis(result: EvaluationResult, dec: dict[str, int]) -> dict[str, Any] 
                           if g.lower is not None and g.upper is not None else ""),
              "counts": g.counts, "bottleneck": g.name == dg.bottleneck,
              "reason": g.reason} for g in dg.gaps]
+    # A binary model's slice is compared with its value at the slice's base rate: that is
+    # what "worse by" is measured from, so that is the column shown.
     weak = [{"slice": w.slice, "n": f"{w.n_rows:,}", "value": format_value(w.value, d),
-             "overall": format_value(w.overall, d), "gap": _signed(w.gap, d),
+             "overall": format_value(w.expected if w.expected is not None else w.overall,
+                                     d), "gap": _signed(w.gap, d),
              "harm": f"{w.harm:.3g}", "p": f"{w.adjusted_p:.2g}"}
             for w in dg.weak_slices if w.significant][:12]
     errors = None
@@ -854,7 +857,9 @@ def _diagnosis(result: EvaluationResult, dec: dict[str, int]) -> dict[str, Any] 
         "model": dg.model, "metric": dg.metric, "label": _label(result, dg.metric),
         "margin": f"{dg.margin:.3g}", "chart": Markup(gap_chart(dg)), "stages": values,
         "gaps": gaps, "bottleneck": bottleneck, "steps": dg.steps, "sanity": dg.sanity,
-        "weak": weak, "tested": dg.slices_tested, "errors": errors,
+        "weak": weak, "tested": dg.slices_tested,
+        "weak_ref": ("at its base rate" if any(w.expected is not None for w in dg.weak_slices)
+                     else "overall"), "errors": errors,
         "rare": [r for r in dg.rare_classes if r.get("rare")], "notes": dg.notes,
         "extras": _diagnosis_extras(dg),
     }

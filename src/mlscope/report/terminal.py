@@ -451,12 +451,24 @@ def render_diagnosis(
         ws = Table(title=f"Weak slices ({len(sig)} of {d.slices_tested} tested, "
                          "false-discovery rate controlled)", title_justify="left",
                    title_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-        for c in ("slice", "rows", d.metric, "overall", "harm", "adj. p"):
+        # A binary model's slices are judged against the value at their base rate.
+        at_rate = any(w.expected is not None for w in sig)
+        cols = ["slice", "rows", d.metric] + (["at its base rate"] if at_rate else []) + [
+            "overall", "harm", "adj. p"]
+        for c in cols:
             ws.add_column(c, justify="left" if c == "slice" else "right")
         for w in sig[:8]:
-            ws.add_row(w.slice, f"{w.n_rows:,}", f"{w.value:.4g}", f"{w.overall:.4g}",
+            exp = ([f"{w.expected:.4g}" if w.expected is not None else "—"]
+                   if at_rate else [])
+            ws.add_row(w.slice, f"{w.n_rows:,}", f"{w.value:.4g}", *exp, f"{w.overall:.4g}",
                        f"{w.harm:.3g}", f"{w.adjusted_p:.2g}")
         con.print(ws)
+    if d.slices_unjudged:
+        few = sum("too few" in str(u.get("reason", "")) for u in d.slices_unjudged)
+        con.print(Text(f"{len(d.slices_unjudged)} slices not judged"
+                       + (f" ({few} with too few positives or negatives)" if few else "")
+                       + "; they are listed in result.json (diagnosis.slices_unjudged)",
+                       style="dim"))
     for note in d.notes:
         con.print(Text(f"note: {note}", style="dim"))
     if paths:
