@@ -8,7 +8,7 @@ there:
   beats the trivial baseline) but a probability metric (log loss, Brier) is worse than the
   trivial baseline's. The scores order the rows; they are not probabilities. Calibrate.
 - **too few rows**: the interval of the difference includes 0 but is wide: it reaches an
-  improvement that would matter (a quarter of the gap to the ceiling, or of the distance to
+  improvement that would matter (a fifth of the gap to the ceiling, or of the distance to
   the metric's best value). The data cannot tell; evaluate on more rows.
 - **no skill**: the interval is tight around no improvement (or the model is clearly
   worse) with no ranking to excuse it: a bug, a leak in a baseline, or a model that learned
@@ -31,7 +31,7 @@ RANKING_METRICS = frozenset({"roc_auc", "average_precision", "mean_average_preci
 CAUSES = ("calibration", "few_rows", "no_skill", "worse")
 # An interval whose favourable end reaches this share of the scale (gap to the ceiling,
 # else distance to the metric's best value) still allows an improvement that matters.
-_WIDE_SHARE = 0.25
+_WIDE_SHARE = 0.2
 
 
 def _oriented(info: MetricInfo, x: float) -> float:
