@@ -213,3 +213,79 @@ def test_evaluation_compares_human_level_with_the_models_on_the_annotated_items(
     assert st.gap_model_value == pytest.approx(m.value)
     assert st.gap_closed == pytest.approx((m.value - t.value) / (h.value - t.value))
     assert f"{st.gap_rows:,} annotated items" in st.ceiling_note
+
+
+# -- item 13: whose learning curve -------------------------------------------------------
+
+
+def _diag_charter(lc: dict[str, Any]) -> dict[str, Any]:
+    return _binary_charter(
+        metrics=["roc_auc", {"metric": "accuracy", "threshold": 0.5}],
+        selection={"rule": "satisficing", "optimize": "accuracy"},
+        requirements={"accuracy": ">= 0.85"},
+        baselines={"prior": {"kind": "prior"},
+                   "simple_logistic": {"kind": "logistic", "features": ["x"]}},
+        splits={"train": "train", "report": None},
+        diagnosis={"learning_curve": lc}, intervals={"resamples": 50})
+
+
+def _diag_frame() -> pd.DataFrame:
+    df, logit = _binary_frame(2000, seed=31)
+    rng = np.random.default_rng(31)
+    df["x"] = (logit + 0.5) / 2.0
+    df["cand"] = 1 / (1 + np.exp(-(logit + rng.normal(scale=0.3, size=len(df)))))
+    return df
+
+
+def test_refitted_learning_curve_is_named_a_stand_in_everywhere(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from mlscope.report import render_html
+    from mlscope.report.terminal import render_diagnosis
+
+    res = mlscope.evaluate(_write(tmp_path, _diag_charter({"refit": "simple_logistic"}),
+                                  _diag_frame()), diagnose="cand")
+    d = res.diagnosis
+    assert d is not None
+    lc = d.learning_curve
+    assert lc is not None
+    head = "Data needed, estimated from a refitted stand-in `simple_logistic`, not `cand`"
+    assert lc["headline"] == head
+    assert lc["stand_in"] == {"name": "simple_logistic", "how": "refit", "kind": "logistic",
+                              "diagnosed": "cand"}
+    assert lc["needed"]["note"].startswith(head)
+    assert any(s.area == "data" and s.title == head for s in d.steps)
+    how = next(n for n in d.notes if n.startswith("To estimate the data `cand` itself needs"))
+    assert "model: cand" in how
+    con = Console(record=True, width=200)
+    render_diagnosis(res, con)
+    text = con.export_text()
+    assert head in text
+    assert "model: cand" in text
+    html = render_html(res)
+    assert "refitted stand-in <code>" in html or "refitted stand-in `simple_logistic`" in html
+
+
+def test_measured_points_of_the_diagnosed_model_are_preferred(tmp_path: Path) -> None:
+    sizes = [100, 200, 400, 800]
+    acc = [1 - (0.5 * s ** -0.4 + 0.1) for s in sizes]
+    lc_spec = {"sizes": sizes, "values": acc, "model": "cand", "refit": "simple_logistic"}
+    res = mlscope.evaluate(_write(tmp_path, _diag_charter(lc_spec), _diag_frame()),
+                           diagnose="cand")
+    assert res.diagnosis is not None
+    lc = res.diagnosis.learning_curve
+    assert lc is not None
+    assert lc["stand_in"] is None
+    assert lc["curve_model"] == "cand"
+    assert lc["curve"]["sizes"] == sizes
+    assert "measured points of `cand`" in lc["source"]
+    # Points measured for another model are named as such, not passed off as the model's.
+    lc_spec = {"sizes": sizes, "values": acc, "model": "older_model"}
+    res = mlscope.evaluate(_write(tmp_path, _diag_charter(lc_spec), _diag_frame()),
+                           diagnose="cand")
+    assert res.diagnosis is not None
+    lc = res.diagnosis.learning_curve
+    assert lc is not None
+    assert lc["stand_in"]["how"] == "measured"
+    assert lc["headline"] == ("Data needed, estimated from the measured curve of "
+                              "`older_model`, not `cand`")
