@@ -835,17 +835,20 @@ def _flag_warnings(standings: list[Standing], families: dict[str, str | None],
     for (model, cause), mids in by.items():
         on = f"{', '.join(mids)} ({sel_split} split)"
         if cause == "calibration":
-            out.append(f"{model} ranks well but is poorly calibrated: {on} worse than the "
-                       "trivial baseline; calibrate the scores (Platt or isotonic) before "
-                       "reading them as probabilities; see the standings")
+            out.append(f"{model} ranks well but is poorly calibrated: {on} no better than "
+                       "the trivial baseline; calibrate the scores (Platt or isotonic) "
+                       "before reading them as probabilities; see the standings")
         elif cause == "few_rows":
             out.append(f"{model} vs the trivial baseline on {on}: too few rows to tell; the "
                        "interval of the difference includes 0 and is wide; evaluate on more "
                        "rows; see the standings")
         else:
-            out.append(f"{model} does not clearly beat the trivial baseline on {on}, and the "
-                       "interval is tight: something is wrong — a bug, a leak in a baseline, "
-                       "or a model that learned nothing; see the standings")
+            how = ("is worse than the trivial baseline on {on}, beyond the interval"
+                   if cause == "worse" else
+                   "does not clearly beat the trivial baseline on {on}, and the interval "
+                   "is tight")
+            out.append(f"{model} {how.format(on=on)}: something is wrong — a bug, a leak "
+                       "in a baseline, or a model that learned nothing; see the standings")
     return out
 
 

@@ -84,12 +84,15 @@ def _classify(info: MetricInfo, st: Standing,
         return
     worse = hi < 0 if info.direction == "higher" else lo > 0
     diff = f"({d:+.4g} [{lo:+.4g}, {hi:+.4g}])"
+    # A model that clearly ranks better than the floor has learned something: if its
+    # probabilities are still no better than the base rate, they are miscalibrated.
     rank = _ranking_evidence(st, by_metric) if info.name in PROBABILITY_METRICS else None
-    if rank is not None and _oriented(info, d) < 0:
+    if rank is not None:
         rid, rst = rank
         st.flag_cause = "calibration"
+        how = "worse than" if _oriented(info, d) < 0 else "no better than"
         st.flag = (f"{st.model} ranks well ({rid} {rst.vs_trivial:+.4g} over the trivial "
-                   f"`{t}`) but its {info.id} is worse than the trivial baseline's {diff}: "
+                   f"`{t}`) but its {info.id} is {how} the trivial baseline's {diff}: "
                    "poorly calibrated probabilities, not a failure to learn; calibrate the "
                    "scores (Platt or isotonic, fitted on held-out rows) before reading them "
                    "as probabilities")
