@@ -119,7 +119,7 @@ def diagnose(ch: Charter, t: EvalTable, bdir: Path, *, model: str | None,
             # diagnosed model's.
             diag.steps.append(NextStep(
                 area="data", title=str(lc.get("headline") or "How much data the target needs"),
-                evidence=str(dn.get("note") or ""),
+                evidence=str(dn.get("note") or "").removeprefix(f"{lc.get('headline')}: "),
                 actions=["see the learning curve: each extra nine of accuracy costs a "
                          "multiple of data"] if dn.get("reachable") else
                 ["more data of the same kind will not get there: change the model family "
