@@ -289,3 +289,11 @@ def test_measured_points_of_the_diagnosed_model_are_preferred(tmp_path: Path) ->
     assert lc["stand_in"]["how"] == "measured"
     assert lc["headline"] == ("Data needed, estimated from the measured curve of "
                               "`older_model`, not `cand`")
+
+
+def test_requirement_figure_is_named_never_the_ceiling() -> None:
+    target = UpperFigure(name="break_even", family="external", metric="roc_auc", value=0.99,
+                         same_data=True, role="requirement")
+    st = _standings({"prior": 0.5, "lr": 0.7, "cand": 0.8}, [target])["cand"]
+    assert st.upper == "lr"
+    assert "`break_even` (0.99) is a requirement (a target), not a ceiling" in st.ceiling_note

@@ -705,11 +705,11 @@ def evaluate(
     if any(f == "trivial" for f in families.values()):
         from mlscope.baselines.standing import UpperFigure, compute_standings
 
-        # A requirement is a target, not something achieved: it is never the ceiling. A
-        # figure measured on other data is passed along only to be named as a reference.
+        # A requirement (a target) or a figure measured on other data is never the
+        # ceiling: both are passed along only to be named as such.
         uppers = [UpperFigure(name=b.name, family="external", metric=k, value=v,
-                              same_data=b.same_data, data=b.data)
-                  for b in baseline_infos if b.family == "external" and b.role != "requirement"
+                              same_data=b.same_data, data=b.data, role=b.role)
+                  for b in baseline_infos if b.family == "external"
                   for k, v in b.values.items()]
         if human is not None:
             uppers += _human_uppers(human, hb[0].split or sel_split)

@@ -49,6 +49,7 @@ class UpperFigure:
     n_items: int | None = None
     on_items: Mapping[str, float] = field(default_factory=dict)
     data: str | None = None  # where an external figure was measured
+    role: str | None = None  # an external figure's role; a "requirement" is never a ceiling
 
 
 def _oriented(info: MetricInfo, x: float) -> float:
@@ -77,11 +78,16 @@ def _choose_ceiling(info: MetricInfo, split: str, models: Sequence[str],
     reference lines, never used."""
     c = _Ceiling()
     mine = [u for u in uppers if u.metric == info.id and u.split in (None, split)]
+    # A requirement is a target, not something achieved: named, never the ceiling.
+    targets = [u for u in mine if u.family == "external" and u.role == "requirement"]
+    mine = [u for u in mine if u not in targets]
     others = [u for u in mine if u.family == "external" and not u.same_data]
     refs = "; ".join(
-        f"`{u.name}` ({u.value:.4g}) was measured on other data"
-        + (f" ({u.data})" if u.data else "") + ": a reference line, not the ceiling"
-        for u in others)
+        [f"`{u.name}` ({u.value:.4g}) was measured on other data"
+         + (f" ({u.data})" if u.data else "") + ": a reference line, not the ceiling"
+         for u in others]
+        + [f"`{u.name}` ({u.value:.4g}) is a requirement (a target), not a ceiling"
+           for u in targets])
     human = [u for u in mine if u.family == "human"]
     if human:
         h = max(human, key=lambda u: _oriented(info, u.value))
