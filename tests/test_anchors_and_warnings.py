@@ -57,6 +57,17 @@ def test_human_level_gap_uses_the_models_on_the_annotated_items() -> None:
     assert (st.gap_rows, st.gap_model_value, st.gap_trivial_value) == (482, 0.7, 0.5)
     assert "482 annotated items" in st.ceiling_note
     assert st.vs_trivial == pytest.approx(0.35)  # vs trivial stays on every row
+    assert st.lower is None  # no item resamples given: no interval
+    # With paired item resamples, the interval is the percentile interval of the ratio.
+    rng = np.random.default_rng(0)
+    noise = rng.normal(scale=0.01, size=(3, 400))
+    reps = {"cand": 0.7 + noise[0], "prior": 0.5 + noise[1], None: 0.9 + noise[2]}
+    paired = UpperFigure(name="human", family="human", metric="roc_auc", value=0.9,
+                         n_items=482, on_items={"prior": 0.5, "cand": 0.7}, replicates=reps)
+    st = _standings({"prior": 0.5, "lr": 0.7, "cand": 0.85}, [paired])["cand"]
+    ratio = (reps["cand"] - reps["prior"]) / (reps[None] - reps["prior"])
+    assert st.lower == pytest.approx(np.percentile(ratio, 2.5), abs=0.01)
+    assert st.upper_ci == pytest.approx(np.percentile(ratio, 97.5), abs=0.01)
     # A model not scored on the items gets no gap rather than a mix of rows.
     missing = UpperFigure(name="human", family="human", metric="roc_auc", value=0.9,
                           n_items=482, on_items={"prior": 0.5})
@@ -213,6 +224,11 @@ def test_evaluation_compares_human_level_with_the_models_on_the_annotated_items(
     assert st.gap_model_value == pytest.approx(m.value)
     assert st.gap_closed == pytest.approx((m.value - t.value) / (h.value - t.value))
     assert f"{st.gap_rows:,} annotated items" in st.ceiling_note
+    # Its interval comes from the ladder's item resamples, paired across model, floor and
+    # humans.
+    assert st.lower is not None
+    assert st.upper_ci is not None
+    assert st.lower <= st.gap_closed <= st.upper_ci
 
 
 # -- item 13: whose learning curve -------------------------------------------------------

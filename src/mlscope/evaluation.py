@@ -681,6 +681,8 @@ def evaluate(
                             masks, level))
 
     human = None
+    # The ladder's item-bootstrap replicates: paired intervals for the gap to human level.
+    human_reps: dict[tuple[str, str | None, str], Any] = {}
     hb = [b for b in ch.baselines.values() if isinstance(b, HumanBaseline)]
     if hb:
         from mlscope.baselines.build import human_level
@@ -694,7 +696,7 @@ def evaluate(
                     and met.error_index is None and not met.info.operating_point]
         human = human_level(ch, t, bdir, hmetrics, split=hsplit,
                             resamples=min(n_boot, 1000) if n_boot else 0, level=level,
-                            seed=seed_)
+                            seed=seed_, replicates=human_reps)
         warnings.extend(f"human level: {w}" for w in human.warnings)
         timings["human"] = time.perf_counter() - th
 
@@ -712,7 +714,7 @@ def evaluate(
                   for b in baseline_infos if b.family == "external"
                   for k, v in b.values.items()]
         if human is not None:
-            uppers += _human_uppers(human, hb[0].split or sel_split)
+            uppers += _human_uppers(human, hb[0].split or sel_split, human_reps)
         standings = compute_standings(
             values=index, reps=reps, models=t.models, families=families,
             metrics=[m.info for m in metrics], splits=boot_splits, level=level,
@@ -802,9 +804,11 @@ def evaluate(
     )
 
 
-def _human_uppers(human: Any, split: str) -> list[Any]:
+def _human_uppers(human: Any, split: str,
+                  reps: Mapping[tuple[str, str | None, str], Any]) -> list[Any]:
     """Human level as a ceiling, per metric: the best rung, with every model's value on
-    the rung's own items (so the gap closed compares like with like)."""
+    the rung's own items (so the gap closed compares like with like) and the item
+    bootstrap replicates of both (for its interval)."""
     from mlscope.baselines.standing import UpperFigure
 
     out: list[Any] = []
@@ -816,9 +820,10 @@ def _human_uppers(human: Any, split: str) -> list[Any]:
         for mo in human.models:
             if mo.rung == rung and (v := mo.value(mid)) is not None and v.value is not None:
                 on_items[mo.model] = float(v.value)
-        out.append(UpperFigure(name=f"human ({rung})", family="human", metric=mid,
-                               value=hv.value, split=split,
-                               n_items=human.rung(rung).n_items, on_items=on_items))
+        out.append(UpperFigure(
+            name=f"human ({rung})", family="human", metric=mid, value=hv.value, split=split,
+            n_items=human.rung(rung).n_items, on_items=on_items,
+            replicates={who: r for (rn, who, m), r in reps.items() if rn == rung and m == mid}))
     return out
 
 

@@ -50,6 +50,9 @@ class UpperFigure:
     on_items: Mapping[str, float] = field(default_factory=dict)
     data: str | None = None  # where an external figure was measured
     role: str | None = None  # an external figure's role; a "requirement" is never a ceiling
+    # Human level: item-bootstrap replicates on the rung's items, keyed by model (None:
+    # the humans), all from the same resamples, for a paired interval of the gap closed.
+    replicates: Mapping[str | None, FloatArray] = field(default_factory=dict)
 
 
 def _oriented(info: MetricInfo, x: float) -> float:
@@ -187,7 +190,7 @@ def compute_standings(
                     if ci is not None:
                         st.vs_trivial_lower, st.vs_trivial_upper = ci
                 if ceil.human is not None:
-                    _human_gap(st, info, ceil.human, models[ti])
+                    _human_gap(st, info, ceil.human, models[ti], level)
                 elif ceil.value is not None and ceil.index != mi:
                     gap = ceil.value - tv
                     if _oriented(info, gap) > _MIN_GAP:
@@ -212,7 +215,8 @@ def compute_standings(
     return out
 
 
-def _human_gap(st: Standing, info: MetricInfo, h: UpperFigure, trivial: str) -> None:
+def _human_gap(st: Standing, info: MetricInfo, h: UpperFigure, trivial: str,
+               level: float) -> None:
     """The gap closed against human level, with the model and the floor on the humans'
     own items; without those values, no gap (rather than a mix of rows)."""
     m, t = h.on_items.get(st.model), h.on_items.get(trivial)
@@ -230,5 +234,15 @@ def _human_gap(st: Standing, info: MetricInfo, h: UpperFigure, trivial: str) -> 
         return
     st.gap_closed = (m - t) / gap
     st.note = (f"gap closed on the {n}annotated items: {st.model} {m:.4g}, {trivial} "
-               f"{t:.4g}, {h.name} {h.value:.4g} (no interval: the items are not resampled "
-               "with the rows)")
+               f"{t:.4g}, {h.name} {h.value:.4g}")
+    rm, rt, rh = (h.replicates.get(k) for k in (st.model, trivial, None))
+    if rm is None or rt is None or rh is None:
+        st.note += " (no interval: no item resamples)"
+        return
+    # The same item resamples for the model, the floor and the humans: a paired interval.
+    den = rh - rt
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(np.abs(den) > _MIN_GAP, (rm - rt) / den, np.nan)
+    ci = percentile_interval(g, level, min_defined=_MIN_DEFINED_SHARE)
+    if ci is not None:
+        st.lower, st.upper_ci = ci
