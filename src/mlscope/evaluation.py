@@ -704,6 +704,8 @@ def evaluate(
             where="compare.pairs" if pairs is None else "compare")
 
     human = None
+    # The ladder's item-bootstrap replicates: paired intervals for the gap to human level.
+    human_reps: dict[tuple[str, str | None, str], Any] = {}
     hb = [b for b in ch.baselines.values() if isinstance(b, HumanBaseline)]
     if hb:
         from mlscope.baselines.build import human_level
@@ -717,7 +719,7 @@ def evaluate(
                     and met.error_index is None and not met.info.operating_point]
         human = human_level(ch, t, bdir, hmetrics, split=hsplit,
                             resamples=min(n_boot, 1000) if n_boot else 0, level=level,
-                            seed=seed_)
+                            seed=seed_, replicates=human_reps)
         warnings.extend(f"human level: {w}" for w in human.warnings)
         timings["human"] = time.perf_counter() - th
 
@@ -728,32 +730,20 @@ def evaluate(
     if any(f == "trivial" for f in families.values()):
         from mlscope.baselines.standing import UpperFigure, compute_standings
 
-        # A requirement is a target, not something achieved: it is never the ceiling.
-        uppers = [UpperFigure(name=b.name, family="external", metric=k, value=v)
-                  for b in baseline_infos if b.family == "external" and b.role != "requirement"
+        # A requirement (a target) or a figure measured on other data is never the
+        # ceiling: both are passed along only to be named as such.
+        uppers = [UpperFigure(name=b.name, family="external", metric=k, value=v,
+                              same_data=b.same_data, data=b.data, role=b.role)
+                  for b in baseline_infos if b.family == "external"
                   for k, v in b.values.items()]
         if human is not None:
-            for mid, rung in human.best.items():
-                hv = human.rung(rung).value(mid) if rung is not None else None
-                if hv is not None and hv.value is not None:
-                    uppers.append(UpperFigure(name=f"human ({rung})", family="human",
-                                              metric=mid, value=hv.value,
-                                              split=hb[0].split or sel_split))
+            uppers += _human_uppers(human, hb[0].split or sel_split, human_reps)
         standings = compute_standings(
             values=index, reps=reps, models=t.models, families=families,
             metrics=[m.info for m in metrics], splits=boot_splits, level=level,
             uppers=uppers)
-        flagged: dict[str, list[str]] = {}
-        decisive = _decision_metrics(ch)
-        for st in standings:
-            if (st.flag and st.split == sel_split and families.get(st.model) is None
-                    and st.metric in decisive):
-                flagged.setdefault(st.model, []).append(st.metric)
-        for model, mids in flagged.items():
-            warnings.append(
-                f"{model} does not clearly beat the trivial baseline on {', '.join(mids)} "
-                f"({sel_split} split): something is wrong — a bug, a leak in a baseline, or "
-                "too little data; see the standings")
+        warnings.extend(_flag_warnings(standings, families, _decision_metrics(ch),
+                                       sel_split))
 
     # Requirements: the chosen model on the report split (else the selection split).
     req_split = rep_split or sel_split
@@ -838,6 +828,59 @@ def evaluate(
         timings={k: round(v, 4) for k, v in timings.items()},
         run_id=new_run_id(),
     )
+
+
+def _human_uppers(human: Any, split: str,
+                  reps: Mapping[tuple[str, str | None, str], Any]) -> list[Any]:
+    """Human level as a ceiling, per metric: the best rung, with every model's value on
+    the rung's own items (so the gap closed compares like with like) and the item
+    bootstrap replicates of both (for its interval)."""
+    from mlscope.baselines.standing import UpperFigure
+
+    out: list[Any] = []
+    for mid, rung in human.best.items():
+        hv = human.rung(rung).value(mid) if rung is not None else None
+        if hv is None or hv.value is None:
+            continue
+        on_items: dict[str, float] = {}
+        for mo in human.models:
+            if mo.rung == rung and (v := mo.value(mid)) is not None and v.value is not None:
+                on_items[mo.model] = float(v.value)
+        out.append(UpperFigure(
+            name=f"human ({rung})", family="human", metric=mid, value=hv.value, split=split,
+            n_items=human.rung(rung).n_items, on_items=on_items,
+            replicates={who: r for (rn, who, m), r in reps.items() if rn == rung and m == mid}))
+    return out
+
+
+def _flag_warnings(standings: list[Standing], families: dict[str, str | None],
+                   decisive: set[str], sel_split: str) -> list[str]:
+    """One warning per candidate and cause of not clearly beating the trivial baseline on
+    the metrics the decision turns on: each names the cause and what to do."""
+    by: dict[tuple[str, str], list[str]] = {}
+    for st in standings:
+        if (st.flag and st.split == sel_split and families.get(st.model) is None
+                and st.metric in decisive):
+            by.setdefault((st.model, st.flag_cause or "no_skill"), []).append(st.metric)
+    out = []
+    for (model, cause), mids in by.items():
+        on = f"{', '.join(mids)} ({sel_split} split)"
+        if cause == "calibration":
+            out.append(f"{model} ranks well but is poorly calibrated: {on} no better than "
+                       "the trivial baseline; calibrate the scores (Platt or isotonic) "
+                       "before reading them as probabilities; see the standings")
+        elif cause == "few_rows":
+            out.append(f"{model} vs the trivial baseline on {on}: too few rows to tell; the "
+                       "interval of the difference includes 0 and is wide; evaluate on more "
+                       "rows; see the standings")
+        else:
+            how = ("is worse than the trivial baseline on {on}, beyond the interval"
+                   if cause == "worse" else
+                   "does not clearly beat the trivial baseline on {on}, and the interval "
+                   "is tight")
+            out.append(f"{model} {how.format(on=on)}: something is wrong — a bug, a leak "
+                       "in a baseline, or a model that learned nothing; see the standings")
+    return out
 
 
 def _decision_metrics(ch: Charter) -> set[str]:

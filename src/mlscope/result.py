@@ -106,7 +106,12 @@ class Standing:
     above 1 passes it. ``lower``/``upper_ci`` is its bootstrap interval (the same resamples
     as the metrics; a human or external upper value is held fixed). ``vs_trivial`` is
     ``model − trivial`` with its paired interval; ``flag`` is set when the model does not
-    beat the trivial baseline by more than that interval.
+    beat the trivial baseline by more than that interval, ``flag_cause`` says why.
+
+    Only a comparable figure is the ceiling: an external figure measured on other data is a
+    reference line, and a human level is compared with the model and the trivial baseline
+    scored on the same annotated items (``gap_rows``, ``gap_model_value``,
+    ``gap_trivial_value``); ``ceiling_note`` says which ceiling was used and why.
     """
 
     split: str
@@ -125,6 +130,15 @@ class Standing:
     vs_trivial_upper: float | None = None
     flag: str | None = None
     note: str = ""
+    # Which ceiling was used and why the others were not (a sentence for the report).
+    ceiling_note: str = ""
+    # When the gap is measured on other rows than ``vs_trivial`` (the annotated items of a
+    # human level): how many, and the model's and the trivial baseline's values there.
+    gap_rows: int | None = None
+    gap_model_value: float | None = None
+    gap_trivial_value: float | None = None
+    # Why ``flag`` is set: "calibration", "few_rows", "no_skill" or "worse".
+    flag_cause: str | None = None
 
 
 @dataclass

@@ -226,11 +226,13 @@ def expand_features(patterns: list[str], t: EvalTable, ch: Charter, where: str) 
 def human_level(
     ch: Charter, t: EvalTable, base_dir: Path, metrics: list[tuple[str, str, dict[str, Any]]],
     *, split: str, resamples: int, level: float, seed: int,
+    replicates: dict[tuple[str, str | None, str], Any] | None = None,
 ) -> Any:
     """The human-level ladder of the charter's ``human`` baseline on ``split``.
 
     ``metrics`` are ``(id, registry name, resolved params)`` of the metrics humans can be
-    scored on. Returns a :class:`mlscope.baselines.human.HumanLevel`.
+    scored on. Returns a :class:`mlscope.baselines.human.HumanLevel`; ``replicates``, when
+    given, is filled as :func:`~mlscope.baselines.human.human_ladder` describes.
     """
     from mlscope.baselines.human import HumanMetricSpec, human_ladder, load_annotations
     from mlscope.data.source import qi
@@ -316,4 +318,4 @@ def human_level(
         classes=list(t.classes) if t.task == "multiclass" else None,
         reference=reference, reference_kind=b.reference, models=models,
         ks=b.panel_sizes, min_items=b.min_items, resamples=resamples, level=level,
-        seed=seed)
+        seed=seed, replicates=replicates)

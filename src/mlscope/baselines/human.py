@@ -1040,6 +1040,7 @@ def human_ladder(
     level: float = 0.95,
     seed: int = 0,
     draws: int = _DEFAULT_DRAWS,
+    replicates: dict[tuple[str, str | None, str], FloatArray] | None = None,
 ) -> HumanLevel:
     """Score the ladder of human baselines, and the models on the same items.
 
@@ -1079,6 +1080,11 @@ def human_ladder(
         random draw.
     draws
         Random voter draws per majority rung.
+    replicates
+        When given, filled with the bootstrap replicates of every scored value, keyed by
+        ``(rung, model or None for the humans, metric id)``: every value sees the same
+        item resamples, so a caller can form paired intervals (the gap closed against
+        human level). Not stored in the result.
 
     Returns
     -------
@@ -1223,6 +1229,13 @@ def human_ladder(
             for name, us in plan.model_units.items():
                 model_results.append(ModelOnHumanItems(name, plan.name, plan.n_items,
                                                        summarise(us, word)))
+            if replicates is not None and resamples:
+                for who, us in [(None, plan.units), *plan.model_units.items()]:
+                    for j, m in enumerate(resolved):
+                        ok = np.isfinite([by_unit[id(u)][0][j] for u in us])
+                        if ok.any():
+                            r = np.stack([by_unit[id(u)][2][j] for u in us])
+                            replicates[(plan.name, who, m.id)] = _nanmean0(r[ok])
         else:
             values = blank(plan.unscored or "not scored")
         eligible = bool(plan.scored and plan.units and plan.n_items >= min_items)

@@ -1,20 +1,24 @@
 """Where each model stands between "learned nothing" and "as good as people".
 
 For every model and metric: the best trivial baseline (the floor), the best upper baseline
-(human level when known, else the best learned, rule or external figure: the ceiling in
-sight), the share of the gap between the two that the model closes, and whether the model
-beats the floor by more than the uncertainty. Everything is computed from the point
+(human level when known, else the best learned, rule or external figure on the same data:
+the ceiling in sight), the share of the gap between the two that the model closes, and
+whether the model beats the floor by more than the uncertainty (and if not, why:
+:mod:`mlscope.baselines.flags`). Only comparable figures are ceilings: an external figure
+measured on other data is named as a reference line, and a human level is compared with the
+models scored on the same annotated items. Everything else is computed from the point
 estimates and the bootstrap replicates the evaluation already has: nothing is re-scored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
+from mlscope.baselines.flags import classify_flags
 from mlscope.engine.bootstrap import percentile_interval
 from mlscope.result import MetricInfo, MetricValue, Standing
 
@@ -28,17 +32,98 @@ _MIN_GAP = 1e-12
 
 @dataclass(frozen=True)
 class UpperFigure:
-    """A fixed value that can serve as the ceiling: human level or an external figure."""
+    """A fixed value that can serve as the ceiling: human level or an external figure.
+
+    ``same_data`` is False for an external figure measured on other data: a reference
+    line, never the ceiling. For a human level, ``n_items`` is how many annotated items it
+    was scored on and ``on_items`` maps each model (baselines included) to its value on
+    those same items, scored as the humans were, so the gap is measured like for like.
+    """
 
     name: str
     family: str  # "human" or "external"
     metric: str
     value: float
     split: str | None = None  # None: applies to every split
+    same_data: bool = True
+    n_items: int | None = None
+    on_items: Mapping[str, float] = field(default_factory=dict)
+    data: str | None = None  # where an external figure was measured
+    role: str | None = None  # an external figure's role; a "requirement" is never a ceiling
+    # Human level: item-bootstrap replicates on the rung's items, keyed by model (None:
+    # the humans), all from the same resamples, for a paired interval of the gap closed.
+    replicates: Mapping[str | None, FloatArray] = field(default_factory=dict)
 
 
 def _oriented(info: MetricInfo, x: float) -> float:
     return x if info.direction == "higher" else -x
+
+
+@dataclass
+class _Ceiling:
+    """The ceiling chosen for one split and metric, and the reasons written for it."""
+
+    name: str | None = None
+    family: str | None = None
+    value: float | None = None
+    index: int | None = None  # a predicting baseline's model index
+    human: UpperFigure | None = None
+    note: str = ""
+    human_note: str = ""
+
+
+def _choose_ceiling(info: MetricInfo, split: str, models: Sequence[str],
+                    model_uppers: Sequence[int], families: Mapping[str, str | None],
+                    uppers: Sequence[UpperFigure], trivial: str, tv: float,
+                    val: Callable[[int], float | None]) -> _Ceiling:
+    """Human level when it beats the floor on its own items; else the best learned/rule
+    baseline or external figure on the same data. Figures on other data are named as
+    reference lines, never used."""
+    c = _Ceiling()
+    mine = [u for u in uppers if u.metric == info.id and u.split in (None, split)]
+    # A requirement is a target, not something achieved: named, never the ceiling.
+    targets = [u for u in mine if u.family == "external" and u.role == "requirement"]
+    mine = [u for u in mine if u not in targets]
+    others = [u for u in mine if u.family == "external" and not u.same_data]
+    refs = "; ".join(
+        [f"`{u.name}` ({u.value:.4g}) was measured on other data"
+         + (f" ({u.data})" if u.data else "") + ": a reference line, not the ceiling"
+         for u in others]
+        + [f"`{u.name}` ({u.value:.4g}) is a requirement (a target), not a ceiling"
+           for u in targets])
+    human = [u for u in mine if u.family == "human"]
+    if human:
+        h = max(human, key=lambda u: _oriented(info, u.value))
+        # The floor the humans must beat is the trivial baseline on the humans' items.
+        floor = h.on_items.get(trivial, tv)
+        if _oriented(info, h.value - floor) > _MIN_GAP:
+            c.name, c.family, c.value, c.human = h.name, "human", h.value, h
+            where = (f"on the {h.n_items:,} annotated items" if h.n_items else
+                     "on the annotated items")
+            c.note = (f"ceiling: {h.name} ({h.value:.4g}, {where}; the models and "
+                      f"`{trivial}` are scored on the same items for the gap)")
+            if refs:
+                c.note += "; " + refs
+            return c
+        c.human_note = (f"human level ({h.value:.4g}) is no better than the trivial "
+                        f"`{trivial}` on {info.id}; the ceiling is the best other baseline")
+    cands: list[tuple[str, str, float, int | None]] = []
+    for i in model_uppers:
+        v = val(i)
+        if v is not None:
+            cands.append((models[i], str(families[models[i]]), v, i))
+    cands += [(u.name, u.family, u.value, None) for u in mine
+              if u.family == "external" and u.same_data]
+    if cands:
+        c.name, c.family, c.value, c.index = max(cands, key=lambda t: _oriented(info, t[2]))
+        why = ("no human level" if not human else "human level is no better than the floor")
+        c.note = (f"ceiling: `{c.name}` ({c.value:.4g}), the best {c.family} baseline on "
+                  f"the same rows ({why})")
+    elif refs:
+        c.note = "no ceiling on the same data"
+    if refs:
+        c.note += "; " + refs
+    return c
 
 
 def compute_standings(
@@ -64,7 +149,9 @@ def compute_standings(
         Model names in index order; ``families[name]`` is None for a candidate, else the
         baseline family (``trivial``, ``learned``, ``rule``).
     uppers
-        Human-level and external figures that may serve as the ceiling.
+        Human-level and external figures that may serve as the ceiling. An external
+        figure with ``same_data=False`` is only named as a reference line; a human level
+        is compared with the models' values on its own items (``on_items``).
     """
     trivial = [i for i, m in enumerate(models) if families.get(m) == "trivial"]
     model_uppers = [i for i, m in enumerate(models) if families.get(m) in ("learned", "rule")]
@@ -81,37 +168,8 @@ def compute_standings(
             if not floor:
                 continue
             ti, tv = max(floor, key=lambda p: _oriented(info, p[1]))
-            # The ceiling: human level first; else the best learned/rule baseline or
-            # external figure.
-            human = [u for u in uppers if u.family == "human" and u.metric == info.id
-                     and u.split in (None, split)]
-            up_name: str | None = None
-            up_family: str | None = None
-            up_value: float | None = None
-            up_index: int | None = None
-            human_note = ""
-            if human:
-                best_h = max(human, key=lambda u: _oriented(info, u.value))
-                if _oriented(info, best_h.value - tv) > _MIN_GAP:
-                    up_name, up_family, up_value = best_h.name, "human", best_h.value
-                else:
-                    # Humans below the floor give no ceiling: use the best available.
-                    human_note = (f"human level ({best_h.value:.4g}) is no better than the "
-                                  f"trivial `{models[ti]}` on {info.id}; the ceiling is the "
-                                  "best other baseline")
-                    human = []
-            if not human:
-                cands: list[tuple[str, str, float, int | None]] = []
-                for i in model_uppers:
-                    v = val(i)
-                    if v is not None:
-                        cands.append((models[i], str(families[models[i]]), v, i))
-                cands += [(u.name, u.family, u.value, None) for u in uppers
-                          if u.family == "external" and u.metric == info.id
-                          and u.split in (None, split)]
-                if cands:
-                    up_name, up_family, up_value, up_index = max(
-                        cands, key=lambda c: _oriented(info, c[2]))
+            ceil = _choose_ceiling(info, split, models, model_uppers, families, uppers,
+                                   models[ti], tv, val)
             for mi, name in enumerate(models):
                 fam = families.get(name)
                 if fam == "trivial":
@@ -120,8 +178,9 @@ def compute_standings(
                 if mv is None or mv.value is None:
                     continue
                 st = Standing(split=split, model=name, metric=info.id, trivial=models[ti],
-                              trivial_value=tv, upper=up_name, upper_family=up_family,
-                              upper_value=up_value, gap_closed=None, note=human_note)
+                              trivial_value=tv, upper=ceil.name, upper_family=ceil.family,
+                              upper_value=ceil.value, gap_closed=None, note=ceil.human_note,
+                              ceiling_note=ceil.note)
                 diff = mv.value - tv
                 st.vs_trivial = diff
                 rm, rt = reps.get((split, mi, slice_key, info.id)), reps.get(
@@ -130,14 +189,16 @@ def compute_standings(
                     ci = percentile_interval(rm - rt, level, min_defined=_MIN_DEFINED_SHARE)
                     if ci is not None:
                         st.vs_trivial_lower, st.vs_trivial_upper = ci
-                if up_value is not None and up_index != mi:
-                    gap = up_value - tv
+                if ceil.human is not None:
+                    _human_gap(st, info, ceil.human, models[ti], level)
+                elif ceil.value is not None and ceil.index != mi:
+                    gap = ceil.value - tv
                     if _oriented(info, gap) > _MIN_GAP:
                         st.gap_closed = diff / gap
                         if rm is not None and rt is not None:
-                            ru = (reps.get((split, up_index, slice_key, info.id))
-                                  if up_index is not None else None)
-                            top = np.full_like(rt, up_value) if ru is None else ru
+                            ru = (reps.get((split, ceil.index, slice_key, info.id))
+                                  if ceil.index is not None else None)
+                            top = np.full_like(rt, ceil.value) if ru is None else ru
                             den = top - rt
                             with np.errstate(divide="ignore", invalid="ignore"):
                                 g = np.where(np.abs(den) > _MIN_GAP, (rm - rt) / den, np.nan)
@@ -145,34 +206,43 @@ def compute_standings(
                             if ci is not None:
                                 st.lower, st.upper_ci = ci
                     else:
-                        st.note = (f"the upper baseline `{up_name}` is no better than the "
+                        st.note = (f"the upper baseline `{ceil.name}` is no better than the "
                                    f"trivial `{models[ti]}` on {info.id}: no gap to close")
-                elif up_index == mi:
+                elif ceil.index == mi:
                     st.note = "this model is the upper baseline"
-                st.flag = _flag(info, name, models[ti], st)
                 out.append(st)
+    classify_flags(out, metrics)
     return out
 
 
-def _flag(info: MetricInfo, model: str, trivial: str, st: Standing) -> str | None:
-    """Why the model does not clearly beat the trivial baseline (None when it does)."""
-    d = st.vs_trivial
-    if d is None:
-        return None
-    better = _oriented(info, d) > 0
-    lo, hi = st.vs_trivial_lower, st.vs_trivial_upper
-    if lo is not None and hi is not None:
-        clear = lo > 0 if info.direction == "higher" else hi < 0
-        if clear:
-            return None
-        worse = hi < 0 if info.direction == "higher" else lo > 0
-        what = ("is worse than the trivial baseline `{t}` on {m}, beyond the interval"
-                if worse else
-                "does not beat the trivial baseline `{t}` on {m} by more than the interval")
-        return (f"{model} " + what.format(t=trivial, m=info.id)
-                + f" ({d:+.4g} [{lo:+.4g}, {hi:+.4g}]): something is wrong (a bug, a leak in "
-                "the baseline, or too little data)")
-    if better:
-        return None
-    return (f"{model} is no better than the trivial baseline `{trivial}` on {info.id} "
-            f"({d:+.4g}): something is wrong (a bug, or too little data)")
+def _human_gap(st: Standing, info: MetricInfo, h: UpperFigure, trivial: str,
+               level: float) -> None:
+    """The gap closed against human level, with the model and the floor on the humans'
+    own items; without those values, no gap (rather than a mix of rows)."""
+    m, t = h.on_items.get(st.model), h.on_items.get(trivial)
+    n = f"{h.n_items:,} " if h.n_items else ""
+    if m is None or t is None:
+        who = st.model if m is None else f"the trivial `{trivial}`"
+        st.note = (f"{who} was not scored on the {n}annotated items, so the gap to human "
+                   f"level cannot be measured on the same rows")
+        return
+    st.gap_rows, st.gap_model_value, st.gap_trivial_value = h.n_items, m, t
+    gap = h.value - t
+    if _oriented(info, gap) <= _MIN_GAP:
+        st.note = (f"human level is no better than the trivial `{trivial}` on the {n}"
+                   f"annotated items: no gap to close")
+        return
+    st.gap_closed = (m - t) / gap
+    st.note = (f"gap closed on the {n}annotated items: {st.model} {m:.4g}, {trivial} "
+               f"{t:.4g}, {h.name} {h.value:.4g}")
+    rm, rt, rh = (h.replicates.get(k) for k in (st.model, trivial, None))
+    if rm is None or rt is None or rh is None:
+        st.note += " (no interval: no item resamples)"
+        return
+    # The same item resamples for the model, the floor and the humans: a paired interval.
+    den = rh - rt
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(np.abs(den) > _MIN_GAP, (rm - rt) / den, np.nan)
+    ci = percentile_interval(g, level, min_defined=_MIN_DEFINED_SHARE)
+    if ci is not None:
+        st.lower, st.upper_ci = ci

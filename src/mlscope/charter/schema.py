@@ -513,20 +513,28 @@ class Gate(_Strict):
 
 
 class LearningCurveSpec(_Strict):
-    """Metric values at several training-set sizes: given, or made by refitting a learned
-    baseline on growing subsets of the training split (``refit: <baseline name>``)."""
+    """Metric values at several training-set sizes: measured for a model (``sizes``,
+    ``values`` and ``model``, the model they were measured for: the diagnosed one when
+    left out), or made by refitting a learned baseline on growing subsets of the training
+    split (``refit: <baseline name>``), a stand-in for the diagnosed model. With both, the
+    measured points are used when they are of the diagnosed model, the stand-in otherwise.
+    """
 
     sizes: list[int] | None = None
     values: list[float] | None = None
+    model: str | None = None
     refit: str | None = None
     fractions: list[float] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> LearningCurveSpec:
         given = self.sizes is not None or self.values is not None
-        if given == (self.refit is not None):
-            raise ValueError("give `sizes` and `values` (measured), or `refit: <learned "
-                             "baseline>` (mlscope refits it on growing subsets)")
+        if not given and self.refit is None:
+            raise ValueError("give `sizes` and `values` (measured for the model), or `refit: "
+                             "<learned baseline>` (mlscope refits it on growing subsets)")
+        if self.model is not None and not given:
+            raise ValueError("`model` names the model the measured `sizes` and `values` "
+                             "are of; give them too")
         if given and (self.sizes is None or self.values is None
                       or len(self.sizes) != len(self.values)):
             raise ValueError("`sizes` and `values` must both be given, with one value per size")

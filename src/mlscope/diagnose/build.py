@@ -82,13 +82,15 @@ def diagnosis_metric(ch: Charter) -> str:
 
 def _upper(inp: DiagnosisInputs, metric: str, info: MetricInfo
            ) -> tuple[float | None, str | None, str, bool]:
-    """The best upper baseline: human level, else a published or previous figure, else
-    the best learned/rule baseline (weak evidence)."""
+    """The best upper baseline: human level, else a published or previous figure on the
+    same data, else the best learned/rule baseline (weak evidence). A figure measured on
+    other data is not comparable: never the upper baseline."""
     if metric in inp.human_best:
         return inp.human_best[metric], "human", "human level", False
     sign = 1.0 if info.direction == "higher" else -1.0
     ext = [(b.values[metric], b) for b in inp.baselines if b.family == "external"
-           and b.role in ("published", "previous", None) and metric in b.values]
+           and b.role in ("published", "previous", None) and metric in b.values
+           and b.same_data]
     if ext:
         v, b = max(ext, key=lambda p: sign * p[0])
         return v, b.role or "published", f"{b.name} ({b.source})", False
@@ -141,6 +143,11 @@ def build_diagnosis(inp: DiagnosisInputs) -> Diagnosis:
     gaps = compute_gaps(values, reps, direction=info.direction, upper_bound=upper_bound,
                         margin=margin, level=inp.level)
     bottleneck, steps = next_steps(gaps, values, metric=metric, upper_kind=up_kind)
+    other = [b.name for b in inp.baselines if b.family == "external" and not b.same_data
+             and metric in b.values]
+    if other:
+        notes.append(f"{', '.join(other)}: measured on other data, so not the upper baseline "
+                     "(a reference line only)")
     if up_value is None:
         notes.append("no upper baseline (human level, a published result or a learned "
                      "baseline) for " + metric + ": avoidable bias cannot be measured; add "
@@ -162,10 +169,12 @@ def build_diagnosis(inp: DiagnosisInputs) -> Diagnosis:
     val_split = inp.splits.get("validation")
     st = next((s for s in inp.standings if s.model == inp.model and s.metric == metric
                and s.split == val_split), None)
+    # Poor calibration and too few rows are not bugs: a warning, not "fix this first".
+    soft = st is not None and st.flag_cause in ("calibration", "few_rows")
     if st is not None:
         sanity.append(SanityCheck(
             check="beats_trivial", ok=st.flag is None,
-            severity="error" if st.flag else "info",
+            severity="error" if st.flag and not soft else "warning" if st.flag else "info",
             message=st.flag or (f"beats the trivial baseline `{st.trivial}` on {metric} by "
                                 f"{st.vs_trivial:+.4g}" + (
                                     f" [{st.vs_trivial_lower:+.4g}, {st.vs_trivial_upper:+.4g}]"
@@ -175,6 +184,16 @@ def build_diagnosis(inp: DiagnosisInputs) -> Diagnosis:
             check="beats_trivial", ok=True, severity="warning",
             message="no trivial baseline to compare with: add `prior: {kind: prior}` under "
                     "`baselines:`"))
+    if soft and st is not None and st.flag:
+        calib = st.flag_cause == "calibration"
+        steps.insert(0, NextStep(
+            area="sanity",
+            title="Calibrate the scores" if calib else "Too few rows to tell",
+            evidence=st.flag,
+            actions=(["calibrate on held-out rows (Platt scaling or isotonic regression), "
+                      "then evaluate again"] if calib else
+                     ["evaluate on more rows (a larger validation split) before acting on "
+                      "this comparison"])))
     if any(not s.ok and s.severity == "error" for s in sanity):
         steps.insert(0, NextStep(
             area="sanity", title="Fix this first: the model does not beat a trivial baseline",

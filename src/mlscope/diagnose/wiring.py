@@ -120,12 +120,17 @@ def diagnose(ch: Charter, t: EvalTable, bdir: Path, *, model: str | None,
                        sel_split=sel_split)
     if ch.diagnosis.learning_curve is not None:
         diag.learning_curve = _learning_curve(ch, t, bdir, infos[diag.metric], level,
-                                              sel_split, human_best.get(diag.metric))
-        dn = diag.learning_curve.get("needed")
+                                              sel_split, human_best.get(diag.metric), model)
+        lc = diag.learning_curve
+        if lc.get("how_to_measure"):
+            diag.notes.append(str(lc["how_to_measure"]))
+        dn = lc.get("needed")
         if dn:
+            # Whose curve it is goes in the title: a stand-in's data needs are not the
+            # diagnosed model's.
             diag.steps.append(NextStep(
-                area="data", title="How much data the target needs",
-                evidence=str(dn.get("note") or ""),
+                area="data", title=str(lc.get("headline") or "How much data the target needs"),
+                evidence=str(dn.get("note") or "").removeprefix(f"{lc.get('headline')}: "),
                 actions=["see the learning curve: each extra nine of accuracy costs a "
                          "multiple of data"] if dn.get("reachable") else
                 ["more data of the same kind will not get there: change the model family "
@@ -235,27 +240,31 @@ def _history_and_focus(ch: Charter, t: EvalTable, bdir: Path, diag: Any, *,
 
 
 def _learning_curve(ch: Charter, t: EvalTable, bdir: Path, info: MetricInfo, level: float,
-                    sel_split: str, human: float | None) -> dict[str, Any]:
-    """Fit the learning curve of the diagnosed metric: measured points from the charter,
-    or a learned baseline refitted on growing subsets of the training split."""
+                    sel_split: str, human: float | None, model: str) -> dict[str, Any]:
+    """Fit the learning curve of the diagnosed metric: measured points of the diagnosed
+    model from the charter when there are some, else a learned baseline refitted on
+    growing subsets of the training split, named as a stand-in everywhere it is shown."""
     from mlscope.diagnose.learning_curve import (
         chart_data,
         fit_learning_curve,
         nines,
         refit_curve,
     )
+    from mlscope.diagnose.stand_in import curve_source
 
     spec = ch.diagnosis.learning_curve
     assert spec is not None
-    source = "measured (the charter's learning_curve)"
-    if spec.refit is not None:
-        sizes, values = _refit_points(ch, t, bdir, info, sel_split, spec.refit,
+    src = curve_source(spec, model=model, kinds={n: getattr(b, "kind", "")
+                                                 for n, b in ch.baselines.items()},
+                       metric=info.id, train=ch.splits.train, validation=sel_split)
+    if src.refit is not None:
+        sizes, values = _refit_points(ch, t, bdir, info, sel_split, src.refit,
                                       spec.fractions, refit_curve)
-        source = f"the `{spec.refit}` baseline refitted on growing subsets of the training split"
     else:
         assert spec.sizes is not None
         assert spec.values is not None
         sizes, values = list(spec.sizes), list(spec.values)
+    source = src.source
     curve = fit_learning_curve(sizes, values, direction=info.direction, bounds=info.bounds,
                                level=level, resamples=1000, seed=ch.seed)
     target = None
@@ -263,8 +272,13 @@ def _learning_curve(ch: Charter, t: EvalTable, bdir: Path, info: MetricInfo, lev
     if bound is not None:
         target = bound.value
     # The curve, target, baseline, data needed and bootstrap band: numbers the report draws.
-    out: dict[str, Any] = {"source": source,
+    out: dict[str, Any] = {"source": source, "headline": src.headline,
+                           "curve_model": src.curve_model, "stand_in": src.stand_in,
+                           "how_to_measure": src.how_to_measure,
                            **chart_data(curve, target=target, baseline=human)}
+    need = out.get("needed")
+    if need and src.stand_in is not None:
+        need["note"] = f"{src.headline}: {need.get('note') or ''}".strip()
     # "Nines" make sense for accuracy-like metrics that can approach 1.
     if info.name in ("accuracy", "balanced_accuracy", "top_k_accuracy", "roc_auc"):
         try:

@@ -501,6 +501,10 @@ def _gap_cell(st: Any, family: str | None) -> Cell:
                 if st.lower is not None and st.upper_ci is not None else "")
     title = (f"{st.model} closes {_pct(st.gap_closed)} of the gap between {st.trivial} "
              f"({st.trivial_value:.4g}) and {st.upper} ({st.upper_value:.4g})")
+    if st.gap_rows is not None:
+        title = st.note or title
+    if st.ceiling_note:
+        title += "; " + st.ceiling_note
     if st.flag:
         title += "; " + st.flag
     return Cell(_pct(st.gap_closed), interval, sort=repr(st.gap_closed), title=title,
@@ -524,7 +528,11 @@ def _baselines(result: EvaluationResult, dec: dict[str, int]) -> dict[str, Any] 
         floor = f"{st0.trivial} {format_value(st0.trivial_value, d)}"
         ceil = (f"{st0.upper} {format_value(st0.upper_value, d)}" if st0.upper is not None
                 and st0.upper_value is not None else "no upper baseline")
-        heads.append({"metric": k, "label": _label(result, k), "floor": floor, "ceil": ceil})
+        if st0.gap_rows is not None and st0.gap_trivial_value is not None:
+            floor += (f" ({format_value(st0.gap_trivial_value, d)} on the "
+                      f"{st0.gap_rows:,} annotated items)")
+        heads.append({"metric": k, "label": _label(result, k), "floor": floor, "ceil": ceil,
+                      "why": st0.ceiling_note})
     matrix = []
     flags: list[str] = []
     for m in result.models:
@@ -879,6 +887,7 @@ def _diagnosis_extras(dg: Any) -> dict[str, Any]:
         lc = dg.learning_curve
         out["learning_curve"] = {
             "svg": Markup(learning_curve_chart(lc, label=dg.metric)), "source": lc.get("source"),
+            "headline": lc.get("headline") if lc.get("stand_in") else None,
             "needed": (lc.get("needed") or {}).get("note"),
             "note": (lc.get("curve") or {}).get("note"),
             "nines": [n for n in lc.get("nines") or [] if isinstance(n, dict)],

@@ -293,7 +293,8 @@ def _standings(result: EvaluationResult, split: str) -> Table | None:
                   pad_edge=False, show_edge=False, caption_justify="left",
                   caption_style="dim",
                   caption=f"gap closed: {first.trivial} = 0%, {up}; ⚠ does not beat the "
-                          "trivial baseline by more than the interval")
+                          "trivial baseline by more than the interval"
+                          + (f"\n{first.ceiling_note}" if first.ceiling_note else ""))
     table.add_column("model")
     table.add_column(f"vs {first.trivial}", justify="right")
     table.add_column("gap closed", justify="right")
@@ -312,6 +313,9 @@ def _standings(result: EvaluationResult, split: str) -> Table | None:
         gap = Text("—" if st.gap_closed is None else f"{st.gap_closed * 100:.0f}%")
         if st.lower is not None and st.upper_ci is not None:
             gap.append(f" [{st.lower * 100:.0f}%, {st.upper_ci * 100:.0f}%]", style="dim")
+        if st.gap_rows is not None and st.gap_closed is not None:
+            # Against human level the gap is on the annotated items, not every row.
+            gap.append(f" on {st.gap_rows:,} annotated items", style="dim")
         table.add_row(name, vs, gap)
     return table
 
@@ -445,6 +449,16 @@ def render_diagnosis(
     if not d.steps:
         con.print(Text("No gap exceeds both the margin and its uncertainty: nothing stands "
                        "out at this margin.", style="green"))
+    lc = d.learning_curve or {}
+    if lc.get("source"):
+        # Say whose curve it is: a refitted stand-in's data needs are not the model's.
+        con.print()
+        line = Text("Learning curve: ", style="bold")
+        line.append(str(lc.get("headline") if lc.get("stand_in") else lc["source"]),
+                    style="yellow" if lc.get("stand_in") else "")
+        con.print(line)
+        if lc.get("stand_in"):
+            con.print(_indent(Text(str(lc["source"]), style="dim")))
     sig = [w for w in d.weak_slices if w.significant]
     if sig:
         con.print()

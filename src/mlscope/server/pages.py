@@ -270,7 +270,11 @@ def standings_view(result: EvaluationResult, model: str | None) -> dict[str, Any
                             f"{_signed(st.vs_trivial_upper, d)}]"
                             if st.vs_trivial_lower is not None
                             and st.vs_trivial_upper is not None else ""),
-            "flag": st.flag or "", "note": st.note,
+            "flag": st.flag or "", "note": st.note, "ceiling": st.ceiling_note,
+            # Against human level the gap is on the annotated items: show the floor there.
+            "on_items": (f"{format_value(st.gap_trivial_value, d)} on {st.gap_rows:,} "
+                         "annotated items" if st.gap_rows is not None
+                         and st.gap_trivial_value is not None else ""),
         })
     if not rows:
         return None
