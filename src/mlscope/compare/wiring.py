@@ -8,6 +8,7 @@ model, and the verdict of ``mlscope check``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -236,7 +237,7 @@ def paired_difference(
                     r = delong_test(rows.y[mask], rows.scores[mi][mask],
                                     rows.scores[ri][mask], level=level)
                     d.lower, d.upper, d.p_value, d.test = r.lower, r.upper, r.p_value, "delong"
-                    d.note = r.note or ""
+                    d.se, d.note = r.se, r.note or ""
                     return d
             if name == "accuracy":
                 counts = masks.discordant(split, mi, ri, met, lambda m: _correct(
@@ -246,6 +247,8 @@ def paired_difference(
                     r2 = mcnemar_counts(n10, n01, n, level=level)
                     d.lower, d.upper, d.p_value = r2.lower, r2.upper, r2.p_value
                     d.test, d.note = "mcnemar", r2.note or ""
+                    # SE of the paired difference of proportions (slice gates' z-test).
+                    d.se = math.sqrt(max((n10 + n01) / n - r2.diff ** 2, 0.0) / n)
                     return d
         except ValueError as exc:
             d.note = f"paired test not possible here ({exc}); bootstrap used"
