@@ -220,7 +220,24 @@ def paired_difference(
     thresholds: Mapping[tuple[int, str], float | None], masks: SliceMasks, level: float,
 ) -> Difference:
     """``model mi − model ri`` with the right paired test: DeLong for ROC AUC, McNemar for
-    accuracy (when the rows are at hand and unweighted), else the paired bootstrap."""
+    accuracy (when the rows are at hand and unweighted), else the paired bootstrap; its
+    interval never leaves the range the difference can attain (``[lo − hi, hi − lo]`` of
+    the metric's range)."""
+    from mlscope.engine.bounded import clip, difference_bounds
+
+    d = _paired_difference(t, met, split, skey, mi, ri, value, reps, thresholds, masks,
+                           level)
+    if d.lower is not None and d.upper is not None:
+        d.lower, d.upper = clip(d.lower, d.upper, difference_bounds(met.info.bounds))
+    return d
+
+
+def _paired_difference(
+    t: EvalTable, met: _Metric, split: str, skey: str, mi: int, ri: int, value: float,
+    reps: Mapping[tuple[str, int, str, str], FloatArray],
+    thresholds: Mapping[tuple[int, str], float | None], masks: SliceMasks, level: float,
+) -> Difference:
+    from mlscope.compare.intervals import auc_difference_interval
     from mlscope.compare.paired import delong_test, mcnemar_counts, paired_bootstrap
 
     d = Difference(split=split, slice=skey, metric=met.id, model=t.models[mi],
@@ -236,7 +253,12 @@ def paired_difference(
                 if mask is not None:
                     r = delong_test(rows.y[mask], rows.scores[mi][mask],
                                     rows.scores[ri][mask], level=level)
-                    d.lower, d.upper, d.p_value, d.test = r.lower, r.upper, r.p_value, "delong"
+                    # The interval: MOVER from logit-DeLong intervals of each AUC, inside
+                    # [−1, 1] on any slice; the p-value and SE: DeLong's z-test.
+                    d.lower, d.upper = auc_difference_interval(
+                        rows.y[mask], rows.scores[mi][mask], rows.scores[ri][mask],
+                        level=level)
+                    d.p_value, d.test = r.p_value, "delong"
                     d.se, d.note = r.se, r.note or ""
                     return d
             if name == "accuracy":
