@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from mlscope.charter.schema import Charter
-from mlscope.compare.check import gate_checks, verdict, verdict_lines
+from mlscope.compare.check import gate_checks, markdown_summary, verdict, verdict_lines
 from mlscope.compare.paired import delong_test
 from mlscope.result import OVERALL, Difference, GateCheck, MetricInfo, MetricValue
 
@@ -191,3 +191,8 @@ def test_each_slice_reports_its_minimum_detectable_regression() -> None:
     assert "smallest regression each slice detects" in text
     assert "slice s=1 is too small" in text
     assert "slice s=0 is too small" not in text
+    md = markdown_summary(verdict(candidate="cand", blessed="prod", blessed_source="",
+                                  split="test", gates=list(gates.values()),
+                                  requirements=[]), "p")
+    assert "smallest regression each slice detects" in md
+    assert "slice s=1 is too small" in md

@@ -278,6 +278,9 @@ def markdown_summary(c: CheckResult, project: str) -> str:
                 f"{_fmt(g.upper)}] | oriented lower bound {need} | "
                 f"{'✅' if g.passed else '❌'} |")
         out.append("")
+    detectable = _detectable_lines(c.gates)
+    if detectable:
+        out += [f"- {line.strip().lstrip('! ')}" for line in detectable] + [""]
     if c.requirements:
         out += ["| requirement | value | interval | result |", "|---|---:|---|---|"]
         for r in c.requirements:
