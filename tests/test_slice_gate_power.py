@@ -21,6 +21,7 @@ import pytest
 
 from mlscope.charter.schema import Charter
 from mlscope.compare.check import gate_checks, markdown_summary, verdict, verdict_lines
+from mlscope.compare.intervals import auc_difference_interval
 from mlscope.compare.paired import delong_test
 from mlscope.result import OVERALL, Difference, GateCheck, MetricInfo, MetricValue
 
@@ -196,3 +197,31 @@ def test_each_slice_reports_its_minimum_detectable_regression() -> None:
                                   requirements=[]), "p")
     assert "smallest regression each slice detects" in md
     assert "slice s=1 is too small" in md
+
+
+def test_a_zero_standard_error_on_a_tiny_slice_does_not_fail_it() -> None:
+    """Four rows, the blessed model perfect and the candidate inverted: DeLong's variance is
+    0 and its z undefined. The slice test takes the SE implied by the range-respecting
+    interval, so two positives and two negatives cannot fail 40 slices' gate alone."""
+    y = np.array([1, 1, 0, 0])
+    r = delong_test(y, [0.1, 0.2, 0.8, 0.9], [0.9, 0.8, 0.2, 0.1])
+    assert r.se == 0.0
+    lo, hi = auc_difference_interval(y, [0.1, 0.2, 0.8, 0.9], [0.9, 0.8, 0.2, 0.1])
+    assert lo == -1.0
+    assert hi > -0.2
+    tiny = Difference(split="test", slice="s=0", metric="roc_auc", model="cand",
+                      reference="prod", value=r.diff, lower=lo, upper=hi, test="delong",
+                      se=r.se)
+    rng = np.random.default_rng(9)
+    diffs = {OVERALL: Difference(split="test", slice=OVERALL, metric="roc_auc", model="cand",
+                                 reference="prod", value=0.0, lower=-0.01, upper=0.01,
+                                 test="delong", se=0.005), "s=0": tiny}
+    for s in range(1, 40):
+        diffs[f"s={s}"] = Difference(split="test", slice=f"s={s}", metric="roc_auc",
+                                     model="cand", reference="prod", value=0.0, lower=-0.1,
+                                     upper=0.1, test="delong", se=0.05)
+    gates = {g.slice: g for g in _gates(_charter(0.01), diffs, {"s=0": 1.0}, rng)}
+    assert gates["s=0"].passed
+    assert gates["s=0"].p_value is not None
+    assert gates["s=0"].p_value > 0.0
+    assert gates["s=0"].can_fail is False

@@ -109,7 +109,7 @@ def gate_checks(
         if gate.slices:
             out.extend(_slice_checks(mid, gate, sign, slices, value, difference, replicates,
                                      base, bound_of=partial(_abs_margin, gate),
-                                     bounds=info.bounds))
+                                     bounds=info.bounds, level=ch.intervals.level))
     return out
 
 
@@ -118,8 +118,8 @@ def _slice_checks(mid: str, gate: Gate, sign: float, slices: Sequence[str],
                   difference: Callable[[str, str], Difference | None],
                   replicates: Callable[[str, str], FloatArray | None],
                   base: dict[str, object], bound_of: Callable[[float | None], float],
-                  bounds: tuple[float | None, float | None] = (None, None)
-                  ) -> list[GateCheck]:
+                  bounds: tuple[float | None, float | None] = (None, None),
+                  level: float = 0.95) -> list[GateCheck]:
     from mlscope.compare.paired import fdr_bh
     from mlscope.compare.slice_gate import max_regression, min_detectable, slice_test
 
@@ -142,7 +142,7 @@ def _slice_checks(mid: str, gate: Gate, sign: float, slices: Sequence[str],
         # evidence of a regression beyond δ. A normal tail (analytic SE, or the bootstrap
         # replicates' SD), never a count of replicates: counts floor p at 1 / (R + 1),
         # which Benjamini–Hochberg over many slices turns into a gate that cannot fail.
-        st = slice_test(d, replicates(skey, mid), sign, delta)
+        st = slice_test(d, replicates(skey, mid), sign, delta, level)
         if st.p_value is None:
             continue
         olo = d.lower if sign > 0 else -d.upper

@@ -61,7 +61,7 @@ class SliceTest:
 
 
 def slice_test(d: Difference, replicates: FloatArray | None, sign: float,
-               delta: float) -> SliceTest:
+               delta: float, level: float = 0.95) -> SliceTest:
     """One-sided test of H0 "the oriented difference is at least −δ" on one slice.
 
     Parameters
@@ -75,6 +75,12 @@ def slice_test(d: Difference, replicates: FloatArray | None, sign: float,
         +1 when higher is better, −1 when lower is better.
     delta
         The gate's absolute margin δ ≥ 0.
+    level
+        Confidence level of ``d``'s interval: when the test's standard error is 0 (e.g.
+        DeLong on a tiny slice where one model is perfect and the other inverted), the
+        standard error implied by the interval's half towards "no regression"
+        (``(upper − value) / z`` when higher is better) is used instead, so that a
+        handful of rows never yields p = 0.
     """
     if d.value is None:
         return SliceTest(None, "", None)
@@ -95,6 +101,14 @@ def slice_test(d: Difference, replicates: FloatArray | None, sign: float,
         method, se = "bootstrap-se-z", float(np.std(fin, ddof=1))
     else:
         return SliceTest(None, "", None)
+    if se == 0.0 and d.lower is not None and d.upper is not None:
+        # The range-respecting interval (MOVER, Tango, Clopper–Pearson) stays wide on a
+        # small slice where the test's variance estimate collapses to 0. Its half on the
+        # side of "no regression" is the one a regression must clear (the other may be
+        # pinned at the end of the range).
+        toward_null = d.upper - d.value if sign > 0 else d.value - d.lower
+        se = max(toward_null, 0.0) / _N.inv_cdf(0.5 + level / 2.0)
+        method += " (se from the interval)" if se > 0.0 else ""
     gap = oriented + delta  # ≥ 0 under H0's boundary value
     if se > 0.0:
         # p = Φ(gap / se): a normal tail, so no floor from the number of resamples.
