@@ -56,5 +56,6 @@ def test_check_passes_for_the_winner_and_fails_for_the_faulty_release(
     bad = CliRunner().invoke(main, ["check", str(project), "--candidate", "gbdt_v2",
                                     "--out", str(tmp_path / "b"), "-q"])
     assert bad.exit_code == 1, bad.output
-    assert "roc_auc on slice customer_type=Driven Growers regressed beyond 0.02" in bad.output
+    assert ("roc_auc on slice customer_type=Driven Growers × age_group=40-50 years "
+            "regressed beyond 0.02") in bad.output
     assert (tmp_path / "b" / "check.md").exists()

@@ -35,6 +35,7 @@ from mlscope.engine import duckdb_backend as ddb
 from mlscope.engine.binned import COARSE_BINS, BinnedPass, binned_pass
 from mlscope.engine.binned import error_bound as binned_error_bound
 from mlscope.engine.bootstrap import percentile_interval, resample_counts
+from mlscope.engine.bounded import boundary_interval, clip, effective_trials
 from mlscope.engine.bucketed import bin_scores, bucketed_binary_cells
 from mlscope.engine.numpy_backend import (
     Layout,
@@ -516,6 +517,10 @@ def evaluate(
                                      sizes=point[split].sizes, cells=point[split].cells)
         return out
 
+    # Trials behind each proportion-like value (engine.bounded.effective_trials), for the
+    # exact interval of a value at the end of its range.
+    trials: dict[tuple[str, int, str, str], float | None] = {}
+
     def run_model(mi: int) -> tuple[list[ThresholdChoice], dict[tuple[int, str], float | None],
                                      dict[tuple[str, int, str, str], MetricValue]]:
         name = t.models[mi]
@@ -552,6 +557,13 @@ def evaluate(
                                 f"custom metric returned {float(val)!r} on these rows"
                                 if met.custom is not None else "not defined on these rows")
                         st = pm[split].task.get((mi, skey))
+                        if mv.value is not None and met.spec is not None:
+                            thr = (thr_m.get((mi, met.id))
+                                   if met.spec.is_operating_point(met.params)
+                                   else met.params.get("threshold"))
+                            trials[(split, mi, skey, met.id)] = effective_trials(
+                                met.spec.name, st,
+                                thr if isinstance(thr, int | float) else None)
                         if (bp is not None and mv.value is not None and met.spec is not None
                                 and isinstance(st, BinaryStats)):
                             mv.error_bound = binned_error_bound(met.spec.name, st)
@@ -596,6 +608,7 @@ def evaluate(
     timings["metrics"] = time.perf_counter() - t2
 
     # Bootstrap: the same resampling weights for every model, slice and metric.
+    bounds_of = {met.id: met.info.bounds for met in metrics}
     t3 = time.perf_counter()
     reps: dict[tuple[str, int, str, str], FloatArray] = {}
     interval_note = ""
@@ -629,7 +642,8 @@ def evaluate(
                 continue
             ci = percentile_interval(arr, level, min_defined=_MIN_DEFINED_SHARE)
             if ci is not None:
-                mv.lower, mv.upper = ci
+                mv.lower, mv.upper = _in_range(ci, mv.value, bounds_of[key[3]],
+                                               trials.get(key), level)
         interval_note = (
             "percentile bootstrap over rows of each split; the same resamples for every model "
             "and slice (paired); operating thresholds held at the value chosen on the "
@@ -1020,6 +1034,20 @@ def _bootstrap(
         done += r
         tick(f"intervals {split}", done, n_boot)
     return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def _in_range(ci: tuple[float, float], value: float, bounds: tuple[float | None, float | None],
+              trials: float | None, level: float) -> tuple[float, float]:
+    """A metric's bootstrap interval made to respect its range: when every replicate equals
+    a value at an end of the range (a perfect slice), the exact Clopper–Pearson interval on
+    the metric's trials replaces the point interval; any interval is then cut to the range
+    (a bucket-bootstrap interval shifted onto the exact estimate may cross it)."""
+    lo, hi = ci
+    if lo == hi == value and trials is not None:
+        exact = boundary_interval(value, trials, level, bounds)
+        if exact is not None:
+            lo, hi = exact
+    return clip(lo, hi, bounds)
 
 
 BUCKET_MIN_ROWS = 100_000

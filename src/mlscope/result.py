@@ -200,6 +200,10 @@ class Difference:
     p_value: float | None = None
     test: str = "bootstrap"
     note: str = ""
+    # Standard error of the difference by ``test`` (DeLong's; for McNemar the paired
+    # difference of proportions' from the discordant counts); None for the bootstrap,
+    # whose slice tests take the replicates' standard deviation instead.
+    se: float | None = None
     # Benjamini–Hochberg across the slices of one (split, metric) in a pair comparison;
     # None overall and in the differences against the selected/blessed model.
     adjusted_p: float | None = None
@@ -289,6 +293,15 @@ class GateCheck:
     p_value: float | None = None
     adjusted_p: float | None = None
     reason: str = ""
+    # Slices only: how ``p_value`` was computed (mlscope.compare.slice_gate: ``delong-z``,
+    # ``mcnemar-z``, ``mcnemar-one-sided``, ``bootstrap-se-z``), the standard error it
+    # used, the smallest oriented regression the slice detects with 80 % power at the
+    # gate's false-discovery rate (``mde``), and whether the metric's range leaves room
+    # for it (``can_fail`` False: the slice is too small for its gate).
+    test: str = ""
+    se: float | None = None
+    mde: float | None = None
+    can_fail: bool | None = None
 
 
 @dataclass

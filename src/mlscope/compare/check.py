@@ -109,7 +109,8 @@ def gate_checks(
                                  reason=reason))
         if gate.slices:
             out.extend(_slice_checks(mid, gate, sign, slices, value, difference, replicates,
-                                     base, bound_of=partial(_abs_margin, gate)))
+                                     base, bound_of=partial(_abs_margin, gate),
+                                     bounds=info.bounds, level=ch.intervals.level))
     return out
 
 
@@ -117,9 +118,11 @@ def _slice_checks(mid: str, gate: Gate, sign: float, slices: Sequence[str],
                   value: Callable[[str, str, str], MetricValue | None],
                   difference: Callable[[str, str], Difference | None],
                   replicates: Callable[[str, str], FloatArray | None],
-                  base: dict[str, object], bound_of: Callable[[float | None], float]
-                  ) -> list[GateCheck]:
+                  base: dict[str, object], bound_of: Callable[[float | None], float],
+                  bounds: tuple[float | None, float | None] = (None, None),
+                  level: float = 0.95) -> list[GateCheck]:
     from mlscope.compare.paired import fdr_bh
+    from mlscope.compare.slice_gate import max_regression, min_detectable, slice_test
 
     rows: list[GateCheck] = []
     ps: list[float] = []
@@ -128,47 +131,50 @@ def _slice_checks(mid: str, gate: Gate, sign: float, slices: Sequence[str],
         if skey == OVERALL:
             continue
         d = difference(skey, mid)
-        reps = replicates(skey, mid)
         bv = value(bl, skey, mid)
         cv = value(cand, skey, mid)
-        if (d is None or d.value is None or reps is None or bv is None or bv.value is None
+        if (d is None or d.value is None or bv is None or bv.value is None
                 or d.lower is None or d.upper is None):
             # No interval: too few resamples define the metric on this slice (e.g. one or
             # two positives); the slice cannot be tested and is not counted.
             continue
         delta = bound_of(bv.value)
-        oriented = sign * reps[np.isfinite(reps)]
-        if oriented.size < 2:
-            continue
         # One-sided: H0 "no regression beyond δ" (oriented difference >= −δ); a small p is
-        # evidence of a regression beyond δ.
-        p = float((1 + np.count_nonzero(oriented >= -delta)) / (1 + oriented.size))
-        olo = d.lower if sign > 0 else (-d.upper if d.upper is not None else None)
+        # evidence of a regression beyond δ. A normal tail (analytic SE, or the bootstrap
+        # replicates' SD), never a count of replicates: counts floor p at 1 / (R + 1),
+        # which Benjamini–Hochberg over many slices turns into a gate that cannot fail.
+        st = slice_test(d, replicates(skey, mid), sign, delta, level)
+        if st.p_value is None:
+            continue
+        olo = d.lower if sign > 0 else -d.upper
         rows.append(GateCheck(**base, slice=skey,  # type: ignore[arg-type]
                               candidate_value=cv.value if cv else None,
                               blessed_value=bv.value, difference=d.value, lower=d.lower,
                               upper=d.upper, bound=-delta, oriented_lower=olo, passed=True,
-                              p_value=p))
-        ps.append(p)
+                              p_value=st.p_value, test=st.method, se=st.se))
+        ps.append(st.p_value)
     if rows:
-        n_rep = max((r.size for r in (replicates(g.slice, mid) for g in rows)
-                     if r is not None), default=0)
-        if n_rep and 1.0 / (1 + n_rep) > gate.fdr / len(rows):
-            # The smallest attainable p-value cannot pass the first BH step: say so rather
-            # than report a gate that can never fail.
-            need = int(np.ceil(len(rows) / gate.fdr))
-            for g in rows:
-                g.reason = (f"with {n_rep} resamples no slice of {len(rows)} can show a "
-                            f"significant regression; use at least {need} resamples")
+        # The level a lone regressed slice must reach under BH: fdr / m.
+        alpha = gate.fdr / len(rows)
         rejected, adjusted = fdr_bh(np.asarray(ps), alpha=gate.fdr)
         for g, rej, adj in zip(rows, rejected, adjusted, strict=True):
             g.adjusted_p = float(adj)
+            g.mde = min_detectable(g.se, abs(g.bound), alpha)
+            room = max_regression(g.blessed_value, bounds, sign)
             if bool(rej):
-                g.passed = False
+                g.passed, g.can_fail = False, True
                 g.reason = (f"{mid} on slice {g.slice} regressed beyond {abs(g.bound):.4g}: "
                             f"difference {_fmt(g.difference)} [{_fmt(g.lower)}, "
-                            f"{_fmt(g.upper)}], p = {g.p_value:.3g} (FDR-adjusted "
+                            f"{_fmt(g.upper)}], p = {g.p_value:.3g} ({g.test}; FDR-adjusted "
                             f"{adj:.3g} ≤ {gate.fdr:g} across {len(rows)} slices)")
+            elif g.mde is not None:
+                # A failure is never called impossible: can_fail is only judged on the
+                # slices that passed.
+                g.can_fail = g.mde <= room
+                if not g.can_fail:
+                    g.reason = (f"slice {g.slice} is too small for this gate: it would only "
+                                f"detect a regression of {g.mde:.3g} (80 % power), more than "
+                                f"the {room:.3g} the metric's range allows")
     return rows
 
 
@@ -182,9 +188,12 @@ def verdict(*, candidate: str, blessed: str | None, blessed_source: str, split: 
     reported for information: only the requirements, the blessed model's, can fail.
     """
     failures = [] if keep else [g.reason for g in gates if not g.passed]
-    weak = next((g.reason for g in gates if g.passed and g.reason.startswith("with ")), None)
+    weak = [g.slice for g in gates if g.slice != OVERALL and g.can_fail is False]
     if weak:
-        note = (note + "; " if note else "") + weak
+        note = (note + "; " if note else "") + (
+            f"{len(weak)} slice(s) cannot fail their gate: too small to detect any "
+            f"regression the metric's range allows ({', '.join(weak[:5])}"
+            + (", …" if len(weak) > 5 else "") + ")")
     for r in requirements:
         if not r.met:
             val = "undefined" if r.value is None else f"{r.value:.4g}"
@@ -268,6 +277,7 @@ def verdict_lines(c: CheckResult) -> list[str]:
         bad = sum(1 for g in c.gates if g.slice != OVERALL and not g.passed)
         lines.append(f"  {'✓' if not bad else '✗'} slices: {bad} of {n_slices} regressed "
                      "significantly (false-discovery rate controlled)")
+        lines += _detectable_lines(c.gates)
     for r in c.requirements:
         mark = "✓" if r.met else "✗"
         val = "undefined" if r.value is None else f"{r.value:.4g}"
@@ -278,6 +288,24 @@ def verdict_lines(c: CheckResult) -> list[str]:
     if c.note:
         lines.append(f"  note: {c.note}")
     return lines
+
+
+def _detectable_lines(gates: Sequence[GateCheck]) -> list[str]:
+    """Per gated metric, the range of the slices' minimum detectable regressions, and the
+    slices that cannot fail (never one that failed: ``can_fail`` is only False on a
+    slice that passed)."""
+    out = []
+    for mid in dict.fromkeys(g.metric for g in gates if g.slice != OVERALL):
+        mine = [g for g in gates if g.slice != OVERALL and g.metric == mid
+                and g.mde is not None]
+        if not mine:
+            continue
+        lo = min(mine, key=lambda g: g.mde or 0.0)
+        hi = max(mine, key=lambda g: g.mde or 0.0)
+        out.append(f"    {mid}: smallest regression each slice detects (80 % power): "
+                   f"{lo.mde:.3g} ({lo.slice}) to {hi.mde:.3g} ({hi.slice})")
+        out += [f"    ! {g.reason}" for g in mine if g.can_fail is False]
+    return out
 
 
 def markdown_summary(c: CheckResult, project: str) -> str:
@@ -320,6 +348,9 @@ def markdown_summary(c: CheckResult, project: str) -> str:
                 f"{_fmt(g.upper)}] | oriented lower bound {need} | "
                 f"{'✅' if g.passed else '❌'} |")
         out.append("")
+    detectable = _detectable_lines(c.gates)
+    if detectable:
+        out += [f"- {line.strip().lstrip('! ')}" for line in detectable] + [""]
     if c.requirements:
         out += ["| requirement | value | interval | result |", "|---|---:|---|---|"]
         for r in c.requirements:

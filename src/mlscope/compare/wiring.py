@@ -8,6 +8,7 @@ model, and the verdict of ``mlscope check``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -251,12 +252,30 @@ def paired_difference(
     *, mcnemar: str = "auto", seed: int | None = None, terms: bool = False,
 ) -> Difference:
     """``model mi − model ri`` with the right paired test: DeLong for ROC AUC, McNemar for
-    accuracy (when the rows are at hand and unweighted), else the paired bootstrap.
+    accuracy (when the rows are at hand and unweighted), else the paired bootstrap; its
+    interval never leaves the range the difference can attain (``[lo − hi, hi − lo]`` of
+    the metric's range).
 
     ``mcnemar`` is McNemar's method (:func:`~mlscope.compare.paired.mcnemar_counts`);
     ``seed`` the bootstrap's, recorded in the difference's ``detail``; ``terms`` adds
     DeLong's variances and covariance of the two AUCs to it (a second pass over the rows,
     so only where asked: the pair comparisons)."""
+    from mlscope.engine.bounded import clip, difference_bounds
+
+    d = _paired_difference(t, met, split, skey, mi, ri, value, reps, thresholds, masks,
+                           level, mcnemar=mcnemar, seed=seed, terms=terms)
+    if d.lower is not None and d.upper is not None:
+        d.lower, d.upper = clip(d.lower, d.upper, difference_bounds(met.info.bounds))
+    return d
+
+
+def _paired_difference(
+    t: EvalTable, met: _Metric, split: str, skey: str, mi: int, ri: int, value: float,
+    reps: Mapping[tuple[str, int, str, str], FloatArray],
+    thresholds: Mapping[tuple[int, str], float | None], masks: SliceMasks, level: float,
+    *, mcnemar: str, seed: int | None, terms: bool,
+) -> Difference:
+    from mlscope.compare.intervals import auc_difference_interval
     from mlscope.compare.paired import (
         delong_test,
         delong_variance,
@@ -277,8 +296,13 @@ def paired_difference(
                 if mask is not None:
                     r = delong_test(rows.y[mask], rows.scores[mi][mask],
                                     rows.scores[ri][mask], level=level)
-                    d.lower, d.upper, d.p_value, d.test = r.lower, r.upper, r.p_value, "delong"
-                    d.note = r.note or ""
+                    # The interval: MOVER from logit-DeLong intervals of each AUC, inside
+                    # [−1, 1] on any slice; the p-value and SE: DeLong's z-test.
+                    d.lower, d.upper = auc_difference_interval(
+                        rows.y[mask], rows.scores[mi][mask], rows.scores[ri][mask],
+                        level=level)
+                    d.p_value, d.test = r.p_value, "delong"
+                    d.se, d.note = r.se, r.note or ""
                     d.detail = PairedTest(kind="delong", statistic=r.z, se=r.se,
                                           n_pos=r.n_pos, n_neg=r.n_neg)
                     if terms:
@@ -297,6 +321,8 @@ def paired_difference(
                     d.test, d.note = "mcnemar", r2.note or ""
                     d.detail = PairedTest(kind="mcnemar", statistic=r2.statistic, b=n10,
                                           c=n01, n=n, method=r2.method, requested=mcnemar)
+                    # SE of the paired difference of proportions (slice gates' z-test).
+                    d.se = math.sqrt(max((n10 + n01) / n - r2.diff ** 2, 0.0) / n)
                     return d
         except ValueError as exc:
             d.note = f"paired test not possible here ({exc}); bootstrap used"
