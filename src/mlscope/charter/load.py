@@ -1094,7 +1094,12 @@ class _Checker:
             m = re.search(r"parameter `([^`]+)`", msg)
             key = m.group(1) if m else None
             given = entry.params.get(key) if key is not None else None
-            if key is not None and isinstance(given, str) and _is_number(given):
+            pspec = spec.params.get(key) if key is not None else None
+            if pspec is not None and pspec.only_optimize is not None:
+                fixed = "precision" if name == "precision_at_recall" else "recall"
+                fix = (f"remove `{key}`, or use `metric: {fixed}, threshold: {given}` for "
+                       f"the {fixed} at that fixed threshold")
+            elif key is not None and isinstance(given, str) and _is_number(given):
                 fix = f"remove the quotes: `{key}: {given.strip()}`"  # quoted, it is text
             elif key is not None and key in spec.params:
                 fix = f"set `{key}` to a valid value ({spec.params[key].doc})"

@@ -632,6 +632,19 @@ _reg("fbeta", "F-beta", "higher", threshold_spec_fn("fbeta"), threshold_spec_und
                            doc="weight of recall relative to precision (1: F1, 2: F2)"),
      })
 
+def _only_optimize(name: str, fixed: str) -> ParamSpec:
+    # The operating point *is* the choice of threshold: a number here would either be
+    # ignored (the chosen threshold wins) or turn the metric into plain `fixed`.
+    return ParamSpec(
+        kind="threshold", default="optimize", low=0.0, high=1.0,
+        doc="only `optimize` (the default): the threshold is chosen on the selection split",
+        only_optimize=(
+            f"`{name}` chooses its own threshold (on the selection split); remove "
+            f"`threshold`, or to fix a threshold use `metric: {fixed}, threshold: <value>`"
+        ),
+    )
+
+
 _reg("precision_at_recall", "Precision", "higher", _fn_precision_at_recall,
      _why_precision_at_recall,
      "Precision at the threshold with the highest precision among those whose recall "
@@ -639,8 +652,7 @@ _reg("precision_at_recall", "Precision", "higher", _fn_precision_at_recall,
      params={
          "recall": ParamSpec(kind="float", default=0.8, low=0.0, high=1.0,
                              doc="the recall the threshold must reach"),
-         "threshold": ParamSpec(kind="threshold", default="optimize", low=0.0, high=1.0,
-                                doc="the operating threshold; `optimize` chooses it"),
+         "threshold": _only_optimize("precision_at_recall", "precision"),
      },
      chooser=_choose_precision_at_recall)
 _reg("recall_at_precision", "Recall", "higher", _fn_recall_at_precision,
@@ -650,7 +662,6 @@ _reg("recall_at_precision", "Recall", "higher", _fn_recall_at_precision,
      params={
          "precision": ParamSpec(kind="float", default=0.8, low=0.0, high=1.0,
                                 doc="the precision the threshold must reach"),
-         "threshold": ParamSpec(kind="threshold", default="optimize", low=0.0, high=1.0,
-                                doc="the operating threshold; `optimize` chooses it"),
+         "threshold": _only_optimize("recall_at_precision", "recall"),
      },
      chooser=_choose_recall_at_precision)

@@ -52,6 +52,9 @@ class ParamSpec:
     doc: str
     low: float | None = None
     high: float | None = None
+    # Set on a `threshold` that only `optimize` may take (an operating point chooses its
+    # own threshold): a number is refused with this explanation and fix, never ignored.
+    only_optimize: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ def _check_param(metric: str, key: str, spec: ParamSpec, value: Any, where: str)
     bad = f"{where}metric `{metric}` parameter `{key}` "
     if spec.kind == "threshold" and value == "optimize":
         return value
+    if spec.only_optimize is not None:
+        raise InputError(f"{bad}cannot be {value!r}: {spec.only_optimize}")
     if spec.kind == "str":
         if not isinstance(value, str):
             raise InputError(f"{bad}must be text, got {value!r}")
