@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mlscope.engine.stats import BinaryStats, Stats
+from mlscope.metrics.binary_proba import binary_log_loss, brier, not_probability_reason
 from mlscope.metrics.errors import fmt_weight, no_rows_reason
 from mlscope.metrics.registry import Direction, MetricSpec, ParamSpec, register
 
@@ -41,6 +42,7 @@ __all__ = [
     "binary_log_loss",
     "brier",
     "confusion_at",
+    "not_probability_reason",
     "precision_at_recall",
     "recall_at_precision",
     "roc_auc",
@@ -49,7 +51,6 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
-_EPS = float(np.finfo(np.float64).eps)
 # Values this close (relative) count as tied when choosing a threshold: metrics that are
 # mathematically equal at two thresholds can differ in the last bits.
 _TIE_RTOL = 1e-12
@@ -133,29 +134,6 @@ def average_precision(stats: BinaryStats) -> FloatArray:
     has_pos = stats.pos > 0
     prec = np.where(has_pos, tp / np.where(has_pos, predicted, 1.0), 0.0)
     return _div((stats.pos * prec).sum(axis=-1), stats.total_pos)
-
-
-def binary_log_loss(stats: BinaryStats) -> FloatArray:
-    """Mean negative log-likelihood of the labels, scores clipped to ``[eps, 1 − eps]``.
-
-    The clipping is scikit-learn's (float64 ``eps``), applied to ``p`` for positives and to
-    ``1 − p`` for negatives.
-    """
-    if stats.loss_sums is not None and "log_loss" in stats.loss_sums:
-        return _div(stats.loss_sums["log_loss"].sum(axis=-1), stats.total_pos + stats.total_neg)
-    p = np.clip(stats.scores, _EPS, 1 - _EPS)
-    q = np.clip(1.0 - stats.scores, _EPS, 1 - _EPS)
-    loss = (stats.pos * -np.log(p) + stats.neg * -np.log(q)).sum(axis=-1)
-    return _div(loss, stats.total_pos + stats.total_neg)
-
-
-def brier(stats: BinaryStats) -> FloatArray:
-    """Mean squared difference between the score and the 0/1 label (``brier_score_loss``)."""
-    if stats.loss_sums is not None and "brier" in stats.loss_sums:
-        return _div(stats.loss_sums["brier"].sum(axis=-1), stats.total_pos + stats.total_neg)
-    s = stats.scores
-    sq = (stats.pos * (1.0 - s) ** 2 + stats.neg * s**2).sum(axis=-1)
-    return _div(sq, stats.total_pos + stats.total_neg)
 
 
 # --------------------------------------------------------------------------------------
@@ -570,8 +548,8 @@ def _fn_brier(stats: BinaryStats, **_: Any) -> FloatArray:
     return brier(stats)
 
 
-def _why_rows(stats: BinaryStats, **_: Any) -> str | None:
-    return _rows_reason(stats)
+def _why_brier(stats: BinaryStats, **_: Any) -> str | None:
+    return _rows_reason(stats) or not_probability_reason(stats)
 
 
 _reg("roc_auc", "ROC AUC", "higher", _fn_roc_auc, _why_roc_auc,
@@ -580,7 +558,7 @@ _reg("roc_auc", "ROC AUC", "higher", _fn_roc_auc, _why_roc_auc,
 _reg("average_precision", "Avg precision", "higher", _fn_ap, _why_ap,
      "Precision at each threshold weighted by the recall gained there (scikit-learn's step "
      "sum, not interpolated).")
-_reg("brier", "Brier score", "lower", _fn_brier, _why_rows,
+_reg("brier", "Brier score", "lower", _fn_brier, _why_brier,
      "Mean squared difference between the score and the 0/1 label.")
 
 

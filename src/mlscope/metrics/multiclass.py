@@ -29,6 +29,7 @@ from mlscope.engine.stats import BinaryStats, MulticlassStats
 from mlscope.metrics.binary import (
     average_precision,
     binary_log_loss,
+    not_probability_reason,
     threshold_spec_fn,
     threshold_spec_undefined,
 )
@@ -219,7 +220,8 @@ def _fn_log_loss(stats: BinaryStats | MulticlassStats, **_: Any) -> FloatArray:
 def _why_log_loss(stats: BinaryStats | MulticlassStats, **_: Any) -> str | None:
     if isinstance(stats, MulticlassStats):
         return _rows_reason(stats)
-    return no_rows_reason(stats.n_rows, stats.total_pos + stats.total_neg)
+    return (no_rows_reason(stats.n_rows, stats.total_pos + stats.total_neg)
+            or not_probability_reason(stats))
 
 
 register(MetricSpec(
