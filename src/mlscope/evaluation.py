@@ -254,7 +254,14 @@ def _resolve_metrics(charter: Charter, t: EvalTable, base_dir: Path) -> list[_Me
         assert entry.metric is not None
         task = "errors" if entry.metric.startswith("error_") else charter.task
         spec = get_metric(entry.metric, task=task if task != "errors" else None)
-        params = spec.resolve_params(entry.params, where=where)
+        score_type = t.score_type if charter.task == "binary" else "probability"
+        if score_type == "score" and spec.needs_probability:
+            raise InputError(
+                f"{where}`{spec.name}` needs probabilities, but `data.score_type: score` "
+                "says the scores only rank rows; remove the metric, or give probabilities "
+                "or logits (`score_type: logit`)"
+            )
+        params = spec.resolve_params(entry.params, where=where, score_type=score_type)
         if charter.task == "multiclass":
             # `accuracy` is shared with binary; a multiclass prediction is the arg-max class,
             # so the binary threshold parameter has no meaning there.

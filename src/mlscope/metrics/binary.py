@@ -520,11 +520,12 @@ def _reg(name: str, label: str, direction: Direction, fn: Callable[..., FloatArr
          bounds: tuple[float | None, float | None] = _UNIT,
          params: dict[str, ParamSpec] | None = None,
          chooser: Callable[..., float] | None = None,
-         tasks: frozenset[str] = _BINARY) -> None:
+         tasks: frozenset[str] = _BINARY, needs_probability: bool = False) -> None:
     register(MetricSpec(
         name=name, tasks=tasks, direction=direction,
         fn=fn, undefined=undefined, description=description, label=label,
         params=params or {}, chooser=chooser, bounds=bounds,
+        needs_probability=needs_probability,
     ))
 
 
@@ -559,7 +560,8 @@ _reg("average_precision", "Avg precision", "higher", _fn_ap, _why_ap,
      "Precision at each threshold weighted by the recall gained there (scikit-learn's step "
      "sum, not interpolated).")
 _reg("brier", "Brier score", "lower", _fn_brier, _why_brier,
-     "Mean squared difference between the score and the 0/1 label.")
+     "Mean squared difference between the probability and the 0/1 label.",
+     needs_probability=True)
 
 
 def threshold_spec_fn(name: str) -> Callable[..., FloatArray]:

@@ -239,7 +239,8 @@ register(MetricSpec(
     name="log_loss", tasks=_SHARED, direction="lower", fn=_fn_log_loss,
     undefined=_why_log_loss, label="Log loss", bounds=(0.0, None),
     description="Mean negative log of the probability given to the true class, "
-                "probabilities clipped to [eps, 1 − eps].",
+                "probabilities clipped to [eps, 1 − eps] (binary logits: exact, unclipped).",
+    needs_probability=True,
 ))
 
 
