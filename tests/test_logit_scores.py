@@ -278,12 +278,13 @@ def test_score_type_score_needs_an_explicit_threshold(tmp_path: Path,
     assert "`threshold` must be given" in problem.message
     assert problem.fix is not None
     assert "threshold: optimize" in problem.fix
-
-
-def test_logit_thresholds_stay_probabilities(tmp_path: Path, frame: pd.DataFrame) -> None:
-    path = _write(tmp_path, frame, _charter(metrics=[
-        "roc_auc", {"id": "p", "metric": "precision", "threshold": 2.5}]))
-    [problem] = validate_charter(path).problems
+    # With logits, thresholds stay probabilities: 2500 is refused there, accepted here.
+    ok = _write(tmp_path, _scores(frame), _charter("score", metrics=[
+        "roc_auc", {"id": "p", "metric": "precision", "threshold": 2500}]))
+    assert validate_charter(ok).ok
+    logits = _write(tmp_path, frame, _charter(metrics=[
+        "roc_auc", {"id": "p", "metric": "precision", "threshold": 2500}]))
+    [problem] = validate_charter(logits).problems
     assert "must be in [0.0, 1.0]" in problem.message
 
 
