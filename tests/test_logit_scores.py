@@ -321,3 +321,60 @@ def test_out_of_range_message_recommends_score_otherwise(tmp_path: Path,
     msg = str(exc.value)
     assert "score_type: score" in msg
     assert "score_type: logit" not in msg
+
+
+# -- consumers of raw scores: paired tests, custom metrics ------------------------------
+
+
+def test_paired_tests_use_logits_and_converted_thresholds(tmp_path: Path) -> None:
+    from sklearn.metrics import accuracy_score
+
+    from mlscope.compare.paired import delong_test, mcnemar_test
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    signal = rng.normal(size=n)
+    y = (rng.random(n) < expit(signal * 1.5)).astype(int)
+    df = pd.DataFrame({
+        "id": np.arange(n), "y": y, "split": rng.choice(["validation", "test"], size=n),
+        # Logits up to ±60: many distinct values where expit is exactly 0 or 1.
+        "prod": np.round(np.clip(25 * (signal + rng.normal(scale=1.2, size=n)), -60, 60), 1),
+        "better": np.round(np.clip(25 * (signal + rng.normal(scale=0.5, size=n)), -60, 60), 1),
+    })
+    (tmp_path / "project_metrics.py").write_text(
+        "import numpy as np\n"
+        "def mean_score(y, s, w):\n"
+        "    return float(np.average(s, weights=w))\n", encoding="utf-8")
+    c = {
+        "project": "gates", "task": "binary", "seed": 1,
+        "data": {"table": "eval.parquet", "id": "id", "label": "y", "split": "split",
+                 "score_type": "logit", "models": {"prod": "prod", "better": "better"}},
+        "splits": {"selection": "validation", "report": "test", "train": None},
+        "metrics": ["roc_auc", {"metric": "accuracy", "threshold": 0.7},
+                    {"id": "mean_p", "custom": "project_metrics:mean_score",
+                     "direction": "higher"}],
+        "selection": {"rule": "satisficing", "optimize": "roc_auc"},
+        "blessed": "prod",
+        "intervals": {"resamples": 20},
+    }
+    res = mlscope.evaluate(_write(tmp_path, df, c))
+    test = df[df.split == "test"]
+    d = next(d for d in res.differences if d.split == "test" and d.slice == "overall"
+             and d.metric == "roc_auc" and d.model == "better" and d.reference == "prod")
+    ref = delong_test(test.y.to_numpy(), test.better.to_numpy(), test["prod"].to_numpy())
+    assert d.test == "delong"
+    assert d.value == pytest.approx(roc_auc_score(test.y, test.better)
+                                    - roc_auc_score(test.y, test["prod"]), abs=1e-12)
+    assert (d.lower, d.upper, d.p_value) == pytest.approx((ref.lower, ref.upper, ref.p_value))
+    # Accuracy at the probability 0.7: McNemar counts the rows each model gets right there.
+    a = next(d for d in res.differences if d.split == "test" and d.slice == "overall"
+             and d.metric == "accuracy" and d.model == "better" and d.reference == "prod")
+    right_b = (expit(test.better) >= 0.7) == (test.y == 1)
+    right_p = (expit(test["prod"]) >= 0.7) == (test.y == 1)
+    assert a.test == "mcnemar"
+    assert a.value == pytest.approx(accuracy_score(test.y, expit(test.better) >= 0.7)
+                                    - accuracy_score(test.y, expit(test["prod"]) >= 0.7))
+    assert a.p_value == pytest.approx(mcnemar_test(right_b, right_p).p_value)
+    # Custom metrics receive probabilities, as documented.
+    assert _v(res, "mean_p", "better") == pytest.approx(float(np.mean(expit(test.better))),
+                                                        rel=1e-12)

@@ -934,6 +934,10 @@ def _custom(met: _Metric, eng: _SplitEngine | None, mi: int, skey: str,
             if cell.key == skey:
                 mask = code == i
     score = rows.proba[mi] if eng.t.task == "multiclass" else rows.scores[mi]
+    if eng.t.task == "binary" and eng.t.score_type_of(mi) == "logit":
+        # Custom metrics are documented to receive probabilities, as they did before
+        # logits were kept raw; `score_type: score` hands them the scores as given.
+        score = probability(score, "logit")
     weights = rows.w if W is None else W
     assert met.custom is not None
 
