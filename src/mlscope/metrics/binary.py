@@ -509,8 +509,9 @@ def _why_recall_at_precision(stats: BinaryStats, precision: float = 0.8,
 _BINARY = frozenset({"binary"})
 _THRESHOLD = ParamSpec(
     kind="threshold", default=0.5, low=0.0, high=1.0,
-    doc="rows with score >= threshold are predicted positive; `optimize` picks the best "
-        "threshold on the selection split",
+    doc="rows with score >= threshold are predicted positive (a probability, also for "
+        "logits; on the scores' own scale with `score_type: score`); `optimize` picks the "
+        "best threshold on the selection split",
 )
 _UNIT = (0.0, 1.0)
 

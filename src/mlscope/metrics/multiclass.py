@@ -231,8 +231,9 @@ register(MetricSpec(
                 "positive; multiclass: the arg-max class).",
     params={"threshold": ParamSpec(
         kind="threshold", default=0.5, low=0.0, high=1.0,
-        doc="binary only: rows with score >= threshold are predicted positive; "
-            "`optimize` picks the best threshold on the selection split",
+        doc="binary only: rows with score >= threshold are predicted positive (a "
+            "probability, also for logits; on the scores' own scale with `score_type: "
+            "score`); `optimize` picks the best threshold on the selection split",
     )},
 ))
 register(MetricSpec(
