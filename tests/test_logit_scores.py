@@ -378,3 +378,22 @@ def test_paired_tests_use_logits_and_converted_thresholds(tmp_path: Path) -> Non
     # Custom metrics receive probabilities, as documented.
     assert _v(res, "mean_p", "better") == pytest.approx(float(np.mean(expit(test.better))),
                                                         rel=1e-12)
+
+
+def test_score_scale_thresholds_do_not_apply_to_baselines(tmp_path: Path,
+                                                          frame: pd.DataFrame) -> None:
+    df = _scores(frame)
+    df.loc[df.index % 5 == 0, "split"] = "train"
+    charter = _charter("score", metrics=[
+        "roc_auc", {"id": "prec_2500", "metric": "precision", "threshold": 2500}])
+    charter["baselines"] = {"prior": {"kind": "prior"}}
+    res = mlscope.evaluate(_write(tmp_path, df, charter))
+    sub = df[df.split == "test"]
+    assert _v(res, "prec_2500") == pytest.approx(
+        precision_score(sub.label, sub.z_a >= 2500, sample_weight=sub.w), rel=1e-13)
+    # 2500 is on the candidates' scale: a baseline's probabilities are never cut there.
+    base = res.value("prec_2500", "prior", split="test")
+    assert base.value is None
+    assert base.undefined is not None
+    assert "baseline predicts probabilities" in base.undefined
+    assert res.value("roc_auc", "prior", split="test").undefined is None

@@ -543,7 +543,8 @@ def evaluate(
                     else:
                         val, why = _compute(met, pm[split], mi, skey, thr_m,
                                             engines.get(split), W=None,
-                                            score_type=t.score_type_of(mi))
+                                            score_type=t.score_type_of(mi),
+                                            charter_scale=t.score_type)
                         mv.value, mv.undefined = _safe_float(val), why
                         if mv.value is None and mv.undefined is None:
                             mv.undefined = (
@@ -892,12 +893,15 @@ def _compute(
     eng: _SplitEngine | None,
     W: FloatArray | None,
     score_type: str = "probability",
+    charter_scale: str = "probability",
 ) -> tuple[Any, str | None]:
     """A metric's value (array over the batch) and, for point estimates, why undefined.
 
     ``score_type`` is what model ``mi``'s binary scores are (``EvalTable.score_type_of``):
     the statistics carry it to the metrics, and a fixed threshold from the charter (a
     probability) is converted to the scores' scale. Chosen thresholds already are on it.
+    ``charter_scale`` is the candidates' ``score_type``: with ``score``, a fixed threshold
+    is on their scale, which a baseline's probabilities do not share.
     """
     if met.custom is not None:
         return _custom(met, eng, mi, skey, W), None
@@ -910,6 +914,10 @@ def _compute(
             return np.nan, "no operating threshold could be chosen on the selection split"
         params["threshold"] = thr
     elif _is_number(params.get("threshold")):
+        if charter_scale == "score" and score_type != "score":
+            return np.nan, (
+                f"the threshold {params['threshold']:g} is on the scale of the candidates' "
+                "scores (`score_type: score`); this baseline predicts probabilities")
         params["threshold"] = threshold_on_scores(params["threshold"], score_type)
     if met.error_index is not None:
         st: Stats | None = ss.errors.get((met.error_index, mi, skey))
@@ -992,7 +1000,8 @@ def _bootstrap(
                     if index[key].value is None:
                         continue
                     val, _ = _compute(met, ss, mi, skey, thresholds, eng, W,
-                                      score_type=t.score_type_of(mi))
+                                      score_type=t.score_type_of(mi),
+                                      charter_scale=t.score_type)
                     arr = np.broadcast_to(np.asarray(val, dtype=np.float64), (r,))
                     out.setdefault(key, []).append(arr)
         done += r
@@ -1045,7 +1054,7 @@ def _binned_replicates(
             ss = _SplitStats(task={(mi, skey): st for skey in slice_infos
                                    if (st := bp.boot.get((split, mi, skey))) is not None})
             out.update(_shifted_replicates(ss, mi, split, metrics, slice_infos, thresholds,
-                                           index, t.score_type_of(mi)))
+                                           index, t.score_type_of(mi), t.score_type))
     return out
 
 
@@ -1095,6 +1104,7 @@ def _shifted_replicates(
     thresholds: Mapping[tuple[int, str], float | None],
     index: Mapping[tuple[str, int, str, str], MetricValue],
     score_type: str = "probability",
+    charter_scale: str = "probability",
 ) -> dict[tuple[str, int, str, str], FloatArray]:
     """Replicates from binned statistics of batch ``1 + R`` (element 0: binned point).
 
@@ -1111,7 +1121,7 @@ def _shifted_replicates(
             if value is None:
                 continue
             val, _ = _compute(met, ss, mi, skey, thresholds, None, np.empty(0),
-                              score_type=score_type)
+                              score_type=score_type, charter_scale=charter_scale)
             arr = np.asarray(val, dtype=np.float64).reshape(-1)
             out[key] = arr[1:] + (value - arr[0])
     return out
@@ -1153,7 +1163,7 @@ def _bucket_bootstrap(
             for cell, st in zip(cells, per, strict=True):
                 ss.task[(mi, cell.key)] = st
         out.update(_shifted_replicates(ss, mi, split, metrics, slice_infos, thresholds, index,
-                                       t.score_type_of(mi)))
+                                       t.score_type_of(mi), t.score_type))
         tick(stage, mi + 1, len(t.models))
     return out
 
@@ -1227,6 +1237,6 @@ def _spark_bucket_bootstrap(
     for mi in range(len(t.models)):
         ss = _SplitStats(task={(mi, k): st for k, st in hist.model_stats(mi, counts).items()})
         out.update(_shifted_replicates(ss, mi, split, metrics, slice_infos, thresholds, index,
-                                       t.score_type_of(mi)))
+                                       t.score_type_of(mi), t.score_type))
         tick(stage, mi + 1, len(t.models))
     return out
