@@ -397,3 +397,36 @@ def test_score_scale_thresholds_do_not_apply_to_baselines(tmp_path: Path,
     assert base.undefined is not None
     assert "baseline predicts probabilities" in base.undefined
     assert res.value("roc_auc", "prior", split="test").undefined is None
+
+
+@pytest.mark.parametrize(("y", "z"), [
+    ([1], [3.5]),                                   # tiny: one row
+    ([0], [-45.0]),                                 # tiny, beyond saturation
+    ([1, 1, 1], [2.0, 2.0, -1.0]),                  # one class, ties
+    ([1, 1, 0, 0], [50.0, 41.0, -41.0, -50.0]),     # perfect, all saturated
+    ([1, 0, 1, 0, 1], [0.5, 0.5, -2.0, 4.0, 4.0]),  # ties across classes
+])
+def test_probability_metrics_of_logits_on_small_slices(y: list[int], z: list[float]) -> None:
+    ya, za = np.asarray(y), np.asarray(z)
+    w = np.arange(1.0, ya.size + 1)
+    st = binary_stats(ya, za, w)
+    st = type(st)(st.scores, st.pos, st.neg, st.n_rows, score_type="logit")
+    assert float(binary_log_loss(st)) == pytest.approx(_nll(ya, za, w), rel=1e-14)
+    # scikit-learn's Brier goes through 1 − p, which rounds tiny p away: it is an oracle
+    # to an absolute 1e-15, the direct weighted mean of (p − y)² to the last bits.
+    assert float(brier(st)) == pytest.approx(
+        brier_score_loss(ya, expit(za), sample_weight=w, pos_label=1), rel=0, abs=1e-15)
+    assert float(brier(st)) == pytest.approx(
+        np.average((expit(za) - ya) ** 2, weights=w), rel=1e-14, abs=1e-300)
+    if np.abs(za).max() <= 5:
+        assert float(binary_log_loss(st)) == pytest.approx(
+            log_loss(ya, expit(za), sample_weight=w, labels=[0, 1]), rel=1e-13)
+
+
+def test_probability_metrics_of_logits_on_no_rows() -> None:
+    st = binary_stats(np.zeros(0, dtype=int), np.zeros(0))
+    st = type(st)(st.scores, st.pos, st.neg, st.n_rows, score_type="logit")
+    assert np.isnan(binary_log_loss(st))
+    assert np.isnan(brier(st))
+    scored = type(st)(st.scores, st.pos, st.neg, st.n_rows, score_type="score")
+    assert np.isnan(binary_log_loss(scored))
