@@ -216,6 +216,10 @@ def test_spark_agrees_on_large_logits(tmp_path: Path, frame: pd.DataFrame) -> No
         got = mlscope.evaluate(path, engine="spark", spark=session)
     finally:
         session.stop()
+    sub = frame[frame.split == "test"]
+    y, z, w = sub.label.to_numpy(), sub.z_a.to_numpy(), sub.w.to_numpy()
+    assert _v(got, "roc_auc") == pytest.approx(roc_auc_score(y, z, sample_weight=w), rel=1e-13)
+    assert _v(got, "log_loss") == pytest.approx(_nll(y, z, w), rel=1e-12)
     for v in exact.values:
         other = got.value(v.metric, v.model, split=v.split, slice=v.slice)
         assert other.value == pytest.approx(v.value, rel=1e-12, abs=1e-15), (
