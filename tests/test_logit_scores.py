@@ -434,3 +434,15 @@ def test_probability_metrics_of_logits_on_no_rows() -> None:
     assert np.isnan(brier(st))
     scored = type(st)(st.scores, st.pos, st.neg, st.n_rows, score_type="score")
     assert np.isnan(binary_log_loss(scored))
+
+
+def test_threshold_one_on_logits_predicts_nothing(tmp_path: Path, frame: pd.DataFrame) -> None:
+    # expit(z) < 1 for every finite logit, so `score >= 1` holds for no row; rounding the
+    # logits to probabilities first made every z > 37 "reach" 1.
+    res = mlscope.evaluate(_write(tmp_path, frame, _charter(metrics=[
+        "roc_auc", {"id": "p1", "metric": "precision", "threshold": 1},
+        {"id": "r1", "metric": "recall", "threshold": 1}])))
+    p1 = res.value("p1", "a", split="test")
+    assert p1.value is None
+    assert p1.undefined == "no predicted positives at threshold 1 (logit inf)"
+    assert _v(res, "r1") == 0.0

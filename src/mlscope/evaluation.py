@@ -908,6 +908,7 @@ def _compute(
     spec = met.spec
     assert spec is not None
     params = dict(met.params)
+    given: float | None = None  # a fixed threshold as the charter gives it
     if spec.is_operating_point(params):
         thr = thresholds.get((mi, met.id))
         if thr is None:
@@ -918,7 +919,8 @@ def _compute(
             return np.nan, (
                 f"the threshold {params['threshold']:g} is on the scale of the candidates' "
                 "scores (`score_type: score`); this baseline predicts probabilities")
-        params["threshold"] = threshold_on_scores(params["threshold"], score_type)
+        given = params["threshold"]
+        params["threshold"] = threshold_on_scores(given, score_type)
     if met.error_index is not None:
         st: Stats | None = ss.errors.get((met.error_index, mi, skey))
     else:
@@ -927,6 +929,10 @@ def _compute(
         return np.nan, "no rows in this slice"
     why = spec.undefined(st, **params) if W is None else None
     if why is not None:
+        if given is not None and params["threshold"] != given:
+            # Reasons name the threshold the user wrote, not its logit.
+            conv = params["threshold"]
+            why = why.replace(f"threshold {conv:g}", f"threshold {given:g} (logit {conv:g})")
         return np.nan, why
     return spec.fn(st, **params), None
 
