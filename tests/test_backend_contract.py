@@ -416,7 +416,8 @@ def test_errors_name_table_column_value_and_fix(spark: Any, folder: Path) -> Non
     msg = _spark_error(spark, folder, binary_charter("bad.parquet", **small), out)
     assert "model `good` score is outside [0, 1]" in msg
     assert "e.g. row id r" in msg
-    assert "score_type: logit" in msg
+    # All positive (0 to 3): not logits, so the advice is `score_type: score`.
+    assert "score_type: score" in msg
 
     nan = df.assign(p_fair=df.p_fair.where(df.index != 7))
     msg = _spark_error(spark, folder, binary_charter("bad.parquet", **small), nan)

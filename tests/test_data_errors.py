@@ -60,11 +60,13 @@ def test_text_labels_need_positive(tmp_path: Path) -> None:
     assert t.n_rows == len(df)
 
 
-def test_scores_outside_unit_interval_suggest_logits(tmp_path: Path) -> None:
+def test_scores_outside_unit_interval_suggest_a_score_type(tmp_path: Path) -> None:
     df = binary_frame()
     df.loc[3, "p_fair"] = 1.7
     msg = _raises(r"outside \[0, 1\]", tmp_path, df)
-    assert "score_type: logit" in msg
+    # No negative values: not logits (tests/test_logit_scores.py has the logit case).
+    assert "score_type: score" in msg
+    assert "score_type: logit" not in msg
     assert "fair" in msg
     assert "row id 3" in msg
 

@@ -8,6 +8,7 @@ intervals, then apply the selection rule and check the requirements.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -15,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +38,7 @@ from mlscope.engine.binned import error_bound as binned_error_bound
 from mlscope.engine.bootstrap import percentile_interval, resample_counts
 from mlscope.engine.bounded import boundary_interval, clip, effective_trials
 from mlscope.engine.bucketed import bin_scores, bucketed_binary_cells
+from mlscope.engine.links import probability, threshold_on_scores
 from mlscope.engine.numpy_backend import (
     Layout,
     RowData,
@@ -253,7 +255,14 @@ def _resolve_metrics(charter: Charter, t: EvalTable, base_dir: Path) -> list[_Me
         assert entry.metric is not None
         task = "errors" if entry.metric.startswith("error_") else charter.task
         spec = get_metric(entry.metric, task=task if task != "errors" else None)
-        params = spec.resolve_params(entry.params, where=where)
+        score_type = t.score_type if charter.task == "binary" else "probability"
+        if score_type == "score" and spec.needs_probability:
+            raise InputError(
+                f"{where}`{spec.name}` needs probabilities, but `data.score_type: score` "
+                "says the scores only rank rows; remove the metric, or give probabilities "
+                "or logits (`score_type: logit`)"
+            )
+        params = spec.resolve_params(entry.params, where=where, score_type=score_type)
         if charter.task == "multiclass":
             # `accuracy` is shared with binary; a multiclass prediction is the arg-max class,
             # so the binary threshold parameter has no meaning there.
@@ -530,12 +539,12 @@ def evaluate(
         for met in metrics:
             if met.spec is None or not met.spec.is_operating_point(met.params):
                 continue
-            st = pm[sel_split].task.get((mi, OVERALL))
+            st = _with_score_type(pm[sel_split].task.get((mi, OVERALL)), t.score_type_of(mi))
             thr = _choose_threshold(met, st) if st is not None else None
             thr_m[(mi, met.id)] = thr
             rows_thr.append(ThresholdChoice(
                 model=name, metric=met.id, threshold=thr, chosen_on=sel_split,
-                note="" if thr is not None else "no threshold meets the condition",
+                note=_threshold_note(thr, t.score_type_of(mi)),
             ))
         vals: dict[tuple[str, int, str, str], MetricValue] = {}
         for split in eval_splits:
@@ -550,7 +559,9 @@ def evaluate(
                         mv.undefined = f"slice too small (n={n_rows} < min_size {min_size})"
                     else:
                         val, why = _compute(met, pm[split], mi, skey, thr_m,
-                                            engines.get(split), W=None)
+                                            engines.get(split), W=None,
+                                            score_type=t.score_type_of(mi),
+                                            charter_scale=t.score_type)
                         mv.value, mv.undefined = _safe_float(val), why
                         if mv.value is None and mv.undefined is None:
                             mv.undefined = (
@@ -917,7 +928,31 @@ def _level_order(cell: SliceCell, levels: list[list[str]]) -> tuple[int, ...]:
     )
 
 
+def _threshold_note(thr: float | None, score_type: str) -> str:
+    if thr is None:
+        return "no threshold meets the condition"
+    if score_type == "logit":
+        # Chosen thresholds are distinct scores, so logits; say what probability that is.
+        p = float(probability(np.asarray([thr]), score_type)[0])
+        return f"a logit (probability {p:.6g})"
+    if score_type == "score":
+        return "on the scale of the scores"
+    return ""
+
+
+def _is_number(x: Any) -> TypeGuard[float]:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def _with_score_type(st: Stats | None, score_type: str) -> Stats | None:
+    """Binary statistics labelled with the scale of their scores (a view: no copy)."""
+    if isinstance(st, BinaryStats) and st.score_type != score_type:
+        return dataclasses.replace(st, score_type=score_type)
+    return st
+
+
 def _choose_threshold(met: _Metric, st: Stats) -> float | None:
+    """The operating threshold, on the scale of the scores (a logit for logits)."""
     assert met.spec is not None
     try:
         if met.spec.chooser is not None:
@@ -940,26 +975,47 @@ def _compute(
     thresholds: Mapping[tuple[int, str], float | None],
     eng: _SplitEngine | None,
     W: FloatArray | None,
+    score_type: str = "probability",
+    charter_scale: str = "probability",
 ) -> tuple[Any, str | None]:
-    """A metric's value (array over the batch) and, for point estimates, why undefined."""
+    """A metric's value (array over the batch) and, for point estimates, why undefined.
+
+    ``score_type`` is what model ``mi``'s binary scores are (``EvalTable.score_type_of``):
+    the statistics carry it to the metrics, and a fixed threshold from the charter (a
+    probability) is converted to the scores' scale. Chosen thresholds already are on it.
+    ``charter_scale`` is the candidates' ``score_type``: with ``score``, a fixed threshold
+    is on their scale, which a baseline's probabilities do not share.
+    """
     if met.custom is not None:
         return _custom(met, eng, mi, skey, W), None
     spec = met.spec
     assert spec is not None
     params = dict(met.params)
+    given: float | None = None  # a fixed threshold as the charter gives it
     if spec.is_operating_point(params):
         thr = thresholds.get((mi, met.id))
         if thr is None:
             return np.nan, "no operating threshold could be chosen on the selection split"
         params["threshold"] = thr
+    elif _is_number(params.get("threshold")):
+        if charter_scale == "score" and score_type != "score":
+            return np.nan, (
+                f"the threshold {params['threshold']:g} is on the scale of the candidates' "
+                "scores (`score_type: score`); this baseline predicts probabilities")
+        given = params["threshold"]
+        params["threshold"] = threshold_on_scores(given, score_type)
     if met.error_index is not None:
         st: Stats | None = ss.errors.get((met.error_index, mi, skey))
     else:
-        st = ss.task.get((mi, skey))
+        st = _with_score_type(ss.task.get((mi, skey)), score_type)
     if st is None:
         return np.nan, "no rows in this slice"
     why = spec.undefined(st, **params) if W is None else None
     if why is not None:
+        if given is not None and params["threshold"] != given:
+            # Reasons name the threshold the user wrote, not its logit.
+            conv = params["threshold"]
+            why = why.replace(f"threshold {conv:g}", f"threshold {given:g} (logit {conv:g})")
         return np.nan, why
     return spec.fn(st, **params), None
 
@@ -975,6 +1031,10 @@ def _custom(met: _Metric, eng: _SplitEngine | None, mi: int, skey: str,
             if cell.key == skey:
                 mask = code == i
     score = rows.proba[mi] if eng.t.task == "multiclass" else rows.scores[mi]
+    if eng.t.task == "binary" and eng.t.score_type_of(mi) == "logit":
+        # Custom metrics are documented to receive probabilities, as they did before
+        # logits were kept raw; `score_type: score` hands them the scores as given.
+        score = probability(score, "logit")
     weights = rows.w if W is None else W
     assert met.custom is not None
 
@@ -1028,7 +1088,9 @@ def _bootstrap(
                     key = (split, mi, skey, met.id)
                     if index[key].value is None:
                         continue
-                    val, _ = _compute(met, ss, mi, skey, thresholds, eng, W)
+                    val, _ = _compute(met, ss, mi, skey, thresholds, eng, W,
+                                      score_type=t.score_type_of(mi),
+                                      charter_scale=t.score_type)
                     arr = np.broadcast_to(np.asarray(val, dtype=np.float64), (r,))
                     out.setdefault(key, []).append(arr)
         done += r
@@ -1069,9 +1131,11 @@ def _binned_pass(
         )
     if n_bins < 16:
         raise InputError(f"binned mode needs at least 16 bins, got {n_bins}")
-    fixed = {float(th) for m in metrics
-             if isinstance(th := m.params.get("threshold"), int | float)
-             and not isinstance(th, bool)}
+    # On the scale of each model's scores (a logit for logits); an edge another model does
+    # not need only splits one of its bins.
+    fixed = {edge for m in metrics if _is_number(th := m.params.get("threshold"))
+             for mi in range(len(t.models))
+             if np.isfinite(edge := threshold_on_scores(th, t.score_type_of(mi)))}
     loss = {m.spec.name for m in metrics
             if m.spec is not None and m.spec.name in ("brier", "log_loss")}
     return binned_pass(
@@ -1093,7 +1157,7 @@ def _binned_replicates(
             ss = _SplitStats(task={(mi, skey): st for skey in slice_infos
                                    if (st := bp.boot.get((split, mi, skey))) is not None})
             out.update(_shifted_replicates(ss, mi, split, metrics, slice_infos, thresholds,
-                                           index))
+                                           index, t.score_type_of(mi), t.score_type))
     return out
 
 
@@ -1116,14 +1180,18 @@ def _bucketed(ch: Charter, t: EvalTable, metrics: list[_Metric], n_rows: int) ->
 
 
 def _threshold_edges(
-    metrics: list[_Metric], thresholds: Mapping[tuple[int, str], float | None], mi: int
+    metrics: list[_Metric], thresholds: Mapping[tuple[int, str], float | None], mi: int,
+    score_type: str = "probability",
 ) -> set[float]:
-    """Every threshold a metric of model ``mi`` is evaluated at (fixed or chosen)."""
+    """Every threshold a metric of model ``mi`` is evaluated at (fixed or chosen), on the
+    scale of its scores."""
     edges: set[float] = set()
     for met in metrics:
         fixed = met.params.get("threshold")
-        if isinstance(fixed, int | float) and not isinstance(fixed, bool):
-            edges.add(float(fixed))
+        # A threshold at ±inf (probability 0 or 1 on logits) is beyond every score: it
+        # needs no edge to be exact.
+        if _is_number(fixed) and np.isfinite(edge := threshold_on_scores(fixed, score_type)):
+            edges.add(edge)
         chosen = thresholds.get((mi, met.id))
         if chosen is not None:
             edges.add(float(chosen))
@@ -1138,6 +1206,8 @@ def _shifted_replicates(
     slice_infos: Mapping[str, SliceInfo],
     thresholds: Mapping[tuple[int, str], float | None],
     index: Mapping[tuple[str, int, str, str], MetricValue],
+    score_type: str = "probability",
+    charter_scale: str = "probability",
 ) -> dict[tuple[str, int, str, str], FloatArray]:
     """Replicates from binned statistics of batch ``1 + R`` (element 0: binned point).
 
@@ -1153,7 +1223,8 @@ def _shifted_replicates(
             value = index[key].value
             if value is None:
                 continue
-            val, _ = _compute(met, ss, mi, skey, thresholds, None, np.empty(0))
+            val, _ = _compute(met, ss, mi, skey, thresholds, None, np.empty(0),
+                              score_type=score_type, charter_scale=charter_scale)
             arr = np.asarray(val, dtype=np.float64).reshape(-1)
             out[key] = arr[1:] + (value - arr[0])
     return out
@@ -1186,15 +1257,16 @@ def _bucket_bootstrap(
     tick(stage, 0, len(t.models))
     for mi in range(len(t.models)):
         # Every threshold a metric of this model is evaluated at becomes an exact edge.
-        binned = bin_scores(rows.scores[mi], n_bins, _threshold_edges(metrics, thresholds, mi),
-                            rng)
+        binned = bin_scores(rows.scores[mi], n_bins,
+                            _threshold_edges(metrics, thresholds, mi, t.score_type_of(mi)), rng)
         ss = _SplitStats()
         for code, cells in eng.cells:
             per = bucketed_binary_cells(binned, y, w, code, len(cells), bucket, n_buckets,
                                         counts)
             for cell, st in zip(cells, per, strict=True):
                 ss.task[(mi, cell.key)] = st
-        out.update(_shifted_replicates(ss, mi, split, metrics, slice_infos, thresholds, index))
+        out.update(_shifted_replicates(ss, mi, split, metrics, slice_infos, thresholds, index,
+                                       t.score_type_of(mi), t.score_type))
         tick(stage, mi + 1, len(t.models))
     return out
 
@@ -1256,7 +1328,8 @@ def _spark_bucket_bootstrap(
     rng = np.random.default_rng([seed, split_index])
     counts = resample_counts(rng, n_buckets, n_boot)
     # Every threshold a metric of a model is evaluated at becomes an exact edge.
-    edges = [_threshold_edges(metrics, thresholds, mi) for mi in range(len(t.models))]
+    edges = [_threshold_edges(metrics, thresholds, mi, t.score_type_of(mi))
+             for mi in range(len(t.models))]
     n_rows = slice_infos[OVERALL].sizes.get(split, 0)
     hist = _spark_backend().bucket_histogram(
         t, split, split_index, groupings, levels, edges, n_rows=n_rows,
@@ -1266,6 +1339,7 @@ def _spark_bucket_bootstrap(
     tick(stage, 0, len(t.models))
     for mi in range(len(t.models)):
         ss = _SplitStats(task={(mi, k): st for k, st in hist.model_stats(mi, counts).items()})
-        out.update(_shifted_replicates(ss, mi, split, metrics, slice_infos, thresholds, index))
+        out.update(_shifted_replicates(ss, mi, split, metrics, slice_infos, thresholds, index,
+                                       t.score_type_of(mi), t.score_type))
         tick(stage, mi + 1, len(t.models))
     return out

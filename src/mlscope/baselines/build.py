@@ -26,6 +26,7 @@ from mlscope.charter.schema import (
     TrivialBaseline,
 )
 from mlscope.data.source import EvalTable, attach_baselines, base_frame
+from mlscope.engine.links import probability
 from mlscope.errors import InputError
 from mlscope.paths import project_file
 from mlscope.result import BaselineInfo
@@ -310,6 +311,12 @@ def human_level(
             block = preds[[t.score_col(m, k) for k in range(len(t.classes))]]
             block.columns = list(t.classes)
             models[model] = block
+        elif t.score_type_of(m) == "logit":
+            # The ladder scores models as probabilities. Logits saturate there (expit(40)
+            # == 1.0), which can tie the most confident items; the main evaluation ranks
+            # the logits themselves.
+            models[model] = pd.Series(probability(preds[t.score_col(m)].to_numpy(), "logit"),
+                                      index=preds.index)
         else:
             models[model] = preds[t.score_col(m)]
     specs = [HumanMetricSpec(id=i, name=n, params=p) for i, n, p in metrics]

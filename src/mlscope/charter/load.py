@@ -925,10 +925,10 @@ class _Checker:
                          fix="add `label: <column>` under `data`")
         self.check_scores(task, d)
         self.check_errors(task, d)
-        if d.score_type == "logit" and task != "binary":
+        if d.score_type != "probability" and task != "binary":
             self.add((*here, "score_type"),
-                     f"`score_type: logit` only applies to a binary task (this is {task})",
-                     fix="remove `score_type`")
+                     f"`score_type: {d.score_type}` only applies to a binary task (this is "
+                     f"{task})", fix="remove `score_type`")
         if d.positive is not None and task != "binary":
             self.add((*here, "positive"),
                      f"`positive` only applies to a binary task (this is {task})",
@@ -1093,14 +1093,30 @@ class _Checker:
                      "prediction is the highest-scored class)",
                      fix="remove `threshold`")
             return
+        score_type = (parts.data.score_type if parts.data is not None
+                      and parts.task == "binary" else "probability")
+        if score_type == "score" and spec.needs_probability:
+            self.add(where, f"metric `{name}` needs probabilities, but `data.score_type: "
+                     "score` says the scores only rank rows",
+                     fix="remove this metric, or give probabilities (`score_type: "
+                     "probability`) or logits (`score_type: logit`)")
+            return
         try:
-            params = spec.resolve_params(entry.params)
+            params = spec.resolve_params(entry.params, score_type=score_type)
         except InputError as exc:
             msg = str(exc)
             m = re.search(r"parameter `([^`]+)`", msg)
             key = m.group(1) if m else None
             given = entry.params.get(key) if key is not None else None
-            if key is not None and isinstance(given, str) and _is_number(given):
+            pspec = spec.params.get(key) if key is not None else None
+            if pspec is not None and key is not None and given is None:
+                fix = (f"add `{key}: <a value on the scale of the scores>` or "
+                       f"`{key}: optimize`")
+            elif pspec is not None and pspec.only_optimize is not None:
+                fixed = "precision" if name == "precision_at_recall" else "recall"
+                fix = (f"remove `{key}`, or use `metric: {fixed}, threshold: {given}` for "
+                       f"the {fixed} at that fixed threshold")
+            elif key is not None and isinstance(given, str) and _is_number(given):
                 fix = f"remove the quotes: `{key}: {given.strip()}`"  # quoted, it is text
             elif key is not None and key in spec.params:
                 fix = f"set `{key}` to a valid value ({spec.params[key].doc})"

@@ -166,7 +166,7 @@ class DataSpec(_Strict):
     split: str | None = None
     weight: str | None = None
     positive: str | int | bool | None = None
-    score_type: Literal["probability", "logit"] = "probability"
+    score_type: Literal["probability", "logit", "score"] = "probability"
     classes: list[str] | None = None
 
     models: dict[str, str | dict[str, str]] | None = None

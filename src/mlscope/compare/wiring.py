@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from mlscope.charter.schema import Charter
 from mlscope.data.source import EvalTable
+from mlscope.engine.links import threshold_on_scores
 from mlscope.errors import InputError, did_you_mean
 from mlscope.paths import project_file
 from mlscope.result import (
@@ -346,7 +347,10 @@ def _correct(t: EvalTable, rows: RowData, m: int, met: _Metric,
     if t.task == "binary":
         thr: Any = met.params.get("threshold", 0.5)
         if met.spec is not None and met.spec.is_operating_point(dict(met.params)):
-            thr = thresholds.get((m, met.id))
+            thr = thresholds.get((m, met.id))  # chosen: already on the scores' scale
+        elif thr is not None:
+            # The charter's threshold is a probability; logits are compared with its logit.
+            thr = threshold_on_scores(float(thr), t.score_type_of(m))
         if thr is None:
             return None
         return np.asarray((rows.scores[m] >= float(thr)) == (y == 1))

@@ -289,6 +289,7 @@ def check_rows(
     aggs = ["count(*)"]
     # (file, what, sql condition for a bad row, message)
     checks: list[tuple[str, str, str, str]] = []
+    range_cols: dict[int, str] = {}  # check index -> binary score column
     for m, name in enumerate(t.models):
         where = files.get(name, label)
         cols = (
@@ -303,16 +304,15 @@ def check_rows(
                 "is missing, NaN or infinite",
             ))
             if t.task in ("binary", "multiclass") and (
-                t.task == "multiclass" or charter.data.score_type == "probability"
+                t.task == "multiclass" or t.score_type_of(m) == "probability"
             ):
-                hint = (
-                    "; if these are logits set `data.score_type: logit`"
-                    if t.task == "binary" else ""
-                )
+                if t.task == "binary":
+                    # The fix depends on what the values look like (see score_type_hint).
+                    range_cols[len(checks)] = c
                 checks.append((
                     where, f"model `{name}` {what}",
                     f"{c} < 0 OR {c} > 1",
-                    f"is outside [0, 1] (probabilities expected{hint})",
+                    "is outside [0, 1] (probabilities expected)",
                 ))
         if t.task == "multiclass":
             total = " + ".join(t.score_col(m, k) for k in range(len(t.classes)))
@@ -357,14 +357,43 @@ def check_rows(
     for i, (where, what, _, msg) in enumerate(checks):
         bad, example, split = row[1 + 3 * i], row[2 + 3 * i], row[3 + 3 * i]
         if bad:
+            fix = "Fix the file; mlscope never guesses a value"
+            if i in range_cols:
+                c = range_cols[i]
+                lo, hi = con.execute(
+                    f"SELECT min({c}), max({c}) FROM ev WHERE isfinite({c})").fetchone() or (
+                    None, None)
+                fix = score_type_hint(float(lo or 0.0), float(hi or 0.0))
             raise InputError(
                 f"{where}: {what} {msg} in {bad} of {t.n_rows} rows (e.g. row id {example}, "
-                f"split {split}). Fix the file; mlscope never guesses a value"
+                f"split {split}). {fix}"
             )
     t.splits = [str(r[0]) for r in con.execute(
         "SELECT DISTINCT __split FROM ev WHERE __split IS NOT NULL ORDER BY 1"
     ).fetchall()]
     check_splits(t, charter, label)
+
+
+# Logits a model outputs rarely exceed this magnitude (expit(40) is already 1 − 4e-18);
+# values far beyond it are some other score.
+_LOGIT_LIKE = 100.0
+
+
+def score_type_hint(lo: float, hi: float) -> str:
+    """The fix for binary scores outside [0, 1], from their range ``[lo, hi]``.
+
+    Values of both signs and moderate size look like logits (log-odds); anything else
+    (all positive like percentages, or huge) is a score that only ranks rows.
+    """
+    shown = f"the scores run from {lo:.6g} to {hi:.6g}"
+    if lo < 0 < hi and max(-lo, hi) <= _LOGIT_LIKE:
+        return (f"Probabilities expected, but {shown}, which looks like logits (log-odds): "
+                "if they are, set `data.score_type: logit`; for another real-valued score "
+                "set `data.score_type: score` (ranking and threshold metrics only)")
+    return (f"Probabilities expected, but {shown}, which does not look like probabilities "
+            "or logits: set `data.score_type: score` to evaluate how they rank rows "
+            "(ROC AUC, average precision, thresholds on the score scale), or give "
+            "probabilities")
 
 
 def not_finite_error(t: EvalTable, column: str, what: str) -> InputError:

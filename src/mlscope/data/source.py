@@ -73,6 +73,17 @@ class EvalTable:
     base_types: dict[str, str] = field(default_factory=dict)
     view_sql: str = ""
     kinds: dict[str, str] = field(default_factory=dict)  # model -> "candidate" | baseline kind
+    # What the candidates' binary scores are (`data.score_type`); baselines always predict
+    # probabilities.
+    score_type: str = "probability"
+
+    def score_type_of(self, m: int) -> str:
+        """``"probability"``, ``"logit"`` or ``"score"``: the scale of model ``m``'s scores."""
+        if self.task != "binary":
+            return "probability"
+        name = self.models[m] if m < len(self.models) else ""
+        return self.score_type if self.kinds.get(name, "candidate") == "candidate" \
+            else "probability"
 
     def score_col(self, m: int, k: int | None = None) -> str:
         return f"__s{m}" if k is None else f"__s{m}_{k}"
@@ -316,12 +327,11 @@ def open_evaluation(
                 raise InputError(
                     f"{where_label}: a {task} model takes one score column, got a mapping"
                 )
-            expr = f"CAST({ref}.{qi(spec)} AS DOUBLE)"
-            if task == "binary" and charter.data.score_type == "logit":
-                # Scores are kept as probabilities internally; the logistic function is
-                # monotone, so ranking metrics are unchanged by the conversion.
-                expr = f"1.0 / (1.0 + exp(-{expr}))"
-            select[f"__s{m}"] = expr
+            # Scores are kept as given, logits included: mapping logits to probabilities
+            # in float64 turns distinct large logits into ties (40 and 41 both give 1.0)
+            # and changes every ranking metric. The metrics apply the link themselves
+            # (`EvalTable.score_type_of`, mlscope.engine.links).
+            select[f"__s{m}"] = f"CAST({ref}.{qi(spec)} AS DOUBLE)"
 
     if task != "errors":
         if d.models is not None:
@@ -435,6 +445,7 @@ def open_evaluation(
         base_columns=[c for c in base.columns if not c.startswith("__mlscope")],
         base_types=dict(base.types), view_sql=sql,
         kinds={m: "candidate" for m in models},
+        score_type=charter.data.score_type if task == "binary" else "probability",
     )
     check_rows(table, charter, base.label, model_files)
     lock(con)

@@ -22,6 +22,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,7 +30,7 @@ import duckdb
 
 from mlscope.charter.predicate import check_where, shown
 from mlscope.charter.schema import Charter
-from mlscope.data.checks import check_splits, sniff_file
+from mlscope.data.checks import check_splits, score_type_hint, sniff_file
 from mlscope.data.checks import first_line as _first_line
 from mlscope.data.source import EvalTable, _fingerprint
 from mlscope.errors import InputError, did_you_mean
@@ -436,10 +437,9 @@ def open_spark_evaluation(
                 raise InputError(
                     f"model `{name}`: a {task} model takes one score column, got a mapping"
                 )
-            expr = f"CAST({num(spec, f'scores of model `{name}`')} AS DOUBLE)"
-            if task == "binary" and d.score_type == "logit":
-                expr = f"1.0 / (1.0 + exp(-{expr}))"
-            select[f"__s{m}"] = expr
+            # Kept as given, logits included (see mlscope.data.source): the metrics apply
+            # the link, so that distinct large logits never become ties.
+            select[f"__s{m}"] = f"CAST({num(spec, f'scores of model `{name}`')} AS DOUBLE)"
     errors = list(d.errors)
     for e, ename in enumerate(errors):
         espec = d.errors[ename]
@@ -493,6 +493,7 @@ def open_spark_evaluation(
         con=_empty_connection(), task=task, models=models, classes=[], slice_columns=slice_cols,
         where=where, errors=errors, has_weight=d.weight is not None, splits=[], n_rows=0,
         sources=[fp], session=spark, frame=frame, label=label,
+        score_type=d.score_type if task == "binary" else "probability",
     )
     _check_rows(table, charter, label)
     return table
@@ -537,20 +538,26 @@ def _check_unique(src: DataFrame, label: str, column: str) -> None:
     )
 
 
+def _span(t: SparkEvalTable, column: str) -> Any:
+    """The row of ``min`` (``lo``) and ``max`` (``hi``) of a column, for a message."""
+    return t.df.selectExpr(f"min({column}) AS lo", f"max({column}) AS hi").collect()[0]
+
+
 def _check_rows(t: SparkEvalTable, charter: Charter, label: str) -> None:
     """One aggregate query over the canonical frame for every row-level check."""
     inf = "CAST('Infinity' AS DOUBLE)"
     checks: list[tuple[str, str, str]] = []  # (what, condition for a bad row, message)
+    range_cols: dict[int, str] = {}  # check index -> binary score column
     for m, name in enumerate(t.models):
         cols = [(t.score_col(m), "score")] if t.task != "errors" else []
         for c, what in cols:
             checks.append((f"model `{name}` {what}",
                            f"{c} IS NULL OR isnan({c}) OR abs({c}) = {inf}",
                            "is missing, NaN or infinite"))
-            if t.task == "binary" and charter.data.score_type == "probability":
+            if t.task == "binary" and t.score_type_of(m) == "probability":
+                range_cols[len(checks)] = c
                 checks.append((f"model `{name}` {what}", f"{c} < 0 OR {c} > 1",
-                               "is outside [0, 1] (probabilities expected; if these are "
-                               "logits set `data.score_type: logit`)"))
+                               "is outside [0, 1] (probabilities expected)"))
         for e, ename in enumerate(t.errors):
             c = t.error_col(e, m)
             checks.append((f"model `{name}` error `{ename}`",
@@ -575,9 +582,13 @@ def _check_rows(t: SparkEvalTable, charter: Charter, label: str) -> None:
     for i, (what, _, msg) in enumerate(checks):
         bad, example = row[f"bad{i}"], row[f"ex{i}"]
         if bad:
+            fix = "Fix the file; mlscope never guesses a value"
+            if i in range_cols:
+                got = run_spark(partial(_span, t, range_cols[i]), f"cannot read {label}")
+                fix = score_type_hint(float(got["lo"] or 0.0), float(got["hi"] or 0.0))
             raise InputError(
                 f"{label}: {what} {msg} in {bad} of {t.n_rows} rows (e.g. row id "
-                f"{example[0]}, split {example[1]}). Fix the file; mlscope never guesses a value"
+                f"{example[0]}, split {example[1]}). {fix}"
             )
     t.label_mean = float(row["mean"]) if row["mean"] is not None else 0.0
     t.splits = sorted(str(s) for s in row["splits"])

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from mlscope.charter.schema import Charter
 from mlscope.data.source import EvalTable
+from mlscope.engine.links import threshold_on_scores
 from mlscope.errors import InputError, did_you_mean
 from mlscope.paths import project_file
 from mlscope.result import (
@@ -96,11 +97,13 @@ def diagnose(ch: Charter, t: EvalTable, bdir: Path, *, model: str | None,
         return reps.get((split, t.models.index(m), skey, mid))
 
     def examples(split: str, default_thr: float, k: int) -> dict[str, Any]:
-        thr = thresholds.get(thr_key)
+        thr = thresholds.get(thr_key)  # chosen: already on the scores' scale
         if thr is None:
             met = next((m for m in metrics if m.id == mid_), None)
             p = met.params.get("threshold") if met is not None else None
-            thr = float(p) if isinstance(p, int | float) else default_thr
+            # A charter threshold is a probability: compare logits with its logit.
+            thr = threshold_on_scores(float(p) if isinstance(p, int | float) else default_thr,
+                                      t.score_type_of(mi_))
         return _error_examples(t, split, mi_, float(thr), k)
 
     search = None

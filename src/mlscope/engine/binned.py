@@ -37,6 +37,7 @@ from mlscope.data.checks import not_finite_error
 from mlscope.data.source import EvalTable, ql
 from mlscope.engine.bootstrap import resample_counts
 from mlscope.engine.bucketed import cells_from_bucket_histogram
+from mlscope.engine.links import neg_log_likelihood, probability
 from mlscope.engine.plan import Grouping, SliceCell
 from mlscope.engine.stats import BinaryStats
 
@@ -223,7 +224,6 @@ def binned_pass(
     reader = to_reader(_BATCH_ROWS)
     rng = np.random.default_rng([seed, 7])
     done = 0
-    eps = float(np.finfo(np.float64).eps)
     def accumulate(m: int, bt: _Batch) -> None:
         # Each model owns its accumulators, so models can run in parallel threads.
         col, y, w, keys_cell = bt.col, bt.y, bt.w, bt.keys_cell
@@ -231,13 +231,14 @@ def binned_pass(
         low[m] = min(low[m], float(s.min()))
         b = np.searchsorted(edges[m], s, side="right")
         row_terms: dict[str, FloatArray] = {}
+        kind = t.score_type_of(m)
         if "brier" in loss_terms:
-            row_terms["brier"] = (s - y) ** 2
+            row_terms["brier"] = (probability(s, kind) - y) ** 2
         if "log_loss" in loss_terms:
-            # One logarithm per row: of p for positives, of 1 − p for negatives, each
-            # clipped to [eps, 1 − eps] as scikit-learn does.
-            p_true = np.where(y == 1, s, 1.0 - s)
-            row_terms["log_loss"] = -np.log(np.clip(p_true, eps, 1 - eps))
+            # Each row's own term: −log p for a positive, −log(1 − p) for a negative, as
+            # mlscope.engine.links defines them (clipped probabilities, exact for logits).
+            nll_pos, nll_neg = neg_log_likelihood(s, kind)
+            row_terms["log_loss"] = np.where(y == 1, nll_pos, nll_neg)
         if w is not None:
             row_terms = {name: v * w for name, v in row_terms.items()}
         cb = coarse_map[m][b] if n_bs else None

@@ -64,6 +64,10 @@ class BinaryStats:
         ``(s − y)²``; ``"log_loss"``: weighted clipped ``−log p(y)``), shape like ``pos``.
         Set when a bin holds several scores (binned mode), so that these metrics stay
         exact; without them they are computed from ``scores``.
+    score_type
+        What the scores are (:mod:`mlscope.engine.links`): ``"probability"``, ``"logit"``
+        (kept raw so that ranking is exact; log loss and Brier apply the link) or
+        ``"score"`` (ranking only).
     """
 
     scores: FloatArray
@@ -71,6 +75,7 @@ class BinaryStats:
     neg: FloatArray
     n_rows: int
     loss_sums: Mapping[str, FloatArray] | None = None
+    score_type: str = "probability"
 
     @property
     def batch_shape(self) -> tuple[int, ...]:
@@ -93,7 +98,8 @@ class BinaryStats:
             idx = np.searchsorted(-scores, -part.scores)
             pos[..., idx] += part.pos
             neg[..., idx] += part.neg
-        return BinaryStats(scores, pos, neg, self.n_rows + other.n_rows)
+        return BinaryStats(scores, pos, neg, self.n_rows + other.n_rows,
+                           score_type=self.score_type)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mlscope.engine.stats import BinaryStats, Stats
+from mlscope.metrics.binary_proba import binary_log_loss, brier, not_probability_reason
 from mlscope.metrics.errors import fmt_weight, no_rows_reason
 from mlscope.metrics.registry import Direction, MetricSpec, ParamSpec, register
 
@@ -41,6 +42,7 @@ __all__ = [
     "binary_log_loss",
     "brier",
     "confusion_at",
+    "not_probability_reason",
     "precision_at_recall",
     "recall_at_precision",
     "roc_auc",
@@ -49,7 +51,6 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
-_EPS = float(np.finfo(np.float64).eps)
 # Values this close (relative) count as tied when choosing a threshold: metrics that are
 # mathematically equal at two thresholds can differ in the last bits.
 _TIE_RTOL = 1e-12
@@ -133,29 +134,6 @@ def average_precision(stats: BinaryStats) -> FloatArray:
     has_pos = stats.pos > 0
     prec = np.where(has_pos, tp / np.where(has_pos, predicted, 1.0), 0.0)
     return _div((stats.pos * prec).sum(axis=-1), stats.total_pos)
-
-
-def binary_log_loss(stats: BinaryStats) -> FloatArray:
-    """Mean negative log-likelihood of the labels, scores clipped to ``[eps, 1 − eps]``.
-
-    The clipping is scikit-learn's (float64 ``eps``), applied to ``p`` for positives and to
-    ``1 − p`` for negatives.
-    """
-    if stats.loss_sums is not None and "log_loss" in stats.loss_sums:
-        return _div(stats.loss_sums["log_loss"].sum(axis=-1), stats.total_pos + stats.total_neg)
-    p = np.clip(stats.scores, _EPS, 1 - _EPS)
-    q = np.clip(1.0 - stats.scores, _EPS, 1 - _EPS)
-    loss = (stats.pos * -np.log(p) + stats.neg * -np.log(q)).sum(axis=-1)
-    return _div(loss, stats.total_pos + stats.total_neg)
-
-
-def brier(stats: BinaryStats) -> FloatArray:
-    """Mean squared difference between the score and the 0/1 label (``brier_score_loss``)."""
-    if stats.loss_sums is not None and "brier" in stats.loss_sums:
-        return _div(stats.loss_sums["brier"].sum(axis=-1), stats.total_pos + stats.total_neg)
-    s = stats.scores
-    sq = (stats.pos * (1.0 - s) ** 2 + stats.neg * s**2).sum(axis=-1)
-    return _div(sq, stats.total_pos + stats.total_neg)
 
 
 # --------------------------------------------------------------------------------------
@@ -531,8 +509,9 @@ def _why_recall_at_precision(stats: BinaryStats, precision: float = 0.8,
 _BINARY = frozenset({"binary"})
 _THRESHOLD = ParamSpec(
     kind="threshold", default=0.5, low=0.0, high=1.0,
-    doc="rows with score >= threshold are predicted positive; `optimize` picks the best "
-        "threshold on the selection split",
+    doc="rows with score >= threshold are predicted positive (a probability, also for "
+        "logits; on the scores' own scale with `score_type: score`); `optimize` picks the "
+        "best threshold on the selection split",
 )
 _UNIT = (0.0, 1.0)
 
@@ -542,11 +521,12 @@ def _reg(name: str, label: str, direction: Direction, fn: Callable[..., FloatArr
          bounds: tuple[float | None, float | None] = _UNIT,
          params: dict[str, ParamSpec] | None = None,
          chooser: Callable[..., float] | None = None,
-         tasks: frozenset[str] = _BINARY) -> None:
+         tasks: frozenset[str] = _BINARY, needs_probability: bool = False) -> None:
     register(MetricSpec(
         name=name, tasks=tasks, direction=direction,
         fn=fn, undefined=undefined, description=description, label=label,
         params=params or {}, chooser=chooser, bounds=bounds,
+        needs_probability=needs_probability,
     ))
 
 
@@ -570,8 +550,8 @@ def _fn_brier(stats: BinaryStats, **_: Any) -> FloatArray:
     return brier(stats)
 
 
-def _why_rows(stats: BinaryStats, **_: Any) -> str | None:
-    return _rows_reason(stats)
+def _why_brier(stats: BinaryStats, **_: Any) -> str | None:
+    return _rows_reason(stats) or not_probability_reason(stats)
 
 
 _reg("roc_auc", "ROC AUC", "higher", _fn_roc_auc, _why_roc_auc,
@@ -580,8 +560,9 @@ _reg("roc_auc", "ROC AUC", "higher", _fn_roc_auc, _why_roc_auc,
 _reg("average_precision", "Avg precision", "higher", _fn_ap, _why_ap,
      "Precision at each threshold weighted by the recall gained there (scikit-learn's step "
      "sum, not interpolated).")
-_reg("brier", "Brier score", "lower", _fn_brier, _why_rows,
-     "Mean squared difference between the score and the 0/1 label.")
+_reg("brier", "Brier score", "lower", _fn_brier, _why_brier,
+     "Mean squared difference between the probability and the 0/1 label.",
+     needs_probability=True)
 
 
 def threshold_spec_fn(name: str) -> Callable[..., FloatArray]:
@@ -632,6 +613,19 @@ _reg("fbeta", "F-beta", "higher", threshold_spec_fn("fbeta"), threshold_spec_und
                            doc="weight of recall relative to precision (1: F1, 2: F2)"),
      })
 
+def _only_optimize(name: str, fixed: str) -> ParamSpec:
+    # The operating point *is* the choice of threshold: a number here would either be
+    # ignored (the chosen threshold wins) or turn the metric into plain `fixed`.
+    return ParamSpec(
+        kind="threshold", default="optimize", low=0.0, high=1.0,
+        doc="only `optimize` (the default): the threshold is chosen on the selection split",
+        only_optimize=(
+            f"`{name}` chooses its own threshold (on the selection split); remove "
+            f"`threshold`, or to fix a threshold use `metric: {fixed}, threshold: <value>`"
+        ),
+    )
+
+
 _reg("precision_at_recall", "Precision", "higher", _fn_precision_at_recall,
      _why_precision_at_recall,
      "Precision at the threshold with the highest precision among those whose recall "
@@ -639,8 +633,7 @@ _reg("precision_at_recall", "Precision", "higher", _fn_precision_at_recall,
      params={
          "recall": ParamSpec(kind="float", default=0.8, low=0.0, high=1.0,
                              doc="the recall the threshold must reach"),
-         "threshold": ParamSpec(kind="threshold", default="optimize", low=0.0, high=1.0,
-                                doc="the operating threshold; `optimize` chooses it"),
+         "threshold": _only_optimize("precision_at_recall", "precision"),
      },
      chooser=_choose_precision_at_recall)
 _reg("recall_at_precision", "Recall", "higher", _fn_recall_at_precision,
@@ -650,7 +643,6 @@ _reg("recall_at_precision", "Recall", "higher", _fn_recall_at_precision,
      params={
          "precision": ParamSpec(kind="float", default=0.8, low=0.0, high=1.0,
                                 doc="the precision the threshold must reach"),
-         "threshold": ParamSpec(kind="threshold", default="optimize", low=0.0, high=1.0,
-                                doc="the operating threshold; `optimize` chooses it"),
+         "threshold": _only_optimize("recall_at_precision", "recall"),
      },
      chooser=_choose_recall_at_precision)

@@ -29,6 +29,7 @@ from mlscope.engine.stats import BinaryStats, MulticlassStats
 from mlscope.metrics.binary import (
     average_precision,
     binary_log_loss,
+    not_probability_reason,
     threshold_spec_fn,
     threshold_spec_undefined,
 )
@@ -219,7 +220,8 @@ def _fn_log_loss(stats: BinaryStats | MulticlassStats, **_: Any) -> FloatArray:
 def _why_log_loss(stats: BinaryStats | MulticlassStats, **_: Any) -> str | None:
     if isinstance(stats, MulticlassStats):
         return _rows_reason(stats)
-    return no_rows_reason(stats.n_rows, stats.total_pos + stats.total_neg)
+    return (no_rows_reason(stats.n_rows, stats.total_pos + stats.total_neg)
+            or not_probability_reason(stats))
 
 
 register(MetricSpec(
@@ -229,15 +231,17 @@ register(MetricSpec(
                 "positive; multiclass: the arg-max class).",
     params={"threshold": ParamSpec(
         kind="threshold", default=0.5, low=0.0, high=1.0,
-        doc="binary only: rows with score >= threshold are predicted positive; "
-            "`optimize` picks the best threshold on the selection split",
+        doc="binary only: rows with score >= threshold are predicted positive (a "
+            "probability, also for logits; on the scores' own scale with `score_type: "
+            "score`); `optimize` picks the best threshold on the selection split",
     )},
 ))
 register(MetricSpec(
     name="log_loss", tasks=_SHARED, direction="lower", fn=_fn_log_loss,
     undefined=_why_log_loss, label="Log loss", bounds=(0.0, None),
     description="Mean negative log of the probability given to the true class, "
-                "probabilities clipped to [eps, 1 − eps].",
+                "probabilities clipped to [eps, 1 − eps] (binary logits: exact, unclipped).",
+    needs_probability=True,
 ))
 
 

@@ -52,6 +52,9 @@ class ParamSpec:
     doc: str
     low: float | None = None
     high: float | None = None
+    # Set on a `threshold` that only `optimize` may take (an operating point chooses its
+    # own threshold): a number is refused with this explanation and fix, never ignored.
+    only_optimize: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ class MetricSpec:
         ``threshold=`` that value on every split and slice.
     bounds
         The metric's range, for charts (``None`` when unbounded).
+    needs_probability
+        The metric reads the scores as probabilities; refused with ``score_type: score``.
     label
         Short human name for reports.
     """
@@ -94,13 +99,23 @@ class MetricSpec:
     params: Mapping[str, ParamSpec] = field(default_factory=dict)
     chooser: ChooserFn | None = None
     bounds: tuple[float | None, float | None] = (None, None)
+    # Reads the scores as probabilities (log loss, Brier): refused for binary scores that
+    # only rank rows (`score_type: score`).
+    needs_probability: bool = False
 
     @property
     def higher_is_better(self) -> bool:
         return self.direction == "higher"
 
-    def resolve_params(self, given: Mapping[str, Any], *, where: str = "") -> dict[str, Any]:
-        """Check ``given`` against :attr:`params` and fill in defaults."""
+    def resolve_params(self, given: Mapping[str, Any], *, where: str = "",
+                       score_type: str = "probability") -> dict[str, Any]:
+        """Check ``given`` against :attr:`params` and fill in defaults.
+
+        ``score_type`` is the charter's ``data.score_type``: a threshold is a probability
+        in [0, 1] for ``probability`` and ``logit`` scores, and any number on the scale of
+        the scores for ``score``, where no default threshold has a meaning, so one must
+        be given.
+        """
         out: dict[str, Any] = {}
         for key in given:
             if key not in self.params:
@@ -110,8 +125,16 @@ class MetricSpec:
                     f"{did_you_mean(key, self.params)} (parameters: {known})"
                 )
         for key, spec in self.params.items():
+            if (score_type == "score" and spec.kind == "threshold" and key not in given
+                    and spec.default != "optimize"):
+                raise InputError(
+                    f"{where}metric `{self.name}` parameter `{key}` must be given with "
+                    f"`score_type: score`: its default {spec.default!r} is a probability, "
+                    "and these scores are not probabilities"
+                )
             value = given.get(key, spec.default)
-            out[key] = _check_param(self.name, key, spec, value, where)
+            out[key] = _check_param(self.name, key, spec, value, where,
+                                    unbounded=score_type == "score" and spec.kind == "threshold")
         return out
 
     def is_operating_point(self, params: Mapping[str, Any]) -> bool:
@@ -119,10 +142,13 @@ class MetricSpec:
         return self.chooser is not None or params.get("threshold") == "optimize"
 
 
-def _check_param(metric: str, key: str, spec: ParamSpec, value: Any, where: str) -> Any:
+def _check_param(metric: str, key: str, spec: ParamSpec, value: Any, where: str,
+                 unbounded: bool = False) -> Any:
     bad = f"{where}metric `{metric}` parameter `{key}` "
     if spec.kind == "threshold" and value == "optimize":
         return value
+    if spec.only_optimize is not None:
+        raise InputError(f"{bad}cannot be {value!r}: {spec.only_optimize}")
     if spec.kind == "str":
         if not isinstance(value, str):
             raise InputError(f"{bad}must be text, got {value!r}")
@@ -133,7 +159,12 @@ def _check_param(metric: str, key: str, spec: ParamSpec, value: Any, where: str)
     elif isinstance(value, bool) or not isinstance(value, int | float):
         hint = " or `optimize`" if spec.kind == "threshold" else ""
         raise InputError(f"{bad}must be a number{hint}, got {value!r}")
-    if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high):
+    if not np.isfinite(value):
+        raise InputError(f"{bad}must be a finite number, got {value!r}")
+    if unbounded:
+        pass  # a threshold on the scale of `score_type: score` scores
+    elif (spec.low is not None and value < spec.low) or (
+            spec.high is not None and value > spec.high):
         raise InputError(f"{bad}must be in [{spec.low}, {spec.high}], got {value!r}")
     return int(value) if spec.kind == "int" else float(value)
 

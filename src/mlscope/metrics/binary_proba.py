@@ -1,0 +1,66 @@
+"""Binary probability metrics (log loss, Brier) on any score scale.
+
+Split from :mod:`mlscope.metrics.binary` (which re-exports them). The scale is the
+statistics' ``score_type`` (see :mod:`mlscope.engine.links`): probabilities as scikit-learn
+treats them, logits through their exact link, and plain scores not at all.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from mlscope.engine.links import neg_log_likelihood, probability
+from mlscope.engine.stats import BinaryStats
+
+__all__ = ["binary_log_loss", "brier", "not_probability_reason"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _div(num: npt.ArrayLike, den: npt.ArrayLike) -> FloatArray:
+    """``num / den`` with NaN where ``den`` is 0 (as :mod:`mlscope.metrics.binary`)."""
+    n = np.asarray(num, dtype=np.float64)
+    d = np.asarray(den, dtype=np.float64)
+    ok = d > 0
+    return np.where(ok, n / np.where(ok, d, 1.0), np.nan)
+
+
+def binary_log_loss(stats: BinaryStats) -> FloatArray:
+    """Mean negative log-likelihood of the labels.
+
+    Probabilities are clipped to ``[eps, 1 − eps]`` as scikit-learn does (float64 ``eps``,
+    applied to ``p`` for positives and to ``1 − p`` for negatives); logits use the exact
+    ``softplus`` forms of :func:`mlscope.engine.links.neg_log_likelihood`. NaN for scores
+    that are not probabilities (``score_type: score``).
+    """
+    if stats.score_type == "score":
+        return np.full(stats.batch_shape, np.nan)
+    if stats.loss_sums is not None and "log_loss" in stats.loss_sums:
+        return _div(stats.loss_sums["log_loss"].sum(axis=-1), stats.total_pos + stats.total_neg)
+    nll_pos, nll_neg = neg_log_likelihood(stats.scores, stats.score_type)
+    loss = (stats.pos * nll_pos + stats.neg * nll_neg).sum(axis=-1)
+    return _div(loss, stats.total_pos + stats.total_neg)
+
+
+def brier(stats: BinaryStats) -> FloatArray:
+    """Mean squared difference between the probability and the 0/1 label (``brier_score_loss``).
+
+    Logits are mapped to probabilities first (``expit``); NaN for ``score_type: score``.
+    """
+    if stats.score_type == "score":
+        return np.full(stats.batch_shape, np.nan)
+    if stats.loss_sums is not None and "brier" in stats.loss_sums:
+        return _div(stats.loss_sums["brier"].sum(axis=-1), stats.total_pos + stats.total_neg)
+    s = probability(stats.scores, stats.score_type)
+    sq = (stats.pos * (1.0 - s) ** 2 + stats.neg * s**2).sum(axis=-1)
+    return _div(sq, stats.total_pos + stats.total_neg)
+
+
+def not_probability_reason(stats: BinaryStats) -> str | None:
+    """Why a probability metric is undefined on scores that are not probabilities."""
+    if stats.score_type == "score":
+        return ("the scores are not probabilities (`score_type: score`): only ranking and "
+                "threshold metrics apply; give probabilities or logits (`score_type: "
+                "logit`) for log loss and Brier")
+    return None
