@@ -196,13 +196,13 @@ def test_nan_in_regression_label_or_prediction_exits_2(
 def test_text_boolean_labels_read_as_0_1(tmp_path: Path, engine: str, form: str) -> None:
     df = binary_frame()
     pos, neg = form.split("/")
-    df.to_parquet(tmp_path / "ints.parquet", index=False)
-    text = df.assign(label=np.where(df["label"] == 1, pos, neg))
-    text.to_parquet(tmp_path / "eval.parquet", index=False)
     (tmp_path / "i").mkdir()
     (tmp_path / "t").mkdir()
-    want = mlscope.evaluate(write_charter(tmp_path / "i", small_charter("../ints.parquet")))
-    cpath = write_charter(tmp_path / "t", small_charter("../eval.parquet"))
+    df.to_parquet(tmp_path / "i" / "ints.parquet", index=False)
+    text = df.assign(label=np.where(df["label"] == 1, pos, neg))
+    text.to_parquet(tmp_path / "t" / "eval.parquet", index=False)
+    want = mlscope.evaluate(write_charter(tmp_path / "i", small_charter("ints.parquet")))
+    cpath = write_charter(tmp_path / "t", small_charter("eval.parquet"))
     r = run_cli(cpath, "-o", str(tmp_path / "out"), "--no-store", *_engine_args(engine))
     assert r.exit_code in (0, 1), r.output
     got = mlscope.evaluate(cpath, engine="spark" if engine == "spark" else "numpy")

@@ -17,7 +17,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
 
@@ -29,8 +29,9 @@ if TYPE_CHECKING:
     from mlscope.data.source import EvalTable
 
 __all__ = [
-    "binary_label_sql", "check_covered", "check_rows", "check_splits", "check_unique",
-    "first_line", "not_finite_error", "qi", "ql", "sniff_file", "values_not_statistics",
+    "binary_label_rule", "binary_label_sql", "check_covered", "check_rows", "check_splits",
+    "check_unique", "first_line", "not_finite_error", "qi", "ql", "sniff_file",
+    "values_not_statistics",
 ]
 
 _PROBA_TOL = 1e-6  # multiclass rows may sum to 1 up to float rounding
@@ -199,6 +200,39 @@ def binary_label_sql(
                 f"{file_label}: column `{label_name}` (label) is NaN in {row[0]} rows (e.g. row "
                 f"id {row[1]}); drop those rows or fill the label"
             )
+    kind, value = binary_label_rule(values, positive, file_label, label_name)
+    text = f"CAST({lab} AS VARCHAR)"
+    if kind == "lower-equals":
+        return f"CAST(lower({text}) = {ql(value)} AS INTEGER)"
+    if kind == "equals":
+        return f"CAST({text} = {ql(value)} AS INTEGER)"
+    if kind == "boolean":
+        return f"CAST({lab} AS INTEGER)"
+    if kind == "number":
+        return f"CAST(CAST({lab} AS DOUBLE) AS INTEGER)"
+    # Text: read its lower-case form ("True" cannot be cast to a number).
+    true = ", ".join(ql(v) for v in _TRUE_TEXT)
+    return f"CAST(lower(trim({text})) IN ({true}) AS INTEGER)"
+
+
+LabelRule = tuple[Literal["lower-equals", "equals", "boolean", "number", "text"], str]
+
+
+def binary_label_rule(values: list[Any], positive: Any, file_label: str,
+                      label_name: str) -> LabelRule:
+    """How a binary label column's (at most four) distinct values map to 1, checked.
+
+    Shared by the DuckDB and Spark readers, which each write the SQL for the rule:
+    ``("lower-equals", v)`` the positive is true/false, matched in any case;
+    ``("equals", v)`` the positive as written; ``("boolean", "")``, ``("number", "")``
+    and ``("text", "")`` 0/1 or true/false as booleans, numbers or text (1 is positive).
+
+    Raises
+    ------
+    InputError
+        Missing values, more than two values, a ``data.positive`` that is not a value, or
+        two values that are not 0/1 or true/false without ``data.positive``.
+    """
     if None in values:
         raise InputError(
             f"{file_label}: column `{label_name}` (label) has missing values; drop those rows "
@@ -210,7 +244,6 @@ def binary_label_sql(
             f"({', '.join(map(repr, values[:4]))}, …) but the task is binary; use "
             "`task: multiclass` or map the labels to two values"
         )
-    text = f"CAST({lab} AS VARCHAR)"
     if positive is not None:
         pos = _text(positive)
         # true/false match in any case ("True" text, a boolean column, `positive: true`);
@@ -225,18 +258,14 @@ def binary_label_sql(
                 f"{file_label}: data.positive is {positive!r} but column `{label_name}` holds "
                 f"{', '.join(map(repr, values))}"
             )
-        if boolish:
-            return f"CAST(lower({text}) = {ql(pos.lower())} AS INTEGER)"
-        return f"CAST({text} = {ql(pos)} AS INTEGER)"
+        return ("lower-equals", pos.lower()) if boolish else ("equals", pos)
     as_text = {_text(v).strip().lower() for v in values}
     if as_text <= {*_TRUE_TEXT, *_FALSE_TEXT}:
         if all(isinstance(v, bool) for v in values):
-            return f"CAST({lab} AS INTEGER)"
+            return ("boolean", "")
         if all(isinstance(v, int | float) for v in values):
-            return f"CAST(CAST({lab} AS DOUBLE) AS INTEGER)"
-        # Text: read its lower-case form ("True" cannot be cast to a number).
-        true = ", ".join(ql(v) for v in _TRUE_TEXT)
-        return f"CAST(lower(trim({text})) IN ({true}) AS INTEGER)"
+            return ("number", "")
+        return ("text", "")
     raise InputError(
         f"{file_label}: column `{label_name}` (label) holds {', '.join(map(repr, values))}; "
         f"say which one is positive with `data.positive: {values[-1]!r}` in the charter"

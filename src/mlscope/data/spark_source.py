@@ -30,7 +30,7 @@ import duckdb
 
 from mlscope.charter.predicate import check_where, shown
 from mlscope.charter.schema import Charter
-from mlscope.data.checks import check_splits, score_type_hint, sniff_file
+from mlscope.data.checks import binary_label_rule, check_splits, score_type_hint, sniff_file
 from mlscope.data.checks import first_line as _first_line
 from mlscope.data.source import EvalTable, _fingerprint
 from mlscope.errors import InputError, did_you_mean
@@ -289,11 +289,6 @@ def _read(session: SparkSession, table: str, base_dir: Path) -> tuple[DataFrame,
     return df, label, fp
 
 
-def _text(v: Any) -> str:
-    """A label value as Spark's CAST(… AS STRING) writes it (booleans in lower case)."""
-    return str(v).lower() if isinstance(v, bool) else str(v)
-
-
 def _binary_label_expr(
     src: DataFrame, label: str, column: str, positive: Any, id_expr: str
 ) -> str:
@@ -313,40 +308,13 @@ def _binary_label_expr(
             f"{label}: column `{column}` (label) is NaN in {row['n']} rows (e.g. row id "
             f"{row['ex']}); drop those rows or fill the label"
         )
-    if None in values:
-        raise InputError(
-            f"{label}: column `{column}` (label) has missing values; drop those rows "
-            "or fill the label"
-        )
-    if len(values) > 2:
-        raise InputError(
-            f"{label}: column `{column}` has more than two values "
-            f"({', '.join(map(repr, values[:4]))}, …) but the task is binary; use "
-            "`task: multiclass` or map the labels to two values"
-        )
-    if positive is not None:
-        pos = _text(positive)
-        # true/false match in any case (text "True", a boolean column); others exactly.
-        boolish = pos.lower() in ("true", "false")
-
-        def same(v: Any) -> bool:
-            return _text(v).lower() == pos.lower() if boolish else _text(v) == pos
-
-        if not any(same(v) for v in values):
-            raise InputError(
-                f"{label}: data.positive is {positive!r} but column `{column}` holds "
-                f"{', '.join(map(repr, values))}"
-            )
-        if boolish:
-            return f"CAST(lower(CAST({col} AS STRING)) = {sql_str(pos.lower())} AS INT)"
-        return f"CAST(CAST({col} AS STRING) = {sql_str(pos)} AS INT)"
-    as_str = {str(v).lower() for v in values}
-    if as_str <= {"0", "1", "true", "false", "0.0", "1.0"}:
-        return f"CAST(lower(trim(CAST({col} AS STRING))) IN ('1', 'true', '1.0') AS INT)"
-    raise InputError(
-        f"{label}: column `{column}` (label) holds {', '.join(map(repr, values))}; "
-        f"say which one is positive with `data.positive: {values[-1]!r}` in the charter"
-    )
+    kind, value = binary_label_rule(values, positive, label, column)
+    if kind == "lower-equals":
+        return f"CAST(lower(CAST({col} AS STRING)) = {sql_str(value)} AS INT)"
+    if kind == "equals":
+        return f"CAST(CAST({col} AS STRING) = {sql_str(value)} AS INT)"
+    # 0/1 or true/false, as booleans, numbers or text: Spark reads each through its text.
+    return f"CAST(lower(trim(CAST({col} AS STRING))) IN ('1', 'true', '1.0') AS INT)"
 
 
 def open_spark_evaluation(
