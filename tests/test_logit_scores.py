@@ -333,6 +333,7 @@ def test_out_of_range_message_recommends_score_otherwise(tmp_path: Path,
 def test_paired_tests_use_logits_and_converted_thresholds(tmp_path: Path) -> None:
     from sklearn.metrics import accuracy_score
 
+    from mlscope.compare.intervals import auc_difference_interval
     from mlscope.compare.paired import delong_test, mcnemar_test
 
     rng = np.random.default_rng(5)
@@ -369,7 +370,12 @@ def test_paired_tests_use_logits_and_converted_thresholds(tmp_path: Path) -> Non
     assert d.test == "delong"
     assert d.value == pytest.approx(roc_auc_score(test.y, test.better)
                                     - roc_auc_score(test.y, test["prod"]), abs=1e-12)
-    assert (d.lower, d.upper, d.p_value) == pytest.approx((ref.lower, ref.upper, ref.p_value))
+    # DeLong's p-value on the raw logits; the interval is the range-respecting one built
+    # from the two AUCs' logit-DeLong intervals (docs/computation.md), on the logits too.
+    assert d.p_value == pytest.approx(ref.p_value)
+    lo, hi = auc_difference_interval(test.y.to_numpy(), test.better.to_numpy(),
+                                     test["prod"].to_numpy(), level=0.95)
+    assert (d.lower, d.upper) == pytest.approx((lo, hi))
     # Accuracy at the probability 0.7: McNemar counts the rows each model gets right there.
     a = next(d for d in res.differences if d.split == "test" and d.slice == "overall"
              and d.metric == "accuracy" and d.model == "better" and d.reference == "prod")

@@ -158,11 +158,16 @@ def store(template: Store, tmp_path: Path) -> str:
 
 
 def _charter(folder: Path, imported: ImportedRuns, labels: Path, **extra: Any) -> Path:
+    # The labels live in the project, beside the imported predictions (a charter reads
+    # only files inside its project).
+    local = folder / labels.name
+    if not local.exists():
+        shutil.copyfile(labels, local)
     charter: dict[str, Any] = {
         "project": "churn",
         "task": "binary",
         "seed": 7,
-        "data": {"labels": str(labels), "id": imported.id_column, "label": "churned",
+        "data": {"labels": local.name, "id": imported.id_column, "label": "churned",
                  "split": "split",
                  "predictions": imported.charter_predictions(relative_to=folder)},
         "splits": {"selection": "validation", "report": "test", "train": None},
