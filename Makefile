@@ -5,13 +5,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mlscope-installed
 EXAMPLE := examples/caravan
 
-.PHONY: demo test lint typecheck unit bench bench-store clean help
+.PHONY: demo test lint typecheck unit bench bench-store bench-gates clean help
 
 help:
 	@echo "make demo   - install, run the Caravan example end to end, print where the report is"
 	@echo "make test   - install dev tools, run ruff, mypy and the whole test suite"
 	@echo "make bench  - benchmarks (results in benchmarks/results/)"
 	@echo "make bench-store - the store's read timings only (benchmarks/results/store.md)"
+	@echo "make bench-gates - power and size of the slice gates (benchmarks/results/slice-gates.md)"
 	@echo "make lint   - ruff and mypy only"
 
 $(STAMP): pyproject.toml
@@ -54,8 +55,13 @@ $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP) bench-store
+bench: $(BENCH_STAMP) bench-store bench-gates
 	$(PY) benchmarks/bench_evaluate.py --rows $(ROWS) --methods $(METHODS) $(BENCH_ARGS)
+
+# Power and size of the slice gates by simulation (more runs than the unit suite's), into
+# benchmarks/results/slice-gates.md.
+bench-gates: $(STAMP)
+	$(PY) benchmarks/bench_slice_gates.py
 
 # Timings never go in the unit suite (a loaded machine fails them): the store's reads on
 # 1,000 runs are timed here, into benchmarks/results/store.md and store.json.
