@@ -123,7 +123,7 @@ class LearningCurve:
 
     def value_at(self, n: float) -> float:
         """The fitted metric value at training-set size ``n``."""
-        return self._to_value(self.error_at(n))
+        return self.to_value(self.error_at(n))
 
     def interval_at(self, n: float) -> tuple[float, float] | None:
         """The bootstrap interval of the fitted metric value at ``n`` (``None``: no
@@ -133,13 +133,13 @@ class LearningCurve:
         reps = np.asarray(self.replicates)
         errs = reps[:, 0] * float(n) ** -reps[:, 1] + reps[:, 2]
         lo, hi = quantiles(errs, self.level)
-        v1, v2 = self._to_value(lo), self._to_value(hi)
+        v1, v2 = self.to_value(lo), self.to_value(hi)
         return (min(v1, v2), max(v1, v2))
 
     @property
     def asymptote(self) -> float:
         """The metric value the fitted curve levels off at (the reference when ``c = 0``)."""
-        return self._to_value(self.c)
+        return self.to_value(self.c)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON-ready), without the bootstrap replicates."""
@@ -147,10 +147,12 @@ class LearningCurve:
         out.pop("replicates")
         return out
 
-    def _to_value(self, error: float) -> float:
+    def to_value(self, error: float) -> float:
+        """The metric value at a given error (distance from :attr:`reference`)."""
         return self.reference - error if self.direction == "higher" else self.reference + error
 
-    def _to_error(self, value: float) -> float:
+    def to_error(self, value: float) -> float:
+        """The error (distance from :attr:`reference`) of a given metric value."""
         return self.reference - value if self.direction == "higher" else value - self.reference
 
 

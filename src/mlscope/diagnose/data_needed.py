@@ -110,7 +110,7 @@ def data_needed(curve: LearningCurve, target: float, *, direction: str) -> DataN
     t = float(target)
     if not math.isfinite(t):
         raise InputError(f"target must be a finite metric value; got {target!r}")
-    e_t = curve._to_error(t)
+    e_t = curve.to_error(t)
     if e_t < 0 and curve.reference_source == "metric bound":
         raise InputError(f"target {t:g} is beyond the metric's best possible value "
                          f"{curve.reference:g}")
@@ -202,7 +202,7 @@ def nines(curve: LearningCurve, *, direction: str, start: float | None = None,
         now = curve.error_at(max(curve.sizes))
         e0 = 10.0 ** -(math.floor(-math.log10(now)) + 1)
     else:
-        e0 = curve._to_error(float(start))
+        e0 = curve.to_error(float(start))
         if not (math.isfinite(e0) and e0 > 0):
             raise InputError(f"start must be a metric value short of the best possible value "
                              f"{curve.reference:g}; got {start!r}")
@@ -210,7 +210,7 @@ def nines(curve: LearningCurve, *, direction: str, start: float | None = None,
     prev: float | None = None
     for i in range(int(count)):
         err = float(f"{e0 / 10**i:.12g}")  # 1 − 0.9 is 0.09999999999999998
-        target = round(curve._to_value(err), 12)
+        target = round(curve.to_value(err), 12)
         dn = data_needed(curve, target, direction=direction)
         mult = dn.n / prev if (dn.n is not None and prev is not None) else None
         rows.append({"target": target, "error": err, "n": dn.n, "interval": dn.interval,
