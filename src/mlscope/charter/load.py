@@ -14,29 +14,55 @@ Three layers of checks, all collected before anything is raised:
 
 Sections that fail the schema are left out of the later checks; the other sections are
 still checked, so one run shows every problem.
+
+Reading YAML with positions lives in :mod:`~mlscope.charter.positions`, the words of
+problems in :mod:`~mlscope.charter.messages`, schema lookups in
+:mod:`~mlscope.charter.schema_paths`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import NoneType, UnionType
-from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from mlscope.charter.bounds import check_metric_ranges
+from mlscope.charter.messages import (
+    COMPARE,
+    EXPECTED,
+    MISSING_FIX,
+    bound_fix,
+    closest,
+    either,
+    identifier,
+    is_number,
+    kind_suffix,
+    show,
+    suggest_id,
+)
 from mlscope.charter.pairs import check_compare
+from mlscope.charter.positions import (
+    ABSENT,
+    YamlDoc,
+    dotted,
+    find_key,
+    index_yaml,
+    norm_key,
+    project_loc,
+    yaml_problem,
+)
+from mlscope.charter.positions import Key as Key
+from mlscope.charter.positions import KeyPath as KeyPath
 from mlscope.charter.predicate import PredicateError, parse_predicate
 from mlscope.charter.schema import (
-    _BOUND,
     Baseline,
     Bound,
     Charter,
@@ -54,10 +80,17 @@ from mlscope.charter.schema import (
     WeightedRule,
     format_number,
 )
+from mlscope.charter.schema_paths import (
+    is_metric_entry,
+    is_rule,
+    lenient,
+    model_at,
+    rule_name,
+    try_model,
+)
 from mlscope.charter.yaml_safe import (
     CharterLoader,
     YamlLimitError,
-    ascii_identifier,
     read_charter_text,
 )
 from mlscope.errors import CharterError, InputError, Problem, did_you_mean
@@ -70,8 +103,6 @@ __all__ = [
     "validate_charter",
 ]
 
-Key = str | int
-KeyPath = tuple[Key, ...]
 AnyRule = SatisficingRule | WeightedRule | FormulaRule | ParetoRule
 
 _RULE_ADAPTER: TypeAdapter[AnyRule] = TypeAdapter(Rule)
@@ -224,100 +255,6 @@ def _jsonable(x: Any) -> Any:
     return str(x)
 
 
-# --------------------------------------------------------------------------------------
-# Reading YAML with the line of every key
-# --------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Yaml:
-    data: Any
-    lines: dict[KeyPath, int]  # where each key (or list item) is written, 1-based
-    texts: dict[KeyPath, str]  # the scalar text as written, for "put it in quotes" fixes
-    duplicates: list[tuple[KeyPath, int, int]]  # (path, first line, repeated line)
-
-
-def _key_text(node: yaml.Node, constructor: yaml.constructor.SafeConstructor) -> str:
-    if isinstance(node, yaml.ScalarNode):
-        try:
-            return str(constructor.construct_object(node))
-        except yaml.YAMLError:
-            return str(node.value)
-    return str(node.value)
-
-
-def _index(root: yaml.Node) -> tuple[dict[KeyPath, int], dict[KeyPath, str],
-                                     list[tuple[KeyPath, int, int]]]:
-    lines: dict[KeyPath, int] = {}
-    texts: dict[KeyPath, str] = {}
-    dups: list[tuple[KeyPath, int, int]] = []
-    constructor = yaml.constructor.SafeConstructor()
-    stack: list[tuple[KeyPath, yaml.Node]] = [((), root)]
-    while stack:
-        path, node = stack.pop()
-        if len(path) > 64:  # a recursive alias; nothing a charter needs
-            continue
-        if isinstance(node, yaml.MappingNode):
-            first: dict[str, int] = {}
-            for k, v in node.value:
-                key = _key_text(k, constructor)
-                if key == "<<":  # a merge key: the merged keys keep their anchor's lines
-                    continue
-                line = k.start_mark.line + 1
-                p = (*path, key)
-                if key in first:
-                    dups.append((p, first[key], line))
-                else:
-                    first[key] = line
-                lines[p] = line
-                stack.append((p, v))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, v in enumerate(node.value):
-                p = (*path, i)
-                lines[p] = v.start_mark.line + 1
-                stack.append((p, v))
-        elif isinstance(node, yaml.ScalarNode) and path:
-            texts[path] = str(node.value)
-    return lines, texts, dups
-
-
-_YAML_HINTS = (
-    ("found character '\\t'", "indent with spaces, not tabs"),
-    ("chomping or indentation indicators",
-     "put values that start with > or | in quotes, e.g. recall: \">= 0.3\" (unquoted, "
-     "YAML reads > and | as the start of a block of text)"),
-    ("mapping values are not allowed",
-     "quote a value that contains \": \", and indent the keys of one section equally"),
-    ("could not find expected ':'", "add the missing `:` after the key, or close the quote"),
-    ("expected ',' or ']'", "close the list: every [ needs a matching ]"),
-    ("expected ',' or '}'", "close the mapping: every { needs a matching }"),
-    ("found undefined alias", "define the anchor (&name) before using it (*name)"),
-    ("found unhashable key", "keys must be plain names, not lists or mappings"),
-    ("expected a single document", "keep one YAML document per charter (remove `---`)"),
-    ("found unexpected end of stream", "close the quote"),
-    ("found unknown escape character", "use single quotes for text with backslashes"),
-)
-
-
-def _yaml_problem(exc: yaml.YAMLError, file: str) -> Problem:
-    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
-        return Problem(f"the file is not valid YAML: {exc}", file=file,
-                       fix="check the indentation, quotes and brackets")
-    mark = exc.problem_mark
-    line, col = mark.line + 1, mark.column + 1
-    what = exc.problem or "syntax error"
-    if exc.context:
-        ctx_line = exc.context_mark.line + 1 if exc.context_mark is not None else None
-        what += f" ({exc.context}" + (
-            f" that starts on line {ctx_line})" if ctx_line and ctx_line != line else ")"
-        )
-    fix = next((hint for needle, hint in _YAML_HINTS if needle in str(exc)), None)
-    fix = fix or f"check the indentation, quotes and brackets on line {line} and just before"
-    return Problem(
-        f"the file is not valid YAML (line {line}, column {col}): {what}",
-        file=file, line=line, fix=fix,
-    )
-
 
 # --------------------------------------------------------------------------------------
 # The checker
@@ -341,31 +278,31 @@ def _validate(path: str | Path) -> tuple[ValidationReport, Problem | None]:
                 fix="write at least project, task, data, metrics and selection (see the "
                 f"examples in {_DOCS})",
             )]), None
-        lines, texts, dups = _index(root)
+        lines, texts, dups = index_yaml(root)
         data = loader.construct_document(root)
     except YamlLimitError as exc:
         return ValidationReport(None, [exc.problem(file)]), None
     except yaml.YAMLError as exc:
-        return ValidationReport(None, [_yaml_problem(exc, file)]), None
+        return ValidationReport(None, [yaml_problem(exc, file)]), None
     finally:
         loader.dispose()
 
     if not isinstance(data, dict):
         return ValidationReport(None, [Problem(
             f"the top level of the charter must be a mapping of keys (project:, task:, "
-            f"data:, ...), got {_show(data)}{_kind_suffix(data)}",
+            f"data:, ...), got {show(data)}{kind_suffix(data)}",
             file=file, line=root.start_mark.line + 1,
             fix="start each top-level key at the beginning of a line, e.g. `project: churn`",
         )]), None
 
-    checker = _Checker(file, _Yaml(data, lines, texts, dups))
+    checker = _Checker(file, YamlDoc(data, lines, texts, dups))
     return checker.run(), None
 
 
 class _Checker:
     """Collects the problems and warnings of one charter."""
 
-    def __init__(self, file: str, doc: _Yaml) -> None:
+    def __init__(self, file: str, doc: YamlDoc) -> None:
         self.file = file
         self.doc = doc
         self.raw: dict[Any, Any] = doc.data
@@ -380,7 +317,7 @@ class _Checker:
     # --- recording -------------------------------------------------------------------
 
     def line(self, path: KeyPath) -> int | None:
-        p = tuple(_norm(k) for k in path)
+        p = tuple(norm_key(k) for k in path)
         while p:
             if p in self.doc.lines:
                 return self.doc.lines[p]
@@ -392,31 +329,31 @@ class _Checker:
         """Record a problem at ``path``; its line is that of ``at`` when given."""
         line = self.line(path if at is None else at)
         self.problems.append(Problem(message, file=self.file, line=line,
-                                     fix=fix, path=_dotted(path) or None))
+                                     fix=fix, path=dotted(path) or None))
 
     def warn(self, path: KeyPath, message: str, fix: str | None = None) -> None:
         self.warnings.append(Problem(message, file=self.file, line=self.line(path),
-                                     fix=fix, path=_dotted(path) or None))
+                                     fix=fix, path=dotted(path) or None))
 
     def raw_at(self, path: KeyPath) -> Any:
         cur: Any = self.raw
         for el in path:
             if isinstance(cur, dict):
-                k = _find_key(cur, el)
-                if k is _ABSENT:
-                    return _ABSENT
+                k = find_key(cur, el)
+                if k is ABSENT:
+                    return ABSENT
                 cur = cur[k]
             elif isinstance(cur, list) and isinstance(el, int) and 0 <= el < len(cur):
                 cur = cur[el]
             else:
-                return _ABSENT
+                return ABSENT
         return cur
 
     # --- the run ---------------------------------------------------------------------
 
     def run(self) -> ValidationReport:
         for path, first, again in self.doc.duplicates:
-            parent = _dotted(path[:-1])
+            parent = dotted(path[:-1])
             self.add(
                 path,
                 f"key `{path[-1]}` is written twice "
@@ -445,10 +382,10 @@ class _Checker:
         for err in errors:
             loc = tuple(err["loc"])
             if err["type"] == "missing" and loc:
-                parent, union_at = _project(loc[:-1], self.raw)
+                parent, union_at = project_loc(loc[:-1], self.raw)
                 items.append((err, (*parent, str(loc[-1])), None))
             else:
-                path, union_at = _project(loc, self.raw)
+                path, union_at = project_loc(loc, self.raw)
                 items.append((err, path, union_at))
 
         # A value that matches no member of a union (`str | dict[str, str]`) gets one error
@@ -461,7 +398,7 @@ class _Checker:
         skip: set[int] = set()
         merged: list[tuple[KeyPath, list[ErrorDetails]]] = []
         for node, idx in by_node.items():
-            shallow = [i for i in idx if items[i][1] == node and items[i][0]["type"] in _EXPECTED]
+            shallow = [i for i in idx if items[i][1] == node and items[i][0]["type"] in EXPECTED]
             if len(shallow) == len(idx) and len(shallow) > 1:
                 merged.append((node, [items[i][0] for i in shallow]))
                 skip.update(shallow)
@@ -471,7 +408,7 @@ class _Checker:
         renamed = self.renamed
         for i, (err, path, _) in enumerate(items):
             if i not in skip and err["type"] == "extra_forbidden":
-                best = _best(str(path[-1]), self.allowed_keys(tuple(err["loc"])[:-1]))
+                best = closest(str(path[-1]), self.allowed_keys(tuple(err["loc"])[:-1]))
                 if best:
                     renamed.add((*path[:-1], best))
         for i, (err, path, _) in enumerate(items):
@@ -479,13 +416,13 @@ class _Checker:
                 continue
             self.schema_problem(err, path)
         for node, errs in merged:
-            wanted = _either(list(dict.fromkeys(_EXPECTED[e["type"]] for e in errs)))
+            wanted = either(list(dict.fromkeys(EXPECTED[e["type"]] for e in errs)))
             value = errs[0].get("input")
-            self.add(node, f"expected {wanted}, got {_show(value)}{_kind_suffix(value)}",
+            self.add(node, f"expected {wanted}, got {show(value)}{kind_suffix(value)}",
                      fix=self.type_fix(node, value, wanted))
 
     def allowed_keys(self, loc: tuple[Any, ...]) -> list[str]:
-        model = _model_at(loc)
+        model = model_at(loc)
         return list(model.model_fields) if model is not None else []
 
     def schema_problem(self, err: ErrorDetails, path: KeyPath) -> None:
@@ -493,23 +430,23 @@ class _Checker:
         value = err.get("input")
         ctx = err.get("ctx") or {}
         loc = tuple(err["loc"])
-        where = _dotted(path[:-1])
+        where = dotted(path[:-1])
 
         if kind == "extra_forbidden":
             key = str(path[-1])
-            model = _model_at(loc[:-1])
+            model = model_at(loc[:-1])
             allowed = list(model.model_fields) if model is not None else []
             if model in _RULE_CLASSES:
-                owners = [_rule_name(c) for c in _RULE_CLASSES if key in c.model_fields]
+                owners = [rule_name(c) for c in _RULE_CLASSES if key in c.model_fields]
                 if owners:
-                    this = _rule_name(model)
+                    this = rule_name(model)
                     self.add(path, f"`{key}` is not a key of rule `{this}` (it belongs to "
                              f"rule {', '.join(owners)}); keys of `{this}`: "
                              f"{', '.join(allowed)}",
                              fix=f"remove `{key}`, or change the rule to `{owners[0]}`")
                     return
             level = f"in `{where}`" if where else "at the top level"
-            best = _best(key, allowed)
+            best = closest(key, allowed)
             self.add(
                 path,
                 f"unknown key `{key}` {level}{did_you_mean(key, allowed)} "
@@ -521,21 +458,21 @@ class _Checker:
             key = str(path[-1])
             self.add(path,
                      f"missing required key `{key}`" + (f" in `{where}`" if where else ""),
-                     fix=_MISSING_FIX.get(key, f"add `{key}:` under `{where or 'the top level'}`"),
+                     fix=MISSING_FIX.get(key, f"add `{key}:` under `{where or 'the top level'}`"),
                      at=path[:-1])
         elif kind == "union_tag_invalid":
             given = self.raw_at((*path, "rule"))
             tag = given if isinstance(given, str) else str(ctx.get("tag", ""))
-            best = _best(tag, _RULE_NAMES)
+            best = closest(tag, _RULE_NAMES)
             self.add((*path, "rule"),
                      f"rule must be one of {', '.join(_RULE_NAMES)}; got "
-                     f"{_show(given) if given is not _ABSENT else repr(tag)}"
+                     f"{show(given) if given is not ABSENT else repr(tag)}"
                      f"{did_you_mean(tag, _RULE_NAMES)}",
                      fix=f"write `rule: {best}`" if best else
                      f"use one of {', '.join(_RULE_NAMES)} (see {_DOCS})")
         elif kind == "union_tag_not_found":
             keys = [str(k) for k in value] if isinstance(value, dict) else []
-            typo = next((k for k in keys if _best(k, ["rule"])), None)
+            typo = next((k for k in keys if closest(k, ["rule"])), None)
             head = f"unknown key `{typo}`; did you mean `rule`? " if typo else ""
             self.add(path, f"{head}a rule needs `rule:`, one of {', '.join(_RULE_NAMES)}",
                      fix=f"rename `{typo}` to `rule`" if typo else
@@ -543,8 +480,8 @@ class _Checker:
                      "rule's keys")
         elif kind == "literal_error":
             allowed = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
-            shown = _show(value)
-            best = _best(str(value), allowed) if isinstance(value, str) else None
+            shown = show(value)
+            best = closest(str(value), allowed) if isinstance(value, str) else None
             self.add(path,
                      f"must be one of {', '.join(allowed)}; got {shown}"
                      f"{did_you_mean(str(value), allowed) if isinstance(value, str) else ''}",
@@ -552,34 +489,34 @@ class _Checker:
                      f"use one of {', '.join(allowed)}")
         elif kind == "value_error":
             self.value_error(path, str(ctx.get("error", err["msg"])), value)
-        elif kind in ("model_type", "model_attributes_type") and _is_metric_entry(path):
+        elif kind in ("model_type", "model_attributes_type") and is_metric_entry(path):
             self.add(path, "a metric entry is a metric name or a mapping with `metric:` "
-                     f"(or `custom:`), got {_show(value)}{_kind_suffix(value)}",
+                     f"(or `custom:`), got {show(value)}{kind_suffix(value)}",
                      fix="write e.g. `- roc_auc` or `- {metric: precision, threshold: 0.3}`")
-        elif kind in ("model_type", "model_attributes_type") and _is_rule(path):
+        elif kind in ("model_type", "model_attributes_type") and is_rule(path):
             rule_hint = value if isinstance(value, str) and value in _RULE_NAMES else "satisficing"
             self.add(path, "a rule is a mapping with `rule:` and that rule's keys, got "
-                     f"{_show(value)}{_kind_suffix(value)}",
+                     f"{show(value)}{kind_suffix(value)}",
                      fix=f"write e.g. `{{rule: {rule_hint}, ...}}` with the keys of that rule "
                      f"(see {_DOCS})")
-        elif kind in _EXPECTED:
-            wanted = _EXPECTED[kind]
-            self.add(path, f"expected {wanted}, got {_show(value)}{_kind_suffix(value)}",
+        elif kind in EXPECTED:
+            wanted = EXPECTED[kind]
+            self.add(path, f"expected {wanted}, got {show(value)}{kind_suffix(value)}",
                      fix=self.type_fix(path, value, wanted))
-        elif kind in _COMPARE:
-            op, key = _COMPARE[kind]
+        elif kind in COMPARE:
+            op, key = COMPARE[kind]
             limit = ctx.get(key)
-            self.add(path, f"must be {op} {limit}, got {_show(value)}",
+            self.add(path, f"must be {op} {limit}, got {show(value)}",
                      fix=f"use a value {op} {limit}")
         elif kind in ("too_short", "too_long"):
             self.length_problem(path, kind, ctx, value)
         else:
             msg = str(err["msg"])
-            self.add(path, f"{msg[:1].lower()}{msg[1:]}, got {_show(value)}",
-                     fix=f"see `{_dotted(path)}` in {_DOCS}")
+            self.add(path, f"{msg[:1].lower()}{msg[1:]}, got {show(value)}",
+                     fix=f"see `{dotted(path)}` in {_DOCS}")
 
     def type_fix(self, path: KeyPath, value: Any, wanted: str) -> str:
-        text = self.doc.texts.get(tuple(_norm(k) for k in path))
+        text = self.doc.texts.get(tuple(norm_key(k) for k in path))
         if value is None:
             return "write a value after the colon, or remove the key"
         if len(path) == 3 and path[:2] == ("data", "models"):
@@ -608,14 +545,14 @@ class _Checker:
 
     def length_problem(self, path: KeyPath, kind: str, ctx: dict[str, Any], value: Any) -> None:
         n = len(value) if isinstance(value, list | dict | str) else ctx.get("actual_length")
-        key = _dotted(path)
+        key = dotted(path)
         if key == "report.tradeoff":
             self.add(path, f"needs exactly 2 metric ids (x axis, then y axis), got {n}",
                      fix="write e.g. `tradeoff: [recall, precision]`")
         elif key == "metrics":
             self.add(path, "needs at least one metric",
                      fix="list metrics, e.g. `metrics: [roc_auc, average_precision]`")
-        elif path and path[-1] == "metrics" and _is_rule(path[:-1]):
+        elif path and path[-1] == "metrics" and is_rule(path[:-1]):
             self.add(path, f"a Pareto rule needs at least 2 metrics, got {n}",
                      fix="list two or more metric ids, e.g. `metrics: [recall, precision]`")
         elif kind == "too_short":
@@ -630,7 +567,7 @@ class _Checker:
     def value_error(self, path: KeyPath, message: str, value: Any) -> None:
         message = message.removeprefix("Value error, ")
         if message.startswith("a bound is written like"):
-            self.add(path, message, fix=_bound_fix(value))
+            self.add(path, message, fix=bound_fix(value))
             return
         if message.startswith("give exactly one of `metric`") and isinstance(value, dict):
             if "metric" in value and "custom" in value:
@@ -640,14 +577,14 @@ class _Checker:
                 return
             keys = [str(k) for k in value]
             for k in keys:
-                best = _best(k, ["metric", "custom", "direction"])
+                best = closest(k, ["metric", "custom", "direction"])
                 if best:
                     self.add((*path, k),
                              f"unknown key `{k}` in a metric entry; did you mean `{best}`?",
                              fix=f"rename it to `{best}`")
                     return
             self.add(path, f"a metric entry needs `metric:` (a registry name) or `custom:` "
-                     f"(module:function), got {_show(value)}",
+                     f"(module:function), got {show(value)}",
                      fix="add e.g. `metric: precision`")
             return
         if message.startswith("custom metric must be written"):
@@ -663,7 +600,7 @@ class _Checker:
             self.add(path, message.split("; set `id:`")[0],
                      fix="set `id:` to a name of letters, digits and _ , e.g. `id: cost_fn`")
             return
-        self.add(path, message, fix=f"see `{_dotted(path)}` in {_DOCS}")
+        self.add(path, message, fix=f"see `{dotted(path)}` in {_DOCS}")
 
     # --- layer 3: meaning --------------------------------------------------------------
 
@@ -673,15 +610,15 @@ class _Checker:
         parts = _Parts()
         task = raw.get("task")
         parts.task = task if task in _TASKS else None
-        parts.data, parts.data_broken = _lenient(DataSpec.model_validate,
-                                                 raw.get("data", _ABSENT))
-        parts.splits = _lenient(SplitSpec.model_validate, raw.get("splits") or {})[0]
-        parts.slices = _lenient(SliceSpec.model_validate, raw.get("slices") or {})[0]
-        parts.report = _lenient(ReportSpec.model_validate, raw.get("report") or {})[0]
+        parts.data, parts.data_broken = lenient(DataSpec.model_validate,
+                                                 raw.get("data", ABSENT))
+        parts.splits = lenient(SplitSpec.model_validate, raw.get("splits") or {})[0]
+        parts.slices = lenient(SliceSpec.model_validate, raw.get("slices") or {})[0]
+        parts.report = lenient(ReportSpec.model_validate, raw.get("report") or {})[0]
         metrics = raw.get("metrics")
         if isinstance(metrics, list):
             for i, entry in enumerate(metrics):
-                m = _try(MetricEntry, entry)
+                m = try_model(MetricEntry, entry)
                 if m is not None:
                     parts.metrics.append((i, m))
                     parts.ids.append(m.id)
@@ -692,11 +629,11 @@ class _Checker:
                     if isinstance(guess, str):
                         parts.ids.append(guess)
         if "selection" in raw:
-            parts.selection = _lenient(_RULE_ADAPTER.validate_python, raw["selection"])[0]
+            parts.selection = lenient(_RULE_ADAPTER.validate_python, raw["selection"])[0]
         alternatives = raw.get("alternatives")
         if isinstance(alternatives, list):
             for i, alt in enumerate(alternatives):
-                r = _lenient(_RULE_ADAPTER.validate_python, alt)[0]
+                r = lenient(_RULE_ADAPTER.validate_python, alt)[0]
                 if r is not None:
                     parts.alternatives.append((i, r))
         requirements = raw.get("requirements")
@@ -705,7 +642,7 @@ class _Checker:
         baselines = raw.get("baselines")
         if isinstance(baselines, dict):
             for name, spec in baselines.items():
-                b = _lenient(_BASELINE_ADAPTER.validate_python, spec)[0]
+                b = lenient(_BASELINE_ADAPTER.validate_python, spec)[0]
                 if b is not None:
                     parts.baselines[str(name)] = b
         parts.complete_ids = isinstance(metrics, list)
@@ -1037,7 +974,7 @@ class _Checker:
         for i, entry in parts.metrics:
             p: KeyPath = ("metrics", i)
             if entry.id in seen:
-                suggestion = _suggest_id(entry, set(parts.ids))
+                suggestion = suggest_id(entry, set(parts.ids))
                 first = self.line(("metrics", seen[entry.id]))
                 self.add((*p, "id") if self.has_key(p, "id") else p,
                          f"metric id `{entry.id}` is used twice (line {first} and here); "
@@ -1071,7 +1008,7 @@ class _Checker:
             return
         except InputError:
             pool = [s.name for s in metrics_for_task(reg_task)]
-            best = _best(name, pool)
+            best = closest(name, pool)
             listed = ", ".join(sorted(pool))
             known = REGISTRY.get(name)
             if known is None:
@@ -1116,12 +1053,12 @@ class _Checker:
                 fixed = "precision" if name == "precision_at_recall" else "recall"
                 fix = (f"remove `{key}`, or use `metric: {fixed}, threshold: {given}` for "
                        f"the {fixed} at that fixed threshold")
-            elif key is not None and isinstance(given, str) and _is_number(given):
+            elif key is not None and isinstance(given, str) and is_number(given):
                 fix = f"remove the quotes: `{key}: {given.strip()}`"  # quoted, it is text
             elif key is not None and key in spec.params:
                 fix = f"set `{key}` to a valid value ({spec.params[key].doc})"
             elif key is not None:
-                best = _best(key, list(spec.params))
+                best = closest(key, list(spec.params))
                 fix = (f"rename it to `{best}`" if best else
                        f"remove it (parameters of `{name}`: {', '.join(spec.params) or 'none'})")
             else:
@@ -1151,7 +1088,7 @@ class _Checker:
             self.add(p, f"metric `{name}` needs `error:`, the name of one of data.errors "
                      f"({', '.join(errors)})", fix=f"add `error: {errors[0]}`")
         elif str(value) not in errors:
-            best = _best(str(value), errors)
+            best = closest(str(value), errors)
             self.add(self.param_path(p, "error"),
                      f"`error: {value}` names no column under `data.errors`"
                      f"{did_you_mean(str(value), errors)} (errors: {', '.join(errors)})",
@@ -1184,7 +1121,7 @@ class _Checker:
                 best: str | None = alias[0]
             else:
                 hint = did_you_mean(ref, ids)
-                best = _best(ref, ids)
+                best = closest(ref, ids)
             self.add(path, f"metric `{ref}` is not computed{hint} "
                      f"(computed: {', '.join(ids) or 'none'})",
                      fix=(f"write `{best}`, or " if best else "name a computed metric id, or ")
@@ -1266,7 +1203,7 @@ class _Checker:
             if not _IDENT.match(name):
                 self.add(p, f"slice name {name!r} must be an identifier (ASCII letters, "
                          "digits, _; not starting with a digit)",
-                         fix=f"rename it, e.g. `{_identifier(name)}`")
+                         fix=f"rename it, e.g. `{identifier(name)}`")
             if not pred.strip():
                 self.add(p, f"the predicate of slice `{name}` is empty",
                          fix="write an SQL condition over the table's columns, e.g. "
@@ -1327,298 +1264,3 @@ class _Parts:
             out.append((("selection",), self.selection))
         out.extend((("alternatives", i), r) for i, r in self.alternatives)
         return out
-
-
-# --------------------------------------------------------------------------------------
-# Helpers
-# --------------------------------------------------------------------------------------
-
-
-_M = TypeVar("_M", bound=BaseModel)
-_T = TypeVar("_T")
-
-
-class _Absent:
-    def __repr__(self) -> str:
-        return "<absent>"
-
-
-_ABSENT: Any = _Absent()
-
-
-def _try(model: type[_M], value: Any) -> _M | None:
-    if value is _ABSENT:
-        return None
-    try:
-        return model.model_validate(value)
-    except ValidationError:
-        return None
-
-
-def _lenient(validate: Callable[[Any], _T], value: Any) -> tuple[_T | None, frozenset[str]]:
-    """Validate ``value``; failing that, again without the keys that had errors.
-
-    Returns the result (``None`` when even that fails) and the keys left out, so that
-    checks of a section can still run on its valid keys.
-    """
-    if value is _ABSENT:
-        return None, frozenset()
-    try:
-        return validate(value), frozenset()
-    except ValidationError as exc:
-        if not isinstance(value, dict):
-            return None, frozenset()
-        bad = set()
-        for err in exc.errors():
-            path, _ = _project(tuple(err["loc"]), value)
-            if path and err["type"] != "missing":
-                bad.add(str(path[0]))
-        if not bad:
-            return None, frozenset()
-        try:
-            return validate({k: v for k, v in value.items() if str(k) not in bad}), frozenset(bad)
-        except ValidationError:
-            return None, frozenset(bad)
-
-
-def _norm(k: Key) -> Key:
-    return k if isinstance(k, int) and not isinstance(k, bool) else str(k)
-
-
-def _find_key(d: dict[Any, Any], el: Any) -> Any:
-    if el in d and not isinstance(el, bool):
-        return el
-    for k in d:
-        if str(k) == str(el):
-            return k
-    return _ABSENT
-
-
-def _project(loc: tuple[Any, ...], data: Any) -> tuple[KeyPath, int | None]:
-    """Map pydantic's error location onto the YAML data.
-
-    Union members (``str``, ``dict[str,str]``) and rule tags appear in pydantic's
-    locations but not in the file; they are dropped. Returns the path and where the first
-    one was dropped (``None`` when nothing was).
-    """
-    path: list[Key] = []
-    cur = data
-    union_at: int | None = None
-    for el in loc:
-        if isinstance(cur, dict):
-            k = _find_key(cur, el)
-            if k is not _ABSENT:
-                path.append(str(k))
-                cur = cur[k]
-                continue
-        elif isinstance(cur, list) and isinstance(el, int) and 0 <= el < len(cur):
-            path.append(el)
-            cur = cur[el]
-            continue
-        if union_at is None:
-            union_at = len(path)
-    return tuple(path), union_at
-
-
-def _members(tp: Any) -> list[Any]:
-    while get_origin(tp) is Annotated:
-        tp = get_args(tp)[0]
-    if get_origin(tp) in (Union, UnionType):
-        out: list[Any] = []
-        for a in get_args(tp):
-            out.extend(_members(a))
-        return [a for a in out if a is not NoneType]
-    return [tp]
-
-
-def _is_model(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, BaseModel)
-
-
-def _rule_name(model: Any) -> str:
-    field_ = model.model_fields.get("rule")
-    if field_ is None:
-        return ""
-    args = get_args(field_.annotation)
-    return str(args[0]) if args else ""
-
-
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The schema model at a pydantic location (which names rule tags)."""
-    tp: Any = Charter
-    for el in loc:
-        nxt: Any = None
-        for m in _members(tp):
-            if _is_model(m):
-                if isinstance(el, str) and el in m.model_fields:
-                    nxt = m.model_fields[el].annotation
-                    break
-            elif get_origin(m) is dict:
-                nxt = get_args(m)[1]
-                break
-            elif get_origin(m) is list and isinstance(el, int):
-                nxt = get_args(m)[0]
-                break
-        if nxt is None:
-            tagged = [m for m in _members(tp) if _is_model(m) and _rule_name(m) == el]
-            if not tagged:
-                return None
-            nxt = tagged[0]
-        tp = nxt
-    models = [m for m in _members(tp) if _is_model(m)]
-    return models[0] if len(models) == 1 else None
-
-
-def _dotted(path: KeyPath) -> str:
-    out = ""
-    for el in path:
-        if isinstance(el, int) and not isinstance(el, bool):
-            out += f"[{el}]"
-        else:
-            out += ("." if out else "") + str(el)
-    return out
-
-
-def _is_metric_entry(path: KeyPath) -> bool:
-    return len(path) == 2 and path[0] == "metrics" and isinstance(path[1], int)
-
-
-def _is_rule(path: KeyPath) -> bool:
-    return path == ("selection",) or (
-        len(path) == 2 and path[0] == "alternatives" and isinstance(path[1], int)
-    )
-
-
-def _either(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
-
-
-def _best(word: str, choices: Any) -> str | None:
-    import difflib
-
-    close = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
-def _show(v: Any) -> str:
-    if v is None:
-        return "nothing"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return repr(v) if len(v) <= 60 else repr(v[:57] + "...")
-    if isinstance(v, int | float):
-        return repr(v)
-    if isinstance(v, dt.date | dt.datetime | dt.time):
-        return v.isoformat()
-    try:
-        s = json.dumps(v, default=str, ensure_ascii=False)
-    except (TypeError, ValueError):
-        s = str(v)
-    return s if len(s) <= 60 else s[:57] + "..."
-
-
-def _kind_suffix(v: Any) -> str:
-    if isinstance(v, bool):
-        return " (true/false)"
-    if isinstance(v, list):
-        return " (a list)"
-    if isinstance(v, dict):
-        return " (a mapping)"
-    if isinstance(v, dt.date | dt.datetime | dt.time):
-        return " (a date)"
-    return ""
-
-
-def _bound_fix(value: Any) -> str:
-    example = "write e.g. \">= 0.6\" (at least) or \"<= 120\" (at most), in quotes"
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        v = format_number(float(value))
-        return f"add the direction: \">= {v}\" (at least) or \"<= {v}\" (at most), in quotes"
-    if not isinstance(value, str):
-        return example
-    num = re.search(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", value)
-    s = value.replace(" ", "").lower()
-    op = None
-    for needles, o in (((">=", "=>", "≥", "atleast", "min"), ">="),
-                       (("<=", "=<", "≤", "atmost", "max"), "<="),
-                       ((">",), ">"), (("<",), "<")):
-        if any(n in s for n in needles):
-            op = o
-            break
-    if num is not None and op is not None:
-        fixed = f"{op} {num.group(0)}"
-        if _BOUND.match(fixed):
-            return f"write \"{fixed}\""
-    return example
-
-
-def _is_number(text: str) -> bool:
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
-
-
-def _suggest_id(entry: MetricEntry, taken: set[str]) -> str:
-    base = entry.metric or entry.id
-    bits = [re.sub(r"[^A-Za-z0-9]+", "_", str(v)).strip("_") for v in entry.params.values()]
-    cand = "_".join([base, *[b for b in bits if b]]) if bits else f"{base}_2"
-    cand = _identifier(cand)
-    n = 2
-    out = cand
-    while out in taken:
-        out = f"{cand}_{n}"
-        n += 1
-    return out
-
-
-def _identifier(name: str) -> str:
-    return ascii_identifier(name)  # accents dropped, so the suggestion reads as written
-
-
-_EXPECTED: dict[str, str] = {
-    "string_type": "text",
-    "string_sub_type": "text",
-    "int_type": "a whole number",
-    "int_parsing": "a whole number",
-    "int_from_float": "a whole number",
-    "float_type": "a number",
-    "float_parsing": "a number",
-    "finite_number": "a finite number",
-    "bool_type": "true/false",
-    "bool_parsing": "true/false",
-    "list_type": "a list",
-    "tuple_type": "a list",
-    "dict_type": "a mapping",
-    "model_type": "a mapping",
-    "model_attributes_type": "a mapping",
-}
-
-_COMPARE: dict[str, tuple[Literal[">", ">=", "<", "<="], str]] = {
-    "greater_than": (">", "gt"),
-    "greater_than_equal": (">=", "ge"),
-    "less_than": ("<", "lt"),
-    "less_than_equal": ("<=", "le"),
-}
-
-_MISSING_FIX: dict[str, str] = {
-    "project": "add `project: <name>` at the top level",
-    "task": "add `task: binary` (or multiclass, regression, errors) at the top level",
-    "data": "add a `data:` section: where the rows are (`table:`) and what the columns "
-    "mean (`label:`, `models:`, ...)",
-    "metrics": "add `metrics:` with the metrics to compute, e.g. `metrics: [roc_auc]`",
-    "selection": "add `selection:` with the rule that picks a model, e.g. "
-    "`selection: {rule: satisficing, optimize: roc_auc}`",
-    "rule": "add `rule:` (satisficing, weighted, formula or pareto)",
-    "optimize": "add `optimize: <metric id>`: the metric the satisficing rule maximizes "
-    "(or minimizes, for a lower-is-better metric)",
-    "weights": "add `weights: {<metric id>: <weight>, ...}`",
-    "expression": "add `expression:` over metric ids, e.g. `(ap_a + ap_b) / 2`",
-    "database": "add `database: <file.duckdb>`",
-    "table": "add `table: <table name>`",
-    "path": "add `path: <predictions file>`",
-    "model_column": "add `model_column: <column naming the model of each row>`",
-    "op": "write the bound as text, e.g. \">= 0.6\"",
-    "value": "write the bound as text, e.g. \">= 0.6\"",
-}
