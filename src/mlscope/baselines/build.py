@@ -273,17 +273,17 @@ def human_level(
             f"to `{d.id}`); check the item ids, or set `split:` on the human baseline")
     reference = pd.Series(ref_frame[label_col].to_numpy(), index=ref_frame["__id"])
     if t.task in ("binary", "multiclass"):
-        from mlscope.baselines.human import _text
+        from mlscope.baselines.annotations import as_text
 
-        allowed = ({_text(v) for v in ref_frame[label_col].dropna()} if t.task == "binary"
+        allowed = ({as_text(v) for v in ref_frame[label_col].dropna()} if t.task == "binary"
                    else set(t.classes))
-        texts = ann["label"].map(lambda v: None if pd.isna(v) else _text(v))
+        texts = ann["label"].map(lambda v: None if pd.isna(v) else as_text(v))
         bad = ann[texts.notna() & ~texts.isin(allowed)]
         if len(bad):
             row = bad.iloc[0]
             raise InputError(
                 f"{where}.annotations: annotator `{row['annotator']}` labels item "
-                f"`{row['item']}` as `{_text(row['label'])}`, which is not a label of "
+                f"`{row['item']}` as `{as_text(row['label'])}`, which is not a label of "
                 f"`{label_col}` (labels: {', '.join(sorted(allowed))}); {len(bad)} "
                 "annotation(s) like this. Fix them, or map them to one of the labels")
     positive: str | None = None
