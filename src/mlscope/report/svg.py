@@ -38,6 +38,7 @@ __all__ = [
     "tick_text",
 ]
 
+
 OKABE_ITO: tuple[str, ...] = (
     "#0072B2",  # blue
     "#D55E00",  # vermillion
