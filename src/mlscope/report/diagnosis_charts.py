@@ -15,14 +15,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from mlscope.report.charts import (
+from mlscope.report.svg import (
     FAINT,
     GRID,
     INK,
     MUTED,
     OKABE_ITO,
-    _Scale,
-    _Svg,
+    Scale,
+    Svg,
     nice_ticks,
 )
 
@@ -153,18 +153,18 @@ def _draw_history(ts: list[float], tl: list[float], vs: list[float], vl: list[fl
 
     left, right, top, height = 48.0, 14.0, 50.0, 260.0
     bottom = height - 40.0
-    x = _Scale(xt[0], xt[-1], left, width - right)
-    ys_ = _Scale(math.log10(yt[0]), math.log10(yt[-1]), bottom, top) if log_y else \
-        _Scale(yt[0], yt[-1], bottom, top)
+    x = Scale(xt[0], xt[-1], left, width - right)
+    ys_ = Scale(math.log10(yt[0]), math.log10(yt[-1]), bottom, top) if log_y else \
+        Scale(yt[0], yt[-1], bottom, top)
 
     def y(v: float) -> float:
         return ys_(math.log10(v)) if log_y else ys_(v)
 
     train_c, val_c = OKABE_ITO[0], OKABE_ITO[1]
-    svg = _Svg(width, height, "Training history: loss by step",
-               "training and validation loss against the step"
-               + ("; logarithmic loss axis" if log_y else "")
-               + ("; dashed line: " + baseline_label if baseline is not None else ""))
+    svg = Svg(width, height, "Training history: loss by step",
+              "training and validation loss against the step"
+              + ("; logarithmic loss axis" if log_y else "")
+              + ("; dashed line: " + baseline_label if baseline is not None else ""))
     svg.text(0, 15, "Loss by step" + (" (log scale)" if log_y else ""), font_size=13,
              font_weight="600")
     # Legend: colour and weight (train thin, validation thick with dots) read in grey too.
@@ -398,8 +398,8 @@ def _draw_curve(curve: _Curve, target: float | None, baseline: float | None, has
         places.append((lx, ly))
         lx += w
     height = ly + 12
-    x = _Scale(math.log10(x_start), math.log10(x_end), left, width - right)
-    y = _Scale(y_lo, y_hi, bottom, top)
+    x = Scale(math.log10(x_start), math.log10(x_end), left, width - right)
+    y = Scale(y_lo, y_hi, bottom, top)
 
     def px(n: float) -> float:
         return x(math.log10(n))
@@ -409,10 +409,10 @@ def _draw_curve(curve: _Curve, target: float | None, baseline: float | None, has
 
     form = "a·n^−b + c" if curve.floor else "a·n^−b"
     direction = "higher is better" if curve.direction == "higher" else "lower is better"
-    svg = _Svg(width, height, f"Learning curve of {label}",
-               f"{label} against training-set size (log scale); points measured, line fitted: "
-               f"error = {form} with b = {curve.b:.3g}" +
-               (f", c = {curve.c:.3g}" if curve.floor else ""))
+    svg = Svg(width, height, f"Learning curve of {label}",
+              f"{label} against training-set size (log scale); points measured, line fitted: "
+              f"error = {form} with b = {curve.b:.3g}" +
+              (f", c = {curve.c:.3g}" if curve.floor else ""))
     svg.text(0, 15, f"Learning curve — {label}", font_size=13, font_weight="600")
     sub = f"{direction}; fit: error = {form}, b = {curve.b:.2f}"
     if curve.floor:

@@ -1,0 +1,100 @@
+"""What the charts read from a result: values by split and slice, the charter's rule and
+bounds, the reference model, and direction notes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlscope.result import OVERALL, EvaluationResult, MetricInfo, MetricValue
+
+__all__ = [
+    "charter_report",
+    "direction_arrow",
+    "direction_note",
+    "dropped_models",
+    "interval_level",
+    "metric_values",
+    "parse_bound",
+    "primary_rule",
+    "reference_model",
+    "requirement_bound",
+]
+
+
+# -- reading the result ---------------------------------------------------------------
+
+
+def direction_note(info: MetricInfo) -> str:
+    """``higher is better`` or ``lower is better`` for a metric."""
+    return "higher is better" if info.direction == "higher" else "lower is better"
+
+
+def metric_values(result: EvaluationResult, split: str | None, slice_key: str = OVERALL
+                  ) -> dict[tuple[str, str], MetricValue]:
+    """(model, metric) → value on a split and slice."""
+    return {(v.model, v.metric): v for v in result.values
+            if v.split == split and v.slice == slice_key}
+
+
+def charter_report(result: EvaluationResult) -> dict[str, Any]:
+    """The charter's ``report`` mapping (empty when absent)."""
+    rep = result.charter.get("report") if isinstance(result.charter, dict) else None
+    return rep if isinstance(rep, dict) else {}
+
+
+def primary_rule(result: EvaluationResult) -> dict[str, Any]:
+    """The charter's ``selection`` mapping (empty when absent)."""
+    sel = result.charter.get("selection") if isinstance(result.charter, dict) else None
+    return sel if isinstance(sel, dict) else {}
+
+
+def reference_model(result: EvaluationResult) -> str | None:
+    """The selected model, else the best-ranked one under the primary rule."""
+    if result.winner is not None:
+        return result.winner
+    if result.selection is not None and result.selection.primary.ranking:
+        return str(result.selection.primary.ranking[0]["model"])
+    return result.models[0].name if result.models else None
+
+
+def dropped_models(result: EvaluationResult) -> set[str]:
+    """Models the primary selection rule dropped (empty without a selection)."""
+    if result.selection is None:
+        return set()
+    return {str(d["model"]) for d in result.selection.primary.dropped}
+
+
+def parse_bound(text: str) -> tuple[str, float] | None:
+    """A bound such as ``>= 0.7`` as ``(op, value)``; None when it does not parse."""
+    t = text.strip()
+    for op in (">=", "<=", ">", "<"):
+        if t.startswith(op):
+            try:
+                return op, float(t[len(op):])
+            except ValueError:
+                return None
+    return None
+
+
+def requirement_bound(result: EvaluationResult, metric: str) -> tuple[str, float] | None:
+    """The charter's requirement on ``metric`` as ``(op, value)``, else None."""
+    reqs = result.charter.get("requirements") if isinstance(result.charter, dict) else None
+    if isinstance(reqs, dict) and metric in reqs:
+        return parse_bound(str(reqs[metric]))
+    for r in result.requirements:
+        if r.metric == metric:
+            return parse_bound(r.bound)
+    return None
+
+
+def interval_level(result: EvaluationResult) -> str:
+    """The result's interval level as a percentage, e.g. ``95%``."""
+    return f"{round(result.interval.level * 100):g}%"
+
+
+def direction_arrow(info: MetricInfo, axis: str) -> str:
+    """The direction note with an arrow along ``axis`` (``x`` or ``y``)."""
+    if axis == "x":
+        return "higher is better →" if info.direction == "higher" else "← lower is better"
+    return "higher is better ↑" if info.direction == "higher" else "lower is better ↓"

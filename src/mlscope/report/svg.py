@@ -1,0 +1,295 @@
+"""The escaping SVG writer of the report's charts, with their palette, scales and number formats.
+
+Every text and attribute goes through :func:`html.escape`; charts build on :class:`Svg`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+
+from mlscope.result import MetricInfo
+
+__all__ = [
+    "CHAR_W",
+    "FAINT",
+    "FEASIBLE",
+    "FONT",
+    "GRID",
+    "INK",
+    "MUTED",
+    "OKABE_ITO",
+    "Scale",
+    "Svg",
+    "coord",
+    "domain_ticks",
+    "format_bound",
+    "format_value",
+    "metric_decimals",
+    "model_colors",
+    "nice_ticks",
+    "short_number",
+    "svg_attrs",
+    "text_width",
+    "tick_decimals",
+    "tick_text",
+]
+
+
+OKABE_ITO: tuple[str, ...] = (
+    "#0072B2",  # blue
+    "#D55E00",  # vermillion
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#E69F00",  # orange (after sky blue: next to vermillion it is the hardest pair)
+    "#000000",  # black
+    "#B8A200",  # yellow, darkened to be visible on white
+)
+"""The Okabe–Ito palette, in the order models receive it."""
+
+FONT = ("system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, "
+        "sans-serif")
+INK = "#1f2328"
+MUTED = "#6e7781"
+FAINT = "#d0d7de"
+GRID = "#eaeef2"
+FEASIBLE = "#009E73"
+CHAR_W = 0.58  # average glyph width as a share of the font size (sans-serif)
+
+
+# -- numbers -------------------------------------------------------------------------
+
+
+def metric_decimals(info: MetricInfo | None, values: Iterable[float | None]) -> int:
+    """Decimals that show a metric's values with about three significant digits.
+
+    Parameters
+    ----------
+    info
+        The metric (its ``bounds``); ``None`` when unknown.
+    values
+        The values to be shown together (e.g. one column of a table).
+
+    Returns
+    -------
+    int
+        At least 3 for metrics bounded to [0, 1]; otherwise enough for three significant
+        digits of the median magnitude (``14.8``, ``0.205``, ``1.207``).
+    """
+    finite = sorted(abs(v) for v in values if v is not None and math.isfinite(v) and v != 0)
+    typical = finite[len(finite) // 2] if finite else 1.0  # the median magnitude
+    decimals = max(0, 2 - math.floor(math.log10(typical)))
+    unit = info is not None and info.bounds == (0.0, 1.0)
+    if unit:
+        decimals = max(3, decimals)
+    return min(decimals, 6)
+
+
+def format_value(x: float | None, decimals: int = 3) -> str:
+    """A number with fixed decimals; ``—`` when undefined; ``−`` as the minus sign."""
+    if x is None or not math.isfinite(x):
+        return "—"
+    text = f"{x:.{decimals}f}"
+    if text.startswith("-"):
+        text = "−" + text[1:] if float(text) != 0 else text[1:]
+    return text
+
+
+def format_bound(bound: str) -> str:
+    """A charter bound for display: ``>= 0.7`` → ``≥ 0.7``."""
+    return bound.replace(">=", "≥").replace("<=", "≤").strip()
+
+
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """About ``count`` round tick values covering ``[lo, hi]`` (steps 1, 2, 2.5, 5 × 10^k).
+
+    Parameters
+    ----------
+    lo, hi
+        The range to cover; a degenerate range is widened around its value.
+    count
+        The approximate number of intervals.
+
+    Returns
+    -------
+    list of float
+        Ascending ticks; the first is ``<= lo`` and the last ``>= hi``.
+    """
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return [0.0, 1.0]
+    if hi < lo:
+        lo, hi = hi, lo
+    if hi - lo < 1e-12:
+        pad = abs(lo) * 0.1 or 1.0
+        lo, hi = lo - pad, hi + pad
+    raw = (hi - lo) / max(count, 1)
+    mag = 10.0 ** math.floor(math.log10(raw))
+    step = mag
+    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
+        step = m * mag
+        if step >= raw * 0.999:
+            break
+    start = math.floor(lo / step + 1e-9) * step
+    ticks: list[float] = []
+    k = 0
+    while True:
+        t = start + k * step
+        ticks.append(round(t, 12))
+        if t >= hi - 1e-9 * step:
+            break
+        k += 1
+    return ticks
+
+
+def tick_decimals(ticks: Sequence[float]) -> int:
+    """Decimals that tell apart consecutive ``ticks`` (2 when fewer than two)."""
+    if len(ticks) < 2:
+        return 2
+    step = abs(ticks[1] - ticks[0])
+    d = max(0, -math.floor(math.log10(step) + 1e-9))
+    if abs(round(step * 10**d) - step * 10**d) > 1e-6:
+        d += 1
+    return d
+
+
+def tick_text(t: float, decimals: int) -> str:
+    """A tick label: ``t`` with ``decimals`` decimals (:func:`format_value`)."""
+    return format_value(t, decimals)
+
+
+def short_number(x: float) -> str:
+    """A number in up to six significant digits, ``−`` as the minus sign."""
+    text = f"{x:.6g}"
+    return text.replace("-", "−")
+
+
+# -- colours -------------------------------------------------------------------------
+
+
+def model_colors(models: Sequence[str]) -> dict[str, str]:
+    """A colour per model, from :data:`OKABE_ITO` in model order (cycling after eight).
+
+    Parameters
+    ----------
+    models
+        Model names in the result's order.
+
+    Returns
+    -------
+    dict
+        Model name → ``#rrggbb``.
+    """
+    return {m: OKABE_ITO[i % len(OKABE_ITO)] for i, m in enumerate(models)}
+
+
+# -- SVG building ---------------------------------------------------------------------
+
+
+def coord(x: float) -> str:
+    """A coordinate: one decimal at most."""
+    text = f"{x:.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+def svg_attrs(attrs: dict[str, Any]) -> str:
+    """SVG attributes as escaped ``name="value"`` text.
+
+    ``stroke_width`` becomes ``stroke-width``; None values are skipped; floats go through
+    :func:`coord`.
+    """
+    parts = []
+    for k, v in attrs.items():
+        if v is None:
+            continue
+        name = k.rstrip("_").replace("_", "-")
+        value = coord(v) if isinstance(v, float) else str(v)
+        parts.append(f'{name}="{escape(value, quote=True)}"')
+    return " ".join(parts)
+
+
+@dataclass
+class Svg:
+    """An SVG element under construction: escaped parts appended in order, rendered once."""
+
+    width: float
+    height: float
+    title: str
+    desc: str = ""
+    parts: list[str] = field(default_factory=list)
+
+    def add(self, tag: str, text: str | None = None, **attrs: Any) -> None:
+        a = svg_attrs(attrs)
+        if text is None:
+            self.parts.append(f"<{tag} {a}/>")
+        else:
+            self.parts.append(f"<{tag} {a}>{escape(text, quote=False)}</{tag}>")
+
+    def raw(self, fragment: str) -> None:
+        self.parts.append(fragment)
+
+    def line(self, x1: float, y1: float, x2: float, y2: float, **attrs: Any) -> None:
+        self.add("line", x1=float(x1), y1=float(y1), x2=float(x2), y2=float(y2), **attrs)
+
+    def text(self, x: float, y: float, text: str, **attrs: Any) -> None:
+        self.add("text", text, x=float(x), y=float(y), **attrs)
+
+    def render(self, css_class: str) -> str:
+        head = (
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="{escape(css_class)}" '
+            f'viewBox="0 0 {coord(self.width)} {coord(self.height)}" width="{coord(self.width)}" '
+            f'height="{coord(self.height)}" role="img" font-family="{escape(FONT)}" '
+            f'font-size="12" fill="{INK}">'
+            f"<title>{escape(self.title, quote=False)}</title>"
+        )
+        if self.desc:
+            head += f"<desc>{escape(self.desc, quote=False)}</desc>"
+        return head + "".join(self.parts) + "</svg>"
+
+
+def text_width(text: str, size: float = 12.0) -> float:
+    """Estimated width in pixels of ``text`` at font ``size`` (:data:`CHAR_W` per glyph)."""
+    return len(text) * size * CHAR_W
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A linear map from data ``[lo, hi]`` to pixels ``[a, b]`` (the middle when ``lo == hi``)."""
+
+    lo: float
+    hi: float
+    a: float  # pixel of lo
+    b: float  # pixel of hi
+
+    def __call__(self, x: float) -> float:
+        if self.hi == self.lo:
+            return (self.a + self.b) / 2
+        t = (x - self.lo) / (self.hi - self.lo)
+        return self.a + t * (self.b - self.a)
+
+
+def domain_ticks(points: Iterable[float | None], bounds: tuple[float | None, float | None],
+                 count: int = 5, pad: float = 0.04) -> list[float]:
+    """Nice ticks over the finite points, padded a little, kept within the metric bounds."""
+    xs = [p for p in points if p is not None and math.isfinite(p)]
+    if not xs:
+        lo_b, hi_b = bounds
+        return nice_ticks(lo_b if lo_b is not None else 0.0,
+                          hi_b if hi_b is not None else 1.0, count)
+    lo, hi = min(xs), max(xs)
+    span = hi - lo or abs(hi) * 0.1 or 1.0
+    lo, hi = lo - pad * span, hi + pad * span
+    b_lo, b_hi = bounds
+    if b_lo is not None:
+        lo = max(lo, b_lo)
+    if b_hi is not None:
+        hi = min(hi, b_hi)
+    ticks = nice_ticks(lo, hi, count)
+    if b_lo is not None and ticks[0] < b_lo:
+        ticks = [t for t in ticks if t >= b_lo - 1e-12] or ticks
+    if b_hi is not None and ticks[-1] > b_hi:
+        ticks = [t for t in ticks if t <= b_hi + 1e-12] or ticks
+    return ticks
