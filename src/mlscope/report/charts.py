@@ -18,7 +18,6 @@ re-exports them, so ``mlscope.report.charts`` keeps its names.
 
 from __future__ import annotations
 
-from mlscope.report.chart_data import parse_bound
 from mlscope.report.forest import LADDER_LABEL as LADDER_LABEL
 from mlscope.report.forest import LADDER_ORDER as LADDER_ORDER
 from mlscope.report.forest import difference_chart as difference_chart
@@ -43,16 +42,11 @@ from mlscope.report.svg import INK as INK
 from mlscope.report.svg import MUTED as MUTED
 from mlscope.report.svg import (
     OKABE_ITO,
-    Scale,
-    Svg,
-    coord,
     format_bound,
     format_value,
     metric_decimals,
     model_colors,
     nice_ticks,
-    svg_attrs,
-    tick_decimals,
 )
 from mlscope.report.tradeoff import tradeoff_chart, tradeoff_metrics
 
@@ -73,12 +67,3 @@ __all__ = [
     "tradeoff_chart",
     "tradeoff_metrics",
 ]
-
-# Former private names, kept for callers that still import them from here
-# (mlscope.server.charts, mlscope.server.pages); new code imports the public names.
-_attrs = svg_attrs
-_n = coord
-_parse_bound = parse_bound
-_Scale = Scale
-_Svg = Svg
-_tick_decimals = tick_decimals

@@ -20,7 +20,7 @@ from mlscope.report.charts import format_value, metric_decimals
 from mlscope.result import OVERALL, Difference, EvaluationResult, MetricInfo, PairComparison
 
 if TYPE_CHECKING:
-    from mlscope.report.html import Table
+    from mlscope.report.cells import Table
 
 __all__ = ["COMPARE_SCHEMA", "comparison_document", "pair_tables", "render_comparison",
            "statistic_text"]
@@ -162,7 +162,7 @@ def comparison_document(result: EvaluationResult, cmp: PairComparison) -> dict[s
 
 def pair_tables(result: EvaluationResult) -> list[Table]:
     """The report's tables for the charter's pairs: one per pair."""
-    from mlscope.report.html import Cell, Row, Table
+    from mlscope.report.cells import Cell, Row, Table
 
     heads = ["split", "model", "reference", "difference", "test", "statistic", "p",
              "slices ≠"]

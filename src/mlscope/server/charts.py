@@ -22,9 +22,6 @@ from mlscope.report.charts import (
     GRID,
     INK,
     MUTED,
-    _attrs,
-    _n,
-    _tick_decimals,
     format_value,
     metric_decimals,
     model_colors,
@@ -33,9 +30,10 @@ from mlscope.report.charts import (
     slice_label,
     too_small,
 )
-from mlscope.report.charts import (
-    _Svg as _ReportSvg,
-)
+from mlscope.report.svg import Svg as _ReportSvg
+from mlscope.report.svg import coord as _n
+from mlscope.report.svg import svg_attrs as _attrs
+from mlscope.report.svg import tick_decimals as _tick_decimals
 from mlscope.result import OVERALL, EvaluationResult, MetricInfo, MetricValue
 
 __all__ = [

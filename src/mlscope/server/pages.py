@@ -131,9 +131,9 @@ def parse_bound(text: Any) -> tuple[str, float] | None:
             return str(text["op"]), float(text["value"])
         except (TypeError, ValueError):
             return None
-    from mlscope.report.charts import _parse_bound
+    from mlscope.report.chart_data import parse_bound
 
-    return _parse_bound(str(text))
+    return parse_bound(str(text))
 
 
 def colors_for(result: EvaluationResult | None, extra: Iterable[str] = ()) -> dict[str, str]:
