@@ -7,6 +7,7 @@ please report it with the traceback).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import traceback
@@ -29,11 +30,25 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 EXIT_OK, EXIT_UNMET, EXIT_INPUT, EXIT_BUG = 0, 1, 2, 3
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a process the pipe killed
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _err_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _broken_pipe() -> None:
+    """The reader of stdout went away (``mlscope run … | head``): end quietly, not as a bug.
+
+    The outputs are written before anything is printed, so nothing is lost. The exit code is
+    the shell's for a process killed by SIGPIPE (141): never a success, since the verdict
+    was not delivered (rich raises ``SystemExit(1)`` from the ``BrokenPipeError``).
+    """
+    # Python would flush stdout again at exit and print a second error.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(EXIT_BROKEN_PIPE)
 
 
 def _guard(fn: F) -> F:
@@ -64,7 +79,9 @@ def _guard(fn: F) -> F:
             raise
         except KeyboardInterrupt:
             sys.exit(130)
-        except BaseException:  # SystemExit and GeneratorExit too: see above
+        except BaseException as exc:  # SystemExit and GeneratorExit too: see above
+            if isinstance(exc, BrokenPipeError) or isinstance(exc.__context__, BrokenPipeError):
+                _broken_pipe()
             con = _err_console()
             con.print("[bold red]internal error[/] (this is a bug in mlscope; please report it "
                       "with the traceback below)")
