@@ -61,6 +61,17 @@ class Cluster:
     template: str | None = None  # what each test's database is copied from, once made
 
 
+def run_sql(url: str, statement: str) -> list[tuple[object, ...]]:
+    """Rows of one statement on the database at ``url`` (committed), outside the store."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            res = conn.execute(sa.text(statement))
+            return [tuple(r) for r in res] if res.returns_rows else []
+    finally:
+        engine.dispose()
+
+
 def _mode() -> str:
     return os.environ.get(REQUIRE_ENV, "").strip().lower()
 

@@ -33,6 +33,7 @@ from mlscope.store.changes import describe_changes
 from mlscope.store.schema import META_TABLE, RUNS_TABLE, VALUES_TABLE, VERSION_TABLE
 from tests.conftest import base_charter, binary_frame
 from tests.store_backends import database_snapshot
+from tests.store_backends import run_sql as _sql
 from tests.store_fill import PROJECT as BIG
 from tests.store_fill import bulk_fill
 
@@ -85,17 +86,6 @@ def store_path(tmp_path: Path) -> Path:
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
-
-
-def _sql(url: str, statement: str) -> list[tuple[Any, ...]]:
-    """Rows of one statement on the database at ``url`` (committed), outside the store."""
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.begin() as conn:
-            res = conn.execute(sa.text(statement))
-            return [tuple(r) for r in res] if res.returns_rows else []
-    finally:
-        engine.dispose()
 
 
 # -- round trip and listing --------------------------------------------------------------

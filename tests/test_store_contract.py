@@ -14,10 +14,8 @@ import math
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from click.testing import CliRunner
 from sqlalchemy.engine import make_url
 
@@ -29,6 +27,7 @@ from mlscope.store.schema import RUNS_TABLE, VALUES_TABLE
 from tests import store_backends
 from tests.factories import make_result
 from tests.store_backends import database_snapshot
+from tests.store_backends import run_sql as _sql
 from tests.test_server import fetch, running
 
 PROJECT = "カラバン campaign — ünïcode"
@@ -38,16 +37,6 @@ RENAMES = {"caravan-campaign": PROJECT, "gbdt": "градиентный буст
 SLICE_LEVEL = ("average family", "famille moyenne ☃ 家族")
 EXTREMES = [5e-324, 1.7976931348623157e308, 0.1 + 0.2, -0.0, 1e-300]
 SECRET = "s3cr3t-Pässwörd"
-
-
-def _sql(url: str, statement: str) -> list[tuple[Any, ...]]:
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.begin() as conn:
-            res = conn.execute(sa.text(statement))
-            return [tuple(r) for r in res] if res.returns_rows else []
-    finally:
-        engine.dispose()
 
 
 def _is_sqlite(url: str) -> bool:

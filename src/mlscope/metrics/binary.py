@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mlscope.engine.stats import BinaryStats, Stats
+from mlscope.metrics.arith import safe_div as _div
 from mlscope.metrics.binary_proba import binary_log_loss, brier, not_probability_reason
 from mlscope.metrics.errors import fmt_weight, no_rows_reason
 from mlscope.metrics.registry import Direction, MetricSpec, ParamSpec, register
@@ -55,13 +56,6 @@ FloatArray = npt.NDArray[np.float64]
 # mathematically equal at two thresholds can differ in the last bits.
 _TIE_RTOL = 1e-12
 
-
-def _div(num: npt.ArrayLike, den: npt.ArrayLike) -> FloatArray:
-    """``num / den`` with NaN (never 0 or inf) where ``den`` is 0."""
-    n = np.asarray(num, dtype=np.float64)
-    d = np.asarray(den, dtype=np.float64)
-    ok = d > 0
-    return np.where(ok, n / np.where(ok, d, 1.0), np.nan)
 
 
 def _fmt_t(t: float) -> str:

@@ -12,18 +12,12 @@ import numpy.typing as npt
 
 from mlscope.engine.links import neg_log_likelihood, probability
 from mlscope.engine.stats import BinaryStats
+from mlscope.metrics.arith import safe_div as _div
 
 __all__ = ["binary_log_loss", "brier", "not_probability_reason"]
 
 FloatArray = npt.NDArray[np.float64]
 
-
-def _div(num: npt.ArrayLike, den: npt.ArrayLike) -> FloatArray:
-    """``num / den`` with NaN where ``den`` is 0 (as :mod:`mlscope.metrics.binary`)."""
-    n = np.asarray(num, dtype=np.float64)
-    d = np.asarray(den, dtype=np.float64)
-    ok = d > 0
-    return np.where(ok, n / np.where(ok, d, 1.0), np.nan)
 
 
 def binary_log_loss(stats: BinaryStats) -> FloatArray:

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mlscope.engine.stats import BinaryStats, MulticlassStats
+from mlscope.metrics.arith import safe_div as _div
 from mlscope.metrics.binary import (
     average_precision,
     binary_log_loss,
@@ -48,12 +49,6 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 
-
-def _div(num: npt.ArrayLike, den: npt.ArrayLike) -> FloatArray:
-    n = np.asarray(num, dtype=np.float64)
-    d = np.asarray(den, dtype=np.float64)
-    ok = d > 0
-    return np.where(ok, n / np.where(ok, d, 1.0), np.nan)
 
 
 def _rows_reason(stats: MulticlassStats) -> str | None:
