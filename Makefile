@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mlscope-installed
 EXAMPLE := examples/caravan
 
-.PHONY: demo test lint typecheck unit bench bench-store bench-gates clean help
+.PHONY: demo test lint typecheck unit golden bench bench-store bench-gates clean help
 
 help:
 	@echo "make demo   - install, run the Caravan example end to end, print where the report is"
@@ -55,6 +55,11 @@ BENCH_STAMP := $(VENV)/.mlscope-bench-installed
 $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
 	touch $(BENCH_STAMP)
+
+# Rewrite the bundled example's golden digests (tests/golden/): only when a change is meant
+# to alter the numbers; say so in the commit.
+golden: $(STAMP)
+	MLSCOPE_GOLDEN_WRITE=1 $(PY) -m pytest -q tests/test_example.py
 
 bench: $(BENCH_STAMP) bench-store bench-gates
 	$(PY) benchmarks/bench_evaluate.py --rows $(ROWS) --methods $(METHODS) $(BENCH_ARGS)

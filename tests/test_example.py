@@ -5,6 +5,8 @@ Slow (the example fits its models and bootstraps 1,000 times); `make test` runs 
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -15,11 +17,30 @@ from click.testing import CliRunner
 
 from mlscope.cli import main
 from mlscope.result import EvaluationResult
+from tests.golden_digest import differences, digest_file
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "caravan"
 
 pytest.importorskip("ISLP")
 pytestmark = pytest.mark.slow
+
+
+def assert_golden(result_json: Path, project: Path, name: str) -> None:
+    """The run's result.json matches the stored digests (tests/golden_digest.py): a
+    restructuring must leave every number, name and order unchanged. ``make golden``
+    rewrites the digests when a change means to alter them."""
+    actual = digest_file(result_json, project)
+    path = GOLDEN / f"{name}.json"
+    if os.environ.get("MLSCOPE_GOLDEN_WRITE") == "1":
+        path.write_text(json.dumps(actual, indent=1) + "\n")
+        return
+    expected = json.loads(path.read_text())
+    diff = differences(expected, actual)
+    assert not diff, (f"{name}: result.json differs from the golden digests in "
+                      + "; ".join(diff) + " (run `make golden` only if this change is meant "
+                      "to alter the numbers)")
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +67,7 @@ def test_run_selects_gbdt_with_baselines(project: Path, tmp_path: Path) -> None:
     assert res.selection.confidence is not None
     assert res.selection.confidence.winner_share is not None
     assert (tmp_path / "report.html").stat().st_size > 50_000
+    assert_golden(tmp_path / "result.json", project.parent, "caravan-run")
 
 
 def test_check_passes_for_the_winner_and_fails_for_the_faulty_release(
@@ -53,9 +75,18 @@ def test_check_passes_for_the_winner_and_fails_for_the_faulty_release(
     ok = CliRunner().invoke(main, ["check", str(project), "--out", str(tmp_path / "a"), "-q"])
     assert ok.exit_code == 0, ok.output
     assert ok.output.startswith("PASS: candidate gbdt against the blessed knn")
+    assert_golden(tmp_path / "a" / "result.json", project.parent, "caravan-check")
     bad = CliRunner().invoke(main, ["check", str(project), "--candidate", "gbdt_v2",
                                     "--out", str(tmp_path / "b"), "-q"])
     assert bad.exit_code == 1, bad.output
     assert ("roc_auc on slice customer_type=Driven Growers × age_group=40-50 years "
             "regressed beyond 0.02") in bad.output
     assert (tmp_path / "b" / "check.md").exists()
+
+
+def test_diagnose_is_unchanged(project: Path, tmp_path: Path) -> None:
+    r = CliRunner().invoke(main, ["diagnose", str(project), "--out", str(tmp_path), "-q"])
+    assert r.exit_code == 0, r.output
+    res = EvaluationResult.from_json(tmp_path / "result.json")
+    assert res.diagnosis is not None and res.diagnosis.model == "gbdt"
+    assert_golden(tmp_path / "result.json", project.parent, "caravan-diagnose")
