@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 from mlscope.charter.schema import Charter
 from mlscope.data.source import open_evaluation
 from mlscope.engine import duckdb_backend as ddb
+from mlscope.engine.engines import sql_point
+from mlscope.engine.exact import ExactSplit
 from mlscope.engine.numpy_backend import Layout, binary_cells, cell_codes, fetch_rows
 from mlscope.engine.plan import plan_groupings
 from mlscope.engine.stats import binary_stats, error_stats, regression_stats
-from mlscope.evaluation import _duckdb_point, _SplitEngine
 from tests.conftest import base_charter, binary_frame
 
 SPLITS = ["validation", "test"]
@@ -46,7 +47,7 @@ def _numpy_point(t, ch, splits=SPLITS):  # type: ignore[no-untyped-def]
     rows = fetch_rows(t, splits, levels)
     out = {}
     for s in splits:
-        eng = _SplitEngine(t, rows[s], gs, levels, y_shift=0.0)
+        eng = ExactSplit(t, rows[s], gs, levels, y_shift=0.0)
         out[s] = eng.stats(rows[s].w)
     return out, gs, levels
 
@@ -61,7 +62,7 @@ def test_binary_histograms_match_pandas_oracle(tmp_path: Path, engine: str) -> N
         gs = plan_groupings(t.slice_columns, ch.slices.columns, ch.slices.crosses,
                             ch.slices.where)
         levels = ddb.slice_levels(t, SPLITS)
-        point = _duckdb_point(t, gs, SPLITS, levels)
+        point = sql_point(t, gs, SPLITS, levels)
     masks = _masks(df)
     checked = 0
     for split in SPLITS:
@@ -130,11 +131,11 @@ def test_regression_and_error_columns_match_oracle(tmp_path: Path, engine: str) 
                             ch.slices.where)
         levels = ddb.slice_levels(t, SPLITS)
         rows = fetch_rows(t, SPLITS, levels)
-        point = {s: _SplitEngine(t, rows[s], gs, levels, shift).stats(rows[s].w) for s in SPLITS}
+        point = {s: ExactSplit(t, rows[s], gs, levels, shift).stats(rows[s].w) for s in SPLITS}
     else:
         gs = plan_groupings(t.slice_columns, ch.slices.columns, ch.slices.crosses,
                             ch.slices.where)
-        point = _duckdb_point(t, gs, SPLITS, ddb.slice_levels(t, SPLITS))
+        point = sql_point(t, gs, SPLITS, ddb.slice_levels(t, SPLITS))
     for key, mask in _masks(df).items():
         sub = df[mask & (df.split == "test")]
         if sub.empty:

@@ -23,7 +23,7 @@ from mlscope.errors import InputError, did_you_mean
 from mlscope.result import OVERALL, Difference, MetricValue, PairComparison
 
 if TYPE_CHECKING:
-    from mlscope.evaluation import _Metric
+    from mlscope.measure import Metric
 
 __all__ = ["check_pairs", "compare_pairs"]
 
@@ -51,7 +51,7 @@ def check_pairs(pairs: Sequence[tuple[str, str]], models: Sequence[str], *,
 
 
 def compare_pairs(
-    t: EvalTable, pairs: Sequence[tuple[str, str]], *, metrics: Sequence[_Metric],
+    t: EvalTable, pairs: Sequence[tuple[str, str]], *, metrics: Sequence[Metric],
     splits: Sequence[str], slices: Sequence[str],
     index: Mapping[tuple[str, int, str, str], MetricValue],
     reps: Mapping[tuple[str, int, str, str], FloatArray],

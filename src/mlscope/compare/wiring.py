@@ -34,8 +34,9 @@ from mlscope.result import (
 )
 
 if TYPE_CHECKING:
+    from mlscope.engine.exact import ExactSplit
     from mlscope.engine.numpy_backend import RowData
-    from mlscope.evaluation import _Metric, _SplitEngine
+    from mlscope.measure import Metric
 
 __all__ = ["SliceMasks", "blessed_model", "check_verdict", "paired_difference",
            "requirement_checks"]
@@ -179,7 +180,7 @@ _DELONG_MAX_ROWS = 50_000
 class SliceMasks:
     """Row masks of each slice on each split (NumPy engine only), built on first use."""
 
-    def __init__(self, engines: Mapping[str, _SplitEngine],
+    def __init__(self, engines: Mapping[str, ExactSplit],
                  slices: Mapping[str, SliceInfo]) -> None:
         self.engines = engines
         self.slices = slices
@@ -196,7 +197,7 @@ class SliceMasks:
         info = self.slices.get(skey)
         return int(info.sizes.get(split, 0)) if info is not None else 0
 
-    def discordant(self, split: str, a: int, b: int, met: _Metric,
+    def discordant(self, split: str, a: int, b: int, met: Metric,
                    make: Callable[[int], npt.NDArray[np.bool_] | None]
                    ) -> dict[str, tuple[int, int, int]] | None:
         """Per slice: rows only model ``a`` gets right, only ``b`` does, and all rows;
@@ -223,7 +224,7 @@ class SliceMasks:
         self._disc[key] = out
         return out
 
-    def _correct_of(self, split: str, m: int, met: _Metric,
+    def _correct_of(self, split: str, m: int, met: Metric,
                     make: Callable[[int], npt.NDArray[np.bool_] | None]
                     ) -> npt.NDArray[np.bool_] | None:
         key = (split, m, met.id)
@@ -247,7 +248,7 @@ class SliceMasks:
 
 
 def paired_difference(
-    t: EvalTable, met: _Metric, split: str, skey: str, mi: int, ri: int, value: float,
+    t: EvalTable, met: Metric, split: str, skey: str, mi: int, ri: int, value: float,
     reps: Mapping[tuple[str, int, str, str], FloatArray],
     thresholds: Mapping[tuple[int, str], float | None], masks: SliceMasks, level: float,
     *, mcnemar: str = "auto", seed: int | None = None, terms: bool = False,
@@ -271,7 +272,7 @@ def paired_difference(
 
 
 def _paired_difference(
-    t: EvalTable, met: _Metric, split: str, skey: str, mi: int, ri: int, value: float,
+    t: EvalTable, met: Metric, split: str, skey: str, mi: int, ri: int, value: float,
     reps: Mapping[tuple[str, int, str, str], FloatArray],
     thresholds: Mapping[tuple[int, str], float | None], masks: SliceMasks, level: float,
     *, mcnemar: str, seed: int | None, terms: bool,
@@ -339,7 +340,7 @@ def _paired_difference(
     return d
 
 
-def _correct(t: EvalTable, rows: RowData, m: int, met: _Metric,
+def _correct(t: EvalTable, rows: RowData, m: int, met: Metric,
              thresholds: Mapping[tuple[int, str], float | None]
              ) -> npt.NDArray[np.bool_] | None:
     """Whether each row is classified right, as ``accuracy`` counts it."""

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from mlscope.diagnose.types import WeakSlice
     from mlscope.engine.numpy_backend import RowData
     from mlscope.engine.plan import Grouping
-    from mlscope.evaluation import _Metric
+    from mlscope.measure import Metric
 
 __all__ = ["check_diagnosis_splits", "diagnose"]
 
@@ -69,7 +69,7 @@ def diagnose(ch: Charter, t: EvalTable, bdir: Path, *, model: str | None,
               baselines: list[BaselineInfo], human: Any, confusion: list[ConfusionMatrix],
               level: float, sel_split: str, rep_split: str | None,
               thresholds: Mapping[tuple[int, str], float | None],
-              metrics: list[_Metric],
+              metrics: list[Metric],
               slicing: tuple[list[Grouping], list[list[str]], RowData | None, int, int]
               | None = None) -> Any:
     from mlscope.diagnose.build import DiagnosisInputs, build_diagnosis, diagnosis_metric
@@ -142,7 +142,7 @@ def diagnose(ch: Charter, t: EvalTable, bdir: Path, *, model: str | None,
 
 
 def _base_rate_search(
-    t: EvalTable, mi: int, met: _Metric | None, threshold: float | None, split: str,
+    t: EvalTable, mi: int, met: Metric | None, threshold: float | None, split: str,
     slicing: tuple[list[Grouping], list[list[str]], RowData | None, int, int],
 ) -> Any:
     """The weak-slice search of a binary model at each slice's base rate

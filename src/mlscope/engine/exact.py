@@ -1,0 +1,163 @@
+"""The exact in-memory engine's core: one split's rows, aggregated per model and cell.
+
+For each model the rows are sorted by score once (:class:`~mlscope.engine.numpy_backend.
+Layout`); every slice grouping reuses that order, so the point estimate and each
+row-bootstrap replicate are reductions of weights over fixed layouts.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mlscope.data.source import EvalTable
+from mlscope.engine.numpy_backend import (
+    Layout,
+    RowData,
+    binary_cells,
+    cell_codes,
+    error_cells,
+    regression_cells,
+)
+from mlscope.engine.plan import Grouping, SliceCell
+from mlscope.engine.rowstats import batched_multiclass, multiclass_row_codes
+from mlscope.engine.split import SplitStatistics
+from mlscope.engine.stats import Stats
+
+__all__ = ["MAX_THREADS", "THREAD_ROWS", "ExactSplit"]
+
+FloatArray = npt.NDArray[np.float64]
+# Models are aggregated on threads from this many rows (times resamples) on; NumPy's sorts
+# and reductions release the GIL, so two threads use both cores of a small machine.
+THREAD_ROWS = 200_000
+MAX_THREADS = 4
+
+
+class ExactSplit:
+    """One split's rows in memory, laid out once per model and grouping: the exact
+    statistics of the point estimate and of every row-bootstrap replicate.
+
+    Parameters
+    ----------
+    t
+        The opened evaluation table (task, models, error columns).
+    rows
+        The split's rows (:func:`~mlscope.engine.numpy_backend.fetch_rows`).
+    groupings, levels
+        The slice groupings and each slice column's levels.
+    y_shift
+        Subtracted from regression labels before the sums (numerical stability).
+    cache
+        Keep each model's layouts between calls (when the row bootstrap reuses them).
+    """
+
+    def __init__(
+        self, t: EvalTable, rows: RowData, groupings: list[Grouping], levels: list[list[str]],
+        y_shift: float, *, cache: bool = True,
+    ) -> None:
+        self.t = t
+        self.rows = rows
+        self.y_shift = y_shift
+        # Layouts cost ~3 integers per row per model and grouping: kept between calls only
+        # when the row bootstrap will reuse them; otherwise built one model at a time.
+        self.cache = cache
+        self.cells: list[tuple[npt.NDArray[np.int64], list[SliceCell]]] = [
+            cell_codes(rows, g, levels) for g in groupings
+        ]
+        self._layouts: dict[tuple[str, int, int], Layout] = {}
+        self.mc_codes = (
+            [multiclass_row_codes(rows.y.astype(np.int64), p) for p in rows.proba]
+            if t.task == "multiclass" else []
+        )
+
+    def layouts(self, m: int) -> dict[tuple[str, int, int], Layout]:
+        """The layouts of model ``m``: its scores (or absolute errors) and error columns."""
+        if self.cache and any(k[1] == m for k in self._layouts):
+            return {k: v for k, v in self._layouts.items() if k[1] == m}
+        t, rows = self.t, self.rows
+        out: dict[tuple[str, int, int], Layout] = {}
+        values: list[tuple[str, FloatArray]] = []
+        if t.task in ("binary", "regression"):
+            values.append(("s", rows.scores[m] if t.task == "binary"
+                           else np.abs(rows.scores[m] - rows.y)))
+        values += [(f"e{e}", rows.errors[(e, m)]) for e in range(len(t.errors))]
+        for tag, value in values:
+            order = np.argsort(value)  # ties form one segment: their order is irrelevant
+            for gi, (code, cells) in enumerate(self.cells):
+                out[(tag, m, gi)] = Layout(value, code, len(cells), order)
+        if self.cache:
+            self._layouts.update(out)
+        return out
+
+    def stats(self, W: FloatArray) -> SplitStatistics:
+        """Every model's statistics under weights ``W`` (a batch when ``W`` is 2-D)."""
+        t = self.t
+        out = SplitStatistics()
+        models = range(len(t.models))
+        # Models are independent and NumPy's sorts, gathers and reductions release the GIL:
+        # on a large split, two threads use both cores of a small machine.
+        workers = min(len(t.models), os.cpu_count() or 1, MAX_THREADS)
+        if workers > 1 and self.rows.n * (W.shape[0] if W.ndim > 1 else 1) >= THREAD_ROWS:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                parts = list(pool.map(lambda m: self.model_stats(m, W), models))
+        else:
+            parts = [self.model_stats(m, W) for m in models]
+        for task_stats, error_stats in parts:
+            out.task.update(task_stats)
+            out.errors.update(error_stats)
+        shell = self.shell()
+        out.sizes, out.cells = shell.sizes, shell.cells
+        return out
+
+    def shell(self) -> SplitStatistics:
+        """The split's cells and their sizes, without any model's statistics."""
+        out = SplitStatistics()
+        for code, cells in self.cells:
+            counts = np.bincount(code[code >= 0], minlength=len(cells))
+            for i, cell in enumerate(cells):
+                out.sizes[cell.key] = int(counts[i])
+                out.cells[cell.key] = cell
+        return out
+
+    def model_stats(
+        self, m: int, W: FloatArray
+    ) -> tuple[dict[tuple[int, str], Stats], dict[tuple[int, int, str], Stats]]:
+        """Model ``m``'s task and error-column statistics per cell under weights ``W``."""
+        t, rows = self.t, self.rows
+        unit = not t.has_weight
+        task: dict[tuple[int, str], Stats] = {}
+        errors: dict[tuple[int, int, str], Stats] = {}
+        layouts = self.layouts(m) if t.task != "multiclass" or t.errors else {}
+        for gi, (code, cells) in enumerate(self.cells):
+            per: list[Any]
+            if t.task == "binary":
+                per = binary_cells(layouts[("s", m, gi)], rows.y, W, len(cells))
+            elif t.task == "regression":
+                per = regression_cells(
+                    layouts[("s", m, gi)], rows.y, rows.scores[m], W, code,
+                    len(cells), y_shift=self.y_shift, unit_weights=unit,
+                )
+            elif t.task == "multiclass":
+                yi = rows.y.astype(np.int64)
+                pred, rank, nll = self.mc_codes[m]
+                per = []
+                for i in range(len(cells)):
+                    idx = np.flatnonzero(code == i)
+                    per.append(batched_multiclass(
+                        yi[idx], rows.proba[m][idx], tuple(t.classes), W[..., idx],
+                        (pred[idx], rank[idx], nll[idx]),
+                    ))
+            else:
+                per = []  # the errors task has no label: only its error columns
+            if t.task != "errors":
+                for cell, st in zip(cells, per, strict=True):
+                    task[(m, cell.key)] = st
+            for e in range(len(t.errors)):
+                errs = error_cells(layouts[(f"e{e}", m, gi)], W, len(cells), unit_weights=unit)
+                for cell, est in zip(cells, errs, strict=True):
+                    errors[(e, m, cell.key)] = est
+        return task, errors

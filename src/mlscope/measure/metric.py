@@ -1,0 +1,106 @@
+"""The charter's metrics, resolved: registry specs with their parameters, or custom code."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlscope.charter.schema import Charter, MetricEntry
+from mlscope.data.source import EvalTable
+from mlscope.errors import InputError
+from mlscope.metrics.registry import MetricSpec, get_metric
+from mlscope.plugins import UserFunction, load_callable
+from mlscope.result import MetricInfo
+
+__all__ = ["Metric", "metric_label", "resolve_metrics"]
+
+
+@dataclass
+class Metric:
+    """One metric of the charter, resolved: its registry spec (with parameters checked and
+    defaults filled) or its custom function, and what the result says about it."""
+
+    entry: MetricEntry
+    info: MetricInfo
+    spec: MetricSpec | None
+    params: dict[str, Any]
+    custom: UserFunction | None = None  # guarded: calls raise UserCodeError
+    error_index: int | None = None
+
+    @property
+    def id(self) -> str:
+        return self.entry.id
+
+
+def metric_label(spec: MetricSpec, params: Mapping[str, Any]) -> str:
+    """The metric's display label with its parameters (``precision @recall≥0.65``)."""
+    parts = []
+    for k, v in params.items():
+        if k in ("error", "cls") and v:
+            parts.append(str(v))
+        elif k == "threshold":
+            if spec.chooser is None:
+                parts.append("@best" if v == "optimize" else f"@{v:g}")
+        elif k in ("recall", "precision"):
+            parts.append(f"@{k}≥{v:g}")
+        elif k == "k":
+            parts.append(f"k={v}")
+        elif k == "beta":
+            parts.append(f"β={v:g}")
+    return " ".join([spec.label, *parts])
+
+
+def resolve_metrics(charter: Charter, t: EvalTable, base_dir: Path) -> list[Metric]:
+    """The charter's metrics, resolved against the registry and the opened data.
+
+    Raises
+    ------
+    InputError
+        A metric that needs probabilities on ranking scores, an ``error`` parameter that
+        names no error column, a parameter out of range, or a custom metric that cannot
+        be loaded.
+    """
+    out = []
+    for entry in charter.metrics:
+        where = f"metric `{entry.id}`: "
+        if entry.custom is not None:
+            fn = load_callable(entry.custom, base_dir,
+                               what=f"custom metric `{entry.id}` ({entry.custom})")
+            info = MetricInfo(
+                id=entry.id, name=entry.custom, label=entry.id.replace("_", " "),
+                direction=entry.direction or "higher", params=dict(entry.params),
+                description=f"custom metric {entry.custom}(y_true, y_score, sample_weight)",
+                custom=True,
+            )
+            out.append(Metric(entry, info, None, dict(entry.params), fn))
+            continue
+        assert entry.metric is not None
+        task = "errors" if entry.metric.startswith("error_") else charter.task
+        spec = get_metric(entry.metric, task=task if task != "errors" else None)
+        score_type = t.score_type if charter.task == "binary" else "probability"
+        if score_type == "score" and spec.needs_probability:
+            raise InputError(
+                f"{where}`{spec.name}` needs probabilities, but `data.score_type: score` "
+                "says the scores only rank rows; remove the metric, or give probabilities "
+                "or logits (`score_type: logit`)"
+            )
+        params = spec.resolve_params(entry.params, where=where, score_type=score_type)
+        if charter.task == "multiclass":
+            # `accuracy` is shared with binary; a multiclass prediction is the arg-max class,
+            # so the binary threshold parameter has no meaning there.
+            params.pop("threshold", None)
+        if "error" in spec.params and params.get("error") not in t.errors:
+            raise InputError(
+                f"{where}`error: {params.get('error')}` names no column under data.errors "
+                f"(errors: {', '.join(t.errors) or 'none'})"
+            )
+        info = MetricInfo(
+            id=entry.id, name=spec.name, label=metric_label(spec, params),
+            direction=spec.direction, params=params, description=spec.description,
+            bounds=spec.bounds, operating_point=spec.is_operating_point(params),
+        )
+        err = t.errors.index(params["error"]) if "error" in spec.params else None
+        out.append(Metric(entry, info, spec, params, error_index=err))
+    return out
