@@ -449,8 +449,8 @@ def write_decision(
     registered: dict[str, Any] | None = None
     if register is not None and winner is not None and source is not None:
         registered = register_model(client, register, current[winner], source, alias=alias,
-                                   tags={k: v for k, v in written[winner]["tags"].items()
-                                         if not k.endswith((".decision", ".reason"))})
+                                    tags={k: v for k, v in written[winner]["tags"].items()
+                                          if not k.endswith((".decision", ".reason"))})
     return {
         "selected": ({"model": winner, "run_id": runs.runs[winner].run_id}
                      if winner in runs.runs else None),
