@@ -35,7 +35,7 @@ def bulk_fill(path: Path, res: EvaluationResult, *, n_runs: int, n_models: int,
     Store.open(path).close()  # create the schema
     models = [f"model_{i:02d}" for i in range(n_models)]
     metrics = [f"metric_{i}" for i in range(n_metrics)]
-    rec = store_mod._run_record(res, command="mlscope run", charter_text=None, note=None)
+    rec = store_mod.run_record(res, command="mlscope run", charter_text=None, note=None)
     rec |= {"project": PROJECT, "models": json.dumps(models), "n_models": n_models,
             "metrics": json.dumps(metrics), "result": b"", "changes": "[]"}
     rng = np.random.default_rng(0)

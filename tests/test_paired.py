@@ -13,12 +13,15 @@ import doctest
 import json
 import math
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
 from scipy import stats
 from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
 
+import mlscope.compare.delong as delong_module
+import mlscope.compare.mcnemar as mcnemar_module
 import mlscope.compare.paired as paired_module
 from mlscope.compare.paired import (
     DeLong,
@@ -570,7 +573,9 @@ def test_results_are_plain_json_data() -> None:
         json.dumps(dataclasses.asdict(r), allow_nan=False)
 
 
-def test_docstring_examples() -> None:
-    failures, tried = doctest.testmod(paired_module, raise_on_error=False)
+@pytest.mark.parametrize("module", [paired_module, delong_module, mcnemar_module],
+                         ids=lambda m: m.__name__)
+def test_docstring_examples(module: ModuleType) -> None:
+    failures, tried = doctest.testmod(module, raise_on_error=False)
     assert tried > 0
     assert failures == 0

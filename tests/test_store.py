@@ -218,7 +218,7 @@ def test_concurrent_writers_lose_nothing(
                               "ON r.id = v.run_id WHERE r.id IS NULL")
     assert orphans == [(0,)]
     n_values = _sql(store_url, f"SELECT COUNT(*) FROM {VALUES_TABLE}")[0][0]
-    assert n_values == 40 * len(store_mod._value_rows(res))
+    assert n_values == 40 * len(store_mod.value_rows(res))
 
 
 def test_saves_take_turns(
@@ -229,7 +229,7 @@ def test_saves_take_turns(
     commits, and each run's changes are against the run saved just before it."""
     first = EvaluationResult.from_dict({**evaluations[0][0].to_dict(), "seed": 1})
     second = EvaluationResult.from_dict({**evaluations[0][0].to_dict(), "seed": 2})
-    real = store_mod._insert_values
+    real = store_mod.insert_values
     inside, release = threading.Event(), threading.Event()
     holder: list[int] = []
 
@@ -240,7 +240,7 @@ def test_saves_take_turns(
             inside.set()
             assert release.wait(60)
 
-    monkeypatch.setattr(store_mod, "_insert_values", held)
+    monkeypatch.setattr(store_mod, "insert_values", held)
     ids: dict[str, int] = {}
     with Store.open(store_url) as store, ThreadPoolExecutor(2) as pool:
         a = pool.submit(lambda: ids.setdefault("first", store.save(first, command="a")))
@@ -264,14 +264,14 @@ def test_a_failed_save_writes_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     res = evaluations[0][0]
-    real = store_mod._insert_values
+    real = store_mod.insert_values
 
     def half_then_fail(conn: sa.Connection, run_id: int, rows: list[dict[str, Any]]) -> None:
         real(conn, run_id, rows[: len(rows) // 2])  # the run row and half its values are in
         raise RuntimeError("disk pulled out mid-save")
 
     with Store.open(store_url) as store:
-        monkeypatch.setattr(store_mod, "_insert_values", half_then_fail)
+        monkeypatch.setattr(store_mod, "insert_values", half_then_fail)
         with pytest.raises(RuntimeError, match="mid-save"):
             store.save(res, command="mlscope run")
         assert store.runs() == []
@@ -280,7 +280,7 @@ def test_a_failed_save_writes_nothing(
         assert store.run(run_id).changes == []  # the failed save is no "previous run"
     assert _sql(store_url, f"SELECT COUNT(*) FROM {RUNS_TABLE}") == [(1,)]
     n_values = _sql(store_url, f"SELECT COUNT(*) FROM {VALUES_TABLE}")[0][0]
-    assert n_values == len(store_mod._value_rows(res))
+    assert n_values == len(store_mod.value_rows(res))
 
 
 # -- migrations ----------------------------------------------------------------------------
@@ -327,10 +327,10 @@ def test_upgrade_from_revision_1_keeps_the_runs(
         old_runs = sa.Table(RUNS_TABLE, sa.MetaData(), autoload_with=conn)
         assert "changes" not in old_runs.c  # really the old schema
         for res, _ in evaluations:
-            rec = store_mod._run_record(res, command="mlscope run", charter_text=None,
+            rec = store_mod.run_record(res, command="mlscope run", charter_text=None,
                                         note="old")
             run_id = conn.execute(sa.insert(old_runs).values(**rec)).inserted_primary_key[0]
-            store_mod._insert_values(conn, run_id, store_mod._value_rows(res))
+            store_mod.insert_values(conn, run_id, store_mod.value_rows(res))
         assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() \
             == "0001"
     engine.dispose()

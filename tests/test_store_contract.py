@@ -59,7 +59,7 @@ def unicode_result() -> EvaluationResult:
 
 
 def _expected_summary(res: EvaluationResult, run_id: int, note: str) -> RunSummary:
-    rec = store_mod._run_record(res, command="mlscope run", charter_text=None, note=note)
+    rec = store_mod.run_record(res, command="mlscope run", charter_text=None, note=note)
     return RunSummary(
         id=run_id, created_at=res.created_at, project=PROJECT, command="mlscope run",
         task=res.task, status=res.status, exit_code=res.exit_code, winner=res.winner,

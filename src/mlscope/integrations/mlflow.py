@@ -21,39 +21,36 @@ import os
 import re
 import tempfile
 from dataclasses import asdict, dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from mlscope.atomic import copy_atomic
 from mlscope.errors import InputError, did_you_mean
+from mlscope.integrations.mlflow_files import as_parquet, check_columns, format_of, model_name
+from mlscope.integrations.mlflow_store import (
+    INSTALL_HINT,
+    download,
+    find_experiment,
+    model_source,
+    open_client,
+    register_model,
+    require_mlflow,
+    search_runs,
+)
+from mlscope.integrations.mlflow_tags import MAX_TAG, TAG_KEYS, common_tags, model_tags
 
 if TYPE_CHECKING:
-    from mlflow import MlflowClient
-    from mlflow.entities import Experiment, LoggedModel, Run
+    from mlflow.entities import Run
 
     from mlscope.result import EvaluationResult
 
 __all__ = ["INSTALL_HINT", "ImportedRun", "ImportedRuns", "import_runs", "write_decision"]
 
-INSTALL_HINT = 'the MLflow integration needs MLflow: pip install "mlscope[mlflow]"'
-
-# Suffix → reader; a CSV is converted so that every imported file is Parquet.
-_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv",
-            ".csv.gz": "csv", ".tsv.gz": "tsv"}
-# Tag values are capped by the tracking stores (8,000 characters in MLflow 3, 5,000 in
-# older servers); a rule description or a list of reasons is cut well below that.
-_MAX_TAG = 4000
-# Every tag suffix write_decision may write: a stale one (a reason on a run that is now
-# selected) is deleted so that the tags always describe the latest decision.
-_TAG_KEYS = ("decision", "project", "rule", "rule.description", "split", "status",
-             "evaluated_at", "version", "selected", "selected_run", "metric", "value",
-             "interval", "rank", "score", "reason", "confidence", "chosen_share")
 # Aliases MLflow reserves for itself (``latest``, ``v3``); checked before anything is
 # written so that a bad alias cannot leave a half-written decision.
 _RESERVED_ALIAS = re.compile(r"^(latest|[vV]\d+)$")
-_LOGGED_MODEL_ID = re.compile(r"^m-[0-9a-f]+$")
 
 
 # -- what import_runs returns ------------------------------------------------------------
@@ -265,17 +262,17 @@ def import_runs(
         you mean"), the filter is invalid or matches no run, a run lacks the artifact
         (naming the run and the artifacts it has), or a predictions file lacks a column.
     """
-    _require_mlflow()
+    require_mlflow()
     from mlflow.exceptions import MlflowException
 
-    fmt = _format_of(predictions_artifact)
+    fmt = format_of(predictions_artifact)
     if class_columns is not None and not class_columns:
         raise InputError("class_columns is empty: give class → probability column, or omit "
                          "it and give score_column")
-    client = _client(tracking_uri)
-    exp = _experiment(client, experiment, tracking_uri)
+    client = open_client(tracking_uri)
+    exp = find_experiment(client, experiment, tracking_uri)
     try:
-        found = _search_runs(client, exp.experiment_id, run_filter or "")
+        found = search_runs(client, exp.experiment_id, run_filter or "")
     except MlflowException as exc:
         if not run_filter:
             raise
@@ -292,14 +289,14 @@ def import_runs(
         # First download and check every run, then write: a bad run leaves out_dir as it was.
         for run in found:
             raw = run.data.tags.get(name_tag) or run.info.run_name or run.info.run_id[:8]
-            model = _model_name(raw, taken)
+            model = model_name(raw, taken)
             where = (f"predictions file `{predictions_artifact}` of run `{raw}` "
                      f"(run id {run.info.run_id})")
-            local = _download(client, run, predictions_artifact, Path(tmp) / run.info.run_id,
-                              shown=raw)
-            parquet = _as_parquet(local, fmt, where)
-            _check_columns(parquet, where, id_column=id_column, score_column=score_column,
-                           class_columns=class_columns)
+            local = download(client, run, predictions_artifact, Path(tmp) / run.info.run_id,
+                             shown=raw)
+            parquet = as_parquet(local, fmt, where)
+            check_columns(parquet, where, id_column=id_column, score_column=score_column,
+                          class_columns=class_columns)
             staged.append((model, run, parquet))
         out.mkdir(parents=True, exist_ok=True)
         imported: dict[str, ImportedRun] = {}
@@ -384,7 +381,7 @@ def write_decision(
         is a candidate in it, a run is not in the store, the alias is reserved, or
         ``register`` is given but no imported run was selected or its model is ambiguous.
     """
-    _require_mlflow()
+    require_mlflow()
     from mlflow.entities import RunTag
     from mlflow.exceptions import MlflowException
 
@@ -421,7 +418,7 @@ def write_decision(
                 f"the imported MLflow runs ({', '.join(runs.models)}); nothing was written"
             )
 
-    client = _client(tracking_uri, registry_uri)
+    client = open_client(tracking_uri, registry_uri)
     current: dict[str, Run] = {}
     for model in matched:
         run_id = runs.runs[model].run_id
@@ -434,16 +431,16 @@ def write_decision(
             ) from exc
     source: tuple[str, str | None] | None = None
     if register is not None and winner is not None:
-        source = _model_source(client, current[winner], model_path)
+        source = model_source(client, current[winner], model_path)
 
-    common = _common_tags(result, runs, prefix)
+    common = common_tags(result, runs, prefix)
     written: dict[str, Any] = {}
     for model in matched:
         run = current[model]
-        tags = {**common, **_model_tags(result, model, prefix)}
-        tags = {k: v[:_MAX_TAG] for k, v in tags.items()}
+        tags = {**common, **model_tags(result, model, prefix)}
+        tags = {k: v[:MAX_TAG] for k, v in tags.items()}
         client.log_batch(run.info.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
-        ours = {f"{prefix}.{k}" for k in _TAG_KEYS}
+        ours = {f"{prefix}.{k}" for k in TAG_KEYS}
         removed = sorted(k for k in run.data.tags if k in ours and k not in tags)
         for key in removed:
             client.delete_tag(run.info.run_id, key)
@@ -451,9 +448,9 @@ def write_decision(
 
     registered: dict[str, Any] | None = None
     if register is not None and winner is not None and source is not None:
-        registered = _register(client, register, current[winner], source, alias=alias,
-                               tags={k: v for k, v in written[winner]["tags"].items()
-                                     if not k.endswith((".decision", ".reason"))})
+        registered = register_model(client, register, current[winner], source, alias=alias,
+                                    tags={k: v for k, v in written[winner]["tags"].items()
+                                          if not k.endswith((".decision", ".reason"))})
     return {
         "selected": ({"model": winner, "run_id": runs.runs[winner].run_id}
                      if winner in runs.runs else None),
@@ -461,359 +458,3 @@ def write_decision(
         "skipped": skipped,
         "registered": registered,
     }
-
-
-# -- MLflow access -----------------------------------------------------------------------
-def _require_mlflow() -> None:
-    # MLflow 3 reports usage on import unless told not to; mlscope never sends anything.
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    try:
-        import mlflow  # noqa: F401
-    except ImportError as exc:
-        raise InputError(f"{INSTALL_HINT} ({exc})") from exc
-
-
-def _client(tracking_uri: str, registry_uri: str | None = None) -> MlflowClient:
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    # MLflow creates a new, empty SQLite store for a path that does not exist: a typo in
-    # the path would then read as "no such experiment" instead of "no such file".
-    if tracking_uri.startswith("sqlite:///"):
-        db = tracking_uri.removeprefix("sqlite:///").split("?", 1)[0]
-        if db and db != ":memory:" and not Path(db).exists():
-            raise InputError(f"tracking_uri {tracking_uri!r}: there is no MLflow database at "
-                             f"{db}; check the path (sqlite:////abs/path/mlflow.db)")
-    try:
-        return MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
-    except MlflowException as exc:
-        raise InputError(f"cannot open the MLflow store {tracking_uri!r}: {exc.message}") \
-            from exc
-
-
-def _experiment(client: MlflowClient, name: str, uri: str) -> Experiment:
-    from mlflow.exceptions import MlflowException
-
-    exp = client.get_experiment_by_name(name)
-    if exp is None and name.isdigit():
-        try:
-            exp = client.get_experiment(name)
-        except MlflowException:
-            exp = None
-    if exp is None:
-        names = _experiment_names(client)
-        shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
-        raise InputError(f"experiment `{name}` is not in the MLflow store at {uri}"
-                         f"{did_you_mean(name, names)} (experiments: {shown or 'none'})")
-    if exp.lifecycle_stage == "deleted":
-        raise InputError(f"experiment `{name}` (id {exp.experiment_id}) is deleted; restore "
-                         f"it with `mlflow experiments restore -x {exp.experiment_id}`")
-    return exp
-
-
-def _experiment_names(client: MlflowClient) -> list[str]:
-    names: list[str] = []
-    token: str | None = None
-    while True:
-        page = client.search_experiments(max_results=1000, page_token=token)
-        names.extend(e.name for e in page)
-        token = page.token
-        if not token:
-            return names
-
-
-def _search_runs(client: MlflowClient, experiment_id: str, run_filter: str) -> list[Run]:
-    runs: list[Run] = []
-    token: str | None = None
-    while True:
-        # Oldest first, so that a new run never renames the models imported before it.
-        page = client.search_runs([experiment_id], filter_string=run_filter,
-                                  order_by=["attributes.start_time ASC"], page_token=token)
-        runs.extend(page)
-        token = page.token
-        if not token:
-            return runs
-
-
-def _artifact_listing(client: MlflowClient, run_id: str, *, limit: int = 60) -> list[str]:
-    """The run's artifact paths, breadth first (folders end with ``/``), at most ``limit``."""
-    out: list[str] = []
-    queue: list[str | None] = [None]
-    while queue and len(out) < limit:
-        for info in client.list_artifacts(run_id, queue.pop(0)):
-            out.append(f"{info.path}/" if info.is_dir else info.path)
-            if info.is_dir:
-                queue.append(info.path)
-    return out[:limit]
-
-
-def _has_artifact(client: MlflowClient, run_id: str, path: str) -> bool:
-    from mlflow.exceptions import MlflowException
-
-    parent = str(PurePosixPath(path).parent)
-    try:
-        listing = client.list_artifacts(run_id, None if parent == "." else parent)
-    except (MlflowException, OSError):
-        return False
-    return any(info.path == path for info in listing)
-
-
-def _download(client: MlflowClient, run: Run, artifact: str, dst: Path, *, shown: str) -> Path:
-    run_id = run.info.run_id
-    path = PurePosixPath(artifact).as_posix()
-    if not _has_artifact(client, run_id, path):
-        have = _artifact_listing(client, run_id)
-        files = [p for p in have if not p.endswith("/")]
-        raise InputError(
-            f"run `{shown}` (run id {run_id}) has no artifact `{path}`"
-            f"{did_you_mean(path, files)} (its artifacts: {', '.join(have) or 'none'}); "
-            "log the predictions with mlflow.log_artifact, or name the file with "
-            "predictions_artifact"
-        )
-    dst.mkdir(parents=True, exist_ok=True)
-    return Path(client.download_artifacts(run_id, path, str(dst)))
-
-
-def _model_source(client: MlflowClient, run: Run, model_path: str | None
-                  ) -> tuple[str, str | None]:
-    """``(source, logged model id)`` of what to register for ``run``."""
-    from mlflow.exceptions import MlflowException
-
-    root = run.info.artifact_uri.rstrip("/")
-    run_id = run.info.run_id
-    if model_path is not None:
-        if model_path.startswith("models:/"):
-            rest = model_path.removeprefix("models:/")
-            if not _LOGGED_MODEL_ID.match(rest):
-                return model_path, None  # a registered model's version: the registry resolves
-            try:
-                return _logged_source(client.get_logged_model(rest))
-            except MlflowException as exc:
-                raise InputError(f"model_path `{model_path}`: no such logged model in the "
-                                 f"store ({exc.message})") from exc
-        path = model_path.strip("/")
-        if not _has_artifact(client, run_id, path):
-            have = _artifact_listing(client, run_id)
-            raise InputError(f"model_path `{path}` is not an artifact of run {run_id}"
-                             f"{did_you_mean(path, [p.rstrip('/') for p in have])} "
-                             f"(its artifacts: {', '.join(have) or 'none'})")
-        return f"{root}/{path}", None
-    # MLflow 3 keeps logged models apart from run artifacts; older stores do not have them.
-    try:
-        logged = list(client.search_logged_models(
-            [run.info.experiment_id], filter_string=f"source_run_id = '{run_id}'"))
-    except (MlflowException, NotImplementedError, AttributeError):
-        logged = []
-    if len(logged) > 1:
-        listed = ", ".join(f"models:/{m.model_id} ({m.name})" for m in logged)
-        raise InputError(f"run {run_id} logged {len(logged)} models ({listed}); pass "
-                         "model_path naming the one to register")
-    if logged:
-        return _logged_source(logged[0])
-    # MLflow 2 style: a folder of run artifacts with an MLmodel file in it.
-    folders = [info.path for info in client.list_artifacts(run_id) if info.is_dir]
-    with_mlmodel = [f for f in folders if _has_artifact(client, run_id, f"{f}/MLmodel")]
-    if len(with_mlmodel) > 1:
-        raise InputError(f"run {run_id} has {len(with_mlmodel)} model folders "
-                         f"({', '.join(with_mlmodel)}); pass model_path naming one")
-    if with_mlmodel:
-        return f"{root}/{with_mlmodel[0]}", None
-    # No model at all (predictions made elsewhere): the version points at the run's
-    # artifacts, which is what a deployment job would look up.
-    return root, None
-
-
-def _logged_source(model: LoggedModel) -> tuple[str, str | None]:
-    # The version points at the logged model's artifacts rather than at `models:/<id>`: a
-    # local store resolves that URI through MLflow's *global* tracking URI, not this
-    # client's, so it would look in (or create) ./mlflow.db instead of the store given.
-    return model.artifact_location, model.model_id
-
-
-def _register(client: MlflowClient, name: str, run: Run, source: tuple[str, str | None], *,
-              alias: str, tags: dict[str, str]) -> dict[str, Any]:
-    from mlflow.exceptions import MlflowException
-
-    uri, model_id = source
-    run_id = run.info.run_id
-    try:
-        client.get_registered_model(name)
-    except MlflowException as exc:
-        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
-            raise
-        client.create_registered_model(name)
-    # Writing the same decision twice must not pile up versions of the same run.
-    same = [v for v in client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
-            if v.source == uri]
-    if same:
-        version = str(max(int(v.version) for v in same))
-        for key, value in tags.items():
-            client.set_model_version_tag(name, version, key, value)
-    else:
-        mv = client.create_model_version(name, uri, run_id=run_id, tags=dict(tags),
-                                         model_id=model_id)
-        version = str(mv.version)
-    try:
-        client.set_registered_model_alias(name, alias, version)
-    except MlflowException as exc:
-        raise InputError(f"cannot set alias `{alias}` on `{name}` version {version}: "
-                         f"{exc.message}") from exc
-    return {"name": name, "version": version, "alias": alias, "source": uri,
-            "model_id": model_id, "new_version": not same}
-
-
-# -- files -------------------------------------------------------------------------------
-def _format_of(artifact: str) -> str:
-    lower = artifact.lower()
-    for suffix in sorted(_FORMATS, key=len, reverse=True):
-        if lower.endswith(suffix):
-            return _FORMATS[suffix]
-    raise InputError(f"predictions_artifact `{artifact}` must be Parquet or CSV (ends with "
-                     f"{', '.join(_FORMATS)})")
-
-
-def _as_parquet(local: Path, fmt: str, where: str) -> Path:
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-    import pyarrow.parquet as pq
-
-    if fmt == "parquet":
-        return local
-    delimiter = "\t" if fmt == "tsv" else ","
-    try:
-        table = pcsv.read_csv(local, parse_options=pcsv.ParseOptions(delimiter=delimiter))
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"{where} cannot be read as {fmt.upper()}: {exc}") from exc
-    out = local.with_name(local.name.split(".", 1)[0] + ".converted.parquet")
-    pq.write_table(table, out)
-    return out
-
-
-def _check_columns(parquet: Path, where: str, *, id_column: str, score_column: str,
-                   class_columns: dict[str, str] | None) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        columns = list(pq.read_schema(parquet).names)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"{where} cannot be read as Parquet: {exc}") from exc
-    needed = [("id column", id_column, "id_column")]
-    if class_columns:
-        needed += [(f"probability column for class `{c}`", col, "class_columns")
-                   for c, col in class_columns.items()]
-    else:
-        needed.append(("score column", score_column, "score_column"))
-    for what, column, option in needed:
-        if column not in columns:
-            raise InputError(f"{where} has no {what} `{column}`{did_you_mean(column, columns)}"
-                             f" (columns: {', '.join(columns)}); pass {option} naming it")
-
-
-def _model_name(raw: str, taken: set[str]) -> str:
-    """An identifier from a run name, unique among ``taken`` ignoring case (DuckDB does)."""
-    base = re.sub(r"[^A-Za-z0-9_]+", "_", raw).strip("_") or "run"
-    if base[0].isdigit():
-        base = f"run_{base}"
-    name, n = base, 2
-    while name.lower() in taken:
-        name, n = f"{base}_{n}", n + 1
-    taken.add(name.lower())
-    return name
-
-
-# -- tags --------------------------------------------------------------------------------
-def _num(x: float) -> str:
-    return f"{x:.6g}"
-
-
-def _key_metric(result: EvaluationResult) -> str | None:
-    """The metric that best stands for the rule: what it optimizes, or weighs the most."""
-    sel = result.charter.get("selection") or {}
-    rule = sel.get("rule")
-    names: list[str] = []
-    if rule == "satisficing":
-        names = [str(sel.get("optimize"))]
-    elif rule == "weighted":
-        weights = dict(sel.get("weights") or {})
-        names = sorted(weights, key=lambda k: -abs(float(weights[k])))
-    elif rule == "pareto":
-        names = [str(m) for m in sel.get("metrics") or []]
-    elif rule == "formula":
-        from mlscope.formula import parse_formula
-
-        try:
-            names = list(parse_formula(str(sel.get("expression"))).names_in_order)
-        except InputError:
-            names = []
-    ids = {m.id for m in result.metrics}
-    return next((n for n in names if n in ids), None)
-
-
-def _common_tags(result: EvaluationResult, runs: ImportedRuns, p: str) -> dict[str, str]:
-    assert result.selection is not None
-    primary = result.selection.primary
-    winner = primary.winner
-    tags = {
-        f"{p}.project": result.project,
-        f"{p}.rule": primary.rule,
-        f"{p}.split": result.selection.split,
-        f"{p}.status": result.status,
-        f"{p}.evaluated_at": result.created_at,
-        f"{p}.version": result.mlscope_version,
-        f"{p}.selected": winner or "",
-    }
-    if primary.description:
-        tags[f"{p}.rule.description"] = primary.description
-    if winner is not None and winner in runs.runs:
-        tags[f"{p}.selected_run"] = runs.runs[winner].run_id
-    return tags
-
-
-def _model_tags(result: EvaluationResult, model: str, p: str) -> dict[str, str]:
-    assert result.selection is not None
-    sel = result.selection
-    primary = sel.primary
-    winner = primary.winner
-    tags: dict[str, str] = {}
-    key = _key_metric(result)
-    if key is not None:
-        tags[f"{p}.metric"] = key
-        try:
-            v = result.value(key, model, split=sel.split)
-        except KeyError:
-            v = None
-        if v is not None and v.value is not None:
-            tags[f"{p}.value"] = _num(v.value)
-            if v.lower is not None and v.upper is not None:
-                tags[f"{p}.interval"] = (f"[{_num(v.lower)}, {_num(v.upper)}] "
-                                         f"{result.interval.level:.0%}")
-    row = next((r for r in primary.ranking if r.get("model") == model), None)
-    if row is not None and row.get("rank") is not None:
-        tags[f"{p}.rank"] = str(row["rank"])
-    if row is not None and row.get("score") is not None:
-        tags[f"{p}.score"] = _num(float(row["score"]))
-    dropped = {d["model"]: list(d.get("reasons") or []) for d in primary.dropped}
-    if winner is None:
-        tags[f"{p}.decision"] = "no_decision"
-        why = primary.note or (f"tied: {', '.join(primary.tied)}" if primary.tied
-                               else "no model met the rule")
-        tags[f"{p}.reason"] = "; ".join(dropped.get(model) or [why])
-    elif model == winner:
-        tags[f"{p}.decision"] = "selected"
-    else:
-        tags[f"{p}.decision"] = "not_selected"
-        if dropped.get(model):
-            tags[f"{p}.reason"] = "; ".join(dropped[model])
-        else:
-            eligible = sum(1 for r in primary.ranking if r.get("eligible"))
-            rank = row.get("rank") if row is not None else None
-            place = f"ranked {rank} of {eligible} eligible" if rank is not None else "eligible"
-            tags[f"{p}.reason"] = f"{place} under the {primary.rule} rule; `{winner}` was selected"
-    conf = sel.confidence
-    if conf is not None:
-        if model == winner and conf.winner_share is not None:
-            tags[f"{p}.confidence"] = _num(conf.winner_share)
-        if model in conf.chosen:
-            tags[f"{p}.chosen_share"] = _num(conf.chosen[model])
-    return tags

@@ -7,15 +7,9 @@ upgraded.
 
 from __future__ import annotations
 
+from mlscope.store.records import HistoryPoint, RunSummary, data_fingerprint
 from mlscope.store.schema import HEAD_REVISION
-from mlscope.store.store import (
-    DEFAULT_PATH,
-    HistoryPoint,
-    RunSummary,
-    Store,
-    StoreError,
-    data_fingerprint,
-)
+from mlscope.store.store import DEFAULT_PATH, Store, StoreError
 
 __all__ = [
     "DEFAULT_PATH",
