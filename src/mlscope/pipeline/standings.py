@@ -96,6 +96,6 @@ def _flag_warnings(standings: list[Standing], families: dict[str, str | None],
 
 def _decision_metrics(ch: Charter) -> set[str]:
     """The metrics the selection rule and the requirements name."""
-    from mlscope.select import _rule_metrics  # becomes public (rule_metrics) with select's split
+    from mlscope.select import rule_metrics
 
-    return set(_rule_metrics(ch.selection)) | set(ch.requirements)
+    return set(rule_metrics(ch.selection)) | set(ch.requirements)

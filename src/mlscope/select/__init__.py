@@ -37,6 +37,3 @@ __all__ = [
     "select",
 ]
 
-# The old private name, for mlscope.evaluation only; it goes when evaluation.py is rewritten
-# to import rule_metrics.
-_rule_metrics = rule_metrics
