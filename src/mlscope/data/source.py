@@ -85,6 +85,12 @@ class EvalTable:
         return self.score_type if self.kinds.get(name, "candidate") == "candidate" \
             else "probability"
 
+    def has_errors(self, m: int) -> bool:
+        """Whether model ``m`` has the charter's error columns: the charter's own models do;
+        a baseline predicts the label and has none."""
+        name = self.models[m] if m < len(self.models) else ""
+        return self.kinds.get(name, "candidate") == "candidate"
+
     def score_col(self, m: int, k: int | None = None) -> str:
         return f"__s{m}" if k is None else f"__s{m}_{k}"
 

@@ -236,6 +236,7 @@ def aggregate_errors(
     nm = len(t.models)
     unpivot = {
         e * nm + m: t.error_col(e, m) for e in range(len(t.errors)) for m in range(nm)
+        if t.has_errors(m)
     }
     if not unpivot:
         return {}

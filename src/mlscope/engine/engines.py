@@ -171,11 +171,13 @@ class DuckDBEngine(NumpyEngine):
     def aggregate(self, t: EvalTable, request: Request, tick: Progress) -> Statistics:
         req = request
         st = RowStatistics(t, req)
-        multiclass = t.task == "multiclass"
-        rows = (fetch_rows(t, req.eval_splits, req.levels) if req.custom or multiclass
+        # Multiclass statistics and custom metrics (Python functions of the rows) need every
+        # row in memory: those runs aggregate as the numpy engine does.
+        in_memory = t.task == "multiclass" or req.custom
+        rows = (fetch_rows(t, req.eval_splits, req.levels) if in_memory
                 else fetch_rows(t, req.boot_splits, req.levels) if req.n_boot > 0 else {})
-        st.resampling = _resampling(_rows_in_memory(st, rows, exact=multiclass, tick=tick))
-        if not multiclass:
+        st.resampling = _resampling(_rows_in_memory(st, rows, exact=in_memory, tick=tick))
+        if not in_memory:
             st.point.update(sql_point(t, req.groupings, req.eval_splits, req.levels, ddb))
         return st
 
@@ -224,6 +226,12 @@ class BinnedEngine(NumpyEngine):
                 f"task {t.task}" + (", custom metrics" if req.custom else "")
                 + "); evaluate exactly instead (drop --binned)"
             )
+        if t.errors:
+            # The pass bins scores only; error columns would need their exact histograms.
+            raise InputError(
+                "binned mode bins the models' scores; the charter's error columns "
+                f"(data.errors: {', '.join(t.errors)}) need the exact engine: drop --binned, "
+                "or evaluate the error columns in a charter of their own")
         if self.n_bins < 16:
             raise InputError(f"binned mode needs at least 16 bins, got {self.n_bins}")
         bp = binned_pass(

@@ -84,7 +84,8 @@ class ExactSplit:
         if t.task in ("binary", "regression"):
             values.append(("s", rows.scores[m] if t.task == "binary"
                            else np.abs(rows.scores[m] - rows.y)))
-        values += [(f"e{e}", rows.errors[(e, m)]) for e in range(len(t.errors))]
+        values += [(f"e{e}", rows.errors[(e, m)]) for e in range(len(t.errors))
+                   if (e, m) in rows.errors]
         for tag, value in values:
             order = np.argsort(value)  # ties form one segment: their order is irrelevant
             for gi, (code, cells) in enumerate(self.cells):
@@ -157,6 +158,8 @@ class ExactSplit:
                 for cell, st in zip(cells, per, strict=True):
                     task[(m, cell.key)] = st
             for e in range(len(t.errors)):
+                if (f"e{e}", m, gi) not in layouts:
+                    continue  # a baseline: no error columns
                 errs = error_cells(layouts[(f"e{e}", m, gi)], W, len(cells), unit_weights=unit)
                 for cell, est in zip(cells, errs, strict=True):
                     errors[(e, m, cell.key)] = est

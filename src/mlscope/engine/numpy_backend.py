@@ -77,7 +77,8 @@ def fetch_rows(
             cols += [f"{t.score_col(m, k)} AS s{m}_{k}" for k in range(nk)]
         elif t.task != "errors":
             cols.append(f"{t.score_col(m)} AS s{m}")
-        cols += [f"{t.error_col(e, m)} AS e{e}_{m}" for e in range(len(t.errors))]
+        if t.has_errors(m):
+            cols += [f"{t.error_col(e, m)} AS e{e}_{m}" for e in range(len(t.errors))]
     if with_ids:
         cols.append("__id AS id")
     in_splits = ", ".join(ql(s) for s in splits)
@@ -117,7 +118,7 @@ def fetch_rows(
             errors={
                 (e, m): take(f"e{e}_{m}", np.float64)
                 for e in range(len(t.errors))
-                for m in range(len(t.models))
+                for m in range(len(t.models)) if t.has_errors(m)
             },
             ids=take("id", np.str_) if with_ids else None,
         )
@@ -140,7 +141,7 @@ def _check_finite(t: EvalTable, res: dict[str, Any]) -> None:
         elif t.task != "errors":
             cols.append((f"s{m}", t.score_col(m), f"model `{name}` score"))
         cols += [(f"e{e}_{m}", t.error_col(e, m), f"model `{name}` error `{en}`")
-                 for e, en in enumerate(t.errors)]
+                 for e, en in enumerate(t.errors) if t.has_errors(m)]
     for key, column, what in cols:
         values = res[key]
         if isinstance(values, np.ma.MaskedArray) and values.mask.any():

@@ -302,7 +302,8 @@ def aggregate_errors(
     Same parameters as :func:`aggregate_binary`.
     """
     nm = len(t.models)
-    values = {e * nm + m: t.error_col(e, m) for e in range(len(t.errors)) for m in range(nm)}
+    values = {e * nm + m: t.error_col(e, m) for e in range(len(t.errors)) for m in range(nm)
+              if t.has_errors(m)}
     if not values:
         return {}
     hists = _histograms(t, groupings, splits, levels, values, "v", ERROR_SUMS)
@@ -373,7 +374,8 @@ def fetch_rows(
                     if t.task != "errors"],
             proba=[],
             errors={(e, m): take(f"e{e}_{m}", np.float64)
-                    for e in range(len(t.errors)) for m in range(len(t.models))},
+                    for e in range(len(t.errors)) for m in range(len(t.models))
+                    if t.has_errors(m)},
         )
     return out
 

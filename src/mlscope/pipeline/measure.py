@@ -126,6 +126,9 @@ def finalise(run: Run, plan: RunPlan, stats: Statistics) -> MetricTable:
                         mv.undefined = "no rows in this slice"
                     elif skey != OVERALL and n_rows < min_size:
                         mv.undefined = f"slice too small (n={n_rows} < min_size {min_size})"
+                    elif met.error_index is not None and not t.has_errors(mi):
+                        mv.undefined = (f"a baseline has no error column "
+                                        f"`{t.errors[met.error_index]}`: it predicts the label")
                     else:
                         val, why = compute(met, pm[split], mi, skey, thr_m,
                                            stats.exact.get(split), W=None,
