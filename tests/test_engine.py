@@ -15,8 +15,8 @@ from mlscope.data.source import open_evaluation
 from mlscope.engine import duckdb_backend as ddb
 from mlscope.engine.numpy_backend import Layout, binary_cells, cell_codes, fetch_rows
 from mlscope.engine.plan import plan_groupings
-from mlscope.engine.stats import binary_stats, error_stats, regression_stats
 from mlscope.evaluation import _duckdb_point, _SplitEngine
+from mlscope.metrics.stats import binary_stats, error_stats, regression_stats
 from tests.conftest import base_charter, binary_frame
 
 SPLITS = ["validation", "test"]

@@ -38,7 +38,6 @@ from mlscope.engine.binned import error_bound as binned_error_bound
 from mlscope.engine.bootstrap import percentile_interval, resample_counts
 from mlscope.engine.bounded import boundary_interval, clip, effective_trials
 from mlscope.engine.bucketed import bin_scores, bucketed_binary_cells
-from mlscope.engine.links import probability, threshold_on_scores
 from mlscope.engine.numpy_backend import (
     Layout,
     RowData,
@@ -50,10 +49,11 @@ from mlscope.engine.numpy_backend import (
 )
 from mlscope.engine.plan import OVERALL, Grouping, SliceCell, plan_groupings
 from mlscope.engine.rowstats import batched_multiclass, multiclass_row_codes
-from mlscope.engine.stats import BinaryStats, MulticlassStats, Stats
 from mlscope.errors import CharterError, InputError
+from mlscope.metrics.links import probability, threshold_on_scores
 from mlscope.metrics.multiclass import confusion_matrix
 from mlscope.metrics.registry import MetricSpec, get_metric
+from mlscope.metrics.stats import BinaryStats, MulticlassStats, Stats
 from mlscope.plugins import UserCodeError, UserFunction, load_callable, user_code
 from mlscope.result import (
     BaselineInfo,

@@ -13,7 +13,8 @@ from mlscope.baselines.human_data import AnnotatedData, BoolArray, FloatArray, I
 from mlscope.baselines.human_result import HumanMetricSpec, HumanValue
 from mlscope.engine.bootstrap import percentile_interval, resample_counts
 from mlscope.engine.rowstats import batched_binary, batched_regression, multiclass_row_codes
-from mlscope.engine.stats import (
+from mlscope.metrics.registry import MetricSpec, get_metric
+from mlscope.metrics.stats import (
     BinaryStats,
     MulticlassStats,
     RegressionStats,
@@ -22,7 +23,6 @@ from mlscope.engine.stats import (
     multiclass_stats,
     regression_stats,
 )
-from mlscope.metrics.registry import MetricSpec, get_metric
 
 __all__ = [
     "ResolvedMetric",

@@ -330,7 +330,7 @@ def open_evaluation(
             # Scores are kept as given, logits included: mapping logits to probabilities
             # in float64 turns distinct large logits into ties (40 and 41 both give 1.0)
             # and changes every ranking metric. The metrics apply the link themselves
-            # (`EvalTable.score_type_of`, mlscope.engine.links).
+            # (`EvalTable.score_type_of`, mlscope.metrics.links).
             select[f"__s{m}"] = f"CAST({ref}.{qi(spec)} AS DOUBLE)"
 
     if task != "errors":

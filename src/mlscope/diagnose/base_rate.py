@@ -43,7 +43,7 @@ import numpy.typing as npt
 from mlscope.diagnose.gaps import orient
 from mlscope.diagnose.types import WeakSlice
 from mlscope.engine.numpy_backend import Layout, binary_cells
-from mlscope.engine.stats import BinaryStats
+from mlscope.metrics.stats import BinaryStats
 
 __all__ = ["METHOD", "SliceGroup", "Unjudged", "base_rate_reference", "binary_weak_slices"]
 

@@ -16,8 +16,8 @@ import numpy.typing as npt
 
 from mlscope.charter.schema import Charter
 from mlscope.data.source import EvalTable
-from mlscope.engine.links import threshold_on_scores
 from mlscope.errors import InputError, did_you_mean
+from mlscope.metrics.links import threshold_on_scores
 from mlscope.paths import project_file
 from mlscope.result import (
     OVERALL,
@@ -327,7 +327,7 @@ def _refit_points(ch: Charter, t: EvalTable, bdir: Path, info: MetricInfo, sel_s
     spec = get_metric(info.name, task=t.task)
 
     def metric(y_true: Any, pred: Any) -> float:
-        from mlscope.engine.stats import binary_stats, multiclass_stats, regression_stats
+        from mlscope.metrics.stats import binary_stats, multiclass_stats, regression_stats
 
         if t.task == "binary":
             st: Any = binary_stats(y_true, pred)

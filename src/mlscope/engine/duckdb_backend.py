@@ -17,8 +17,8 @@ import numpy.typing as npt
 
 from mlscope.data.source import EvalTable, ql
 from mlscope.engine.plan import Grouping, SliceCell
-from mlscope.engine.stats import BinaryStats, ErrorStats, RegressionStats
 from mlscope.errors import InputError
+from mlscope.metrics.stats import BinaryStats, ErrorStats, RegressionStats
 
 __all__ = ["MAX_LEVELS", "CellKey", "aggregate_binary", "aggregate_errors",
            "aggregate_regression", "slice_levels"]

@@ -47,8 +47,8 @@ from mlscope.engine.duckdb_backend import (
 )
 from mlscope.engine.numpy_backend import RowData
 from mlscope.engine.plan import Grouping, SliceCell
-from mlscope.engine.stats import BinaryStats, ErrorStats, RegressionStats
 from mlscope.errors import InputError
+from mlscope.metrics.stats import BinaryStats, ErrorStats, RegressionStats
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame

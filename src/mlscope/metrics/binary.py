@@ -1,4 +1,4 @@
-"""Binary classification metrics, exact functions of :class:`~mlscope.engine.stats.BinaryStats`.
+"""Binary classification metrics, exact functions of :class:`~mlscope.metrics.stats.BinaryStats`.
 
 Every statistic is a weighted count, so each metric equals scikit-learn's with
 ``sample_weight``. Count arrays may carry leading batch dimensions (bootstrap replicates);
@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mlscope.engine.stats import BinaryStats, Stats
 from mlscope.metrics.arith import safe_div as _div
 from mlscope.metrics.binary_proba import binary_log_loss, brier, not_probability_reason
 from mlscope.metrics.errors import fmt_weight, no_rows_reason
 from mlscope.metrics.registry import Direction, MetricSpec, ParamSpec, register
+from mlscope.metrics.stats import BinaryStats, Stats
 
 __all__ = [
     "THRESHOLD_METRICS",

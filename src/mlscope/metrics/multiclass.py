@@ -1,4 +1,4 @@
-"""Multiclass metrics, exact functions of :class:`~mlscope.engine.stats.MulticlassStats`.
+"""Multiclass metrics, exact functions of :class:`~mlscope.metrics.stats.MulticlassStats`.
 
 ``accuracy`` and ``log_loss`` apply to binary and multiclass tasks under one registry name
 each; they are registered here, dispatching on the statistics' type, because this module
@@ -13,7 +13,7 @@ Deliberate differences from scikit-learn (which warns and substitutes 0):
   (classes without rows carry no weight and are ignored);
 * ``mean_average_precision`` is undefined when a class has no rows;
 * ``log_loss`` normalises each row's scores to sum 1 before clipping
-  (:func:`~mlscope.engine.stats.multiclass_stats`); scikit-learn >= 1.9 warns about rows
+  (:func:`~mlscope.metrics.stats.multiclass_stats`); scikit-learn >= 1.9 warns about rows
   that do not sum to 1 and uses them as they are. For rows summing to 1 the two agree.
 """
 
@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mlscope.engine.stats import BinaryStats, MulticlassStats
 from mlscope.metrics.arith import safe_div as _div
 from mlscope.metrics.binary import (
     average_precision,
@@ -36,6 +35,7 @@ from mlscope.metrics.binary import (
 )
 from mlscope.metrics.errors import no_rows_reason
 from mlscope.metrics.registry import MetricSpec, ParamSpec, register
+from mlscope.metrics.stats import BinaryStats, MulticlassStats
 
 __all__ = [
     "class_average_precision",

@@ -1,4 +1,4 @@
-"""Regression metrics, exact functions of :class:`~mlscope.engine.stats.RegressionStats`.
+"""Regression metrics, exact functions of :class:`~mlscope.metrics.stats.RegressionStats`.
 
 Errors are ``prediction − label``. Quantiles of the absolute error share the kernel of the
 error-column metrics (:func:`mlscope.metrics.errors.quantile`): NumPy's linear rule for
@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mlscope.engine.stats import RegressionStats
 from mlscope.metrics.errors import error_max_value, no_rows_reason, quantile
 from mlscope.metrics.registry import Direction, MetricSpec, register
+from mlscope.metrics.stats import RegressionStats
 
 __all__ = ["abs_bias", "mae", "mape", "r2", "rmse", "total_sum_of_squares"]
 
