@@ -33,10 +33,11 @@ import numpy.typing as npt
 from mlscope.metrics.arith import safe_div as _div
 from mlscope.metrics.binary_proba import binary_log_loss, brier, not_probability_reason
 from mlscope.metrics.errors import fmt_weight, no_rows_reason
-from mlscope.metrics.registry import Direction, MetricSpec, ParamSpec, register
+from mlscope.metrics.spec import Direction, MetricSpec, ParamSpec
 from mlscope.metrics.stats import BinaryStats, Stats
 
 __all__ = [
+    "SPECS",
     "THRESHOLD_METRICS",
     "average_precision",
     "best_threshold",
@@ -50,6 +51,9 @@ __all__ = [
     "threshold_spec_fn",
     "threshold_spec_undefined",
 ]
+
+# This module's metric specifications, in order; mlscope.metrics.registry registers them.
+SPECS: list[MetricSpec] = []
 
 FloatArray = npt.NDArray[np.float64]
 # Values this close (relative) count as tied when choosing a threshold: metrics that are
@@ -516,7 +520,7 @@ def _reg(name: str, label: str, direction: Direction, fn: Callable[..., FloatArr
          params: dict[str, ParamSpec] | None = None,
          chooser: Callable[..., float] | None = None,
          tasks: frozenset[str] = _BINARY, needs_probability: bool = False) -> None:
-    register(MetricSpec(
+    SPECS.append(MetricSpec(
         name=name, tasks=tasks, direction=direction,
         fn=fn, undefined=undefined, description=description, label=label,
         params=params or {}, chooser=chooser, bounds=bounds,
