@@ -27,7 +27,7 @@ from mlscope.baselines.human import (
     load_annotations,
 )
 from mlscope.errors import InputError
-from mlscope.result import _build
+from mlscope.result import decode_dataclass
 
 ACCURACIES = (0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65)
 BINARY_METRICS = [
@@ -539,7 +539,7 @@ def test_same_seed_same_result_and_json_round_trip() -> None:
     assert other.rung("majority of 3").value("acc").lower != a.rung(
         "majority of 3").value("acc").lower
     text = json.dumps(a.to_dict())
-    back = _build(HumanLevel, json.loads(text))
+    back = decode_dataclass(HumanLevel, json.loads(text))
     assert back == a
     assert HumanLevel.from_dict(json.loads(text)) == a
 

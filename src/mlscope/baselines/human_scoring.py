@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 
 from mlscope.baselines.human_data import AnnotatedData, BoolArray, FloatArray, IntArray
-from mlscope.baselines.human_result import HumanMetricSpec, HumanValue
 from mlscope.engine.bootstrap import percentile_interval, resample_counts
 from mlscope.engine.rowstats import batched_binary, batched_regression, multiclass_row_codes
 from mlscope.metrics.registry import MetricSpec, get_metric
@@ -23,6 +22,7 @@ from mlscope.metrics.stats import (
     multiclass_stats,
     regression_stats,
 )
+from mlscope.result.human import HumanMetricSpec, HumanValue
 
 __all__ = [
     "ResolvedMetric",

@@ -1,6 +1,6 @@
 """The diagnosis, wired to what the evaluation computed (``evaluate(..., diagnose=)``).
 
-Checks the splits a diagnosis reads, assembles :class:`~mlscope.diagnose.types.Diagnosis`
+Checks the splits a diagnosis reads, assembles :class:`~mlscope.result.diagnosis.Diagnosis`
 from the point estimates and replicates, and adds the row-level error examples, the
 training history, the metric focus and the learning curve.
 """
@@ -31,10 +31,10 @@ from mlscope.result import (
 
 if TYPE_CHECKING:
     from mlscope.diagnose.base_rate import Unjudged
-    from mlscope.diagnose.types import WeakSlice
     from mlscope.engine.numpy_backend import RowData
     from mlscope.engine.plan import Grouping
     from mlscope.evaluation import _Metric
+    from mlscope.result.diagnosis import WeakSlice
 
 __all__ = ["check_diagnosis_splits", "diagnose"]
 
@@ -73,7 +73,7 @@ def diagnose(ch: Charter, t: EvalTable, bdir: Path, *, model: str | None,
               slicing: tuple[list[Grouping], list[list[str]], RowData | None, int, int]
               | None = None) -> Any:
     from mlscope.diagnose.build import DiagnosisInputs, build_diagnosis, diagnosis_metric
-    from mlscope.diagnose.types import NextStep
+    from mlscope.result.diagnosis import NextStep
 
     if model is None:
         raise InputError("nothing to diagnose: the rule chose no model; name one with --model")
@@ -195,7 +195,7 @@ def _history_and_focus(ch: Charter, t: EvalTable, bdir: Path, diag: Any, *,
     from dataclasses import asdict
 
     from mlscope.diagnose.focus import metric_focus
-    from mlscope.diagnose.types import NextStep, SanityCheck
+    from mlscope.result.diagnosis import NextStep, SanityCheck
 
     spec = ch.diagnosis
     if spec.history is not None:
