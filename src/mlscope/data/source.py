@@ -44,8 +44,8 @@ from mlscope.paths import project_file
 from mlscope.sql import connect, harden, lock, seal
 
 __all__ = [
-    "EvalTable", "attach_baselines", "base_frame", "check_splits", "open_evaluation", "qi",
-    "ql",
+    "EvalTable", "attach_baselines", "base_frame", "check_splits", "file_fingerprint",
+    "open_evaluation", "qi", "ql",
 ]
 
 @dataclass
@@ -145,7 +145,8 @@ def _file_source(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> _Sour
     return _Source(con, name, path.name, _reader_sql(path))
 
 
-def _fingerprint(path: Path) -> dict[str, Any]:
+def file_fingerprint(path: Path) -> dict[str, Any]:
+    """The identity of an input file as the result records it: path, size, sampled SHA-256."""
     st = path.stat()
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -206,7 +207,7 @@ def open_evaluation(
             tpath = path_of(d.table, "data.table")
             base = _file_source(con, "src", tpath)
             files.append(tpath)
-            sources.append(_fingerprint(tpath))
+            sources.append(file_fingerprint(tpath))
         else:
             assert d.duckdb is not None
             db = path_of(d.duckdb.database, "data.duckdb.database")
@@ -229,14 +230,14 @@ def open_evaluation(
                 con, "src", f"{db.name}:{d.duckdb.table}",
                 f"SELECT * FROM userdb.{qi(d.duckdb.table)}",
             )
-            sources.append(_fingerprint(db) | {"table": d.duckdb.table})
+            sources.append(file_fingerprint(db) | {"table": d.duckdb.table})
     else:
         assert d.labels is not None
         assert d.predictions is not None
         lpath = path_of(d.labels, "data.labels")
         base = _file_source(con, "src", lpath)
         files.append(lpath)
-        sources.append(_fingerprint(lpath))
+        sources.append(file_fingerprint(lpath))
 
     src = "src"
     long_mode = d.long is not None
@@ -365,7 +366,7 @@ def open_evaluation(
                 ppath = path_of(pf.path, f"data.predictions.{name}")
                 ps = _file_source(con, alias, ppath)
                 files.append(ppath)
-                sources.append(_fingerprint(ppath) | {"model": name})
+                sources.append(file_fingerprint(ppath) | {"model": name})
                 pid = ps.need(d.id, "row id")
                 check_unique(con, alias, pid, ps.label, d.id or "", why)
                 check_covered(con, "src", idc, alias, pid, ps.label, name, base.label)
