@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from mlscope.data.checks import (
     sniff_file,
 )
 from mlscope.data.checks import first_line as _first_line
+from mlscope.data.table import EvalTable
 from mlscope.errors import InputError, did_you_mean
 from mlscope.paths import project_file
 from mlscope.sql import connect, harden, lock, seal
@@ -47,55 +47,6 @@ __all__ = [
     "EvalTable", "attach_baselines", "base_frame", "check_splits", "file_fingerprint",
     "open_evaluation", "qi", "ql",
 ]
-
-@dataclass
-class EvalTable:
-    """The canonical evaluation view and what its columns mean."""
-
-    con: duckdb.DuckDBPyConnection
-    task: str
-    models: list[str]
-    classes: list[str]
-    slice_columns: list[str]
-    where: dict[str, str]
-    errors: list[str]
-    has_weight: bool
-    splits: list[str]
-    n_rows: int
-    sources: list[dict[str, Any]]
-    warnings: list[str] = field(default_factory=list)
-    view: str = "ev"
-    # The user's own rows, for baselines that read features or run a rule: a SELECT of
-    # __id, __split, __label and every column of the base table (see `base_frame`).
-    base_sql: str = ""
-    base_label: str = ""
-    base_columns: list[str] = field(default_factory=list)
-    base_types: dict[str, str] = field(default_factory=dict)
-    view_sql: str = ""
-    kinds: dict[str, str] = field(default_factory=dict)  # model -> "candidate" | baseline kind
-    # What the candidates' binary scores are (`data.score_type`); baselines always predict
-    # probabilities.
-    score_type: str = "probability"
-
-    def score_type_of(self, m: int) -> str:
-        """``"probability"``, ``"logit"`` or ``"score"``: the scale of model ``m``'s scores."""
-        if self.task != "binary":
-            return "probability"
-        name = self.models[m] if m < len(self.models) else ""
-        return self.score_type if self.kinds.get(name, "candidate") == "candidate" \
-            else "probability"
-
-    def score_col(self, m: int, k: int | None = None) -> str:
-        return f"__s{m}" if k is None else f"__s{m}_{k}"
-
-    def error_col(self, e: int, m: int) -> str:
-        return f"__e{e}_{m}"
-
-    def slice_col(self, i: int) -> str:
-        return f"__c{i}"
-
-    def where_col(self, i: int) -> str:
-        return f"__p{i}"
 
 
 class _Source:
