@@ -6,10 +6,10 @@ key, and one per block of 200 elements for the long lists (values, differences,
 standings…), so a mismatch names the section and the element range that moved.
 
 Normalised means: the run's identity and timing (``created_at``, ``run_id``,
-``timings``, and any ``seconds`` a stage took) are dropped, and the project folder in any path is replaced by
-``<project>``. Everything else, floats included (their exact ``repr``), must match.
-Regenerate with ``make golden`` only when a change is *meant* to alter the numbers, and
-say so in the commit.
+``timings``, and any ``seconds`` a stage took) are dropped, and the project folder in any
+path is replaced by ``<project>``. Everything else, floats included (their exact
+``repr``), must match. Regenerate with ``make golden`` only when a change is *meant* to
+alter the numbers, and say so in the commit.
 """
 
 from __future__ import annotations

@@ -88,5 +88,6 @@ def test_diagnose_is_unchanged(project: Path, tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["diagnose", str(project), "--out", str(tmp_path), "-q"])
     assert r.exit_code == 0, r.output
     res = EvaluationResult.from_json(tmp_path / "result.json")
-    assert res.diagnosis is not None and res.diagnosis.model == "gbdt"
+    assert res.diagnosis is not None
+    assert res.diagnosis.model == "gbdt"
     assert_golden(tmp_path / "result.json", project.parent, "caravan-diagnose")
