@@ -181,9 +181,9 @@ def test_result_without_the_new_fields_still_loads() -> None:
     res_dict = {"split": "v", "model": "m", "metric": "roc_auc", "trivial": "prior",
                 "trivial_value": 0.5, "upper": None, "upper_family": None,
                 "upper_value": None, "gap_closed": None}
-    from mlscope.result import _build
+    from mlscope.result import decode_dataclass
 
-    st = _build(Standing, res_dict)
+    st = decode_dataclass(Standing, res_dict)
     assert st.ceiling_note == ""
     assert st.flag_cause is None
 

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 import mlscope
 from mlscope.cli import main
 from mlscope.engine.binned import error_bound
-from mlscope.engine.stats import BinaryStats
 from mlscope.metrics.binary import average_precision, roc_auc
+from mlscope.metrics.stats import BinaryStats
 from tests.conftest import base_charter, binary_frame
 
 

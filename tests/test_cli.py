@@ -106,9 +106,8 @@ def test_metric_reference_doc_is_current() -> None:
 
 
 def test_metrics_command_lists_every_registered_metric() -> None:
-    from mlscope.metrics.registry import REGISTRY, _ensure_loaded
+    from mlscope.metrics.registry import REGISTRY
 
-    _ensure_loaded()
     out = CliRunner().invoke(main, ["metrics", "--markdown"])
     assert out.exit_code == 0
     for name in REGISTRY:

@@ -20,9 +20,9 @@ import mlscope
 from mlscope.cli import main
 from mlscope.diagnose.gaps import compute_gaps, next_steps
 from mlscope.diagnose.slices import weak_slices
-from mlscope.diagnose.types import SplitValue
 from mlscope.report import render_html
 from mlscope.result import EvaluationResult
+from mlscope.result.diagnosis import SplitValue
 
 
 def _case(errors: dict[str, float], human: float = 0.0, sd: float = 0.002,

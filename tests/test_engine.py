@@ -17,7 +17,7 @@ from mlscope.engine.engines import sql_point
 from mlscope.engine.exact import ExactSplit
 from mlscope.engine.numpy_backend import Layout, binary_cells, cell_codes, fetch_rows
 from mlscope.engine.plan import plan_groupings
-from mlscope.engine.stats import binary_stats, error_stats, regression_stats
+from mlscope.metrics.stats import binary_stats, error_stats, regression_stats
 from tests.conftest import base_charter, binary_frame
 
 SPLITS = ["validation", "test"]

@@ -21,11 +21,11 @@ from mlscope.diagnose.history import (
     History,
     HistoryFinding,
     check_history,
-    history_svg,
     load_history,
     spearman,
 )
 from mlscope.errors import InputError
+from mlscope.report.diagnosis_charts import history_svg
 
 LN2, LN10 = math.log(2), math.log(10)
 STEPS = np.arange(0, 1001, 10, dtype=float)

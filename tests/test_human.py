@@ -27,7 +27,7 @@ from mlscope.baselines.human import (
     load_annotations,
 )
 from mlscope.errors import InputError
-from mlscope.result import _build
+from mlscope.result import decode_dataclass
 
 ACCURACIES = (0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65)
 BINARY_METRICS = [
@@ -286,7 +286,7 @@ def test_krippendorff_alpha_classic_example(without_package: bool,
 def test_krippendorff_closed_form_matches_package_on_random_data(level: str) -> None:
     import krippendorff
 
-    from mlscope.baselines.human import _alpha_closed
+    from mlscope.baselines.agreement import alpha_closed
 
     rng = np.random.default_rng(5)
     for _ in range(20):
@@ -296,7 +296,7 @@ def test_krippendorff_closed_form_matches_package_on_random_data(level: str) -> 
         noisy[rng.random((raters, n)) < 0.3] = np.nan
         item = np.nonzero(np.isfinite(noisy.T))[0]
         value = noisy.T[np.isfinite(noisy.T)]
-        ours = _alpha_closed(item.astype(np.int64), value, level)
+        ours = alpha_closed(item.astype(np.int64), value, level)
         with np.errstate(invalid="ignore", divide="ignore"):
             theirs = krippendorff.alpha(noisy, level_of_measurement=level)
         if np.isfinite(theirs):
@@ -539,21 +539,21 @@ def test_same_seed_same_result_and_json_round_trip() -> None:
     assert other.rung("majority of 3").value("acc").lower != a.rung(
         "majority of 3").value("acc").lower
     text = json.dumps(a.to_dict())
-    back = _build(HumanLevel, json.loads(text))
+    back = decode_dataclass(HumanLevel, json.loads(text))
     assert back == a
     assert HumanLevel.from_dict(json.loads(text)) == a
 
 
 @pytest.mark.parametrize("n_scores", [2, 5, 50], ids=["labels", "few", "many"])
 def test_binary_replicate_statistics_match_engine(n_scores: int) -> None:
-    from mlscope.baselines.human import _batched_binary
+    from mlscope.baselines.human_scoring import few_batched_binary
     from mlscope.engine.rowstats import batched_binary
 
     rng = np.random.default_rng(n_scores)
     y = rng.random(60) < 0.3
     score = rng.integers(0, n_scores, 60) / max(n_scores - 1, 1)
     W = rng.integers(0, 3, (7, 60)).astype(np.float64)
-    ours, ref = _batched_binary(y, score, W), batched_binary(y, score, W)
+    ours, ref = few_batched_binary(y, score, W), batched_binary(y, score, W)
     np.testing.assert_array_equal(ours.scores, ref.scores)
     np.testing.assert_allclose(ours.pos, ref.pos, rtol=0, atol=1e-12)
     np.testing.assert_allclose(ours.neg, ref.neg, rtol=0, atol=1e-12)
@@ -561,7 +561,7 @@ def test_binary_replicate_statistics_match_engine(n_scores: int) -> None:
 
 @pytest.mark.parametrize("hard", [True, False], ids=["one-hot", "probabilities"])
 def test_multiclass_replicate_statistics_match_engine(hard: bool) -> None:
-    from mlscope.baselines.human import _batched_multiclass
+    from mlscope.baselines.human_scoring import few_batched_multiclass
     from mlscope.engine.rowstats import batched_multiclass
 
     rng = np.random.default_rng(4)
@@ -569,7 +569,7 @@ def test_multiclass_replicate_statistics_match_engine(hard: bool) -> None:
     yi = rng.integers(0, 4, n)
     proba = np.eye(4)[rng.integers(0, 4, n)] if hard else rng.dirichlet(np.ones(4), n)
     W = rng.integers(0, 3, (5, n)).astype(np.float64)
-    ours = _batched_multiclass(yi, proba, classes, W)
+    ours = few_batched_multiclass(yi, proba, classes, W)
     ref = batched_multiclass(yi, proba, classes, W)
     for field in ("confusion", "topk_hits", "log_loss_sum", "total"):
         np.testing.assert_allclose(getattr(ours, field), getattr(ref, field), atol=1e-9)

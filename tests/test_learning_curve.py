@@ -18,11 +18,11 @@ from mlscope.diagnose.learning_curve import (
     LearningCurve,
     data_needed,
     fit_learning_curve,
-    learning_curve_svg,
     nines,
     refit_curve,
 )
 from mlscope.errors import InputError
+from mlscope.report.diagnosis_charts import learning_curve_svg
 
 SIZES = np.geomspace(100, 100_000, 10)
 

@@ -31,9 +31,9 @@ from sklearn.metrics import (
 import mlscope
 from mlscope.charter.load import validate_charter
 from mlscope.charter.schema import Charter
-from mlscope.engine.stats import binary_stats
 from mlscope.errors import InputError
 from mlscope.metrics.binary import binary_log_loss, brier
+from mlscope.metrics.stats import binary_stats
 from mlscope.result import EvaluationResult
 from tests.conftest import base_charter
 

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
-from mlscope.engine.stats import BinaryStats, binary_stats
 from mlscope.metrics.binary import THRESHOLD_METRICS, best_threshold, confusion_at
 from mlscope.metrics.registry import get_metric, metrics_for_task
+from mlscope.metrics.stats import BinaryStats, binary_stats
 
 TOL = 1e-9
 WEIGHT_MODES = ("none", "grid", "continuous", "with_zeros")

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.utils.stats import _weighted_percentile
 
-from mlscope.engine.stats import ErrorStats, error_stats
 from mlscope.metrics.errors import quantile
 from mlscope.metrics.registry import get_metric, metrics_for_task
+from mlscope.metrics.stats import ErrorStats, error_stats
 
 TOL = 1e-9
 SETTINGS = settings(max_examples=50, deadline=None,

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from sklearn import metrics as skm
 from sklearn.preprocessing import label_binarize
 
-from mlscope.engine.stats import BinaryStats, MulticlassStats, multiclass_stats
 from mlscope.metrics.multiclass import confusion_matrix
 from mlscope.metrics.registry import get_metric, metrics_for_task
+from mlscope.metrics.stats import BinaryStats, MulticlassStats, multiclass_stats
 
 TOL = 1e-9
 SETTINGS = settings(max_examples=40, deadline=None,

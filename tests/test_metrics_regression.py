@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from sklearn import metrics as skm
 from sklearn.utils.stats import _weighted_percentile
 
-from mlscope.engine.stats import ErrorStats, RegressionStats, regression_stats
 from mlscope.metrics.registry import get_metric, metrics_for_task
+from mlscope.metrics.stats import ErrorStats, RegressionStats, regression_stats
 
 TOL = 1e-9
 SETTINGS = settings(max_examples=50, deadline=None,

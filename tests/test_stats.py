@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
-from mlscope.engine.stats import (
+from mlscope.metrics.stats import (
     binary_stats,
     error_stats,
     multiclass_stats,
@@ -78,7 +78,7 @@ def test_binary_merge_is_the_stats_of_the_union(
 def test_binary_merge_keeps_batch_dimensions() -> None:
     a = binary_stats([1, 0], [0.9, 0.1])
     b = binary_stats([1], [0.5])
-    from mlscope.engine.stats import BinaryStats
+    from mlscope.metrics.stats import BinaryStats
 
     ab = BinaryStats(a.scores, np.stack([a.pos, 2 * a.pos]), np.stack([a.neg, 2 * a.neg]), 2)
     bb = BinaryStats(b.scores, np.stack([b.pos, 0 * b.pos]), np.stack([b.neg, b.neg]), 1)

@@ -17,9 +17,9 @@ import pytest
 
 import mlscope
 from mlscope.diagnose.base_rate import SliceGroup, binary_weak_slices
-from mlscope.diagnose.types import Diagnosis
 from mlscope.metrics.registry import get_metric
 from mlscope.result import EvaluationResult
+from mlscope.result.diagnosis import Diagnosis
 from tests.test_diagnose import charter, write
 
 REGIONS = ("north", "south", "east", "west")

@@ -360,9 +360,8 @@ def list_metrics(task: str | None, markdown: bool) -> None:
         click.echo(reference(), nl=False)
         return
 
-    from mlscope.metrics.registry import REGISTRY, _ensure_loaded
+    from mlscope.metrics.registry import REGISTRY
 
-    _ensure_loaded()
     table = Table(box=None, header_style="bold")
     for col in ("metric", "better", "tasks", "parameters", "description"):
         table.add_column(col, overflow="fold")

@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mlscope.baselines.human_data import AnnotatedData, FloatArray, IntArray
-from mlscope.baselines.human_result import Agreement
+from mlscope.result.human import Agreement
 
 __all__ = ["ALPHA_TENTATIVE", "alpha_closed", "annotator_agreement", "fleiss_kappa"]
 

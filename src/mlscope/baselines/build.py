@@ -26,8 +26,8 @@ from mlscope.charter.schema import (
     TrivialBaseline,
 )
 from mlscope.data.source import EvalTable, attach_baselines, base_frame
-from mlscope.engine.links import probability
 from mlscope.errors import InputError
+from mlscope.metrics.links import probability
 from mlscope.paths import project_file
 from mlscope.result import BaselineInfo
 

@@ -24,12 +24,10 @@ This module is the public entry point; the work is done in
 
 from __future__ import annotations
 
-# The private names (_alpha_closed, _batched_*) are the old names of moved helpers, kept
-# for callers and tests that import them from here.
 from mlscope.baselines.agreement import ALPHA_TENTATIVE, fleiss_kappa
-from mlscope.baselines.agreement import alpha_closed as _alpha_closed  # noqa: F401
 from mlscope.baselines.annotations import load_annotations
-from mlscope.baselines.human_result import (
+from mlscope.baselines.ladder import human_ladder
+from mlscope.result.human import (
     Agreement,
     HumanLevel,
     HumanMetricSpec,
@@ -37,11 +35,6 @@ from mlscope.baselines.human_result import (
     HumanValue,
     ModelOnHumanItems,
 )
-from mlscope.baselines.human_scoring import few_batched_binary as _batched_binary  # noqa: F401
-from mlscope.baselines.human_scoring import (  # noqa: F401
-    few_batched_multiclass as _batched_multiclass,
-)
-from mlscope.baselines.ladder import human_ladder
 
 __all__ = [
     "ALPHA_TENTATIVE",

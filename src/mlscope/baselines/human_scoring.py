@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from mlscope.baselines.human_data import AnnotatedData, BoolArray, FloatArray, IntArray
-from mlscope.baselines.human_result import HumanMetricSpec, HumanValue
 from mlscope.engine.bootstrap import percentile_interval, resample_counts
 from mlscope.engine.rowstats import batched_binary, batched_regression, multiclass_row_codes
-from mlscope.engine.stats import (
+from mlscope.metrics.registry import MetricSpec, get_metric
+from mlscope.metrics.stats import (
     BinaryStats,
     MulticlassStats,
     RegressionStats,
@@ -22,7 +22,7 @@ from mlscope.engine.stats import (
     multiclass_stats,
     regression_stats,
 )
-from mlscope.metrics.registry import MetricSpec, get_metric
+from mlscope.result.human import HumanMetricSpec, HumanValue
 
 __all__ = [
     "ResolvedMetric",

@@ -19,14 +19,6 @@ from mlscope.baselines.human_data import (
     IntArray,
     prepare_annotations,
 )
-from mlscope.baselines.human_result import (
-    HumanLevel,
-    HumanMetricSpec,
-    HumanRung,
-    HumanValue,
-    ModelOnHumanItems,
-    RungKind,
-)
 from mlscope.baselines.human_scoring import (
     Scorer,
     ScoringJob,
@@ -39,6 +31,14 @@ from mlscope.baselines.human_scoring import (
     summarise_values,
 )
 from mlscope.errors import InputError
+from mlscope.result.human import (
+    HumanLevel,
+    HumanMetricSpec,
+    HumanRung,
+    HumanValue,
+    ModelOnHumanItems,
+    RungKind,
+)
 
 __all__ = ["HumanTask", "ReferenceKind", "human_ladder"]
 

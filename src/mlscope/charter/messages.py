@@ -8,7 +8,7 @@ import math
 import re
 from typing import Any, Literal
 
-from mlscope.charter.schema import _BOUND, MetricEntry, format_number
+from mlscope.charter.schema import BOUND_PATTERN, MetricEntry, format_number
 from mlscope.charter.yaml_safe import ascii_identifier
 
 __all__ = [
@@ -147,7 +147,7 @@ def bound_fix(value: Any) -> str:
             break
     if num is not None and op is not None:
         fixed = f"{op} {num.group(0)}"
-        if _BOUND.match(fixed):
+        if BOUND_PATTERN.match(fixed):
             return f"write \"{fixed}\""
     return example
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "BOUND_PATTERN",
     "LEARNED_KINDS",
     "TRIVIAL_KINDS",
     "AnnotationsSpec",
@@ -49,7 +50,8 @@ __all__ = [
 
 Task = Literal["binary", "multiclass", "regression", "errors"]
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_BOUND = re.compile(r"^\s*(>=|<=|>|<)\s*([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\s*$")
+# A bound as the charter writes it (">= 0.8"): the operator and the number.
+BOUND_PATTERN = re.compile(r"^\s*(>=|<=|>|<)\s*([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\s*$")
 
 
 class _Strict(BaseModel):
@@ -70,7 +72,7 @@ class Bound(_Strict):
         # Parsing here (not in the containing model) gives each bound its own error
         # location, so that every bad bound is reported on its own line.
         if isinstance(value, str):
-            m = _BOUND.match(value)
+            m = BOUND_PATTERN.match(value)
             if m is None:
                 raise ValueError(_bound_help(value))
             return {"op": m.group(1), "value": float(m.group(2))}
@@ -114,7 +116,7 @@ def parse_bound(value: Any) -> Bound:
     if isinstance(value, dict):
         return Bound(**value)
     if isinstance(value, str):
-        m = _BOUND.match(value)
+        m = BOUND_PATTERN.match(value)
         if m:
             return Bound(op=m.group(1), value=float(m.group(2)))
     raise ValueError(_bound_help(value))

@@ -18,8 +18,8 @@ import numpy.typing as npt
 
 from mlscope.charter.schema import Charter
 from mlscope.data.source import EvalTable
-from mlscope.engine.links import threshold_on_scores
 from mlscope.errors import InputError, did_you_mean
+from mlscope.metrics.links import threshold_on_scores
 from mlscope.paths import project_file
 from mlscope.result import (
     OVERALL,

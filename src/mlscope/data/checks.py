@@ -17,16 +17,14 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import duckdb
 
 from mlscope.charter.schema import Charter
+from mlscope.data.table import EvalTable
 from mlscope.errors import InputError, did_you_mean
 from mlscope.sql import is_locked, safe_error
-
-if TYPE_CHECKING:
-    from mlscope.data.source import EvalTable
 
 __all__ = [
     "binary_label_rule", "binary_label_sql", "check_covered", "check_rows", "check_splits",

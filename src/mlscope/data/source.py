@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,69 +38,15 @@ from mlscope.data.checks import (
     sniff_file,
 )
 from mlscope.data.checks import first_line as _first_line
+from mlscope.data.table import EvalTable
 from mlscope.errors import InputError, did_you_mean
 from mlscope.paths import project_file
 from mlscope.sql import connect, harden, lock, seal
 
 __all__ = [
-    "EvalTable", "attach_baselines", "base_frame", "check_splits", "open_evaluation", "qi",
-    "ql",
+    "EvalTable", "attach_baselines", "base_frame", "check_splits", "file_fingerprint",
+    "open_evaluation", "qi", "ql",
 ]
-
-@dataclass
-class EvalTable:
-    """The canonical evaluation view and what its columns mean."""
-
-    con: duckdb.DuckDBPyConnection
-    task: str
-    models: list[str]
-    classes: list[str]
-    slice_columns: list[str]
-    where: dict[str, str]
-    errors: list[str]
-    has_weight: bool
-    splits: list[str]
-    n_rows: int
-    sources: list[dict[str, Any]]
-    warnings: list[str] = field(default_factory=list)
-    view: str = "ev"
-    # The user's own rows, for baselines that read features or run a rule: a SELECT of
-    # __id, __split, __label and every column of the base table (see `base_frame`).
-    base_sql: str = ""
-    base_label: str = ""
-    base_columns: list[str] = field(default_factory=list)
-    base_types: dict[str, str] = field(default_factory=dict)
-    view_sql: str = ""
-    kinds: dict[str, str] = field(default_factory=dict)  # model -> "candidate" | baseline kind
-    # What the candidates' binary scores are (`data.score_type`); baselines always predict
-    # probabilities.
-    score_type: str = "probability"
-
-    def score_type_of(self, m: int) -> str:
-        """``"probability"``, ``"logit"`` or ``"score"``: the scale of model ``m``'s scores."""
-        if self.task != "binary":
-            return "probability"
-        name = self.models[m] if m < len(self.models) else ""
-        return self.score_type if self.kinds.get(name, "candidate") == "candidate" \
-            else "probability"
-
-    def has_errors(self, m: int) -> bool:
-        """Whether model ``m`` has the charter's error columns: the charter's own models do;
-        a baseline predicts the label and has none."""
-        name = self.models[m] if m < len(self.models) else ""
-        return self.kinds.get(name, "candidate") == "candidate"
-
-    def score_col(self, m: int, k: int | None = None) -> str:
-        return f"__s{m}" if k is None else f"__s{m}_{k}"
-
-    def error_col(self, e: int, m: int) -> str:
-        return f"__e{e}_{m}"
-
-    def slice_col(self, i: int) -> str:
-        return f"__c{i}"
-
-    def where_col(self, i: int) -> str:
-        return f"__p{i}"
 
 
 class _Source:
@@ -151,7 +96,8 @@ def _file_source(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> _Sour
     return _Source(con, name, path.name, _reader_sql(path))
 
 
-def _fingerprint(path: Path) -> dict[str, Any]:
+def file_fingerprint(path: Path) -> dict[str, Any]:
+    """The identity of an input file as the result records it: path, size, sampled SHA-256."""
     st = path.stat()
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -212,7 +158,7 @@ def open_evaluation(
             tpath = path_of(d.table, "data.table")
             base = _file_source(con, "src", tpath)
             files.append(tpath)
-            sources.append(_fingerprint(tpath))
+            sources.append(file_fingerprint(tpath))
         else:
             assert d.duckdb is not None
             db = path_of(d.duckdb.database, "data.duckdb.database")
@@ -235,14 +181,14 @@ def open_evaluation(
                 con, "src", f"{db.name}:{d.duckdb.table}",
                 f"SELECT * FROM userdb.{qi(d.duckdb.table)}",
             )
-            sources.append(_fingerprint(db) | {"table": d.duckdb.table})
+            sources.append(file_fingerprint(db) | {"table": d.duckdb.table})
     else:
         assert d.labels is not None
         assert d.predictions is not None
         lpath = path_of(d.labels, "data.labels")
         base = _file_source(con, "src", lpath)
         files.append(lpath)
-        sources.append(_fingerprint(lpath))
+        sources.append(file_fingerprint(lpath))
 
     src = "src"
     long_mode = d.long is not None
@@ -336,7 +282,7 @@ def open_evaluation(
             # Scores are kept as given, logits included: mapping logits to probabilities
             # in float64 turns distinct large logits into ties (40 and 41 both give 1.0)
             # and changes every ranking metric. The metrics apply the link themselves
-            # (`EvalTable.score_type_of`, mlscope.engine.links).
+            # (`EvalTable.score_type_of`, mlscope.metrics.links).
             select[f"__s{m}"] = f"CAST({ref}.{qi(spec)} AS DOUBLE)"
 
     if task != "errors":
@@ -371,7 +317,7 @@ def open_evaluation(
                 ppath = path_of(pf.path, f"data.predictions.{name}")
                 ps = _file_source(con, alias, ppath)
                 files.append(ppath)
-                sources.append(_fingerprint(ppath) | {"model": name})
+                sources.append(file_fingerprint(ppath) | {"model": name})
                 pid = ps.need(d.id, "row id")
                 check_unique(con, alias, pid, ps.label, d.id or "", why)
                 check_covered(con, "src", idc, alias, pid, ps.label, name, base.label)

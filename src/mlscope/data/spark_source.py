@@ -32,7 +32,7 @@ from mlscope.charter.predicate import check_where, shown
 from mlscope.charter.schema import Charter
 from mlscope.data.checks import binary_label_rule, check_splits, score_type_hint, sniff_file
 from mlscope.data.checks import first_line as _first_line
-from mlscope.data.source import EvalTable, _fingerprint
+from mlscope.data.source import EvalTable, file_fingerprint
 from mlscope.errors import InputError, did_you_mean
 from mlscope.paths import project_file
 from mlscope.sql import connect, seal
@@ -285,7 +285,7 @@ def _read(session: SparkSession, table: str, base_dir: Path) -> tuple[DataFrame,
         fp = {"path": str(path), "files": len(files), "bytes": sum(p.stat().st_size
                                                                    for p in files)}
     else:
-        fp = _fingerprint(path)
+        fp = file_fingerprint(path)
     return df, label, fp
 
 

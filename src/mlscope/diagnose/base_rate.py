@@ -41,9 +41,9 @@ import numpy as np
 import numpy.typing as npt
 
 from mlscope.diagnose.gaps import orient
-from mlscope.diagnose.types import WeakSlice
 from mlscope.engine.numpy_backend import Layout, binary_cells
-from mlscope.engine.stats import BinaryStats
+from mlscope.metrics.stats import BinaryStats
+from mlscope.result.diagnosis import WeakSlice
 
 __all__ = ["METHOD", "SliceGroup", "Unjudged", "base_rate_reference", "binary_weak_slices"]
 

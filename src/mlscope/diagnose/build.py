@@ -18,7 +18,6 @@ import numpy.typing as npt
 from mlscope.charter.schema import Charter
 from mlscope.diagnose.gaps import compute_gaps, default_margin, next_steps
 from mlscope.diagnose.slices import weak_slices
-from mlscope.diagnose.types import Diagnosis, NextStep, SanityCheck, SplitValue, WeakSlice
 from mlscope.errors import InputError
 from mlscope.result import (
     OVERALL,
@@ -29,6 +28,7 @@ from mlscope.result import (
     SliceInfo,
     Standing,
 )
+from mlscope.result.diagnosis import Diagnosis, NextStep, SanityCheck, SplitValue, WeakSlice
 
 __all__ = ["DiagnosisInputs", "build_diagnosis", "diagnosis_metric"]
 

@@ -1,5 +1,8 @@
-"""What a learning-curve chart is drawn from (its span, the fit's bootstrap band), and the
-chart itself as SVG for notebooks."""
+"""What a learning-curve chart is drawn from (its span, the fit's bootstrap band).
+
+The report draws it (:func:`mlscope.report.diagnosis_charts.learning_curve_chart`); for
+notebooks, :func:`mlscope.report.diagnosis_charts.learning_curve_svg` draws a
+:class:`LearningCurve` directly."""
 
 from __future__ import annotations
 
@@ -14,7 +17,6 @@ from mlscope.diagnose.data_needed import N_CAP, data_needed
 __all__ = [
     "chart_data",
     "chart_span",
-    "learning_curve_svg",
 ]
 
 
@@ -58,37 +60,3 @@ def chart_data(curve: LearningCurve, *, target: float | None = None,
                 "upper": [float(v) for v in vals.max(axis=0)]}
     return {"curve": curve.to_dict(), "target": target, "baseline": baseline,
             "needed": need.to_dict() if need is not None else None, "band": band}
-
-
-def learning_curve_svg(curve: LearningCurve, *, target: float | None = None,
-                       baseline: float | None = None, width: float = 460,
-                       label: str = "metric") -> str:
-    """A small SVG chart of a learning curve.
-
-    A convenience for notebooks: :func:`chart_data` drawn by
-    :func:`mlscope.report.diagnosis_charts.learning_curve_chart` (the report draws it the
-    same way from a result's numbers).
-
-    Parameters
-    ----------
-    curve
-        The fitted curve.
-    target
-        A metric value drawn as a dashed line; the fit is extended to the data it needs.
-    baseline
-        A metric value drawn as a dotted line (e.g. a trivial baseline or human level).
-    width
-        Width in pixels.
-    label
-        The metric's name, for the title and the y axis.
-
-    Returns
-    -------
-    str
-        An ``<svg>`` element: log-scaled training size across, the metric up; the points,
-        the fit (solid over the data, dashed beyond), its bootstrap band, and a legend.
-    """
-    from mlscope.report.diagnosis_charts import learning_curve_chart
-
-    return learning_curve_chart(chart_data(curve, target=target, baseline=baseline),
-                                label=label, width=float(width))

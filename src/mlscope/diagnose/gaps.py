@@ -26,7 +26,7 @@ from collections.abc import Mapping
 import numpy as np
 import numpy.typing as npt
 
-from mlscope.diagnose.types import Gap, NextStep, SplitValue
+from mlscope.result.diagnosis import Gap, NextStep, SplitValue
 
 __all__ = ["GAP_ORDER", "beyond", "compute_gaps", "default_margin", "next_steps", "orient"]
 

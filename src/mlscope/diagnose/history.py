@@ -1,4 +1,4 @@
-"""Training history: load a loss curve, read what it says, and draw it.
+"""Training history: load a loss curve and read what it says.
 
 A training history is one row per logged step with the training and validation loss
 (``step``, ``train_loss``, ``val_loss``; optionally ``lr``/``learning_rate`` and
@@ -7,8 +7,9 @@ cannot be read with an :class:`~mlscope.errors.InputError` naming the file, the 
 the row and the fix. :func:`check_history` turns the curve into plain findings (the
 initial loss against its expected value, whether training converges or diverges, the best
 validation step, overfitting, variance and underfitting), each with its figures and a
-suggestion. :func:`history_svg` draws the two curves with the best validation step and a
-baseline, so that the same curves next to a different baseline give a different advice.
+suggestion. :func:`mlscope.report.diagnosis_charts.history_svg` draws the two curves with
+the best validation step and a baseline, so that the same curves next to a different
+baseline give a different advice.
 
 Not logged vs. not a number
 ---------------------------
@@ -28,7 +29,7 @@ here.
 
 from __future__ import annotations
 
-from mlscope.diagnose.history_chart import chart_data, history_svg
+from mlscope.diagnose.history_chart import chart_data
 from mlscope.diagnose.history_checks import (
     BLOWUP_FACTOR,
     BLOWUP_LOST,
@@ -73,7 +74,6 @@ __all__ = [
     "HistoryFinding",
     "chart_data",
     "check_history",
-    "history_svg",
     "load_history",
     "spearman",
 ]

@@ -22,7 +22,7 @@ here.
 
 from __future__ import annotations
 
-from mlscope.diagnose.curve_chart import chart_data, chart_span, learning_curve_svg
+from mlscope.diagnose.curve_chart import chart_data, chart_span
 from mlscope.diagnose.curve_fit import B_MAX as B_MAX
 from mlscope.diagnose.curve_fit import B_MIN as B_MIN
 from mlscope.diagnose.curve_fit import BoolArray as BoolArray
@@ -40,7 +40,6 @@ __all__ = [
     "chart_span",
     "data_needed",
     "fit_learning_curve",
-    "learning_curve_svg",
     "nines",
     "refit_curve",
 ]

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mlscope.diagnose.gaps import orient
-from mlscope.diagnose.types import WeakSlice
+from mlscope.result.diagnosis import WeakSlice
 
 __all__ = ["weak_slices"]
 

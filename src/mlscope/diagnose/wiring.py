@@ -1,6 +1,6 @@
 """The diagnosis, wired to what the evaluation computed (``evaluate(..., diagnose=)``).
 
-Checks the splits a diagnosis reads, assembles :class:`~mlscope.diagnose.types.Diagnosis`
+Checks the splits a diagnosis reads, assembles :class:`~mlscope.result.diagnosis.Diagnosis`
 from the point estimates and replicates, and adds the row-level error examples, the
 training history, the metric focus and the learning curve.
 """
@@ -16,8 +16,8 @@ import numpy.typing as npt
 
 from mlscope.charter.schema import Charter
 from mlscope.data.source import EvalTable
-from mlscope.engine.links import threshold_on_scores
 from mlscope.errors import InputError, did_you_mean
+from mlscope.metrics.links import threshold_on_scores
 from mlscope.paths import project_file
 from mlscope.result import (
     OVERALL,
@@ -31,10 +31,10 @@ from mlscope.result import (
 
 if TYPE_CHECKING:
     from mlscope.diagnose.base_rate import Unjudged
-    from mlscope.diagnose.types import WeakSlice
     from mlscope.engine.numpy_backend import RowData
     from mlscope.engine.plan import Grouping
     from mlscope.measure import Metric
+    from mlscope.result.diagnosis import WeakSlice
 
 __all__ = ["check_diagnosis_splits", "diagnose"]
 
@@ -73,7 +73,7 @@ def diagnose(ch: Charter, t: EvalTable, bdir: Path, *, model: str | None,
               slicing: tuple[list[Grouping], list[list[str]], RowData | None, int, int]
               | None = None) -> Any:
     from mlscope.diagnose.build import DiagnosisInputs, build_diagnosis, diagnosis_metric
-    from mlscope.diagnose.types import NextStep
+    from mlscope.result.diagnosis import NextStep
 
     if model is None:
         raise InputError("nothing to diagnose: the rule chose no model; name one with --model")
@@ -195,7 +195,7 @@ def _history_and_focus(ch: Charter, t: EvalTable, bdir: Path, diag: Any, *,
     from dataclasses import asdict
 
     from mlscope.diagnose.focus import metric_focus
-    from mlscope.diagnose.types import NextStep, SanityCheck
+    from mlscope.result.diagnosis import NextStep, SanityCheck
 
     spec = ch.diagnosis
     if spec.history is not None:
@@ -327,7 +327,7 @@ def _refit_points(ch: Charter, t: EvalTable, bdir: Path, info: MetricInfo, sel_s
     spec = get_metric(info.name, task=t.task)
 
     def metric(y_true: Any, pred: Any) -> float:
-        from mlscope.engine.stats import binary_stats, multiclass_stats, regression_stats
+        from mlscope.metrics.stats import binary_stats, multiclass_stats, regression_stats
 
         if t.task == "binary":
             st: Any = binary_stats(y_true, pred)

@@ -37,9 +37,9 @@ from mlscope.data.checks import not_finite_error
 from mlscope.data.source import EvalTable, ql
 from mlscope.engine.bootstrap import resample_counts
 from mlscope.engine.bucketed import cells_from_bucket_histogram
-from mlscope.engine.links import neg_log_likelihood, probability
 from mlscope.engine.plan import Grouping, SliceCell
-from mlscope.engine.stats import BinaryStats
+from mlscope.metrics.links import neg_log_likelihood, probability
+from mlscope.metrics.stats import BinaryStats
 
 __all__ = ["COARSE_BINS", "DEFAULT_BINS", "BinnedPass", "binned_pass", "error_bound"]
 
@@ -236,7 +236,7 @@ def binned_pass(
             row_terms["brier"] = (probability(s, kind) - y) ** 2
         if "log_loss" in loss_terms:
             # Each row's own term: −log p for a positive, −log(1 − p) for a negative, as
-            # mlscope.engine.links defines them (clipped probabilities, exact for logits).
+            # mlscope.metrics.links defines them (clipped probabilities, exact for logits).
             nll_pos, nll_neg = neg_log_likelihood(s, kind)
             row_terms["log_loss"] = np.where(y == 1, nll_pos, nll_neg)
         if w is not None:

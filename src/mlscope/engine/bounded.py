@@ -118,7 +118,7 @@ _SMALLER_CLASS = frozenset({"roc_auc", "average_precision", "balanced_accuracy",
 def effective_trials(name: str, stats: object, threshold: float | None) -> float | None:
     """The number of trials behind a proportion-like metric on ``stats`` (a slice's
     statistics), for :func:`boundary_interval`; None when the metric is not one."""
-    from mlscope.engine.stats import BinaryStats, MulticlassStats
+    from mlscope.metrics.stats import BinaryStats, MulticlassStats
 
     kind = _TRIALS.get(name)
     if isinstance(stats, BinaryStats):

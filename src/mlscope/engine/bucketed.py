@@ -29,7 +29,7 @@ from collections.abc import Iterable
 import numpy as np
 import numpy.typing as npt
 
-from mlscope.engine.stats import BinaryStats
+from mlscope.metrics.stats import BinaryStats
 
 __all__ = ["BinnedScores", "bin_scores", "bucketed_binary_cells", "cells_from_bucket_histogram"]
 

@@ -17,10 +17,10 @@ import numpy.typing as npt
 
 from mlscope.data.source import EvalTable, ql
 from mlscope.engine.plan import Grouping, SliceCell
-from mlscope.engine.stats import BinaryStats, ErrorStats, RegressionStats
 from mlscope.errors import InputError
+from mlscope.metrics.stats import BinaryStats, ErrorStats, RegressionStats
 
-__all__ = ["MAX_LEVELS", "CellKey", "aggregate_binary", "aggregate_errors",
+__all__ = ["MAX_LEVELS", "CellKey", "Hist", "aggregate_binary", "aggregate_errors",
            "aggregate_regression", "slice_levels"]
 
 MAX_LEVELS = 1000
@@ -29,7 +29,7 @@ FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass
-class _Hist:
+class Hist:
     """Histogram rows for one (split, key, slice cell), values ascending."""
 
     split: str
@@ -69,7 +69,7 @@ def _histograms(
     value_expr: str,
     sum_exprs: list[str],
     extra_cols: str = "",
-) -> list[_Hist]:
+) -> list[Hist]:
     """Run the grouping-sets query and cut its sorted output into per-cell histograms."""
     split_list = "[" + ", ".join(ql(s) for s in splits) + "]"
     n_c = len(t.slice_columns)
@@ -133,11 +133,11 @@ def _histograms(
         by_bits[bits] = gr
     vals = np.asarray(res["val"], dtype=np.float64)
     sums = [np.asarray(res[f"s{i}"], dtype=np.float64) for i in range(len(sum_exprs))]
-    out: list[_Hist] = []
+    out: list[Hist] = []
     for s, e in zip(starts, ends, strict=True):
         gr = by_bits[int(g_arr[s])]
         cell_values = tuple(levels[i][int(dim_arr[f"k{i}"][0][s])] for i in gr.columns)
-        out.append(_Hist(
+        out.append(Hist(
             split=splits[int(cols_arr["sp"][s])],
             key=int(cols_arr["key"][s]),
             cell=SliceCell(gr, cell_values),

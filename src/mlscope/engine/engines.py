@@ -32,8 +32,8 @@ from mlscope.engine.plan import OVERALL, Grouping, SliceCell
 from mlscope.engine.protocol import Edges, Engine, Progress, ReplicateBatch, Request, Statistics
 from mlscope.engine.resample import bucket_replicates, row_replicates
 from mlscope.engine.split import SplitStatistics
-from mlscope.engine.stats import BinaryStats
 from mlscope.errors import InputError
+from mlscope.metrics.stats import BinaryStats
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

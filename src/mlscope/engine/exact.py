@@ -26,7 +26,7 @@ from mlscope.engine.numpy_backend import (
 from mlscope.engine.plan import Grouping, SliceCell
 from mlscope.engine.rowstats import batched_multiclass, multiclass_row_codes
 from mlscope.engine.split import SplitStatistics
-from mlscope.engine.stats import Stats
+from mlscope.metrics.stats import Stats
 
 __all__ = ["MAX_THREADS", "THREAD_ROWS", "ExactSplit"]
 

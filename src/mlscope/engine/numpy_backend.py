@@ -19,7 +19,7 @@ import numpy.typing as npt
 from mlscope.data.checks import not_finite_error
 from mlscope.data.source import EvalTable, ql
 from mlscope.engine.plan import Grouping, SliceCell
-from mlscope.engine.stats import BinaryStats, ErrorStats, RegressionStats
+from mlscope.metrics.stats import BinaryStats, ErrorStats, RegressionStats
 
 __all__ = [
     "Layout",

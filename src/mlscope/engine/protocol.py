@@ -27,8 +27,8 @@ from mlscope.engine.exact import ExactSplit
 from mlscope.engine.numpy_backend import RowData
 from mlscope.engine.plan import Grouping
 from mlscope.engine.split import SplitStatistics
-from mlscope.engine.stats import BinaryStats
 from mlscope.errors import InputError
+from mlscope.metrics.stats import BinaryStats
 
 __all__ = [
     "BUCKET_MIN_ROWS",

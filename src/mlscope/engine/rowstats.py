@@ -4,7 +4,7 @@
 weight × resample count). The grouping of rows into distinct values (the expensive part,
 a sort) is done once and reused for every replicate; each replicate then costs one
 weighted ``bincount``. With ``W`` a vector these give exactly the statistics of
-:mod:`mlscope.engine.stats`.
+:mod:`mlscope.metrics.stats`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from mlscope.engine.stats import (
+from mlscope.metrics.stats import (
     BinaryStats,
     ErrorStats,
     MulticlassStats,

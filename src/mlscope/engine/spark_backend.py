@@ -39,7 +39,7 @@ from mlscope.engine.duckdb_backend import (
     ERROR_SUMS,
     MAX_LEVELS,
     CellKey,
-    _Hist,
+    Hist,
     binary_stats,
     error_stats,
     regression_stats,
@@ -47,8 +47,8 @@ from mlscope.engine.duckdb_backend import (
 )
 from mlscope.engine.numpy_backend import RowData
 from mlscope.engine.plan import Grouping, SliceCell
-from mlscope.engine.stats import BinaryStats, ErrorStats, RegressionStats
 from mlscope.errors import InputError
+from mlscope.metrics.stats import BinaryStats, ErrorStats, RegressionStats
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -202,7 +202,7 @@ def _histograms(
     value_expr: str,
     sum_exprs: list[str],
     keep: Sequence[str] = (),
-) -> list[_Hist]:
+) -> list[Hist]:
     """Run the aggregation in Spark and cut its output into per-cell histograms."""
     st = _spark(t)
     if not values or not splits:
@@ -232,10 +232,10 @@ def _histograms(
         change[1:] |= arr[1:] != arr[:-1]
     starts = np.flatnonzero(change)
     ends = np.append(starts[1:], n)
-    out: list[_Hist] = []
+    out: list[Hist] = []
     for s, e in zip(starts, ends, strict=True):
         gr = groupings[int(g[s])]
-        out.append(_Hist(
+        out.append(Hist(
             split=splits[int(sp[s])], key=int(key[s]), cell=_cell(gr, int(cell[s]), levels),
             values=val[s:e], sums=[x[s:e] for x in sums],
         ))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mlscope.engine.plan import SliceCell
-from mlscope.engine.stats import Stats
+from mlscope.metrics.stats import Stats
 
 __all__ = ["SplitStatistics"]
 

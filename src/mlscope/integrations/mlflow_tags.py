@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from mlscope.errors import InputError
 
 if TYPE_CHECKING:
-    from mlscope.integrations.mlflow import ImportedRuns
+    from mlscope.integrations.mlflow_runs import ImportedRuns
     from mlscope.result import EvaluationResult
 
 # Tag values are capped by the tracking stores (8,000 characters in MLflow 3, 5,000 in

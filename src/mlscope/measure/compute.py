@@ -12,11 +12,11 @@ import numpy.typing as npt
 
 from mlscope.engine.bounded import boundary_interval, clip
 from mlscope.engine.exact import ExactSplit
-from mlscope.engine.links import probability, threshold_on_scores
 from mlscope.engine.split import SplitStatistics
-from mlscope.engine.stats import BinaryStats, Stats
 from mlscope.errors import InputError
 from mlscope.measure.metric import Metric
+from mlscope.metrics.links import probability, threshold_on_scores
+from mlscope.metrics.stats import BinaryStats, Stats
 from mlscope.plugins import UserCodeError, user_code
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Binary classification metrics, exact functions of :class:`~mlscope.engine.stats.BinaryStats`.
+"""Binary classification metrics, exact functions of :class:`~mlscope.metrics.stats.BinaryStats`.
 
 Every statistic is a weighted count, so each metric equals scikit-learn's with
 ``sample_weight``. Count arrays may carry leading batch dimensions (bootstrap replicates);
@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mlscope.engine.stats import BinaryStats
 from mlscope.metrics.arith import safe_div as _div
 from mlscope.metrics.binary_proba import binary_log_loss, brier, not_probability_reason
 from mlscope.metrics.binary_reasons import no_positives_reason, one_class_reason, rows_reason
@@ -48,9 +47,11 @@ from mlscope.metrics.binary_threshold import (
     why_precision_at_recall,
     why_recall_at_precision,
 )
-from mlscope.metrics.registry import Direction, MetricSpec, ParamSpec, register
+from mlscope.metrics.spec import Direction, MetricSpec, ParamSpec
+from mlscope.metrics.stats import BinaryStats
 
 __all__ = [
+    "SPECS",
     "THRESHOLD_METRICS",
     "average_precision",
     "best_threshold",
@@ -64,6 +65,9 @@ __all__ = [
     "threshold_spec_fn",
     "threshold_spec_undefined",
 ]
+
+# This module's metric specifications, in order; mlscope.metrics.registry registers them.
+SPECS: list[MetricSpec] = []
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -135,7 +139,7 @@ def _reg(name: str, label: str, direction: Direction, fn: Callable[..., FloatArr
          params: dict[str, ParamSpec] | None = None,
          chooser: Callable[..., float] | None = None,
          tasks: frozenset[str] = _BINARY, needs_probability: bool = False) -> None:
-    register(MetricSpec(
+    SPECS.append(MetricSpec(
         name=name, tasks=tasks, direction=direction,
         fn=fn, undefined=undefined, description=description, label=label,
         params=params or {}, chooser=chooser, bounds=bounds,

@@ -1,7 +1,7 @@
 """Binary probability metrics (log loss, Brier) on any score scale.
 
 Split from :mod:`mlscope.metrics.binary` (which re-exports them). The scale is the
-statistics' ``score_type`` (see :mod:`mlscope.engine.links`): probabilities as scikit-learn
+statistics' ``score_type`` (see :mod:`mlscope.metrics.links`): probabilities as scikit-learn
 treats them, logits through their exact link, and plain scores not at all.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from mlscope.engine.links import neg_log_likelihood, probability
-from mlscope.engine.stats import BinaryStats
 from mlscope.metrics.arith import safe_div as _div
+from mlscope.metrics.links import neg_log_likelihood, probability
+from mlscope.metrics.stats import BinaryStats
 
 __all__ = ["binary_log_loss", "brier", "not_probability_reason"]
 
@@ -25,7 +25,7 @@ def binary_log_loss(stats: BinaryStats) -> FloatArray:
 
     Probabilities are clipped to ``[eps, 1 − eps]`` as scikit-learn does (float64 ``eps``,
     applied to ``p`` for positives and to ``1 − p`` for negatives); logits use the exact
-    ``softplus`` forms of :func:`mlscope.engine.links.neg_log_likelihood`. NaN for scores
+    ``softplus`` forms of :func:`mlscope.metrics.links.neg_log_likelihood`. NaN for scores
     that are not probabilities (``score_type: score``).
     """
     if stats.score_type == "score":

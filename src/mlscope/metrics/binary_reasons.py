@@ -5,8 +5,8 @@ Shared by :mod:`mlscope.metrics.binary` and :mod:`mlscope.metrics.binary_thresho
 
 from __future__ import annotations
 
-from mlscope.engine.stats import BinaryStats
 from mlscope.metrics.errors import fmt_weight, no_rows_reason
+from mlscope.metrics.stats import BinaryStats
 
 __all__ = ["class_counts", "no_positives_reason", "one_class_reason", "rows_reason"]
 

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mlscope.engine.stats import BinaryStats, Stats
 from mlscope.metrics.arith import safe_div as _div
 from mlscope.metrics.binary_reasons import no_positives_reason, rows_reason
 from mlscope.metrics.errors import fmt_weight
-from mlscope.metrics.registry import Direction
+from mlscope.metrics.spec import Direction
+from mlscope.metrics.stats import BinaryStats, Stats
 
 __all__ = [
     "THRESHOLD_METRICS",

@@ -1,7 +1,7 @@
 """Summaries of a per-row error column, and the weighted quantile kernel they share.
 
 A user's error column (position error in cm, latency, ...) may accompany any task; the
-pipeline hands these metrics the :class:`~mlscope.engine.stats.ErrorStats` of the column
+pipeline hands these metrics the :class:`~mlscope.metrics.stats.ErrorStats` of the column
 named by the ``error`` parameter. Regression reuses :func:`quantile` on its histogram of
 absolute errors.
 
@@ -28,10 +28,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mlscope.engine.stats import ErrorStats
-from mlscope.metrics.registry import MetricSpec, ParamSpec, register
+from mlscope.metrics.spec import MetricSpec, ParamSpec
+from mlscope.metrics.stats import ErrorStats
 
-__all__ = ["error_max_value", "error_mean_value", "fmt_weight", "no_rows_reason", "quantile"]
+__all__ = [
+    "SPECS", "error_max_value", "error_mean_value", "fmt_weight", "no_rows_reason", "quantile",
+]
+
+# This module's metric specifications, in order; mlscope.metrics.registry registers them.
+SPECS: list[MetricSpec] = []
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -189,7 +194,7 @@ for _name, _label, _fn, _how in (
     ("error_max", "Max error", _fn_max,
      "Largest value of the error column among rows with positive weight."),
 ):
-    register(
+    SPECS.append(
         MetricSpec(
             name=_name,
             tasks=_TASKS,

@@ -1,4 +1,4 @@
-"""Multiclass metrics, exact functions of :class:`~mlscope.engine.stats.MulticlassStats`.
+"""Multiclass metrics, exact functions of :class:`~mlscope.metrics.stats.MulticlassStats`.
 
 ``accuracy`` and ``log_loss`` apply to binary and multiclass tasks under one registry name
 each; they are registered here, dispatching on the statistics' type, because this module
@@ -13,7 +13,7 @@ Deliberate differences from scikit-learn (which warns and substitutes 0):
   (classes without rows carry no weight and are ignored);
 * ``mean_average_precision`` is undefined when a class has no rows;
 * ``log_loss`` normalises each row's scores to sum 1 before clipping
-  (:func:`~mlscope.engine.stats.multiclass_stats`); scikit-learn >= 1.9 warns about rows
+  (:func:`~mlscope.metrics.stats.multiclass_stats`); scikit-learn >= 1.9 warns about rows
   that do not sum to 1 and uses them as they are. For rows summing to 1 the two agree.
 """
 
@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mlscope.engine.stats import BinaryStats, MulticlassStats
 from mlscope.metrics.arith import safe_div as _div
 from mlscope.metrics.binary import (
     average_precision,
@@ -35,9 +34,11 @@ from mlscope.metrics.binary import (
     threshold_spec_undefined,
 )
 from mlscope.metrics.errors import no_rows_reason
-from mlscope.metrics.registry import MetricSpec, ParamSpec, register
+from mlscope.metrics.spec import MetricSpec, ParamSpec
+from mlscope.metrics.stats import BinaryStats, MulticlassStats
 
 __all__ = [
+    "SPECS",
     "class_average_precision",
     "confusion_matrix",
     "mean_average_precision",
@@ -46,6 +47,9 @@ __all__ = [
     "per_class",
     "top_k_accuracy",
 ]
+
+# This module's metric specifications, in order; mlscope.metrics.registry registers them.
+SPECS: list[MetricSpec] = []
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -219,7 +223,7 @@ def _why_log_loss(stats: BinaryStats | MulticlassStats, **_: Any) -> str | None:
             or not_probability_reason(stats))
 
 
-register(MetricSpec(
+SPECS.append(MetricSpec(
     name="accuracy", tasks=_SHARED, direction="higher", fn=_fn_accuracy,
     undefined=_why_accuracy, label="Accuracy", bounds=(0.0, 1.0),
     description="Share of rows predicted correctly (binary: score >= threshold is "
@@ -231,7 +235,7 @@ register(MetricSpec(
             "score`); `optimize` picks the best threshold on the selection split",
     )},
 ))
-register(MetricSpec(
+SPECS.append(MetricSpec(
     name="log_loss", tasks=_SHARED, direction="lower", fn=_fn_log_loss,
     undefined=_why_log_loss, label="Log loss", bounds=(0.0, None),
     description="Mean negative log of the probability given to the true class, "
@@ -248,7 +252,7 @@ def _why_rows(stats: MulticlassStats, **_: Any) -> str | None:
     return _rows_reason(stats)
 
 
-register(MetricSpec(
+SPECS.append(MetricSpec(
     name="top_k_accuracy", tasks=_MULTI, direction="higher", fn=_fn_top_k,
     undefined=_why_rows, label="Top-k accuracy", bounds=(0.0, 1.0),
     description="Share of rows whose true class is among the k highest-scored classes.",
@@ -281,7 +285,7 @@ for _kind in ("precision", "recall", "f1"):
     for _avg in ("macro", "micro", "weighted"):
         _fn, _why = _averaged_fns(_kind, _avg)
         _label = "F1" if _kind == "f1" else _kind.capitalize()
-        register(MetricSpec(
+        SPECS.append(MetricSpec(
             name=f"{_kind}_{_avg}", tasks=_MULTI, direction="higher", fn=_fn,
             undefined=_why, label=f"{_label} ({_avg})", bounds=(0.0, 1.0),
             description=f"{_kind.capitalize() if _kind != 'f1' else 'F1'}, "
@@ -316,13 +320,13 @@ def _why_class_ap(stats: MulticlassStats, cls: str = "", **_: Any) -> str | None
     return None
 
 
-register(MetricSpec(
+SPECS.append(MetricSpec(
     name="mean_average_precision", tasks=_MULTI, direction="higher", fn=_fn_map,
     undefined=_why_map, label="Mean avg precision", bounds=(0.0, 1.0),
     description="Unweighted mean over classes of one-vs-rest average precision of the "
                 "class's score.",
 ))
-register(MetricSpec(
+SPECS.append(MetricSpec(
     name="class_average_precision", tasks=_MULTI, direction="higher", fn=_fn_class_ap,
     undefined=_why_class_ap, label="Avg precision", bounds=(0.0, 1.0),
     description="Average precision of one class's score against all other classes.",

@@ -11,7 +11,7 @@ import importlib
 import inspect
 import re
 
-from mlscope.metrics.registry import REGISTRY, _ensure_loaded
+from mlscope.metrics.registry import REGISTRY
 
 __all__ = ["markdown"]
 
@@ -45,7 +45,6 @@ def _module_notes(module: str) -> str:
 
 def markdown() -> str:
     """The metric reference page as Markdown."""
-    _ensure_loaded()
     lines = [
         "# Metric reference",
         "",

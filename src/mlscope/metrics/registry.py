@@ -1,173 +1,42 @@
 """The one registry of metrics: name → specification with direction and task metadata.
 
 Selection, diagnosis and reports read a metric's direction from here; nothing else
-hard-codes whether higher or lower is better.
+hard-codes whether higher or lower is better. The registry is complete as soon as this
+module is imported: it imports the definitions and registers their ``SPECS``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
-
-import numpy as np
-import numpy.typing as npt
-
 from mlscope.errors import InputError, did_you_mean
+from mlscope.metrics import binary, errors, multiclass, regression
+from mlscope.metrics.spec import (
+    ChooserFn,
+    Direction,
+    FloatArray,
+    MetricFn,
+    MetricSpec,
+    ParamSpec,
+    Task,
+    UndefinedFn,
+)
 
 __all__ = [
     "REGISTRY",
+    "ChooserFn",
     "Direction",
+    "FloatArray",
+    "MetricFn",
     "MetricSpec",
     "ParamSpec",
     "Task",
+    "UndefinedFn",
     "get_metric",
     "metrics_for_task",
     "register",
 ]
 
-Direction = Literal["higher", "lower"]
-# "errors" is the task of a user's per-row error columns (e.g. position error in cm), as the
-# charter spells it; "error" is accepted as an alias by the lookups below.
-Task = Literal["binary", "multiclass", "regression", "errors"]
+# "errors" is the task of a user's per-row error columns; "error" is accepted as an alias.
 _TASK_ALIASES = {"error": "errors"}
-FloatArray = npt.NDArray[np.float64]
-
-MetricFn = Callable[..., FloatArray]
-UndefinedFn = Callable[..., "str | None"]
-ChooserFn = Callable[..., float]
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """A metric parameter: its type, default and meaning.
-
-    ``kind`` is ``"float"``, ``"int"`` or ``"threshold"`` (a float in [0, 1] for
-    probabilities, or the string ``"optimize"``: choose the threshold that maximises the
-    metric on the selection split and carry it to the other splits).
-    """
-
-    kind: Literal["float", "int", "threshold", "str"]
-    default: Any
-    doc: str
-    low: float | None = None
-    high: float | None = None
-    # Set on a `threshold` that only `optimize` may take (an operating point chooses its
-    # own threshold): a number is refused with this explanation and fix, never ignored.
-    only_optimize: str | None = None
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """Everything mlscope knows about one metric.
-
-    Attributes
-    ----------
-    name
-        Registry key, e.g. ``"roc_auc"``.
-    tasks
-        Tasks the metric applies to.
-    direction
-        ``"higher"`` or ``"lower"`` is better.
-    fn
-        ``fn(stats, **params) -> array`` of shape ``stats.batch_shape``; NaN where the
-        metric is undefined for a batch element.
-    undefined
-        ``undefined(stats, **params) -> reason | None`` for the point estimate, e.g.
-        ``"only one class present (0 positives)"``.
-    params
-        Accepted parameters.
-    chooser
-        For operating-point metrics: ``chooser(stats, **params) -> threshold`` picks the
-        operating threshold on the selection split; ``fn`` is then evaluated at
-        ``threshold=`` that value on every split and slice.
-    bounds
-        The metric's range, for charts (``None`` when unbounded).
-    needs_probability
-        The metric reads the scores as probabilities; refused with ``score_type: score``.
-    label
-        Short human name for reports.
-    """
-
-    name: str
-    tasks: frozenset[str]
-    direction: Direction
-    fn: MetricFn
-    undefined: UndefinedFn
-    description: str
-    label: str
-    params: Mapping[str, ParamSpec] = field(default_factory=dict)
-    chooser: ChooserFn | None = None
-    bounds: tuple[float | None, float | None] = (None, None)
-    # Reads the scores as probabilities (log loss, Brier): refused for binary scores that
-    # only rank rows (`score_type: score`).
-    needs_probability: bool = False
-
-    @property
-    def higher_is_better(self) -> bool:
-        return self.direction == "higher"
-
-    def resolve_params(self, given: Mapping[str, Any], *, where: str = "",
-                       score_type: str = "probability") -> dict[str, Any]:
-        """Check ``given`` against :attr:`params` and fill in defaults.
-
-        ``score_type`` is the charter's ``data.score_type``: a threshold is a probability
-        in [0, 1] for ``probability`` and ``logit`` scores, and any number on the scale of
-        the scores for ``score``, where no default threshold has a meaning, so one must
-        be given.
-        """
-        out: dict[str, Any] = {}
-        for key in given:
-            if key not in self.params:
-                known = ", ".join(self.params) or "none"
-                raise InputError(
-                    f"{where}metric `{self.name}` has no parameter `{key}`"
-                    f"{did_you_mean(key, self.params)} (parameters: {known})"
-                )
-        for key, spec in self.params.items():
-            if (score_type == "score" and spec.kind == "threshold" and key not in given
-                    and spec.default != "optimize"):
-                raise InputError(
-                    f"{where}metric `{self.name}` parameter `{key}` must be given with "
-                    f"`score_type: score`: its default {spec.default!r} is a probability, "
-                    "and these scores are not probabilities"
-                )
-            value = given.get(key, spec.default)
-            out[key] = _check_param(self.name, key, spec, value, where,
-                                    unbounded=score_type == "score" and spec.kind == "threshold")
-        return out
-
-    def is_operating_point(self, params: Mapping[str, Any]) -> bool:
-        """True when the metric picks its threshold on the selection split."""
-        return self.chooser is not None or params.get("threshold") == "optimize"
-
-
-def _check_param(metric: str, key: str, spec: ParamSpec, value: Any, where: str,
-                 unbounded: bool = False) -> Any:
-    bad = f"{where}metric `{metric}` parameter `{key}` "
-    if spec.kind == "threshold" and value == "optimize":
-        return value
-    if spec.only_optimize is not None:
-        raise InputError(f"{bad}cannot be {value!r}: {spec.only_optimize}")
-    if spec.kind == "str":
-        if not isinstance(value, str):
-            raise InputError(f"{bad}must be text, got {value!r}")
-        return value
-    if spec.kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InputError(f"{bad}must be a whole number, got {value!r}")
-    elif isinstance(value, bool) or not isinstance(value, int | float):
-        hint = " or `optimize`" if spec.kind == "threshold" else ""
-        raise InputError(f"{bad}must be a number{hint}, got {value!r}")
-    if not np.isfinite(value):
-        raise InputError(f"{bad}must be a finite number, got {value!r}")
-    if unbounded:
-        pass  # a threshold on the scale of `score_type: score` scores
-    elif (spec.low is not None and value < spec.low) or (
-            spec.high is not None and value > spec.high):
-        raise InputError(f"{bad}must be in [{spec.low}, {spec.high}], got {value!r}")
-    return int(value) if spec.kind == "int" else float(value)
-
 
 REGISTRY: dict[str, MetricSpec] = {}
 
@@ -180,15 +49,15 @@ def register(spec: MetricSpec) -> MetricSpec:
     return spec
 
 
-def _ensure_loaded() -> None:
-    # The definitions register themselves on import; importing here keeps the registry
-    # complete whichever module a caller imported first.
-    from mlscope.metrics import binary, errors, multiclass, regression  # noqa: F401
+# Registration order is the order of `metrics_for_task` and of the metric reference:
+# the error-column summaries, then binary, multiclass and regression metrics.
+for _module in (errors, binary, multiclass, regression):
+    for _spec in _module.SPECS:
+        register(_spec)
 
 
 def get_metric(name: str, *, task: str | None = None) -> MetricSpec:
     """Look up a metric by name, with a "did you mean" when it is unknown."""
-    _ensure_loaded()
     task = _TASK_ALIASES.get(task, task) if task is not None else None
     spec = REGISTRY.get(name)
     if spec is None:
@@ -208,6 +77,5 @@ def get_metric(name: str, *, task: str | None = None) -> MetricSpec:
 
 def metrics_for_task(task: str) -> list[MetricSpec]:
     """Every registered metric that applies to ``task``, in registration order."""
-    _ensure_loaded()
     task = _TASK_ALIASES.get(task, task)
     return [s for s in REGISTRY.values() if task in s.tasks]

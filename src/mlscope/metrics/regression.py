@@ -1,4 +1,4 @@
-"""Regression metrics, exact functions of :class:`~mlscope.engine.stats.RegressionStats`.
+"""Regression metrics, exact functions of :class:`~mlscope.metrics.stats.RegressionStats`.
 
 Errors are ``prediction − label``. Quantiles of the absolute error share the kernel of the
 error-column metrics (:func:`mlscope.metrics.errors.quantile`): NumPy's linear rule for
@@ -22,11 +22,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mlscope.engine.stats import RegressionStats
 from mlscope.metrics.errors import error_max_value, no_rows_reason, quantile
-from mlscope.metrics.registry import Direction, MetricSpec, register
+from mlscope.metrics.spec import Direction, MetricSpec
+from mlscope.metrics.stats import RegressionStats
 
-__all__ = ["abs_bias", "mae", "mape", "r2", "rmse", "total_sum_of_squares"]
+__all__ = ["SPECS", "abs_bias", "mae", "mape", "r2", "rmse", "total_sum_of_squares"]
+
+# This module's metric specifications, in order; mlscope.metrics.registry registers them.
+SPECS: list[MetricSpec] = []
 
 FloatArray = npt.NDArray[np.float64]
 _CONSTANT_RTOL = 1e-12
@@ -139,7 +142,7 @@ _SPECS: tuple[tuple[str, str, Direction, Callable[[RegressionStats], FloatArray]
      "Absolute value of the weighted mean of (prediction − label)."),
 )
 for _name, _label, _dir, _kernel, _bounds, _how in _SPECS:
-    register(MetricSpec(
+    SPECS.append(MetricSpec(
         name=_name, tasks=_TASKS, direction=_dir,
         fn=_wrap(_kernel), undefined=_why_r2 if _name == "r2" else _rows,
         description=_how, label=_label, bounds=_bounds,

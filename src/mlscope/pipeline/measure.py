@@ -10,10 +10,8 @@ import numpy as np
 
 from mlscope.engine.bounded import effective_trials
 from mlscope.engine.exact import MAX_THREADS
-from mlscope.engine.links import threshold_on_scores
 from mlscope.engine.plan import OVERALL, SliceCell
 from mlscope.engine.protocol import BucketPolicy, Progress, Request, Statistics
-from mlscope.engine.stats import BinaryStats, MulticlassStats
 from mlscope.measure import (
     choose_threshold,
     compute,
@@ -22,7 +20,9 @@ from mlscope.measure import (
     threshold_note,
     with_score_type,
 )
+from mlscope.metrics.links import threshold_on_scores
 from mlscope.metrics.multiclass import confusion_matrix
+from mlscope.metrics.stats import BinaryStats, MulticlassStats
 from mlscope.pipeline.types import MetricTable, Run, RunPlan, ValueKey
 from mlscope.result import ConfusionMatrix, MetricValue, SliceInfo, ThresholdChoice
 

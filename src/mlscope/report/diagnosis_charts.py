@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlscope.report.svg import (
     FAINT,
@@ -26,7 +26,11 @@ from mlscope.report.svg import (
     nice_ticks,
 )
 
-__all__ = ["history_chart", "learning_curve_chart"]
+if TYPE_CHECKING:
+    from mlscope.diagnose.curve_fit import LearningCurve
+    from mlscope.diagnose.history_read import History
+
+__all__ = ["history_chart", "history_svg", "learning_curve_chart", "learning_curve_svg"]
 
 LOG_SPAN = 10.0
 """The history's y axis is logarithmic when the losses span more than this factor."""
@@ -486,3 +490,75 @@ def _draw_curve(curve: _Curve, target: float | None, baseline: float | None, has
                      stroke_dasharray=dash)
         svg.text(lx + 20, ly, text, font_size=11, fill=MUTED)
     return svg.render("chart learning-curve")
+
+
+# -- for notebooks: a diagnosis' objects drawn directly ---------------------------------------
+
+
+def history_svg(history: History, *, baseline: float | None = None,
+                baseline_label: str = "trivial baseline", width: float = 460.0) -> str:
+    """Training and validation loss against the step, with the best validation step.
+
+    A convenience for notebooks: :func:`mlscope.diagnose.history.chart_data` drawn by
+    :func:`history_chart` (the report draws it the same way from a result's numbers).
+
+    Parameters
+    ----------
+    history
+        From :func:`mlscope.diagnose.history.load_history`.
+    baseline
+        A reference loss drawn as a dashed horizontal line (e.g. the trivial baseline's):
+        the same curves read differently against a different baseline.
+    baseline_label
+        The line's label.
+    width
+        Width in pixels.
+
+    Returns
+    -------
+    str
+        An ``<svg>`` element in the look of :mod:`mlscope.report.charts`. The y axis is
+        logarithmic when the finite losses span more than 10×; non-finite losses break the
+        line and the first is marked.
+    """
+    # Imported here: drawing a stored result needs none of the diagnosis' code.
+    from mlscope.diagnose.history_chart import chart_data
+
+    base = baseline if baseline is not None and math.isfinite(baseline) else None
+    return history_chart({"curves": chart_data(history), "baseline_loss": base},
+                         baseline_label=baseline_label, width=width)
+
+
+def learning_curve_svg(curve: LearningCurve, *, target: float | None = None,
+                       baseline: float | None = None, width: float = 460,
+                       label: str = "metric") -> str:
+    """A small SVG chart of a learning curve.
+
+    A convenience for notebooks: :func:`mlscope.diagnose.learning_curve.chart_data` drawn
+    by :func:`learning_curve_chart` (the report draws it the same way from a result's
+    numbers).
+
+    Parameters
+    ----------
+    curve
+        The fitted curve.
+    target
+        A metric value drawn as a dashed line; the fit is extended to the data it needs.
+    baseline
+        A metric value drawn as a dotted line (e.g. a trivial baseline or human level).
+    width
+        Width in pixels.
+    label
+        The metric's name, for the title and the y axis.
+
+    Returns
+    -------
+    str
+        An ``<svg>`` element: log-scaled training size across, the metric up; the points,
+        the fit (solid over the data, dashed beyond), its bootstrap band, and a legend.
+    """
+    # Imported here: drawing a stored result needs none of the diagnosis' code (NumPy).
+    from mlscope.diagnose.curve_chart import chart_data
+
+    return learning_curve_chart(chart_data(curve, target=target, baseline=baseline),
+                                label=label, width=float(width))

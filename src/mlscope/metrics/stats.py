@@ -65,7 +65,7 @@ class BinaryStats:
         Set when a bin holds several scores (binned mode), so that these metrics stay
         exact; without them they are computed from ``scores``.
     score_type
-        What the scores are (:mod:`mlscope.engine.links`): ``"probability"``, ``"logit"``
+        What the scores are (:mod:`mlscope.metrics.links`): ``"probability"``, ``"logit"``
         (kept raw so that ranking is exact; log loss and Brier apply the link) or
         ``"score"`` (ranking only).
     """

@@ -1,25 +1,25 @@
-"""The typed, versioned result of an evaluation: what every renderer reads.
+"""The result's main dataclasses: :class:`EvaluationResult` and its parts.
 
-A result is plain data. It round-trips through JSON (:meth:`EvaluationResult.to_dict` /
-:meth:`EvaluationResult.from_dict`); renderers never recompute metrics from it.
-The JSON schema is documented in ``docs/result-schema.md``; ``schema`` names its version.
+Re-exported by :mod:`mlscope.result`, which describes the package; the human-level ladder
+and the diagnosis live beside it (:mod:`~mlscope.result.human`,
+:mod:`~mlscope.result.diagnosis`).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import uuid
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import UnionType
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal
 
 from mlscope.atomic import write_atomic
-from mlscope.baselines.human_result import HumanLevel
-from mlscope.diagnose.types import Diagnosis
+from mlscope.result.decode import decode_dataclass
+from mlscope.result.diagnosis import Diagnosis
+from mlscope.result.human import HumanLevel
 
 __all__ = [
+    "OVERALL",
     "SCHEMA_VERSION",
     "BaselineInfo",
     "CheckResult",
@@ -529,14 +529,11 @@ class EvaluationResult:
                 f"result schema {schema!r} is not supported by this mlscope "
                 f"(expects {SCHEMA_VERSION!r})"
             )
-        return _build(cls, data)
+        return decode_dataclass(cls, data)
 
     @classmethod
     def from_json(cls, path: str | Path) -> EvaluationResult:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
-
-
-T = TypeVar("T")
 
 
 def new_run_id() -> str:
@@ -549,48 +546,3 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, list | tuple):
         return [_jsonable(v) for v in obj]
     return obj
-
-
-def _dataclass_in(tp: Any) -> tuple[type[Any] | None, bool]:
-    """The dataclass a field annotation holds (directly, optionally, or as list items)."""
-    origin = get_origin(tp)
-    if origin in (list, tuple):
-        args = [a for a in get_args(tp) if a is not Ellipsis]
-        inner, _ = _dataclass_in(args[0]) if args else (None, False)
-        return inner, True
-    if origin in (Union, UnionType):
-        for a in get_args(tp):
-            if a is not type(None):
-                return _dataclass_in(a)
-    if isinstance(tp, type) and is_dataclass(tp):
-        return tp, False
-    return None, False
-
-
-@functools.cache
-def _plan(cls: type[Any]) -> tuple[tuple[str, type[Any] | None, bool, bool], ...]:
-    """Per field: (name, nested dataclass, is a list of it, is a tuple), once per class:
-    resolving the annotations is what makes decoding a large result slow."""
-    hints = get_type_hints(cls)
-    out = []
-    for f in fields(cls):
-        sub, many = _dataclass_in(hints[f.name])
-        out.append((f.name, sub, many, get_origin(hints[f.name]) is tuple))
-    return tuple(out)
-
-
-def _build(cls: type[T], data: dict[str, Any]) -> T:
-    # Nested types come from the annotations, so a field name reused by two classes
-    # (``values`` on a slice is a list of strings, on the result a list of MetricValue)
-    # is decoded by its own class's annotation.
-    kwargs: dict[str, Any] = {}
-    for name, sub, many, is_tuple in _plan(cls):  # type: ignore[arg-type]
-        if name not in data:
-            continue
-        raw = data[name]
-        if sub is not None and raw is not None:
-            raw = [_build(sub, r) for r in raw] if many else _build(sub, raw)
-        if is_tuple and isinstance(raw, list):
-            raw = tuple(raw)
-        kwargs[name] = raw
-    return cls(**kwargs)

@@ -1,13 +1,15 @@
 """The human-level result: plain data, importable without the metric engine.
 
-:mod:`mlscope.baselines.human` computes it; :mod:`mlscope.result` stores it, and the
-report reads it, without importing NumPy-heavy code.
+:mod:`mlscope.baselines.human` computes it; :class:`~mlscope.result.EvaluationResult`
+stores it, and the report reads it, without importing NumPy-heavy code.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+from mlscope.result.decode import decode_dataclass
 
 __all__ = [
     "Agreement", "HumanLevel", "HumanMetricSpec", "HumanRung", "HumanValue",
@@ -194,6 +196,4 @@ class HumanLevel:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> HumanLevel:
         """Rebuild from :meth:`to_dict` output (e.g. after a JSON round trip)."""
-        from mlscope.result import _build
-
-        return _build(cls, data)
+        return decode_dataclass(cls, data)
