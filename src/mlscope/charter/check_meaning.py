@@ -20,6 +20,7 @@ from mlscope.charter.check_base import (
     Parts,
 )
 from mlscope.charter.check_data import DataChecks
+from mlscope.charter.costs import CostsSpec, cost_params
 from mlscope.charter.messages import closest, identifier, is_number, suggest_id
 from mlscope.charter.pairs import check_compare
 from mlscope.charter.positions import ABSENT, KeyPath
@@ -40,6 +41,7 @@ from mlscope.charter.schema import (
 )
 from mlscope.charter.schema_paths import lenient, try_model
 from mlscope.errors import InputError, did_you_mean
+from mlscope.metrics.binary_costs import COST_KEYS
 
 __all__ = [
     "MeaningChecks",
@@ -114,6 +116,10 @@ class MeaningChecks(DataChecks):
         named += [str(k) for k in raw_baselines] if isinstance(raw_baselines, dict) else []
         check_compare(self, named if d is not None and (d.models or d.predictions) else None)
         self.check_diagnosis(parts)
+        if "costs" in self.raw and parts.task not in (None, "binary"):
+            self.add(("costs",), f"`costs:` applies to binary tasks (the cost of a true or "
+                     f"false positive or negative); this task is `{parts.task}`",
+                     fix="remove `costs:`")
         check_metric_ranges(self, parts.metrics, parts.rules())
 
     def check_diagnosis(self, parts: Parts) -> None:
@@ -302,8 +308,17 @@ class MeaningChecks(DataChecks):
                      fix="remove this metric, or give probabilities (`score_type: "
                      "probability`) or logits (`score_type: logit`)")
             return
+        costs = self.costs()
+        if costs is None and "costs" in self.raw and not set(COST_KEYS) & set(entry.params):
+            return  # the `costs:` section is broken; its own problems say how
         try:
-            params = spec.resolve_params(entry.params, score_type=score_type)
+            with_costs = cost_params(entry.params, spec.params, costs, name)
+        except InputError as exc:
+            msg, _, fix = str(exc).partition("\nfix: ")
+            self.add(p, msg, fix=fix or None)
+            return
+        try:
+            params = spec.resolve_params(with_costs, score_type=score_type)
         except InputError as exc:
             msg = str(exc)
             m = re.search(r"parameter `([^`]+)`", msg)
@@ -332,6 +347,11 @@ class MeaningChecks(DataChecks):
         if "error" in spec.params or error_metric:
             self.check_error_param(p, name, params.get("error", entry.params.get("error")),
                                    parts)
+
+    def costs(self) -> CostsSpec | None:
+        """The charter's `costs:` when valid (its own problems are reported by the schema)."""
+        raw = self.raw.get("costs")
+        return None if raw is None else try_model(CostsSpec, raw)
 
     def param_path(self, p: KeyPath, key: str | None) -> KeyPath:
         if key is None:

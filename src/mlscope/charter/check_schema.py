@@ -225,6 +225,10 @@ class SchemaChecks(CheckerBase):
 
     def value_error(self, path: KeyPath, message: str, value: Any) -> None:
         message = message.removeprefix("Value error, ")
+        if "\nfix: " in message:  # a validator that knows the fix says it (costs.py)
+            text, fix = message.split("\nfix: ", 1)
+            self.add(path, text, fix=fix)
+            return
         if message.startswith("a bound is written like"):
             self.add(path, message, fix=bound_fix(value))
             return

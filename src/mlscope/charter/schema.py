@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mlscope.charter.costs import CostsSpec
+
 __all__ = [
     "BOUND_PATTERN",
     "LEARNED_KINDS",
@@ -586,6 +588,7 @@ class Charter(_Strict):
     intervals: IntervalSpec = Field(default_factory=IntervalSpec)
     planning: PlanningSpec = Field(default_factory=PlanningSpec)
     report: ReportSpec = Field(default_factory=ReportSpec)
+    costs: CostsSpec | None = None
 
     def metric_ids(self) -> list[str]:
         return [m.id for m in self.metrics]

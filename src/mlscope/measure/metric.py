@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlscope.charter.costs import cost_params
 from mlscope.charter.schema import Charter, MetricEntry
 from mlscope.data.source import EvalTable
 from mlscope.errors import InputError
@@ -41,7 +42,7 @@ def metric_label(spec: MetricSpec, params: Mapping[str, Any]) -> str:
         if k in ("error", "cls") and v:
             parts.append(str(v))
         elif k == "threshold":
-            if spec.chooser is None:
+            if spec.params[k].only_optimize is None:
                 parts.append("@best" if v == "optimize" else f"@{v:g}")
         elif k in ("recall", "precision"):
             parts.append(f"@{k}≥{v:g}")
@@ -49,6 +50,8 @@ def metric_label(spec: MetricSpec, params: Mapping[str, Any]) -> str:
             parts.append(f"k={v}")
         elif k == "beta":
             parts.append(f"β={v:g}")
+        elif k == "unit" and v:
+            parts.append(f"({v} per case)")
     return " ".join([spec.label, *parts])
 
 
@@ -86,7 +89,12 @@ def resolve_metrics(charter: Charter, t: EvalTable, base_dir: Path) -> list[Metr
                 "says the scores only rank rows; remove the metric, or give probabilities "
                 "or logits (`score_type: logit`)"
             )
-        params = spec.resolve_params(entry.params, where=where, score_type=score_type)
+        try:
+            given = cost_params(entry.params, spec.params, charter.costs, spec.name)
+        except InputError as exc:
+            msg, _, fix = str(exc).partition("\nfix: ")
+            raise InputError(f"{where}{msg}" + (f"; {fix}" if fix else "")) from None
+        params = spec.resolve_params(given, where=where, score_type=score_type)
         if charter.task == "multiclass":
             # `accuracy` is shared with binary; a multiclass prediction is the arg-max class,
             # so the binary threshold parameter has no meaning there.

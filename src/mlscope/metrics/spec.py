@@ -82,7 +82,8 @@ class MetricSpec:
     chooser
         For operating-point metrics: ``chooser(stats, **params) -> threshold`` picks the
         operating threshold on the selection split; ``fn`` is then evaluated at
-        ``threshold=`` that value on every split and slice.
+        ``threshold=`` that value on every split and slice. A metric that also has a
+        ``threshold`` parameter uses its chooser only for ``threshold: optimize``.
     bounds
         The metric's range, for charts (``None`` when unbounded).
     needs_probability
@@ -140,8 +141,11 @@ class MetricSpec:
         return out
 
     def is_operating_point(self, params: Mapping[str, Any]) -> bool:
-        """True when the metric picks its threshold on the selection split."""
-        return self.chooser is not None or params.get("threshold") == "optimize"
+        """True when the metric picks its threshold on the selection split: with
+        ``threshold: optimize``, or with a chooser and no threshold parameter given."""
+        if params.get("threshold") == "optimize":
+            return True
+        return self.chooser is not None and "threshold" not in params
 
 
 def _check_param(metric: str, key: str, spec: ParamSpec, value: Any, where: str,
