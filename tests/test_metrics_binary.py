@@ -393,6 +393,9 @@ BINARY_PARAMS: dict[str, list[dict[str, Any]]] = {
                             {"recall": 0.5, "threshold": 0.4}],
     "recall_at_precision": [{"precision": 0.5, "threshold": "optimize"},
                             {"precision": 0.5, "threshold": 0.4}],
+    **{name: [{"threshold": t, "tp": -4.0, "fp": 1.0, "fn": 0.5, "tn": 0.0}
+              for t in (0.5, 0.25, "optimize")]
+       for name in ("expected_cost", "net_value")},
 }
 BINARY_PARAMS["fbeta"] = [{**p, "beta": 2.0} for p in BINARY_PARAMS["fbeta"]]
 

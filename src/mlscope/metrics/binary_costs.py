@@ -252,8 +252,7 @@ _THRESHOLD = ParamSpec(
 def _cost_param(outcome: str) -> ParamSpec:
     return ParamSpec(
         kind="float", default=None,
-        doc=f"cost per case of a {outcome} in the charter's unit (a gain is negative); "
-            "taken from the charter's `costs:` when the entry gives none of tp/fp/fn/tn",
+        doc=f"cost per {outcome} (a gain is negative); none: the charter's `costs:`",
     )
 
 
