@@ -117,6 +117,8 @@ def binary_charter(table: str = "binary.parquet", **over: Any) -> dict[str, Any]
         "metrics": all_metrics("binary", ["latency"]),
         "selection": {"rule": "satisficing", "optimize": "roc_auc"},
         "intervals": {"resamples": 40},
+        # Every engine must agree on the cost metrics too (a gain is a negative cost).
+        "costs": {"unit": "EUR", "tp": -5.0, "fp": 1.0, "fn": 0.0, "tn": 0.0},
     }
     c.update(over)
     return c
