@@ -20,6 +20,7 @@ from mlscope.charter.check_base import (
     Parts,
 )
 from mlscope.charter.check_data import DataChecks
+from mlscope.charter.guarantees import check_guarantees
 from mlscope.charter.messages import closest, identifier, is_number, suggest_id
 from mlscope.charter.pairs import check_compare
 from mlscope.charter.positions import ABSENT, KeyPath
@@ -115,6 +116,7 @@ class MeaningChecks(DataChecks):
         check_compare(self, named if d is not None and (d.models or d.predictions) else None)
         self.check_diagnosis(parts)
         check_metric_ranges(self, parts.metrics, parts.rules())
+        check_guarantees(self, {e.id: e.metric for _, e in parts.metrics})
 
     def check_diagnosis(self, parts: Parts) -> None:
         raw = self.raw.get("diagnosis")

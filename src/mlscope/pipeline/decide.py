@@ -143,7 +143,8 @@ def decide(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates, choice
     req_split = plan.requirement_split
     requirements: list[RequirementCheck] = []
     if choice.winner is not None:
-        requirements = requirement_checks(ch, t, table.index, choice.winner, req_split)
+        requirements = requirement_checks(ch, t, table.index, choice.winner, req_split,
+                                          trials=table.trials, reps=reps.values)
     check = None
     if ch.gates or ch.blessed is not None or candidate is not None:
         check = check_verdict(
