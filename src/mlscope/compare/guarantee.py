@@ -144,7 +144,7 @@ class Certified:
 def _value(kind: str, complement: bool, k: float, n: float) -> float | None:
     if n <= 0:
         return None
-    e = k / n
+    e = float(k / n)
     return 1.0 - e if complement else e
 
 
