@@ -216,22 +216,38 @@ def _rows_needed(per: Mapping[str, tuple[FloatArray, FloatArray]],
                  masks: Mapping[str, BoolArray], r: float, level: float) -> int | None:
     """More labelled rows (all slices growing in proportion) that would certify the best
     grid threshold at the observed rates: per slice, the trials needed
-    (:func:`~mlscope.metrics.binomial.trials_needed`) over its share of trials per row."""
-    total = sum(int(m.sum()) for m in masks.values()) or 1
+    (:func:`~mlscope.metrics.binomial.trials_needed`) over its share of trials per row.
+
+    The normal approximation ``N ≈ z²·r(1 − r)/(r − e)²`` ranks the thresholds; the ten
+    most promising are then searched exactly."""
+    total = float(sum(int(m.sum()) for m in masks.values()) or 1)
+    z = _z(level)
+    approx = np.zeros(next(iter(per.values()))[0].shape)
+    for errors, trials in per.values():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            e = np.where(trials > 0, errors / np.maximum(trials, 1), np.inf)
+            n = np.where(e < r, z * z * r * (1 - r) / (r - e) ** 2 + 3.0 / r, np.inf)
+            approx = np.maximum(approx, n * total / np.maximum(trials, 1e-300))
     best: int | None = None
-    grid_size = next(iter(per.values()))[0].size
-    for i in range(0, grid_size, max(1, grid_size // 200)):
+    for i in np.argsort(approx, kind="stable")[:10]:
+        if not np.isfinite(approx[i]):
+            break
         need = 0.0
-        for name, (errors, trials) in per.items():
-            rows = int(masks[name].sum())
-            if trials[i] <= 0 or rows == 0:
+        for errors, trials in per.values():
+            n_i = trials_needed(float(errors[i] / trials[i]), r, level)
+            if n_i is None:
                 need = math.inf
                 break
-            n = trials_needed(float(errors[i] / trials[i]), r, level)
-            if n is None:
-                need = math.inf
-                break
-            need = max(need, n * rows / trials[i] * total / rows - total)
+            need = max(need, n_i * total / trials[i] - total)
         if math.isfinite(need) and (best is None or need < best):
             best = max(1, math.ceil(need))
     return best
+
+
+def _z(level: float) -> float:
+    """The standard normal (1 − level)-quantile, by bisection on erfc."""
+    lo, hi = 0.0, 40.0
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if 0.5 * math.erfc(mid / math.sqrt(2.0)) > level else (lo, mid)
+    return 0.5 * (lo + hi)
