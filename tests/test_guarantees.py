@@ -298,3 +298,15 @@ def test_at_least_as_good_as_mapie() -> None:
         assert ours.threshold is not None
         assert (s >= ours.threshold).sum() >= (s >= float(theirs)).sum()
     assert both >= 3
+
+
+def test_check_verdict_decides_on_the_same_bound(project: Callable[..., Path]) -> None:
+    ch = base_charter(requirements={"precision": ">= 0.3", "roc_auc": ">= 0.6"},
+                      guarantees={"decide_on": "bound"})
+    res = evaluate(project(binary_frame(2000, seed=4), ch), candidate="good")
+    assert res.winner == "good"
+    assert res.check is not None
+    mine = {r.metric: (r.certified, r.how, r.met) for r in res.requirements}
+    theirs = {r.metric: (r.certified, r.how, r.met) for r in res.check.requirements}
+    assert mine == theirs
+    assert "Clopper–Pearson" in mine["precision"][1]

@@ -82,6 +82,7 @@ def check_verdict(
     index: Mapping[tuple[str, int, str, str], MetricValue], differences: list[Difference],
     reps: Mapping[tuple[str, int, str, str], FloatArray], infos: Mapping[str, MetricInfo],
     slices: list[str], level: float, ranking: Sequence[Mapping[str, Any]] = (),
+    trials: Mapping[tuple[str, int, str, str], float | None] | None = None,
 ) -> CheckResult:
     """The verdict of ``mlscope check``: ``candidate`` (default: the winner) against the
     blessed model's gates and against the requirements.
@@ -118,7 +119,7 @@ def check_verdict(
         return out
     # Keep: the requirements are the blessed model's (it stays in production); the gates
     # are the runner-up's against it, for information.
-    requirements = requirement_checks(ch, t, index, cand, split, reps=reps)
+    requirements = requirement_checks(ch, t, index, cand, split, trials=trials, reps=reps)
     if keep:
         assert blessed_name is not None
         kinds = t.kinds

@@ -152,7 +152,7 @@ def decide(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates, choice
             stored=choice.blessed_stored, source=choice.blessed_source, split=req_split,
             index=table.index, differences=comparisons.differences, reps=reps.values,
             infos={met.id: met.info for met in plan.metrics}, slices=list(table.slices),
-            level=run.level, ranking=choice.selection.primary.ranking)
+            level=run.level, ranking=choice.selection.primary.ranking, trials=table.trials)
     if choice.winner is None:
         status: Any = "no_decision"
     elif all(r.met for r in requirements):
