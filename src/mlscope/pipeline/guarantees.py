@@ -7,6 +7,7 @@ reads the rows (labels, the model's scores, slice membership), runs them per req
 and writes :class:`~mlscope.result.ThresholdGuarantee` rows: one for the overall rows and,
 with ``slices: true``, one per slice (the same threshold, held in all of them at once).
 Rows are counted unweighted; the rows' weights, when not all 1, are ignored and said so.
+The rows are read in memory (NumPy, DuckDB and binned engines; not Spark).
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ def certify_thresholds(run: Run, plan: RunPlan, choice: Choice) -> list[Threshol
     g = run.charter.guarantees
     t = run.table
     if g is None or not g.thresholds or t.task != "binary":
+        return []
+    if getattr(run.engine, "name", "") == "spark":
+        run.warnings.append("guarantees: risk-controlled thresholds read the calibration "
+                            "rows in memory and are not computed with the Spark engine; "
+                            "run with `--engine numpy` or `duckdb`")
         return []
     cal_split, rep_split = plan.selection_split, plan.report_split
     splits = [cal_split] + ([rep_split] if rep_split and rep_split != cal_split else [])
