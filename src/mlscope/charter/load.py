@@ -177,7 +177,7 @@ def charter_to_dict(charter: Charter) -> dict[str, Any]:
 
 def _jsonable(x: Any) -> Any:
     if isinstance(x, Bound):
-        return str(x)
+        return str(x) if x.decide_on is None else {"bound": str(x), "decide_on": x.decide_on}
     if isinstance(x, BaseModel):
         return {name: _jsonable(getattr(x, name)) for name in type(x).model_fields}
     if isinstance(x, Mapping):

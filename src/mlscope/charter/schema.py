@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mlscope.charter.costs import CostsSpec
+from mlscope.charter.guarantees import GuaranteesSpec
 
 __all__ = [
     "BOUND_PATTERN",
@@ -67,17 +68,21 @@ class Bound(_Strict):
 
     op: Literal[">=", "<=", ">", "<"]
     value: float
+    decide_on: Literal["point", "bound"] | None = None  # requirements: docs/deciding.md
 
     @model_validator(mode="before")
     @classmethod
     def _from_text(cls, value: Any) -> Any:
         # Parsing here (not in the containing model) gives each bound its own error
         # location, so that every bad bound is reported on its own line.
+        extra: dict[str, Any] = {}
+        if isinstance(value, dict) and isinstance(value.get("bound"), str):  # {bound:, …}
+            extra, value = {k: v for k, v in value.items() if k != "bound"}, value["bound"]
         if isinstance(value, str):
             m = BOUND_PATTERN.match(value)
             if m is None:
                 raise ValueError(_bound_help(value))
-            return {"op": m.group(1), "value": float(m.group(2))}
+            return {"op": m.group(1), "value": float(m.group(2)), **extra}
         if isinstance(value, int | float) and not isinstance(value, bool):
             raise ValueError(_bound_help(value))
         return value
@@ -580,6 +585,7 @@ class Charter(_Strict):
     selection: Rule
     alternatives: list[Rule] = Field(default_factory=list)
     requirements: dict[str, Bound] = Field(default_factory=dict)
+    guarantees: GuaranteesSpec | None = None
     baselines: dict[str, Baseline] = Field(default_factory=dict)
     blessed: str | BlessedResult | None = None
     gates: dict[str, Gate] = Field(default_factory=dict)

@@ -46,17 +46,33 @@ FloatArray = npt.NDArray[np.float64]
 
 def requirement_checks(ch: Charter, t: EvalTable,
                         index: Mapping[tuple[str, int, str, str], MetricValue], model: str,
-                        split: str) -> list[RequirementCheck]:
+                        split: str, *,
+                        trials: Mapping[tuple[str, int, str, str], float | None] | None = None,
+                        reps: Mapping[tuple[str, int, str, str], FloatArray] | None = None,
+                        ) -> list[RequirementCheck]:
+    """Each requirement on ``model`` on ``split``: on the point estimate, or on its
+    (1 − δ) bound with ``decide_on: bound`` (:mod:`mlscope.compare.certify`; ``trials``
+    and ``reps`` give the exact and the bootstrap bounds)."""
+    from mlscope.compare.certify import decide_on_bound
+
     mi = t.models.index(model)
+    g = ch.guarantees
+    names = {m.id: m.metric for m in ch.metrics}
     out = []
     for mid, bound in ch.requirements.items():
-        mv = index[(split, mi, OVERALL, mid)]
+        key = (split, mi, OVERALL, mid)
+        mv = index[key]
         met_ = mv.value is not None and bound.holds(mv.value)
-        out.append(RequirementCheck(
+        rc = RequirementCheck(
             metric=mid, bound=str(bound), split=split, model=model, value=mv.value,
             lower=mv.lower, upper=mv.upper, met=bool(met_),
             margin=bound.margin(mv.value) if mv.value is not None else None,
-        ))
+        )
+        if (bound.decide_on or (g.decide_on if g is not None else "point")) == "bound":
+            rc = decide_on_bound(rc, bound, mv, name=names.get(mid),
+                                 trials=(trials or {}).get(key), replicates=(reps or {}).get(key),
+                                 delta=g.delta if g is not None else 0.05)
+        out.append(rc)
     return out
 
 
@@ -66,6 +82,7 @@ def check_verdict(
     index: Mapping[tuple[str, int, str, str], MetricValue], differences: list[Difference],
     reps: Mapping[tuple[str, int, str, str], FloatArray], infos: Mapping[str, MetricInfo],
     slices: list[str], level: float, ranking: Sequence[Mapping[str, Any]] = (),
+    trials: Mapping[tuple[str, int, str, str], float | None] | None = None,
 ) -> CheckResult:
     """The verdict of ``mlscope check``: ``candidate`` (default: the winner) against the
     blessed model's gates and against the requirements.
@@ -102,7 +119,7 @@ def check_verdict(
         return out
     # Keep: the requirements are the blessed model's (it stays in production); the gates
     # are the runner-up's against it, for information.
-    requirements = requirement_checks(ch, t, index, cand, split)
+    requirements = requirement_checks(ch, t, index, cand, split, trials=trials, reps=reps)
     if keep:
         assert blessed_name is not None
         kinds = t.kinds

@@ -143,7 +143,8 @@ def decide(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates, choice
     req_split = plan.requirement_split
     requirements: list[RequirementCheck] = []
     if choice.winner is not None:
-        requirements = requirement_checks(ch, t, table.index, choice.winner, req_split)
+        requirements = requirement_checks(ch, t, table.index, choice.winner, req_split,
+                                          trials=table.trials, reps=reps.values)
     check = None
     if ch.gates or ch.blessed is not None or candidate is not None:
         check = check_verdict(
@@ -151,7 +152,7 @@ def decide(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates, choice
             stored=choice.blessed_stored, source=choice.blessed_source, split=req_split,
             index=table.index, differences=comparisons.differences, reps=reps.values,
             infos={met.id: met.info for met in plan.metrics}, slices=list(table.slices),
-            level=run.level, ranking=choice.selection.primary.ranking)
+            level=run.level, ranking=choice.selection.primary.ranking, trials=table.trials)
     if choice.winner is None:
         status: Any = "no_decision"
     elif all(r.met for r in requirements):

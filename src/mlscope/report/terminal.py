@@ -19,6 +19,7 @@ from rich.text import Text
 
 from mlscope.report.best import best_candidates
 from mlscope.report.charts import format_bound, format_value, metric_decimals
+from mlscope.report.guarantee_lines import guarantee_lines
 from mlscope.report.html import EXIT_CODES, STATUS_TEXT
 from mlscope.report.verdict import is_check, keep_lines
 from mlscope.result import OVERALL, EvaluationResult, MetricInfo, MetricValue
@@ -372,7 +373,7 @@ def render_terminal(
         sections += _metric_tables(result, str(split), con.width)
     sections += [_standings(result, str(split)) if split else None,
                  _rules_table(result), _dropped(result), _requirements(result),
-                 _warnings(result)]
+                 guarantee_lines(result), _warnings(result)]
     for section in sections:
         if section is not None:
             con.print(section)

@@ -36,6 +36,7 @@ from mlscope.result.core import (
 )
 from mlscope.result.decode import decode_dataclass
 from mlscope.result.diagnosis import Diagnosis
+from mlscope.result.guarantees import ThresholdGuarantee
 from mlscope.result.human import HumanLevel
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "SliceInfo",
     "Standing",
     "ThresholdChoice",
+    "ThresholdGuarantee",
     "decode_dataclass",
     "new_run_id",
 ]

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from mlscope.atomic import write_atomic
 from mlscope.result.decode import decode_dataclass
 from mlscope.result.diagnosis import Diagnosis
+from mlscope.result.guarantees import ThresholdGuarantee
 from mlscope.result.human import HumanLevel
 
 __all__ = [
@@ -416,6 +417,12 @@ class RequirementCheck:
     upper: float | None
     met: bool
     margin: float | None
+    # ``decide_on: bound`` (docs/deciding.md): the bound decided on, how it was computed,
+    # and how much more data would certify a requirement met only on the point.
+    decided_on: str = "point"
+    certified: float | None = None
+    how: str = ""
+    more_data: str = ""
 
 
 @dataclass
@@ -474,6 +481,7 @@ class EvaluationResult:
     check: CheckResult | None = None
     diagnosis: Diagnosis | None = None
     comparisons: list[PairComparison] = field(default_factory=list)
+    guarantees: list[ThresholdGuarantee] = field(default_factory=list)
     # Unique per evaluation and stamped into every output file of the run (report.html,
     # check.md), so a reader can tell that the files in a folder belong together. None in
     # results written before it existed.
