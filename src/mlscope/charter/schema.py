@@ -249,8 +249,15 @@ class MetricEntry(_Strict):
 class _RuleBase(_Strict):
     split: str | None = None
     tie_break: str | None = None
-    # Baselines (names under `baselines:`) the chosen model must beat under this rule.
-    must_beat: list[str] = Field(default_factory=list)
+    # Baselines (names under `baselines:`) the chosen model must beat under this rule: a
+    # list, or a mapping to a margin in the optimised metric's units (docs/deciding.md).
+    must_beat: list[str] | dict[str, float] = Field(default_factory=list)
+
+    def must_beat_margins(self) -> dict[str, float]:
+        """Each baseline named by ``must_beat`` with its margin (0 when a list names it)."""
+        if isinstance(self.must_beat, dict):
+            return {k: float(v) for k, v in self.must_beat.items()}
+        return {k: 0.0 for k in self.must_beat}
 
 
 class SatisficingRule(_RuleBase):

@@ -17,6 +17,8 @@ from mlscope.atomic import write_atomic
 from mlscope.result.decode import decode_dataclass
 from mlscope.result.diagnosis import Diagnosis
 from mlscope.result.human import HumanLevel
+from mlscope.result.requirements import RequirementCheck
+from mlscope.result.verdict import Verdict
 
 __all__ = [
     "OVERALL",
@@ -406,19 +408,6 @@ class Selection:
 
 
 @dataclass
-class RequirementCheck:
-    metric: str
-    bound: str
-    split: str
-    model: str
-    value: float | None
-    lower: float | None
-    upper: float | None
-    met: bool
-    margin: float | None
-
-
-@dataclass
 class IntervalInfo:
     method: str
     level: float
@@ -481,6 +470,8 @@ class EvaluationResult:
     # The CLI command whose outputs these are (run, evaluate, check, diagnose); None from
     # the Python API. After ``check`` the verdict decides: ``exit_code`` is the verdict's.
     command: str | None = None
+    # The launch verdict (docs/deciding.md); None in results written before it existed.
+    verdict: Verdict | None = None
     schema: str = SCHEMA_VERSION
 
     # -- lookups ---------------------------------------------------------------------
