@@ -308,3 +308,72 @@ def test_the_verdict_never_contradicts_the_selection_or_the_check() -> None:
         assert "\n" not in v.headline
         assert all(math.isfinite(x) for r in v.reasons for x in r.figures.values()
                    if isinstance(x, float))
+
+
+# -- the renderers lead with it ----------------------------------------------------------
+@pytest.fixture(scope="module")
+def ruled(tmp_path_factory: pytest.TempPathFactory) -> EvaluationResult:
+    tmp = tmp_path_factory.mktemp("ruled")
+    return run(tmp, charter(["cand", "weak"], baselines=RULE_BASELINE),
+               frame(cand=0.6, weak=2.5))
+
+
+def test_terminal_summary_starts_with_the_verdict(ruled: EvaluationResult) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from mlscope.report.terminal import render_terminal
+
+    out = StringIO()
+    render_terminal(ruled, Console(file=out, width=80, no_color=True))
+    text = out.getvalue()
+    assert text.startswith("Verdict: Ship the rule baseline rule")
+    assert "the rule's choice; the verdict above says what to ship" in text
+    assert "exit code 0: the verdict recommends rule" in text
+    assert max(len(line.rstrip()) for line in text.splitlines()) <= 80
+
+
+def test_html_report_opens_with_should_we_ship(ruled: EvaluationResult) -> None:
+    from mlscope.report.html import render_html
+
+    html = render_html(ruled)
+    assert html.index('id="ship"') < html.index('id="decision"')
+    assert 'data-verdict="ship_rule"' in html
+    assert "Requirements of every candidate and baseline" in html
+    assert 'id="ship-costs"' not in html  # optional sections render only when present
+
+
+def test_optional_sections_render_when_present(ruled: EvaluationResult) -> None:
+    from mlscope.report.panels_verdict import launch_html, launch_text
+
+    assert ruled.verdict is not None
+    ruled.verdict.sections = {"guarantees": ["roc_auc ≥ 0.6 with 95% confidence"],
+                              "costs": ["expected cost 12.3 per 1,000 rows"]}
+    try:
+        html = str(launch_html(ruled))
+        assert html.index('id="ship-costs"') < html.index('id="ship-guarantees"')
+        assert "Scope" not in html
+        assert "  Guarantees:" in launch_text(ruled)
+    finally:
+        ruled.verdict.sections = {}
+
+
+def test_dashboard_run_page_opens_with_the_verdict(tmp_path: Path) -> None:
+    from mlscope.store import Store
+    from tests.test_server import fetch, running
+
+    c = charter(["cand", "weak"], baselines=RULE_BASELINE)
+    frame(cand=0.6, weak=2.5).to_parquet(tmp_path / "eval.parquet", index=False)
+    (tmp_path / "rules.py").write_text(RULE, encoding="utf-8")
+    p = tmp_path / "mlscope.yaml"
+    p.write_text(yaml.safe_dump(c, sort_keys=False), encoding="utf-8")
+    db = tmp_path / "store.sqlite"
+    r = CliRunner().invoke(main, ["run", str(p), "--out", str(tmp_path / "out"), "-q",
+                                  "--store", str(db)])
+    assert r.exit_code == 0, r.output
+    with Store.open(db, create=False) as store, running(store) as base:
+        page = fetch(f"{base}/runs/1")
+        assert page.status == 200, page.body
+        assert 'data-verdict="ship_rule"' in page.body
+        assert page.body.index('id="ship"') < page.body.index('id="decision"')
