@@ -70,6 +70,28 @@ def test_run_selects_gbdt_with_baselines(project: Path, tmp_path: Path) -> None:
     assert_golden(tmp_path / "result.json", project.parent, "caravan-run")
 
 
+def test_run_verdict_ships_the_marketing_rule(project: Path, tmp_path: Path) -> None:
+    """gbdt is selected, but its lead over the four-line marketing rule, which meets every
+    requirement, is within the paired interval: the verdict is to ship the rule."""
+    r = CliRunner().invoke(main, ["run", str(project), "--out", str(tmp_path), "--no-store"])
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("Verdict: Ship the rule baseline marketing_rule")
+    res = EvaluationResult.from_json(tmp_path / "result.json")
+    v = res.verdict
+    assert v is not None
+    assert (v.kind, v.model, v.metric, v.split) == ("ship_rule", "marketing_rule",
+                                                    "precision_at_recall", "test")
+    lead = v.reasons[0].figures
+    assert lead["lead"] == pytest.approx(0.006, abs=0.001)
+    assert lead["lower"] < 0 < lead["upper"]
+    assert res.winner == "gbdt"
+    assert res.exit_code == v.exit_code == 0
+    meets = {r.model for r in v.requirements if r.met} - {
+        r.model for r in v.requirements if not r.met}
+    assert {"gbdt", "marketing_rule", "simple_logistic"} <= meets
+    assert "knn" not in meets  # the model in production misses two requirements
+
+
 def test_check_passes_for_the_winner_and_fails_for_the_faulty_release(
         project: Path, tmp_path: Path) -> None:
     ok = CliRunner().invoke(main, ["check", str(project), "--out", str(tmp_path / "a"), "-q"])

@@ -3,7 +3,8 @@
 :func:`evaluate` is the list of the pipeline's stages (:mod:`mlscope.pipeline`): open the
 charter and its data with the chosen engine, fit the baselines, plan the splits and
 slices, aggregate the rows into statistics, finalise every metric, bootstrap intervals,
-select, compare, place against the baselines, decide, diagnose, and assemble the result.
+select, compare, place against the baselines, decide, diagnose, give the launch verdict
+(docs/deciding.md) and assemble the result.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from mlscope.pipeline import (
     open_run,
     plan_run,
     select_models,
+    verdict,
 )
 from mlscope.pipeline import (
     diagnose as diagnose_stage,
@@ -109,15 +111,13 @@ def evaluate(
     table = finalise(run, plan, stats)
     reps = intervals(run, plan, stats, table, tick)
     choice = select_models(run, plan, table, reps)
-    t4 = time.perf_counter()
     compared = compare_models(run, plan, stats, table, reps, choice, pairs=pairs,
                               mcnemar=mcnemar)
     human = human_level(run, plan)
-    run.timings["differences"] = time.perf_counter() - t4
     decision = decide(run, plan, table, reps, choice, compared, human, candidate=candidate)
     diagnosis = diagnose_stage(run, plan, stats, table, reps, choice, human, decision)
     guarantees = certify_thresholds(run, plan, choice)
-    result = assemble(run, plan, table, reps, choice, compared, human, decision, diagnosis,
-                      started=t0, now=time.perf_counter())
-    result.guarantees = guarantees
-    return result
+    launch = verdict(run, plan, table, choice, compared, decision, diagnosis)
+    return assemble(run, plan, table, reps, choice, compared, human, decision, diagnosis,
+                    started=t0, now=time.perf_counter(), verdict=launch,
+                    guarantees=guarantees)

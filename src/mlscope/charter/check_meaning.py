@@ -227,7 +227,9 @@ class MeaningChecks(DataChecks):
         model_like = {n for n, b in parts.baselines.items()
                       if not isinstance(b, HumanBaseline | ExternalBaseline)}
         for path, rule in parts.rules():
-            for i, ref in enumerate(rule.must_beat):
+            refs = rule.must_beat
+            keyed = isinstance(refs, dict)
+            for i, ref in enumerate(refs):
                 if ref in model_like:
                     continue
                 if ref in parts.baselines:
@@ -239,7 +241,7 @@ class MeaningChecks(DataChecks):
                     why = (f"`{ref}` is not a baseline{did_you_mean(ref, list(model_like))}"
                            f" (baselines: {', '.join(sorted(model_like)) or 'none'})")
                     fix = "name a baseline listed under `baselines:`"
-                self.add((*path, "must_beat", i), why, fix=fix)
+                self.add((*path, "must_beat", ref if keyed else i), why, fix=fix)
 
     def check_metrics(self, parts: Parts) -> None:
         seen: dict[str, int] = {}

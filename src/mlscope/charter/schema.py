@@ -9,10 +9,22 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from mlscope.charter.baselines_schema import (
+    LEARNED_KINDS,
+    TRIVIAL_KINDS,
+    AnnotationsSpec,
+    Baseline,
+    ExternalBaseline,
+    HumanBaseline,
+    LearnedBaseline,
+    RuleBaseline,
+    TrivialBaseline,
+)
 from mlscope.charter.costs import CostsSpec
 from mlscope.charter.guarantees import GuaranteesSpec
+from mlscope.charter.strict import StrictModel
 
 __all__ = [
     "BOUND_PATTERN",
@@ -57,13 +69,9 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 BOUND_PATTERN = re.compile(r"^\s*(>=|<=|>|<)\s*([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\s*$")
 
 
-class _Strict(BaseModel):
-    # Numbers are accepted where text is expected (class names 0, 1, 2; a split named
-    # 2024): YAML reads them as numbers, and refusing them would only make users quote.
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
-class Bound(_Strict):
+class Bound(StrictModel):
     """A one-sided bound on a metric, written ``">= 0.6"`` in the charter."""
 
     op: Literal[">=", "<=", ">", "<"]
@@ -129,14 +137,14 @@ def parse_bound(value: Any) -> Bound:
     raise ValueError(_bound_help(value))
 
 
-class DuckDBTable(_Strict):
+class DuckDBTable(StrictModel):
     """A table inside a DuckDB database file."""
 
     database: str
     table: str
 
 
-class PredictionFile(_Strict):
+class PredictionFile(StrictModel):
     """One model's predictions in its own file, joined to the labels on the row id.
 
     ``score`` names the score column (binary, regression); ``classes`` maps each class to
@@ -148,7 +156,7 @@ class PredictionFile(_Strict):
     classes: dict[str, str] | None = None
 
 
-class LongSpec(_Strict):
+class LongSpec(StrictModel):
     """Predictions as a long table: one row per (row id, model)."""
 
     model_column: str
@@ -156,7 +164,7 @@ class LongSpec(_Strict):
     classes: dict[str, str] | None = None
 
 
-class DataSpec(_Strict):
+class DataSpec(StrictModel):
     """Where the evaluation rows are and what each column means.
 
     Exactly one source: ``table`` (Parquet or CSV), ``duckdb`` (a table in a DuckDB file),
@@ -183,7 +191,7 @@ class DataSpec(_Strict):
     errors: dict[str, str | dict[str, str]] = Field(default_factory=dict)
 
 
-class SplitSpec(_Strict):
+class SplitSpec(StrictModel):
     """Which value of the split column plays which role."""
 
     selection: str = "validation"
@@ -194,7 +202,7 @@ class SplitSpec(_Strict):
     train_dev: str | None = None
 
 
-class SliceSpec(_Strict):
+class SliceSpec(StrictModel):
     """Slices: by column values, crossed columns, and named SQL predicates."""
 
     columns: list[str] = Field(default_factory=list)
@@ -203,7 +211,7 @@ class SliceSpec(_Strict):
     min_size: int = Field(default=30, ge=1)
 
 
-class MetricEntry(_Strict):
+class MetricEntry(StrictModel):
     """One metric to compute: a registry metric with parameters, or a custom function.
 
     In YAML an entry is a metric name (``roc_auc``), or a mapping with ``metric`` (or
@@ -253,11 +261,18 @@ class MetricEntry(_Strict):
         return self
 
 
-class _RuleBase(_Strict):
+class _RuleBase(StrictModel):
     split: str | None = None
     tie_break: str | None = None
-    # Baselines (names under `baselines:`) the chosen model must beat under this rule.
-    must_beat: list[str] = Field(default_factory=list)
+    # Baselines (names under `baselines:`) the chosen model must beat under this rule: a
+    # list, or a mapping to a margin in the optimised metric's units (docs/deciding.md).
+    must_beat: list[str] | dict[str, float] = Field(default_factory=list)
+
+    def must_beat_margins(self) -> dict[str, float]:
+        """Each baseline named by ``must_beat`` with its margin (0 when a list names it)."""
+        if isinstance(self.must_beat, dict):
+            return {k: float(v) for k, v in self.must_beat.items()}
+        return {k: 0.0 for k in self.must_beat}
 
 
 class SatisficingRule(_RuleBase):
@@ -302,7 +317,7 @@ Rule = Annotated[
 ]
 
 
-class IntervalSpec(_Strict):
+class IntervalSpec(StrictModel):
     """Bootstrap confidence intervals; ``resamples: 0`` turns them off."""
 
     method: Literal["percentile"] = "percentile"
@@ -315,7 +330,7 @@ class IntervalSpec(_Strict):
     bins: int = Field(default=512, ge=16, le=100_000)
 
 
-class PlanningSpec(_Strict):
+class PlanningSpec(StrictModel):
     """Planning facts about the project (read by later stages and shown in reports)."""
 
     archetype: str | None = None
@@ -326,139 +341,14 @@ class PlanningSpec(_Strict):
     monitoring: list[str] = Field(default_factory=list)
 
 
-class TrivialBaseline(_Strict):
-    """A baseline that needs no features: it only looks at the training labels.
-
-    ``prior``: the training class frequencies as probabilities (regression: the training
-    mean, "the average of the outputs in the training data"); ``majority``: the most
-    frequent training class; ``stratified``: a random class per row drawn with the training
-    frequencies (seeded); ``mean`` and ``median``: of the training outputs (regression).
-    """
-
-    kind: Literal["prior", "majority", "stratified", "mean", "median"]
-    fit_on: str | None = None
-    seed: int | None = None
-    description: str | None = None
-
-
-class LearnedBaseline(_Strict):
-    """A simple model fitted by mlscope on the training split and named feature columns.
-
-    ``logistic`` (classification) and ``linear`` (regression) standardise numeric features
-    and one-hot encode categorical ones; ``gbdt`` is scikit-learn's histogram gradient
-    boosting. ``params`` go to the scikit-learn estimator.
-    """
-
-    kind: Literal["logistic", "linear", "gbdt"]
-    features: list[str] = Field(min_length=1)
-    params: dict[str, Any] = Field(default_factory=dict)
-    fit_on: str | None = None
-    seed: int | None = None
-    description: str | None = None
-
-
-class RuleBaseline(_Strict):
-    """The user's own heuristic: ``module:function`` in the project directory.
-
-    The function is called once with a DataFrame of every evaluation row (``columns``, or
-    every column of the data table) and returns scores or labels, one per row.
-    """
-
-    kind: Literal["rule"]
-    function: str
-    columns: list[str] | None = None
-    description: str | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> RuleBaseline:
-        if ":" not in self.function:
-            raise ValueError(
-                f"a rule must be written `module:function`, got {self.function!r}")
-        return self
-
-
-class AnnotationsSpec(_Strict):
-    """Where the annotators' labels are.
-
-    Wide: ``columns`` lists one column per annotator (an empty cell = not labelled).
-    Long: one row per (item, annotator) with ``item``, ``annotator`` and ``label`` columns.
-    ``path`` is a Parquet or CSV file (relative to the charter); by default the wide
-    columns are read from the data table itself. Items are matched to ``data.id``.
-    """
-
-    path: str | None = None
-    columns: list[str] | None = None
-    item: str | None = None
-    annotator: str | None = None
-    label: str | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> AnnotationsSpec:
-        long = self.annotator is not None or self.label is not None
-        if self.columns is None and not long:
-            raise ValueError("give `columns` (one column per annotator) or `annotator` and "
-                             "`label` (a long table)")
-        if self.columns is not None and long:
-            raise ValueError("give either `columns` (wide) or `annotator`/`label` (long), "
-                             "not both")
-        if long and (self.annotator is None or self.label is None or self.path is None):
-            raise ValueError("a long annotation table needs `path`, `annotator` and `label` "
-                             "(and `item` when its id column is not named like data.id)")
-        if self.columns is not None and len(self.columns) < 2:
-            raise ValueError("at least 2 annotator columns are needed to say anything about "
-                             "human level")
-        return self
-
-
-class HumanBaseline(_Strict):
-    """Human-level performance from annotators' labels (see docs/human-level.md).
-
-    ``reference``: ``gold`` when the data's labels are independent of these annotators
-    (experts, later outcomes); ``from_annotators`` when the labels were derived from the
-    same annotators (each human is then scored leave-one-out).
-    """
-
-    kind: Literal["human"]
-    annotations: AnnotationsSpec
-    reference: Literal["gold", "from_annotators"] = "gold"
-    split: str | None = None
-    panel_sizes: list[Annotated[int, Field(ge=1)]] | None = None
-    min_items: int = Field(default=30, ge=1)
-    description: str | None = None
-
-
-class ExternalBaseline(_Strict):
-    """A figure from elsewhere: a published result, a requirement or a previous system.
-
-    Shown as a reference line, never given an interval; flagged when ``same_data`` is false.
-    """
-
-    kind: Literal["external"]
-    values: dict[str, float] = Field(min_length=1)
-    source: str
-    data: str
-    same_data: bool = False
-    role: Literal["published", "requirement", "previous"] = "published"
-    description: str | None = None
-
-
-Baseline = Annotated[
-    TrivialBaseline | LearnedBaseline | RuleBaseline | HumanBaseline | ExternalBaseline,
-    Field(discriminator="kind"),
-]
-
-TRIVIAL_KINDS = ("prior", "majority", "stratified", "mean", "median")
-LEARNED_KINDS = ("logistic", "linear", "gbdt")
-
-
-class BlessedResult(_Strict):
+class BlessedResult(StrictModel):
     """The model in production as a stored result (``result.json`` of an earlier run)."""
 
     result: str
     model: str
 
 
-class CompareSpec(_Strict):
+class CompareSpec(StrictModel):
     """Pairs of models (or baselines) to compare with paired tests, beyond the selected
     and the blessed model: ``pairs: [[a, b], …]`` reports ``a − b``. ``mcnemar`` picks the
     tail of McNemar's test for accuracy in these pairs (``auto``: mid-p below 25
@@ -480,7 +370,7 @@ class CompareSpec(_Strict):
         return value
 
 
-class Gate(_Strict):
+class Gate(StrictModel):
     """A gate on one metric against the blessed model.
 
     ``improve: δ`` (superiority): the candidate must be better by at least δ;
@@ -521,7 +411,7 @@ class Gate(_Strict):
         return "superiority" if self.improve is not None else "non-inferiority"
 
 
-class LearningCurveSpec(_Strict):
+class LearningCurveSpec(StrictModel):
     """Metric values at several training-set sizes: measured for a model (``sizes``,
     ``values`` and ``model``, the model they were measured for: the diagnosed one when
     left out), or made by refitting a learned baseline on growing subsets of the training
@@ -550,7 +440,7 @@ class LearningCurveSpec(_Strict):
         return self
 
 
-class DiagnosisSpec(_Strict):
+class DiagnosisSpec(StrictModel):
     """How ``mlscope diagnose`` reads the project: the metric, the practical margin, the
     training history, the learning curve and the operational (budget) metrics."""
 
@@ -563,7 +453,7 @@ class DiagnosisSpec(_Strict):
     examples: int = Field(default=5, ge=0, le=100)
 
 
-class ReportSpec(_Strict):
+class ReportSpec(StrictModel):
     """What the report draws: the trade-off pair and the metric shown per slice."""
 
     title: str | None = None
@@ -571,7 +461,7 @@ class ReportSpec(_Strict):
     slice_metric: str | None = None
 
 
-class Charter(_Strict):
+class Charter(StrictModel):
     """A project's charter: the task, the data, the metrics and how a model is chosen."""
 
     project: str

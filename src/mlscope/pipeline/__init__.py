@@ -1,7 +1,7 @@
 """The evaluation as named stages, each a function with typed inputs and outputs.
 
 open → fit baselines → plan → aggregate → finalise → intervals → select → compare →
-human level → decide → diagnose → assemble. :func:`mlscope.evaluation.evaluate` is the
+human level → decide → diagnose → verdict → assemble. :func:`mlscope.evaluation.evaluate` is the
 list of these stages; other commands reuse the ones they need.
 """
 
@@ -20,6 +20,7 @@ from mlscope.pipeline.types import (
     Run,
     RunPlan,
 )
+from mlscope.pipeline.verdict import verdict
 
 __all__ = [
     "Choice",
@@ -42,4 +43,5 @@ __all__ = [
     "open_run",
     "plan_run",
     "select_models",
+    "verdict",
 ]

@@ -17,7 +17,7 @@ from mlscope.pipeline.types import (
     Run,
     RunPlan,
 )
-from mlscope.result import EvaluationResult, IntervalInfo, ModelInfo, new_run_id
+from mlscope.result import EvaluationResult, IntervalInfo, ModelInfo, Verdict, new_run_id
 
 __all__ = ["assemble"]
 
@@ -30,8 +30,14 @@ def _charter_dict(run: Run) -> dict[str, Any]:
 
 def assemble(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates, choice: Choice,
              comparisons: Comparisons, human: HumanLevel, decision: Decision,
-             diagnosis: Any, *, started: float, now: float) -> EvaluationResult:
-    """Everything the stages produced, as one :class:`~mlscope.result.EvaluationResult`."""
+             diagnosis: Any, *, started: float, now: float,
+             verdict: Verdict | None = None,
+             guarantees: list[Any] | None = None) -> EvaluationResult:
+    """Everything the stages produced, as one :class:`~mlscope.result.EvaluationResult`.
+
+    The exit code is the launch verdict's when there is one (docs/cli.md: 0 when it
+    recommends something that meets every requirement), else the requirement status's.
+    """
     ch, t = run.charter, run.table
     values = table.values
     min_size = ch.slices.min_size
@@ -71,7 +77,8 @@ def assemble(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates, choi
         requirements=decision.requirements,
         warnings=run.warnings,
         status=decision.status,
-        exit_code=0 if decision.status == "requirements_met" else 1,
+        exit_code=(verdict.exit_code if verdict is not None
+                   else 0 if decision.status == "requirements_met" else 1),
         confusion=table.confusion,
         baselines=run.baselines,
         standings=decision.standings,
@@ -81,4 +88,6 @@ def assemble(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates, choi
         comparisons=comparisons.pairs,
         timings={k: round(v, 4) for k, v in run.timings.items()},
         run_id=new_run_id(),
+        verdict=verdict,
+        guarantees=list(guarantees or []),
     )

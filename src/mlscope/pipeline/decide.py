@@ -72,6 +72,7 @@ def compare_models(run: Run, plan: RunPlan, stats: Statistics, table: MetricTabl
     blessed one, on every split with intervals, slice and metric; then the pairs the
     charter (or ``mlscope compare``) asks for, with the same tests."""
     ch, t = run.charter, run.table
+    t4 = time.perf_counter()
     references = list(dict.fromkeys(r for r in (choice.top, choice.blessed) if r is not None))
     differences: list[Difference] = []
     masks = SliceMasks(stats.exact, table.slices)
@@ -101,6 +102,7 @@ def compare_models(run: Run, plan: RunPlan, stats: Statistics, table: MetricTabl
             thresholds=table.thresholds, masks=masks, level=run.level,
             mcnemar=mcnemar or ch.compare.mcnemar, seed=run.seed,
             where="compare.pairs" if pairs is None else "compare")
+    run.timings["differences"] = time.perf_counter() - t4
     return Comparisons(differences=differences, pairs=comparisons, masks=masks)
 
 

@@ -64,6 +64,7 @@ from mlscope.report.panels_metrics import (
     slices_table,
     thresholds_table,
 )
+from mlscope.report.panels_verdict import launch_html
 from mlscope.report.scripts import REPORT_CSP, SORT_JS
 from mlscope.report.verdict import verdict_view
 from mlscope.result import EvaluationResult
@@ -107,6 +108,7 @@ class Page:
     diagnosis: dict[str, Any] | None = None
     pairs: list[Table] = field(default_factory=list)  # the charter's compare.pairs
     verdict: dict[str, Any] | None = None  # mlscope check's verdict: the first box
+    launch: Markup = field(default_factory=Markup)  # the launch verdict, "Should we ship?"
 
 
 def _page(result: EvaluationResult) -> Page:
@@ -186,6 +188,9 @@ def _page(result: EvaluationResult) -> Page:
         nav.append(("thresholds", "Thresholds"))
     if warnings:
         nav.append(("warnings", f"Warnings ({len(warnings)})"))
+    launch = launch_html(result, dec)
+    if launch:
+        nav.insert(0, ("ship", "Should we ship?"))
     verdict = verdict_view(result)
     if verdict:
         nav.insert(0, ("verdict", "Check"))  # last: the other sections keep their places
@@ -218,6 +223,7 @@ def _page(result: EvaluationResult) -> Page:
         diagnosis=diagnosis,
         pairs=pairs,
         verdict=verdict,
+        launch=launch,
     )
 
 

@@ -16,6 +16,7 @@ from mlscope.report.charts import (
     format_bound,
     format_value,
 )
+from mlscope.report.panels_verdict import launch_exit_meaning
 from mlscope.report.verdict import is_check, keep_lines
 from mlscope.result import OVERALL, EvaluationResult, RuleOutcome
 
@@ -169,7 +170,7 @@ def decision_panel(result: EvaluationResult, dec: dict[str, int]) -> dict[str, A
         "summary": summary,
         # After `check` the verdict box above states the one exit code; this box none.
         "exit_code": None if is_check(result) else result.exit_code,
-        "exit_meaning": EXIT_CODES.get(result.exit_code, ""),
+        "exit_meaning": launch_exit_meaning(result),
         "split": sel.split if sel else result.splits.get("selection"),
         "keep": keep_lines(result),
         "lead": lead,

@@ -20,7 +20,8 @@ from rich.text import Text
 from mlscope.report.best import best_candidates
 from mlscope.report.charts import format_bound, format_value, metric_decimals
 from mlscope.report.guarantee_lines import guarantee_lines
-from mlscope.report.html import EXIT_CODES, STATUS_TEXT
+from mlscope.report.html import STATUS_TEXT
+from mlscope.report.panels_verdict import launch_exit_meaning, launch_text
 from mlscope.report.verdict import is_check, keep_lines
 from mlscope.result import OVERALL, EvaluationResult, MetricInfo, MetricValue
 
@@ -76,6 +77,10 @@ def _decision(result: EvaluationResult) -> Group:
     if sel is not None:
         line.append(f"  ({sel.primary.rule} rule on {sel.split})", style="dim")
     lines: list[Text | Padding] = [line]
+    v = result.verdict
+    if v is not None and result.winner is not None and v.model != result.winner:
+        lines.append(_indent(Text("the rule's choice; the verdict above says what to ship",
+                                  style="dim")))
     keep = keep_lines(result)
     if keep:
         lines.append(_indent(Text(keep[0], style="bold")))
@@ -111,7 +116,7 @@ def _decision(result: EvaluationResult) -> Group:
         lines.append(_indent(Text("(the selected model; the check's verdict above decides "
                                   "the exit code)", style="dim")))
     else:
-        meaning = EXIT_CODES.get(result.exit_code)
+        meaning = launch_exit_meaning(result)
         lines.append(_indent(Text(f"exit code {result.exit_code}"
                                   + (f": {meaning}" if meaning else ""), style="dim")))
     return Group(*lines)
@@ -354,6 +359,15 @@ def render_terminal(
         # The check's verdict decides the exit code: it leads, and states it once.
         for line in check_verdict_text(result):
             con.print(line, markup=False, highlight=False, soft_wrap=True)
+        con.print()
+    # The launch verdict: the first line of a run's summary (after check's verdict).
+    verdict = launch_text(result)
+    if verdict:
+        con.print(Text(verdict[0], style="bold"), highlight=False)
+        for line in verdict[1:]:
+            # A hanging indent: wrapped reasons stay under their bullet.
+            depth = len(line) - len(line.lstrip(" "))
+            con.print(Padding(Text(line.lstrip(" ")), (0, 0, 0, depth)), highlight=False)
         con.print()
     head = Text()
     head.append(result.project, style="bold")

@@ -6,7 +6,8 @@ The JSON schema is documented in ``docs/result-schema.md``; ``schema`` names its
 
 The package: :mod:`~mlscope.result.core` (the result and its parts),
 :mod:`~mlscope.result.human` (the human-level ladder), :mod:`~mlscope.result.diagnosis`
-(the diagnosis) and :mod:`~mlscope.result.decode` (rebuilding them from JSON data).
+(the diagnosis), :mod:`~mlscope.result.verdict` (the launch verdict) and
+:mod:`~mlscope.result.decode` (rebuilding them from JSON data).
 """
 
 from mlscope.result.core import (
@@ -38,6 +39,7 @@ from mlscope.result.decode import decode_dataclass
 from mlscope.result.diagnosis import Diagnosis
 from mlscope.result.guarantees import ThresholdGuarantee
 from mlscope.result.human import HumanLevel
+from mlscope.result.verdict import Verdict, VerdictReason
 
 __all__ = [
     "OVERALL",
@@ -65,6 +67,8 @@ __all__ = [
     "Standing",
     "ThresholdChoice",
     "ThresholdGuarantee",
+    "Verdict",
+    "VerdictReason",
     "decode_dataclass",
     "new_run_id",
 ]

@@ -18,6 +18,8 @@ from mlscope.result.decode import decode_dataclass
 from mlscope.result.diagnosis import Diagnosis
 from mlscope.result.guarantees import ThresholdGuarantee
 from mlscope.result.human import HumanLevel
+from mlscope.result.requirements import RequirementCheck
+from mlscope.result.verdict import Verdict
 
 __all__ = [
     "OVERALL",
@@ -407,25 +409,6 @@ class Selection:
 
 
 @dataclass
-class RequirementCheck:
-    metric: str
-    bound: str
-    split: str
-    model: str
-    value: float | None
-    lower: float | None
-    upper: float | None
-    met: bool
-    margin: float | None
-    # ``decide_on: bound`` (docs/deciding.md): the bound decided on, how it was computed,
-    # and how much more data would certify a requirement met only on the point.
-    decided_on: str = "point"
-    certified: float | None = None
-    how: str = ""
-    more_data: str = ""
-
-
-@dataclass
 class IntervalInfo:
     method: str
     level: float
@@ -489,6 +472,8 @@ class EvaluationResult:
     # The CLI command whose outputs these are (run, evaluate, check, diagnose); None from
     # the Python API. After ``check`` the verdict decides: ``exit_code`` is the verdict's.
     command: str | None = None
+    # The launch verdict (docs/deciding.md); None in results written before it existed.
+    verdict: Verdict | None = None
     schema: str = SCHEMA_VERSION
 
     # -- lookups ---------------------------------------------------------------------

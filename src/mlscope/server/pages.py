@@ -28,6 +28,7 @@ from mlscope.report.charts import (
     tradeoff_metrics,
 )
 from mlscope.report.html import RULE_NAMES, STATUS_TEXT, key_metrics, requirements_summary
+from mlscope.report.panels_verdict import launch_html
 from mlscope.report.verdict import is_check_command, keep_lines, verdict_view
 from mlscope.result import OVERALL, EvaluationResult, MetricInfo
 from mlscope.server.charts import (
@@ -397,6 +398,8 @@ def run_page_view(summary: RunSummary, result: EvaluationResult, split: str) -> 
         "data_fingerprint": str((summary.data_fingerprint or {}).get("hash") or "")[:12],
         "version": summary.mlscope_version, "seed": summary.seed,
         "decision": decision_view(result),
+        # The launch verdict, "Should we ship?": the page's first card (after a check's).
+        "launch": launch_html(result, decimals(result)),
         "splits": [{"name": s, "href": f"?split={quote(s)}", "active": s == split,
                     "role": next((k for k, v in result.splits.items() if v == s), "")}
                    for s in splits_of(result)],

@@ -1,0 +1,70 @@
+"""The verdict stage: one launch verdict for the run (docs/deciding.md, "The verdict")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlscope.engine.plan import OVERALL
+from mlscope.pipeline.types import Choice, Comparisons, Decision, MetricTable, Run, RunPlan
+from mlscope.result import RequirementCheck, Verdict
+
+__all__ = ["verdict"]
+
+
+def _deciding_metric(run: Run, plan: RunPlan) -> str | None:
+    """The metric the verdict compares models on: the one a satisficing rule optimises,
+    else the first metric the rule reads."""
+    from mlscope.charter.schema import SatisficingRule
+    from mlscope.select import rule_metrics
+
+    rule = run.charter.selection
+    if isinstance(rule, SatisficingRule):
+        return rule.optimize
+    ids = {m.id for m in plan.metrics}
+    return next((m for m in rule_metrics(rule) if m in ids), None)
+
+
+def _next_step(diagnosis: Any) -> str | None:
+    steps = getattr(diagnosis, "steps", None) or []
+    return str(steps[0].title) if steps else None
+
+
+def verdict(run: Run, plan: RunPlan, table: MetricTable, choice: Choice,
+            comparisons: Comparisons, decision: Decision, diagnosis: Any) -> Verdict:
+    """The launch verdict: requirements checked on every candidate and predicting baseline
+    (on the requirement split), the selected model against the blessed model, the rule and
+    simple baselines and the runner-up on its paired differences there (overall, on the
+    metric the rule optimises), and ``must_beat``'s margins."""
+    from mlscope.compare.keep import runner_up
+    from mlscope.compare.launch import LaunchInputs, launch_verdict
+    from mlscope.compare.wiring import requirement_checks
+
+    ch, t = run.charter, run.table
+    split = plan.requirement_split
+    metric = _deciding_metric(run, plan)
+    kinds = t.kinds
+    candidates = [m for m in t.models if kinds.get(m, "candidate") == "candidate"]
+    baselines = {m: decision.families.get(m) or "baseline" for m in t.models
+                 if m not in candidates}
+    requirements: dict[str, list[RequirementCheck]] = {
+        m: requirement_checks(ch, t, table.index, m, split) for m in t.models}
+    info = next((m.info for m in plan.metrics if m.id == metric), None)
+    values: dict[str, float | None] = {}
+    if metric is not None:
+        values = {m: table.index[(split, mi, OVERALL, metric)].value
+                  for mi, m in enumerate(t.models) if (split, mi, OVERALL, metric) in table.index}
+    diffs = [d for d in comparisons.differences
+             if d.split == split and d.slice == OVERALL and d.metric == metric]
+    primary = choice.selection.primary
+    winner = choice.winner
+    runner = (runner_up(primary.ranking, winner, candidates) if winner is not None
+              else None)
+    sizes = table.slices[OVERALL].sizes if OVERALL in table.slices else {}
+    status_exit = 0 if decision.status == "requirements_met" else 1
+    return launch_verdict(LaunchInputs(
+        metric=metric, direction=info.direction if info is not None else "higher",
+        split=split, rows=sizes.get(split), winner=winner, candidates=candidates,
+        baselines=baselines, requirements=requirements, values=values, differences=diffs,
+        margins=ch.selection.must_beat_margins(), blessed=choice.blessed, runner_up=runner,
+        tied=list(primary.tied), check=decision.check, next_step=_next_step(diagnosis),
+        status_exit=status_exit, no_decision_note=primary.note))

@@ -1,0 +1,148 @@
+"""The launch verdict as every renderer leads with it: "Should we ship?".
+
+:func:`launch_view` is the HTML report's and the dashboard's first panel (the verdict, its
+reasons with their figures, the requirements of every candidate and baseline, and room
+for the sections other stages add: costs, guarantees, scope); :func:`launch_text` the
+terminal's first lines; :func:`launch_exit_meaning` what the exit code means under it.
+After ``mlscope check`` the check's verdict leads and decides the exit code
+(:mod:`mlscope.report.verdict`); the launch verdict follows it and states none.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from mlscope.report.charts import format_value
+from mlscope.report.verdict import is_check
+from mlscope.result import EvaluationResult, Verdict
+
+__all__ = ["ANSWERS", "SECTION_TITLES", "launch_exit_meaning", "launch_html", "launch_text",
+           "launch_view"]
+
+ANSWERS: dict[str, str] = {
+    "ship": "Ship {model}",
+    "keep_production": "Keep {model}",
+    "ship_rule": "Ship {model}",
+    "not_good_enough": "Not good enough",
+    "undecided": "Undecided",
+}
+"""The short answer per verdict kind (the panel's big line)."""
+
+# Optional sections other stages add to ``Verdict.sections``, in the order shown; a key
+# not listed here is shown after them under its own name.
+SECTION_TITLES: dict[str, str] = {
+    "costs": "Costs",
+    "guarantees": "Guarantees",
+    "scope": "Scope",
+}
+
+_CSS = {"ship": "ok", "keep_production": "ok", "ship_rule": "ok",
+        "not_good_enough": "bad", "undecided": "none"}
+
+
+def launch_exit_meaning(result: EvaluationResult) -> str:
+    """What ``result.exit_code`` means under the launch verdict (docs/cli.md)."""
+    v = result.verdict
+    if v is None:
+        return ("a model was selected and meets every requirement; a CI step passes"
+                if result.exit_code == 0 else
+                "no model could be selected, or the selected model misses a requirement; "
+                "a CI step fails")
+    if v.kind in ("ship", "keep_production", "ship_rule"):
+        return f"the verdict recommends {v.model}, which meets every requirement; a CI step passes"
+    if v.kind == "not_good_enough":
+        return "nothing the verdict could recommend meets every requirement; a CI step fails"
+    if result.exit_code == 0:
+        return ("undecided, but the selected model meets every requirement; a CI step "
+                "passes")
+    return "undecided, and the selected model misses a requirement; a CI step fails"
+
+
+def _sections(v: Verdict) -> list[dict[str, Any]]:
+    keys = [k for k in SECTION_TITLES if v.sections.get(k)]
+    keys += [k for k in v.sections if k not in SECTION_TITLES and v.sections[k]]
+    return [{"key": k, "title": SECTION_TITLES.get(k, k.replace("_", " ").capitalize()),
+             "lines": list(v.sections[k])} for k in keys]
+
+
+def _requirement_table(result: EvaluationResult, v: Verdict,
+                       dec: dict[str, int]) -> dict[str, Any] | None:
+    if not v.requirements:
+        return None
+    metrics = list(dict.fromkeys(r.metric for r in v.requirements))
+    bounds = {r.metric: r.bound for r in v.requirements}
+    kinds = {m.name: (m.family or "baseline") if m.kind == "baseline" else "candidate"
+             for m in result.models}
+    blessed = result.charter.get("blessed") if isinstance(result.charter, dict) else None
+    by: dict[str, dict[str, Any]] = {}
+    for r in v.requirements:
+        by.setdefault(r.model, {})[r.metric] = r
+    rows = []
+    for model, checks in by.items():
+        role = kinds.get(model, "")
+        if model == blessed:
+            role = "production"
+        if model == result.winner:
+            role += " · selected"
+        cells = []
+        for mid in metrics:
+            rc = checks.get(mid)
+            cells.append({"text": format_value(rc.value if rc else None, dec.get(mid, 3)),
+                          "met": bool(rc and rc.met)})
+        rows.append({"model": model, "role": role, "cells": cells,
+                     "meets": all(c["met"] for c in cells),
+                     "chosen": model == v.model})
+    return {"metrics": metrics, "bounds": [bounds[m] for m in metrics], "rows": rows,
+            "split": v.split}
+
+
+def launch_view(result: EvaluationResult,
+                dec: dict[str, int] | None = None) -> dict[str, Any] | None:
+    """The "Should we ship?" panel: None for a result written before the verdict."""
+    v = result.verdict
+    if v is None:
+        return None
+    check = is_check(result)
+    return {
+        "kind": v.kind,
+        "answer": ANSWERS.get(v.kind, v.kind).format(model=v.model),
+        "css": _CSS.get(v.kind, "none"),
+        "headline": v.headline,
+        "reasons": [r.text for r in v.reasons],
+        "table": _requirement_table(result, v, dec or {}),
+        "sections": _sections(v),
+        # After `check` the check's verdict, above, states the one exit code.
+        "exit_code": None if check else result.exit_code,
+        "exit_meaning": launch_exit_meaning(result),
+        "after_check": check,
+    }
+
+
+def launch_text(result: EvaluationResult) -> list[str]:
+    """The terminal's first lines: the verdict's headline, then its reasons."""
+    v = result.verdict
+    if v is None:
+        return []
+    lines = [f"Verdict: {v.headline}"]
+    lines += [f"  · {r.text}" for r in v.reasons]
+    for s in _sections(v):
+        lines.append(f"  {s['title']}:")
+        lines += [f"    {line}" for line in s["lines"]]
+    return lines
+
+
+def launch_html(result: EvaluationResult, dec: dict[str, int] | None = None) -> Markup:
+    """The "Should we ship?" panel as HTML (``templates/verdict.html.j2``): the report's
+    and the dashboard's first card; empty for a result written before the verdict."""
+    view = launch_view(result, dec)
+    if view is None:
+        return Markup("")
+    text = (resources.files("mlscope.report") / "templates" / "verdict.html.j2").read_text(
+        encoding="utf-8")
+    env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                             undefined=jinja2.StrictUndefined)
+    return Markup(env.from_string(text).render(v=view))
