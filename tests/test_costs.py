@@ -49,9 +49,11 @@ def oracle_cost(y: np.ndarray, s: np.ndarray, w: np.ndarray | None, t: float,
 
 def oracle_best(y: np.ndarray, s: np.ndarray, w: np.ndarray | None,
                 c: dict[str, float]) -> tuple[float, float]:
-    """(highest threshold among the cheapest, its cost) over the distinct weighted scores."""
+    """(highest threshold among the cheapest, its cost) over the distinct weighted scores
+    and acting on no case (the smallest threshold above every score)."""
     w1 = np.ones(y.size) if w is None else w
     cands = np.unique(s[w1 > 0])[::-1]
+    cands = np.concatenate([[np.nextafter(cands[0], np.inf)], cands])
     costs = np.array([oracle_cost(y, s, w, t, c) for t in cands])
     best = costs.min()
     i = int(np.flatnonzero(np.isclose(costs, best, rtol=1e-10, atol=1e-12))[0])
@@ -369,3 +371,19 @@ def test_metric_entry_costs_all_or_none(project: Callable[..., Path]) -> None:
                         "tn": 0, "threshold": 0.4}
     r = CliRunner().invoke(main, ["validate", str(project(charter=c))])
     assert r.exit_code == 0, r.output
+
+
+def test_acting_on_no_case_is_a_candidate() -> None:
+    """A constant score (the `prior` baseline) where acting on everyone loses money: the
+    cost-optimal choice is to act on no one (net value 0), not the only score there is."""
+    y = np.array([1] * 6 + [0] * 94)
+    s = np.full(100, 0.06)
+    c = {"tp": -22.5, "fp": 2.5, "fn": 0.0, "tn": 0.0}
+    stats = binary_stats(y, s, None)
+    thr = choose_cost_threshold(stats, **c)
+    assert thr > 0.06
+    assert float(expected_cost(stats, thr, **c)) == 0.0
+    assert float(net_value(stats, thr, **c)) == 0.0
+    assert float(net_value(stats, "optimize", **c)) == 0.0
+    # Acting on everyone would cost (94·2.5 − 6·22.5)/100 = 1.0 per case.
+    assert float(expected_cost(stats, 0.06, **c)) == pytest.approx(1.0)

@@ -92,10 +92,19 @@ def cost_curve(stats: BinaryStats, tp: float, fp: float, fn: float, tn: float
     return np.where((stats.pos + stats.neg) > 0, values, np.nan)
 
 
+def _nothing_cost(stats: BinaryStats, c: tuple[float, float, float, float]) -> FloatArray:
+    """The expected cost of acting on no case (every case predicted negative)."""
+    zero = stats.total_pos * 0.0
+    return _cost_of(zero, zero, stats.total_pos, stats.total_neg, c)
+
+
 def _best_cost(stats: BinaryStats, c: tuple[float, float, float, float]) -> FloatArray:
+    # Acting on no case (a threshold above every score) is always a candidate: a model
+    # whose every threshold loses money is best left unused, at the cost of doing nothing.
     curve = cost_curve(stats, *c)
     finite = np.isfinite(curve)
     best = np.where(finite, curve, np.inf).min(axis=-1, initial=np.inf)
+    best = np.minimum(best, _nothing_cost(stats, c))
     return np.where(finite.any(axis=-1), best, np.nan)
 
 
@@ -142,7 +151,9 @@ def net_value(stats: BinaryStats, threshold: float | str = 0.5, **params: Any
 
 def choose_cost_threshold(stats: BinaryStats, **params: Any) -> float:
     """The cost-optimal threshold: the distinct score with weight that, as threshold,
-    gives the lowest expected cost; ties go to the highest such score.
+    gives the lowest expected cost; ties go to the highest such score. Acting on no case
+    is a candidate too: when it costs less than every score (beyond ties), the threshold
+    is the smallest number above the highest score, so no case is predicted positive.
 
     Parameters
     ----------
@@ -158,11 +169,16 @@ def choose_cost_threshold(stats: BinaryStats, **params: Any) -> float:
     """
     if stats.batch_shape:
         raise ValueError("a threshold is chosen on point-estimate statistics only")
-    curve = cost_curve(stats, *_costs(params))
+    c = _costs(params)
+    curve = cost_curve(stats, *c)
     finite = np.isfinite(curve)
     if not finite.any():
         return float("nan")
     best = float(np.min(curve[finite]))
+    nothing = float(_nothing_cost(stats, c))
+    if nothing <= best + _TIE_RTOL * max(1.0, abs(best)):
+        top = float(np.max(stats.scores[finite]))
+        return float(np.nextafter(top, np.inf))
     tied = np.flatnonzero(finite & (curve <= best + _TIE_RTOL * max(1.0, abs(best))))
     return float(stats.scores[tied[0]])
 

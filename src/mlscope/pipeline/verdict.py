@@ -61,10 +61,35 @@ def verdict(run: Run, plan: RunPlan, table: MetricTable, choice: Choice,
               else None)
     sizes = table.slices[OVERALL].sizes if OVERALL in table.slices else {}
     status_exit = 0 if decision.status == "requirements_met" else 1
-    return launch_verdict(LaunchInputs(
+    out = launch_verdict(LaunchInputs(
         metric=metric, direction=info.direction if info is not None else "higher",
         split=split, rows=sizes.get(split), winner=winner, candidates=candidates,
         baselines=baselines, requirements=requirements, values=values, differences=diffs,
         margins=ch.selection.must_beat_margins(), blessed=choice.blessed, runner_up=runner,
         tied=list(primary.tied), check=decision.check, next_step=_next_step(diagnosis),
         status_exit=status_exit, no_decision_note=primary.note))
+    if ch.costs is not None:
+        _add_costs(out, run, plan, table, comparisons, choice)
+    return out
+
+
+def _add_costs(out: Verdict, run: Run, plan: RunPlan, table: MetricTable,
+               comparisons: Comparisons, choice: Choice) -> None:
+    """The costs section of the verdict (and a reason when money disagrees with it)."""
+    from mlscope.compare.launch_costs import cost_lines
+
+    t, split = run.table, plan.requirement_split
+    values = {(m, met.id): table.index[(split, mi, OVERALL, met.id)]
+              for mi, m in enumerate(t.models) for met in plan.metrics
+              if (split, mi, OVERALL, met.id) in table.index}
+    # Beside the recommended model: the selected one and the one in production.
+    others = [m for m in (choice.winner, choice.blessed) if m is not None]
+    assert run.charter.costs is not None
+    section = cost_lines(metrics=[m.info for m in plan.metrics], values=values,
+                         differences=comparisons.differences, split=split,
+                         recommended=out.model, others=others, unit=run.charter.costs.unit)
+    if section is None:
+        return
+    out.sections["costs"] = section.lines
+    if section.reason is not None:
+        out.reasons.append(section.reason)

@@ -1,0 +1,114 @@
+"""The verdict's costs section: what the recommended model and the alternatives are worth
+in the charter's units, with paired intervals (docs/deciding.md, "Costs in the verdict").
+
+The verdict itself follows the charter's selection rule; this section states the money
+beside it and says so when a model is worth more, beyond its interval, than the one the
+verdict recommends — the charter then optimises something other than what it pays for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from mlscope.result import Difference, MetricInfo, MetricValue, VerdictReason
+
+__all__ = ["CostLines", "cost_lines"]
+
+# Value metrics, in order of preference: net value reads as "worth", expected cost as "costs".
+_COST_METRICS = ("net_value", "expected_cost")
+
+
+@dataclass
+class CostLines:
+    """The section's lines, and a reason to add to the verdict when a model is worth more
+    than the recommended one beyond its interval."""
+
+    lines: list[str]
+    reason: VerdictReason | None = None
+
+
+def _fmt(x: float | None) -> str:
+    return "—" if x is None else f"{x:+.3g}" if x < 0 else f"{x:.3g}"
+
+
+def _per_1000(x: float | None) -> str:
+    return "—" if x is None else f"{x * 1000:,.0f}"
+
+
+def _interval(lo: float | None, hi: float | None) -> str:
+    return "" if lo is None or hi is None else f" [{lo:.3g}, {hi:.3g}]"
+
+
+def _paired(diffs: Sequence[Difference], a: str, b: str, metric: str,
+            split: str) -> tuple[float, float | None, float | None] | None:
+    """``a − b`` on the overall rows of ``split``, from either direction it was stored."""
+    for d in diffs:
+        if d.split != split or d.slice != "overall" or d.metric != metric or d.value is None:
+            continue
+        if d.model == a and d.reference == b:
+            return d.value, d.lower, d.upper
+        if d.model == b and d.reference == a:
+            lo = -d.upper if d.upper is not None else None
+            hi = -d.lower if d.lower is not None else None
+            return -d.value, lo, hi
+    return None
+
+
+def cost_lines(*, metrics: Sequence[MetricInfo], values: Mapping[tuple[str, str], MetricValue],
+               differences: Sequence[Difference], split: str, recommended: str | None,
+               others: Sequence[str], unit: str) -> CostLines | None:
+    """The costs section, or None when the charter has no cost metric.
+
+    Parameters
+    ----------
+    metrics
+        The run's metrics; the first ``net_value`` (else ``expected_cost``) is used.
+    values
+        ``(model, metric id) -> MetricValue`` on ``split``, overall.
+    differences
+        The run's paired differences.
+    recommended
+        The verdict's model; ``others`` the models to set beside it (the selected model,
+        the production model, the candidates).
+    unit
+        The charter's cost unit.
+    """
+    info = next((m for name in _COST_METRICS for m in metrics if m.name == name), None)
+    if info is None or recommended is None:
+        return None
+    higher = info.direction == "higher"
+    what = ("net value (against acting on no case)" if info.name == "net_value"
+            else "expected cost")
+    lines = [f"{info.id}: {what} per case on {split}, in {unit}"]
+    shown = list(dict.fromkeys([recommended, *others]))
+    for m in shown:
+        v = values.get((m, info.id))
+        if v is None:
+            continue
+        mark = " ← recommended" if m == recommended else ""
+        lines.append(f"{m}: {_fmt(v.value)}{_interval(v.lower, v.upper)} "
+                     f"({_per_1000(v.value)} per 1,000){mark}")
+    reason = None
+    best: tuple[str, float, float | None, float | None] | None = None
+    for m in shown:
+        if m == recommended:
+            continue
+        d = _paired(differences, m, recommended, info.id, split)
+        if d is None:
+            continue
+        lead, lo, hi = d if higher else (-d[0], -d[2] if d[2] is not None else None,
+                                         -d[1] if d[1] is not None else None)
+        lines.append(f"{m} − {recommended}: {lead:+.3g}{_interval(lo, hi)} {unit} per case "
+                     f"({lead * 1000:+,.0f} per 1,000)")
+        if lo is not None and lo > 0 and (best is None or lead > best[1]):
+            best = (m, lead, lo, hi)
+    if best is not None:
+        m, lead, lo, hi = best
+        reason = VerdictReason(
+            text=(f"but {m} is worth {lead:+.3g}{_interval(lo, hi)} {unit} per case more than "
+                  f"{recommended} ({info.id}, beyond its paired interval): the charter's "
+                  f"rule decides on another metric; to decide on money, optimise {info.id}"),
+            figures={"model": m, "metric": info.id, "value": lead, "lower": lo, "upper": hi,
+                     "unit": unit})
+    return CostLines(lines=lines, reason=reason)
