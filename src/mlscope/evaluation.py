@@ -30,6 +30,7 @@ from mlscope.pipeline import (
 from mlscope.pipeline import (
     diagnose as diagnose_stage,
 )
+from mlscope.pipeline.calibration import reliability
 from mlscope.result import EvaluationResult
 
 if TYPE_CHECKING:
@@ -115,5 +116,8 @@ def evaluate(
     run.timings["differences"] = time.perf_counter() - t4
     decision = decide(run, plan, table, reps, choice, compared, human, candidate=candidate)
     diagnosis = diagnose_stage(run, plan, stats, table, reps, choice, human, decision)
-    return assemble(run, plan, table, reps, choice, compared, human, decision, diagnosis,
-                    started=t0, now=time.perf_counter())
+    curves = reliability(run, plan, stats, decision)
+    result = assemble(run, plan, table, reps, choice, compared, human, decision, diagnosis,
+                      started=t0, now=time.perf_counter())
+    result.reliability = curves
+    return result

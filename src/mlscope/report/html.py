@@ -64,6 +64,7 @@ from mlscope.report.panels_metrics import (
     slices_table,
     thresholds_table,
 )
+from mlscope.report.reliability import reliability_panel
 from mlscope.report.scripts import REPORT_CSP, SORT_JS
 from mlscope.report.verdict import verdict_view
 from mlscope.result import EvaluationResult
@@ -107,6 +108,7 @@ class Page:
     diagnosis: dict[str, Any] | None = None
     pairs: list[Table] = field(default_factory=list)  # the charter's compare.pairs
     verdict: dict[str, Any] | None = None  # mlscope check's verdict: the first box
+    reliability: dict[str, Any] | None = None  # binary: a reliability diagram per model
 
 
 def _page(result: EvaluationResult) -> Page:
@@ -174,6 +176,9 @@ def _page(result: EvaluationResult) -> Page:
         nav.insert(1, ("comparison", "Comparison"))
     if baselines:
         nav.insert(4 if comparison else 3, ("baselines", "Baselines"))
+    reliability = reliability_panel(result)
+    if reliability:
+        nav.append(("calibration", "Calibration"))
     confusion = confusion_panel(result)
     if confusion:
         nav.append(("confusion", "Confusion"))
@@ -218,6 +223,7 @@ def _page(result: EvaluationResult) -> Page:
         diagnosis=diagnosis,
         pairs=pairs,
         verdict=verdict,
+        reliability=reliability,
     )
 
 
