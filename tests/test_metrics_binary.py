@@ -393,6 +393,9 @@ BINARY_PARAMS: dict[str, list[dict[str, Any]]] = {
                             {"recall": 0.5, "threshold": 0.4}],
     "recall_at_precision": [{"precision": 0.5, "threshold": "optimize"},
                             {"precision": 0.5, "threshold": 0.4}],
+    # Calibration (mlscope.metrics.calibration; its oracles are in test_calibration.py).
+    "ece": [{}, {"bins": 4}], "ece_debiased": [{}, {"bins": 4}],
+    "calibration_slope_error": [{}], "calibration_intercept_error": [{}],
 }
 BINARY_PARAMS["fbeta"] = [{**p, "beta": 2.0} for p in BINARY_PARAMS["fbeta"]]
 

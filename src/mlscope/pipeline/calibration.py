@@ -158,8 +158,9 @@ def _advice_text(c: ReliabilityCurve, trivial: list[str]) -> str:
 
 def _probability_flags(c: ReliabilityCurve, standings: list[Standing],
                        names: dict[str, str]) -> list[Standing]:
+    """The model's flagged standings on probability metrics, on every split."""
     return [st for st in standings
-            if st.model == c.model and st.split == c.split and st.flag
+            if st.model == c.model and st.flag
             and names.get(st.metric, st.metric) in _PROBABILITY_METRICS]
 
 
@@ -175,7 +176,7 @@ def calibration_advice(curves: list[ReliabilityCurve], standings: list[Standing]
     selection rule and the requirements name, which the standings warn about; every
     metric when None). The warning names the curve's figures;
     the standings' flags of that model on probability metrics (log loss, Brier, the
-    calibration metrics) on the same split are re-worded to it, so that the result reads
+    calibration metrics), on every split, are re-worded to it, so that the result reads
     "calibrate", not "something is wrong". ``names`` maps a metric id to its registry
     name (an id is its own name when absent).
     """
@@ -186,6 +187,7 @@ def calibration_advice(curves: list[ReliabilityCurve], standings: list[Standing]
             continue
         flags = _probability_flags(c, standings, names)
         found = [st.metric for st in flags if st.flag_cause == "calibration"
+                 and st.split == c.split
                  and (decisive is None or st.metric in decisive)]
         if not (is_miscalibrated(c) or found):
             continue
