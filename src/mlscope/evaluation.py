@@ -30,7 +30,7 @@ from mlscope.pipeline import (
 from mlscope.pipeline import (
     diagnose as diagnose_stage,
 )
-from mlscope.pipeline.calibration import reliability
+from mlscope.pipeline.calibration import refuse_binned, reliability
 from mlscope.result import EvaluationResult
 
 if TYPE_CHECKING:
@@ -105,6 +105,7 @@ def evaluate(
                    binned=binned, spark=spark)
     fit_baselines(run)
     plan = plan_run(run, diagnose)
+    refuse_binned(plan, binned)
     stats = aggregate(run, plan, tick)
     table = finalise(run, plan, stats)
     reps = intervals(run, plan, stats, table, tick)

@@ -15,6 +15,7 @@ import numpy as np
 
 from mlscope.engine.plan import OVERALL
 from mlscope.engine.protocol import Statistics
+from mlscope.errors import InputError
 from mlscope.measure import with_score_type
 from mlscope.metrics.binary import roc_auc
 from mlscope.metrics.calibration import (
@@ -29,7 +30,15 @@ from mlscope.metrics.stats import BinaryStats
 from mlscope.pipeline.types import Decision, Run, RunPlan
 from mlscope.result import ReliabilityCurve, Standing
 
-__all__ = ["ECE_POOR", "SLOPE_POOR", "calibration_advice", "is_miscalibrated", "reliability"]
+__all__ = [
+    "CALIBRATION_METRICS",
+    "ECE_POOR",
+    "SLOPE_POOR",
+    "calibration_advice",
+    "is_miscalibrated",
+    "refuse_binned",
+    "reliability",
+]
 
 # "Far off": the debiased ECE above this, or the slope further than this from 1 (and
 # more than two standard errors away).
@@ -38,8 +47,27 @@ SLOPE_POOR = 0.5
 # "Ranks clearly better than chance": ROC AUC at least this, and above 0.5 by more than
 # 1.96 Hanley–McNeil standard errors (the trivial baseline's constant score has 0.5).
 _AUC_GOOD = 0.6
-_PROBABILITY_METRICS = frozenset({"log_loss", "brier", "ece", "ece_debiased",
-                                  "calibration_slope_error", "calibration_intercept_error"})
+CALIBRATION_METRICS = frozenset({"ece", "ece_debiased", "calibration_slope_error",
+                                 "calibration_intercept_error"})
+_PROBABILITY_METRICS = frozenset({"log_loss", "brier"}) | CALIBRATION_METRICS
+
+
+def refuse_binned(plan: RunPlan, binned: int | None) -> None:
+    """Binned mode represents a bin of scores by its lower edge: the calibration metrics
+    would be neither exact nor bounded there, so a binned run refuses them (exit 2).
+
+    Raises
+    ------
+    InputError
+        When ``binned`` is set and the charter names a calibration metric.
+    """
+    names = sorted({m.spec.name for m in plan.metrics
+                    if m.spec is not None and m.spec.name in CALIBRATION_METRICS})
+    if binned is not None and names:
+        raise InputError(
+            f"binned mode bins the models' scores; the calibration metrics ({', '.join(names)}) "
+            "read each row's probability and need the exact engine: drop --binned, or "
+            "evaluate them in a charter of their own")
 
 
 def _num(x: object) -> float | None:
