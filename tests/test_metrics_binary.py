@@ -396,6 +396,9 @@ BINARY_PARAMS: dict[str, list[dict[str, Any]]] = {
     **{name: [{"threshold": t, "tp": -4.0, "fp": 1.0, "fn": 0.5, "tn": 0.0}
               for t in (0.5, 0.25, "optimize")]
        for name in ("expected_cost", "net_value")},
+    # Calibration (mlscope.metrics.calibration; its oracles are in test_calibration.py).
+    "ece": [{}, {"bins": 4}], "ece_debiased": [{}, {"bins": 4}],
+    "calibration_slope_error": [{}], "calibration_intercept_error": [{}],
 }
 BINARY_PARAMS["fbeta"] = [{**p, "beta": 2.0} for p in BINARY_PARAMS["fbeta"]]
 

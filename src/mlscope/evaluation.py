@@ -32,6 +32,7 @@ from mlscope.pipeline import (
 from mlscope.pipeline import (
     diagnose as diagnose_stage,
 )
+from mlscope.pipeline.calibration import reliability
 from mlscope.pipeline.guarantees import certify_thresholds
 from mlscope.result import EvaluationResult
 
@@ -117,7 +118,8 @@ def evaluate(
     decision = decide(run, plan, table, reps, choice, compared, human, candidate=candidate)
     diagnosis = diagnose_stage(run, plan, stats, table, reps, choice, human, decision)
     guarantees = certify_thresholds(run, plan, choice)
+    curves = reliability(run, plan, stats, decision)
     launch = verdict(run, plan, table, choice, compared, decision, diagnosis)
     return assemble(run, plan, table, reps, choice, compared, human, decision, diagnosis,
                     started=t0, now=time.perf_counter(), verdict=launch,
-                    guarantees=guarantees)
+                    guarantees=guarantees, reliability=curves)

@@ -232,6 +232,12 @@ class BinnedEngine(NumpyEngine):
                 "binned mode bins the models' scores; the charter's error columns "
                 f"(data.errors: {', '.join(t.errors)}) need the exact engine: drop --binned, "
                 "or evaluate the error columns in a charter of their own")
+        if req.per_row_probability:
+            raise InputError(
+                "binned mode bins the models' scores; the calibration metrics "
+                f"({', '.join(sorted(req.per_row_probability))}) read each row's probability "
+                "and need the exact engine: drop --binned, or evaluate them in a charter of "
+                "their own")
         if self.n_bins < 16:
             raise InputError(f"binned mode needs at least 16 bins, got {self.n_bins}")
         bp = binned_pass(

@@ -94,6 +94,9 @@ class Request:
     # The binned pass only: fixed thresholds (exact bin edges) and exact loss sums to keep.
     fixed_edges: frozenset[float] = frozenset()
     loss_terms: frozenset[str] = frozenset()
+    # Metrics that read each row's probability (calibration): an engine that bins the
+    # scores cannot compute them exactly, nor bound its error, and refuses them.
+    per_row_probability: frozenset[str] = frozenset()
 
 
 @dataclass

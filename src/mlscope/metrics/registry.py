@@ -8,7 +8,7 @@ module is imported: it imports the definitions and registers their ``SPECS``.
 from __future__ import annotations
 
 from mlscope.errors import InputError, did_you_mean
-from mlscope.metrics import binary, binary_costs, errors, multiclass, regression
+from mlscope.metrics import binary, binary_costs, calibration, errors, multiclass, regression
 from mlscope.metrics.spec import (
     ChooserFn,
     Direction,
@@ -50,8 +50,9 @@ def register(spec: MetricSpec) -> MetricSpec:
 
 
 # Registration order is the order of `metrics_for_task` and of the metric reference:
-# the error-column summaries, then binary, multiclass and regression metrics.
-for _module in (errors, binary, binary_costs, multiclass, regression):
+# the error-column summaries, then binary (costs, then calibration last), multiclass and
+# regression metrics.
+for _module in (errors, binary, binary_costs, calibration, multiclass, regression):
     for _spec in _module.SPECS:
         register(_spec)
 

@@ -32,7 +32,8 @@ def assemble(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates, choi
              comparisons: Comparisons, human: HumanLevel, decision: Decision,
              diagnosis: Any, *, started: float, now: float,
              verdict: Verdict | None = None,
-             guarantees: list[Any] | None = None) -> EvaluationResult:
+             guarantees: list[Any] | None = None,
+             reliability: list[Any] | None = None) -> EvaluationResult:
     """Everything the stages produced, as one :class:`~mlscope.result.EvaluationResult`.
 
     The exit code is the launch verdict's when there is one (docs/cli.md: 0 when it
@@ -90,4 +91,5 @@ def assemble(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates, choi
         run_id=new_run_id(),
         verdict=verdict,
         guarantees=list(guarantees or []),
+        reliability=list(reliability or []),
     )

@@ -46,10 +46,14 @@ def _request(run: Run, plan: RunPlan) -> Request:
         if np.isfinite(edge := threshold_on_scores(th, t.score_type_of(mi))))
     loss = frozenset(m.spec.name for m in metrics
                      if m.spec is not None and m.spec.name in ("brier", "log_loss"))
+    from mlscope.pipeline.calibration import CALIBRATION_METRICS
+
+    per_row = frozenset(m.spec.name for m in metrics
+                        if m.spec is not None and m.spec.name in CALIBRATION_METRICS)
     return Request(groupings=plan.groupings, levels=plan.levels, eval_splits=plan.eval_splits,
                    boot_splits=plan.boot_splits, n_boot=run.resamples, seed=run.seed,
                    y_shift=plan.y_shift, custom=custom, buckets=policy, fixed_edges=fixed,
-                   loss_terms=loss)
+                   loss_terms=loss, per_row_probability=per_row)
 
 
 def aggregate(run: Run, plan: RunPlan, tick: Progress) -> Statistics:

@@ -65,6 +65,7 @@ from mlscope.report.panels_metrics import (
     thresholds_table,
 )
 from mlscope.report.panels_verdict import launch_html
+from mlscope.report.reliability import reliability_panel
 from mlscope.report.scripts import REPORT_CSP, SORT_JS
 from mlscope.report.verdict import verdict_view
 from mlscope.result import EvaluationResult
@@ -109,6 +110,7 @@ class Page:
     pairs: list[Table] = field(default_factory=list)  # the charter's compare.pairs
     verdict: dict[str, Any] | None = None  # mlscope check's verdict: the first box
     launch: Markup = field(default_factory=Markup)  # the launch verdict, "Should we ship?"
+    reliability: dict[str, Any] | None = None  # binary: a reliability diagram per model
 
 
 def _page(result: EvaluationResult) -> Page:
@@ -176,6 +178,9 @@ def _page(result: EvaluationResult) -> Page:
         nav.insert(1, ("comparison", "Comparison"))
     if baselines:
         nav.insert(4 if comparison else 3, ("baselines", "Baselines"))
+    reliability = reliability_panel(result)
+    if reliability:
+        nav.append(("calibration", "Calibration"))
     confusion = confusion_panel(result)
     if confusion:
         nav.append(("confusion", "Confusion"))
@@ -224,6 +229,7 @@ def _page(result: EvaluationResult) -> Page:
         pairs=pairs,
         verdict=verdict,
         launch=launch,
+        reliability=reliability,
     )
 
 

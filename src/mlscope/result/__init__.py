@@ -10,6 +10,7 @@ The package: :mod:`~mlscope.result.core` (the result and its parts),
 :mod:`~mlscope.result.decode` (rebuilding them from JSON data).
 """
 
+from mlscope.result.calibration import ReliabilityCurve
 from mlscope.result.core import (
     OVERALL,
     SCHEMA_VERSION,
@@ -60,6 +61,7 @@ __all__ = [
     "ModelInfo",
     "PairComparison",
     "PairedTest",
+    "ReliabilityCurve",
     "RequirementCheck",
     "RuleOutcome",
     "Selection",

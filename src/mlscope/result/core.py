@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mlscope.atomic import write_atomic
+from mlscope.result.calibration import ReliabilityCurve
 from mlscope.result.decode import decode_dataclass
 from mlscope.result.diagnosis import Diagnosis
 from mlscope.result.guarantees import ThresholdGuarantee
@@ -465,6 +466,8 @@ class EvaluationResult:
     diagnosis: Diagnosis | None = None
     comparisons: list[PairComparison] = field(default_factory=list)
     guarantees: list[ThresholdGuarantee] = field(default_factory=list)
+    # Binary only: each model's reliability curve (result/calibration.py); empty before.
+    reliability: list[ReliabilityCurve] = field(default_factory=list)
     # Unique per evaluation and stamped into every output file of the run (report.html,
     # check.md), so a reader can tell that the files in a folder belong together. None in
     # results written before it existed.
