@@ -387,3 +387,10 @@ def test_acting_on_no_case_is_a_candidate() -> None:
     assert float(net_value(stats, "optimize", **c)) == 0.0
     # Acting on everyone would cost (94·2.5 − 6·22.5)/100 = 1.0 per case.
     assert float(expected_cost(stats, 0.06, **c)) == pytest.approx(1.0)
+
+
+def test_the_charter_and_the_metrics_name_the_same_outcomes() -> None:
+    from mlscope.charter import costs as charter_costs
+    from mlscope.metrics import binary_costs
+
+    assert tuple(charter_costs.COST_KEYS) == tuple(binary_costs.COST_KEYS)

@@ -20,7 +20,7 @@ from mlscope.charter.check_base import (
     Parts,
 )
 from mlscope.charter.check_data import DataChecks
-from mlscope.charter.costs import CostsSpec, cost_params
+from mlscope.charter.costs import COST_KEYS, CostsSpec, cost_params
 from mlscope.charter.guarantees import check_guarantees
 from mlscope.charter.messages import closest, identifier, is_number, suggest_id
 from mlscope.charter.pairs import check_compare
@@ -42,7 +42,6 @@ from mlscope.charter.schema import (
 )
 from mlscope.charter.schema_paths import lenient, try_model
 from mlscope.errors import InputError, did_you_mean
-from mlscope.metrics.binary_costs import COST_KEYS
 
 __all__ = [
     "MeaningChecks",
