@@ -90,6 +90,16 @@ def test_run_verdict_ships_the_marketing_rule(project: Path, tmp_path: Path) -> 
         r.model for r in v.requirements if not r.met}
     assert {"gbdt", "marketing_rule", "simple_logistic"} <= meets
     assert "knn" not in meets  # the model in production misses two requirements
+    # The money, beside the verdict: gbdt is worth more per customer than the rule beyond
+    # its interval, and the verdict says so (the charter's rule decides on another metric).
+    costs = v.sections["costs"]
+    assert costs[0].startswith("net_value: net value (against acting on no case)")
+    assert any(line.startswith("marketing_rule: ") and "recommended" in line for line in costs)
+    money = [r.figures for r in v.reasons if r.figures.get("metric") == "net_value"]
+    assert len(money) == 1
+    assert money[0]["model"] == "gbdt"
+    assert money[0]["lower"] > 0
+    assert "to decide on money, optimise net_value" in r.output
 
 
 def test_check_passes_for_the_winner_and_fails_for_the_faulty_release(

@@ -82,8 +82,10 @@ def _add_costs(out: Verdict, run: Run, plan: RunPlan, table: MetricTable,
     values = {(m, met.id): table.index[(split, mi, OVERALL, met.id)]
               for mi, m in enumerate(t.models) for met in plan.metrics
               if (split, mi, OVERALL, met.id) in table.index}
-    # Beside the recommended model: the selected one and the one in production.
+    # Beside the recommended model: the selected one, the one in production and the
+    # baselines the charter says a model must beat.
     others = [m for m in (choice.winner, choice.blessed) if m is not None]
+    others += [m for m in run.charter.selection.must_beat_margins() if m in t.models]
     assert run.charter.costs is not None
     section = cost_lines(metrics=[m.info for m in plan.metrics], values=values,
                          differences=comparisons.differences, split=split,
