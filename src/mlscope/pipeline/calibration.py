@@ -104,6 +104,24 @@ def reliability(run: Run, plan: RunPlan, stats: Statistics,
     order; none for other tasks, for scores that are not probabilities, or for binned
     statistics (a bin holds several scores). Adds the calibration advice to
     ``run.warnings`` (:func:`calibration_advice`)."""
+    curves = _curves(run, plan, stats)
+    names = {m.info.id: m.info.name for m in plan.metrics}
+    from mlscope.select import rule_metrics
+
+    decisive = set(rule_metrics(run.charter.selection)) | set(run.charter.requirements)
+    advice = (calibration_advice(curves, decision.standings, decision.families, names,
+                                 decisive) if curves else [])
+    explained = {model for model, _ in advice}
+    # The standings' warnings, but for those the miscalibration explains: a candidate
+    # flagged only on probability metrics gets the calibration advice instead.
+    run.warnings.extend(f.text for f in decision.flags if not (
+        f.model in explained
+        and {names.get(m, m) for m in f.metrics} <= _PROBABILITY_METRICS))
+    run.warnings.extend(text for _, text in advice)
+    return curves
+
+
+def _curves(run: Run, plan: RunPlan, stats: Statistics) -> list[ReliabilityCurve]:
     t = run.table
     if t.task != "binary" or stats.score_bins is not None:
         return []
@@ -118,17 +136,6 @@ def reliability(run: Run, plan: RunPlan, stats: Statistics,
         if not isinstance(st, BinaryStats) or st.n_rows == 0:
             continue
         curves.append(curve_of(st, split, name, bins))
-    names = {m.info.id: m.info.name for m in plan.metrics}
-    from mlscope.select import rule_metrics
-
-    decisive = set(rule_metrics(run.charter.selection)) | set(run.charter.requirements)
-    advice = calibration_advice(curves, decision.standings, decision.families, names,
-                                decisive)
-    if advice:
-        explained = {model for model, _ in advice}
-        run.warnings[:] = [w for w in run.warnings if not _explained_warning(
-            w, explained, decision.standings, split, names)]
-        run.warnings.extend(text for _, text in advice)
     return curves
 
 
@@ -205,17 +212,3 @@ def calibration_advice(curves: list[ReliabilityCurve], standings: list[Standing]
             st.flag = text
         out.append((c.model, text))
     return out
-
-
-def _explained_warning(w: str, models: set[str], standings: list[Standing],
-                       split: str, names: dict[str, str]) -> bool:
-    """A standings warning about one of ``models`` that names only probability metrics
-    (and so only the miscalibration): the calibration advice replaces it."""
-    for model in models:
-        if not (w.startswith(f"{model} ") and w.endswith("see the standings")):
-            continue
-        named = {names.get(st.metric, st.metric) for st in standings
-                 if st.model == model and st.split == split and st.flag and st.metric in w}
-        if named and named <= _PROBABILITY_METRICS:
-            return True
-    return False

@@ -28,7 +28,7 @@ from mlscope.pipeline.types import (
     Run,
     RunPlan,
 )
-from mlscope.result import Difference, RequirementCheck, Standing
+from mlscope.result import Difference, RequirementCheck
 
 __all__ = ["compare_models", "decide", "diagnose", "human_level", "select_models"]
 
@@ -141,7 +141,7 @@ def decide(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates, choice
     ch, t = run.charter, run.table
     families = {m: (None if k == "candidate" else baseline_family(k))
                 for m, k in t.kinds.items()}
-    standings: list[Standing] = standings_of(run, plan, table, reps, families, human)
+    standings, flags = standings_of(run, plan, table, reps, families, human)
     req_split = plan.requirement_split
     requirements: list[RequirementCheck] = []
     if choice.winner is not None:
@@ -162,7 +162,7 @@ def decide(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates, choice
     else:
         status = "requirements_not_met"
     return Decision(standings=standings, families=families, requirements=requirements,
-                    check=check, status=status)
+                    check=check, status=status, flags=flags)
 
 
 def diagnose(run: Run, plan: RunPlan, stats: Statistics, table: MetricTable,

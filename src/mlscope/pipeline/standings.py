@@ -6,20 +6,28 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlscope.charter.schema import Charter
-from mlscope.pipeline.types import HumanLevel, MetricTable, Replicates, Run, RunPlan
+from mlscope.pipeline.types import (
+    FlagWarning,
+    HumanLevel,
+    MetricTable,
+    Replicates,
+    Run,
+    RunPlan,
+)
 from mlscope.result import Standing
 
 __all__ = ["standings_of"]
 
 
 def standings_of(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates,
-                 families: dict[str, str | None], human: HumanLevel) -> list[Standing]:
+                 families: dict[str, str | None], human: HumanLevel
+                 ) -> tuple[list[Standing], list[FlagWarning]]:
     """Each candidate's standing per metric and split: the gap closed between the trivial
     baseline and the best upper figure (a learned baseline, an external figure measured on
     the same data, human level), with paired intervals. Flags a candidate that does not
     clearly beat the trivial baseline on the metrics the decision turns on (a warning)."""
     if not any(f == "trivial" for f in families.values()):
-        return []
+        return [], []
     from mlscope.baselines.standing import UpperFigure, compute_standings
 
     t = run.table
@@ -36,9 +44,8 @@ def standings_of(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates,
         values=table.index, reps=reps.values, models=t.models, families=families,
         metrics=[m.info for m in plan.metrics], splits=plan.boot_splits, level=run.level,
         uppers=uppers)
-    run.warnings.extend(_flag_warnings(standings, families, _decision_metrics(run.charter),
-                                       plan.selection_split))
-    return standings
+    return standings, _flag_warnings(standings, families, _decision_metrics(run.charter),
+                                     plan.selection_split)
 
 
 def _human_uppers(human: Any, split: str,
@@ -65,7 +72,7 @@ def _human_uppers(human: Any, split: str,
 
 
 def _flag_warnings(standings: list[Standing], families: dict[str, str | None],
-                   decisive: set[str], sel_split: str) -> list[str]:
+                   decisive: set[str], sel_split: str) -> list[FlagWarning]:
     """One warning per candidate and cause of not clearly beating the trivial baseline on
     the metrics the decision turns on: each names the cause and what to do."""
     by: dict[tuple[str, str], list[str]] = {}
@@ -73,24 +80,25 @@ def _flag_warnings(standings: list[Standing], families: dict[str, str | None],
         if (st.flag and st.split == sel_split and families.get(st.model) is None
                 and st.metric in decisive):
             by.setdefault((st.model, st.flag_cause or "no_skill"), []).append(st.metric)
-    out = []
+    out: list[FlagWarning] = []
     for (model, cause), mids in by.items():
         on = f"{', '.join(mids)} ({sel_split} split)"
         if cause == "calibration":
-            out.append(f"{model} ranks well but is poorly calibrated: {on} no better than "
-                       "the trivial baseline; calibrate the scores (Platt or isotonic) "
-                       "before reading them as probabilities; see the standings")
+            text = (f"{model} ranks well but is poorly calibrated: {on} no better than "
+                    "the trivial baseline; calibrate the scores (Platt or isotonic) "
+                    "before reading them as probabilities; see the standings")
         elif cause == "few_rows":
-            out.append(f"{model} vs the trivial baseline on {on}: too few rows to tell; the "
-                       "interval of the difference includes 0 and is wide; evaluate on more "
-                       "rows; see the standings")
+            text = (f"{model} vs the trivial baseline on {on}: too few rows to tell; the "
+                    "interval of the difference includes 0 and is wide; evaluate on more "
+                    "rows; see the standings")
         else:
             how = ("is worse than the trivial baseline on {on}, beyond the interval"
                    if cause == "worse" else
                    "does not clearly beat the trivial baseline on {on}, and the interval "
                    "is tight")
-            out.append(f"{model} {how.format(on=on)}: something is wrong — a bug, a leak "
-                       "in a baseline, or a model that learned nothing; see the standings")
+            text = (f"{model} {how.format(on=on)}: something is wrong — a bug, a leak "
+                    "in a baseline, or a model that learned nothing; see the standings")
+        out.append(FlagWarning(model=model, cause=cause, metrics=list(mids), text=text))
     return out
 
 

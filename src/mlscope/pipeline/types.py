@@ -36,6 +36,7 @@ __all__ = [
     "Choice",
     "Comparisons",
     "Decision",
+    "FlagWarning",
     "HumanLevel",
     "MetricTable",
     "Replicates",
@@ -154,6 +155,18 @@ class HumanLevel:
 
 
 @dataclass
+class FlagWarning:
+    """A candidate that does not clearly beat the trivial baseline: on which metrics, why
+    (``cause``: the standings' ``flag_cause``), and the warning's text. Kept structured
+    until the calibration stage, which may explain it by the model's miscalibration."""
+
+    model: str
+    cause: str
+    metrics: list[str]
+    text: str
+
+
+@dataclass
 class Decision:
     """Where the run stands: standings against the baselines, the requirements, the
     check verdict and the status that sets the exit code."""
@@ -163,3 +176,5 @@ class Decision:
     requirements: list[RequirementCheck]
     check: CheckResult | None
     status: Literal["requirements_met", "requirements_not_met", "no_decision"]
+    # Not yet in run.warnings: the calibration stage adds those it does not explain.
+    flags: list[FlagWarning] = field(default_factory=list)
