@@ -139,6 +139,15 @@ def test_requirements_decided_on_the_bound(project: Callable[..., Path]) -> None
         assert r.value is not None
         assert r.certified < r.value
         assert r.met == (r.certified >= float(r.bound.split()[-1]))
+    # The verdict's guarantees section states them for the model it recommends.
+    assert res.verdict is not None
+    section = res.verdict.sections["guarantees"]
+    if res.verdict.model == res.winner:
+        assert len(section) == 2
+        for mid in ("recall", "precision"):
+            line = next(x for x in section if x.startswith(mid))
+            state = "certified" if req[mid].met else "not certified"
+            assert f": {state} — its bound is {req[mid].certified:.3g}" in line
     # The exact bound with the right trials: precision's are the predicted positives.
     p = req["precision"]
     k, n = (float(x) for x in p.how.split(": ")[1].split()[0:3:2])
@@ -269,7 +278,17 @@ def test_thresholds_in_the_result(project: Callable[..., Path]) -> None:
         assert g.calibration is not None
         assert g.report is not None
         assert g.certified <= g.calibration
-    assert len([g for g in res.guarantees if g.metric == "recall"]) > 1  # per slice
+    n_recall = len([g for g in res.guarantees if g.metric == "recall"])
+    assert n_recall > 1  # per slice
+    # The verdict's guarantees section: one line per guarantee, the slices counted.
+    assert res.verdict is not None
+    section = res.verdict.sections["guarantees"]
+    assert len(section) == 2
+    rec = next(x for x in section if x.startswith("recall"))
+    assert f"in the overall rows and {n_recall - 1} slices at once" in rec
+    assert f"threshold {overall['recall'].threshold:.4g}" in rec
+    assert "weakest slice" in rec
+    assert "with probability ≥ 0.95" in rec
     back = EvaluationResult.from_dict(res.to_dict())
     assert back.guarantees == res.guarantees
 

@@ -119,7 +119,8 @@ def evaluate(
     diagnosis = diagnose_stage(run, plan, stats, table, reps, choice, human, decision)
     guarantees = certify_thresholds(run, plan, choice)
     curves = reliability(run, plan, stats, decision)
-    launch = verdict(run, plan, table, choice, compared, decision, diagnosis)
+    launch = verdict(run, plan, table, choice, compared, decision, diagnosis,
+                     guarantees=guarantees)
     return assemble(run, plan, table, reps, choice, compared, human, decision, diagnosis,
                     started=t0, now=time.perf_counter(), verdict=launch,
                     guarantees=guarantees, reliability=curves)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from mlscope.engine.plan import OVERALL
 from mlscope.pipeline.types import Choice, Comparisons, Decision, MetricTable, Run, RunPlan
-from mlscope.result import RequirementCheck, Verdict
+from mlscope.result import RequirementCheck, ThresholdGuarantee, Verdict
 
 __all__ = ["verdict"]
 
@@ -30,11 +31,14 @@ def _next_step(diagnosis: Any) -> str | None:
 
 
 def verdict(run: Run, plan: RunPlan, table: MetricTable, choice: Choice,
-            comparisons: Comparisons, decision: Decision, diagnosis: Any) -> Verdict:
+            comparisons: Comparisons, decision: Decision, diagnosis: Any, *,
+            guarantees: Sequence[ThresholdGuarantee] = ()) -> Verdict:
     """The launch verdict: requirements checked on every candidate and predicting baseline
     (on the requirement split), the selected model against the blessed model, the rule and
     simple baselines and the runner-up on its paired differences there (overall, on the
-    metric the rule optimises), and ``must_beat``'s margins."""
+    metric the rule optimises), and ``must_beat``'s margins. ``guarantees`` (the
+    guarantees stage's thresholds) and the requirements decided on their bound make the
+    verdict's guarantees section."""
     from mlscope.compare.keep import runner_up
     from mlscope.compare.launch import LaunchInputs, launch_verdict
     from mlscope.compare.wiring import requirement_checks
@@ -70,6 +74,11 @@ def verdict(run: Run, plan: RunPlan, table: MetricTable, choice: Choice,
         status_exit=status_exit, no_decision_note=primary.note))
     if ch.costs is not None:
         _add_costs(out, run, plan, table, comparisons, choice)
+    from mlscope.compare.guarantee_section import guarantee_section
+
+    lines = guarantee_section(out.model, out.requirements, guarantees)
+    if lines:
+        out.sections["guarantees"] = lines
     return out
 
 

@@ -387,7 +387,10 @@ def render_terminal(
         sections += _metric_tables(result, str(split), con.width)
     sections += [_standings(result, str(split)) if split else None,
                  _rules_table(result), _dropped(result), _requirements(result),
-                 guarantee_lines(result), _warnings(result)]
+                 # The verdict's guarantees section says it; results from before the verdict
+                 # keep their own lines.
+                 guarantee_lines(result) if result.verdict is None else None,
+                 _warnings(result)]
     for section in sections:
         if section is not None:
             con.print(section)
