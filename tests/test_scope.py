@@ -116,6 +116,9 @@ def test_nothing_certified_says_so() -> None:
     assert s.share == 0.0
     lines = scope_lines(s)
     assert lines[0].startswith("No scope is certified")
+    assert lines[0].endswith("(Holm over 2 slices tested).")
+    assert scope_lines(s, on_points=True)[0].endswith(
+        "; the verdict reads point values, the scope asks for confidence.")
     assert lines[-1].startswith("Nearest: a=x: auc 0.750 meets >= 0.7, but not with "
                                 "confidence (p = 0.04; Holm needs ≤ 0.025)")
 
@@ -191,8 +194,8 @@ def test_planted_good_slices_are_found_and_false_inclusions_stay_within_alpha() 
     # The simulation can tell: testing each slice at α without Holm errs more often.
     assert naive_false_any / runs > ALPHA
     for key in ("r=a", "r=b", "r=c", "r=d"):
-        assert found[key] / runs >= 0.9, (key, found[key] / runs)
-    assert exact_hits / runs >= 0.75, exact_hits / runs
+        assert found[key] / runs >= 0.85, (key, found[key] / runs)
+    assert exact_hits / runs >= 0.7, exact_hits / runs
 
 
 def test_bootstrap_p_values_keep_false_inclusions_within_alpha() -> None:

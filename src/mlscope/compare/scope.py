@@ -240,16 +240,19 @@ def _more(lines: list[str], extra: int) -> None:
         lines.append(f"… and {extra} more (result.scope.cells)")
 
 
-def scope_lines(scope: Scope) -> list[str]:
-    """The verdict's "Scope" section: where to launch, what stays out and why."""
+def scope_lines(scope: Scope, *, on_points: bool = False) -> list[str]:
+    """The verdict's "Scope" section: where to launch, what stays out and why
+    (``on_points``: the verdict decided some requirement on its point value, which a
+    scope that certifies nothing then says)."""
     conf = f"{100 * (1 - scope.alpha):g}% family-wise confidence"
     holm_ = f"Holm over {scope.tested} slice{'s' if scope.tested != 1 else ''} tested"
     lines: list[str] = []
     if scope.partition is None:
         lines.append(f"No scope is certified: on no slice of the {scope.split} split, nor "
                      f"on all of it, does {scope.model} meet every requirement with "
-                     f"{conf} ({holm_}); the verdict reads point values, the scope "
-                     "asks for confidence.")
+                     f"{conf} ({holm_})"
+                     + ("; the verdict reads point values, the scope asks for confidence."
+                        if on_points else "."))
         overall = next((c for c in scope.cells if c.partition == ALL_TRAFFIC), None)
         if overall is not None:
             lines.append(f"All traffic: {_why_out(overall)}")

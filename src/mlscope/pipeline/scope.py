@@ -95,5 +95,7 @@ def launch_scope(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates,
     scope = search_scope(model, split, cells, rows_total, alpha, min_size=min_size,
                          mean_like=mean_like)
     if launch is not None:
-        launch.sections["scope"] = scope_lines(scope)
+        default = ch.guarantees.decide_on if ch.guarantees is not None else "point"
+        on_points = any((b.decide_on or default) == "point" for b in ch.requirements.values())
+        launch.sections["scope"] = scope_lines(scope, on_points=on_points)
     return scope
