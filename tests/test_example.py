@@ -100,6 +100,19 @@ def test_run_verdict_ships_the_marketing_rule(project: Path, tmp_path: Path) -> 
     assert money[0]["model"] == "gbdt"
     assert money[0]["lower"] > 0
     assert "to decide on money, optimise net_value" in r.output
+    # The scope: with 87 buyers on test, no segment (nor all customers) meets every
+    # requirement at 95% family-wise confidence, and the section says what is nearest.
+    scope = res.scope
+    assert scope is not None
+    assert (scope.model, scope.split, scope.partition) == ("marketing_rule", "test", None)
+    assert scope.tested == sum(c.p_value is not None for c in scope.cells) > 0
+    overall = next(c for c in scope.cells if c.slice == "overall")
+    assert overall.status == "not_certified"
+    assert overall.metric == "precision_at_recall"
+    assert v.sections["scope"][0].startswith("No scope is certified")
+    assert v.sections["scope"][1].startswith(
+        "All traffic: precision_at_recall 0.119 [0.094, 0.147] meets >= 0.1, but not "
+        "with confidence")
 
 
 def test_check_passes_for_the_winner_and_fails_for_the_faulty_release(

@@ -4,7 +4,7 @@
 charter and its data with the chosen engine, fit the baselines, plan the splits and
 slices, aggregate the rows into statistics, finalise every metric, bootstrap intervals,
 select, compare, place against the baselines, decide, diagnose, give the launch verdict
-(docs/deciding.md) and assemble the result.
+(docs/deciding.md) and its scope, and assemble the result.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from mlscope.pipeline import (
 )
 from mlscope.pipeline.calibration import reliability
 from mlscope.pipeline.guarantees import certify_thresholds
+from mlscope.pipeline.scope import launch_scope
 from mlscope.result import EvaluationResult
 
 if TYPE_CHECKING:
@@ -121,6 +122,7 @@ def evaluate(
     curves = reliability(run, plan, stats, decision)
     launch = verdict(run, plan, table, choice, compared, decision, diagnosis,
                      guarantees=guarantees)
+    scope = launch_scope(run, plan, table, reps, choice, launch)
     return assemble(run, plan, table, reps, choice, compared, human, decision, diagnosis,
                     started=t0, now=time.perf_counter(), verdict=launch,
-                    guarantees=guarantees, reliability=curves)
+                    guarantees=guarantees, reliability=curves, scope=scope)

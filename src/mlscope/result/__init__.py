@@ -40,6 +40,7 @@ from mlscope.result.decode import decode_dataclass
 from mlscope.result.diagnosis import Diagnosis
 from mlscope.result.guarantees import ThresholdGuarantee
 from mlscope.result.human import HumanLevel
+from mlscope.result.scope import Scope, ScopeCell
 from mlscope.result.verdict import Verdict, VerdictReason
 
 __all__ = [
@@ -64,6 +65,8 @@ __all__ = [
     "ReliabilityCurve",
     "RequirementCheck",
     "RuleOutcome",
+    "Scope",
+    "ScopeCell",
     "Selection",
     "SliceInfo",
     "Standing",

@@ -20,6 +20,7 @@ from mlscope.result.diagnosis import Diagnosis
 from mlscope.result.guarantees import ThresholdGuarantee
 from mlscope.result.human import HumanLevel
 from mlscope.result.requirements import RequirementCheck
+from mlscope.result.scope import Scope
 from mlscope.result.verdict import Verdict
 
 __all__ = [
@@ -477,6 +478,9 @@ class EvaluationResult:
     command: str | None = None
     # The launch verdict (docs/deciding.md); None in results written before it existed.
     verdict: Verdict | None = None
+    # Where the recommended model meets every requirement with family-wise confidence
+    # (result/scope.py); None without requirements, and in results written before it.
+    scope: Scope | None = None
     schema: str = SCHEMA_VERSION
 
     # -- lookups ---------------------------------------------------------------------
