@@ -388,7 +388,10 @@ class ChecklistAnswer(StrictModel):
                     f"{did_you_mean(_norm(head), ['answered', 'open', 'not_applicable'])}"
                     f"\nfix: write one of {_ANSWER_FORMS}")
             value = {"status": status, **({"note": why.strip()} if sep else {})}
-        elif isinstance(value, Mapping) and isinstance(value.get("status"), str):
+        elif not isinstance(value, Mapping):
+            raise ValueError(f"a checklist answer is {_ANSWER_FORMS} or {{status:, note:}}, "
+                             f"got {value!r}\nfix: write one of {_ANSWER_FORMS}")
+        elif isinstance(value.get("status"), str):
             value = {**value, "status": _STATUS_WORDS.get(_norm(value["status"]),
                                                           value["status"])}
         if (isinstance(value, Mapping) and value.get("status") == "not_applicable"
