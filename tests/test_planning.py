@@ -37,8 +37,11 @@ ISSUE_ITEMS = ["datasets", "labelling strategy", "metadata", "human-level perfor
 def test_registry_covers_the_issue_checklist() -> None:
     assert len(CHECKLIST) == len(ISSUE_ITEMS) == 21
     for key, item in CHECKLIST.items():
-        assert item.key == key and re.fullmatch(r"[a-z][a-z0-9_]*", key)
-        assert item.stage in STAGES and item.title and item.question.endswith("?")
+        assert item.key == key
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", key)
+        assert item.stage in STAGES
+        assert item.title
+        assert item.question.endswith("?")
     # Every stage of the readiness score has items.
     assert {i.stage for i in CHECKLIST.values()} == set(STAGES)
 
@@ -71,9 +74,11 @@ def test_short_and_long_forms() -> None:
                       "compute": "n/a: runs on the existing batch cluster"},
     })
     assert p.archetype == "human_in_the_loop"
-    assert p.impact.cheap_prediction is not None and p.impact.cheap_prediction.level == "high"
+    assert p.impact.cheap_prediction is not None
+    assert p.impact.cheap_prediction.level == "high"
     assert p.feasibility.human_can_do == "yes"
-    assert p.deployment is not None and p.deployment.mode == "realtime"
+    assert p.deployment is not None
+    assert p.deployment.mode == "realtime"
     assert p.rollout == ["blue_green"]
     assert p.checklist["logging"].status == "not_applicable"
     assert p.checklist["logging"].note == "nothing served"
@@ -90,11 +95,13 @@ def test_older_keys_are_read() -> None:
     assert p.deployment is not None
     assert (p.deployment.where, p.deployment.mode) == ("edge", None)
     assert (p.deployment.latency_budget_ms, p.deployment.qps) == (30, 50)
-    assert p.monitoring.other == ["drift"] and p.monitoring.all() == ["drift"]
+    assert p.monitoring.other == ["drift"]
+    assert p.monitoring.all() == ["drift"]
     assert p.deployment.label() == "edge, ≤ 30 ms, 50 QPS"
     # Budgets without a deployment word make a deployment of their own.
     q = PlanningSpec.model_validate({"latency_budget_ms": 200})
-    assert q.deployment is not None and q.deployment.latency_budget_ms == 200
+    assert q.deployment is not None
+    assert q.deployment.latency_budget_ms == 200
 
 
 def test_failure_mode_requirement_is_a_bound() -> None:
@@ -104,7 +111,9 @@ def test_failure_mode_requirement_is_a_bound() -> None:
     fm = p.failure_modes[0]
     assert fm.requirement == ">= 0.8"
     b = fm.bound()
-    assert b is not None and b.holds(0.8) and not b.holds(0.79)
+    assert b is not None
+    assert b.holds(0.8)
+    assert not b.holds(0.79)
 
 
 def _charter(tmp_path: Path, planning: dict[str, Any]) -> Path:
