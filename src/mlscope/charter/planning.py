@@ -20,17 +20,14 @@ no archetype is refused with the fix (move it to ``problem``).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
 from mlscope.charter.strict import StrictModel
 from mlscope.errors import did_you_mean
-
-if TYPE_CHECKING:
-    from mlscope.charter.schema import Bound
 
 __all__ = [
     "ARCHETYPES",
@@ -332,31 +329,16 @@ class MonitoringSpec(StrictModel):
 
 class FailureMode(StrictModel):
     """A way the system might go wrong, the slice where it would show, the metric that
-    would show it and the requirement on that metric in that slice."""
+    would show it and the requirement on that metric in that slice.
+
+    ``requirement`` is a bound as the charter writes it (``">= 0.6"``); the charter's
+    loader checks it (:func:`check_planning`) and ``schema.parse_bound`` reads it.
+    """
 
     failure: str
     slice: str | None = None
     metric: str | None = None
     requirement: str | None = None
-
-    @field_validator("requirement", mode="before")
-    @classmethod
-    def _bound(cls, value: Any) -> Any:
-        from mlscope.charter.schema import parse_bound  # schema imports this module
-
-        if value is None:
-            return value
-        try:
-            return str(parse_bound(value))
-        except ValueError as exc:
-            raise ValueError(f"{exc}\nfix: write the requirement in quotes, e.g. "
-                             "`requirement: \">= 0.6\"`") from None
-
-    def bound(self) -> Bound | None:
-        """The requirement as a :class:`~mlscope.charter.schema.Bound`."""
-        from mlscope.charter.schema import parse_bound
-
-        return None if self.requirement is None else parse_bound(self.requirement)
 
 
 Status = Literal["answered", "open", "not_applicable"]
@@ -498,9 +480,11 @@ def _slice_known(name: str, columns: set[str], where: set[str]) -> bool:
     return all("=" in p and p.split("=", 1)[0].strip() in columns for p in parts)
 
 
-def check_planning(report: _Reporter, metric_ids: list[str] | None) -> None:
+def check_planning(report: _Reporter, metric_ids: list[str] | None,
+                   parse_bound: Callable[[Any], object]) -> None:
     """Check what the schema cannot: questions of another archetype, and failure modes
-    naming a metric that is not computed or a slice that is not defined.
+    naming a metric that is not computed, a slice that is not defined, or a requirement
+    that is not a bound.
 
     Parameters
     ----------
@@ -509,6 +493,9 @@ def check_planning(report: _Reporter, metric_ids: list[str] | None) -> None:
     metric_ids
         The metric ids computed, or ``None`` when the metrics did not pass the schema
         (metric names are then not checked).
+    parse_bound
+        Reads a bound (``schema.parse_bound``: the schema imports this module), raising
+        ``ValueError`` with the form of a bound.
     """
     raw = report.raw
     plan = raw.get("planning")
@@ -544,6 +531,14 @@ def check_planning(report: _Reporter, metric_ids: list[str] | None) -> None:
                        f"metric `{metric}` is not computed{did_you_mean(metric, metric_ids)} "
                        f"(computed: {', '.join(metric_ids)})",
                        fix="name a metric id listed under `metrics:`, or add the metric there")
+        req = fm.get("requirement")
+        if req is not None:
+            try:
+                parse_bound(req)
+            except (ValueError, TypeError) as exc:
+                report.add(("planning", "failure_modes", i, "requirement"), str(exc),
+                           fix="write the requirement on the metric in that slice in quotes, "
+                               "e.g. `requirement: \">= 0.6\"`")
         if isinstance(sl, str) and not _slice_known(sl, columns, where):
             known = sorted(columns | where)
             report.add(("planning", "failure_modes", i, "slice"),
