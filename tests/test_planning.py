@@ -133,3 +133,18 @@ def test_charter_echo_is_json(tmp_path: Path) -> None:
     assert plan["failure_modes"][0]["slice"] == "no_car_policy"
     # The Caravan example answers every item of the checklist, open or not.
     assert set(plan["checklist"]) == set(CHECKLIST)
+
+
+@pytest.mark.parametrize(("planning", "shown"), [
+    ({"deployment": {"mode": "batch", "where": "cloud", "latency_budget_ms": 200}},
+     "batch, cloud, ≤ 200 ms"),
+    ({"deployment": "batch"}, "batch"),  # a result.json of an older charter
+    ({}, ""),
+])
+def test_report_header_shows_the_deployment(planning: dict[str, Any], shown: str) -> None:
+    from mlscope.report.panels_decision import header_panel
+    from tests.factories import make_result
+
+    res = make_result()
+    res.charter = {**res.charter, "planning": planning}
+    assert header_panel(res)["deployment"] == shown
