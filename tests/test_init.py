@@ -260,3 +260,26 @@ def test_caravan_data(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["run", str(out), "--out", str(tmp_path / "out"), "-q",
                                   "--resamples", "0", "--no-store"])
     assert r.exit_code in (0, 1), r.output
+
+
+def test_split_without_a_selection_value(tmp_path: Path) -> None:
+    data = tmp_path / "d.csv"
+    _binary().assign(batch=lambda d: np.arange(len(d)) % 3).to_csv(data, index=False)
+    code, text = init(str(data), "--out", str(tmp_path / "c.yaml"), "--yes",
+                      "--label", "churned", "--split", "batch")
+    assert code == 2
+    assert "name no validation or test split" in text
+
+
+def test_no_split_column_evaluates_every_row(tmp_path: Path) -> None:
+    data = tmp_path / "d.csv"
+    _binary().drop(columns=["fold"]).to_csv(data, index=False)
+    out = tmp_path / "c.yaml"
+    code, text = init(str(data), "--out", str(out), "--yes", "--label", "churned")
+    assert code == 0, text
+    c = load_charter(out)
+    assert c.data.split is None
+    assert (c.splits.selection, c.splits.report, c.splits.train) == ("all", None, None)
+    r = CliRunner().invoke(main, ["run", str(out), "--out", str(tmp_path / "out"), "-q",
+                                  "--resamples", "0", "--no-store"])
+    assert r.exit_code in (0, 1), r.output

@@ -262,9 +262,10 @@ def propose(df: pd.DataFrame, hints: Hints, *, project: str, table: str
         values = [str(v) for v in df[split].dropna().unique()]
         roles = _roles(values)
         if roles["selection"] is None:
-            questions.append(Question(
-                "split", "--split", f"the values of `{split}` ({', '.join(values[:10])}) name "
-                "no validation or test split", [split]))
+            raise InputError(
+                f"the values of the split column `{split}` ({', '.join(values[:10])}) name no "
+                "validation or test split; pass --split of a column whose values include "
+                "validation (or valid, dev) or test, or leave the split out")
 
     # The task, from the label's values.
     y = df[label]
