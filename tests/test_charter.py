@@ -68,7 +68,7 @@ intervals:
   resamples: 500
   level: 0.9
 planning:
-  archetype: churn
+  archetype: software_2_0
   deployment: batch
   latency_budget_ms: 200
   monitoring: [weekly roc_auc]
@@ -157,8 +157,11 @@ def test_full_binary_charter_loads(tmp_path: Path) -> None:
     assert c.slices.crosses == [["region", "device"]]
     assert c.slices.where == {"high_balance": "balance > 1500"}
     assert (c.intervals.resamples, c.intervals.level) == (500, 0.9)
-    assert c.planning.deployment == "batch"
-    assert c.planning.latency_budget_ms == 200
+    # The older one-word deployment and top-level budget move into `deployment`.
+    assert c.planning.deployment is not None
+    assert c.planning.deployment.mode == "batch"
+    assert c.planning.deployment.latency_budget_ms == 200
+    assert c.planning.monitoring.other == ["weekly roc_auc"]
     assert c.report.tradeoff == ["recall", "precision"]
 
 
@@ -417,7 +420,7 @@ def test_literal_lists_allowed_values(tmp_path: Path) -> None:
     assert p.fix == "write `task: binary`"
     p = only(probs, "planning.deployment")
     assert p.line == line_of(text, "deployment: nightly")
-    assert "must be one of batch, online, edge, streaming; got 'nightly'" in p.message
+    assert "deployment 'nightly' is none of realtime, online, batch, streaming" in p.message
 
 
 def test_bad_bound_string(tmp_path: Path) -> None:

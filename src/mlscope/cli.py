@@ -95,7 +95,7 @@ def main() -> None:
     """mlscope: charter, evaluate and select machine-learning models.
 
     \b
-    Start with a charter (mlscope.yaml), then:
+    Start with a charter (mlscope.yaml; `mlscope init DATA` writes one), then:
       mlscope validate mlscope.yaml     check it, with file/line and fixes
       mlscope run mlscope.yaml          every metric, per slice, with intervals,
                                         a decision, JSON + HTML report
@@ -129,6 +129,46 @@ def validate(charter: Path) -> int | None:
         f"{len(c.metrics)} metric(s), rule [bold]{c.selection.rule}[/]"
     )
     return None
+
+
+@main.command()
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("mlscope.yaml"),
+              show_default=True, help="The charter to write.")
+@click.option("--project", default=None, help="The project's name (default: the file's).")
+@click.option("--label", default=None, metavar="COLUMN", help="The label column.")
+@click.option("--task", type=click.Choice(["binary", "multiclass", "regression"]),
+              default=None, help="The task (default: from the label's values).")
+@click.option("--positive", default=None, metavar="VALUE", help="Binary: the positive class.")
+@click.option("--id", "id_column", default=None, metavar="COLUMN", help="The row id column.")
+@click.option("--split", default=None, metavar="COLUMN", help="The split column.")
+@click.option("--models", default=None, metavar="A,B",
+              help="The models: score columns, or NAME=COLUMN (multiclass: model names "
+                   "whose columns are <model>_<class>).")
+@click.option("--slices", default=None, metavar="A,B", help="Columns to slice by.")
+@click.option("--metric", default=None, help="The metric the selection rule optimises.")
+@click.option("--yes", "--non-interactive", "yes", is_flag=True,
+              help="Never ask: stop with exit 2 naming the flag for what cannot be told.")
+@click.option("--force", is_flag=True, help="Overwrite an existing charter.")
+@_guard
+def init(data: Path, out: Path, project: str | None, label: str | None, task: str | None,
+         positive: str | None, id_column: str | None, split: str | None, models: str | None,
+         slices: str | None, metric: str | None, yes: bool, force: bool) -> int:
+    """Start a project: propose a charter from a data file, write it and validate it.
+
+    From the columns' names, types and values: the label, the task, the positive class,
+    the row id, the split, the models' score columns and the slices; what cannot be told
+    is asked (or, with --yes or without a terminal, named with its flag, exit 2). The
+    charter is commented, has a `planning:` checklist, and is never written over an
+    existing file without --force.
+    """
+    from mlscope.cli_init import init_command, split_list
+    from mlscope.data.propose import Hints
+
+    hints = Hints(label=label, task=task, positive=positive,  # type: ignore[arg-type]
+                  id=id_column, split=split, models=split_list(models),
+                  slices=split_list(slices), metric=metric)
+    return init_command(data, out, hints, project, yes, force)
 
 
 @main.command()

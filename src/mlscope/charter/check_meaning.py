@@ -24,6 +24,7 @@ from mlscope.charter.costs import COST_KEYS, CostsSpec, cost_params
 from mlscope.charter.guarantees import check_guarantees
 from mlscope.charter.messages import closest, identifier, is_number, suggest_id
 from mlscope.charter.pairs import check_compare
+from mlscope.charter.planning import check_planning
 from mlscope.charter.positions import ABSENT, KeyPath
 from mlscope.charter.predicate import PredicateError, parse_predicate
 from mlscope.charter.schema import (
@@ -39,6 +40,7 @@ from mlscope.charter.schema import (
     SplitSpec,
     WeightedRule,
     format_number,
+    parse_bound,
 )
 from mlscope.charter.schema_paths import lenient, try_model
 from mlscope.errors import InputError, did_you_mean
@@ -122,6 +124,7 @@ class MeaningChecks(DataChecks):
                      fix="remove `costs:`")
         check_metric_ranges(self, parts.metrics, parts.rules())
         check_guarantees(self, {e.id: e.metric for _, e in parts.metrics})
+        check_planning(self, parts.ids if parts.complete_ids else None, parse_bound)
 
     def check_diagnosis(self, parts: Parts) -> None:
         raw = self.raw.get("diagnosis")

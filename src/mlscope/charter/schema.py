@@ -24,6 +24,7 @@ from mlscope.charter.baselines_schema import (
 )
 from mlscope.charter.costs import CostsSpec
 from mlscope.charter.guarantees import GuaranteesSpec
+from mlscope.charter.planning import PlanningSpec
 from mlscope.charter.strict import StrictModel
 
 __all__ = [
@@ -328,17 +329,6 @@ class IntervalSpec(StrictModel):
     resampling: Literal["auto", "rows", "buckets"] = "auto"
     buckets: int = Field(default=256, ge=20, le=100_000)
     bins: int = Field(default=512, ge=16, le=100_000)
-
-
-class PlanningSpec(StrictModel):
-    """Planning facts about the project (read by later stages and shown in reports)."""
-
-    archetype: str | None = None
-    deployment: Literal["batch", "online", "edge", "streaming"] | None = None
-    latency_budget_ms: float | None = Field(default=None, gt=0)
-    throughput_rps: float | None = Field(default=None, gt=0)
-    labeling: str | None = None
-    monitoring: list[str] = Field(default_factory=list)
 
 
 class BlessedResult(StrictModel):

@@ -111,8 +111,18 @@ def header_panel(result: EvaluationResult) -> dict[str, Any]:
         "n_metrics": len(result.metrics),
         "n_slices": n_slices,
         "charter_path": result.charter_path or "",
-        "deployment": (planning or {}).get("deployment") or "",
+        "deployment": _deployment((planning or {}).get("deployment")),
     }
+
+
+def _deployment(value: Any) -> str:
+    """The planned deployment in a few words; a result of an older charter stored one word."""
+    if isinstance(value, dict):
+        bits = [str(value[k]) for k in ("mode", "where") if value.get(k)]
+        if isinstance(value.get("latency_budget_ms"), int | float):
+            bits.append(f"≤ {value['latency_budget_ms']:g} ms")
+        return ", ".join(bits)
+    return str(value or "")
 
 
 def _requirement_confidence(lower: float | None, upper: float | None, bound: str,
