@@ -34,6 +34,7 @@ from mlscope.pipeline import (
 )
 from mlscope.pipeline.calibration import reliability
 from mlscope.pipeline.guarantees import certify_thresholds
+from mlscope.pipeline.hitl import add_to_verdict, human_in_the_loop
 from mlscope.result import EvaluationResult
 
 if TYPE_CHECKING:
@@ -119,7 +120,10 @@ def evaluate(
     diagnosis = diagnose_stage(run, plan, stats, table, reps, choice, human, decision)
     guarantees = certify_thresholds(run, plan, choice)
     curves = reliability(run, plan, stats, decision)
+    deferral = human_in_the_loop(run, plan, choice)
     launch = verdict(run, plan, table, choice, compared, decision, diagnosis)
+    add_to_verdict(launch, deferral)
     return assemble(run, plan, table, reps, choice, compared, human, decision, diagnosis,
                     started=t0, now=time.perf_counter(), verdict=launch,
-                    guarantees=guarantees, reliability=curves)
+                    guarantees=guarantees, reliability=curves,
+                    human_in_the_loop=deferral)

@@ -33,7 +33,8 @@ def assemble(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates, choi
              diagnosis: Any, *, started: float, now: float,
              verdict: Verdict | None = None,
              guarantees: list[Any] | None = None,
-             reliability: list[Any] | None = None) -> EvaluationResult:
+             reliability: list[Any] | None = None,
+             human_in_the_loop: Any = None) -> EvaluationResult:
     """Everything the stages produced, as one :class:`~mlscope.result.EvaluationResult`.
 
     The exit code is the launch verdict's when there is one (docs/cli.md: 0 when it
@@ -92,4 +93,5 @@ def assemble(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates, choi
         verdict=verdict,
         guarantees=list(guarantees or []),
         reliability=list(reliability or []),
+        human_in_the_loop=human_in_the_loop,
     )

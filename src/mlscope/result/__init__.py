@@ -39,6 +39,7 @@ from mlscope.result.core import (
 from mlscope.result.decode import decode_dataclass
 from mlscope.result.diagnosis import Diagnosis
 from mlscope.result.guarantees import ThresholdGuarantee
+from mlscope.result.hitl import CoveragePoint, DeferralSlice, HumanInTheLoop, TopKAccuracy
 from mlscope.result.human import HumanLevel
 from mlscope.result.verdict import Verdict, VerdictReason
 
@@ -49,11 +50,14 @@ __all__ = [
     "CheckResult",
     "ConfusionMatrix",
     "ConstraintCheck",
+    "CoveragePoint",
     "DecisionConfidence",
+    "DeferralSlice",
     "Diagnosis",
     "Difference",
     "EvaluationResult",
     "GateCheck",
+    "HumanInTheLoop",
     "HumanLevel",
     "IntervalInfo",
     "MetricInfo",
@@ -69,6 +73,7 @@ __all__ = [
     "Standing",
     "ThresholdChoice",
     "ThresholdGuarantee",
+    "TopKAccuracy",
     "Verdict",
     "VerdictReason",
     "decode_dataclass",
