@@ -123,7 +123,8 @@ class MeaningChecks(DataChecks):
                      fix="remove `costs:`")
         check_metric_ranges(self, parts.metrics, parts.rules())
         check_guarantees(self, {e.id: e.metric for _, e in parts.metrics})
-        check_human_in_the_loop(self)
+        check_human_in_the_loop(self, named if d is not None and (d.models or d.predictions)
+                                else None)
 
     def check_diagnosis(self, parts: Parts) -> None:
         raw = self.raw.get("diagnosis")

@@ -21,6 +21,8 @@ from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from mlscope.errors import did_you_mean
+
 __all__ = ["HumanInTheLoopSpec", "check_human_in_the_loop"]
 
 KeyPath = tuple[str | int, ...]
@@ -83,9 +85,11 @@ class _Reporter(Protocol):
             at: KeyPath | None = None) -> None: ...
 
 
-def check_human_in_the_loop(report: _Reporter) -> None:
-    """Report a ``human_in_the_loop:`` section on a task without class decisions, and
-    ``threshold`` or ``top_k`` on the task they do not apply to."""
+def check_human_in_the_loop(report: _Reporter, models: list[str] | None) -> None:
+    """Report a ``human_in_the_loop:`` section on a task without class decisions, a
+    ``model`` not among ``models`` (the charter's models and baselines; None: unknown
+    until the data are read), and ``threshold`` or ``top_k`` on the task they do not
+    apply to."""
     raw = report.raw
     section = raw.get("human_in_the_loop")
     if not isinstance(section, dict):
@@ -96,6 +100,12 @@ def check_human_in_the_loop(report: _Reporter) -> None:
                    f"class decisions (binary or multiclass), not the `{task}` task",
                    fix="remove `human_in_the_loop:`")
         return
+    model = section.get("model")
+    if isinstance(model, str) and models is not None and model not in models:
+        report.add(("human_in_the_loop", "model"), f"`{model}` is not a model of the "
+                   f"charter{did_you_mean(model, models)}",
+                   fix="name one of " + ", ".join(f"`{m}`" for m in models)
+                   + " (or leave `model` out: the selected model)")
     if task == "binary" and "top_k" in section:
         report.add(("human_in_the_loop", "top_k"), "top-k suggestions are for the "
                    "multiclass task", fix="remove `top_k`")

@@ -235,7 +235,10 @@ def section_lines(h: HumanInTheLoop, task: str, n_classes: int) -> list[str]:
     if h.lam is None or ov is None:
         lines.append(head + ": not certified — " + h.message)
     else:
-        if task == "binary":
+        if h.lam == 0.0:
+            rule = "decide every case (nothing needs deferring)" + (
+                f" at the threshold {h.threshold:g}" if h.threshold is not None else "")
+        elif task == "binary":
             rule = (f"accept at score ≥ {h.accept_at:.3f}, reject at ≤ {h.reject_at:.3f}, "
                     "defer between")
         else:
