@@ -16,6 +16,7 @@ from sklearn.metrics import top_k_accuracy_score
 
 import mlscope
 from mlscope.metrics.binomial import cp_upper
+from mlscope.report import render_html
 from mlscope.report.panels_verdict import launch_text
 from mlscope.result import EvaluationResult
 from tests.conftest import base_charter, binary_frame
@@ -77,6 +78,11 @@ def test_binary_rule_matches_the_rows(project: Callable[..., Path]) -> None:
     assert lines == h.lines
     assert "human decisions saved per 1,000" in lines[1]
     assert "Human in the loop" in "\n".join(launch_text(res))
+    # The HTML report: the section under "Should we ship?" and the risk–coverage chart.
+    html = render_html(res)
+    assert 'id="hitl"' in html
+    assert 'class="chart risk-coverage"' in html
+    assert "human decisions saved per 1,000" in html
 
 
 def test_joint_constraint_infeasible_says_why(project: Callable[..., Path]) -> None:
