@@ -34,6 +34,7 @@ from mlscope.pipeline import (
 )
 from mlscope.pipeline.calibration import reliability
 from mlscope.pipeline.guarantees import certify_thresholds
+from mlscope.pipeline.hitl import add_to_verdict, human_in_the_loop
 from mlscope.pipeline.scope import launch_scope
 from mlscope.result import EvaluationResult
 
@@ -120,9 +121,12 @@ def evaluate(
     diagnosis = diagnose_stage(run, plan, stats, table, reps, choice, human, decision)
     guarantees = certify_thresholds(run, plan, choice)
     curves = reliability(run, plan, stats, decision)
+    deferral = human_in_the_loop(run, plan, choice)
     launch = verdict(run, plan, table, choice, compared, decision, diagnosis,
                      guarantees=guarantees)
+    add_to_verdict(launch, deferral)
     scope = launch_scope(run, plan, table, reps, choice, launch)
     return assemble(run, plan, table, reps, choice, compared, human, decision, diagnosis,
                     started=t0, now=time.perf_counter(), verdict=launch,
-                    guarantees=guarantees, reliability=curves, scope=scope)
+                    guarantees=guarantees, reliability=curves, scope=scope,
+                    human_in_the_loop=deferral)

@@ -22,6 +22,7 @@ from mlscope.charter.check_base import (
 from mlscope.charter.check_data import DataChecks
 from mlscope.charter.costs import COST_KEYS, CostsSpec, cost_params
 from mlscope.charter.guarantees import check_guarantees
+from mlscope.charter.hitl import check_human_in_the_loop
 from mlscope.charter.messages import closest, identifier, is_number, suggest_id
 from mlscope.charter.pairs import check_compare
 from mlscope.charter.planning import check_planning
@@ -125,6 +126,8 @@ class MeaningChecks(DataChecks):
         check_metric_ranges(self, parts.metrics, parts.rules())
         check_guarantees(self, {e.id: e.metric for _, e in parts.metrics})
         check_planning(self, parts.ids if parts.complete_ids else None, parse_bound)
+        check_human_in_the_loop(self, named if d is not None and (d.models or d.predictions)
+                                else None)
 
     def check_diagnosis(self, parts: Parts) -> None:
         raw = self.raw.get("diagnosis")

@@ -34,7 +34,8 @@ def assemble(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates, choi
              verdict: Verdict | None = None,
              guarantees: list[Any] | None = None,
              reliability: list[Any] | None = None,
-             scope: Any = None) -> EvaluationResult:
+             scope: Any = None,
+             human_in_the_loop: Any = None) -> EvaluationResult:
     """Everything the stages produced, as one :class:`~mlscope.result.EvaluationResult`.
 
     The exit code is the launch verdict's when there is one (docs/cli.md: 0 when it
@@ -94,4 +95,5 @@ def assemble(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates, choi
         guarantees=list(guarantees or []),
         reliability=list(reliability or []),
         scope=scope,
+        human_in_the_loop=human_in_the_loop,
     )

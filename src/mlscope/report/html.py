@@ -66,6 +66,7 @@ from mlscope.report.panels_metrics import (
 )
 from mlscope.report.panels_verdict import launch_html
 from mlscope.report.reliability import reliability_panel
+from mlscope.report.risk_coverage import hitl_panel
 from mlscope.report.scripts import REPORT_CSP, SORT_JS
 from mlscope.report.verdict import verdict_view
 from mlscope.result import EvaluationResult
@@ -111,6 +112,7 @@ class Page:
     verdict: dict[str, Any] | None = None  # mlscope check's verdict: the first box
     launch: Markup = field(default_factory=Markup)  # the launch verdict, "Should we ship?"
     reliability: dict[str, Any] | None = None  # binary: a reliability diagram per model
+    hitl: dict[str, Any] | None = None  # human_in_the_loop: the risk–coverage chart
 
 
 def _page(result: EvaluationResult) -> Page:
@@ -181,6 +183,9 @@ def _page(result: EvaluationResult) -> Page:
     reliability = reliability_panel(result)
     if reliability:
         nav.append(("calibration", "Calibration"))
+    hitl = hitl_panel(result)
+    if hitl:
+        nav.append(("hitl", "Human in the loop"))
     confusion = confusion_panel(result)
     if confusion:
         nav.append(("confusion", "Confusion"))
@@ -230,6 +235,7 @@ def _page(result: EvaluationResult) -> Page:
         verdict=verdict,
         launch=launch,
         reliability=reliability,
+        hitl=hitl,
     )
 
 

@@ -37,6 +37,7 @@ ANSWERS: dict[str, str] = {
 SECTION_TITLES: dict[str, str] = {
     "costs": "Costs",
     "guarantees": "Guarantees",
+    "human_in_the_loop": "Human in the loop",
     "scope": "Scope",
 }
 

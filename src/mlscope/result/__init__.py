@@ -39,6 +39,7 @@ from mlscope.result.core import (
 from mlscope.result.decode import decode_dataclass
 from mlscope.result.diagnosis import Diagnosis
 from mlscope.result.guarantees import ThresholdGuarantee
+from mlscope.result.hitl import CoveragePoint, DeferralSlice, HumanInTheLoop, TopKAccuracy
 from mlscope.result.human import HumanLevel
 from mlscope.result.scope import Scope, ScopeCell
 from mlscope.result.verdict import Verdict, VerdictReason
@@ -50,11 +51,14 @@ __all__ = [
     "CheckResult",
     "ConfusionMatrix",
     "ConstraintCheck",
+    "CoveragePoint",
     "DecisionConfidence",
+    "DeferralSlice",
     "Diagnosis",
     "Difference",
     "EvaluationResult",
     "GateCheck",
+    "HumanInTheLoop",
     "HumanLevel",
     "IntervalInfo",
     "MetricInfo",
@@ -72,6 +76,7 @@ __all__ = [
     "Standing",
     "ThresholdChoice",
     "ThresholdGuarantee",
+    "TopKAccuracy",
     "Verdict",
     "VerdictReason",
     "decode_dataclass",

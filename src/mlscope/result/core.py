@@ -18,6 +18,7 @@ from mlscope.result.calibration import ReliabilityCurve
 from mlscope.result.decode import decode_dataclass
 from mlscope.result.diagnosis import Diagnosis
 from mlscope.result.guarantees import ThresholdGuarantee
+from mlscope.result.hitl import HumanInTheLoop
 from mlscope.result.human import HumanLevel
 from mlscope.result.requirements import RequirementCheck
 from mlscope.result.scope import Scope
@@ -481,6 +482,9 @@ class EvaluationResult:
     # Where the recommended model meets every requirement with family-wise confidence
     # (result/scope.py); None without requirements, and in results written before it.
     scope: Scope | None = None
+    # The deferral rule of the charter's `human_in_the_loop:` (result/hitl.py); None when
+    # the charter has none.
+    human_in_the_loop: HumanInTheLoop | None = None
     schema: str = SCHEMA_VERSION
 
     # -- lookups ---------------------------------------------------------------------
