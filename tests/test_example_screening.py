@@ -49,3 +49,30 @@ def test_the_verdict_is_to_ship_the_model(project: Path, tmp_path: Path) -> None
     thr = {(t.model, t.metric): t for t in res.thresholds}
     assert thr[("logistic", "cost")].chosen_on == "validation"
     assert 0 < (thr[("logistic", "cost")].threshold or 0) < 1
+    # The guarantee: a referral threshold that keeps sensitivity ≥ 0.90 with probability
+    # ≥ 0.95, certified on validation and read on test, stated in the verdict.
+    g = next(x for x in res.guarantees if x.metric == "recall" and x.slice == "overall")
+    assert g.model == "logistic"
+    assert g.threshold is not None
+    assert g.certified is not None
+    assert g.certified >= 0.90
+    assert g.report is not None
+    assert g.report >= g.certified - 0.1
+    assert any(line.startswith("recall >= 0.9 with probability ≥ 0.95: threshold")
+               for line in v.sections["guarantees"])
+    # Human in the loop: the deferral rule keeps the error on decided cases within 5%
+    # (certified) and defers at most a quarter of the cases.
+    h = res.human_in_the_loop
+    assert h is not None
+    assert v.sections["human_in_the_loop"]
+    # Scope: every cell the section keeps out is named with its reason.
+    s = res.scope
+    assert s is not None
+    assert s.model == "logistic"
+    out = [c for c in s.cells if c.status != "certified" and c.slice != "overall"]
+    assert out
+    for c in out:
+        assert any(line.startswith(f"Keep out {c.slice}:") for line in v.sections["scope"])
+    assert s.included
+    assert s.share is not None
+    assert 0 < s.share < 1

@@ -52,8 +52,9 @@ def _threshold_lines(model: str | None,
             out.append(f"{head}: no threshold qualifies — {g.message}" if g.message
                        else f"{head}: no threshold qualifies")
             continue
-        line = (f"{head}: threshold {g.threshold:.4g} (certified {_num(g.certified)}, "
-                f"{_num(g.report)} on the report split)")
+        line = (f"{head}: threshold {g.threshold:.4g} (certified bound "
+                f"{_num(g.certified)} on the calibration rows; {_num(g.report)} on the "
+                "report split)")
         known = [s for s in slices if s.certified is not None]
         if known:
             sign = 1.0 if g.requirement.startswith(">") else -1.0
