@@ -42,6 +42,7 @@ from mlscope.charter.schema import (
 )
 from mlscope.charter.schema_paths import lenient, try_model
 from mlscope.errors import InputError, did_you_mean
+from mlscope.metrics.task_costs import unknown_classes
 
 __all__ = [
     "MeaningChecks",
@@ -124,6 +125,14 @@ class MeaningChecks(DataChecks):
                         if parts.task in TASK_KEYS else ""),
                      fix=f"write `{EXAMPLES[parts.task]}`" if parts.task in EXAMPLES
                      else "remove `costs:`")
+        declared = parts.data.classes if parts.data is not None else None
+        if costs is not None and costs.matrix is not None and declared:
+            # With `data.classes` the labels are known before the data is read.
+            names = [str(c) for c in declared]
+            for bad in unknown_classes(names, costs.matrix):
+                self.add(("costs", "matrix"), f"`{bad}` is not one of `data.classes` "
+                         f"({', '.join(names)}){did_you_mean(bad, names)}",
+                         fix="write the labels as they appear in the data")
         check_metric_ranges(self, parts.metrics, parts.rules())
         check_guarantees(self, {e.id: e.metric for _, e in parts.metrics})
 

@@ -62,9 +62,9 @@ def check_matrix_classes(matrix: Mapping[str, Mapping[str, float]], classes: lis
     mean): known only once the data is open, so checked here and not in the charter."""
     for bad in unknown_classes(classes, matrix):
         raise InputError(
-            f"{where}the cost matrix names class `{bad}`, which the data does not have"
-            f"{did_you_mean(bad, classes)} (classes: {', '.join(classes)}); write the "
-            "labels as they appear in the data")
+            f"{where}the cost matrix (`costs.matrix`, or the entry's `matrix`) names class "
+            f"`{bad}`, which the data does not have{did_you_mean(bad, classes)} (classes: "
+            f"{', '.join(classes)}); write the labels as they appear in the data")
 
 
 def resolve_metrics(charter: Charter, t: EvalTable, base_dir: Path) -> list[Metric]:
