@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from click.testing import CliRunner
 
 from mlscope.cli import main

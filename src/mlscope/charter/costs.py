@@ -19,7 +19,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from mlscope.errors import InputError
 
@@ -92,6 +100,12 @@ class CostsSpec(BaseModel):
                 f"{str(value)[:60]!r}\nfix: write e.g. `matrix: {{oak: {{pine: 5, birch: 1}}, "
                 "pine: {oak: 2}}}` (a cell not written costs 0)")
         return {str(r): {str(c): x for c, x in cells.items()} for r, cells in value.items()}
+
+    @model_serializer(mode="wrap")
+    def _only_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # The keys of the other tasks' forms are not part of this charter: result.json
+        # records the costs as written (a binary charter's record is unchanged).
+        return {k: v for k, v in handler(self).items() if v is not None}
 
     @property
     def form(self) -> str:
