@@ -331,6 +331,10 @@ def test_bad_task_costs_exit_2_with_line_and_fix(tmp_path: Path, task: str, cost
      "is negative"),
     ("multiclass", {"id": "c", "metric": "expected_cost", "tp": 1}, "applies to binary"),
     ("regression", {"id": "c", "metric": "net_value"}, "does not apply to task `regression`"),
+    ("multiclass", {"id": "c", "metric": "expected_cost", "matrix": {"oak": {"maple": 0}}},
+     "every cell of `matrix` is 0"),
+    ("multiclass", {"id": "c", "metric": "expected_cost", "matrix": [1, 2]},
+     "must be a mapping"),
 ])
 def test_bad_cost_metric_entries(tmp_path: Path, task: str, metric: dict[str, Any],
                                  said: str) -> None:
@@ -349,3 +353,16 @@ def test_entry_costs_without_a_costs_section(tmp_path: Path) -> None:
     r = _validate(tmp_path, "regression", None,
                   {"id": "c", "metric": "expected_cost", "over": 2, "under": 1})
     assert r.exit_code == 0, r.output
+
+
+def test_an_entry_gives_its_own_matrix(tmp_path: Path) -> None:
+    own = {"birch": {"oak": 7.0}}
+    p = _multiclass_project(tmp_path, metrics=[
+        "accuracy", "expected_cost", {"id": "own", "metric": "expected_cost", "matrix": own}])
+    res = evaluate(p)
+    df = pd.read_parquet(tmp_path / "eval.parquet")
+    part = df[df["split"] == "test"]
+    proba = part[[f"resnet_{c}" for c in CLASSES]].to_numpy()
+    assert res.value("own", "resnet", split="test").value == pytest.approx(
+        _sk_matrix_cost(part["species"].to_numpy(), proba, part["w"].to_numpy(), own))
+    assert res.metric_info("own").params == {"unit": "EUR", "matrix": own}

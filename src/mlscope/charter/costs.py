@@ -196,8 +196,8 @@ def cost_params(params: Mapping[str, Any], metric_params: Mapping[str, Any],
     params
         The parameters the metric entry gives.
     metric_params
-        The registry metric's parameter specifications: a metric without ``unit`` reads
-        no costs and gets ``params`` back unchanged.
+        The registry metric's parameter specifications: a metric without the costs of
+        ``task`` reads none and gets ``params`` back unchanged.
     costs
         The charter's ``costs:`` section, if any.
     name
@@ -252,6 +252,11 @@ def cost_params(params: Mapping[str, Any], metric_params: Mapping[str, Any],
         raise InputError(why)
     if numbers and task == "regression" and (why := regression_costs_problem(
             params["over"], params["under"])):
+        raise InputError(why)
+    matrix = params.get(MATRIX_KEY)
+    if task == "multiclass" and isinstance(matrix, Mapping) and all(
+            isinstance(r, Mapping) and all(isinstance(x, int | float) for x in r.values())
+            for r in matrix.values()) and (why := matrix_problem(matrix)):
         raise InputError(why)
     return out
 
