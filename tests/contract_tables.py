@@ -135,6 +135,8 @@ def regression_charter(table: str = "regression.parquet") -> dict[str, Any]:
         "metrics": all_metrics("regression", ["lateness"]),
         "selection": {"rule": "satisficing", "optimize": "mae"},
         "intervals": {"resamples": 30},
+        # Asymmetric costs: every engine must agree on `expected_cost` (from Σ|e| and Σe).
+        "costs": {"unit": "EUR", "over": 1.0, "under": 3.0},
     }
 
 

@@ -96,6 +96,9 @@ def case_multiclass(folder: Path) -> Path:
         "metrics": all_metrics("multiclass", []),
         "selection": {"rule": "satisficing", "optimize": "accuracy"},
         "intervals": {"resamples": 30},
+        # A cost matrix (cells not given cost 0): `expected_cost` on every engine.
+        "costs": {"unit": "EUR", "matrix": {"oak": {"maple": 4.0, "birch": 1.0},
+                                            "birch": {"oak": 2.0}, "maple": {"maple": -1.0}}},
     }
     return write_case(folder, "multiclass", ch, {"multiclass.parquet": df})
 

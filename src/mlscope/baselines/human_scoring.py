@@ -93,7 +93,7 @@ def resolve_metric(m: HumanMetricSpec, task: str) -> ResolvedMetric:
         (``None`` when they have one).
     """
     spec = get_metric(m.name, task=task)
-    params = spec.resolve_params(m.params, where=f"metric `{m.id}`: ")
+    params = spec.resolve_params(m.params, where=f"metric `{m.id}`: ", task=task)
     hard = dict(params)
     reason: str | None = None
     if spec.name == "log_loss":

@@ -20,7 +20,7 @@ from mlscope.charter.check_base import (
     Parts,
 )
 from mlscope.charter.check_data import DataChecks
-from mlscope.charter.costs import COST_KEYS, CostsSpec, cost_params
+from mlscope.charter.costs import COST_KEYS, EXAMPLES, TASK_KEYS, CostsSpec, cost_params
 from mlscope.charter.guarantees import check_guarantees
 from mlscope.charter.hitl import check_human_in_the_loop
 from mlscope.charter.messages import closest, identifier, is_number, suggest_id
@@ -45,6 +45,7 @@ from mlscope.charter.schema import (
 )
 from mlscope.charter.schema_paths import lenient, try_model
 from mlscope.errors import InputError, did_you_mean
+from mlscope.metrics.task_costs import unknown_classes
 
 __all__ = [
     "MeaningChecks",
@@ -119,10 +120,22 @@ class MeaningChecks(DataChecks):
         named += [str(k) for k in raw_baselines] if isinstance(raw_baselines, dict) else []
         check_compare(self, named if d is not None and (d.models or d.predictions) else None)
         self.check_diagnosis(parts)
-        if "costs" in self.raw and parts.task not in (None, "binary"):
-            self.add(("costs",), f"`costs:` applies to binary tasks (the cost of a true or "
-                     f"false positive or negative); this task is `{parts.task}`",
-                     fix="remove `costs:`")
+        costs = self.costs()
+        if costs is not None and parts.task is not None and costs.form != parts.task:
+            self.add(("costs",), f"`costs:` gives the costs of a {costs.form} task "
+                     f"({', '.join(TASK_KEYS[costs.form])}); this task is `{parts.task}`"
+                     + (f", whose costs are {', '.join(TASK_KEYS[parts.task])}"
+                        if parts.task in TASK_KEYS else ""),
+                     fix=f"write `{EXAMPLES[parts.task]}`" if parts.task in EXAMPLES
+                     else "remove `costs:`")
+        declared = parts.data.classes if parts.data is not None else None
+        if costs is not None and costs.matrix is not None and declared:
+            # With `data.classes` the labels are known before the data is read.
+            names = [str(c) for c in declared]
+            for bad in unknown_classes(names, costs.matrix):
+                self.add(("costs", "matrix"), f"`{bad}` is not one of `data.classes` "
+                         f"({', '.join(names)}){did_you_mean(bad, names)}",
+                         fix="write the labels as they appear in the data")
         check_metric_ranges(self, parts.metrics, parts.rules())
         check_guarantees(self, {e.id: e.metric for _, e in parts.metrics})
         check_planning(self, parts.ids if parts.complete_ids else None, parse_bound)
@@ -318,23 +331,32 @@ class MeaningChecks(DataChecks):
                      "probability`) or logits (`score_type: logit`)")
             return
         costs = self.costs()
-        if costs is None and "costs" in self.raw and not set(COST_KEYS) & set(entry.params):
+        keys = TASK_KEYS.get(parts.task or "binary", COST_KEYS)
+        if costs is None and "costs" in self.raw and not set(keys) & set(entry.params):
             return  # the `costs:` section is broken; its own problems say how
+        if costs is not None and costs.form != (parts.task or costs.form) \
+                and not set(keys) & set(entry.params):
+            return  # `costs:` is of another task; said once, on `costs:`
         try:
-            with_costs = cost_params(entry.params, spec.params, costs, name)
+            with_costs = cost_params(entry.params, spec.params, costs, name,
+                                     task=parts.task or "binary")
         except InputError as exc:
             msg, _, fix = str(exc).partition("\nfix: ")
             self.add(p, msg, fix=fix or None)
             return
         try:
-            params = spec.resolve_params(with_costs, score_type=score_type)
+            params = spec.resolve_params(with_costs, score_type=score_type,
+                                         task=parts.task)
         except InputError as exc:
             msg = str(exc)
             m = re.search(r"parameter `([^`]+)`", msg)
             key = m.group(1) if m else None
             given = entry.params.get(key) if key is not None else None
             pspec = spec.params.get(key) if key is not None else None
-            if pspec is not None and key is not None and given is None:
+            if pspec is not None and pspec.tasks is not None and parts.task is not None \
+                    and parts.task not in pspec.tasks:
+                fix = f"remove `{key}`"
+            elif pspec is not None and key is not None and given is None:
                 fix = (f"add `{key}: <a value on the scale of the scores>` or "
                        f"`{key}: optimize`")
             elif pspec is not None and pspec.only_optimize is not None:

@@ -38,6 +38,7 @@ from mlscope.charter.check_base import DOCS, Parts
 from mlscope.charter.check_base import AnyRule as AnyRule
 from mlscope.charter.check_meaning import MeaningChecks
 from mlscope.charter.check_schema import SchemaChecks
+from mlscope.charter.costs import CostsSpec
 from mlscope.charter.messages import kind_suffix, show
 from mlscope.charter.positions import Key as Key
 from mlscope.charter.positions import KeyPath as KeyPath
@@ -178,6 +179,9 @@ def charter_to_dict(charter: Charter) -> dict[str, Any]:
 def _jsonable(x: Any) -> Any:
     if isinstance(x, Bound):
         return str(x) if x.decide_on is None else {"bound": str(x), "decide_on": x.decide_on}
+    if isinstance(x, CostsSpec):
+        # Only the keys of the form written (binary, multiclass or regression costs).
+        return {k: _jsonable(v) for k, v in x.model_dump().items()}
     if isinstance(x, BaseModel):
         return {name: _jsonable(getattr(x, name)) for name in type(x).model_fields}
     if isinstance(x, Mapping):

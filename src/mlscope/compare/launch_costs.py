@@ -99,8 +99,10 @@ def cost_lines(*, metrics: Sequence[MetricInfo], values: Mapping[tuple[str, str]
             continue
         lead, lo, hi = d if higher else (-d[0], -d[2] if d[2] is not None else None,
                                          -d[1] if d[1] is not None else None)
-        lines.append(f"{m} − {recommended}: {lead:+.3g}{_interval(lo, hi)} {unit} per case "
-                     f"({lead * 1000:+,.0f} per 1,000)")
+        # The line is the metric's own difference, as its label says: for a cost, a
+        # positive figure is what `m` costs more per case than the recommended model.
+        lines.append(f"{m} − {recommended}: {d[0]:+.3g}{_interval(d[1], d[2])} {unit} per "
+                     f"case ({d[0] * 1000:+,.0f} per 1,000)")
         if lo is not None and lo > 0 and (best is None or lead > best[1]):
             best = (m, lead, lo, hi)
     if best is not None:

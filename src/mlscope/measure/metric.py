@@ -10,12 +10,13 @@ from typing import Any
 from mlscope.charter.costs import cost_params
 from mlscope.charter.schema import Charter, MetricEntry
 from mlscope.data.source import EvalTable
-from mlscope.errors import InputError
+from mlscope.errors import InputError, did_you_mean
 from mlscope.metrics.registry import MetricSpec, get_metric
+from mlscope.metrics.task_costs import unknown_classes
 from mlscope.plugins import UserFunction, load_callable
 from mlscope.result import MetricInfo
 
-__all__ = ["Metric", "metric_label", "resolve_metrics"]
+__all__ = ["Metric", "check_matrix_classes", "metric_label", "resolve_metrics"]
 
 
 @dataclass
@@ -55,6 +56,17 @@ def metric_label(spec: MetricSpec, params: Mapping[str, Any]) -> str:
     return " ".join([spec.label, *parts])
 
 
+def check_matrix_classes(matrix: Mapping[str, Mapping[str, float]], classes: list[str],
+                         where: str) -> None:
+    """Refuse a cost matrix that names a class the data does not have (with a did you
+    mean): known only once the data is open, so checked here and not in the charter."""
+    for bad in unknown_classes(classes, matrix):
+        raise InputError(
+            f"{where}the cost matrix (`costs.matrix`, or the entry's `matrix`) names class "
+            f"`{bad}`, which the data does not have{did_you_mean(bad, classes)} (classes: "
+            f"{', '.join(classes)}); write the labels as they appear in the data")
+
+
 def resolve_metrics(charter: Charter, t: EvalTable, base_dir: Path) -> list[Metric]:
     """The charter's metrics, resolved against the registry and the opened data.
 
@@ -90,11 +102,15 @@ def resolve_metrics(charter: Charter, t: EvalTable, base_dir: Path) -> list[Metr
                 "or logits (`score_type: logit`)"
             )
         try:
-            given = cost_params(entry.params, spec.params, charter.costs, spec.name)
+            given = cost_params(entry.params, spec.params, charter.costs, spec.name,
+                                task=charter.task)
         except InputError as exc:
             msg, _, fix = str(exc).partition("\nfix: ")
             raise InputError(f"{where}{msg}" + (f"; {fix}" if fix else "")) from None
-        params = spec.resolve_params(given, where=where, score_type=score_type)
+        params = spec.resolve_params(given, where=where, score_type=score_type,
+                                     task=task if task != "errors" else None)
+        if isinstance(params.get("matrix"), dict):
+            check_matrix_classes(params["matrix"], t.classes, where)
         if charter.task == "multiclass":
             # `accuracy` is shared with binary; a multiclass prediction is the arg-max class,
             # so the binary threshold parameter has no meaning there.

@@ -26,7 +26,13 @@ from mlscope.metrics.arith import safe_div
 from mlscope.metrics.binary_reasons import rows_reason
 from mlscope.metrics.binary_threshold import confusion_at
 from mlscope.metrics.spec import FloatArray, MetricSpec, ParamSpec
-from mlscope.metrics.stats import BinaryStats
+from mlscope.metrics.stats import BinaryStats, MulticlassStats, RegressionStats
+from mlscope.metrics.task_costs import (
+    multiclass_expected_cost,
+    regression_expected_cost,
+    why_multiclass_cost,
+    why_regression_cost,
+)
 
 __all__ = [
     "COST_KEYS",
@@ -108,14 +114,16 @@ def _best_cost(stats: BinaryStats, c: tuple[float, float, float, float]) -> Floa
     return np.where(finite.any(axis=-1), best, np.nan)
 
 
-def expected_cost(stats: BinaryStats, threshold: float | str = 0.5, **params: Any
-                  ) -> FloatArray:
+def expected_cost(stats: BinaryStats | MulticlassStats | RegressionStats,
+                  threshold: float | str = 0.5, **params: Any) -> FloatArray:
     """Mean cost per case at ``threshold`` (lower is better).
 
     Parameters
     ----------
     stats
-        Binary statistics, batch dimensions allowed.
+        Binary statistics, batch dimensions allowed; multiclass and regression
+        statistics go to :mod:`mlscope.metrics.task_costs` (``matrix``; ``over`` and
+        ``under``), where ``threshold`` has no meaning.
     threshold
         Rows with ``score >= threshold`` are predicted positive; ``"optimize"`` returns
         the lowest expected cost over the candidate thresholds of each batch element.
@@ -128,6 +136,10 @@ def expected_cost(stats: BinaryStats, threshold: float | str = 0.5, **params: An
     numpy.ndarray
         Shape ``stats.batch_shape``; NaN where there is no weight.
     """
+    if isinstance(stats, MulticlassStats):
+        return multiclass_expected_cost(stats, params["matrix"])
+    if isinstance(stats, RegressionStats):
+        return regression_expected_cost(stats, float(params["over"]), float(params["under"]))
     c = _costs(params)
     if threshold == "optimize":
         return _best_cost(stats, c)
@@ -183,11 +195,17 @@ def choose_cost_threshold(stats: BinaryStats, **params: Any) -> float:
     return float(stats.scores[tied[0]])
 
 
-def why_cost(stats: BinaryStats, threshold: float | str = 0.5, **_: Any) -> str | None:
-    """Why a cost metric is undefined: only when the slice has no rows (or no weight).
+def why_cost(stats: BinaryStats | MulticlassStats | RegressionStats,
+             threshold: float | str = 0.5, **params: Any) -> str | None:
+    """Why a cost metric is undefined: only when the slice has no rows (or no weight),
+    or a multiclass cost matrix names a class the data does not have.
 
     A one-class slice has a cost: every case still has an outcome.
     """
+    if isinstance(stats, MulticlassStats):
+        return why_multiclass_cost(stats, params["matrix"])
+    if isinstance(stats, RegressionStats):
+        return why_regression_cost(stats)
     return rows_reason(stats)
 
 
@@ -257,8 +275,9 @@ def why_break_even_prevalence(stats: BinaryStats, threshold: float, tp: float, f
 # Registration
 # --------------------------------------------------------------------------------------
 
+_BINARY = frozenset({"binary"})
 _THRESHOLD = ParamSpec(
-    kind="threshold", default=0.5, low=0.0, high=1.0,
+    kind="threshold", default=0.5, low=0.0, high=1.0, tasks=_BINARY,
     doc="rows with score >= threshold are predicted positive (a probability, also for "
         "logits; on the scores' own scale with `score_type: score`); `optimize` picks the "
         "cost-optimal threshold on the selection split and carries it to the other splits",
@@ -267,8 +286,9 @@ _THRESHOLD = ParamSpec(
 
 def _cost_param(outcome: str) -> ParamSpec:
     return ParamSpec(
-        kind="float", default=None,
-        doc=f"cost per {outcome} (a gain is negative); none: the charter's `costs:`",
+        kind="float", default=None, tasks=_BINARY,
+        doc=f"binary: cost per {outcome} (a gain is negative); none: the charter's "
+            "`costs:`",
     )
 
 
@@ -282,14 +302,32 @@ _PARAMS: dict[str, ParamSpec] = {
                       doc="the unit of the costs (EUR, hours); from the charter's `costs:`"),
 }
 
+_REGRESSION = frozenset({"regression"})
+# `expected_cost` reads the costs of its task: these are its parameters beyond _PARAMS.
+_TASK_PARAMS: dict[str, ParamSpec] = {
+    "matrix": ParamSpec(
+        kind="matrix", default=None, tasks=frozenset({"multiclass"}),
+        doc="multiclass: the cost matrix {true class: {predicted class: cost}} (a cell "
+            "not given costs 0); none: the charter's `costs:`"),
+    "over": ParamSpec(
+        kind="float", default=None, low=0.0, tasks=_REGRESSION,
+        doc="regression: cost per unit of over-prediction (prediction above the label); "
+            "none: the charter's `costs:`"),
+    "under": ParamSpec(
+        kind="float", default=None, low=0.0, tasks=_REGRESSION,
+        doc="regression: cost per unit of under-prediction (prediction below the label); "
+            "none: the charter's `costs:`"),
+}
+
 SPECS: list[MetricSpec] = [
     MetricSpec(
-        name="expected_cost", tasks=frozenset({"binary"}), direction="lower",
-        fn=expected_cost, undefined=why_cost, label="Expected cost",
-        description="Mean cost per case of the outcomes at the threshold, in the unit of "
-                    "the charter's `costs:` (a gain is a negative cost): (TP·tp + FP·fp + "
-                    "FN·fn + TN·tn) / N.",
-        params=_PARAMS, chooser=choose_cost_threshold,
+        name="expected_cost", tasks=frozenset({"binary", "multiclass", "regression"}),
+        direction="lower", fn=expected_cost, undefined=why_cost, label="Expected cost",
+        description="Mean cost per case, in the unit of the charter's `costs:` (a gain is "
+                    "a negative cost). Binary, at the threshold: (TP·tp + FP·fp + FN·fn + "
+                    "TN·tn) / N; multiclass, of the arg-max class: Σ confusion × matrix / "
+                    "N; regression: mean of over·max(ŷ − y, 0) + under·max(y − ŷ, 0).",
+        params={**_PARAMS, **_TASK_PARAMS}, chooser=choose_cost_threshold,
     ),
     MetricSpec(
         name="net_value", tasks=frozenset({"binary"}), direction="higher",

@@ -70,6 +70,7 @@ def markdown() -> str:
         for s in specs:
             params = "<br>".join(
                 f"`{k}` (default `{p.default}`): {p.doc}" for k, p in s.params.items()
+                if p.tasks is None or task in p.tasks  # a shared metric's, for this task
             ) or "—"
             desc = " ".join(s.description.split()).replace("|", "\\|")
             lines.append(f"| `{s.name}` | {s.direction} | {params.replace('|', '/')} | {desc} |")

@@ -44,16 +44,21 @@ ChooserFn = Callable[..., float]
 class ParamSpec:
     """A metric parameter: its type, default and meaning.
 
-    ``kind`` is ``"float"``, ``"int"`` or ``"threshold"`` (a float in [0, 1] for
-    probabilities, or the string ``"optimize"``: choose the threshold that maximises the
-    metric on the selection split and carry it to the other splits).
+    ``kind`` is ``"float"``, ``"int"``, ``"str"``, ``"matrix"`` (a mapping of mappings of
+    numbers, e.g. a cost matrix ``{true class: {predicted class: cost}}``) or
+    ``"threshold"`` (a float in [0, 1] for probabilities, or the string ``"optimize"``:
+    choose the threshold that maximises the metric on the selection split and carry it to
+    the other splits).
     """
 
-    kind: Literal["float", "int", "threshold", "str"]
+    kind: Literal["float", "int", "threshold", "str", "matrix"]
     default: Any
     doc: str
     low: float | None = None
     high: float | None = None
+    # The tasks the parameter applies to (None: every task of the metric). A metric shared
+    # by several tasks (``expected_cost``) reads different parameters in each.
+    tasks: frozenset[str] | None = None
     # Set on a `threshold` that only `optimize` may take (an operating point chooses its
     # own threshold): a number is refused with this explanation and fix, never ignored.
     only_optimize: str | None = None
@@ -111,23 +116,34 @@ class MetricSpec:
         return self.direction == "higher"
 
     def resolve_params(self, given: Mapping[str, Any], *, where: str = "",
-                       score_type: str = "probability") -> dict[str, Any]:
+                       score_type: str = "probability", task: str | None = None
+                       ) -> dict[str, Any]:
         """Check ``given`` against :attr:`params` and fill in defaults.
 
         ``score_type`` is the charter's ``data.score_type``: a threshold is a probability
         in [0, 1] for ``probability`` and ``logit`` scores, and any number on the scale of
         the scores for ``score``, where no default threshold has a meaning, so one must
-        be given.
+        be given. With ``task``, parameters of the metric's other tasks are refused when
+        given and left out otherwise.
         """
         out: dict[str, Any] = {}
+        mine = {k: p for k, p in self.params.items()
+                if task is None or p.tasks is None or task in p.tasks}
         for key in given:
+            if key in self.params and key not in mine:
+                tasks = " and ".join(sorted(self.params[key].tasks or ()))
+                raise InputError(
+                    f"{where}metric `{self.name}` parameter `{key}` applies to {tasks} "
+                    f"tasks only, and this task is {task} (parameters here: "
+                    f"{', '.join(mine) or 'none'})"
+                )
             if key not in self.params:
-                known = ", ".join(self.params) or "none"
+                known = ", ".join(mine) or "none"
                 raise InputError(
                     f"{where}metric `{self.name}` has no parameter `{key}`"
-                    f"{did_you_mean(key, self.params)} (parameters: {known})"
+                    f"{did_you_mean(key, mine)} (parameters: {known})"
                 )
-        for key, spec in self.params.items():
+        for key, spec in mine.items():
             if (score_type == "score" and spec.kind == "threshold" and key not in given
                     and spec.default != "optimize"):
                 raise InputError(
@@ -142,10 +158,13 @@ class MetricSpec:
 
     def is_operating_point(self, params: Mapping[str, Any]) -> bool:
         """True when the metric picks its threshold on the selection split: with
-        ``threshold: optimize``, or with a chooser and no threshold parameter given."""
+        ``threshold: optimize``, or with a chooser and no threshold parameter at all (a
+        metric with a threshold parameter that is not given, as in a task where it does
+        not apply, is no operating point)."""
         if params.get("threshold") == "optimize":
             return True
-        return self.chooser is not None and "threshold" not in params
+        return (self.chooser is not None and "threshold" not in params
+                and "threshold" not in self.params)
 
 
 def _check_param(metric: str, key: str, spec: ParamSpec, value: Any, where: str,
@@ -155,6 +174,8 @@ def _check_param(metric: str, key: str, spec: ParamSpec, value: Any, where: str,
         return value
     if spec.only_optimize is not None:
         raise InputError(f"{bad}cannot be {value!r}: {spec.only_optimize}")
+    if spec.kind == "matrix":
+        return _check_matrix(bad, value)
     if spec.kind == "str":
         if not isinstance(value, str):
             raise InputError(f"{bad}must be text, got {value!r}")
@@ -173,3 +194,23 @@ def _check_param(metric: str, key: str, spec: ParamSpec, value: Any, where: str,
             spec.high is not None and value > spec.high):
         raise InputError(f"{bad}must be in [{spec.low}, {spec.high}], got {value!r}")
     return int(value) if spec.kind == "int" else float(value)
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and bool(np.isfinite(x))
+
+
+def _check_matrix(bad: str, value: Any) -> dict[str, dict[str, float]]:
+    """A mapping of mappings of finite numbers, its keys as text (labels as in the data)."""
+    if not isinstance(value, Mapping) or not all(isinstance(r, Mapping)
+                                                 for r in value.values()):
+        raise InputError(f"{bad}must be a mapping {{true class: {{predicted class: "
+                         f"number}}}}, got {value!r}")
+    out: dict[str, dict[str, float]] = {}
+    for row, cells in value.items():
+        for col, x in cells.items():
+            if not _is_number(x):
+                raise InputError(f"{bad}cell [{row}][{col}] must be a finite number, "
+                                 f"got {x!r}")
+        out[str(row)] = {str(c): float(x) for c, x in cells.items()}
+    return out
