@@ -468,3 +468,24 @@ def test_more_bad_input_exits_2(tmp_path: Path, case: str, expected: str) -> Non
     assert r.exit_code == 2, r.output
     assert expected in r.output
     assert "Traceback" not in r.output
+
+
+def test_dashboard_run_page_states_the_annotators(tmp_path: Path) -> None:
+    """The run page's human-level line counts annotators and items (it once printed a
+    dict's bound ``items`` method: Jinja reads ``h.items`` as the attribute first)."""
+    from mlscope.store import Store
+    from tests.test_server import fetch, running
+
+    df, _ = annotated_frame()
+    c = charter(metrics=["accuracy", "roc_auc"])
+    c["baselines"] = {"annotators": {"kind": "human", "annotations": {
+        "columns": [f"a{j}" for j in range(1, 6)]}, "reference": "gold"}}
+    res = mlscope.evaluate(write(tmp_path, c, df), resamples=0)
+    assert res.human is not None
+    with Store.open(tmp_path / "store.sqlite") as store:
+        rid = store.save(res, command="mlscope run", charter_text="")
+        with running(store) as base:
+            body = fetch(f"{base}/runs/{rid}").body
+    items = res.human.agreement.n_items
+    assert f"5 annotators, {items:,} items," in body
+    assert "built-in method" not in body

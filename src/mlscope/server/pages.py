@@ -373,7 +373,7 @@ def _human(result: EvaluationResult) -> dict[str, Any] | None:
     def num(x: float | None) -> str:
         return "—" if x is None else f"{x:.2f}"
 
-    return {"annotators": ag.n_annotators, "items": f"{ag.n_items:,}",
+    return {"annotators": ag.n_annotators, "n_items": f"{ag.n_items:,}",
             "per_item": f"{ag.labels_per_item:.1f}", "alpha": num(ag.krippendorff_alpha),
             "kappa": num(ag.fleiss_kappa), "agree": _pct(ag.percent_agreement),
             "typical": hl.typical_human, "warning": ag.warning or "",
