@@ -49,6 +49,11 @@ _LAZY = {
 }
 
 
+def __dir__() -> list[str]:
+    # The lazily imported names are part of the API: show them to dir() and completion.
+    return sorted(set(globals()) | set(__all__))
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib

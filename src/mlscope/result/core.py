@@ -11,7 +11,7 @@ import json
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlscope.atomic import write_atomic
 from mlscope.result.calibration import ReliabilityCurve
@@ -23,6 +23,9 @@ from mlscope.result.human import HumanLevel
 from mlscope.result.requirements import RequirementCheck
 from mlscope.result.scope import Scope
 from mlscope.result.verdict import Verdict
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "OVERALL",
@@ -507,6 +510,18 @@ class EvaluationResult:
     @property
     def winner(self) -> str | None:
         return self.selection.primary.winner if self.selection else None
+
+    def to_frame(self) -> pd.DataFrame:
+        """Every metric value as a tidy table (:func:`mlscope.result.frame.to_frame`)."""
+        from mlscope.result.frame import to_frame
+
+        return to_frame(self)
+
+    def _repr_html_(self) -> str:
+        # What a notebook shows for a result: the verdict and the overall values.
+        from mlscope.result.frame import summary_html
+
+        return summary_html(self)
 
     # -- (de)serialisation -------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
