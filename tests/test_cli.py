@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -85,6 +86,23 @@ def test_metrics_lists_registry() -> None:
     assert r.exit_code == 0
     assert "roc_auc" in r.output
     assert "higher" in r.output
+
+
+@pytest.mark.parametrize("columns", [80, 160])
+def test_metrics_reads_whole_at_any_width(columns: int) -> None:
+    """Every metric name stands whole on its own line or row (none broken mid-word), and
+    text in brackets survives (rich once read `[eps, 1 − eps]` as markup and dropped it)."""
+    import re
+
+    from mlscope.metrics.registry import REGISTRY
+
+    r = CliRunner(env={"COLUMNS": str(columns)}).invoke(main, ["metrics"])
+    assert r.exit_code == 0
+    lines = r.output.splitlines()
+    assert all(len(line.rstrip()) <= columns for line in lines)
+    starts = {line.split()[0] for line in lines if line.strip() and not line.startswith("  ")}
+    assert set(REGISTRY) <= starts
+    assert "clipped to [eps, 1 − eps]" in re.sub(r"\s+", " ", r.output)
 
 
 def test_charter_file_untouched(project: Callable[..., Path], tmp_path: Path) -> None:
