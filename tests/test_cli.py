@@ -164,3 +164,21 @@ def test_serve_without_a_store_exits_2(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["serve", str(tmp_path)])
     assert r.exit_code == 2
     assert (tmp_path / ".mlscope" / "store.sqlite").read_text() == "not a database"
+
+
+def test_commands_write_to_their_own_folders(project: Callable[..., Path]) -> None:
+    """`run` and `diagnose` on one charter keep each other's outputs: by default each
+    writes to mlscope-out/<command>/ and says where."""
+    cpath = project()
+    outs = {}
+    for command in ("run", "diagnose"):
+        r = CliRunner(env={"COLUMNS": "200"}).invoke(
+            main, [command, str(cpath), "--resamples", "0", "--no-store"])
+        assert r.exit_code in (0, 1), r.output
+        folder = cpath.parent / "mlscope-out" / command
+        assert (folder / "result.json").exists()
+        assert str(folder) in " ".join(r.output.split()).replace(" ", "") or \
+            folder.name in r.output
+        outs[command] = json.loads((folder / "result.json").read_text(encoding="utf-8"))
+    assert outs["run"]["diagnosis"] is None
+    assert outs["diagnose"]["diagnosis"] is not None

@@ -94,9 +94,11 @@ def run_command(
         raise InputError("mlscope check needs something to check against: set `blessed:` "
                          "(and `gates:`) in the charter, or give --candidate to check a model "
                          "against the requirements")
-    out_dir = out or (charter.parent / "mlscope-out")
     ctx_meta = ctx.meta if ctx is not None else {}
     command = ctx.info_name if ctx is not None and ctx.info_name else "run"
+    # One folder per command by default, so `check` never replaces what `run` or
+    # `diagnose` wrote beside the same charter.
+    out_dir = out or (charter.parent / "mlscope-out" / command)
     result.command = command
     if check:
         # One exit code: after `check` the verdict decides it, in result.json, the report,
@@ -218,7 +220,8 @@ def _keep_spark_master(ctx: click.Context, _param: click.Parameter, value: str |
 RUN_OPTIONS = [
     click.argument("charter", type=click.Path(path_type=Path), default="mlscope.yaml"),
     click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
-                 help="Output folder (default: mlscope-out/ next to the charter)."),
+                 help="Output folder (default: mlscope-out/<command>/ next to the charter, e.g. "
+                      "mlscope-out/run/)."),
     click.option("--resamples", type=click.IntRange(min=0), default=None,
                  help="Bootstrap resamples (overrides the charter; 0 turns intervals off)."),
     click.option("--seed", type=int, default=None, help="Seed (overrides the charter)."),

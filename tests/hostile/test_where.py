@@ -302,7 +302,7 @@ def test_ordinary_predicates_run_end_to_end(tmp_path: Path) -> None:
     assert CliRunner().invoke(main, ["validate", str(cpath)]).exit_code == 0
     r = CliRunner().invoke(main, ["run", str(cpath), "-q", "--no-store"])
     assert r.exit_code in (0, 1), r.output
-    assert (tmp_path / "mlscope-out" / "result.json").exists()
+    assert (tmp_path / "mlscope-out" / "run" / "result.json").exists()
 
 
 # --- the checker itself ---------------------------------------------------------------------
