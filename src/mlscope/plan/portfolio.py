@@ -212,15 +212,15 @@ def score_feasibility(drivers: FeasibilityDrivers) -> Score:
         level = "high" if rows >= ROWS_HIGH else "medium" if rows >= ROWS_MEDIUM else "low"
         parts.append(_driver("labelled_rows", level, f"{rows:,}",
                              f"≥ {ROWS_HIGH:,} high, ≥ {ROWS_MEDIUM:,} medium, else low"))
-    level, note = _leveled(drivers.data_stability)
-    parts.append(_driver("data_stability", level, level, note))
+    stab, stab_note = _leveled(drivers.data_stability)
+    parts.append(_driver("data_stability", stab, stab, stab_note))
     hc = drivers.human_can_do
     parts.append(_driver("human_can_do", _HUMAN[hc] if hc else None, hc,
                          "a person can do the task: yes/partly/no = high/medium/low"))
     for key in ("accuracy_requirement", "cost_of_errors"):
-        level, note = _leveled(getattr(drivers, key))
-        flipped = _flip(level) if level else None
-        parts.append(_driver(key, flipped, level,
+        given, note = _leveled(getattr(drivers, key))
+        flipped = _flip(given) if given else None
+        parts.append(_driver(key, flipped, given,
                              (note + "; " if note else "") + "reversed: high makes it harder"))
     return _mean(parts)
 
