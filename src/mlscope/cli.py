@@ -172,6 +172,23 @@ def init(data: Path, out: Path, project: str | None, label: str | None, task: st
 
 
 @main.command()
+@click.argument("portfolio", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=None, metavar="DIR",
+              help="Where portfolio.svg, portfolio.html and portfolio.json go "
+                   "(default: out/ next to the portfolio file).")
+@_guard
+def portfolio(portfolio: Path, out: Path | None) -> int:
+    """Score candidate projects by impact and feasibility, rank them and draw the 2×2.
+
+    Each project is a charter (its `planning:` drivers) or an inline entry with `impact:`
+    and `feasibility:` drivers; scores carry ranges (docs/planning-portfolio.md).
+    """
+    from mlscope.cli_portfolio import run_portfolio
+
+    return run_portfolio(portfolio, out=out, console=Console(highlight=False, soft_wrap=True))
+
+
+@main.command()
 @apply_options(RUN_OPTIONS)
 @_guard
 def run(charter: Path, out: Path | None, resamples: int | None, seed: int | None, engine: str,
