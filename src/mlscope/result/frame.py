@@ -3,19 +3,81 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from mlscope.result.core import EvaluationResult
 
 __all__ = ["FRAME_COLUMNS", "summary_html", "to_frame"]
 
 FRAME_COLUMNS: tuple[str, ...] = ("split", "model", "kind", "slice", "metric", "value",
                                   "low", "high", "n", "undefined")
 """The columns of :func:`to_frame`, in order."""
+
+
+# What the functions read of an EvaluationResult, structurally: result.core calls them,
+# so this module cannot import it.
+class _Value(Protocol):
+    @property
+    def split(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def slice(self) -> str: ...
+    @property
+    def metric(self) -> str: ...
+    @property
+    def value(self) -> float | None: ...
+    @property
+    def lower(self) -> float | None: ...
+    @property
+    def upper(self) -> float | None: ...
+    @property
+    def undefined(self) -> str | None: ...
+    @property
+    def n_rows(self) -> int: ...
+
+
+class _Model(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def family(self) -> str | None: ...
+
+
+class _Metric(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+class _Verdict(Protocol):
+    @property
+    def headline(self) -> str: ...
+
+
+class EvaluationResult(Protocol):
+    """The parts of :class:`mlscope.result.EvaluationResult` read here."""
+
+    @property
+    def project(self) -> str: ...
+    @property
+    def task(self) -> str: ...
+    @property
+    def splits(self) -> Mapping[str, str | None]: ...
+    @property
+    def values(self) -> Sequence[_Value]: ...
+    @property
+    def models(self) -> Sequence[_Model]: ...
+    @property
+    def metrics(self) -> Sequence[_Metric]: ...
+    @property
+    def verdict(self) -> _Verdict | None: ...
+    @property
+    def winner(self) -> str | None: ...
 
 
 def _kind(result: EvaluationResult) -> dict[str, str]:
