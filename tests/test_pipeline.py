@@ -203,9 +203,22 @@ def test_progress_reports_every_stage_to_completion(project: Callable[..., Path]
     mlscope.evaluate(cpath, resamples=30,
                      progress=lambda stage, done, total: seen.setdefault(stage, []).append(
                          (done, total)))
-    assert set(seen) == {"point estimates", "intervals validation", "intervals test"}
-    for calls in seen.values():
+    steps = [s for s in seen if s.startswith("step: ")]
+    assert set(seen) - set(steps) == {"point estimates", "intervals validation",
+                                      "intervals test"}
+    for stage, calls in seen.items():
+        if stage.startswith("step: "):
+            continue
         dones = [d for d, _ in calls]
         assert dones == sorted(dones)
         assert calls[-1][0] == calls[-1][1]  # finished
     assert seen["intervals test"][-1] == (30, 30)
+    # The intervals move model by model, not in one jump from 0 to the end.
+    assert len({d for d, _ in seen["intervals test"]}) > 2
+    # One display over every stage: named steps counting up to their total, then done.
+    order = [(s, d, t) for s in steps for d, t in seen[s]]
+    order.sort(key=lambda x: x[1])
+    assert [d for _, d, _ in order] == list(range(len(order)))
+    assert {t for _, _, t in order} == {len(order) - 1}
+    assert order[0][0] == "step: opening the data"
+    assert order[-1][0] == "step: done"

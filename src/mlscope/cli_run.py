@@ -50,10 +50,13 @@ def progress_bar(*, enabled: bool) -> Iterator[Callable[[str, int, int], None] |
         tasks: dict[str, Any] = {}
 
         def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total,
-                                            visible=time.monotonic() - start > 1.0)
-            bar.update(tasks[stage], completed=done, total=total)
+            # The run's stages share one bar, named by the stage it is in; a long stage
+            # (reading rows, each split's intervals) has a bar of its own under it.
+            key, name = ("step", stage[6:]) if stage.startswith("step: ") else (stage, stage)
+            if key not in tasks:
+                tasks[key] = bar.add_task(name, total=total,
+                                          visible=time.monotonic() - start > 1.0)
+            bar.update(tasks[key], completed=done, total=total, description=name)
             if time.monotonic() - start > 1.0:
                 for task_id in tasks.values():
                     bar.update(task_id, visible=True)

@@ -47,6 +47,23 @@ EngineName = Literal["numpy", "duckdb", "spark"]
 Progress = Callable[[str, int, int], None]
 
 
+class _Steps:
+    """Reports the stage the run is in as ``progress("step: <name>", i, total)``: one
+    display over every stage (the CLI shows it as one named bar)."""
+
+    TOTAL = 9
+
+    def __init__(self, tick: Progress) -> None:
+        self.tick, self.i = tick, 0
+
+    def __call__(self, name: str) -> None:
+        self.tick(f"step: {name}", self.i, self.TOTAL)
+        self.i += 1
+
+    def done(self) -> None:
+        self.tick("step: done", self.TOTAL, self.TOTAL)
+
+
 def evaluate(
     charter: str | Path | Charter,
     *,
@@ -91,7 +108,9 @@ def evaluate(
         and slice (``result.comparisons``), replacing the charter's ``compare.pairs``; and
         McNemar's method for them (default: ``compare.mcnemar``).
     progress
-        Called as ``progress(stage, done, total)`` as work completes (the CLI's bar).
+        Called as ``progress(stage, done, total)`` as work completes (the CLI's bar):
+        ``stage`` is ``"step: <name>"`` for the run's stages (``done`` of ``total``
+        stages), or a long stage's own count (``"intervals test"``: resamples).
 
     Returns
     -------
@@ -106,26 +125,37 @@ def evaluate(
     """
     t0 = time.perf_counter()
     tick = progress or (lambda stage, done, total: None)
+    step = _Steps(tick)
+    step("opening the data")
     run = open_run(charter, base_dir=base_dir, resamples=resamples, seed=seed, engine=engine,
                    binned=binned, spark=spark)
+    step("fitting baselines")
     fit_baselines(run)
     plan = plan_run(run, diagnose)
+    step("reading the rows")
     stats = aggregate(run, plan, tick)
     table = finalise(run, plan, stats)
+    step("bootstrap intervals")
     reps = intervals(run, plan, stats, table, tick)
+    step("selecting and comparing")
     choice = select_models(run, plan, table, reps)
     compared = compare_models(run, plan, stats, table, reps, choice, pairs=pairs,
                               mcnemar=mcnemar)
+    step("human level")
     human = human_level(run, plan)
     decision = decide(run, plan, table, reps, choice, compared, human, candidate=candidate)
+    step("diagnosis")
     diagnosis = diagnose_stage(run, plan, stats, table, reps, choice, human, decision)
+    step("guarantees and calibration")
     guarantees = certify_thresholds(run, plan, choice)
     curves = reliability(run, plan, stats, decision)
     deferral = human_in_the_loop(run, plan, choice)
+    step("verdict and scope")
     launch = verdict(run, plan, table, choice, compared, decision, diagnosis,
                      guarantees=guarantees)
     add_to_verdict(launch, deferral)
     scope = launch_scope(run, plan, table, reps, choice, launch)
+    step.done()
     return assemble(run, plan, table, reps, choice, compared, human, decision, diagnosis,
                     started=t0, now=time.perf_counter(), verdict=launch,
                     guarantees=guarantees, reliability=curves, scope=scope,

@@ -29,9 +29,15 @@ def _replicates(run: Run, plan: RunPlan, stats: Statistics, table: MetricTable,
         return threshold_edges(metrics, table.thresholds, mi, t.score_type_of(mi))
 
     out: dict[ValueKey, list[FloatArray]] = {}
+    done = 0
     for batch in stats.replicates(split, split_index, edges, tick):
         ss = batch.stats
-        for mi in batch.models:
+        for j, mi in enumerate(batch.models):
+            if not batch.centred and j:
+                # A batch may hold every resample at once (small data): move the display
+                # model by model while its metrics are read, not in one jump at the end.
+                tick(f"intervals {split}", done + batch.size * j // len(batch.models),
+                     run.resamples)
             for skey in table.slices:
                 if batch.centred and (mi, skey) not in ss.task:
                     continue
@@ -54,6 +60,7 @@ def _replicates(run: Run, plan: RunPlan, stats: Statistics, table: MetricTable,
                                      charter_scale=t.score_type)
                     arr = np.broadcast_to(np.asarray(val, dtype=np.float64), (batch.size,))
                     out.setdefault(key, []).append(arr)
+        done += batch.size
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
