@@ -463,15 +463,30 @@ def test_cli_import_then_tag(template: Store, store: str, tmp_path: Path) -> Non
 
     preds = tmp_path / "preds"
     r = CliRunner().invoke(main, ["mlflow", "import", store, "--experiment", "churn-models",
-                                  "--out-dir", str(preds), "--id-column", "customer_id"])
+                                  "--out-dir", str(preds), "--id-column", "customer_id",
+                                  "--labels", str(template.labels), "--label", "churned"])
     assert r.exit_code == 0, r.output
     assert "Imported 3 run(s)" in r.output
+    # The snippet names the labels' split column (found by name in the labels file).
+    snippet = yaml.safe_load(r.output[r.output.index("#"):])["data"]
+    assert snippet["split"] == "split"
+    assert snippet["label"] == "churned"
     imported = ImportedRuns.from_dict(json.loads((preds / "mlflow-runs.json").read_text()))
     charter = _charter(tmp_path, imported, template.labels)
     r = CliRunner().invoke(main, ["mlflow", "tag", str(charter), "--runs",
                                   str(preds / "mlflow-runs.json"), "--tracking-uri", store,
                                   "--register", "churn-classifier"])
     assert r.exit_code == 0, r.output
+    # A summary a person reads; --json for scripts.
+    assert r.output.startswith("Selected: gbdt (run ")
+    assert "Registered churn-classifier version" in r.output
+    assert "@champion" in r.output
+    assert "{" not in r.output
+    r = CliRunner().invoke(main, ["mlflow", "tag", str(charter), "--runs",
+                                  str(preds / "mlflow-runs.json"), "--tracking-uri", store,
+                                  "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["selected"]["model"] == "gbdt"
     client = MlflowClient(tracking_uri=store)
     version = client.get_model_version_by_alias("churn-classifier", "champion")
     assert version.run_id == template.run_ids["gbdt"]

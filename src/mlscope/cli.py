@@ -346,15 +346,19 @@ def mlflow() -> None:
 @click.option("--labels", type=click.Path(path_type=Path), default=None,
               help="The labels file, for the printed charter snippet.")
 @click.option("--label", default=None, help="The label column, for the snippet.")
+@click.option("--split", default=None,
+              help="The labels' split column, for the snippet (default: a column of the "
+                   "labels file named split, fold, partition, subset or set).")
 @_guard
 def mlflow_import(tracking_uri: str, experiment: str, out_dir: Path, artifact: str,
                   id_column: str, score_column: str, classes: tuple[str, ...],
-                  run_filter: str | None, labels: Path | None, label: str | None) -> None:
+                  run_filter: str | None, labels: Path | None, label: str | None,
+                  split: str | None) -> None:
     """Import an experiment's runs as candidate models (predictions + a charter snippet)."""
     from mlscope.cli_mlflow import mlflow_import_command
 
     mlflow_import_command(tracking_uri, experiment, out_dir, artifact, id_column, score_column,
-                          classes, run_filter, labels, label)
+                          classes, run_filter, labels, label, split)
 
 
 @mlflow.command("tag")
@@ -368,13 +372,16 @@ def mlflow_import(tracking_uri: str, experiment: str, out_dir: Path, artifact: s
 @click.option("--register", default=None, metavar="NAME",
               help="Register the winner as this model and set the alias on it.")
 @click.option("--alias", default="champion", show_default=True)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print everything written as JSON (for scripts) instead of a summary.")
 @_guard
 def mlflow_tag(charter: Path, runs_path: Path, tracking_uri: str, result_path: Path | None,
-               prefix: str, register: str | None, alias: str) -> None:
+               prefix: str, register: str | None, alias: str, as_json: bool) -> None:
     """Tag the runs with the decision (and register the winner under an alias)."""
     from mlscope.cli_mlflow import mlflow_tag_command
 
-    mlflow_tag_command(charter, runs_path, tracking_uri, result_path, prefix, register, alias)
+    mlflow_tag_command(charter, runs_path, tracking_uri, result_path, prefix, register, alias,
+                       as_json=as_json)
 
 
 @main.command()

@@ -138,6 +138,7 @@ class ImportedRuns:
         relative_to: str | Path | None = None,
         labels: str | Path | None = None,
         label: str | None = None,
+        split: str | None = None,
     ) -> str:
         """YAML text for the charter's ``data`` section, to paste into a charter.
 
@@ -149,6 +150,8 @@ class ImportedRuns:
             The labels file, written as given; left out (with a reminder) when not given.
         label
             The label column, written when given.
+        split
+            The labels file's split column, written when given (else a reminder).
         """
         data: dict[str, Any] = {}
         if labels is not None:
@@ -156,12 +159,17 @@ class ImportedRuns:
         data["id"] = self.id_column
         if label is not None:
             data["label"] = label
+        if split is not None:
+            data["split"] = split
         data["predictions"] = self.charter_predictions(relative_to=relative_to)
         head = [f"# {len(self.runs)} run(s) of MLflow experiment `{self.experiment}` "
                 f"(id {self.experiment_id}) at {self.tracking_uri}"]
         head += [f"#   {m}: run {r.run_id} ({r.run_name})" for m, r in self.runs.items()]
         if labels is None or label is None:
             head.append("# add `labels:` (the file with ids, labels and splits) and `label:`")
+        if split is None:
+            head.append("# add `split:` (the labels' split column), or every row is "
+                        "evaluated as one split")
         body = yaml.safe_dump({"data": data}, sort_keys=False, default_flow_style=False)
         return "\n".join(head) + "\n" + body
 
