@@ -105,9 +105,12 @@ def main() -> None:
 
 @main.command()
 @click.argument("charter", type=click.Path(path_type=Path), default="mlscope.yaml")
+@click.option("--data/--no-data", "open_data", default=True, show_default=True,
+              help="Also open the charter's data and report every data problem (a missing "
+                   "file or column, labels, splits) at its charter line.")
 @_guard
-def validate(charter: Path) -> int | None:
-    """Check a charter and report every problem with file, line and the fix."""
+def validate(charter: Path, open_data: bool) -> int | None:
+    """Check a charter (and its data) and report every problem with file, line and the fix."""
     from mlscope.charter import validate_charter
 
     report = validate_charter(charter)
@@ -128,6 +131,10 @@ def validate(charter: Path) -> int | None:
         f"({c.task}), "
         f"{len(c.metrics)} metric(s), rule [bold]{c.selection.rule}[/]"
     )
+    if open_data:
+        from mlscope.cli_validate import check_data
+
+        return check_data(charter, c, con, _err_console())
     return None
 
 

@@ -25,7 +25,15 @@ class MlscopeError(Exception):
 
 
 class InputError(ValueError, MlscopeError):
-    """A problem with what the user gave: a file, a column, a value, an option."""
+    """A problem with what the user gave: a file, a column, a value, an option.
+
+    ``key``, when given, is the charter key the problem concerns (``("data", "positive")``),
+    so that ``mlscope validate`` can name its line.
+    """
+
+    def __init__(self, *args: object, key: tuple[str | int, ...] | None = None) -> None:
+        super().__init__(*args)
+        self.key = key
 
 
 class Problem:

@@ -50,6 +50,7 @@ from mlscope.errors import CharterError, InputError, Problem
 __all__ = [
     "ValidationReport",
     "charter_to_dict",
+    "key_problem",
     "load_charter",
     "resolve_path",
     "validate_charter",
@@ -102,6 +103,30 @@ def validate_charter(path: str | Path) -> ValidationReport:
         charter, what was received and the fix. A missing file is reported as a problem.
     """
     return _validate(path)[0]
+
+
+def key_problem(path: str | Path, key: KeyPath | None, message: str,
+                fix: str | None = None) -> Problem:
+    """A problem found outside the charter (in its data, say) placed at the line of the
+    charter key it concerns: ``key``'s own line, else its nearest written parent's."""
+    file = str(path)
+    line: int | None = None
+    text, _, _ = read_charter_text(Path(path).expanduser(), file)
+    if text is not None and key:
+        loader = CharterLoader(text)
+        try:
+            root = loader.get_single_node()
+            lines = index_yaml(root)[0] if root is not None else {}
+        except (yaml.YAMLError, YamlLimitError):
+            lines = {}
+        finally:
+            loader.dispose()
+        for n in range(len(key), 0, -1):
+            if key[:n] in lines:
+                line = lines[key[:n]]
+                break
+    return Problem(message, file=file, line=line, fix=fix,
+                   path=dotted(key) if key else None)
 
 
 def load_charter(path: str | Path) -> Charter:

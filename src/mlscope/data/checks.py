@@ -234,13 +234,13 @@ def binary_label_rule(values: list[Any], positive: Any, file_label: str,
     if None in values:
         raise InputError(
             f"{file_label}: column `{label_name}` (label) has missing values; drop those rows "
-            "or fill the label"
+            "or fill the label", key=("data", "label")
         )
     if len(values) > 2:
         raise InputError(
             f"{file_label}: column `{label_name}` has more than two values "
             f"({', '.join(map(repr, values[:4]))}, …) but the task is binary; use "
-            "`task: multiclass` or map the labels to two values"
+            "`task: multiclass` or map the labels to two values", key=("data", "label")
         )
     if positive is not None:
         pos = _text(positive)
@@ -255,6 +255,8 @@ def binary_label_rule(values: list[Any], positive: Any, file_label: str,
             raise InputError(
                 f"{file_label}: data.positive is {positive!r} but column `{label_name}` holds "
                 f"{', '.join(map(repr, values))}"
+                f"\nfix: set `data.positive` to the value that marks a positive case, one of "
+                f"{', '.join(map(repr, values))}", key=("data", "positive")
             )
         return ("lower-equals", pos.lower()) if boolish else ("equals", pos)
     as_text = {_text(v).strip().lower() for v in values}
@@ -266,7 +268,8 @@ def binary_label_rule(values: list[Any], positive: Any, file_label: str,
         return ("text", "")
     raise InputError(
         f"{file_label}: column `{label_name}` (label) holds {', '.join(map(repr, values))}; "
-        f"say which one is positive with `data.positive: {values[-1]!r}` in the charter"
+        f"say which one is positive with `data.positive: {values[-1]!r}` in the charter",
+        key=("data", "positive")
     )
 
 
@@ -278,7 +281,7 @@ def check_splits(t: EvalTable, charter: Charter, label: str) -> None:
         raise InputError(
             f"{label}: the selection split {sel!r} is not a value of the split column"
             f"{did_you_mean(sel, t.splits)} (values: {', '.join(t.splits)}); set "
-            "`splits.selection` to the validation split's value"
+            "`splits.selection` to the validation split's value", key=("splits", "selection")
         )
     rep = charter.splits.report
     if rep is not None and rep not in t.splits and charter.data.split is not None:

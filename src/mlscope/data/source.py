@@ -44,7 +44,8 @@ from mlscope.paths import project_file
 from mlscope.sql import connect, harden, lock, seal
 
 __all__ = [
-    "EvalTable", "attach_baselines", "base_frame", "check_splits", "file_fingerprint",
+    "EvalTable", "attach_baselines", "base_frame", "check_splits", "file_columns",
+    "file_fingerprint",
     "open_evaluation", "qi", "ql",
 ]
 
@@ -88,6 +89,30 @@ def _reader_sql(path: Path) -> str:
         f"cannot read {path.name}: unknown file type `{path.suffix}`; "
         "use a Parquet (.parquet) or CSV (.csv) file, or a DuckDB table (data.duckdb)"
     )
+
+
+def file_columns(path: Path) -> list[str]:
+    """The column names of a Parquet or CSV file (read on a sealed connection that may read
+    only this file).
+
+    Raises
+    ------
+    InputError
+        The file is missing, of an unknown kind, or unreadable.
+    """
+    if not path.exists():
+        raise InputError(f"data file not found: {path} (paths are relative to the charter)")
+    if not path.is_file():
+        raise InputError(f"{path} is not a file")
+    sql = _reader_sql(path)
+    con = connect()
+    try:
+        seal(con, [path])
+        return [str(r[0]) for r in con.execute(f"DESCRIBE {sql}").fetchall()]
+    except duckdb.Error as exc:
+        raise InputError(f"cannot read {path.name}: {_first_line(exc)}") from None
+    finally:
+        con.close()
 
 
 def _file_source(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> _Source:
