@@ -26,6 +26,7 @@ from mlscope.charter.hitl import check_human_in_the_loop
 from mlscope.charter.messages import closest, identifier, is_number, suggest_id
 from mlscope.charter.pairs import check_compare
 from mlscope.charter.planning import check_planning
+from mlscope.charter.slice_requirements import check_slice_requirements
 from mlscope.charter.positions import ABSENT, KeyPath
 from mlscope.charter.predicate import PredicateError, parse_predicate
 from mlscope.charter.schema import (
@@ -139,6 +140,7 @@ class MeaningChecks(DataChecks):
         check_metric_ranges(self, parts.metrics, parts.rules())
         check_guarantees(self, {e.id: e.metric for _, e in parts.metrics})
         check_planning(self, parts.ids if parts.complete_ids else None, parse_bound)
+        check_slice_requirements(self, parts.ids if parts.complete_ids else None, parse_bound)
         check_human_in_the_loop(self, named if d is not None and (d.models or d.predictions)
                                 else None)
 
