@@ -119,8 +119,8 @@ def plan_command(charter: Path, result: Path | None, as_json: bool, out: Path | 
     check = plan_check(ch, stored, result_path=str(result) if result else None)
     if as_json:
         data: dict[str, Any] = check.to_dict()
-        con.print_json(json.dumps(data, ensure_ascii=False)) if con.is_terminal else \
-            print(json.dumps(data, indent=2, ensure_ascii=False))
+        # Plain print: rich would wrap long lines and break the JSON for a pipe.
+        print(json.dumps(data, indent=2, ensure_ascii=False))
         return 0
     render_plan(check, con)
     return 0

@@ -209,7 +209,12 @@ def _human_level(c: _Ctx) -> Findings:
     f.found.append("human baseline: " + ", ".join(humans))
     h = c.result.human if c.result is not None else None
     if h is not None:
-        metric = c.primary()
+        # The optimised metric when people are scored on it, else the charter's first
+        # metric that they are (a threshold metric may not apply to their labels).
+        scored = [r for r in h.rungs if r.scored]
+        have = [m for m in [c.primary(), *c.ch.metric_ids()]
+                if any((v := r.value(m)) is not None and v.value is not None for r in scored)]
+        metric = have[0] if have else c.primary()
         for rung in h.rungs:
             v = rung.value(metric)
             if rung.scored and v is not None and v.value is not None:
