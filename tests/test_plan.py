@@ -102,10 +102,13 @@ def test_bare_charter_lacks_the_evidence(key: str) -> None:
     # No claim changes that: answered, the item is flagged, not counted.
     claimed = _items({**BARE, "planning": {"checklist": {key: "answered"}}})[key]
     assert it.outcome in ("missing", "partial", "unverified"), (key, it)
-    assert not it.ready and (it.missing or it.unverified)
+    assert not it.ready
+    assert (it.missing or it.unverified)
     assert all(g.fix for g in [*it.missing, *it.unverified])
-    assert claimed.outcome == it.outcome and not claimed.ready
-    assert claimed.flags and "claimed answered" in claimed.flags[0]
+    assert claimed.outcome == it.outcome
+    assert not claimed.ready
+    assert claimed.flags
+    assert "claimed answered" in claimed.flags[0]
 
 
 def test_rare_classes_need_a_metric_that_sees_them() -> None:
@@ -135,27 +138,34 @@ def test_full_charter_and_result_give_the_evidence(key: str,
     ch, res = full_result
     it = {i.key: i for i in check_items(ch, res)}[key]
     if key in NOT_FROM_CHARTER:
-        assert it.outcome == "unverified" and "time column" in it.unverified[0].what
+        assert it.outcome == "unverified"
+        assert "time column" in it.unverified[0].what
         return
     assert it.outcome == "evidence", (key, it.missing, it.unverified)
-    assert it.found and not it.missing and not it.unverified
+    assert it.found
+    assert not it.missing
+    assert not it.unverified
 
 
 def test_figures_come_from_the_result(full_result: tuple[Charter, Any]) -> None:
     ch, res = full_result
     items = {i.key: i for i in check_items(ch, res)}
     latency = items["latency_qps"].found[0]
-    assert "latency_budget_ms 50 ms" in latency and "latency_ms 12" in latency
+    assert "latency_budget_ms 50 ms" in latency
+    assert "latency_ms 12" in latency
     fm = items["failure_modes"].found[0]
     q = next(r for r in res.requirements if r.slice == "region=north")
-    assert f"{q.value:.4g}" in fm and ("met" if q.met else "NOT met") in fm
+    assert f"{q.value:.4g}" in fm
+    assert ("met" if q.met else "NOT met") in fm
     assert res.human is not None
     single = next(r for r in res.human.rungs if r.name == "single annotator")
     v = single.value("precision")  # the optimised metric, when people are scored on it
     metric = "precision" if v is not None and v.value is not None else "roc_auc"
     value = single.value(metric)
-    assert value is not None and value.value is not None
-    assert f"single annotator: {metric} {value.value:.4g}" in items["human_level"].found
+    assert value is not None
+    assert value.value is not None
+    assert f"single annotator: {metric} {value.value:.4g} on {single.n_items} items" in \
+        items["human_level"].found
     per = res.data["rows_per_split"]
     assert any(f"test {per['test']:,}" in line for line in items["datasets"].found)
 
@@ -166,7 +176,8 @@ def test_budget_over_its_measurement_is_missing(project: Callable[..., Path],
     path = project(annotated(), charter=full_charter())
     it = {i.key: i for i in check_items(load_charter(path),
                                          mlscope.evaluate(path, resamples=0))}["latency_qps"]
-    assert it.outcome == "missing" and "exceeds the budget" in it.missing[0].what
+    assert it.outcome == "missing"
+    assert "exceeds the budget" in it.missing[0].what
 
 
 @pytest.mark.parametrize("deployment", [
@@ -177,7 +188,8 @@ def test_budget_without_measurement_is_unverified(deployment: dict[str, Any]) ->
                                               "compute": "answered"}}}
     items = _items(raw)
     it = items["compute"] if "memory_mb" in deployment else items["latency_qps"]
-    assert it.outcome == "unverified" and not it.ready
+    assert it.outcome == "unverified"
+    assert not it.ready
     assert "unverified, not met" in it.unverified[0].what
     assert "claimed answered, but the evidence is unverified" in it.flags
 
@@ -185,7 +197,8 @@ def test_budget_without_measurement_is_unverified(deployment: dict[str, Any]) ->
 def test_budget_measured_but_no_result_is_unverified(full_result: tuple[Charter, Any]) -> None:
     ch, _ = full_result
     it = {i.key: i for i in check_items(ch)}["latency_qps"]
-    assert it.outcome == "unverified" and "measured by `latency_ms`" in it.unverified[0].what
+    assert it.outcome == "unverified"
+    assert "measured by `latency_ms`" in it.unverified[0].what
 
 
 def test_failure_mode_without_checked_requirement_is_missing() -> None:
@@ -194,7 +207,8 @@ def test_failure_mode_without_checked_requirement_is_missing() -> None:
                                            "metric": "roc_auc", "requirement": ">= 0.6"}]}}
     it = _items(raw)["failure_modes"]
     assert it.outcome == "missing"
-    assert "slice_requirements" in it.missing[0].fix and ">= 0.6" in it.missing[0].fix
+    assert "slice_requirements" in it.missing[0].fix
+    assert ">= 0.6" in it.missing[0].fix
     raw["slice_requirements"] = [{"metric": "roc_auc", "slice": "region=north",
                                   "bound": ">= 0.6"}]
     assert _items(raw)["failure_modes"].outcome == "evidence"
@@ -202,7 +216,8 @@ def test_failure_mode_without_checked_requirement_is_missing() -> None:
 
 def test_monitoring_of_an_unknown_metric_is_missing() -> None:
     it = _items({**BARE, "planning": {"monitoring": {"ml": ["roc_acu"]}}})["monitoring"]
-    assert it.outcome == "missing" and "did you mean `roc_auc`?" in it.missing[0].what
+    assert it.outcome == "missing"
+    assert "did you mean `roc_auc`?" in it.missing[0].what
 
 
 def test_readiness_counts_evidence_not_claims() -> None:
@@ -212,10 +227,13 @@ def test_readiness_counts_evidence_not_claims() -> None:
     assert [s.stage for s in pc.stages] == list(STAGES)
     for s in pc.stages:
         mine = [i for i in pc.items if i.stage == s.stage]
-        assert s.total == len(mine) and s.ready == sum(i.ready for i in mine)
+        assert s.total == len(mine)
+        assert s.ready == sum(i.ready for i in mine)
     # Only the items a person answers (buy-in, logging, security) count when claimed.
-    assert by["planning"].ready == 1 and by["monitoring"].ready == 1
-    assert by["deployment"].ready == 1 and by["evaluation"].ready == 0
+    assert by["planning"].ready == 1
+    assert by["monitoring"].ready == 1
+    assert by["deployment"].ready == 1
+    assert by["evaluation"].ready == 0
     na = {k: "not applicable: no reason to" for k in CHECKLIST}
     pc = plan_check(Charter.model_validate({**BARE, "planning": {"checklist": na}}))
     assert all(s.share == 1.0 for s in pc.stages)
@@ -227,12 +245,15 @@ def test_caravan_plan_is_true_to_its_charter() -> None:
     items = {i.key: i for i in pc.items}
     # Its failure mode states roc_auc >= 0.6 in no_car_policy but nothing checks it.
     fm = items["failure_modes"]
-    assert fm.claimed == "answered" and fm.outcome == "missing"
-    assert "no_car_policy" in fm.missing[0].what and "unchecked" in fm.missing[0].what
+    assert fm.claimed == "answered"
+    assert fm.outcome == "missing"
+    assert "no_car_policy" in fm.missing[0].what
+    assert "unchecked" in fm.missing[0].what
     assert items["latency_qps"].outcome == "not_applicable"
     assert items["human_level"].found == ["human baseline: sales_agents"]
     assert "blessed (in production): knn" in items["older_system"].found
-    assert items["buy_in"].outcome == "open" and items["logging"].outcome == "open"
+    assert items["buy_in"].outcome == "open"
+    assert items["logging"].outcome == "open"
     assert items["rollout"].found == ["rollout: shadow → replacement"]
     assert items["provenance_lineage"].outcome == "unverified"  # no result given
     # Each answer in the charter is echoed; the readiness follows from the outcomes.
@@ -245,7 +266,8 @@ def test_caravan_plan_is_true_to_its_charter() -> None:
 def test_cli_plan_text_and_json(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["plan", str(CARAVAN)])
     assert r.exit_code == 0, r.output
-    assert "Readiness" in r.output and "Failure modes (failure_modes): evidence missing" \
+    assert "Readiness" in r.output
+    assert "Failure modes (failure_modes): evidence missing" \
         in r.output
     assert "slice_requirements" in r.output
     r = CliRunner().invoke(main, ["plan", str(CARAVAN), "--json"])
@@ -279,14 +301,17 @@ def test_cli_plan_bad_input_exits_2(tmp_path: Path, args: list[str], says: str) 
     bad.write_text("{\"x\": 1}")
     args = [a.replace("{bad}", str(bad)) for a in args]
     r = CliRunner().invoke(main, ["plan", str(CARAVAN), *args])
-    assert r.exit_code == 2 and says in r.output and "Traceback" not in r.output
+    assert r.exit_code == 2
+    assert says in r.output
+    assert "Traceback" not in r.output
 
 
 def test_cli_plan_bad_charter_exits_2(tmp_path: Path) -> None:
     p = tmp_path / "mlscope.yaml"
     p.write_text(yaml.safe_dump({**BARE, "planning": {"archetype": "autonomus"}}))
     r = CliRunner().invoke(main, ["plan", str(p)])
-    assert r.exit_code == 2 and "did you mean `autonomous`?" in r.output
+    assert r.exit_code == 2
+    assert "did you mean `autonomous`?" in r.output
 
 
 def test_portfolio_dispatch_says_when_unavailable(tmp_path: Path) -> None:
@@ -296,6 +321,8 @@ def test_portfolio_dispatch_says_when_unavailable(tmp_path: Path) -> None:
     try:
         import mlscope.plan.portfolio  # noqa: F401
     except ModuleNotFoundError:
-        assert r.exit_code == 2 and "portfolio" in r.output and "not available" in r.output
+        assert r.exit_code == 2
+        assert "portfolio" in r.output
+        assert "not available" in r.output
     else:
         assert "not available" not in r.output

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 import mlscope
@@ -37,7 +36,8 @@ def _run(project: Callable[..., Path], entries: list[dict[str, Any]],
 def test_met_slice_requirement_is_listed_and_keeps_the_status(
         project: Callable[..., Path]) -> None:
     r = _run(project, [{"metric": "roc_auc", "slice": NORTH, "bound": ">= 0.6"}])
-    assert r.status == "requirements_met" and r.exit_code == 0
+    assert r.status == "requirements_met"
+    assert r.exit_code == 0
     per_slice = [q for q in r.requirements if q.slice != "overall"]
     assert len(per_slice) == 1
     q = per_slice[0]
@@ -45,10 +45,12 @@ def test_met_slice_requirement_is_listed_and_keeps_the_status(
     # The value is the slice's own value in the result, not the overall one.
     own = next(v for v in r.values if v.split == q.split and v.model == q.model
                and v.slice == NORTH and v.metric == "roc_auc")
-    assert q.value == own.value and q.met
+    assert q.value == own.value
+    assert q.met
     overall = next(x for x in r.requirements if x.slice == "overall")
     assert overall.value != q.value
-    assert r.verdict is not None and r.verdict.kind == "ship"
+    assert r.verdict is not None
+    assert r.verdict.kind == "ship"
 
 
 def test_missed_slice_requirement_fails_like_an_overall_one(
@@ -57,12 +59,15 @@ def test_missed_slice_requirement_fails_like_an_overall_one(
     same_overall = _run(project, [], requirements={"roc_auc": ">= 0.99"})
     assert missed.status == same_overall.status == "requirements_not_met"
     assert missed.exit_code == same_overall.exit_code == 1
-    assert missed.verdict is not None and same_overall.verdict is not None
+    assert missed.verdict is not None
+    assert same_overall.verdict is not None
     assert missed.verdict.kind == same_overall.verdict.kind == "not_good_enough"
-    assert missed.verdict.model is not None and missed.verdict.kind != "ship"
+    assert missed.verdict.model is not None
+    assert missed.verdict.kind != "ship"
     # No model meets it in that slice: the verdict names the slice in its reason.
     assert f"roc_auc in {NORTH}" in missed.verdict.headline
-    assert missed.verdict.nearest is not None and missed.verdict.nearest.slice == NORTH
+    assert missed.verdict.nearest is not None
+    assert missed.verdict.nearest.slice == NORTH
     # Every candidate and baseline is checked on it.
     models = {q.model for q in missed.verdict.requirements if q.slice == NORTH}
     assert models == {"good", "fair", "weak"}
@@ -77,7 +82,8 @@ def test_slice_requirement_only_the_weak_model_meets_is_not_shipped(
     assert r.verdict is not None
     checks = {q.model: q for q in r.verdict.requirements if q.slice != "overall"}
     if r.verdict.kind in ("ship", "keep_production", "ship_rule"):
-        assert r.verdict.model is not None and checks[r.verdict.model].met
+        assert r.verdict.model is not None
+        assert checks[r.verdict.model].met
     assert r.exit_code == (0 if r.status == "requirements_met" else 1)
     winner = next(q for q in r.requirements if q.slice != "overall")
     assert winner.met == (r.status == "requirements_met")
@@ -98,9 +104,12 @@ def test_too_small_slice_is_undefined_and_not_met(project: Callable[..., Path]) 
     c["slices"]["min_size"] = 100_000
     r = mlscope.evaluate(project(charter=c))
     q = next(q for q in r.requirements if q.slice == NORTH)
-    assert q.value is None and not q.met and q.margin is None
+    assert q.value is None
+    assert not q.met
+    assert q.margin is None
     assert "slice too small" in q.undefined
-    assert r.status == "requirements_not_met" and r.exit_code == 1
+    assert r.status == "requirements_not_met"
+    assert r.exit_code == 1
 
 
 def test_cli_exit_codes_and_terminal_line(project: Callable[..., Path], tmp_path: Path) -> None:
@@ -128,7 +137,8 @@ def test_unknown_slice_value_is_refused_at_run(project: Callable[..., Path]) -> 
                                    "bound": ">= 0.5"}]))
     r = CliRunner().invoke(main, ["run", str(p), "--no-store", "-q"])
     assert r.exit_code == 2, r.output
-    assert "region=nort" in r.output and "did you mean `region=north`?" in r.output
+    assert "region=nort" in r.output
+    assert "did you mean `region=north`?" in r.output
     assert "Traceback" not in r.output
 
 
@@ -137,7 +147,9 @@ def test_old_result_without_slice_loads() -> None:
     old = {"metric": "roc_auc", "bound": ">= 0.6", "split": "test", "model": "m",
            "value": 0.7, "lower": None, "upper": None, "met": True, "margin": 0.1}
     q = decode_dataclass(RequirementCheck, old)
-    assert q.slice == "overall" and q.undefined == "" and q.label == "roc_auc"
+    assert q.slice == "overall"
+    assert q.undefined == ""
+    assert q.label == "roc_auc"
 
 
 @pytest.mark.parametrize("entry", [

@@ -26,7 +26,6 @@ from mlscope.charter.hitl import check_human_in_the_loop
 from mlscope.charter.messages import closest, identifier, is_number, suggest_id
 from mlscope.charter.pairs import check_compare
 from mlscope.charter.planning import check_planning
-from mlscope.charter.slice_requirements import check_slice_requirements
 from mlscope.charter.positions import ABSENT, KeyPath
 from mlscope.charter.predicate import PredicateError, parse_predicate
 from mlscope.charter.schema import (
@@ -45,6 +44,7 @@ from mlscope.charter.schema import (
     parse_bound,
 )
 from mlscope.charter.schema_paths import lenient, try_model
+from mlscope.charter.slice_requirements import check_slice_requirements
 from mlscope.errors import InputError, did_you_mean
 from mlscope.metrics.task_costs import unknown_classes
 

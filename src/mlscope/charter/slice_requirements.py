@@ -121,9 +121,9 @@ def _check_failure_modes(report: _Reporter, checked: dict[tuple[str, str], str],
             stated = str(parse_bound(fm["requirement"]))
         except (ValueError, TypeError):
             continue  # check_planning reports it
-        if stated != checked[key]:  # type: ignore[index]
+        if stated != checked[key]:
             report.add(("planning", "failure_modes", i, "requirement"),
                        f"the failure mode requires `{key[0]}` {stated} in slice `{key[1]}`, "
-                       f"but `slice_requirements:` checks {checked[key]}",  # type: ignore[index]
+                       f"but `slice_requirements:` checks {checked[key]}",
                        fix="state one bound: drop `requirement:` here (the checked one "
                            "applies) or make the two agree")
