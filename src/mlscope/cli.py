@@ -179,6 +179,26 @@ def init(data: Path, out: Path, project: str | None, label: str | None, task: st
 
 
 @main.command()
+@click.argument("charter", type=click.Path(path_type=Path), default="mlscope.yaml")
+@click.option("--result", "result", type=click.Path(path_type=Path), default=None,
+              help="A stored result.json of this charter, for figures.")
+@click.option("--json", "as_json", is_flag=True, help="Print the check as JSON.")
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
+              help="Output folder (portfolios).")
+@_guard
+def plan(charter: Path, result: Path | None, as_json: bool, out: Path | None) -> int:
+    """Check the planning checklist against the evidence: readiness per stage.
+
+    Each checklist item with the evidence the charter (and --result) holds, or what is
+    missing and the fix; a budget nothing measures is unverified, never met. Exit 0; 2 for
+    bad input.
+    """
+    from mlscope.cli_plan import plan_command
+
+    return plan_command(charter, result, as_json, out)
+
+
+@main.command()
 @click.argument("portfolio", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None, metavar="DIR",
               help="Where portfolio.svg, portfolio.html and portfolio.json go "

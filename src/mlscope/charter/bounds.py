@@ -59,6 +59,13 @@ def check_metric_ranges(report: _Reporter, metrics: Iterable[tuple[int, MetricEn
             bound = _parse(value)
             if bound is not None:
                 _check_bound(report, ("requirements", key), str(key), bound, ranges)
+    entries = raw.get("slice_requirements")
+    for i, entry in enumerate(entries if isinstance(entries, list) else []):
+        if isinstance(entry, dict) and isinstance(entry.get("metric"), str):
+            bound = _parse(entry.get("bound"))
+            if bound is not None:
+                _check_bound(report, ("slice_requirements", i, "bound"), entry["metric"],
+                             bound, ranges)
     for path, rule in rules:
         if isinstance(rule, SatisficingRule):
             for key, bound in rule.constraints.items():

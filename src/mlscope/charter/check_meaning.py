@@ -44,6 +44,7 @@ from mlscope.charter.schema import (
     parse_bound,
 )
 from mlscope.charter.schema_paths import lenient, try_model
+from mlscope.charter.slice_requirements import check_slice_requirements
 from mlscope.errors import InputError, did_you_mean
 from mlscope.metrics.task_costs import unknown_classes
 
@@ -139,6 +140,7 @@ class MeaningChecks(DataChecks):
         check_metric_ranges(self, parts.metrics, parts.rules())
         check_guarantees(self, {e.id: e.metric for _, e in parts.metrics})
         check_planning(self, parts.ids if parts.complete_ids else None, parse_bound)
+        check_slice_requirements(self, parts.ids if parts.complete_ids else None, parse_bound)
         check_human_in_the_loop(self, named if d is not None and (d.models or d.predictions)
                                 else None)
 

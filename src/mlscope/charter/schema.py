@@ -57,6 +57,7 @@ __all__ = [
     "Rule",
     "RuleBaseline",
     "SatisficingRule",
+    "SliceRequirement",
     "SliceSpec",
     "SplitSpec",
     "TrivialBaseline",
@@ -111,6 +112,17 @@ class Bound(StrictModel):
 
     def __str__(self) -> str:
         return f"{self.op} {format_number(self.value)}"
+
+
+class SliceRequirement(Bound):
+    """A requirement on a metric in one slice: ``{metric: roc_auc, slice: no_car_policy,
+    bound: ">= 0.6"}`` (docs/charter.md#slice_requirements). Checked, gated and reported
+    like an overall requirement, on the point estimate; a slice too small to measure
+    leaves it undefined, and not met."""
+
+    metric: str
+    slice: str
+    decide_on: Literal["point"] | None = None
 
 
 def format_number(x: float) -> str:
@@ -466,6 +478,7 @@ class Charter(StrictModel):
     selection: Rule
     alternatives: list[Rule] = Field(default_factory=list)
     requirements: dict[str, Bound] = Field(default_factory=dict)
+    slice_requirements: list[SliceRequirement] = Field(default_factory=list)
     guarantees: GuaranteesSpec | None = None
     baselines: dict[str, Baseline] = Field(default_factory=dict)
     blessed: str | BlessedResult | None = None

@@ -197,7 +197,7 @@ def verdict(*, candidate: str, blessed: str | None, blessed_source: str, split: 
     for r in requirements:
         if not r.met:
             val = "undefined" if r.value is None else f"{r.value:.4g}"
-            failures.append(f"requirement {r.metric} {r.bound} on {r.split}: {r.model} has "
+            failures.append(f"requirement {r.label} {r.bound} on {r.split}: {r.model} has "
                             f"{val}" + (f" (short by {-r.margin:.4g})" if r.margin is not None
                                         else ""))
     ok = not failures
@@ -282,7 +282,7 @@ def verdict_lines(c: CheckResult) -> list[str]:
         mark = "✓" if r.met else "✗"
         val = "undefined" if r.value is None else f"{r.value:.4g}"
         who = f" ({r.model})" if c.keep else ""
-        lines.append(f"  {mark} requirement {r.metric} {r.bound}{who}: {val}"
+        lines.append(f"  {mark} requirement {r.label} {r.bound}{who}: {val}"
                      + (f" [{r.lower:.4g}, {r.upper:.4g}]" if r.lower is not None
                         and r.upper is not None else ""))
     if c.note:
@@ -357,7 +357,7 @@ def markdown_summary(c: CheckResult, project: str) -> str:
             ci = (f"[{r.lower:.4g}, {r.upper:.4g}]" if r.lower is not None
                   and r.upper is not None else "")
             who = f" ({r.model})" if c.keep else ""
-            out.append(f"| {r.metric} {r.bound}{who} | {_plain(r.value)} | {ci} | "
+            out.append(f"| {r.label} {r.bound}{who} | {_plain(r.value)} | {ci} | "
                        f"{'✅' if r.met else '❌'} |")
         out.append("")
     if c.note:

@@ -172,11 +172,11 @@ def _requirement_reason(model: str, checks: Sequence[RequirementCheck]) -> Verdi
     if not checks:
         return VerdictReason(f"{model}: the charter sets no requirements")
     met = sum(r.met for r in checks)
-    parts = [f"{r.metric} {_num(r.value)} ({r.bound})" for r in checks]
+    parts = [f"{r.label} {_num(r.value)} ({r.bound})" for r in checks]
     return VerdictReason(
         f"{model} meets {met} of {len(checks)} requirements on {checks[0].split}: "
         + ", ".join(parts),
-        {r.metric: r.value for r in checks})
+        {r.label: r.value for r in checks})
 
 
 def _what(inp: LaunchInputs, model: str) -> str:
@@ -228,10 +228,10 @@ def launch_verdict(inp: LaunchInputs) -> Verdict:
         if near is not None:
             model, nearest = near
             gap = "undefined" if nearest.margin is None else _num(abs(nearest.margin))
-            head += (f"; nearest: {model}'s {nearest.metric} {_num(nearest.value)} "
+            head += (f"; nearest: {model}'s {nearest.label} {_num(nearest.value)} "
                      f"misses {nearest.bound} by {gap}")
             reasons.append(VerdictReason(
-                f"nearest: {model}, {nearest.metric} {_num(nearest.value)} "
+                f"nearest: {model}, {nearest.label} {_num(nearest.value)} "
                 f"(needs {nearest.bound}, short by {gap})",
                 {"value": nearest.value, "lower": nearest.lower, "upper": nearest.upper,
                  "gap": None if nearest.margin is None else abs(nearest.margin)}))
@@ -343,7 +343,7 @@ def launch_verdict(inp: LaunchInputs) -> Verdict:
             reasons.append(VerdictReason(f"next step (diagnosis): {inp.next_step}"))
         head = f"Not good enough: {w} " + (
             "fails mlscope check's gates" if check_failed and not miss else
-            f"misses {nearest.metric} {nearest.bound}" if nearest else "fails")
+            f"misses {nearest.label} {nearest.bound}" if nearest else "fails")
         return done("not_good_enough", head, w, reasons, nearest=nearest,
                     next_step=inp.next_step)
     for base, margin in inp.margins.items():

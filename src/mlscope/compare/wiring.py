@@ -73,6 +73,53 @@ def requirement_checks(ch: Charter, t: EvalTable,
                                  trials=(trials or {}).get(key), replicates=(reps or {}).get(key),
                                  delta=g.delta if g is not None else 0.05)
         out.append(rc)
+    out += _slice_checks(ch, t, index, model, split)
+    return out
+
+
+def _cell(name: str, index: Mapping[tuple[str, int, str, str], MetricValue], split: str,
+          mi: int) -> str:
+    """The data's name of slice ``name``: crossed cells in any order of their columns."""
+    parts = frozenset(p.strip() for p in name.split("×"))
+    if len(parts) < 2:
+        return name
+    return next((k[2] for k in index if k[0] == split and k[1] == mi
+                 and frozenset(p.strip() for p in k[2].split("×")) == parts), name)
+
+
+def _slice_checks(ch: Charter, t: EvalTable,
+                  index: Mapping[tuple[str, int, str, str], MetricValue], model: str,
+                  split: str) -> list[RequirementCheck]:
+    """Each ``slice_requirements:`` entry on ``model`` on ``split``, on the point estimate.
+
+    A value the slice cannot give (too small, no rows) leaves the requirement undefined and
+    not met: a requirement that cannot be shown to hold is never passed.
+
+    Raises
+    ------
+    InputError
+        A slice cell the data does not have (exit 2, with "did you mean").
+    """
+    mi = t.models.index(model)
+    out = []
+    for req in ch.slice_requirements:
+        mv = index.get((split, mi, _cell(req.slice, index, split, mi), req.metric))
+        if mv is None:
+            cells = sorted({k[2] for k in index if k[0] == split and k[1] == mi
+                            and k[2] != OVERALL})
+            raise InputError(
+                f"slice_requirements: slice `{req.slice}` ({req.metric} {req}) is not a slice "
+                f"of the data on split `{split}`{did_you_mean(req.slice, cells)}\nfix: write "
+                "the slice as the report names it (`column=value`, crossed cells joined with "
+                "` × `, or a `slices.where` name)")
+        met_ = mv.value is not None and req.holds(mv.value)
+        out.append(RequirementCheck(
+            metric=req.metric, bound=str(req), split=split, model=model, value=mv.value,
+            lower=mv.lower, upper=mv.upper, met=bool(met_),
+            margin=req.margin(mv.value) if mv.value is not None else None,
+            slice=req.slice,
+            undefined=("" if mv.value is not None
+                       else mv.undefined or "not defined on these rows")))
     return out
 
 

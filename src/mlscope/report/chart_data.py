@@ -83,7 +83,7 @@ def requirement_bound(result: EvaluationResult, metric: str) -> tuple[str, float
     if isinstance(reqs, dict) and metric in reqs:
         return parse_bound(str(reqs[metric]))
     for r in result.requirements:
-        if r.metric == metric:
+        if r.metric == metric and r.slice == "overall":
             return parse_bound(r.bound)
     return None
 

@@ -238,7 +238,8 @@ def requirements_panel(result: EvaluationResult, dec: dict[str, int]) -> list[di
         conf, css = _requirement_confidence(r.lower, r.upper, r.bound, r.met)
         rows.append({
             "metric": r.metric,
-            "label": metric_label(result, r.metric),
+            "label": metric_label(result, r.metric)
+            + ("" if r.slice == "overall" else f" in {r.slice}"),
             "bound": format_bound(r.bound),
             "split": r.split,
             "model": r.model,

@@ -74,14 +74,16 @@ def _requirement_table(result: EvaluationResult, v: Verdict,
                        dec: dict[str, int]) -> dict[str, Any] | None:
     if not v.requirements:
         return None
-    metrics = list(dict.fromkeys(r.metric for r in v.requirements))
-    bounds = {r.metric: r.bound for r in v.requirements}
+    # Keyed by label: a metric required overall and in a slice is two columns.
+    metrics = list(dict.fromkeys(r.label for r in v.requirements))
+    bounds = {r.label: r.bound for r in v.requirements}
+    ids = {r.label: r.metric for r in v.requirements}
     kinds = {m.name: (m.family or "baseline") if m.kind == "baseline" else "candidate"
              for m in result.models}
     blessed = result.charter.get("blessed") if isinstance(result.charter, dict) else None
     by: dict[str, dict[str, Any]] = {}
     for r in v.requirements:
-        by.setdefault(r.model, {})[r.metric] = r
+        by.setdefault(r.model, {})[r.label] = r
     rows = []
     for model, checks in by.items():
         role = kinds.get(model, "")
@@ -92,7 +94,7 @@ def _requirement_table(result: EvaluationResult, v: Verdict,
         cells = []
         for mid in metrics:
             rc = checks.get(mid)
-            cells.append({"text": format_value(rc.value if rc else None, dec.get(mid, 3)),
+            cells.append({"text": format_value(rc.value if rc else None, dec.get(ids[mid], 3)),
                           "met": bool(rc and rc.met)})
         rows.append({"model": model, "role": role, "cells": cells,
                      "meets": all(c["met"] for c in cells),

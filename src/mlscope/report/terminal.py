@@ -275,8 +275,11 @@ def _requirements(result: EvaluationResult) -> Table | None:
             res = Text("✓ met" + ("" if sure else " (interval crosses)"),
                        style="green" if sure else "yellow")
         else:
-            res = Text("✗ not met", style="bold red")
-        table.add_row(info.label if info else r.metric, format_bound(r.bound),
+            res = Text("✗ not met" + (f" ({r.undefined})" if r.undefined else ""),
+                       style="bold red")
+        name = info.label if info else r.metric
+        table.add_row(name if r.slice == "overall" else f"{name} in {r.slice}",
+                      format_bound(r.bound),
                       format_value(r.value, dec), ci, _signed(r.margin, dec), res)
     return table
 

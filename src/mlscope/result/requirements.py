@@ -14,7 +14,12 @@ __all__ = ["RequirementCheck"]
 @dataclass
 class RequirementCheck:
     """One requirement (``metric`` ``bound``) for ``model`` on ``split``: its value and
-    interval, whether it is ``met``, and by how much (``margin``: positive when met)."""
+    interval, whether it is ``met``, and by how much (``margin``: positive when met).
+
+    ``slice`` is ``"overall"`` for a charter ``requirements:`` entry, else the slice of a
+    ``slice_requirements:`` entry (results written before per-slice requirements read as
+    ``"overall"``); ``undefined`` says why the value could not be computed (then not
+    met), e.g. a slice too small to measure."""
 
     metric: str
     bound: str
@@ -31,3 +36,10 @@ class RequirementCheck:
     certified: float | None = None
     how: str = ""
     more_data: str = ""
+    slice: str = "overall"
+    undefined: str = ""
+
+    @property
+    def label(self) -> str:
+        """``"roc_auc"``, or ``"roc_auc in no_car_policy"`` for a per-slice requirement."""
+        return self.metric if self.slice == "overall" else f"{self.metric} in {self.slice}"

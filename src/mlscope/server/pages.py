@@ -208,7 +208,8 @@ def decision_view(result: EvaluationResult) -> dict[str, Any]:
         crosses = (b is not None and r.lower is not None and r.upper is not None
                    and r.lower < b[1] < r.upper)
         requirements.append({
-            "metric": r.metric, "label": _label(result, r.metric),
+            "metric": r.metric, "label": _label(result, r.metric)
+            + ("" if r.slice == "overall" else f" in {r.slice}"),
             "bound": format_bound(r.bound), "split": r.split, "model": r.model,
             "value": format_value(r.value, d), "interval": _interval(r.lower, r.upper, d),
             "margin": _signed(r.margin, d), "met": r.met,
@@ -506,7 +507,8 @@ def history_view(*, project: str, result: EvaluationResult, info: MetricInfo, sp
     reqs = charter.get("requirements") if isinstance(charter.get("requirements"), dict) else {}
     bound = parse_bound((reqs or {}).get(info.id)) if reqs and info.id in reqs else None
     if bound is not None:
-        where = next((r.split for r in result.requirements if r.metric == info.id), None)
+        where = next((r.split for r in result.requirements
+                      if r.metric == info.id and r.slice == "overall"), None)
         text = f"requirement {format_bound(bound[0])} {format_value(bound[1], dec)}"
         if where and where != split:
             text += f" (checked on {where})"
