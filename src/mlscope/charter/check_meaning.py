@@ -46,7 +46,6 @@ from mlscope.charter.schema import (
 from mlscope.charter.schema_paths import lenient, try_model
 from mlscope.charter.slice_requirements import check_slice_requirements
 from mlscope.errors import InputError, did_you_mean
-from mlscope.metrics.task_costs import unknown_classes
 
 __all__ = [
     "MeaningChecks",
@@ -132,6 +131,10 @@ class MeaningChecks(DataChecks):
         declared = parts.data.classes if parts.data is not None else None
         if costs is not None and costs.matrix is not None and declared:
             # With `data.classes` the labels are known before the data is read.
+            # Imported here: the metrics package loads the whole registry, which the
+            # report (it reads charters) must not pay for.
+            from mlscope.metrics.task_costs import unknown_classes
+
             names = [str(c) for c in declared]
             for bad in unknown_classes(names, costs.matrix):
                 self.add(("costs", "matrix"), f"`{bad}` is not one of `data.classes` "
