@@ -381,8 +381,34 @@ def render_text(result: EvaluationResult, width: int = 100, **kw: object) -> str
     return con.export_text()
 
 
-def test_terminal_summary(result: EvaluationResult) -> None:
+def test_terminal_summary_is_compact_by_default(result: EvaluationResult) -> None:
+    """By default: the decision, the key metrics of every model on the requirement split,
+    the requirements and the warnings; the full tables with --verbose."""
     out = render_text(result, paths={"json": "out/result.json", "html": "out/report.html"})
+    verbose = render_text(result, verbose=True)
+    assert "Selected: gbdt" in out
+    assert "Requirements not met: 2 of 3 met on test" in out
+    assert "Key metrics on test" in out
+    assert "Metrics on validation (selection split)" not in out
+    assert "What each rule would pick" not in out
+    assert "--verbose" in out
+    assert "✗ not met" in out
+    # Each model has its row, with the value the result holds for the key metric.
+    key = out[out.index("Key metrics on test"):]
+    values = {(v.model, v.metric): v.value for v in result.values
+              if v.split == "test" and v.slice == "overall"}
+    for m in result.models:
+        row = next(line for line in key.splitlines() if line.startswith(m.name))
+        got = values.get((m.name, "roc_auc"))
+        if got is not None:
+            assert f"{got:.3f}" in row
+    assert len(out.splitlines()) < len(verbose.splitlines())
+    assert "Report: out/report.html" in out
+
+
+def test_terminal_summary(result: EvaluationResult) -> None:
+    out = render_text(result, paths={"json": "out/result.json", "html": "out/report.html"},
+                      verbose=True)
     assert "Selected: gbdt" in out
     assert "Requirements not met: 2 of 3 met on test" in out
     assert "exit code 1" in out
@@ -419,8 +445,9 @@ def test_terminal_widths_and_variants(width: int) -> None:
     for r in (make_result(), make_result(task="regression", intervals=False),
               make_result(selection={"rule": "satisficing", "optimize": "roc_auc",
                                      "constraints": {"log_loss": "<= 0.01"}})):
-        out = render_text(r, width=width)
-        assert all(len(line) <= width for line in out.splitlines())
+        for verbose in (False, True):
+            out = render_text(r, width=width, verbose=verbose)
+            assert all(len(line) <= width for line in out.splitlines())
         if r.winner is None:
             assert "No model selected" in out
 

@@ -121,7 +121,7 @@ def run_command(
             for line in check_verdict_text(result):
                 click.echo(line)
         else:
-            render_terminal(result, paths=paths)
+            render_terminal(result, paths=paths, verbose=bool(ctx_meta.get(VERBOSE)))
         return result.check.exit_code
     if diagnose:
         if not quiet:
@@ -130,7 +130,7 @@ def run_command(
             render_diagnosis(result, paths=paths)
         return 0
     if not quiet:
-        render_terminal(result, paths=paths)
+        render_terminal(result, paths=paths, verbose=bool(ctx_meta.get(VERBOSE)))
     return result.exit_code
 
 
@@ -204,6 +204,7 @@ def check_markdown(result: EvaluationResult) -> str:
 SPARK_MASTER = "mlscope.spark_master"
 STORE = "mlscope.store"
 NO_STORE = "mlscope.no_store"
+VERBOSE = "mlscope.verbose"
 
 
 def _keep_store(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -212,6 +213,10 @@ def _keep_store(ctx: click.Context, _param: click.Parameter, value: str | None) 
 
 def _keep_no_store(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     ctx.meta[NO_STORE] = value
+
+
+def _keep_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    ctx.meta[VERBOSE] = value
 
 
 def _keep_spark_master(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -248,6 +253,9 @@ RUN_OPTIONS = [
     click.option("--no-store", is_flag=True, expose_value=False, callback=_keep_no_store,
                  help="Do not record this run in the store."),
     click.option("--quiet", "-q", is_flag=True, help="No terminal summary."),
+    click.option("--verbose", "-v", is_flag=True, expose_value=False, callback=_keep_verbose,
+                 help="The full terminal summary: every metric on the selection split, the "
+                      "standings, what each rule would pick (default: the key metrics)."),
 ]
 
 

@@ -22,6 +22,7 @@ from mlscope.report.charts import format_bound, format_value, metric_decimals
 from mlscope.report.guarantee_lines import guarantee_lines
 from mlscope.report.html import STATUS_TEXT
 from mlscope.report.panels_verdict import launch_exit_meaning, launch_text
+from mlscope.report.terminal_compact import key_table
 from mlscope.report.verdict import is_check, keep_lines
 from mlscope.result import OVERALL, EvaluationResult, MetricInfo, MetricValue
 
@@ -329,11 +330,16 @@ def _standings(result: EvaluationResult, split: str) -> Table | None:
     return table
 
 
-def _warnings(result: EvaluationResult) -> Group | None:
+def _warnings(result: EvaluationResult, width: int | None = None) -> Group | None:
+    """The warnings; with ``width``, each on one line of that width (the compact summary:
+    the full text is in --verbose and the report)."""
     warnings = list(dict.fromkeys(
         [*result.warnings, *(result.selection.warnings if result.selection else [])]))
     if not warnings:
         return None
+    if width is not None:
+        cut = max(width - 5, 20)
+        warnings = [w if len(w) <= cut else w[:cut - 1].rstrip() + "…" for w in warnings]
     return _bullets(Text(f"Warnings ({len(warnings)})", style="bold yellow"),
                     [(Text("!", style="yellow"), Text(w)) for w in warnings])
 
@@ -343,6 +349,7 @@ def render_terminal(
     console: Console | None = None,
     *,
     paths: Mapping[str, str] | None = None,
+    verbose: bool = False,
 ) -> None:
     """Print a compact summary of a result to the terminal.
 
@@ -356,6 +363,10 @@ def render_terminal(
     paths
         Files written, shown at the end: e.g. ``{"json": "out/result.json",
         "html": "out/report.html"}``.
+    verbose
+        Every metric of every model on the selection split, the standings, what each rule
+        would pick, the models the rule dropped and the requirement table; by default the
+        key metrics on the requirement split stand in for them.
     """
     con = console or Console()
     if is_check(result):
@@ -385,15 +396,22 @@ def render_terminal(
     con.print(Padding(_decision(result), (1, 0, 1, 0)))
 
     split = result.selection.split if result.selection else result.splits.get("selection")
-    sections: list[Table | Group | None] = []
-    if split and result.metrics and result.models:
-        sections += _metric_tables(result, str(split), con.width)
-    sections += [_standings(result, str(split)) if split else None,
-                 _rules_table(result), _dropped(result), _requirements(result),
+    sections: list[Table | Group | Text | None] = []
+    if verbose:
+        if split and result.metrics and result.models:
+            sections += _metric_tables(result, str(split), con.width)
+        sections += [_standings(result, str(split)) if split else None,
+                     _rules_table(result), _dropped(result)]
+    else:
+        sections += [key_table(result)]
+    sections += [_requirements(result),
                  # The verdict's guarantees section says it; results from before the verdict
                  # keep their own lines.
                  guarantee_lines(result) if result.verdict is None else None,
-                 _warnings(result)]
+                 _warnings(result, None if verbose else con.width)]
+    if not verbose:
+        sections.append(Text("Every metric, the standings and what each rule would pick: "
+                             "--verbose, or the HTML report.", style="dim"))
     for section in sections:
         if section is not None:
             con.print(section)
