@@ -381,7 +381,7 @@ def _class_fns(kind: str) -> tuple[Callable[..., FloatArray], Callable[..., str 
             return f"no class `{cls}` (classes: {', '.join(stats.classes)})"
         if reason := _rows_reason(stats):
             return reason
-        _, den = _scores(kind, stats)
+        den = _scores(kind, stats)[1]
         if not float(den[..., stats.classes.index(cls)]) > 0:
             return _CLASS_UNDEFINED[kind].format(cls)
         return None

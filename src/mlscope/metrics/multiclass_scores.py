@@ -198,7 +198,8 @@ def mc_mcc(stats: MulticlassStats) -> FloatArray:
     den = np.sqrt(np.maximum(s * s - (predicted**2).sum(axis=-1), 0.0)) * np.sqrt(
         np.maximum(s * s - (true**2).sum(axis=-1), 0.0))
     constant = ((true > 0).sum(axis=-1) < 2) | ((predicted > 0).sum(axis=-1) < 2)
-    return np.where(constant, np.nan, _div(cov, den))
+    # The separate square roots can round a perfect correlation to 1 + 2e-16: clip.
+    return np.where(constant, np.nan, np.clip(_div(cov, den), -1.0, 1.0))
 
 
 def why_mc_mcc(stats: MulticlassStats) -> str | None:
