@@ -104,8 +104,10 @@ def test_intervals_contain_the_point_and_stay_in_range(result: Any) -> None:
         if v.value is None or v.lower is None or v.upper is None:
             continue
         lo, hi = bounds[v.metric]
-        assert (lo is None or v.lower >= lo) and (hi is None or v.upper <= hi), v
-        assert v.lower <= v.value + 1e-12 and v.value <= v.upper + 1e-12, v
+        assert lo is None or v.lower >= lo, v
+        assert hi is None or v.upper <= hi, v
+        assert v.lower <= v.value + 1e-12, v
+        assert v.value <= v.upper + 1e-12, v
         checked += 1
     assert checked > 100
 
@@ -134,7 +136,8 @@ def test_selection_can_optimise_a_new_metric(result: Any) -> None:
     ({"id": "x", "metric": "class_f1"}, "names no class of the data"),
     ({"id": "x", "metric": "roc_auc", "multi_class": "ovx"}, "must be one of ovr, ovo"),
     ({"id": "x", "metric": "roc_auc", "average": "micro"}, "must be one of macro, weighted"),
-    ({"id": "x", "metric": "mcc", "threshold": 0.3}, "does not apply to `mcc` in a multiclass task"),
+    ({"id": "x", "metric": "mcc", "threshold": 0.3},
+     "does not apply to `mcc` in a multiclass task"),
 ])
 def test_charter_mistakes_are_refused(tmp_path: Path, entry: dict[str, Any],
                                       needle: str) -> None:
