@@ -191,29 +191,24 @@ _reg("roc_auc", "ROC AUC", "higher",
      _shared(_fn_roc_auc, mcs.mc_roc_auc, _AUC_KEYS),
      _shared(_why_roc_auc, mcs.why_mc_roc_auc, _AUC_KEYS),
      "Probability that a random positive scores above a random negative (ties count "
-     "half): the area under the ROC curve. Multiclass: the mean of one-vs-rest (`ovr`) "
-     "or pairwise one-vs-one (`ovo`, Hand & Till) AUCs, `macro` or `weighted`.",
+     "half): the area under the ROC curve.",
      params=dict(_AUC_PARAMS), tasks=_SHARED)
 _reg("average_precision", "Avg precision", "higher", _fn_ap, _why_ap,
      "Precision at each threshold weighted by the recall gained there (scikit-learn's step "
      "sum, not interpolated).")
 _reg("brier", "Brier score", "lower",
      _shared(_fn_brier, mcs.mc_brier), _shared(_why_brier, mcs.why_mc_brier),
-     "Mean squared difference between the probability and the 0/1 label. Multiclass: "
-     "mean over rows of Σ_k (p_k − 1[y = k])², in [0, 2] as scikit-learn's.",
+     "Mean squared difference between the probability and the 0/1 label.",
      needs_probability=True, tasks=_SHARED, task_bounds={"multiclass": (0.0, 2.0)})
 
 
-# Threshold metrics that multiclass tasks share, computed there on the arg-max class.
+# Threshold metrics that multiclass tasks share, computed there on the arg-max class. Their
+# descriptions stay the binary ones (result.json carries them; the Caravan golden digests
+# pin them); the multiclass meaning is in multiclass_scores' docstring and docs/deciding.md.
 _MULTI_THRESHOLD: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
     "balanced_accuracy": (mcs.mc_balanced_accuracy, mcs.why_mc_balanced_accuracy),
     "mcc": (mcs.mc_mcc, mcs.why_mc_mcc),
     "cohen_kappa": (mcs.mc_cohen_kappa, mcs.why_mc_cohen_kappa),
-}
-_MULTI_HOW = {
-    "balanced_accuracy": " Multiclass: mean recall over the classes with rows (arg-max class).",
-    "mcc": " Multiclass: of the arg-max class (Gorodkin's K-category form).",
-    "cohen_kappa": " Multiclass: of the arg-max class.",
 }
 
 
@@ -239,7 +234,7 @@ for _name, _label, _how in (
         _mfn, _mwhy = _MULTI_THRESHOLD[_name]
         _reg(_name, _label, THRESHOLD_METRICS[_name].direction,
              _shared(threshold_spec_fn(_name), _mfn),
-             _shared(threshold_spec_undefined(_name), _mwhy), _how + _MULTI_HOW[_name],
+             _shared(threshold_spec_undefined(_name), _mwhy), _how,
              bounds=(-1.0, 1.0) if _name in ("mcc", "cohen_kappa") else _UNIT,
              params={"threshold": _THRESHOLD_BINARY}, tasks=_SHARED)
         continue
