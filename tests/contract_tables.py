@@ -82,12 +82,16 @@ def regression_table(n: int = 800, seed: int = 12) -> pd.DataFrame:
     return df
 
 
-def all_metrics(task: str, errors: list[str]) -> list[Any]:
-    """Every registry metric of ``task`` (defaults), some with other parameters too."""
+def all_metrics(task: str, errors: list[str], classes: list[str] | None = None) -> list[Any]:
+    """Every registry metric of ``task`` (defaults), some with other parameters too;
+    a per-class metric (``cls``) once for each of ``classes``."""
     out: list[Any] = []
     for spec in metrics_for_task(task):
         if spec.name.startswith("error_"):
             out += [{"id": f"{spec.name}_{e}", "metric": spec.name, "error": e} for e in errors]
+        elif "cls" in spec.params:
+            out += [{"id": f"{spec.name}_{c}", "metric": spec.name, "cls": c}
+                    for c in classes or []]
         else:
             out.append({"id": spec.name, "metric": spec.name})
     if task == "binary":
@@ -99,6 +103,14 @@ def all_metrics(task: str, errors: list[str]) -> list[Any]:
             {"id": "prec_at_rec", "metric": "precision_at_recall", "recall": 0.6},
             {"id": "rec_at_prec", "metric": "recall_at_precision", "precision": 0.5},
             {"id": "accuracy_07", "metric": "accuracy", "threshold": 0.7},
+            {"id": "kappa_best", "metric": "cohen_kappa", "threshold": "optimize"},
+        ]
+    if task == "multiclass":
+        out += [
+            {"id": f"roc_auc_{mc}_{avg}", "metric": "roc_auc", "multi_class": mc,
+             "average": avg}
+            for mc in ("ovr", "ovo") for avg in ("macro", "weighted")
+            if (mc, avg) != ("ovr", "macro")
         ]
     return out
 

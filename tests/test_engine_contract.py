@@ -93,7 +93,7 @@ def case_multiclass(folder: Path) -> Path:
                             for m in ("resnet", "vit", "tiny")}},
         "slices": {"columns": ["camera"], "where": {"oaky": "resnet_oak > 0.5"},
                    "min_size": 10},
-        "metrics": all_metrics("multiclass", []),
+        "metrics": all_metrics("multiclass", [], CLASSES),
         "selection": {"rule": "satisficing", "optimize": "accuracy"},
         "intervals": {"resamples": 30},
         # A cost matrix (cells not given cost 0): `expected_cost` on every engine.

@@ -97,6 +97,8 @@ def sk_threshold(name: str, y: np.ndarray, s: np.ndarray, w: np.ndarray | None,
         "f1": pos == 0 and pp == 0,
         "fbeta": pos == 0 and pp == 0,
         "mcc": pos == 0 or neg == 0 or pp == 0 or pn == 0,
+        # No chance disagreement: label and prediction the same constant.
+        "cohen_kappa": pp * neg + pos * pn == 0,
         "positive_rate": False,
     }[name]
     if undefined:
@@ -110,6 +112,7 @@ def sk_threshold(name: str, y: np.ndarray, s: np.ndarray, w: np.ndarray | None,
         "f1": lambda: skm.f1_score(yi, pi, sample_weight=w),
         "fbeta": lambda: skm.fbeta_score(yi, pi, beta=beta, sample_weight=w),
         "mcc": lambda: skm.matthews_corrcoef(yi, pi, sample_weight=w),
+        "cohen_kappa": lambda: skm.cohen_kappa_score(yi, pi, sample_weight=w),
         "positive_rate": lambda: float(np.average(pred, weights=w)),
     }
     with warnings.catch_warnings():

@@ -21,6 +21,7 @@ from mlscope.metrics.stats import (
     binary_stats,
     multiclass_stats,
     regression_stats,
+    scores_by_class,
 )
 from mlscope.result.human import HumanMetricSpec, HumanValue
 
@@ -226,6 +227,7 @@ def few_batched_multiclass(yi: IntArray, proba: FloatArray, classes: tuple[str, 
         classes=classes, confusion=confusion, topk_hits=topk,
         log_loss_sum=np.asarray(W @ nll), one_vs_rest=ovr,
         total=np.asarray(W.sum(axis=-1), dtype=np.float64), n_rows=int(yi.size),
+        by_class=tuple(scores_by_class(yi, proba[:, c], k, W) for c in range(k)),
     )
 
 

@@ -17,6 +17,7 @@ from mlscope.metrics.stats import (
     ErrorStats,
     MulticlassStats,
     RegressionStats,
+    scores_by_class,
 )
 
 __all__ = [
@@ -163,4 +164,6 @@ def batched_multiclass(
         one_vs_rest=ovr,
         total=_total(W),
         n_rows=int(yi.size),
+        # One-vs-one ROC AUC: each class's score split by true class (metrics/stats.py).
+        by_class=tuple(scores_by_class(yi, proba[:, c], k, W) for c in range(k)),
     )

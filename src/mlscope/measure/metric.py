@@ -53,6 +53,8 @@ def metric_label(spec: MetricSpec, params: Mapping[str, Any]) -> str:
             parts.append(f"β={v:g}")
         elif k == "unit" and v:
             parts.append(f"({v} per case)")
+        elif k in ("multi_class", "average") and v != spec.params[k].default:
+            parts.append(str(v).upper() if k == "multi_class" else str(v))
     return " ".join([spec.label, *parts])
 
 
@@ -111,6 +113,13 @@ def resolve_metrics(charter: Charter, t: EvalTable, base_dir: Path) -> list[Metr
                                      task=task if task != "errors" else None)
         if isinstance(params.get("matrix"), dict):
             check_matrix_classes(params["matrix"], t.classes, where)
+        if "cls" in spec.params and params.get("cls") not in t.classes:
+            # Known only once the data is open (like a cost matrix's classes).
+            raise InputError(
+                f"{where}`cls: {params.get('cls')}` names no class of the data"
+                f"{did_you_mean(str(params.get('cls')), t.classes)} (classes: "
+                f"{', '.join(t.classes)}); write `cls: <label>` as the label appears in "
+                "the data")
         if charter.task == "multiclass":
             # `accuracy` is shared with binary; a multiclass prediction is the arg-max class,
             # so the binary threshold parameter has no meaning there.
@@ -123,7 +132,7 @@ def resolve_metrics(charter: Charter, t: EvalTable, base_dir: Path) -> list[Metr
         info = MetricInfo(
             id=entry.id, name=spec.name, label=metric_label(spec, params),
             direction=spec.direction, params=params, description=spec.description,
-            bounds=spec.bounds, operating_point=spec.is_operating_point(params),
+            bounds=spec.bounds_for(task), operating_point=spec.is_operating_point(params),
         )
         err = t.errors.index(params["error"]) if "error" in spec.params else None
         out.append(Metric(entry, info, spec, params, error_index=err))

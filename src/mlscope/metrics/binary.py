@@ -24,11 +24,13 @@ Deliberate differences from scikit-learn, where scikit-learn warns and returns a
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from mlscope.metrics import multiclass_scores as mcs
 from mlscope.metrics.arith import safe_div as _div
 from mlscope.metrics.binary_proba import binary_log_loss, brier, not_probability_reason
 from mlscope.metrics.binary_reasons import no_positives_reason, one_class_reason, rows_reason
@@ -47,8 +49,9 @@ from mlscope.metrics.binary_threshold import (
     why_precision_at_recall,
     why_recall_at_precision,
 )
+from mlscope.metrics.ranking import roc_auc
 from mlscope.metrics.spec import Direction, MetricSpec, ParamSpec
-from mlscope.metrics.stats import BinaryStats
+from mlscope.metrics.stats import BinaryStats, MulticlassStats
 
 __all__ = [
     "SPECS",
@@ -75,26 +78,6 @@ FloatArray = npt.NDArray[np.float64]
 # --------------------------------------------------------------------------------------
 # Ranking and probability metrics
 # --------------------------------------------------------------------------------------
-
-
-def roc_auc(stats: BinaryStats) -> FloatArray:
-    """Area under the ROC curve (ties count one half), as ``roc_auc_score``.
-
-    Parameters
-    ----------
-    stats
-        Binary statistics, batch dimensions allowed.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape ``stats.batch_shape``; NaN where only one class is present.
-    """
-    # Each negative scores against the positives strictly above it plus half those tied
-    # with it: the Mann-Whitney statistic, equal to the trapezoidal ROC area.
-    above = np.cumsum(stats.pos, axis=-1) - stats.pos
-    wins = (stats.neg * (above + 0.5 * stats.pos)).sum(axis=-1)
-    return _div(wins, stats.total_pos * stats.total_neg)
 
 
 def average_precision(stats: BinaryStats) -> FloatArray:
@@ -138,13 +121,45 @@ def _reg(name: str, label: str, direction: Direction, fn: Callable[..., FloatArr
          bounds: tuple[float | None, float | None] = _UNIT,
          params: dict[str, ParamSpec] | None = None,
          chooser: Callable[..., float] | None = None,
-         tasks: frozenset[str] = _BINARY, needs_probability: bool = False) -> None:
+         tasks: frozenset[str] = _BINARY, needs_probability: bool = False,
+         task_bounds: dict[str, tuple[float | None, float | None]] | None = None) -> None:
     SPECS.append(MetricSpec(
         name=name, tasks=tasks, direction=direction,
         fn=fn, undefined=undefined, description=description, label=label,
         params=params or {}, chooser=chooser, bounds=bounds,
-        needs_probability=needs_probability,
+        needs_probability=needs_probability, task_bounds=task_bounds or {},
     ))
+
+
+# Metrics shared with multiclass tasks under the same name: registered here (where their
+# binary definitions live) and dispatched on the statistics' type to
+# mlscope.metrics.multiclass_scores, whose module docstring gives the multiclass meaning.
+_SHARED = frozenset({"binary", "multiclass"})
+_MULTI_ONLY = frozenset({"multiclass"})
+# The binary threshold; refused on a multiclass task (the prediction is the arg-max class).
+_THRESHOLD_BINARY = replace(_THRESHOLD, tasks=_BINARY)
+_AUC_PARAMS = {
+    "multi_class": ParamSpec(
+        kind="str", default="ovr", choices=mcs.MULTI_CLASS, tasks=_MULTI_ONLY,
+        doc="multiclass only: `ovr` (each class's score against the rest) or `ovo` (Hand & "
+            "Till: every pair of classes, each with its own score)"),
+    "average": ParamSpec(
+        kind="str", default="macro", choices=mcs.AVERAGES, tasks=_MULTI_ONLY,
+        doc="multiclass only: `macro` (unweighted mean over classes or pairs) or `weighted` "
+            "(by each class's, or pair's, weight of rows)"),
+}
+
+
+def _shared(binary_fn: Callable[..., Any], multi_fn: Callable[..., Any],
+            multi_params: tuple[str, ...] = ()) -> Callable[..., Any]:
+    """Dispatch on the statistics: ``multi_fn`` gets only the multiclass parameters."""
+
+    def fn(stats: BinaryStats | MulticlassStats, **params: Any) -> Any:
+        if isinstance(stats, MulticlassStats):
+            return multi_fn(stats, **{k: v for k, v in params.items() if k in multi_params})
+        return binary_fn(stats, **{k: v for k, v in params.items() if k not in multi_params})
+
+    return fn
 
 
 def _fn_roc_auc(stats: BinaryStats, **_: Any) -> FloatArray:
@@ -171,17 +186,30 @@ def _why_brier(stats: BinaryStats, **_: Any) -> str | None:
     return rows_reason(stats) or not_probability_reason(stats)
 
 
-_reg("roc_auc", "ROC AUC", "higher", _fn_roc_auc, _why_roc_auc,
+_AUC_KEYS = ("multi_class", "average")
+_reg("roc_auc", "ROC AUC", "higher",
+     _shared(_fn_roc_auc, mcs.mc_roc_auc, _AUC_KEYS),
+     _shared(_why_roc_auc, mcs.why_mc_roc_auc, _AUC_KEYS),
      "Probability that a random positive scores above a random negative (ties count "
-     "half): the area under the ROC curve.")
+     "half): the area under the ROC curve.",
+     params=dict(_AUC_PARAMS), tasks=_SHARED)
 _reg("average_precision", "Avg precision", "higher", _fn_ap, _why_ap,
      "Precision at each threshold weighted by the recall gained there (scikit-learn's step "
      "sum, not interpolated).")
-_reg("brier", "Brier score", "lower", _fn_brier, _why_brier,
+_reg("brier", "Brier score", "lower",
+     _shared(_fn_brier, mcs.mc_brier), _shared(_why_brier, mcs.why_mc_brier),
      "Mean squared difference between the probability and the 0/1 label.",
-     needs_probability=True)
+     needs_probability=True, tasks=_SHARED, task_bounds={"multiclass": (0.0, 2.0)})
 
 
+# Threshold metrics that multiclass tasks share, computed there on the arg-max class. Their
+# descriptions stay the binary ones (result.json carries them; the Caravan golden digests
+# pin them); the multiclass meaning is in multiclass_scores' docstring and docs/deciding.md.
+_MULTI_THRESHOLD: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
+    "balanced_accuracy": (mcs.mc_balanced_accuracy, mcs.why_mc_balanced_accuracy),
+    "mcc": (mcs.mc_mcc, mcs.why_mc_mcc),
+    "cohen_kappa": (mcs.mc_cohen_kappa, mcs.why_mc_cohen_kappa),
+}
 
 
 for _name, _label, _how in (
@@ -196,9 +224,20 @@ for _name, _label, _how in (
     ("f1", "F1", "Harmonic mean of precision and recall at the threshold: 2TP / (2TP + FP + FN)."),
     ("mcc", "MCC",
      "Matthews correlation between the label and the prediction at the threshold."),
+    ("cohen_kappa", "Cohen's kappa",
+     "Agreement of label and prediction at the threshold beyond chance: (p_o − p_e) / "
+     "(1 − p_e)."),
     ("positive_rate", "Positive rate",
      "Share of rows predicted positive (score >= threshold); lower flags fewer rows."),
 ):
+    if _name in _MULTI_THRESHOLD:
+        _mfn, _mwhy = _MULTI_THRESHOLD[_name]
+        _reg(_name, _label, THRESHOLD_METRICS[_name].direction,
+             _shared(threshold_spec_fn(_name), _mfn),
+             _shared(threshold_spec_undefined(_name), _mwhy), _how,
+             bounds=(-1.0, 1.0) if _name in ("mcc", "cohen_kappa") else _UNIT,
+             params={"threshold": _THRESHOLD_BINARY}, tasks=_SHARED)
+        continue
     _reg(_name, _label, THRESHOLD_METRICS[_name].direction, threshold_spec_fn(_name),
          threshold_spec_undefined(_name), _how,
          bounds=(-1.0, 1.0) if _name == "mcc" else _UNIT,

@@ -150,6 +150,13 @@ def _k_mcc(tp: FloatArray, fp: FloatArray, fn: FloatArray, tn: FloatArray,
     return _div(tp * tn - fp * fn, den)
 
 
+def _k_kappa(tp: FloatArray, fp: FloatArray, fn: FloatArray, tn: FloatArray,
+             **_: Any) -> FloatArray:
+    # Cohen's kappa of the 2×2 table, (p_o − p_e) / (1 − p_e) multiplied out so that the
+    # only division is by the chance disagreement (0 only when both raters are constant).
+    return _div(2 * (tp * tn - fn * fp), (tp + fp) * (fp + tn) + (tp + fn) * (fn + tn))
+
+
 def _k_positive_rate(tp: FloatArray, fp: FloatArray, fn: FloatArray, tn: FloatArray,
                      **_: Any) -> FloatArray:
     return _div(tp + fp, tp + fp + fn + tn)
@@ -193,6 +200,14 @@ def _r_mcc(tp: float, fp: float, fn: float, tn: float, t: str) -> str | None:
     return None
 
 
+def _r_kappa(tp: float, fp: float, fn: float, tn: float, t: str) -> str | None:
+    if (tp + fp) * (fp + tn) + (tp + fn) * (fn + tn) > 0:
+        return None
+    side = "positive" if tp + fp > 0 else "negative"
+    return (f"label and prediction are the same constant (every row is {side} and "
+            f"predicted {side} at threshold {t}): no disagreement is expected by chance")
+
+
 THRESHOLD_METRICS: dict[str, ThresholdMetric] = {
     "accuracy": ThresholdMetric(_k_accuracy, _r_none),
     "balanced_accuracy": ThresholdMetric(_k_balanced, _r_one_class),
@@ -202,6 +217,7 @@ THRESHOLD_METRICS: dict[str, ThresholdMetric] = {
     "f1": ThresholdMetric(_k_fbeta, _r_fbeta),
     "fbeta": ThresholdMetric(_k_fbeta, _r_fbeta),
     "mcc": ThresholdMetric(_k_mcc, _r_mcc),
+    "cohen_kappa": ThresholdMetric(_k_kappa, _r_kappa),
     # Lower is better: the share of rows flagged is a budget (alerts, reviews).
     "positive_rate": ThresholdMetric(_k_positive_rate, _r_none, direction="lower"),
 }

@@ -40,6 +40,7 @@ from mlscope.metrics.stats import BinaryStats, MulticlassStats
 __all__ = [
     "SPECS",
     "class_average_precision",
+    "class_score",
     "confusion_matrix",
     "mean_average_precision",
     "multiclass_accuracy",
@@ -332,3 +333,66 @@ SPECS.append(MetricSpec(
     description="Average precision of one class's score against all other classes.",
     params={"cls": ParamSpec(kind="str", default="", doc="the class, as written in the data")},
 ))
+
+
+# Per-class precision, recall and F1 of the arg-max class, one class per entry (`cls`).
+_CLASS_WHAT = {
+    "precision": ("Precision", "Share of the rows predicted as class `cls` that are of it "
+                               "(arg-max class)."),
+    "recall": ("Recall", "Share of the rows of class `cls` predicted as it (arg-max class)."),
+    "f1": ("F1", "Harmonic mean of class `cls`'s precision and recall (arg-max class)."),
+}
+_CLASS_UNDEFINED = {
+    "precision": "class `{}` is never predicted",
+    "recall": "no rows of class `{}`",
+    "f1": "class `{}` has no rows and is never predicted",
+}
+
+
+def class_score(stats: MulticlassStats, kind: str, cls: str) -> FloatArray:
+    """Precision, recall or F1 of one class (``precision_score(labels=[cls], average=None)``).
+
+    Parameters
+    ----------
+    stats
+        Multiclass statistics, batch dimensions allowed.
+    kind
+        ``"precision"``, ``"recall"`` or ``"f1"``.
+    cls
+        The class, as in ``stats.classes``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``stats.batch_shape``; NaN where 0/0 or for an unknown class.
+    """
+    if cls not in stats.classes:
+        return np.full(stats.batch_shape, np.nan)
+    value, _ = _scores(kind, stats)
+    return np.asarray(value[..., stats.classes.index(cls)], dtype=np.float64)
+
+
+def _class_fns(kind: str) -> tuple[Callable[..., FloatArray], Callable[..., str | None]]:
+    def fn(stats: MulticlassStats, cls: str = "", **_: Any) -> FloatArray:
+        return class_score(stats, kind, cls)
+
+    def why(stats: MulticlassStats, cls: str = "", **_: Any) -> str | None:
+        if cls not in stats.classes:
+            return f"no class `{cls}` (classes: {', '.join(stats.classes)})"
+        if reason := _rows_reason(stats):
+            return reason
+        den = _scores(kind, stats)[1]
+        if not float(den[..., stats.classes.index(cls)]) > 0:
+            return _CLASS_UNDEFINED[kind].format(cls)
+        return None
+
+    return fn, why
+
+
+_CLS = ParamSpec(kind="str", default="", doc="the class, as written in the data")
+for _kind, (_label, _desc) in _CLASS_WHAT.items():
+    _fn, _why = _class_fns(_kind)
+    SPECS.append(MetricSpec(
+        name=f"class_{_kind}", tasks=_MULTI, direction="higher", fn=_fn, undefined=_why,
+        label=_label, bounds=(0.0, 1.0), description=_desc, params={"cls": _CLS},
+    ))

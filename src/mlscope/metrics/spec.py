@@ -62,6 +62,9 @@ class ParamSpec:
     # Set on a `threshold` that only `optimize` may take (an operating point chooses its
     # own threshold): a number is refused with this explanation and fix, never ignored.
     only_optimize: str | None = None
+    # For a `str` parameter with a fixed vocabulary (`average: macro|weighted`): anything
+    # else is refused with a did-you-mean.
+    choices: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -110,10 +113,16 @@ class MetricSpec:
     # Reads the scores as probabilities (log loss, Brier): refused for binary scores that
     # only rank rows (`score_type: score`).
     needs_probability: bool = False
+    # A range that differs by task (multiclass Brier lies in [0, 2], binary in [0, 1]).
+    task_bounds: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
     @property
     def higher_is_better(self) -> bool:
         return self.direction == "higher"
+
+    def bounds_for(self, task: str | None) -> tuple[float | None, float | None]:
+        """The metric's range on ``task`` (:attr:`bounds` unless the task has its own)."""
+        return self.task_bounds.get(task or "", self.bounds)
 
     def resolve_params(self, given: Mapping[str, Any], *, where: str = "",
                        score_type: str = "probability", task: str | None = None
@@ -179,6 +188,9 @@ def _check_param(metric: str, key: str, spec: ParamSpec, value: Any, where: str,
     if spec.kind == "str":
         if not isinstance(value, str):
             raise InputError(f"{bad}must be text, got {value!r}")
+        if spec.choices is not None and value not in spec.choices:
+            raise InputError(f"{bad}must be one of {', '.join(spec.choices)}, got "
+                             f"{value!r}{did_you_mean(value, spec.choices)}")
         return value
     if spec.kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):

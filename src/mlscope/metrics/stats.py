@@ -23,11 +23,13 @@ __all__ = [
     "ErrorStats",
     "MulticlassStats",
     "RegressionStats",
+    "ScoresByClass",
     "Stats",
     "binary_stats",
     "error_stats",
     "multiclass_stats",
     "regression_stats",
+    "scores_by_class",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -103,6 +105,31 @@ class BinaryStats:
 
 
 @dataclass(frozen=True)
+class ScoresByClass:
+    """One score column's weighted histogram over (score, true class) pairs.
+
+    What one-vs-one ROC AUC needs: the AUC of class ``a`` against class ``b`` ranks
+    ``score_a`` on the rows of ``a`` against ``score_a`` on the rows of ``b``, which the
+    one-vs-rest histogram (rows of ``b`` pooled with every other class) cannot give.
+    Stored sparsely (only pairs that occur), so it is no larger than that histogram.
+
+    Attributes
+    ----------
+    scores
+        ``(m,)`` the score of each pair, **descending** (a score occurs once per true
+        class holding it, in adjacent entries).
+    cls
+        ``(m,)`` the pair's true class, an index into ``MulticlassStats.classes``.
+    weight
+        ``(*batch, m)`` weighted count of rows of that class at that score.
+    """
+
+    scores: FloatArray
+    cls: npt.NDArray[np.int64]
+    weight: FloatArray
+
+
+@dataclass(frozen=True)
 class MulticlassStats:
     """Statistics for a multiclass classifier that outputs one probability per class.
 
@@ -124,6 +151,9 @@ class MulticlassStats:
         One :class:`BinaryStats` per class: that class's score against "is this class".
     total
         ``(*batch,)``: total weight.
+    by_class
+        One :class:`ScoresByClass` per class: that class's score split by true class (for
+        one-vs-one ROC AUC); None where a producer does not collect it.
     """
 
     classes: tuple[str, ...]
@@ -133,6 +163,7 @@ class MulticlassStats:
     one_vs_rest: tuple[BinaryStats, ...]
     total: FloatArray
     n_rows: int
+    by_class: tuple[ScoresByClass, ...] | None = None
 
     @property
     def batch_shape(self) -> tuple[int, ...]:
@@ -264,6 +295,30 @@ def regression_stats(
     )
 
 
+def scores_by_class(yi: npt.ArrayLike, score: npt.ArrayLike, k: int,
+                    weight: npt.ArrayLike | None = None) -> ScoresByClass:
+    """Aggregate one score column by (score, true class) into :class:`ScoresByClass`.
+
+    ``yi`` holds class indices in ``[0, k)``; ``weight`` is ``(n,)`` or, for ``R``
+    bootstrap replicates, ``(R, n)`` (the result's weight is then ``(R, m)``).
+    """
+    y = np.asarray(yi, dtype=np.int64).ravel()
+    s = np.asarray(score, dtype=np.float64).ravel()
+    W = _as_weights(y.size, weight)
+    values, s_inv = np.unique(s, return_inverse=True)
+    keys, inv = np.unique(s_inv.ravel().astype(np.int64) * k + y, return_inverse=True)
+    m = keys.size
+    inv = inv.ravel()
+    if W.ndim == 1:
+        w = _bincount(inv, W, m)
+    else:
+        r = W.shape[0]
+        flat = (np.arange(r, dtype=np.int64)[:, None] * m + inv[None, :]).ravel()
+        w = _bincount(flat, W.ravel(), r * m).reshape(r, m)
+    return ScoresByClass(values[keys // k][::-1].copy(), (keys % k)[::-1].copy(),
+                         np.ascontiguousarray(w[..., ::-1]))
+
+
 def multiclass_stats(
     y_true: npt.ArrayLike,
     proba: npt.ArrayLike,
@@ -306,4 +361,5 @@ def multiclass_stats(
         one_vs_rest=ovr,
         total=np.asarray(w.sum()),
         n_rows=int(yi.size),
+        by_class=tuple(scores_by_class(yi, p[:, c], k, w) for c in range(k)),
     )
