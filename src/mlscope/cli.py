@@ -184,7 +184,7 @@ def init(data: Path, out: Path, project: str | None, label: str | None, task: st
               help="A stored result.json of this charter, for figures.")
 @click.option("--json", "as_json", is_flag=True, help="Print the check as JSON.")
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
-              help="Output folder (portfolios).")
+              help="Output folder for the brief (default: mlscope-out/plan/ next to the charter) or the portfolio's files.")
 @_guard
 def plan(charter: Path, result: Path | None, as_json: bool, out: Path | None) -> int:
     """Check the planning checklist against the evidence: readiness per stage.

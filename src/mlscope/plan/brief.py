@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mlscope.charter.planning import CHECKLIST, Driver, FeasibilityDrivers, ImpactDrivers
+from mlscope.charter.planning import CHECKLIST, STAGES, Driver, FeasibilityDrivers, ImpactDrivers
 from mlscope.charter.schema import Charter, SatisficingRule
 from mlscope.plan.feasibility import assess_feasibility, requirement_targets
 from mlscope.plan.portfolio import Project
@@ -374,8 +374,14 @@ def portfolio_brief(project: Project) -> Brief:
                 b.missing.append((f"{group} driver",
                                   f"{d.driver} is not given: its score spans [0, 1]",
                                   f"give `{group}.{d.driver}` in the portfolio entry"))
-    b.wanting.append("a charter: `mlscope init DATA` writes one with the planning checklist; "
-                     "then `mlscope plan` checks it against the evidence")
-    b.open_items.append(("Every checklist item", "no charter yet: the checklist is "
-                                                 "unanswered"))
+    # No charter: every checklist item is unchecked; said once per stage, with the fix.
+    for stage in STAGES:
+        keys = [k for k, it in CHECKLIST.items() if it.stage == stage]
+        b.stages.append({"stage": stage, "ready": 0, "total": len(keys), "share": 0.0})
+        b.missing.append((f"{stage} checklist",
+                          f"no charter: {len(keys)} items unchecked ({', '.join(keys)})",
+                          "`mlscope init DATA` writes a charter with the planning checklist; "
+                          "`mlscope plan CHARTER` then checks it against the evidence"))
+    b.wanting.append("every figure (requirements, baselines, human level, feasibility): "
+                     "write a charter and run `mlscope run` and `mlscope diagnose`")
     return b
