@@ -42,9 +42,11 @@ from mlscope.server.charts import (
 )
 
 if TYPE_CHECKING:
+    from mlscope.plan.brief import Brief
     from mlscope.store import HistoryPoint, RunSummary
 
 __all__ = [
+    "brief_of",
     "colors_for",
     "decimals",
     "decision_view",
@@ -548,3 +550,28 @@ def history_view(*, project: str, result: EvaluationResult, info: MetricInfo, sp
         "n_runs": len(summaries),
         "project_href": project_href(project),
     }
+
+
+def brief_of(result: EvaluationResult, charter_text: str | None, *,
+             source: str) -> Brief | None:
+    """The project brief of a stored run: its charter (the text as written, else the
+    result's canonical echo) and its result; ``None`` when neither charter parses."""
+    import yaml
+    from pydantic import ValidationError
+
+    from mlscope.charter.schema import Charter
+    from mlscope.plan.brief import compose_brief
+
+    tries: list[Any] = [result.charter]
+    if charter_text:
+        try:
+            tries.insert(0, yaml.safe_load(charter_text))
+        except yaml.YAMLError:
+            pass  # the canonical echo is kept with every result
+    for raw in tries:
+        try:
+            ch = Charter.model_validate(raw)
+        except (ValidationError, TypeError, ValueError):
+            continue
+        return compose_brief(ch, result, source=source)
+    return None
