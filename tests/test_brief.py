@@ -227,14 +227,16 @@ def _normal(text: str) -> str:
     return re.sub(r"mlscope \d[\w.+-]*", "mlscope VERSION", text)
 
 
-def test_portfolio_example_briefs_are_regenerated_identically(tmp_path: Path) -> None:
+def test_portfolio_example_briefs_are_regenerated_identically(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`mlscope plan examples/portfolio/portfolio.yaml --out examples/portfolio/out` wrote
     the committed files: regenerating gives the same (so they never drift)."""
     work = tmp_path / "examples"
     shutil.copytree(PORTFOLIO, work / "portfolio", ignore=shutil.ignore_patterns("out"))
     (work / "caravan").mkdir()
     shutil.copy(CARAVAN, work / "caravan" / "mlscope.yaml")
-    r = CliRunner().invoke(main, ["plan", str(work / "portfolio" / "portfolio.yaml"),
+    monkeypatch.chdir(tmp_path)  # the command as the README gives it, from the top
+    r = CliRunner().invoke(main, ["plan", "examples/portfolio/portfolio.yaml",
                                   "--out", str(tmp_path / "out")])
     assert r.exit_code == 0, r.output
     made = sorted(p.relative_to(tmp_path / "out") for p in (tmp_path / "out").rglob("*")
