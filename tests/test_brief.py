@@ -108,7 +108,8 @@ def test_feasibility_from_the_diagnosis_learning_curve(project: Callable[..., Pa
     c.pop("costs")
     path = project(annotated(), charter=c)
     res = mlscope.evaluate(path, diagnose=True, resamples=0)
-    assert res.diagnosis is not None and res.diagnosis.learning_curve
+    assert res.diagnosis is not None
+    assert res.diagnosis.learning_curve
     from mlscope.diagnose.curve_fit import fit_learning_curve
     from mlscope.plan.feasibility import assess_feasibility
 
@@ -127,7 +128,9 @@ def test_feasibility_from_the_diagnosis_learning_curve(project: Callable[..., Pa
     assert b.feasibility["targets"][0] == want.to_dict()["targets"][0]
     md = brief_markdown(b)
     t = want.targets[0]
-    assert t.reachable and t.rows_needed is not None and t.money is not None
+    assert t.reachable
+    assert t.rows_needed is not None
+    assert t.money is not None
     assert t.rows_interval is not None  # the refit keeps the diagnosis' bootstrap
     assert f"| roc_auc >= 0.9 | {t.rows_needed:,.0f} |" in md
     assert f"{t.money:,.0f} EUR" in md
@@ -145,7 +148,8 @@ def test_charter_text_is_escaped(tmp_path: Path) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in html
     assert "<img" not in html
     assert "<b>who" not in html
-    assert "<script>" not in md and "<img" not in md
+    assert "<script>" not in md
+    assert "<img" not in md
     assert "&lt;script>alert(1)&lt;/script> &amp; co" in md
     assert "default-src &#39;none&#39;" in html
     assert "script-src &#39;none&#39;" in html
@@ -171,7 +175,7 @@ def test_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(StagedFiles, "put", failing)
     b.project = "changed"
     b.title = "changed — project brief"
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="No space left"):
         write_brief(b, out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no temp file left
     # A rendering error: nothing is staged at all.
@@ -253,4 +257,5 @@ def test_portfolio_example_briefs_are_regenerated_identically(
         md = (PORTFOLIO / "out" / name / "brief.md").read_text()
         found = md.split("## Evidence found")[1].split("## Evidence missing")[0]
         missing = md.split("## Evidence missing")[1].split("## Open items")[0]
-        assert found.strip().startswith("- ") and missing.strip().startswith("- "), name
+        assert found.strip().startswith("- "), name
+        assert missing.strip().startswith("- "), name

@@ -190,7 +190,8 @@ def _requirements(b: Brief, ch: Charter, res: EvaluationResult | None) -> None:
                                "bound": f"{bound.op} {bound.value:g}", "model": None,
                                "value": None, "lower": None, "upper": None, "met": None})
     for sr in ch.slice_requirements:
-        b.requirements.append({"metric": sr.metric, "slice": sr.slice, "bound": str(sr.bound),
+        b.requirements.append({"metric": sr.metric, "slice": sr.slice,
+                               "bound": f"{sr.op} {sr.value:g}",
                                "model": None, "value": None, "lower": None, "upper": None,
                                "met": None})
     if b.requirements:
@@ -260,7 +261,8 @@ def _feasibility(b: Brief, ch: Charter, res: EvaluationResult | None) -> None:
         b.wanting.append("rows, money and weeks per requirement: run `mlscope diagnose` "
                          "with `diagnosis.learning_curve` for a learning curve")
         return
-    assert res is not None and res.diagnosis is not None
+    assert res is not None
+    assert res.diagnosis is not None
     curve, source = got
     metric = res.diagnosis.metric
     human = next(((f.label, f.value) for f in b.human if f.value is not None
@@ -313,9 +315,9 @@ def compose_brief(ch: Charter, result: EvaluationResult | None = None, *,
 
         b.archetype = p.archetype
         b.archetype_text = ARCHETYPE_TEXT[p.archetype]
-        for q in ARCHETYPE_QUESTIONS[p.archetype]:
-            ans = getattr(p.questions, q)
-            b.questions.append((_QUESTION[q], None if ans is None else (
+        for key in ARCHETYPE_QUESTIONS[p.archetype]:
+            ans = getattr(p.questions, key)
+            b.questions.append((_QUESTION[key], None if ans is None else (
                 f"{ans:g}" if isinstance(ans, float) else str(ans))))
     else:
         b.wanting.append("the archetype: write `planning.archetype` (software_2_0, "

@@ -7,6 +7,7 @@ of display strings. Nothing is recomputed: every number is one the evaluation st
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -564,10 +565,9 @@ def brief_of(result: EvaluationResult, charter_text: str | None, *,
 
     tries: list[Any] = [result.charter]
     if charter_text:
-        try:
+        # A text that does not parse falls back on the canonical echo every result keeps.
+        with contextlib.suppress(yaml.YAMLError):
             tries.insert(0, yaml.safe_load(charter_text))
-        except yaml.YAMLError:
-            pass  # the canonical echo is kept with every result
     for raw in tries:
         try:
             ch = Charter.model_validate(raw)
