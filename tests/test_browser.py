@@ -162,3 +162,40 @@ def test_error_pages_render_cleanly(page: sync_api.Page, base: str,
     assert len(problems) == 1, problems
     assert "404" in problems[0], problems
     problems.clear()
+
+
+def test_brief_page_loads_fits_1280_and_shows_the_evidence(
+        browser: sync_api.Browser, base: str, problems: list[str]) -> None:
+    """The project brief (issue 15): linked from the overview, no element wider than the
+    window at 1280 px, the evidence found and missing both shown."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+          if m.type == "error" else None)
+    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    try:
+        _goto(pg, f"{base}/p/{PROJECT}")
+        pg.get_by_role("link", name="Project brief").click()
+        pg.wait_for_load_state("load")
+        assert pg.url == f"{base}/p/{PROJECT}/brief"
+        for sid in ("brief-goal", "brief-requirements", "brief-baselines",
+                    "brief-feasibility", "brief-failures", "brief-rollout", "brief-evidence",
+                    "brief-open"):
+            sync_api.expect(pg.locator(f"#{sid}")).to_be_visible()
+        sync_api.expect(pg.locator("#brief-found")).to_have_text("Evidence found")
+        sync_api.expect(pg.locator("#brief-missing")).to_have_text("Evidence missing")
+        assert pg.locator("#brief-found + ul li").count() > 0
+        assert pg.locator("#brief-missing + ul li").count() > 0
+        # A requirement value of the latest run is shown (the figures come from it).
+        sync_api.expect(pg.locator("#brief-requirements td.num").first).not_to_have_text("—")
+        wide = pg.evaluate("""() => {
+            const w = document.documentElement.clientWidth;
+            return [...document.querySelectorAll('body *')]
+              .filter(e => e.getBoundingClientRect().right > w + 0.5)
+              .map(e => e.tagName + '.' + e.className);
+        }""")
+        assert wide == [], wide
+        assert pg.evaluate("document.documentElement.scrollWidth") <= 1280
+    finally:
+        context.close()
+    assert not problems, "\n".join(problems)

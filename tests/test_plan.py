@@ -264,13 +264,13 @@ def test_caravan_plan_is_true_to_its_charter() -> None:
 
 
 def test_cli_plan_text_and_json(tmp_path: Path) -> None:
-    r = CliRunner().invoke(main, ["plan", str(CARAVAN)])
+    r = CliRunner().invoke(main, ["plan", str(CARAVAN), "-o", str(tmp_path / "b")])
     assert r.exit_code == 0, r.output
     assert "Readiness" in r.output
     assert "Failure modes (failure_modes): evidence missing" \
         in r.output
     assert "slice_requirements" in r.output
-    r = CliRunner().invoke(main, ["plan", str(CARAVAN), "--json"])
+    r = CliRunner().invoke(main, ["plan", str(CARAVAN), "--json", "-o", str(tmp_path / "b")])
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)
     assert [s["stage"] for s in data["stages"]] == list(STAGES)

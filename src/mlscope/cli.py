@@ -184,14 +184,16 @@ def init(data: Path, out: Path, project: str | None, label: str | None, task: st
               help="A stored result.json of this charter, for figures.")
 @click.option("--json", "as_json", is_flag=True, help="Print the check as JSON.")
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
-              help="Output folder (portfolios).")
+              help="Output folder for the brief (default: mlscope-out/plan/ next to the "
+                   "charter) or the portfolio's files.")
 @_guard
 def plan(charter: Path, result: Path | None, as_json: bool, out: Path | None) -> int:
-    """Check the planning checklist against the evidence: readiness per stage.
+    """Check the planning checklist against the evidence: readiness per stage; write the brief.
 
-    Each checklist item with the evidence the charter (and --result) holds, or what is
-    missing and the fix; a budget nothing measures is unverified, never met. Exit 0; 2 for
-    bad input.
+    Each checklist item with the evidence the charter (and --result, else the latest run
+    in the store beside the charter) holds, or what is missing and the fix; a budget
+    nothing measures is unverified, never met. Writes brief.md and brief.html into --out.
+    Exit 0; 2 for bad input.
     """
     from mlscope.cli_plan import plan_command
 

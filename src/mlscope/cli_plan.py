@@ -2,8 +2,11 @@
 
 Prints the readiness of each stage (planning, evaluation, deployment, monitoring) and
 each checklist item with the evidence found or what is missing and the fix; ``--json``
-prints the same as data; ``--result`` reads a stored ``result.json`` for figures. Exit 0
-(the plan is information, not a gate), 2 for bad input.
+prints the same as data; ``--result`` reads a stored ``result.json`` for figures (without
+it, the latest run of the project in the store beside the charter, when there is one).
+Writes the brief (``brief.md``, ``brief.html``; :mod:`mlscope.plan.brief`,
+:mod:`mlscope.report.brief`) into ``--out`` (default ``mlscope-out/plan/`` beside the
+charter). Exit 0 (the plan is information, not a gate), 2 for bad input.
 
 A YAML file with a top-level ``projects:`` key is a portfolio: it is handed to
 ``mlscope portfolio`` (:func:`mlscope.cli_portfolio.run_portfolio`).
@@ -22,6 +25,8 @@ from rich.markup import escape
 from mlscope.charter import load_charter
 from mlscope.errors import InputError
 from mlscope.plan import PlanCheck, plan_check
+from mlscope.plan.brief import compose_brief
+from mlscope.report.brief import write_brief
 from mlscope.result import EvaluationResult
 
 __all__ = ["is_portfolio", "plan_command", "render_plan"]
@@ -60,6 +65,31 @@ def _read_result(path: Path) -> EvaluationResult:
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"--result {path} is not an mlscope result.json ({exc}); pass the "
                          "result.json a run wrote") from None
+
+
+def _stored_run(charter: Path, project: str) -> tuple[EvaluationResult, str] | None:
+    """The latest run of ``project`` in the store beside the charter, if there is one.
+
+    A store that cannot be read is not an error here: the plan is made from the charter
+    alone and says so (the brief lists the figures it lacks)."""
+    from mlscope.store import Store, StoreError
+
+    folder = charter.expanduser().resolve().parent
+    if not (folder / ".mlscope" / "store.sqlite").is_file():
+        return None
+    try:
+        store = Store.open(project_dir=folder, create=False)
+    except StoreError:
+        return None
+    try:
+        runs = store.runs(project, limit=1)
+        if not runs:
+            return None
+        return store.result(runs[0].id), f"run #{runs[0].id} of the store"
+    except StoreError:
+        return None
+    finally:
+        store.close()
 
 
 def render_plan(check: PlanCheck, console: Console) -> None:
@@ -111,11 +141,20 @@ def plan_command(charter: Path, result: Path | None, as_json: bool, out: Path | 
     if stored is not None and stored.project != ch.project:
         raise InputError(f"--result {result} is of project `{stored.project}`, the charter "
                          f"of `{ch.project}`; pass a result of this charter")
-    check = plan_check(ch, stored, result_path=str(result) if result else None)
+    source = str(result) if result else None
+    if stored is None:
+        got = _stored_run(charter, ch.project)
+        if got is not None:
+            stored, source = got
+    check = plan_check(ch, stored, result_path=source)
+    folder = out if out is not None else charter.parent / "mlscope-out" / "plan"
+    written = write_brief(compose_brief(ch, stored, source=source, check=check), folder)
     if as_json:
         data: dict[str, Any] = check.to_dict()
         # Plain print: rich would wrap long lines and break the JSON for a pipe.
         print(json.dumps(data, indent=2, ensure_ascii=False))
         return 0
     render_plan(check, con)
+    con.print()
+    con.print("wrote the brief: " + ", ".join(escape(str(p)) for p in written))
     return 0

@@ -9,6 +9,7 @@ Routes::
     /                          projects (redirects to the project when there is one)
     /p/<project>               the latest decision and the runs, newest first (?page=N)
     /p/<project>/history       a metric over runs (?metric=&split=&last=&model=...)
+    /p/<project>/brief         the project brief, from the latest run's charter and result
     /runs/<id>                 one run: metric table, trade-off, slices, baselines (?split=)
     /runs/<id>/report          the run's full HTML report, as ``mlscope run`` writes it
     /healthz                   "ok"
@@ -157,6 +158,7 @@ class Dashboard:
             (re.compile(r"/favicon\.ico"), self.favicon),
             (re.compile(r"/p/([^/]+)"), self.overview),
             (re.compile(r"/p/([^/]+)/history"), self.history),
+            (re.compile(r"/p/([^/]+)/brief"), self.brief),
             (re.compile(r"/runs/([0-9]{1,18})"), self.run),
             (re.compile(r"/runs/([0-9]{1,18})/report"), self.report),
         ]
@@ -319,6 +321,23 @@ class Dashboard:
                      for m in result.metrics],
             splits=splits, windows=windows, shown=len(models), total=len(all_models),
             history_js=Markup(HISTORY_JS))
+
+    def brief(self, project: str, *, query: Query) -> Response:
+        from mlscope.report.brief import brief_body_html
+
+        latest = self._latest(project)
+        result = self.result(latest.id)
+        brief = pages.brief_of(result, self.store.charter_text(latest.id),
+                               source=f"run #{latest.id}")
+        if brief is None:
+            raise HttpError(404, "No brief", f"The charter stored with run #{latest.id} "
+                            "cannot be read by this mlscope.")
+        return self.render(
+            "brief.html.j2", title=f"{project} · brief", project=project,
+            crumbs=[(pages.project_href(project), project),
+                    (pages.project_href(project, "brief"), "brief")],
+            run_id=latest.id, when=pages.when(latest.created_at),
+            body=brief_body_html(brief))
 
     def run(self, run_id: str, *, query: Query) -> Response:
         summary = self._summary(int(run_id))

@@ -7,6 +7,7 @@ of display strings. Nothing is recomputed: every number is one the evaluation st
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -42,9 +43,11 @@ from mlscope.server.charts import (
 )
 
 if TYPE_CHECKING:
+    from mlscope.plan.brief import Brief
     from mlscope.store import HistoryPoint, RunSummary
 
 __all__ = [
+    "brief_of",
     "colors_for",
     "decimals",
     "decision_view",
@@ -548,3 +551,27 @@ def history_view(*, project: str, result: EvaluationResult, info: MetricInfo, sp
         "n_runs": len(summaries),
         "project_href": project_href(project),
     }
+
+
+def brief_of(result: EvaluationResult, charter_text: str | None, *,
+             source: str) -> Brief | None:
+    """The project brief of a stored run: its charter (the text as written, else the
+    result's canonical echo) and its result; ``None`` when neither charter parses."""
+    import yaml
+    from pydantic import ValidationError
+
+    from mlscope.charter.schema import Charter
+    from mlscope.plan.brief import compose_brief
+
+    tries: list[Any] = [result.charter]
+    if charter_text:
+        # A text that does not parse falls back on the canonical echo every result keeps.
+        with contextlib.suppress(yaml.YAMLError):
+            tries.insert(0, yaml.safe_load(charter_text))
+    for raw in tries:
+        try:
+            ch = Charter.model_validate(raw)
+        except (ValidationError, TypeError, ValueError):
+            continue
+        return compose_brief(ch, result, source=source)
+    return None
