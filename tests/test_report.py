@@ -462,3 +462,33 @@ def test_report_does_not_import_the_metric_engine() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_plan_panel_states_the_planning_facts(result: EvaluationResult) -> None:
+    """With a planning section the report has a Plan panel: the facts as written (escaped)
+    and each stage's readiness from mlscope.plan; without one, no panel."""
+    import copy
+
+    from mlscope.charter.schema import Charter
+    from mlscope.plan import plan_check
+
+    bare = copy.deepcopy(result)
+    bare.charter.pop("planning", None)
+    assert 'id="plan"' not in render_html(bare)
+    r = copy.deepcopy(result)
+    r.charter["planning"] = {"problem": "mail <b>fewer</b> letters", "archetype": "software_2_0",
+                             "deployment": {"mode": "batch", "where": "cloud"},
+                             "rollout": ["shadow", "replacement"],
+                             "checklist": {"buy_in": "open"}}
+    html = render_html(r)
+    panel = html[html.index('id="plan"'):]
+    panel = panel[:panel.index("</section>")]
+    assert "mail &lt;b&gt;fewer&lt;/b&gt; letters" in panel
+    assert "software 2.0" in panel
+    assert "batch, cloud" in panel
+    assert "shadow → replacement" in panel
+    check = plan_check(Charter.model_validate(r.charter), r)
+    for s in check.stages:
+        assert f"<td>{s.stage}</td><td class=\"num\">{s.ready} of {s.total}</td>" in panel
+    assert "Buy-in" in panel or "buy-in" in panel.lower()
+    assert '<a href="#plan">Plan</a>' in html

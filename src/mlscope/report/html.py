@@ -65,6 +65,7 @@ from mlscope.report.panels_metrics import (
     thresholds_table,
 )
 from mlscope.report.panels_verdict import launch_html
+from mlscope.report.plan_panel import plan_panel
 from mlscope.report.reliability import reliability_panel
 from mlscope.report.risk_coverage import hitl_panel
 from mlscope.report.scripts import REPORT_CSP, SORT_JS
@@ -113,6 +114,7 @@ class Page:
     launch: Markup = field(default_factory=Markup)  # the launch verdict, "Should we ship?"
     reliability: dict[str, Any] | None = None  # binary: a reliability diagram per model
     hitl: dict[str, Any] | None = None  # human_in_the_loop: the risk–coverage chart
+    plan: dict[str, Any] | None = None  # the charter's planning facts and readiness
 
 
 def _page(result: EvaluationResult) -> Page:
@@ -186,6 +188,9 @@ def _page(result: EvaluationResult) -> Page:
     hitl = hitl_panel(result)
     if hitl:
         nav.append(("hitl", "Human in the loop"))
+    plan = plan_panel(result)
+    if plan:
+        nav.append(("plan", "Plan"))
     confusion = confusion_panel(result)
     if confusion:
         nav.append(("confusion", "Confusion"))
@@ -236,6 +241,7 @@ def _page(result: EvaluationResult) -> Page:
         launch=launch,
         reliability=reliability,
         hitl=hitl,
+        plan=plan,
     )
 
 
