@@ -144,8 +144,8 @@ def test_html_structure(result: EvaluationResult, page: str) -> None:
                 for h in re.findall(r"<h2\b[^>]*>(.*?)</h2>", page, flags=re.S)]
     assert headings == [
         "Selected model", "Which model each rule would pick", "Every metric, every model",
-        "Against the selected model gbdt", "Trade-off", "Per slice", "Operating thresholds",
-        "Warnings",
+        "Against the selected model gbdt", "Trade-off", "Per slice", "Plan",
+        "Operating thresholds", "Warnings",
     ]
     # One metric table per split, a row per model, a column per metric.
     for split in ("validation", "test"):
