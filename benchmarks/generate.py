@@ -18,8 +18,8 @@ hundred distinct values than on one per row.
 
 ==============  =========================================================================
 ``continuous``  the default and the realistic case: every model's scores as ``float32``,
-                not rounded, so (almost) every row's score is distinct; ties are only
-                where ``float32`` cannot tell two probabilities apart
+                not rounded; the only ties are probabilities ``float32`` cannot tell
+                apart (at 1M rows 98.8–99.3% of each model's scores are distinct)
 ``rounded``     every model's scores rounded to 3 decimals and kept in [0.001, 0.999]
                 (``float64``): at most 999 distinct values per model
 ``mixed``       the table of generator version 1, which the first published results
