@@ -46,9 +46,12 @@ test: lint unit
 # make bench                          1M rows, every method (a few minutes)
 # make bench ROWS=10000000            10M rows; the slow references run subsampled
 # make bench ROWS=100000000 METHODS=mlscope,mlscope-boot,floor
+# make bench SCORES=mixed              the version-1 table (two of five models rounded)
 # BENCH_ARGS passes further options (python benchmarks/bench_evaluate.py --help).
 ROWS ?= 1000000
 METHODS ?= all
+# continuous: every model's scores unrounded float32 (the realistic case); rounded; mixed
+SCORES ?= continuous
 BENCH_ARGS ?=
 BENCH_STAMP := $(VENV)/.mlscope-bench-installed
 
@@ -62,7 +65,8 @@ golden: $(STAMP)
 	MLSCOPE_GOLDEN_WRITE=1 $(PY) -m pytest -q tests/test_example.py
 
 bench: $(BENCH_STAMP) bench-store bench-gates
-	$(PY) benchmarks/bench_evaluate.py --rows $(ROWS) --methods $(METHODS) $(BENCH_ARGS)
+	$(PY) benchmarks/bench_evaluate.py --rows $(ROWS) --methods $(METHODS) --scores $(SCORES) \
+		$(BENCH_ARGS)
 
 # Power and size of the slice gates by simulation (more runs than the unit suite's), into
 # benchmarks/results/slice-gates.md.

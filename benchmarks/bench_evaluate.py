@@ -11,7 +11,8 @@
 3. checks every mlscope point estimate against scikit-learn (max absolute difference, and
    that both leave the same values undefined);
 4. scores the targets of the "Scale" issue (PASS/MISS with the measured figure), writes
-   ``benchmarks/results/scale-<rows>.json`` and ``.md`` and prints the Markdown.
+   ``benchmarks/results/scale-<rows>-<scores>.json`` and ``.md`` and prints the Markdown
+   (``--scores``: continuous, the default, rounded or mixed; see ``generate.py``).
 
 Exit status: 0 when every method ran (or was skipped for a stated reason) and every
 checked point estimate is within ``--tolerance`` of scikit-learn; 1 otherwise (and, with
@@ -394,7 +395,7 @@ def data_identity(parquet: Path, job: dict[str, Any]) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
     meta = (pq.read_schema(parquet).metadata or {}).get(b"mlscope_bench", b"{}")
-    settings = ("rows", "resamples", "level", "seed", "reference_boot_resamples",
+    settings = ("rows", "scores", "resamples", "level", "seed", "reference_boot_resamples",
                 "fairlearn_rows", "fairlearn_boot_rows", "fairlearn_boot_resamples")
     return {"table": json.loads(meta), **{k: job[k] for k in settings}}
 
@@ -477,6 +478,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-rss-gib", type=float, default=None,
                    help="kill a method's process above this resident memory "
                         "(default: 90%% of the machine's memory; needs psutil)")
+    p.add_argument("--scores", choices=("continuous", "rounded", "mixed"), default="continuous",
+                   help="how the table stores the scores: continuous (every model's scores "
+                        "unrounded float32, the realistic case), rounded (every model to 3 "
+                        "decimals) or mixed (the version-1 table: two of five models rounded)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data and resamples")
     p.add_argument("--data-dir", type=Path, default=HERE / "data")
     p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
@@ -484,7 +489,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="largest accepted |mlscope − scikit-learn| of a point estimate")
     p.add_argument("--strict", action="store_true", help="also exit 1 when a target is missed")
     p.add_argument("--reuse", action="store_true",
-                   help="take the methods not run now from the existing scale-<rows>.json "
+                   help="take the methods not run now from the existing "
+                        "scale-<rows>-<scores>.json "
                         "(same data and settings), e.g. rerun only mlscope after a change")
     return p
 
@@ -509,11 +515,13 @@ def main(argv: list[str] | None = None) -> int:
     repeat = args.repeat if args.repeat is not None else (3 if rows <= 10_000_000 else 1)
 
     start = time.perf_counter()
-    data, made = gen.ensure(rows, args.data_dir, seed=args.seed, resamples=args.resamples)
+    data, made = gen.ensure(rows, args.data_dir, seed=args.seed, resamples=args.resamples,
+                            scores=args.scores)
     if made:
         print(f"generated {data.parquet} in {time.perf_counter() - start:.1f} s", flush=True)
     job: dict[str, Any] = {
         "charter": str(data.charter), "parquet": str(data.parquet), "rows": rows,
+        "scores": args.scores,
         "label": "label", "models": {m: f"score_{m}" for m in gen.MODELS},
         "slice_columns": ["region", "device"],
         "levels": {"region": gen.REGIONS, "device": gen.DEVICES},
@@ -561,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
                       flush=True)
 
     want = raw.get("reference", {}).get("values")
-    stem = args.results_dir / f"scale-{rows}"
+    stem = args.results_dir / f"scale-{rows}-{args.scores}"
     reused: dict[str, str] = {}
     previous: dict[str, Any] | None = None
     if args.reuse:

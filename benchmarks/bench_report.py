@@ -1,4 +1,4 @@
-"""The scale benchmark's results as Markdown (``scale-<rows>.md``, also printed)."""
+"""The scale benchmark's results as Markdown (``scale-<rows>-<scores>.md``, also printed)."""
 
 from __future__ import annotations
 
@@ -83,6 +83,22 @@ def _source_lines(git: dict[str, Any]) -> list[str]:
     return lines
 
 
+_SCORES_TITLE = {"continuous": "continuous scores", "rounded": "rounded scores",
+                 "mixed": "mixed scores"}
+# Results written before ``--scores`` existed have no ``scores`` in their job: they were
+# made from the version-1 table, i.e. mixed.
+_SCORES_TEXT = {
+    "continuous": "Scores: **continuous** (every model's scores unrounded `float32`, "
+                  "almost every row's score distinct: the realistic case).",
+    "rounded": "Scores: **rounded** (every model's scores to 3 decimals: at most 999 "
+               "distinct values per model, which makes sorting and binning cheap).",
+    "mixed": "Scores: **mixed** (`float64`; three models continuous, `forest` and `baseline` "
+             "rounded to 3 and 2 decimals: two of the five models have at most 1,000 "
+             "distinct scores, which flatters any method that sorts or bins them; "
+             "compare with the continuous results).",
+}
+
+
 def markdown(report: dict[str, Any]) -> str:
     """The results as a Markdown document."""
     rows, job, settings = report["rows"], report["job"], report["settings"]
@@ -90,7 +106,9 @@ def markdown(report: dict[str, Any]) -> str:
     n_values = len(job["models"]) * n_slices * len(job["metrics"])
     resamples = report["resamples"]
     lines = [
-        f"# Scale benchmark: {rows:,} rows",
+        f"# Scale benchmark: {rows:,} rows, {_SCORES_TITLE.get(job.get('scores'), 'mixed')}",
+        "",
+        _SCORES_TEXT.get(job.get("scores"), _SCORES_TEXT["mixed"]),
         "",
         f"{len(job['models'])} models × {n_slices} slices (overall, "
         + ", ".join(f"{len(v)} {k}s" for k, v in job["levels"].items())

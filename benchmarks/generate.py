@@ -7,13 +7,30 @@ levels), and five models' predicted probabilities of differing quality:
 =============  ==========================================================================
 ``gbdt``       the strongest: little noise, sees the region and device effects
 ``logistic``   more noise, sees the region effect only
-``forest``     little noise but scores shrunk towards the base rate (under-confident),
-               rounded to 3 decimals and kept in [0.001, 0.999] (ties, as tree ensembles
-               produce)
+``forest``     little noise but scores shrunk towards the base rate (under-confident)
 ``mlp``        noisier and over-confident
-``baseline``   weak, rounded to 2 decimals and kept in [0.01, 0.99] (many ties, exact
-               0.5 values included)
+``baseline``   weak
 =============  ==========================================================================
+
+How the scores are stored (``--scores``) decides how many distinct values each model has,
+which matters: an evaluation that sorts or bins the scores is much cheaper on a few
+hundred distinct values than on one per row.
+
+==============  =========================================================================
+``continuous``  the default and the realistic case: every model's scores as ``float32``,
+                not rounded; the only ties are probabilities ``float32`` cannot tell
+                apart (at 1M rows 98.8–99.3% of each model's scores are distinct)
+``rounded``     every model's scores rounded to 3 decimals and kept in [0.001, 0.999]
+                (``float64``): at most 999 distinct values per model
+``mixed``       the table of generator version 1, which the first published results
+                used: ``float64``; ``gbdt``, ``logistic`` and ``mlp`` continuous,
+                ``forest`` rounded to 3 decimals (in [0.001, 0.999]) and ``baseline``
+                to 2 decimals (in [0.01, 0.99], exact 0.5 included): two of the five
+                models have at most 1,000 distinct scores
+==============  =========================================================================
+
+The latent data (labels, slices, the unrounded probabilities) are the same in all three;
+only how the scores are stored differs.
 
 Rows are generated in blocks of ``row_group_size`` rows with vectorised NumPy and written one
 Parquet row group per block, so 100M rows never need more memory than one block. Each
@@ -25,9 +42,10 @@ Usage::
     python benchmarks/generate.py                      # 1M rows into benchmarks/data/
     python benchmarks/generate.py --rows 10M           # or 100M; K/M/G suffixes accepted
     python benchmarks/generate.py --rows 1M --resamples 200 --force
+    python benchmarks/generate.py --rows 1M --scores mixed   # the version-1 table
 
-Writes ``bench-<rows>.parquet`` and ``bench-<rows>.yaml`` (the charter: 8 metrics × 5
-models × 16 slices: overall, 10 regions, 5 devices).
+Writes ``bench-<rows>-<scores>.parquet`` and ``bench-<rows>-<scores>.yaml`` (the charter:
+8 metrics × 5 models × 16 slices: overall, 10 regions, 5 devices).
 """
 
 from __future__ import annotations
@@ -50,6 +68,7 @@ __all__ = [
     "METRICS",
     "MODELS",
     "REGIONS",
+    "SCORES",
     "THRESHOLD",
     "BenchData",
     "charter_text",
@@ -59,13 +78,15 @@ __all__ = [
     "paths_for",
 ]
 
-GENERATOR_VERSION = 1
+# Version 2 added ``--scores``; ``mixed`` writes the same rows as version 1.
+GENERATOR_VERSION = 2
 # A table is regenerated when this file changes, so that no stale table is ever measured.
 _SOURCE_HASH = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 REGIONS = ["north", "south", "east", "west", "central", "coast", "mountain", "lakes",
            "islands", "border"]
 DEVICES = ["android", "ios", "web", "desktop", "tv"]
 MODELS = ["gbdt", "logistic", "forest", "mlp", "baseline"]
+SCORES = ("continuous", "rounded", "mixed")
 THRESHOLD = 0.5
 # The 8 metrics of the benchmark charter: (id, parameters written in the charter).
 METRICS: list[tuple[str, dict[str, float]]] = [
@@ -93,7 +114,7 @@ class _ModelSpec:
     slope: float  # > 1 over-confident, < 1 under-confident
     region: bool  # whether the model sees the region effect
     device: bool  # whether the model sees the device effect
-    decimals: int | None  # scores rounded to this many decimals (ties), or None
+    decimals: int | None  # in the ``mixed`` table: rounded to this many decimals, or None
 
 
 _MODEL_SPECS: dict[str, _ModelSpec] = {
@@ -112,6 +133,7 @@ class BenchData:
     parquet: Path
     charter: Path
     rows: int
+    scores: str = "continuous"
 
 
 def parse_rows(text: str) -> int:
@@ -127,9 +149,16 @@ def parse_rows(text: str) -> int:
     return int(value)
 
 
-def paths_for(rows: int, out_dir: Path = DEFAULT_DIR) -> BenchData:
-    """The file names used for a table of ``rows`` rows."""
-    return BenchData(out_dir / f"bench-{rows}.parquet", out_dir / f"bench-{rows}.yaml", rows)
+def paths_for(rows: int, out_dir: Path = DEFAULT_DIR, scores: str = "continuous") -> BenchData:
+    """The file names used for a table of ``rows`` rows with ``scores`` scores."""
+    _check_scores(scores)
+    stem = f"bench-{rows}-{scores}"
+    return BenchData(out_dir / f"{stem}.parquet", out_dir / f"{stem}.yaml", rows, scores)
+
+
+def _check_scores(scores: str) -> None:
+    if scores not in SCORES:
+        raise ValueError(f"scores must be one of {', '.join(SCORES)}, not {scores!r}")
 
 
 def _zipf(k: int, s: float) -> npt.NDArray[np.float64]:
@@ -146,7 +175,22 @@ def _sigmoid(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return out
 
 
-def _block(seed: int, block: int, start: int, n: int) -> pa.RecordBatch:
+def _stored(score: npt.NDArray[np.float64], spec: _ModelSpec, scores: str) -> pa.Array:
+    """A model's probabilities as the ``scores`` kind of table stores them."""
+    decimals = {"continuous": None, "rounded": 3, "mixed": spec.decimals}[scores]
+    if decimals is not None:
+        # Rounded like a score reported in whole percents (or per mille); never exactly
+        # 0 or 1, as a probability a model reports should not be.
+        step = 10.0 ** -decimals
+        return pa.array(np.clip(np.round(score, decimals), step, 1.0 - step))
+    if scores == "continuous":
+        # float32, as most models emit; every row's score distinct up to float32's precision.
+        return pa.array(score.astype(np.float32))
+    return pa.array(score)
+
+
+def _block(seed: int, block: int, start: int, n: int, scores: str = "continuous",
+           ) -> pa.RecordBatch:
     """Rows ``start .. start + n - 1``, from their own random stream."""
     rng = np.random.default_rng([seed, block])
     region = np.searchsorted(np.cumsum(_REGION_P), rng.random(n), side="right")
@@ -175,12 +219,7 @@ def _block(seed: int, block: int, start: int, n: int) -> pa.RecordBatch:
         if spec.device:
             logit += d_eff
         score = _sigmoid(spec.slope * (logit - _INTERCEPT) + _INTERCEPT)
-        if spec.decimals is not None:
-            # Rounded like a score reported in whole percents (or per mille); never exactly
-            # 0 or 1, as a probability a model reports should not be.
-            step = 10.0 ** -spec.decimals
-            score = np.clip(np.round(score, spec.decimals), step, 1.0 - step)
-        columns[f"score_{name}"] = pa.array(score)
+        columns[f"score_{name}"] = _stored(score, spec, scores)
     return pa.RecordBatch.from_pydict(columns)
 
 
@@ -191,19 +230,20 @@ def generate(
     seed: int = 0,
     row_group_size: int = 250_000,
     resamples: int = 200,
+    scores: str = "continuous",
 ) -> BenchData:
     """Write the table and its charter; returns their paths."""
-    target = paths_for(rows, out_dir)
+    target = paths_for(rows, out_dir, scores)
     out_dir.mkdir(parents=True, exist_ok=True)
-    meta = _metadata(rows, seed, row_group_size)
-    first = _block(seed, 0, 0, min(rows, row_group_size))
+    meta = _metadata(rows, seed, row_group_size, scores)
+    first = _block(seed, 0, 0, min(rows, row_group_size), scores)
     schema = first.schema.with_metadata({"mlscope_bench": json.dumps(meta)})
     tmp = target.parquet.with_suffix(".parquet.tmp")
     with pq.ParquetWriter(tmp, schema, compression="snappy") as writer:
         writer.write_batch(first.replace_schema_metadata(schema.metadata),
                            row_group_size=row_group_size)
         for block, start in enumerate(range(row_group_size, rows, row_group_size), start=1):
-            batch = _block(seed, block, start, min(row_group_size, rows - start))
+            batch = _block(seed, block, start, min(row_group_size, rows - start), scores)
             writer.write_batch(batch.replace_schema_metadata(schema.metadata),
                                row_group_size=row_group_size)
     tmp.replace(target.parquet)
@@ -250,10 +290,11 @@ intervals:
 """
 
 
-def _metadata(rows: int, seed: int, row_group_size: int) -> dict[str, int | str]:
+def _metadata(rows: int, seed: int, row_group_size: int,
+              scores: str) -> dict[str, int | str]:
     """What identifies a generated table (stored in the Parquet file's metadata)."""
     return {"generator_version": GENERATOR_VERSION, "source": _SOURCE_HASH, "seed": seed,
-            "rows": rows, "row_group_size": row_group_size}
+            "rows": rows, "row_group_size": row_group_size, "scores": scores}
 
 
 def _stored_meta(path: Path) -> dict[str, int | str] | None:
@@ -273,18 +314,19 @@ def ensure(
     row_group_size: int = 250_000,
     resamples: int = 200,
     force: bool = False,
+    scores: str = "continuous",
 ) -> tuple[BenchData, bool]:
     """The table for these parameters, generated unless an identical one exists.
 
     Returns the paths and whether the table was (re)generated.
     """
-    target = paths_for(rows, out_dir)
-    wanted = _metadata(rows, seed, row_group_size)
+    target = paths_for(rows, out_dir, scores)
+    wanted = _metadata(rows, seed, row_group_size, scores)
     if not force and target.parquet.exists() and _stored_meta(target.parquet) == wanted:
         target.charter.write_text(charter_text(target.parquet.name, rows, resamples, seed))
         return target, False
     return generate(rows, out_dir, seed=seed, row_group_size=row_group_size,
-                    resamples=resamples), True
+                    resamples=resamples, scores=scores), True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -297,13 +339,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--row-group-size", type=parse_rows, default=250_000)
     parser.add_argument("--resamples", type=int, default=200,
                         help="bootstrap resamples written into the charter")
+    parser.add_argument("--scores", choices=SCORES, default="continuous",
+                        help="continuous (default): every model's scores unrounded float32; "
+                             "rounded: every model to 3 decimals (at most 999 distinct); "
+                             "mixed: the version-1 table (two models rounded)")
     parser.add_argument("--force", action="store_true", help="regenerate even if present")
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
     data, made = ensure(args.rows, args.out, seed=args.seed,
                         row_group_size=args.row_group_size, resamples=args.resamples,
-                        force=args.force)
+                        force=args.force, scores=args.scores)
     size = data.parquet.stat().st_size / 2**20
     verb = "wrote" if made else "kept existing"
     print(f"{verb} {data.parquet} ({data.rows:,} rows, {size:,.1f} MiB) and {data.charter} "

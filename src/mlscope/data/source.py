@@ -18,12 +18,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from mlscope.charter.predicate import check_where, shown
 from mlscope.charter.schema import Charter
@@ -42,6 +41,11 @@ from mlscope.data.table import EvalTable
 from mlscope.errors import InputError, did_you_mean
 from mlscope.paths import project_file
 from mlscope.sql import connect, harden, lock, seal
+
+if TYPE_CHECKING:
+    # pandas costs ~0.2 s to import; only baselines need a DataFrame, so it is imported
+    # where one is made (`attach_baselines`; `base_frame`'s fetchdf imports it itself).
+    import pandas as pd
 
 __all__ = [
     "EvalTable", "attach_baselines", "base_frame", "check_splits", "file_columns",
@@ -475,6 +479,8 @@ def attach_baselines(
                 frame[t.score_col(m, k)] = np.asarray(pred[:, k], dtype=np.float64)
         else:
             frame[t.score_col(m)] = np.asarray(pred, dtype=np.float64)
+    import pandas as pd
+
     df = pd.DataFrame(frame)
     t.con.register("__baseline_scores_df", df)
     t.con.execute("CREATE OR REPLACE TEMP TABLE __baseline_scores AS "

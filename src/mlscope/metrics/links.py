@@ -22,8 +22,6 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import expit
-from scipy.special import logit as _logit
 
 __all__ = [
     "SCORE_TYPES",
@@ -48,7 +46,11 @@ def threshold_on_scores(threshold: float, score_type: str) -> float:
     ``probability`` and ``score`` the threshold is already on the scores' scale.
     """
     if score_type == "logit":
-        return float(_logit(float(threshold)))
+        # scipy is imported here, not at the top: it costs ~0.2 s of start-up that a charter
+        # of probabilities (the usual case) never needs.
+        from scipy.special import logit
+
+        return float(logit(float(threshold)))
     return float(threshold)
 
 
@@ -56,6 +58,8 @@ def probability(scores: FloatArray, score_type: str) -> FloatArray:
     """The probabilities the scores stand for (``expit`` of logits); NaN for ``score``."""
     s = np.asarray(scores, dtype=np.float64)
     if score_type == "logit":
+        from scipy.special import expit  # only logit scores need it (see above)
+
         return np.asarray(expit(s), dtype=np.float64)
     if score_type == "score":
         return np.full_like(s, np.nan)

@@ -1,0 +1,94 @@
+"""Start-up: mlscope imports only what the charter uses.
+
+Each check runs in a fresh interpreter (a subprocess), because this test process has long
+since imported pandas, scipy and the rest. The checks name modules, never times: what a
+command imports is what decides its start-up, and it does not depend on how busy the
+machine is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.conftest import base_charter
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+# Heavy libraries that an evaluation of candidates alone (no baselines, probability scores)
+# never needs: each costs 0.1–0.3 s of start-up.
+HEAVY = ("pandas", "scipy", "sklearn", "matplotlib", "statsmodels", "mlscope.baselines")
+
+
+def _loaded(code: str, cwd: Path) -> set[str]:
+    """The top-level and mlscope modules in ``sys.modules`` after running ``code``."""
+    script = code + "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))\n"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return set(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def _imported(modules: set[str], name: str) -> bool:
+    return name in modules or any(m.startswith(name + ".") for m in modules)
+
+
+def _plain_charter() -> dict[str, object]:
+    """A charter without baselines or ``where:`` slices, on probability scores."""
+    ch = base_charter()
+    ch["slices"] = {"columns": ["region", "device"], "min_size": 10}
+    ch["intervals"] = {"resamples": 20}
+    return ch
+
+
+def test_import_mlscope_is_light(tmp_path: Path) -> None:
+    loaded = _loaded("import mlscope", tmp_path)
+    for name in ("numpy", "pyarrow", "duckdb", "pydantic", "click", "rich", *HEAVY):
+        assert not _imported(loaded, name), f"`import mlscope` imported {name}"
+
+
+def test_version_imports_no_data_stack(tmp_path: Path) -> None:
+    code = ("import sys\nfrom mlscope.cli import main\nsys.argv = ['mlscope', '--version']\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n")
+    loaded = _loaded(code, tmp_path)
+    for name in ("numpy", "pyarrow", "duckdb", "pydantic", "jinja2", "sqlalchemy", *HEAVY):
+        assert not _imported(loaded, name), f"`mlscope --version` imported {name}"
+
+
+def test_load_charter_imports_no_engine(project: Callable[..., Path]) -> None:
+    path = project(charter=_plain_charter())
+    loaded = _loaded(f"import mlscope\nmlscope.load_charter({str(path)!r})", path.parent)
+    assert "mlscope.charter" in loaded
+    # Without `where:` slices no predicate is parsed, so DuckDB is not needed yet.
+    for name in ("duckdb", "pyarrow", "jinja2", "sqlalchemy", "mlscope.engine", *HEAVY):
+        assert not _imported(loaded, name), f"load_charter imported {name}"
+
+
+def test_evaluation_without_baselines_imports_no_pandas(
+    project: Callable[..., Path],
+) -> None:
+    path = project(charter=_plain_charter())
+    code = (f"import mlscope\nr = mlscope.evaluate({str(path)!r})\n"
+            "assert r.winner is not None or r.status")
+    loaded = _loaded(code, path.parent)
+    assert "mlscope.engine" in loaded  # the evaluation did run
+    for name in ("jinja2", *HEAVY):
+        assert not _imported(loaded, name), f"an evaluation without baselines imported {name}"
+
+
+def test_baselines_still_load_when_the_charter_has_them(project: Callable[..., Path]) -> None:
+    # The other side of the lazy imports: a charter with a baseline does import them, and
+    # the baseline is evaluated (it is not silently dropped).
+    ch = _plain_charter()
+    ch["baselines"] = {"base": {"kind": "prior"}}
+    path = project(charter=ch)
+    code = (f"import mlscope\nr = mlscope.evaluate({str(path)!r})\n"
+            "names = [m.name for m in r.models]\nassert 'base' in names, names")
+    loaded = _loaded(code, path.parent)
+    assert "mlscope.baselines.build" in loaded
