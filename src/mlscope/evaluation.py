@@ -148,7 +148,7 @@ def evaluate(
     diagnosis = diagnose_stage(run, plan, stats, table, reps, choice, human, decision)
     step("guarantees and calibration")
     guarantees = certify_thresholds(run, plan, choice)
-    curves = reliability(run, plan, stats, decision)
+    curves = reliability(run, plan, table, decision)
     deferral = human_in_the_loop(run, plan, choice)
     step("verdict and scope")
     launch = verdict(run, plan, table, choice, compared, decision, diagnosis,

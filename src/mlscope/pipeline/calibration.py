@@ -10,11 +10,13 @@ in place of the standings' warnings that the miscalibration explains.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
 from mlscope.engine.plan import OVERALL
 from mlscope.engine.protocol import Statistics
+from mlscope.engine.split import SplitStatistics
 from mlscope.measure import with_score_type
 from mlscope.metrics.binary import roc_auc
 from mlscope.metrics.calibration import (
@@ -26,7 +28,7 @@ from mlscope.metrics.calibration import (
 )
 from mlscope.metrics.links import probability
 from mlscope.metrics.stats import BinaryStats
-from mlscope.pipeline.types import Decision, Run, RunPlan
+from mlscope.pipeline.types import Decision, MetricTable, Run, RunPlan
 from mlscope.result import ReliabilityCurve, Standing
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "calibration_advice",
     "is_miscalibrated",
     "reliability",
+    "reliability_curve",
 ]
 
 # "Far off": the debiased ECE above this, or the slope further than this from 1 (and
@@ -98,13 +101,14 @@ def _bins(plan: RunPlan) -> int:
     return DEFAULT_BINS
 
 
-def reliability(run: Run, plan: RunPlan, stats: Statistics,
+def reliability(run: Run, plan: RunPlan, table: MetricTable,
                 decision: Decision) -> list[ReliabilityCurve]:
     """Each binary model's reliability curve on the selection split (overall), in model
     order; none for other tasks, for scores that are not probabilities, or for binned
     statistics (a bin holds several scores). Adds the calibration advice to
-    ``run.warnings`` (:func:`calibration_advice`)."""
-    curves = _curves(run, plan, stats)
+    ``run.warnings`` (:func:`calibration_advice`). The curves were made by the metrics
+    stage (:func:`reliability_curve`), from the statistics it had at hand."""
+    curves = [table.curves[mi] for mi in sorted(table.curves)]
     names = {m.info.id: m.info.name for m in plan.metrics}
     from mlscope.select import rule_metrics
 
@@ -121,22 +125,22 @@ def reliability(run: Run, plan: RunPlan, stats: Statistics,
     return curves
 
 
-def _curves(run: Run, plan: RunPlan, stats: Statistics) -> list[ReliabilityCurve]:
+def reliability_curve(run: Run, plan: RunPlan, stats: Statistics,
+                      point: Mapping[str, SplitStatistics], mi: int
+                      ) -> ReliabilityCurve | None:
+    """Model ``mi``'s reliability curve on the selection split (overall) from its point
+    statistics (the metrics stage calls it while they are at hand); None for other tasks,
+    scores that are not probabilities, binned statistics (a bin holds several scores) or
+    no rows."""
     t = run.table
-    if t.task != "binary" or stats.score_bins is not None:
-        return []
-    split, bins = plan.selection_split, _bins(plan)
-    curves: list[ReliabilityCurve] = []
-    for mi, name in enumerate(t.models):
-        if t.score_type_of(mi) == "score":
-            continue
-        point = stats.model(mi).get(split)
-        st = with_score_type(point.task.get((mi, OVERALL)) if point else None,
-                             t.score_type_of(mi))
-        if not isinstance(st, BinaryStats) or st.n_rows == 0:
-            continue
-        curves.append(curve_of(st, split, name, bins))
-    return curves
+    if t.task != "binary" or stats.score_bins is not None or t.score_type_of(mi) == "score":
+        return None
+    split = plan.selection_split
+    sp = point.get(split)
+    st = with_score_type(sp.task.get((mi, OVERALL)) if sp else None, t.score_type_of(mi))
+    if not isinstance(st, BinaryStats) or st.n_rows == 0:
+        return None
+    return curve_of(st, split, t.models[mi], _bins(plan))
 
 
 def is_miscalibrated(c: ReliabilityCurve) -> bool:

@@ -23,8 +23,15 @@ from mlscope.measure import (
 from mlscope.metrics.links import threshold_on_scores
 from mlscope.metrics.multiclass import confusion_matrix
 from mlscope.metrics.stats import BinaryStats, MulticlassStats
+from mlscope.pipeline.calibration import reliability_curve
 from mlscope.pipeline.types import MetricTable, Run, RunPlan, ValueKey
-from mlscope.result import ConfusionMatrix, MetricValue, SliceInfo, ThresholdChoice
+from mlscope.result import (
+    ConfusionMatrix,
+    MetricValue,
+    ReliabilityCurve,
+    SliceInfo,
+    ThresholdChoice,
+)
 
 __all__ = ["aggregate", "finalise"]
 
@@ -104,9 +111,10 @@ def finalise(run: Run, plan: RunPlan, stats: Statistics) -> MetricTable:
     confusion_by: dict[tuple[str, int], ConfusionMatrix] = {}
 
     def run_model(mi: int) -> tuple[list[ThresholdChoice], dict[tuple[int, str], float | None],
-                                     dict[ValueKey, MetricValue]]:
+                                     dict[ValueKey, MetricValue], ReliabilityCurve | None]:
         name = t.models[mi]
         pm = stats.model(mi)
+        curve = reliability_curve(run, plan, stats, pm, mi)
         rows_thr: list[ThresholdChoice] = []
         thr_m: dict[tuple[int, str], float | None] = {}
         for met in metrics:
@@ -161,7 +169,7 @@ def finalise(run: Run, plan: RunPlan, stats: Statistics) -> MetricTable:
                 confusion_by[(split, mi)] = ConfusionMatrix(
                     split=split, model=name, classes=list(mst.classes),
                     counts=confusion_matrix(mst).tolist())
-        return rows_thr, thr_m, vals
+        return rows_thr, thr_m, vals, curve
 
     n_models = len(t.models)
     workers = min(n_models, os.cpu_count() or 1, MAX_THREADS) if stats.parallel else 1
@@ -173,10 +181,13 @@ def finalise(run: Run, plan: RunPlan, stats: Statistics) -> MetricTable:
     thresholds: dict[tuple[int, str], float | None] = {}
     threshold_rows: list[ThresholdChoice] = []
     found: dict[ValueKey, MetricValue] = {}
-    for rows_thr, thr_m, vals in per_model:
+    curves: dict[int, ReliabilityCurve] = {}
+    for mi, (rows_thr, thr_m, vals, curve) in enumerate(per_model):
         threshold_rows += rows_thr
         thresholds.update(thr_m)
         found.update(vals)
+        if curve is not None:
+            curves[mi] = curve
     # The documented order: split, then model, slice and metric.
     index = {(split, mi, skey, met.id): found[(split, mi, skey, met.id)]
              for split in plan.eval_splits for mi in range(n_models)
@@ -193,4 +204,5 @@ def finalise(run: Run, plan: RunPlan, stats: Statistics) -> MetricTable:
     confusion = [confusion_by[(split, mi)] for split in plan.eval_splits
                  for mi in range(n_models) if (split, mi) in confusion_by]
     return MetricTable(slices=slice_infos, index=index, thresholds=thresholds,
-                       threshold_rows=threshold_rows, trials=trials, confusion=confusion)
+                       threshold_rows=threshold_rows, trials=trials, confusion=confusion,
+                       curves=curves)

@@ -25,6 +25,7 @@ from mlscope.result import (
     ConfusionMatrix,
     Difference,
     MetricValue,
+    ReliabilityCurve,
     RequirementCheck,
     Selection,
     SliceInfo,
@@ -107,6 +108,9 @@ class MetricTable:
     threshold_rows: list[ThresholdChoice]
     trials: dict[ValueKey, float | None]
     confusion: list[ConfusionMatrix]
+    # Binary: each model's reliability curve on the selection split (overall), made while
+    # its statistics are at hand, so the calibration stage need not compute them again.
+    curves: dict[int, ReliabilityCurve] = field(default_factory=dict)
 
     @property
     def values(self) -> list[MetricValue]:
