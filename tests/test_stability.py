@@ -67,7 +67,7 @@ def _metadata(ch_path: Path, result: EvaluationResult | None) -> Any:
 def test_two_proportions_matches_statsmodels() -> None:
     sm = pytest.importorskip("statsmodels.stats.proportion")
     d = two_proportions(120, 400, 165, 410)
-    z, p = sm.proportions_ztest([165, 120], [410, 400])
+    _z, p = sm.proportions_ztest([165, 120], [410, 400])
     assert d.p_value == pytest.approx(p, rel=1e-10)
     assert d.difference == pytest.approx(165 / 410 - 120 / 400)
     lo, hi = sm.confint_proportions_2indep(165, 410, 120, 400, method="wald", compare="diff")
@@ -112,7 +112,8 @@ def test_order_names_overlaps_and_reversals() -> None:
     # Multiclass: ranges, no drift.
     out = stability("t", {"validation": a, "test": c}, ["validation", "test"],
                     "validation", "test", "multiclass")
-    assert out["ordered"] and out["drift"] is None
+    assert out["ordered"]
+    assert out["drift"] is None
 
 
 # -- runs -----------------------------------------------------------------------------
@@ -122,17 +123,22 @@ def test_ordered_splits_and_stable_rate(project: Callable[..., Path], engine: st
     cpath = project(df, timed_charter())
     res = mlscope.evaluate(cpath, resamples=0, engine=engine)  # type: ignore[arg-type]
     t = res.data["time"]
-    assert t["column"] == "ts" and t["order"] == ["train", "validation", "test"]
-    assert t["ordered"] is True and t["overlap"] is None
+    assert t["column"] == "ts"
+    assert t["order"] == ["train", "validation", "test"]
+    assert t["ordered"] is True
+    assert t["overlap"] is None
     for s in ("train", "validation", "test"):
         rows = df[df["split"] == s]
         got = t["splits"][s]
-        assert got["rows"] == len(rows) and got["missing"] == 0
+        assert got["rows"] == len(rows)
+        assert got["missing"] == 0
         assert got["start"] == rows["ts"].min().isoformat()
         assert got["end"] == rows["ts"].max().isoformat()
         assert got["label_mean"] == pytest.approx(rows["label"].mean())
     d = t["drift"]
-    assert d["metric"] == "positive_rate" and d["drifts"] is False and d["p_value"] > ALPHA
+    assert d["metric"] == "positive_rate"
+    assert d["drifts"] is False
+    assert d["p_value"] > ALPHA
     assert d["lower"] < d["difference"] < d["upper"]
     assert "is stable between validation and test" in d["text"]
     assert not any("drifts" in w or "ordered in time" in w for w in res.warnings)
@@ -152,7 +158,8 @@ def test_a_shifted_rate_on_test_drifts(project: Callable[..., Path], tmp_path: P
     d = res.data["time"]["drift"]
     rate = df.groupby("split")["label"].mean()
     assert d["difference"] == pytest.approx(rate["test"] - rate["validation"], abs=1e-12)
-    assert d["p_value"] < 0.01 and d["drifts"] is True
+    assert d["p_value"] < 0.01
+    assert d["drifts"] is True
     assert d["lower"] > 0
     assert any(w.startswith("the positive rate drifts between validation and test (p = ")
                for w in res.warnings)
@@ -194,7 +201,8 @@ def test_a_missing_time_column_is_named(project: Callable[..., Path], command: s
     assert "Traceback" not in r.output
     text = " ".join(r.output.split())
     assert "data.time" in text
-    assert "column `tss`" in text and "did you mean `ts`?" in text
+    assert "column `tss`" in text
+    assert "did you mean `ts`?" in text
 
 
 @pytest.mark.parametrize(("values", "says"), [
@@ -208,7 +216,8 @@ def test_a_time_column_that_is_not_time(project: Callable[..., Path], values: An
     r = CliRunner().invoke(main, ["validate", str(project(df, timed_charter()))])
     assert r.exit_code == 2, r.output
     text = " ".join(r.output.split())
-    assert "data.time" in text and says in text
+    assert "data.time" in text
+    assert says in text
 
 
 def test_plan_without_a_result_or_a_time_column(project: Callable[..., Path]) -> None:
