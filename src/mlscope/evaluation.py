@@ -36,6 +36,7 @@ from mlscope.pipeline.calibration import reliability
 from mlscope.pipeline.guarantees import certify_thresholds
 from mlscope.pipeline.hitl import add_to_verdict, human_in_the_loop
 from mlscope.pipeline.scope import launch_scope
+from mlscope.pipeline.stability import data_stability
 from mlscope.result import EvaluationResult
 
 if TYPE_CHECKING:
@@ -132,6 +133,7 @@ def evaluate(
     step("fitting baselines")
     fit_baselines(run)
     plan = plan_run(run, diagnose)
+    data_stability(run, plan)
     step("reading the rows")
     stats = aggregate(run, plan, tick)
     table = finalise(run, plan, stats)

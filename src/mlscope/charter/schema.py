@@ -196,6 +196,9 @@ class DataSpec(StrictModel):
     label: str | None = None
     split: str | None = None
     weight: str | None = None
+    # When each row happened (a date, a timestamp or a number): the run measures each
+    # split's time range and the label's drift between them (docs/planning.md).
+    time: str | None = None
     positive: str | int | bool | None = None
     score_type: Literal["probability", "logit", "score"] = "probability"
     classes: list[str] | None = None

@@ -28,8 +28,8 @@ from mlscope.sql import is_locked, safe_error
 
 __all__ = [
     "binary_label_rule", "binary_label_sql", "check_covered", "check_rows", "check_splits",
-    "check_unique", "first_line", "not_finite_error", "qi", "ql", "sniff_file",
-    "values_not_statistics",
+    "check_time", "check_unique", "first_line", "not_finite_error", "qi", "ql", "sniff_file",
+    "time_sql", "values_not_statistics",
 ]
 
 _PROBA_TOL = 1e-6  # multiclass rows may sum to 1 up to float rounding
@@ -146,6 +146,45 @@ def check_unique(
         f"more than once: {shown}{', …' if total > len(dup) else ''}. Ids must be unique "
         f"{why}; remove the duplicate rows, or set `data.id` to a unique column"
     )
+
+
+def time_sql(expr: str, sql_type: str) -> str | None:
+    """``expr`` (a column of type ``sql_type``) as an ordered time: dates, timestamps and
+    numbers as they are, text parsed as a timestamp (NULL where it does not parse); None
+    for any other type."""
+    t = sql_type.upper()
+    if t.startswith(("DATE", "TIMESTAMP")) or t in (
+            "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+            "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE") or t.startswith("DECIMAL"):
+        return expr
+    if t == "VARCHAR":
+        return f"TRY_CAST({expr} AS TIMESTAMP)"
+    return None
+
+
+def check_time(con: duckdb.DuckDBPyConnection, view: str, expr: str, sql_type: str,
+               label: str, column: str, idc: str | None) -> None:
+    """``data.time`` must hold dates, timestamps, numbers or text that reads as a timestamp
+    (missing values are allowed: they are counted, and left out of the time ranges)."""
+    fix = ("point `data.time` at a date or timestamp column (ISO text such as 2024-03-01 "
+           "is read too), or a number such as a year or epoch seconds")
+    t = time_sql(expr, sql_type)
+    if t is None:
+        raise InputError(f"{label}: column `{column}` (time, `data.time`) is {sql_type}; {fix}",
+                         key=("data", "time"))
+    if t == expr:
+        return
+    with values_not_statistics(con):
+        row = con.execute(
+            f"SELECT count(*), {f'min(CAST({idc} AS VARCHAR))' if idc else 'NULL'} "
+            f"FROM {qi(view)} "
+            f"WHERE {expr} IS NOT NULL AND {t} IS NULL").fetchone()
+    if row is not None and row[0]:
+        raise InputError(
+            f"{label}: column `{column}` (time, `data.time`) has {row[0]} value(s) that do "
+            f"not read as a date or timestamp"
+            + (f" (e.g. row id {row[1]})" if row[1] is not None else "") + f"; {fix}",
+            key=("data", "time"))
 
 
 def check_covered(

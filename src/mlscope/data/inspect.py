@@ -41,7 +41,8 @@ def _needs_of_table(ch: Charter) -> list[Need]:
     d = ch.data
     out: list[Need] = []
     for key, column, role in (("id", d.id, "row id"), ("label", d.label, "label"),
-                              ("split", d.split, "split"), ("weight", d.weight, "weight")):
+                              ("split", d.split, "split"), ("weight", d.weight, "weight"),
+                              ("time", d.time, "time")):
         if column is not None:
             out.append((("data", key), column, role))
     for i, col in enumerate(ch.slices.columns):

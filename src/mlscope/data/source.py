@@ -31,6 +31,7 @@ from mlscope.data.checks import (
     check_covered,
     check_rows,
     check_splits,
+    check_time,
     check_unique,
     qi,
     ql,
@@ -267,6 +268,10 @@ def open_evaluation(
         f"CAST({col(d.split, 'split')} AS VARCHAR)" if d.split else ql(charter.splits.selection)
     )
     select["__w"] = f"CAST({col(d.weight, 'weight')} AS DOUBLE)" if d.weight else "1.0::DOUBLE"
+    if d.time is not None:
+        # Not in `ev`: the stability stage reads it from the base rows (`base_sql`).
+        check_time(con, src, col(d.time, "time, `data.time`"), base.types[d.time], base.label,
+                   d.time, col(d.id, "row id") if d.id is not None else None)
 
     if task != "errors":
         lab = col(d.label, "label")

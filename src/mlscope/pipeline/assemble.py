@@ -64,7 +64,7 @@ def assemble(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates, choi
         data={"sources": t.sources, "rows": t.n_rows, "splits": t.splits,
               "rows_per_split": {s: table.slices[OVERALL].sizes.get(s, 0)
                                  for s in plan.eval_splits},
-              "engine": run.engine.name},
+              "engine": run.engine.name, **run.data},
         interval=IntervalInfo(method=ch.intervals.method, level=run.level,
                               resamples=run.resamples, seed=run.seed, note=reps.note),
         splits={"selection": plan.selection_split, "report": plan.report_split, "train": (

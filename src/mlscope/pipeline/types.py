@@ -72,6 +72,8 @@ class Run:
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     baselines: list[BaselineInfo] = field(default_factory=list)
+    # More of `result.data`, from the stages that measure the data (data.time's stability).
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -171,15 +171,48 @@ def _metadata(c: _Ctx) -> Findings:
     else:
         f.missing.append(Gap("no metadata column is used", "name segment columns under "
                                                            "`slices.columns`"))
-    # Data stability: drift between the splits' time ranges needs a time column, which
-    # the charter cannot name yet; stated stability is therefore unverified.
-    stab = c.plan.feasibility.data_stability
-    f.unverified.append(Gap(
-        "data stability" + (f" (stated {stab.level})" if stab else "")
-        + ": drift between the splits' time ranges is not measured — the charter has no "
-        "time column", "keep a time column with the rows; mlscope cannot read one yet, so "
-                        "compare the splits' periods by hand"))
+    _stability(c, f)
     return f
+
+
+def _stability(c: _Ctx, f: Findings) -> None:
+    """Data stability: the splits' order in time and the label's drift between the
+    selection and report splits, measured by a run when ``data.time`` is given."""
+    stab = c.plan.feasibility.data_stability
+    stated = f" (stated {stab.level})" if stab else ""
+    column = c.ch.data.time
+    if column is None:
+        f.unverified.append(Gap(
+            "data stability" + stated + ": drift between the splits' time ranges is not "
+            "measured — the charter names no time column",
+            "add `data.time: <column>` (when each row happened) and run `mlscope run`"))
+        return
+    data = c.result.data if c.result is not None and isinstance(c.result.data, dict) else {}
+    found = data.get("time")
+    if not isinstance(found, dict):
+        f.unverified.append(Gap(
+            "data stability" + stated + f": `data.time: {column}` is named but not measured",
+            "run `mlscope run` to measure it, and pass its result to `mlscope plan`"))
+        return
+    splits = found.get("splits") or {}
+    ranges = ", ".join(f"{n} {s.get('start')} – {s.get('end')}"
+                       for n in found.get("order") or [] if isinstance(s := splits.get(n), dict))
+    if found.get("ordered"):
+        f.found.append(f"the splits are ordered in time by `{column}`: {ranges}")
+    else:
+        f.missing.append(Gap(f"the splits are not ordered in time by `{column}`: "
+                             f"{found.get('overlap')}",
+                             "re-split by time: train on the earliest rows, select on later "
+                             "ones and report on the latest"))
+    drift = found.get("drift")
+    if isinstance(drift, dict):
+        if drift.get("drifts"):
+            f.missing.append(Gap(str(drift.get("text")),
+                                 "find what changed between the periods (the population, "
+                                 "the labelling, a seasonal effect); select and report on "
+                                 "rows of the period the model will serve"))
+        else:
+            f.found.append(str(drift.get("text")))
 
 
 def _literature(c: _Ctx) -> Findings:
