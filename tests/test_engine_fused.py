@@ -72,3 +72,15 @@ def test_narrow_codes_keeps_every_code() -> None:
         narrow = narrow_codes(code, k)
         assert np.array_equal(narrow.astype(np.int64), code)
         assert narrow.itemsize <= code.itemsize
+
+
+def test_score_order_sorts_float32_and_float64_scores() -> None:
+    from mlscope.engine.fused import score_order
+
+    rng = np.random.default_rng(5)
+    f32 = np.concatenate([rng.standard_normal(2000).astype(np.float32),
+                          np.array([0.0, -0.0, 3.0, 3.0, -np.float32(1e-40)], np.float32)])
+    for value in (f32.astype(np.float64), rng.random(3000), np.zeros(0), np.ones(1)):
+        order = score_order(value)
+        assert sorted(order.tolist()) == list(range(value.size))  # a permutation
+        assert np.all(np.diff(value[order]) >= 0)

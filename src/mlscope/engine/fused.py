@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from mlscope.metrics.stats import BinaryStats
 
-__all__ = ["NarrowCodes", "binary_unit_cells", "narrow_codes"]
+__all__ = ["NarrowCodes", "binary_unit_cells", "narrow_codes", "score_order"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -35,6 +35,37 @@ def narrow_codes(code: IntArray, n_cells: int) -> NarrowCodes:
         if n_cells <= np.iinfo(dtype).max:
             return code.astype(dtype)
     return code
+
+
+def score_order(value: FloatArray) -> npt.NDArray[np.intp]:
+    """An ascending order of ``value`` (ties in any order).
+
+    Scores that are float32 values (what most models write) are sorted as packed 64-bit
+    keys, the score's order-preserving 32 bits above the row's 32-bit index: sorting values
+    is about twice as fast as ``argsort``, which moves an index array beside them. Other
+    scores use ``argsort``.
+    """
+    n = int(value.size)
+    if 0 < n < 2**32:
+        f32 = value.astype(np.float32)
+        if np.array_equal(f32, value):
+            bits = f32.view(np.uint32)
+            # IEEE order: flip every bit of a negative number, only the sign of the others.
+            neg = (bits >> np.uint32(31)).astype(bool)
+            key32 = np.where(neg, ~bits, bits | np.uint32(0x80000000))
+            key = key32.astype(np.uint64) << np.uint64(32)
+            key |= np.arange(n, dtype=np.uint64)
+            key.sort()
+            return (key & np.uint64(0xFFFFFFFF)).astype(np.intp)
+    return np.argsort(value)
+
+
+def _cell_counts(cs: NarrowCodes, n_cells: int) -> IntArray:
+    """Rows per cell (``-1``: in no cell, not counted)."""
+    if cs.dtype == np.int8:
+        # Seen as unsigned bytes, -1 is 255: one bincount of 256 bins, no masking.
+        return np.bincount(cs.view(np.uint8), minlength=256)[:n_cells].astype(np.int64)
+    return np.bincount(cs[cs >= 0], minlength=n_cells).astype(np.int64)
 
 
 def binary_unit_cells(
@@ -62,7 +93,7 @@ def binary_unit_cells(
     """
     n = int(value.size)
     # One sort per model; ties form one segment, so their order is irrelevant (unstable).
-    order = np.argsort(value)[::-1]
+    order = score_order(value)[::-1]
     vs = value[order]
     ys = y8[order]
     out: list[list[BinaryStats]] = []
@@ -82,7 +113,7 @@ def binary_unit_cells(
             dropped = int(np.count_nonzero(cs < 0))
             if dropped:
                 perm = perm[dropped:]
-            counts = np.bincount(cs[perm], minlength=n_cells).astype(np.int64)
+            counts = _cell_counts(cs, n_cells)
             vv, yy = vs[perm], ys[perm]
         m = int(vv.size)
         bounds = np.zeros(n_cells + 1, dtype=np.int64)
@@ -97,7 +128,13 @@ def binary_unit_cells(
         inner = bounds[1:-1]
         new[inner[inner < m]] = True  # a cell's first row starts a segment
         starts = np.flatnonzero(new)
-        pos = np.add.reduceat(yy, starts, dtype=np.float64)
+        # Positives per segment from the running count of positives at each segment's
+        # last row (integers: exact), rows per segment from the starts.
+        ends = np.empty_like(starts)
+        ends[:-1] = starts[1:] - 1
+        ends[-1] = m - 1
+        at_end = np.cumsum(yy, dtype=np.int64)[ends]
+        pos = np.diff(at_end, prepend=0).astype(np.float64)
         neg = np.diff(starts, append=m).astype(np.float64)
         neg -= pos
         scores = vv[starts]
