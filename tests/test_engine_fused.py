@@ -84,3 +84,43 @@ def test_score_order_sorts_float32_and_float64_scores() -> None:
         order = score_order(value)
         assert sorted(order.tolist()) == list(range(value.size))  # a permutation
         assert np.all(np.diff(value[order]) >= 0)
+
+
+def test_exact_split_paths_agree_bit_for_bit(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """On a charter's table (overall, columns, crosses, where): the unit-weight point path,
+    the layout path (weights 1.0 that are not recognised as unit: a batch of one) and the
+    overall-only statistics give the same bits."""
+    from mlscope.charter.schema import Charter
+    from mlscope.data.source import open_evaluation
+    from mlscope.engine import duckdb_backend as ddb
+    from mlscope.engine.exact import ExactSplit
+    from mlscope.engine.numpy_backend import fetch_rows
+    from mlscope.engine.plan import plan_groupings
+    from tests.conftest import base_charter, binary_frame
+
+    df = binary_frame(n=900, seed=11)
+    path = tmp_path / "eval.parquet"
+    df.to_parquet(path, index=False)
+    ch = Charter.model_validate(base_charter(str(path)))
+    t = open_evaluation(ch, tmp_path)
+    gs = plan_groupings(t.slice_columns, ch.slices.columns, ch.slices.crosses, ch.slices.where)
+    splits = ["validation", "test"]
+    levels = ddb.slice_levels(t, splits)
+    rows = fetch_rows(t, splits, levels)
+    for s in splits:
+        eng = ExactSplit(t, rows[s], gs, levels, y_shift=0.0, cache=False)
+        for m in range(len(t.models)):
+            fused, _ = eng.model_stats(m, rows[s].w)
+            layout, _ = eng.model_stats(m, rows[s].w[None, :])  # the general path
+            overall, _ = eng.model_stats(m, rows[s].w, overall_only=True)
+            assert set(fused) == set(layout)
+            assert set(overall) == {(m, "overall")}
+            for key, a in fused.items():
+                b = layout[key]
+                assert a.n_rows == b.n_rows
+                assert np.array_equal(a.scores, b.scores)
+                assert np.array_equal(a.pos, b.pos[0])
+                assert np.array_equal(a.neg, b.neg[0])
+            o = overall[(m, "overall")]
+            assert np.array_equal(o.pos, fused[(m, "overall")].pos)
+            assert np.array_equal(o.scores, fused[(m, "overall")].scores)

@@ -104,10 +104,12 @@ class ExactSplit:
         # Layouts kept for the row bootstrap are already paid for: reuse them.
         return self.cache and any(k[1] == m for k in self._layouts)
 
-    def unit_binary(self, m: int) -> list[list[Any]]:
-        """Model ``m``'s binary statistics per grouping and cell, every row weighing 1."""
+    def unit_binary(self, m: int, groupings: list[int]) -> list[list[Any]]:
+        """Model ``m``'s binary statistics per cell of each of ``groupings`` (indices),
+        every row weighing 1."""
         assert self._y8 is not None, "binary tasks only"
-        return list(binary_unit_cells(self.rows.scores[m], self._y8, self._narrow))
+        return list(binary_unit_cells(self.rows.scores[m], self._y8,
+                                      [self._narrow[gi] for gi in groupings]))
 
     def stats(self, W: FloatArray) -> SplitStatistics:
         """Every model's statistics under weights ``W`` (a batch when ``W`` is 2-D)."""
@@ -140,9 +142,12 @@ class ExactSplit:
         return out
 
     def model_stats(
-        self, m: int, W: FloatArray
+        self, m: int, W: FloatArray, *, overall_only: bool = False
     ) -> tuple[dict[tuple[int, str], Stats], dict[tuple[int, int, str], Stats]]:
-        """Model ``m``'s task and error-column statistics per cell under weights ``W``."""
+        """Model ``m``'s task and error-column statistics per cell under weights ``W``
+        (only the overall cell's with ``overall_only``)."""
+        kept = [gi for gi, (_, cells) in enumerate(self.cells)
+                if not overall_only or cells[0].grouping.kind == "overall"]
         t, rows = self.t, self.rows
         unit = not t.has_weight
         task: dict[tuple[int, str], Stats] = {}
@@ -152,14 +157,16 @@ class ExactSplit:
         # layouts (see mlscope.engine.fused).
         unit_point = (t.task == "binary" and W.ndim == 1 and not self._has_layouts(m)
                       and bool(np.all(W == 1.0)))
-        fused = self.unit_binary(m) if unit_point else None
+        fused = self.unit_binary(m, kept) if unit_point else None
         need_layouts = (t.task not in ("multiclass", "binary") or t.errors
                         or (t.task == "binary" and fused is None))
         layouts = self.layouts(m) if need_layouts else {}
         for gi, (code, cells) in enumerate(self.cells):
+            if gi not in kept:
+                continue
             per: list[Any]
             if fused is not None:
-                per = fused[gi]
+                per = fused[kept.index(gi)]
             elif t.task == "binary":
                 per = binary_cells(layouts[("s", m, gi)], rows.y, W, len(cells))
             elif t.task == "regression":

@@ -137,15 +137,21 @@ class Statistics(ABC):
     exact: dict[str, ExactSplit] = field(default_factory=dict)
     resampling: dict[str, str] = field(default_factory=dict)
 
-    def model(self, mi: int) -> dict[str, SplitStatistics]:
-        """Model ``mi``'s point statistics on every evaluated split."""
+    def model(self, mi: int, *, overall_only: bool = False) -> dict[str, SplitStatistics]:
+        """Model ``mi``'s point statistics on every evaluated split.
+
+        ``overall_only``: a caller that reads only the overall cell (the reliability
+        curves) lets the in-memory engine skip every slice's histograms; other engines
+        hold every cell already and return them all.
+        """
         out: dict[str, SplitStatistics] = {}
         for split in self.request.eval_splits:
             eng = self.exact.get(split)
             if eng is None:
                 out[split] = self.point[split]
                 continue
-            task_st, err_st = eng.model_stats(mi, self.rows[split].w)
+            task_st, err_st = eng.model_stats(mi, self.rows[split].w,
+                                              overall_only=overall_only)
             out[split] = SplitStatistics(task=task_st, errors=err_st,
                                          sizes=self.point[split].sizes,
                                          cells=self.point[split].cells)

@@ -130,7 +130,7 @@ def _curves(run: Run, plan: RunPlan, stats: Statistics) -> list[ReliabilityCurve
     for mi, name in enumerate(t.models):
         if t.score_type_of(mi) == "score":
             continue
-        point = stats.model(mi).get(split)
+        point = stats.model(mi, overall_only=True).get(split)
         st = with_score_type(point.task.get((mi, OVERALL)) if point else None,
                              t.score_type_of(mi))
         if not isinstance(st, BinaryStats) or st.n_rows == 0:
