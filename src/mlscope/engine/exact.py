@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mlscope.data.source import EvalTable
+from mlscope.engine.fused import binary_unit_cells, narrow_codes
 from mlscope.engine.numpy_backend import (
     Layout,
     RowData,
@@ -69,6 +70,11 @@ class ExactSplit:
             cell_codes(rows, g, levels) for g in groupings
         ]
         self._layouts: dict[tuple[str, int, int], Layout] = {}
+        # The unit-weight point path reads one-byte labels and narrow cell codes: built
+        # once per split, shared by every model.
+        self._narrow = [(narrow_codes(code, len(cells)), len(cells))
+                        for code, cells in self.cells] if t.task == "binary" else []
+        self._y8 = (rows.y != 0).astype(np.int8) if t.task == "binary" else None
         self.mc_codes = (
             [multiclass_row_codes(rows.y.astype(np.int64), p) for p in rows.proba]
             if t.task == "multiclass" else []
@@ -93,6 +99,17 @@ class ExactSplit:
         if self.cache:
             self._layouts.update(out)
         return out
+
+    def _has_layouts(self, m: int) -> bool:
+        # Layouts kept for the row bootstrap are already paid for: reuse them.
+        return self.cache and any(k[1] == m for k in self._layouts)
+
+    def unit_binary(self, m: int, groupings: list[int]) -> list[list[Any]]:
+        """Model ``m``'s binary statistics per cell of each of ``groupings`` (indices),
+        every row weighing 1."""
+        assert self._y8 is not None, "binary tasks only"
+        return list(binary_unit_cells(self.rows.scores[m], self._y8,
+                                      [self._narrow[gi] for gi in groupings]))
 
     def stats(self, W: FloatArray) -> SplitStatistics:
         """Every model's statistics under weights ``W`` (a batch when ``W`` is 2-D)."""
@@ -132,10 +149,20 @@ class ExactSplit:
         unit = not t.has_weight
         task: dict[tuple[int, str], Stats] = {}
         errors: dict[tuple[int, int, str], Stats] = {}
-        layouts = self.layouts(m) if t.task != "multiclass" or t.errors else {}
+        # Unit weights (the point estimate of an unweighted table): every sum is a count,
+        # exact in any order, so one descending sort and one pass per grouping replace the
+        # layouts (see mlscope.engine.fused).
+        unit_point = (t.task == "binary" and W.ndim == 1 and not self._has_layouts(m)
+                      and bool(np.all(W == 1.0)))
+        fused = self.unit_binary(m, list(range(len(self.cells)))) if unit_point else None
+        need_layouts = (t.task not in ("multiclass", "binary") or t.errors
+                        or (t.task == "binary" and fused is None))
+        layouts = self.layouts(m) if need_layouts else {}
         for gi, (code, cells) in enumerate(self.cells):
             per: list[Any]
-            if t.task == "binary":
+            if fused is not None:
+                per = fused[gi]
+            elif t.task == "binary":
                 per = binary_cells(layouts[("s", m, gi)], rows.y, W, len(cells))
             elif t.task == "regression":
                 per = regression_cells(

@@ -111,15 +111,20 @@ def _binned(stats: BinaryStats, bins: int) -> tuple[FloatArray, FloatArray, Floa
     w = pos + neg
     idx = bin_index(w, bins)
     shape = (*w.shape[:-1], bins)
-    out_w, out_p, out_y = np.zeros(shape), np.zeros(shape), np.zeros(shape)
-    # put_along_axis does not accumulate; add.at over the flattened batch does.
+    # One weighted bincount per sum over the flattened batch (batch element × bin): it adds
+    # the values in the same order as ``np.add.at`` did, so the sums are the same bits, at
+    # a fraction of the cost on a histogram of a million distinct scores.
     flat = int(np.prod(shape[:-1], dtype=np.int64))
-    rows = np.repeat(np.arange(flat), w.shape[-1])
-    cols = idx.reshape(flat, -1).ravel()
-    for out, val in ((out_w, w), (out_p, w * p), (out_y, pos)):
-        view = out.reshape(flat, bins)
-        np.add.at(view, (rows, cols), np.asarray(val, dtype=np.float64).reshape(flat, -1).ravel())
-    return out_w, out_p, out_y
+    per = idx.reshape(flat, -1)
+    if flat > 1:
+        per = per + (np.arange(flat, dtype=np.intp) * bins)[:, None]
+    key = per.ravel()
+    sums = [
+        np.bincount(key, weights=np.asarray(val, dtype=np.float64).reshape(-1),
+                    minlength=flat * bins).astype(np.float64).reshape(shape)
+        for val in (w, w * p, pos)
+    ]
+    return sums[0], sums[1], sums[2]
 
 
 def _defined(stats: BinaryStats) -> npt.NDArray[np.bool_]:

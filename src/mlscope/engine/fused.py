@@ -1,0 +1,148 @@
+"""The exact binary histograms of every slice from one sort per model: the point estimate's
+fast path when every row weighs 1.
+
+The general path (:class:`~mlscope.engine.numpy_backend.Layout`) sums weights over
+segments with ``np.add.reduceat``, whose summation order is part of the result when the
+weights are fractional. With unit weights every sum is a count of rows: integers, exact in
+float64 whatever the order, so here any layout gives the same bits. That frees this path
+to work on the rows sorted once by *descending* score, as narrow integer codes and one
+byte per label, with no index array per grouping beyond one radix sort of one-byte cell
+codes, and no reversed copies (the histograms come out descending, as
+:class:`~mlscope.metrics.stats.BinaryStats` holds them).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from mlscope.metrics.stats import BinaryStats
+
+__all__ = ["NarrowCodes", "binary_unit_cells", "narrow_codes", "score_order"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+NarrowCodes = npt.NDArray[np.signedinteger]
+
+
+def narrow_codes(code: IntArray, n_cells: int) -> NarrowCodes:
+    """``code`` (cell index per row, ``-1``: in no cell) in the narrowest signed type.
+
+    One-byte codes make the gather through the score order and the stable sort by cell
+    (a radix sort in NumPy) several times cheaper than on 64-bit codes.
+    """
+    for dtype in (np.int8, np.int16, np.int32):
+        if n_cells <= np.iinfo(dtype).max:
+            return code.astype(dtype)
+    return code
+
+
+def score_order(value: FloatArray) -> npt.NDArray[np.intp]:
+    """An ascending order of ``value`` (ties in any order).
+
+    Scores that are float32 values (what most models write) are sorted as packed 64-bit
+    keys, the score's order-preserving 32 bits above the row's 32-bit index: sorting values
+    is about twice as fast as ``argsort``, which moves an index array beside them. Other
+    scores use ``argsort``.
+    """
+    n = int(value.size)
+    if 0 < n < 2**32:
+        f32 = value.astype(np.float32)
+        if np.array_equal(f32, value):
+            bits = f32.view(np.uint32)
+            # IEEE order: flip every bit of a negative number, only the sign of the others.
+            neg = (bits >> np.uint32(31)).astype(bool)
+            key32 = np.where(neg, ~bits, bits | np.uint32(0x80000000))
+            key = key32.astype(np.uint64) << np.uint64(32)
+            key |= np.arange(n, dtype=np.uint64)
+            key.sort()
+            return (key & np.uint64(0xFFFFFFFF)).astype(np.intp)
+    return np.argsort(value)
+
+
+def _cell_counts(cs: NarrowCodes, n_cells: int) -> IntArray:
+    """Rows per cell (``-1``: in no cell, not counted)."""
+    if cs.dtype == np.int8:
+        # Seen as unsigned bytes, -1 is 255: one bincount of 256 bins, no masking.
+        return np.bincount(cs.view(np.uint8), minlength=256)[:n_cells].astype(np.int64)
+    return np.bincount(cs[cs >= 0], minlength=n_cells).astype(np.int64)
+
+
+def binary_unit_cells(
+    value: FloatArray, y8: npt.NDArray[np.int8],
+    groupings: list[tuple[NarrowCodes, int]],
+) -> list[list[BinaryStats]]:
+    """:class:`BinaryStats` of every cell of every grouping, all rows weighing 1.
+
+    Parameters
+    ----------
+    value
+        Each row's score.
+    y8
+        Each row's label, 0 or 1, one byte per row.
+    groupings
+        Per grouping: each row's cell (:func:`narrow_codes`, ``-1`` drops the row) and the
+        number of cells.
+
+    Returns
+    -------
+    list of list of BinaryStats
+        Per grouping, per cell: the distinct scores (descending) and the number of positive
+        and negative rows at each, as float64 (equal to the weighted path's sums, which are
+        these same integers).
+    """
+    n = int(value.size)
+    # One sort per model; ties form one segment, so their order is irrelevant (unstable).
+    order = score_order(value)[::-1]
+    vs = value[order]
+    ys = y8[order]
+    out: list[list[BinaryStats]] = []
+    for code, n_cells in groupings:
+        if n == 0:
+            empty = np.zeros(0)
+            out.append([BinaryStats(empty, empty, empty, 0) for _ in range(n_cells)])
+            continue
+        cs = code[order] if not (n_cells == 1 and code.min() >= 0) else None
+        if cs is None:
+            vv, yy = vs, ys
+            counts = np.array([n], dtype=np.int64)
+        else:
+            # A stable sort by cell keeps the descending score order inside each cell; rows
+            # in no cell (-1) sort first and are cut off.
+            perm = np.argsort(cs, kind="stable")
+            dropped = int(np.count_nonzero(cs < 0))
+            if dropped:
+                perm = perm[dropped:]
+            counts = _cell_counts(cs, n_cells)
+            vv, yy = vs[perm], ys[perm]
+        m = int(vv.size)
+        bounds = np.zeros(n_cells + 1, dtype=np.int64)
+        np.cumsum(counts, out=bounds[1:])
+        if m == 0:
+            empty = np.zeros(0)
+            out.append([BinaryStats(empty, empty, empty, 0) for _ in range(n_cells)])
+            continue
+        new = np.empty(m, dtype=bool)
+        new[0] = True
+        np.not_equal(vv[1:], vv[:-1], out=new[1:])
+        inner = bounds[1:-1]
+        new[inner[inner < m]] = True  # a cell's first row starts a segment
+        starts = np.flatnonzero(new)
+        # Positives per segment from the running count of positives at each segment's
+        # last row (integers: exact), rows per segment from the starts.
+        ends = np.empty_like(starts)
+        ends[:-1] = starts[1:] - 1
+        ends[-1] = m - 1
+        at_end = np.cumsum(yy, dtype=np.int64)[ends]
+        pos = np.diff(at_end, prepend=0).astype(np.float64)
+        neg = np.diff(starts, append=m).astype(np.float64)
+        neg -= pos
+        scores = vv[starts]
+        lo = np.searchsorted(starts, bounds[:-1])
+        hi = np.searchsorted(starts, bounds[1:])
+        out.append([
+            BinaryStats(scores[lo[i]:hi[i]], pos[lo[i]:hi[i]], neg[lo[i]:hi[i]],
+                        int(counts[i]))
+            for i in range(n_cells)
+        ])
+    return out
