@@ -14,6 +14,7 @@ from mlscope.report.chart_data import (
     requirement_bound,
 )
 from mlscope.report.svg import (
+    BASELINE_SHAPES,
     CHAR_W,
     FAINT,
     GRID,
@@ -23,7 +24,10 @@ from mlscope.report.svg import (
     Svg,
     domain_ticks,
     format_bound,
+    format_value,
+    marker,
     model_colors,
+    outlier_limits,
     short_number,
     text_width,
     tick_decimals,
@@ -199,6 +203,12 @@ def ladder_chart(result: EvaluationResult, metric: str, *, split: str | None = N
     for _, hv in human:
         pts += [hv.value, hv.lower, hv.upper]
     pts += [x for _, x in refs]
+    # One far-out value (a baseline at log loss 17.2) would squash every other row: the
+    # axis covers the rest, and the far-out row is drawn at the edge with its number.
+    centres = [vals[(m, metric)].value for m, _ in rows if (m, metric) in vals]
+    limits = outlier_limits(centres + [hv.value for _, hv in human])
+    if limits is not None:
+        pts = [p for p in pts if p is not None and limits[0] <= p <= limits[1]]
     ticks = domain_ticks(pts, info.bounds, count=4)
     names = [m for m, _ in rows] + [f"humans: {n}" for n, _ in human]
     fams = [LADDER_LABEL[f] for _, f in rows] + ["human level"] * len(human)
@@ -260,16 +270,31 @@ def ladder_chart(result: EvaluationResult, metric: str, *, split: str | None = N
             svg.text(left + 4, cy + 3.5, "— undefined", font_size=10, fill=MUTED)
             svg.raw("</g>")
             continue
+        lo_t, hi_t = ticks[0], ticks[-1]
+        ci = (f" [{format_value(lo, dec + 1)}, {format_value(hi, dec + 1)}]"
+              if lo is not None and hi is not None else "")
+        svg.open(title=f"{names[i]}: {format_value(val, dec + 1)}{ci}")
         if lo is not None and hi is not None:
-            svg.line(x(lo), cy, x(hi), cy, stroke=color, stroke_width=1.6,
-                     stroke_linecap="round")
-        shape = "rect" if i >= len(rows) or rows[i][1] is not None else "circle"
-        if shape == "circle":
-            svg.add("circle", cx=float(x(val)), cy=float(cy), r=4.2 if is_w else 3.6,
-                    fill=color, stroke=color, stroke_width=1.6)
+            svg.line(x(min(max(lo, lo_t), hi_t)), cy, x(min(max(hi, lo_t), hi_t)), cy,
+                     stroke=color, stroke_width=1.6, stroke_linecap="round")
+        # Candidates are filled circles; baselines hollow, in their family's shape (the
+        # same in every chart); human rungs are stars.
+        shape = ("star" if i >= len(rows) else
+                 "circle" if rows[i][1] is None else BASELINE_SHAPES.get(str(rows[i][1]),
+                                                                        "square"))
+        fill = color if shape == "circle" else "#ffffff"
+        if val > hi_t or val < lo_t:
+            # Off the axis: an arrow at the edge and the value beside it.
+            edge = x(hi_t if val > hi_t else lo_t)
+            svg.text(edge + (-4 if val > hi_t else 4), cy + 4,
+                     f"{'▸' if val > hi_t else '◂'} {short_number(round(val, dec + 1))}",
+                     font_size=10.5, fill=INK, font_weight="600",
+                     text_anchor="end" if val > hi_t else "start", stroke="#ffffff",
+                     stroke_width=3.0, paint_order="stroke")
         else:
-            svg.add("rect", x=float(x(val) - 3.4), y=float(cy - 3.4), width=6.8, height=6.8,
-                    fill="#ffffff", stroke=color, stroke_width=1.6)
+            marker(svg, shape, x(val), cy, 4.2 if is_w else 3.6, fill=fill, stroke=color,
+                   stroke_width=1.6)
+        svg.close()
     return svg.render("chart ladder")
 
 

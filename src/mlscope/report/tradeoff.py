@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from mlscope.report.chart_data import (
     charter_report,
     direction_arrow,
+    baseline_shapes,
     dropped_models,
     interval_level,
     metric_values,
@@ -28,13 +29,16 @@ from mlscope.report.svg import (
     coord,
     domain_ticks,
     format_bound,
+    format_value,
+    marker,
+    metric_decimals,
     model_colors,
     short_number,
     text_width,
     tick_decimals,
     tick_text,
 )
-from mlscope.result import EvaluationResult, MetricValue
+from mlscope.result import EvaluationResult, MetricInfo, MetricValue
 
 __all__ = [
     "tradeoff_chart",
@@ -117,6 +121,19 @@ def _pareto_front(points: dict[str, tuple[float, float]], sx: float, sy: float
         if not dominated:
             front.append(m)
     return front
+
+
+def _tip(model: str, vx: MetricValue, vy: MetricValue, xi: MetricInfo, yi: MetricInfo
+         ) -> str:
+    """A point's tooltip: both values with their intervals and the rows they rest on."""
+    parts = []
+    for v, info in ((vx, xi), (vy, yi)):
+        dec = metric_decimals(info, [v.value])
+        ci = (f" [{format_value(v.lower, dec)}, {format_value(v.upper, dec)}]"
+              if v.lower is not None and v.upper is not None else "")
+        parts.append(f"{info.label} {format_value(v.value, dec)}{ci}")
+    n = max(vx.n_rows, vy.n_rows)
+    return f"{model}: " + "; ".join(parts) + (f"; n = {n:,}" if n else "")
 
 
 @dataclass
@@ -202,6 +219,7 @@ def tradeoff_chart(
     vals = metric_values(result, split)
     models = [m.name for m in result.models]
     colors = model_colors(models)
+    shapes = baseline_shapes(result)
     winner = result.winner
     dropped = dropped_models(result)
     lines = _bound_lines(result, x_id, y_id)
@@ -279,16 +297,30 @@ def tradeoff_chart(
             px = x(ln.value)
             svg.line(px, top, px, bottom, stroke="#444c56", stroke_dasharray="5 4",
                      stroke_width=1.2)
-            svg.text(px + 4, top + 13, label, font_size=10.5, fill="#444c56")
-            taken.append(_Box(px, top + 2, px + 4 + text_width(label, 10.5), top + 16))
+            # Two bounds close together on x (a rule's 0.72 and a requirement's 0.7) would
+            # print on each other: step the label down until it is clear.
+            ty = top + 13
+            box = _Box(px, ty - 11, px + 4 + text_width(label, 10.5), ty + 3)
+            while any(box.overlap(t) for t in taken) and ty < bottom - 20:
+                ty += 14
+                box = _Box(px, ty - 11, px + 4 + text_width(label, 10.5), ty + 3)
+            svg.text(px + 4, ty, label, font_size=10.5, fill="#444c56", stroke="#ffffff",
+                     stroke_width=3.0, paint_order="stroke")
+            taken.append(box)
         else:
             py = y(ln.value)
             svg.line(left, py, width - right, py, stroke="#444c56", stroke_dasharray="5 4",
                      stroke_width=1.2)
             tw = text_width(label, 10.5)
-            svg.text(width - right - 4, py - 5, label, font_size=10.5, fill="#444c56",
-                     text_anchor="end")
-            taken.append(_Box(width - right - 4 - tw, py - 16, width - right, py - 2))
+            ty = py - 5
+            box = _Box(width - right - 4 - tw, ty - 11, width - right, ty + 3)
+            while any(box.overlap(t) for t in taken) and ty > top + 14:
+                ty -= 14
+                box = _Box(width - right - 4 - tw, ty - 11, width - right, ty + 3)
+            svg.text(width - right - 4, ty, label, font_size=10.5, fill="#444c56",
+                     text_anchor="end", stroke="#ffffff", stroke_width=3.0,
+                     paint_order="stroke")
+            taken.append(box)
 
     # Pareto front (over the two shown metrics) as a step line.
     sx = 1.0 if xi.direction == "higher" else -1.0
@@ -329,9 +361,14 @@ def tradeoff_chart(
         if m == winner:
             svg.add("circle", cx=float(px), cy=float(py), r=11.0, fill="none", stroke=INK,
                     stroke_width=1.6)
-        svg.add("circle", cx=float(px), cy=float(py), r=r,
-                fill="#ffffff" if m in dropped else colors[m], stroke=colors[m],
-                stroke_width=2.2)
+        # Baselines are hollow, in their family's shape; candidates are filled circles
+        # (hollow too when the rule dropped them).
+        shape = shapes.get(m, "circle")
+        hollow = m in dropped or m in shapes
+        svg.open("point", title=_tip(m, vx, vy, xi, yi))
+        marker(svg, shape, px, py, r, fill="#ffffff" if hollow else colors[m],
+               stroke=colors[m], stroke_width=2.2)
+        svg.close()
         taken.append(_Box(px - r - 2, py - r - 2, px + r + 2, py + r + 2))
     area = _Box(left + 2, top + 2, width - right - 2, bottom - 2)
     for m in sorted(shown, key=lambda k: (k != winner, models.index(k))):
