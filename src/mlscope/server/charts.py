@@ -479,7 +479,9 @@ def slice_heatmap(result: EvaluationResult, *, metric: str, split: str,
     cell_h = 20.0
     label_w = min(max((_width(r[1], 11.5) for r in rows if r[0] == "slice"), default=60)
                   + 20, 300.0)
-    head_h = min(max(_width(m, 11) for m in models) * 0.72 + 18, 130.0)
+    # Heads stand upright (rotated 90°): slanted ones overlap their neighbours' boxes
+    # once there are more than a few models.
+    head_h = min(max(_width(_clip(m, 11, 170), 11) for m in models) + 22, 194.0)
     top = 74.0 + head_h
     heights = [26.0 if k == "group" else cell_h for k, _, _ in rows]
     width = label_w + cell_w * len(models) + 70
@@ -517,9 +519,9 @@ def slice_heatmap(result: EvaluationResult, *, metric: str, split: str,
     for j, m in enumerate(models):
         cx = label_w + cell_w * (j + 0.5)
         svg.el("circle", cx=float(cx), cy=float(top - 8), r=3.5, fill=colors[m])
-        svg.text(cx + 2, top - 16, _clip(m, 11, 170), font_size=11,
+        svg.text(cx + 4, top - 16, _clip(m, 11, 170), font_size=11,
                  font_weight="700" if m == reference else "500",
-                 transform=f"rotate(-45 {_n(cx + 2)} {_n(top - 16)})")
+                 transform=f"rotate(-90 {_n(cx + 4)} {_n(top - 16)})")
 
     yy = top
     for (kind, label, s), h in zip(rows, heights, strict=True):
