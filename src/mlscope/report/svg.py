@@ -14,6 +14,7 @@ from typing import Any
 from mlscope.result import MetricInfo
 
 __all__ = [
+    "BASELINE_SHAPES",
     "CHAR_W",
     "FAINT",
     "FEASIBLE",
@@ -21,7 +22,6 @@ __all__ = [
     "GRID",
     "INK",
     "MUTED",
-    "BASELINE_SHAPES",
     "OKABE_ITO",
     "PALETTE",
     "Scale",
@@ -55,7 +55,8 @@ OKABE_ITO: tuple[str, ...] = (
 )
 """The Okabe–Ito palette, in the order models receive it."""
 
-PALETTE: tuple[str, ...] = OKABE_ITO + (
+PALETTE: tuple[str, ...] = (
+    *OKABE_ITO,
     "#332288",  # indigo
     "#661100",  # dark brown
     "#E15759",  # coral red

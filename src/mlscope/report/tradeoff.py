@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mlscope.report.chart_data import (
+    baseline_shapes,
     charter_report,
     direction_arrow,
-    baseline_shapes,
     dropped_models,
     interval_level,
     metric_values,
@@ -347,11 +347,11 @@ def tradeoff_chart(
         c = colors[m]
         if vx.lower is not None and vx.upper is not None:
             svg.line(x(vx.lower), py, x(vx.upper), py, stroke=c, stroke_width=1.5,
-                     stroke_opacity="0.75")
+                     stroke_opacity="0.75", data_model=m)
             whiskers.append(_Box(x(vx.lower), py - 1.5, x(vx.upper), py + 1.5))
         if vy.lower is not None and vy.upper is not None:
             svg.line(px, y(vy.lower), px, y(vy.upper), stroke=c, stroke_width=1.5,
-                     stroke_opacity="0.75")
+                     stroke_opacity="0.75", data_model=m)
             whiskers.append(_Box(px - 1.5, y(vy.upper), px + 1.5, y(vy.lower)))
     for m, (vx, vy) in shown.items():
         assert vx.value is not None
@@ -360,12 +360,12 @@ def tradeoff_chart(
         r = 7.0 if m == winner else 5.0
         if m == winner:
             svg.add("circle", cx=float(px), cy=float(py), r=11.0, fill="none", stroke=INK,
-                    stroke_width=1.6)
+                    stroke_width=1.6, data_model=m)
         # Baselines are hollow, in their family's shape; candidates are filled circles
         # (hollow too when the rule dropped them).
         shape = shapes.get(m, "circle")
         hollow = m in dropped or m in shapes
-        svg.open("point", title=_tip(m, vx, vy, xi, yi))
+        svg.open("point", title=_tip(m, vx, vy, xi, yi), data_model=m)
         marker(svg, shape, px, py, r, fill="#ffffff" if hollow else colors[m],
                stroke=colors[m], stroke_width=2.2)
         svg.close()
@@ -384,7 +384,7 @@ def tradeoff_chart(
         svg.text(tx, ty, label, font_size=size, text_anchor=anchor,
                  font_weight="700" if m == winner else "500",
                  fill=INK, stroke="#ffffff", stroke_width=3.0, paint_order="stroke",
-                 stroke_linejoin="round")
+                 stroke_linejoin="round", data_model=m)
 
     # Footer: legend and what is not shown.
     ly = height - 10

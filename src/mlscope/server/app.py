@@ -47,6 +47,7 @@ from mlscope.server.charter_diff import charter_diffs
 from mlscope.server.security import (
     HISTORY_JS,
     SECURITY_HEADERS,
+    TOGGLE_JS,
     allowed_hosts,
     host_name,
     is_loopback,
@@ -325,7 +326,7 @@ class Dashboard:
             metrics=[{"id": m.id, "label": m.label, "key": m.id in keys}
                      for m in result.metrics],
             splits=splits, windows=windows, shown=len(models), total=len(all_models),
-            history_js=Markup(HISTORY_JS))
+            history_js=Markup(HISTORY_JS), toggle_js=Markup(TOGGLE_JS))
 
     def run(self, run_id: str, *, query: Query) -> Response:
         summary = self._summary(int(run_id))
@@ -340,7 +341,7 @@ class Dashboard:
             project=summary.project, view=view, split=split,
             crumbs=[(pages.project_href(summary.project), summary.project),
                     (f"/runs/{summary.id}", f"run #{summary.id}")],
-            sort_js=Markup(SORT_JS))
+            sort_js=Markup(SORT_JS), toggle_js=Markup(TOGGLE_JS))
 
     def report(self, run_id: str, *, query: Query) -> Response:
         from mlscope.report import render_html

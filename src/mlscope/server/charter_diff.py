@@ -93,7 +93,7 @@ def charter_diff(old: Any, new: Any, *, limit: int = 8) -> list[str]:
     lines += [f"{key}: removed (was {_show(value)})" for key, value in a.items() if key not in b]
     if len(lines) > limit:
         more = len(lines) - (limit - 1)
-        lines = lines[: limit - 1] + [f"… and {more} more keys"]
+        lines = [*lines[: limit - 1], f"… and {more} more keys"]
     return lines
 
 
