@@ -41,6 +41,8 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     >>> flatten({"requirements": {"roc_auc": ">= 0.7"}, "seed": 1})
     {'requirements.roc_auc': '>= 0.7', 'seed': 1}
     """
+    if isinstance(value, Mapping) and not value and not prefix:
+        return {}  # an empty charter has no keys
     if isinstance(value, Mapping) and value:
         out: dict[str, Any] = {}
         for k, v in value.items():
