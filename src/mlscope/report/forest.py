@@ -29,6 +29,7 @@ from mlscope.report.svg import (
     model_colors,
     outlier_limits,
     short_number,
+    spaced_ticks,
     text_width,
     tick_decimals,
     tick_text,
@@ -116,10 +117,13 @@ def forest_chart(
     for i in range(1, len(models), 2):
         svg.add("rect", x=float(left), y=float(top + row_h * i),
                 width=float(width - right - left), height=float(row_h), fill="#f6f8fa")
-    for t in ticks:
+    texts = [tick_text(t, dec) for t in ticks]
+    shown = spaced_ticks(ticks, x, texts, 10.5)
+    for i, t in enumerate(ticks):
         svg.line(x(t), top - 4, x(t), bottom, stroke=GRID)
-        svg.text(x(t), bottom + 15, tick_text(t, dec), font_size=10.5, fill=MUTED,
-                 text_anchor="middle")
+        if i in shown:
+            svg.text(x(t), bottom + 15, texts[i], font_size=10.5, fill=MUTED,
+                     text_anchor="middle")
     svg.line(left, bottom, width - right, bottom, stroke=FAINT)
     if bound is not None and ticks[0] <= bound[1] <= ticks[-1]:
         bx = x(bound[1])
@@ -234,10 +238,13 @@ def ladder_chart(result: EvaluationResult, metric: str, *, split: str | None = N
         if f != prev_f and i > 0:
             svg.line(0, top + row_h * i, width - right, top + row_h * i, stroke=GRID)
         prev_f = f
-    for t in ticks:
+    texts = [tick_text(t, dec) for t in ticks]
+    shown = spaced_ticks(ticks, x, texts, 10.5)
+    for i, t in enumerate(ticks):
         svg.line(x(t), top - 4, x(t), bottom, stroke=GRID)
-        svg.text(x(t), bottom + 15, tick_text(t, dec), font_size=10.5, fill=MUTED,
-                 text_anchor="middle")
+        if i in shown:
+            svg.text(x(t), bottom + 15, texts[i], font_size=10.5, fill=MUTED,
+                     text_anchor="middle")
     svg.line(left, bottom, width - right, bottom, stroke=FAINT)
     for k, (b, xv) in enumerate(refs):
         if not ticks[0] <= xv <= ticks[-1]:
@@ -347,10 +354,13 @@ def difference_chart(result: EvaluationResult, metric: str, reference: str, *,
              font_size=11, fill=MUTED)
     bottom = top + row_h * max(len(models), 1)
     dec = tick_decimals(ticks)
-    for t in ticks:
+    texts = [tick_text(sign * t, dec) for t in ticks]
+    shown = spaced_ticks(ticks, x, texts, 10.5)
+    for i, t in enumerate(ticks):
         svg.line(x(t), top - 4, x(t), bottom, stroke=GRID)
-        svg.text(x(t), bottom + 15, tick_text(sign * t, dec), font_size=10.5, fill=MUTED,
-                 text_anchor="middle")
+        if i in shown:
+            svg.text(x(t), bottom + 15, texts[i], font_size=10.5, fill=MUTED,
+                     text_anchor="middle")
     svg.line(x(0.0), top - 6, x(0.0), bottom, stroke=INK, stroke_width=1.2)
     if gate is not None and ticks[0] <= gate <= ticks[-1]:
         svg.line(x(gate), top - 6, x(gate), bottom, stroke=INK, stroke_dasharray="4 3",
@@ -404,10 +414,13 @@ def gap_chart(diagnosis: Any, *, width: float = 520.0) -> str:
             width=float(max(x(diagnosis.margin) - x(-diagnosis.margin), 0.5)),
             height=float(bottom - top + 4), fill="#eef1f4")
     dec = tick_decimals(ticks)
-    for t in ticks:
+    texts = [tick_text(t, dec) for t in ticks]
+    shown = spaced_ticks(ticks, x, texts, 10.5)
+    for i, t in enumerate(ticks):
         svg.line(x(t), top - 4, x(t), bottom, stroke=GRID)
-        svg.text(x(t), bottom + 15, tick_text(t, dec), font_size=10.5, fill=MUTED,
-                 text_anchor="middle")
+        if i in shown:
+            svg.text(x(t), bottom + 15, texts[i], font_size=10.5, fill=MUTED,
+                     text_anchor="middle")
     svg.line(x(0.0), top - 6, x(0.0), bottom, stroke=INK, stroke_width=1.2)
     for i, g in enumerate(gaps):
         cy = top + row_h * (i + 0.5)

@@ -6,7 +6,7 @@ Every text and attribute goes through :func:`html.escape`; charts build on :clas
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
@@ -36,6 +36,7 @@ __all__ = [
     "nice_ticks",
     "outlier_limits",
     "short_number",
+    "spaced_ticks",
     "svg_attrs",
     "text_width",
     "tick_decimals",
@@ -400,3 +401,22 @@ def outlier_limits(values: Iterable[float | None]) -> tuple[float, float] | None
     if len(keep) == n:
         return None
     return keep[0], keep[-1]
+
+
+def spaced_ticks(ticks: Sequence[float], px: Callable[[float], float], labels: Sequence[str],
+                 size: float, gap: float = 6.0) -> list[int]:
+    """Indices of the ticks whose centred labels fit side by side, left to right.
+
+    A narrow chart (long model names leave little room for the axis) would print its tick
+    labels on each other; every tick keeps its grid line, and only labels that clear the
+    last one kept by ``gap`` pixels are written.
+    """
+    kept: list[int] = []
+    last_right = -math.inf
+    for i, t in enumerate(ticks):
+        w = text_width(labels[i], size)
+        left = px(t) - w / 2
+        if left >= last_right + gap:
+            kept.append(i)
+            last_right = left + w
+    return kept

@@ -165,6 +165,14 @@ def _place_label(text: str, px: float, py: float, size: float, taken: list[_Box]
         (px, py - gap - 2, "middle"),
         (px, py + gap + size, "middle"),
     ]
+    # When every spot beside the point is taken (a cluster of models), a greedy vertical
+    # nudge: the label moves up or down in steps of a line until it is clear, and a leader
+    # line (drawn by the caller) ties it to its point.
+    for k in range(1, 13):
+        for sign in (-1, 1):
+            for side in (1, -1):
+                ty = py + size * 0.35 + sign * k * (h + 1)
+                candidates.append((px + side * (gap + 10), ty, "start" if side > 0 else "end"))
     best: tuple[float, int, tuple[float, float, str, _Box]] | None = None
     for i, (tx, ty, anchor) in enumerate(candidates):
         x0 = tx if anchor == "start" else tx - w if anchor == "end" else tx - w / 2
@@ -173,6 +181,10 @@ def _place_label(text: str, px: float, py: float, size: float, taken: list[_Box]
         outside = (max(0.0, area.x0 - box.x0) + max(0.0, box.x1 - area.x1)
                    + max(0.0, area.y0 - box.y0) + max(0.0, box.y1 - area.y1))
         cost += outside * h * 4
+        if i >= 8:  # a nudged label costs its distance, so near spots win among clear ones
+            cost += 0.5 + abs(ty - py) * 0.01
+            if any(box.overlap(t) for t in taken):
+                cost += w * h * 4  # nudging is only worth it to clear every label
         if best is None or (cost, i) < (best[0], best[1]):
             best = (cost, i, (tx, ty, anchor, box))
     assert best is not None
@@ -381,6 +393,10 @@ def tradeoff_chart(
         tx, ty, anchor, box = _place_label(label, px, py, size, taken, area,
                                            11.0 if m == winner else 5.0, whiskers)
         taken.append(box)
+        if abs(ty - size * 0.35 - py) > size * 1.2 and abs(tx - px) > 12:
+            # A nudged label: a leader line from the point to the label's near end.
+            svg.line(px, py, tx, ty - size * 0.35, stroke=colors[m], stroke_width=0.8,
+                     stroke_opacity="0.8", data_model=m)
         svg.text(tx, ty, label, font_size=size, text_anchor=anchor,
                  font_weight="700" if m == winner else "500",
                  fill=INK, stroke="#ffffff", stroke_width=3.0, paint_order="stroke",
