@@ -341,7 +341,17 @@ def difference_chart(result: EvaluationResult, metric: str, reference: str, *,
     for d in diffs.values():
         for v in (d.value, d.lower, d.upper):
             pts.append(None if v is None else sign * v)
+    # A model far from the rest (log loss +17 beside differences of 0.01) is drawn at the
+    # edge with its number, so that the others stay readable.
+    limits = outlier_limits([0.0, *(sign * d.value for d in diffs.values()
+                                    if d.value is not None)])
+    if limits is not None:
+        pts = [p for p in pts if p is not None and limits[0] <= p <= limits[1]]
     ticks = domain_ticks(pts, (None, None), count=4)
+    lo_t, hi_t = ticks[0], ticks[-1]
+
+    def cx(v: float) -> float:
+        return x(min(max(v, lo_t), hi_t))
     colors = model_colors([m.name for m in result.models])
     label_w = max((text_width(m, 11.5) for m in models), default=40.0) + 14
     left, right, top, row_h = label_w, 14.0, 44.0, 21.0
@@ -380,10 +390,19 @@ def difference_chart(result: EvaluationResult, metric: str, reference: str, *,
                  + (f"; p = {d.p_value:.3g} ({d.test})" if d.p_value is not None else ""))
         svg.raw(f"<g><title>{escape(title)}</title>")
         if d.lower is not None and d.upper is not None:
-            svg.line(x(sign * d.lower), cy, x(sign * d.upper), cy, stroke=colors[m],
+            svg.line(cx(sign * d.lower), cy, cx(sign * d.upper), cy, stroke=colors[m],
                      stroke_width=1.8, stroke_linecap="round")
-        svg.add("circle", cx=float(x(sign * d.value)), cy=float(cy), r=3.8, fill=colors[m],
-                stroke=colors[m])
+        v = sign * d.value
+        if lo_t <= v <= hi_t:
+            svg.add("circle", cx=float(x(v)), cy=float(cy), r=3.8, fill=colors[m],
+                    stroke=colors[m])
+        else:  # off the axis: an arrow at the edge it lies beyond, with the difference
+            far = v > hi_t
+            svg.text(x(hi_t if far else lo_t) + (-4 if far else 4), cy + 4,
+                     f"{'▸' if far else '◂'} {d.value:+.3g}".replace("-", "−"),
+                     font_size=10.5, font_weight="600", fill=INK,
+                     text_anchor="end" if far else "start", stroke="#ffffff",
+                     stroke_width=3.0, paint_order="stroke")
         svg.raw("</g>")
     return svg.render("chart diff")
 

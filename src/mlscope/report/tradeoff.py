@@ -19,6 +19,7 @@ from mlscope.report.chart_data import (
     primary_rule,
 )
 from mlscope.report.svg import (
+    BASELINE_SHAPES,
     FAINT,
     FEASIBLE,
     GRID,
@@ -415,6 +416,12 @@ def tradeoff_chart(
                 stroke=MUTED, stroke_width=2)
         svg.text(lx + 14, ly, "hollow: dropped by the rule", font_size=11, fill=MUTED)
         lx += 24 + text_width("hollow: dropped by the rule", 11)
+    fams = {sh: fam for fam, sh in BASELINE_SHAPES.items()}
+    for sh in dict.fromkeys(shapes[m] for m in shown if m in shapes):
+        marker(svg, sh, lx + 5, ly - 4, 4.0, fill="#ffffff", stroke=MUTED, stroke_width=1.6)
+        text = f"{fams.get(sh, 'baseline')} baseline"
+        svg.text(lx + 14, ly, text, font_size=11, fill=MUTED)
+        lx += 24 + text_width(text, 11)
     if missing:
         svg.text(lx, ly, "not shown (undefined): " + ", ".join(missing), font_size=11,
                  fill=MUTED)
