@@ -8,6 +8,7 @@ uncaught page error: a page that renders but throws is broken.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -301,7 +302,7 @@ def test_model_toggle_hides_a_model_in_the_trade_off(narrow: sync_api.Page, wide
     point = narrow.locator("svg.tradeoff g.point[data-model=good]")
     sync_api.expect(point).to_be_visible()
     title = point.locator("title").text_content() or ""
-    assert title.startswith("good: ") and "[" in title and "n = " in title, title
+    assert re.fullmatch(r"good: .+ \[.+\]; .+ \[.+\]; n = [0-9,]+", title), title
     narrow.locator("fieldset.toggles input[data-toggle=good]").uncheck()
     sync_api.expect(point).to_be_hidden()
     sync_api.expect(narrow.locator("svg.tradeoff text[data-model=good]")).to_be_hidden()

@@ -53,13 +53,17 @@ def test_every_marker_is_centred_on_its_point(shape: str) -> None:
     part = svg.parts[0]
     nums = [float(v) for v in re.findall(r"-?[0-9.]+", part.split('fill=')[0])]
     if shape == "circle":
-        assert 'cx="20"' in part and 'cy="20"' in part
+        assert 'cx="20"' in part
+        assert 'cy="20"' in part
     elif shape == "square":
-        assert 'x="16.4"' in part and 'width="7.2"' in part
+        assert 'x="16.4"' in part
+        assert 'width="7.2"' in part
     else:
         xs, ys = nums[0::2], nums[1::2]
-        assert min(xs) < 20 < max(xs) and min(ys) < 20 < max(ys)
-    assert 'fill="#ffffff"' in part and 'stroke="#0072B2"' in part
+        assert min(xs) < 20 < max(xs)
+        assert min(ys) < 20 < max(ys)
+    assert 'fill="#ffffff"' in part
+    assert 'stroke="#0072B2"' in part
 
 
 def test_far_out_values_are_cut_and_ordinary_spreads_are_not() -> None:
@@ -92,7 +96,8 @@ def test_charter_diff_names_each_changed_key_old_to_new() -> None:
     assert many == ["k0: added 0", "k1: added 1", "k2: added 2", "k3: added 3",
                     "… and 16 more keys"]
     long = charter_diff({"description": "a"}, {"description": "x" * 200})[0]
-    assert long.endswith('…') and len(long) < 120
+    assert long.endswith('…')
+    assert len(long) < 120
     assert flatten({"a": {}, "b": {"c": [1]}}) == {"a": {}, "b.c": [1]}
 
 
