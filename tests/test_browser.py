@@ -8,6 +8,7 @@ uncaught page error: a page that renders but throws is broken.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -199,3 +200,160 @@ def test_brief_page_loads_fits_1280_and_shows_the_evidence(
     finally:
         context.close()
     assert not problems, "\n".join(problems)
+
+
+# -- layout at 1,280 px: nothing runs off the page, no two chart labels overlap ----------------
+
+WIDTH = 1280
+LONG_NAMES = ["gradient_boosting_all_features", "logistic_regression_l2", "random_forest_500",
+              "k_nearest_neighbours", "naive_bayes_gaussian", "gradient_boosting_v2_tuned",
+              "support_vector_machine_rbf", "hard_rule_zero_one"]
+
+# Every element's right edge within the viewport, unless a horizontal scroller (a wide
+# table's wrapper, a chart's figure) holds it; and, per SVG chart, every pair of visible
+# <text> bounding boxes apart by more than 1 px in one direction at least.
+LAYOUT_JS = """() => {
+  const W = window.innerWidth, out = {scrollWidth: document.documentElement.scrollWidth,
+                                      overflow: [], overlaps: [], charts: 0};
+  const scrolled = (el) => {
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      const o = getComputedStyle(p).overflowX;
+      if (o === 'auto' || o === 'scroll' || o === 'hidden') return true;
+    }
+    return false;
+  };
+  for (const el of document.body.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if ((r.width || r.height) && r.right > W + 0.5 && !scrolled(el))
+      out.overflow.push(el.tagName + '.' + (el.getAttribute('class') || '') + ' right=' +
+                        Math.round(r.right));
+  }
+  document.querySelectorAll('svg').forEach((svg) => {
+    out.charts += 1;
+    const ts = Array.from(svg.querySelectorAll('text')).filter((t) =>
+      t.textContent.trim() && t.getBoundingClientRect().width > 0);
+    const rs = ts.map((t) => t.getBoundingClientRect());
+    for (let i = 0; i < ts.length; i++) for (let j = i + 1; j < ts.length; j++) {
+      const a = rs[i], b = rs[j];
+      const ox = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+      const oy = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+      if (ox > 1 && oy > 1)
+        out.overlaps.push((svg.getAttribute('class') || 'svg') + ': "' + ts[i].textContent +
+                          '" over "' + ts[j].textContent + '"');
+    }
+  });
+  return out;
+}"""
+
+
+def wide_store(folder: Path) -> Path:
+    """Two runs of a Caravan-like project: ten models with long names, two trivial baselines,
+    a published figure, thirteen metrics and a model whose 0/1 scores put its log loss far
+    out (about 17); the charter's requirement is tightened between the runs."""
+    import numpy as np
+    import yaml
+
+    import mlscope
+    from tests.conftest import base_charter, binary_frame
+
+    folder.mkdir(parents=True, exist_ok=True)
+    df = binary_frame(n=900)
+    rng = np.random.default_rng(3)
+    latent = df["label"] * 1.0 + rng.normal(size=len(df))
+    for k, name in enumerate(LONG_NAMES[:-1]):
+        s = 1 / (1 + np.exp(-(latent + rng.normal(scale=0.5 + 0.25 * k, size=len(df)))))
+        df[f"p_{name}"] = np.round(s * 50) / 50
+    df[f"p_{LONG_NAMES[-1]}"] = (df["balance"] > 2500).astype(float)  # 0/1: log loss ≈ 17
+    models = {"good": "p_good", "fair": "p_fair", **{n: f"p_{n}" for n in LONG_NAMES}}
+    df.to_parquet(folder / "eval.parquet", index=False)
+    path = folder / "store.sqlite"
+    with Store.open(path) as store:
+        for bound in (">= 0.6", ">= 0.62"):
+            c = base_charter(project="caravan-like")
+            c["data"]["models"] = models
+            c["metrics"] = [*c["metrics"], "balanced_accuracy", "mcc", "specificity", "ece",
+                            {"metric": "precision_at_recall", "recall": 0.5}]
+            c["requirements"] = {"roc_auc": bound, "recall": ">= 0.3"}
+            c["baselines"] = {"prior": {"kind": "prior"}, "majority": {"kind": "majority"},
+                              "paper": {"kind": "external", "values": {"roc_auc": 0.61},
+                                        "source": "a published figure",
+                                        "data": "another cohort", "same_data": False}}
+            text = yaml.safe_dump(c, sort_keys=False)
+            (folder / "mlscope.yaml").write_text(text, encoding="utf-8")
+            store.save(mlscope.evaluate(folder / "mlscope.yaml"),
+                       command="mlscope run mlscope.yaml", charter_text=text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def wide(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    path = wide_store(tmp_path_factory.mktemp("wide"))
+    with Store.open(path, create=False) as store, running(store) as url:
+        yield url
+
+
+@pytest.fixture
+def narrow(browser: sync_api.Browser, problems: list[str]) -> Iterator[sync_api.Page]:
+    """A page 1,280 px wide; like ``page``, it fails on console errors."""
+    context = browser.new_context(viewport={"width": WIDTH, "height": 900})
+    pg = context.new_page()
+    pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+          if m.type == "error" else None)
+    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    yield pg
+    context.close()
+    assert not problems, "\n".join(problems)
+
+
+WIDE_PAGES = ["/runs/2/report", "/p/caravan-like", "/p/caravan-like/brief",
+              "/p/caravan-like/history",
+              "/p/caravan-like/history?metric=log_loss", "/runs/2", "/runs/1",
+              "/runs/2?split=test"]
+
+
+@pytest.mark.parametrize("path", WIDE_PAGES)
+def test_pages_fit_1280_px_and_chart_labels_never_overlap(narrow: sync_api.Page, wide: str,
+                                                          path: str) -> None:
+    _goto(narrow, wide + path)
+    got = narrow.evaluate(LAYOUT_JS)
+    assert got["charts"] >= 1 or path in ("/p/caravan-like", "/p/caravan-like/brief"), path
+    assert got["scrollWidth"] <= WIDTH, (path, got["scrollWidth"], got["overflow"][:10])
+    assert not got["overflow"], (path, got["overflow"][:10])
+    assert not got["overlaps"], (path, got["overlaps"][:10])
+
+
+def test_the_narrow_checks_catch_what_they_look_for(narrow: sync_api.Page) -> None:
+    """The layout script flags a too-wide table and two labels on each other."""
+    narrow.set_content(
+        "<body style='margin:0'><table style='width:1700px'><tr><td>x</td></tr></table>"
+        "<div style='overflow-x:auto'><table style='width:1700px'><tr><td>y</td></tr>"
+        "</table></div><svg width='300' height='60'><text x='10' y='20'>gbdt</text>"
+        "<text x='14' y='22'>forest</text><text x='10' y='50'>alone</text></svg></body>")
+    got = narrow.evaluate(LAYOUT_JS)
+    assert got["scrollWidth"] > WIDTH
+    assert [o.split(" ")[0] for o in got["overflow"]] == ["TABLE.", "TBODY.", "TR.", "TD."]
+    assert got["overlaps"] == ['svg: "gbdt" over "forest"']
+
+
+def test_model_toggle_hides_a_model_in_the_trade_off(narrow: sync_api.Page, wide: str) -> None:
+    _goto(narrow, wide + "/runs/2")
+    point = narrow.locator("svg.tradeoff g.point[data-model=good]")
+    sync_api.expect(point).to_be_visible()
+    title = point.locator("title").text_content() or ""
+    assert re.fullmatch(r"good: .+ \[.+\]; .+ \[.+\]; n = [0-9,]+", title), title
+    narrow.locator("fieldset.toggles input[data-toggle=good]").uncheck()
+    sync_api.expect(point).to_be_hidden()
+    sync_api.expect(narrow.locator("svg.tradeoff text[data-model=good]")).to_be_hidden()
+    sync_api.expect(narrow.locator("svg.tradeoff g.point[data-model=fair]")).to_be_visible()
+    narrow.locator("fieldset.toggles input[data-toggle=good]").check()
+    sync_api.expect(point).to_be_visible()
+
+
+def test_what_changed_names_the_charter_keys(narrow: sync_api.Page, wide: str) -> None:
+    _goto(narrow, wide + "/p/caravan-like")
+    row = narrow.locator("#runs tbody tr[data-run='2']")
+    sync_api.expect(row).to_contain_text("charter edited")
+    sync_api.expect(row.locator("ul.cdiff")).to_have_text(
+        'requirements.roc_auc: ">= 0.6" → ">= 0.62"')
+    _goto(narrow, wide + "/runs/2")
+    sync_api.expect(narrow.locator("ul.cdiff")).to_contain_text("requirements.roc_auc")

@@ -342,12 +342,14 @@ def test_forest_chart(result: EvaluationResult) -> None:
     assert "≥ 0.6" in texts(svg)  # the requirement line
 
 
-def test_model_colors_are_stable_and_cycle() -> None:
-    names = [f"m{i}" for i in range(10)]
+def test_model_colors_are_stable_distinct_and_cycle_after_twenty() -> None:
+    names = [f"m{i}" for i in range(22)]
     colors = model_colors(names)
     assert colors["m0"] == OKABE_ITO[0]
-    assert colors["m8"] == OKABE_ITO[0]
-    assert len(set(list(colors.values())[:8])) == 8
+    assert [colors[f"m{i}"] for i in range(8)] == list(OKABE_ITO)  # Okabe–Ito first
+    assert len({colors[f"m{i}"] for i in range(20)}) == 20  # eleven models: eleven colours
+    assert colors["m20"] == colors["m0"]
+    assert model_colors(names[:11]) == {n: colors[n] for n in names[:11]}  # stable
 
 
 @pytest.mark.parametrize(("lo", "hi"), [(0.0, 1.0), (0.613, 0.861), (0.0512, 0.0531),

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlscope.report.svg import BASELINE_SHAPES
 from mlscope.result import OVERALL, EvaluationResult, MetricInfo, MetricValue
 
 __all__ = [
+    "baseline_shapes",
     "charter_report",
     "direction_arrow",
     "direction_note",
@@ -56,6 +58,17 @@ def reference_model(result: EvaluationResult) -> str | None:
     if result.selection is not None and result.selection.primary.ranking:
         return str(result.selection.primary.ranking[0]["model"])
     return result.models[0].name if result.models else None
+
+
+def baseline_shapes(result: EvaluationResult) -> dict[str, str]:
+    """Baseline model → its family's marker (:data:`~mlscope.report.svg.BASELINE_SHAPES`).
+
+    Candidates are absent (they are filled circles); a baseline of an unknown family is a
+    square, like the trivial ones.
+    """
+    family = {b.name: str(b.family) for b in result.baselines}
+    return {m.name: BASELINE_SHAPES.get(family.get(m.name, ""), "square")
+            for m in result.models if m.kind == "baseline"}
 
 
 def dropped_models(result: EvaluationResult) -> set[str]:

@@ -14,6 +14,7 @@ from mlscope.report.chart_data import (
     requirement_bound,
 )
 from mlscope.report.svg import (
+    BASELINE_SHAPES,
     CHAR_W,
     FAINT,
     GRID,
@@ -23,8 +24,12 @@ from mlscope.report.svg import (
     Svg,
     domain_ticks,
     format_bound,
+    format_value,
+    marker,
     model_colors,
+    outlier_limits,
     short_number,
+    spaced_ticks,
     text_width,
     tick_decimals,
     tick_text,
@@ -112,10 +117,13 @@ def forest_chart(
     for i in range(1, len(models), 2):
         svg.add("rect", x=float(left), y=float(top + row_h * i),
                 width=float(width - right - left), height=float(row_h), fill="#f6f8fa")
-    for t in ticks:
+    texts = [tick_text(t, dec) for t in ticks]
+    shown = spaced_ticks(ticks, x, texts, 10.5)
+    for i, t in enumerate(ticks):
         svg.line(x(t), top - 4, x(t), bottom, stroke=GRID)
-        svg.text(x(t), bottom + 15, tick_text(t, dec), font_size=10.5, fill=MUTED,
-                 text_anchor="middle")
+        if i in shown:
+            svg.text(x(t), bottom + 15, texts[i], font_size=10.5, fill=MUTED,
+                     text_anchor="middle")
     svg.line(left, bottom, width - right, bottom, stroke=FAINT)
     if bound is not None and ticks[0] <= bound[1] <= ticks[-1]:
         bx = x(bound[1])
@@ -199,6 +207,12 @@ def ladder_chart(result: EvaluationResult, metric: str, *, split: str | None = N
     for _, hv in human:
         pts += [hv.value, hv.lower, hv.upper]
     pts += [x for _, x in refs]
+    # One far-out value (a baseline at log loss 17.2) would squash every other row: the
+    # axis covers the rest, and the far-out row is drawn at the edge with its number.
+    centres = [vals[(m, metric)].value for m, _ in rows if (m, metric) in vals]
+    limits = outlier_limits(centres + [hv.value for _, hv in human])
+    if limits is not None:
+        pts = [p for p in pts if p is not None and limits[0] <= p <= limits[1]]
     ticks = domain_ticks(pts, info.bounds, count=4)
     names = [m for m, _ in rows] + [f"humans: {n}" for n, _ in human]
     fams = [LADDER_LABEL[f] for _, f in rows] + ["human level"] * len(human)
@@ -224,10 +238,13 @@ def ladder_chart(result: EvaluationResult, metric: str, *, split: str | None = N
         if f != prev_f and i > 0:
             svg.line(0, top + row_h * i, width - right, top + row_h * i, stroke=GRID)
         prev_f = f
-    for t in ticks:
+    texts = [tick_text(t, dec) for t in ticks]
+    shown = spaced_ticks(ticks, x, texts, 10.5)
+    for i, t in enumerate(ticks):
         svg.line(x(t), top - 4, x(t), bottom, stroke=GRID)
-        svg.text(x(t), bottom + 15, tick_text(t, dec), font_size=10.5, fill=MUTED,
-                 text_anchor="middle")
+        if i in shown:
+            svg.text(x(t), bottom + 15, texts[i], font_size=10.5, fill=MUTED,
+                     text_anchor="middle")
     svg.line(left, bottom, width - right, bottom, stroke=FAINT)
     for k, (b, xv) in enumerate(refs):
         if not ticks[0] <= xv <= ticks[-1]:
@@ -260,16 +277,31 @@ def ladder_chart(result: EvaluationResult, metric: str, *, split: str | None = N
             svg.text(left + 4, cy + 3.5, "— undefined", font_size=10, fill=MUTED)
             svg.raw("</g>")
             continue
+        lo_t, hi_t = ticks[0], ticks[-1]
+        ci = (f" [{format_value(lo, dec + 1)}, {format_value(hi, dec + 1)}]"
+              if lo is not None and hi is not None else "")
+        svg.open(title=f"{names[i]}: {format_value(val, dec + 1)}{ci}")
         if lo is not None and hi is not None:
-            svg.line(x(lo), cy, x(hi), cy, stroke=color, stroke_width=1.6,
-                     stroke_linecap="round")
-        shape = "rect" if i >= len(rows) or rows[i][1] is not None else "circle"
-        if shape == "circle":
-            svg.add("circle", cx=float(x(val)), cy=float(cy), r=4.2 if is_w else 3.6,
-                    fill=color, stroke=color, stroke_width=1.6)
+            svg.line(x(min(max(lo, lo_t), hi_t)), cy, x(min(max(hi, lo_t), hi_t)), cy,
+                     stroke=color, stroke_width=1.6, stroke_linecap="round")
+        # Candidates are filled circles; baselines hollow, in their family's shape (the
+        # same in every chart); human rungs are stars.
+        shape = ("star" if i >= len(rows) else
+                 "circle" if rows[i][1] is None else BASELINE_SHAPES.get(str(rows[i][1]),
+                                                                        "square"))
+        fill = color if shape == "circle" else "#ffffff"
+        if val > hi_t or val < lo_t:
+            # Off the axis: an arrow at the edge and the value beside it.
+            edge = x(hi_t if val > hi_t else lo_t)
+            svg.text(edge + (-4 if val > hi_t else 4), cy + 4,
+                     f"{'▸' if val > hi_t else '◂'} {short_number(round(val, dec + 1))}",
+                     font_size=10.5, fill=INK, font_weight="600",
+                     text_anchor="end" if val > hi_t else "start", stroke="#ffffff",
+                     stroke_width=3.0, paint_order="stroke")
         else:
-            svg.add("rect", x=float(x(val) - 3.4), y=float(cy - 3.4), width=6.8, height=6.8,
-                    fill="#ffffff", stroke=color, stroke_width=1.6)
+            marker(svg, shape, x(val), cy, 4.2 if is_w else 3.6, fill=fill, stroke=color,
+                   stroke_width=1.6)
+        svg.close()
     return svg.render("chart ladder")
 
 
@@ -309,7 +341,17 @@ def difference_chart(result: EvaluationResult, metric: str, reference: str, *,
     for d in diffs.values():
         for v in (d.value, d.lower, d.upper):
             pts.append(None if v is None else sign * v)
+    # A model far from the rest (log loss +17 beside differences of 0.01) is drawn at the
+    # edge with its number, so that the others stay readable.
+    limits = outlier_limits([0.0, *(sign * d.value for d in diffs.values()
+                                    if d.value is not None)])
+    if limits is not None:
+        pts = [p for p in pts if p is not None and limits[0] <= p <= limits[1]]
     ticks = domain_ticks(pts, (None, None), count=4)
+    lo_t, hi_t = ticks[0], ticks[-1]
+
+    def cx(v: float) -> float:
+        return x(min(max(v, lo_t), hi_t))
     colors = model_colors([m.name for m in result.models])
     label_w = max((text_width(m, 11.5) for m in models), default=40.0) + 14
     left, right, top, row_h = label_w, 14.0, 44.0, 21.0
@@ -322,10 +364,13 @@ def difference_chart(result: EvaluationResult, metric: str, reference: str, *,
              font_size=11, fill=MUTED)
     bottom = top + row_h * max(len(models), 1)
     dec = tick_decimals(ticks)
-    for t in ticks:
+    texts = [tick_text(sign * t, dec) for t in ticks]
+    shown = spaced_ticks(ticks, x, texts, 10.5)
+    for i, t in enumerate(ticks):
         svg.line(x(t), top - 4, x(t), bottom, stroke=GRID)
-        svg.text(x(t), bottom + 15, tick_text(sign * t, dec), font_size=10.5, fill=MUTED,
-                 text_anchor="middle")
+        if i in shown:
+            svg.text(x(t), bottom + 15, texts[i], font_size=10.5, fill=MUTED,
+                     text_anchor="middle")
     svg.line(x(0.0), top - 6, x(0.0), bottom, stroke=INK, stroke_width=1.2)
     if gate is not None and ticks[0] <= gate <= ticks[-1]:
         svg.line(x(gate), top - 6, x(gate), bottom, stroke=INK, stroke_dasharray="4 3",
@@ -345,10 +390,19 @@ def difference_chart(result: EvaluationResult, metric: str, reference: str, *,
                  + (f"; p = {d.p_value:.3g} ({d.test})" if d.p_value is not None else ""))
         svg.raw(f"<g><title>{escape(title)}</title>")
         if d.lower is not None and d.upper is not None:
-            svg.line(x(sign * d.lower), cy, x(sign * d.upper), cy, stroke=colors[m],
+            svg.line(cx(sign * d.lower), cy, cx(sign * d.upper), cy, stroke=colors[m],
                      stroke_width=1.8, stroke_linecap="round")
-        svg.add("circle", cx=float(x(sign * d.value)), cy=float(cy), r=3.8, fill=colors[m],
-                stroke=colors[m])
+        v = sign * d.value
+        if lo_t <= v <= hi_t:
+            svg.add("circle", cx=float(x(v)), cy=float(cy), r=3.8, fill=colors[m],
+                    stroke=colors[m])
+        else:  # off the axis: an arrow at the edge it lies beyond, with the difference
+            far = v > hi_t
+            svg.text(x(hi_t if far else lo_t) + (-4 if far else 4), cy + 4,
+                     f"{'▸' if far else '◂'} {d.value:+.3g}".replace("-", "−"),
+                     font_size=10.5, font_weight="600", fill=INK,
+                     text_anchor="end" if far else "start", stroke="#ffffff",
+                     stroke_width=3.0, paint_order="stroke")
         svg.raw("</g>")
     return svg.render("chart diff")
 
@@ -379,10 +433,13 @@ def gap_chart(diagnosis: Any, *, width: float = 520.0) -> str:
             width=float(max(x(diagnosis.margin) - x(-diagnosis.margin), 0.5)),
             height=float(bottom - top + 4), fill="#eef1f4")
     dec = tick_decimals(ticks)
-    for t in ticks:
+    texts = [tick_text(t, dec) for t in ticks]
+    shown = spaced_ticks(ticks, x, texts, 10.5)
+    for i, t in enumerate(ticks):
         svg.line(x(t), top - 4, x(t), bottom, stroke=GRID)
-        svg.text(x(t), bottom + 15, tick_text(t, dec), font_size=10.5, fill=MUTED,
-                 text_anchor="middle")
+        if i in shown:
+            svg.text(x(t), bottom + 15, texts[i], font_size=10.5, fill=MUTED,
+                     text_anchor="middle")
     svg.line(x(0.0), top - 6, x(0.0), bottom, stroke=INK, stroke_width=1.2)
     for i, g in enumerate(gaps):
         cy = top + row_h * (i + 0.5)

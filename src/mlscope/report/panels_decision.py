@@ -95,6 +95,8 @@ def header_panel(result: EvaluationResult) -> dict[str, Any]:
         for src in data.get("sources") or [] if isinstance(src, dict)
     ]
     n_slices = sum(1 for s in result.slices if s.kind != "overall")
+    evaluated = [m.name for m in result.models if m.kind == "baseline"]
+    baselines = evaluated + [b.name for b in result.baselines if b.name not in evaluated]
     charter = result.charter if isinstance(result.charter, dict) else {}
     planning = charter.get("planning") if isinstance(charter.get("planning"), dict) else {}
     return {
@@ -107,7 +109,11 @@ def header_panel(result: EvaluationResult) -> dict[str, Any]:
         "sources": sources,
         "engine": data.get("engine", ""),
         "n_models": sum(1 for m in result.models if m.kind == "candidate"),
-        "n_baselines": sum(1 for m in result.models if m.kind == "baseline"),
+        # Every baseline the charter declares, as the store and the dashboard count them:
+        # the evaluated ones, then the reference levels (human, external figures), which
+        # have no predictions and so no row in the model tables.
+        "n_baselines": len(baselines),
+        "references": [b for b in baselines if b not in evaluated],
         "n_metrics": len(result.metrics),
         "n_slices": n_slices,
         "charter_path": result.charter_path or "",

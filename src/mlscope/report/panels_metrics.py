@@ -234,9 +234,18 @@ def _human(result: EvaluationResult, dec: dict[str, int]) -> dict[str, Any] | No
                 continue
             ci = (f"[{num(hv.lower, d)}, {num(hv.upper, d)}]"
                   if hv.lower is not None and hv.upper is not None else "")
-            if hv.spread is not None:
-                ci += f" sd {num(hv.spread, d)}"
-            cells.append({"text": num(hv.value, d), "ci": ci, "title": "",
+            # The interval is over items; the spread is between annotators (or draws of a
+            # majority). A spread that rounds to zero says nothing beside a wide interval,
+            # so it is left out of the cell and kept, explained, in the tooltip.
+            units = "annotators" if r.kind == "single" else "draws"
+            title = ""
+            if hv.spread is not None and hv.n_units >= 2:
+                spread = (f"sd {num(hv.spread, d)} across {hv.n_units} {units} (the interval "
+                          "is over items)")
+                title = spread
+                if round(hv.spread, d) > 0:
+                    ci += f" · sd {num(hv.spread, d)} across {units}"
+            cells.append({"text": num(hv.value, d), "ci": ci, "title": title,
                           "best": hl.best.get(mid) == r.name})
         rows.append({"name": r.name, "n": f"{r.n_items:,}", "cells": cells,
                      "typical": r.name == hl.typical_human,

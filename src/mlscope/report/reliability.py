@@ -88,8 +88,9 @@ def reliability_chart(curve: ReliabilityCurve, *, color: str = INK, winner: bool
         svg.line(left, y(t), left + side, y(t), stroke=GRID)
         svg.text(x(t), top + side + 13, tick_text(t, dec), font_size=9.5, fill=MUTED,
                  text_anchor="middle")
-        svg.text(left - 4, y(t) + 3.5, tick_text(t, dec), font_size=9.5, fill=MUTED,
-                 text_anchor="end")
+        if t > 0.0:  # the origin's 0 is written once, under the x axis
+            svg.text(left - 4, y(t) + 3.5, tick_text(t, dec), font_size=9.5, fill=MUTED,
+                     text_anchor="end")
     svg.add("rect", x=float(left), y=float(top), width=float(side), height=float(side),
             fill="none", stroke=FAINT)
     svg.line(x(0.0), y(0.0), x(top_v), y(top_v), stroke=MUTED, stroke_dasharray="4 3",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from html import escape
 
 from mlscope.report.chart_data import (
+    baseline_shapes,
     charter_report,
     direction_arrow,
     direction_note,
@@ -25,6 +26,7 @@ from mlscope.report.svg import (
     Svg,
     domain_ticks,
     format_value,
+    marker,
     metric_decimals,
     model_colors,
     text_width,
@@ -155,6 +157,7 @@ def slice_chart(
     assert model is not None
     models = [m.name for m in result.models]
     colors = model_colors(models)
+    shapes = baseline_shapes(result)
     min_size = _min_size(result)
     by_slice: dict[str, dict[str, MetricValue]] = {}
     for v in result.values:
@@ -209,7 +212,19 @@ def slice_chart(
     label_w = min(label_w, width * 0.36)
     value_w = 190.0
     left, right = label_w, value_w
-    top = 96.0
+    # The legend of the other models wraps onto as many lines as it needs; the plot
+    # starts below it (eleven models in one line ran into the overall label).
+    others = [m for m in models if m != model]
+    legend_rows: list[list[tuple[float, str]]] = [[]]
+    lx = text_width("other models:", 11) + 10
+    for m in others:
+        w = 24 + text_width(m, 11)
+        if lx + w > width and legend_rows[-1]:
+            legend_rows.append([])
+            lx = text_width("other models:", 11) + 10
+        legend_rows[-1].append((lx, m))
+        lx += w
+    top = 100.0 + 16.0 * (len(legend_rows) - 1 if others else 0)
     row_h, group_h = 21.0, 30.0
     heights = [group_h if r[0] == "group" else row_h for r in rows]
     height = top + sum(heights) + 40
@@ -225,15 +240,14 @@ def slice_chart(
         legend += f", whisker: {interval_level(result)} interval"
     svg.text(0, 34, legend + f"; {direction_note(info)}", font_size=11.5, fill=MUTED)
     # Legend of the other models.
-    lx = 0.0
-    others = [m for m in models if m != model]
     if others:
-        svg.text(lx, 54, "other models:", font_size=11, fill=MUTED)
-        lx += text_width("other models:", 11) + 10
-        for m in others:
-            svg.add("circle", cx=float(lx + 4), cy=50.0, r=3.5, fill=colors[m])
-            svg.text(lx + 12, 54, m, font_size=11, fill=MUTED)
-            lx += 24 + text_width(m, 11)
+        svg.text(0, 54, "other models:", font_size=11, fill=MUTED)
+        for k, line in enumerate(legend_rows):
+            for lx, m in line:
+                marker(svg, shapes.get(m, "circle"), lx + 4, 50.0 + 16 * k, 3.5,
+                       fill="#ffffff" if m in shapes else colors[m], stroke=colors[m],
+                       stroke_width=1.4)
+                svg.text(lx + 12, 54 + 16 * k, m, font_size=11, fill=MUTED)
 
     bottom = top + sum(heights)
     for t in ticks:
@@ -301,8 +315,9 @@ def slice_chart(
         for m in others:
             o = vals.get(m)
             if o is not None and o.value is not None:
-                svg.add("circle", cx=float(x(o.value)), cy=float(cy), r=2.8, fill=colors[m],
-                        fill_opacity="0.9")
+                marker(svg, shapes.get(m, "circle"), x(o.value), cy, 2.8,
+                       fill="#ffffff" if m in shapes else colors[m], stroke=colors[m],
+                       stroke_width=1.2)
         if cur.lower is not None and cur.upper is not None:
             svg.line(x(cur.lower), cy, x(cur.upper), cy, stroke=base, stroke_width=1.6)
             for e in (cur.lower, cur.upper):

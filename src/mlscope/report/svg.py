@@ -6,7 +6,7 @@ Every text and attribute goes through :func:`html.escape`; charts build on :clas
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 from mlscope.result import MetricInfo
 
 __all__ = [
+    "BASELINE_SHAPES",
     "CHAR_W",
     "FAINT",
     "FEASIBLE",
@@ -22,16 +23,20 @@ __all__ = [
     "INK",
     "MUTED",
     "OKABE_ITO",
+    "PALETTE",
     "Scale",
     "Svg",
     "coord",
     "domain_ticks",
     "format_bound",
     "format_value",
+    "marker",
     "metric_decimals",
     "model_colors",
     "nice_ticks",
+    "outlier_limits",
     "short_number",
+    "spaced_ticks",
     "svg_attrs",
     "text_width",
     "tick_decimals",
@@ -50,6 +55,36 @@ OKABE_ITO: tuple[str, ...] = (
     "#B8A200",  # yellow, darkened to be visible on white
 )
 """The Okabe–Ito palette, in the order models receive it."""
+
+PALETTE: tuple[str, ...] = (
+    *OKABE_ITO,
+    "#332288",  # indigo
+    "#661100",  # dark brown
+    "#E15759",  # coral red
+    "#2CA02C",  # green
+    "#3D405B",  # slate
+    "#882255",  # wine
+    "#8C564B",  # brown
+    "#F4A261",  # sand
+    "#9467BD",  # purple
+    "#0A9396",  # teal
+    "#6A994E",  # moss
+    "#FF9DA7",  # pink
+)
+"""Twenty colours for models: Okabe–Ito first, then twelve picked greedily (from Tableau 20,
+Paul Tol's and a few others) to be as far as possible (CIE L*a*b*) from those already taken,
+from white and from the baselines' grey; no two are closer than ΔE*76 ≈ 23. Past twenty
+models colours repeat, and names and shapes tell them apart."""
+
+BASELINE_SHAPES: dict[str, str] = {
+    "trivial": "square",
+    "learned": "triangle",
+    "rule": "diamond",
+    "human": "star",
+    "external": "cross",
+}
+"""The marker of each baseline family, in every chart; candidates are filled circles and
+baselines are hollow, so a baseline reads as a yardstick even in greyscale."""
 
 FONT = ("system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, "
         "sans-serif")
@@ -171,7 +206,7 @@ def short_number(x: float) -> str:
 
 
 def model_colors(models: Sequence[str]) -> dict[str, str]:
-    """A colour per model, from :data:`OKABE_ITO` in model order (cycling after eight).
+    """A distinct colour per model, from :data:`PALETTE` in model order (cycling after 20).
 
     Parameters
     ----------
@@ -183,7 +218,7 @@ def model_colors(models: Sequence[str]) -> dict[str, str]:
     dict
         Model name → ``#rrggbb``.
     """
-    return {m: OKABE_ITO[i % len(OKABE_ITO)] for i, m in enumerate(models)}
+    return {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(models)}
 
 
 # -- SVG building ---------------------------------------------------------------------
@@ -227,6 +262,17 @@ class Svg:
             self.parts.append(f"<{tag} {a}/>")
         else:
             self.parts.append(f"<{tag} {a}>{escape(text, quote=False)}</{tag}>")
+
+    def open(self, css: str | None = None, title: str | None = None, **attrs: Any) -> None:
+        """Start a ``<g>``; ``title`` becomes its hover tooltip (a ``<title>`` child)."""
+        a = svg_attrs({"class": css, **attrs})
+        self.parts.append(f"<g {a}>" if a else "<g>")
+        if title:
+            self.parts.append(f"<title>{escape(title, quote=False)}</title>")
+
+    def close(self) -> None:
+        """End the group :meth:`open` started."""
+        self.parts.append("</g>")
 
     def raw(self, fragment: str) -> None:
         self.parts.append(fragment)
@@ -293,3 +339,84 @@ def domain_ticks(points: Iterable[float | None], bounds: tuple[float | None, flo
     if b_hi is not None and ticks[-1] > b_hi:
         ticks = [t for t in ticks if t <= b_hi + 1e-12] or ticks
     return ticks
+
+
+def marker(svg: Svg, shape: str, cx: float, cy: float, r: float, *, fill: str, stroke: str,
+           stroke_width: float = 1.8) -> None:
+    """A point marker of ``shape`` (``circle``, ``square``, ``triangle``, ``diamond``,
+    ``star``, ``cross``) centred on ``(cx, cy)`` with about the area of a circle of radius
+    ``r`` (:data:`BASELINE_SHAPES` says which baseline family gets which)."""
+    if shape == "square":
+        a = r * 0.9
+        svg.add("rect", x=float(cx - a), y=float(cy - a), width=float(2 * a),
+                height=float(2 * a), fill=fill, stroke=stroke, stroke_width=stroke_width)
+        return
+    if shape in ("triangle", "diamond", "star", "cross"):
+        if shape == "triangle":
+            a = r * 1.25
+            pts = [(cx, cy - a), (cx + a * 0.95, cy + a * 0.65), (cx - a * 0.95, cy + a * 0.65)]
+        elif shape == "diamond":
+            a = r * 1.25
+            pts = [(cx, cy - a), (cx + a, cy), (cx, cy + a), (cx - a, cy)]
+        elif shape == "star":
+            a, b = r * 1.35, r * 0.6
+            pts = [(cx + (a if k % 2 == 0 else b) * math.sin(k * math.pi / 5),
+                    cy - (a if k % 2 == 0 else b) * math.cos(k * math.pi / 5))
+                   for k in range(10)]
+        else:  # a plus with arms of width r * 0.7
+            a, w = r * 1.15, r * 0.38
+            pts = [(cx - w, cy - a), (cx + w, cy - a), (cx + w, cy - w), (cx + a, cy - w),
+                   (cx + a, cy + w), (cx + w, cy + w), (cx + w, cy + a), (cx - w, cy + a),
+                   (cx - w, cy + w), (cx - a, cy + w), (cx - a, cy - w), (cx - w, cy - w)]
+        svg.add("polygon", points=" ".join(f"{coord(px)},{coord(py)}" for px, py in pts),
+                fill=fill, stroke=stroke, stroke_width=stroke_width, stroke_linejoin="round")
+        return
+    svg.add("circle", cx=float(cx), cy=float(cy), r=float(r), fill=fill, stroke=stroke,
+            stroke_width=stroke_width)
+
+
+def outlier_limits(values: Iterable[float | None]) -> tuple[float, float] | None:
+    """The range to draw when a few values lie far out, else None.
+
+    A value is far out when its distance to its nearest neighbour (toward the rest) exceeds
+    five times the span of the values closer in: one model at log loss 17.2 beside ten between
+    0.2 and 0.3 would squash the ten into a pixel. At most a quarter of the values are
+    cut, from either end; charts draw a cut value at the edge with its number (``▸ 17.2``).
+    """
+    xs = sorted(v for v in values if v is not None and math.isfinite(v))
+    n = len(xs)
+    if n < 4:
+        return None
+    keep = xs
+    for _ in range(2):  # a cut at each end at most
+        if len(keep) < 3:
+            break
+        gaps = [(keep[k + 1] - keep[k], k) for k in range(len(keep) - 1)]
+        gap, k = max(gaps)
+        left, right = keep[:k + 1], keep[k + 1:]
+        small, big = (left, right) if len(left) < len(right) else (right, left)
+        if len(small) > n // 4 or gap <= 5 * (big[-1] - big[0]) or big[-1] == big[0]:
+            break
+        keep = big
+    if len(keep) == n:
+        return None
+    return keep[0], keep[-1]
+
+
+def spaced_ticks(ticks: Sequence[float], px: Callable[[float], float], labels: Sequence[str],
+                 size: float, gap: float = 6.0) -> list[int]:
+    """Indices of the ticks whose centred labels fit side by side, left to right.
+
+    A narrow chart (long model names leave little room for the axis) would print its tick
+    labels on each other; every tick keeps its grid line, and only labels that clear the
+    last one kept by ``gap`` pixels are written.
+    """
+    kept: list[int] = []
+    last_right = -math.inf
+    for i, t in enumerate(ticks):
+        w = text_width(labels[i], size)
+        left = px(t) - w / 2
+        if left >= last_right + gap:
+            kept.append(i)
+            last_right = left + w
+    return kept

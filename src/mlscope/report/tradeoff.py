@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mlscope.report.chart_data import (
+    baseline_shapes,
     charter_report,
     direction_arrow,
     dropped_models,
@@ -18,6 +19,7 @@ from mlscope.report.chart_data import (
     primary_rule,
 )
 from mlscope.report.svg import (
+    BASELINE_SHAPES,
     FAINT,
     FEASIBLE,
     GRID,
@@ -28,13 +30,16 @@ from mlscope.report.svg import (
     coord,
     domain_ticks,
     format_bound,
+    format_value,
+    marker,
+    metric_decimals,
     model_colors,
     short_number,
     text_width,
     tick_decimals,
     tick_text,
 )
-from mlscope.result import EvaluationResult, MetricValue
+from mlscope.result import EvaluationResult, MetricInfo, MetricValue
 
 __all__ = [
     "tradeoff_chart",
@@ -119,6 +124,19 @@ def _pareto_front(points: dict[str, tuple[float, float]], sx: float, sy: float
     return front
 
 
+def _tip(model: str, vx: MetricValue, vy: MetricValue, xi: MetricInfo, yi: MetricInfo
+         ) -> str:
+    """A point's tooltip: both values with their intervals and the rows they rest on."""
+    parts = []
+    for v, info in ((vx, xi), (vy, yi)):
+        dec = metric_decimals(info, [v.value])
+        ci = (f" [{format_value(v.lower, dec)}, {format_value(v.upper, dec)}]"
+              if v.lower is not None and v.upper is not None else "")
+        parts.append(f"{info.label} {format_value(v.value, dec)}{ci}")
+    n = max(vx.n_rows, vy.n_rows)
+    return f"{model}: " + "; ".join(parts) + (f"; n = {n:,}" if n else "")
+
+
 @dataclass
 class _Box:
     x0: float
@@ -148,6 +166,14 @@ def _place_label(text: str, px: float, py: float, size: float, taken: list[_Box]
         (px, py - gap - 2, "middle"),
         (px, py + gap + size, "middle"),
     ]
+    # When every spot beside the point is taken (a cluster of models), a greedy vertical
+    # nudge: the label moves up or down in steps of a line until it is clear, and a leader
+    # line (drawn by the caller) ties it to its point.
+    for k in range(1, 13):
+        for sign in (-1, 1):
+            for side in (1, -1):
+                ty = py + size * 0.35 + sign * k * (h + 1)
+                candidates.append((px + side * (gap + 10), ty, "start" if side > 0 else "end"))
     best: tuple[float, int, tuple[float, float, str, _Box]] | None = None
     for i, (tx, ty, anchor) in enumerate(candidates):
         x0 = tx if anchor == "start" else tx - w if anchor == "end" else tx - w / 2
@@ -156,6 +182,10 @@ def _place_label(text: str, px: float, py: float, size: float, taken: list[_Box]
         outside = (max(0.0, area.x0 - box.x0) + max(0.0, box.x1 - area.x1)
                    + max(0.0, area.y0 - box.y0) + max(0.0, box.y1 - area.y1))
         cost += outside * h * 4
+        if i >= 8:  # a nudged label costs its distance, so near spots win among clear ones
+            cost += 0.5 + abs(ty - py) * 0.01
+            if any(box.overlap(t) for t in taken):
+                cost += w * h * 4  # nudging is only worth it to clear every label
         if best is None or (cost, i) < (best[0], best[1]):
             best = (cost, i, (tx, ty, anchor, box))
     assert best is not None
@@ -202,6 +232,7 @@ def tradeoff_chart(
     vals = metric_values(result, split)
     models = [m.name for m in result.models]
     colors = model_colors(models)
+    shapes = baseline_shapes(result)
     winner = result.winner
     dropped = dropped_models(result)
     lines = _bound_lines(result, x_id, y_id)
@@ -279,16 +310,30 @@ def tradeoff_chart(
             px = x(ln.value)
             svg.line(px, top, px, bottom, stroke="#444c56", stroke_dasharray="5 4",
                      stroke_width=1.2)
-            svg.text(px + 4, top + 13, label, font_size=10.5, fill="#444c56")
-            taken.append(_Box(px, top + 2, px + 4 + text_width(label, 10.5), top + 16))
+            # Two bounds close together on x (a rule's 0.72 and a requirement's 0.7) would
+            # print on each other: step the label down until it is clear.
+            ty = top + 13
+            box = _Box(px, ty - 11, px + 4 + text_width(label, 10.5), ty + 3)
+            while any(box.overlap(t) for t in taken) and ty < bottom - 20:
+                ty += 14
+                box = _Box(px, ty - 11, px + 4 + text_width(label, 10.5), ty + 3)
+            svg.text(px + 4, ty, label, font_size=10.5, fill="#444c56", stroke="#ffffff",
+                     stroke_width=3.0, paint_order="stroke")
+            taken.append(box)
         else:
             py = y(ln.value)
             svg.line(left, py, width - right, py, stroke="#444c56", stroke_dasharray="5 4",
                      stroke_width=1.2)
             tw = text_width(label, 10.5)
-            svg.text(width - right - 4, py - 5, label, font_size=10.5, fill="#444c56",
-                     text_anchor="end")
-            taken.append(_Box(width - right - 4 - tw, py - 16, width - right, py - 2))
+            ty = py - 5
+            box = _Box(width - right - 4 - tw, ty - 11, width - right, ty + 3)
+            while any(box.overlap(t) for t in taken) and ty > top + 14:
+                ty -= 14
+                box = _Box(width - right - 4 - tw, ty - 11, width - right, ty + 3)
+            svg.text(width - right - 4, ty, label, font_size=10.5, fill="#444c56",
+                     text_anchor="end", stroke="#ffffff", stroke_width=3.0,
+                     paint_order="stroke")
+            taken.append(box)
 
     # Pareto front (over the two shown metrics) as a step line.
     sx = 1.0 if xi.direction == "higher" else -1.0
@@ -315,11 +360,11 @@ def tradeoff_chart(
         c = colors[m]
         if vx.lower is not None and vx.upper is not None:
             svg.line(x(vx.lower), py, x(vx.upper), py, stroke=c, stroke_width=1.5,
-                     stroke_opacity="0.75")
+                     stroke_opacity="0.75", data_model=m)
             whiskers.append(_Box(x(vx.lower), py - 1.5, x(vx.upper), py + 1.5))
         if vy.lower is not None and vy.upper is not None:
             svg.line(px, y(vy.lower), px, y(vy.upper), stroke=c, stroke_width=1.5,
-                     stroke_opacity="0.75")
+                     stroke_opacity="0.75", data_model=m)
             whiskers.append(_Box(px - 1.5, y(vy.upper), px + 1.5, y(vy.lower)))
     for m, (vx, vy) in shown.items():
         assert vx.value is not None
@@ -328,10 +373,15 @@ def tradeoff_chart(
         r = 7.0 if m == winner else 5.0
         if m == winner:
             svg.add("circle", cx=float(px), cy=float(py), r=11.0, fill="none", stroke=INK,
-                    stroke_width=1.6)
-        svg.add("circle", cx=float(px), cy=float(py), r=r,
-                fill="#ffffff" if m in dropped else colors[m], stroke=colors[m],
-                stroke_width=2.2)
+                    stroke_width=1.6, data_model=m)
+        # Baselines are hollow, in their family's shape; candidates are filled circles
+        # (hollow too when the rule dropped them).
+        shape = shapes.get(m, "circle")
+        hollow = m in dropped or m in shapes
+        svg.open("point", title=_tip(m, vx, vy, xi, yi), data_model=m)
+        marker(svg, shape, px, py, r, fill="#ffffff" if hollow else colors[m],
+               stroke=colors[m], stroke_width=2.2)
+        svg.close()
         taken.append(_Box(px - r - 2, py - r - 2, px + r + 2, py + r + 2))
     area = _Box(left + 2, top + 2, width - right - 2, bottom - 2)
     for m in sorted(shown, key=lambda k: (k != winner, models.index(k))):
@@ -344,10 +394,14 @@ def tradeoff_chart(
         tx, ty, anchor, box = _place_label(label, px, py, size, taken, area,
                                            11.0 if m == winner else 5.0, whiskers)
         taken.append(box)
+        if abs(ty - size * 0.35 - py) > size * 1.2 and abs(tx - px) > 12:
+            # A nudged label: a leader line from the point to the label's near end.
+            svg.line(px, py, tx, ty - size * 0.35, stroke=colors[m], stroke_width=0.8,
+                     stroke_opacity="0.8", data_model=m)
         svg.text(tx, ty, label, font_size=size, text_anchor=anchor,
                  font_weight="700" if m == winner else "500",
                  fill=INK, stroke="#ffffff", stroke_width=3.0, paint_order="stroke",
-                 stroke_linejoin="round")
+                 stroke_linejoin="round", data_model=m)
 
     # Footer: legend and what is not shown.
     ly = height - 10
@@ -362,6 +416,12 @@ def tradeoff_chart(
                 stroke=MUTED, stroke_width=2)
         svg.text(lx + 14, ly, "hollow: dropped by the rule", font_size=11, fill=MUTED)
         lx += 24 + text_width("hollow: dropped by the rule", 11)
+    fams = {sh: fam for fam, sh in BASELINE_SHAPES.items()}
+    for sh in dict.fromkeys(shapes[m] for m in shown if m in shapes):
+        marker(svg, sh, lx + 5, ly - 4, 4.0, fill="#ffffff", stroke=MUTED, stroke_width=1.6)
+        text = f"{fams.get(sh, 'baseline')} baseline"
+        svg.text(lx + 14, ly, text, font_size=11, fill=MUTED)
+        lx += 24 + text_width(text, 11)
     if missing:
         svg.text(lx, ly, "not shown (undefined): " + ", ".join(missing), font_size=11,
                  fill=MUTED)

@@ -44,9 +44,11 @@ from mlscope.report.html import key_metrics
 from mlscope.report.scripts import SORT_JS
 from mlscope.result import EvaluationResult
 from mlscope.server import pages
+from mlscope.server.charter_diff import charter_diffs
 from mlscope.server.security import (
     HISTORY_JS,
     SECURITY_HEADERS,
+    TOGGLE_JS,
     allowed_hosts,
     host_name,
     is_loopback,
@@ -204,6 +206,9 @@ class Dashboard:
                 self._results.popitem(last=False)
         return res
 
+    def _charter(self, run_id: int) -> Any:
+        return self.result(run_id).charter
+
     def _summary(self, run_id: int) -> RunSummary:
         from mlscope.store import StoreError
 
@@ -259,14 +264,17 @@ class Dashboard:
         result = self.result(latest.id)
         colors = pages.colors_for(result, [r.winner for r in runs if r.winner])
         keys = key_metrics(result)
+        diffs = charter_diffs(self.store, runs, self._charter,
+                              offset=(page - 1) * self.page_size)
+        rows = [pages.run_row(r, colors, diffs.get(r.id)) for r in runs]
         return self.render(
             "overview.html.j2", title=project, project=project,
             crumbs=[(pages.project_href(project), project)],
-            latest=pages.run_row(latest, colors),
+            latest=pages.run_row(latest, colors, diffs.get(latest.id)),
             decision=pages.decision_view(result),
             standing=pages.standings_view(result, result.winner),
             has_baselines=bool(result.baselines),
-            runs=[pages.run_row(r, colors) for r in runs],
+            runs=rows,
             page=page, first=(page - 1) * self.page_size + 1, total=total,
             pages=-(-total // self.page_size),
             newer=pages.project_href(project, page=page - 1 if page > 2 else None)
@@ -320,7 +328,7 @@ class Dashboard:
             metrics=[{"id": m.id, "label": m.label, "key": m.id in keys}
                      for m in result.metrics],
             splits=splits, windows=windows, shown=len(models), total=len(all_models),
-            history_js=Markup(HISTORY_JS))
+            history_js=Markup(HISTORY_JS), toggle_js=Markup(TOGGLE_JS))
 
     def brief(self, project: str, *, query: Query) -> Response:
         from mlscope.report.brief import brief_body_html
@@ -345,12 +353,14 @@ class Dashboard:
         splits = pages.splits_of(result) or [str(result.splits.get("selection") or "")]
         split = _choice(query, "split", splits, splits[0])
         view = pages.run_page_view(summary, result, split)
+        view["run"]["charter_diff"] = charter_diffs(self.store, [summary],
+                                                    self._charter).get(summary.id, [])
         return self.render(
             "run.html.j2", title=f"{summary.project} · run #{summary.id}",
             project=summary.project, view=view, split=split,
             crumbs=[(pages.project_href(summary.project), summary.project),
                     (f"/runs/{summary.id}", f"run #{summary.id}")],
-            sort_js=Markup(SORT_JS))
+            sort_js=Markup(SORT_JS), toggle_js=Markup(TOGGLE_JS))
 
     def report(self, run_id: str, *, query: Query) -> Response:
         from mlscope.report import render_html

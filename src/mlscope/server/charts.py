@@ -11,7 +11,6 @@ on every page.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
@@ -25,13 +24,14 @@ from mlscope.report.charts import (
     format_value,
     metric_decimals,
     model_colors,
-    nice_ticks,
     slice_groups,
     slice_label,
     too_small,
 )
 from mlscope.report.svg import Svg as _ReportSvg
 from mlscope.report.svg import coord as _n
+from mlscope.report.svg import domain_ticks as _domain_ticks
+from mlscope.report.svg import outlier_limits as _outlier_limits
 from mlscope.report.svg import svg_attrs as _attrs
 from mlscope.report.svg import tick_decimals as _tick_decimals
 from mlscope.result import OVERALL, EvaluationResult, MetricInfo, MetricValue
@@ -80,23 +80,6 @@ def _clip(text: str, size: float, room: float) -> str:
         return text
     keep = max(int(room / (size * CHAR_W)) - 1, 1)
     return text[:keep] + "…"
-
-
-def _ticks(points: Iterable[float | None], bounds: tuple[float | None, float | None],
-           count: int = 6) -> list[float]:
-    """Round ticks over the finite points, padded a little and kept within the bounds."""
-    xs = [p for p in points if p is not None and math.isfinite(p)]
-    if not xs:
-        return nice_ticks(bounds[0] or 0.0, bounds[1] if bounds[1] is not None else 1.0,
-                          count)
-    lo, hi = min(xs), max(xs)
-    span = hi - lo or abs(hi) * 0.1 or 1.0
-    lo, hi = lo - 0.05 * span, hi + 0.05 * span
-    if bounds[0] is not None:
-        lo = max(lo, bounds[0])
-    if bounds[1] is not None:
-        hi = min(hi, bounds[1])
-    return nice_ticks(lo, hi, count)
 
 
 # -- (1) a metric over runs -----------------------------------------------------------------
@@ -222,18 +205,28 @@ def history_chart(data: HistoryData, *, width: float = 1220.0, height: float = 4
     """
     info = data.metric
     n = len(data.runs)
+    n_cand = sum(1 for s in data.series if s.kind == "candidate")
+    # The axis zooms to the lines: intervals count only where a band is drawn, and a
+    # far-out line (a trivial baseline at 0.5 under five models at 0.97–0.99) is cut and
+    # pinned to the edge with its value, instead of packing the five into a few pixels.
+    values = [p.value for s in data.series for p in s.points] + [r.value for r in data.refs]
+    limits = _outlier_limits(values)
     pts: list[float | None] = [r.value for r in data.refs]
     for s in data.series:
+        banded = s.emphasis or (n_cand <= 3 and s.kind == "candidate")
         for p in s.points:
-            pts += [p.value, p.lower, p.upper]
-    yt = _ticks(pts, info.bounds)
+            pts += [p.value, p.lower, p.upper] if banded else [p.value]
+    if limits is not None:
+        pts = [p for p in pts if p is not None and limits[0] <= p <= limits[1]]
+    yt = _domain_ticks(pts, info.bounds, count=6, pad=0.05)
     ydec = _tick_decimals(yt)
     dec = metric_decimals(info, [p for p in pts if p is not None])
 
     # End labels need room on the right: as wide as the longest (clipped) name.
     label_size = 11.5
     names = [_clip(s.label, label_size, 170) for s in data.series]
-    right = min(max((_width(t, label_size) for t in names), default=40.0) + 22, 200.0)
+    right = min(max((_width(t, label_size) for t in names), default=40.0) + 22
+                + (_width(" ▾ 0.0000", label_size) if limits is not None else 0.0), 260.0)
     ylab = max(_width(format_value(t, ydec), 11) for t in yt)
     left, top, bottom = 22 + ylab, 62.0, height - 58
     plot_r = width - right
@@ -249,7 +242,13 @@ def history_chart(data: HistoryData, *, width: float = 1220.0, height: float = 4
 
     def y_of(v: float) -> float:
         lo, hi = yt[0], yt[-1]
+        v = min(max(v, lo), hi)  # a cut value sits on the edge (its label says so)
         return bottom - (v - lo) / (hi - lo or 1.0) * (bottom - top)
+
+    def off_axis(v: float | None) -> str:
+        if v is None or yt[0] <= v <= yt[-1]:
+            return ""
+        return f" {'▴' if v > yt[-1] else '▾'} {format_value(v, dec)}"
 
     direction = "higher is better ↑" if info.direction == "higher" else "lower is better ↓"
     svg.text(0, 16, f"{info.label} over runs", font_size=15, font_weight="600")
@@ -312,6 +311,16 @@ def history_chart(data: HistoryData, *, width: float = 1220.0, height: float = 4
     placed: list[float] = []
     for r in data.refs:
         if not yt[0] <= r.value <= yt[-1]:
+            # Off the zoomed axis: said at the edge it lies beyond, not drawn as a line.
+            above = r.value > yt[-1]
+            ey = top + 13 if above else bottom - 6
+            ey = ey + 13 if any(abs(ey - p) < 13 for p in placed) else ey
+            placed.append(ey)
+            svg.open(f"ref {r.kind}", title=r.label)
+            svg.text(left + 6, ey, f"{'▴' if above else '▾'} {r.label} (off the axis)",
+                     font_size=10.5, fill="#444c56", stroke="#ffffff", stroke_width=3.0,
+                     paint_order="stroke")
+            svg.close()
             continue
         ry = y_of(r.value)
         below = any(abs(ry - p) < 13 for p in placed)
@@ -327,7 +336,6 @@ def history_chart(data: HistoryData, *, width: float = 1220.0, height: float = 4
     # Bands first, so that every line is drawn over every band. Overlapping bands of many
     # models blend into mud: past three candidates only the selected model keeps its band
     # (every point's interval is still in its tooltip).
-    n_cand = sum(1 for s in data.series if s.kind == "candidate")
     for s in data.series:
         if not (s.emphasis or (n_cand <= 3 and s.kind == "candidate")):
             continue
@@ -352,7 +360,7 @@ def history_chart(data: HistoryData, *, width: float = 1220.0, height: float = 4
         latest = max((p for seg in segs for p in seg), key=lambda p: p.x, default=None)
         tip = f"{s.label}" + (f": {format_value(latest.value, dec)} in run #{latest.run_id}"
                               if latest is not None else ": no value in these runs")
-        svg.open("series-group", title=tip)
+        svg.open("series-group", title=tip, data_model=s.model)
         # One path per model even when it has no value in these runs, so that the chart
         # always holds a line per model shown (an empty one says "no value").
         svg.el("path", d=d or "M0,0", fill="none", stroke=color,
@@ -378,7 +386,7 @@ def history_chart(data: HistoryData, *, width: float = 1220.0, height: float = 4
                     svg.close()
         svg.close()
         if latest is not None:
-            ends.append((y_of(_f(latest.value)), s, name))
+            ends.append((y_of(_f(latest.value)), s, name + off_axis(latest.value)))
 
     # Names at the right end of each line, spread so that they do not overlap.
     ends.sort(key=lambda e: e[0])
@@ -386,9 +394,10 @@ def history_chart(data: HistoryData, *, width: float = 1220.0, height: float = 4
     for (ly, s, name), ty in zip(ends, ys, strict=True):
         color = BASELINE_INK if s.kind == "baseline" else s.color
         if abs(ty - 4 - ly) > 3:
-            svg.line(plot_r + 2, ly, plot_r + 8, ty - 4, stroke=color, stroke_width=0.8)
+            svg.line(plot_r + 2, ly, plot_r + 8, ty - 4, stroke=color, stroke_width=0.8,
+                     data_model=s.model)
         svg.text(plot_r + 10, ty, name, font_size=label_size, fill=color,
-                 font_weight="700" if s.emphasis else "500")
+                 font_weight="700" if s.emphasis else "500", data_model=s.model)
     return svg.render("chart history")
 
 
@@ -479,7 +488,9 @@ def slice_heatmap(result: EvaluationResult, *, metric: str, split: str,
     cell_h = 20.0
     label_w = min(max((_width(r[1], 11.5) for r in rows if r[0] == "slice"), default=60)
                   + 20, 300.0)
-    head_h = min(max(_width(m, 11) for m in models) * 0.72 + 18, 130.0)
+    # Heads stand upright (rotated 90°): slanted ones overlap their neighbours' boxes
+    # once there are more than a few models.
+    head_h = min(max(_width(_clip(m, 11, 170), 11) for m in models) + 22, 194.0)
     top = 74.0 + head_h
     heights = [26.0 if k == "group" else cell_h for k, _, _ in rows]
     width = label_w + cell_w * len(models) + 70
@@ -517,9 +528,9 @@ def slice_heatmap(result: EvaluationResult, *, metric: str, split: str,
     for j, m in enumerate(models):
         cx = label_w + cell_w * (j + 0.5)
         svg.el("circle", cx=float(cx), cy=float(top - 8), r=3.5, fill=colors[m])
-        svg.text(cx + 2, top - 16, _clip(m, 11, 170), font_size=11,
+        svg.text(cx + 4, top - 16, _clip(m, 11, 170), font_size=11,
                  font_weight="700" if m == reference else "500",
-                 transform=f"rotate(-45 {_n(cx + 2)} {_n(top - 16)})")
+                 transform=f"rotate(-90 {_n(cx + 4)} {_n(top - 16)})")
 
     yy = top
     for (kind, label, s), h in zip(rows, heights, strict=True):

@@ -150,8 +150,10 @@ def colors_for(result: EvaluationResult | None, extra: Iterable[str] = ()) -> di
 # -- runs list ------------------------------------------------------------------------------
 
 
-def run_row(summary: RunSummary, colors: dict[str, str]) -> dict[str, Any]:
-    """One line of the runs list, from a :class:`~mlscope.store.RunSummary`."""
+def run_row(summary: RunSummary, colors: dict[str, str],
+            charter_diff: list[str] | None = None) -> dict[str, Any]:
+    """One line of the runs list, from a :class:`~mlscope.store.RunSummary`
+    (``charter_diff``: the keys an edited charter changed, old → new)."""
     status = str(summary.status)
     text, css = STATUS_TEXT.get(status, status), STATUS_CSS.get(status, "warn")
     if is_check_command(str(summary.command)):
@@ -173,6 +175,7 @@ def run_row(summary: RunSummary, colors: dict[str, str]) -> dict[str, Any]:
         "n_baselines": len(summary.baselines or []),
         "metric": summary.selection_metric or "",
         "changes": list(summary.changes or []),
+        "charter_diff": list(charter_diff or []),
         "note": summary.note or "",
     }
 

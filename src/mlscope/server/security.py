@@ -24,6 +24,7 @@ __all__ = [
     "HISTORY_JS",
     "LOOPBACK_NAMES",
     "SECURITY_HEADERS",
+    "TOGGLE_JS",
     "allowed_hosts",
     "bind_error",
     "host_name",
@@ -39,7 +40,16 @@ HISTORY_JS = (
 """The history page: changing a list redraws the chart at once (the button stays for
 keyboards and for browsers without script)."""
 
-CSP = content_security_policy([SORT_JS, HISTORY_JS], img="'self' data:", form="'self'",
+TOGGLE_JS = (
+    "document.querySelectorAll('input[data-toggle]').forEach(function(c){"
+    "c.addEventListener('change',function(){var m=c.getAttribute('data-toggle');"
+    "document.querySelectorAll('svg [data-model]').forEach(function(e){"
+    "if(e.getAttribute('data-model')===m){e.style.display=c.checked?'':'none'}})})});"
+)
+"""Charts with a model list: unticking a model hides its points, lines and labels at once
+(the history page's list also narrows the chart from the server on "Show")."""
+
+CSP = content_security_policy([SORT_JS, HISTORY_JS, TOGGLE_JS], img="'self' data:", form="'self'",
                               extra="frame-ancestors 'none'")
 """Every response's policy: nothing from elsewhere, and only the dashboard's own scripts
 (the report's sort script among them, so the report page runs under the same header)."""
