@@ -46,16 +46,19 @@ def key_table(result: EvaluationResult) -> Table | None:
     table = Table(title=f"Key metrics on {split}", title_justify="left", title_style="bold",
                   box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
                   caption="* best candidate · ✗ misses the requirement · ◆ selected by the "
-                          "rule · ← the verdict's choice", caption_justify="left",
+                          "rule · ← the verdict's choice · baselines in italics",
+                  caption_justify="left",
                   caption_style="dim")
-    table.add_column("model", no_wrap=True)
+    # Names and headers wrap between words, never inside one (no "@recall≥0…").
+    table.add_column("model", width=max(len(m.name) for m in result.models) + 4)
     for mid in metrics:
         info = infos[mid]
         arrow = "↑" if info.direction == "higher" else "↓"
         head = Text(f"{info.label} {arrow}")
         if mid in bounds:
             head.append(f"\n{format_bound(bounds[mid])}", style="dim")
-        table.add_column(head, justify="right")
+        table.add_column(head, justify="right",
+                         min_width=max(len(w) for w in head.plain.split()))
     best = {mid: best_candidates(result, {m.name: vals.get((m.name, mid))
                                           for m in result.models}, infos[mid].direction)
             for mid in metrics}
@@ -69,7 +72,7 @@ def key_table(result: EvaluationResult) -> Table | None:
         if v is not None and m.name == v.model:
             name.append(" ←", style="bold")
         if m.kind == "baseline":
-            name.append(f" · {m.family or 'baseline'}", style="dim")
+            name.stylize("dim italic")
         row = [name]
         for mid in metrics:
             x = vals.get((m.name, mid))
