@@ -406,6 +406,13 @@ def test_terminal_summary_is_compact_by_default(result: EvaluationResult) -> Non
             assert f"{got:.3f}" in row
     assert len(out.splitlines()) < len(verbose.splitlines())
     assert "Report: out/report.html" in out
+    # At 80 columns the key table still fits and cuts no name or header inside a word.
+    narrow = render_text(result, width=80)
+    table = narrow[narrow.index("Key metrics on test"):narrow.index("* best candidate")]
+    assert "…" not in table
+    assert all(len(line) <= 80 for line in narrow.splitlines())
+    for m in result.models:
+        assert any(line.startswith(m.name) for line in table.splitlines())
 
 
 def test_terminal_summary(result: EvaluationResult) -> None:
