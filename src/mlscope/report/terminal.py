@@ -23,6 +23,7 @@ from mlscope.report.guarantee_lines import guarantee_lines
 from mlscope.report.html import STATUS_TEXT
 from mlscope.report.panels_verdict import launch_exit_meaning, launch_text
 from mlscope.report.terminal_compact import key_table
+from mlscope.report.terminal_diagnosis import diagnosis_extras
 from mlscope.report.verdict import is_check, keep_lines
 from mlscope.result import OVERALL, EvaluationResult, MetricInfo, MetricValue
 
@@ -498,6 +499,9 @@ def render_diagnosis(
         con.print(line)
         if lc.get("stand_in"):
             con.print(_indent(Text(str(lc["source"]), style="dim")))
+    # The history's findings, the curve's data needs and the metric focus.
+    for part in diagnosis_extras(d):
+        con.print(part)
     sig = [w for w in d.weak_slices if w.significant]
     if sig:
         con.print()
