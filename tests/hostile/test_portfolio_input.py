@@ -70,3 +70,27 @@ def test_charter_without_drivers(tmp_path: Path) -> None:
     code, out = _run(tmp_path, "projects:\n  - charter: c.yaml\n")
     assert code == 2
     assert "has no `planning.impact`" in " ".join(out.split())
+
+
+def test_a_charter_outside_the_project_is_refused_unread(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A portfolio names charters inside its project only, like a charter its data: a path
+    to the runner's secrets is refused before the file is opened, its content never shown."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "secret.yaml"
+    secret.write_text("token: s3cr3t-value\nplanning: {impact: {cheap_prediction: high}}\n",
+                      encoding="utf-8")
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.delenv("MLSCOPE_ALLOW_DIRS", raising=False)
+    monkeypatch.chdir(project)
+    code, out = _run(project, f"projects:\n  - charter: {secret}\n")
+    assert code == 2
+    assert "portfolio.yaml:2" in out
+    assert "outside the project" in out
+    assert "s3cr3t" not in out
+    code, out = _run(project, "projects:\n  - charter: ../outside/secret.yaml\n")
+    assert code == 2
+    assert "outside the project" in out
+    assert "s3cr3t" not in out

@@ -42,6 +42,7 @@ from mlscope.charter.planning import Driver, FeasibilityDrivers, ImpactDrivers, 
 from mlscope.charter.positions import index_yaml, yaml_problem
 from mlscope.charter.yaml_safe import MAX_BYTES, CharterLoader, YamlLimitError
 from mlscope.errors import InputError, Problem, did_you_mean
+from mlscope.paths import project_file
 
 __all__ = [
     "FEASIBILITY_DRIVERS",
@@ -369,7 +370,15 @@ def _from_charter(entry: dict[str, Any], i: int, where: _Lines, folder: Path,
         problems.append(where.problem(base, "`charter` must be a path to a charter file",
                                       fix="write e.g. `charter: ../caravan/mlscope.yaml`"))
         return None
-    path = (folder / raw).resolve()
+    # A portfolio may name charters inside its project only (its folder, the git work
+    # tree, MLSCOPE_ALLOW_DIRS), as a charter may name its data: it is untrusted input.
+    try:
+        path = project_file(folder, raw, what=f"projects[{i}].charter").resolve()
+    except InputError as exc:
+        problems.append(where.problem(base, str(exc).split(". Move")[0],
+                                      fix="move the charter into the project, or give the "
+                                          "drivers inline"))
+        return None
     if not path.is_file():
         problems.append(where.problem(base, f"charter `{raw}` not found ({path})",
                                       fix="the path is relative to the portfolio file; "
