@@ -240,6 +240,9 @@ def test_portfolio_example_briefs_are_regenerated_identically(
     (work / "caravan").mkdir()
     shutil.copy(CARAVAN, work / "caravan" / "mlscope.yaml")
     monkeypatch.chdir(tmp_path)  # the command as the README gives it, from the top
+    # In the repository the git work tree holds both folders; this copy is no repository,
+    # so allow its examples folder as whoever runs mlscope would.
+    monkeypatch.setenv("MLSCOPE_ALLOW_DIRS", str(work))
     r = CliRunner().invoke(main, ["plan", "examples/portfolio/portfolio.yaml",
                                   "--out", str(tmp_path / "out")])
     assert r.exit_code == 0, r.output

@@ -373,9 +373,11 @@ def _from_charter(entry: dict[str, Any], i: int, where: _Lines, folder: Path,
     # A portfolio may name charters inside its project only (its folder, the git work
     # tree, MLSCOPE_ALLOW_DIRS), as a charter may name its data: it is untrusted input.
     try:
-        path = project_file(folder, raw, what=f"projects[{i}].charter").resolve()
+        path = project_file(folder, raw, what="charter").resolve()
     except InputError as exc:
-        problems.append(where.problem(base, str(exc).split(". Move")[0],
+        # The key is named by the problem's place; the message keeps what follows it.
+        problems.append(where.problem(base, str(exc).split(". Move")[0].removeprefix(
+                                          "charter: "),
                                       fix="move the charter into the project, or give the "
                                           "drivers inline"))
         return None
