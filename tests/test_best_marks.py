@@ -109,7 +109,7 @@ def marks(html: str) -> list[tuple[str, str, str]]:
 
 def test_terminal_stars_a_candidate_not_the_baseline(result: EvaluationResult) -> None:
     con = Console(width=200, record=True, color_system=None)
-    render_terminal(result, con)
+    render_terminal(result, con, verbose=True)  # the full metric table
     lines = con.export_text().splitlines()
     row = next(line for line in lines if line.startswith("Positive rate"))
     header = next(line for line in lines if line.startswith("metric") and "prior" in line)

@@ -135,12 +135,12 @@ def test_ordered_splits_and_stable_rate(project: Callable[..., Path], engine: st
         assert got["start"] == rows["ts"].min().isoformat()
         assert got["end"] == rows["ts"].max().isoformat()
         assert got["label_mean"] == pytest.approx(rows["label"].mean())
-    d = t["drift"]
-    assert d["metric"] == "positive_rate"
-    assert d["drifts"] is False
-    assert d["p_value"] > ALPHA
-    assert d["lower"] < d["difference"] < d["upper"]
-    assert "is stable between validation and test" in d["text"]
+    drift = t["drift"]
+    assert drift["metric"] == "positive_rate"
+    assert drift["drifts"] is False
+    assert drift["p_value"] > ALPHA
+    assert drift["lower"] < drift["difference"] < drift["upper"]
+    assert "is stable between validation and test" in drift["text"]
     assert not any("drifts" in w or "ordered in time" in w for w in res.warnings)
     it = _metadata(cpath, res)
     assert it.outcome == "evidence", (it.missing, it.unverified)
@@ -155,12 +155,12 @@ def test_a_shifted_rate_on_test_drifts(project: Callable[..., Path], tmp_path: P
     r = CliRunner().invoke(main, ["run", str(cpath), "-o", str(out), "--resamples", "0", "-q"])
     assert r.exit_code in (0, 1), r.output
     res = EvaluationResult.from_json(out / "result.json")
-    d = res.data["time"]["drift"]
+    drift = res.data["time"]["drift"]
     rate = df.groupby("split")["label"].mean()
-    assert d["difference"] == pytest.approx(rate["test"] - rate["validation"], abs=1e-12)
-    assert d["p_value"] < 0.01
-    assert d["drifts"] is True
-    assert d["lower"] > 0
+    assert drift["difference"] == pytest.approx(rate["test"] - rate["validation"], abs=1e-12)
+    assert drift["p_value"] < 0.01
+    assert drift["drifts"] is True
+    assert drift["lower"] > 0
     assert any(w.startswith("the positive rate drifts between validation and test (p = ")
                for w in res.warnings)
     # result.json round trip keeps the finding as written.
@@ -170,7 +170,7 @@ def test_a_shifted_rate_on_test_drifts(project: Callable[..., Path], tmp_path: P
     it = _metadata(cpath, res)
     assert it.outcome != "evidence"
     gap = next(g for g in it.missing if "drifts" in g.what)
-    assert f"{d['difference']:+.3f} [{d['lower']:+.3f}, {d['upper']:+.3f}]" in gap.what
+    assert f"{drift['difference']:+.3f} [{drift['lower']:+.3f}, {drift['upper']:+.3f}]" in gap.what
 
 
 def test_overlapping_ranges_are_named(project: Callable[..., Path]) -> None:
@@ -187,7 +187,7 @@ def test_overlapping_ranges_are_named(project: Callable[..., Path]) -> None:
 
 def test_text_dates_are_read(project: Callable[..., Path]) -> None:
     df = timed_frame(1200)
-    df["ts"] = df["ts"].dt.strftime("%Y-%m-%d")
+    df["ts"] = [x.strftime("%Y-%m-%d") for x in df["ts"]]
     res = mlscope.evaluate(project(df, timed_charter()), resamples=0)
     assert res.data["time"]["splits"]["test"]["start"] == \
         min(df.loc[df["split"] == "test", "ts"]) + "T00:00:00"
