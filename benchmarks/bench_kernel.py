@@ -11,8 +11,8 @@ figure on a shared machine), peak RSS and a digest of every value and interval
 
 Usage::
 
-    git archive <base commit> src | tar -x -C /tmp/base
-    python benchmarks/bench_kernel.py --rows 1M --before /tmp/base/src --after src
+    mkdir -p ../base && git archive <base commit> src | tar -x -C ../base
+    python benchmarks/bench_kernel.py --rows 1M --before ../base/src --after src
 """
 
 from __future__ import annotations

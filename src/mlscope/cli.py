@@ -134,7 +134,7 @@ def validate(charter: Path, open_data: bool) -> int | None:
     if open_data:
         from mlscope.cli_validate import check_data
 
-        return check_data(charter, c, con, _err_console())
+        return None if check_data(charter, c, con, _err_console()) else EXIT_INPUT
     return None
 
 

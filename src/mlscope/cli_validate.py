@@ -12,12 +12,10 @@ from mlscope.charter.schema import Charter
 
 __all__ = ["check_data"]
 
-EXIT_INPUT = 2
 
-
-def check_data(path: Path, charter: Charter, con: Console, err: Console) -> int | None:
-    """Open the data of the valid charter at ``path``; print the problems (exit code 2)
-    or a one-line summary of the data (None: success)."""
+def check_data(path: Path, charter: Charter, con: Console, err: Console) -> bool:
+    """Open the data of the valid charter at ``path``; print the problems (False) or a
+    one-line summary of the data (True)."""
     from mlscope.charter.load import key_problem
     from mlscope.data.inspect import inspect_data
 
@@ -28,7 +26,7 @@ def check_data(path: Path, charter: Charter, con: Console, err: Console) -> int 
         # In file order, as the charter's own problems are.
         for q in sorted(placed, key=lambda q: q.line or 0):
             err.print(f"  • {q}", markup=False)
-        return EXIT_INPUT
+        return False
     assert table is not None
     try:
         splits = ", ".join(table.splits) or "none"
@@ -38,4 +36,4 @@ def check_data(path: Path, charter: Charter, con: Console, err: Console) -> int 
             con.print(f"[yellow]warning:[/] {escape(str(w))}")
     finally:
         table.con.close()
-    return None
+    return True
