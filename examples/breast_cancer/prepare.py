@@ -35,6 +35,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
+from mlscope.data.parquet import write_parquet
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -93,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         frame[f"p_{name}"] = model.predict_proba(X)[:, 1]
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "cancer_eval.parquet"
-    frame.to_parquet(path, index=False)
+    write_parquet(frame, path)
     print(f"wrote {path} ({len(frame)} cases, {int(y.sum())} malignant)")
     return 0
 

@@ -39,6 +39,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from mlscope.data.parquet import write_parquet
+
 HERE = Path(__file__).resolve().parent
 
 # Codebook of the CoIL 2000 data (https://liacs.leidenuniv.nl/~puttenpwhvander/library/cc2000/),
@@ -264,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     table, fit_seconds = build_table(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "caravan_eval.parquet"
-    table.to_parquet(path, index=False)
+    write_parquet(table, path)
     pd.DataFrame(HISTORY).to_csv(args.out / "gbdt_history.csv", index=False)
     print(f"Caravan: {len(table)} customers, {table['purchase'].mean():.1%} bought "
           f"caravan insurance; {len(fit_seconds)} candidate models (seed {args.seed})")

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from mlscope.data.parquet import read_parquet
 from mlscope.errors import InputError, did_you_mean
 
 __all__ = ["as_text", "clean_long", "load_annotations", "missing_column"]
@@ -72,7 +73,7 @@ def _read(path: Path) -> pd.DataFrame:
         # Read as text: ids like 007 keep their zeros, and labels are compared as text.
         return pd.read_csv(path, dtype=str)
     if suffix == ".parquet":
-        return pd.read_parquet(path)
+        return read_parquet(path)
     raise InputError(
         f"cannot read {path.name}: unknown file type `{path.suffix}`; "
         "use a Parquet (.parquet) or CSV (.csv) file"

@@ -15,7 +15,8 @@ memory does not depend on the number of rows:
 * ROC AUC and average precision depend on the order of scores *within* a bin, which is
   lost; :func:`error_bound` gives a guaranteed bound on the difference from the exact
   value, computed from the same histogram, and every value in the result carries it;
-* rows are read from DuckDB in record batches, so Parquet larger than memory streams.
+* rows are read from DuckDB in chunks of ``_BATCH_ROWS`` (``fetch_df_chunk``: DuckDB's own
+  conversion, so PyArrow is not needed), so Parquet larger than memory streams.
 
 Intervals use the bucket bootstrap of :mod:`mlscope.engine.bucketed` on coarser bins,
 accumulated in the same pass.
@@ -125,19 +126,36 @@ def _cell_of(g: Grouping, index: int, levels: list[list[str]]) -> SliceCell:
     return SliceCell(g, tuple(reversed(vals)))
 
 
-def _not_finite(t: EvalTable, batch: Any, w: FloatArray | None) -> tuple[str, str] | None:
+def _not_finite(t: EvalTable, col: dict[str, Any], w: FloatArray | None
+                ) -> tuple[str, str] | None:
     """The first column of a batch holding a missing, NaN or infinite weight or score.
 
     The values were checked in SQL already; one that got past would silently land in the
-    last bin, so the arrays are checked too (a cheap O(rows) pass).
+    last bin, so the arrays are checked too (a cheap O(rows) pass). A missing value arrives
+    as NaN (DuckDB converts a NULL in a numeric column to NaN, or to an object column).
     """
-    if w is not None and (batch.column("w").null_count or not np.isfinite(w).all()):
+    if w is not None and (w.dtype == object or not np.isfinite(w).all()):
         return "__w", "weight"
     for m, name in enumerate(t.models):
-        sm = batch.column(f"s{m}")
-        if sm.null_count or not np.isfinite(sm.to_numpy()).all():
+        sm = col[f"s{m}"]
+        if sm.dtype == object or not np.isfinite(sm).all():
             return t.score_col(m), f"model `{name}` score"
     return None
+
+
+def _chunks(t: EvalTable, sql: str) -> Iterable[dict[str, Any]]:
+    """The rows of ``sql`` in chunks of about ``_BATCH_ROWS``: one NumPy array per column.
+
+    DuckDB's ``fetch_df_chunk`` streams the result (it never materialises it) and converts
+    with DuckDB's own code, so this path needs neither PyArrow nor more memory than a chunk.
+    """
+    cursor = t.con.execute(sql)
+    vectors = max(1, _BATCH_ROWS // 2048)  # DuckDB's vector holds 2,048 rows
+    while True:
+        frame = cursor.fetch_df_chunk(vectors)
+        if len(frame) == 0:
+            return
+        yield {str(name): frame[name].to_numpy() for name in frame.columns}
 
 
 def binned_pass(
@@ -218,16 +236,13 @@ def binned_pass(
         cols.append(f"CAST(list_position({lv}, {t.slice_col(i)}) - 1 AS INTEGER) AS k{i}")
     cols += [f"{t.where_col(j)} AS q{j}" for j in range(len(t.where))]
     cols += [f"{t.score_col(m)} AS s{m}" for m in range(nm)]
-    rel = t.con.sql(f"SELECT {', '.join(cols)} FROM ev WHERE __split IN ({in_splits})")
-    # DuckDB 2 names it to_arrow_reader; 1.x fetch_arrow_reader.
-    to_reader = getattr(rel, "to_arrow_reader", None) or rel.fetch_arrow_reader
-    reader = to_reader(_BATCH_ROWS)
+    reader = _chunks(t, f"SELECT {', '.join(cols)} FROM ev WHERE __split IN ({in_splits})")
     rng = np.random.default_rng([seed, 7])
     done = 0
     def accumulate(m: int, bt: _Batch) -> None:
         # Each model owns its accumulators, so models can run in parallel threads.
         col, y, w, keys_cell = bt.col, bt.y, bt.w, bt.keys_cell
-        s = col[f"s{m}"].to_numpy()
+        s = col[f"s{m}"]
         low[m] = min(low[m], float(s.min()))
         b = np.searchsorted(edges[m], s, side="right")
         row_terms: dict[str, FloatArray] = {}
@@ -269,24 +284,19 @@ def binned_pass(
 
     workers = min(nm, os.cpu_count() or 1, 4)
     pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
-    for batch in reader:
-        n = batch.num_rows
-        if n == 0:
-            continue
-        col = {name: batch.column(name) for name in batch.schema.names}
-        sp = col["sp"].to_numpy().astype(np.int64)
-        y = col["y"].to_numpy().astype(np.int64)
-        w = col["w"].to_numpy() if t.has_weight else None
-        bad = _not_finite(t, batch, w)
+    for col in reader:
+        n = len(col["sp"])
+        sp = col["sp"].astype(np.int64)
+        y = col["y"].astype(np.int64)
+        w = col["w"] if t.has_weight else None
+        bad = _not_finite(t, col, w)
         if bad is not None:
-            # The reader holds the connection: close it before looking up an example row.
-            reader.close()
+            # The pending result holds the connection: the error looks up an example row.
             if pool is not None:
                 pool.shutdown()
             raise not_finite_error(t, *bad)
-        k = [col[f"k{i}"].to_numpy().astype(np.int64) for i in range(len(t.slice_columns))]
-        q = [col[f"q{j}"].to_numpy(zero_copy_only=False).astype(bool)
-             for j in range(len(t.where))]
+        k = [col[f"k{i}"].astype(np.int64) for i in range(len(t.slice_columns))]
+        q = [col[f"q{j}"].astype(bool) for j in range(len(t.where))]
         codes = [_cell_code(g, k, q, sizes, n) for g in groupings]
         keys_cell = [np.where(c >= 0, sp * ncell[gi] + c, -1) for gi, c in enumerate(codes)]
         for gi, kc in enumerate(keys_cell):
