@@ -377,8 +377,10 @@ def launch_verdict(inp: LaunchInputs) -> Verdict:
         if (lead is not None and lead.lower is not None and lead.upper is not None
                 and lead.lower <= 0.0 <= lead.upper and lead.upper > lead.lower):
             more = rows_to_decide(inp.rows, lead)
-            text = (f"{w}'s lead over the runner-up {r} on {metric} is {lead.text()}: "
-                    "the ranking could flip within the interval")
+            # The lead is oriented (positive favours w) and may be negative: the rule picks
+            # on the selection split, the lead is read on the verdict's split.
+            text = (f"{w}'s lead over the runner-up {r} on {metric} is {lead.text()} "
+                    f"(positive favours {w}): the ranking could flip within the interval")
             if more:
                 text += f"; about {more:,} more labelled rows would decide it"
             reasons.insert(0, VerdictReason(text, {**lead.figures(), "rows_needed": more}))

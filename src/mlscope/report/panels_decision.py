@@ -168,6 +168,7 @@ def decision_panel(result: EvaluationResult, dec: dict[str, int]) -> dict[str, A
     sel = result.selection
     primary = sel.primary if sel else None
     summary = requirements_summary(result)
+    vacuous = not result.requirements and result.status == "requirements_met"
     lead = ""
     if primary is not None and primary.winner is not None and primary.rule == "satisficing":
         lead = _lead_text(result, primary, dec)
@@ -180,9 +181,11 @@ def decision_panel(result: EvaluationResult, dec: dict[str, int]) -> dict[str, A
         "description": primary.description if primary else "",
         "note": primary.note if primary and primary.winner else "",
         "status": result.status,
-        "status_text": STATUS_TEXT.get(result.status, result.status),
-        "status_class": {"requirements_met": "ok", "requirements_not_met": "bad"}.get(
-            result.status, "none"),
+        # Met vacuously (no requirements in the charter): said, and not shown as a pass.
+        "status_text": ("No requirements: the charter sets none" if vacuous
+                        else STATUS_TEXT.get(result.status, result.status)),
+        "status_class": "none" if vacuous else {
+            "requirements_met": "ok", "requirements_not_met": "bad"}.get(result.status, "none"),
         "summary": summary,
         # After `check` the verdict box above states the one exit code; this box none.
         "exit_code": None if is_check(result) else result.exit_code,

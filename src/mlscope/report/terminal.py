@@ -102,13 +102,20 @@ def _decision(result: EvaluationResult) -> Group:
             text.append(f" of {conf.resamples:,} resamples", style="dim")
             lines.append(_indent(text))
     status = Text()
-    status.append(f"{mark} {STATUS_TEXT.get(result.status, result.status)}", style=style)
     req = result.requirements
+    if not req and result.status == "requirements_met":
+        # Met vacuously: say so, or a reader takes it for a checked launch bar.
+        status.append("– No requirements: the charter sets none", style="bold yellow")
+    else:
+        status.append(f"{mark} {STATUS_TEXT.get(result.status, result.status)}", style=style)
     if req:
         n_met = sum(1 for r in req if r.met)
         confident = sum(1 for r in req if r.met and _confident(r.lower, r.upper, r.bound))
         status.append(f": {n_met} of {len(req)} met on {req[0].split}")
     lines.append(status)
+    if not req and result.status == "requirements_met":
+        lines.append(_indent(Text("add `requirements:` (the bar the chosen model must clear "
+                                  "on the report split) to gate a launch", style="dim")))
     if req and any(r.met for r in req):
         n_met = sum(1 for r in req if r.met)
         lines.append(_indent(Text(f"{confident} of the {n_met} met with the whole interval "

@@ -6,6 +6,7 @@ every metric on the selection split instead; the HTML report has everything).
 from __future__ import annotations
 
 from rich import box
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
@@ -21,16 +22,20 @@ _MAX_METRICS = 4
 
 
 def _metrics(result: EvaluationResult) -> list[str]:
-    """The decision's metrics: the rule's and the requirements', in that order."""
-    known = {m.id for m in result.metrics}
+    """The decision's metrics (the rule's and the requirements'), then the charter's other
+    metrics in its order while there is room: a charter that names only the metric to
+    optimize still shows a few."""
+    known = [m.id for m in result.metrics]
     ids = key_metrics(result) + [r.metric for r in result.requirements if r.slice == OVERALL]
-    return [m for m in dict.fromkeys(ids) if m in known][:_MAX_METRICS]
+    decision = [m for m in dict.fromkeys(ids) if m in set(known)]
+    return list(dict.fromkeys(decision + known))[:_MAX_METRICS]
 
 
-def key_table(result: EvaluationResult) -> Table | None:
+def key_table(result: EvaluationResult) -> Group | None:
     """Models × the decision's metrics on the requirement split (else the report, else the
     selection split): values, the best candidate starred, a requirement missed marked ✗,
-    and the role of each model (selected ◆, recommended by the verdict ←)."""
+    and the role of each model (selected ◆, recommended by the verdict ←); below it, a
+    legend of the marks it shows (on its own line, not wrapped to the table's width)."""
     v = result.verdict
     split = ((v.split if v is not None else None) or result.splits.get("report")
              or result.splits.get("selection"))
@@ -44,11 +49,7 @@ def key_table(result: EvaluationResult) -> Table | None:
     missed = {(r.model, r.metric) for r in (v.requirements if v is not None else [])
               if r.slice == OVERALL and not r.met}
     table = Table(title=f"Key metrics on {split}", title_justify="left", title_style="bold",
-                  box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
-                  caption="* best candidate · ✗ misses the requirement · ◆ selected by the "
-                          "rule · ← the verdict's choice · baselines in italics",
-                  caption_justify="left",
-                  caption_style="dim")
+                  box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     # Names and headers wrap between words, never inside one (no "@recall≥0…").
     table.add_column("model", width=max(len(m.name) for m in result.models) + 4)
     for mid in metrics:
@@ -88,4 +89,19 @@ def key_table(result: EvaluationResult) -> Table | None:
                 cell = Text(format_value(x, decs[mid]) + " ")
             row.append(cell)
         table.add_row(*row)
-    return table
+    return Group(table, _legend(result, missed, v.model if v is not None else None))
+
+
+def _legend(result: EvaluationResult, missed: set[tuple[str, str]],
+            verdict_model: str | None) -> Text:
+    """The marks the table shows, and only those."""
+    marks = ["* best candidate"]
+    if missed:
+        marks.append("✗ misses the requirement")
+    if result.winner is not None:
+        marks.append("◆ selected by the rule")
+    if verdict_model is not None:
+        marks.append("← the verdict's choice")
+    if any(m.kind == "baseline" for m in result.models):
+        marks.append("baselines in italics")
+    return Text(" · ".join(marks), style="dim")

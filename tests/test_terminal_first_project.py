@@ -1,0 +1,78 @@
+"""`mlscope run` on a first project of one's own: a regression charter as `mlscope init`
+writes it (one metric to optimize, no requirements, no baselines), on generated data.
+
+What a new user sees first must not mislead: no "✓ requirements met" when the charter sets
+none, a key table with more than the one optimized metric, and its legend on its own lines
+(not wrapped to the table's width), naming only the marks the table shows.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+
+import mlscope
+from mlscope.report import render_terminal
+
+
+def _regression_frame(n: int = 400, seed: int = 11) -> pd.DataFrame:
+    # Known truth: y = 3x + noise; "good" predicts with small noise, "poor" with large.
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    y = 3 * x + rng.normal(scale=0.5, size=n)
+    return pd.DataFrame({
+        "row": np.arange(n), "y": y,
+        "split": rng.choice(["train", "validation", "test"], size=n, p=[0.4, 0.3, 0.3]),
+        "group": rng.choice(["a", "b"], size=n),
+        "pred_good": 3 * x + rng.normal(scale=0.3, size=n),
+        "pred_poor": 3 * x + rng.normal(scale=2.0, size=n),
+    })
+
+
+def _charter() -> dict[str, object]:
+    return {
+        "project": "first", "task": "regression",
+        "data": {"table": "eval.parquet", "id": "row", "label": "y", "split": "split",
+                 "models": {"good": "pred_good", "poor": "pred_poor"}},
+        "splits": {"selection": "validation", "report": "test", "train": "train"},
+        "slices": {"columns": ["group"], "min_size": 30},
+        "metrics": ["mae", "rmse", "r2", "p90_absolute_error", "max_absolute_error"],
+        "selection": {"rule": "satisficing", "optimize": "mae"},
+        "intervals": {"level": 0.95, "resamples": 100},
+    }
+
+
+def _render(result: mlscope.Result, width: int) -> str:
+    con = Console(record=True, width=width, file=io.StringIO())
+    render_terminal(result, con)
+    return con.export_text()
+
+
+def test_first_project_summary_reads_right_at_80_columns(
+        project: Callable[..., Path]) -> None:
+    result = mlscope.evaluate(project(_regression_frame(), charter=_charter()))
+    assert result.winner == "good"
+    assert result.requirements == []
+    out = _render(result, 80)
+    assert all(len(line) <= 80 for line in out.splitlines())
+    # No pass mark for a bar nobody set; the hint names the key that sets one.
+    assert "✓ Requirements met" not in out
+    assert "No requirements: the charter sets none" in out
+    assert "add `requirements:`" in out
+    # The key table: the optimized metric first, then the charter's others, up to four.
+    start = out.index("Key metrics on test")
+    header = out[start:].splitlines()[1]
+    assert header.split()[0] == "model"
+    for label in ("MAE", "RMSE", "R²", "P90"):
+        assert label in header, header
+    assert header.index("MAE") < header.index("RMSE") < header.index("R²")
+    assert "Max" not in header  # the fifth metric: --verbose
+    # The legend is one line, only the marks shown: no ✗ (no requirement), no baselines.
+    legend = next(line for line in out[start:].splitlines() if line.startswith("* best"))
+    assert legend.strip() == ("* best candidate · ◆ selected by the rule · "
+                              "← the verdict's choice")
