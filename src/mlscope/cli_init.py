@@ -46,7 +46,8 @@ def _ask(q: Question) -> str:
 
 
 def _refuse(qs: list[Question]) -> InputError:
-    lines = [f"{q.text} — pass {q.flag} "
+    # A question reads "which column is the label? (…)": stated, not asked, here.
+    lines = [f"{q.text.replace('?', '', 1)} — pass {q.flag} "
              + ("COLUMN" if q.flag in ("--label", "--id", "--split") else
                 "a,b" if q.flag in ("--models", "--slices") else "VALUE") for q in qs]
     return InputError("init cannot tell " + ("; ".join(lines)) + " (or run it on a terminal "
