@@ -5,6 +5,7 @@ the charter's checks of the three forms of `costs:`."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +254,8 @@ def test_regression_costs_through_the_pipeline(tmp_path: Path) -> None:
     diff = next(line for line in lines if line.startswith("mean − high: +"))  # costs more
     assert "EUR per case" in diff
     assert "per 1,000" in diff
+    # Negative figures print a true minus sign, as the rest of the verdict does.
+    assert not any(re.search(r"-\d", line) for line in lines), lines
 
 
 # --------------------------------------------------------------------------------------
@@ -366,3 +369,22 @@ def test_an_entry_gives_its_own_matrix(tmp_path: Path) -> None:
     assert res.value("own", "resnet", split="test").value == pytest.approx(
         _sk_matrix_cost(part["species"].to_numpy(), proba, part["w"].to_numpy(), own))
     assert res.metric_info("own").params == {"unit": "EUR", "matrix": own}
+
+
+def test_cost_lines_print_negative_figures_with_a_true_minus() -> None:
+    from mlscope.compare.launch_costs import cost_lines
+    from mlscope.result.core import Difference, MetricInfo, MetricValue
+
+    info = MetricInfo(id="net_value", name="net_value", label="Net value", direction="higher",
+                      params={}, description="")
+    values = {("rule", "net_value"): MetricValue("test", "rule", "overall", "net_value",
+                                                 -0.0421, -0.0913, 0.0107),
+              ("gbdt", "net_value"): MetricValue("test", "gbdt", "overall", "net_value",
+                                                 0.0512, -0.0038, 0.112)}
+    diffs = [Difference("test", "overall", "net_value", "gbdt", "rule", 0.0933, -0.0549, 0.223)]
+    got = cost_lines(metrics=[info], values=values, differences=diffs, split="test",
+                     recommended="rule", others=["gbdt"], unit="EUR")
+    assert got is not None
+    assert got.lines[1] == "rule: −0.0421 [−0.0913, 0.0107] (−42 per 1,000) ← recommended"
+    assert got.lines[2] == "gbdt: 0.0512 [−0.0038, 0.112] (51 per 1,000)"
+    assert got.lines[3] == "gbdt − rule: +0.0933 [−0.0549, 0.223] EUR per case (+93 per 1,000)"

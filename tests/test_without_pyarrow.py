@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import mlscope
 from mlscope.data.parquet import read_parquet, write_parquet
@@ -100,9 +101,5 @@ def test_write_parquet_equals_pandas_and_leaves_no_temp(tmp_path: Path) -> None:
 def test_read_parquet_names_a_bad_file(tmp_path: Path) -> None:
     bad = tmp_path / "notes.parquet"
     bad.write_text("not parquet at all")
-    try:
+    with pytest.raises(mlscope.InputError, match=r"notes\.parquet"):
         read_parquet(bad)
-    except mlscope.InputError as exc:
-        assert "notes.parquet" in str(exc)
-    else:
-        raise AssertionError("a text file read as Parquet must fail")

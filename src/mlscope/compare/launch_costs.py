@@ -28,16 +28,21 @@ class CostLines:
     reason: VerdictReason | None = None
 
 
+def _minus(text: str) -> str:
+    # A true minus sign, as every other figure of the verdict prints it.
+    return text.replace("-", "−")
+
+
 def _fmt(x: float | None) -> str:
-    return "—" if x is None else f"{x:+.3g}" if x < 0 else f"{x:.3g}"
+    return "—" if x is None else _minus(f"{x:.3g}")
 
 
 def _per_1000(x: float | None) -> str:
-    return "—" if x is None else f"{x * 1000:,.0f}"
+    return "—" if x is None else _minus(f"{x * 1000:,.0f}")
 
 
 def _interval(lo: float | None, hi: float | None) -> str:
-    return "" if lo is None or hi is None else f" [{lo:.3g}, {hi:.3g}]"
+    return "" if lo is None or hi is None else _minus(f" [{lo:.3g}, {hi:.3g}]")
 
 
 def _paired(diffs: Sequence[Difference], a: str, b: str, metric: str,
@@ -101,8 +106,8 @@ def cost_lines(*, metrics: Sequence[MetricInfo], values: Mapping[tuple[str, str]
                                          -d[1] if d[1] is not None else None)
         # The line is the metric's own difference, as its label says: for a cost, a
         # positive figure is what `m` costs more per case than the recommended model.
-        lines.append(f"{m} − {recommended}: {d[0]:+.3g}{_interval(d[1], d[2])} {unit} per "
-                     f"case ({d[0] * 1000:+,.0f} per 1,000)")
+        lines.append(f"{m} − {recommended}: {_minus(f'{d[0]:+.3g}')}{_interval(d[1], d[2])} "
+                     f"{unit} per case ({_minus(f'{d[0] * 1000:+,.0f}')} per 1,000)")
         if lo is not None and lo > 0 and (best is None or lead > best[1]):
             best = (m, lead, lo, hi)
     if best is not None:
