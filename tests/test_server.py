@@ -148,6 +148,10 @@ def test_overview_leads_with_the_latest_decision(url: str, store: Store) -> None
     assert r.headers["content-type"] == "text/html; charset=utf-8"
     assert f'data-winner="{result.winner}"' in r.body
     assert "Satisficing rule" in r.body
+    # The launch verdict leads the project's page, as it leads the run's and the report.
+    assert result.verdict is not None
+    assert f'data-verdict="{result.verdict.kind}"' in r.body
+    assert r.body.index("Should we ship?") < r.body.index("Latest decision")
     assert "Requirements met" in r.body or "Requirements not met" in r.body
     # Every requirement of the latest run, met or not.
     table = r.body[r.body.index('id="requirements"'):]

@@ -64,6 +64,9 @@ def test_first_project_summary_reads_right_at_80_columns(
     assert "✓ Requirements met" not in out
     assert "No requirements: the charter sets none" in out
     assert "add `requirements:`" in out
+    # The exit code's meaning does not claim requirements were met either.
+    assert "meets every requirement" not in out
+    assert "the charter sets no requirements" in out
     # The key table: the optimized metric first, then the charter's others, up to four.
     start = out.index("Key metrics on test")
     header = out[start:].splitlines()[1]
@@ -76,3 +79,14 @@ def test_first_project_summary_reads_right_at_80_columns(
     legend = next(line for line in out[start:].splitlines() if line.startswith("* best"))
     assert legend.strip() == ("* best candidate · ◆ selected by the rule · "
                               "← the verdict's choice")
+
+
+def test_first_project_report_shows_no_pass_without_requirements(
+        project: Callable[..., Path]) -> None:
+    from mlscope.report import render_html
+
+    result = mlscope.evaluate(project(_regression_frame(), charter=_charter()))
+    page = render_html(result)
+    assert "No requirements" in page
+    assert "Requirements met" not in page
+    assert "meets every requirement" not in page

@@ -159,6 +159,10 @@ def test_tiny_sample_is_undecided_with_the_rows_needed(tmp_path: Path) -> None:
     assert v.rows_needed == f["rows_needed"]
     assert v.rows_needed == pytest.approx(expect, rel=0.1)
     assert f"about {v.rows_needed:,} more labelled rows" in v.headline
+    # The lead names the split it is read on (the rule selected on another one) and which
+    # sign favours whom.
+    assert f"on {v.metric} (test) is " in v.reasons[0].text
+    assert f"(positive favours {v.model})" in v.reasons[0].text
     # Undecided keeps the requirement status's exit code.
     assert res.exit_code == (0 if res.status == "requirements_met" else 1)
 

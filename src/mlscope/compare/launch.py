@@ -206,6 +206,12 @@ def launch_verdict(inp: LaunchInputs) -> Verdict:
     w, metric = inp.winner, inp.metric or "the optimised metric"
     models = [*inp.candidates, *inp.baselines]
     everyone_reqs = [r for m in models for r in inp.requirements.get(m, [])]
+    # Leads are read on the verdict's split, which may differ from the split the rule
+    # selected on: each names it, so the two never seem to contradict each other.
+    on = f"{metric} ({inp.split})" if inp.split else metric
+    # With no requirements in the charter, "meets every requirement" would be vacuous.
+    meets = (", and it meets every requirement" if everyone_reqs
+             else " (the charter sets no requirements)")
 
     def done(kind: str, headline: str, model: str | None, reasons: list[VerdictReason],
              **extra: object) -> Verdict:
@@ -264,7 +270,7 @@ def launch_verdict(inp: LaunchInputs) -> Verdict:
             if lead is not None and not lead.beats(0.0):
                 keep = True
                 reasons.insert(0, VerdictReason(
-                    f"{w}'s lead over {b} on {metric} is {lead.text()}: not beyond its "
+                    f"{w}'s lead over {b} on {on} is {lead.text()}: not beyond its "
                     "paired interval", lead.figures()))
         if keep:
             return done("keep_production",
@@ -295,7 +301,7 @@ def launch_verdict(inp: LaunchInputs) -> Verdict:
         if lead is not None:
             more = rows_to_decide(inp.rows, lead, margin) if lead.value > margin else None
             needs = f" more than {signed(margin)}" if margin else ""
-            text = (f"{w}'s lead over {base} on {metric} is {lead.text()}: not beyond its "
+            text = (f"{w}'s lead over {base} on {on} is {lead.text()}: not beyond its "
                     f"paired interval{needs}")
             if more:
                 text += f" (about {more:,} more labelled rows could show it)"
@@ -312,7 +318,7 @@ def launch_verdict(inp: LaunchInputs) -> Verdict:
         return done("ship_rule",
                     f"Ship {_what(inp, base)}: "
                     + ("no candidate beats it beyond its interval" if w is not None
-                       else "no candidate was selected") + ", and it meets every requirement",
+                       else "no candidate was selected") + meets,
                     base, reasons)
 
     # 4. Nothing shippable was selected.
@@ -353,7 +359,7 @@ def launch_verdict(inp: LaunchInputs) -> Verdict:
                 return done("not_good_enough",
                             f"Not good enough: {w} does not beat {base} by more than "
                             f"{signed(margin)} beyond its interval", w,
-                            [VerdictReason(f"must_beat {base}: {w}'s lead on {metric} is "
+                            [VerdictReason(f"must_beat {base}: {w}'s lead on {on} is "
                                            f"{lead.text()}", lead.figures(margin))])
 
     reasons = [_requirement_reason(w, inp.requirements.get(w, []))]
@@ -361,13 +367,13 @@ def launch_verdict(inp: LaunchInputs) -> Verdict:
         lead = _lead(inp, w, base)
         if lead is not None and _meets(inp, base):
             reasons.append(VerdictReason(
-                f"{w} beats {_what(inp, base)} on {metric} by {lead.text()}",
+                f"{w} beats {_what(inp, base)} on {on} by {lead.text()}",
                 lead.figures(inp.margins.get(base, 0.0))))
     if b is not None and b != w:
         lead = _lead(inp, w, b)
         if lead is not None:
             reasons.append(VerdictReason(
-                f"{w} beats the production model {b} on {metric} by {lead.text()}",
+                f"{w} beats the production model {b} on {on} by {lead.text()}",
                 lead.figures()))
 
     # 5. Undecided between the winner and the runner-up.
@@ -379,7 +385,7 @@ def launch_verdict(inp: LaunchInputs) -> Verdict:
             more = rows_to_decide(inp.rows, lead)
             # The lead is oriented (positive favours w) and may be negative: the rule picks
             # on the selection split, the lead is read on the verdict's split.
-            text = (f"{w}'s lead over the runner-up {r} on {metric} is {lead.text()} "
+            text = (f"{w}'s lead over the runner-up {r} on {on} is {lead.text()} "
                     f"(positive favours {w}): the ranking could flip within the interval")
             if more:
                 text += f"; about {more:,} more labelled rows would decide it"
@@ -390,12 +396,15 @@ def launch_verdict(inp: LaunchInputs) -> Verdict:
             return done("undecided", head, w, reasons, rows_needed=more)
         if lead is not None:
             reasons.append(VerdictReason(
-                f"{w} beats the runner-up {r} on {metric} by {lead.text()}",
+                f"{w} beats the runner-up {r} on {on} by {lead.text()}",
                 lead.figures()))
 
     # 6. Ship.
-    return done("ship", f"Ship {w}: it meets every requirement and beats the alternatives "
-                "beyond their intervals", w, reasons)
+    head = ("it meets every requirement and beats the alternatives beyond their intervals"
+            if everyone_reqs else
+            "it beats the alternatives beyond their intervals (the charter sets no "
+            "requirements)")
+    return done("ship", f"Ship {w}: {head}", w, reasons)
 
 
 def requirement_rows(checks: Sequence[RequirementCheck]

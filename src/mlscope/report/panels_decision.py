@@ -31,6 +31,8 @@ __all__ = [
     "requirements_panel",
     "requirements_summary",
     "rules_panel",
+    "status_class",
+    "status_text",
 ]
 
 
@@ -39,6 +41,25 @@ STATUS_TEXT: dict[str, str] = {
     "requirements_not_met": "Requirements not met",
     "no_decision": "No decision",
 }
+
+
+def _vacuous(result: EvaluationResult) -> bool:
+    # "Requirements met" with none in the charter: said as such, never shown as a pass.
+    return not result.requirements and result.status == "requirements_met"
+
+
+def status_text(result: EvaluationResult) -> str:
+    """The requirement status in words: ``STATUS_TEXT``, or "No requirements" when the
+    charter sets none (the report's and the dashboard's status box)."""
+    return "No requirements" if _vacuous(result) else STATUS_TEXT.get(result.status,
+                                                                      result.status)
+
+
+def status_class(result: EvaluationResult) -> str:
+    """``ok`` (met), ``bad`` (not met) or ``none`` (no decision, or no requirements)."""
+    if _vacuous(result):
+        return "none"
+    return {"requirements_met": "ok", "requirements_not_met": "bad"}.get(result.status, "none")
 """A short heading per :attr:`EvaluationResult.status`."""
 
 
@@ -168,7 +189,6 @@ def decision_panel(result: EvaluationResult, dec: dict[str, int]) -> dict[str, A
     sel = result.selection
     primary = sel.primary if sel else None
     summary = requirements_summary(result)
-    vacuous = not result.requirements and result.status == "requirements_met"
     lead = ""
     if primary is not None and primary.winner is not None and primary.rule == "satisficing":
         lead = _lead_text(result, primary, dec)
@@ -181,11 +201,8 @@ def decision_panel(result: EvaluationResult, dec: dict[str, int]) -> dict[str, A
         "description": primary.description if primary else "",
         "note": primary.note if primary and primary.winner else "",
         "status": result.status,
-        # Met vacuously (no requirements in the charter): said, and not shown as a pass.
-        "status_text": ("No requirements: the charter sets none" if vacuous
-                        else STATUS_TEXT.get(result.status, result.status)),
-        "status_class": "none" if vacuous else {
-            "requirements_met": "ok", "requirements_not_met": "bad"}.get(result.status, "none"),
+        "status_text": status_text(result),
+        "status_class": status_class(result),
         "summary": summary,
         # After `check` the verdict box above states the one exit code; this box none.
         "exit_code": None if is_check(result) else result.exit_code,

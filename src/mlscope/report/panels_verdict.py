@@ -53,11 +53,17 @@ def launch_exit_meaning(result: EvaluationResult) -> str:
                 if result.exit_code == 0 else
                 "no model could be selected, or the selected model misses a requirement; "
                 "a CI step fails")
+    none = not result.requirements  # "meets every requirement" would be vacuous
     if v.kind in ("ship", "keep_production", "ship_rule"):
+        if none:
+            return (f"the verdict recommends {v.model}; the charter sets no requirements; "
+                    "a CI step passes")
         return f"the verdict recommends {v.model}, which meets every requirement; a CI step passes"
     if v.kind == "not_good_enough":
         return "nothing the verdict could recommend meets every requirement; a CI step fails"
     if result.exit_code == 0:
+        if none:
+            return "undecided; the charter sets no requirements, so a CI step passes"
         return ("undecided, but the selected model meets every requirement; a CI step "
                 "passes")
     return "undecided, and the selected model misses a requirement; a CI step fails"

@@ -41,6 +41,7 @@ from markupsafe import Markup
 from mlscope._version import __version__
 from mlscope.errors import did_you_mean
 from mlscope.report.html import key_metrics
+from mlscope.report.panels_verdict import launch_html
 from mlscope.report.scripts import SORT_JS
 from mlscope.result import EvaluationResult
 from mlscope.server import pages
@@ -272,6 +273,8 @@ class Dashboard:
             crumbs=[(pages.project_href(project), project)],
             latest=pages.run_row(latest, colors, diffs.get(latest.id)),
             decision=pages.decision_view(result),
+            # "Should we ship?" leads the project's page as it leads the run's.
+            launch=launch_html(result, pages.decimals(result)),
             standing=pages.standings_view(result, result.winner),
             has_baselines=bool(result.baselines),
             runs=rows,

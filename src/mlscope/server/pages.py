@@ -29,6 +29,7 @@ from mlscope.report.charts import (
     tradeoff_metrics,
 )
 from mlscope.report.html import RULE_NAMES, STATUS_TEXT, key_metrics, requirements_summary
+from mlscope.report.panels_decision import status_class, status_text
 from mlscope.report.panels_verdict import launch_html
 from mlscope.report.verdict import is_check_command, keep_lines, verdict_view
 from mlscope.result import OVERALL, EvaluationResult, MetricInfo
@@ -233,8 +234,8 @@ def decision_view(result: EvaluationResult) -> dict[str, Any]:
         if primary is not None and primary.winner is None else "",
         "split": sel.split if sel else result.splits.get("selection"),
         "status": result.status,
-        "status_text": STATUS_TEXT.get(result.status, result.status),
-        "status_css": STATUS_CSS.get(result.status, "warn"),
+        "status_text": status_text(result),
+        "status_css": {"none": "warn"}.get(status_class(result), status_class(result)),
         "summary": summary,
         # After `check` the verdict box states the one exit code; the status box none.
         "exit_code": None if verdict else result.exit_code,
