@@ -92,3 +92,41 @@ def write_project(folder: Path, reference: pd.DataFrame, monitor: dict[str, Any]
     path = folder / "mlscope.yaml"
     path.write_text(yaml.safe_dump(charter, sort_keys=False))
     return path
+
+
+CARAVAN_FEATURES = ["MOSTYPE", "MAANTHUI", "MGEMOMV", "MGEMLEEF", "MOSHOOFD", "MKOOPKLA",
+                    "PPERSAUT", "APERSAUT", "PBRAND", "MINKGEM"]
+
+
+def caravan(seed: int = 0, n_reference: int = 1800) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """ISLP's Caravan (5,822 real customers) with a logistic model's scores: the
+    reference rows and a pool of other rows from the same population for the stream.
+
+    The model is fitted on 2,000 rows that are in neither. ``MOSHOOFD`` (customer main
+    type) becomes text and is the slice column.
+    """
+    from ISLP import load_data
+    from sklearn.linear_model import LogisticRegression
+
+    df = load_data("Caravan").sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    y = (df["Purchase"] == "Yes").astype(int).to_numpy()
+    x = df.drop(columns=["Purchase"]).to_numpy(dtype=float)
+    mu, sd = x[:2000].mean(axis=0), x[:2000].std(axis=0) + 1e-9
+    model = LogisticRegression(C=0.05, max_iter=2000).fit((x[:2000] - mu) / sd, y[:2000])
+    out = df[CARAVAN_FEATURES].copy()
+    out["MOSHOOFD"] = "type_" + out["MOSHOOFD"].astype(str)
+    out["p_model"] = model.predict_proba((x - mu) / sd)[:, 1].round(5)
+    out["label"] = y
+    rest = out.iloc[2000:].reset_index(drop=True)
+    return rest.iloc[:n_reference].reset_index(drop=True), rest.iloc[n_reference:].reset_index(
+        drop=True)
+
+
+def caravan_project(folder: Path, reference: pd.DataFrame) -> Path:
+    """A charter for the Caravan stream: ten features, slices by customer main type."""
+    return write_project(
+        folder, reference,
+        monitor={"features": [c for c in CARAVAN_FEATURES if c != "MOSHOOFD"]},
+        slices={"columns": ["MOSHOOFD"], "min_size": 30},
+        metrics=["roc_auc", {"metric": "positive_rate", "threshold": 0.1}],
+    )

@@ -75,8 +75,8 @@ def render_monitor(res: MonitorResult, con: Console) -> None:
             con.print(f"back-test of {escape(b.model)}'s {escape(b.metric)} estimate: realised "
                       f"outside the interval in {b.outside} of {b.windows} labelled window(s) "
                       f"({verdict})")
-    for w in res.warnings:
-        con.print(f"[yellow]warning:[/] {escape(w)}")
+    for text in res.warnings:
+        con.print(f"[yellow]warning:[/] {escape(text)}")
     n = len(res.alerting)
     colour = "red" if n else "green"
     con.print(f"[bold {colour}]{n} of {len(res.windows)} window(s) raised an alert[/]")

@@ -233,6 +233,6 @@ def decide(checks: Sequence[Check], q: float) -> list[Check]:
             c.q = float(qv)
             c.alert = bool(np.isfinite(qv) and qv < q and c.gate_met)
             if c.alert:
-                c.reason = f"{c.reason} (q {qv:.1g})"
+                c.reason = f"{c.reason} (q {qv:.2g})"
     return list(checks)
 

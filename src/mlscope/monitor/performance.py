@@ -64,6 +64,10 @@ class Calibrated:
     n_pos: int
     n_neg: int
     score_type: str
+    # The recalibration refitted on bootstrap resamples of the reference (Poisson weights):
+    # the estimates' intervals carry the recalibration's own estimation error.
+    a_draws: FloatArray | None = None
+    b_draws: FloatArray | None = None
 
     @property
     def fitted(self) -> bool:
@@ -76,6 +80,16 @@ class Calibrated:
             return np.asarray(1.0 / (1.0 + np.exp(-x)), dtype=np.float64)
         return np.asarray(1.0 / (1.0 + np.exp(-(self.a + self.b * x))), dtype=np.float64)
 
+    def probability_draws(self, scores: FloatArray, resamples: int) -> FloatArray:
+        """One row of recalibrated probabilities per bootstrap refit, shape
+        ``(resamples, n)`` (the point recalibration repeated when there are no refits)."""
+        x = scores if self.score_type == "logit" else _logit(scores)
+        a, b = self.a_draws, self.b_draws
+        if not self.fitted or a is None or b is None or a.size < resamples:
+            return np.broadcast_to(self.probability(scores), (resamples, scores.size))
+        z = a[:resamples, None] + b[:resamples, None] * x[None, :]
+        return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float64)
+
 
 def _logit(p: FloatArray) -> FloatArray:
     q = np.clip(p, 1e-9, 1 - 1e-9)
@@ -83,7 +97,8 @@ def _logit(p: FloatArray) -> FloatArray:
 
 
 def fit_calibration(labels: FloatArray, scores: FloatArray, threshold: float,
-                    score_type: str) -> Calibrated:
+                    score_type: str, *, rng: np.random.Generator | None = None,
+                    resamples: int = 0) -> Calibrated:
     """Recalibrate ``scores`` on the reference's ``labels``; the debiased ECE after it,
     and the reference's TPR and FPR at ``threshold`` (for BBSE)."""
     st = binary_stats(labels, scores)
@@ -98,7 +113,26 @@ def fit_calibration(labels: FloatArray, scores: FloatArray, threshold: float,
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     tpr = float(pred[y].mean()) if n_pos else float("nan")
     fpr = float(pred[~y].mean()) if n_neg else float("nan")
-    return Calibrated(a, b, e, tpr, fpr, n_pos, n_neg, score_type)
+    a_draws = b_draws = None
+    if rng is not None and resamples and np.isfinite(a) and np.isfinite(b):
+        w = rng.poisson(1.0, (resamples, labels.size)).astype(np.float64)
+        # Weighted positives and negatives of each replicate (the bootstrap weights times
+        # the 0/1 labels), on the same distinct scores.
+        uniq, inv = np.unique(scores, return_inverse=True)
+        m = uniq.size
+        offsets = (inv[None, :] + m * np.arange(resamples)[:, None]).ravel()
+        pos = np.bincount(offsets, (w * labels).ravel(), resamples * m).reshape(
+            resamples, m).astype(np.float64)
+        neg = np.bincount(offsets, (w * (1 - labels)).ravel(), resamples * m).reshape(
+            resamples, m).astype(np.float64)
+        boot = BinaryStats(uniq[::-1].copy(), pos[:, ::-1].copy(), neg[:, ::-1].copy(),
+                           labels.size, score_type=score_type)
+        ad, bd = recalibration(boot)
+        ok = np.isfinite(ad) & np.isfinite(bd)
+        # A replicate without a finite fit (rare) takes the point fit.
+        a_draws = np.where(ok, ad, a).astype(np.float64)
+        b_draws = np.where(ok, bd, b).astype(np.float64)
+    return Calibrated(a, b, e, tpr, fpr, n_pos, n_neg, score_type, a_draws, b_draws)
 
 
 def expected_stats(scores: FloatArray, weights: FloatArray, score_type: str) -> BinaryStats:
@@ -111,8 +145,10 @@ def expected_stats(scores: FloatArray, weights: FloatArray, score_type: str) -> 
     w = np.atleast_2d(weights)
     b = w.shape[0]
     offsets = (inv[None, :] + m * np.arange(b)[:, None]).ravel()
-    pos = np.bincount(offsets, weights=w.ravel(), minlength=b * m).reshape(b, m)
-    neg = np.bincount(offsets, weights=(1.0 - w).ravel(), minlength=b * m).reshape(b, m)
+    pos = np.bincount(offsets, weights=w.ravel(), minlength=b * m).reshape(b, m).astype(
+        np.float64)
+    neg = np.bincount(offsets, weights=(1.0 - w).ravel(), minlength=b * m).reshape(
+        b, m).astype(np.float64)
     if weights.ndim == 1:
         pos, neg = pos[0], neg[0]
     return BinaryStats(uniq[::-1].copy(), pos[..., ::-1].copy(), neg[..., ::-1].copy(),
@@ -140,7 +176,8 @@ def estimate_window(model: str, cal: Calibrated, threshold: float, scores: Float
     ``labels`` (0/1, NaN where not arrived) give the realised values on the labelled rows.
     """
     p = cal.probability(scores)
-    draws = (rng.random((resamples, p.size)) < p[None, :]).astype(np.float64)
+    draws = (rng.random((resamples, p.size)) < cal.probability_draws(scores, resamples)
+             ).astype(np.float64)
     point = expected_stats(scores, p, cal.score_type)
     boot = expected_stats(scores, draws, cal.score_type)
     lab = None

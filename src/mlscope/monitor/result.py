@@ -158,7 +158,7 @@ class MonitorResult:
             d["status"] = w.status
             d["alerts"] = [asdict(c) for c in w.alerts]
             windows.append(d)
-        return _clean({
+        out: dict[str, Any] = _clean({
             "schema": SCHEMA, "project": self.project, "charter": self.charter,
             "log": self.log, "reference": self.reference, "window": self.window,
             "models": self.models, "gates": self.gates, "seed": self.seed,
@@ -169,6 +169,7 @@ class MonitorResult:
             "back_tests": [asdict(b) for b in self.back_tests],
             "warnings": list(self.warnings),
         })
+        return out
 
     def write(self, folder: Path) -> Path:
         """Write ``monitor.json`` into ``folder`` (atomically); returns its path."""

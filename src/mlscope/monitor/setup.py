@@ -8,6 +8,7 @@ column and the fix (``mlscope monitor`` exits 2).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -212,9 +213,7 @@ def estimated_metrics(charter: Charter, ref: pd.DataFrame, m: str, threshold: fl
     score_type = charter.data.score_type
 
     def add(mid: str, name: str, params: dict[str, Any]) -> None:
-        spec = get_metric(name)
-        fn = spec.fn
-        out.append(EstimatedMetric(mid, lambda st, fn=fn, p=params: fn(st, **p)))
+        out.append(EstimatedMetric(mid, partial(get_metric(name).fn, **params)))
         seen.add(mid)
 
     for e in charter.metrics:
