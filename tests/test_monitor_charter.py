@@ -41,7 +41,8 @@ def _charter(tmp_path: Path, monitor: Any) -> Path:
 def test_valid_sections(tmp_path: Path, monitor: dict[str, Any]) -> None:
     report = validate_charter(_charter(tmp_path, monitor))
     assert report.problems == [], [str(p) for p in report.problems]
-    assert report.charter is not None and report.charter.monitor is not None
+    assert report.charter is not None
+    assert report.charter.monitor is not None
 
 
 @pytest.mark.parametrize(("monitor", "expect"), [

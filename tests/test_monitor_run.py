@@ -93,7 +93,9 @@ def test_label_shift_is_seen_in_outputs_and_bbse(tmp_path: Path) -> None:
     res = _run(path, [label_shifted(600, 0.6, rng) for _ in range(4)], labels=False)
     for w in res.windows:
         b = w.performance[0].prior_bbse
-        assert b.low is not None and b.high is not None and b.low <= 0.6 <= b.high
+        assert b.low is not None
+        assert b.high is not None
+        assert b.low <= 0.6 <= b.high
         assert any(c.kind in ("positive_rate", "score_shift") for c in w.alerts)
 
 
@@ -136,7 +138,8 @@ def test_false_alarms_on_200_clean_windows(tmp_path: Path, table: str) -> None:
     res = _run(path, windows)
     assert _share_alerting(res) <= 0.05
     (back,) = res.back_tests
-    assert back.windows >= 150 and not back.failed
+    assert back.windows >= 150
+    assert not back.failed
     assert back.outside / back.windows <= 0.08  # the interval's nominal miss rate is 5%
 
 
@@ -161,9 +164,10 @@ def test_cli_exit_0_without_alert_and_1_with_one(tmp_path: Path) -> None:
     assert "0 of 3 window(s) raised an alert" in r.output
     written = tmp_path / "mlscope-out" / "monitor" / "monitor.json"
     data = json.loads(written.read_text())
-    assert data["schema"] == "mlscope.monitor/1" and data["summary"]["exit_code"] == 0
-    path, log = _cli_project(tmp_path / "s" if (tmp_path / "s").mkdir() is None else tmp_path,
-                             shifted=True)
+    assert data["schema"] == "mlscope.monitor/1"
+    assert data["summary"]["exit_code"] == 0
+    (tmp_path / "shifted").mkdir()
+    path, log = _cli_project(tmp_path / "shifted", shifted=True)
     r = CliRunner().invoke(main, ["monitor", str(path), "--log", str(log), "--json",
                                   "--out", str(tmp_path / "o")])
     assert r.exit_code == 1, r.output
@@ -211,8 +215,10 @@ def test_cli_bad_input_exits_2_with_the_fix(tmp_path: Path, edit: str, expect: s
 def test_cli_without_a_monitor_section_or_log_exits_2(tmp_path: Path) -> None:
     path, log = _cli_project(tmp_path)
     r = CliRunner().invoke(main, ["monitor", str(path), "--log", str(tmp_path / "nope.csv")])
-    assert r.exit_code == 2 and "not found" in r.output
+    assert r.exit_code == 2
+    assert "not found" in r.output
     text = path.read_text().split("monitor:")[0]
     path.write_text(text)
     r = CliRunner().invoke(main, ["monitor", str(path), "--log", str(log)])
-    assert r.exit_code == 2 and "no `monitor:` section" in " ".join(r.output.split())
+    assert r.exit_code == 2
+    assert "no `monitor:` section" in " ".join(r.output.split())
