@@ -222,3 +222,18 @@ def test_cli_without_a_monitor_section_or_log_exits_2(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["monitor", str(path), "--log", str(log)])
     assert r.exit_code == 2
     assert "no `monitor:` section" in " ".join(r.output.split())
+
+
+def test_a_requirement_the_field_misses_alerts(tmp_path: Path) -> None:
+    # Back to the charter: the reference's ROC AUC is about 0.77.
+    rng = np.random.default_rng(17)
+    ref = population(3000, rng)
+    windows = [population(300, rng) for _ in range(3)]
+    path = write_project(tmp_path, ref, requirements={"roc_auc": ">= 0.9"})
+    res = _run(path, windows)
+    for w in res.windows:
+        (req,) = [c for c in w.alerts if c.kind == "requirement"]
+        assert "requirement `roc_auc >= 0.9` is not met in the field" in req.reason
+    path = write_project(tmp_path, ref, requirements={"roc_auc": ">= 0.6"})
+    res = _run(path, windows)
+    assert not any(c.kind == "requirement" for w in res.windows for c in w.checks)

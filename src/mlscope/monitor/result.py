@@ -36,7 +36,7 @@ class Check:
 
     ``kind`` is one of ``shift`` (a feature's distribution), ``score_shift``, ``missing``,
     ``null_score``, ``out_of_range``, ``new_category``, ``positive_rate``, ``feedback``,
-    ``volume``, ``back_test``. ``value`` is the window's figure, ``reference`` the
+    ``volume``, ``back_test``, ``requirement``. ``value`` is the window's figure, ``reference`` the
     reference's; ``effects`` the effect sizes and ``gates`` their alert gates; ``p`` the
     test's p-value and ``q`` its Benjamini–Hochberg q-value within the window. ``alert`` is
     true when q < the charter's q **and** an effect reaches its gate.

@@ -133,6 +133,7 @@ def monitor_frames(charter: Charter, setup: Setup, ref: pd.DataFrame, log: pd.Da
         decide(w.checks, spec.alert.q)
         for perf in w.performance:
             _back_test(w, perf, tally, failed, level, recent)
+            w.checks.extend(_requirements(charter, perf))
         windows.append(w)
     back = [_summary(m, metrics[m][0].id if metrics[m] else "", tally[m], failed[m], level)
             for m in setup.models]
@@ -226,6 +227,30 @@ def _back_test(w: Window, perf: Any, tally: dict[str, list[int]], failed: dict[s
         test=None, gate_met=True, alert=True,
         reason=f"{e.metric}: {why}: the estimate cannot be trusted (concept drift: "
                f"P(y | x) moved, or the scores' calibration did)"))
+
+
+def _requirements(charter: Charter, perf: Any) -> list[Check]:
+    """Back to the charter: a requirement the field misses. An alert when a trustworthy
+    estimate's whole interval lies on the failing side of a charter requirement (the
+    realised value, once known, is shown beside it)."""
+    out: list[Check] = []
+    if not perf.trustworthy:
+        return out
+    for e in perf.estimates:
+        bound = charter.requirements.get(e.metric)
+        if bound is None or e.low is None or e.high is None or e.estimate is None:
+            continue
+        if bound.holds(e.low) or bound.holds(e.high):
+            continue
+        margin = bound.margin(e.estimate)
+        out.append(Check(
+            "requirement", perf.model, ALL, 0, e.estimate, bound.value,
+            effects={"margin": margin}, gates={"margin": 0.0}, gate_met=True, alert=True,
+            reason=(f"requirement `{e.metric} {bound}` is not met in the field: estimated "
+                    f"{e.estimate:.3f} [{e.low:.3f}, {e.high:.3f}] (margin {margin:+.3f})"
+                    + (f", realised {e.realised:.3f}" if e.realised is not None else "")
+                    + "; revisit the requirement or the model")))
+    return out
 
 
 def _summary(m: str, metric: str, tally: list[int], failed: bool, level: float) -> BackTest:
