@@ -11,6 +11,7 @@ input (a missing column, an unparsable timestamp, an empty log), with the fix.
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 
 from rich.console import Console
@@ -26,6 +27,17 @@ _STATUS = {"ok": ("✓ ok", "green"), "alert": ("✗ alert", "red"),
 _SHOWN = 6
 
 
+def _wrapped(con: Console, head: str, colour: str, text: str, indent: int = 8) -> None:
+    """``head`` (coloured) and ``text``, wrapped to the console's width with a hanging
+    indent; both are the user's text, printed escaped."""
+    width = max(40, min(con.width, 100) - indent)
+    lines = textwrap.wrap(f"{head} {text}", width, subsequent_indent="  ") or [head]
+    first = lines[0][len(head):]
+    con.print(" " * indent + f"[{colour}]{escape(head)}[/]{escape(first)}")
+    for line in lines[1:]:
+        con.print(" " * indent + escape(line))
+
+
 def _fmt(x: float | None, pct: bool = False) -> str:
     if x is None:
         return "–"
@@ -37,8 +49,9 @@ def render_monitor(res: MonitorResult, con: Console) -> None:
     con.print(f"[bold]Monitor of {escape(res.project)}[/]  ·  {len(res.windows)} window(s) "
               f"({escape(str(res.window.get('by')))}"
               + (f", {res.window['every']}" if res.window.get("every") else
-                 f", {res.window.get('rows')} rows") + ")  ·  reference: split "
-              f"{escape(str(res.reference['split']))} ({res.reference['rows']:,} rows)")
+                 f", {res.window.get('rows')} rows") + ")")
+    con.print(f"  reference: split {escape(str(res.reference['split']))} "
+              f"({res.reference['rows']:,} rows)")
     for m, info in res.models.items():
         con.print(f"  model {escape(m)}: threshold {info['threshold']:g} "
                   f"({escape(str(info['threshold_from']))})")
@@ -54,27 +67,25 @@ def render_monitor(res: MonitorResult, con: Console) -> None:
                 perf += f"  {escape(e.metric)}: not trustworthy"
             else:
                 perf += (f"  {escape(e.metric)} ≈ {_fmt(e.estimate)} "
-                         f"[{_fmt(e.low)}, {_fmt(e.high)}]")
+                         f"{escape(f'[{_fmt(e.low)}, {_fmt(e.high)}]')}")
             if e.realised is not None:
-                perf += f" realised {_fmt(e.realised)}"
-        con.print(f"  #{w.index:<3} {escape(w.start[:16])} {w.rows:>7,} rows  "
-                  f"[{colour}]{mark}[/]{perf}")
+                perf += f" real {_fmt(e.realised)}"
+        start = w.start[:16].replace("T", " ")
+        con.print(f"  #{w.index:<3} {escape(start)} {w.rows:>6,}  [{colour}]{mark}[/]{perf}")
         for c in w.alerts[:_SHOWN]:
-            where = "" if c.slice == "all" else escape(f" [{c.slice}]")
-            con.print(f"        [red]{escape(c.kind)}[/] {escape(c.column)}{where}: "
-                      f"{escape(c.reason)}")
+            where = "" if c.slice == "all" else f" [{c.slice}]"
+            _wrapped(con, c.kind, "red", f"{c.column}{where}: {c.reason}")
         if len(w.alerts) > _SHOWN:
             con.print(f"        … and {len(w.alerts) - _SHOWN} more (monitor.json)", style="dim")
         for p in w.performance:
             for r in p.reasons:
-                con.print(f"        [yellow]{escape(p.model)}[/]: {escape(r)}", style="dim")
+                _wrapped(con, p.model + ":", "yellow", r)
     con.print()
     for b in res.back_tests:
         if b.windows:
             verdict = "[red]failed[/]" if b.failed else "[green]holds[/]"
-            con.print(f"back-test of {escape(b.model)}'s {escape(b.metric)} estimate: realised "
-                      f"outside the interval in {b.outside} of {b.windows} labelled window(s) "
-                      f"({verdict})")
+            con.print(f"back-test of {escape(b.model)}'s {escape(b.metric)}: outside its "
+                      f"interval in {b.outside} of {b.windows} labelled window(s) ({verdict})")
     for text in res.warnings:
         con.print(f"[yellow]warning:[/] {escape(text)}")
     n = len(res.alerting)
