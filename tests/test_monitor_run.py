@@ -35,6 +35,12 @@ def test_clean_windows_rarely_alert(tmp_path: Path) -> None:
     assert _share_alerting(res) <= 0.05, [(w.index, [c.reason for c in w.alerts])
                                           for w in res.alerting]
     assert sum(w.status == "untrusted" for w in res.windows) <= 3
+    # Per slice: the first metric's estimate in each region with ≥ 30 rows, whose
+    # interval holds the realised value about as often as the nominal 95%.
+    inside = [e.inside for w in res.windows for e in w.performance[0].slices.values()]
+    assert {"region=north", "region=south"} <= set(res.windows[0].performance[0].slices)
+    assert len(inside) >= 150
+    assert np.mean(inside) >= 0.9
 
 
 def test_planted_problems_are_caught_in_their_windows(tmp_path: Path) -> None:

@@ -31,8 +31,8 @@ from mlscope.metrics.calibration import ece_debiased, recalibration
 from mlscope.metrics.stats import BinaryStats, binary_stats
 from mlscope.monitor.result import Estimate, Performance
 
-__all__ = ["DISAGREEMENT_LEVEL", "Calibrated", "EstimatedMetric", "estimate_window",
-           "expected_stats", "fit_calibration"]
+__all__ = ["DISAGREEMENT_LEVEL", "Calibrated", "EstimatedMetric", "estimate_slice",
+           "estimate_window", "expected_stats", "fit_calibration"]
 
 FloatArray = npt.NDArray[np.float64]
 MetricCall = Callable[[BinaryStats], FloatArray]
@@ -168,13 +168,11 @@ def _num(x: Any) -> float | None:
     return v if np.isfinite(v) else None
 
 
-def estimate_window(model: str, cal: Calibrated, threshold: float, scores: FloatArray,
-                    labels: FloatArray | None, metrics: list[EstimatedMetric], *,
-                    rng: np.random.Generator, resamples: int, level: float) -> Performance:
-    """One model's estimates in one window (``scores`` without missing values).
-
-    ``labels`` (0/1, NaN where not arrived) give the realised values on the labelled rows.
-    """
+def _cbpe(cal: Calibrated, scores: FloatArray, labels: FloatArray | None,
+          metrics: list[EstimatedMetric], rng: np.random.Generator, resamples: int,
+          level: float) -> tuple[list[Estimate], FloatArray, FloatArray, BinaryStats | None]:
+    """CBPE's estimates with intervals and realised values; also the recalibrated
+    probabilities, the label draws and the labelled rows' statistics."""
     p = cal.probability(scores)
     draws = (rng.random((resamples, p.size)) < cal.probability_draws(scores, resamples)
              ).astype(np.float64)
@@ -197,6 +195,24 @@ def estimate_window(model: str, cal: Calibrated, threshold: float, scores: Float
         if realised is not None and lo is not None and hi is not None:
             inside = bool(lo - 1e-12 <= realised <= hi + 1e-12)
         estimates.append(Estimate(em.id, est, lo, hi, realised, inside))
+    return estimates, p, draws, lab
+
+
+def estimate_slice(cal: Calibrated, scores: FloatArray, labels: FloatArray | None,
+                   metric: EstimatedMetric, *, rng: np.random.Generator, resamples: int,
+                   level: float) -> Estimate:
+    """CBPE's estimate of one metric on a slice's rows of a window."""
+    return _cbpe(cal, scores, labels, [metric], rng, resamples, level)[0][0]
+
+
+def estimate_window(model: str, cal: Calibrated, threshold: float, scores: FloatArray,
+                    labels: FloatArray | None, metrics: list[EstimatedMetric], *,
+                    rng: np.random.Generator, resamples: int, level: float) -> Performance:
+    """One model's estimates in one window (``scores`` without missing values).
+
+    ``labels`` (0/1, NaN where not arrived) give the realised values on the labelled rows.
+    """
+    estimates, p, draws, lab = _cbpe(cal, scores, labels, metrics, rng, resamples, level)
     # The positive rate two ways: CBPE's mean recalibrated score, and BBSE's inversion.
     prior_draws = draws.mean(axis=1)
     lo, hi = _interval(prior_draws, level)

@@ -85,6 +85,8 @@ class Performance:
     domain_auc: float | None = None
     trustworthy: bool = True
     reasons: list[str] = field(default_factory=list)
+    # The first metric's estimate in each slice level with enough rows (``column=level``).
+    slices: dict[str, Estimate] = field(default_factory=dict)
 
 
 @dataclass

@@ -13,7 +13,12 @@ from mlscope.charter.schema import Charter
 from mlscope.errors import InputError
 from mlscope.monitor.checks import ALL, Context, decide, score_col, window_checks
 from mlscope.monitor.domain import Encoder, domain_check
-from mlscope.monitor.performance import EstimatedMetric, estimate_window, fit_calibration
+from mlscope.monitor.performance import (
+    EstimatedMetric,
+    estimate_slice,
+    estimate_window,
+    fit_calibration,
+)
 from mlscope.monitor.result import BackTest, Check, MonitorResult, Window
 from mlscope.monitor.setup import (
     LABEL,
@@ -127,9 +132,11 @@ def monitor_frames(charter: Charter, setup: Setup, ref: pd.DataFrame, log: pd.Da
         if len(win):
             w.checks.extend(window_checks(ctx, win))
             dom = domain_check(x_ref, encoder.encode(win), spec.alert.domain_auc, seed + i)
+            groups = _slice_groups(ctx, win)
             for m in setup.models:
                 _performance(w, win, m, cals[m], thresholds[m], metrics[m], dom, rng,
-                             spec.resamples, level, score_type, spec.alert.calibration)
+                             spec.resamples, level, score_type, spec.alert.calibration,
+                             groups)
         decide(w.checks, spec.alert.q)
         for perf in w.performance:
             _back_test(w, perf, tally, failed, level, recent)
@@ -144,6 +151,19 @@ def monitor_frames(charter: Charter, setup: Setup, ref: pd.DataFrame, log: pd.Da
                 "half_width": spec.window.half_width if spec.window.by == "auto" else None},
         models=models_info, gates=spec.alert.model_dump(), seed=seed, windows=windows,
         back_tests=back, warnings=warnings)
+
+
+def _slice_groups(ctx: Context, win: pd.DataFrame) -> list[tuple[str, Any]]:
+    """Each slice level with at least ``slices.min_size`` rows in the window: its name
+    (``column=level``) and its rows."""
+    out = []
+    for s in ctx.slices:
+        values = win[s].astype(str).to_numpy()
+        for lvl in ctx.levels[s]:
+            mask = values == lvl
+            if mask.sum() >= ctx.min_size:
+                out.append((f"{s}={lvl}", mask))
+    return out
 
 
 def _volume(n: int, typical: float, gate: float) -> Check:
@@ -163,7 +183,7 @@ def _volume(n: int, typical: float, gate: float) -> Check:
 def _performance(w: Window, win: pd.DataFrame, m: str, cal: Any, thr: float,
                  metrics: list[EstimatedMetric], dom: Any, rng: np.random.Generator,
                  resamples: int, level: float, score_type: str,
-                 calibration_gate: float) -> None:
+                 calibration_gate: float, groups: list[tuple[str, Any]]) -> None:
     keep = win[score_col(m)].notna().to_numpy()
     if keep.sum() < 2 or score_type == "score":
         return
@@ -179,17 +199,25 @@ def _performance(w: Window, win: pd.DataFrame, m: str, cal: Any, thr: float,
         perf.reasons.append(f"the reference's recalibrated scores are poorly calibrated "
                             f"(debiased ECE {cal.ece:.3f} > {calibration_gate:g})")
     perf.trustworthy = not perf.reasons
+    if metrics:
+        for name, mask in groups:
+            rows = mask[keep]
+            if rows.sum() >= 2:
+                sl = labels[rows]
+                perf.slices[name] = estimate_slice(
+                    cal, scores[rows], sl if np.isfinite(sl).any() else None, metrics[0],
+                    rng=rng, resamples=resamples, level=level)
     w.performance.append(perf)
 
 
 def _far_outside(e: Any) -> bool:
-    """The realised value lies beyond the interval by more than half its width again
-    (about 4 standard errors from its centre: a chance of 1 in 10,000 when the estimate
-    holds and the realised value is near normal)."""
+    """The realised value lies beyond the interval by more than the interval's whole
+    width (about six standard errors from its centre). Far stricter than normal tails
+    need: a realised ROC AUC's tail is heavier than a normal one's."""
     if e.realised is None or e.estimate is None or e.low is None or e.high is None:
         return False
-    half = (e.high - e.low) / 2
-    return bool(e.realised < e.low - half or e.realised > e.high + half)
+    width = e.high - e.low
+    return bool(e.realised < e.low - width or e.realised > e.high + width)
 
 
 def _back_test(w: Window, perf: Any, tally: dict[str, list[int]], failed: dict[str, bool],
