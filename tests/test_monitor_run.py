@@ -243,3 +243,26 @@ def test_a_requirement_the_field_misses_alerts(tmp_path: Path) -> None:
     path = write_project(tmp_path, ref, requirements={"roc_auc": ">= 0.6"})
     res = _run(path, windows)
     assert not any(c.kind == "requirement" for w in res.windows for c in w.checks)
+
+
+def test_two_models_on_the_same_traffic_are_each_monitored(tmp_path: Path) -> None:
+    rng = np.random.default_rng(18)
+    ref = population(3000, rng)
+    ref["p_old"] = (ref["p_model"] * 0.5 + 0.1).round(4)  # a worse, miscalibrated model
+    data = {"table": "eval.parquet", "id": "row_id", "label": "label", "split": "split",
+            "models": {"model": "p_model", "old": "p_old"}}
+    path = write_project(tmp_path, ref, data=data,
+                         monitor={"model": None, "score": {"model": "p_model", "old": "p_old"}})
+    windows = []
+    for _ in range(3):
+        w = population(300, rng)
+        w["p_old"] = (w["p_model"] * 0.5 + 0.1).round(4)
+        windows.append(w)
+    res = _run(path, windows)
+    assert set(res.models) == {"model", "old"}
+    for w in res.windows:
+        assert [p.model for p in w.performance] == ["model", "old"]
+        assert {c.column for c in w.checks if c.kind == "score_shift"} == {"model", "old"}
+    # Recalibration on the reference makes the old model's scores usable for CBPE too.
+    old = [w.performance[1].estimates[0] for w in res.windows]
+    assert sum(bool(e.inside) for e in old) >= 2
