@@ -201,6 +201,29 @@ def plan(charter: Path, result: Path | None, as_json: bool, out: Path | None) ->
 
 
 @main.command()
+@click.argument("charter", type=click.Path(path_type=Path))
+@click.option("--log", "log", type=click.Path(path_type=Path), required=True,
+              help="The production log (Parquet or CSV): the time, features and scores "
+                   "named in the charter's monitor: section, labels where arrived.")
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=None, metavar="DIR",
+              help="Where monitor.json goes (default: mlscope-out/monitor/ next to the "
+                   "charter).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_guard
+def monitor(charter: Path, log: Path, out: Path | None, as_json: bool) -> int:
+    """Watch the model in production: each window of the log against the reference.
+
+    Input checks (missing values, ranges, new categories, shift per feature and slice),
+    output checks (score shift, positive rate, missing scores, feedback), performance
+    estimated before labels and back-tested when they arrive (docs/monitoring.md).
+    Exit code 0: no alert; 1: an alert was raised; 2: bad input.
+    """
+    from mlscope.cli_monitor import monitor_command
+
+    return monitor_command(charter, log, out, as_json)
+
+
+@main.command()
 @click.argument("portfolio", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None, metavar="DIR",
               help="Where portfolio.svg, portfolio.html and portfolio.json go "

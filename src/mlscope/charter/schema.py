@@ -25,6 +25,7 @@ from mlscope.charter.baselines_schema import (
 from mlscope.charter.costs import CostsSpec
 from mlscope.charter.guarantees import GuaranteesSpec
 from mlscope.charter.hitl import HumanInTheLoopSpec
+from mlscope.charter.monitor import MonitorSpec
 from mlscope.charter.planning import PlanningSpec
 from mlscope.charter.strict import StrictModel
 
@@ -493,6 +494,7 @@ class Charter(StrictModel):
     report: ReportSpec = Field(default_factory=ReportSpec)
     costs: CostsSpec | None = None
     human_in_the_loop: HumanInTheLoopSpec | None = None
+    monitor: MonitorSpec | None = None
 
     def metric_ids(self) -> list[str]:
         return [m.id for m in self.metrics]

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EvalTable", "attach_baselines", "base_frame", "check_splits", "file_columns",
     "file_fingerprint",
-    "open_evaluation", "qi", "ql",
+    "open_evaluation", "qi", "ql", "read_file",
 ]
 
 
@@ -114,6 +114,30 @@ def file_columns(path: Path) -> list[str]:
     try:
         seal(con, [path])
         return [str(r[0]) for r in con.execute(f"DESCRIBE {sql}").fetchall()]
+    except duckdb.Error as exc:
+        raise InputError(f"cannot read {path.name}: {_first_line(exc)}") from None
+    finally:
+        con.close()
+
+
+def read_file(path: Path, what: str = "data") -> pd.DataFrame:
+    """A whole Parquet or CSV file as a DataFrame, read on a sealed connection that may read
+    only this file (a production log for ``mlscope monitor``). No SQL of the user's runs.
+
+    Raises
+    ------
+    InputError
+        The file is missing, of an unknown kind, or unreadable.
+    """
+    if not path.exists():
+        raise InputError(f"{what} file not found: {path}")
+    if not path.is_file():
+        raise InputError(f"{what}: {path} is not a file")
+    sql = _reader_sql(path)
+    con = connect()
+    try:
+        seal(con, [path])
+        return con.execute(sql).fetchdf()
     except duckdb.Error as exc:
         raise InputError(f"cannot read {path.name}: {_first_line(exc)}") from None
     finally:

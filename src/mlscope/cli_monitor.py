@@ -1,0 +1,121 @@
+"""``mlscope monitor CHARTER --log PATH``: the charter's model in production.
+
+Reads the log (Parquet or CSV, on a sealed connection that reads only that file), checks
+each window against the charter's reference split (:mod:`mlscope.monitor`), writes
+``monitor.json`` into ``--out`` (default ``mlscope-out/monitor/`` beside the charter) and
+prints windows × status and each alert with its reason. Exit 0: no alert; 1: an alert was
+raised (as ``mlscope check`` exits 1 when a gate fails, so a scheduled job can page); 2: bad
+input (a missing column, an unparsable timestamp, an empty log), with the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from mlscope.monitor import MonitorResult
+
+__all__ = ["monitor_command", "render_monitor"]
+
+_STATUS = {"ok": ("✓ ok", "green"), "alert": ("✗ alert", "red"),
+           "untrusted": ("? estimate not trustworthy", "yellow")}
+# At most this many alerts are printed per window (monitor.json holds all of them).
+_SHOWN = 6
+
+
+def _wrapped(con: Console, head: str, colour: str, text: str, indent: int = 8) -> None:
+    """``head`` (coloured) and ``text``, wrapped to the console's width with a hanging
+    indent; both are the user's text, printed escaped."""
+    width = max(40, min(con.width, 100) - indent)
+    lines = textwrap.wrap(f"{head} {text}", width, subsequent_indent="  ") or [head]
+    first = lines[0][len(head):]
+    con.print(" " * indent + f"[{colour}]{escape(head)}[/]{escape(first)}")
+    for line in lines[1:]:
+        con.print(" " * indent + escape(line))
+
+
+def _fmt(x: float | None, pct: bool = False) -> str:
+    if x is None:
+        return "–"
+    return f"{x:.1%}" if pct else f"{x:.3f}"
+
+
+def render_monitor(res: MonitorResult, con: Console) -> None:
+    """Windows × status, the performance estimate per window, and the alerts' reasons."""
+    con.print(f"[bold]Monitor of {escape(res.project)}[/]  ·  {len(res.windows)} window(s) "
+              f"({escape(str(res.window.get('by')))}"
+              + (f", {res.window['every']}" if res.window.get("every") else
+                 f", {res.window.get('rows')} rows") + ")")
+    con.print(f"  reference: split {escape(str(res.reference['split']))} "
+              f"({res.reference['rows']:,} rows)")
+    for m, info in res.models.items():
+        con.print(f"  model {escape(m)}: threshold {info['threshold']:g} "
+                  f"({escape(str(info['threshold_from']))})")
+    con.print()
+    for w in res.windows:
+        mark, colour = _STATUS[w.status]
+        perf = ""
+        for p in w.performance:
+            e = p.estimates[0] if p.estimates else None
+            if e is None:
+                continue
+            if not p.trustworthy:
+                perf += f"  {escape(e.metric)}: not trustworthy"
+            else:
+                perf += (f"  {escape(e.metric)} ≈ {_fmt(e.estimate)} "
+                         f"{escape(f'[{_fmt(e.low)}, {_fmt(e.high)}]')}")
+            if e.realised is not None:
+                perf += f" real {_fmt(e.realised)}"
+        start = w.start[:16].replace("T", " ")
+        con.print(f"  #{w.index:<3} {escape(start)} {w.rows:>6,}  [{colour}]{mark}[/]{perf}")
+        for c in w.alerts[:_SHOWN]:
+            where = "" if c.slice == "all" else f" [{c.slice}]"
+            _wrapped(con, c.kind, "red", f"{c.column}{where}: {c.reason}")
+        if len(w.alerts) > _SHOWN:
+            con.print(f"        … and {len(w.alerts) - _SHOWN} more (monitor.json)", style="dim")
+        for p in w.performance:
+            for r in p.reasons:
+                _wrapped(con, p.model + ":", "yellow", r)
+    con.print()
+    for b in res.back_tests:
+        if b.windows:
+            verdict = "[red]failed[/]" if b.failed else "[green]holds[/]"
+            con.print(f"back-test of {escape(b.model)}'s {escape(b.metric)}: outside its "
+                      f"interval in {b.outside} of {b.windows} labelled window(s) ({verdict})")
+    for text in res.warnings:
+        con.print(f"[yellow]warning:[/] {escape(text)}")
+    n = len(res.alerting)
+    colour = "red" if n else "green"
+    con.print(f"[bold {colour}]{n} of {len(res.windows)} window(s) raised an alert[/]")
+
+
+def monitor_command(charter: Path, log: Path, out: Path | None, as_json: bool,
+                    console: Console | None = None) -> int:
+    """Run ``mlscope monitor``; returns the exit code (0 no alert, 1 an alert).
+
+    Raises
+    ------
+    InputError, CharterError
+        The charter, its ``monitor:`` section or the log cannot be used (exit 2).
+    """
+    from mlscope.charter import load_charter
+    from mlscope.data.source import file_fingerprint, read_file
+    from mlscope.monitor import monitor
+
+    con = console or Console(highlight=False, soft_wrap=True)
+    ch = load_charter(charter)
+    frame = read_file(log, "--log")
+    res = monitor(ch, charter, frame, log_info=file_fingerprint(log))
+    folder = out if out is not None else charter.parent / "mlscope-out" / "monitor"
+    path = res.write(folder)
+    if as_json:
+        # Plain print: rich would wrap long lines and break the JSON for a pipe.
+        print(json.dumps(res.to_dict(), indent=2, ensure_ascii=False))
+        return res.exit_code
+    render_monitor(res, con)
+    con.print(f"wrote {escape(str(path))}")
+    return res.exit_code

@@ -1,0 +1,246 @@
+"""What a monitor run compares with: the charter's ``monitor:`` section resolved against the
+reference (a split of the charter's data) and the production log.
+
+Every mistake here is an :class:`~mlscope.errors.InputError` naming the key or the log's
+column and the fix (``mlscope monitor`` exits 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlscope.charter.monitor import MonitorSpec
+from mlscope.charter.schema import Charter, LearnedBaseline
+from mlscope.errors import InputError, did_you_mean
+from mlscope.metrics.registry import get_metric
+from mlscope.metrics.stats import BinaryStats, binary_stats
+from mlscope.monitor.checks import score_col
+from mlscope.monitor.performance import EstimatedMetric
+
+__all__ = ["Setup", "check_log", "estimated_metrics", "load_reference", "resolve"]
+
+LABEL = "__label"
+# Metrics the monitor estimates for a binary model besides the charter's own.
+_DEFAULT_METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1")
+
+
+@dataclass
+class Setup:
+    """The resolved section: models and their log columns, features, slices, reference."""
+
+    spec: MonitorSpec
+    models: dict[str, str]  # model -> its score column in the log
+    reference_columns: dict[str, str]  # model -> its score column in the charter's data
+    features: list[str]
+    slices: list[str]
+    reference_split: str
+
+
+def _fix_key(key: str) -> str:
+    return f"monitor.{key}"
+
+
+def resolve(charter: Charter) -> Setup:
+    """The ``monitor:`` section against the rest of the charter (no data read yet)."""
+    spec = charter.monitor
+    if spec is None:
+        raise InputError("the charter has no `monitor:` section; add one naming at least the "
+                         "log's time column and the model, e.g. `monitor: {timestamp: "
+                         "served_at, model: <model>}` (docs/monitoring.md)")
+    wide = {m: c for m, c in (charter.data.models or {}).items() if isinstance(c, str)}
+    if not wide:
+        raise InputError("`mlscope monitor` reads the reference scores from `data.models` "
+                         "(one score column per model in data.table); this charter names "
+                         "none; give the models as `data.models: {<model>: <column>}`")
+    if isinstance(spec.score, dict):
+        named = dict(spec.score)
+    else:
+        model = spec.model or next(iter(wide))
+        named = {model: spec.score or wide.get(model, "")}
+    for m in named:
+        if m not in wide:
+            raise InputError(f"`{_fix_key('model')}: {m}` is not a model of data.models"
+                             f"{did_you_mean(m, list(wide))} (models: {', '.join(wide)})")
+    if charter.task != "binary":
+        raise InputError(f"`mlscope monitor` supports the binary task for now, and this "
+                         f"charter's task is `{charter.task}`; remove the `monitor:` section "
+                         "or monitor a binary model")
+    features = list(spec.features) if spec.features is not None else _default_features(charter)
+    if not features:
+        raise InputError("the monitor has no features to watch: the charter names no slice "
+                         "columns and no baseline features; list them as "
+                         "`monitor.features: [<column>, ...]`")
+    split = spec.reference or charter.splits.report or charter.splits.selection
+    return Setup(spec, named, {m: wide[m] for m in named}, features,
+                 list(charter.slices.columns), split)
+
+
+def _default_features(charter: Charter) -> list[str]:
+    out = list(charter.slices.columns)
+    for b in charter.baselines.values():
+        if isinstance(b, LearnedBaseline):
+            out.extend(f for f in b.features if not any(ch in f for ch in "*?["))
+    return list(dict.fromkeys(out))
+
+
+def load_reference(charter: Charter, base_dir: Path, setup: Setup) -> pd.DataFrame:
+    """The reference split's rows: features, slices, each model's score and the label."""
+    from mlscope.data.source import base_frame, open_evaluation
+
+    t = open_evaluation(charter, base_dir)
+    try:
+        if setup.reference_split not in t.splits:
+            raise InputError(f"`monitor.reference: {setup.reference_split}` is not a split of "
+                             f"the data{did_you_mean(setup.reference_split, t.splits)} "
+                             f"(splits: {', '.join(t.splits)}); name a split that holds "
+                             "rows scored like production (default: splits.report)")
+        cols = list(dict.fromkeys(setup.features + setup.slices
+                                  + list(setup.reference_columns.values())))
+        df = base_frame(t, cols, role="monitor (the reference)")
+    finally:
+        t.con.close()
+    df = df[df["__split"].astype(str) == setup.reference_split].reset_index(drop=True)
+    out = df[list(dict.fromkeys(setup.features + setup.slices))].copy()
+    for m, c in setup.reference_columns.items():
+        out[score_col(m)] = pd.to_numeric(df[c], errors="coerce").astype(np.float64)
+    out[LABEL] = pd.to_numeric(df[LABEL], errors="coerce").astype(np.float64)
+    return out
+
+
+def check_log(log: pd.DataFrame, setup: Setup, label_positive: Any) -> pd.DataFrame:
+    """The log's columns renamed as the reference's, each named column checked present."""
+    spec = setup.spec
+    cols = [str(c) for c in log.columns]
+    if not len(log):
+        raise InputError("the log has no rows; pass a log with the rows scored in production")
+
+    def need(c: str, key: str) -> None:
+        if c not in cols:
+            shown = ", ".join(cols[:12]) + (", …" if len(cols) > 12 else "")
+            raise InputError(f"column `{c}` ({_fix_key(key)}) is not in the log"
+                             f"{did_you_mean(c, cols)} (columns: {shown}); rename the column "
+                             f"or set `{_fix_key(key)}` to the log's name for it")
+
+    need(spec.timestamp, "timestamp")
+    for c in setup.features:
+        need(c, "features")
+    for c in setup.slices:
+        need(c, "features (a slice column of the charter)")
+    for c in setup.models.values():
+        need(c, "score")
+    for c in spec.feedback:
+        need(c, "feedback")
+    if spec.label is not None:
+        need(spec.label, "label")
+    out = log[list(dict.fromkeys([spec.timestamp, *setup.features, *setup.slices,
+                                  *spec.feedback]))].copy()
+    for m, c in setup.models.items():
+        s = pd.to_numeric(log[c], errors="coerce")
+        if s.isna().sum() > log[c].isna().sum():
+            raise InputError(f"column `{c}` (the score of `{m}`) holds values that are not "
+                             "numbers; log the model's score as a number (empty when it "
+                             "returned none)")
+        out[score_col(m)] = s.astype(np.float64)
+    out[LABEL] = _labels(log[spec.label], label_positive) if spec.label else np.nan
+    return out
+
+
+def _labels(col: pd.Series, positive: Any) -> pd.Series:
+    """Late labels as 1.0 / 0.0, NaN where not arrived."""
+    if positive is not None:
+        known = col.notna()
+        return pd.Series(np.where(known, (col.astype(str) == str(positive)).astype(float),
+                                  np.nan), index=col.index)
+    v = pd.to_numeric(col.map(lambda x: float(x) if isinstance(x, bool) else x),
+                      errors="coerce")
+    bad = col.notna() & ~v.isin([0.0, 1.0])
+    if bad.any():
+        raise InputError(f"label column `{col.name}` (monitor.label) holds "
+                         f"`{col[bad].iloc[0]}`; labels are 0/1 (or name the positive "
+                         "class in `data.positive`), empty where not arrived yet")
+    return v.astype(np.float64)
+
+
+def _stats(ref: pd.DataFrame, m: str, score_type: str) -> BinaryStats:
+    keep = ref[[score_col(m), LABEL]].dropna()
+    st = binary_stats(keep[LABEL].to_numpy(), keep[score_col(m)].to_numpy())
+    return BinaryStats(st.scores, st.pos, st.neg, st.n_rows, score_type=score_type)
+
+
+def threshold_of(charter: Charter, ref: pd.DataFrame, m: str) -> tuple[float, str]:
+    """The model's operating threshold and where it comes from: ``monitor.threshold``, else
+    the first charter metric with a numeric ``threshold``, else the first operating-point
+    metric's choice on the reference, else 0.5."""
+    if charter.monitor is not None and charter.monitor.threshold is not None:
+        return float(charter.monitor.threshold), "monitor.threshold"
+    score_type = charter.data.score_type
+    for e in charter.metrics:
+        if e.metric is None:
+            continue
+        spec = get_metric(e.metric)
+        t = e.params.get("threshold")
+        if isinstance(t, int | float) and not isinstance(t, bool):
+            return float(t), f"metric `{e.id}`"
+        if t == "optimize" or spec.is_operating_point(e.params):
+            try:
+                params = spec.resolve_params(e.params, score_type=score_type, task="binary")
+                assert spec.chooser is not None or t == "optimize"
+                from mlscope.metrics.binary import best_threshold
+
+                thr = float(best_threshold(spec.name, _stats(ref, m, score_type), **params))
+            except (InputError, ValueError, AssertionError):
+                continue
+            if np.isfinite(thr):
+                return thr, f"metric `{e.id}` (chosen on the reference)"
+    return 0.5, "default 0.5"
+
+
+def estimated_metrics(charter: Charter, ref: pd.DataFrame, m: str, threshold: float
+                      ) -> tuple[list[EstimatedMetric], list[str]]:
+    """The metrics estimated for model ``m``: the charter's registry metrics that a
+    binary confusion or ranking gives (operating points at their threshold chosen on the
+    reference), then ROC AUC and accuracy, precision, recall and F1 at the threshold.
+    Returns the metrics and a note for each charter metric left out."""
+    out: list[EstimatedMetric] = []
+    notes: list[str] = []
+    seen: set[str] = set()
+    score_type = charter.data.score_type
+
+    def add(mid: str, name: str, params: dict[str, Any]) -> None:
+        out.append(EstimatedMetric(mid, partial(get_metric(name).fn, **params)))
+        seen.add(mid)
+
+    for e in charter.metrics:
+        if e.metric is None:
+            notes.append(f"`{e.id}` is a custom metric: not estimated")
+            continue
+        spec = get_metric(e.metric)
+        try:
+            params = spec.resolve_params(e.params, score_type=score_type, task="binary")
+        except InputError as exc:
+            notes.append(f"`{e.id}` not estimated ({exc})")
+            continue
+        if any(k in params for k in ("tp", "fp", "fn", "tn", "matrix", "error")):
+            notes.append(f"`{e.id}` needs costs or error columns: not estimated")
+            continue
+        if params.get("threshold") == "optimize" or spec.is_operating_point(params):
+            try:
+                from mlscope.metrics.binary import best_threshold
+
+                thr = float(best_threshold(spec.name, _stats(ref, m, score_type), **params))
+            except (ValueError, ZeroDivisionError):
+                notes.append(f"`{e.id}`: no threshold on the reference; not estimated")
+                continue
+            params = {**params, "threshold": thr}
+        add(e.id, spec.name, params)
+    for name in _DEFAULT_METRICS:
+        mid = name if name == "roc_auc" else f"{name}@{threshold:g}"
+        if mid not in seen and name not in seen:
+            add(mid, name, {} if name == "roc_auc" else {"threshold": threshold})
+    return out, notes
