@@ -80,16 +80,34 @@ def _memory_total() -> int | None:
     return int(psutil.virtual_memory().total)
 
 
+def _proc_stat_busy() -> float | None:
+    """CPU seconds the whole machine spent busy, from /proc/stat (Linux), as psutil
+    counts them (user, nice, system, irq, softirq, steal); None elsewhere."""
+    try:
+        first = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        return None
+    if not first or first[0] != "cpu" or len(first) < 9:
+        return None
+    # cpu user nice system idle iowait irq softirq steal ...
+    return sum(int(first[i]) for i in (1, 2, 3, 6, 7, 8)) / ticks
+
+
 def cpu_snapshot() -> tuple[float, float, float] | None:
     """(CPU seconds the whole machine spent busy, CPU seconds of this process and its
-    finished children, wall clock), or None without psutil."""
+    finished children, wall clock), or None without psutil or Linux's /proc/stat."""
     try:
         import psutil
     except ImportError:
-        return None
-    c = psutil.cpu_times()
-    busy = sum(getattr(c, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq",
-                                             "steal"))
+        busy_or_none = _proc_stat_busy()
+        if busy_or_none is None:
+            return None
+        busy = busy_or_none
+    else:
+        c = psutil.cpu_times()
+        busy = sum(getattr(c, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq",
+                                                 "steal"))
     own = 0.0
     for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
         usage = resource.getrusage(who)
