@@ -240,30 +240,29 @@ def _separated(x: FloatArray, pos: FloatArray, neg: FloatArray) -> npt.NDArray[n
 
 def _loglik(a: FloatArray, b: FloatArray, x: FloatArray, pos: FloatArray,
             neg: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """The log-likelihood at ``(a, b)``, and the linear predictor ``a + b·x`` it used.
+    """The log-likelihood at ``(a, b)``, and the linear predictor ``η = a + b·x`` it used.
 
-    ``−Σ [pos · log(1 + e^(−η)) + neg · log(1 + e^η)]``, with both terms from one
-    ``logaddexp`` per distinct score: ``L = logaddexp(0, −|η|) = log1p(exp(−|η|))`` is what
-    NumPy's ``logaddexp(0, ±η)`` computes for its smaller term, and the larger one is
-    ``|η| + L`` (its other branch: ``y + log1p(exp(x − y))``), so the sums are the same
-    bits as two ``logaddexp`` calls, at about half the cost (checked in the tests).
+    ``−Σ [pos · log(1 + e^(−η)) + neg · log(1 + e^η)]``, both terms from one ``logaddexp``
+    per distinct score: NumPy's ``logaddexp(0, ±η)`` is ``L = log1p(exp(−|η|))`` for its
+    smaller term and ``|η| + L`` for the larger, and ``L = logaddexp(0, −|η|)``; so the
+    terms are ``L + max(∓η, 0)``, the same bits as two ``logaddexp`` calls (checked in the
+    tests) at about half the cost: ``logaddexp`` is scalar code, the rest vectorised.
     """
     eta = b[..., None] * x
     eta += a[..., None]
-    mag = np.abs(eta)
-    small = np.negative(mag)
-    np.logaddexp(0.0, small, out=small)  # L
-    mag += small  # |η| + L
-    up = eta > 0
-    # η > 0: log(1 + e^(−η)) = L and log(1 + e^η) = η + L; η ≤ 0 the other way round
-    # (η = 0: both are log 2, which L is then).
-    t_pos = np.where(up, small, mag)
-    t_pos *= pos
-    t_neg = np.where(up, mag, small)
-    t_neg *= neg
-    t_pos += t_neg
+    big = np.abs(eta)
+    np.negative(big, out=big)
+    L = np.logaddexp(0.0, big, out=big)
+    term = np.negative(eta)
+    np.maximum(term, 0.0, out=term)
+    term += L
+    term *= pos  # pos · log(1 + e^(−η))
+    other = np.maximum(eta, 0.0)
+    other += L
+    other *= neg  # neg · log(1 + e^η)
+    term += other
     # Σ(−v) is −Σv exactly (negation commutes with rounding): no negated array.
-    return np.asarray(-t_pos.sum(axis=-1), dtype=np.float64), eta
+    return np.asarray(-term.sum(axis=-1), dtype=np.float64), eta
 
 
 def recalibration(stats: BinaryStats) -> tuple[FloatArray, FloatArray]:
