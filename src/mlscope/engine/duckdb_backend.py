@@ -195,10 +195,13 @@ def _named(exprs: list[str]) -> list[str]:
 
 
 def aggregate_binary(
-    t: EvalTable, groupings: Sequence[Grouping], splits: Sequence[str], levels: list[list[str]]
+    t: EvalTable, groupings: Sequence[Grouping], splits: Sequence[str], levels: list[list[str]],
+    models: Sequence[int] | None = None,
 ) -> dict[CellKey, tuple[SliceCell, BinaryStats]]:
-    """Exact per-score histograms of positives and negatives for every split/model/slice."""
-    unpivot = {m: t.score_col(m) for m in range(len(t.models))}
+    """Exact per-score histograms of positives and negatives for every split/model/slice
+    (of ``models`` only, when given: one query's result then holds those models' rows)."""
+    unpivot = {m: t.score_col(m)
+               for m in (range(len(t.models)) if models is None else models)}
     hists = _histograms(
         t, groupings, splits, levels, unpivot, "v", _named(BINARY_SUMS),
         extra_cols=", __label AS y",
