@@ -77,9 +77,14 @@ def sql_point(
     out = {s: SplitStatistics() for s in splits}
     agg: Mapping[Any, tuple[SliceCell, Any]]
     first = 0 if model is None else model
-    if t.task == "binary":
-        agg = (backend.aggregate_binary(t, groupings, splits, levels) if model is None
-               else backend.aggregate_binary(t, groupings, splits, levels, models=[model]))
+    if t.task == "binary" and model is not None:
+        # One query per grouping: a query's result (one row per cell and distinct score,
+        # fetched whole) is then a grouping's, at the cost of reading the columns again.
+        agg = {}
+        for g in groupings:
+            agg.update(backend.aggregate_binary(t, [g], splits, levels, models=[model]))
+    elif t.task == "binary":
+        agg = backend.aggregate_binary(t, groupings, splits, levels)
     elif t.task == "regression":
         agg = backend.aggregate_regression(t, groupings, splits, levels)
     else:
