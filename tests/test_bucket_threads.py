@@ -83,7 +83,8 @@ def test_threaded_bucket_replicates_equal_the_serial_loop(
         got: dict[tuple[int, str], BinaryStats] = {}
         for batch in resample.bucket_replicates(eng, "validation", 1, 40, 7, 32, 16, edges,
                                                 lambda *a: None):
-            assert batch.centred and len(batch.models) == 1
+            assert batch.centred
+            assert len(batch.models) == 1
             got.update(batch.stats.task)
         assert set(got) == set(want)
         for key, a in got.items():

@@ -69,7 +69,8 @@ def _reference_recalibration(stats: BinaryStats) -> tuple[np.ndarray, np.ndarray
             if bool(accepted.all()):
                 break
             step /= 2.0
-        small = (np.abs(da) <= 1e-10 * (1.0 + np.abs(a))) & (np.abs(db) <= 1e-10 * (1.0 + np.abs(b)))
+        small = ((np.abs(da) <= 1e-10 * (1.0 + np.abs(a)))
+                 & (np.abs(db) <= 1e-10 * (1.0 + np.abs(b))))
         done = done | small | ~good
     ok = ok & np.isfinite(a) & np.isfinite(b)
     return np.where(ok, a, np.nan), np.where(ok, b, np.nan)
@@ -149,4 +150,6 @@ def test_reliability_figures_equal_the_three_functions(case: dict) -> None:  # t
         assert np.array_equal(e1, ece(st, bins), equal_nan=True)
         assert np.array_equal(e2, ece_debiased(st, bins), equal_nan=True)
         bm, br, bw = reliability_bins(st, bins)
-        assert np.array_equal(mp, bm) and np.array_equal(rate, br) and np.array_equal(w, bw)
+        assert np.array_equal(mp, bm)
+        assert np.array_equal(rate, br)
+        assert np.array_equal(w, bw)

@@ -40,17 +40,20 @@ def test_duckdb_per_model_equals_all_models(tmp_path: Path, weighted: bool) -> N
                   fixed_edges=frozenset(), loss_terms=frozenset(),
                   per_row_probability=frozenset())
     st = DuckDBEngine().aggregate(t, req, lambda *a: None)
-    assert isinstance(st, DuckDBStatistics) and st.per_model
+    assert isinstance(st, DuckDBStatistics)
+    assert st.per_model
     for mi in [0, 1, 2, 0]:  # model 0 twice: handed out, then queried again
         per = st.model(mi)
         for s in splits:
             want = {k: v for k, v in everything[s].task.items() if k[0] == mi}
             got = per[s].task
-            assert set(got) == set(want) and want
+            assert set(got) == set(want)
+            assert want
             for k, a in got.items():
                 b = want[k]
                 assert a.n_rows == b.n_rows
                 assert np.array_equal(a.scores, b.scores)
-                assert np.array_equal(a.pos, b.pos) and np.array_equal(a.neg, b.neg)
+                assert np.array_equal(a.pos, b.pos)
+                assert np.array_equal(a.neg, b.neg)
             assert per[s].sizes == everything[s].sizes
             assert per[s].cells == everything[s].cells

@@ -100,7 +100,7 @@ class BinaryStats:
             got = (np.asarray(self.pos.sum(axis=-1), dtype=np.float64),
                    np.asarray(self.neg.sum(axis=-1), dtype=np.float64))
             object.__setattr__(self, "_totals_kept", got)
-        return got  # type: ignore[no-any-return]
+        return got
 
     def merge(self, other: BinaryStats) -> BinaryStats:
         """Statistics of the union of two disjoint row sets."""
