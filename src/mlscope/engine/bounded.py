@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 __all__ = ["boundary_interval", "clip", "difference_bounds", "logit_interval", "mover",
            "wilson"]
 
@@ -132,8 +134,12 @@ def effective_trials(name: str, stats: object, threshold: float | None) -> float
         if kind == "predicted":
             if threshold is None:
                 return None
-            at = stats.scores >= threshold
-            return float((stats.pos[..., at] + stats.neg[..., at]).sum())
+            if math.isnan(threshold):
+                return 0.0  # no score is at or above NaN
+            # Scores are distinct and descending: those at or above the threshold are the
+            # first k (a view; the same elements, in the same order, as a boolean mask).
+            k = int(np.searchsorted(-stats.scores, -threshold, side="right"))
+            return float((stats.pos[..., :k] + stats.neg[..., :k]).sum())
         if name in _SMALLER_CLASS:
             counts = [c for c in (pos, neg) if c > 0]
             return min(counts) if counts else None

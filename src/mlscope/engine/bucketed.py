@@ -31,7 +31,8 @@ import numpy.typing as npt
 
 from mlscope.metrics.stats import BinaryStats
 
-__all__ = ["BinnedScores", "bin_scores", "bucketed_binary_cells", "cells_from_bucket_histogram"]
+__all__ = ["BinnedScores", "bin_scores", "bucketed_binary_cells", "cells_from_bucket_histogram",
+           "edge_sample"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -58,18 +59,31 @@ class BinnedScores:
         return int(self.values.size)
 
 
+def edge_sample(n: int, rng: np.random.Generator) -> npt.NDArray[np.int64] | None:
+    """The rows whose scores place the quantile edges of :func:`bin_scores` (None: all).
+
+    Drawn apart from the binning so that a caller binning several models on threads draws
+    the samples first, in model order: the same draws as binning them one after another.
+    """
+    return None if n <= _EDGE_SAMPLE else rng.integers(0, n, _EDGE_SAMPLE)
+
+
 def bin_scores(
-    score: FloatArray, n_bins: int, thresholds: Iterable[float], rng: np.random.Generator
+    score: FloatArray, n_bins: int, thresholds: Iterable[float],
+    rng: np.random.Generator | None, *, sample: npt.NDArray[np.int64] | None = None,
 ) -> BinnedScores:
     """Bin ``score`` at (sampled) quantiles plus every threshold as an exact edge.
 
     A row is in bin ``k`` when ``edges[k-1] <= score < edges[k]``, so for a threshold ``t``
     that is an edge, the bins at or above it hold exactly the rows with ``score >= t``:
-    the rule of every threshold metric.
+    the rule of every threshold metric. The quantiles are those of the rows ``sample``
+    (from :func:`edge_sample`) when given, else of a sample drawn from ``rng`` now.
     """
     n = score.size
-    sample = score if n <= _EDGE_SAMPLE else score[rng.integers(0, n, _EDGE_SAMPLE)]
-    qs = np.quantile(sample, np.linspace(0.0, 1.0, n_bins + 1)[1:-1])
+    if sample is None and rng is not None:
+        sample = edge_sample(n, rng)
+    sample_scores = score if sample is None else score[sample]
+    qs = np.quantile(sample_scores, np.linspace(0.0, 1.0, n_bins + 1)[1:-1])
     edges = np.unique(np.concatenate([qs, np.asarray(list(thresholds), dtype=np.float64)]))
     raw = np.searchsorted(edges, score, side="right")
     counts = np.bincount(raw, minlength=edges.size + 1)

@@ -79,7 +79,12 @@ def _histograms(
         f"AS INTEGER) AS k{i}"
         for i in range(n_c)
     ] + [f"{t.where_col(j)} AS q{j}" for j in range(n_p)]
-    dims = [f"k{i}" for i in range(n_c)] + [f"q{j}" for j in range(n_p)]
+    # Only the columns some grouping uses (GROUPING() refuses others, and a query may be
+    # asked for one grouping).
+    used_dims = {f"k{i}" for g in groupings for i in g.columns} | {
+        f"q{g.where}" for g in groupings if g.where is not None}
+    dims = [d for d in [f"k{i}" for i in range(n_c)] + [f"q{j}" for j in range(n_p)]
+            if d in used_dims]
     names = ", ".join(f"{col} AS x{key}" for key, col in unpivot.items())
     inner = (
         f"SELECT CAST(list_position({split_list}, __split) - 1 AS INTEGER) AS sp, "
@@ -96,7 +101,7 @@ def _histograms(
         cols = [f"k{i}" for i in g.columns] + ([f"q{g.where}"] if g.where is not None else [])
         sets.append("(" + ", ".join(["sp", "key", *cols, "val"]) + ")")
     grouping_fn = f"GROUPING({', '.join(dims)})" if dims else "0"
-    having = " AND ".join(f"(q{j} IS NULL OR q{j})" for j in range(n_p)) or "true"
+    having = " AND ".join(f"({d} IS NULL OR {d})" for d in dims if d[0] == "q") or "true"
     sql = (
         f"SELECT {grouping_fn} AS g, sp, key, {', '.join([*dims, ''])} val, "
         f"{', '.join(sum_exprs)} FROM (SELECT *, {value_expr} AS val FROM ({unp})) "
@@ -195,10 +200,13 @@ def _named(exprs: list[str]) -> list[str]:
 
 
 def aggregate_binary(
-    t: EvalTable, groupings: Sequence[Grouping], splits: Sequence[str], levels: list[list[str]]
+    t: EvalTable, groupings: Sequence[Grouping], splits: Sequence[str], levels: list[list[str]],
+    models: Sequence[int] | None = None,
 ) -> dict[CellKey, tuple[SliceCell, BinaryStats]]:
-    """Exact per-score histograms of positives and negatives for every split/model/slice."""
-    unpivot = {m: t.score_col(m) for m in range(len(t.models))}
+    """Exact per-score histograms of positives and negatives for every split/model/slice
+    (of ``models`` only, when given: one query's result then holds those models' rows)."""
+    unpivot = {m: t.score_col(m)
+               for m in (range(len(t.models)) if models is None else models)}
     hists = _histograms(
         t, groupings, splits, levels, unpivot, "v", _named(BINARY_SUMS),
         extra_cols=", __label AS y",

@@ -68,12 +68,22 @@ def choose_engine(name: str, *, binned: int | None = None,
 
 def sql_point(
     t: EvalTable, groupings: list[Grouping], splits: list[str], levels: list[list[str]],
-    backend: Any = ddb,
+    backend: Any = ddb, *, model: int | None = None, errors: bool = True,
 ) -> dict[str, SplitStatistics]:
-    """Point statistics from an SQL engine: ``backend`` is duckdb_backend or spark_backend."""
+    """Point statistics from an SQL engine: ``backend`` is duckdb_backend or spark_backend.
+
+    ``model``: a binary task's statistics of that model only (DuckDB); ``errors``: also the
+    error columns' statistics (of every model)."""
     out = {s: SplitStatistics() for s in splits}
     agg: Mapping[Any, tuple[SliceCell, Any]]
-    if t.task == "binary":
+    first = 0 if model is None else model
+    if t.task == "binary" and model is not None:
+        # One query per grouping: a query's result (one row per cell and distinct score,
+        # fetched whole) is then a grouping's, at the cost of reading the columns again.
+        agg = {}
+        for g in groupings:
+            agg.update(backend.aggregate_binary(t, [g], splits, levels, models=[model]))
+    elif t.task == "binary":
         agg = backend.aggregate_binary(t, groupings, splits, levels)
     elif t.task == "regression":
         agg = backend.aggregate_regression(t, groupings, splits, levels)
@@ -81,9 +91,11 @@ def sql_point(
         agg = {}
     for (split, m, skey), (cell, st) in agg.items():
         out[split].task[(m, skey)] = st
-        if m == 0:
+        if m == first:
             out[split].sizes[skey] = st.n_rows
             out[split].cells[skey] = cell
+    if not errors:
+        return out
     nm = max(len(t.models), 1)
     for (split, key, skey), (cell, est) in backend.aggregate_errors(
         t, groupings, splits, levels
@@ -161,6 +173,37 @@ class NumpyEngine:
         return st
 
 
+@dataclass
+class DuckDBStatistics(RowStatistics):
+    """:class:`RowStatistics` whose binary point statistics DuckDB aggregates one model at
+    a time, when :meth:`model` asks for it (``per_model``)."""
+
+    per_model: bool = False
+
+    def model(self, mi: int) -> dict[str, SplitStatistics]:
+        if not self.per_model or self.exact:
+            return super().model(mi)
+        req = self.request
+        out: dict[str, SplitStatistics] = {}
+        fresh = None
+        for split in req.eval_splits:
+            kept = self.point[split]
+            task = {k: v for k, v in kept.task.items() if k[0] == mi}
+            if task:
+                # Handed out once (model 0's, from the aggregate stage): then dropped.
+                for k in task:
+                    del kept.task[k]
+            else:
+                if fresh is None:
+                    fresh = sql_point(self.table, req.groupings, req.eval_splits,
+                                      req.levels, ddb, model=mi, errors=False)
+                task = fresh[split].task
+            out[split] = SplitStatistics(
+                task=task, errors={k: v for k, v in kept.errors.items() if k[1] == mi},
+                sizes=kept.sizes, cells=kept.cells)
+        return out
+
+
 class DuckDBEngine(NumpyEngine):
     """The point statistics aggregated in DuckDB (spilling to disk past memory); only the
     splits with intervals are read into memory, for the bootstrap. Multiclass statistics
@@ -170,14 +213,22 @@ class DuckDBEngine(NumpyEngine):
 
     def aggregate(self, t: EvalTable, request: Request, tick: Progress) -> Statistics:
         req = request
-        st = RowStatistics(t, req)
+        st = DuckDBStatistics(t, req)
         # Multiclass statistics and custom metrics (Python functions of the rows) need every
         # row in memory: those runs aggregate as the numpy engine does.
         in_memory = t.task == "multiclass" or req.custom
         rows = (fetch_rows(t, req.eval_splits, req.levels) if in_memory
                 else fetch_rows(t, req.boot_splits, req.levels) if req.n_boot > 0 else {})
         st.resampling = _resampling(_rows_in_memory(st, rows, exact=in_memory, tick=tick))
-        if not in_memory:
+        if not in_memory and t.task == "binary" and len(t.models) > 1:
+            # One query per model, each when the metrics stage asks for that model: memory
+            # holds one model's histograms and one query's result, not every model's.
+            # Model 0's query runs now (it gives the cells and their sizes) and is handed
+            # out once.
+            st.point.update(sql_point(t, req.groupings, req.eval_splits, req.levels, ddb,
+                                      model=0))
+            st.per_model = True
+        elif not in_memory:
             st.point.update(sql_point(t, req.groupings, req.eval_splits, req.levels, ddb))
         return st
 

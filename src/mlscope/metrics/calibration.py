@@ -61,6 +61,7 @@ __all__ = [
     "ece_debiased",
     "recalibration",
     "reliability_bins",
+    "reliability_figures",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -70,15 +71,21 @@ _MAX_ITER = 100
 _TOL = 1e-10
 
 
-def _ascending(stats: BinaryStats) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """``(p, x, pos, neg)`` in ascending order of probability: ``x`` is the log-odds."""
+def _ascending(stats: BinaryStats, *, log_odds: bool = True
+               ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """``(p, x, pos, neg)`` in ascending order of probability: ``x`` is the log-odds
+    (an empty array when ``log_odds`` is False: the bins do not read it, and its two
+    logarithms per distinct score are most of this function's cost)."""
     if stats.score_type == "logit":
         x = np.asarray(stats.scores, dtype=np.float64)[::-1]
         p = probability(x, "logit")
     else:
         p = np.asarray(stats.scores, dtype=np.float64)[::-1]
-        q = np.clip(p, _EPS, 1.0 - _EPS)
-        x = np.log(q) - np.log1p(-q)
+        if log_odds:
+            q = np.clip(p, _EPS, 1.0 - _EPS)
+            x = np.log(q) - np.log1p(-q)
+        else:
+            x = np.zeros(0)
     return p, x, stats.pos[..., ::-1], stats.neg[..., ::-1]
 
 
@@ -107,7 +114,7 @@ def bin_index(weight: FloatArray, bins: int) -> npt.NDArray[np.intp]:
 
 def _binned(stats: BinaryStats, bins: int) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Per bin: weight ``W_b``, weighted sum of probabilities and of labels, ``(*batch, B)``."""
-    p, _, pos, neg = _ascending(stats)
+    p, _, pos, neg = _ascending(stats, log_odds=False)
     w = pos + neg
     idx = bin_index(w, bins)
     shape = (*w.shape[:-1], bins)
@@ -151,7 +158,11 @@ def ece(stats: BinaryStats, bins: int = DEFAULT_BINS) -> FloatArray:
     """
     if stats.score_type == "score":
         return np.full(stats.batch_shape, np.nan)
-    w, sp, sy = _binned(stats, bins)
+    return _ece_of(stats, *_binned(stats, bins))
+
+
+def _ece_of(stats: BinaryStats, w: FloatArray, sp: FloatArray, sy: FloatArray
+            ) -> FloatArray:
     gap = np.abs(sy - sp).sum(axis=-1)  # Σ_b W_b |ȳ_b − p̄_b|
     out = _div(gap, w.sum(axis=-1))
     return np.where(_defined(stats), out, np.nan)
@@ -175,7 +186,11 @@ def ece_debiased(stats: BinaryStats, bins: int = DEFAULT_BINS) -> FloatArray:
     """
     if stats.score_type == "score":
         return np.full(stats.batch_shape, np.nan)
-    w, sp, sy = _binned(stats, bins)
+    return _ece_debiased_of(stats, *_binned(stats, bins))
+
+
+def _ece_debiased_of(stats: BinaryStats, w: FloatArray, sp: FloatArray, sy: FloatArray
+                     ) -> FloatArray:
     has = w > 0
     wsafe = np.where(has, w, 1.0)
     ybar, pbar = sy / wsafe, sp / wsafe
@@ -185,6 +200,32 @@ def ece_debiased(stats: BinaryStats, bins: int = DEFAULT_BINS) -> FloatArray:
     sq = _div(terms.sum(axis=-1), w.sum(axis=-1))
     out = np.sqrt(np.maximum(sq, 0.0))
     return np.where(_defined(stats), out, np.nan)
+
+
+def reliability_figures(stats: BinaryStats, bins: int = DEFAULT_BINS
+                        ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """:func:`reliability_bins`, :func:`ece` and :func:`ece_debiased` from one binning.
+
+    Parameters
+    ----------
+    stats
+        Binary statistics without batch dimensions.
+    bins
+        Number of equal-mass bins.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(mean probability, observed rate, weight, ece, ece_debiased)``: the same values
+        as the three functions, which would each bin the scores again.
+    """
+    if stats.score_type == "score" or stats.batch_shape:
+        empty = np.zeros(0)
+        return empty, empty, empty, ece(stats, bins), ece_debiased(stats, bins)
+    w, sp, sy = _binned(stats, bins)
+    keep = w > 0
+    return (sp[keep] / w[keep], sy[keep] / w[keep], w[keep], _ece_of(stats, w, sp, sy),
+            _ece_debiased_of(stats, w, sp, sy))
 
 
 def _separated(x: FloatArray, pos: FloatArray, neg: FloatArray) -> npt.NDArray[np.bool_]:
@@ -198,10 +239,30 @@ def _separated(x: FloatArray, pos: FloatArray, neg: FloatArray) -> npt.NDArray[n
 
 
 def _loglik(a: FloatArray, b: FloatArray, x: FloatArray, pos: FloatArray,
-            neg: FloatArray) -> FloatArray:
-    eta = a[..., None] + b[..., None] * x
-    return np.asarray(-(pos * np.logaddexp(0.0, -eta) + neg * np.logaddexp(0.0, eta))
-                      .sum(axis=-1), dtype=np.float64)
+            neg: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The log-likelihood at ``(a, b)``, and the linear predictor ``η = a + b·x`` it used.
+
+    ``−Σ [pos · log(1 + e^(−η)) + neg · log(1 + e^η)]``, both terms from one ``logaddexp``
+    per distinct score: NumPy's ``logaddexp(0, ±η)`` is ``L = log1p(exp(−|η|))`` for its
+    smaller term and ``|η| + L`` for the larger, and ``L = logaddexp(0, −|η|)``; so the
+    terms are ``L + max(∓η, 0)``, the same bits as two ``logaddexp`` calls (checked in the
+    tests) at about half the cost: ``logaddexp`` is scalar code, the rest vectorised.
+    """
+    eta = b[..., None] * x
+    eta += a[..., None]
+    big = np.abs(eta)
+    np.negative(big, out=big)
+    L = np.logaddexp(0.0, big, out=big)
+    term = np.negative(eta)
+    np.maximum(term, 0.0, out=term)
+    term += L
+    term *= pos  # pos · log(1 + e^(−η))
+    other = np.maximum(eta, 0.0)
+    other += L
+    other *= neg  # neg · log(1 + e^η)
+    term += other
+    # Σ(−v) is −Σv exactly (negation commutes with rounding): no negated array.
+    return np.asarray(-term.sum(axis=-1), dtype=np.float64), eta
 
 
 def recalibration(stats: BinaryStats) -> tuple[FloatArray, FloatArray]:
@@ -232,17 +293,28 @@ def recalibration(stats: BinaryStats) -> tuple[FloatArray, FloatArray]:
     ok = _defined(stats) & ~_separated(x, pos, neg)
     a, b = np.zeros(batch), np.ones(batch)
     done = ~ok
-    ll = _loglik(a, b, x, pos, neg)
+    # ``eta`` is always ``a + b·x`` at the current (a, b): the accepted candidate's, kept
+    # from its log-likelihood rather than computed again (the same bits).
+    ll, eta = _loglik(a, b, x, pos, neg)
     n = pos + neg
     for _ in range(_MAX_ITER):
         if bool(done.all()):
             break
-        eta = a[..., None] + b[..., None] * x
-        mu = 1.0 / (1.0 + np.exp(-eta))
-        r = pos - n * mu
+        mu = np.negative(eta)
+        np.exp(mu, out=mu)
+        mu += 1.0
+        np.divide(1.0, mu, out=mu)  # 1 / (1 + e^(−η))
+        nmu = n * mu
+        r = pos - nmu
         g0, g1 = r.sum(axis=-1), (r * x).sum(axis=-1)
-        v = n * mu * (1.0 - mu)
-        h00, h01, h11 = v.sum(axis=-1), (v * x).sum(axis=-1), (v * x * x).sum(axis=-1)
+        np.subtract(1.0, mu, out=mu)
+        v = nmu
+        v *= mu  # n·μ·(1 − μ)
+        vx = v * x
+        h00, h01 = v.sum(axis=-1), vx.sum(axis=-1)
+        vx *= x
+        h11 = vx.sum(axis=-1)
+        del mu, nmu, r, v, vx
         det = h00 * h11 - h01 * h01
         good = ~done & (det > 0) & np.isfinite(det)
         dsafe = np.where(good, det, 1.0)
@@ -251,10 +323,14 @@ def recalibration(stats: BinaryStats) -> tuple[FloatArray, FloatArray]:
         step, accepted = 1.0, ~good
         for _half in range(40):
             na, nb = a + step * da, b + step * db
-            nll = _loglik(na, nb, x, pos, neg)
+            nll, neta = _loglik(na, nb, x, pos, neg)
             take = ~accepted & (nll >= ll - 1e-12 * np.abs(ll))
             a, b = np.where(take, na, a), np.where(take, nb, b)
             ll = np.where(take, nll, ll)
+            if bool(take.all()):
+                eta = neta
+            elif bool(take.any()):
+                eta = np.where(take[..., None], neta, eta)
             accepted = accepted | take
             if bool(accepted.all()):
                 break

@@ -85,11 +85,22 @@ class BinaryStats:
 
     @property
     def total_pos(self) -> FloatArray:
-        return np.asarray(self.pos.sum(axis=-1), dtype=np.float64)
+        return self._totals()[0].copy()
 
     @property
     def total_neg(self) -> FloatArray:
-        return np.asarray(self.neg.sum(axis=-1), dtype=np.float64)
+        return self._totals()[1].copy()
+
+    def _totals(self) -> tuple[FloatArray, FloatArray]:
+        # Every metric of a slice reads the class totals, each a sum over up to a million
+        # distinct scores: summed once per statistics object (which is frozen), handed
+        # out as copies so that no caller can change the kept ones.
+        got = self.__dict__.get("_totals_kept")
+        if got is None:
+            got = (np.asarray(self.pos.sum(axis=-1), dtype=np.float64),
+                   np.asarray(self.neg.sum(axis=-1), dtype=np.float64))
+            object.__setattr__(self, "_totals_kept", got)
+        return got
 
     def merge(self, other: BinaryStats) -> BinaryStats:
         """Statistics of the union of two disjoint row sets."""

@@ -21,10 +21,8 @@ from mlscope.measure import with_score_type
 from mlscope.metrics.binary import roc_auc
 from mlscope.metrics.calibration import (
     DEFAULT_BINS,
-    ece,
-    ece_debiased,
     recalibration,
-    reliability_bins,
+    reliability_figures,
 )
 from mlscope.metrics.links import probability
 from mlscope.metrics.stats import BinaryStats
@@ -81,14 +79,15 @@ def _auc_se(auc: float, n_pos: float, n_neg: float) -> float:
 def curve_of(st: BinaryStats, split: str, model: str, bins: int = DEFAULT_BINS
              ) -> ReliabilityCurve:
     """One model's reliability curve and calibration figures from its statistics."""
-    mean_p, rate, weight = reliability_bins(st, bins)
+    # One binning for the points and both ECEs (each would bin the scores again).
+    mean_p, rate, weight, e1, e2 = reliability_figures(st, bins)
     a, b = recalibration(st)
     fa, fb = _num(a), _num(b)
     return ReliabilityCurve(
         split=split, model=model, slice=OVERALL, bins=bins,
         mean_predicted=[float(v) for v in mean_p], observed=[float(v) for v in rate],
-        weight=[float(v) for v in weight], ece=_num(ece(st, bins)),
-        ece_debiased=_num(ece_debiased(st, bins)), slope=fb, intercept=fa,
+        weight=[float(v) for v in weight], ece=_num(e1),
+        ece_debiased=_num(e2), slope=fb, intercept=fa,
         slope_se=_slope_se(st, fa, fb) if fa is not None and fb is not None else None,
         roc_auc=_num(roc_auc(st)))
 
