@@ -41,11 +41,20 @@ def ascent_parameter(value: float, *, ascent_scale: float = 1.0) -> torch.nn.Par
         value makes the multiplier react faster to a violated constraint).
     """
     p = torch.nn.Parameter(torch.tensor(float(value), dtype=torch.float64))
-    p.register_hook(_Negate(check_positive("ascent_scale", ascent_scale)))
+    # torch types register_hook without annotations.
+    p.register_hook(_Negate(  # type: ignore[no-untyped-call]
+        check_positive("ascent_scale", ascent_scale)))
     return p
 
 
 def project_nonnegative_(p: torch.nn.Parameter) -> None:
-    """Clamp ``p`` to ``[0, ∞)`` in place (outside autograd)."""
+    """Clamp ``p`` to ``[0, ∞)`` in place (outside autograd).
+
+    Only a :class:`torch.nn.Parameter` is projected: a tensor passed in its place (by
+    ``torch.func.functional_call``, e.g. to check gradients) is used as it is."""
+    # Written only when negative: an in-place write bumps the tensor's version and would
+    # invalidate graphs built earlier that saved it (gradient checks re-run the forward).
+    if not isinstance(p, torch.nn.Parameter) or bool(p.detach() >= 0):
+        return
     with torch.no_grad():
-        p.clamp_(min=0.0)
+        p.zero_()

@@ -172,7 +172,7 @@ class SoftExpectedCost(torch.nn.Module):
         """The relaxed expected cost per case."""
         counts = soft_confusion(logits, target, temperature=self.temperature,
                                 threshold=self.threshold)
-        total = sum(c * k for c, k in zip(counts, self.costs, strict=True))
+        total = torch.stack([c * k for c, k in zip(counts, self.costs, strict=True)]).sum()
         return total / flat_logits(logits).shape[0]
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
