@@ -145,7 +145,8 @@ def test_lagrangian_rates_tend_to_exact_at_the_chosen_threshold(seed: int) -> No
         prec, rec = PrecisionAtRecallLoss(0.7, temperature=temp, threshold=logit_t).soft_rates(
             s, y)
         gaps.append(abs(float(prec) - exact))
-    assert gaps[-1] < 1e-3 and gaps[0] > gaps[-1], gaps
+    assert gaps[-1] < 1e-3, gaps
+    assert gaps[0] > gaps[-1], gaps
     assert float(rec) >= 0.7 - 1e-3
 
 
@@ -180,7 +181,8 @@ def test_lovasz_softmax_tends_to_one_minus_mean_iou() -> None:
     exact = 1 - _mean_iou(logits.argmax(1), t, 3)
     gaps = [abs(float(LovaszSoftmaxLoss(temperature=x)(logits, t)) - exact)
             for x in (1.0, 0.1, 1e-3)]
-    assert gaps[-1] < 1e-3 and gaps[0] > gaps[-1], gaps
+    assert gaps[-1] < 1e-3, gaps
+    assert gaps[0] > gaps[-1], gaps
 
 
 def test_cost_weighted_ce_threshold_is_the_cost_optimal_one() -> None:
@@ -191,11 +193,12 @@ def test_cost_weighted_ce_threshold_is_the_cost_optimal_one() -> None:
     assert t_star == pytest.approx(1 / (1 + 8))
     for q, expect in ((t_star - 0.02, False), (t_star + 0.02, True)):
         y = torch.zeros(1000, dtype=torch.float64)
-        y[: int(round(q * 1000))] = 1
+        y[: round(q * 1000)] = 1
         b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
         opt = torch.optim.LBFGS([b], max_iter=100)
 
-        def closure(b: torch.Tensor = b, y: torch.Tensor = y) -> torch.Tensor:
+        def closure(b: torch.Tensor = b, y: torch.Tensor = y,
+                    opt: torch.optim.Optimizer = opt) -> torch.Tensor:
             opt.zero_grad()
             out = loss(b.expand(1000), y)
             out.backward()

@@ -137,8 +137,15 @@ def for_metric(metric: str, *, task: str = "binary", costs: Mapping[str, float] 
         The metric has no loss here; the message says why and what to train on.
     """
     spec = get_metric(metric, task=task)
-    p = spec.resolve_params(params if not costs else {**costs, **params}, task=task)
+    given = dict(params) if not costs else {**costs, **params}
     name = spec.name
+    if task == "binary" and name in ("expected_cost", "net_value"):
+        missing = [k for k in ("tp", "fp", "fn", "tn") if given.get(k) is None]
+        if missing:
+            raise InputError(f"`{name}` needs the cost of each outcome, and "
+                             f"{', '.join(missing)} are not given\nfix: pass costs={{'tp': "
+                             "-49, 'fp': 1, 'fn': 0, 'tn': 0}} or the charter's `costs:`")
+    p = spec.resolve_params(given, task=task)
     if task == "regression":
         use = _REGRESSION_USE.get(name, "torch.nn.MSELoss or L1Loss")
         raise _refuse(name, task, f"regression metrics are functions of the errors; use {use}")
@@ -163,11 +170,6 @@ def for_metric(metric: str, *, task: str = "binary", costs: Mapping[str, float] 
     if name == "recall_at_precision":
         return RecallAtPrecisionLoss(precision=float(p["precision"]))
     if name in ("expected_cost", "net_value"):
-        missing = [k for k in ("tp", "fp", "fn", "tn") if p.get(k) is None]
-        if missing:
-            raise InputError(f"`{name}` needs the cost of each outcome, and "
-                             f"{', '.join(missing)} are not given\nfix: pass costs={{'tp': "
-                             "-49, 'fp': 1, 'fn': 0, 'tn': 0}} or the charter's `costs:`")
         return CostWeightedCrossEntropy({k: float(p[k]) for k in ("tp", "fp", "fn", "tn")})
     why = NO_SURROGATE.get(name)
     if why is None:  # a metric registered after this table: say so rather than guess
