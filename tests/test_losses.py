@@ -204,7 +204,7 @@ def test_cost_weighted_ce_threshold_is_the_cost_optimal_one() -> None:
             out.backward()
             return out
         opt.step(closure)
-        assert (float(b) >= 0) is expect
+        assert (float(b.detach()) >= 0) is expect
 
 
 def test_aucm_alpha_ascends_to_its_closed_form() -> None:
