@@ -5,7 +5,9 @@ For each table (Caravan from ISLP, 6 % buyers; scikit-learn's digits, one digit 
 the rest) and each model (a linear model and a one-hidden-layer MLP), the same network is
 trained on the same training rows with
 
-(a) ``ce``: cross-entropy (``BCEWithLogitsLoss``);
+(a) ``ce``: cross-entropy (``BCEWithLogitsLoss``) for all the steps; ``ce-es``: the
+    same run, keeping the checkpoint with the lowest validation log loss (checked every
+    10 steps; early stopping, the usual recipe);
 (b) ``<loss>``: a surrogate from scratch;
 (c) ``<loss>+warm``: cross-entropy for the first half of the steps, the surrogate for
     the second half (warm start, as LibAUC's and Lovász's authors advise),
@@ -53,6 +55,7 @@ from mlscope.metrics.binary_threshold import best_threshold
 from mlscope.metrics.stats import binary_stats
 
 RESULTS = Path(__file__).resolve().parent / "results"
+EVAL_EVERY = 10
 
 
 @dataclass
@@ -95,20 +98,23 @@ def caravan() -> Table:
                  f"{y.size} customers, {y.mean():.1%} buyers, 85 features")
 
 
-def digits(positive: int = 8, share: float = 0.03) -> Table:
-    """Digits, ``positive`` against the rest, its rows subsampled (seeded) to ``share``."""
+def digits(positive: int = 8, share: float | None = 0.03) -> Table:
+    """Digits, ``positive`` against the rest; with ``share``, the positive images are
+    subsampled (seeded) to that share of the rows."""
     from sklearn.datasets import load_digits
 
     x, d = load_digits(return_X_y=True)
     rng = np.random.default_rng(0)
     pos, neg = np.flatnonzero(d == positive), np.flatnonzero(d != positive)
-    keep_pos = rng.choice(pos, size=round(share * neg.size / (1 - share)), replace=False)
-    rows = np.sort(np.concatenate([keep_pos, neg]))
+    if share is not None:
+        pos = rng.choice(pos, size=round(share * neg.size / (1 - share)), replace=False)
+    rows = np.sort(np.concatenate([pos, neg]))
     x, y = x[rows].astype(np.float64), (d[rows] == positive).astype(np.int64)
     split = _split(y, 42)
-    return Table(f"digits-{positive}", _standardise(x, split), y, split, 0.9,
-                 f"{y.size} images, digit {positive} against the rest, its images "
-                 f"subsampled to {y.mean():.1%}")
+    how = "all its images" if share is None else "its images subsampled"
+    return Table(f"digits-{positive}-{round(100 * y.mean())}pct", _standardise(x, split), y,
+                 split, 0.9, f"{y.size} images, digit {positive} against the rest, {how}: "
+                 f"{y.mean():.1%} positive")
 
 
 def make_model(kind: str, d: int) -> torch.nn.Module:
@@ -136,19 +142,30 @@ def train(table: Table, kind: str, method: str, seed: int, steps: int, lr: float
     ce = torch.nn.BCEWithLogitsLoss()
     base, _, warm = method.partition("+")
     phases: list[tuple[torch.nn.Module, int]]
-    if base == "ce":
+    if base in ("ce", "ce-es"):
         phases = [(ce, steps)]
     else:
         sur = surrogates(table)[base]()
         phases = [(ce, steps // 2), (sur, steps - steps // 2)] if warm else [(sur, steps)]
+    va = table.split == "validation"
+    best: tuple[float, dict[str, torch.Tensor]] | None = None
     for loss, n in phases:
         opt = torch.optim.Adam(list(model.parameters()) + list(loss.parameters()), lr=lr,
                                weight_decay=1e-4)
-        for _ in range(n):
+        for i in range(n):
             opt.zero_grad()
             out = loss(model(x[tr])[:, 0], y[tr])
             out.backward()
             opt.step()
+            if base == "ce-es" and i % EVAL_EVERY == EVAL_EVERY - 1:
+                # Early stopping, the usual recipe: keep the checkpoint with the lowest
+                # validation log loss (evaluated every EVAL_EVERY steps).
+                with torch.no_grad():
+                    v = float(ce(model(x[va])[:, 0], y[va]))
+                if best is None or v < best[0]:
+                    best = (v, {k: t.clone() for k, t in model.state_dict().items()})
+    if best is not None:
+        model.load_state_dict(best[1])
     with torch.no_grad():
         return torch.sigmoid(model(x)[:, 0].double()).numpy()
 
@@ -189,7 +206,8 @@ def run(tables: list[Table], kinds: list[str], seeds: int, steps: int, lr: float
         w = np.vstack([np.ones(n_test), rng.multinomial(
             n_test, np.full(n_test, 1 / n_test), size=resamples).astype(np.float64)])
         seed_draws = rng.integers(0, seeds, size=(resamples, seeds))
-        methods = ["ce"] + [f"{s}{w}" for s in surrogates(table) for w in ("", "+warm")]
+        methods = ["ce", "ce-es"] + [f"{s}{w}" for s in surrogates(table)
+                                     for w in ("", "+warm")]
         for kind in kinds:
             t0 = time.perf_counter()
             values: dict[str, dict[str, np.ndarray]] = {}  # method → metric → seeds × R+1
@@ -208,14 +226,17 @@ def run(tables: list[Table], kinds: list[str], seeds: int, steps: int, lr: float
                 for metric, v in values[method].items():
                     est = float(np.nanmean(v[:, 0]))
                     row[metric] = {"value": est, "per_seed": [float(a) for a in v[:, 0]]}
-                    if method == "ce":
-                        continue
-                    d = v - values["ce"][metric]  # seeds × (R + 1), paired on rows
-                    reps = np.nanmean(np.take_along_axis(
-                        d[:, 1:].T, seed_draws, axis=1), axis=1)
-                    b = paired_bootstrap(reps, float(np.nanmean(d[:, 0])))
-                    row[metric].update(diff=b.estimate, lower=b.lower, upper=b.upper,
-                                       p_value=b.p_value)
+                    for ref in ("ce", "ce-es"):
+                        if method == ref or (method == "ce" and ref == "ce-es"):
+                            continue
+                        d = v - values[ref][metric]  # seeds × (R + 1), paired on rows
+                        reps = np.nanmean(np.take_along_axis(
+                            d[:, 1:].T, seed_draws, axis=1), axis=1)
+                        b = paired_bootstrap(reps, float(np.nanmean(d[:, 0])))
+                        sfx = "" if ref == "ce" else "_es"
+                        row[metric].update({f"diff{sfx}": b.estimate, f"lower{sfx}": b.lower,
+                                            f"upper{sfx}": b.upper,
+                                            f"p_value{sfx}": b.p_value})
                 cell["methods"][method] = row
             results["cells"].append(cell)
             print(f"{table.name}/{kind}: {cell['seconds']} s", flush=True)
@@ -235,8 +256,9 @@ def markdown(results: dict[str, Any]) -> str:
     for cell in results["cells"]:
         lines += [f"**{cell['table']}, {cell['model']}** ({cell['note']}; precision at "
                   f"recall ≥ {cell['recall']}; {cell['seconds']} s)", "",
-                  "| method | " + " | ".join(m for _, m in _METRICS) + " |",
-                  "|---|" + "---:|" * len(_METRICS)]
+                  "| method | " + " | ".join(m for _, m in _METRICS)
+                  + " | precision at recall: Δ vs ce-es |",
+                  "|---|" + "---:|" * (len(_METRICS) + 1)]
         for method, row in cell["methods"].items():
             parts = []
             for key, _ in _METRICS:
@@ -244,8 +266,15 @@ def markdown(results: dict[str, Any]) -> str:
                 if method == "ce" or r.get("lower") is None:
                     parts.append(f"{r['value']:.3f}")
                     continue
-                txt = f"{r['value']:.3f} (Δ {r['diff']:+.3f} [{r['lower']:+.3f}, {r['upper']:+.3f}])"
+                txt = (f"{r['value']:.3f} (Δ {r['diff']:+.3f} "
+                       f"[{r['lower']:+.3f}, {r['upper']:+.3f}])")
                 parts.append(f"**{txt}**" if r["lower"] > 0 or r["upper"] < 0 else txt)
+            r = row["p_at_r"]
+            if r.get("lower_es") is None:
+                parts.append("")
+            else:
+                txt = f"{r['diff_es']:+.3f} [{r['lower_es']:+.3f}, {r['upper_es']:+.3f}]"
+                parts.append(f"**{txt}**" if r["lower_es"] > 0 or r["upper_es"] < 0 else txt)
             lines.append(f"| {method} | " + " | ".join(parts) + " |")
         lines.append("")
     return "\n".join(lines)
@@ -258,13 +287,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--resamples", type=int, default=1000)
     ap.add_argument("--quick", action="store_true", help="2 seeds, 60 steps, 200 resamples")
+    ap.add_argument("--tables", default="caravan,digits3,digits10",
+                    help="comma-separated: caravan, digits3 (8s at 3 %%), digits10 (all 8s)")
+    ap.add_argument("--out", type=Path, default=RESULTS,
+                    help="folder for losses.json and losses.md (not written with --quick)")
     args = ap.parse_args(argv)
     if args.quick:
         args.seeds, args.steps, args.resamples = 2, 60, 200
     # One thread: on a shared 2-core machine two threads contend and run ~10x slower.
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    results = run([caravan(), digits()], ["linear", "mlp"], args.seeds, args.steps,
+    makers = {"caravan": caravan, "digits3": digits, "digits10": lambda: digits(share=None)}
+    names = [t.strip() for t in args.tables.split(",") if t.strip()]
+    unknown = sorted(set(names) - set(makers))
+    if unknown:
+        ap.error(f"unknown table(s) {', '.join(unknown)}; choose from {', '.join(makers)}")
+    results = run([makers[t]() for t in names], ["linear", "mlp"], args.seeds, args.steps,
                   args.lr, args.resamples)
     results["settings"]["total_seconds"] = round(time.perf_counter() - t0, 1)
     results["settings"]["torch"] = torch.__version__
@@ -272,9 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     print(f"total {results['settings']['total_seconds']} s")
     if not args.quick:
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "losses.json").write_text(json.dumps(results, indent=1))
-        (RESULTS / "losses.md").write_text(text + "\n")
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "losses.json").write_text(json.dumps(results, indent=1))
+        (args.out / "losses.md").write_text(text + "\n")
     return 0
 
 
