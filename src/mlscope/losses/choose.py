@@ -49,51 +49,61 @@ class NoSurrogateError(InputError):
 
 _CE = ("train with cross-entropy (torch.nn.BCEWithLogitsLoss) and choose the threshold on "
        "validation (the metric with `threshold: optimize`)")
-_CALIBRATION = ("train with cross-entropy, then recalibrate on validation (Platt or isotonic "
-                "scaling); a calibration error is a property of the probabilities, not a loss")
-_REGRESSION_USE = {
-    "mae": "torch.nn.L1Loss: the metric is its own loss",
-    "rmse": "torch.nn.MSELoss: the metric is its own loss (its square root has the same "
-            "minimiser)",
-    "r2": "torch.nn.MSELoss: R² is 1 − MSE / variance of the labels, a fixed scale of MSE",
-    "mape": "torch.nn.L1Loss on (prediction − label) / max(|label|, eps): the metric is "
-            "its own loss",
-    "median_absolute_error": "torch.nn.L1Loss (its minimiser is the conditional median); "
-                             "the median of the errors itself has almost no gradient",
-    "p90_absolute_error": "a pinball (quantile) loss at 0.9 on the errors, or L1; a "
-                          "percentile of the errors has gradient on one row only",
-    "p95_absolute_error": "a pinball (quantile) loss at 0.95 on the errors, or L1",
-    "max_absolute_error": "torch.nn.L1Loss or MSELoss; the maximum has gradient on one "
-                          "row only and chases outliers",
-    "abs_bias": "torch.nn.MSELoss: the bias alone is minimised by a constant shift",
-    "expected_cost": "a pinball loss with weights `over` and `under` (its minimiser is the "
-                     "under / (over + under) quantile): the metric is its own loss",
+_CALIBRATION = ("a calibration error is a property of the probabilities, not a loss of the "
+                "predictions", "train with cross-entropy, then recalibrate on validation "
+                "(Platt or isotonic scaling)")
+_REGRESSION = "regression metrics are functions of the errors, mostly losses themselves"
+#: Regression: (why, fix) per metric.
+_REGRESSION_USE: dict[str, tuple[str, str]] = {
+    "mae": (_REGRESSION, "train on torch.nn.L1Loss: the metric is its own loss"),
+    "rmse": (_REGRESSION, "train on torch.nn.MSELoss (the square root has the same "
+             "minimiser)"),
+    "r2": (_REGRESSION, "train on torch.nn.MSELoss: R² is 1 − MSE / variance of the labels"),
+    "mape": (_REGRESSION, "train on torch.nn.L1Loss of (prediction − label) / "
+             "max(|label|, eps): the metric is its own loss"),
+    "median_absolute_error": ("the median of the errors has gradient on one row only",
+                              "train on torch.nn.L1Loss (its minimiser is the conditional "
+                              "median)"),
+    "p90_absolute_error": ("a percentile of the errors has gradient on one row only",
+                           "train on a pinball (quantile) loss at 0.9, or L1"),
+    "p95_absolute_error": ("a percentile of the errors has gradient on one row only",
+                           "train on a pinball (quantile) loss at 0.95, or L1"),
+    "max_absolute_error": ("the maximum has gradient on one row only and chases outliers",
+                           "train on torch.nn.L1Loss or MSELoss"),
+    "abs_bias": ("the bias alone is minimised by a constant shift, not a model",
+                 "train on torch.nn.MSELoss"),
+    "expected_cost": (_REGRESSION, "train on a pinball loss weighted by `over` and `under` "
+                      "(its minimiser is the under / (over + under) quantile): the metric "
+                      "is its own loss"),
 }
 
-#: Why each binary or shared metric without a loss here has none, and what to use.
-NO_SURROGATE: dict[str, str] = {
-    "log_loss": "log loss is itself differentiable: train on it (torch.nn.BCEWithLogitsLoss; "
-                "multiclass torch.nn.CrossEntropyLoss), no surrogate is needed",
-    "brier": "the Brier score is itself differentiable: train on the mean squared error of "
-             "the probabilities (torch.nn.MSELoss on torch.sigmoid(logits)), a proper "
-             "scoring rule like log loss",
-    "accuracy": "a calibrated probability thresholded at 0.5 is already optimal for "
-                f"accuracy: {_CE}",
-    "balanced_accuracy": "balanced accuracy is accuracy with the classes reweighted to equal "
-                         "mass: train with torch.nn.BCEWithLogitsLoss(pos_weight=n_neg / "
-                         "n_pos), or cross-entropy with the threshold chosen on validation",
-    "precision": "precision alone is maximised by predicting one confident positive, so a "
-                 "surrogate is degenerate: optimise precision_at_recall (a recall floor) "
-                 f"instead, or {_CE}",
-    "recall": "recall alone is maximised by predicting everything positive, so a surrogate "
-              "is degenerate: optimise recall_at_precision (a precision floor) instead, "
-              f"or {_CE}",
-    "specificity": "specificity alone is maximised by predicting everything negative: "
-                   f"optimise it under a recall floor, or {_CE}",
-    "positive_rate": "the share predicted positive is a budget, not a goal: use it as a "
-                     "constraint (e.g. precision_at_recall) or choose the threshold for it",
-    "cohen_kappa": "no surrogate here; kappa orders models like MCC at a fixed prevalence, "
-                   f"so use SoftMCC (for_metric('mcc')) or {_CE}",
+#: Why each binary or shared metric without a loss here has none, and the fix.
+NO_SURROGATE: dict[str, tuple[str, str]] = {
+    "log_loss": ("log loss is itself differentiable, so no surrogate is needed",
+                 "train on it: torch.nn.BCEWithLogitsLoss (multiclass: "
+                 "torch.nn.CrossEntropyLoss)"),
+    "brier": ("the Brier score is itself differentiable (a proper scoring rule like log "
+              "loss), so no surrogate is needed",
+              "train on torch.nn.MSELoss of torch.sigmoid(logits) against the labels"),
+    "accuracy": ("a calibrated probability thresholded at 0.5 is already optimal for "
+                 "accuracy", _CE),
+    "balanced_accuracy": ("balanced accuracy is accuracy with the classes reweighted to "
+                          "equal mass", "train with torch.nn.BCEWithLogitsLoss(pos_weight="
+                          "n_neg / n_pos), or cross-entropy with the threshold chosen on "
+                          "validation"),
+    "precision": ("precision alone is maximised by predicting one confident positive, so a "
+                  "surrogate is degenerate", "optimise precision_at_recall (a recall floor) "
+                  f"instead, or {_CE}"),
+    "recall": ("recall alone is maximised by predicting everything positive, so a "
+               "surrogate is degenerate", "optimise recall_at_precision (a precision "
+               f"floor) instead, or {_CE}"),
+    "specificity": ("specificity alone is maximised by predicting everything negative",
+                    f"optimise it under a recall floor, or {_CE}"),
+    "positive_rate": ("the share predicted positive is a budget, not a goal",
+                      "use it as a constraint (e.g. precision_at_recall) or choose the "
+                      "threshold for it"),
+    "cohen_kappa": ("none is matched to kappa; it orders models like MCC at a fixed "
+                    "prevalence", f"use SoftMCC (for_metric('mcc')), or {_CE}"),
     "ece": _CALIBRATION,
     "ece_debiased": _CALIBRATION,
     "calibration_slope_error": _CALIBRATION,
@@ -101,9 +111,9 @@ NO_SURROGATE: dict[str, str] = {
 }
 
 
-def _refuse(name: str, task: str, why: str) -> NoSurrogateError:
+def _refuse(name: str, task: str, why: str, fix: str) -> NoSurrogateError:
     return NoSurrogateError(f"metric `{name}` ({task}) has no surrogate loss in "
-                            f"mlscope.losses: {why}")
+                            f"mlscope.losses: {why}\nfix: {fix}")
 
 
 def for_metric(metric: str, *, task: str = "binary", costs: Mapping[str, float] | None = None,
@@ -147,16 +157,17 @@ def for_metric(metric: str, *, task: str = "binary", costs: Mapping[str, float] 
                              "-49, 'fp': 1, 'fn': 0, 'tn': 0}} or the charter's `costs:`")
     p = spec.resolve_params(given, task=task)
     if task == "regression":
-        use = _REGRESSION_USE.get(name, "torch.nn.MSELoss or L1Loss")
-        raise _refuse(name, task, f"regression metrics are functions of the errors; use {use}")
+        raise _refuse(name, task, *_REGRESSION_USE.get(
+            name, (_REGRESSION, "train on torch.nn.MSELoss or L1Loss")))
     if task == "errors" or name.startswith("error_"):
         raise _refuse(name, task, "an error column is measured outside the model's outputs "
                       "(latency, a position error), so no loss of the predictions stands "
-                      "in for it; train on the loss that produces the column's error")
+                      "in for it", "train on the loss of whatever produces the column's "
+                      "error, or optimise a metric of the predictions")
     if task == "multiclass":
-        raise _refuse(name, task, "the surrogates here are matched to the binary metrics; "
-                      "for a multiclass task train with torch.nn.CrossEntropyLoss (for mean "
-                      "IoU, LovaszSoftmaxLoss fine-tunes after it)")
+        raise _refuse(name, task, "the surrogates here are matched to the binary metrics",
+                      "train with torch.nn.CrossEntropyLoss (for mean IoU, fine-tune "
+                      "after it with LovaszSoftmaxLoss)")
     if name in ("f1", "fbeta"):
         return SoftFBeta(beta=float(p.get("beta", 1.0)))
     if name == "mcc":
@@ -171,10 +182,9 @@ def for_metric(metric: str, *, task: str = "binary", costs: Mapping[str, float] 
         return RecallAtPrecisionLoss(precision=float(p["precision"]))
     if name in ("expected_cost", "net_value"):
         return CostWeightedCrossEntropy({k: float(p[k]) for k in ("tp", "fp", "fn", "tn")})
-    why = NO_SURROGATE.get(name)
-    if why is None:  # a metric registered after this table: say so rather than guess
-        why = f"none is matched to it yet; {_CE}"
-    raise _refuse(name, task, why)
+    # A metric registered after this table: say so rather than guess.
+    why, fix = NO_SURROGATE.get(name, ("none is matched to it yet", _CE))
+    raise _refuse(name, task, why, fix)
 
 
 def for_charter(charter: Charter | str | Path) -> torch.nn.Module:
@@ -228,4 +238,5 @@ def for_charter(charter: Charter | str | Path) -> torch.nn.Module:
     try:
         return for_metric(entry.metric, task=ch.task, **params)
     except NoSurrogateError as exc:
-        raise NoSurrogateError(f"`selection.optimize: {optimize}`: {exc}") from None
+        raise NoSurrogateError(f"`selection.optimize: {optimize}`: {exc}",
+                               key=("selection", "optimize")) from None
