@@ -159,3 +159,46 @@ def test_import_mlscope_does_not_import_torch_and_losses_says_how_to_install() -
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={"PYTHONPATH": str(ROOT / "src")})
     assert "pip install 'mlscope[torch]'" in out.stdout
+
+
+def _toy() -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    y = (torch.rand(1000, generator=g) < 0.2).float()
+    return torch.randn(1000, 2, generator=g) + 1.5 * y[:, None], y
+
+
+def _fit(loss: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    torch.manual_seed(0)
+    model = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        model.weight.mul_(-1)  # start ranking the wrong way round
+    opt = torch.optim.Adam([*model.parameters(), *loss.parameters()], lr=0.05)
+    for _ in range(600):
+        opt.zero_grad()
+        loss(model(x)[:, 0], y).backward()
+        opt.step()
+    with torch.no_grad():
+        return model(x)[:, 0]
+
+
+def test_recall_at_precision_keeps_the_precision_floor_on_a_toy_problem() -> None:
+    x, y = _toy()
+    loss = RecallAtPrecisionLoss(precision=0.8, temperature=0.5)
+    pred = _fit(loss, x, y) > 0
+    precision = float((pred & (y == 1)).sum() / pred.sum())
+    recall = float((pred & (y == 1)).sum() / (y == 1).sum())
+    assert precision >= 0.78, (precision, recall)
+    assert recall > 0.3  # not the trivial "predict almost nothing"
+    assert float(loss.multiplier.detach()) > 0
+
+
+def test_aucm_learns_to_rank_on_a_toy_problem() -> None:
+    from mlscope.losses import AUCMLoss
+    from mlscope.metrics import get_metric
+    from mlscope.metrics.stats import binary_stats
+
+    x, y = _toy()
+    s = _fit(AUCMLoss(), x, y)
+    auc = float(get_metric("roc_auc").fn(binary_stats(y.numpy(), s.numpy())))
+    # Two unit Gaussians 1.5·√2 apart: the best AUC is Φ(1.5) ≈ 0.93.
+    assert auc > 0.9
