@@ -34,8 +34,9 @@ def test_losses_bench_runs_and_writes_its_table(tmp_path: Path,
     assert [(c["table"], c["model"]) for c in cells] == [("digits-8-3pct", "linear"),
                                                          ("digits-8-3pct", "mlp")]
     methods = cells[0]["methods"]
-    assert set(methods) == {"ce", "ce-es", "p@r-lagrangian", "p@r-lagrangian+warm", "soft-f1",
-                            "soft-f1+warm", "smooth-ap", "smooth-ap+warm"}
+    assert set(methods) == {"ce", "ce-es", "pr-lagrangian", "pr-lagrangian+warm", "soft-f1",
+                            "soft-f1+warm", "smooth-ap", "smooth-ap+warm", "ce@pr",
+                            "pr-lagrangian@pr", "soft-f1@pr", "smooth-ap@pr"}
     # Every surrogate carries its paired difference with an interval around it.
     row = methods["soft-f1"]["p_at_r"]
     assert row["lower"] <= row["upper"]
