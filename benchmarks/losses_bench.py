@@ -249,14 +249,16 @@ def run(tables: list[Table], kinds: list[str], seeds: int, steps: int, lr: float
                 for metric, v in values[method].items():
                     est = float(np.nanmean(v[:, 0]))
                     row[metric] = {"value": est, "per_seed": [float(a) for a in v[:, 0]]}
-                    for ref in ("ce", "ce-es"):
-                        if method == ref or (method == "ce" and ref == "ce-es"):
+                    refs = ("ce", "ce-es", "ce@pr")
+                    for ref in refs:
+                        # Each method against the references listed before it and itself.
+                        if refs.index(ref) >= (refs.index(method) if method in refs else 3):
                             continue
                         d = v - values[ref][metric]  # seeds × (R + 1), paired on rows
                         reps = np.nanmean(np.take_along_axis(
                             d[:, 1:].T, seed_draws, axis=1), axis=1)
                         b = paired_bootstrap(reps, float(np.nanmean(d[:, 0])))
-                        sfx = "" if ref == "ce" else "_es"
+                        sfx = {"ce": "", "ce-es": "_es", "ce@pr": "_pr"}[ref]
                         row[metric].update({f"diff{sfx}": b.estimate, f"lower{sfx}": b.lower,
                                             f"upper{sfx}": b.upper,
                                             f"p_value{sfx}": b.p_value})
@@ -274,14 +276,15 @@ def markdown(results: dict[str, Any]) -> str:
     s = results["settings"]
     lines = [f"{s['seeds']} seeds, {s['steps']} full-batch Adam steps (lr {s['lr']}, "
              f"weight decay 1e-4), {s['resamples']} paired two-level bootstrap resamples; "
-             "Δ = method − ce on the test rows, 95 % interval; **bold**: the interval "
-             "excludes 0.", ""]
+             "Δ = method − ce on the test rows, 95 % interval (the last two columns: "
+             "the precision at recall's Δ against ce-es and against ce@pr); **bold**: the "
+             "interval excludes 0.", ""]
     for cell in results["cells"]:
         lines += [f"**{cell['table']}, {cell['model']}** ({cell['note']}; precision at "
                   f"recall ≥ {cell['recall']}; {cell['seconds']} s)", "",
                   "| method | " + " | ".join(m for _, m in _METRICS)
-                  + " | precision at recall: Δ vs ce-es |",
-                  "|---|" + "---:|" * (len(_METRICS) + 1)]
+                  + " | precision at recall: Δ vs ce-es | Δ vs ce@pr |",
+                  "|---|" + "---:|" * (len(_METRICS) + 2)]
         for method, row in cell["methods"].items():
             parts = []
             for key, _ in _METRICS:
@@ -293,11 +296,13 @@ def markdown(results: dict[str, Any]) -> str:
                        f"[{r['lower']:+.3f}, {r['upper']:+.3f}])")
                 parts.append(f"**{txt}**" if r["lower"] > 0 or r["upper"] < 0 else txt)
             r = row["p_at_r"]
-            if r.get("lower_es") is None:
-                parts.append("")
-            else:
-                txt = f"{r['diff_es']:+.3f} [{r['lower_es']:+.3f}, {r['upper_es']:+.3f}]"
-                parts.append(f"**{txt}**" if r["lower_es"] > 0 or r["upper_es"] < 0 else txt)
+            for sfx in ("_es", "_pr"):
+                lo, hi = r.get(f"lower{sfx}"), r.get(f"upper{sfx}")
+                if lo is None or hi is None:
+                    parts.append("")
+                    continue
+                txt = f"{r[f'diff{sfx}']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+                parts.append(f"**{txt}**" if lo > 0 or hi < 0 else txt)
             lines.append(f"| {method} | " + " | ".join(parts) + " |")
         lines.append("")
     return "\n".join(lines)

@@ -41,6 +41,8 @@ def test_losses_bench_runs_and_writes_its_table(tmp_path: Path,
     row = methods["soft-f1"]["p_at_r"]
     assert row["lower"] <= row["upper"]
     assert row["diff"] == pytest.approx(row["value"] - methods["ce"]["p_at_r"]["value"])
+    assert row["diff_pr"] == pytest.approx(
+        row["value"] - methods["ce@pr"]["p_at_r"]["value"])
     assert row["diff_es"] == pytest.approx(
         row["value"] - methods["ce-es"]["p_at_r"]["value"])
     assert "| ce |" in (tmp_path / "losses.md").read_text()
