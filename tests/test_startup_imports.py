@@ -20,8 +20,9 @@ from tests.conftest import base_charter
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 # Heavy libraries that an evaluation of candidates alone (no baselines, probability scores)
-# never needs: each costs 0.1–0.3 s of start-up.
-HEAVY = ("pandas", "scipy", "sklearn", "matplotlib", "statsmodels", "mlscope.baselines")
+# never needs: each costs 0.1–0.3 s of start-up (torch, for mlscope.losses only, more).
+HEAVY = ("pandas", "scipy", "sklearn", "matplotlib", "statsmodels", "mlscope.baselines",
+         "torch", "mlscope.losses")
 
 
 def _loaded(code: str, cwd: Path) -> set[str]:
