@@ -54,7 +54,7 @@ from mlscope.diagnose.history_read import ALIASES as ALIASES
 from mlscope.diagnose.history_read import REQUIRED as REQUIRED
 from mlscope.diagnose.history_read import BoolArray as BoolArray
 from mlscope.diagnose.history_read import FloatArray as FloatArray
-from mlscope.diagnose.history_read import History, load_history
+from mlscope.diagnose.history_read import History, load_history, metric_columns
 
 __all__ = [
     "BLOWUP_FACTOR",
@@ -75,5 +75,6 @@ __all__ = [
     "chart_data",
     "check_history",
     "load_history",
+    "metric_columns",
     "spearman",
 ]

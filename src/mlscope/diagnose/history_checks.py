@@ -78,7 +78,8 @@ class HistoryFinding:
     ----------
     check
         The check's id: ``initial_loss``, ``train_decreasing``, ``divergence``,
-        ``best_val``, ``overfitting``, ``variance``, ``underfitting`` or ``lr_spikes``.
+        ``best_val``, ``overfitting``, ``variance``, ``underfitting``, ``lr_spikes`` or
+        ``best_checkpoint``.
     ok
         Whether the curve passes the check (an informative finding is ok).
     severity
@@ -176,7 +177,8 @@ def _check_args(task: str, n_classes: int | None, positive_rate: float | None,
 
 def check_history(history: History, *, task: str, n_classes: int | None = None,
                   positive_rate: float | None = None,
-                  baseline_loss: float | None = None) -> list[HistoryFinding]:
+                  baseline_loss: float | None = None, metric: str | None = None,
+                  higher_is_better: bool = True) -> list[HistoryFinding]:
     """Read a training history: what it says about the loss, the data and the model.
 
     Parameters
@@ -194,13 +196,18 @@ def check_history(history: History, *, task: str, n_classes: int | None = None,
         The trivial baseline's loss on the same data (e.g. predicting the base rate or the
         mean). Regression has an expected initial loss only with it; it is the reference
         for underfitting whenever given.
+    metric, higher_is_better
+        The metric logged per step (``history.val_metric``; the charter's optimised metric)
+        and its direction: the ``best_checkpoint`` finding compares the step it is best at
+        with the step of the lowest validation loss.
 
     Returns
     -------
     list of HistoryFinding
         In this order: ``initial_loss``, ``train_decreasing``, ``divergence``,
         ``best_val``, ``overfitting``, ``variance``, ``underfitting``, and ``lr_spikes``
-        when a learning rate was logged. A clean curve gives only ``ok`` findings.
+        when a learning rate was logged, ``best_checkpoint`` when the metric was. A clean
+        curve gives only ``ok`` findings.
 
     Notes
     -----
@@ -234,7 +241,47 @@ def check_history(history: History, *, task: str, n_classes: int | None = None,
                                                   baseline_loss))
     if history.lr is not None and np.isfinite(history.lr).any():
         out.append(_lr_spikes(history, fs, fl))
+    if history.val_metric is not None and np.isfinite(history.val_metric).sum() >= 2:
+        out.append(_best_checkpoint(history, metric or "the metric", higher_is_better))
     return out
+
+
+def _best_checkpoint(history: History, metric: str, higher: bool) -> HistoryFinding:
+    """Do the validation loss and the charter's metric pick the same checkpoint?
+
+    The checkpoint that ships should be the one the charter's metric prefers: a loss can
+    keep falling (better calibrated probabilities) after the ranking or the operating
+    point has stopped improving, and the other way round."""
+    assert history.val_metric is not None
+    step, loss, value = history.step, history.val_loss, history.val_metric
+    ok = np.isfinite(value)
+    # Ties: the earliest step (the cheaper checkpoint).
+    im = int(np.flatnonzero(ok)[np.argmax(value[ok] if higher else -value[ok])])
+    m_step, m_best = float(step[im]), float(value[im])
+    both = ok & np.isfinite(loss)
+    if not both.any():
+        return HistoryFinding(
+            "best_checkpoint", True, "info",
+            f"{metric} is best at step {m_step:g} ({_f(m_best)}); no step logs both it and "
+            "the validation loss, so the two are not compared.",
+            {"metric_step": m_step, "metric_best": m_best})
+    il = int(np.flatnonzero(both)[np.argmin(loss[both])])
+    l_step, m_at_l = float(step[il]), float(value[il])
+    figs: dict[str, float | None] = {"loss_step": l_step, "metric_step": m_step,
+                                     "metric_best": m_best, "metric_at_loss_best": m_at_l,
+                                     "loss_best": float(loss[il])}
+    if m_at_l == m_best:
+        return HistoryFinding(
+            "best_checkpoint", True, "info",
+            f"the validation loss and {metric} agree on the best checkpoint: step "
+            f"{l_step:g} ({metric} {_f(m_best)}).", figs)
+    return HistoryFinding(
+        "best_checkpoint", False, "warning",
+        f"the validation loss and {metric} disagree on the best checkpoint: the loss is "
+        f"lowest at step {l_step:g}, where {metric} is {_f(m_at_l)}, but {metric} is best "
+        f"at step {m_step:g} ({_f(m_best)}). Keep the checkpoint of step {m_step:g}: the "
+        "charter judges the model on its metric, not on the loss (early-stop on the "
+        "metric).", figs)
 
 
 def _initial(ts: FloatArray, tl: FloatArray, task: str, n_classes: int | None,

@@ -39,6 +39,7 @@ __all__ = [
     "FloatArray",
     "History",
     "load_history",
+    "metric_columns",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -76,6 +77,9 @@ class History:
         Whether the loss was logged at each step (a logged NaN or inf is a finding).
     lr, epoch
         The learning rate and epoch when given (NaN where not logged), else ``None``.
+    val_metric
+        The charter's metric on the validation data per step, when ``load_history`` was
+        given the metric and the file has its column (NaN where not logged), else ``None``.
     source
         Where it was read from, for messages.
     columns
@@ -89,6 +93,7 @@ class History:
     val_logged: BoolArray
     lr: FloatArray | None = None
     epoch: FloatArray | None = None
+    val_metric: FloatArray | None = None
     source: str = "<DataFrame>"
     columns: dict[str, str] = field(default_factory=dict)
 
@@ -109,7 +114,7 @@ class History:
 
 
 def load_history(path_or_frame: str | Path | pd.DataFrame, *,
-                 where: str = "diagnosis.history") -> History:
+                 where: str = "diagnosis.history", metric: str | None = None) -> History:
     """Read a training history from a CSV/TSV, JSON or JSON Lines file, or a DataFrame.
 
     Parameters
@@ -123,6 +128,10 @@ def load_history(path_or_frame: str | Path | pd.DataFrame, *,
         ``global_step``, and ``epoch`` as the step).
     where
         The charter key the history came from, prefixed to every message.
+    metric
+        A metric id (the one the charter optimises): its validation value per step is read
+        from the first of the columns ``val_<metric>``, ``eval_<metric>``,
+        ``validation_<metric>`` or ``<metric>`` that exists (optional).
 
     Returns
     -------
@@ -146,7 +155,13 @@ def load_history(path_or_frame: str | Path | pd.DataFrame, *,
     if len(frame.columns) == 0 or len(frame) == 0:
         raise InputError(f"{where}: {source} holds no rows. Fix: log one row per step with "
                          "step, train_loss and val_loss.")
-    return _build(frame, source=source, where=where, row_name=row_name, ambiguous=ambiguous)
+    return _build(frame, source=source, where=where, row_name=row_name, ambiguous=ambiguous,
+                  metric=metric)
+
+
+def metric_columns(metric: str) -> tuple[str, ...]:
+    """The column names, in order, that hold ``metric`` on the validation data per step."""
+    return (f"val_{metric}", f"eval_{metric}", f"validation_{metric}", metric)
 
 
 def _frame_row(i: int) -> str:
@@ -274,12 +289,16 @@ def _resolve(columns: list[str], name: str, *, source: str, where: str,
 
 
 def _build(frame: pd.DataFrame, *, source: str, where: str, row_name: Callable[[int], str],
-           ambiguous: bool) -> History:
+           ambiguous: bool, metric: str | None = None) -> History:
     names = [str(c) for c in frame.columns]
     by_name = dict(zip(names, frame.columns, strict=True))
     used = {n: c for n in (*REQUIRED, "lr", "epoch")
             if (c := _resolve(names, n, source=source, where=where,
                               required=n in REQUIRED)) is not None}
+    if metric is not None:
+        found = next((c for c in metric_columns(metric) if c in names), None)
+        if found is not None:
+            used["val_metric"] = found
 
     def parse(name: str) -> tuple[FloatArray, BoolArray]:
         col = used[name]
@@ -303,8 +322,8 @@ def _build(frame: pd.DataFrame, *, source: str, where: str, row_name: Callable[[
         train_logged = train_logged & ~(t_nan & v_fin)
         val_logged = val_logged & ~(v_nan & t_fin)
     optional: dict[str, tuple[FloatArray, BoolArray]] = {
-        n: parse(n) for n in ("lr", "epoch") if n in used}
-    # NaN has no meaning for a learning rate or an epoch: it is "not logged".
+        n: parse(n) for n in ("lr", "epoch", "val_metric") if n in used}
+    # NaN has no meaning for a learning rate, an epoch or a logged metric: "not logged".
     optional = {n: (v, m & np.isfinite(v)) for n, (v, m) in optional.items()}
 
     series: dict[str, tuple[FloatArray, BoolArray]] = {
@@ -334,7 +353,8 @@ def _build(frame: pd.DataFrame, *, source: str, where: str, row_name: Callable[[
     (tv, tm), (vv, vm) = series["train_loss"], series["val_loss"]
     return History(step=step, train_loss=np.where(tm, tv, np.nan),
                    val_loss=np.where(vm, vv, np.nan), train_logged=tm, val_logged=vm,
-                   lr=opt("lr"), epoch=opt("epoch"), source=source,
+                   lr=opt("lr"), epoch=opt("epoch"), val_metric=opt("val_metric"),
+                   source=source,
                    columns={n: str(c) for n, c in used.items()})
 
 

@@ -201,7 +201,12 @@ def _history_and_focus(ch: Charter, t: EvalTable, bdir: Path, diag: Any, *,
     if spec.history is not None:
         from mlscope.diagnose.history import chart_data, check_history, load_history
 
-        hist = load_history(project_file(bdir, spec.history, what="diagnosis.history"))
+        # The metric the charter optimises, when the history logs it per step
+        # (`val_<metric>`): the best checkpoint is chosen by it, not by the loss.
+        optimize = getattr(ch.selection, "optimize", None)
+        metric = optimize if isinstance(optimize, str) and optimize in infos else None
+        hist = load_history(project_file(bdir, spec.history, what="diagnosis.history"),
+                            metric=metric)
         positive_rate = None
         baseline_loss = None
         if t.task == "binary" and ch.splits.train in t.splits:
@@ -215,7 +220,9 @@ def _history_and_focus(ch: Charter, t: EvalTable, bdir: Path, diag: Any, *,
             ok = [v.value for v in vals if v is not None and v.value is not None]
             baseline_loss = min(ok) if ok else None
         findings = check_history(hist, task=t.task, n_classes=len(t.classes) or None,
-                                 positive_rate=positive_rate, baseline_loss=baseline_loss)
+                                 positive_rate=positive_rate, baseline_loss=baseline_loss,
+                                 metric=metric, higher_is_better=metric is None
+                                 or infos[metric].direction == "higher")
         for f in findings:
             if not f.ok:
                 diag.sanity.append(SanityCheck(check=f"history.{f.check}", ok=False,
