@@ -32,6 +32,7 @@ __all__ = ["LoadedModel", "is_callable_ref", "load_model", "parameter_count", "p
 _PICKLES = (".joblib", ".pkl", ".pickle")
 _ONNX = (".onnx",)
 _TORCH = (".pt", ".ts", ".torchscript")
+_DIAGNOSTICS = ("score", "loss", "n_iter")
 
 
 @dataclass
@@ -140,9 +141,11 @@ def _load_torch(name: str, path: Path) -> tuple[Any, Callable[[Any], Any], int |
 def parameter_count(obj: Any) -> int | None:
     """Numeric values a fitted scikit-learn estimator stores, where that is known.
 
-    Counts the elements of its public fitted arrays (attributes ending in ``_``:
-    ``coef_``, ``intercept_``, ``theta_`` …), the nodes of its trees (``tree_``), and
-    recurses into pipelines, column transformers and ensembles. ``None`` when nothing
+    Counts the elements of its public fitted float arrays (attributes ending in ``_``:
+    ``coef_``, ``intercept_``, ``theta_``, a scaler's ``mean_`` …; not scores or losses),
+    the nodes of its trees (``tree_``), the stored training values of nearest neighbours
+    (``n_samples_fit_ × n_features_in_``), and recurses into pipelines, column
+    transformers and ensembles. ``None`` when nothing
     countable is found (e.g. a plain function, or histogram gradient boosting, whose
     trees are not public).
     """
@@ -163,9 +166,14 @@ def parameter_count(obj: Any) -> int | None:
         if tree is not None and hasattr(tree, "node_count"):
             total += int(tree.node_count)
         for key, val in vars(o).items() if hasattr(o, "__dict__") else []:
+            # Learned values only: floats (not class labels or feature names), and not
+            # training diagnostics (scores, losses).
             if key.endswith("_") and not key.startswith("_") and isinstance(val, np.ndarray) \
-                    and val.dtype.kind in "fiub":
+                    and val.dtype.kind == "f" and not any(w in key for w in _DIAGNOSTICS):
                 total += int(val.size)
+        fitted, width = getattr(o, "n_samples_fit_", None), getattr(o, "n_features_in_", None)
+        if isinstance(fitted, int) and isinstance(width, int):
+            total += fitted * width  # nearest neighbours keep the training rows
         return total
 
     try:

@@ -260,8 +260,8 @@ def detect_warmup(x: npt.ArrayLike, *, window: int = 5, k: float = 5.0) -> WarmU
     calls ``i … i + window − 1`` is not slow; the warm-up is every call up to the last slow
     one before ``i + window`` (a lone slow call inside the first window is warm-up too:
     discarding one call too many costs little, keeping a cold one biases p99). The search
-    is limited to the first half; a series that has not settled there has no steady state
-    to measure against and is reported as unsettled.
+    is limited to the first half; a series still slow at the end of its first half has no
+    steady state to measure against and is reported as unsettled (nothing discarded).
 
     Parameters
     ----------
@@ -287,7 +287,10 @@ def detect_warmup(x: npt.ArrayLike, *, window: int = 5, k: float = 5.0) -> WarmU
         return WarmUp(0, False, thr, m)
     i = int(settled_at[0])
     slow = np.flatnonzero(a[: i + window] > thr)
-    return WarmUp(int(slow[-1]) + 1 if slow.size else 0, True, thr, m)
+    calls = int(slow[-1]) + 1 if slow.size else 0
+    if calls > half - window:  # slow into the steady half: no steady state to trust
+        return WarmUp(0, False, thr, m)
+    return WarmUp(calls, True, thr, m)
 
 
 @dataclass(frozen=True)
