@@ -66,7 +66,8 @@ def test_parameter_count_of_fitted_estimators(tmp_path: Path) -> None:
     joblib.dump(lr, path)
     m = load_model("lr", "lr.joblib", tmp_path)
     assert (m.kind, m.method, m.parameters) == ("joblib", "predict_proba", 5)
-    assert m.features == list("abcd") and m.size_bytes == path.stat().st_size
+    assert m.features == list("abcd")
+    assert m.size_bytes == path.stat().st_size
 
 
 def test_fingerprint_records_threads_and_versions(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -75,4 +76,32 @@ def test_fingerprint_records_threads_and_versions(monkeypatch: pytest.MonkeyPatc
     assert fp["threads"]["OMP_NUM_THREADS"] == "1"
     assert fp["libraries"]["numpy"] == np.__version__
     assert fp["cores"] >= fp["cores_usable"] >= 1
-    assert fp["python"].count(".") == 2 and fp["cpu"]
+    assert fp["python"].count(".") == 2
+    assert fp["cpu"]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch 2.13 deprecates TorchScript
+def test_torchscript_artifact(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from mlscope.profile.loaders import prepare_batches
+
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    torch.jit.save(torch.jit.script(net), tmp_path / "net.pt")
+    m = load_model("net", "net.pt", tmp_path)
+    assert (m.kind, m.parameters) == ("torchscript", 3 * 4 + 4 + 4 + 1)
+    rows = pd.DataFrame(np.arange(12.0).reshape(4, 3), columns=list("abc"))
+    batches = prepare_batches(m, rows, 2, 3)
+    assert batches[0].dtype == np.float32
+    assert batches[0].shape == (2, 3)
+    assert tuple(m.predict(batches[0]).shape) == (2, 1)
+
+
+def test_onnx_without_onnxruntime_says_how_to_install(tmp_path: Path) -> None:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        (tmp_path / "m.onnx").write_bytes(b"\x08\x07")
+        with pytest.raises(InputError, match="pip install onnxruntime"):
+            load_model("m", "m.onnx", tmp_path)
+    else:
+        pytest.skip("onnxruntime is installed")

@@ -35,7 +35,7 @@ class FakeClock:
     def clock(self) -> Clock:
         return Clock(now_ns=self.now_ns, sleep_s=self.sleep_s)
 
-    def model(self, service_ms: float):  # noqa: ANN201 - a test double
+    def model(self, service_ms: float):
         def predict(_x: object) -> None:
             self.t += int(service_ms * 1e6)
         return predict
@@ -44,7 +44,8 @@ class FakeClock:
 def test_poisson_schedule_has_the_target_rate() -> None:
     sched = poisson_schedule(200.0, 20_000, seed=4)
     gaps = np.diff(sched) / 1e9
-    assert sched[0] == 0 and np.all(gaps >= 0)
+    assert sched[0] == 0
+    assert np.all(gaps >= 0)
     assert gaps.mean() == pytest.approx(1 / 200, rel=0.03)
     # Exponential gaps: a share e^-1 longer than the mean, coefficient of variation 1.
     assert (gaps > 1 / 200).mean() == pytest.approx(np.exp(-1), abs=0.02)
@@ -73,7 +74,8 @@ def test_open_loop_counts_queueing_under_a_slow_model() -> None:
     assert run.achieved_qps == pytest.approx(100, rel=0.01)
     # A closed loop would have reported 10 ms for every call (coordinated omission).
     closed = single_stream(fake.model(10.0), [0], 400, fake.clock())
-    assert np.all(closed == 10_000_000) and np.percentile(lat, 99) > 100 * closed.max()
+    assert np.all(closed == 10_000_000)
+    assert np.percentile(lat, 99) > 100 * closed.max()
 
 
 def test_open_loop_keeps_its_schedule_in_real_time() -> None:
@@ -83,7 +85,8 @@ def test_open_loop_keeps_its_schedule_in_real_time() -> None:
     run = server(lambda _x: time.sleep(0.02), [0], 200.0, 15, seed=2)
     need = (np.arange(1, 16) * 20_000_000) - run.scheduled
     assert np.all(run.latencies >= need)
-    assert np.all(run.started >= run.scheduled) and np.all(run.completed > run.started)
+    assert np.all(run.started >= run.scheduled)
+    assert np.all(run.completed > run.started)
     assert np.all(run.queueing[1:] > 0)
 
 
@@ -94,7 +97,8 @@ def test_qps_search_finds_the_capacity_of_a_fixed_service_time() -> None:
                        calls=2000, clock=fake.clock(), seed=3)
     loose = qps_search(fake.model(5.0), [0], latency_bound_ms=1000.0, start_qps=50.0,
                        calls=2000, clock=fake.clock(), seed=3)
-    assert tight.qps is not None and loose.qps is not None
+    assert tight.qps is not None
+    assert loose.qps is not None
     # With a bound of 10 service times the queue must stay short: well below capacity;
     # with 200 service times the search gets close to it.
     assert 0.6 * capacity < tight.qps < capacity
@@ -109,7 +113,9 @@ def test_qps_search_reports_none_when_even_light_load_fails() -> None:
     fake = FakeClock()
     res = qps_search(fake.model(80.0), [0], latency_bound_ms=50.0, start_qps=12.5,
                      calls=400, clock=fake.clock())
-    assert res.qps is None and len(res.trials) == 5 and not any(
+    assert res.qps is None
+    assert len(res.trials) == 5
+    assert not any(
         t["passed"] for t in res.trials)
 
 
@@ -122,12 +128,16 @@ def test_offline_throughput_on_a_simulated_clock() -> None:
 
 def test_real_time_smoke_structure() -> None:
     lat = single_stream(lambda x: sum(x), [[1, 2, 3]], 50)
-    assert lat.dtype == np.int64 and lat.shape == (50,) and np.all(lat >= 0)
+    assert lat.dtype == np.int64
+    assert lat.shape == (50,)
+    assert np.all(lat >= 0)
     res = qps_search(lambda x: None, [0], latency_bound_ms=1000.0, start_qps=500.0,
                      calls=300, steps=1)
-    assert res.trials and {"qps", "upper_ms", "value_ms", "achieved_qps", "passed"} \
+    assert res.trials
+    assert {"qps", "upper_ms", "value_ms", "achieved_qps", "passed"} \
         <= set(res.trials[0])
-    assert res.qps is not None and res.qps >= 500.0
+    assert res.qps is not None
+    assert res.qps >= 500.0
 
 
 @pytest.mark.parametrize(("call", "match"), [

@@ -91,7 +91,8 @@ def test_two_sided_interval_covers(draw, true_q) -> None:
     hits = 0
     for row in samples:
         e = percentile_estimate(row, 90, 0.95)
-        assert e.low is not None and e.high is not None
+        assert e.low is not None
+        assert e.high is not None
         assert e.low <= e.value <= e.high
         hits += e.low <= truth <= e.high
     assert 0.93 <= hits / SIMS <= 0.98
@@ -104,7 +105,8 @@ def test_min_calls_for_p99_upper_bound_is_299() -> None:
     # LoadGen's single-stream setting: p90 at 99% confidence.
     assert min_calls_for_upper_bound(90, 0.99) == 44
     e = percentile_estimate(np.arange(1.0, 299.0), 99)
-    assert e.upper is None and e.min_calls == 299
+    assert e.upper is None
+    assert e.min_calls == 299
 
 
 def test_binomial_cdf_matches_scipy() -> None:
@@ -125,10 +127,12 @@ def test_nearest_rank_is_numpys_inverted_cdf() -> None:
 
 def test_run_length_meets_its_margin_and_grows_as_it_shrinks() -> None:
     lengths = [run_length(99, m) for m in (0.9, 0.5, 0.25)]
-    assert lengths == sorted(lengths) and lengths[0] >= 299
+    assert lengths == sorted(lengths)
+    assert lengths[0] >= 299
     for m, n in zip((0.9, 0.5, 0.25), lengths, strict=True):
         k = upper_rank(n, 99)
-        assert k is not None and k <= math.ceil((0.99 + m / 100) * n)
+        assert k is not None
+        assert k <= math.ceil((0.99 + m / 100) * n)
     with pytest.raises(InputError, match="margin"):
         run_length(99, 2)
 
@@ -139,7 +143,8 @@ def test_warmup_finds_the_slow_first_calls(slow_calls: int) -> None:
     steady = rng.lognormal(math.log(2.0), 0.25, 400)
     slow = rng.uniform(20, 60, slow_calls)  # cold caches, lazy imports: 10-30× slower
     w = detect_warmup(np.concatenate([slow, steady]))
-    assert w.settled and w.calls == slow_calls
+    assert w.settled
+    assert w.calls == slow_calls
     assert 1.8 < w.steady_median < 2.2
 
 
@@ -148,7 +153,8 @@ def test_warmup_decaying_and_none() -> None:
     base = rng.lognormal(math.log(2.0), 0.1, 300)
     decay = base + 30 * np.exp(-np.arange(300) / 4)  # slow, getting faster
     w = detect_warmup(decay)
-    assert w.settled and 8 <= w.calls <= 25
+    assert w.settled
+    assert 8 <= w.calls <= 25
     assert np.all(decay[w.calls:] <= w.threshold)
     assert detect_warmup(base).calls == 0
     # Getting slower for the whole first half: no steady state to set a warm-up against.
@@ -161,7 +167,8 @@ def test_ratio_interval_over_calls_and_runs() -> None:
     a = rng.lognormal(math.log(2.4), 0.3, 800)
     b = rng.lognormal(math.log(2.0), 0.3, 800)
     r = ratio_interval(a, b, seed=1)
-    assert r.low < 1.2 < r.high and r.low < r.ratio < r.high
+    assert r.low < 1.2 < r.high
+    assert r.low < r.ratio < r.high
     assert r.method.startswith("bootstrap over calls")
     again = ratio_interval(a, b, seed=1)
     assert again == r  # seeded

@@ -27,7 +27,7 @@ from mlscope.charter import load_charter
 from mlscope.charter.schema import Charter
 from mlscope.errors import InputError, did_you_mean
 from mlscope.paths import project_file
-from mlscope.plugins import describe
+from mlscope.plugins import UserCodeError, describe
 from mlscope.profile.loaders import LoadedModel, is_callable_ref, load_model, prepare_batches
 from mlscope.profile.memory import fingerprint, peak_memory
 from mlscope.profile.session import ProfileOptions, Scenario, profile_model
@@ -108,6 +108,10 @@ def _first_call(model: LoadedModel, rows: Any) -> None:
     batch = prepare_batches(model, rows, 1, 1)[0]
     try:
         model.predict(batch)
+    except UserCodeError as exc:
+        raise InputError(f"{exc}\nfix: `{model.source}` is called with a batch of rows of "
+                         "the charter's data (a pandas DataFrame of its feature columns) "
+                         "and must return the predictions without raising") from None
     except InputError:
         raise
     except Exception as exc:
@@ -127,7 +131,7 @@ def profile_command(charter: Path, *, models: tuple[str, ...], artifacts: tuple[
     InputError, CharterError
         Bad input (exit 2), with the fix.
     """
-    con = console or Console(highlight=False, soft_wrap=True, width=80)
+    con = console or Console(highlight=False, width=80)
     ch = load_charter(charter)
     base = charter.expanduser().resolve().parent
     dep = ch.planning.deployment if ch.planning else None
@@ -221,7 +225,7 @@ def render_profile(record: dict[str, Any], con: Console) -> None:
                   + ")")
         t = Table(box=None, pad_edge=False, show_edge=False)
         t.add_column("scenario")
-        for col in ("calls", "p50 ms", "p90 ms", f"p99 ms (≤ {conf:.0%})", "mean ms"):
+        for col in ("calls", "p50 ms", "p90 ms", "p99 ms (bound)", "mean ms"):
             t.add_column(col, justify="right")
         rows = [("single-stream", rec["single_stream"]), ("server", rec["server"])]
         rows += [(f"batch {b['batch_size']}", b["latency"]) for b in rec["batch_sweep"] or []]
@@ -234,6 +238,8 @@ def render_profile(record: dict[str, Any], con: Console) -> None:
                       f"{_ms(p['p99']['value_ms'])} (≤ {_ms(p['p99']['upper_ms'])})",
                       _ms(s["mean_ms"]))
         con.print(t)
+        con.print(f"  (bound: {conf:.0%} upper confidence bound, an order statistic; – too "
+                  "few calls)", style="dim")
         ss = rec["single_stream"]
         if ss and ss["warmup"]:
             w = ss["warmup"]
@@ -255,7 +261,7 @@ def render_profile(record: dict[str, Any], con: Console) -> None:
         if rec["memory"] and rec["memory"]["peak_mb"] is not None:
             m = rec["memory"]
             con.print(f"  memory: peak {m['peak_mb']:.3g} MB over load and predictions "
-                      f"(load {_ms(m['load_mb'])} MB; process {m['process_peak_mb']:.3g} MB)")
+                      f"(first load with its libraries {_ms(m['cold_load_mb'])} MB)")
         for key, b in rec["budgets"].items():
             con.print(f"  budget {key}: {b['budget']:g} — {b['status']}")
         for note in rec["notes"]:

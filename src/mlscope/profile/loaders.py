@@ -125,7 +125,9 @@ def _load_torch(name: str, path: Path) -> tuple[Any, Callable[[Any], Any], int |
         raise InputError(f"model `{name}`: {path} is a TorchScript model and needs torch; "
                          "install it with `pip install torch`") from None
     try:
-        mod = torch.jit.load(str(path), map_location="cpu").eval()
+        loaded = torch.jit.load(  # type: ignore[no-untyped-call,unused-ignore]
+            str(path), map_location="cpu")
+        mod = loaded.eval()
     except Exception as exc:
         raise _load_error(name, path, exc, "save it with torch.jit.save(torch.jit.script("
                           "model), path)") from None

@@ -184,8 +184,9 @@ def qps_search(predict: Predict, batches: Sequence[Any], *, latency_bound_ms: fl
     ``start_qps`` is a first guess (e.g. 1 / the single-stream mean latency: the most one
     worker can serve). The bracket is found by doubling (at most 12 times) or halving (at
     most 4 times: at a sixteenth of the capacity a request rarely waits, so a model that
-    fails there fails at every rate) from it, then halved ``steps`` times; each trial is a :func:`server` run of ``calls`` requests with its own
-    seed. A trial without enough calls for the bound fails (an unbounded p99 is no pass).
+    fails there fails at every rate) from it, then halved ``steps`` times; each trial is a
+    :func:`server` run of ``calls`` requests with its own seed. A trial without enough
+    calls for the bound fails (an unbounded p99 is no pass).
     """
     if not latency_bound_ms > 0:
         raise InputError(f"--latency-bound-ms must be greater than 0, got {latency_bound_ms!r}")
