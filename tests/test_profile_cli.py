@@ -163,3 +163,22 @@ def test_empty_artifacts_is_a_charter_problem(project: Path) -> None:
     r = CliRunner().invoke(main, ["validate", str(project), "--no-data"])
     assert r.exit_code == 2
     assert "artifacts" in r.output
+
+
+def test_charter_artifacts_cannot_escape_the_project(project: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A symbolic link to a file outside, or an installed module's function, is refused
+    before anything is loaded (a pickle runs code; so does an import)."""
+    monkeypatch.delenv("MLSCOPE_ALLOW_DIRS", raising=False)
+    inner = tmp_path / "inner"
+    inner.mkdir()
+    for name in ("mlscope.yaml", "eval.parquet"):
+        (inner / name).write_bytes((tmp_path / name).read_bytes())
+    (inner / "linked.joblib").symlink_to(tmp_path / "models" / "good.joblib")
+    ch = yaml.safe_load((inner / "mlscope.yaml").read_text())
+    for spec, needle in (("linked.joblib", "symbolic link"), ("os:system", "installed")):
+        ch["profile"]["artifacts"] = {"good": spec}
+        (inner / "mlscope.yaml").write_text(yaml.safe_dump(ch), encoding="utf-8")
+        code, out = _run(str(inner / "mlscope.yaml"), "--no-memory", "--calls", "5")
+        assert code == 2, out
+        assert needle in " ".join(out.split())
