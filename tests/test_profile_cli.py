@@ -79,6 +79,22 @@ def test_profile_writes_the_record(project: Path) -> None:
     assert m["offline"]["rows"] == 4
     assert m["parameters"] == 3
     assert rec["environment"]["libraries"]["numpy"] == np.__version__
+    assert rec["comparisons"] == []  # one model: nothing to compare
+
+
+def test_two_models_are_compared_as_a_ratio(project: Path) -> None:
+    (project.parent / "slow.py").write_text(
+        "import time\n\ndef predict(batch):\n    time.sleep(0.002)\n    return [0.5]\n",
+        encoding="utf-8")
+    code, out = _run(str(project), "--model", "good", "--model", "slow", "--artifact",
+                     "slow=slow:predict", "--scenario", "single-stream", "--calls", "40",
+                     "--no-memory")
+    assert code == 0, out
+    rec = json.loads((project.parent / "mlscope-out" / "profile" / "profile.json").read_text())
+    (c,) = rec["comparisons"]
+    assert (c["model"], c["reference"], c["statistic"]) == ("slow", "good", "median")
+    assert c["low"] <= c["ratio"] <= c["high"]
+    assert "against good" in out
 
 
 def test_profile_json_and_memory(project: Path, tmp_path: Path) -> None:
@@ -107,6 +123,9 @@ def test_profile_json_and_memory(project: Path, tmp_path: Path) -> None:
     pytest.param(["--scenario", "server"], ["--qps Q", "--latency-bound-ms B"],
                  id="server-without-target"),
     pytest.param(["--artifact", "good"], ["NAME=PATH"], id="artifact-without-path"),
+    pytest.param(["--latency-bound-ms", "50"], ["at least 299 calls", "--calls 1000"],
+                 id="search-with-too-few-calls"),
+    pytest.param(["--confidence", "1"], ["--confidence"], id="confidence-1"),
 ])
 def test_bad_input_exits_2_with_the_fix(project: Path, args: list[str],
                                         needles: list[str]) -> None:

@@ -31,6 +31,7 @@ from mlscope.plugins import UserCodeError, describe
 from mlscope.profile.loaders import LoadedModel, is_callable_ref, load_model, prepare_batches
 from mlscope.profile.memory import fingerprint, peak_memory
 from mlscope.profile.session import ProfileOptions, Scenario, profile_model
+from mlscope.profile.statistics import ratio_interval
 
 __all__ = ["parse_artifacts", "parse_batch_sizes", "profile_command", "render_profile"]
 
@@ -174,6 +175,7 @@ def profile_command(charter: Path, *, models: tuple[str, ...], artifacts: tuple[
             if memory else None
         rec["budgets"] = _budgets(rec, dep)
         record["models"][name] = rec
+    record["comparisons"] = _comparisons(record["models"], opts)
     folder_out = out if out is not None else charter.parent / "mlscope-out" / "profile"
     folder_out.mkdir(parents=True, exist_ok=True)
     path = write_atomic(folder_out / "profile.json",
@@ -184,6 +186,24 @@ def profile_command(charter: Path, *, models: tuple[str, ...], artifacts: tuple[
     render_profile(record, con)
     con.print(f"wrote {escape(str(path))}")
     return 0
+
+
+def _comparisons(models: dict[str, Any], opts: ProfileOptions) -> list[dict[str, Any]]:
+    """Each model's single-stream median latency over the first model's, with a bootstrap
+    interval over calls (warm-up set aside): "1.8× (1.7–1.9)" rather than a threshold."""
+    steady = {}
+    for name, rec in models.items():
+        ss = rec.get("single_stream")
+        if ss is not None:
+            skip = ss["warmup"]["calls"] if ss["warmup"] else 0
+            steady[name] = ss["latencies_ns"][skip:]
+    names = list(steady)
+    out = []
+    for name in names[1:]:
+        r = ratio_interval(steady[name], steady[names[0]], statistic="median",
+                           confidence=opts.confidence, seed=opts.seed)
+        out.append({"model": name, "reference": names[0], **r.to_dict()})
+    return out
 
 
 def _budgets(rec: dict[str, Any], dep: Any) -> dict[str, Any]:
@@ -266,6 +286,14 @@ def render_profile(record: dict[str, Any], con: Console) -> None:
             con.print(f"  budget {key}: {b['budget']:g} — {b['status']}")
         for note in rec["notes"]:
             con.print(f"  [yellow]note[/] {escape(note)}")
+    if record.get("comparisons"):
+        con.print()
+        con.print(f"[bold]Median single-stream latency against "
+                  f"{escape(record['comparisons'][0]['reference'])}[/] "
+                  f"({conf:.0%} bootstrap interval over calls)")
+        for c in record["comparisons"]:
+            con.print(f"  {escape(c['model'])}: {c['ratio']:.3g}× "
+                      f"({c['low']:.3g}–{c['high']:.3g})")
 
 
 def scenario_of(text: str) -> Scenario:

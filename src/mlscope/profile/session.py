@@ -53,6 +53,13 @@ class ProfileOptions:
         if bad or not self.batch_sizes:
             raise InputError(f"a batch size must be at least 1, got {bad[0] if bad else 'none'}"
                              "; write e.g. --batch-sizes 1,8,64")
+        need = min_calls_for_upper_bound(99, self.confidence)
+        if self.latency_bound_ms is not None and self.scenario in ("server", "all") \
+                and self.calls < need:
+            raise InputError(f"the QPS search bounds p99 from above, which needs at least "
+                             f"{need} calls per trial at {self.confidence:.0%} confidence; "
+                             f"got --calls {self.calls}: raise it, e.g. --calls 1000 (or "
+                             "drop the latency bound)")
         if self.scenario == "server" and self.qps is None and self.latency_bound_ms is None:
             raise InputError("the server scenario needs a target: --qps Q (one run at Q "
                              "queries per second) or --latency-bound-ms B (search the "
