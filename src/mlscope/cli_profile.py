@@ -280,17 +280,17 @@ def render_profile(record: dict[str, Any], con: Console) -> None:
                       f"{o['rows']}")
         if rec["memory"] and rec["memory"]["peak_mb"] is not None:
             m = rec["memory"]
-            con.print(f"  memory: peak {m['peak_mb']:.3g} MB over load and predictions "
-                      f"(first load with its libraries {_ms(m['cold_load_mb'])} MB)")
+            con.print(f"  memory: peak {m['peak_mb']:.3g} MB over load + predictions; "
+                      f"cold load {_ms(m['cold_load_mb'])} MB (libraries)")
         for key, b in rec["budgets"].items():
             con.print(f"  budget {key}: {b['budget']:g} — {b['status']}")
         for note in rec["notes"]:
             con.print(f"  [yellow]note[/] {escape(note)}")
     if record.get("comparisons"):
         con.print()
-        con.print(f"[bold]Median single-stream latency against "
+        con.print(f"[bold]Median latency against "
                   f"{escape(record['comparisons'][0]['reference'])}[/] "
-                  f"({conf:.0%} bootstrap interval over calls)")
+                  f"(single-stream; {conf:.0%} bootstrap interval)")
         for c in record["comparisons"]:
             con.print(f"  {escape(c['model'])}: {c['ratio']:.3g}× "
                       f"({c['low']:.3g}–{c['high']:.3g})")
