@@ -175,13 +175,20 @@ def test_charter_artifact_outside_the_project(project: Path, tmp_path: Path,
     assert "profile.artifacts.good" in out
 
 
-def test_empty_artifacts_is_a_charter_problem(project: Path) -> None:
+@pytest.mark.parametrize(("section", "needle"), [
+    pytest.param({"artifacts": {}}, "at least one model's artifact", id="empty"),
+    pytest.param({"artifacts": {"good": " "}}, "`profile.artifacts.good` is empty",
+                 id="blank-path"),
+    pytest.param({"artifact": {"good": "m.joblib"}}, "artifacts", id="misspelt-key"),
+])
+def test_bad_profile_section_is_a_charter_problem(project: Path, section: dict[str, object],
+                                                  needle: str) -> None:
     ch = yaml.safe_load(project.read_text())
-    ch["profile"] = {"artifacts": {}}
+    ch["profile"] = section
     project.write_text(yaml.safe_dump(ch), encoding="utf-8")
     r = CliRunner().invoke(main, ["validate", str(project), "--no-data"])
-    assert r.exit_code == 2
-    assert "artifacts" in r.output
+    assert r.exit_code == 2, r.output
+    assert needle in " ".join(r.output.split())
 
 
 def test_charter_artifacts_cannot_escape_the_project(project: Path, tmp_path: Path,

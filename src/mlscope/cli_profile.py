@@ -12,6 +12,7 @@ a QPS or latency bound ≤ 0. See docs/profiling.md.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -178,6 +179,7 @@ def profile_command(charter: Path, *, models: tuple[str, ...], artifacts: tuple[
     record["comparisons"] = _comparisons(record["models"], opts)
     folder_out = out if out is not None else charter.parent / "mlscope-out" / "profile"
     folder_out.mkdir(parents=True, exist_ok=True)
+    record = _finite(record)
     path = write_atomic(folder_out / "profile.json",
                         json.dumps(record, indent=1, ensure_ascii=False, allow_nan=False))
     if as_json:
@@ -186,6 +188,18 @@ def profile_command(charter: Path, *, models: tuple[str, ...], artifacts: tuple[
     render_profile(record, con)
     con.print(f"wrote {escape(str(path))}")
     return 0
+
+
+def _finite(x: Any) -> Any:
+    """JSON has no infinity: a rate over a zero-length span (a clock too coarse to see a
+    call) is written as null."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_finite(v) for v in x]
+    return x
 
 
 def _comparisons(models: dict[str, Any], opts: ProfileOptions) -> list[dict[str, Any]]:
