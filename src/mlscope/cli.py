@@ -343,6 +343,58 @@ def _host_names(ctx: click.Context, param: click.Parameter, values: tuple[str, .
 
 
 @main.command()
+@click.argument("charter", type=click.Path(path_type=Path), default="mlscope.yaml")
+@click.option("--model", "models", multiple=True, metavar="NAME",
+              help="A model to profile (repeat for several; default: every model with an "
+                   "artifact).")
+@click.option("--artifact", "artifacts", multiple=True, metavar="NAME=PATH",
+              help="A model's artifact (.joblib/.pkl, .onnx, .pt, or module:function), "
+                   "besides the charter's profile.artifacts.")
+@click.option("--scenario", type=click.Choice(["single-stream", "server", "offline", "all"]),
+              default="all", show_default=True, help="Which load to generate.")
+@click.option("--calls", type=int, default=1000, show_default=True,
+              help="Calls per run (single-stream, server, each QPS trial).")
+@click.option("--qps", type=float, default=None,
+              help="Server: the target queries per second (Poisson arrivals).")
+@click.option("--latency-bound-ms", type=float, default=None,
+              help="Server: search the highest QPS whose p99 upper bound stays within this "
+                   "(default: planning.deployment.latency_budget_ms).")
+@click.option("--batch-sizes", default="1,8,64", show_default=True,
+              help="Batch sizes of the sweep; the largest is the offline batch.")
+@click.option("--confidence", type=float, default=0.95, show_default=True,
+              help="Confidence of the percentile bounds.")
+@click.option("--seed", type=int, default=None, help="Seed of the arrival schedule "
+              "(default: the charter's).")
+@click.option("--memory/--no-memory", default=True, show_default=True,
+              help="Measure peak memory in a child process.")
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
+              help="Output folder (default: mlscope-out/profile/ next to the charter).")
+@click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
+@_guard
+def profile(charter: Path, models: tuple[str, ...], artifacts: tuple[str, ...], scenario: str,
+            calls: int, qps: float | None, latency_bound_ms: float | None, batch_sizes: str,
+            confidence: float, seed: int | None, memory: bool, out: Path | None,
+            as_json: bool) -> int:
+    """Latency percentiles with confidence bounds, throughput and memory of model artifacts.
+
+    Single-stream (one call at a time), server (open-loop Poisson arrivals at --qps; with
+    --latency-bound-ms, the highest QPS whose p99 stays within it), offline (the largest
+    batch) and a batch-size sweep. Writes profile.json. Exit 0; 2 for bad input.
+    """
+    from mlscope.cli_profile import parse_batch_sizes, profile_command, scenario_of
+    from mlscope.profile.session import ProfileOptions
+
+    if not 0 < confidence < 1:
+        raise InputError(f"--confidence must lie strictly between 0 and 1, got {confidence:g}")
+    opts = ProfileOptions(scenario=scenario_of(scenario), calls=calls, qps=qps,
+                          latency_bound_ms=latency_bound_ms,
+                          batch_sizes=parse_batch_sizes(batch_sizes), confidence=confidence,
+                          seed=0 if seed is None else seed)
+    return profile_command(charter, models=models, artifacts=artifacts, opts=opts, out=out,
+                           as_json=as_json, memory=memory, seed_from_charter=seed is None)
+
+
+@main.command()
 @click.argument("project_dir", type=click.Path(path_type=Path), default=".")
 @click.option("--store", "location", default=None, metavar="URL",
               help="The store to read: a SQLAlchemy URL or a SQLite file (default: "

@@ -27,6 +27,7 @@ from mlscope.charter.guarantees import GuaranteesSpec
 from mlscope.charter.hitl import HumanInTheLoopSpec
 from mlscope.charter.monitor import MonitorSpec
 from mlscope.charter.planning import PlanningSpec
+from mlscope.charter.profile_spec import ProfileSpec
 from mlscope.charter.strict import StrictModel
 
 __all__ = [
@@ -495,6 +496,8 @@ class Charter(StrictModel):
     costs: CostsSpec | None = None
     human_in_the_loop: HumanInTheLoopSpec | None = None
     monitor: MonitorSpec | None = None
+    # The artifact of each model for `mlscope profile` (docs/profiling.md).
+    profile: ProfileSpec | None = None
 
     def metric_ids(self) -> list[str]:
         return [m.id for m in self.metrics]
