@@ -208,3 +208,30 @@ def test_charter_artifacts_cannot_escape_the_project(project: Path, tmp_path: Pa
         code, out = _run(str(inner / "mlscope.yaml"), "--no-memory", "--calls", "5")
         assert code == 2, out
         assert needle in " ".join(out.split())
+
+
+def test_summary_numbers_read_without_exponents_and_name_a_busy_machine(
+        project: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from mlscope.cli_profile import render_profile
+
+    code, out = _run(str(project), "--model", "good", "--scenario", "single-stream",
+                     "--calls", "40", "--no-memory")
+    assert code == 0, out
+    rec = json.loads((project.parent / "mlscope-out" / "profile" / "profile.json").read_text())
+    # A slow tail on a busy machine with unpinned threads (figures set by hand).
+    p99 = rec["models"]["good"]["single_stream"]["percentiles"]["p99"]
+    p99["value_ms"], p99["upper_ms"] = 1770.4, 1821.0
+    rec["environment"]["load_per_core"] = 2.3
+    rec["environment"]["threads"] = dict.fromkeys(rec["environment"]["threads"])
+    con = Console(record=True, width=80, file=io.StringIO())
+    render_profile(rec, con)
+    text = con.export_text()
+    assert "1,770 (≤ 1,821)" in text
+    assert "e+" not in text
+    assert "the machine was busy (load 2.3 per core" in text
+    assert "OMP_NUM_THREADS=1" in text
+    assert all(len(line) <= 80 for line in text.splitlines())

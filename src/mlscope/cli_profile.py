@@ -241,7 +241,27 @@ def _budgets(rec: dict[str, Any], dep: Any) -> dict[str, Any]:
 
 
 def _ms(v: float | None) -> str:
-    return "–" if v is None else f"{v:.3g}"
+    """Three significant digits without exponents (1,770 rather than 1.77e+03)."""
+    if v is None:
+        return "–"
+    a = abs(v)
+    return (f"{v:,.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2f}" if a >= 1
+            else f"{v:.3g}")
+
+
+def _machine_notes(env: dict[str, Any]) -> list[str]:
+    """What makes these figures hard to compare: a busy machine, unpinned threads."""
+    notes = []
+    load = env.get("load_per_core")
+    if isinstance(load, int | float) and load > 0.5:
+        notes.append(f"the machine was busy (load {load:.1f} per core at the start): "
+                     "latencies include waiting for the CPU; compare runs on a quiet one")
+    threads = env.get("threads") or {}
+    if not any(threads.values()):
+        notes.append("OMP_NUM_THREADS and the BLAS thread variables are unset: libraries "
+                     "may use every core, which makes tail latencies vary; set "
+                     "OMP_NUM_THREADS=1 to compare models")
+    return notes
 
 
 def render_profile(record: dict[str, Any], con: Console) -> None:
@@ -250,11 +270,13 @@ def render_profile(record: dict[str, Any], con: Console) -> None:
     env = record["environment"]
     con.print(f"[bold]Profile of {escape(record['project'])}[/]  ·  {escape(env['cpu'])}, "
               f"{env['cores_usable']} core(s), Python {env['python']}")
+    for note in _machine_notes(env):
+        con.print(f"  [yellow]note[/] {escape(note)}")
     conf = record["options"]["confidence"]
     for name, rec in record["models"].items():
         con.print()
         con.print(f"[bold]{escape(name)}[/] ({rec['kind']}, {escape(rec['method'])}"
-                  + (f", {rec['size_mb']:.3g} MB" if rec["size_mb"] is not None else "")
+                  + (f", {_ms(rec['size_mb'])} MB" if rec["size_mb"] is not None else "")
                   + (f", {rec['parameters']:,} parameters" if rec["parameters"] else "")
                   + ")")
         t = Table(box=None, pad_edge=False, show_edge=False)
@@ -281,20 +303,20 @@ def render_profile(record: dict[str, Any], con: Console) -> None:
                       "  warm-up: the series did not settle; run longer (--calls)")
         if rec["server"]:
             s = rec["server"]
-            con.print(f"  server: {s['target_qps']:g} QPS asked, {s['achieved_qps']:.3g} "
-                      f"served; mean wait in queue {s['queueing_mean_ms']:.3g} ms")
+            con.print(f"  server: {s['target_qps']:g} QPS asked, {_ms(s['achieved_qps'])} "
+                      f"served; mean wait in queue {_ms(s['queueing_mean_ms'])} ms")
         if rec["qps_search"]:
             q = rec["qps_search"]
-            found = "none passed" if q["qps"] is None else f"{q['qps']:.3g} QPS"
+            found = "none passed" if q["qps"] is None else f"{_ms(q['qps'])} QPS"
             con.print(f"  highest QPS with p99 ≤ {q['latency_bound_ms']:g} ms (upper bound): "
                       f"{found} ({len(q['trials'])} trials)")
         if rec["offline"]:
             o = rec["offline"]
-            con.print(f"  offline: {o['throughput_rows_per_s']:.3g} rows/s at batch "
+            con.print(f"  offline: {_ms(o['throughput_rows_per_s'])} rows/s at batch "
                       f"{o['rows']}")
         if rec["memory"] and rec["memory"]["peak_mb"] is not None:
             m = rec["memory"]
-            con.print(f"  memory: peak {m['peak_mb']:.3g} MB over load + predictions; "
+            con.print(f"  memory: peak {_ms(m['peak_mb'])} MB over load + predictions; "
                       f"cold load {_ms(m['cold_load_mb'])} MB (libraries)")
         for key, b in rec["budgets"].items():
             con.print(f"  budget {key}: {b['budget']:g} — {b['status']}")
@@ -306,8 +328,8 @@ def render_profile(record: dict[str, Any], con: Console) -> None:
                   f"{escape(record['comparisons'][0]['reference'])}[/] "
                   f"(single-stream; {conf:.0%} bootstrap interval)")
         for c in record["comparisons"]:
-            con.print(f"  {escape(c['model'])}: {c['ratio']:.3g}× "
-                      f"({c['low']:.3g}–{c['high']:.3g})")
+            con.print(f"  {escape(c['model'])}: {_ms(c['ratio'])}× "
+                      f"({_ms(c['low'])}–{_ms(c['high'])})")
 
 
 def scenario_of(text: str) -> Scenario:

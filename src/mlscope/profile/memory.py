@@ -173,4 +173,14 @@ def fingerprint() -> dict[str, Any]:
         "python": platform.python_version(), "implementation": platform.python_implementation(),
         "libraries": versions,
         "threads": {v: os.environ.get(v) for v in THREAD_VARIABLES},
+        # Runnable processes per core when the run started: on a busy machine latencies
+        # measure the competition too (docs/profiling.md).
+        "load_per_core": _load_per_core(usable),
     }
+
+
+def _load_per_core(cores: int) -> float | None:
+    try:
+        return round(os.getloadavg()[0] / max(cores, 1), 2)
+    except (AttributeError, OSError):  # not on every platform
+        return None
