@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ import numpy as np
 
 from mlscope.errors import InputError
 from mlscope.plugins import describe, load_callable
+from mlscope.profile.onnx_inputs import onnx_inputs
 
 __all__ = ["LoadedModel", "is_callable_ref", "load_model", "parameter_count", "prepare_batches"]
 
@@ -49,6 +50,8 @@ class LoadedModel:
     parameters: int | None
     features: list[str] | None
     obj: Any = None
+    # What the caller should know about how the model was fed (an ONNX model's columns).
+    notes: list[str] = field(default_factory=list)
 
 
 def is_callable_ref(spec: str) -> bool:
@@ -89,7 +92,7 @@ def _load_pickle(name: str, path: Path) -> Any:
 
 def _load_onnx(name: str, path: Path) -> tuple[Any, Callable[[Any], Any], int | None]:
     try:
-        import onnxruntime as ort  # type: ignore[import-not-found,unused-ignore]
+        import onnxruntime as ort  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError:
         raise InputError(f"model `{name}`: {path} is an ONNX model and needs ONNX Runtime; "
                          "install it with `pip install onnxruntime`") from None
@@ -99,20 +102,28 @@ def _load_onnx(name: str, path: Path) -> tuple[Any, Callable[[Any], Any], int | 
     except Exception as exc:
         raise _load_error(name, path, exc, "export it again (e.g. with skl2onnx) and check "
                           "it with `onnx.checker.check_model`") from None
-    inp = sess.get_inputs()[0].name
     outs = [o.name for o in sess.get_outputs()]
     # A classifier exported by skl2onnx outputs (label, probabilities): take the latter.
     out = [outs[-1]] if len(outs) > 1 else outs
 
-    def predict(x: Any) -> Any:
-        return sess.run(out, {inp: x})[0]
+    def predict(feed: Any) -> Any:
+        # `feed`: the input dict prepare_batches built (mlscope.profile.onnx_inputs).
+        return sess.run(out, feed)[0]
 
     params: int | None = None
     try:
-        import onnx  # type: ignore[import-not-found,unused-ignore]
+        import onnx  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
         graph = onnx.load(str(path)).graph
         params = int(sum(int(np.prod(t.dims)) for t in graph.initializer))
+        # Classic-ML operators (ai.onnx.ml: linear models, trees) keep their learned values
+        # in node attributes, not initializers: float lists and tensors.
+        for node in graph.node:
+            for a in node.attribute:
+                if a.type == onnx.AttributeProto.FLOATS:
+                    params += len(a.floats)
+                elif a.type == onnx.AttributeProto.TENSOR:
+                    params += int(np.prod(a.t.dims))
     except Exception:  # onnx not installed: the count is unknown, not an error
         params = None
     return sess, predict, params
@@ -120,7 +131,7 @@ def _load_onnx(name: str, path: Path) -> tuple[Any, Callable[[Any], Any], int | 
 
 def _load_torch(name: str, path: Path) -> tuple[Any, Callable[[Any], Any], int | None]:
     try:
-        import torch  # type: ignore[import-not-found,unused-ignore]
+        import torch  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError:
         raise InputError(f"model `{name}`: {path} is a TorchScript model and needs torch; "
                          "install it with `pip install torch`") from None
@@ -246,6 +257,8 @@ def prepare_batches(model: LoadedModel, rows: Any, batch_size: int, count: int
         raise InputError(f"a batch size must be at least 1, got {batch_size}; write e.g. "
                          "--batch-sizes 1,8,64")
     frame = rows
+    if model.kind == "onnx":
+        return _onnx_batches(model, rows, batch_size, count)
     if model.features is not None:
         missing = [f for f in model.features if f not in frame.columns]
         if missing:
@@ -255,10 +268,30 @@ def prepare_batches(model: LoadedModel, rows: Any, batch_size: int, count: int
     n = len(frame)
     if n == 0:
         raise InputError("no input rows to profile with; the data sample is empty")
-    as_array = model.kind in ("onnx", "torchscript")
+    as_array = model.kind == "torchscript"
     arr = np.ascontiguousarray(frame.to_numpy(dtype=np.float32)) if as_array else None
     out = []
     for i in range(count):
         idx = np.arange(i * batch_size, (i + 1) * batch_size) % n
         out.append(arr[idx] if arr is not None else frame.iloc[idx])
     return out
+
+
+def _onnx_batches(model: LoadedModel, rows: Any, batch_size: int, count: int) -> list[Any]:
+    """Feeds for an ONNX session: its inputs matched to the data's columns by name (or by
+    its metadata, or by width: :mod:`mlscope.profile.onnx_inputs`)."""
+    import pandas as pd
+
+    cols = [str(c) for c in rows.columns]
+    numeric = [str(c) for c in rows.columns if pd.api.types.is_numeric_dtype(rows[c])]
+    mapping = onnx_inputs(model.name, model.obj, cols, numeric)
+    for note in mapping.notes:
+        if note not in model.notes:
+            model.notes.append(note)
+    model.features = mapping.features
+    n = len(rows)
+    if n == 0:
+        raise InputError("no input rows to profile with; the data sample is empty")
+    frame = rows[mapping.features]
+    return [mapping.feed(frame.iloc[np.arange(i * batch_size, (i + 1) * batch_size) % n])
+            for i in range(count)]

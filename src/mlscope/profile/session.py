@@ -112,6 +112,7 @@ def profile_model(model: LoadedModel, rows: Any, opts: ProfileOptions,
         "qps_search": None, "offline": None, "batch_sweep": None, "notes": notes,
     }
     one = prepare_batches(model, rows, 1, min(len(rows), opts.calls))
+    notes.extend(model.notes)
     mean_ms: float | None = None
     if scen in ("single-stream", "server", "all"):
         ss = latency_summary(single_stream(model.predict, one, opts.calls, clock),
