@@ -2,7 +2,7 @@
 
 Reads the log (Parquet or CSV, on a sealed connection that reads only that file), checks
 each window against the charter's reference split (:mod:`mlscope.monitor`), writes
-``monitor.json`` into ``--out`` (default ``mlscope-out/monitor/`` beside the charter) and
+``monitor.json`` and ``monitor.html`` into ``--out`` (default ``mlscope-out/monitor/`` beside the charter) and
 prints windows × status and each alert with its reason. Exit 0: no alert; 1: an alert was
 raised (as ``mlscope check`` exits 1 when a gate fails, so a scheduled job can page); 2: bad
 input (a missing column, an unparsable timestamp, an empty log), with the fix.
@@ -180,10 +180,13 @@ def monitor_command(charter: Path, log: Path, out: Path | None, as_json: bool,
     res = monitor(ch, charter, frame, log_info=file_fingerprint(log))
     folder = out if out is not None else charter.parent / "mlscope-out" / "monitor"
     path = res.write(folder)
+    from mlscope.report.monitor_page import write_monitor_html
+
+    page = write_monitor_html(res, folder)
     if as_json:
         # Plain print: rich would wrap long lines and break the JSON for a pipe.
         print(json.dumps(res.to_dict(), indent=2, ensure_ascii=False))
         return res.exit_code
     render_monitor(res, con)
-    con.print(f"wrote {escape(str(path))}")
+    con.print(f"wrote {escape(str(path))} and {escape(page.name)}")
     return res.exit_code
