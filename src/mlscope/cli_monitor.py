@@ -90,9 +90,10 @@ def render_monitor(res: MonitorResult, con: Console) -> None:
     con.print()
     for b in res.back_tests:
         if b.windows:
-            verdict = "[red]failed[/]" if b.failed else "[green]holds[/]"
-            con.print(f"back-test of {escape(b.model)}'s {escape(b.metric)}: outside its "
-                      f"interval in {b.outside} of {b.windows} labelled window(s) ({verdict})")
+            verdict = "failed" if b.failed else "holds"
+            _wrapped(con, "back-test", "red" if b.failed else "green",
+                     f"of {b.model}'s {b.metric} {verdict}: outside its interval in "
+                     f"{b.outside} of {b.windows} labelled window(s)", indent=0)
     for text in res.warnings:
         con.print(f"[yellow]warning:[/] {escape(text)}")
     if res.rollout is not None:
