@@ -2,10 +2,13 @@
 
 Reads the log (Parquet or CSV, on a sealed connection that reads only that file), checks
 each window against the charter's reference split (:mod:`mlscope.monitor`), writes
-``monitor.json`` and ``monitor.html`` into ``--out`` (default ``mlscope-out/monitor/`` beside the charter) and
-prints windows × status and each alert with its reason. Exit 0: no alert; 1: an alert was
-raised (as ``mlscope check`` exits 1 when a gate fails, so a scheduled job can page); 2: bad
-input (a missing column, an unparsable timestamp, an empty log), with the fix.
+``monitor.json`` and ``monitor.html`` into ``--out`` (default ``mlscope-out/monitor/``
+beside the charter) and prints windows × status and each alert with its reason, and the
+shadow gate's decision when ``monitor.candidate`` names a model in shadow. Exit 0: no
+alert (and the shadow candidate, if any, promoted); 1: an alert was raised or the shadow
+gate holds or rolls back (as ``mlscope check`` exits 1 when a gate fails, so a scheduled
+job can page); 2: bad input (a missing column, an unparsable timestamp, an empty log),
+with the fix.
 """
 
 from __future__ import annotations

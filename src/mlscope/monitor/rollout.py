@@ -152,8 +152,9 @@ def paired_figures(s_prod: FloatArray, s_cand: FloatArray, thr_prod: float, thr_
     else:
         diff = Interval(None)
     sh = numeric_shift(sp, sc)
-    shift = ({"psi": sh.psi, "js": sh.js, "ks_p": sh.p} if sh is not None
-             else {"psi": None, "js": None, "ks_p": None})
+    shift: dict[str, float | None] = {"psi": None, "js": None, "ks_p": None}
+    if sh is not None:
+        shift = {"psi": sh.psi, "js": sh.js, "ks_p": sh.p}
     out = PairedFigures(n, Interval(agree / n if n else None, lo, hi), _num(dp.mean()) if n
                         else None, _num(dc.mean()) if n else None, diff,
                         {"candidate_only": n10, "production_only": n01}, shift)

@@ -205,7 +205,8 @@ def shadow_gate(charter: Charter, setup: Any, frame: pd.DataFrame, spans: list[A
     from mlscope.monitor.rollout import fit_joint, paired_figures
 
     prod, cand = setup.production, setup.candidate
-    assert prod is not None and cand is not None
+    assert prod is not None
+    assert cand is not None
     sp_col, sc_col = score_col(prod), score_col(cand)
     joint = None
     if charter.data.score_type != "score":

@@ -100,7 +100,8 @@ def series_chart(title: str, series: Sequence[Series], *, y_label: str,
             for i in range(len(s.values)):
                 lo, hi = s.low[i], s.high[i]
                 if _finite(lo) and _finite(hi):
-                    assert lo is not None and hi is not None
+                    assert lo is not None
+                    assert hi is not None
                     svg.add("rect", x=x(i) - 3.0, y=y(hi), width=6.0,
                             height=max(y(lo) - y(hi), 1.0), fill=colour, opacity=0.22)
         pts = [(x(i), y(v)) for i, v in enumerate(s.values) if v is not None and _finite(v)]
