@@ -224,9 +224,11 @@ def test_without_labels_the_gate_holds_or_rolls_back_on_the_estimate(tmp_path: P
 # --- the command line --------------------------------------------------------------------
 
 
-def _cli(tmp_path: Path, cand_noise: float = 0.4, **monitor_over: object) -> tuple[Path, Path]:
+def _cli(tmp_path: Path, cand_noise: float = 0.4, gates: dict[str, object] | None = None,
+         **monitor_over: object) -> tuple[Path, Path]:
     ref, wins = _stream(45, cand_noise=cand_noise, windows=3, rows=300)
-    path = shadow_project(tmp_path, ref, {"roc_auc": {"improve": 0.0}}, **monitor_over)
+    gates = {"roc_auc": {"improve": 0.0}} if gates is None else gates
+    path = shadow_project(tmp_path, ref, gates, **monitor_over)
     log = tmp_path / "log.parquet"
     stamp(wins).to_parquet(log, index=False)
     return path, log
@@ -261,6 +263,7 @@ def test_cli_prints_the_decision_and_writes_json_and_html(tmp_path: Path) -> Non
                  id="candidate-is-production"),
     pytest.param({"candidate": {"model": "new", "mode": "blue-green"}}, "candidate.mode",
                  id="bad-mode"),
+    pytest.param({"gates": {}}, "the charter has none; add the gate", id="no-gates"),
 ])
 def test_cli_bad_candidate_exits_2_with_the_fix(tmp_path: Path, over: dict[str, object],
                                                 expect: str) -> None:

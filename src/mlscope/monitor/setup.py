@@ -80,6 +80,11 @@ def resolve(charter: Charter) -> Setup:
         if cand.model in named:
             raise InputError(f"`{_fix_key('candidate')}: {cand.model}` is the model in "
                              "production itself; name the new model served in shadow")
+        if not charter.gates:
+            raise InputError(f"`{_fix_key('candidate')}: {cand.model}` is decided with the "
+                             "charter's `gates:`, and the charter has none; add the gate the "
+                             "candidate must pass, e.g. `gates: {roc_auc: {regress: 0.01}}` "
+                             "(docs/comparisons.md#the-blessed-model-and-gates)")
         named[cand.model] = cand.score or wide[cand.model]
     if charter.task != "binary":
         raise InputError(f"`mlscope monitor` supports the binary task for now, and this "
