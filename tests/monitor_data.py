@@ -130,3 +130,30 @@ def caravan_project(folder: Path, reference: pd.DataFrame) -> Path:
         slices={"columns": ["MOSHOOFD"], "min_size": 30},
         metrics=["roc_auc", {"metric": "positive_rate", "threshold": 0.1}],
     )
+
+
+def shadow_population(n: int, rng: np.random.Generator, *, production_noise: float = 1.0,
+                      candidate_noise: float = 1.0) -> pd.DataFrame:
+    """``n`` rows of :func:`population` scored by two models on the same rows (shadow).
+
+    Each model sees the true logit plus its own independent Gaussian noise: the smaller the
+    noise, the better the model (higher ROC AUC); equal noise makes two models equally good
+    in truth. Scores are ``sigmoid(logit + noise)`` (recalibrated by the monitor).
+    """
+    out = population(n, rng)
+    p = out["p_model"].to_numpy(np.float64)
+    logit = np.log(p / (1 - p))
+    for col, sd in (("p_model", production_noise), ("p_new", candidate_noise)):
+        out[col] = (1 / (1 + np.exp(-(logit + rng.normal(0, sd, n))))).round(5)
+    return out
+
+
+def shadow_project(folder: Path, reference: pd.DataFrame, gates: dict[str, Any],
+                   **monitor: Any) -> Path:
+    """A project whose data has both models' reference scores, with ``gates`` and the
+    shadow model ``new`` named as ``monitor.candidate``."""
+    return write_project(
+        folder, reference, monitor={"candidate": "new", **monitor},
+        data={"table": "eval.parquet", "id": "row_id", "label": "label", "split": "split",
+              "models": {"model": "p_model", "new": "p_new"}},
+        blessed="model", gates=gates)

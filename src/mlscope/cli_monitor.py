@@ -2,10 +2,13 @@
 
 Reads the log (Parquet or CSV, on a sealed connection that reads only that file), checks
 each window against the charter's reference split (:mod:`mlscope.monitor`), writes
-``monitor.json`` into ``--out`` (default ``mlscope-out/monitor/`` beside the charter) and
-prints windows × status and each alert with its reason. Exit 0: no alert; 1: an alert was
-raised (as ``mlscope check`` exits 1 when a gate fails, so a scheduled job can page); 2: bad
-input (a missing column, an unparsable timestamp, an empty log), with the fix.
+``monitor.json`` and ``monitor.html`` into ``--out`` (default ``mlscope-out/monitor/``
+beside the charter) and prints windows × status and each alert with its reason, and the
+shadow gate's decision when ``monitor.candidate`` names a model in shadow. Exit 0: no
+alert (and the shadow candidate, if any, promoted); 1: an alert was raised or the shadow
+gate holds or rolls back (as ``mlscope check`` exits 1 when a gate fails, so a scheduled
+job can page); 2: bad input (a missing column, an unparsable timestamp, an empty log),
+with the fix.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from rich.markup import escape
 
 from mlscope.monitor import MonitorResult
 
-__all__ = ["monitor_command", "render_monitor"]
+__all__ = ["monitor_command", "render_monitor", "render_rollout"]
 
 _STATUS = {"ok": ("✓ ok", "green"), "alert": ("✗ alert", "red"),
            "untrusted": ("? estimate not trustworthy", "yellow")}
@@ -58,20 +61,27 @@ def render_monitor(res: MonitorResult, con: Console) -> None:
     con.print()
     for w in res.windows:
         mark, colour = _STATUS[w.status]
-        perf = ""
+        perfs = []
         for p in w.performance:
             e = p.estimates[0] if p.estimates else None
             if e is None:
                 continue
             if not p.trustworthy:
-                perf += f"  {escape(e.metric)}: not trustworthy"
+                text = f"{escape(e.metric)}: not trustworthy"
             else:
-                perf += (f"  {escape(e.metric)} ≈ {_fmt(e.estimate)} "
-                         f"{escape(f'[{_fmt(e.low)}, {_fmt(e.high)}]')}")
+                text = (f"{escape(e.metric)} ≈ {_fmt(e.estimate)} "
+                        f"{escape(f'[{_fmt(e.low)}, {_fmt(e.high)}]')}")
             if e.realised is not None:
-                perf += f" real {_fmt(e.realised)}"
+                text += f" real {_fmt(e.realised)}"
+            perfs.append((p.model, text))
         start = w.start[:16].replace("T", " ")
+        # One model: its estimate on the window's line; several (a shadow candidate): one
+        # line each, named, so that the summary stays within 80 columns.
+        perf = f"  {perfs[0][1]}" if len(perfs) == 1 else ""
         con.print(f"  #{w.index:<3} {escape(start)} {w.rows:>6,}  [{colour}]{mark}[/]{perf}")
+        if len(perfs) > 1:
+            for m, text in perfs:
+                con.print(f"        {escape(m)}: {text}")
         for c in w.alerts[:_SHOWN]:
             where = "" if c.slice == "all" else f" [{c.slice}]"
             _wrapped(con, c.kind, "red", f"{c.column}{where}: {c.reason}")
@@ -83,14 +93,76 @@ def render_monitor(res: MonitorResult, con: Console) -> None:
     con.print()
     for b in res.back_tests:
         if b.windows:
-            verdict = "[red]failed[/]" if b.failed else "[green]holds[/]"
-            con.print(f"back-test of {escape(b.model)}'s {escape(b.metric)}: outside its "
-                      f"interval in {b.outside} of {b.windows} labelled window(s) ({verdict})")
+            verdict = "failed" if b.failed else "holds"
+            _wrapped(con, "back-test", "red" if b.failed else "green",
+                     f"of {b.model}'s {b.metric} {verdict}: outside its interval in "
+                     f"{b.outside} of {b.windows} labelled window(s)", indent=0)
     for text in res.warnings:
         con.print(f"[yellow]warning:[/] {escape(text)}")
+    if res.rollout is not None:
+        render_rollout(res.rollout, con)
     n = len(res.alerting)
     colour = "red" if n else "green"
-    con.print(f"[bold {colour}]{n} of {len(res.windows)} window(s) raised an alert[/]")
+    con.print(f"[bold {colour}]{n} of {len(res.windows)} window(s) raised an alert[/]"
+              + (f"; shadow gate: {res.rollout.decision}" if res.rollout is not None else ""))
+
+
+_DECISION = {"PROMOTE": "green", "HOLD": "yellow", "ROLL BACK": "red"}
+
+
+def _iv(v: object, pct: bool = False) -> str:
+    """A figure and its interval: ``+0.057 [+0.039, +0.076]`` (or points of a share)."""
+    names = ("value", "low", "high") if hasattr(v, "value") else ("difference", "lower",
+                                                                  "upper")
+    value, low, high = (getattr(v, k) for k in names)
+    if value is None:
+        return "–"
+
+    def f(x: float) -> str:
+        return f"{x * 100:+.1f}" if pct else f"{x:+.3f}"
+
+    tail = f" [{f(low)}, {f(high)}]" if low is not None and high is not None else ""
+    return f(value) + tail + (" pts" if pct else "")
+
+
+def render_rollout(r: object, con: Console) -> None:
+    """The shadow gate: the decision, its reasons and the paired figures (80 columns)."""
+    from typing import Any
+
+    ro: Any = r
+    cum, f = ro.cumulative, ro.cumulative.figures
+    colour = _DECISION.get(ro.decision, "yellow")
+    con.print(f"[bold]Shadow gate[/]: {escape(ro.candidate)} vs {escape(ro.production)} "
+              f"(in production) on {f.rows:,} rows: [bold {colour}]{ro.decision}[/]")
+    agree = f.agreement
+    _wrapped(con, "agreement:", "bold", f"{_fmt(agree.value, True)} "
+             f"[{_fmt(agree.low, True)}, {_fmt(agree.high, True)}] at the thresholds; "
+             f"positive rate {_fmt(f.positive_rate_candidate, True)} vs "
+             f"{_fmt(f.positive_rate_production, True)}: "
+             f"{_iv(f.positive_rate_difference, True)}"
+             + (f" (McNemar p = {f.positive_rate_difference.p:.2g})"
+                if f.positive_rate_difference.p is not None else ""), indent=2)
+    shift = f.score_shift
+    est = "; ".join(f"{k} {_iv(v)}" for k, v in list(f.estimated.items())[:2])
+    _wrapped(con, "label-free:", "bold",
+             f"score shift PSI {_fmt(shift.get('psi'))}"
+             + (f"; estimated difference {est}" if est else ""), indent=2)
+    for g in cum.gates:
+        mark = "[green]✓[/]" if g.passed else "[red]✗[/]"
+        where = "" if g.slice == "overall" else f" [{g.slice}]"
+        need = "improve ≥" if g.kind == "superiority" else "regress ≤"
+        if g.slice != "overall" and g.passed:
+            continue
+        con.print(f"  {mark} {escape(g.metric + where)} ({need} {g.margin:g}): "
+                  f"{escape(_iv(g))}" if g.difference is not None else
+                  f"  {mark} {escape(g.metric + where)}: undefined")
+    strip = " ".join(f"#{w.index}:" + ("–" if w.passed is None else "✓" if w.passed else "✗")
+                     for w in ro.windows)
+    if strip:
+        _wrapped(con, "gate per window:", "bold", strip, indent=2)
+    for text in ro.reasons:
+        _wrapped(con, "·", colour, text, indent=2)
+    con.print()
 
 
 def monitor_command(charter: Path, log: Path, out: Path | None, as_json: bool,
@@ -112,10 +184,13 @@ def monitor_command(charter: Path, log: Path, out: Path | None, as_json: bool,
     res = monitor(ch, charter, frame, log_info=file_fingerprint(log))
     folder = out if out is not None else charter.parent / "mlscope-out" / "monitor"
     path = res.write(folder)
+    from mlscope.report.monitor_page import write_monitor_html
+
+    page = write_monitor_html(res, folder)
     if as_json:
         # Plain print: rich would wrap long lines and break the JSON for a pipe.
         print(json.dumps(res.to_dict(), indent=2, ensure_ascii=False))
         return res.exit_code
     render_monitor(res, con)
-    con.print(f"wrote {escape(str(path))}")
+    con.print(f"wrote {escape(str(path))} and {escape(page.name)}")
     return res.exit_code

@@ -54,3 +54,26 @@ def test_a_log_missing_a_column_writes_no_result(tmp_path: Path) -> None:
     assert r.exit_code == 2, r.output
     assert "column `p_model` (monitor.score) is not in the log" in " ".join(r.output.split())
     assert_unchanged(before, tmp_path)
+
+
+def test_markup_in_a_shadow_model_name_is_text_in_the_summary_and_the_page(
+        tmp_path: Path) -> None:
+    from tests.monitor_data import shadow_population
+
+    name = "[bold]v2<script>alert(1)</script>"
+    rng = np.random.default_rng(23)
+    path = write_project(
+        tmp_path, shadow_population(2000, rng, candidate_noise=0.5),
+        monitor={"candidate": name},
+        data={"table": "eval.parquet", "id": "row_id", "label": "label", "split": "split",
+              "models": {"model": "p_model", name: "p_new"}},
+        blessed="model", gates={"roc_auc": {"improve": 0.0}})
+    log = tmp_path / "log.parquet"
+    stamp([shadow_population(300, rng, candidate_noise=0.5) for _ in range(2)]).to_parquet(log)
+    r = CliRunner().invoke(main, ["monitor", str(path), "--log", str(log), "--out",
+                                  str(tmp_path / "o")])
+    assert r.exit_code in (0, 1), r.output
+    assert f"Shadow gate: {name} vs model" in r.output
+    page = (tmp_path / "o" / "monitor.html").read_text()
+    assert "<script" not in page
+    assert "v2&lt;script&gt;alert(1)&lt;/script&gt;" in page

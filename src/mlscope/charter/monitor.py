@@ -13,6 +13,7 @@
       alert: {psi: 0.2, js: 0.1, q: 0.05}
       feedback:                     # optional user-feedback columns (0/1 per row)
         redo: {at_most: 0.15}
+      candidate: gbdt_v2            # optional: a new model in shadow (its score logged too)
 
 Every key is documented in docs/charter.md and docs/monitoring.md.
 """
@@ -24,7 +25,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["AlertSpec", "FeedbackSpec", "MonitorSpec", "WindowSpec", "parse_every"]
+__all__ = ["AlertSpec", "CandidateSpec", "FeedbackSpec", "MonitorSpec", "WindowSpec",
+           "parse_every"]
 
 _EVERY = re.compile(r"^\s*(\d+)\s*(s|min|h|d|w)\s*$")
 _SECONDS = {"s": 1, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -113,6 +115,17 @@ class FeedbackSpec(_Spec):
         return self
 
 
+class CandidateSpec(_Spec):
+    """A new model served in shadow beside the production model: both score every row of
+    the log, and ``mlscope monitor`` decides PROMOTE / HOLD / ROLL BACK with the charter's
+    ``gates:`` (docs/monitoring.md#rollout-gates). ``score`` is its column in the log
+    (default: its column in ``data.models``)."""
+
+    model: str
+    score: str | None = None
+    mode: Literal["shadow"] = "shadow"
+
+
 class MonitorSpec(_Spec):
     """The ``monitor:`` section: which log columns are what, the windows, the reference and
     the alert gates."""
@@ -128,6 +141,15 @@ class MonitorSpec(_Spec):
     alert: AlertSpec = Field(default_factory=AlertSpec)
     feedback: dict[str, FeedbackSpec] = Field(default_factory=dict)
     resamples: int = Field(default=200, ge=50, le=10_000)
+    candidate: CandidateSpec | None = None
+
+    @field_validator("candidate", mode="before")
+    @classmethod
+    def _candidate(cls, value: Any) -> Any:
+        # `candidate: gbdt_v2` names the model; its log column is its data.models column.
+        if isinstance(value, str):
+            return {"model": value}
+        return value
 
     @field_validator("feedback", mode="before")
     @classmethod
@@ -145,6 +167,12 @@ class MonitorSpec(_Spec):
         if isinstance(self.score, dict) and self.model is not None:
             raise ValueError("`score` maps several models to their columns; remove `model` "
                              "(or give `score` as one column)")
+        if self.candidate is not None and isinstance(self.score, dict):
+            raise ValueError("`candidate` is compared with the one model in production; "
+                             "give `model` (not a `score` mapping of several models)")
+        if self.candidate is not None and self.candidate.model == self.model:
+            raise ValueError(f"`candidate: {self.candidate.model}` is the model in production "
+                             "itself; name the new model served in shadow")
         if self.features is not None and not self.features:
             raise ValueError("`features` is empty; list the columns to watch, or remove the "
                              "key (default: the slice columns and baseline features)")

@@ -143,6 +143,8 @@ class MonitorResult:
     windows: list[Window]
     back_tests: list[BackTest] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # The shadow gate (mlscope.monitor.rollout_gate.Rollout) when a candidate is named.
+    rollout: Any = None
 
     @property
     def alerting(self) -> list[Window]:
@@ -150,8 +152,9 @@ class MonitorResult:
 
     @property
     def exit_code(self) -> int:
-        """1 when any window raised an alert, else 0."""
-        return 1 if self.alerting else 0
+        """1 when any window raised an alert or the shadow gate does not promote, else 0."""
+        held = self.rollout is not None and self.rollout.decision != "PROMOTE"
+        return 1 if self.alerting or held else 0
 
     def to_dict(self) -> dict[str, Any]:
         windows = []
@@ -171,6 +174,8 @@ class MonitorResult:
             "back_tests": [asdict(b) for b in self.back_tests],
             "warnings": list(self.warnings),
         })
+        if self.rollout is not None:
+            out["rollout"] = _clean(self.rollout.to_dict())
         return out
 
     def write(self, folder: Path) -> Path:

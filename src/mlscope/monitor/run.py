@@ -142,6 +142,14 @@ def monitor_frames(charter: Charter, setup: Setup, ref: pd.DataFrame, log: pd.Da
             _back_test(w, perf, tally, failed, level, recent)
             w.checks.extend(_requirements(charter, perf))
         windows.append(w)
+    rollout = None
+    if setup.candidate is not None:
+        from mlscope.monitor.rollout_gate import shadow_gate
+
+        rollout = shadow_gate(charter, setup, frame, spans, ref, thresholds, metrics, rng=rng,
+                              resamples=spec.resamples, level=level, seed=seed,
+                              untrusted=any(not p.trustworthy for w in windows
+                                            for p in w.performance))
     back = [_summary(m, metrics[m][0].id if metrics[m] else "", tally[m], failed[m], level)
             for m in setup.models]
     return MonitorResult(
@@ -150,7 +158,7 @@ def monitor_frames(charter: Charter, setup: Setup, ref: pd.DataFrame, log: pd.Da
         window={"by": spec.window.by, "every": spec.window.every, "rows": rows,
                 "half_width": spec.window.half_width if spec.window.by == "auto" else None},
         models=models_info, gates=spec.alert.model_dump(), seed=seed, windows=windows,
-        back_tests=back, warnings=warnings)
+        back_tests=back, warnings=warnings, rollout=rollout)
 
 
 def _slice_groups(ctx: Context, win: pd.DataFrame) -> list[tuple[str, Any]]:

@@ -40,6 +40,9 @@ class Setup:
     features: list[str]
     slices: list[str]
     reference_split: str
+    # The model in shadow (``monitor.candidate``), also a key of ``models``; else None.
+    candidate: str | None = None
+    production: str | None = None
 
 
 def _fix_key(key: str) -> str:
@@ -67,6 +70,22 @@ def resolve(charter: Charter) -> Setup:
         if m not in wide:
             raise InputError(f"`{_fix_key('model')}: {m}` is not a model of data.models"
                              f"{did_you_mean(m, list(wide))} (models: {', '.join(wide)})")
+    cand = spec.candidate
+    if cand is not None:
+        if cand.model not in wide:
+            raise InputError(f"`{_fix_key('candidate')}: {cand.model}` is not a model of "
+                             f"data.models{did_you_mean(cand.model, list(wide))} (models: "
+                             f"{', '.join(wide)}); the shadow model needs its reference "
+                             "scores in the charter's data to be compared")
+        if cand.model in named:
+            raise InputError(f"`{_fix_key('candidate')}: {cand.model}` is the model in "
+                             "production itself; name the new model served in shadow")
+        if not charter.gates:
+            raise InputError(f"`{_fix_key('candidate')}: {cand.model}` is decided with the "
+                             "charter's `gates:`, and the charter has none; add the gate the "
+                             "candidate must pass, e.g. `gates: {roc_auc: {regress: 0.01}}` "
+                             "(docs/comparisons.md#the-blessed-model-and-gates)")
+        named[cand.model] = cand.score or wide[cand.model]
     if charter.task != "binary":
         raise InputError(f"`mlscope monitor` supports the binary task for now, and this "
                          f"charter's task is `{charter.task}`; remove the `monitor:` section "
@@ -78,7 +97,9 @@ def resolve(charter: Charter) -> Setup:
                          "`monitor.features: [<column>, ...]`")
     split = spec.reference or charter.splits.report or charter.splits.selection
     return Setup(spec, named, {m: wide[m] for m in named}, features,
-                 list(charter.slices.columns), split)
+                 list(charter.slices.columns), split,
+                 cand.model if cand is not None else None,
+                 next(iter(named)) if cand is not None else None)
 
 
 def _default_features(charter: Charter) -> list[str]:
@@ -132,8 +153,8 @@ def check_log(log: pd.DataFrame, setup: Setup, label_positive: Any) -> pd.DataFr
         need(c, "features")
     for c in setup.slices:
         need(c, "features (a slice column of the charter)")
-    for c in setup.models.values():
-        need(c, "score")
+    for m, c in setup.models.items():
+        need(c, "candidate.score" if m == setup.candidate else "score")
     for c in spec.feedback:
         need(c, "feedback")
     if spec.label is not None:

@@ -1,0 +1,123 @@
+"""The charts of ``monitor.html``: a status strip over the windows and time series with a
+band (the report's escaping :class:`~mlscope.report.svg.Svg`, palette and ticks)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mlscope.report.svg import (
+    FAINT,
+    GRID,
+    MUTED,
+    OKABE_ITO,
+    Scale,
+    Svg,
+    nice_ticks,
+    tick_decimals,
+    tick_text,
+)
+
+__all__ = ["STATUS_COLOURS", "Series", "series_chart", "status_strip"]
+
+STATUS_COLOURS = {"ok": "#2da44e", "alert": "#cf222e", "untrusted": "#bf8700"}
+WIDTH = 960.0
+_LEFT, _RIGHT, _TOP, _BOTTOM = 56.0, 150.0, 30.0, 30.0
+
+
+@dataclass
+class Series:
+    """One line over the windows: its values, an optional band, optional extra points
+    (the realised values) and its name."""
+
+    name: str
+    values: Sequence[float | None]
+    low: Sequence[float | None] | None = None
+    high: Sequence[float | None] | None = None
+    points: Sequence[float | None] | None = None
+
+
+def _finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)
+
+
+def status_strip(statuses: Sequence[str], labels: Sequence[str]) -> str:
+    """One coloured cell per window (ok, alert, untrusted), its label as a tooltip."""
+    n = max(len(statuses), 1)
+    svg = Svg(WIDTH, 46.0, "Status of each window",
+              f"{sum(s == 'alert' for s in statuses)} of {len(statuses)} windows alert")
+    cell = (WIDTH - 2.0) / n
+    for i, (st, lab) in enumerate(zip(statuses, labels, strict=True)):
+        svg.open(title=f"{lab}: {st}")
+        svg.add("rect", x=1.0 + i * cell, y=4.0, width=max(cell - 1.0, 1.0), height=22.0,
+                fill=STATUS_COLOURS.get(st, MUTED), rx=2.0)
+        svg.close()
+    step = max(1, math.ceil(n / 12))
+    for i in range(0, len(statuses), step):
+        svg.text(1.0 + (i + 0.5) * cell, 40.0, f"#{i}", text_anchor="middle", fill=MUTED,
+                 font_size=11)
+    return svg.render("strip")
+
+
+def series_chart(title: str, series: Sequence[Series], *, y_label: str,
+                 gate: float | None = None, zero: bool = False, height: float = 220.0) -> str:
+    """Lines over the windows (x: the window's index), bands shaded, realised values as
+    dots, an optional dashed gate line; the legend on the right."""
+    n = max((len(s.values) for s in series), default=0)
+    ys: list[float] = []
+    for s in series:
+        for seq in (s.values, s.low, s.high, s.points):
+            ys.extend(v for v in (seq or []) if v is not None and _finite(v))
+    if gate is not None:
+        ys.append(gate)
+    if zero:
+        ys.append(0.0)
+    ticks = nice_ticks(min(ys), max(ys), 4) if ys else [0.0, 1.0]
+    dec = tick_decimals(ticks)
+    svg = Svg(WIDTH, height, title, f"{title} over {n} windows")
+    x = Scale(0.0, max(n - 1, 1), _LEFT, WIDTH - _RIGHT)
+    y = Scale(ticks[0], ticks[-1], height - _BOTTOM, _TOP)
+    for t in ticks:
+        svg.line(_LEFT, y(t), WIDTH - _RIGHT, y(t), stroke=GRID)
+        svg.text(_LEFT - 6, y(t) + 4, tick_text(t, dec), text_anchor="end", fill=MUTED,
+                 font_size=11)
+    svg.text(12.0, 14.0, y_label, fill=MUTED, font_size=11)
+    step = max(1, math.ceil(n / 12))
+    for i in range(0, n, step):
+        svg.text(x(i), height - 10, f"#{i}", text_anchor="middle", fill=MUTED, font_size=11)
+    if gate is not None:
+        svg.line(_LEFT, y(gate), WIDTH - _RIGHT, y(gate), stroke="#cf222e",
+                 stroke_dasharray="5 4")
+        svg.text(WIDTH - _RIGHT - 4, y(gate) - 5, f"gate {gate:g}", fill="#cf222e",
+                 font_size=11, text_anchor="end")
+    if zero:
+        svg.line(_LEFT, y(0.0), WIDTH - _RIGHT, y(0.0), stroke=FAINT)
+    for k, s in enumerate(series):
+        colour = OKABE_ITO[k % len(OKABE_ITO)]
+        svg.open(title=s.name)
+        if s.low is not None and s.high is not None:
+            for i in range(len(s.values)):
+                lo, hi = s.low[i], s.high[i]
+                if _finite(lo) and _finite(hi):
+                    assert lo is not None
+                    assert hi is not None
+                    svg.add("rect", x=x(i) - 3.0, y=y(hi), width=6.0,
+                            height=max(y(lo) - y(hi), 1.0), fill=colour, opacity=0.22)
+        pts = [(x(i), y(v)) for i, v in enumerate(s.values) if v is not None and _finite(v)]
+        if len(pts) > 1:
+            svg.add("polyline", points=" ".join(f"{a:.1f},{b:.1f}" for a, b in pts),
+                    fill="none", stroke=colour, stroke_width=1.6)
+        for a, b in pts:
+            svg.add("circle", cx=a, cy=b, r=2.2, fill=colour)
+        for i, v in enumerate(s.points or []):
+            if v is not None and _finite(v):
+                svg.add("circle", cx=x(i), cy=y(v), r=3.2, fill="#fff", stroke=colour,
+                        stroke_width=1.6)
+        svg.close()
+        ly = _TOP + 8 + k * 16
+        svg.line(WIDTH - _RIGHT + 6, ly - 4, WIDTH - _RIGHT + 20, ly - 4, stroke=colour,
+                 stroke_width=2.0)
+        name = s.name if len(s.name) <= 18 else s.name[:17] + "…"
+        svg.text(WIDTH - _RIGHT + 24, ly, name, font_size=11)
+    return svg.render("series")

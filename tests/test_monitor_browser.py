@@ -1,0 +1,57 @@
+"""``monitor.html`` in a real browser (headless Chromium via Playwright, the system's
+browser; skipped when there is none): it renders without errors and fits 1,280 px."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlscope.charter import load_charter
+from mlscope.monitor import monitor
+from mlscope.report.monitor_page import write_monitor_html
+from tests.monitor_data import population, shadow_population, shadow_project, stamp
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+if not Path(CHROMIUM).exists():
+    pytest.skip("no chromium on this machine (the browser tests use the system browser)",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api",
+                               reason="playwright is not installed (pip install playwright)")
+
+
+def test_monitor_page_renders_and_fits_1280_px(tmp_path: Path) -> None:
+    rng = np.random.default_rng(50)
+    ref = shadow_population(2000, rng, candidate_noise=0.5)
+    windows = [shadow_population(300, rng, candidate_noise=0.5) for _ in range(5)]
+    shifted = population(300, rng, age_shift=12)
+    shifted["p_new"] = shifted["p_model"]
+    windows.append(shifted)
+    path = shadow_project(tmp_path, ref, {"roc_auc": {"improve": 0.0}})
+    res = monitor(load_charter(path), path, stamp(windows))
+    assert res.alerting  # the shifted window alerts: the alerts table is on the page
+    page_path = write_monitor_html(res, tmp_path)
+    problems: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            pg = browser.new_page(viewport={"width": 1280, "height": 900})
+            pg.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            pg.on("pageerror", lambda e: problems.append(str(e)))
+            pg.goto(page_path.as_uri(), wait_until="load")
+            widths = pg.evaluate("[document.documentElement.scrollWidth,"
+                                 " document.documentElement.clientWidth]")
+            assert widths[0] <= widths[1], widths
+            assert pg.locator("svg.strip rect").count() == len(res.windows)
+            sync_api.expect(pg.locator(".status")).to_contain_text(res.rollout.decision)
+            sync_api.expect(pg.locator("h2", has_text="Alerts")).to_be_visible()
+            assert pg.locator("svg.series").count() >= 3
+            for box in pg.locator("svg").all():
+                b = box.bounding_box()
+                assert b is not None
+                assert b["x"] + b["width"] <= 1280
+        finally:
+            browser.close()
+    assert not problems, problems
