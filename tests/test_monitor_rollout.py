@@ -241,6 +241,11 @@ def test_cli_prints_the_decision_and_writes_json_and_html(tmp_path: Path) -> Non
                            terminal_width=80)
     assert "Shadow gate: new vs model" in r.output, r.output
     assert "PROMOTE" in r.output, r.output
+    # Each window's gate says passed, not shown yet, worse or too few labels, with a legend;
+    # figures print a true minus sign.
+    assert "✓ passes, · not shown yet, ✗ worse, – too" in r.output
+    gate = r.output[r.output.index("Shadow gate"):]
+    assert re.search(r"[\[ ]-\d", gate) is None, gate
     lines = [line for line in r.output.splitlines() if not line.startswith("wrote ")]
     assert max(len(line) for line in lines) <= 80, r.output
     data = json.loads((out / "monitor.json").read_text())

@@ -119,7 +119,8 @@ def _iv(v: object, pct: bool = False) -> str:
         return "–"
 
     def f(x: float) -> str:
-        return f"{x * 100:+.1f}" if pct else f"{x:+.3f}"
+        # A true minus sign, as the rest of mlscope prints figures.
+        return (f"{x * 100:+.1f}" if pct else f"{x:+.3f}").replace("-", "−")
 
     tail = f" [{f(low)}, {f(high)}]" if low is not None and high is not None else ""
     return f(value) + tail + (" pts" if pct else "")
@@ -156,10 +157,12 @@ def render_rollout(r: object, con: Console) -> None:
         con.print(f"  {mark} {escape(g.metric + where)} ({need} {g.margin:g}): "
                   f"{escape(_iv(g))}" if g.difference is not None else
                   f"  {mark} {escape(g.metric + where)}: undefined")
-    strip = " ".join(f"#{w.index}:" + ("–" if w.passed is None else "✓" if w.passed else "✗")
-                     for w in ro.windows)
+    marks = {None: "–", "passed": "✓", "worse": "✗", "not shown": "·"}
+    strip = " ".join(f"#{w.index}:{marks[w.outcome()]}" for w in ro.windows)
     if strip:
-        _wrapped(con, "gate per window:", "bold", strip, indent=2)
+        _wrapped(con, "gate per window:", "bold",
+                 strip + "  (✓ passes, · not shown yet, ✗ worse, – too few labels)",
+                 indent=2)
     for text in ro.reasons:
         _wrapped(con, "·", colour, text, indent=2)
     con.print()

@@ -76,6 +76,19 @@ class RolloutWindow:
     failures: list[str] = field(default_factory=list)
     note: str = ""
 
+    def worse_gates(self) -> list[Gate]:
+        """The gates that show the candidate worse: a slice that regressed significantly,
+        or an overall interval wholly on the worse side of 0."""
+        return [g for g in self.gates if not g.passed and (
+            g.slice != OVERALL or (g.oriented_upper is not None and g.oriented_upper < 0))]
+
+    def outcome(self) -> str | None:
+        """``passed``, ``worse``, ``not shown`` (failed without evidence of worse), or
+        None when the window had too few labels to check."""
+        if self.passed is None:
+            return None
+        return "passed" if self.passed else "worse" if self.worse_gates() else "not shown"
+
 
 @dataclass
 class Rollout:
@@ -157,8 +170,7 @@ def decide(cum: RolloutWindow, charter: Charter, production: str, candidate: str
                            f"rows: {candidate} meets every gate and requirement against "
                            f"{production}")
             return PROMOTE, reasons
-        worse = [g for g in cum.gates if not g.passed and (
-            g.slice != OVERALL or (g.oriented_upper is not None and g.oriented_upper < 0))]
+        worse = cum.worse_gates()
         reasons.extend(cum.failures)
         if worse:
             reasons.insert(0, f"{candidate} is worse than {production} on labelled shadow "

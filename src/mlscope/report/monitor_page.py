@@ -45,11 +45,13 @@ ul.why{margin:.3rem 0;padding-left:1.2rem}
 
 
 def _f(x: Any, pct: bool = False, sign: bool = False) -> str:
+    # Three decimals (a share: one decimal of a percent) and a true minus sign, as the
+    # report prints figures.
     if x is None:
         return "–"
-    if pct:
-        return f"{x:+.1%}" if sign else f"{x:.1%}"
-    return f"{x:+.4g}" if sign else f"{x:.4g}"
+    text = (f"{x:+.1%}" if sign else f"{x:.1%}") if pct else (
+        f"{x:+.3f}" if sign else f"{x:.3f}")
+    return text.replace("-", "−")
 
 
 def _iv(v: Any, lo: Any, hi: Any, pct: bool = False, sign: bool = True) -> str:
@@ -122,7 +124,9 @@ def _rollout_html(res: MonitorResult) -> str:
              + (f" (p = {f.positive_rate_difference.p:.2g})"
                 if f.positive_rate_difference.p is not None else "")),
             ("score shift between the models",
-             f"PSI {_f(f.score_shift.get('psi'))}, KS p = {_f(f.score_shift.get('ks_p'))}")]
+             f"PSI {_f(f.score_shift.get('psi'))}, KS p = "
+             + ("–" if f.score_shift.get("ks_p") is None
+                else f"{f.score_shift['ks_p']:.2g}".replace("-", "−")))]
     rows += [(f"estimated {k} difference (paired CBPE)", _iv(v.value, v.low, v.high))
              for k, v in f.estimated.items()]
     figs = "".join(f"<tr><th scope=row>{escape(a)}</th><td class=num>{escape(b)}</td></tr>"
