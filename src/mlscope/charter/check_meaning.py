@@ -46,6 +46,7 @@ from mlscope.charter.schema import (
 from mlscope.charter.schema_paths import lenient, try_model
 from mlscope.charter.slice_requirements import check_slice_requirements
 from mlscope.errors import InputError, did_you_mean
+from mlscope.metrics.software import is_software_metric
 
 __all__ = [
     "MeaningChecks",
@@ -291,6 +292,13 @@ class MeaningChecks(DataChecks):
         assert parts.task is not None
         name = entry.metric
         where = (*p, "metric") if self.has_key(p, "metric") else p
+        if is_software_metric(name):
+            # A figure of `mlscope profile` (docs/profiling.md): no parameters, any task.
+            if entry.params:
+                self.add(self.param_path(p, next(iter(entry.params))),
+                         f"software metric `{name}` takes no parameters (its figure is read "
+                         "from the stored profile)", fix="remove the parameter")
+            return
         error_metric = parts.task == "errors" or name.startswith("error_")
         reg_task = "error" if error_metric else parts.task
         try:

@@ -83,6 +83,8 @@ def compare_models(run: Run, plan: RunPlan, stats: Statistics, table: MetricTabl
                     continue
                 for skey in table.slices:
                     for met in plan.metrics:
+                        if met.software is not None:
+                            continue  # a profile figure: no paired resamples of rows
                         a = table.index[(split, mi, skey, met.id)]
                         b = table.index[(split, ri, skey, met.id)]
                         if a.value is None or b.value is None:
@@ -96,7 +98,8 @@ def compare_models(run: Run, plan: RunPlan, stats: Statistics, table: MetricTabl
         from mlscope.compare.pairs import compare_pairs
 
         comparisons = compare_pairs(
-            t, wanted, metrics=plan.metrics, splits=plan.boot_splits,
+            t, wanted, metrics=[m for m in plan.metrics if m.software is None],
+            splits=plan.boot_splits,
             slices=list(table.slices), index=table.index, reps=reps.values,
             thresholds=table.thresholds, masks=masks, level=run.level,
             mcnemar=mcnemar or ch.compare.mcnemar, seed=run.seed,

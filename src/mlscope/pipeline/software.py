@@ -1,0 +1,65 @@
+"""The software metrics' values: one figure per model, read from the stored profile.
+
+A software metric (``latency_p99_ms``, ``peak_memory_mb`` …; docs/profiling.md) is a
+figure of the model, not of rows: it is given on every evaluated split, on the overall
+slice only (the same figure on each split: the profile measured the model once), with
+the profile's order-statistic interval as the value's interval where it has one
+(latency percentiles). On the other slices it is undefined, and says why; a model the
+profile does not hold (a baseline, a model not profiled) is undefined with the reason, so
+a constraint or requirement on the metric drops or fails it with that reason.
+"""
+
+from __future__ import annotations
+
+from mlscope.data.profile_results import profile_results_path, read_profile_results
+from mlscope.engine.plan import OVERALL
+from mlscope.pipeline.types import Run, RunPlan, ValueKey
+from mlscope.result import MetricValue
+
+__all__ = ["SLICE_NOTE", "software_values"]
+
+SLICE_NOTE = "a model-level figure from the profile: given on the overall slice only"
+
+
+def software_values(run: Run, plan: RunPlan, index: dict[ValueKey, MetricValue]) -> None:
+    """Write the profile's figures onto ``index``'s values of the software metrics (in
+    place), and what was read into ``run.data["profile"]``.
+
+    Raises
+    ------
+    InputError
+        The profile record is missing, malformed, stale or names none of the models
+        (:func:`~mlscope.data.profile_results.read_profile_results`).
+    """
+    sw = [m for m in plan.metrics if m.software is not None]
+    if not sw:
+        return
+    ch, t = run.charter, run.table
+    path = profile_results_path(ch, run.base_dir)
+    # The profiled files (a `module:function` artifact is no file and is skipped): one
+    # changed after the record was written makes the record stale. Only their times are
+    # read, never their contents.
+    named = (ch.profile.artifacts or {}).values() if ch.profile else []
+    artifacts = [run.base_dir / spec for spec in named if (run.base_dir / spec).is_file()]
+    prof = read_profile_results(path, metrics=[m.software.name for m in sw if m.software],
+                                models=t.models, artifacts=artifacts)
+    for (_split, mi, skey, mid), mv in index.items():
+        met = next((m for m in sw if m.id == mid), None)
+        if met is None or met.software is None:
+            continue
+        if skey != OVERALL:
+            mv.value, mv.lower, mv.upper, mv.undefined = None, None, None, SLICE_NOTE
+            continue
+        fig = prof.figure(t.models[mi], met.software.name)
+        mv.value, mv.lower, mv.upper, mv.undefined = (fig.value, fig.lower, fig.upper,
+                                                      fig.undefined)
+    try:
+        shown = str(path.relative_to(run.base_dir))
+    except ValueError:
+        shown = str(path)
+    run.data["profile"] = {
+        "results": shown, "created": prof.created, "confidence": prof.confidence,
+        "models": sorted(prof.figures),
+        "interval": "latency percentiles: the profile's two-sided order-statistic interval "
+                    "at its confidence; other figures: none",
+    }
