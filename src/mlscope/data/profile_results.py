@@ -61,7 +61,7 @@ class ProfileResults:
         per = self.figures.get(model)
         if per is None:
             return ProfileFigure(None, undefined=f"model `{model}` is not in the profile "
-                                 f"({self.path.name}): profile it with `mlscope profile`")
+                                 f"record {self.path.name}; profile it with `mlscope profile`")
         return per.get(metric) or ProfileFigure(None, undefined="not in the profile")
 
 

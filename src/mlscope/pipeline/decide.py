@@ -17,6 +17,7 @@ from mlscope.compare.wiring import (
 )
 from mlscope.engine.plan import OVERALL
 from mlscope.engine.protocol import Statistics
+from mlscope.pipeline.software import explain_undefined, held_fixed
 from mlscope.pipeline.types import (
     Choice,
     Comparisons,
@@ -43,6 +44,8 @@ def select_models(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates)
     infos = {met.id: met.info for met in plan.metrics}
     baseline_models = [m for m in t.models if t.kinds.get(m, "candidate") != "candidate"]
     selection = select(ch, values, infos, split=sel_split, baselines=baseline_models)
+    if any(met.software is not None for met in plan.metrics):
+        explain_undefined(selection, table.index, t.models, sel_split)
     # The loader already warns about selecting on the report split; keep one such warning.
     run.warnings.extend(w for w in selection.warnings
                         if not (run.charter_warnings and "biases the reported estimate" in w))
@@ -52,6 +55,7 @@ def select_models(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates)
                            for met in plan.metrics
                            if (sel_split, mi, OVERALL, met.id) in reps.values}
                     for mi, name in enumerate(t.models)}
+        held_fixed(sel_reps, values, plan)  # a profile figure does not move with rows
         selection.confidence = decision_confidence(
             ch.selection, sel_reps, infos,
             candidates=[m for m in t.models if m not in baseline_models], winner=winner)

@@ -11,12 +11,17 @@ a constraint or requirement on the metric drops or fails it with that reason.
 
 from __future__ import annotations
 
+import numpy as np
+import numpy.typing as npt
+
 from mlscope.data.profile_results import profile_results_path, read_profile_results
 from mlscope.engine.plan import OVERALL
 from mlscope.pipeline.types import Run, RunPlan, ValueKey
-from mlscope.result import MetricValue
+from mlscope.result import MetricValue, Selection
 
-__all__ = ["SLICE_NOTE", "software_values"]
+__all__ = ["SLICE_NOTE", "explain_undefined", "held_fixed", "software_values"]
+
+FloatArray = npt.NDArray[np.float64]
 
 SLICE_NOTE = "a model-level figure from the profile: given on the overall slice only"
 
@@ -63,3 +68,39 @@ def software_values(run: Run, plan: RunPlan, index: dict[ValueKey, MetricValue])
         "interval": "latency percentiles: the profile's two-sided order-statistic interval "
                     "at its confidence; other figures: none",
     }
+
+
+def explain_undefined(selection: Selection, index: dict[ValueKey, MetricValue],
+                      models: list[str], split: str) -> None:
+    """Add to each rule's dropped-model reasons why a software metric is undefined for
+    that model (``latency_p99_ms is undefined … (model `weak` is not in the profile …)``):
+    the rules see only the values, the reason is the table's."""
+    why = {(models[mi], mid): mv.undefined for (s, mi, skey, mid), mv in index.items()
+           if s == split and skey == OVERALL and mv.value is None and mv.undefined}
+    for outcome in [selection.primary, *selection.alternatives]:
+        for row in outcome.dropped:
+            row["reasons"] = [
+                next((f"{r} ({why[(row['model'], mid)]})" for mid in _ids(r)
+                      if (row["model"], mid) in why), r)
+                for r in row["reasons"]]
+
+
+def _ids(reason: str) -> list[str]:
+    # A rule's reason for an undefined value starts with the metric's id.
+    head, sep, _ = reason.partition(" is undefined")
+    return [head] if sep else []
+
+
+def held_fixed(reps: dict[str, dict[str, FloatArray]],
+               values: dict[str, dict[str, float | None]], plan: RunPlan) -> None:
+    """Give each software metric a replicate array that repeats its figure (in place),
+    for the decision confidence: the rows' resamples do not move a figure measured on the
+    model, so each resample reads it as measured (NaN where the model has none)."""
+    n = max((len(a) for per in reps.values() for a in per.values()), default=0)
+    if n == 0:
+        return
+    for model, per in reps.items():
+        for met in plan.metrics:
+            if met.software is not None:
+                v = values.get(model, {}).get(met.id)
+                per[met.id] = np.full(n, np.nan if v is None else float(v))
