@@ -217,3 +217,27 @@ def test_software_metrics_take_no_parameters(project: Callable[..., Path]) -> No
     code, out = _exit(path)
     assert code == 2, out
     assert "takes no parameters" in out
+
+
+def test_report_draws_the_accuracy_latency_panel(project: Callable[..., Path]) -> None:
+    from mlscope.report import render_html
+    from mlscope.report.charts import software_tradeoff_metrics
+
+    path = project(charter=sw_charter())  # selection: precision subject to recall
+    write_profile(path.parent)
+    r = evaluate(path)
+    assert software_tradeoff_metrics(r) == ("latency_p99_ms", "precision")
+    doc = render_html(r)
+    section = doc[doc.index('id="speed"'):]
+    section = section[:section.index("</section>")]
+    assert "p99 latency (ms)" in section
+    assert "Pareto front" in section
+    # fair (12 ms) is drawn with the profile's interval 11.0–13.5 in its tooltip.
+    assert "p99 latency (ms) 12.0 [11.0, 13.5]" in section
+    # When the main trade-off chart already shows latency, no second panel.
+    sel = {"rule": "satisficing", "optimize": "roc_auc",
+           "constraints": {"latency_p99_ms": "<= 20"}}
+    r2 = evaluate(project(charter=sw_charter(selection=sel)))
+    assert software_tradeoff_metrics(r2) is None
+    assert 'id="speed"' not in render_html(r2)
+    assert "p99 latency (ms)" in render_html(r2)

@@ -64,7 +64,7 @@ def software_values(run: Run, plan: RunPlan, index: dict[ValueKey, MetricValue])
         shown = str(path)
     run.data["profile"] = {
         "results": shown, "created": prof.created, "confidence": prof.confidence,
-        "models": sorted(prof.figures),
+        "models": sorted(prof.figures), "metrics": [m.id for m in sw],
         "interval": "latency percentiles: the profile's two-sided order-statistic interval "
                     "at its confidence; other figures: none",
     }
