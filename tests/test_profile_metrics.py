@@ -241,3 +241,29 @@ def test_report_draws_the_accuracy_latency_panel(project: Callable[..., Path]) -
     assert software_tradeoff_metrics(r2) is None
     assert 'id="speed"' not in render_html(r2)
     assert "p99 latency (ms)" in render_html(r2)
+
+
+@pytest.mark.parametrize(("blessed", "good_p99", "passed"), [
+    # good is the candidate (the selected model) against the blessed fair (12 [11, 13.5]).
+    ("fair", (30.0, 27.5, 33.0), False),   # +18 [14, 22]: regressed beyond 2 ms
+    ("fair", (12.5, 12.0, 12.9), True),    # +0.5 [-1.5, 1.9]: within 2 ms on the interval
+    ("fair", (13.0, 12.5, 14.0), False),   # +1 [-1, 3]: not shown to be within 2 ms
+])
+def test_gate_on_a_p99_regression(project: Callable[..., Path], blessed: str,
+                                  good_p99: tuple[float, float, float],
+                                  passed: bool) -> None:
+    path = project(charter=sw_charter(
+        selection={"rule": "satisficing", "optimize": "roc_auc"},
+        blessed=blessed, gates={"latency_p99_ms": {"regress": 2}}))
+    write_profile(path.parent, {"good": {**FIGURES["good"], "p99": good_p99},
+                                "fair": FIGURES["fair"]})
+    r = evaluate(path)
+    assert r.check is not None
+    assert r.check.candidate == "good"
+    gate = next(g for g in r.check.gates if g.metric == "latency_p99_ms")
+    assert gate.passed is passed
+    lo, hi = good_p99[1] - 13.5, good_p99[2] - 11.0
+    assert gate.lower == pytest.approx(lo)
+    assert gate.upper == pytest.approx(hi)
+    if not passed:
+        assert "latency_p99_ms must regress by at most 2" in gate.reason

@@ -17,7 +17,7 @@ from mlscope.compare.wiring import (
 )
 from mlscope.engine.plan import OVERALL
 from mlscope.engine.protocol import Statistics
-from mlscope.pipeline.software import explain_undefined, held_fixed
+from mlscope.pipeline.software import explain_undefined, held_fixed, software_difference
 from mlscope.pipeline.types import (
     Choice,
     Comparisons,
@@ -88,7 +88,14 @@ def compare_models(run: Run, plan: RunPlan, stats: Statistics, table: MetricTabl
                 for skey in table.slices:
                     for met in plan.metrics:
                         if met.software is not None:
-                            continue  # a profile figure: no paired resamples of rows
+                            # A profile figure: no paired resamples of rows; overall only.
+                            d = software_difference(
+                                table.index[(split, mi, skey, met.id)],
+                                table.index[(split, ri, skey, met.id)],
+                                run.data.get("profile", {}).get("confidence"))
+                            if skey == OVERALL and d.value is not None:
+                                differences.append(d)
+                            continue
                         a = table.index[(split, mi, skey, met.id)]
                         b = table.index[(split, ri, skey, met.id)]
                         if a.value is None or b.value is None:

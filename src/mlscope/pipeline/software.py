@@ -17,9 +17,10 @@ import numpy.typing as npt
 from mlscope.data.profile_results import profile_results_path, read_profile_results
 from mlscope.engine.plan import OVERALL
 from mlscope.pipeline.types import Run, RunPlan, ValueKey
-from mlscope.result import MetricValue, Selection
+from mlscope.result import Difference, MetricValue, Selection
 
-__all__ = ["SLICE_NOTE", "explain_undefined", "held_fixed", "software_values"]
+__all__ = ["SLICE_NOTE", "explain_undefined", "held_fixed", "software_difference",
+           "software_values"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -104,3 +105,23 @@ def held_fixed(reps: dict[str, dict[str, FloatArray]],
             if met.software is not None:
                 v = values.get(model, {}).get(met.id)
                 per[met.id] = np.full(n, np.nan if v is None else float(v))
+
+
+def software_difference(a: MetricValue, b: MetricValue, level: float | None) -> Difference:
+    """``a − b`` for a software metric (overall slice): the difference of the two figures,
+    with the interval the two profiles' intervals give together, ``[a.lower − b.upper,
+    a.upper − b.lower]`` (each figure's interval at its confidence 1 − α: the two hold
+    together with probability at least 1 − 2α; conservative, as a gate needs). No interval
+    when either figure has none; no p-value (the profiles were measured apart, not on the
+    same rows)."""
+    value = None if a.value is None or b.value is None else a.value - b.value
+    both = None not in (a.lower, a.upper, b.lower, b.upper)
+    lower = a.lower - b.upper if both else None  # type: ignore[operator]
+    upper = a.upper - b.lower if both else None  # type: ignore[operator]
+    conf = f"{level:.0%} " if level else ""
+    return Difference(
+        split=a.split, slice=a.slice, metric=a.metric, model=a.model, reference=b.model,
+        value=value, lower=lower, upper=upper, test="profile",
+        note=("difference of two profile figures; interval from each figure's "
+              f"{conf}order-statistic interval (jointly at least 1 − 2α)") if both else
+        "difference of two profile figures; no interval (a figure has none)")
