@@ -267,3 +267,20 @@ def test_gate_on_a_p99_regression(project: Callable[..., Path], blessed: str,
     assert gate.upper == pytest.approx(hi)
     if not passed:
         assert "latency_p99_ms must regress by at most 2" in gate.reason
+
+
+def test_planning_budgets_checked_against_the_figures(project: Callable[..., Path]) -> None:
+    plan = {"deployment": {"mode": "realtime", "latency_budget_ms": 20, "memory_mb": 100,
+                           "qps": 100}}
+    path = project(charter=sw_charter(planning=plan))
+    write_profile(path.parent)
+    budgets = evaluate(path).data["profile"]["budgets"]
+    # The latency budget holds the p99's upper bound (fair: 13.5 ms; good: 33 ms).
+    assert budgets["fair"]["latency_p99_ms"] == {"budget": 20, "figure": 13.5,
+                                                 "status": "met"}
+    assert budgets["good"]["latency_p99_ms"]["status"] == "not met"
+    assert budgets["good"]["peak_memory_mb"]["status"] == "not met"  # 120 > 100
+    assert budgets["fair"]["throughput_qps"]["status"] == "met"      # 300 >= 100
+    assert budgets["good"]["throughput_qps"]["status"] == "not met"  # 80 < 100
+    # Not profiled: every budget unverified.
+    assert {b["status"] for b in budgets["weak"].values()} == {"unverified"}

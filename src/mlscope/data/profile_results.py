@@ -45,6 +45,8 @@ class ProfileFigure:
     lower: float | None = None
     upper: float | None = None
     undefined: str | None = None
+    # A latency's one-sided upper confidence bound (`upper_ms`): what a budget is held to.
+    bound: float | None = None
 
 
 @dataclass
@@ -106,14 +108,15 @@ def _latency(rec: Mapping[str, Any], key: str, path: Path, where: str) -> Profil
     value = _number(p.get("value_ms"), path, f"{w}.value_ms")
     low = _number(p.get("low_ms"), path, f"{w}.low_ms")
     high = _number(p.get("high_ms"), path, f"{w}.high_ms")
+    bound = _number(p.get("upper_ms"), path, f"{w}.upper_ms")
     if value is None:
         return ProfileFigure(None, undefined=f"the profile has no {key} value")
     if low is not None and high is not None and not low <= value <= high:
         raise _bad(path, f"`{w}`: the interval [{low}, {high}] does not hold the value {value}")
     if low is None or high is None:
         # Too few calls for the two-sided interval: the value stands alone.
-        return ProfileFigure(value)
-    return ProfileFigure(value, low, high)
+        return ProfileFigure(value, bound=bound)
+    return ProfileFigure(value, low, high, bound=bound)
 
 
 def _plain(rec: Mapping[str, Any], metric: str, path: Path, where: str) -> ProfileFigure:

@@ -11,11 +11,18 @@ a constraint or requirement on the metric drops or fails it with that reason.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
-from mlscope.data.profile_results import profile_results_path, read_profile_results
+from mlscope.data.profile_results import (
+    ProfileResults,
+    profile_results_path,
+    read_profile_results,
+)
 from mlscope.engine.plan import OVERALL
+from mlscope.metrics.software import SOFTWARE_METRICS
 from mlscope.pipeline.types import Run, RunPlan, ValueKey
 from mlscope.result import Difference, MetricValue, Selection
 
@@ -47,8 +54,9 @@ def software_values(run: Run, plan: RunPlan, index: dict[ValueKey, MetricValue])
     # read, never their contents.
     named = (ch.profile.artifacts or {}).values() if ch.profile else []
     artifacts = [run.base_dir / spec for spec in named if (run.base_dir / spec).is_file()]
-    prof = read_profile_results(path, metrics=[m.software.name for m in sw if m.software],
-                                models=t.models, artifacts=artifacts)
+    # Every figure is read (and checked): the budgets need some the charter may not name.
+    prof = read_profile_results(path, metrics=SOFTWARE_METRICS, models=t.models,
+                                artifacts=artifacts)
     for (_split, mi, skey, mid), mv in index.items():
         met = next((m for m in sw if m.id == mid), None)
         if met is None or met.software is None:
@@ -69,6 +77,36 @@ def software_values(run: Run, plan: RunPlan, index: dict[ValueKey, MetricValue])
         "interval": "latency percentiles: the profile's two-sided order-statistic interval "
                     "at its confidence; other figures: none",
     }
+    budgets = _budgets(run, prof)
+    if budgets:
+        run.data["profile"]["budgets"] = budgets
+
+
+def _budgets(run: Run, prof: ProfileResults) -> dict[str, dict[str, Any]]:
+    """``planning.deployment``'s budgets against each candidate's figures: ``met``, ``not
+    met`` or ``unverified`` (no figure: the model or the figure was not profiled). The
+    latency budget holds the p99's upper confidence bound, as ``mlscope profile`` does."""
+    plan_ = run.charter.planning
+    dep = plan_.deployment if plan_ is not None else None
+    if dep is None:
+        return {}
+    wanted = [(b, m, op) for b, m, op in (
+        (dep.latency_budget_ms, "latency_p99_ms", "<="), (dep.memory_mb, "peak_memory_mb", "<="),
+        (dep.qps, "throughput_qps", ">=")) if b]
+    out: dict[str, dict[str, Any]] = {}
+    for model in run.table.models:
+        if run.table.kinds.get(model, "candidate") != "candidate":
+            continue
+        row: dict[str, Any] = {}
+        for budget, metric, op in wanted:
+            fig = prof.figure(model, metric)
+            x = fig.bound if metric == "latency_p99_ms" else fig.value
+            ok = None if x is None else (x <= budget if op == "<=" else x >= budget)
+            row[metric] = {"budget": budget, "figure": x,
+                           "status": "unverified" if ok is None else
+                           "met" if ok else "not met"}
+        out[model] = row
+    return out
 
 
 def explain_undefined(selection: Selection, index: dict[ValueKey, MetricValue],
