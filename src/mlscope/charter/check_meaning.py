@@ -46,7 +46,6 @@ from mlscope.charter.schema import (
 from mlscope.charter.schema_paths import lenient, try_model
 from mlscope.charter.slice_requirements import check_slice_requirements
 from mlscope.errors import InputError, did_you_mean
-from mlscope.metrics.software import is_software_metric
 
 __all__ = [
     "MeaningChecks",
@@ -292,6 +291,10 @@ class MeaningChecks(DataChecks):
         assert parts.task is not None
         name = entry.metric
         where = (*p, "metric") if self.has_key(p, "metric") else p
+        # Late, as the registry below: the charter layer loads the metrics' metadata only
+        # when it checks a metric name (a report that reads a charter imports none of it).
+        from mlscope.metrics.software import is_software_metric
+
         if is_software_metric(name):
             # A figure of `mlscope profile` (docs/profiling.md): no parameters, any task.
             if entry.params:
