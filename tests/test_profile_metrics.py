@@ -284,3 +284,10 @@ def test_planning_budgets_checked_against_the_figures(project: Callable[..., Pat
     assert budgets["good"]["throughput_qps"]["status"] == "not met"  # 80 < 100
     # Not profiled: every budget unverified.
     assert {b["status"] for b in budgets["weak"].values()} == {"unverified"}
+
+
+def test_profile_results_outside_the_project_is_refused(
+        project: Callable[..., Path]) -> None:
+    path = project(charter=sw_charter(profile={"results": "/etc/passwd"}))
+    with pytest.raises(InputError, match=r"profile\.results"):
+        evaluate(path)
