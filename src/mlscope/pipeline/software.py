@@ -93,6 +93,8 @@ def _budgets(run: Run, prof: ProfileResults) -> dict[str, dict[str, Any]]:
     wanted = [(b, m, op) for b, m, op in (
         (dep.latency_budget_ms, "latency_p99_ms", "<="), (dep.memory_mb, "peak_memory_mb", "<="),
         (dep.qps, "throughput_qps", ">=")) if b]
+    if not wanted:
+        return {}
     out: dict[str, dict[str, Any]] = {}
     for model in run.table.models:
         if run.table.kinds.get(model, "candidate") != "candidate":
