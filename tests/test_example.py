@@ -136,3 +136,52 @@ def test_diagnose_is_unchanged(project: Path, tmp_path: Path) -> None:
     assert res.diagnosis is not None
     assert res.diagnosis.model == "gbdt"
     assert_golden(tmp_path / "result.json", project.parent, "caravan-diagnose")
+
+
+def test_p99_latency_as_a_constraint(project: Path, tmp_path: Path) -> None:
+    """examples/caravan/README.md's latency variant: profile two of the models, name
+    `latency_p99_ms` in the charter with a bound, and the rule drops a model by its
+    profiled p99 (figures read from profile.json, not asserted against the clock)."""
+    import yaml
+
+    from mlscope import evaluate
+
+    folder = project.parent
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = folder / "mlscope-out" / "profile"
+    subprocess.run([sys.executable, "-m", "mlscope", "profile", str(project), "--model",
+                    "gbdt", "--model", "forest", "--scenario", "single-stream", "--calls",
+                    "300", "--no-memory", "--out", str(out)], check=True,
+                   capture_output=True, env=env)
+    record = json.loads((out / "profile.json").read_text(encoding="utf-8"))
+    p99 = {m: record["models"][m]["single_stream"]["percentiles"]["p99"]
+           for m in ("gbdt", "forest")}
+    # A bound between the two figures, so that the constraint decides between them.
+    bound = (p99["gbdt"]["value_ms"] + p99["forest"]["value_ms"]) / 2
+    ch = yaml.safe_load(project.read_text(encoding="utf-8"))
+    ch["metrics"].append("latency_p99_ms")
+    ch["selection"]["constraints"]["latency_p99_ms"] = f"<= {bound:.6f}"
+    variant = folder / "latency.yaml"
+    variant.write_text(yaml.safe_dump(ch, sort_keys=False), encoding="utf-8")
+    res = evaluate(variant, resamples=0)
+    faster = min(p99, key=lambda m: p99[m]["value_ms"])
+    slower = max(p99, key=lambda m: p99[m]["value_ms"])
+    for m, p in p99.items():
+        v = next(x for x in res.values if x.model == m and x.metric == "latency_p99_ms"
+                 and x.split == "validation" and x.slice == "overall")
+        # The two-sided interval, when the calls were enough for both of its ends.
+        both = p["low_ms"] is not None and p["high_ms"] is not None
+        interval = (p["low_ms"], p["high_ms"]) if both else (None, None)
+        assert (v.value, (v.lower, v.upper)) == (p["value_ms"], interval)
+    dropped = {d["model"]: " ".join(d["reasons"]) for d in res.selection.primary.dropped}
+    assert "latency_p99_ms" in dropped[slower]
+    assert "latency_p99_ms" not in dropped.get(faster, "")
+    for m in ("logistic", "knn", "naive_bayes"):  # not profiled: no figure, never chosen
+        v = next(x for x in res.values if x.model == m and x.metric == "latency_p99_ms"
+                 and x.split == "validation" and x.slice == "overall")
+        assert v.value is None
+        assert "not in the profile" in (v.undefined or "")
+        # Dropped for it, unless the rule of thumb already blocks it (`must_beat`).
+        assert "not in the profile" in dropped[m] or "marketing_rule" in dropped[m]
+    ranked = [r["model"] for r in res.selection.primary.ranking if r.get("eligible")]
+    assert slower not in ranked

@@ -70,7 +70,7 @@ def _artifacts(ch: Charter, base: Path, cli: dict[str, str]) -> dict[str, tuple[
     the project; a path given on the command line is the user's own choice (as a data
     file given to ``mlscope init``) and is taken relative to the working directory."""
     out: dict[str, tuple[str, Path]] = {}
-    for name, spec in (ch.profile.artifacts.items() if ch.profile else []):
+    for name, spec in ((ch.profile.artifacts or {}).items() if ch.profile else []):
         if not is_callable_ref(spec):
             project_file(base, spec, what=f"profile.artifacts.{name}")
         out[name] = (spec, base)

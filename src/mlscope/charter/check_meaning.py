@@ -291,6 +291,17 @@ class MeaningChecks(DataChecks):
         assert parts.task is not None
         name = entry.metric
         where = (*p, "metric") if self.has_key(p, "metric") else p
+        # Late, as the registry below: the charter layer loads the metrics' metadata only
+        # when it checks a metric name (a report that reads a charter imports none of it).
+        from mlscope.metrics.software import is_software_metric
+
+        if is_software_metric(name):
+            # A figure of `mlscope profile` (docs/profiling.md): no parameters, any task.
+            if entry.params:
+                self.add(self.param_path(p, next(iter(entry.params))),
+                         f"software metric `{name}` takes no parameters (its figure is read "
+                         "from the stored profile)", fix="remove the parameter")
+            return
         error_metric = parts.task == "errors" or name.startswith("error_")
         reg_task = "error" if error_metric else parts.task
         try:

@@ -95,6 +95,9 @@ def compute(
     """
     if met.custom is not None:
         return _custom(met, eng, mi, skey, W), None
+    if met.software is not None:
+        # One figure per model from the profile: nothing to compute from rows.
+        return np.nan, "a model-level figure from the profile, not computed from rows"
     spec = met.spec
     assert spec is not None
     params = dict(met.params)

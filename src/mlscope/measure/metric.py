@@ -12,6 +12,7 @@ from mlscope.charter.schema import Charter, MetricEntry
 from mlscope.data.source import EvalTable
 from mlscope.errors import InputError, did_you_mean
 from mlscope.metrics.registry import MetricSpec, get_metric
+from mlscope.metrics.software import SOFTWARE_METRICS, SoftwareMetric
 from mlscope.metrics.task_costs import unknown_classes
 from mlscope.plugins import UserFunction, load_callable
 from mlscope.result import MetricInfo
@@ -30,6 +31,9 @@ class Metric:
     params: dict[str, Any]
     custom: UserFunction | None = None  # guarded: calls raise UserCodeError
     error_index: int | None = None
+    # A software metric (`latency_p99_ms` …): one figure per model, read from the stored
+    # profile by the finalise stage, never computed from statistics.
+    software: SoftwareMetric | None = None
 
     @property
     def id(self) -> str:
@@ -94,6 +98,13 @@ def resolve_metrics(charter: Charter, t: EvalTable, base_dir: Path) -> list[Metr
             out.append(Metric(entry, info, None, dict(entry.params), fn))
             continue
         assert entry.metric is not None
+        sw = SOFTWARE_METRICS.get(entry.metric)
+        if sw is not None:
+            info = MetricInfo(id=entry.id, name=sw.name, label=sw.label,
+                              direction=sw.direction, params={}, description=sw.description,
+                              bounds=(0.0, None))
+            out.append(Metric(entry, info, None, {}, software=sw))
+            continue
         task = "errors" if entry.metric.startswith("error_") else charter.task
         spec = get_metric(entry.metric, task=task if task != "errors" else None)
         score_type = t.score_type if charter.task == "binary" else "probability"

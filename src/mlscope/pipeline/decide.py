@@ -17,6 +17,7 @@ from mlscope.compare.wiring import (
 )
 from mlscope.engine.plan import OVERALL
 from mlscope.engine.protocol import Statistics
+from mlscope.pipeline.software import explain_undefined, held_fixed, software_difference
 from mlscope.pipeline.types import (
     Choice,
     Comparisons,
@@ -43,6 +44,8 @@ def select_models(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates)
     infos = {met.id: met.info for met in plan.metrics}
     baseline_models = [m for m in t.models if t.kinds.get(m, "candidate") != "candidate"]
     selection = select(ch, values, infos, split=sel_split, baselines=baseline_models)
+    if any(met.software is not None for met in plan.metrics):
+        explain_undefined(selection, table.index, t.models, sel_split)
     # The loader already warns about selecting on the report split; keep one such warning.
     run.warnings.extend(w for w in selection.warnings
                         if not (run.charter_warnings and "biases the reported estimate" in w))
@@ -52,6 +55,7 @@ def select_models(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates)
                            for met in plan.metrics
                            if (sel_split, mi, OVERALL, met.id) in reps.values}
                     for mi, name in enumerate(t.models)}
+        held_fixed(sel_reps, values, plan)  # a profile figure does not move with rows
         selection.confidence = decision_confidence(
             ch.selection, sel_reps, infos,
             candidates=[m for m in t.models if m not in baseline_models], winner=winner)
@@ -83,6 +87,15 @@ def compare_models(run: Run, plan: RunPlan, stats: Statistics, table: MetricTabl
                     continue
                 for skey in table.slices:
                     for met in plan.metrics:
+                        if met.software is not None:
+                            # A profile figure: no paired resamples of rows; overall only.
+                            d = software_difference(
+                                table.index[(split, mi, skey, met.id)],
+                                table.index[(split, ri, skey, met.id)],
+                                run.data.get("profile", {}).get("confidence"))
+                            if skey == OVERALL and d.value is not None:
+                                differences.append(d)
+                            continue
                         a = table.index[(split, mi, skey, met.id)]
                         b = table.index[(split, ri, skey, met.id)]
                         if a.value is None or b.value is None:
@@ -96,7 +109,8 @@ def compare_models(run: Run, plan: RunPlan, stats: Statistics, table: MetricTabl
         from mlscope.compare.pairs import compare_pairs
 
         comparisons = compare_pairs(
-            t, wanted, metrics=plan.metrics, splits=plan.boot_splits,
+            t, wanted, metrics=[m for m in plan.metrics if m.software is None],
+            splits=plan.boot_splits,
             slices=list(table.slices), index=table.index, reps=reps.values,
             thresholds=table.thresholds, masks=masks, level=run.level,
             mcnemar=mcnemar or ch.compare.mcnemar, seed=run.seed,

@@ -44,7 +44,7 @@ def _replicates(run: Run, plan: RunPlan, stats: Statistics, table: MetricTable,
                 for met in metrics:
                     key = (split, mi, skey, met.id)
                     value = index[key].value
-                    if value is None:
+                    if value is None or met.software is not None:  # no rows behind it
                         continue
                     if batch.centred:
                         # Element 0 is the estimate on the same (binned) statistics: only

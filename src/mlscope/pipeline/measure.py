@@ -24,6 +24,7 @@ from mlscope.metrics.links import threshold_on_scores
 from mlscope.metrics.multiclass import confusion_matrix
 from mlscope.metrics.stats import BinaryStats, MulticlassStats
 from mlscope.pipeline.calibration import reliability_curve
+from mlscope.pipeline.software import software_values
 from mlscope.pipeline.types import MetricTable, Run, RunPlan, ValueKey
 from mlscope.result import (
     ConfusionMatrix,
@@ -192,6 +193,7 @@ def finalise(run: Run, plan: RunPlan, stats: Statistics) -> MetricTable:
     index = {(split, mi, skey, met.id): found[(split, mi, skey, met.id)]
              for split in plan.eval_splits for mi in range(n_models)
              for skey in slice_infos for met in metrics}
+    software_values(run, plan, index)  # the profile's figures: one per model
     if stats.score_bins is not None:
         worst = max((v.error_bound for v in index.values() if v.error_bound), default=0.0)
         run.warnings.append(

@@ -48,7 +48,7 @@ from mlscope.report.svg import (
     model_colors,
     nice_ticks,
 )
-from mlscope.report.tradeoff import tradeoff_chart, tradeoff_metrics
+from mlscope.report.tradeoff import software_tradeoff_metrics, tradeoff_chart, tradeoff_metrics
 
 __all__ = [
     "OKABE_ITO",
@@ -63,6 +63,7 @@ __all__ = [
     "slice_groups",
     "slice_label",
     "slice_metric",
+    "software_tradeoff_metrics",
     "too_small",
     "tradeoff_chart",
     "tradeoff_metrics",

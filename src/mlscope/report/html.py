@@ -37,6 +37,7 @@ from mlscope.report.charts import (
     model_colors,
     slice_chart,
     slice_metric,
+    software_tradeoff_metrics,
     tradeoff_chart,
     tradeoff_metrics,
 )
@@ -93,6 +94,8 @@ class Page:
     forest_caption: str
     tradeoff: Markup
     tradeoff_caption: str
+    speed: Markup
+    speed_caption: str
     slices: Markup
     slice_table: Table | None
     slice_caption: str
@@ -152,6 +155,15 @@ def _page(result: EvaluationResult) -> Page:
             "(checked on the report split). The dotted step line links the models no other "
             "model beats on both metrics."
         )
+    # The accuracy–latency panel: profile figures against the selection's metric.
+    spair = software_tradeoff_metrics(result)
+    speed = (Markup(tradeoff_chart(result, x_metric=spair[0], y_metric=spair[1]))
+             if spair else Markup(""))
+    speed_caption = "" if not spair else (
+        f"Each model at its {sel_split} value of {spair[1]} against its {spair[0]} from the "
+        "profile (one figure per model; its line is the profile's order-statistic "
+        "interval). Dashed lines: the rule's constraints and the charter's requirements. "
+        "The dotted step line links the models no other model beats on both.")
     smetric = slice_metric(result)
     slice_split = str(rep_split if rep_split and rep_split in present else sel_split)
     slices_svg = Markup(slice_chart(result, metric=smetric, split=slice_split)) if smetric \
@@ -171,6 +183,8 @@ def _page(result: EvaluationResult) -> Page:
     nav = [("decision", "Decision"), ("rules", "Rules"), ("metrics", "Metrics")]
     if tradeoff:
         nav.append(("tradeoff", "Trade-off"))
+    if speed:
+        nav.append(("speed", "Accuracy–latency"))
     if slices_svg:
         nav.append(("slices", "Slices"))
     baselines = baselines_panel(result, dec)
@@ -222,6 +236,8 @@ def _page(result: EvaluationResult) -> Page:
         forest_caption=forest_caption,
         tradeoff=tradeoff,
         tradeoff_caption=tradeoff_caption,
+        speed=speed,
+        speed_caption=speed_caption,
         slices=slices_svg,
         slice_table=slice_tbl,
         slice_caption=slice_caption,

@@ -42,6 +42,7 @@ from mlscope.report.svg import (
 from mlscope.result import EvaluationResult, MetricInfo, MetricValue
 
 __all__ = [
+    "software_tradeoff_metrics",
     "tradeoff_chart",
     "tradeoff_metrics",
 ]
@@ -71,6 +72,30 @@ def tradeoff_metrics(result: EvaluationResult) -> tuple[str, str] | None:
     if len(ids) >= 2:
         return ids[0], ids[1]
     return None
+
+
+def software_tradeoff_metrics(result: EvaluationResult) -> tuple[str, str] | None:
+    """The (x, y) metric ids of the accuracy–latency panel: a software metric (the first
+    latency among the charter's software metrics, else the first of them) against the
+    selection's main metric (a satisficing rule's ``optimize``, else the first metric
+    that is not a software metric). None without software metrics, or when the main
+    trade-off chart already shows that pair."""
+    prof = result.data.get("profile") if isinstance(result.data, dict) else None
+    sw = [str(m) for m in (prof or {}).get("metrics") or []]
+    ids = [m.id for m in result.metrics]
+    sw = [m for m in sw if m in ids]
+    if not sw:
+        return None
+    lat = [m for m in sw if result.metric_info(m).name.startswith("latency_")]
+    x = (lat or sw)[0]
+    opt = primary_rule(result).get("optimize")
+    y = opt if opt in ids and opt not in sw else next((m for m in ids if m not in sw), None)
+    if y is None:
+        return None
+    main = tradeoff_metrics(result)
+    if main is not None and set(main) == {x, y}:
+        return None
+    return x, str(y)
 
 
 @dataclass
