@@ -227,9 +227,18 @@ def test_summary_numbers_read_without_exponents_and_name_a_busy_machine(
     p99["value_ms"], p99["upper_ms"] = 1770.4, 1821.0
     rec["environment"]["load_per_core"] = 2.3
     rec["environment"]["threads"] = dict.fromkeys(rec["environment"]["threads"])
+    # A model 500 times faster, one 2.1 times slower, one not clearly different.
+    rec["comparisons"] = [
+        {"model": m, "reference": "good", "ratio": r, "low": lo, "high": hi,
+         "statistic": "median", "method": "bootstrap", "seed": 1}
+        for m, r, lo, hi in (("fast", 0.002, 0.0019, 0.0021), ("slow", 2.1, 1.9, 2.3),
+                             ("same", 1.02, 0.97, 1.08))]
     con = Console(record=True, width=80, file=io.StringIO())
     render_profile(rec, con)
     text = con.export_text()
+    assert "fast: 500× faster (476–526)" in text
+    assert "slow: 2.10× slower (1.90–2.30)" in text
+    assert "same: 1.02× (0.97–1.08): no clear difference" in text
     assert "1,770 (≤ 1,821)" in text
     assert "e+" not in text
     assert "the machine was busy (load 2.3 per core" in text

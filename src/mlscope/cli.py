@@ -346,7 +346,7 @@ def _host_names(ctx: click.Context, param: click.Parameter, values: tuple[str, .
 @click.argument("charter", type=click.Path(path_type=Path), default="mlscope.yaml")
 @click.option("--model", "models", multiple=True, metavar="NAME",
               help="A model to profile (repeat for several; default: every model with an "
-                   "artifact).")
+                   "artifact). Models given an --artifact are profiled too.")
 @click.option("--artifact", "artifacts", multiple=True, metavar="NAME=PATH",
               help="A model's artifact (.joblib/.pkl, .onnx, .pt, or module:function), "
                    "besides the charter's profile.artifacts.")

@@ -20,7 +20,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from mlscope._version import __version__
 from mlscope.atomic import write_atomic
@@ -142,8 +144,11 @@ def profile_command(charter: Path, *, models: tuple[str, ...], artifacts: tuple[
     if opts.latency_bound_ms is None and dep is not None and dep.latency_budget_ms:
         opts = replace(opts, latency_bound_ms=dep.latency_budget_ms)
     opts.check()
-    known = _artifacts(ch, base, parse_artifacts(artifacts))
-    chosen = list(models) or list(known)
+    given = parse_artifacts(artifacts)
+    known = _artifacts(ch, base, given)
+    # A model given an artifact on the command line is profiled too: naming it there is
+    # asking for it.
+    chosen = list(dict.fromkeys([*models, *given])) if models else list(known)
     if not chosen:
         raise InputError("no model to profile: name each model's artifact in the charter "
                          "(`profile: {artifacts: {gbdt: data/models/gbdt.joblib}}`) or with "
@@ -249,6 +254,16 @@ def _ms(v: float | None) -> str:
             else f"{v:.3g}")
 
 
+def _ratio(r: float, low: float, high: float) -> str:
+    """A median ratio read as a person says it: "550× faster (540–560)", "2.1× slower
+    (1.9–2.3)", or no clear difference when the interval holds 1."""
+    if high < 1:
+        return f"{_ms(1 / r)}× faster ({_ms(1 / high)}–{_ms(1 / low)})"
+    if low > 1:
+        return f"{_ms(r)}× slower ({_ms(low)}–{_ms(high)})"
+    return f"{_ms(r)}× ({_ms(low)}–{_ms(high)}): no clear difference"
+
+
 def _machine_notes(env: dict[str, Any]) -> list[str]:
     """What makes these figures hard to compare: a busy machine, unpinned threads."""
     notes = []
@@ -271,7 +286,9 @@ def render_profile(record: dict[str, Any], con: Console) -> None:
     con.print(f"[bold]Profile of {escape(record['project'])}[/]  ·  {escape(env['cpu'])}, "
               f"{env['cores_usable']} core(s), Python {env['python']}")
     for note in _machine_notes(env):
-        con.print(f"  [yellow]note[/] {escape(note)}")
+        text = Text("note ", style="yellow")
+        text.append(note)
+        con.print(Padding(text, (0, 0, 0, 2)))  # wrapped lines keep the indent
     conf = record["options"]["confidence"]
     for name, rec in record["models"].items():
         con.print()
@@ -294,8 +311,10 @@ def render_profile(record: dict[str, Any], con: Console) -> None:
                       f"{_ms(p['p99']['value_ms'])} (≤ {_ms(p['p99']['upper_ms'])})",
                       _ms(s["mean_ms"]))
         con.print(t)
-        con.print(f"  (bound: {conf:.0%} upper confidence bound, an order statistic; – too "
-                  "few calls)", style="dim")
+        short = any(s is not None and s["percentiles"]["p99"]["upper_ms"] is None
+                    for _, s in rows)
+        con.print(f"  (bound: {conf:.0%} upper confidence bound, an order statistic"
+                  + ("; – too few calls)" if short else ")"), style="dim")
         ss = rec["single_stream"]
         if ss and ss["warmup"]:
             w = ss["warmup"]
@@ -328,8 +347,7 @@ def render_profile(record: dict[str, Any], con: Console) -> None:
                   f"{escape(record['comparisons'][0]['reference'])}[/] "
                   f"(single-stream; {conf:.0%} bootstrap interval)")
         for c in record["comparisons"]:
-            con.print(f"  {escape(c['model'])}: {_ms(c['ratio'])}× "
-                      f"({_ms(c['low'])}–{_ms(c['high'])})")
+            con.print(f"  {escape(c['model'])}: {_ratio(c['ratio'], c['low'], c['high'])}")
 
 
 def scenario_of(text: str) -> Scenario:
