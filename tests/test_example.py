@@ -185,3 +185,27 @@ def test_p99_latency_as_a_constraint(project: Path, tmp_path: Path) -> None:
         assert "not in the profile" in dropped[m] or "marketing_rule" in dropped[m]
     ranked = [r["model"] for r in res.selection.primary.ranking if r.get("eligible")]
     assert slower not in ranked
+
+
+def test_bundled_production_stream_flags_each_planted_problem(project: Path) -> None:
+    """examples/caravan/make_stream.py plants a covariate shift (days 4–5), a label shift
+    (7–8) and a broken feature (10) in real customers' traffic; the monitor flags each in
+    its window, with the right check, and no clean window alerts."""
+    data = project.parent / "data"
+    subprocess.run([sys.executable, str(EXAMPLE / "make_stream.py"), "--data", str(data)],
+                   check=True, capture_output=True)
+    out = project.parent / "monitor-out"
+    r = CliRunner().invoke(main, ["monitor", str(project), "--log",
+                                  str(data / "production_log.parquet"), "--out", str(out)])
+    assert r.exit_code == 1, r.output  # alerts
+    windows = json.loads((out / "monitor.json").read_text())["windows"]
+    assert len(windows) == 14
+    alerts = {w["index"]: {(c["kind"], c["column"]) for c in w["checks"] if c["alert"]}
+              for w in windows}
+    assert {i for i, a in alerts.items() if a} == {4, 5, 7, 8, 10}
+    for day in (4, 5):
+        assert ("shift", "car_policies") in alerts[day]
+    for day in (7, 8):
+        assert ("label_share", "labels") in alerts[day]
+    assert ("shift", "MKOOPKLA") in alerts[10]
+    assert (out / "monitor.html").stat().st_size > 10_000

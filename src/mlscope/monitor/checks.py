@@ -28,9 +28,13 @@ from mlscope.monitor.shift import (
     two_rate_test,
 )
 
-__all__ = ["Context", "decide", "score_col", "window_checks"]
+__all__ = ["LABEL", "Context", "decide", "score_col", "window_checks"]
 
 ALL = "all"
+LABEL = "__label"  # the label column in the monitor's frames (NaN where not arrived)
+# A window's realised share of positives is compared with the reference's from this many
+# labelled rows on.
+_MIN_LABELLED = 30
 _NAMES = {"psi": "PSI", "js": "JS", "wasserstein": "W/IQR"}
 
 
@@ -181,6 +185,8 @@ def _output_rates(ctx: Context, win: pd.DataFrame) -> list[Check]:
                          test="fisher", p=p, gate_met=met,
                          reason=(f"positive rate at {t:g}: {rate:.1%} vs {ref_rate:.1%} "
                                  f"({diff:+.1%}; gate ±{g.positive_rate:.0%})") if met else ""))
+    if LABEL in win.columns and LABEL in ctx.reference.columns:
+        out.extend(_label_share(ctx, win))
     for c, spec in ctx.feedback.items():
         v = pd.to_numeric(win[c], errors="coerce").dropna().to_numpy(dtype=np.float64)
         if not v.size:
@@ -201,6 +207,29 @@ def _output_rates(ctx: Context, win: pd.DataFrame) -> list[Check]:
                          reason=f"{c} rate {rate:.1%}, the charter wants {word} {bound:.0%}"
                          if met else ""))
     return out
+
+
+def _label_share(ctx: Context, win: pd.DataFrame) -> list[Check]:
+    """Label shift, seen once labels arrive: the window's share of positives against the
+    reference's (Fisher's exact test; gate: the positive-rate gate, in points)."""
+    y = pd.to_numeric(win[LABEL], errors="coerce").dropna().to_numpy(dtype=np.float64)
+    yr = pd.to_numeric(ctx.reference[LABEL], errors="coerce").dropna().to_numpy(
+        dtype=np.float64)
+    if y.size < _MIN_LABELLED or not yr.size:
+        return []
+    from scipy import stats
+
+    k, kr = int((y == 1).sum()), int((yr == 1).sum())
+    rate, ref_rate = k / y.size, kr / yr.size
+    p = float(stats.fisher_exact([[k, y.size - k], [kr, yr.size - kr]]).pvalue)
+    diff = rate - ref_rate
+    met = abs(diff) >= ctx.gates.positive_rate
+    return [Check("label_share", "labels", ALL, int(y.size), rate, ref_rate,
+                  effects={"label_share": diff}, gates={"label_share": ctx.gates.positive_rate},
+                  test="fisher", p=p, gate_met=met,
+                  reason=(f"share of positives among the {y.size:,} labelled rows: {rate:.1%} "
+                          f"vs {ref_rate:.1%} on the reference ({diff:+.1%}; gate "
+                          f"±{ctx.gates.positive_rate:.0%}): label shift") if met else "")]
 
 
 def window_checks(ctx: Context, win: pd.DataFrame) -> list[Check]:

@@ -252,8 +252,11 @@ def _bbse(cal: Calibrated, scores: FloatArray, p: FloatArray, threshold: float,
     tprs = rng.binomial(cal.n_pos, cal.tpr, resamples) / max(cal.n_pos, 1)
     fprs = rng.binomial(cal.n_neg, cal.fpr, resamples) / max(cal.n_neg, 1)
     with np.errstate(all="ignore"):
-        pis = np.where(tprs - fprs > 0, np.clip((qs - fprs) / (tprs - fprs), 0.0, 1.0), np.nan)
-    lo, hi = _interval(pis, level)
-    dlo, dhi = _interval(pis - cs, DISAGREEMENT_LEVEL)
+        raw = np.where(tprs - fprs > 0, (qs - fprs) / (tprs - fprs), np.nan)
+    # The share's own interval stays in [0, 1]; the difference is taken on the unclipped
+    # inversion: clipped draws pile up at 0 (or 1) when the true share is near it, and
+    # their difference from CBPE's would then exclude 0 on clean traffic.
+    lo, hi = _interval(np.clip(raw, 0.0, 1.0), level)
+    dlo, dhi = _interval(raw - cs, DISAGREEMENT_LEVEL)
     gap = (dlo, dhi) if dlo is not None and dhi is not None else None
     return Estimate("positive_share", est, lo, hi, realised), gap

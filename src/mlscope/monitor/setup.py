@@ -20,12 +20,11 @@ from mlscope.charter.schema import Charter, LearnedBaseline
 from mlscope.errors import InputError, did_you_mean
 from mlscope.metrics.registry import get_metric
 from mlscope.metrics.stats import BinaryStats, binary_stats
-from mlscope.monitor.checks import score_col
+from mlscope.monitor.checks import LABEL, score_col
 from mlscope.monitor.performance import EstimatedMetric
 
-__all__ = ["Setup", "check_log", "estimated_metrics", "load_reference", "resolve"]
+__all__ = ["LABEL", "Setup", "check_log", "estimated_metrics", "load_reference", "resolve"]
 
-LABEL = "__label"
 # Metrics the monitor estimates for a binary model besides the charter's own.
 _DEFAULT_METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1")
 
@@ -242,6 +241,10 @@ def estimated_metrics(charter: Charter, ref: pd.DataFrame, m: str, threshold: fl
             notes.append(f"`{e.id}` is a custom metric: not estimated")
             continue
         spec = get_metric(e.metric)
+        if spec.name in ("net_value", "expected_cost"):
+            # Their costs come from the charter's `costs:` section, not the entry's params.
+            notes.append(f"`{e.id}` is a cost metric: not estimated before labels yet")
+            continue
         try:
             params = spec.resolve_params(e.params, score_type=score_type, task="binary")
         except InputError as exc:
