@@ -259,6 +259,7 @@ class SliceMasks:
         self._disc: dict[tuple[str, int, int, str], dict[str, tuple[int, int, int]] | None] = {}
         self._placements: OrderedDict[tuple[str, int, str], Placements | None] = OrderedDict()
         self._placements_bytes = 0
+        self._at: dict[tuple[str, str], npt.NDArray[np.intp]] = {}
 
     def rows(self, split: str) -> RowData | None:
         eng = self.engines.get(split)
@@ -282,14 +283,15 @@ class SliceMasks:
         out: dict[str, tuple[int, int, int]] | None = None
         if eng is not None and ca is not None and cb is not None:
             out = {}
-            only_a, only_b = ca & ~cb, ~ca & cb
+            # 0: only b right, 1: both or neither, 2: only a right; with the cell code,
+            # one integer bincount per grouping counts all three (exact integers).
+            state = ca.astype(np.int8) - cb.astype(np.int8) + np.int8(1)
             for code, cells in eng.cells:
                 keep = code >= 0
-                c = code[keep]
+                c, st = (code, state) if keep.all() else (code[keep], state[keep])
                 k = len(cells)
-                n10 = np.bincount(c, weights=only_a[keep], minlength=k)
-                n01 = np.bincount(c, weights=only_b[keep], minlength=k)
-                n = np.bincount(c, minlength=k)
+                per = np.bincount(c * 3 + st, minlength=3 * k).reshape(k, 3)
+                n10, n01, n = per[:, 2], per[:, 0], per.sum(axis=1)
                 for i, cell in enumerate(cells):
                     if n[i] > 0:
                         out[cell.key] = (int(n10[i]), int(n01[i]), int(n[i]))
@@ -318,8 +320,13 @@ class SliceMasks:
         rows, mask = self.rows(split), self.mask(split, skey)
         out: Placements | None = None
         if rows is not None and mask is not None:
+            # The slice's row numbers, found once: a gather of its few rows instead of a
+            # boolean mask over every row of the split for each model.
+            at = self._at.get((split, skey))
+            if at is None:
+                at = self._at[(split, skey)] = np.flatnonzero(mask)
             try:
-                out = delong_placements(rows.y[mask], rows.scores[m][mask])
+                out = delong_placements(rows.y[at], rows.scores[m][at])
             except ValueError:
                 out = None
         size = 0 if out is None else out.v10.nbytes + out.v01.nbytes
