@@ -402,21 +402,21 @@ def _paired_difference(
             if name == "roc_auc" and t.task == "binary" and (
                     masks.size(split, skey) <= _DELONG_MAX_ROWS):
                 mask = masks.mask(split, skey)
-                pa, pb = masks.placements(split, mi, skey), masks.placements(split, ri, skey)
-                if mask is not None and (pa is None or pb is None):
+                pl_a, pl_b = masks.placements(split, mi, skey), masks.placements(split, ri, skey)
+                if mask is not None and (pl_a is None or pl_b is None):
                     # Not computable: the raw-row functions raise what the note says.
                     delong_test(rows.y[mask], rows.scores[mi][mask], rows.scores[ri][mask],
                                 level=level)
-                if mask is not None and pa is not None and pb is not None:
+                if mask is not None and pl_a is not None and pl_b is not None:
                     # Each model's placements on the slice are sorted once and shared by
                     # every difference it is in: the same bits as delong_test and
                     # auc_difference_interval on the slice's rows.
-                    r = delong_test_of(pa, pb, level=level)
-                    aucs, cov = delong_variance_of([pa, pb])
+                    r = delong_test_of(pl_a, pl_b, level=level)
+                    aucs, cov = delong_variance_of([pl_a, pl_b])
                     # The interval: MOVER from logit-DeLong intervals of each AUC, inside
                     # [−1, 1] on any slice; the p-value and SE: DeLong's z-test.
                     d.lower, d.upper = auc_difference_interval_of(
-                        aucs, cov, pa.n_pos, pa.n_pos + pa.n_neg, level=level)
+                        aucs, cov, pl_a.n_pos, pl_a.n_pos + pl_a.n_neg, level=level)
                     d.p_value, d.test = r.p_value, "delong"
                     d.se, d.note = r.se, r.note or ""
                     d.detail = PairedTest(kind="delong", statistic=r.z, se=r.se,
