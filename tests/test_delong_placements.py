@@ -169,3 +169,41 @@ def test_every_difference_as_before(tmp_path: Path, weighted: bool) -> None:
         assert checked >= 2 * 4 * 9
         assert refused >= 2
     assert not any(d.slice == "tiny=negatives" for d, _ in auc)
+
+
+def test_mcnemar_counts_with_rows_outside_every_slice(tmp_path: Path) -> None:
+    # A `where:` slice leaves the rows it does not match outside every cell of its
+    # grouping (code -1): the one-bincount counts must leave them out there, and keep
+    # them overall and in the region cells.
+    df = binary_frame(n=1_200, seed=8)
+    df.to_parquet(tmp_path / "eval.parquet", index=False)
+    ch = base_charter()
+    ch["slices"] = {"columns": ["region"], "where": {"rich": "balance > 2000"},
+                    "min_size": 1}
+    ch["metrics"] = ["accuracy", "roc_auc"]
+    ch["selection"] = {"rule": "satisficing", "optimize": "accuracy", "constraints": {}}
+    ch["requirements"] = {}
+    ch["intervals"] = {"resamples": 20}
+    ch["compare"] = {"pairs": [["good", "weak"]]}
+    path = tmp_path / "mlscope.yaml"
+    path.write_text(yaml.safe_dump(ch, sort_keys=False), encoding="utf-8")
+    res = mlscope.evaluate(path)
+    diffs = [d for c in res.comparisons for d in c.differences if d.metric == "accuracy"]
+    assert {d.test for d in diffs} == {"mcnemar"}
+    seen = set()
+    for d in diffs:
+        rows = df[df["split"] == d.split]
+        if d.slice == "rich":
+            rows = rows[rows["balance"] > 2000]
+        elif d.slice != OVERALL:
+            col, val = d.slice.split("=", 1)
+            rows = rows[rows[col] == val]
+        y = rows["label"].to_numpy() == 1
+        right_a = (rows["p_good"].to_numpy() >= 0.5) == y
+        right_b = (rows["p_weak"].to_numpy() >= 0.5) == y
+        assert d.detail is not None
+        assert (d.detail.b, d.detail.c, d.detail.n) == (
+            int((right_a & ~right_b).sum()), int((~right_a & right_b).sum()), len(rows))
+        seen.add(d.slice)
+    assert {OVERALL, "rich"} <= seen
+    assert len(seen) == 6
