@@ -93,3 +93,31 @@ def test_baselines_still_load_when_the_charter_has_them(project: Callable[..., P
             "names = [m.name for m in r.models]\nassert 'base' in names, names")
     loaded = _loaded(code, path.parent)
     assert "mlscope.baselines.build" in loaded
+
+
+def _run_code(path: Path, *flags: str) -> str:
+    args = ["mlscope", "run", str(path), "--out", str(path.parent / "out"), "-q", *flags]
+    return ("import sys\nfrom mlscope.cli import main\n"
+            f"sys.argv = {args!r}\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n")
+
+
+def test_run_without_store_imports_no_sqlalchemy(project: Callable[..., Path]) -> None:
+    # `mlscope run` imports the store (SQLAlchemy: about a tenth of a 20k-row run's CPU)
+    # only when it records the run; the server, profiling and monitoring never.
+    path = project(charter=_plain_charter())
+    loaded = _loaded(_run_code(path, "--no-store"), path.parent)
+    assert "mlscope.report.html" in loaded  # the report was written
+    for name in ("sqlalchemy", "mlscope.store", "mlscope.server", "mlscope.profile",
+                 "mlscope.monitor", *HEAVY):
+        assert not _imported(loaded, name), f"`mlscope run --no-store` imported {name}"
+
+
+def test_run_records_in_the_store(project: Callable[..., Path]) -> None:
+    # The other side: without --no-store the run is recorded, so the store is imported.
+    path = project(charter=_plain_charter())
+    loaded = _loaded(_run_code(path), path.parent)
+    assert "mlscope.store" in loaded
+    assert (path.parent / ".mlscope" / "store.sqlite").exists()
+    for name in ("mlscope.server", *HEAVY):
+        assert not _imported(loaded, name), f"`mlscope run` imported {name}"

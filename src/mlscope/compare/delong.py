@@ -6,7 +6,7 @@ covariance matrix of k AUCs. Re-exported by :mod:`mlscope.compare.paired`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +23,8 @@ from mlscope.compare.paired_common import (
 )
 from mlscope.errors import InputError
 
-__all__ = ["DeLong", "delong_test", "delong_variance"]
+__all__ = ["DeLong", "Placements", "delong_placements", "delong_test", "delong_test_of",
+           "delong_variance", "delong_variance_of"]
 
 
 @dataclass
@@ -65,6 +66,46 @@ class DeLong:
     n_neg: int
     note: str | None = None
 
+
+@dataclass(frozen=True)
+class Placements:
+    """One model's DeLong structural components on a set of rows, computed once and
+    shared by every test, interval and covariance on those rows.
+
+    Attributes
+    ----------
+    v10
+        Per positive (rows' order): the share of negatives scored below, ties half.
+    v01
+        Per negative (rows' order): the share of positives scored above, ties half.
+    n_pos, n_neg
+        Rows of each class (both at least 2).
+    """
+
+    v10: FloatArray
+    v01: FloatArray
+    n_pos: int
+    n_neg: int
+
+
+def delong_placements(y_true: npt.ArrayLike, scores: npt.ArrayLike,
+                      name: str = "scores") -> Placements:
+    """DeLong's structural components of one model's ``scores`` on labelled rows.
+
+    Two models' placements on the same rows give :func:`delong_test_of` and
+    :func:`delong_variance_of` the same bits as :func:`delong_test` and
+    :func:`delong_variance` on the raw rows, without sorting a model's scores again for
+    every comparison it takes part in.
+
+    Raises
+    ------
+    InputError
+        As :func:`delong_test`: a class with fewer than 2 rows, or malformed inputs.
+    """
+    pos = as_binary(y_true, "y_true")
+    n_pos, n_neg = _two_classes(pos)
+    v10, v01 = _placements(pos, as_scores(scores, pos.size, name))
+    return Placements(v10=v10, v01=v01, n_pos=n_pos, n_neg=n_neg)
 
 
 def _placements(pos: BoolArray, scores: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -149,10 +190,22 @@ def delong_variance(
     cols = [as_scores(s, pos.size, f"scores_list[{i}]") for i, s in enumerate(scores_list)]
     if not cols:
         raise InputError("`scores_list` must hold at least one score vector; got none")
-    v10 = np.empty((len(cols), n_pos))
-    v01 = np.empty((len(cols), n_neg))
-    for i, s in enumerate(cols):
-        v10[i], v01[i] = _placements(pos, s)
+    parts = []
+    for s in cols:
+        v10, v01 = _placements(pos, s)
+        parts.append(Placements(v10=v10, v01=v01, n_pos=n_pos, n_neg=n_neg))
+    return delong_variance_of(parts)
+
+
+def delong_variance_of(parts: Sequence[Placements]) -> tuple[FloatArray, FloatArray]:
+    """:func:`delong_variance` from k models' placements on the same rows (same bits)."""
+    if not parts:
+        raise InputError("`parts` must hold at least one model's placements; got none")
+    n_pos, n_neg = parts[0].n_pos, parts[0].n_neg
+    v10 = np.empty((len(parts), n_pos))
+    v01 = np.empty((len(parts), n_neg))
+    for i, p in enumerate(parts):
+        v10[i], v01[i] = p.v10, p.v01
     cov = _cov_rows(v10) / n_pos + _cov_rows(v01) / n_neg
     aucs: FloatArray = v10.mean(axis=1)
     return aucs, cov
@@ -203,6 +256,19 @@ def delong_test(
     b = as_scores(score_b, pos.size, "score_b")
     v10_a, v01_a = _placements(pos, a)
     v10_b, v01_b = _placements(pos, b)
+    return delong_test_of(Placements(v10=v10_a, v01=v01_a, n_pos=n_pos, n_neg=n_neg),
+                          Placements(v10=v10_b, v01=v01_b, n_pos=n_pos, n_neg=n_neg),
+                          level=level)
+
+
+def delong_test_of(a: Placements, b: Placements, *, level: float = 0.95) -> DeLong:
+    """:func:`delong_test` from the two models' placements on the same rows (same bits)."""
+    level = check_level(level)
+    if (a.n_pos, a.n_neg) != (b.n_pos, b.n_neg):
+        raise InputError("the two models' placements are not on the same rows: "
+                         f"{a.n_pos}/{a.n_neg} against {b.n_pos}/{b.n_neg} positives/negatives")
+    n_pos, n_neg = a.n_pos, a.n_neg
+    v10_a, v01_a, v10_b, v01_b = a.v10, a.v01, b.v10, b.v01
     auc_a, auc_b = float(v10_a.mean()), float(v10_b.mean())
     diff = auc_a - auc_b
     # The variance of the difference straight from the differences of the components:

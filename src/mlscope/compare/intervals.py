@@ -26,7 +26,7 @@ import numpy.typing as npt
 from mlscope.compare.paired import delong_variance
 from mlscope.engine.bounded import logit_interval, mover, wilson
 
-__all__ = ["auc_difference_interval", "auc_interval"]
+__all__ = ["auc_difference_interval", "auc_difference_interval_of", "auc_interval"]
 
 
 def auc_interval(auc: float, var: float, n_eff: int, z: float) -> tuple[float, float]:
@@ -48,10 +48,18 @@ def auc_difference_interval(y_true: npt.ArrayLike, score_a: npt.ArrayLike,
         As :func:`mlscope.compare.paired.delong_variance` (fewer than 2 rows of a class).
     """
     aucs, cov = delong_variance(y_true, [score_a, score_b])
-    z = NormalDist().inv_cdf(0.5 + level / 2.0)
     y = np.asarray(y_true).ravel()
-    n_pos = int(np.count_nonzero(y == 1))
-    n_eff = max(min(n_pos, y.size - n_pos), 1)
+    return auc_difference_interval_of(aucs, cov, int(np.count_nonzero(y == 1)), y.size,
+                                      level=level)
+
+
+def auc_difference_interval_of(aucs: npt.NDArray[np.float64], cov: npt.NDArray[np.float64],
+                               n_pos: int, n: int, *, level: float = 0.95
+                               ) -> tuple[float, float]:
+    """:func:`auc_difference_interval` from the two AUCs and their DeLong covariance
+    (:func:`mlscope.compare.paired.delong_variance_of`) on ``n`` rows, ``n_pos`` positive."""
+    z = NormalDist().inv_cdf(0.5 + level / 2.0)
+    n_eff = max(min(n_pos, n - n_pos), 1)
     a, b = float(aucs[0]), float(aucs[1])
     va, vb, cab = float(cov[0, 0]), float(cov[1, 1]), float(cov[0, 1])
     r = cab / math.sqrt(va * vb) if va > 0 and vb > 0 else 0.0

@@ -31,7 +31,15 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from mlscope.compare.delong import DeLong, delong_test, delong_variance
+from mlscope.compare.delong import (
+    DeLong,
+    Placements,
+    delong_placements,
+    delong_test,
+    delong_test_of,
+    delong_variance,
+    delong_variance_of,
+)
 from mlscope.compare.mcnemar import McNemar, McNemarMethod, mcnemar_counts, mcnemar_test
 from mlscope.compare.paired_common import BoolArray, FloatArray, check_level
 from mlscope.errors import InputError
@@ -41,8 +49,12 @@ __all__ = [
     "McNemar",
     "McNemarMethod",
     "PairedBootstrap",
+    "Placements",
+    "delong_placements",
     "delong_test",
+    "delong_test_of",
     "delong_variance",
+    "delong_variance_of",
     "fdr_bh",
     "mcnemar_counts",
     "mcnemar_test",

@@ -9,6 +9,7 @@ model, and the verdict of ``mlscope check``.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ from mlscope.result import (
 )
 
 if TYPE_CHECKING:
+    from mlscope.compare.paired import Placements
     from mlscope.engine.exact import ExactSplit
     from mlscope.engine.numpy_backend import RowData
     from mlscope.measure import Metric
@@ -239,6 +241,10 @@ def check_verdict(
 # Above this many rows DeLong's sorts cost more than they add: the paired bootstrap, whose
 # replicates exist already, is used for ROC AUC too (at that size the two agree closely).
 _DELONG_MAX_ROWS = 50_000
+# Bytes of DeLong placements kept across differences (at most 800 kB per model and slice
+# below _DELONG_MAX_ROWS): a model's sorts are then done once per slice, not once per
+# difference it takes part in.
+_PLACEMENTS_BUDGET = 128 * 2**20
 
 
 class SliceMasks:
@@ -251,6 +257,9 @@ class SliceMasks:
         self._cache: dict[str, dict[str, npt.NDArray[np.bool_]]] = {}
         self._correct: dict[tuple[str, int, str], npt.NDArray[np.bool_] | None] = {}
         self._disc: dict[tuple[str, int, int, str], dict[str, tuple[int, int, int]] | None] = {}
+        self._placements: OrderedDict[tuple[str, int, str], Placements | None] = OrderedDict()
+        self._placements_bytes = 0
+        self._at: dict[tuple[str, str], npt.NDArray[np.intp]] = {}
 
     def rows(self, split: str) -> RowData | None:
         eng = self.engines.get(split)
@@ -274,14 +283,15 @@ class SliceMasks:
         out: dict[str, tuple[int, int, int]] | None = None
         if eng is not None and ca is not None and cb is not None:
             out = {}
-            only_a, only_b = ca & ~cb, ~ca & cb
+            # 0: only b right, 1: both or neither, 2: only a right; with the cell code,
+            # one integer bincount per grouping counts all three (exact integers).
+            state = ca.astype(np.int8) - cb.astype(np.int8) + np.int8(1)
             for code, cells in eng.cells:
                 keep = code >= 0
-                c = code[keep]
+                c, st = (code, state) if keep.all() else (code[keep], state[keep])
                 k = len(cells)
-                n10 = np.bincount(c, weights=only_a[keep], minlength=k)
-                n01 = np.bincount(c, weights=only_b[keep], minlength=k)
-                n = np.bincount(c, minlength=k)
+                per = np.bincount(c * 3 + st, minlength=3 * k).reshape(k, 3)
+                n10, n01, n = per[:, 2], per[:, 0], per.sum(axis=1)
                 for i, cell in enumerate(cells):
                     if n[i] > 0:
                         out[cell.key] = (int(n10[i]), int(n01[i]), int(n[i]))
@@ -295,6 +305,38 @@ class SliceMasks:
         if key not in self._correct:
             self._correct[key] = make(m)
         return self._correct[key]
+
+    def placements(self, split: str, m: int, skey: str) -> Placements | None:
+        """DeLong's placements of model ``m`` on one slice's rows, computed once and kept
+        (least recently used first out, within a byte budget) for every difference the
+        model takes part in there; ``None`` where they cannot be computed (the caller
+        then takes the path that says why)."""
+        from mlscope.compare.paired import delong_placements
+
+        key = (split, m, skey)
+        if key in self._placements:
+            self._placements.move_to_end(key)
+            return self._placements[key]
+        rows, mask = self.rows(split), self.mask(split, skey)
+        out: Placements | None = None
+        if rows is not None and mask is not None:
+            # The slice's row numbers, found once: a gather of its few rows instead of a
+            # boolean mask over every row of the split for each model.
+            at = self._at.get((split, skey))
+            if at is None:
+                at = self._at[(split, skey)] = np.flatnonzero(mask)
+            try:
+                out = delong_placements(rows.y[at], rows.scores[m][at])
+            except ValueError:
+                out = None
+        size = 0 if out is None else out.v10.nbytes + out.v01.nbytes
+        self._placements[key] = out
+        self._placements_bytes += size
+        while self._placements_bytes > _PLACEMENTS_BUDGET and len(self._placements) > 1:
+            _, old = self._placements.popitem(last=False)
+            if old is not None:
+                self._placements_bytes -= old.v10.nbytes + old.v01.nbytes
+        return out
 
     def mask(self, split: str, skey: str) -> npt.NDArray[np.bool_] | None:
         """The rows of one slice; built on demand (only small slices need one)."""
@@ -341,10 +383,11 @@ def _paired_difference(
     thresholds: Mapping[tuple[int, str], float | None], masks: SliceMasks, level: float,
     *, mcnemar: str, seed: int | None, terms: bool,
 ) -> Difference:
-    from mlscope.compare.intervals import auc_difference_interval
+    from mlscope.compare.intervals import auc_difference_interval_of
     from mlscope.compare.paired import (
         delong_test,
-        delong_variance,
+        delong_test_of,
+        delong_variance_of,
         mcnemar_counts,
         paired_bootstrap,
     )
@@ -359,21 +402,26 @@ def _paired_difference(
             if name == "roc_auc" and t.task == "binary" and (
                     masks.size(split, skey) <= _DELONG_MAX_ROWS):
                 mask = masks.mask(split, skey)
-                if mask is not None:
-                    r = delong_test(rows.y[mask], rows.scores[mi][mask],
-                                    rows.scores[ri][mask], level=level)
+                pl_a, pl_b = masks.placements(split, mi, skey), masks.placements(split, ri, skey)
+                if mask is not None and (pl_a is None or pl_b is None):
+                    # Not computable: the raw-row functions raise what the note says.
+                    delong_test(rows.y[mask], rows.scores[mi][mask], rows.scores[ri][mask],
+                                level=level)
+                if mask is not None and pl_a is not None and pl_b is not None:
+                    # Each model's placements on the slice are sorted once and shared by
+                    # every difference it is in: the same bits as delong_test and
+                    # auc_difference_interval on the slice's rows.
+                    r = delong_test_of(pl_a, pl_b, level=level)
+                    aucs, cov = delong_variance_of([pl_a, pl_b])
                     # The interval: MOVER from logit-DeLong intervals of each AUC, inside
                     # [−1, 1] on any slice; the p-value and SE: DeLong's z-test.
-                    d.lower, d.upper = auc_difference_interval(
-                        rows.y[mask], rows.scores[mi][mask], rows.scores[ri][mask],
-                        level=level)
+                    d.lower, d.upper = auc_difference_interval_of(
+                        aucs, cov, pl_a.n_pos, pl_a.n_pos + pl_a.n_neg, level=level)
                     d.p_value, d.test = r.p_value, "delong"
                     d.se, d.note = r.se, r.note or ""
                     d.detail = PairedTest(kind="delong", statistic=r.z, se=r.se,
                                           n_pos=r.n_pos, n_neg=r.n_neg)
                     if terms:
-                        _, cov = delong_variance(rows.y[mask], [rows.scores[mi][mask],
-                                                                rows.scores[ri][mask]])
                         d.detail.var_a, d.detail.var_b = float(cov[0, 0]), float(cov[1, 1])
                         d.detail.cov = float(cov[0, 1])
                     return d

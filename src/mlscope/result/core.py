@@ -7,9 +7,10 @@ and the diagnosis live beside it (:mod:`~mlscope.result.human`,
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -526,7 +527,7 @@ class EvaluationResult:
     # -- (de)serialisation -------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-compatible data (tuples become lists), as written by :meth:`to_json`."""
-        out: dict[str, Any] = _jsonable(asdict(self))
+        out: dict[str, Any] = _plain(self)
         return out
 
     def to_json(self, path: str | Path | None = None, *, indent: int = 2) -> str:
@@ -559,9 +560,26 @@ def new_run_id() -> str:
     """A new, unique :attr:`EvaluationResult.run_id` (32 hexadecimal digits)."""
     return uuid.uuid4().hex
 
-def _jsonable(obj: Any) -> Any:
+_ATOMS = (str, int, float, bool, type(None))
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _plain(obj: Any) -> Any:
+    """``dataclasses.asdict`` with tuples turned into lists, in one walk: the same data
+    (fields in order, leaves deep-copied), without asdict's generic per-value dispatch,
+    which made writing a result's JSON cost more than a small evaluation."""
+    if isinstance(obj, _ATOMS):
+        return obj  # deepcopy returns these unchanged
+    cls = type(obj)
+    if hasattr(cls, "__dataclass_fields__") and not isinstance(obj, type):
+        names = _FIELD_NAMES.get(cls)
+        if names is None:
+            names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(obj))
+        return {name: _plain(getattr(obj, name)) for name in names}
     if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
+        # asdict copies the keys (never dataclasses: they would not hash as dicts).
+        return {k if isinstance(k, _ATOMS) else copy.deepcopy(k): _plain(v)
+                for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    return obj
+        return [_plain(v) for v in obj]
+    return copy.deepcopy(obj)
