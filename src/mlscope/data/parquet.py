@@ -12,11 +12,9 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import duckdb
-
 from mlscope.atomic import copy_atomic
-from mlscope.data.checks import first_line, ql
-from mlscope.errors import InputError
+from mlscope.data.checks import ql
+from mlscope.data.source import read_file
 from mlscope.sql import connect
 
 if TYPE_CHECKING:
@@ -53,7 +51,8 @@ def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:
 
 
 def read_parquet(path: str | Path) -> pd.DataFrame:
-    """Read a whole Parquet file into a data frame.
+    """Read a whole Parquet file into a data frame (on a sealed connection that may read
+    only this file: :func:`mlscope.data.source.read_file`).
 
     Parameters
     ----------
@@ -68,12 +67,6 @@ def read_parquet(path: str | Path) -> pd.DataFrame:
     Raises
     ------
     InputError
-        The file is not Parquet or cannot be read (the message names it).
+        The file is missing, not Parquet, or cannot be read (the message names it).
     """
-    con = connect()
-    try:
-        return con.execute(f"SELECT * FROM read_parquet({ql(str(path))})").df()
-    except duckdb.Error as exc:
-        raise InputError(f"cannot read {Path(path).name} as Parquet: {first_line(exc)}") from None
-    finally:
-        con.close()
+    return read_file(Path(path), what="Parquet")

@@ -16,7 +16,7 @@ the fix. The user's files are only ever read.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +96,27 @@ def _reader_sql(path: Path) -> str:
     )
 
 
+def _read_sealed(path: Path, what: str,
+                 run: Callable[[duckdb.DuckDBPyConnection, str], Any]) -> Any:
+    """``run(connection, reader SQL)`` on a sealed connection that may read only ``path``.
+    A missing or unreadable file is an :class:`InputError` naming it."""
+    if not path.exists():
+        # A charter's data paths are relative to it; a log named on the command line is not.
+        where = " (paths are relative to the charter)" if what == "data" else ""
+        raise InputError(f"{what} file not found: {path}{where}")
+    if not path.is_file():
+        raise InputError(f"{what}: {path} is not a file")
+    sql = _reader_sql(path)
+    con = connect()
+    try:
+        seal(con, [path])
+        return run(con, sql)
+    except duckdb.Error as exc:
+        raise InputError(f"cannot read {path.name}: {_first_line(exc)}") from None
+    finally:
+        con.close()
+
+
 def file_columns(path: Path) -> list[str]:
     """The column names of a Parquet or CSV file (read on a sealed connection that may read
     only this file).
@@ -105,43 +126,23 @@ def file_columns(path: Path) -> list[str]:
     InputError
         The file is missing, of an unknown kind, or unreadable.
     """
-    if not path.exists():
-        raise InputError(f"data file not found: {path} (paths are relative to the charter)")
-    if not path.is_file():
-        raise InputError(f"{path} is not a file")
-    sql = _reader_sql(path)
-    con = connect()
-    try:
-        seal(con, [path])
-        return [str(r[0]) for r in con.execute(f"DESCRIBE {sql}").fetchall()]
-    except duckdb.Error as exc:
-        raise InputError(f"cannot read {path.name}: {_first_line(exc)}") from None
-    finally:
-        con.close()
+    # fetchall, not a DataFrame: pandas is imported only where a frame is needed.
+    rows = _read_sealed(path, "data", lambda con, sql: con.execute(f"DESCRIBE {sql}").fetchall())
+    return [str(r[0]) for r in rows]
 
 
 def read_file(path: Path, what: str = "data") -> pd.DataFrame:
     """A whole Parquet or CSV file as a DataFrame, read on a sealed connection that may read
-    only this file (a production log for ``mlscope monitor``). No SQL of the user's runs.
+    only this file (a production log for ``mlscope monitor``, an annotations file). No SQL
+    of the user's runs.
 
     Raises
     ------
     InputError
         The file is missing, of an unknown kind, or unreadable.
     """
-    if not path.exists():
-        raise InputError(f"{what} file not found: {path}")
-    if not path.is_file():
-        raise InputError(f"{what}: {path} is not a file")
-    sql = _reader_sql(path)
-    con = connect()
-    try:
-        seal(con, [path])
-        return con.execute(sql).fetchdf()
-    except duckdb.Error as exc:
-        raise InputError(f"cannot read {path.name}: {_first_line(exc)}") from None
-    finally:
-        con.close()
+    frame: pd.DataFrame = _read_sealed(path, what, lambda con, sql: con.execute(sql).fetchdf())
+    return frame
 
 
 def _file_source(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> _Source:
