@@ -126,6 +126,20 @@ def _rate(kind: str, column: str, k: int, n: int, value: float, reference: float
                          f"(+{effect:.1%} ≥ {gate:.0%})") if met else "")
 
 
+def _changed_rate(kind: str, column: str, k: int, n: int, kr: int, nr: int, gate: float,
+                  what: str, against: str = "", tail: str = "") -> Check:
+    """A rate that must not move either way: the window's ``k/n`` against the reference's
+    ``kr/nr`` (Fisher's exact test, two-sided; the gate in points, either direction)."""
+    rate, ref_rate = k / n, kr / nr
+    diff = rate - ref_rate
+    met = abs(diff) >= gate
+    return Check(kind, column, ALL, n, rate, ref_rate, effects={kind: diff},
+                 gates={kind: gate}, test="fisher",
+                 p=two_rate_test(k, n, kr, nr, alternative="two-sided"), gate_met=met,
+                 reason=(f"{what}: {rate:.1%} vs {ref_rate:.1%}{against} ({diff:+.1%}; "
+                         f"gate ±{gate:.0%}){tail}") if met else "")
+
+
 def _input_rates(ctx: Context, win: pd.DataFrame) -> list[Check]:
     n, nr, g = len(win), len(ctx.reference), ctx.gates
     out: list[Check] = []
@@ -173,18 +187,9 @@ def _output_rates(ctx: Context, win: pd.DataFrame) -> list[Check]:
         rs = ctx.reference[sc].dropna().to_numpy(dtype=np.float64)
         if t is None or not ws.size or not rs.size:
             continue
-        kw, kr2 = int((ws >= t).sum()), int((rs >= t).sum())
-        rate, ref_rate = kw / ws.size, kr2 / rs.size
-        from scipy import stats
-
-        p = float(stats.fisher_exact([[kw, ws.size - kw], [kr2, rs.size - kr2]]).pvalue)
-        diff = rate - ref_rate
-        met = abs(diff) >= g.positive_rate
-        out.append(Check("positive_rate", m, ALL, int(ws.size), rate, ref_rate,
-                         effects={"positive_rate": diff}, gates={"positive_rate": g.positive_rate},
-                         test="fisher", p=p, gate_met=met,
-                         reason=(f"positive rate at {t:g}: {rate:.1%} vs {ref_rate:.1%} "
-                                 f"({diff:+.1%}; gate ±{g.positive_rate:.0%})") if met else ""))
+        out.append(_changed_rate("positive_rate", m, int((ws >= t).sum()), int(ws.size),
+                                 int((rs >= t).sum()), int(rs.size), g.positive_rate,
+                                 f"positive rate at {t:g}"))
     if LABEL in win.columns and LABEL in ctx.reference.columns:
         out.extend(_label_share(ctx, win))
     for c, spec in ctx.feedback.items():
@@ -217,19 +222,10 @@ def _label_share(ctx: Context, win: pd.DataFrame) -> list[Check]:
         dtype=np.float64)
     if y.size < _MIN_LABELLED or not yr.size:
         return []
-    from scipy import stats
-
-    k, kr = int((y == 1).sum()), int((yr == 1).sum())
-    rate, ref_rate = k / y.size, kr / yr.size
-    p = float(stats.fisher_exact([[k, y.size - k], [kr, yr.size - kr]]).pvalue)
-    diff = rate - ref_rate
-    met = abs(diff) >= ctx.gates.positive_rate
-    return [Check("label_share", "labels", ALL, int(y.size), rate, ref_rate,
-                  effects={"label_share": diff}, gates={"label_share": ctx.gates.positive_rate},
-                  test="fisher", p=p, gate_met=met,
-                  reason=(f"share of positives among the {y.size:,} labelled rows: {rate:.1%} "
-                          f"vs {ref_rate:.1%} on the reference ({diff:+.1%}; gate "
-                          f"±{ctx.gates.positive_rate:.0%}): label shift") if met else "")]
+    return [_changed_rate("label_share", "labels", int((y == 1).sum()), int(y.size),
+                          int((yr == 1).sum()), int(yr.size), ctx.gates.positive_rate,
+                          f"share of positives among the {y.size:,} labelled rows",
+                          against=" on the reference", tail=": label shift")]
 
 
 def window_checks(ctx: Context, win: pd.DataFrame) -> list[Check]:

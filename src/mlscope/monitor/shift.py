@@ -133,8 +133,10 @@ def rate_test(k: int, n: int, p0: float, *, side: str = "greater") -> float:
     return float(stats.binomtest(int(k), int(n), p0, alternative=side).pvalue)
 
 
-def two_rate_test(k_window: int, n_window: int, k_reference: int, n_reference: int) -> float:
-    """Fisher's exact one-sided p-value that the window's rate exceeds the reference's.
+def two_rate_test(k_window: int, n_window: int, k_reference: int, n_reference: int,
+                  alternative: str = "greater") -> float:
+    """Fisher's exact p-value that the window's rate exceeds the reference's (one-sided;
+    ``alternative="two-sided"``: that the two differ).
 
     Both rates are estimated, so the reference's own sampling error counts (a binomial test
     against the reference's rate as if it were known would alert too often when the
@@ -145,4 +147,4 @@ def two_rate_test(k_window: int, n_window: int, k_reference: int, n_reference: i
     if n_window <= 0 or n_reference <= 0:
         return float("nan")
     table = [[k_window, n_window - k_window], [k_reference, n_reference - k_reference]]
-    return float(stats.fisher_exact(table, alternative="greater").pvalue)
+    return float(stats.fisher_exact(table, alternative=alternative).pvalue)

@@ -28,6 +28,7 @@ __all__ = [
     "dropped_panel",
     "footer_panel",
     "header_panel",
+    "no_requirements",
     "requirements_panel",
     "requirements_summary",
     "rules_panel",
@@ -43,21 +44,22 @@ STATUS_TEXT: dict[str, str] = {
 }
 
 
-def _vacuous(result: EvaluationResult) -> bool:
-    # "Requirements met" with none in the charter: said as such, never shown as a pass.
+def no_requirements(result: EvaluationResult) -> bool:
+    """Whether "requirements met" is vacuous (the charter sets none): said as such here,
+    in the terminal and on the dashboard, never shown as a pass."""
     return not result.requirements and result.status == "requirements_met"
 
 
 def status_text(result: EvaluationResult) -> str:
     """The requirement status in words: ``STATUS_TEXT``, or "No requirements" when the
     charter sets none (the report's and the dashboard's status box)."""
-    return "No requirements" if _vacuous(result) else STATUS_TEXT.get(result.status,
+    return "No requirements" if no_requirements(result) else STATUS_TEXT.get(result.status,
                                                                       result.status)
 
 
 def status_class(result: EvaluationResult) -> str:
     """``ok`` (met), ``bad`` (not met) or ``none`` (no decision, or no requirements)."""
-    if _vacuous(result):
+    if no_requirements(result):
         return "none"
     return {"requirements_met": "ok", "requirements_not_met": "bad"}.get(result.status, "none")
 """A short heading per :attr:`EvaluationResult.status`."""

@@ -21,6 +21,7 @@ from mlscope.report.best import best_candidates
 from mlscope.report.charts import format_bound, format_value, metric_decimals
 from mlscope.report.guarantee_lines import guarantee_lines
 from mlscope.report.html import STATUS_TEXT
+from mlscope.report.panels_decision import no_requirements
 from mlscope.report.panels_verdict import launch_exit_meaning, launch_text
 from mlscope.report.terminal_compact import key_table
 from mlscope.report.terminal_diagnosis import diagnosis_extras
@@ -103,7 +104,7 @@ def _decision(result: EvaluationResult) -> Group:
             lines.append(_indent(text))
     status = Text()
     req = result.requirements
-    if not req and result.status == "requirements_met":
+    if no_requirements(result):
         # Met vacuously: say so, or a reader takes it for a checked launch bar.
         status.append("– No requirements: the charter sets none", style="bold yellow")
     else:
@@ -113,7 +114,7 @@ def _decision(result: EvaluationResult) -> Group:
         confident = sum(1 for r in req if r.met and _confident(r.lower, r.upper, r.bound))
         status.append(f": {n_met} of {len(req)} met on {req[0].split}")
     lines.append(status)
-    if not req and result.status == "requirements_met":
+    if no_requirements(result):
         lines.append(_indent(Text("add `requirements:` (the bar the chosen model must clear "
                                   "on the report split) to gate a launch", style="dim")))
     if req and any(r.met for r in req):
