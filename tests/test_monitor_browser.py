@@ -55,3 +55,44 @@ def test_monitor_page_renders_and_fits_1280_px(tmp_path: Path) -> None:
         finally:
             browser.close()
     assert not problems, problems
+
+
+def test_the_dashboards_monitoring_page_fits_and_runs_clean(tmp_path: Path) -> None:
+    """The monitoring page of `mlscope serve` over real records, in a real browser: no
+    console error under its Content Security Policy, nothing wider than 1,280 px, a cell
+    per window, the slice charts folded until opened."""
+    from mlscope.charter import charter_to_dict
+    from mlscope.data.source import file_fingerprint, read_file
+    from mlscope.store import Store
+    from mlscope.store.records import charter_hash
+    from tests.monitor_store_data import project
+    from tests.test_server import running
+
+    charter, first, _ = project(tmp_path)
+    ch = load_charter(charter)
+    res = monitor(ch, charter, read_file(first, "--log"), log_info=file_fingerprint(first))
+    problems: list[str] = []
+    with Store.open(tmp_path / "store.sqlite") as store:
+        store.save_monitor(res.to_dict(), command="mlscope monitor",
+                           charter_hash=charter_hash(charter_to_dict(ch)))
+        with running(store) as base, sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            try:
+                pg = browser.new_page(viewport={"width": 1280, "height": 900})
+                pg.on("console",
+                      lambda m: problems.append(m.text) if m.type == "error" else None)
+                pg.on("pageerror", lambda e: problems.append(str(e)))
+                pg.goto(base + "/p/monitor-test/monitoring", wait_until="load")
+                assert pg.locator("svg.strip rect").count() == len(res.windows)
+                sync_api.expect(pg.locator("#alerts")).to_contain_text("2026-01-04")
+                slices = pg.locator("details", has_text="Per slice")
+                assert not slices.locator("svg").first.is_visible()
+                slices.locator("summary").click()
+                assert slices.locator("svg").first.is_visible()
+                widths = pg.evaluate("[document.documentElement.scrollWidth,"
+                                     " document.documentElement.clientWidth]")
+                assert widths[0] <= widths[1], widths
+                pg.screenshot(path=str(tmp_path / "monitoring.png"), full_page=True)
+            finally:
+                browser.close()
+    assert not problems, problems

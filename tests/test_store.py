@@ -299,7 +299,7 @@ def _schema(url: str, schema: str | None = None) -> dict[str, Any]:
 
 
 def test_revisions_and_schema_module_agree(store_url: str, tmp_path: Path) -> None:
-    assert migrate.known_revisions() == ["0001", "0002"]
+    assert migrate.known_revisions() == ["0001", "0002", "0003"]
     assert migrate.alembic_head() == HEAD_REVISION
     Store.open(store_url).close()
     # The tables as schema.py declares them, beside the migrated ones: in another SQLite

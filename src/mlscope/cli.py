@@ -209,8 +209,13 @@ def plan(charter: Path, result: Path | None, as_json: bool, out: Path | None) ->
               help="Where monitor.json goes (default: mlscope-out/monitor/ next to the "
                    "charter).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--store", default=None, metavar="URL",
+              help="Where monitor results are recorded, beside the runs: a SQLAlchemy URL or "
+                   "a SQLite file (default: .mlscope/store.sqlite next to the charter).")
+@click.option("--no-store", is_flag=True, help="Do not record this result in the store.")
 @_guard
-def monitor(charter: Path, log: Path, out: Path | None, as_json: bool) -> int:
+def monitor(charter: Path, log: Path, out: Path | None, as_json: bool, store: str | None,
+            no_store: bool) -> int:
     """Watch the model in production: each window of the log against the reference.
 
     Input checks (missing values, ranges, new categories, shift per feature and slice),
@@ -220,7 +225,7 @@ def monitor(charter: Path, log: Path, out: Path | None, as_json: bool) -> int:
     """
     from mlscope.cli_monitor import monitor_command
 
-    return monitor_command(charter, log, out, as_json)
+    return monitor_command(charter, log, out, as_json, store=store, record=not no_store)
 
 
 @main.command()

@@ -16,11 +16,15 @@ from __future__ import annotations
 import json
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 
 from mlscope.monitor import MonitorResult
+
+if TYPE_CHECKING:
+    from mlscope.charter import Charter
 
 __all__ = ["monitor_command", "render_monitor", "render_rollout"]
 
@@ -169,8 +173,14 @@ def render_rollout(r: object, con: Console) -> None:
 
 
 def monitor_command(charter: Path, log: Path, out: Path | None, as_json: bool,
-                    console: Console | None = None) -> int:
+                    console: Console | None = None, *, store: str | None = None,
+                    record: bool = True) -> int:
     """Run ``mlscope monitor``; returns the exit code (0 no alert, 1 an alert).
+
+    With ``record`` the result is saved in the store (``store``: a URL or SQLite file;
+    None: ``.mlscope/store.sqlite`` beside the charter, as ``mlscope run`` saves runs)
+    before ``monitor.json`` and ``monitor.html`` are written, so a store that refuses
+    (locked, newer schema) leaves the previous outputs as they were.
 
     Raises
     ------
@@ -184,8 +194,12 @@ def monitor_command(charter: Path, log: Path, out: Path | None, as_json: bool,
     con = console or Console(highlight=False, soft_wrap=True)
     ch = load_charter(charter)
     frame = read_file(log, "--log")
+    started = _utc_now()
     res = monitor(ch, charter, frame, log_info=file_fingerprint(log))
     folder = out if out is not None else charter.parent / "mlscope-out" / "monitor"
+    saved = ""
+    if record:
+        saved = _record(res, ch, charter, store, started)
     path = res.write(folder)
     from mlscope.report.monitor_page import write_monitor_html
 
@@ -195,5 +209,26 @@ def monitor_command(charter: Path, log: Path, out: Path | None, as_json: bool,
         print(json.dumps(res.to_dict(), indent=2, ensure_ascii=False))
         return res.exit_code
     render_monitor(res, con)
-    con.print(f"wrote {escape(str(path))} and {escape(page.name)}")
+    con.print(f"wrote {escape(str(path))} and {escape(page.name)}"
+              + (f"; recorded in {escape(saved)}" if saved else ""))
     return res.exit_code
+
+
+def _utc_now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _record(res: MonitorResult, ch: Charter, charter: Path, store: str | None,
+            started: str) -> str:
+    """Save ``res`` in the project's store; returns where (``URL (monitor record N)``)."""
+    from mlscope.charter import charter_to_dict
+    from mlscope.store import Store
+    from mlscope.store.records import charter_hash
+
+    with Store.open(store, project_dir=charter.resolve().parent) as db:
+        rid = db.save_monitor(res.to_dict(), command="mlscope monitor",
+                              charter_hash=charter_hash(charter_to_dict(ch)),
+                              created_at=started)
+        return f"{db.url} (monitor record {rid})"

@@ -32,7 +32,7 @@ from mlscope.metrics.stats import BinaryStats, binary_stats
 from mlscope.monitor.result import Estimate, Performance
 
 __all__ = ["DISAGREEMENT_LEVEL", "Calibrated", "EstimatedMetric", "estimate_slice",
-           "estimate_window", "expected_stats", "fit_calibration"]
+           "estimate_window", "expected_stats", "fit_calibration", "reference_values"]
 
 FloatArray = npt.NDArray[np.float64]
 MetricCall = Callable[[BinaryStats], FloatArray]
@@ -166,6 +166,18 @@ def _interval(draws: FloatArray, level: float) -> tuple[float | None, float | No
 def _num(x: Any) -> float | None:
     v = float(np.asarray(x))
     return v if np.isfinite(v) else None
+
+
+def reference_values(labels: FloatArray, scores: FloatArray, metrics: list[EstimatedMetric],
+                     score_type: str) -> dict[str, float | None]:
+    """Each estimated metric on the reference's labelled rows: the level a window's
+    estimate and realised value are read against (the dashboard's reference line)."""
+    if labels.size < 2:
+        return {em.id: None for em in metrics}
+    lab = binary_stats(labels, scores)
+    lab = BinaryStats(lab.scores, lab.pos, lab.neg, lab.n_rows, score_type=score_type)
+    with np.errstate(all="ignore"):
+        return {em.id: _num(em.call(lab)) for em in metrics}
 
 
 def _cbpe(cal: Calibrated, scores: FloatArray, labels: FloatArray | None,

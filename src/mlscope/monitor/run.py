@@ -18,6 +18,7 @@ from mlscope.monitor.performance import (
     estimate_slice,
     estimate_window,
     fit_calibration,
+    reference_values,
 )
 from mlscope.monitor.result import BackTest, Check, MonitorResult, Window
 from mlscope.monitor.setup import (
@@ -96,7 +97,8 @@ def monitor_frames(charter: Charter, setup: Setup, ref: pd.DataFrame, log: pd.Da
                           "recalibration": {"a": cal.a, "b": cal.b},
                           "ece_after_recalibration": cal.ece,
                           "reference_accuracy": acc, "tpr": cal.tpr, "fpr": cal.fpr,
-                          "metrics": [e.id for e in metrics[m]]}
+                          "metrics": [e.id for e in metrics[m]],
+                          "reference_values": reference_values(y, s, metrics[m], score_type)}
         if score_type == "score":
             warnings.append(f"{m}: the scores only rank rows (`score_type: score`): no "
                             "performance estimate before labels")

@@ -1,5 +1,7 @@
-"""The charts of ``monitor.html``: a status strip over the windows and time series with a
-band (the report's escaping :class:`~mlscope.report.svg.Svg`, palette and ticks)."""
+"""The charts of ``monitor.html`` and of the dashboard's monitoring page: a status strip
+over the windows and time series with a band (the report's escaping
+:class:`~mlscope.report.svg.Svg`, palette and ticks). The x axis is the window; its ticks
+say ``#index`` unless the caller names the windows (the dashboard: their dates)."""
 
 from __future__ import annotations
 
@@ -36,14 +38,34 @@ class Series:
     low: Sequence[float | None] | None = None
     high: Sequence[float | None] | None = None
     points: Sequence[float | None] | None = None
+    # The reference's value: a dashed line in the series' colour.
+    reference: float | None = None
 
 
 def _finite(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
 
 
-def status_strip(statuses: Sequence[str], labels: Sequence[str]) -> str:
-    """One coloured cell per window (ok, alert, untrusted), its label as a tooltip."""
+def _segments(values: Sequence[float | None], x: Scale, y: Scale
+              ) -> list[list[tuple[float, float]]]:
+    """The runs of consecutive present values, as points."""
+    runs: list[list[tuple[float, float]]] = [[]]
+    for i, v in enumerate(values):
+        if v is not None and _finite(v):
+            runs[-1].append((x(i), y(v)))
+        elif runs[-1]:
+            runs.append([])
+    return [r for r in runs if r]
+
+
+def _tick(names: Sequence[str] | None, i: int) -> str:
+    return names[i] if names is not None else f"#{i}"
+
+
+def status_strip(statuses: Sequence[str], labels: Sequence[str],
+                 names: Sequence[str] | None = None) -> str:
+    """One coloured cell per window (ok, alert, untrusted), its label as a tooltip;
+    ``names`` name the windows on the axis (default ``#index``)."""
     n = max(len(statuses), 1)
     svg = Svg(WIDTH, 46.0, "Status of each window",
               f"{sum(s == 'alert' for s in statuses)} of {len(statuses)} windows alert")
@@ -55,20 +77,25 @@ def status_strip(statuses: Sequence[str], labels: Sequence[str]) -> str:
         svg.close()
     step = max(1, math.ceil(n / 12))
     for i in range(0, len(statuses), step):
-        svg.text(1.0 + (i + 0.5) * cell, 40.0, f"#{i}", text_anchor="middle", fill=MUTED,
-                 font_size=11)
+        svg.text(1.0 + (i + 0.5) * cell, 40.0, _tick(names, i), text_anchor="middle",
+                 fill=MUTED, font_size=11)
     return svg.render("strip")
 
 
 def series_chart(title: str, series: Sequence[Series], *, y_label: str,
-                 gate: float | None = None, zero: bool = False, height: float = 220.0) -> str:
+                 gate: float | None = None, zero: bool = False, height: float = 220.0,
+                 names: Sequence[str] | None = None, marks: Sequence[int] = ()) -> str:
     """Lines over the windows (x: the window's index), bands shaded, realised values as
-    dots, an optional dashed gate line; the legend on the right."""
+    dots, each series' reference as a dashed line, an optional dashed gate line; the
+    legend on the right. ``names`` name the windows on the axis; ``marks`` are windows
+    shaded red behind the lines (the dashboard's alerting windows)."""
     n = max((len(s.values) for s in series), default=0)
     ys: list[float] = []
     for s in series:
         for seq in (s.values, s.low, s.high, s.points):
             ys.extend(v for v in (seq or []) if v is not None and _finite(v))
+        if s.reference is not None and _finite(s.reference):
+            ys.append(s.reference)
     if gate is not None:
         ys.append(gate)
     if zero:
@@ -85,7 +112,15 @@ def series_chart(title: str, series: Sequence[Series], *, y_label: str,
     svg.text(12.0, 14.0, y_label, fill=MUTED, font_size=11)
     step = max(1, math.ceil(n / 12))
     for i in range(0, n, step):
-        svg.text(x(i), height - 10, f"#{i}", text_anchor="middle", fill=MUTED, font_size=11)
+        svg.text(x(i), height - 10, _tick(names, i), text_anchor="middle", fill=MUTED,
+                 font_size=11)
+    half = (x(1) - x(0)) / 2.0 if n > 1 else 6.0
+    for i in marks:
+        if 0 <= i < n:
+            svg.open(title=f"{_tick(names, i)}: alert")
+            svg.add("rect", x=x(i) - half, y=_TOP, width=2.0 * half,
+                    height=height - _BOTTOM - _TOP, fill="#cf222e", opacity=0.09)
+            svg.close()
     if gate is not None:
         svg.line(_LEFT, y(gate), WIDTH - _RIGHT, y(gate), stroke="#cf222e",
                  stroke_dasharray="5 4")
@@ -96,6 +131,9 @@ def series_chart(title: str, series: Sequence[Series], *, y_label: str,
     for k, s in enumerate(series):
         colour = OKABE_ITO[k % len(OKABE_ITO)]
         svg.open(title=s.name)
+        if s.reference is not None and _finite(s.reference):
+            svg.line(_LEFT, y(s.reference), WIDTH - _RIGHT, y(s.reference), stroke=colour,
+                     stroke_dasharray="2 4", opacity=0.8)
         if s.low is not None and s.high is not None:
             for i in range(len(s.values)):
                 lo, hi = s.low[i], s.high[i]
@@ -105,9 +143,12 @@ def series_chart(title: str, series: Sequence[Series], *, y_label: str,
                     svg.add("rect", x=x(i) - 3.0, y=y(hi), width=6.0,
                             height=max(y(lo) - y(hi), 1.0), fill=colour, opacity=0.22)
         pts = [(x(i), y(v)) for i, v in enumerate(s.values) if v is not None and _finite(v)]
-        if len(pts) > 1:
-            svg.add("polyline", points=" ".join(f"{a:.1f},{b:.1f}" for a, b in pts),
-                    fill="none", stroke=colour, stroke_width=1.6)
+        # The line breaks where a value is missing (a window without an estimate): joining
+        # across it would draw values that were never measured.
+        for seg in _segments(s.values, x, y):
+            if len(seg) > 1:
+                svg.add("polyline", points=" ".join(f"{a:.1f},{b:.1f}" for a, b in seg),
+                        fill="none", stroke=colour, stroke_width=1.6)
         for a, b in pts:
             svg.add("circle", cx=a, cy=b, r=2.2, fill=colour)
         for i, v in enumerate(s.points or []):

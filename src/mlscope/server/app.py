@@ -10,6 +10,7 @@ Routes::
     /p/<project>               the latest decision and the runs, newest first (?page=N)
     /p/<project>/history       a metric over runs (?metric=&split=&last=&model=...)
     /p/<project>/brief         the project brief, from the latest run's charter and result
+    /p/<project>/monitoring    ``mlscope monitor``'s windows over time (?last=30|90|365|all)
     /runs/<id>                 one run: metric table, trade-off, slices, baselines (?split=)
     /runs/<id>/report          the run's full HTML report, as ``mlscope run`` writes it
     /healthz                   "ok"
@@ -162,6 +163,7 @@ class Dashboard:
             (re.compile(r"/p/([^/]+)"), self.overview),
             (re.compile(r"/p/([^/]+)/history"), self.history),
             (re.compile(r"/p/([^/]+)/brief"), self.brief),
+            (re.compile(r"/p/([^/]+)/monitoring"), self.monitoring),
             (re.compile(r"/runs/([0-9]{1,18})"), self.run),
             (re.compile(r"/runs/([0-9]{1,18})/report"), self.report),
         ]
@@ -277,6 +279,7 @@ class Dashboard:
             launch=launch_html(result, pages.decimals(result)),
             standing=pages.standings_view(result, result.winner),
             has_baselines=bool(result.baselines),
+            monitored=bool(self.store.monitors(project, limit=1)),
             runs=rows,
             page=page, first=(page - 1) * self.page_size + 1, total=total,
             pages=-(-total // self.page_size),
@@ -349,6 +352,18 @@ class Dashboard:
                     (pages.project_href(project, "brief"), "brief")],
             run_id=latest.id, when=pages.when(latest.created_at),
             body=brief_body_html(brief))
+
+    def monitoring(self, project: str, *, query: Query) -> Response:
+        from mlscope.server import monitoring as mon
+
+        last = _choice(query, "last", list(mon.LAST), mon.DEFAULT_LAST)
+        try:
+            view = mon.monitoring_view(self.store, project, last)
+        except mon.DamagedRecord as e:
+            raise HttpError(500, "A monitor record cannot be read", f"{e}.") from None
+        if view is None:
+            raise HttpError(404, f"No monitoring of {project!r}", mon.NO_RECORDS)
+        return self.render("monitoring.html.j2", project=project, view=view, **view["page"])
 
     def run(self, run_id: str, *, query: Query) -> Response:
         summary = self._summary(int(run_id))

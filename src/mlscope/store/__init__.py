@@ -7,6 +7,7 @@ upgraded.
 
 from __future__ import annotations
 
+from mlscope.store.monitoring import MonitorSummary, MonitorWindow
 from mlscope.store.records import HistoryPoint, RunSummary, data_fingerprint
 from mlscope.store.schema import HEAD_REVISION
 from mlscope.store.store import DEFAULT_PATH, Store, StoreError
@@ -15,6 +16,8 @@ __all__ = [
     "DEFAULT_PATH",
     "HEAD_REVISION",
     "HistoryPoint",
+    "MonitorSummary",
+    "MonitorWindow",
     "RunSummary",
     "Store",
     "StoreError",

@@ -178,7 +178,7 @@ def run_record(
         "metrics": json.dumps([m.id for m in result.metrics]),
         "selection_metric": _selection_metric(result.charter),
         "selection_split": result.splits.get("selection"),
-        "charter_hash": hashlib.sha256(charter_json.encode("utf-8")).hexdigest(),
+        "charter_hash": charter_hash(result.charter),
         "charter_text": charter_text,
         "charter_json": charter_json,
         "data_fingerprint": json.dumps(fingerprint),
@@ -273,6 +273,12 @@ def _selection_metric(charter: dict[str, Any]) -> str | None:
 def _canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False, default=str)
+
+
+def charter_hash(charter: Any) -> str:
+    """The SHA-256 of a canonical charter (``charter_to_dict``): runs and monitor records of
+    one charter carry the same hash."""
+    return hashlib.sha256(_canonical(charter).encode("utf-8")).hexdigest()
 
 
 def opt_float(x: Any) -> float | None:

@@ -30,22 +30,28 @@ from sqlalchemy.dialects import mysql
 __all__ = [
     "HEAD_REVISION",
     "META_TABLE",
+    "MONITORS_TABLE",
+    "MONITOR_WINDOWS_TABLE",
     "RUNS_TABLE",
     "VALUES_TABLE",
     "VERSION_TABLE",
     "meta_table",
     "metadata",
+    "monitor_windows_table",
+    "monitors_table",
     "runs_table",
     "values_table",
 ]
 
 # The newest migration this code knows; a test checks it equals Alembic's head. Kept here
 # as a constant so that opening an up-to-date store never has to import Alembic.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 RUNS_TABLE = "mlscope_runs"
 VALUES_TABLE = "mlscope_run_values"
 META_TABLE = "mlscope_meta"
+MONITORS_TABLE = "mlscope_monitors"
+MONITOR_WINDOWS_TABLE = "mlscope_monitor_windows"
 # Alembic's bookkeeping under our own name: a shared database may already hold another
 # application's ``alembic_version``.
 VERSION_TABLE = "mlscope_alembic_version"
@@ -113,4 +119,47 @@ meta_table = Table(
     metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# Revision 0003: one row per `mlscope monitor` invocation, the whole monitor.json kept.
+monitors_table = Table(
+    MONITORS_TABLE,
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(NAME), nullable=False),
+    Column("created_at", String(40), nullable=False),  # ISO 8601 UTC: the monitor ran
+    Column("saved_at", String(40), nullable=False),
+    Column("command", String(NAME), nullable=False),
+    Column("charter_hash", String(64), nullable=False),
+    Column("log_name", String(NAME), nullable=False),  # the log's file name, not its path
+    Column("log_hash", String(64), nullable=False),  # monitor.json's sampled SHA-256
+    Column("n_windows", Integer, nullable=False),
+    Column("alerting", Integer, nullable=False),
+    Column("untrusted", Integer, nullable=False),
+    Column("exit_code", Integer, nullable=False),
+    Column("first_start", String(40)),
+    Column("last_end", String(40)),
+    Column("decision", String(40)),  # the shadow gate's, when a candidate was named
+    Column("mlscope_version", String(40), nullable=False),
+    Column("result_schema", String(40), nullable=False),
+    # monitor.json, zlib-compressed.
+    Column("result", LargeBinary().with_variant(mysql.LONGBLOB(), "mysql"), nullable=False),
+    Index("ix_mlscope_monitors_project", "project", "id"),
+)
+
+monitor_windows_table = Table(
+    MONITOR_WINDOWS_TABLE,
+    metadata,
+    Column("monitor_id", Integer, ForeignKey(f"{MONITORS_TABLE}.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("project", String(NAME), nullable=False),
+    Column("position", Integer, nullable=False),  # the window's index in its record
+    Column("start", String(40), nullable=False),
+    Column("end", String(40), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("alerts", Integer, nullable=False),
+    PrimaryKeyConstraint("monitor_id", "position", name="pk_mlscope_monitor_windows"),
+    # The dashboard's series: the latest record's window for each start of one project.
+    Index("ix_mlscope_monitor_windows_series", "project", "start", "monitor_id"),
 )

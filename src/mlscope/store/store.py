@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import func, insert, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
@@ -44,6 +44,17 @@ from mlscope.store.backend import (
 )
 from mlscope.store.changes import describe_changes
 from mlscope.store.migrate import get_meta, known_revisions, set_meta, upgrade
+from mlscope.store.monitoring import (
+    MonitorSummary,
+    MonitorWindow,
+    decode_monitor,
+    insert_monitor,
+    latest_windows_stmt,
+    monitor_record,
+    summary_columns,
+    summary_of_monitor,
+    window_of,
+)
 from mlscope.store.records import (
     SUMMARY_COLUMNS,
     HistoryPoint,
@@ -61,6 +72,7 @@ from mlscope.store.schema import (
     HEAD_REVISION,
     META_TABLE,
     VERSION_TABLE,
+    monitors_table,
     runs_table,
     values_table,
 )
@@ -421,6 +433,46 @@ class Store:
                              kind=x.kind, split=x.split, value=opt_float(x.value),
                              lower=opt_float(x.lower), upper=opt_float(x.upper))
                 for x in rows]
+
+    # -- monitoring (mlscope monitor) ------------------------------------------------------
+    def save_monitor(self, data: dict[str, Any], *, command: str, charter_hash: str,
+                     created_at: str | None = None) -> int:
+        """Save one ``mlscope monitor`` result (``MonitorResult.to_dict()``); its id.
+
+        Every invocation is a new record; see :mod:`mlscope.store.monitoring` for how
+        :meth:`monitor_windows` keeps re-runs from doubling windows. One transaction.
+        """
+        record, rows = monitor_record(data, command=command, charter_hash=charter_hash,
+                                      created_at=created_at)
+        return self._run(lambda c: insert_monitor(c, record, rows), write=True,
+                         what=f"save a monitor result of `{record['project']}` in")
+
+    def monitors(self, project: str, *, limit: int | None = None) -> list[MonitorSummary]:
+        """The project's monitor records, newest first."""
+        stmt = (select(*summary_columns()).where(monitors_table.c.project == project)
+                .order_by(monitors_table.c.id.desc()))
+        if limit is not None:
+            stmt = stmt.limit(max(limit, 0))
+        rows = self._run(lambda c: c.execute(stmt).all(), write=False,
+                         what="list the monitor records in")
+        return [summary_of_monitor(r) for r in rows]
+
+    def monitor_windows(self, project: str) -> list[MonitorWindow]:
+        """The project's monitored windows by start, each from the latest record with it."""
+        stmt = latest_windows_stmt(project)
+        rows = self._run(lambda c: c.execute(stmt).all(), write=False,
+                         what="read the monitored windows in")
+        return [window_of(r) for r in rows]
+
+    def monitor_result(self, monitor_id: int) -> dict[str, Any]:
+        """The stored ``monitor.json`` of record ``monitor_id`` (a JSON object, checked to
+        be a monitor result only; read it as untrusted input)."""
+        stmt = select(monitors_table.c.result).where(monitors_table.c.id == monitor_id)
+        row = self._run(lambda c: c.execute(stmt).first(), write=False, what="read")
+        if row is None:
+            raise StoreError(f"no monitor record {monitor_id} in the store at "
+                             f"{self._where()}")
+        return decode_monitor(row.result, monitor_id, self._where())
 
     # -- lifetime ----------------------------------------------------------------------
     def close(self) -> None:

@@ -1,0 +1,175 @@
+"""The dashboard's monitoring page over real ``mlscope monitor`` records: the windows, the
+alerts on the right windows, the performance series with the reference, re-runs that do not
+double windows, the link from the project only when records exist, and damaged records
+shown as an error page naming the record and the field."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import mlscope
+from mlscope.charter import charter_to_dict, load_charter
+from mlscope.data.source import file_fingerprint, read_file
+from mlscope.monitor import monitor
+from mlscope.server.app import Dashboard
+from mlscope.store import Store
+from mlscope.store.records import charter_hash
+from mlscope.store.schema import MONITORS_TABLE
+from tests.monitor_store_data import SHIFTED_DAY, project
+
+PAGE = "/p/monitor-test/monitoring"
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A store with one run of the project and its monitor records: the six-day log twice
+    (a re-run), then a log of days 4-8 that overlaps it."""
+    folder = tmp_path_factory.mktemp("mondash")
+    charter, first, second = project(folder)
+    ch = load_charter(charter)
+    results = [monitor(ch, charter, read_file(p, "--log"), log_info=file_fingerprint(p))
+               for p in (first, second)]
+    path = folder / "store.sqlite"
+    with Store.open(path) as store:
+        store.save(mlscope.evaluate(charter), command="mlscope run")
+        for res in (results[0], results[0], results[1]):
+            store.save_monitor(res.to_dict(), command="mlscope monitor",
+                               charter_hash=charter_hash(charter_to_dict(ch)))
+    return {"path": path, "results": results}
+
+
+def _get(path: Path, target: str) -> tuple[int, str]:
+    with Store.open(path, create=False) as store:
+        r = Dashboard(store).respond(target)
+    return r.status, r.body.decode("utf-8")
+
+
+def _strip_titles(html: str) -> list[str]:
+    strip = re.search(r'<svg[^>]*class="strip".*?</svg>', html, re.S)
+    assert strip is not None
+    return re.findall(r"<title>([^<]*)</title>", strip.group(0))[1:]  # [0]: the chart's
+
+
+def test_the_page_shows_each_window_once_with_its_alerts(filled: dict[str, Any]) -> None:
+    status, html = _get(filled["path"], PAGE)
+    assert status == 200, html[-800:]
+    titles = _strip_titles(html)
+    # Days 1..8 once each although the first log was recorded twice.
+    assert [t[:10] for t in titles] == [f"2026-01-0{d}" for d in range(1, 9)]
+    alerting = [t[:10] for t in titles if t.endswith(": alert")]
+    # The shifted day of each log (day 4 in both, and the second log's day 4 wins).
+    assert alerting == [SHIFTED_DAY]
+    assert "record #3" in next(t for t in titles if t.startswith(SHIFTED_DAY))
+    assert "record #2" in titles[0]
+    # The alerts table lists the shifted day's alerts, with their reasons, and only those.
+    table = re.search(r'<table class="data" id="alerts">.*?</table>', html, re.S)
+    assert table is not None
+    rows = re.findall(r"<tr><td class=\"nowrap\">([^<]*)</td>.*?<td class=\"reason\">"
+                      r"([^<]*)</td>", table.group(0), re.S)
+    assert rows
+    assert {r[0][:10] for r in rows} == {SHIFTED_DAY}
+    assert any("PSI" in r[1] for r in rows)
+    shifted = filled["results"][1].windows[0]
+    assert len(rows) == len(shifted.alerts)
+    assert "<code>age</code>" in table.group(0)
+    # Every series chart shades that window (one mark each) and draws the reference.
+    charts = re.findall(r'<svg[^>]*class="series".*?</svg>', html, re.S)
+    assert len(charts) >= 2
+    for svg in charts:
+        assert svg.count(": alert</title>") == 1
+    assert 'stroke-dasharray="2 4"' in charts[0]  # the reference's roc_auc
+    assert "roc_auc" in charts[0]
+    # Per slice: the first metric in each region.
+    assert "Per slice: 4 levels" in html
+    assert "roc_auc in region=north" in html
+    assert "Monitor runs" in html
+    assert html.count("<code title=\"sampled SHA-256") == 3
+
+
+def test_the_reference_line_is_the_reference_value(filled: dict[str, Any]) -> None:
+    res = filled["results"][0]
+    ref = res.models["model"]["reference_values"]
+    assert set(ref) == set(res.models["model"]["metrics"])
+    assert 0.6 < ref["roc_auc"] < 0.9
+    # The stored value and the one recomputed on the reference split by mlscope agree.
+    run = mlscope.evaluate(Path(filled["path"]).parent / "mlscope.yaml")
+    for metric in ("roc_auc", "accuracy"):
+        assert ref[metric] == pytest.approx(
+            run.value(metric, "model", split="test").value, abs=1e-9)
+
+
+def test_the_last_windows_and_bad_queries(filled: dict[str, Any]) -> None:
+    status, html = _get(filled["path"], PAGE + "?last=30")
+    assert status == 200
+    assert len(_strip_titles(html)) == 8
+    status, html = _get(filled["path"], PAGE + "?last=7")
+    assert status == 400
+    assert "30, 90, 365, all" in html
+    status, html = _get(filled["path"], "/p/nobody/monitoring")
+    assert status == 404
+    assert "mlscope monitor" in html
+
+
+def test_the_project_links_to_monitoring_only_when_monitored(filled: dict[str, Any],
+                                                            tmp_path: Path) -> None:
+    status, html = _get(filled["path"], "/p/monitor-test")
+    assert status == 200
+    assert 'href="/p/monitor-test/monitoring"' in html
+    # The same run without monitor records: no link.
+    with Store.open(filled["path"], create=False) as store:
+        result = store.result(1)
+    with Store.open(tmp_path / "plain.sqlite") as store:
+        store.save(result, command="mlscope run")
+    status, html = _get(tmp_path / "plain.sqlite", "/p/monitor-test")
+    assert status == 200
+    assert "/monitoring" not in html
+
+
+def _tamper(path: Path, rid: int, fn: Any) -> None:
+    with sqlite3.connect(path) as con:
+        blob = con.execute(f"SELECT result FROM {MONITORS_TABLE} WHERE id = ?",
+                           (rid,)).fetchone()[0]
+        new = fn(blob)
+        con.execute(f"UPDATE {MONITORS_TABLE} SET result = ? WHERE id = ?", (new, rid))
+
+
+@pytest.mark.parametrize(("damage", "says"), [
+    (lambda d: b"not zlib", "its result cannot be decoded"),
+    (lambda d: zlib.compress(b"[1, 2]"), "is not a mlscope.monitor/1 result"),
+    (lambda d: _edit(d, lambda j: j["windows"][1].__setitem__("status", "<b>fine</b>")),
+     "windows[1].status: expected one of ok, alert, untrusted"),
+    (lambda d: _edit(d, lambda j: j["windows"][2]["performance"][0]["estimates"][0]
+                     .__setitem__("low", "0.7")),
+     "windows[2].performance[0].estimates[0].low: expected a finite number"),
+    (lambda d: _edit(d, lambda j: j["windows"].pop()),
+     "its window 4 (2026-01-08"),
+    (lambda d: zlib.compress(json.dumps(json.loads(zlib.decompress(d))).replace(
+        '"rows": 300', '"rows": NaN', 1).encode()), "windows[0].rows: expected a count"),
+])
+def test_a_damaged_record_is_an_error_page(filled: dict[str, Any], tmp_path: Path,
+                                           damage: Any, says: str) -> None:
+    path = tmp_path / "copy.sqlite"
+    path.write_bytes(Path(filled["path"]).read_bytes())
+    _tamper(path, 3, damage)
+    status, html = _get(path, PAGE)
+    assert status == 500, html[-500:]
+    assert "A monitor record cannot be read" in html
+    assert "monitor record 3" in html
+    assert says.replace("<", "&lt;") in html.replace("&#39;", "'")
+    assert "Traceback" not in html
+    assert "<b>fine</b>" not in html
+    # The project's other pages are not affected.
+    assert _get(path, "/p/monitor-test")[0] == 200
+
+
+def _edit(blob: bytes, fn: Any) -> bytes:
+    data = json.loads(zlib.decompress(blob))
+    fn(data)
+    return zlib.compress(json.dumps(data).encode())
