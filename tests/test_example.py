@@ -209,3 +209,15 @@ def test_bundled_production_stream_flags_each_planted_problem(project: Path) -> 
         assert ("label_share", "labels") in alerts[day]
     assert ("shift", "MKOOPKLA") in alerts[10]
     assert (out / "monitor.html").stat().st_size > 10_000
+    # Recorded in the project's store; the dashboard's monitoring page marks the same days.
+    from mlscope.server.app import Dashboard
+    from mlscope.store import Store
+
+    with Store.open(project.parent / ".mlscope" / "store.sqlite", create=False) as store:
+        assert [w.status == "alert" for w in store.monitor_windows("caravan-campaign")] == [
+            i in (4, 5, 7, 8, 10) for i in range(14)]
+        page = Dashboard(store).respond("/p/caravan-campaign/monitoring")
+    assert page.status == 200
+    html = page.body.decode()
+    assert html.count(": alert</title>") >= 5
+    assert "MKOOPKLA" in html

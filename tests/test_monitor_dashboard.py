@@ -68,17 +68,23 @@ def test_the_page_shows_each_window_once_with_its_alerts(filled: dict[str, Any])
     assert alerting == [SHIFTED_DAY]
     assert "record #3" in next(t for t in titles if t.startswith(SHIFTED_DAY))
     assert "record #2" in titles[0]
-    # The alerts table lists the shifted day's alerts, with their reasons, and only those.
-    table = re.search(r'<table class="data" id="alerts">.*?</table>', html, re.S)
+    # The alerts table lists the shifted day's alerts, with their reasons, and only those:
+    # one group for the window, its whole-window alerts first, the slices' folded.
+    table = re.search(r'<table class="data" id="alerts">.*?</table>\s*</div>', html, re.S)
     assert table is not None
-    rows = re.findall(r"<tr><td class=\"nowrap\">([^<]*)</td>.*?<td class=\"reason\">"
-                      r"([^<]*)</td>", table.group(0), re.S)
-    assert rows
-    assert {r[0][:10] for r in rows} == {SHIFTED_DAY}
-    assert any("PSI" in r[1] for r in rows)
+    groups = re.findall(r'<tbody class="win">(.*?)</tbody>\s*(?=<tbody class="win">|</table>)',
+                        table.group(0), re.S)
+    assert len(groups) == 1
+    assert re.search(r'<td class="nowrap">([^<]+)</td>', groups[0]).group(1).startswith(
+        SHIFTED_DAY)
+    reasons = re.findall(r'<td class="reason">([^<]*)</td>', groups[0])
     shifted = filled["results"][1].windows[0]
-    assert len(rows) == len(shifted.alerts)
-    assert "<code>age</code>" in table.group(0)
+    assert len(reasons) == len(shifted.alerts)
+    assert sorted(reasons) == sorted(a.reason for a in shifted.alerts)
+    assert any("PSI" in r for r in reasons)
+    assert "<code>age</code>" in groups[0]
+    overall = sum(a.slice == "all" for a in shifted.alerts)
+    assert f"{len(shifted.alerts) - overall} in slices</summary>" in groups[0]
     # Every series chart shades that window (one mark each) and draws the reference.
     charts = re.findall(r'<svg[^>]*class="series".*?</svg>', html, re.S)
     assert len(charts) >= 2

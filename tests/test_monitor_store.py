@@ -1,6 +1,8 @@
 """``mlscope monitor`` results in the store: the record round trip, re-runs that replace
 windows in the series instead of doubling them, the CLI's --store/--no-store, the upgrade of
-a revision-0002 store in place, and records the store refuses or cannot read."""
+a revision-0002 store in place, and records the store refuses or cannot read. Tests taking
+``store_url`` run on SQLite and on PostgreSQL where there is a server
+(``tests/store_backends.py``)."""
 
 from __future__ import annotations
 
@@ -37,9 +39,9 @@ def monitored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "hash": charter_hash(charter_to_dict(ch))}
 
 
-def test_a_monitor_result_round_trips(monitored: dict[str, Any], tmp_path: Path) -> None:
+def test_a_monitor_result_round_trips(monitored: dict[str, Any], store_url: str) -> None:
     res = monitored["results"][0]
-    with Store.open(tmp_path / "s.sqlite") as store:
+    with Store.open(store_url) as store:
         rid = store.save_monitor(res.to_dict(), command="mlscope monitor",
                                  charter_hash=monitored["hash"],
                                  created_at="2026-01-07T06:00:00+00:00")
@@ -66,9 +68,9 @@ def test_a_monitor_result_round_trips(monitored: dict[str, Any], tmp_path: Path)
 
 
 def test_reruns_replace_windows_in_the_series(monitored: dict[str, Any],
-                                              tmp_path: Path) -> None:
+                                              store_url: str) -> None:
     first, second = monitored["results"]
-    with Store.open(tmp_path / "s.sqlite") as store:
+    with Store.open(store_url) as store:
         for res in (first, first, second):
             store.save_monitor(res.to_dict(), command="mlscope monitor",
                                charter_hash=monitored["hash"])

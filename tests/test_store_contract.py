@@ -181,7 +181,8 @@ def test_other_applications_tables(store_url: str, unicode_result: EvaluationRes
     assert {k: after[k] for k in ("customers", "alembic_version")} == {
         k: before[k] for k in ("customers", "alembic_version")}
     assert sorted(k for k in after if k.startswith("mlscope_")) == [
-        "mlscope_alembic_version", "mlscope_meta", "mlscope_run_values", "mlscope_runs"]
+        "mlscope_alembic_version", "mlscope_meta", "mlscope_monitor_windows",
+        "mlscope_monitors", "mlscope_run_values", "mlscope_runs"]
 
 
 def test_mlscope_named_tables_without_a_revision_are_refused_untouched(store_url: str) -> None:

@@ -31,7 +31,8 @@ __all__ = ["DEFAULT_LAST", "LAST", "NO_RECORDS", "DamagedRecord", "StoredMonitor
 
 LAST = ("30", "90", "365", "all")  # windows offered on the page
 DEFAULT_LAST = "90"
-ALERTS_SHOWN = 25  # the latest alerts listed (every alert stays in the stored record)
+WINDOWS_SHOWN = 10  # the latest alerting windows listed (every alert stays in the record)
+UNTRUSTED_SHOWN = 25
 _STATUSES = ("ok", "alert", "untrusted")
 NO_RECORDS = ("The store has no `mlscope monitor` result of this project; run `mlscope "
               "monitor CHARTER --log LOG` (it records into the store `mlscope run` uses).")
@@ -237,19 +238,25 @@ class _Point:
     monitor_id: int
 
 
-def _points(store: Store, windows: list[MonitorWindow]
-            ) -> tuple[list[_Point], dict[int, StoredMonitor]]:
+def _load(store: Store, monitor_id: int) -> StoredMonitor:
     from mlscope.store import StoreError
 
+    try:
+        data = store.monitor_result(monitor_id)
+    except StoreError as exc:
+        if str(exc).startswith("no monitor record"):
+            raise  # the store changed under us: a plain error, not a damaged record
+        raise DamagedRecord(str(exc)) from None
+    return decode_monitor(data, monitor_id)
+
+
+def _points(store: Store, windows: list[MonitorWindow]
+            ) -> tuple[list[_Point], dict[int, StoredMonitor]]:
     records: dict[int, StoredMonitor] = {}
     points = []
     for w in windows:
         if w.monitor_id not in records:
-            try:
-                data = store.monitor_result(w.monitor_id)
-            except StoreError as exc:
-                raise DamagedRecord(str(exc)) from None
-            records[w.monitor_id] = decode_monitor(data, w.monitor_id)
+            records[w.monitor_id] = _load(store, w.monitor_id)
         rec = records[w.monitor_id]
         if w.position >= len(rec.windows) or rec.windows[w.position].start != w.start:
             raise DamagedRecord(f"monitor record {w.monitor_id} is damaged: its window "
@@ -332,16 +339,17 @@ def monitoring_view(store: Store, project: str, last: str) -> dict[str, Any] | N
         windows = windows[-int(last):]
     points, decoded = _points(store, windows)
     latest_id = records[0].id
-    latest = decoded.get(latest_id) or decode_monitor(store.monitor_result(latest_id),
-                                                      latest_id)
+    latest = decoded.get(latest_id) or _load(store, latest_id)
     ticks = _ticks([p.window.start for p in points])
     marks = [i for i, p in enumerate(points) if p.window.status == "alert"]
     labels = [f"{p.window.start[:16].replace('T', ' ')} · {p.window.rows:,} rows · "
               f"{len(p.window.alerts)} alert(s) · record #{p.monitor_id}" for p in points]
-    alerts = [{"start": p.window.start[:16].replace("T", " "), "ticks": ticks[i],
-               "kind": a.kind, "column": a.column, "slice": a.slice, "reason": a.reason,
-               "record": p.monitor_id}
-              for i, p in reversed(list(enumerate(points))) for a in p.window.alerts]
+    # Grouped by window, newest first: the whole-window alerts, then those of slices
+    # folded (a broken column alerts in every slice level; listing each buries the rest).
+    alerting = [{"start": p.window.start[:16].replace("T", " "), "record": p.monitor_id,
+                 "overall": [a for a in p.window.alerts if a.slice == "all"],
+                 "slices": [a for a in p.window.alerts if a.slice != "all"]}
+                for p in reversed(points) if p.window.alerts]
     untrusted = [{"start": p.window.start[:16].replace("T", " "), "model": q.model,
                   "reasons": q.reasons}
                  for p in reversed(points) for q in p.window.performance if not q.trustworthy]
@@ -354,14 +362,16 @@ def monitoring_view(store: Store, project: str, last: str) -> dict[str, Any] | N
         "latest": latest,
         "shown": len(points), "total": total,
         "alerting": len(marks),
-        "untrusted_windows": sum(p.window.status == "untrusted" for p in points),
+        "untrusted_windows": sum(any(not q.trustworthy for q in p.window.performance)
+                                 for p in points),
         "strip": Markup(status_strip([p.window.status for p in points], labels, ticks)),
         "key": list(STATUS_COLOURS.items()),
         "charts": _metric_charts(points, latest, ticks, marks),
         "production": production,
         "slices": _slice_charts(points, production, ticks, marks),
-        "alerts": alerts[:ALERTS_SHOWN], "n_alerts": len(alerts),
-        "untrusted": untrusted[:ALERTS_SHOWN],
+        "alerting_windows": alerting[:WINDOWS_SHOWN],
+        "n_alerts": sum(len(p.window.alerts) for p in points),
+        "untrusted": untrusted[:UNTRUSTED_SHOWN],
         "decision_class": _DECISION_CLASS.get(latest.decision or "", "warn"),
         "fmt": _fmt,
     }
