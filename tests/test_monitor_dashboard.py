@@ -179,3 +179,36 @@ def _edit(blob: bytes, fn: Any) -> bytes:
     data = json.loads(zlib.decompress(blob))
     fn(data)
     return zlib.compress(json.dumps(data).encode())
+
+
+def test_the_shadow_gates_decision_leads_the_page(tmp_path: Path) -> None:
+    import numpy as np
+
+    from tests.monitor_data import shadow_population, shadow_project, stamp
+
+    rng = np.random.default_rng(21)
+    ref = shadow_population(2000, rng, candidate_noise=0.5)
+    log = stamp([shadow_population(300, rng, candidate_noise=0.5) for _ in range(3)])
+    charter = shadow_project(tmp_path, ref, {"roc_auc": {"improve": 0.0}})
+    res = monitor(load_charter(charter), charter, log)
+    assert res.rollout is not None
+    with Store.open(tmp_path / "s.sqlite") as store:
+        store.save_monitor(res.to_dict(), command="mlscope monitor", charter_hash="0" * 64)
+        assert store.monitors("monitor-test")[0].decision == res.rollout.decision
+    status, html = _get(tmp_path / "s.sqlite", PAGE)
+    assert status == 200
+    box = re.search(r'<div class="status (\w+)" role="status">(.*?)</div>', html, re.S)
+    assert box is not None
+    assert box.group(1) == {"PROMOTE": "ok", "HOLD": "warn", "ROLL BACK": "bad"}[
+        res.rollout.decision]
+    assert f"Shadow gate: {res.rollout.decision}" in box.group(2)
+    assert "new (in shadow) against model (in production)" in box.group(2)
+    for reason in res.rollout.reasons:
+        assert reason.replace("'", "&#39;").replace('"', "&#34;") in box.group(2)
+    # Both models are drawn in the performance chart, each with its reference line.
+    head = re.search(r'<svg[^>]*class="series".*?</svg>', html, re.S)
+    assert head is not None
+    assert head.group(0).count('stroke-dasharray="2 4"') == 2
+    assert "<title>new</title>" in head.group(0)
+    assert "<title>model</title>" in head.group(0)
+    assert "<td>" + res.rollout.decision + "</td>" in html  # in the runs table

@@ -131,6 +131,8 @@ def series_chart(title: str, series: Sequence[Series], *, y_label: str,
     for k, s in enumerate(series):
         colour = OKABE_ITO[k % len(OKABE_ITO)]
         svg.open(title=s.name)
+        # Several models' bands side by side at a window, not on top of each other.
+        dodge = (k - (len(series) - 1) / 2.0) * 6.0 if len(series) > 1 else 0.0
         if s.reference is not None and _finite(s.reference):
             svg.line(_LEFT, y(s.reference), WIDTH - _RIGHT, y(s.reference), stroke=colour,
                      stroke_dasharray="2 4", opacity=0.8)
@@ -140,7 +142,7 @@ def series_chart(title: str, series: Sequence[Series], *, y_label: str,
                 if _finite(lo) and _finite(hi):
                     assert lo is not None
                     assert hi is not None
-                    svg.add("rect", x=x(i) - 3.0, y=y(hi), width=6.0,
+                    svg.add("rect", x=x(i) - 3.0 + dodge, y=y(hi), width=6.0,
                             height=max(y(lo) - y(hi), 1.0), fill=colour, opacity=0.22)
         pts = [(x(i), y(v)) for i, v in enumerate(s.values) if v is not None and _finite(v)]
         # The line breaks where a value is missing (a window without an estimate): joining
