@@ -15,6 +15,9 @@ the page escaped (Jinja's autoescape, and the report's escaping SVG writer for c
 from __future__ import annotations
 
 import math
+import threading
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -238,16 +241,35 @@ class _Point:
     monitor_id: int
 
 
+# Decoded records per store, newest use last. A record is never rewritten, so the cache
+# needs no invalidation; it spares a page of a daily rolling log (whose older windows each
+# come from another record) decoding dozens of monitor.json files on every visit.
+_CACHE: weakref.WeakKeyDictionary[Any, OrderedDict[int, StoredMonitor]] = \
+    weakref.WeakKeyDictionary()
+_CACHE_SIZE = 400
+_LOCK = threading.Lock()
+
+
 def _load(store: Store, monitor_id: int) -> StoredMonitor:
     from mlscope.store import StoreError
 
+    with _LOCK:
+        cached = _CACHE.setdefault(store, OrderedDict())
+        if monitor_id in cached:
+            cached.move_to_end(monitor_id)
+            return cached[monitor_id]
     try:
         data = store.monitor_result(monitor_id)
     except StoreError as exc:
         if str(exc).startswith("no monitor record"):
             raise  # the store changed under us: a plain error, not a damaged record
         raise DamagedRecord(str(exc)) from None
-    return decode_monitor(data, monitor_id)
+    record = decode_monitor(data, monitor_id)
+    with _LOCK:
+        cached[monitor_id] = record
+        while len(cached) > _CACHE_SIZE:
+            cached.popitem(last=False)
+    return record
 
 
 def _points(store: Store, windows: list[MonitorWindow]
