@@ -212,3 +212,10 @@ def test_the_shadow_gates_decision_leads_the_page(tmp_path: Path) -> None:
     assert "<title>new</title>" in head.group(0)
     assert "<title>model</title>" in head.group(0)
     assert "<td>" + res.rollout.decision + "</td>" in html  # in the runs table
+
+
+def test_a_record_carries_the_charter_hash_of_its_runs(filled: dict[str, Any]) -> None:
+    with Store.open(filled["path"], create=False) as store:
+        run = store.run(1)
+        hashes = {m.charter_hash for m in store.monitors("monitor-test")}
+    assert hashes == {run.charter_hash}
