@@ -209,18 +209,24 @@ def plan(charter: Path, result: Path | None, as_json: bool, out: Path | None) ->
               help="Where monitor.json goes (default: mlscope-out/monitor/ next to the "
                    "charter).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--digest", "digest", type=click.Path(path_type=Path), default=None,
+              metavar="PATH", help="Also write the Markdown alert digest to PATH (and its "
+                                   "JSON beside it, PATH with .json); digest.md is always "
+                                   "written into --out.")
 @_guard
-def monitor(charter: Path, log: Path, out: Path | None, as_json: bool) -> int:
+def monitor(charter: Path, log: Path, out: Path | None, as_json: bool,
+            digest: Path | None) -> int:
     """Watch the model in production: each window of the log against the reference.
 
     Input checks (missing values, ranges, new categories, shift per feature and slice),
     output checks (score shift, positive rate, missing scores, feedback), performance
     estimated before labels and back-tested when they arrive (docs/monitoring.md).
-    Exit code 0: no alert; 1: an alert was raised; 2: bad input.
+    Exit code 0: no alert (and a rollout candidate promoted); 1: an alert was raised, or
+    the rollout holds or rolls back; 2: bad input.
     """
     from mlscope.cli_monitor import monitor_command
 
-    return monitor_command(charter, log, out, as_json)
+    return monitor_command(charter, log, out, as_json, digest=digest)
 
 
 @main.command()
