@@ -22,7 +22,9 @@ __all__ = ["digest_json", "digest_markdown", "escape_md", "write_digest"]
 
 MAX_WINDOWS = 8
 REASONS = 2
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+# Characters that change Markdown inline (emphasis, code, links, tables, HTML). `.`, `-`,
+# `+`, `!` and `(` matter only at a line's start, where user text never stands here.
+_SPECIAL = re.compile(r"([\\`*_{}\[\]#|<>~])")
 EXIT_MEANING = {0: "healthy: no alert, and a rollout candidate (if any) promoted",
                 1: "attention: an alert, or a rollout that holds or rolls back"}
 _GATE = {"shadow": "Shadow", "canary": "Canary", "blue_green": "Blue-green"}
@@ -148,6 +150,7 @@ def write_digest(res: MonitorResult, markdown: Path) -> tuple[Path, Path]:
         staged.put(markdown.name, digest_markdown(res))
         staged.put(js.name, json.dumps(_clean(digest_json(res)), indent=2,
                                        ensure_ascii=False) + "\n")
+        staged.commit()
     return markdown, js
 
 
