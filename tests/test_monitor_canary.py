@@ -44,11 +44,15 @@ def _canary(windows: list[pd.DataFrame], rng: np.random.Generator, share: float 
 
 def _run(tmp: Path, cand_noise: float, *, rows: int = 2000, windows: int = 2,
          by_age: bool = False, seed: int = 5, gates: dict[str, object] | None = None,
-         candidate: dict[str, object] | None = None, log: pd.DataFrame | None = None
-         ) -> MonitorResult:
+         candidate: dict[str, object] | None = None, log: pd.DataFrame | None = None,
+         requirements: dict[str, str] | None = None) -> MonitorResult:
     rng = np.random.default_rng(seed)
     ref = shadow_population(2000, rng, candidate_noise=cand_noise)
     path = shadow_project(tmp, ref, gates or GATE, candidate=candidate or CANARY)
+    if requirements:
+        text = path.read_text() + "requirements:\n" + "".join(
+            f"  {k}: '{v}'\n" for k, v in requirements.items())
+        path.write_text(text)
     if log is None:
         wins = [shadow_population(rows, rng, candidate_noise=cand_noise)
                 for _ in range(windows)]
@@ -80,6 +84,19 @@ def test_a_truly_worse_canary_is_rolled_back(tmp_path: Path) -> None:
     assert ro.decision == ROLL_BACK, ro.reasons
     assert ro.cumulative.gates[0].upper < 0
     assert res.exit_code == 1
+
+
+def test_a_requirement_the_canary_misses_holds(tmp_path: Path) -> None:
+    # A gate the worse candidate passes (it may lose 0.5 of ROC AUC), and a requirement it
+    # misses on its own arm's labelled rows: HOLD, with the requirement as the reason.
+    res = _run(tmp_path, cand_noise=2.5, gates={"roc_auc": {"regress": 0.5}},
+               requirements={"roc_auc": ">= 0.75"})
+    ro = res.rollout
+    assert ro is not None
+    assert all(g.passed for g in ro.cumulative.gates)
+    assert ro.cumulative.passed is False
+    assert ro.decision == HOLD
+    assert any("requirement `roc_auc >= 0.75` is not met by new" in r for r in ro.reasons)
 
 
 def test_too_little_canary_traffic_holds_and_says_how_many_rows(tmp_path: Path) -> None:
@@ -253,3 +270,51 @@ def test_bad_canary_input_exits_2_with_the_fix(tmp_path: Path, change: str,
     r = CliRunner().invoke(main, ["monitor", str(path), "--log", str(file)])
     assert r.exit_code == 2, r.output
     assert needle in " ".join(r.output.split()), r.output
+
+
+def _gate_decision(ch: object, rng: np.random.Generator, cand_noise: float,
+                   n: int = 600) -> str:
+    """The canary decision on one labelled sample of ``n`` rows split at random between
+    the arms (the realised unpaired gate, then the decision rules)."""
+    from mlscope.monitor.canary_gate import decide_unpaired, realised_unpaired
+    from mlscope.monitor.checks import ARM, LABEL, score_col
+    from mlscope.monitor.rollout_gate import RolloutWindow
+    from mlscope.monitor.unpaired import unpaired_figures
+
+    w = shadow_population(n, rng, candidate_noise=cand_noise)
+    arm = np.where(rng.random(n) < 0.5, "new", "model")
+    lab = pd.DataFrame({ARM: arm, LABEL: w["label"].astype(float),
+                        score_col("model"): np.where(arm == "model", w["p_model"], np.nan),
+                        score_col("new"): np.where(arm == "new", w["p_new"], np.nan),
+                        "region": w["region"]})
+    auc = _metric("roc_auc")
+    gates, failures, note, passed = realised_unpaired(
+        ch, lab, "model", "new", {"roc_auc": (auc, auc)}, [],  # type: ignore[arg-type]
+        rng=rng, resamples=100, level=0.95)
+    assert passed is not None, note
+    figs = unpaired_figures(lab[score_col("model")].to_numpy(np.float64),
+                            lab[score_col("new")].to_numpy(np.float64), 0.5, 0.5, None, [],
+                            rng=rng, resamples=50, level=0.95)
+    cum = RolloutWindow(-1, figs, n, passed, gates, failures,
+                        labelled_production=int((arm == "model").sum()),
+                        labelled_candidate=int((arm == "new").sum()))
+    return decide_unpaired(cum, ch, "model", "new", False, None, "",  # type: ignore[arg-type]
+                           "canary")[0]
+
+
+def test_canary_gate_false_decisions_stay_at_the_nominal_rate(tmp_path: Path) -> None:
+    # Equal models under `improve: 0`: a promotion or a roll-back is a false one; each has
+    # nominal chance 2.5% (one side of a 95% interval). Binomial(120, 0.025): mean 3,
+    # P(X >= 9) < 0.5%.
+    rng = np.random.default_rng(17)
+    ch = load_charter(shadow_project(tmp_path, shadow_population(300, rng), GATE,
+                                     candidate=CANARY))
+    decisions = [_gate_decision(ch, rng, cand_noise=1.0) for _ in range(120)]
+    assert decisions.count(PROMOTE) <= 8, decisions.count(PROMOTE)
+    assert decisions.count(ROLL_BACK) <= 8, decisions.count(ROLL_BACK)
+    # Power: a truly better candidate (noise 0.3) promoted mostly; a worse one never.
+    better = [_gate_decision(ch, rng, cand_noise=0.3, n=4000) for _ in range(15)]
+    assert better.count(PROMOTE) >= 11, better
+    worse = [_gate_decision(ch, rng, cand_noise=3.0, n=1500) for _ in range(15)]
+    assert PROMOTE not in worse, worse
+    assert worse.count(ROLL_BACK) >= 11, worse

@@ -85,9 +85,10 @@ def _slices(charter: Charter, lab: pd.DataFrame, slices: list[str]
 def realised_unpaired(charter: Charter, lab: pd.DataFrame, prod: str, cand: str,
                       pairs: dict[str, tuple[Any, Any]], slices: list[str], *,
                       rng: np.random.Generator, resamples: int, level: float
-                      ) -> tuple[list[Gate], list[str], str]:
-    """The charter's gates on labelled rows of both arms (``lab``: ``ARM``, ``LABEL``, the
-    two score columns, the slices). Returns the gates, the failures and a note."""
+                      ) -> tuple[list[Gate], list[str], str, bool | None]:
+    """The charter's gates and requirements on labelled rows of both arms (``lab``:
+    ``ARM``, ``LABEL``, the two score columns, the slices). Returns the gates, the
+    failures, a note and whether the check passed (None: too few labels to check)."""
     from mlscope.compare.check import gate_checks
 
     st = charter.data.score_type
@@ -99,9 +100,9 @@ def realised_unpaired(charter: Charter, lab: pd.DataFrame, prod: str, cand: str,
             return [], [], (f"{ym.size} labelled row(s) served by {m}"
                             + (" of one class" if ym.size >= MIN_LABELLED else "")
                             + f": the realised gate needs at least {MIN_LABELLED} of both "
-                            "classes in each arm")
+                            "classes in each arm"), None
     groups = _slices(charter, lab, slices)
-    infos = {mid: _info(charter, mid) for mid in charter.gates}
+    infos = {mid: _info(charter, mid) for mid in [*charter.gates, *charter.requirements]}
 
     @cache
     def diff(skey: str, mid: str) -> ArmDifference | None:
@@ -145,7 +146,20 @@ def realised_unpaired(charter: Charter, lab: pd.DataFrame, prod: str, cand: str,
         gates.append(Gate(g.metric, g.kind, g.slice, g.margin, g.bound, g.candidate_value,
                           g.blessed_value, g.difference, g.lower, g.upper, g.oriented_lower,
                           ou, g.p_value, g.adjusted_p, bool(g.passed), g.reason))
-    return gates, [g.reason for g in gates if not g.passed and g.reason], ""
+    failures = [g.reason for g in gates if not g.passed and g.reason]
+    met = True
+    # The charter's requirements on the candidate's own arm (the point estimate, as
+    # `mlscope check` decides by default): a miss fails the check, as in the shadow gate.
+    for mid, bound in charter.requirements.items():
+        d = diff(OVERALL, mid)
+        if d is None or d.candidate is None:
+            continue
+        if not bound.holds(d.candidate):
+            failures.append(f"requirement `{mid} {bound}` is not met by {cand} on its "
+                            f"{int((arm == cand).sum()):,} labelled canary rows: "
+                            f"{d.candidate:.4g} (margin {bound.margin(d.candidate):+.4g})")
+            met = False
+    return gates, failures, "", met and all(g.passed for g in gates)
 
 
 def traffic_check(ref_rows: pd.DataFrame, new_rows: pd.DataFrame, features: list[str],
@@ -288,12 +302,9 @@ def unpaired_gate(charter: Charter, setup: Any, frame: pd.DataFrame, spans: list
         out.labelled = len(lab)
         out.labelled_production = int((lab[ARM] == prod).sum())
         out.labelled_candidate = int((lab[ARM] == cand).sum())
-        gates, failures, out.note = realised_unpaired(
+        out.gates, out.failures, out.note, out.passed = realised_unpaired(
             charter, lab, prod, cand, pairs, setup.slices, rng=rng, resamples=resamples,
             level=level)
-        if gates:
-            out.gates, out.failures = gates, failures
-            out.passed = all(g.passed for g in gates)
         return out
 
     windows = [one(i, frame.iloc[s.rows].reset_index(drop=True))

@@ -72,13 +72,13 @@ class RolloutWindow:
     # blue-green).
     figures: Any
     labelled: int = 0
-    # Canary and blue-green: the labelled rows each arm served.
-    labelled_production: int = 0
-    labelled_candidate: int = 0
     passed: bool | None = None
     gates: list[Gate] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     note: str = ""
+    # Canary and blue-green: the labelled rows each arm served.
+    labelled_production: int = 0
+    labelled_candidate: int = 0
 
     def worse_gates(self) -> list[Gate]:
         """The gates that show the candidate worse: a slice that regressed significantly,
