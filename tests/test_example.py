@@ -209,3 +209,11 @@ def test_bundled_production_stream_flags_each_planted_problem(project: Path) -> 
         assert ("label_share", "labels") in alerts[day]
     assert ("shift", "MKOOPKLA") in alerts[10]
     assert (out / "monitor.html").stat().st_size > 10_000
+    # The alert digest: short enough for a chat message, the same alerting days.
+    digest = (out / "digest.md").read_text()
+    assert len(digest.splitlines()) <= 40, digest
+    assert "**Status: ALERT**" in digest
+    assert "http" not in digest
+    brief = json.loads((out / "digest.json").read_text())
+    assert sorted({a["window"] for a in brief["alerts"]}) == [4, 5, 7, 8, 10]
+    assert brief["exit_code"] == 1

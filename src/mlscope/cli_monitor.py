@@ -99,8 +99,11 @@ def render_monitor(res: MonitorResult, con: Console) -> None:
             _wrapped(con, "back-test", "red" if b.failed else "green",
                      f"of {b.model}'s {b.metric} {verdict}: outside its interval in "
                      f"{b.outside} of {b.windows} labelled window(s)", indent=0)
+    # The rollout's own warnings are printed with its decision, below.
+    own = set((res.rollout.unpaired or {}).get("warnings", [])) if res.rollout else set()
     for text in res.warnings:
-        con.print(f"[yellow]warning:[/] {escape(text)}")
+        if text not in own:
+            _wrapped(con, "warning:", "yellow", text, indent=0)
     if res.rollout is not None:
         render_rollout(res.rollout, con)
     n = len(res.alerting)

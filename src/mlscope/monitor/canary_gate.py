@@ -250,8 +250,11 @@ def decide_unpaired(cum: RolloutWindow, charter: Charter, production: str, candi
                               "(a gate's whole interval on the worse side, or a slice that "
                               "regressed significantly)")
             return ROLL_BACK, reasons
-        reasons.insert(0, need_text if short else
-                       f"not enough evidence yet on {per_arm} to pass the gates")
+        gate_short = short and any(not g.passed for g in cum.gates)
+        reasons.insert(0, need_text if gate_short else
+                       f"not enough evidence yet on {per_arm} to pass the gates"
+                       if any(not g.passed for g in cum.gates) else
+                       f"the gates pass on {per_arm}, a requirement does not")
         return HOLD, reasons
     if cum.note:
         reasons.append(cum.note)
