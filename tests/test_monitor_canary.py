@@ -318,3 +318,16 @@ def test_canary_gate_false_decisions_stay_at_the_nominal_rate(tmp_path: Path) ->
     worse = [_gate_decision(ch, rng, cand_noise=3.0, n=1500) for _ in range(15)]
     assert PROMOTE not in worse, worse
     assert worse.count(ROLL_BACK) >= 11, worse
+
+
+@pytest.mark.slow
+def test_canary_gate_on_1000_equal_samples(tmp_path: Path) -> None:
+    """The figures of docs/monitoring.md: 1,000 samples of 600 labelled rows, two equally
+    good models under `improve: 0`; 24 promoted and 20 rolled back (nominal 25 each). The
+    bound: Binomial(1000, 0.025) exceeds 40 with chance below 0.2%."""
+    rng = np.random.default_rng(2027)
+    ch = load_charter(shadow_project(tmp_path, shadow_population(300, rng), GATE,
+                                     candidate=CANARY))
+    decisions = [_gate_decision(ch, rng, cand_noise=1.0) for _ in range(1000)]
+    assert decisions.count(PROMOTE) <= 40, decisions.count(PROMOTE)
+    assert decisions.count(ROLL_BACK) <= 40, decisions.count(ROLL_BACK)
