@@ -221,3 +221,11 @@ def test_bundled_production_stream_flags_each_planted_problem(project: Path) -> 
     html = page.body.decode()
     assert html.count(": alert</title>") >= 5
     assert "MKOOPKLA" in html
+    # The alert digest: short enough for a chat message, the same alerting days.
+    digest = (out / "digest.md").read_text()
+    assert len(digest.splitlines()) <= 40, digest
+    assert "**Status: ALERT**" in digest
+    assert "http" not in digest
+    brief = json.loads((out / "digest.json").read_text())
+    assert sorted({a["window"] for a in brief["alerts"]}) == [4, 5, 7, 8, 10]
+    assert brief["exit_code"] == 1

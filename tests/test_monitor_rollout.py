@@ -266,7 +266,7 @@ def test_cli_prints_the_decision_and_writes_json_and_html(tmp_path: Path) -> Non
                  "column `p_v2` (monitor.candidate.score) is not in the log", id="no-column"),
     pytest.param({"candidate": "model"}, "is the model in production itself",
                  id="candidate-is-production"),
-    pytest.param({"candidate": {"model": "new", "mode": "blue-green"}}, "candidate.mode",
+    pytest.param({"candidate": {"model": "new", "mode": "ab_test"}}, "candidate.mode",
                  id="bad-mode"),
     pytest.param({"gates": {}}, "the charter has none; add the gate", id="no-gates"),
 ])

@@ -213,19 +213,25 @@ def plan(charter: Path, result: Path | None, as_json: bool, out: Path | None) ->
               help="Where monitor results are recorded, beside the runs: a SQLAlchemy URL or "
                    "a SQLite file (default: .mlscope/store.sqlite next to the charter).")
 @click.option("--no-store", is_flag=True, help="Do not record this result in the store.")
+@click.option("--digest", "digest", type=click.Path(path_type=Path), default=None,
+              metavar="PATH", help="Also write the Markdown alert digest to PATH (and its "
+                                   "JSON beside it, PATH with .json); digest.md is always "
+                                   "written into --out.")
 @_guard
 def monitor(charter: Path, log: Path, out: Path | None, as_json: bool, store: str | None,
-            no_store: bool) -> int:
+            no_store: bool, digest: Path | None) -> int:
     """Watch the model in production: each window of the log against the reference.
 
     Input checks (missing values, ranges, new categories, shift per feature and slice),
     output checks (score shift, positive rate, missing scores, feedback), performance
     estimated before labels and back-tested when they arrive (docs/monitoring.md).
-    Exit code 0: no alert; 1: an alert was raised; 2: bad input.
+    Exit code 0: no alert (and a rollout candidate promoted); 1: an alert was raised, or
+    the rollout holds or rolls back; 2: bad input.
     """
     from mlscope.cli_monitor import monitor_command
 
-    return monitor_command(charter, log, out, as_json, store=store, record=not no_store)
+    return monitor_command(charter, log, out, as_json, store=store, record=not no_store,
+                           digest=digest)
 
 
 @main.command()

@@ -2,9 +2,10 @@
 
 Reads the log (Parquet or CSV, on a sealed connection that reads only that file), checks
 each window against the charter's reference split (:mod:`mlscope.monitor`), writes
-``monitor.json`` and ``monitor.html`` into ``--out`` (default ``mlscope-out/monitor/``
-beside the charter) and prints windows × status and each alert with its reason, and the
-shadow gate's decision when ``monitor.candidate`` names a model in shadow. Exit 0: no
+``monitor.json``, ``monitor.html`` and the digest (``digest.md``, ``digest.json``) into
+``--out`` (default ``mlscope-out/monitor/`` beside the charter) and prints windows ×
+status and each alert with its reason, and the rollout gate's decision when
+``monitor.candidate`` names a model in shadow, canary or blue-green. Exit 0: no
 alert (and the shadow candidate, if any, promoted); 1: an alert was raised or the shadow
 gate holds or rolls back (as ``mlscope check`` exits 1 when a gate fails, so a scheduled
 job can page); 2: bad input (a missing column, an unparsable timestamp, an empty log),
@@ -16,7 +17,7 @@ from __future__ import annotations
 import json
 import textwrap
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -101,17 +102,22 @@ def render_monitor(res: MonitorResult, con: Console) -> None:
             _wrapped(con, "back-test", "red" if b.failed else "green",
                      f"of {b.model}'s {b.metric} {verdict}: outside its interval in "
                      f"{b.outside} of {b.windows} labelled window(s)", indent=0)
+    # The rollout's own warnings are printed with its decision, below.
+    own = set((res.rollout.unpaired or {}).get("warnings", [])) if res.rollout else set()
     for text in res.warnings:
-        con.print(f"[yellow]warning:[/] {escape(text)}")
+        if text not in own:
+            _wrapped(con, "warning:", "yellow", text, indent=0)
     if res.rollout is not None:
         render_rollout(res.rollout, con)
     n = len(res.alerting)
     colour = "red" if n else "green"
     con.print(f"[bold {colour}]{n} of {len(res.windows)} window(s) raised an alert[/]"
-              + (f"; shadow gate: {res.rollout.decision}" if res.rollout is not None else ""))
+              + (f"; {_GATE_NAME.get(res.rollout.mode, 'rollout')} gate: "
+                 f"{res.rollout.decision}" if res.rollout is not None else ""))
 
 
 _DECISION = {"PROMOTE": "green", "HOLD": "yellow", "ROLL BACK": "red"}
+_GATE_NAME = {"shadow": "shadow", "canary": "canary", "blue_green": "blue-green"}
 
 
 def _iv(v: object, pct: bool = False) -> str:
@@ -132,10 +138,11 @@ def _iv(v: object, pct: bool = False) -> str:
 
 def render_rollout(r: object, con: Console) -> None:
     """The shadow gate: the decision, its reasons and the paired figures (80 columns)."""
-    from typing import Any
-
     ro: Any = r
-    cum, f = ro.cumulative, ro.cumulative.figures
+    if ro.mode != "shadow":
+        _render_unpaired(ro, con)
+        return
+    f = ro.cumulative.figures
     colour = _DECISION.get(ro.decision, "yellow")
     con.print(f"[bold]Shadow gate[/]: {escape(ro.candidate)} vs {escape(ro.production)} "
               f"(in production) on {f.rows:,} rows: [bold {colour}]{ro.decision}[/]")
@@ -152,7 +159,12 @@ def render_rollout(r: object, con: Console) -> None:
     _wrapped(con, "label-free:", "bold",
              f"score shift PSI {_fmt(shift.get('psi'))}"
              + (f"; estimated difference {est}" if est else ""), indent=2)
-    for g in cum.gates:
+    _render_gates(ro, con, colour)
+
+
+def _render_gates(ro: Any, con: Console, colour: str) -> None:
+    """The overall gates, failing slices, the per-window strip and the reasons."""
+    for g in ro.cumulative.gates:
         mark = "[green]✓[/]" if g.passed else "[red]✗[/]"
         where = "" if g.slice == "overall" else f" [{g.slice}]"
         need = "improve ≥" if g.kind == "superiority" else "regress ≤"
@@ -172,9 +184,38 @@ def render_rollout(r: object, con: Console) -> None:
     con.print()
 
 
+def _render_unpaired(ro: Any, con: Console) -> None:
+    """The canary or blue-green gate: decision, arms, label-free figures, gates."""
+    cum, f = ro.cumulative, ro.cumulative.figures
+    colour = _DECISION.get(ro.decision, "yellow")
+    title = "Canary gate" if ro.mode == "canary" else "Blue-green gate"
+    con.print(f"[bold]{title}[/]: {escape(ro.candidate)} vs {escape(ro.production)} "
+              f"(unpaired) on {f.rows:,} rows: [bold {colour}]{ro.decision}[/]")
+    info = ro.unpaired or {}
+    switch = f"; switch at {info['switch'][:16]}" if info.get("switch") else ""
+    _wrapped(con, "arms:", "bold",
+             f"{f.rows_production:,} rows served by {ro.production}, "
+             f"{f.rows_candidate:,} by {ro.candidate} ({_fmt(f.candidate_share, True)} "
+             f"to the candidate){switch}; labelled {cum.labelled_production:,} and "
+             f"{cum.labelled_candidate:,}"
+             + (f"; need ~{info['rows_needed_per_arm']:,} per arm"
+                if info.get("rows_needed_per_arm") else ""), indent=2)
+    _wrapped(con, "positive rate:", "bold",
+             f"{_fmt(f.positive_rate_candidate, True)} vs "
+             f"{_fmt(f.positive_rate_production, True)}: "
+             f"{_iv(f.positive_rate_difference, True)} (Newcombe; Fisher p = "
+             + (f"{f.positive_rate_difference.p:.2g})" if f.positive_rate_difference.p
+                is not None else "–)"), indent=2)
+    est = "; ".join(f"{k} {_iv(v)}" for k, v in list(f.estimated.items())[:2])
+    _wrapped(con, "label-free:", "bold",
+             f"score shift between the arms PSI {_fmt(f.score_shift.get('psi'))}"
+             + (f"; estimated difference (CBPE per arm) {est}" if est else ""), indent=2)
+    _render_gates(ro, con, colour)
+
+
 def monitor_command(charter: Path, log: Path, out: Path | None, as_json: bool,
                     console: Console | None = None, *, store: str | None = None,
-                    record: bool = True) -> int:
+                    record: bool = True, digest: Path | None = None) -> int:
     """Run ``mlscope monitor``; returns the exit code (0 no alert, 1 an alert).
 
     With ``record`` the result is saved in the store (``store``: a URL or SQLite file;
@@ -204,12 +245,20 @@ def monitor_command(charter: Path, log: Path, out: Path | None, as_json: bool,
     from mlscope.report.monitor_page import write_monitor_html
 
     page = write_monitor_html(res, folder)
+    from mlscope.monitor.digest import write_digest
+
+    # Always beside monitor.json (as `mlscope check` writes check.md); `--digest` also
+    # puts a copy where a chat or PR step picks it up.
+    written = [write_digest(res, folder / "digest.md")[0]]
+    if digest is not None:
+        written.append(write_digest(res, digest)[0])
     if as_json:
         # Plain print: rich would wrap long lines and break the JSON for a pipe.
         print(json.dumps(res.to_dict(), indent=2, ensure_ascii=False))
         return res.exit_code
     render_monitor(res, con)
-    con.print(f"wrote {escape(str(path))} and {escape(page.name)}"
+    con.print(f"wrote {escape(str(path))}, {escape(page.name)} and "
+              + ", ".join(escape(str(w)) for w in written) + " (+ .json)"
               + (f"; recorded in {escape(saved)}" if saved else ""))
     return res.exit_code
 

@@ -14,6 +14,9 @@
       feedback:                     # optional user-feedback columns (0/1 per row)
         redo: {at_most: 0.15}
       candidate: gbdt_v2            # optional: a new model in shadow (its score logged too)
+      # or a canary / blue-green rollout (one model serves each row):
+      # candidate: {model: gbdt_v2, mode: canary, arm: served_by}
+      # candidate: {model: gbdt_v2, mode: blue_green, switch: "2026-03-01T00:00:00Z"}
 
 Every key is documented in docs/charter.md and docs/monitoring.md.
 """
@@ -116,14 +119,63 @@ class FeedbackSpec(_Spec):
 
 
 class CandidateSpec(_Spec):
-    """A new model served in shadow beside the production model: both score every row of
-    the log, and ``mlscope monitor`` decides PROMOTE / HOLD / ROLL BACK with the charter's
-    ``gates:`` (docs/monitoring.md#rollout-gates). ``score`` is its column in the log
-    (default: its column in ``data.models``)."""
+    """A new model rolled out beside the production model, decided PROMOTE / HOLD /
+    ROLL BACK with the charter's ``gates:`` (docs/monitoring.md#rollout-gates).
+
+    ``mode`` says how the traffic is shared:
+
+    * ``shadow`` (default): both models score every row (paired figures); ``score`` is
+      the candidate's column in the log (default: its column in ``data.models``);
+    * ``canary``: each row is served by ONE model, named in the log column ``arm`` (its
+      values are the two model names); unpaired figures;
+    * ``blue_green``: production serves every row before ``switch`` (an ISO 8601 time),
+      the candidate every row from it on; unpaired figures, confounded with time.
+
+    In ``canary`` and ``blue_green`` the serving model's score is in the production
+    model's score column unless ``score`` names a separate column for the candidate's
+    rows. ``min_effect`` is the true improvement the minimum-rows (power) calculation
+    assumes for an ``improve`` gate (and for a ``regress: 0`` gate).
+    """
 
     model: str
     score: str | None = None
-    mode: Literal["shadow"] = "shadow"
+    mode: Literal["shadow", "canary", "blue_green"] = "shadow"
+    arm: str | None = None
+    switch: str | None = None
+    min_effect: float = Field(default=0.02, gt=0.0, lt=1.0)
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode(cls, value: Any) -> Any:
+        # `blue-green` as people write it.
+        return "blue_green" if value in ("blue-green", "bluegreen") else value
+
+    @field_validator("switch", mode="before")
+    @classmethod
+    def _switch(cls, value: Any) -> Any:
+        # YAML reads an unquoted ISO time as a datetime; keep the text form.
+        if hasattr(value, "isoformat"):
+            return value.isoformat()
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> CandidateSpec:
+        if self.mode == "canary" and not self.arm:
+            raise ValueError("a canary names the log column that says which model served "
+                             "each row: write `arm: <column>` (its values: the two model "
+                             "names)")
+        if self.mode != "canary" and self.arm is not None:
+            raise ValueError(f"`arm` is for `mode: canary`, and this rollout is "
+                             f"`mode: {self.mode}`; remove `arm` or write `mode: canary`")
+        if self.mode == "blue_green" and not self.switch:
+            raise ValueError("a blue-green rollout needs its cut-over time: write "
+                             "`switch: 2026-03-01T00:00:00Z` (the first time the candidate "
+                             "served)")
+        if self.mode != "blue_green" and self.switch is not None:
+            raise ValueError(f"`switch` is for `mode: blue_green`, and this rollout is "
+                             f"`mode: {self.mode}`; remove `switch` or write "
+                             "`mode: blue_green`")
+        return self
 
 
 class MonitorSpec(_Spec):

@@ -28,10 +28,13 @@ from mlscope.monitor.shift import (
     two_rate_test,
 )
 
-__all__ = ["LABEL", "Context", "decide", "score_col", "window_checks"]
+__all__ = ["ARM", "LABEL", "Context", "decide", "score_col", "window_checks"]
 
 ALL = "all"
 LABEL = "__label"  # the label column in the monitor's frames (NaN where not arrived)
+# Canary and blue-green: the model that served each row (absent in shadow and single-model
+# logs). A model's own checks then count only the rows it served.
+ARM = "__arm"
 # A window's realised share of positives is compared with the reference's from this many
 # labelled rows on.
 _MIN_LABELLED = 30
@@ -179,7 +182,11 @@ def _output_rates(ctx: Context, win: pd.DataFrame) -> list[Check]:
     out: list[Check] = []
     for m in ctx.models:
         sc = score_col(m)
-        k, kr = int(win[sc].isna().sum()), ctx.missing[sc]
+        served = win[sc] if ARM not in win.columns else win.loc[win[ARM] == m, sc]
+        n = len(served)
+        if not n:
+            continue
+        k, kr = int(served.isna().sum()), ctx.missing[sc]
         out.append(_rate("null_score", m, k, n, k / n, kr / nr, g.missing,
                          two_rate_test(k, n, kr, nr), "fisher", "no score"))
         t = ctx.thresholds.get(m)

@@ -31,7 +31,6 @@ import pandas as pd
 
 from mlscope.charter.schema import Charter
 from mlscope.errors import InputError
-from mlscope.monitor.rollout import PairedFigures
 from mlscope.result import OVERALL
 
 __all__ = ["HOLD", "PROMOTE", "ROLL_BACK", "Gate", "Rollout", "RolloutWindow", "decide",
@@ -69,12 +68,17 @@ class RolloutWindow:
     """The comparison on one window (``index``) or on the whole log (``index`` −1)."""
 
     index: int
-    figures: PairedFigures
+    # PairedFigures (shadow) or mlscope.monitor.unpaired.UnpairedFigures (canary,
+    # blue-green).
+    figures: Any
     labelled: int = 0
     passed: bool | None = None
     gates: list[Gate] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     note: str = ""
+    # Canary and blue-green: the labelled rows each arm served.
+    labelled_production: int = 0
+    labelled_candidate: int = 0
 
     def worse_gates(self) -> list[Gate]:
         """The gates that show the candidate worse: a slice that regressed significantly,
@@ -101,6 +105,8 @@ class Rollout:
     reasons: list[str]
     cumulative: RolloutWindow
     windows: list[RolloutWindow]
+    # Canary and blue-green: the rows each arm needs, the traffic check, the switch.
+    unpaired: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

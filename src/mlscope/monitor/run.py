@@ -74,6 +74,11 @@ def monitor_frames(charter: Charter, setup: Setup, ref: pd.DataFrame, log: pd.Da
     order = np.argsort(times.to_numpy(), kind="stable")
     frame = frame.iloc[order].reset_index(drop=True)
     times = times.iloc[order].reset_index(drop=True)
+    switch = None
+    if spec.candidate is not None and spec.candidate.mode == "blue_green":
+        from mlscope.monitor.arms import blue_green_arms
+
+        switch = blue_green_arms(frame, times, setup).isoformat()
     if ref[LABEL].notna().sum() < 2:
         raise InputError(f"the reference split `{setup.reference_split}` has no labelled rows; "
                          "set `monitor.reference` to a split with labels and scores")
@@ -145,13 +150,21 @@ def monitor_frames(charter: Charter, setup: Setup, ref: pd.DataFrame, log: pd.Da
             w.checks.extend(_requirements(charter, perf))
         windows.append(w)
     rollout = None
-    if setup.candidate is not None:
+    untrusted = any(not p.trustworthy for w in windows for p in w.performance)
+    if setup.candidate is not None and spec.candidate is not None \
+            and spec.candidate.mode != "shadow":
+        from mlscope.monitor.canary_gate import unpaired_gate
+
+        rollout = unpaired_gate(charter, setup, frame, spans, ref, thresholds, metrics, cals,
+                                numeric=ctx.numeric, rng=rng, resamples=spec.resamples,
+                                level=level, untrusted=untrusted, switch=switch)
+        warnings.extend(rollout.unpaired["warnings"] if rollout.unpaired else [])
+    elif setup.candidate is not None:
         from mlscope.monitor.rollout_gate import shadow_gate
 
         rollout = shadow_gate(charter, setup, frame, spans, ref, thresholds, metrics, rng=rng,
                               resamples=spec.resamples, level=level, seed=seed,
-                              untrusted=any(not p.trustworthy for w in windows
-                                            for p in w.performance))
+                              untrusted=untrusted)
     back = [_summary(m, metrics[m][0].id if metrics[m] else "", tally[m], failed[m], level)
             for m in setup.models]
     return MonitorResult(

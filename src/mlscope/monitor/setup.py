@@ -84,7 +84,10 @@ def resolve(charter: Charter) -> Setup:
                              "charter's `gates:`, and the charter has none; add the gate the "
                              "candidate must pass, e.g. `gates: {roc_auc: {regress: 0.01}}` "
                              "(docs/comparisons.md#the-blessed-model-and-gates)")
-        named[cand.model] = cand.score or wide[cand.model]
+        # Canary and blue-green: one model serves each row, so by default its score is in
+        # the one score column of the log (production's); `candidate.score` may split it.
+        named[cand.model] = cand.score or (wide[cand.model] if cand.mode == "shadow"
+                                           else named[next(iter(named))])
     if charter.task != "binary":
         raise InputError(f"`mlscope monitor` supports the binary task for now, and this "
                          f"charter's task is `{charter.task}`; remove the `monitor:` section "
@@ -158,6 +161,8 @@ def check_log(log: pd.DataFrame, setup: Setup, label_positive: Any) -> pd.DataFr
         need(c, "feedback")
     if spec.label is not None:
         need(spec.label, "label")
+    if spec.candidate is not None and spec.candidate.arm is not None:
+        need(spec.candidate.arm, "candidate.arm")
     out = log[list(dict.fromkeys([spec.timestamp, *setup.features, *setup.slices,
                                   *spec.feedback]))].copy()
     for m, c in setup.models.items():
@@ -168,6 +173,10 @@ def check_log(log: pd.DataFrame, setup: Setup, label_positive: Any) -> pd.DataFr
                              "returned none)")
         out[score_col(m)] = s.astype(np.float64)
     out[LABEL] = _labels(log[spec.label], label_positive) if spec.label else np.nan
+    if spec.candidate is not None and spec.candidate.arm is not None:
+        from mlscope.monitor.arms import canary_arms
+
+        canary_arms(out, log[spec.candidate.arm], setup)
     return out
 
 

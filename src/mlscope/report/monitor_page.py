@@ -112,8 +112,14 @@ def _rollout_html(res: MonitorResult) -> str:
     ro = res.rollout
     if ro is None:
         return ""
-    cum, f = ro.cumulative, ro.cumulative.figures
     why = "".join(f"<li>{escape(r)}</li>" for r in ro.reasons)
+    rows = _unpaired_rows(ro) if ro.mode != "shadow" else _paired_rows(ro.cumulative.figures)
+    figs = "".join(f"<tr><th scope=row>{escape(a)}</th><td class=num>{escape(b)}</td></tr>"
+                   for a, b in rows)
+    return _gate_html(ro, figs, why)
+
+
+def _paired_rows(f: Any) -> list[tuple[str, str]]:
     rows = [("agreement at the thresholds", _iv(f.agreement.value, f.agreement.low,
                                                  f.agreement.high, pct=True, sign=False)),
             ("positive rate: candidate vs production",
@@ -129,8 +135,35 @@ def _rollout_html(res: MonitorResult) -> str:
                 else f"{f.score_shift['ks_p']:.2g}".replace("-", "−")))]
     rows += [(f"estimated {k} difference (paired CBPE)", _iv(v.value, v.low, v.high))
              for k, v in f.estimated.items()]
-    figs = "".join(f"<tr><th scope=row>{escape(a)}</th><td class=num>{escape(b)}</td></tr>"
-                   for a, b in rows)
+    return rows
+
+
+def _unpaired_rows(ro: Any) -> list[tuple[str, str]]:
+    cum, f = ro.cumulative, ro.cumulative.figures
+    info = ro.unpaired or {}
+    d = f.positive_rate_difference
+    rows = [("rows served: production, candidate (share)",
+             f"{f.rows_production:,}, {f.rows_candidate:,} ({_f(f.candidate_share, True)})"),
+            ("labelled rows: production, candidate",
+             f"{cum.labelled_production:,}, {cum.labelled_candidate:,}"),
+            ("labelled rows each arm needs (power 80%)",
+             "–" if info.get("rows_needed_per_arm") is None
+             else f"~{info['rows_needed_per_arm']:,}"),
+            ("positive rate: candidate vs production",
+             f"{_f(f.positive_rate_candidate, True)} vs {_f(f.positive_rate_production, True)}"),
+            ("positive-rate difference (Newcombe, unpaired)",
+             _iv(d.value, d.low, d.high, pct=True)
+             + (f" (Fisher p = {d.p:.2g})" if d.p is not None else "")),
+            ("score shift between the arms", f"PSI {_f(f.score_shift.get('psi'))}")]
+    if info.get("switch"):
+        rows.insert(0, ("cut-over (switch)", str(info["switch"])))
+    rows += [(f"estimated {k} difference (CBPE per arm)", _iv(v.value, v.low, v.high))
+             for k, v in f.estimated.items()]
+    return rows
+
+
+def _gate_html(ro: Any, figs: str, why: str) -> str:
+    cum, f = ro.cumulative, ro.cumulative.figures
     gates = "".join(
         f"<tr><td>{'✓' if g.passed else '✗'}</td><td>{escape(g.metric)}</td>"
         f"<td>{escape(g.slice)}</td><td>{escape(g.kind)} {g.margin:g}</td>"
@@ -150,14 +183,17 @@ def _rollout_html(res: MonitorResult) -> str:
              for g_id in dict.fromkeys(g.metric for g in cum.gates)]
     chart = ""
     if diffs and any(v is not None for s in diffs for v in s.values):
-        svg = series_chart("Realised difference per window (mlscope check's interval)",
+        svg = series_chart("Realised difference per window (the gate's interval)",
                            diffs, y_label="cand − prod", zero=True)
         chart = f'<div class="chart">{svg}</div>'
 
+    title = {"shadow": "Shadow", "canary": "Canary", "blue_green": "Blue-green"}.get(
+        ro.mode, "Rollout")
+    kind = "shadow rows" if ro.mode == "shadow" else "rows (unpaired: one model per row)"
     return (
-        f"<h2>Shadow gate: {escape(ro.candidate)} vs {escape(ro.production)}</h2>"
+        f"<h2>{title} gate: {escape(ro.candidate)} vs {escape(ro.production)}</h2>"
         f'<div class="status {_DECISION_CSS.get(ro.decision, "hold")}" role="status">'
-        f"{escape(ro.decision)} — {cum.labelled:,} labelled of {f.rows:,} shadow rows</div>"
+        f"{escape(ro.decision)} — {cum.labelled:,} labelled of {f.rows:,} {kind}</div>"
         f'<ul class="why">{why}</ul>'
         f"<table><tbody>{figs}</tbody></table>{gate_table}{chart}")
 
