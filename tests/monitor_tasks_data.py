@@ -68,13 +68,12 @@ def multiclass_population(n: int, rng: np.random.Generator, *, age_shift: float 
 def regression_project(folder: Path, reference: pd.DataFrame, **over: Any) -> Path:
     """A regression charter (MAE and RMSE) monitoring ``ridge`` (log column ``pred``)."""
     monitor = over.pop("monitor", {})
+    over.setdefault("data", {"table": "eval.parquet", "id": "row_id", "label": "y",
+                             "split": "split", "models": {"ridge": "pred"}})
     return write_project(
         folder, reference, monitor={"model": "ridge", "label": "y", **monitor},
-        task="regression",
-        data={"table": "eval.parquet", "id": "row_id", "label": "y", "split": "split",
-              "models": {"ridge": "pred"}},
-        metrics=["mae", "rmse"], selection={"rule": "satisficing", "optimize": "mae"},
-        **over)
+        task="regression", metrics=["mae", "rmse"],
+        selection={"rule": "satisficing", "optimize": "mae"}, **over)
 
 
 def multiclass_project(folder: Path, reference: pd.DataFrame, **over: Any) -> Path:

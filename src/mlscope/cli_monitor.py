@@ -56,8 +56,15 @@ def render_monitor(res: MonitorResult, con: Console) -> None:
     con.print(f"  reference: split {escape(str(res.reference['split']))} "
               f"({res.reference['rows']:,} rows)")
     for m, info in res.models.items():
-        con.print(f"  model {escape(m)}: threshold {info['threshold']:g} "
-                  f"({escape(str(info['threshold_from']))})")
+        task = info.get("task", "binary")
+        if task == "binary":
+            con.print(f"  model {escape(m)}: threshold {info['threshold']:g} "
+                      f"({escape(str(info['threshold_from']))})")
+        else:
+            what = ("realised once labels arrive" if task == "regression" else
+                    f"{len(info.get('classes', []))} classes, estimated before labels")
+            _wrapped(con, f"model {m}:", "default",
+                     f"{task}; {', '.join(info.get('metrics', []))} ({what})", indent=2)
     con.print()
     for w in res.windows:
         mark, colour = _STATUS[w.status]
@@ -65,6 +72,14 @@ def render_monitor(res: MonitorResult, con: Console) -> None:
         for p in w.performance:
             e = p.estimates[0] if p.estimates else None
             if e is None:
+                continue
+            if p.estimator == "realised":
+                # Regression: no label-free estimate; the realised value and its interval.
+                text = ("no labels yet" if e.realised is None else
+                        f"{escape(e.metric)} = {_fmt(e.realised)} "
+                        f"{escape(f'[{_fmt(e.low)}, {_fmt(e.high)}]')}"
+                        + (f" ref {_fmt(e.reference)}" if e.reference is not None else ""))
+                perfs.append((p.model, text))
                 continue
             if not p.trustworthy:
                 text = f"{escape(e.metric)}: not trustworthy"
@@ -90,6 +105,8 @@ def render_monitor(res: MonitorResult, con: Console) -> None:
         for p in w.performance:
             for r in p.reasons:
                 _wrapped(con, p.model + ":", "yellow", r)
+            if p.note and not p.labelled:
+                _wrapped(con, p.model + ":", "dim", p.note)
     con.print()
     for b in res.back_tests:
         if b.windows:

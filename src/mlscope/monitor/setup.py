@@ -248,7 +248,12 @@ def check_log(log: pd.DataFrame, setup: Setup, label_positive: Any) -> pd.DataFr
     if setup.task == "multiclass":
         for m, by_class in setup.class_columns.items():
             for cls, c in by_class.items():
-                need(c, f"the probability of class `{cls}` for model `{m}`: data.models")
+                if c not in cols:
+                    raise InputError(
+                        f"column `{c}` (model `{m}`'s probability of class `{cls}`, named in "
+                        f"data.models) is not in the log{did_you_mean(c, cols)}; log one "
+                        "probability column per class, named as in `data.models`, for "
+                        f"every class ({', '.join(setup.classes)})")
     else:
         for m, c in setup.models.items():
             need(c, "candidate.score" if m == setup.candidate else "score")
