@@ -76,9 +76,9 @@ def render_monitor(res: MonitorResult, con: Console) -> None:
             if p.estimator == "realised":
                 # Regression: no label-free estimate; the realised value and its interval.
                 text = ("no labels yet" if e.realised is None else
-                        f"{escape(e.metric)} = {_fmt(e.realised)} "
-                        f"{escape(f'[{_fmt(e.low)}, {_fmt(e.high)}]')}"
-                        + (f" ref {_fmt(e.reference)}" if e.reference is not None else ""))
+                        f"{escape(e.metric)} = {_sig(e.realised)} "
+                        f"{escape(f'[{_sig(e.low)}, {_sig(e.high)}]')}"
+                        + (f" ref {_sig(e.reference)}" if e.reference is not None else ""))
                 perfs.append((p.model, text))
                 continue
             if not p.trustworthy:
@@ -93,7 +93,13 @@ def render_monitor(res: MonitorResult, con: Console) -> None:
         # One model: its estimate on the window's line; several (a shadow candidate): one
         # line each, named, so that the summary stays within 80 columns.
         perf = f"  {perfs[0][1]}" if len(perfs) == 1 else ""
-        con.print(f"  #{w.index:<3} {escape(start)} {w.rows:>6,}  [{colour}]{mark}[/]{perf}")
+        head = f"  #{w.index:<3} {escape(start)} {w.rows:>6,}  [{colour}]{mark}[/]"
+        # The figures go on their own line when the window's line would pass 80 columns.
+        wide = len(perfs) == 1 and len(f"  #{w.index:<3} {start} {w.rows:>6,}  {mark}"
+                                       f"  {perfs[0][1]}") > 80
+        con.print(head if wide else head + perf)
+        if wide:
+            con.print(f"        {perfs[0][1]}")
         if len(perfs) > 1:
             for m, text in perfs:
                 con.print(f"        {escape(m)}: {text}")
@@ -122,6 +128,11 @@ def render_monitor(res: MonitorResult, con: Console) -> None:
     colour = "red" if n else "green"
     con.print(f"[bold {colour}]{n} of {len(res.windows)} window(s) raised an alert[/]"
               + (f"; shadow gate: {res.rollout.decision}" if res.rollout is not None else ""))
+
+
+def _sig(x: float | None) -> str:
+    """Four significant figures (a regression metric is on the label's scale)."""
+    return "–" if x is None else f"{x:.4g}"
 
 
 _DECISION = {"PROMOTE": "green", "HOLD": "yellow", "ROLL BACK": "red"}
