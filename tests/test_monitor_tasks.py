@@ -63,9 +63,11 @@ def test_regression_alerts_on_a_planted_shift_and_a_planted_error_increase(
     p = res.windows[0].performance[0]
     assert p.estimator == "realised"
     assert p.note == NO_ESTIMATE
-    (mae, rmse) = p.estimates
+    (mae, _rmse) = p.estimates
     assert mae.estimate is None
-    assert mae.low is not None and mae.high is not None and mae.realised is not None
+    assert mae.low is not None
+    assert mae.high is not None
+    assert mae.realised is not None
     assert mae.low <= mae.realised <= mae.high
     assert mae.reference == pytest.approx(res.models["ridge"]["reference_values"]["mae"])
     assert {"region=north", "region=south"} <= set(p.slices)
@@ -181,7 +183,8 @@ def test_bbse_per_slice_recovers_a_prior_change_in_one_slice_only(tmp_path: Path
         # West has 100 rows: the minimum; every level is estimated.
         assert set(bb) == {"region=north", "region=south", "region=east", "region=west"}
         north = bb["region=north"]
-        assert north.low is not None and north.high is not None
+        assert north.low is not None
+        assert north.high is not None
         assert north.low <= 0.6 <= north.high
         assert north.low > ref_share["north"] + 0.05
     for lvl in ("south", "east", "west"):

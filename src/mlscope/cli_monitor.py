@@ -75,7 +75,7 @@ def render_monitor(res: MonitorResult, con: Console) -> None:
                 continue
             if p.estimator == "realised":
                 # Regression: no label-free estimate; the realised value and its interval.
-                text = ("no labels yet" if e.realised is None else
+                text = (escape(p.note) if e.realised is None else
                         f"{escape(e.metric)} = {_sig(e.realised)} "
                         f"{escape(f'[{_sig(e.low)}, {_sig(e.high)}]')}"
                         + (f" ref {_sig(e.reference)}" if e.reference is not None else ""))
@@ -111,8 +111,6 @@ def render_monitor(res: MonitorResult, con: Console) -> None:
         for p in w.performance:
             for r in p.reasons:
                 _wrapped(con, p.model + ":", "yellow", r)
-            if p.note and not p.labelled:
-                _wrapped(con, p.model + ":", "dim", p.note)
     con.print()
     for b in res.back_tests:
         if b.windows:

@@ -31,8 +31,15 @@ from mlscope.metrics.registry import get_metric
 from mlscope.metrics.stats import ErrorStats, RegressionStats, regression_stats
 from mlscope.monitor.result import Check, Estimate, Performance
 
-__all__ = ["NO_ESTIMATE", "RealisedMetric", "Reference", "reference_values",
-           "regression_metrics", "realised_slice", "realised_window"]
+__all__ = [
+    "NO_ESTIMATE",
+    "RealisedMetric",
+    "Reference",
+    "realised_slice",
+    "realised_window",
+    "reference_values",
+    "regression_metrics",
+]
 
 FloatArray = npt.NDArray[np.float64]
 NO_ESTIMATE = "no label-free estimate for regression; realised once labels arrive"
@@ -96,7 +103,7 @@ def _batched(pred: FloatArray, y: FloatArray, w: FloatArray) -> RegressionStats:
     values, inv = np.unique(ae, return_inverse=True)
     m, r = values.size, w.shape[0]
     flat = (np.arange(r)[:, None] * m + inv[None, :]).ravel()
-    weights = np.bincount(flat, w.ravel(), r * m).reshape(r, m)
+    weights = np.bincount(flat, w.ravel(), r * m).reshape(r, m).astype(np.float64)
     return RegressionStats(total=w.sum(axis=1), sum_err=w @ e, sum_abs=w @ ae,
                            sum_sq=w @ (e * e), sum_ape=w @ ape, sum_y=w @ yc,
                            sum_y2=w @ (yc * yc), y_shift=shift,

@@ -221,9 +221,8 @@ def _class_labels(col: pd.Series, classes: list[str], what: str) -> pd.Series:
                          f"class of the charter (classes: {', '.join(classes)}); log the "
                          "class as the charter names it (or add it to `data.classes`), "
                          "empty where not arrived yet")
-    out = pd.Series(np.nan, index=col.index, dtype=np.float64)
-    out[known] = text.map(lookup).astype(np.float64)
-    return out
+    codes = text.map(lookup).reindex(col.index)
+    return pd.Series(codes.to_numpy(np.float64), index=col.index)
 
 
 def check_log(log: pd.DataFrame, setup: Setup, label_positive: Any) -> pd.DataFrame:
