@@ -118,7 +118,7 @@ def test_stationary_multiclass_stream_rarely_alerts(tmp_path: Path) -> None:
 
 def test_multiclass_cbpe_covers_the_realised_value_under_covariate_shift(
         tmp_path: Path) -> None:
-    # Measured (docs/monitoring.md): accuracy held in 38 of 40 windows, macro F1 in 38.
+    # Measured (docs/monitoring.md): accuracy held in 37 of 40 windows, macro F1 in 39.
     rng = np.random.default_rng(25)
     path = multiclass_project(tmp_path, multiclass_population(3000, rng))
     res = _run(path, [multiclass_population(300, rng, age_shift=5) for _ in range(40)])
@@ -319,3 +319,26 @@ def test_cli_multiclass_on_load_wine(tmp_path: Path) -> None:
     assert [e["metric"] for e in perf["estimates"]] == ["accuracy", "f1_macro"]
     acc = perf["estimates"][0]
     assert acc["low"] <= acc["estimate"] <= acc["high"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+def test_false_alarms_and_coverage_on_200_stationary_windows(tmp_path: Path, task: str) -> None:
+    # Measured (docs/monitoring.md): regression 6 of 200 windows alerted (3%), the realised
+    # MAE's interval held the reference's MAE in 187; multiclass 5 of 200 (2.5%), the
+    # estimate's interval held the realised accuracy in 191 and macro F1 in 190.
+    rng = np.random.default_rng(101 if task == "regression" else 102)
+    if task == "regression":
+        path = regression_project(tmp_path, regression_population(3000, rng))
+        res = _run(path, [regression_population(300, rng) for _ in range(200)])
+        ref = res.models["ridge"]["reference_values"]["mae"]
+        held = [w.performance[0].estimates[0] for w in res.windows]
+        assert np.mean([e.low <= ref <= e.high for e in held]) >= 0.9
+    else:
+        path = multiclass_project(tmp_path, multiclass_population(3000, rng))
+        res = _run(path, [multiclass_population(300, rng) for _ in range(200)])
+        inside = [w.performance[0].estimates[0].inside for w in res.windows]
+        assert np.mean(inside) >= 0.9
+        (back,) = res.back_tests
+        assert not back.failed
+    assert len(res.alerting) / len(res.windows) <= 0.05
