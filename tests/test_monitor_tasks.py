@@ -187,6 +187,7 @@ def test_bbse_per_slice_recovers_a_prior_change_in_one_slice_only(tmp_path: Path
         assert north.high is not None
         assert north.low <= 0.6 <= north.high
         assert north.low > ref_share["north"] + 0.05
+        assert north.reference == pytest.approx(ref_share["north"])
     for lvl in ("south", "east", "west"):
         held = [w.performance[0].slices_label_shift[f"region={lvl}"] for w in res.windows]
         assert sum(e.low <= ref_share[lvl] <= e.high for e in held) >= 3  # type: ignore[operator]

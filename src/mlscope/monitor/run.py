@@ -265,10 +265,14 @@ def _performance(w: Window, win: pd.DataFrame, m: str, cal: Any, thr: float,
             tpr, fpr, n_pos, n_neg = slice_rates[name]
             sl = labels[rows]
             known = sl[np.isfinite(sl)]
-            perf.slices_label_shift[name] = bbse_share(
+            est = bbse_share(
                 replace(cal, tpr=tpr, fpr=fpr, n_pos=n_pos, n_neg=n_neg), scores[rows], thr,
                 rng=rng, resamples=resamples, level=level,
                 realised=float(known.mean()) if known.size else None)
+            est.reference = n_pos / (n_pos + n_neg)  # the level's share on the reference
+            if est.realised is not None and est.low is not None and est.high is not None:
+                est.inside = bool(est.low <= est.realised <= est.high)
+            perf.slices_label_shift[name] = est
     w.performance.append(perf)
 
 
