@@ -96,3 +96,29 @@ def test_the_dashboards_monitoring_page_fits_and_runs_clean(tmp_path: Path) -> N
             finally:
                 browser.close()
     assert not problems, problems
+
+
+def test_regression_monitor_page_says_realised_only_and_fits_1280_px(tmp_path: Path) -> None:
+    from tests.monitor_tasks_data import regression_population, regression_project
+
+    rng = np.random.default_rng(51)
+    path = regression_project(tmp_path, regression_population(2000, rng))
+    windows = [regression_population(200, rng) for _ in range(4)]
+    windows[2] = regression_population(200, rng, noise=1.8)
+    res = monitor(load_charter(path), path, stamp(windows))
+    page_path = write_monitor_html(res, tmp_path)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            pg = browser.new_page(viewport={"width": 1280, "height": 900})
+            pg.goto(page_path.as_uri(), wait_until="load")
+            widths = pg.evaluate("[document.documentElement.scrollWidth,"
+                                 " document.documentElement.clientWidth]")
+            assert widths[0] <= widths[1], widths
+            sync_api.expect(pg.locator("h2", has_text="realised once labels arrive")
+                            ).to_be_visible()
+            sync_api.expect(pg.locator("body")).to_contain_text(
+                "No label-free estimate for regression")
+            sync_api.expect(pg.locator("td", has_text="performance").first).to_be_visible()
+        finally:
+            browser.close()

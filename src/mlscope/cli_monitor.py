@@ -61,8 +61,15 @@ def render_monitor(res: MonitorResult, con: Console) -> None:
     con.print(f"  reference: split {escape(str(res.reference['split']))} "
               f"({res.reference['rows']:,} rows)")
     for m, info in res.models.items():
-        con.print(f"  model {escape(m)}: threshold {info['threshold']:g} "
-                  f"({escape(str(info['threshold_from']))})")
+        task = info.get("task", "binary")
+        if task == "binary":
+            con.print(f"  model {escape(m)}: threshold {info['threshold']:g} "
+                      f"({escape(str(info['threshold_from']))})")
+        else:
+            what = ("realised once labels arrive" if task == "regression" else
+                    f"{len(info.get('classes', []))} classes, estimated before labels")
+            _wrapped(con, f"model {m}:", "default",
+                     f"{task}; {', '.join(info.get('metrics', []))} ({what})", indent=2)
     con.print()
     for w in res.windows:
         mark, colour = _STATUS[w.status]
@@ -70,6 +77,14 @@ def render_monitor(res: MonitorResult, con: Console) -> None:
         for p in w.performance:
             e = p.estimates[0] if p.estimates else None
             if e is None:
+                continue
+            if p.estimator == "realised":
+                # Regression: no label-free estimate; the realised value and its interval.
+                text = (escape(p.note) if e.realised is None else
+                        f"{escape(e.metric)} = {_sig(e.realised)} "
+                        f"{escape(f'[{_sig(e.low)}, {_sig(e.high)}]')}"
+                        + (f" ref {_sig(e.reference)}" if e.reference is not None else ""))
+                perfs.append((p.model, text))
                 continue
             if not p.trustworthy:
                 text = f"{escape(e.metric)}: not trustworthy"
@@ -83,7 +98,13 @@ def render_monitor(res: MonitorResult, con: Console) -> None:
         # One model: its estimate on the window's line; several (a shadow candidate): one
         # line each, named, so that the summary stays within 80 columns.
         perf = f"  {perfs[0][1]}" if len(perfs) == 1 else ""
-        con.print(f"  #{w.index:<3} {escape(start)} {w.rows:>6,}  [{colour}]{mark}[/]{perf}")
+        head = f"  #{w.index:<3} {escape(start)} {w.rows:>6,}  [{colour}]{mark}[/]"
+        # The figures go on their own line when the window's line would pass 80 columns.
+        wide = len(perfs) == 1 and len(f"  #{w.index:<3} {start} {w.rows:>6,}  {mark}"
+                                       f"  {perfs[0][1]}") > 80
+        con.print(head if wide else head + perf)
+        if wide:
+            con.print(f"        {perfs[0][1]}")
         if len(perfs) > 1:
             for m, text in perfs:
                 con.print(f"        {escape(m)}: {text}")
@@ -114,6 +135,11 @@ def render_monitor(res: MonitorResult, con: Console) -> None:
     con.print(f"[bold {colour}]{n} of {len(res.windows)} window(s) raised an alert[/]"
               + (f"; {_GATE_NAME.get(res.rollout.mode, 'rollout')} gate: "
                  f"{res.rollout.decision}" if res.rollout is not None else ""))
+
+
+def _sig(x: float | None) -> str:
+    """Four significant figures (a regression metric is on the label's scale)."""
+    return "–" if x is None else f"{x:.4g}"
 
 
 _DECISION = {"PROMOTE": "green", "HOLD": "yellow", "ROLL BACK": "red"}

@@ -102,6 +102,9 @@ class AlertSpec(_Spec):
     volume: float = Field(default=0.5, gt=0.0, lt=1.0)
     domain_auc: float = Field(default=0.75, gt=0.5, lt=1.0)
     calibration: float = Field(default=0.05, gt=0.0, lt=1.0)
+    # Regression, once labels arrive: a realised metric alerts when its interval's nearer
+    # bound is worse than the reference's value by this share of it (0.1: 10% worse).
+    performance: float = Field(default=0.1, gt=0.0, lt=10.0)
 
 
 class FeedbackSpec(_Spec):

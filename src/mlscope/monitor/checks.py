@@ -28,7 +28,8 @@ from mlscope.monitor.shift import (
     two_rate_test,
 )
 
-__all__ = ["ARM", "LABEL", "Context", "decide", "score_col", "window_checks"]
+__all__ = ["ARM", "LABEL", "Context", "decide", "pred_col", "proba_col", "score_col",
+           "window_checks"]
 
 ALL = "all"
 LABEL = "__label"  # the label column in the monitor's frames (NaN where not arrived)
@@ -42,8 +43,19 @@ _NAMES = {"psi": "PSI", "js": "JS", "wasserstein": "W/IQR"}
 
 
 def score_col(model: str) -> str:
-    """The column that holds ``model``'s score in the monitor's frames."""
+    """The column that holds ``model``'s score in the monitor's frames (a regression's
+    prediction; a multiclass model's top-class probability)."""
     return f"__score:{model}"
+
+
+def proba_col(model: str, cls: str) -> str:
+    """The column that holds a multiclass ``model``'s probability of class ``cls``."""
+    return f"__proba:{model}:{cls}"
+
+
+def pred_col(model: str) -> str:
+    """The column that holds a multiclass ``model``'s predicted class (its index)."""
+    return f"__pred:{model}"
 
 
 @dataclass
@@ -59,6 +71,8 @@ class Context:
     gates: AlertSpec
     feedback: dict[str, FeedbackSpec]
     min_size: int
+    task: str = "binary"
+    classes: list[str] = field(default_factory=list)
     # Filled by `prepare`: per feature, the reference's missing count, range and categories.
     missing: dict[str, int] = field(default_factory=dict)
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -189,6 +203,9 @@ def _output_rates(ctx: Context, win: pd.DataFrame) -> list[Check]:
         k, kr = int(served.isna().sum()), ctx.missing[sc]
         out.append(_rate("null_score", m, k, n, k / n, kr / nr, g.missing,
                          two_rate_test(k, n, kr, nr), "fisher", "no score"))
+        if ctx.task == "multiclass":
+            out.extend(_class_share("predicted_share", m, ctx, win[pred_col(m)],
+                                    ctx.reference[pred_col(m)], "predicted share"))
         t = ctx.thresholds.get(m)
         ws = win[sc].dropna().to_numpy(dtype=np.float64)
         rs = ctx.reference[sc].dropna().to_numpy(dtype=np.float64)
@@ -198,7 +215,14 @@ def _output_rates(ctx: Context, win: pd.DataFrame) -> list[Check]:
                                  int((rs >= t).sum()), int(rs.size), g.positive_rate,
                                  f"positive rate at {t:g}"))
     if LABEL in win.columns and LABEL in ctx.reference.columns:
-        out.extend(_label_share(ctx, win))
+        if ctx.task == "multiclass":
+            out.extend(_class_share("label_share", "labels", ctx, win[LABEL],
+                                    ctx.reference[LABEL], "share among the labelled rows",
+                                    _MIN_LABELLED, ": label shift"))
+        elif ctx.task == "regression":
+            out.extend(_label_shift(ctx, win))
+        else:
+            out.extend(_label_share(ctx, win))
     for c, spec in ctx.feedback.items():
         v = pd.to_numeric(win[c], errors="coerce").dropna().to_numpy(dtype=np.float64)
         if not v.size:
@@ -233,6 +257,47 @@ def _label_share(ctx: Context, win: pd.DataFrame) -> list[Check]:
                           int((yr == 1).sum()), int(yr.size), ctx.gates.positive_rate,
                           f"share of positives among the {y.size:,} labelled rows",
                           against=" on the reference", tail=": label shift")]
+
+
+def _class_share(kind: str, column: str, ctx: Context, win: pd.Series, ref: pd.Series,
+                 what: str, minimum: int = 2, tail: str = "") -> list[Check]:
+    """Each class's share (predicted or labelled) against the reference's: the χ² test of
+    the 2 × K table (rare classes pooled, as for a categorical feature) and, as the
+    effect, the largest change of one class's share in points (gate ``alert.positive_rate``)."""
+    w = win.dropna().to_numpy(dtype=np.float64).astype(np.int64)
+    r = ref.dropna().to_numpy(dtype=np.float64).astype(np.int64)
+    if w.size < minimum or not r.size:
+        return []
+    k = len(ctx.classes)
+    ws = np.bincount(w, minlength=k)[:k] / w.size
+    rs = np.bincount(r, minlength=k)[:k] / r.size
+    i = int(np.argmax(np.abs(ws - rs)))
+    diff = float(ws[i] - rs[i])
+    names = np.asarray(ctx.classes, dtype=object)
+    s = categorical_shift(names[r], names[w])
+    gate = ctx.gates.positive_rate
+    met = abs(diff) >= gate
+    return [Check(kind, column, ALL, int(w.size), float(ws[i]), float(rs[i]),
+                  effects={kind: diff, "psi": s.psi if s else 0.0}, gates={kind: gate},
+                  test="chi2", p=s.p if s else None, gate_met=met,
+                  reason=(f"{what} of class `{ctx.classes[i]}`: {ws[i]:.1%} vs {rs[i]:.1%} "
+                          f"on the reference ({diff:+.1%}; gate ±{gate:.0%}){tail}")
+                  if met else "")]
+
+
+def _label_shift(ctx: Context, win: pd.DataFrame) -> list[Check]:
+    """A regression's labels, once they arrive: their distribution against the
+    reference's, as a numeric feature's (label shift)."""
+    y = win[LABEL].to_numpy(dtype=np.float64)
+    if np.isfinite(y).sum() < _MIN_LABELLED:
+        return []
+    s = numeric_shift(ctx.reference[LABEL].to_numpy(dtype=np.float64), y)
+    if s is None:
+        return []
+    c = _shift_check("label_shift", "labels", ALL, s, ctx.gates)
+    if c.gate_met:
+        c.reason = f"the labels' distribution moved: {c.reason} (label shift)"
+    return [c]
 
 
 def window_checks(ctx: Context, win: pd.DataFrame) -> list[Check]:

@@ -31,7 +31,7 @@ from mlscope.metrics.calibration import ece_debiased, recalibration
 from mlscope.metrics.stats import BinaryStats, binary_stats
 from mlscope.monitor.result import Estimate, Performance
 
-__all__ = ["DISAGREEMENT_LEVEL", "Calibrated", "EstimatedMetric", "estimate_slice",
+__all__ = ["DISAGREEMENT_LEVEL", "Calibrated", "EstimatedMetric", "bbse_share", "estimate_slice",
            "estimate_window", "expected_stats", "fit_calibration", "reference_values"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -244,6 +244,15 @@ def estimate_window(model: str, cal: Calibrated, threshold: float, scores: Float
             "an assumption of one fails — covariate shift (BBSE) or label or concept "
             "shift (CBPE)")
     return perf
+
+
+def bbse_share(cal: Calibrated, scores: FloatArray, threshold: float, *,
+               rng: np.random.Generator, resamples: int, level: float,
+               realised: float | None) -> Estimate:
+    """BBSE's positive share of ``scores`` (a slice's rows of a window) with its interval;
+    ``cal`` carries the TPR and FPR to invert (the slice's own on the reference)."""
+    return _bbse(cal, scores, cal.probability(scores), threshold, rng, resamples, level,
+                 realised)[0]
 
 
 def _bbse(cal: Calibrated, scores: FloatArray, p: FloatArray, threshold: float,

@@ -36,7 +36,9 @@ class Check:
 
     ``kind`` is one of ``shift`` (a feature's distribution), ``score_shift``, ``missing``,
     ``null_score``, ``out_of_range``, ``new_category``, ``positive_rate``, ``feedback``,
-    ``volume``, ``back_test``, ``requirement``. ``value`` is the window's figure, ``reference`` the
+    ``volume``, ``back_test``, ``requirement``; multiclass: ``predicted_share``,
+    ``label_share``; regression: ``label_shift``, ``performance`` (a realised metric worse
+    than the reference's). ``value`` is the window's figure, ``reference`` the
     reference's; ``effects`` the effect sizes and ``gates`` their alert gates; ``p`` the
     test's p-value and ``q`` its Benjamini–Hochberg q-value within the window. ``alert`` is
     true when q < the charter's q **and** an effect reaches its gate.
@@ -70,6 +72,9 @@ class Estimate:
     high: float | None
     realised: float | None = None
     inside: bool | None = None
+    # The metric's value on the reference (regression: what the realised value is compared
+    # with); None where not computed.
+    reference: float | None = None
 
 
 @dataclass
@@ -77,16 +82,23 @@ class Performance:
     """One model's performance in one window, before (and after) labels."""
 
     model: str
-    threshold: float
+    threshold: float | None
     estimates: list[Estimate]
-    prior_cbpe: Estimate
-    prior_bbse: Estimate
+    # Binary only: the positive share from calibrated scores (CBPE) and from label shift.
+    prior_cbpe: Estimate | None = None
+    prior_bbse: Estimate | None = None
     labelled: int = 0
     domain_auc: float | None = None
     trustworthy: bool = True
     reasons: list[str] = field(default_factory=list)
     # The first metric's estimate in each slice level with enough rows (``column=level``).
     slices: dict[str, Estimate] = field(default_factory=dict)
+    # Binary: BBSE's positive share in each slice level with enough rows.
+    slices_label_shift: dict[str, Estimate] = field(default_factory=dict)
+    # How the numbers come: ``cbpe`` (label-free, binary), ``cbpe-multiclass`` or
+    # ``realised`` (regression: no label-free estimate); ``note`` says it in words.
+    estimator: str = "cbpe"
+    note: str = ""
 
 
 @dataclass

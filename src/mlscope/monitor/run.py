@@ -3,6 +3,7 @@ performance, back-test the estimates where labels have arrived, and assemble the
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from mlscope.monitor.checks import ALL, Context, decide, score_col, window_check
 from mlscope.monitor.domain import Encoder, domain_check
 from mlscope.monitor.performance import (
     EstimatedMetric,
+    bbse_share,
     estimate_slice,
     estimate_window,
     fit_calibration,
@@ -30,7 +32,15 @@ from mlscope.monitor.setup import (
     resolve,
     threshold_of,
 )
-from mlscope.monitor.windows import auto_rows, cut, parse_times
+from mlscope.monitor.tasks import (
+    BBSE_MIN_ROWS,
+    multiclass_model,
+    multiclass_performance,
+    regression_model,
+    regression_performance,
+    slice_confusion_rates,
+)
+from mlscope.monitor.windows import auto_rows, auto_rows_relative, cut, parse_times
 
 __all__ = ["monitor", "monitor_frames"]
 
@@ -85,10 +95,19 @@ def monitor_frames(charter: Charter, setup: Setup, ref: pd.DataFrame, log: pd.Da
     warnings: list[str] = []
     models_info: dict[str, dict[str, Any]] = {}
     thresholds: dict[str, float] = {}
-    cals = {}
-    metrics: dict[str, list[EstimatedMetric]] = {}
+    cals: dict[str, Any] = {}
+    metrics: dict[str, list[Any]] = {}
+    refs: dict[str, Any] = {}
     score_type = charter.data.score_type
     for m, col in setup.models.items():
+        if setup.task == "regression":
+            metrics[m], refs[m], models_info[m] = regression_model(
+                charter, ref, m, col, warnings, rng=rng, resamples=spec.resamples)
+            continue
+        if setup.task == "multiclass":
+            cals[m], metrics[m], models_info[m] = multiclass_model(
+                charter, setup, ref, m, warnings, rng=rng, resamples=spec.resamples)
+            continue
         thr, source = threshold_of(charter, ref, m)
         thresholds[m] = thr
         keep = ref[[score_col(m), LABEL]].dropna()
@@ -98,12 +117,13 @@ def monitor_frames(charter: Charter, setup: Setup, ref: pd.DataFrame, log: pd.Da
         metrics[m], notes = estimated_metrics(charter, ref, m, thr)
         warnings.extend(f"{m}: {n}" for n in notes)
         acc = float(((s >= thr) == (y > 0.5)).mean())
-        models_info[m] = {"log_column": col, "threshold": thr, "threshold_from": source,
+        refs[m] = reference_values(y, s, metrics[m], score_type)
+        models_info[m] = {"task": "binary", "log_column": col, "threshold": thr,
+                          "threshold_from": source,
                           "recalibration": {"a": cal.a, "b": cal.b},
                           "ece_after_recalibration": cal.ece,
                           "reference_accuracy": acc, "tpr": cal.tpr, "fpr": cal.fpr,
-                          "metrics": [e.id for e in metrics[m]],
-                          "reference_values": reference_values(y, s, metrics[m], score_type)}
+                          "metrics": [e.id for e in metrics[m]], "reference_values": refs[m]}
         if score_type == "score":
             warnings.append(f"{m}: the scores only rank rows (`score_type: score`): no "
                             "performance estimate before labels")
@@ -114,13 +134,17 @@ def monitor_frames(charter: Charter, setup: Setup, ref: pd.DataFrame, log: pd.Da
                             "trustworthy")
     first = next(iter(setup.models))
     rows = spec.window.rows
-    if spec.window.by == "auto":
+    if spec.window.by == "auto" and setup.task == "regression":
+        rows = auto_rows_relative(models_info[first]["abs_error_cv"], spec.window.half_width)
+    elif spec.window.by == "auto":
         rows = auto_rows(models_info[first]["reference_accuracy"], spec.window.half_width)
     spans = cut(times, spec.window, rows)
     ctx = Context(ref, setup.features, {c for c in setup.features if _numeric(ref, c)},
                   setup.slices, list(setup.models), thresholds, spec.alert, dict(spec.feedback),
-                  charter.slices.min_size).prepare()
+                  charter.slices.min_size, setup.task, list(setup.classes)).prepare()
     encoder = Encoder(ref, setup.features, ctx.numeric)
+    # Binary: the reference's TPR and FPR in each slice level, for BBSE per slice.
+    slice_rates = {m: slice_confusion_rates(ctx, m, thresholds[m]) for m in thresholds}
     sub = ref if len(ref) <= _DOMAIN_REFERENCE else ref.sample(
         _DOMAIN_REFERENCE, random_state=seed)
     x_ref = encoder.encode(sub)
@@ -141,9 +165,23 @@ def monitor_frames(charter: Charter, setup: Setup, ref: pd.DataFrame, log: pd.Da
             dom = domain_check(x_ref, encoder.encode(win), spec.alert.domain_auc, seed + i)
             groups = _slice_groups(ctx, win)
             for m in setup.models:
-                _performance(w, win, m, cals[m], thresholds[m], metrics[m], dom, rng,
-                             spec.resamples, level, score_type, spec.alert.calibration,
-                             groups)
+                if setup.task == "regression":
+                    w.checks.extend(regression_performance(
+                        w, win, m, metrics[m], refs[m], groups, rng=rng,
+                        resamples=spec.resamples, level=level, gate=spec.alert.performance))
+                elif setup.task == "multiclass":
+                    multiclass_performance(w, win, m, setup.classes, cals[m], metrics[m],
+                                           dom, groups, rng=rng, resamples=spec.resamples,
+                                           level=level, gate=spec.alert.calibration)
+                else:
+                    _performance(w, win, m, cals[m], thresholds[m], metrics[m], dom, rng,
+                                 spec.resamples, level, score_type, spec.alert.calibration,
+                                 groups, slice_rates.get(m, {}))
+            for perf in w.performance:
+                values = models_info[perf.model].get("reference_values", {})
+                for e in perf.estimates:
+                    v = values.get(e.metric)
+                    e.reference = v if v is not None and np.isfinite(v) else None
         decide(w.checks, spec.alert.q)
         for perf in w.performance:
             _back_test(w, perf, tally, failed, level, recent)
@@ -206,7 +244,8 @@ def _volume(n: int, typical: float, gate: float) -> Check:
 def _performance(w: Window, win: pd.DataFrame, m: str, cal: Any, thr: float,
                  metrics: list[EstimatedMetric], dom: Any, rng: np.random.Generator,
                  resamples: int, level: float, score_type: str,
-                 calibration_gate: float, groups: list[tuple[str, Any]]) -> None:
+                 calibration_gate: float, groups: list[tuple[str, Any]],
+                 slice_rates: dict[str, tuple[float, float, int, int]]) -> None:
     keep = win[score_col(m)].notna().to_numpy()
     if keep.sum() < 2 or score_type == "score":
         return
@@ -230,6 +269,20 @@ def _performance(w: Window, win: pd.DataFrame, m: str, cal: Any, thr: float,
                 perf.slices[name] = estimate_slice(
                     cal, scores[rows], sl if np.isfinite(sl).any() else None, metrics[0],
                     rng=rng, resamples=resamples, level=level)
+    for name, mask in groups:
+        rows = mask[keep]
+        if rows.sum() >= BBSE_MIN_ROWS and name in slice_rates:
+            tpr, fpr, n_pos, n_neg = slice_rates[name]
+            sl = labels[rows]
+            known = sl[np.isfinite(sl)]
+            est = bbse_share(
+                replace(cal, tpr=tpr, fpr=fpr, n_pos=n_pos, n_neg=n_neg), scores[rows], thr,
+                rng=rng, resamples=resamples, level=level,
+                realised=float(known.mean()) if known.size else None)
+            est.reference = n_pos / (n_pos + n_neg)  # the level's share on the reference
+            if est.realised is not None and est.low is not None and est.high is not None:
+                est.inside = bool(est.low <= est.realised <= est.high)
+            perf.slices_label_shift[name] = est
     w.performance.append(perf)
 
 
@@ -289,17 +342,24 @@ def _requirements(charter: Charter, perf: Any) -> list[Check]:
         return out
     for e in perf.estimates:
         bound = charter.requirements.get(e.metric)
-        if bound is None or e.low is None or e.high is None or e.estimate is None:
+        # A label-free estimate where there is one, else (regression) the realised value.
+        value, word = (e.estimate, "estimated") if e.estimate is not None else (
+            e.realised, "realised")
+        if bound is None or e.low is None or e.high is None or value is None:
             continue
         if bound.holds(e.low) or bound.holds(e.high):
             continue
-        margin = bound.margin(e.estimate)
+        margin = bound.margin(value)
+        was = (f"; {bound.margin(e.reference):+.3f} on the reference, a move of "
+               f"{margin - bound.margin(e.reference):+.3f}" if e.reference is not None else "")
         out.append(Check(
-            "requirement", perf.model, ALL, 0, e.estimate, bound.value,
-            effects={"margin": margin}, gates={"margin": 0.0}, gate_met=True, alert=True,
-            reason=(f"requirement `{e.metric} {bound}` is not met in the field: estimated "
-                    f"{e.estimate:.3f} [{e.low:.3f}, {e.high:.3f}] (margin {margin:+.3f})"
-                    + (f", realised {e.realised:.3f}" if e.realised is not None else "")
+            "requirement", perf.model, ALL, perf.labelled if word == "realised" else 0,
+            value, bound.value, effects={"margin": margin}, gates={"margin": 0.0},
+            gate_met=True, alert=True,
+            reason=(f"requirement `{e.metric} {bound}` is not met in the field: {word} "
+                    f"{value:.3f} [{e.low:.3f}, {e.high:.3f}] (margin {margin:+.3f}{was})"
+                    + (f", realised {e.realised:.3f}"
+                       if e.realised is not None and word == "estimated" else "")
                     + "; revisit the requirement or the model")))
     return out
 

@@ -7,7 +7,7 @@ column and the fix (``mlscope monitor`` exits 2).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from mlscope.charter.schema import Charter, LearnedBaseline
 from mlscope.errors import InputError, did_you_mean
 from mlscope.metrics.registry import get_metric
 from mlscope.metrics.stats import BinaryStats, binary_stats
-from mlscope.monitor.checks import LABEL, score_col
+from mlscope.monitor.checks import LABEL, pred_col, proba_col, score_col
 from mlscope.monitor.performance import EstimatedMetric
 
 __all__ = ["LABEL", "Setup", "check_log", "estimated_metrics", "load_reference", "resolve"]
@@ -42,6 +42,11 @@ class Setup:
     # The model in shadow (``monitor.candidate``), also a key of ``models``; else None.
     candidate: str | None = None
     production: str | None = None
+    # The charter's task, and for multiclass the classes in order and each model's
+    # probability column per class (the same names in the log and the charter's data).
+    task: str = "binary"
+    classes: list[str] = field(default_factory=list)
+    class_columns: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _fix_key(key: str) -> str:
@@ -55,6 +60,12 @@ def resolve(charter: Charter) -> Setup:
         raise InputError("the charter has no `monitor:` section; add one naming at least the "
                          "log's time column and the model, e.g. `monitor: {timestamp: "
                          "served_at, model: <model>}` (docs/monitoring.md)")
+    if charter.task == "multiclass":
+        return _resolve_multiclass(charter, spec)
+    if charter.task not in ("binary", "regression"):
+        raise InputError(f"`mlscope monitor` watches binary, multiclass and regression "
+                         f"models, and this charter's task is `{charter.task}`; remove the "
+                         "`monitor:` section")
     wide = {m: c for m, c in (charter.data.models or {}).items() if isinstance(c, str)}
     if not wide:
         raise InputError("`mlscope monitor` reads the reference scores from `data.models` "
@@ -88,20 +99,60 @@ def resolve(charter: Charter) -> Setup:
         # the one score column of the log (production's); `candidate.score` may split it.
         named[cand.model] = cand.score or (wide[cand.model] if cand.mode == "shadow"
                                            else named[next(iter(named))])
-    if charter.task != "binary":
-        raise InputError(f"`mlscope monitor` supports the binary task for now, and this "
-                         f"charter's task is `{charter.task}`; remove the `monitor:` section "
-                         "or monitor a binary model")
+        if charter.task != "binary":
+            raise InputError(f"`{_fix_key('candidate')}` (a rollout gate: shadow, canary or "
+                             f"blue-green) is for binary models, and this charter's task is "
+                             f"`{charter.task}`; "
+                             "remove `monitor.candidate` and monitor each model on its own "
+                             "(`monitor.score: {<model>: <column>, ...}`)")
+    features, split = _features(charter, spec), _split(charter, spec)
+    return Setup(spec, named, {m: wide[m] for m in named}, features,
+                 list(charter.slices.columns), split,
+                 cand.model if cand is not None else None,
+                 next(iter(named)) if cand is not None else None, task=charter.task)
+
+
+def _features(charter: Charter, spec: MonitorSpec) -> list[str]:
     features = list(spec.features) if spec.features is not None else _default_features(charter)
     if not features:
         raise InputError("the monitor has no features to watch: the charter names no slice "
                          "columns and no baseline features; list them as "
                          "`monitor.features: [<column>, ...]`")
-    split = spec.reference or charter.splits.report or charter.splits.selection
-    return Setup(spec, named, {m: wide[m] for m in named}, features,
-                 list(charter.slices.columns), split,
-                 cand.model if cand is not None else None,
-                 next(iter(named)) if cand is not None else None)
+    return features
+
+
+def _split(charter: Charter, spec: MonitorSpec) -> str:
+    return spec.reference or charter.splits.report or charter.splits.selection
+
+
+def _resolve_multiclass(charter: Charter, spec: MonitorSpec) -> Setup:
+    """A multiclass model: its probability columns (``data.models: {model: {class:
+    column}}``) carry the same names in the log."""
+    wide = {m: {str(k): str(v) for k, v in c.items()}
+            for m, c in (charter.data.models or {}).items() if isinstance(c, dict)}
+    if not wide:
+        raise InputError("`mlscope monitor` reads a multiclass model's reference "
+                         "probabilities from `data.models` (`{<model>: {<class>: <column>, "
+                         "...}}` in data.table); this charter names none")
+    if isinstance(spec.score, str):
+        raise InputError("`monitor.score` names one score column, and a multiclass model has "
+                         "one probability column per class; remove `monitor.score`: the log's "
+                         "probability columns carry the names of `data.models`")
+    names = list(spec.score) if isinstance(spec.score, dict) else [
+        spec.model or next(iter(wide))]
+    for m in names:
+        if m not in wide:
+            raise InputError(f"`{_fix_key('model')}: {m}` is not a model of data.models"
+                             f"{did_you_mean(m, list(wide))} (models: {', '.join(wide)})")
+    if spec.candidate is not None:
+        raise InputError(f"`{_fix_key('candidate')}` (a shadow rollout gate) is for binary "
+                         "models, and this charter's task is `multiclass`; remove "
+                         "`monitor.candidate`")
+    classes = [str(c) for c in (charter.data.classes or list(wide[names[0]]))]
+    return Setup(spec, {m: m for m in names}, {m: m for m in names},
+                 _features(charter, spec), list(charter.slices.columns),
+                 _split(charter, spec), task="multiclass", classes=classes,
+                 class_columns={m: {c: wide[m][c] for c in classes} for m in names})
 
 
 def _default_features(charter: Charter) -> list[str]:
@@ -123,17 +174,59 @@ def load_reference(charter: Charter, base_dir: Path, setup: Setup) -> pd.DataFra
                              f"the data{did_you_mean(setup.reference_split, t.splits)} "
                              f"(splits: {', '.join(t.splits)}); name a split that holds "
                              "rows scored like production (default: splits.report)")
-        cols = list(dict.fromkeys(setup.features + setup.slices
-                                  + list(setup.reference_columns.values())))
+        cols = list(dict.fromkeys(setup.features + setup.slices + _model_columns(setup, True)))
         df = base_frame(t, cols, role="monitor (the reference)")
     finally:
         t.con.close()
     df = df[df["__split"].astype(str) == setup.reference_split].reset_index(drop=True)
     out = df[list(dict.fromkeys(setup.features + setup.slices))].copy()
+    if setup.task == "multiclass":
+        _add_probabilities(out, df, setup, setup.class_columns)
+        out[LABEL] = _class_labels(df[LABEL], setup.classes, "the reference's label "
+                                   "(data.label)")
+        return out
     for m, c in setup.reference_columns.items():
         out[score_col(m)] = pd.to_numeric(df[c], errors="coerce").astype(np.float64)
     out[LABEL] = pd.to_numeric(df[LABEL], errors="coerce").astype(np.float64)
     return out
+
+
+def _model_columns(setup: Setup, reference: bool) -> list[str]:
+    if setup.task == "multiclass":
+        return [c for cols in setup.class_columns.values() for c in cols.values()]
+    return list((setup.reference_columns if reference else setup.models).values())
+
+
+def _add_probabilities(out: pd.DataFrame, src: pd.DataFrame, setup: Setup,
+                       columns: dict[str, dict[str, str]]) -> None:
+    """Each class's probability, the top class's probability (the model's score for the
+    output checks) and the predicted class (its index; NaN where a probability is
+    missing)."""
+    for m, cols in columns.items():
+        probs = np.column_stack([pd.to_numeric(src[cols[c]], errors="coerce").to_numpy(
+            np.float64) for c in setup.classes])
+        for c, col in zip(setup.classes, probs.T, strict=True):
+            out[proba_col(m, c)] = col
+        ok = np.isfinite(probs).all(axis=1)
+        safe = np.where(ok[:, None], probs, 0.0)
+        out[score_col(m)] = np.where(ok, safe.max(axis=1), np.nan)
+        out[pred_col(m)] = np.where(ok, safe.argmax(axis=1).astype(np.float64), np.nan)
+
+
+def _class_labels(col: pd.Series, classes: list[str], what: str) -> pd.Series:
+    """Class labels as their index in ``classes`` (float), NaN where not arrived."""
+    known = col.notna()
+    text = col[known].map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer()
+                          else str(v))
+    lookup = {c: float(i) for i, c in enumerate(classes)}
+    bad = ~text.isin(list(lookup))
+    if bad.any():
+        raise InputError(f"{what} `{col.name}` holds `{text[bad].iloc[0]}`, which is not a "
+                         f"class of the charter (classes: {', '.join(classes)}); log the "
+                         "class as the charter names it (or add it to `data.classes`), "
+                         "empty where not arrived yet")
+    codes = text.map(lookup).reindex(col.index)
+    return pd.Series(codes.to_numpy(np.float64), index=col.index)
 
 
 def check_log(log: pd.DataFrame, setup: Setup, label_positive: Any) -> pd.DataFrame:
@@ -155,8 +248,18 @@ def check_log(log: pd.DataFrame, setup: Setup, label_positive: Any) -> pd.DataFr
         need(c, "features")
     for c in setup.slices:
         need(c, "features (a slice column of the charter)")
-    for m, c in setup.models.items():
-        need(c, "candidate.score" if m == setup.candidate else "score")
+    if setup.task == "multiclass":
+        for m, by_class in setup.class_columns.items():
+            for cls, c in by_class.items():
+                if c not in cols:
+                    raise InputError(
+                        f"column `{c}` (model `{m}`'s probability of class `{cls}`, named in "
+                        f"data.models) is not in the log{did_you_mean(c, cols)}; log one "
+                        "probability column per class, named as in `data.models`, for "
+                        f"every class ({', '.join(setup.classes)})")
+    else:
+        for m, c in setup.models.items():
+            need(c, "candidate.score" if m == setup.candidate else "score")
     for c in spec.feedback:
         need(c, "feedback")
     if spec.label is not None:
@@ -166,13 +269,30 @@ def check_log(log: pd.DataFrame, setup: Setup, label_positive: Any) -> pd.DataFr
     out = log[list(dict.fromkeys([spec.timestamp, *setup.features, *setup.slices,
                                   *spec.feedback]))].copy()
     for m, c in setup.models.items():
-        s = pd.to_numeric(log[c], errors="coerce")
-        if s.isna().sum() > log[c].isna().sum():
-            raise InputError(f"column `{c}` (the score of `{m}`) holds values that are not "
-                             "numbers; log the model's score as a number (empty when it "
-                             "returned none)")
-        out[score_col(m)] = s.astype(np.float64)
-    out[LABEL] = _labels(log[spec.label], label_positive) if spec.label else np.nan
+        for col in setup.class_columns.get(m, {}).values() or [c]:
+            s = pd.to_numeric(log[col], errors="coerce")
+            if s.isna().sum() > log[col].isna().sum():
+                raise InputError(f"column `{col}` (the score of `{m}`) holds values that "
+                                 "are not numbers; log the model's score as a number "
+                                 "(empty when it returned none)")
+        if setup.task != "multiclass":
+            out[score_col(m)] = pd.to_numeric(log[c], errors="coerce").astype(np.float64)
+    if setup.task == "multiclass":
+        _add_probabilities(out, log, setup, setup.class_columns)
+    if not spec.label:
+        out[LABEL] = np.nan
+    elif setup.task == "multiclass":
+        out[LABEL] = _class_labels(log[spec.label], setup.classes,
+                                   "label column (monitor.label)")
+    elif setup.task == "regression":
+        v = pd.to_numeric(log[spec.label], errors="coerce")
+        if v.isna().sum() > log[spec.label].isna().sum():
+            raise InputError(f"label column `{spec.label}` (monitor.label) holds values that "
+                             "are not numbers; a regression's labels are numbers, empty "
+                             "where not arrived yet")
+        out[LABEL] = v.astype(np.float64)
+    else:
+        out[LABEL] = _labels(log[spec.label], label_positive)
     if spec.candidate is not None and spec.candidate.arm is not None:
         from mlscope.monitor.arms import canary_arms
 

@@ -84,11 +84,13 @@ def status_strip(statuses: Sequence[str], labels: Sequence[str],
 
 def series_chart(title: str, series: Sequence[Series], *, y_label: str,
                  gate: float | None = None, zero: bool = False, height: float = 220.0,
-                 names: Sequence[str] | None = None, marks: Sequence[int] = ()) -> str:
+                 names: Sequence[str] | None = None, marks: Sequence[int] = (),
+                 gate_label: str = "gate") -> str:
     """Lines over the windows (x: the window's index), bands shaded, realised values as
-    dots, each series' reference as a dashed line, an optional dashed gate line; the
-    legend on the right. ``names`` name the windows on the axis; ``marks`` are windows
-    shaded red behind the lines (the dashboard's alerting windows)."""
+    dots, each series' reference as a dashed line, an optional dashed gate line (labelled
+    ``gate_label``, e.g. ``reference``); the legend on the right. ``names`` name the
+    windows on the axis; ``marks`` are windows shaded red behind the lines (the
+    dashboard's alerting windows)."""
     n = max((len(s.values) for s in series), default=0)
     ys: list[float] = []
     for s in series:
@@ -124,7 +126,7 @@ def series_chart(title: str, series: Sequence[Series], *, y_label: str,
     if gate is not None:
         svg.line(_LEFT, y(gate), WIDTH - _RIGHT, y(gate), stroke="#cf222e",
                  stroke_dasharray="5 4")
-        svg.text(WIDTH - _RIGHT - 4, y(gate) - 5, f"gate {gate:g}", fill="#cf222e",
+        svg.text(WIDTH - _RIGHT - 4, y(gate) - 5, f"{gate_label} {gate:.4g}", fill="#cf222e",
                  font_size=11, text_anchor="end")
     if zero:
         svg.line(_LEFT, y(0.0), WIDTH - _RIGHT, y(0.0), stroke=FAINT)

@@ -32,7 +32,7 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem;font-size:.92rem;
 table-layout:auto}
 th,td{border-bottom:1px solid #d0d7de;padding:.4rem .55rem;text-align:left;vertical-align:top;
 overflow-wrap:anywhere}
-th{background:#f6f8fa;font-weight:600}td.num{font-variant-numeric:tabular-nums;white-space:nowrap}
+th{background:#f6f8fa;font-weight:600;white-space:nowrap}td.k{white-space:nowrap}td.num{font-variant-numeric:tabular-nums;white-space:nowrap}
 .chart{overflow-x:auto}.chart svg{max-width:100%;height:auto;display:block}
 .muted{color:#6e7781}
 .status{border-radius:6px;padding:.6rem .9rem;margin:1rem 0;font-weight:600}
@@ -104,8 +104,18 @@ def _performance_chart(res: MonitorResult) -> str:
         series.append(Series(m, est, lo, hi, real))
     if not metric:
         return "<p class=muted>No performance estimate (the scores only rank rows).</p>"
+    if _realised_only(res):
+        first = next(iter(res.models.values()), {})
+        ref = first.get("reference_values", {}).get(metric)
+        return series_chart(f"{metric}: realised (rings) and its interval (band)", series,
+                            y_label=metric, gate=ref, gate_label="reference")
     return series_chart(f"{metric}: estimated (line, band) and realised (rings)", series,
                         y_label=metric)
+
+
+def _realised_only(res: MonitorResult) -> bool:
+    """Regression: no label-free estimate, only realised values."""
+    return any(p.estimator == "realised" for w in res.windows for p in w.performance)
 
 
 def _rollout_html(res: MonitorResult) -> str:
@@ -204,8 +214,10 @@ def monitor_html(res: MonitorResult) -> str:
     labels = [f"#{w.index} {w.start[:16].replace('T', ' ')} ({w.rows:,} rows)"
               for w in res.windows]
     alerts = "".join(
-        f"<tr><td class=num>#{w.index}</td><td class=num>{escape(w.start[:16])}</td>"
-        f"<td>{escape(c.kind)}</td><td>{escape(c.column)}</td><td>{escape(c.slice)}</td>"
+        f"<tr><td class=num>#{w.index}</td><td class=num>"
+        f"{escape(w.start[:16].replace('T', ' '))}</td>"
+        f"<td class=k>{escape(c.kind)}</td><td class=k>{escape(c.column)}</td>"
+        f"<td class=k>{escape(c.slice)}</td>"
         f"<td>{escape(c.reason)}</td></tr>"
         for w in res.windows for c in w.alerts)
     untrusted = "".join(
@@ -229,10 +241,16 @@ def monitor_html(res: MonitorResult) -> str:
         f"{_rollout_html(res)}"
         "<h2>Inputs: distribution shift</h2>"
         f'<div class="chart">{_psi_chart(res)}</div>'
-        "<h2>Performance: estimated before labels, realised after</h2>"
-        f'<div class="chart">{_performance_chart(res)}</div>'
-        "<p class=muted>A window marked not trustworthy shows no estimate.</p>"
-        f"<h2>Alerts ({sum(len(w.alerts) for w in res.windows)})</h2>"
+        + ("<h2>Performance: realised once labels arrive</h2>"
+           f'<div class="chart">{_performance_chart(res)}</div>'
+           "<p class=muted>No label-free estimate for regression; realised once labels "
+           "arrive. A realised metric alerts when its interval lies beyond the reference's "
+           f"value by more than alert.performance ({res.gates.get('performance', 0):.0%} "
+           "worse).</p>" if _realised_only(res) else
+           "<h2>Performance: estimated before labels, realised after</h2>"
+           f'<div class="chart">{_performance_chart(res)}</div>'
+           "<p class=muted>A window marked not trustworthy shows no estimate.</p>")
+        + f"<h2>Alerts ({sum(len(w.alerts) for w in res.windows)})</h2>"
         + ("<table><thead><tr><th>window</th><th>start</th><th>check</th><th>column</th>"
            f"<th>slice</th><th>reason</th></tr></thead><tbody>{alerts}</tbody></table>"
            if alerts else "<p class=muted>None.</p>")
