@@ -203,8 +203,12 @@ def plan(charter: Path, result: Path | None, as_json: bool, out: Path | None) ->
 @main.command()
 @click.argument("charter", type=click.Path(path_type=Path))
 @click.option("--log", "log", type=click.Path(path_type=Path), required=True,
-              help="The production log (Parquet or CSV): the time, features and scores "
-                   "named in the charter's monitor: section, labels where arrived.")
+              help="The production log (Parquet, CSV, or a DuckDB database with --table): "
+                   "the time, features and scores named in the charter's monitor: section, "
+                   "labels where arrived.")
+@click.option("--table", default=None, metavar="NAME",
+              help="The table holding the log, when --log is a DuckDB database "
+                   "(.duckdb, .ddb, .db), attached read-only.")
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=None, metavar="DIR",
               help="Where monitor.json goes (default: mlscope-out/monitor/ next to the "
                    "charter).")
@@ -218,8 +222,8 @@ def plan(charter: Path, result: Path | None, as_json: bool, out: Path | None) ->
                                    "JSON beside it, PATH with .json); digest.md is always "
                                    "written into --out.")
 @_guard
-def monitor(charter: Path, log: Path, out: Path | None, as_json: bool, store: str | None,
-            no_store: bool, digest: Path | None) -> int:
+def monitor(charter: Path, log: Path, table: str | None, out: Path | None, as_json: bool,
+            store: str | None, no_store: bool, digest: Path | None) -> int:
     """Watch the model in production: each window of the log against the reference.
 
     Input checks (missing values, ranges, new categories, shift per feature and slice),
@@ -231,7 +235,7 @@ def monitor(charter: Path, log: Path, out: Path | None, as_json: bool, store: st
     from mlscope.cli_monitor import monitor_command
 
     return monitor_command(charter, log, out, as_json, store=store, record=not no_store,
-                           digest=digest)
+                           digest=digest, table=table)
 
 
 @main.command()

@@ -22,12 +22,15 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 
+from mlscope.errors import InputError
 from mlscope.monitor import MonitorResult
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from mlscope.charter import Charter
 
-__all__ = ["monitor_command", "render_monitor", "render_rollout"]
+__all__ = ["monitor_command", "read_log", "render_monitor", "render_rollout"]
 
 _STATUS = {"ok": ("✓ ok", "green"), "alert": ("✗ alert", "red"),
            "untrusted": ("? estimate not trustworthy", "yellow")}
@@ -241,7 +244,8 @@ def _render_unpaired(ro: Any, con: Console) -> None:
 
 def monitor_command(charter: Path, log: Path, out: Path | None, as_json: bool,
                     console: Console | None = None, *, store: str | None = None,
-                    record: bool = True, digest: Path | None = None) -> int:
+                    record: bool = True, digest: Path | None = None,
+                    table: str | None = None) -> int:
     """Run ``mlscope monitor``; returns the exit code (0 no alert, 1 an alert).
 
     With ``record`` the result is saved in the store (``store``: a URL or SQLite file;
@@ -255,14 +259,14 @@ def monitor_command(charter: Path, log: Path, out: Path | None, as_json: bool,
         The charter, its ``monitor:`` section or the log cannot be used (exit 2).
     """
     from mlscope.charter import load_charter
-    from mlscope.data.source import file_fingerprint, read_file
+    from mlscope.data.source import file_fingerprint
     from mlscope.monitor import monitor
 
     con = console or Console(highlight=False, soft_wrap=True)
     ch = load_charter(charter)
-    frame = read_file(log, "--log")
+    frame, info = read_log(log, table)
     started = _utc_now()
-    res = monitor(ch, charter, frame, log_info=file_fingerprint(log))
+    res = monitor(ch, charter, frame, log_info=file_fingerprint(log) | info)
     folder = out if out is not None else charter.parent / "mlscope-out" / "monitor"
     saved = ""
     if record:
@@ -287,6 +291,31 @@ def monitor_command(charter: Path, log: Path, out: Path | None, as_json: bool,
               + ", ".join(escape(str(w)) for w in written) + " (+ .json)"
               + (f"; recorded in {escape(saved)}" if saved else ""))
     return res.exit_code
+
+
+def read_log(log: Path, table: str | None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The log as a frame: a Parquet or CSV file, or ``table`` of a DuckDB database;
+    also what the result records of the table.
+
+    Raises
+    ------
+    InputError
+        A DuckDB database without ``--table``, ``--table`` with a file that is not one, or
+        a log that cannot be read.
+    """
+    from mlscope.data.source import DUCKDB_SUFFIXES, read_file, read_table
+
+    is_db = log.suffix.lower() in DUCKDB_SUFFIXES
+    if is_db and not table:
+        raise InputError(f"--log {log.name} is a DuckDB database; name the table that holds "
+                         "the log with --table NAME")
+    if table and not is_db:
+        raise InputError(f"--table {table} reads a table of a DuckDB database, and --log "
+                         f"{log.name} is not one ({', '.join(DUCKDB_SUFFIXES)}); drop --table "
+                         "for a Parquet or CSV log")
+    if table:
+        return read_table(log, table, "--log"), {"table": table}
+    return read_file(log, "--log"), {}
 
 
 def _utc_now() -> str:

@@ -49,9 +49,18 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
-    "EvalTable", "attach_baselines", "base_frame", "check_splits", "file_columns",
+    "DUCKDB_SUFFIXES",
+    "EvalTable",
+    "attach_baselines",
+    "base_frame",
+    "check_splits",
+    "file_columns",
     "file_fingerprint",
-    "open_evaluation", "qi", "ql", "read_file",
+    "open_evaluation",
+    "qi",
+    "ql",
+    "read_file",
+    "read_table",
 ]
 
 
@@ -143,6 +152,47 @@ def read_file(path: Path, what: str = "data") -> pd.DataFrame:
     """
     frame: pd.DataFrame = _read_sealed(path, what, lambda con, sql: con.execute(sql).fetchdf())
     return frame
+
+
+# A file with one of these suffixes is a DuckDB database: a log read from one names its table.
+DUCKDB_SUFFIXES = (".duckdb", ".ddb", ".db")
+
+
+def read_table(database: Path, table: str, what: str = "data") -> pd.DataFrame:
+    """One whole table of a DuckDB database file (a production log kept in a warehouse
+    file), attached read-only on a sealed connection that may read only that file.
+
+    Raises
+    ------
+    InputError
+        The database is missing or not a DuckDB file, or has no such table (with the
+        tables it has).
+    """
+    if not database.is_file():
+        raise InputError(f"{what}: DuckDB database not found: {database}")
+    con = connect()
+    try:
+        try:
+            con.execute(f"ATTACH {ql(str(database))} AS userdb (READ_ONLY)")
+        except duckdb.Error as exc:
+            raise InputError(f"cannot open {database.name} as a DuckDB database: "
+                             f"{_first_line(exc)}") from None
+        seal(con, [database])
+        tables = [str(r[0]) for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'userdb' "
+            "UNION SELECT view_name FROM duckdb_views() WHERE database_name = 'userdb'"
+        ).fetchall()]
+        if table not in tables:
+            raise InputError(f"{what}: table `{table}` is not in {database.name}"
+                             f"{did_you_mean(table, tables)} (tables: "
+                             f"{', '.join(sorted(tables)) or 'none'})")
+        frame: pd.DataFrame = con.execute(f"SELECT * FROM userdb.{qi(table)}").fetchdf()
+        return frame
+    except duckdb.Error as exc:
+        raise InputError(f"cannot read `{table}` from {database.name}: "
+                         f"{_first_line(exc)}") from None
+    finally:
+        con.close()
 
 
 def _file_source(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> _Source:
