@@ -40,9 +40,9 @@ def _run(*args: str) -> tuple[int, str]:
 def test_a_duckdb_table_gives_the_same_windows_and_alerts_as_parquet(tmp_path: Path) -> None:
     path, parquet, db = _project(tmp_path)
     before = db.read_bytes()
-    code_p, out_p = _run(str(path), "--log", str(parquet), "--json", "--no-store",
+    code_p, _ = _run(str(path), "--log", str(parquet), "--json", "--no-store",
                          "--out", str(tmp_path / "p"))
-    code_d, out_d = _run(str(path), "--log", str(db), "--table", "scored", "--json",
+    code_d, _ = _run(str(path), "--log", str(db), "--table", "scored", "--json",
                          "--no-store", "--out", str(tmp_path / "d"))
     assert code_p == code_d == 1
     from_parquet = json.loads((tmp_path / "p" / "monitor.json").read_text())
