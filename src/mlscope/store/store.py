@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import func, insert, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
@@ -45,12 +45,10 @@ from mlscope.store.backend import (
 from mlscope.store.changes import describe_changes
 from mlscope.store.migrate import get_meta, known_revisions, set_meta, upgrade
 from mlscope.store.records import (
-    SUMMARY_COLUMNS,
     HistoryPoint,
     RunSummary,
     check_portable,
     facts,
-    insert_values,
     now,
     opt_float,
     run_record,
@@ -68,6 +66,14 @@ from mlscope.store.schema import (
 __all__ = ["DEFAULT_PATH", "Store", "StoreError"]
 
 T = TypeVar("T")
+
+SUMMARY_COLUMNS = [c for c in runs_table.c
+                   if c.name not in ("result", "charter_text", "charter_json", "saved_at")]
+
+
+def insert_values(conn: Connection, run_id: int, rows: list[dict[str, Any]]) -> None:
+    if rows:  # an empty executemany would be read as one row of defaults
+        conn.execute(insert(values_table), [{**r, "run_id": run_id} for r in rows])
 
 
 
