@@ -132,10 +132,11 @@ def commands(charter: Path, out: Path) -> dict[str, list[str]]:
     return cmds
 
 
-def child_env(bytecode_cache: bool) -> dict[str, str]:
+def child_env(bytecode_cache: bool, src: Path = ROOT / "src") -> dict[str, str]:
     env = dict(os.environ)
-    src = str(ROOT / "src")
-    env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
+    rest = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and Path(p) != src
+            and Path(p).resolve() != (ROOT / "src").resolve()]
+    env["PYTHONPATH"] = os.pathsep.join([str(src), *rest])
     if bytecode_cache:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(HERE / "data" / "pycache")
@@ -184,6 +185,10 @@ def main() -> int:
                     help="print the largest imports of one run of COMMAND and exit")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "startup.md")
     ap.add_argument("--label", default="", help="a note for the results' setup line")
+    ap.add_argument("--baseline-src", type=Path, metavar="DIR",
+                    help="also run every mlscope command with this `src` folder (e.g. "
+                         "`git archive COMMIT src | tar -x -C DIR`), interleaved: "
+                         "before/after on the same load")
     args = ap.parse_args()
 
     charter = generate(args.rows, args.seed, DATA)
@@ -197,8 +202,16 @@ def main() -> int:
         if args.importtime:
             importtime(cmds[args.importtime], env, work, 25)
             return 0
-        for argv in cmds.values():  # warm-up: bytecode, the OS file cache
-            run_once(argv, env, work)
+        envs = {k: env for k in cmds}
+        if args.baseline_src:
+            base_env = child_env(not args.no_bytecode_cache, args.baseline_src.resolve())
+            base_cmds = commands(charter, work / "base")
+            for k in list(cmds):
+                if not k.startswith("floor"):
+                    cmds[f"{k} (baseline)"] = base_cmds[k]
+                    envs[f"{k} (baseline)"] = base_env
+        for k, argv in cmds.items():  # warm-up: bytecode, the OS file cache, the stores
+            run_once(argv, envs[k], work)
         times: dict[str, list[tuple[float, float]]] = {k: [] for k in cmds}
         load0 = os.getloadavg()[0]
         for r in range(args.rounds):
@@ -206,7 +219,7 @@ def main() -> int:
             names = list(cmds)
             names = names[r % len(names):] + names[:r % len(names)]
             for name in names:
-                wall, cpu, _ = run_once(cmds[name], env, work)
+                wall, cpu, _ = run_once(cmds[name], envs[name], work)
                 times[name].append((wall, cpu))
         load1 = os.getloadavg()[0]
     text = table(times, args, load0, load1)
@@ -242,6 +255,7 @@ def table(times: dict[str, list[tuple[float, float]]], args: argparse.Namespace,
         f"Setup: {platform.python_implementation()} {platform.python_version()}, "
         f"{platform.machine()}, {os.cpu_count()} CPUs, load average {load0:.2f} → "
         f"{load1:.2f}; bytecode cache {'off' if args.no_bytecode_cache else 'on'}"
+        + (f"; baseline: `{args.baseline_src}`" if args.baseline_src else "")
         + (f"; {args.label}" if args.label else "") + ".",
         "",
     ]

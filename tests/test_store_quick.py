@@ -71,7 +71,8 @@ def test_quick_save_writes_what_store_save_writes(tmp_path: Path,
         assert save_run(res, location=quick, project_dir=None, command="mlscope run",
                         charter_text="x: 1") == (url.replace(str(slow), str(quick)), i)
     a, b = _rows(slow), _rows(quick)
-    assert len(a[RUNS_TABLE]) == 2 and len(a[VALUES_TABLE]) > 10
+    assert len(a[RUNS_TABLE]) == 2
+    assert len(a[VALUES_TABLE]) > 10
     assert a == b  # the second run's `changes` (a model added, data and seed) included
     with Store.open(quick) as db:  # and Store reads it back
         assert [r.id for r in db.runs()] == [2, 1]
