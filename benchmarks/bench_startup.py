@@ -33,11 +33,15 @@ children therefore run without it and with ``PYTHONPYCACHEPREFIX`` in ``benchmar
 
 Usage::
 
-    PYTHONPATH=src python benchmarks/bench_startup.py              # 9 rounds
+    PYTHONPATH=src python benchmarks/bench_startup.py              # 9 rounds, 50 resamples
+    PYTHONPATH=src python benchmarks/bench_startup.py --resamples 0   # point estimates only
+    git archive 492da1f src | tar -x -C /tmp/base                  # an older version ...
+    PYTHONPATH=src python benchmarks/bench_startup.py --baseline-src /tmp/base/src  # ... beside
     PYTHONPATH=src python benchmarks/bench_startup.py --rounds 15 --only version,run
     PYTHONPATH=src python benchmarks/bench_startup.py --importtime run   # -X importtime, top 25
 
-Results: ``benchmarks/results/startup.md`` (``--out``) and printed.
+Results: ``benchmarks/results/startup-r<resamples>.md`` (``--out``) and printed;
+``benchmarks/results/startup.md`` summarises them and where the time goes.
 """
 
 from __future__ import annotations
@@ -77,19 +81,19 @@ slices:
 metrics: [roc_auc, average_precision, log_loss, brier, precision, recall, f1]
 selection: {{rule: satisficing, optimize: roc_auc}}
 requirements: {{roc_auc: ">= 0.6"}}
-intervals: {{resamples: 50}}
+intervals: {{resamples: {resamples}}}
 # seed {seed}, {rows} rows
 """
 
 
-def generate(rows: int, seed: int, out: Path) -> Path:
+def generate(rows: int, seed: int, out: Path, resamples: int = 50) -> Path:
     """Write ``eval.parquet`` and ``mlscope.yaml`` (deterministic in ``rows`` and ``seed``)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     out.mkdir(parents=True, exist_ok=True)
     charter = out / "mlscope.yaml"
-    text = CHARTER.format(seed=seed, rows=rows)
+    text = CHARTER.format(seed=seed, rows=rows, resamples=resamples)
     if charter.exists() and charter.read_text() == text and (out / "eval.parquet").exists():
         return charter
     rng = np.random.default_rng(seed)
@@ -179,11 +183,15 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--rows", type=int, default=20_000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--resamples", type=int, default=50,
+                    help="the charter's bootstrap resamples (0: point estimates only)")
     ap.add_argument("--only", help="comma-separated commands (default: all)")
     ap.add_argument("--no-bytecode-cache", action="store_true")
     ap.add_argument("--importtime", metavar="COMMAND",
                     help="print the largest imports of one run of COMMAND and exit")
-    ap.add_argument("--out", type=Path, default=HERE / "results" / "startup.md")
+    ap.add_argument("--out", type=Path,
+                    help="default: results/startup-r<resamples>.md (results/startup.md is "
+                         "the written summary)")
     ap.add_argument("--label", default="", help="a note for the results' setup line")
     ap.add_argument("--baseline-src", type=Path, metavar="DIR",
                     help="also run every mlscope command with this `src` folder (e.g. "
@@ -191,7 +199,7 @@ def main() -> int:
                          "before/after on the same load")
     args = ap.parse_args()
 
-    charter = generate(args.rows, args.seed, DATA)
+    charter = generate(args.rows, args.seed, DATA / f"r{args.resamples}", args.resamples)
     env = child_env(not args.no_bytecode_cache)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -224,6 +232,7 @@ def main() -> int:
         load1 = os.getloadavg()[0]
     text = table(times, args, load0, load1)
     print(text)
+    args.out = args.out or HERE / "results" / f"startup-r{args.resamples}.md"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     return 0
@@ -238,7 +247,8 @@ def table(times: dict[str, list[tuple[float, float]]], args: argparse.Namespace,
         "# Start-up (`benchmarks/bench_startup.py`)",
         "",
         f"Median of {args.rounds} rounds, each command in a fresh process, interleaved; "
-        f"{args.rows:,}-row charter, seed {args.seed}. Floor: `import numpy, pyarrow`. "
+        f"{args.rows:,}-row charter, seed {args.seed}, {args.resamples} resamples. "
+        "Floor: `import numpy, pyarrow`. "
         f"Target (issue 16): within {TARGET_S} s of the floor.",
         "",
         "| command | wall (s) | CPU (s) | wall − floor | CPU − floor | wall ÷ floor | "
@@ -250,6 +260,13 @@ def table(times: dict[str, list[tuple[float, float]]], args: argparse.Namespace,
         lines.append(f"| `{k}` | {w:.3f} | {c:.3f} | {w - floor[0]:+.3f} | "
                      f"{c - floor[1]:+.3f} | {w / floor[0]:.2f} | {min(walls):.3f} | "
                      f"{max(walls):.3f} |")
+    based = [k for k in med if f"{k} (baseline)" in med]
+    if based:
+        lines += ["", "| command | baseline CPU (s) | CPU (s) | change | baseline wall (s) | "
+                  "wall (s) |", "|---|---:|---:|---:|---:|---:|"]
+        for k in based:
+            (bw, bc), (w, c) = med[f"{k} (baseline)"], med[k]
+            lines.append(f"| `{k}` | {bc:.3f} | {c:.3f} | {c - bc:+.3f} | {bw:.3f} | {w:.3f} |")
     lines += [
         "",
         f"Setup: {platform.python_implementation()} {platform.python_version()}, "
