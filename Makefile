@@ -6,7 +6,7 @@ STAMP := $(VENV)/.mlscope-installed
 DEMO_STAMP := $(VENV)/.mlscope-demo-installed
 EXAMPLE := examples/caravan
 
-.PHONY: demo test lint typecheck unit golden bench bench-store bench-gates clean help
+.PHONY: demo test lint typecheck unit golden bench bench-store bench-gates bench-startup clean help
 
 help:
 	@echo "make demo   - install, run the Caravan example end to end, print where the report is"
@@ -14,6 +14,7 @@ help:
 	@echo "make bench  - benchmarks (results in benchmarks/results/)"
 	@echo "make bench-store - the store's read timings only (benchmarks/results/store.md)"
 	@echo "make bench-gates - power and size of the slice gates (benchmarks/results/slice-gates.md)"
+	@echo "make bench-startup - start-up of short commands (benchmarks/results/startup-r*.md)"
 	@echo "make lint   - ruff and mypy only"
 
 # Two steps: the demo installs only what it runs (the core and the example's scikit-learn);
@@ -73,7 +74,7 @@ $(BENCH_STAMP): $(STAMP)
 golden: $(STAMP)
 	MLSCOPE_GOLDEN_WRITE=1 $(PY) -m pytest -q tests/test_example.py
 
-bench: $(BENCH_STAMP) bench-store bench-gates
+bench: $(BENCH_STAMP) bench-store bench-gates bench-startup
 	$(PY) benchmarks/bench_evaluate.py --rows $(ROWS) --methods $(METHODS) --scores $(SCORES) \
 		$(BENCH_ARGS)
 
@@ -86,6 +87,12 @@ bench-gates: $(STAMP)
 # 1,000 runs are timed here, into benchmarks/results/store.md and store.json.
 bench-store: $(STAMP)
 	$(PY) benchmarks/bench_store.py
+
+# Start-up of --version, validate, evaluate and run against `import numpy, pyarrow`
+# (medians of fresh processes), with and without intervals.
+bench-startup: $(STAMP)
+	PYTHONPATH=src $(PY) benchmarks/bench_startup.py --resamples 50
+	PYTHONPATH=src $(PY) benchmarks/bench_startup.py --resamples 0 --only version,evaluate,run,run-no-store
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(EXAMPLE)/data $(EXAMPLE)/out

@@ -58,7 +58,9 @@ def test_version_imports_no_data_stack(tmp_path: Path) -> None:
     code = ("import sys\nfrom mlscope.cli import main\nsys.argv = ['mlscope', '--version']\n"
             "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n")
     loaded = _loaded(code, tmp_path)
-    for name in ("numpy", "pyarrow", "duckdb", "pydantic", "jinja2", "sqlalchemy", *HEAVY):
+    # rich too: it is imported on the first message, not with the CLI.
+    for name in ("numpy", "pyarrow", "duckdb", "pydantic", "jinja2", "sqlalchemy", "rich",
+                 "yaml", "mlscope.charter", "mlscope.store", *HEAVY):
         assert not _imported(loaded, name), f"`mlscope --version` imported {name}"
 
 
@@ -79,7 +81,9 @@ def test_evaluation_without_baselines_imports_no_pandas(
             "assert r.winner is not None or r.status")
     loaded = _loaded(code, path.parent)
     assert "mlscope.engine" in loaded  # the evaluation did run
-    for name in ("jinja2", *HEAVY):
+    # Nor the outputs' modules: the report, the store, the CLI's.
+    for name in ("jinja2", "sqlalchemy", "alembic", "mlscope.report", "mlscope.store",
+                 "rich", "click", "mlscope.cli", *HEAVY):
         assert not _imported(loaded, name), f"an evaluation without baselines imported {name}"
 
 
@@ -121,3 +125,22 @@ def test_run_records_in_the_store(project: Callable[..., Path]) -> None:
     assert (path.parent / ".mlscope" / "store.sqlite").exists()
     for name in ("mlscope.server", *HEAVY):
         assert not _imported(loaded, name), f"`mlscope run` imported {name}"
+
+
+def test_run_records_in_an_existing_store_without_sqlalchemy(
+    project: Callable[..., Path],
+) -> None:
+    # The first run creates the store (SQLAlchemy and its migrations); later runs append to
+    # it with sqlite3 alone (mlscope.store.quick), the rows being the same.
+    path = project(charter=_plain_charter())
+    _loaded(_run_code(path), path.parent)
+    loaded = _loaded(_run_code(path), path.parent)
+    assert "mlscope.store.quick" in loaded
+    for name in ("sqlalchemy", "alembic", "mlscope.store.store", "mlscope.server", *HEAVY):
+        assert not _imported(loaded, name), f"a second `mlscope run` imported {name}"
+    from mlscope.store import Store
+
+    with Store.open(path.parent / ".mlscope" / "store.sqlite", create=False) as db:
+        runs = db.runs()
+    assert [r.id for r in runs] == [2, 1]
+    assert runs[0].winner == runs[1].winner

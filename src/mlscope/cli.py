@@ -13,11 +13,12 @@ import traceback
 from collections.abc import Callable, Mapping
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.markup import escape
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 from mlscope._version import __version__
 from mlscope.cli_run import RUN_OPTIONS, apply_options, run_command
@@ -30,8 +31,23 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a process the pipe k
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _console(*, stderr: bool = False) -> Console:
+    # rich is imported on first output, not with the CLI: `mlscope --version` and
+    # `--help` never need it (about a third of their start-up).
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
 def _err_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return _console(stderr=True)
+
+
+def escape(text: str) -> str:
+    """``rich.markup.escape``, imported when first needed (see :func:`_console`)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def _broken_pipe() -> None:
@@ -114,7 +130,7 @@ def validate(charter: Path, open_data: bool) -> int | None:
     from mlscope.charter import validate_charter
 
     report = validate_charter(charter)
-    con = Console(highlight=False, soft_wrap=True)
+    con = _console()
     for w in report.warnings:
         con.print(f"[yellow]warning:[/] {escape(str(w))}")
     if report.problems:
@@ -252,7 +268,7 @@ def portfolio(portfolio: Path, out: Path | None) -> int:
     """
     from mlscope.cli_portfolio import run_portfolio
 
-    return run_portfolio(portfolio, out=out, console=Console(highlight=False, soft_wrap=True))
+    return run_portfolio(portfolio, out=out, console=_console())
 
 
 @main.command()
@@ -535,6 +551,7 @@ def report(result: Path, html_path: Path | None) -> int:
               help="Print the full metric reference as Markdown (docs/metrics.md).")
 def list_metrics(task: str | None, markdown: bool) -> None:
     """List the metrics mlscope computes, with direction and parameters."""
+    from rich.console import Console
     from rich.table import Table
 
     if markdown:

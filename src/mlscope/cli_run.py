@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
 
 from mlscope.errors import InputError
 
@@ -30,6 +29,8 @@ def progress_bar(*, enabled: bool) -> Iterator[Callable[[str, int, int], None] |
 
     It appears only after a second, so that quick runs print nothing extra.
     """
+    from rich.console import Console  # here, not at import: see cli._console
+
     err = Console(stderr=True)
     if not enabled or not err.is_terminal:
         yield None
@@ -176,13 +177,21 @@ def write_outputs(result: EvaluationResult, charter: Path, out_dir: Path, *, htm
             raise InputError(f"cannot write the outputs to {out_dir}: "
                              f"{exc.strerror or exc}") from None
         if record:
-            from mlscope.store import Store
+            from mlscope.store.quick import save_run
 
             # Saved before the outputs are replaced: the store is what most often fails
             # (locked, newer schema, a server down), and then out_dir stays untouched.
-            with Store.open(store, project_dir=charter.resolve().parent) as db:
-                run_id = db.save(result, command=command, charter_text=charter_text)
-                paths["store"] = f"{db.url} (run {run_id})"
+            # An up-to-date SQLite store is written with sqlite3 alone (no SQLAlchemy);
+            # anything else, or any doubt, goes through Store.
+            project_dir = charter.resolve().parent
+            saved = save_run(result, location=store, project_dir=project_dir,
+                             command=command, charter_text=charter_text)
+            if saved is None:
+                from mlscope.store import Store
+
+                with Store.open(store, project_dir=project_dir) as db:
+                    saved = db.url, db.save(result, command=command, charter_text=charter_text)
+            paths["store"] = f"{saved[0]} (run {saved[1]})"
         try:
             staged.commit()
         except OSError as exc:

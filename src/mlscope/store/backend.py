@@ -24,7 +24,13 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
-from mlscope.errors import InputError
+from mlscope.store.base import (
+    BUSY_TIMEOUT_S,
+    DEFAULT_PATH,
+    LOCK_WAIT_S,
+    StoreError,
+    check_file,
+)
 
 __all__ = [
     "BUSY_TIMEOUT_S",
@@ -40,15 +46,7 @@ __all__ = [
     "shown",
 ]
 
-DEFAULT_PATH = Path(".mlscope") / "store.sqlite"  # under the project directory
 
-# How long a writer waits for the write lock: SQLite first waits inside SQLite (busy
-# timeout), then retries the whole transaction, which also covers the cases SQLite reports
-# as 'database is locked' at once without waiting; a server waits on its lock.
-BUSY_TIMEOUT_S = 30.0
-LOCK_WAIT_S = 120.0
-
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 WRITE = "mlscope_write"  # execution option: this transaction will write
 
 # The advisory lock writers share on PostgreSQL: one 64-bit key, from the store's name.
@@ -58,10 +56,6 @@ _PG_LOCK_KEY = int.from_bytes(hashlib.sha256(b"mlscope.store").digest()[:8], "bi
 # PostgreSQL's "could not serialize access" and "deadlock detected": the transaction was
 # rolled back as a whole and may simply run again.
 _PG_RETRY_STATES = frozenset({"40001", "40P01"})
-
-
-class StoreError(InputError):
-    """The store cannot be opened, read or written: the message says why and what to do."""
 
 
 # -- showing a location ------------------------------------------------------------------
@@ -121,34 +115,6 @@ def _sqlite_path(url: URL) -> Path | None:
     if not db or db == ":memory:" or db.startswith("file:") or url.query.get("uri"):
         return None  # in memory, or an SQLite URI we pass through as given
     return Path(db).expanduser().absolute()
-
-
-def check_file(path: Path, *, create: bool) -> None:
-    """Refuse what cannot be an SQLite store before SQLite opens (and perhaps writes) it."""
-    if path.is_dir():
-        raise StoreError(
-            f"store: {path} is a directory; give the path of a file, e.g. "
-            f"{path / DEFAULT_PATH.name}"
-        )
-    if not path.exists():
-        if not create:
-            raise StoreError(f"there is no mlscope store at {path} (no such file)")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"store: cannot create the folder {path.parent}: {exc}") from None
-        return
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(len(_SQLITE_MAGIC))
-    except OSError as exc:
-        raise StoreError(f"store: cannot read {path}: {exc}") from None
-    # An empty file is an empty SQLite database; anything else must carry SQLite's header.
-    if head and head != _SQLITE_MAGIC:
-        raise StoreError(
-            f"{path} is not an mlscope store: it is not an SQLite database. It was left "
-            "untouched; move it away or give another store location"
-        )
 
 
 # -- engines and transactions --------------------------------------------------------------

@@ -11,14 +11,13 @@ import math
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-from sqlalchemy import insert
-from sqlalchemy.engine import Connection, Row
+from typing import TYPE_CHECKING, Any
 
 from mlscope.result import OVERALL, EvaluationResult
-from mlscope.store.backend import StoreError
-from mlscope.store.schema import NAME, runs_table, values_table
+from mlscope.store.base import NAME, StoreError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Row
 
 __all__ = ["HistoryPoint", "RunSummary", "data_fingerprint"]
 
@@ -75,11 +74,6 @@ class HistoryPoint:
     upper: float | None
 
 
-
-SUMMARY_COLUMNS = [c for c in runs_table.c
-                   if c.name not in ("result", "charter_text", "charter_json", "saved_at")]
-
-
 def summary_of(row: Row[Any]) -> RunSummary:
     return RunSummary(
         id=int(row.id),
@@ -110,11 +104,6 @@ def facts(row: Any) -> dict[str, Any]:
     get = row.__getitem__ if isinstance(row, dict) else row._mapping.__getitem__
     return {"charter_hash": get("charter_hash"), "models": json.loads(get("models")),
             "data_hash": get("data_hash"), "seed": int(get("seed"))}
-
-
-def insert_values(conn: Connection, run_id: int, rows: list[dict[str, Any]]) -> None:
-    if rows:  # an empty executemany would be read as one row of defaults
-        conn.execute(insert(values_table), [{**r, "run_id": run_id} for r in rows])
 
 
 # What each bounded text column holds, for messages; the rest of the text columns are

@@ -27,11 +27,23 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql
 
+from mlscope.store.base import (
+    HEAD_REVISION,
+    META_TABLE,
+    MONITOR_WINDOWS_TABLE,
+    MONITORS_TABLE,
+    NAME,
+    RUNS_TABLE,
+    VALUES_TABLE,
+    VERSION_TABLE,
+)
+
 __all__ = [
     "HEAD_REVISION",
     "META_TABLE",
     "MONITORS_TABLE",
     "MONITOR_WINDOWS_TABLE",
+    "NAME",
     "RUNS_TABLE",
     "VALUES_TABLE",
     "VERSION_TABLE",
@@ -42,21 +54,6 @@ __all__ = [
     "runs_table",
     "values_table",
 ]
-
-# The newest migration this code knows; a test checks it equals Alembic's head. Kept here
-# as a constant so that opening an up-to-date store never has to import Alembic.
-HEAD_REVISION = "0003"
-
-RUNS_TABLE = "mlscope_runs"
-VALUES_TABLE = "mlscope_run_values"
-META_TABLE = "mlscope_meta"
-MONITORS_TABLE = "mlscope_monitors"
-MONITOR_WINDOWS_TABLE = "mlscope_monitor_windows"
-# Alembic's bookkeeping under our own name: a shared database may already hold another
-# application's ``alembic_version``.
-VERSION_TABLE = "mlscope_alembic_version"
-
-NAME = 255  # project, model, metric and split names (indexed, so bounded on every server)
 
 metadata = MetaData()
 

@@ -56,12 +56,10 @@ from mlscope.store.monitoring import (
     window_of,
 )
 from mlscope.store.records import (
-    SUMMARY_COLUMNS,
     HistoryPoint,
     RunSummary,
     check_portable,
     facts,
-    insert_values,
     now,
     opt_float,
     run_record,
@@ -80,6 +78,14 @@ from mlscope.store.schema import (
 __all__ = ["DEFAULT_PATH", "Store", "StoreError"]
 
 T = TypeVar("T")
+
+SUMMARY_COLUMNS = [c for c in runs_table.c
+                   if c.name not in ("result", "charter_text", "charter_json", "saved_at")]
+
+
+def insert_values(conn: Connection, run_id: int, rows: list[dict[str, Any]]) -> None:
+    if rows:  # an empty executemany would be read as one row of defaults
+        conn.execute(insert(values_table), [{**r, "run_id": run_id} for r in rows])
 
 
 
