@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from mlscope.metrics.arith import cumsum_exact
 from mlscope.metrics.arith import safe_div as _div
 from mlscope.metrics.binary_proba import not_probability_reason
 from mlscope.metrics.binary_reasons import one_class_reason, rows_reason
@@ -106,7 +107,7 @@ def bin_index(weight: FloatArray, bins: int) -> npt.NDArray[np.intp]:
         the score's mass. Scores without weight go to a bin but add nothing to it.
     """
     total = weight.sum(axis=-1, keepdims=True)
-    mid = np.cumsum(weight, axis=-1) - 0.5 * weight
+    mid = cumsum_exact(weight) - 0.5 * weight
     frac = np.where(total > 0, mid / np.where(total > 0, total, 1.0), 0.0)
     idx: npt.NDArray[np.intp] = np.minimum(np.floor(frac * bins), bins - 1).astype(np.intp)
     return idx
