@@ -186,3 +186,4 @@ def test_probability_metrics_same_bits(case: tuple[str, BinaryStats]) -> None:
         with np.errstate(all="ignore"):
             assert _same(binary_log_loss(s), _old_log_loss(s))
             assert _same(brier(s), _old_brier(s))
+

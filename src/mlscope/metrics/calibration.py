@@ -84,7 +84,12 @@ def _ascending(stats: BinaryStats, *, log_odds: bool = True
         p = np.asarray(stats.scores, dtype=np.float64)[::-1]
         if log_odds:
             q = np.clip(p, _EPS, 1.0 - _EPS)
-            x = np.log(q) - np.log1p(-q)
+            # ``log(q) − log1p(−q)`` on two arrays instead of five (the same operations).
+            lq = np.negative(q)
+            np.log1p(lq, out=lq)
+            x = np.log(q, out=q)
+            x -= lq
+            del lq
         else:
             x = np.zeros(0)
     return p, x, stats.pos[..., ::-1], stats.neg[..., ::-1]
