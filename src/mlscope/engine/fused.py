@@ -56,7 +56,12 @@ def score_order(value: FloatArray) -> npt.NDArray[np.intp]:
             key = key32.astype(np.uint64) << np.uint64(32)
             key |= np.arange(n, dtype=np.uint64)
             key.sort()
-            return (key & np.uint64(0xFFFFFFFF)).astype(np.intp)
+            # The row indices in the key's own buffer (they are below 2**32, so the
+            # unsigned bits read as the same signed numbers): no further row-sized arrays.
+            np.bitwise_and(key, np.uint64(0xFFFFFFFF), out=key)
+            if np.dtype(np.intp).itemsize == 8:
+                return key.view(np.intp)
+            return key.astype(np.intp)
     return np.argsort(value)
 
 
@@ -128,13 +133,11 @@ def binary_unit_cells(
         inner = bounds[1:-1]
         new[inner[inner < m]] = True  # a cell's first row starts a segment
         starts = np.flatnonzero(new)
-        # Positives per segment from the running count of positives at each segment's
-        # last row (integers: exact), rows per segment from the starts.
-        ends = np.empty_like(starts)
-        ends[:-1] = starts[1:] - 1
-        ends[-1] = m - 1
-        at_end = np.cumsum(yy, dtype=np.int64)[ends]
-        pos = np.diff(at_end, prepend=0).astype(np.float64)
+        # Positives per segment summed segment by segment (integers: exact), with no
+        # row-sized running count; int32 holds any count below 2**31 rows. Rows per
+        # segment from the starts.
+        pos = np.add.reduceat(yy, starts, dtype=np.int32 if m < 2**31 else np.int64
+                              ).astype(np.float64)
         neg = np.diff(starts, append=m).astype(np.float64)
         neg -= pos
         scores = vv[starts]

@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mlscope.metrics import multiclass_scores as mcs
+from mlscope.metrics.arith import cumsum_exact
 from mlscope.metrics.arith import safe_div as _div
 from mlscope.metrics.binary_proba import binary_log_loss, brier, not_probability_reason
 from mlscope.metrics.binary_reasons import no_positives_reason, one_class_reason, rows_reason
@@ -93,13 +94,28 @@ def average_precision(stats: BinaryStats) -> FloatArray:
     numpy.ndarray
         Shape ``stats.batch_shape``; NaN where there are no positives.
     """
-    tp = np.cumsum(stats.pos, axis=-1)
-    predicted = tp + np.cumsum(stats.neg, axis=-1)
+    pos, neg = stats.pos, stats.neg
+    if pos.dtype != np.float64 or neg.dtype != np.float64:
+        # Other dtypes keep NumPy's promotion of the plain expression.
+        tp_ = np.cumsum(pos, axis=-1)
+        has = pos > 0
+        p_ = np.where(has, tp_ / np.where(has, tp_ + np.cumsum(neg, axis=-1), 1.0), 0.0)
+        return _div((pos * p_).sum(axis=-1), stats.total_pos)
+    tp = cumsum_exact(pos)
+    predicted = cumsum_exact(neg)
+    predicted += tp
     # Recall only steps at bins holding positives, so only those bins' precision counts;
     # this also makes empty bootstrap bins (0/0 precision) drop out.
-    has_pos = stats.pos > 0
-    prec = np.where(has_pos, tp / np.where(has_pos, predicted, 1.0), 0.0)
-    return _div((stats.pos * prec).sum(axis=-1), stats.total_pos)
+    no_pos = np.greater(pos, 0)
+    np.logical_not(no_pos, out=no_pos)
+    np.copyto(predicted, 1.0, where=no_pos)
+    # In place, the same operations as ``(pos · where(has_pos, tp / predicted, 0)).sum()``
+    # (the same bits: IEEE products commute), in two fresh arrays instead of six.
+    prec = np.divide(tp, predicted, out=tp)
+    del predicted
+    np.copyto(prec, 0.0, where=no_pos)
+    prec *= pos
+    return _div(prec.sum(axis=-1), stats.total_pos)
 
 
 # --------------------------------------------------------------------------------------

@@ -33,7 +33,15 @@ def binary_log_loss(stats: BinaryStats) -> FloatArray:
     if stats.loss_sums is not None and "log_loss" in stats.loss_sums:
         return _div(stats.loss_sums["log_loss"].sum(axis=-1), stats.total_pos + stats.total_neg)
     nll_pos, nll_neg = neg_log_likelihood(stats.scores, stats.score_type)
-    loss = (stats.pos * nll_pos + stats.neg * nll_neg).sum(axis=-1)
+    # ``(pos·nll_pos + neg·nll_neg).sum()`` in place when the shapes allow (IEEE products
+    # commute: the same bits) on the two fresh arrays neg_log_likelihood returned.
+    if stats.pos.shape == nll_pos.shape and stats.pos.dtype == np.float64 == stats.neg.dtype:
+        nll_pos *= stats.pos
+        nll_neg *= stats.neg
+        nll_pos += nll_neg
+        loss = nll_pos.sum(axis=-1)
+    else:
+        loss = (stats.pos * nll_pos + stats.neg * nll_neg).sum(axis=-1)
     return _div(loss, stats.total_pos + stats.total_neg)
 
 
@@ -47,7 +55,18 @@ def brier(stats: BinaryStats) -> FloatArray:
     if stats.loss_sums is not None and "brier" in stats.loss_sums:
         return _div(stats.loss_sums["brier"].sum(axis=-1), stats.total_pos + stats.total_neg)
     s = probability(stats.scores, stats.score_type)
-    sq = (stats.pos * (1.0 - s) ** 2 + stats.neg * s**2).sum(axis=-1)
+    if stats.pos.shape == s.shape and stats.pos.dtype == np.float64 == stats.neg.dtype:
+        # In place on two arrays (``x**2`` is ``np.square``; products commute): the same
+        # bits as ``(pos·(1 − s)² + neg·s²).sum()``.
+        miss = np.subtract(1.0, s)
+        np.square(miss, out=miss)
+        miss *= stats.pos
+        hit = np.square(s)
+        hit *= stats.neg
+        miss += hit
+        sq = miss.sum(axis=-1)
+    else:
+        sq = (stats.pos * (1.0 - s) ** 2 + stats.neg * s**2).sum(axis=-1)
     return _div(sq, stats.total_pos + stats.total_neg)
 
 

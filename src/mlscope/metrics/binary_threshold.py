@@ -8,6 +8,7 @@ re-exports the public names; the threshold semantics are described there.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -66,15 +67,17 @@ def confusion_at(
     """
     # Scores are descending, so the rows predicted positive are the first k bins: slicing
     # (a view) instead of a boolean mask (a copy) keeps this cheap on million-bin layouts.
-    k = int(np.searchsorted(-stats.scores, -threshold, side="right"))
-    # Each count is summed from its own bins (not as total minus the rest), so that an
-    # empty side is exactly 0 and "every row predicted positive" is recognised as such.
-    return (
-        np.asarray(stats.pos[..., :k].sum(axis=-1), dtype=np.float64),
-        np.asarray(stats.neg[..., :k].sum(axis=-1), dtype=np.float64),
-        np.asarray(stats.pos[..., k:].sum(axis=-1), dtype=np.float64),
-        np.asarray(stats.neg[..., k:].sum(axis=-1), dtype=np.float64),
-    )
+    return stats.split_at(predicted_bins(stats.scores, threshold))
+
+
+def predicted_bins(scores: FloatArray, threshold: float) -> int:
+    """How many of the descending ``scores`` are ``>= threshold`` (a binary search).
+
+    The same count as ``np.searchsorted(-scores, -threshold, side="right")``, without
+    negating (copying) a million scores for each of a slice's threshold metrics.
+    """
+    s = scores
+    return bisect.bisect_left(range(s.size), True, key=lambda i: bool(s[i] < threshold))
 
 
 def _below(x: FloatArray) -> FloatArray:

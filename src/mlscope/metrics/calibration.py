@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from mlscope.metrics.arith import cumsum_exact
 from mlscope.metrics.arith import safe_div as _div
 from mlscope.metrics.binary_proba import not_probability_reason
 from mlscope.metrics.binary_reasons import one_class_reason, rows_reason
@@ -83,7 +84,12 @@ def _ascending(stats: BinaryStats, *, log_odds: bool = True
         p = np.asarray(stats.scores, dtype=np.float64)[::-1]
         if log_odds:
             q = np.clip(p, _EPS, 1.0 - _EPS)
-            x = np.log(q) - np.log1p(-q)
+            # ``log(q) − log1p(−q)`` on two arrays instead of five (the same operations).
+            lq = np.negative(q)
+            np.log1p(lq, out=lq)
+            x = np.log(q, out=q)
+            x -= lq
+            del lq
         else:
             x = np.zeros(0)
     return p, x, stats.pos[..., ::-1], stats.neg[..., ::-1]
@@ -106,7 +112,7 @@ def bin_index(weight: FloatArray, bins: int) -> npt.NDArray[np.intp]:
         the score's mass. Scores without weight go to a bin but add nothing to it.
     """
     total = weight.sum(axis=-1, keepdims=True)
-    mid = np.cumsum(weight, axis=-1) - 0.5 * weight
+    mid = cumsum_exact(weight) - 0.5 * weight
     frac = np.where(total > 0, mid / np.where(total > 0, total, 1.0), 0.0)
     idx: npt.NDArray[np.intp] = np.minimum(np.floor(frac * bins), bins - 1).astype(np.intp)
     return idx
@@ -257,10 +263,12 @@ def _loglik(a: FloatArray, b: FloatArray, x: FloatArray, pos: FloatArray,
     np.maximum(term, 0.0, out=term)
     term += L
     term *= pos  # pos · log(1 + e^(−η))
-    other = np.maximum(eta, 0.0)
-    other += L
-    other *= neg  # neg · log(1 + e^η)
-    term += other
+    # ``max(η, 0) + L`` in L's own buffer: ``η + L`` where η is positive (or NaN, which
+    # max propagates), ``L`` itself elsewhere (``0 + L`` is ``L`` exactly, L ≥ 0): the
+    # same bits as ``np.maximum(eta, 0.0) + L`` without a third row-sized array.
+    np.add(L, eta, out=L, where=~(eta <= 0.0))
+    L *= neg  # neg · log(1 + e^η)
+    term += L
     # Σ(−v) is −Σv exactly (negation commutes with rounding): no negated array.
     return np.asarray(-term.sum(axis=-1), dtype=np.float64), eta
 
@@ -306,15 +314,20 @@ def recalibration(stats: BinaryStats) -> tuple[FloatArray, FloatArray]:
         np.divide(1.0, mu, out=mu)  # 1 / (1 + e^(−η))
         nmu = n * mu
         r = pos - nmu
-        g0, g1 = r.sum(axis=-1), (r * x).sum(axis=-1)
+        g0 = r.sum(axis=-1)
+        r *= x  # in place (each sum is taken before): the same bits, fewer arrays
+        g1 = r.sum(axis=-1)
+        del r
         np.subtract(1.0, mu, out=mu)
         v = nmu
         v *= mu  # n·μ·(1 − μ)
-        vx = v * x
-        h00, h01 = v.sum(axis=-1), vx.sum(axis=-1)
-        vx *= x
-        h11 = vx.sum(axis=-1)
-        del mu, nmu, r, v, vx
+        del mu
+        h00 = v.sum(axis=-1)
+        v *= x
+        h01 = v.sum(axis=-1)
+        v *= x
+        h11 = v.sum(axis=-1)
+        del nmu, v
         det = h00 * h11 - h01 * h01
         good = ~done & (det > 0) & np.isfinite(det)
         dsafe = np.where(good, det, 1.0)

@@ -81,4 +81,12 @@ def neg_log_likelihood(scores: FloatArray, score_type: str) -> tuple[FloatArray,
     if score_type == "score":
         nan = np.full_like(s, np.nan)
         return nan, nan
-    return (-np.log(np.clip(s, _EPS, 1 - _EPS)), -np.log(np.clip(1.0 - s, _EPS, 1 - _EPS)))
+    # In place, one array each: the same operations as ``-log(clip(·))``.
+    lp = np.clip(s, _EPS, 1 - _EPS)
+    np.log(lp, out=lp)
+    np.negative(lp, out=lp)
+    ln = np.subtract(1.0, s)
+    np.clip(ln, _EPS, 1 - _EPS, out=ln)
+    np.log(ln, out=ln)
+    np.negative(ln, out=ln)
+    return lp, ln

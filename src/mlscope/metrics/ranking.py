@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from mlscope.metrics.arith import cumsum_exact
 from mlscope.metrics.arith import safe_div as _div
 from mlscope.metrics.stats import BinaryStats
 
@@ -34,6 +35,19 @@ def roc_auc(stats: BinaryStats) -> FloatArray:
     """
     # Each negative scores against the positives strictly above it plus half those tied
     # with it: the Mann-Whitney statistic, equal to the trapezoidal ROC area.
-    above = np.cumsum(stats.pos, axis=-1) - stats.pos
-    wins = (stats.neg * (above + 0.5 * stats.pos)).sum(axis=-1)
+    # In place on two buffers, the same operations in the same order as
+    # ``(neg * ((cumsum(pos) − pos) + 0.5·pos)).sum()`` (IEEE products commute): the same
+    # bits with two fresh arrays instead of five on a million-bin histogram.
+    pos, neg = stats.pos, stats.neg
+    if pos.dtype != np.float64 or neg.dtype != np.float64:
+        # Other dtypes keep NumPy's promotion of the plain expression.
+        above = np.cumsum(pos, axis=-1) - pos
+        return _div((neg * (above + 0.5 * pos)).sum(axis=-1), stats.total_pos * stats.total_neg)
+    term = cumsum_exact(pos)
+    term -= pos  # positives strictly above
+    half = np.multiply(pos, 0.5)
+    term += half
+    del half
+    term *= neg
+    wins = term.sum(axis=-1)
     return _div(wins, stats.total_pos * stats.total_neg)

@@ -102,6 +102,27 @@ class BinaryStats:
             object.__setattr__(self, "_totals_kept", got)
         return got
 
+    def split_at(self, k: int) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Weighted ``(pos, neg)`` summed over the first ``k`` bins (the highest scores)
+        and over the rest: ``(tp, fp, fn, tn)`` when those ``k`` bins are predicted positive.
+
+        Each count is summed from its own bins (not as total minus the rest), so that an
+        empty side is exactly 0. Kept per ``k``: a slice's threshold metrics (accuracy,
+        precision, recall, F1, ... and their reasons) all read the same four sums, each
+        over up to a million bins; handed out as copies like the class totals.
+        """
+        kept: dict[int, tuple[FloatArray, ...]] | None = self.__dict__.get("_split_kept")
+        if kept is None:
+            kept = {}
+            object.__setattr__(self, "_split_kept", kept)
+        got = kept.get(k)
+        if got is None:
+            got = tuple(np.asarray(part.sum(axis=-1), dtype=np.float64) for part in (
+                self.pos[..., :k], self.neg[..., :k], self.pos[..., k:], self.neg[..., k:]))
+            kept[k] = got
+        tp, fp, fn, tn = (c.copy() for c in got)
+        return tp, fp, fn, tn
+
     def merge(self, other: BinaryStats) -> BinaryStats:
         """Statistics of the union of two disjoint row sets."""
         scores = np.unique(np.concatenate([self.scores, other.scores]))[::-1]
