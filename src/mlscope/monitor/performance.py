@@ -240,7 +240,9 @@ def estimate_window(model: str, cal: Calibrated, threshold: float, scores: Float
         perf.reasons.append(
             f"the positive share from calibrated scores ({cbpe.estimate:.1%}) and from "
             f"label shift ({bbse.estimate:.1%}) disagree (their difference's "
-            f"{DISAGREEMENT_LEVEL:.0%} interval {gap[0]:+.1%} to {gap[1]:+.1%} excludes 0): "
+            f"{DISAGREEMENT_LEVEL:.0%} interval "
+            + f"{gap[0]:+.1%} to {gap[1]:+.1%}".replace("-", "−")  # a true minus, as elsewhere
+            + " excludes 0): "
             "an assumption of one fails — covariate shift (BBSE) or label or concept "
             "shift (CBPE)")
     return perf
