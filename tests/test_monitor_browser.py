@@ -89,6 +89,16 @@ def test_the_dashboards_monitoring_page_fits_and_runs_clean(tmp_path: Path) -> N
                 assert not slices.locator("svg").first.is_visible()
                 slices.locator("summary").click()
                 assert slices.locator("svg").first.is_visible()
+                # The shift charts: folded too; opened, one per feature and score, the
+                # shifted feature's alerting day shaded.
+                shift = pg.locator("details#shift")
+                assert not shift.locator("svg").first.is_visible()
+                shift.locator("summary").click()
+                age = shift.locator('figure[aria-label="PSI of age"] svg')
+                assert age.is_visible()
+                assert age.locator("title", has_text=": alert").all_text_contents() == [
+                    "01-04: alert"]
+                assert shift.locator("svg.series").count() == 6  # 5 features, 1 score
                 widths = pg.evaluate("[document.documentElement.scrollWidth,"
                                      " document.documentElement.clientWidth]")
                 assert widths[0] <= widths[1], widths

@@ -1,7 +1,9 @@
 """The dashboard's monitoring page over real ``mlscope monitor`` records: the windows, the
-alerts on the right windows, the performance series with the reference, re-runs that do not
-double windows, the link from the project only when records exist, and damaged records
-shown as an error page naming the record and the field."""
+alerts on the right windows, the performance series with the reference, the PSI per
+feature and score with the column's own alerting windows, re-runs that do not double
+windows, the link from the project only when records exist, a project with monitor records
+and no run on the project list, and damaged records shown as an error page naming the
+record and the field."""
 
 from __future__ import annotations
 
@@ -85,8 +87,10 @@ def test_the_page_shows_each_window_once_with_its_alerts(filled: dict[str, Any])
     assert "<code>age</code>" in groups[0]
     overall = sum(a.slice == "all" for a in shifted.alerts)
     assert f"{len(shifted.alerts) - overall} in slices</summary>" in groups[0]
-    # Every series chart shades that window (one mark each) and draws the reference.
-    charts = re.findall(r'<svg[^>]*class="series".*?</svg>', html, re.S)
+    # Every performance chart shades that window (one mark each) and draws the reference
+    # (the shift charts mark a column's own alerts: see the shift test below).
+    performance = html[:html.index('<section class="card" aria-label="shift">')]
+    charts = re.findall(r'<svg[^>]*class="series".*?</svg>', performance, re.S)
     assert len(charts) >= 2
     for svg in charts:
         assert svg.count(": alert</title>") == 1
@@ -219,3 +223,162 @@ def test_a_record_carries_the_charter_hash_of_its_runs(filled: dict[str, Any]) -
         run = store.run(1)
         hashes = {m.charter_hash for m in store.monitors("monitor-test")}
     assert hashes == {run.charter_hash}
+
+
+# -- the shift charts -------------------------------------------------------------------
+
+
+def _shift_section(html: str) -> str:
+    m = re.search(r'<section class="card" aria-label="shift">(.*?)</section>', html, re.S)
+    assert m is not None
+    return m.group(1)
+
+
+def _shift_svg(section: str, label: str) -> str:
+    m = re.search(rf'<figure class="figure" aria-label="PSI of {re.escape(label)}">'
+                  r'(<svg[^>]*class="series".*?</svg>)</figure>', section, re.S)
+    assert m is not None, label
+    return m.group(1)
+
+
+def _psi(window: Any, kind: str, column: str) -> float:
+    return next(c.effects["psi"] for c in window.checks
+                if c.kind == kind and c.column == column and c.slice == "all")
+
+
+def test_the_shift_charts_mark_the_shifted_features_window(filled: dict[str, Any]) -> None:
+    from mlscope.server.monitoring import monitoring_view
+
+    first, second = filled["results"]
+    # The series: days 1-3 from the re-run of the first log, days 4-8 from the second log.
+    series = [*first.windows[:3], *second.windows]
+    with Store.open(filled["path"], create=False) as store:
+        view = monitoring_view(store, "monitor-test", "90")
+        stored = store.monitor_result(3)["windows"][0]
+    assert view is not None
+    shift = view["shift"]
+    charts = {(c["kind"], c["column"]): c for c in shift["charts"]}
+    age = charts[("shift", "age")]
+    day = [w.start[:10] for w in series].index(SHIFTED_DAY)
+    assert age["marks"] == [day]  # the shifted day and only it
+    # The values are monitor.json's PSI of each window's whole-window check, exactly.
+    assert age["values"] == [_psi(w, "shift", "age") for w in series]
+    assert age["values"][day] == next(c["effects"]["psi"] for c in stored["checks"]
+                                      if c["kind"] == "shift" and c["column"] == "age"
+                                      and c["slice"] == "all")
+    assert age["values"][day] > 0.2 > max(v for i, v in enumerate(age["values"]) if i != day)
+    assert age["gate"] == second.gates["psi"] == 0.2
+    # The model's score is charted too, first (the output), with its own alerting windows.
+    assert shift["charts"][0]["kind"] == "score_shift"
+    score = charts[("score_shift", "model")]
+    assert score["values"] == [_psi(w, "score_shift", "model") for w in series]
+    assert score["marks"] == [i for i, w in enumerate(series) for c in w.checks
+                              if c.kind == "score_shift" and c.slice == "all" and c.alert]
+    # A feature that did not move: drawn, nothing marked; every feature is there.
+    assert charts[("shift", "visits")]["marks"] == []
+    assert {c for k, c in charts if k == "shift"} == {"age", "income", "visits", "region",
+                                                       "device"}
+    assert shift["features"] == 5
+    assert shift["outputs"] == 1
+
+    status, html = _get(filled["path"], PAGE)
+    assert status == 200
+    section = _shift_section(html)
+    # Folded: the charts are in a closed <details>; the alerting columns are said above it.
+    assert '<details id="shift"><summary>PSI per window: 5 features and 1 output</summary>' \
+        in section
+    assert "<code>age</code> (1 window: 01-04)" in section.split("<details")[0]
+    svg = _shift_svg(section, "age")
+    assert re.findall(r"<title>([^<]*): alert</title>", svg) == ["01-04"]
+    assert f"<title>01-04: {age['values'][day]:.3f}</title>" in svg
+    assert ">gate 0.2</text>" in svg
+    assert ": alert</title>" not in _shift_svg(section, "visits")
+    assert _shift_svg(section, "score of model").count(": alert</title>") == len(score["marks"])
+
+
+def test_a_damaged_shift_check_is_named(filled: dict[str, Any], tmp_path: Path) -> None:
+    path = tmp_path / "copy.sqlite"
+    path.write_bytes(Path(filled["path"]).read_bytes())
+
+    def damage(j: dict[str, Any]) -> None:
+        age = next(i for i, c in enumerate(j["windows"][0]["checks"])
+                   if c["kind"] == "shift" and c["slice"] == "all" and c["column"] == "age")
+        j["windows"][0]["checks"][age]["effects"]["psi"] = "1.4"
+
+    _tamper(path, 3, lambda d: _edit(d, damage))
+    status, html = _get(path, PAGE)
+    assert status == 500
+    assert "monitor record 3 is damaged" in html
+    assert ".effects.psi: expected a finite number or null" in html
+
+
+# -- the project list -------------------------------------------------------------------
+
+
+def _only(filled: dict[str, Any], path: Path, project: str, *, with_run: bool) -> None:
+    data = filled["results"][0].to_dict()
+    data["project"] = project
+    with Store.open(path) as store:
+        if with_run:
+            with Store.open(filled["path"], create=False) as src:
+                store.save(src.result(1), command="mlscope run")
+        store.save_monitor(data, command="mlscope monitor", charter_hash="0" * 64)
+
+
+def _row(html: str, project_href: str) -> str:
+    m = re.search(rf'<tr>\s*<th scope="row"><a class="run" href="{re.escape(project_href)}">'
+                  r".*?</tr>", html, re.S)
+    assert m is not None, project_href
+    return m.group(0)
+
+
+def test_a_monitor_only_project_is_listed_and_linked(filled: dict[str, Any],
+                                                     tmp_path: Path) -> None:
+    path = tmp_path / "both.sqlite"
+    _only(filled, path, "watch only", with_run=True)
+    status, html = _get(path, "/")
+    assert status == 200  # two projects: the list, no redirect
+    assert "2 projects in this store" in html
+    assert "a project with monitoring records only opens on its monitoring page" in html
+    # The project with a run: as before, its latest run.
+    ran = _row(html, "/p/monitor-test")
+    assert '<a href="/runs/1">#1</a>' in ran
+    assert "only monitoring records" not in ran
+    # The monitor-only project: named, said so, linked to its monitoring page.
+    href = "/p/watch%20only/monitoring"
+    only = _row(html, href)
+    assert ">watch only</a>" in only
+    assert "only monitoring records, no runs" in only
+    assert f'<a href="{href}">its monitoring page</a>' in only
+    assert "latest record #1" in only
+    assert "6 windows" in only
+    # The link works: the page of its records, with no link to a project page it lacks.
+    status, page = _get(path, href)
+    assert status == 200, page[-500:]
+    assert len(_strip_titles(page)) == 6
+    assert "no runs stored: monitoring records only" in page
+    assert 'href="/p/watch%20only"' not in page
+    # Its would-be project page says where its records are.
+    status, page = _get(path, "/p/watch%20only")
+    assert status == 404
+    assert "its monitor records: /p/watch%20only/monitoring" in page
+
+
+def test_the_list_of_monitor_only_projects_alone(filled: dict[str, Any],
+                                                 tmp_path: Path) -> None:
+    path = tmp_path / "only.sqlite"
+    _only(filled, path, "watch", with_run=False)
+    status, html = _get(path, "/")
+    assert status == 200  # listed, not redirected to a project page that does not exist
+    assert "1 project in this store" in html
+    assert '<a href="/p/watch/monitoring">its monitoring page</a>' in _row(
+        html, "/p/watch/monitoring")
+
+
+def test_one_project_with_runs_still_opens_on_its_page(filled: dict[str, Any]) -> None:
+    # Its monitor records are no second project: the list redirects as before.
+    with Store.open(filled["path"], create=False) as store:
+        assert store.monitored_projects() == store.projects() == ["monitor-test"]
+        r = Dashboard(store).respond("/")
+    assert r.status == 302
+    assert r.headers["Location"] == "/p/monitor-test"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -51,6 +52,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Any:
             p["reasons"] = [r + EVIL for r in p["reasons"]]
             for e in p["estimates"]:
                 e["metric"] += EVIL
+        for c in w["checks"]:
+            c["column"] += EVIL  # the shift charts' titles, legends and alert summary
         for a in w["alerts"]:
             a["column"] += EVIL
             a["reason"] += EVIL
@@ -91,3 +94,41 @@ def test_the_slice_level_reached_the_stored_record(store: Store) -> None:
     data = store.monitor_result(1)
     assert any(k == f"region=east{EVIL}" for w in data["windows"]
                for p in w["performance"] for k in p["slices"])
+
+
+def test_the_shift_charts_escape_column_names(store: Store) -> None:
+    html = Dashboard(store).respond("/p/monitor-test/monitoring").body.decode()
+    section = html[html.index('aria-label="shift"'):html.index('aria-label="alerts"')]
+    escaped = "&lt;script&gt;window.__xss=1&lt;/script&gt;"
+    assert "<script>" not in section
+    assert "window.__xss" in section  # the payload arrived, as text
+    # The shifted feature, named in the line above the fold and in its chart's title.
+    summary = section.split("<details")[0]
+    assert f"<code>age{escaped}" in summary
+    assert 'aria-label="PSI of age&lt;script&gt;' in section
+    assert f"<title>PSI of age{escaped}" in section
+    for tag in ("<img", "<iframe", "<svg onload", "<foreignObject"):
+        assert tag not in section
+
+
+def test_a_monitor_only_project_with_a_hostile_name_is_listed_inert(
+        tmp_path_factory: pytest.TempPathFactory, store: Store) -> None:
+    data = store.monitor_result(1)
+    evil = "watch" + "".join(PAYLOADS[:3])  # a project name is at most 255 characters
+    data["project"] = evil
+    path = tmp_path_factory.mktemp("hostile-list") / "store.sqlite"
+    with Store.open(path) as s:
+        s.save_monitor(data, command="mlscope monitor", charter_hash="0" * 64)
+        s.save_monitor({**data, "project": "second"}, command="mlscope monitor",
+                       charter_hash="0" * 64)
+        with running(s) as base:
+            r = fetch(base + "/")
+            assert r.status == 200, r.body[:800]
+            assert_inert(r.body, [r.headers["content-security-policy"], *scan(r.body).csp])
+            assert "only monitoring records" in r.body
+            href = "/p/" + quote(evil, safe="") + "/monitoring"
+            assert f'href="{href}"' in r.body
+            page = fetch(base + href)
+            assert page.status == 200, page.body[:800]
+            assert_inert(page.body, [page.headers["content-security-policy"],
+                                     *scan(page.body).csp])

@@ -85,12 +85,13 @@ def status_strip(statuses: Sequence[str], labels: Sequence[str],
 def series_chart(title: str, series: Sequence[Series], *, y_label: str,
                  gate: float | None = None, zero: bool = False, height: float = 220.0,
                  names: Sequence[str] | None = None, marks: Sequence[int] = (),
-                 gate_label: str = "gate") -> str:
+                 gate_label: str = "gate", tips: bool = False) -> str:
     """Lines over the windows (x: the window's index), bands shaded, realised values as
     dots, each series' reference as a dashed line, an optional dashed gate line (labelled
     ``gate_label``, e.g. ``reference``); the legend on the right. ``names`` name the
     windows on the axis; ``marks`` are windows shaded red behind the lines (the
-    dashboard's alerting windows)."""
+    dashboard's alerting windows); ``tips`` gives each dot a tooltip with its window and
+    value (three decimals)."""
     n = max((len(s.values) for s in series), default=0)
     ys: list[float] = []
     for s in series:
@@ -146,15 +147,20 @@ def series_chart(title: str, series: Sequence[Series], *, y_label: str,
                     assert hi is not None
                     svg.add("rect", x=x(i) - 3.0 + dodge, y=y(hi), width=6.0,
                             height=max(y(lo) - y(hi), 1.0), fill=colour, opacity=0.22)
-        pts = [(x(i), y(v)) for i, v in enumerate(s.values) if v is not None and _finite(v)]
         # The line breaks where a value is missing (a window without an estimate): joining
         # across it would draw values that were never measured.
         for seg in _segments(s.values, x, y):
             if len(seg) > 1:
                 svg.add("polyline", points=" ".join(f"{a:.1f},{b:.1f}" for a, b in seg),
                         fill="none", stroke=colour, stroke_width=1.6)
-        for a, b in pts:
-            svg.add("circle", cx=a, cy=b, r=2.2, fill=colour)
+        for i, v in enumerate(s.values):
+            if v is not None and _finite(v):
+                if tips:
+                    # Hover a dot for its figure: the y axis alone reads it to a tick.
+                    svg.open(title=f"{_tick(names, i)}: " + f"{v:.3f}".replace("-", "−"))
+                svg.add("circle", cx=x(i), cy=y(v), r=2.2, fill=colour)
+                if tips:
+                    svg.close()
         for i, v in enumerate(s.points or []):
             if v is not None and _finite(v):
                 svg.add("circle", cx=x(i), cy=y(v), r=3.2, fill="#fff", stroke=colour,

@@ -227,8 +227,11 @@ class Dashboard:
         latest = self.store.runs(project, limit=1)
         if not latest:
             known = self.store.projects()
+            mon = pages.project_href(project, "monitoring")
             raise HttpError(404, f"No project {project!r}",
                             "The store has no runs of this project"
+                            + (f" (its monitor records: {mon})"
+                               if self.store.monitors(project, limit=1) else "")
                             + (f"; projects: {', '.join(known)}." if known else "."))
         return latest[0]
 
@@ -242,14 +245,11 @@ class Dashboard:
                         {"Cache-Control": "max-age=86400"})
 
     def projects(self, *, query: Query) -> Response:
-        names = self.store.projects()
-        if len(names) == 1:
-            return Response(302, b"", headers={"Location": pages.project_href(names[0])})
-        rows = []
-        for name in names:
-            latest = self.store.runs(name, limit=1)
-            rows.append({"name": name, "href": pages.project_href(name),
-                         "latest": pages.run_row(latest[0], {}) if latest else None})
+        from mlscope.server.monitoring import projects_view
+
+        go, rows = projects_view(self.store)  # monitor-only projects listed too
+        if go is not None:
+            return Response(302, b"", headers={"Location": go})
         return self.render("projects.html.j2", projects=rows, crumbs=[],
                            title="Projects")
 

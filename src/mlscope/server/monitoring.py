@@ -10,6 +10,9 @@ A stored record is untrusted input: :func:`decode_monitor` checks every field th
 reads (type, range, finiteness) and raises :class:`DamagedRecord` naming the record and
 the field, which the page shows as an error instead of a traceback. Every text reaches
 the page escaped (Jinja's autoescape, and the report's escaping SVG writer for charts).
+
+The project list (``/``) is built here too (:func:`projects_view`): it names the projects
+with runs and those with monitor records only, the latter linked to this page.
 """
 
 from __future__ import annotations
@@ -24,19 +27,23 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup
 
 from mlscope.report.monitor_charts import STATUS_COLOURS, Series, series_chart, status_strip
-from mlscope.server.pages import project_href
+from mlscope.server.pages import project_href, run_row
 
 if TYPE_CHECKING:
     from mlscope.store import MonitorWindow, Store
 
 __all__ = ["DEFAULT_LAST", "LAST", "NO_RECORDS", "DamagedRecord", "StoredMonitor",
-           "decode_monitor", "monitoring_view"]
+           "decode_monitor", "monitoring_view", "projects_view"]
 
 LAST = ("30", "90", "365", "all")  # windows offered on the page
 DEFAULT_LAST = "90"
 WINDOWS_SHOWN = 10  # the latest alerting windows listed (every alert stays in the record)
 UNTRUSTED_SHOWN = 25
 _STATUSES = ("ok", "alert", "untrusted")
+# The shift checks charted, in the order of the page: the outputs (each model's score, a
+# regression's labels) before the inputs (the features).
+_SHIFT_KINDS = {"score_shift": 0, "label_shift": 1, "shift": 2}
+SHIFT_SHOWN = 12  # charts of the most shifted columns (every alert stays in the table)
 NO_RECORDS = ("The store has no `mlscope monitor` result of this project; run `mlscope "
               "monitor CHARTER --log LOG` (it records into the store `mlscope run` uses).")
 _DECISION_CLASS = {"PROMOTE": "ok", "HOLD": "warn", "ROLL BACK": "bad"}
@@ -112,6 +119,17 @@ class Alert:
 
 
 @dataclass
+class Shift:
+    """A whole-window shift check: its PSI, the PSI's gate and whether it alerted."""
+
+    kind: str
+    column: str
+    psi: float | None
+    gate: float | None
+    alert: bool
+
+
+@dataclass
 class Win:
     index: int
     start: str
@@ -120,6 +138,7 @@ class Win:
     status: str
     alerts: list[Alert]
     performance: list[Perf]
+    shifts: list[Shift] = field(default_factory=list)
 
 
 @dataclass
@@ -160,6 +179,25 @@ def _perf(x: Any, at: str) -> Perf:
                  for k, v in slices.items()})
 
 
+def _shifts(x: Any, at: str) -> list[Shift]:
+    """The whole-window shift checks of a window (the slices' stay in the alerts)."""
+    out = []
+    for i, c in enumerate(_list(x, at)):
+        c, here = _obj(c, f"{at}[{i}]"), f"{at}[{i}]"
+        kind = _text(c.get("kind"), f"{here}.kind")
+        if kind not in _SHIFT_KINDS or _text(c.get("slice"), f"{here}.slice") != "all":
+            continue
+        alert = c.get("alert")
+        if not isinstance(alert, bool):
+            raise DamagedRecord(f"{here}.alert: expected true or false, found {_kind(alert)}")
+        out.append(Shift(kind, _text(c.get("column"), f"{here}.column"),
+                         _num(_obj(c.get("effects", {}), f"{here}.effects").get("psi"),
+                              f"{here}.effects.psi"),
+                         _num(_obj(c.get("gates", {}), f"{here}.gates").get("psi"),
+                              f"{here}.gates.psi"), alert))
+    return out
+
+
 def _window(x: Any, at: str) -> Win:
     d = _obj(x, at)
     status = d.get("status")
@@ -175,7 +213,8 @@ def _window(x: Any, at: str) -> Win:
                _text(d.get("end"), f"{at}.end"), _count(d.get("rows"), f"{at}.rows"),
                status, alerts,
                [_perf(p, f"{at}.performance[{i}]")
-                for i, p in enumerate(_list(d.get("performance", []), f"{at}.performance"))])
+                for i, p in enumerate(_list(d.get("performance", []), f"{at}.performance"))],
+               _shifts(d.get("checks", []), f"{at}.checks"))
 
 
 def decode_monitor(data: Any, monitor_id: int) -> StoredMonitor:
@@ -344,6 +383,62 @@ def _slice_charts(points: list[_Point], model: str, ticks: list[str],
     return charts
 
 
+def _shift_label(kind: str, column: str) -> str:
+    return {"score_shift": f"score of {column}", "label_shift": "labels"}.get(kind, column)
+
+
+def _shift_charts(points: list[_Point], ticks: list[str]) -> dict[str, Any]:
+    """The PSI per window of each feature and each model's score (whole window), its gate
+    line and the windows where that column's shift alerted shaded; the outputs first, then
+    the columns that alerted most and shifted most, :data:`SHIFT_SHOWN` at most."""
+    by_window = [{(c.kind, c.column): c for c in p.window.shifts} for p in points]
+    keys = list(dict.fromkeys(k for w in by_window for k in w))
+    rows: list[dict[str, Any]] = []
+    for kind, column in keys:
+        hits = [w.get((kind, column)) for w in by_window]
+        values = [h.psi if h is not None else None for h in hits]
+        marks = [i for i, h in enumerate(hits) if h is not None and h.alert]
+        # The latest window's gate: a re-configured charter's gate applies from then on.
+        gate = next((h.gate for h in reversed(hits) if h is not None and h.gate is not None),
+                    None)
+        worst = max((v for v in values if v is not None), default=0.0)
+        rows.append({"kind": kind, "column": column, "label": _shift_label(kind, column),
+                     "values": values, "marks": marks, "gate": gate, "worst": worst,
+                     "alerted": [ticks[i] for i in marks]})
+    rows.sort(key=lambda r: (_SHIFT_KINDS[r["kind"]], -len(r["marks"]), -r["worst"],
+                             r["label"]))
+    for r in rows[:SHIFT_SHOWN]:
+        r["svg"] = Markup(series_chart(
+            f"PSI of {r['label']}", [Series(r["label"], r["values"])], y_label="PSI",
+            gate=r["gate"], zero=True, height=150.0, names=ticks, marks=r["marks"],
+            tips=True))
+    return {"charts": rows[:SHIFT_SHOWN], "columns": len(rows),
+            "features": sum(r["kind"] == "shift" for r in rows),
+            "outputs": sum(r["kind"] != "shift" for r in rows),
+            "alerted": [r for r in rows if r["marks"]]}
+
+
+def projects_view(store: Store) -> tuple[str | None, list[dict[str, Any]]]:
+    """The project list's rows, by name: a project with runs and its latest run, one with
+    monitor records only and its latest record (linked to its monitoring page). With a
+    single project, which has runs, the address to go to instead (and no rows)."""
+    names = store.projects()
+    only = sorted(set(store.monitored_projects()) - set(names))
+    if len(names) == 1 and not only:
+        return project_href(names[0]), []
+    rows: list[dict[str, Any]] = []
+    for name in sorted([*names, *only]):
+        if name in only:
+            record = store.monitors(name, limit=1)
+            rows.append({"name": name, "href": project_href(name, "monitoring"),
+                         "latest": None, "monitor": record[0] if record else None})
+            continue
+        latest = store.runs(name, limit=1)
+        rows.append({"name": name, "href": project_href(name), "monitor": None,
+                     "latest": run_row(latest[0], {}) if latest else None})
+    return None, rows
+
+
 def monitoring_view(store: Store, project: str, last: str) -> dict[str, Any] | None:
     """Everything the monitoring page shows; None when the project has no record.
 
@@ -376,10 +471,13 @@ def monitoring_view(store: Store, project: str, last: str) -> dict[str, Any] | N
                   "reasons": q.reasons}
                  for p in reversed(points) for q in p.window.performance if not q.trustworthy]
     production = latest.models[0] if latest.models else ""
+    # A project with monitor records only has no page of its own to link back to.
+    runs = bool(store.runs(project, limit=1))
+    here = (project_href(project, "monitoring"), "monitoring")
     return {
         "page": {"title": f"{project} · monitoring", "last": last, "options": LAST,
-                 "crumbs": [(project_href(project), project),
-                            (project_href(project, "monitoring"), "monitoring")]},
+                 "crumbs": [(project_href(project) if runs else here[0], project), here]},
+        "runs": runs,
         "records": records,
         "latest": latest,
         "shown": len(points), "total": total,
@@ -391,6 +489,7 @@ def monitoring_view(store: Store, project: str, last: str) -> dict[str, Any] | N
         "charts": _metric_charts(points, latest, ticks, marks),
         "production": production,
         "slices": _slice_charts(points, production, ticks, marks),
+        "shift": _shift_charts(points, ticks),
         "alerting_windows": alerting[:WINDOWS_SHOWN],
         "n_alerts": sum(len(p.window.alerts) for p in points),
         "untrusted": untrusted[:UNTRUSTED_SHOWN],

@@ -463,6 +463,14 @@ class Store:
                          what="list the monitor records in")
         return [summary_of_monitor(r) for r in rows]
 
+    def monitored_projects(self) -> list[str]:
+        """The projects with at least one monitor record, sorted by code point (a project
+        may have records and no run: ``mlscope monitor`` needs no stored run)."""
+        stmt = select(monitors_table.c.project).distinct()
+        names = self._run(lambda c: c.execute(stmt).scalars().all(), write=False,
+                          what="list the monitored projects in")
+        return sorted(str(p) for p in names)
+
     def monitor_windows(self, project: str) -> list[MonitorWindow]:
         """The project's monitored windows by start, each from the latest record with it."""
         stmt = latest_windows_stmt(project)
