@@ -158,3 +158,25 @@ def test_bbse_recovers_a_planted_label_shift(prior: float) -> None:
     # CBPE assumes P(y | x) fixed, which label shift breaks: it stays near the
     # reference's share (28%), and BBSE is the closer of the two.
     assert abs(np.mean(cbpe) - prior) > abs(np.mean(bbse) - prior)
+
+
+def test_the_disagreement_interval_stays_within_a_difference_of_shares() -> None:
+    """A window where almost every row is predicted positive while the calibrated scores
+    stay low: BBSE's unclipped inversion runs past 1, and the reported interval of the two
+    estimates' difference must still lie in [−1, 1] (and still exclude 0). Seeded."""
+    import re
+
+    from mlscope.monitor.performance import estimate_window, fit_calibration
+
+    rng = np.random.default_rng(5)
+    y = (rng.random(3000) < 0.3).astype(np.float64)
+    s = np.clip(0.3 + 0.12 * (y - 0.3) + rng.normal(0, 0.12, y.size), 0.001, 0.999)
+    cal = fit_calibration(y, s, 0.35, "probability", rng=rng, resamples=50)
+    window = np.full(300, 0.36)  # every row just above the threshold
+    perf = estimate_window("m", cal, 0.35, window, None, [], rng=rng, resamples=200,
+                           level=0.95)
+    (reason,) = [r for r in perf.reasons if "disagree" in r]
+    low, high = (float(v.replace("−", "-")) / 100 for v in
+                 re.findall(r"interval ([+−]\d+\.\d)% to ([+−]\d+\.\d)%", reason)[0])
+    assert -1.0 <= low <= high <= 1.0, reason
+    assert low > 0 or high < 0, reason

@@ -281,5 +281,8 @@ def _bbse(cal: Calibrated, scores: FloatArray, p: FloatArray, threshold: float,
     # their difference from CBPE's would then exclude 0 on clean traffic.
     lo, hi = _interval(np.clip(raw, 0.0, 1.0), level)
     dlo, dhi = _interval(raw - cs, DISAGREEMENT_LEVEL)
-    gap = (dlo, dhi) if dlo is not None and dhi is not None else None
+    # Reported within a difference of shares' range, [−1, 1]: clipping keeps the sign of
+    # each end, so whether the interval excludes 0 is unchanged.
+    gap = ((min(max(dlo, -1.0), 1.0), min(max(dhi, -1.0), 1.0))
+           if dlo is not None and dhi is not None else None)
     return Estimate("positive_share", est, lo, hi, realised), gap
