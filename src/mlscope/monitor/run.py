@@ -350,18 +350,24 @@ def _requirements(charter: Charter, perf: Any) -> list[Check]:
         if bound.holds(e.low) or bound.holds(e.high):
             continue
         margin = bound.margin(value)
-        was = (f"; {bound.margin(e.reference):+.3f} on the reference, a move of "
-               f"{margin - bound.margin(e.reference):+.3f}" if e.reference is not None else "")
+        was = (f"; {_signed(bound.margin(e.reference))} on the reference, a move of "
+               f"{_signed(margin - bound.margin(e.reference))}" if e.reference is not None
+               else "")
         out.append(Check(
             "requirement", perf.model, ALL, perf.labelled if word == "realised" else 0,
             value, bound.value, effects={"margin": margin}, gates={"margin": 0.0},
             gate_met=True, alert=True,
             reason=(f"requirement `{e.metric} {bound}` is not met in the field: {word} "
-                    f"{value:.3f} [{e.low:.3f}, {e.high:.3f}] (margin {margin:+.3f}{was})"
+                    f"{value:.3f} [{e.low:.3f}, {e.high:.3f}] (margin {_signed(margin)}{was})"
                     + (f", realised {e.realised:.3f}"
                        if e.realised is not None and word == "estimated" else "")
                     + "; revisit the requirement or the model")))
     return out
+
+
+def _signed(x: float) -> str:
+    """``+0.215`` / ``−0.278``: a signed figure with a true minus, as mlscope prints them."""
+    return f"{x:+.3f}".replace("-", "−")
 
 
 def _summary(m: str, metric: str, tally: list[int], failed: bool, level: float) -> BackTest:
