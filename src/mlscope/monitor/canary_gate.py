@@ -293,7 +293,9 @@ def decide_unpaired(cum: RolloutWindow, charter: Charter, production: str, candi
         if cum.passed:
             return PROMOTE, [f"the charter's gates pass on {per_arm} ({where}, unpaired): "
                              f"{candidate} meets every gate against {production}"
-                             + (" and every requirement" if cum.requirements else "")] + [
+                             + ("" if not cum.requirements else " and every requirement"
+                                if len(cum.requirements) == len(charter.requirements) else
+                                " and every requirement the monitor computes")] + [
                 f"requirement `{r.metric} {r.bound}` is met on its bound: {r.certified:.4g} "
                 f"(point {r.value:.4g}; {r.how})" for r in on_bound
                 if r.certified is not None and r.value is not None]
