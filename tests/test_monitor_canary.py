@@ -288,7 +288,7 @@ def _gate_decision(ch: object, rng: np.random.Generator, cand_noise: float,
                         score_col("new"): np.where(arm == "new", w["p_new"], np.nan),
                         "region": w["region"]})
     auc = _metric("roc_auc")
-    gates, failures, note, passed = realised_unpaired(
+    gates, failures, note, passed, requirements = realised_unpaired(
         ch, lab, "model", "new", {"roc_auc": (auc, auc)}, [],  # type: ignore[arg-type]
         rng=rng, resamples=100, level=0.95)
     assert passed is not None, note
@@ -297,7 +297,8 @@ def _gate_decision(ch: object, rng: np.random.Generator, cand_noise: float,
                             rng=rng, resamples=50, level=0.95)
     cum = RolloutWindow(-1, figs, n, passed, gates, failures,
                         labelled_production=int((arm == "model").sum()),
-                        labelled_candidate=int((arm == "new").sum()))
+                        labelled_candidate=int((arm == "new").sum()),
+                        requirements=requirements)
     return decide_unpaired(cum, ch, "model", "new", False, None, "",  # type: ignore[arg-type]
                            "canary")[0]
 

@@ -58,7 +58,8 @@ def test_regression_alerts_on_a_planted_shift_and_a_planted_error_increase(
     (req,) = [c for c in res.windows[8].alerts if c.kind == "requirement"]
     assert "requirement `mae <= 1` is not met in the field: realised" in req.reason
     assert "on the reference, a move of −" in req.reason  # worse: a true minus sign
-    assert "(margin −" in req.reason and "-" not in req.reason.split("realised")[1]
+    assert "(margin −" in req.reason
+    assert "-" not in req.reason.split("realised")[1]
     assert "revisit the requirement" in req.reason
     # Realised values with intervals and the reference's value; no label-free estimate.
     p = res.windows[0].performance[0]

@@ -29,16 +29,44 @@ import numpy as np
 import numpy.typing as npt
 
 from mlscope.charter.guarantees import EXACT_RATES
-from mlscope.charter.schema import Bound
+from mlscope.charter.schema import Bound, Charter
 from mlscope.metrics.binomial import cp_lower, cp_upper, trials_needed
 from mlscope.result import MetricValue, RequirementCheck
 
-__all__ = ["decide_on_bound"]
+__all__ = ["decide_on_bound", "decides_on_bound", "requirement_check"]
 
 FloatArray = npt.NDArray[np.float64]
 
 _TRIALS = {"accuracy": "rows", "positive_rate": "rows", "recall": "positives",
            "specificity": "negatives", "precision": "predicted positives"}
+
+
+def decides_on_bound(charter: Charter, bound: Bound) -> bool:
+    """Whether the charter decides requirement ``bound`` on its (1 − δ) bound: its own
+    ``decide_on``, else ``guarantees.decide_on``, else the point."""
+    g = charter.guarantees
+    return (bound.decide_on or (g.decide_on if g is not None else "point")) == "bound"
+
+
+def requirement_check(charter: Charter, mid: str, bound: Bound, mv: MetricValue, *,
+                      trials: float | None, replicates: FloatArray | None
+                      ) -> RequirementCheck:
+    """Requirement ``mid`` (``bound``) on ``mv`` (one model's overall value on one split):
+    on the point estimate, or on its (1 − δ) bound when the charter decides on it
+    (:func:`decide_on_bound`, with ``trials`` for the exact bound of a rate and
+    ``replicates`` for the bootstrap bound). ``mlscope check`` and the canary / blue-green
+    gate both decide through here, so the two cannot disagree on the same rows."""
+    met = mv.value is not None and bound.holds(mv.value)
+    rc = RequirementCheck(
+        metric=mid, bound=str(bound), split=mv.split, model=mv.model, value=mv.value,
+        lower=mv.lower, upper=mv.upper, met=bool(met),
+        margin=bound.margin(mv.value) if mv.value is not None else None)
+    if not decides_on_bound(charter, bound):
+        return rc
+    g = charter.guarantees
+    name = next((m.metric for m in charter.metrics if m.id == mid), None)
+    return decide_on_bound(rc, bound, mv, name=name, trials=trials, replicates=replicates,
+                           delta=g.delta if g is not None else 0.05)
 
 
 def decide_on_bound(check: RequirementCheck, bound: Bound, mv: MetricValue, *,

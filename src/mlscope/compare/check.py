@@ -197,9 +197,15 @@ def verdict(*, candidate: str, blessed: str | None, blessed_source: str, split: 
     for r in requirements:
         if not r.met:
             val = "undefined" if r.value is None else f"{r.value:.4g}"
+            if r.decided_on == "bound":
+                # The margin is the bound's: say so, or "has 0.92 (short by 0.01)" reads as
+                # a contradiction for a point that clears a `>= 0.9` requirement.
+                cert = "no bound" if r.certified is None else f"{r.certified:.4g}"
+                val = f"{cert} on its bound (point {val}; {r.how})"
+            short = r.margin is not None and (r.decided_on != "bound" or r.certified is not None)
             failures.append(f"requirement {r.label} {r.bound} on {r.split}: {r.model} has "
-                            f"{val}" + (f" (short by {-r.margin:.4g})" if r.margin is not None
-                                        else ""))
+                            f"{val}" + (f" (short by {-r.margin:.4g})" if short
+                                        and r.margin is not None else ""))
     ok = not failures
     return CheckResult(candidate=candidate, blessed=blessed, blessed_source=blessed_source,
                        split=split, passed=ok, gates=gates, requirements=requirements,

@@ -55,26 +55,15 @@ def requirement_checks(ch: Charter, t: EvalTable,
     """Each requirement on ``model`` on ``split``: on the point estimate, or on its
     (1 − δ) bound with ``decide_on: bound`` (:mod:`mlscope.compare.certify`; ``trials``
     and ``reps`` give the exact and the bootstrap bounds)."""
-    from mlscope.compare.certify import decide_on_bound
+    from mlscope.compare.certify import requirement_check
 
     mi = t.models.index(model)
-    g = ch.guarantees
-    names = {m.id: m.metric for m in ch.metrics}
     out = []
     for mid, bound in ch.requirements.items():
         key = (split, mi, OVERALL, mid)
-        mv = index[key]
-        met_ = mv.value is not None and bound.holds(mv.value)
-        rc = RequirementCheck(
-            metric=mid, bound=str(bound), split=split, model=model, value=mv.value,
-            lower=mv.lower, upper=mv.upper, met=bool(met_),
-            margin=bound.margin(mv.value) if mv.value is not None else None,
-        )
-        if (bound.decide_on or (g.decide_on if g is not None else "point")) == "bound":
-            rc = decide_on_bound(rc, bound, mv, name=names.get(mid),
-                                 trials=(trials or {}).get(key), replicates=(reps or {}).get(key),
-                                 delta=g.delta if g is not None else 0.05)
-        out.append(rc)
+        out.append(requirement_check(ch, mid, bound, index[key],
+                                     trials=(trials or {}).get(key),
+                                     replicates=(reps or {}).get(key)))
     out += _slice_checks(ch, t, index, model, split)
     return out
 

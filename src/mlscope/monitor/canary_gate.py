@@ -25,10 +25,12 @@ from functools import cache
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from mlscope.charter.schema import Charter
+from mlscope.charter.schema import Bound, Charter
 from mlscope.monitor.checks import ARM, LABEL, score_col
+from mlscope.monitor.performance import EstimatedMetric
 from mlscope.monitor.rollout_gate import (
     HOLD,
     MIN_LABELLED,
@@ -47,10 +49,11 @@ from mlscope.monitor.unpaired import (
     rows_needed,
     unpaired_figures,
 )
-from mlscope.result import OVERALL, Difference, MetricInfo, MetricValue
+from mlscope.result import OVERALL, Difference, MetricInfo, MetricValue, RequirementCheck
 
-__all__ = ["traffic_check", "unpaired_gate"]
+__all__ = ["requirement_on_arm", "requirement_reason", "traffic_check", "unpaired_gate"]
 
+FloatArray = npt.NDArray[np.float64]
 CONFOUNDED = ("blue-green compares the period before the switch with the period after it: "
               "time is confounded with the model, so any drift at the switch is "
               "attributed to the model")
@@ -85,10 +88,12 @@ def _slices(charter: Charter, lab: pd.DataFrame, slices: list[str]
 def realised_unpaired(charter: Charter, lab: pd.DataFrame, prod: str, cand: str,
                       pairs: dict[str, tuple[Any, Any]], slices: list[str], *,
                       rng: np.random.Generator, resamples: int, level: float
-                      ) -> tuple[list[Gate], list[str], str, bool | None]:
+                      ) -> tuple[list[Gate], list[str], str, bool | None,
+                                 list[RequirementCheck]]:
     """The charter's gates and requirements on labelled rows of both arms (``lab``:
     ``ARM``, ``LABEL``, the two score columns, the slices). Returns the gates, the
-    failures, a note and whether the check passed (None: too few labels to check)."""
+    failures, a note, whether the check passed (None: too few labels to check) and the
+    requirements on the candidate's arm."""
     from mlscope.compare.check import gate_checks
 
     st = charter.data.score_type
@@ -100,7 +105,7 @@ def realised_unpaired(charter: Charter, lab: pd.DataFrame, prod: str, cand: str,
             return [], [], (f"{ym.size} labelled row(s) served by {m}"
                             + (" of one class" if ym.size >= MIN_LABELLED else "")
                             + f": the realised gate needs at least {MIN_LABELLED} of both "
-                            "classes in each arm"), None
+                            "classes in each arm"), None, []
     groups = _slices(charter, lab, slices)
     infos = {mid: _info(charter, mid) for mid in [*charter.gates, *charter.requirements]}
 
@@ -147,19 +152,67 @@ def realised_unpaired(charter: Charter, lab: pd.DataFrame, prod: str, cand: str,
                           g.blessed_value, g.difference, g.lower, g.upper, g.oriented_lower,
                           ou, g.p_value, g.adjusted_p, bool(g.passed), g.reason))
     failures = [g.reason for g in gates if not g.passed and g.reason]
-    met = True
-    # The charter's requirements on the candidate's own arm (the point estimate, as
-    # `mlscope check` decides by default): a miss fails the check, as in the shadow gate.
+    c = arm == cand
+    yc, sc = y[c], lab[score_col(cand)].to_numpy(np.float64)[c]
+    requirements = []
+    # The charter's requirements on the candidate's own arm, decided as `mlscope check`
+    # decides them (on the point, or on the (1 − δ) bound with `decide_on: bound`): a miss
+    # fails the check, as in the shadow gate.
     for mid, bound in charter.requirements.items():
-        d = diff(OVERALL, mid)
-        if d is None or d.candidate is None:
-            continue
-        if not bound.holds(d.candidate):
-            failures.append(f"requirement `{mid} {bound}` is not met by {cand} on its "
-                            f"{int((arm == cand).sum()):,} labelled canary rows: "
-                            f"{d.candidate:.4g} (margin {bound.margin(d.candidate):+.4g})")
-            met = False
-    return gates, failures, "", met and all(g.passed for g in gates)
+        if mid not in pairs:
+            continue  # not a metric the monitor computes (a custom or a cost metric)
+        # Undefined on the arm's rows: not met, as `mlscope check` never passes a
+        # requirement it cannot show to hold.
+        rc = requirement_on_arm(charter, mid, bound, pairs[mid][0], diff(OVERALL, mid), yc,
+                                sc, cand)
+        requirements.append(rc)
+        if not rc.met:
+            failures.append(requirement_reason(rc, bound, int(c.sum())))
+    met = all(r.met for r in requirements)
+    return gates, failures, "", met and all(g.passed for g in gates), requirements
+
+
+def requirement_on_arm(charter: Charter, mid: str, bound: Bound, em: EstimatedMetric,
+                       d: ArmDifference | None, yc: FloatArray, sc: FloatArray, cand: str
+                       ) -> RequirementCheck:
+    """Requirement ``mid`` on the candidate's labelled rows (``yc``, ``sc``), decided by
+    ``mlscope check``'s own rule (:func:`mlscope.compare.certify.requirement_check`): on
+    the point, or with ``decide_on: bound`` on the exact Clopper–Pearson bound of a rate
+    (its trials counted as ``mlscope check`` counts them,
+    :func:`mlscope.engine.bounded.effective_trials`) or the bootstrap percentile bound of
+    the arm's own replicates."""
+    from mlscope.compare.certify import decides_on_bound, requirement_check
+    from mlscope.engine.bounded import effective_trials
+
+    mv = MetricValue("rollout", cand, OVERALL, mid, None if d is None else d.candidate,
+                     n_rows=int(yc.size))
+    trials = None
+    if mv.value is not None and decides_on_bound(charter, bound):
+        trials = effective_trials(metric_name(charter, mid),
+                                  labelled_stats(yc, sc, charter.data.score_type),
+                                  em.threshold)
+    return requirement_check(charter, mid, bound, mv, trials=trials,
+                             replicates=None if d is None else d.candidate_replicates)
+
+
+def _signed(x: float | None) -> str:
+    """``+0.0136`` / ``−0.0136``: a signed figure with a true minus, as mlscope prints them."""
+    return "–" if x is None else f"{x:+.4g}".replace("-", "−")
+
+
+def requirement_reason(rc: RequirementCheck, bound: Bound, rows: int) -> str:
+    """Why requirement ``rc`` (not met) fails the canary / blue-green check."""
+    head = f"requirement `{rc.metric} {bound}` is not met by {rc.model}"
+    rows_ = f"on its {rows:,} labelled rows"
+    point = "undefined" if rc.value is None else f"{rc.value:.4g}"
+    if rc.decided_on != "bound":
+        return f"{head} {rows_}: {point}" + (f" (margin {_signed(rc.margin)})"
+                                             if rc.margin is not None else "")
+    if rc.certified is None:
+        return f"{head} on its bound, {rows_}: no bound ({rc.how}; point {point})"
+    return (f"{head} on its bound, {rows_}: bound {rc.certified:.4g} (point {point}, "
+            f"margin {_signed(rc.margin)}; {rc.how})"
+            + (f"; {rc.more_data}" if rc.more_data else ""))
 
 
 def traffic_check(ref_rows: pd.DataFrame, new_rows: pd.DataFrame, features: list[str],
@@ -240,10 +293,17 @@ def decide_unpaired(cum: RolloutWindow, charter: Charter, production: str, candi
                                        cum.labelled_candidate) < needed
     need_text = (f"not enough {where} traffic to decide: need ~{needed:,} labelled rows per "
                  f"arm, have {per_arm} ({how})") if needed is not None else ""
+    on_bound = [r for r in cum.requirements if r.decided_on == "bound"]
     if cum.passed is not None:
         if cum.passed:
             return PROMOTE, [f"the charter's gates pass on {per_arm} ({where}, unpaired): "
-                             f"{candidate} meets every gate against {production}"]
+                             f"{candidate} meets every gate against {production}"
+                             + ("" if not cum.requirements else " and every requirement"
+                                if len(cum.requirements) == len(charter.requirements) else
+                                " and every requirement the monitor computes")] + [
+                f"requirement `{r.metric} {r.bound}` is met on its bound: {r.certified:.4g} "
+                f"(point {r.value:.4g}; {r.how})" for r in on_bound
+                if r.certified is not None and r.value is not None]
         reasons.extend(cum.failures)
         if cum.worse_gates():
             reasons.insert(0, f"{candidate} is worse than {production} on {where} traffic "
@@ -251,9 +311,18 @@ def decide_unpaired(cum: RolloutWindow, charter: Charter, production: str, candi
                               "regressed significantly)")
             return ROLL_BACK, reasons
         gate_short = short and any(not g.passed for g in cum.gates)
+        # Met on the point, not on the bound: undecided (its interval straddles the
+        # requirement), so more traffic may still certify it.
+        undecided = [r for r in on_bound if not r.met and r.value is not None
+                     and charter.requirements[r.metric].holds(r.value)]
         reasons.insert(0, need_text if gate_short else
                        f"not enough evidence yet on {per_arm} to pass the gates"
                        if any(not g.passed for g in cum.gates) else
+                       f"the gates pass on {per_arm}; not enough evidence yet that "
+                       f"{candidate} meets " + ", ".join(
+                           f"`{r.metric} {r.bound}`" for r in undecided)
+                       + " on its bound (its point does; more labelled rows may certify it)"
+                       if undecided else
                        f"the gates pass on {per_arm}, a requirement does not")
         return HOLD, reasons
     if cum.note:
@@ -305,7 +374,8 @@ def unpaired_gate(charter: Charter, setup: Any, frame: pd.DataFrame, spans: list
         out.labelled = len(lab)
         out.labelled_production = int((lab[ARM] == prod).sum())
         out.labelled_candidate = int((lab[ARM] == cand).sum())
-        out.gates, out.failures, out.note, out.passed = realised_unpaired(
+        (out.gates, out.failures, out.note, out.passed,
+         out.requirements) = realised_unpaired(
             charter, lab, prod, cand, pairs, setup.slices, rng=rng, resamples=resamples,
             level=level)
         return out

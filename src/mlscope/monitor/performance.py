@@ -46,10 +46,15 @@ DISAGREEMENT_LEVEL = 0.99
 
 @dataclass(frozen=True)
 class EstimatedMetric:
-    """A metric the monitor estimates: its id and a call on (batched) binary statistics."""
+    """A metric the monitor estimates: its id and a call on (batched) binary statistics.
+
+    ``threshold`` is its operating threshold when it has one (accuracy, precision, …): the
+    number of trials behind its exact bound (precision's predicted positives) counts at
+    it."""
 
     id: str
     call: MetricCall
+    threshold: float | None = None
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import pandas as pd
 
 from mlscope.charter.schema import Charter
 from mlscope.errors import InputError
-from mlscope.result import OVERALL
+from mlscope.result import OVERALL, RequirementCheck
 
 __all__ = ["HOLD", "PROMOTE", "ROLL_BACK", "Gate", "Rollout", "RolloutWindow", "decide",
            "gates_of", "realised_check", "shadow_gate"]
@@ -79,6 +79,9 @@ class RolloutWindow:
     # Canary and blue-green: the labelled rows each arm served.
     labelled_production: int = 0
     labelled_candidate: int = 0
+    # The charter's requirements on the candidate (`mlscope check`'s RequirementCheck: on
+    # the point, or on the bound with `decide_on: bound`).
+    requirements: list[RequirementCheck] = field(default_factory=list)
 
     def worse_gates(self) -> list[Gate]:
         """The gates that show the candidate worse: a slice that regressed significantly,
@@ -139,7 +142,11 @@ def realised_check(charter: Charter, rows: pd.DataFrame, production: str, candid
         "long": None, "errors": {}})
     ch = charter.model_copy(update={
         "data": data, "baselines": {}, "blessed": production, "monitor": None,
-        "human_in_the_loop": None, "guarantees": None, "profile": None,
+        "human_in_the_loop": None, "profile": None,
+        # Requirements are decided as the charter says (`decide_on`, `delta`); the
+        # risk-controlled thresholds need calibration rows the shadow log does not have.
+        "guarantees": (None if charter.guarantees is None else
+                       charter.guarantees.model_copy(update={"thresholds": {}})),
         "splits": charter.splits.model_copy(update={"selection": "shadow", "report": None,
                                                     "train": None, "train_dev": None})})
     with tempfile.TemporaryDirectory(prefix="mlscope-shadow-") as tmp:
@@ -252,6 +259,7 @@ def shadow_gate(charter: Charter, setup: Any, frame: pd.DataFrame, spans: list[A
             out.passed = bool(res.check.passed)
             out.gates = gates_of(res)
             out.failures = list(res.check.failures)
+            out.requirements = list(res.check.requirements)
         return out
 
     windows = [one(i, frame.iloc[s.rows].reset_index(drop=True))

@@ -362,7 +362,10 @@ def estimated_metrics(charter: Charter, ref: pd.DataFrame, m: str, threshold: fl
     score_type = charter.data.score_type
 
     def add(mid: str, name: str, params: dict[str, Any]) -> None:
-        out.append(EstimatedMetric(mid, partial(get_metric(name).fn, **params)))
+        thr = params.get("threshold")
+        out.append(EstimatedMetric(mid, partial(get_metric(name).fn, **params),
+                                   float(thr) if isinstance(thr, int | float)
+                                   and not isinstance(thr, bool) else None))
         seen.add(mid)
 
     for e in charter.metrics:

@@ -117,6 +117,9 @@ class ArmDifference:
     se: float | None
     test: str
     replicates: FloatArray | None = None
+    # The candidate arm's own bootstrap replicates: a requirement decided on its bound
+    # (`decide_on: bound`) takes its bootstrap bound from them.
+    candidate_replicates: FloatArray | None = None
 
 
 def _auc(y: FloatArray, s: FloatArray, z: float) -> tuple[float, float, tuple[float, float]]:
@@ -137,7 +140,10 @@ def arm_difference(name: str, em_c: EstimatedMetric, em_p: EstimatedMetric,
     of the candidate's arm (``yc``, ``sc``) and production's (``yp``, ``sp``)."""
     vc, vp = _value(em_c, yc, sc, score_type), _value(em_p, yp, sp, score_type)
     if vc is None or vp is None:
-        return ArmDifference(vc, vp, None, None, None, None, None, "undefined")
+        # The candidate's own value (and its replicates) still decide its requirements.
+        return ArmDifference(vc, vp, None, None, None, None, None, "undefined",
+                             candidate_replicates=None if vc is None else
+                             _boot(em_c, yc, sc, score_type, rng, resamples))
     rc = _boot(em_c, yc, sc, score_type, rng, resamples)
     rp = _boot(em_p, yp, sp, score_type, rng, resamples)
     reps = rc - rp
@@ -152,18 +158,20 @@ def arm_difference(name: str, em_c: EstimatedMetric, em_p: EstimatedMetric,
         se = math.sqrt(var_c + var_p)
         p = 2 * (1 - NormalDist().cdf(abs(d) / se)) if se > 0 else None
         # "delong": the slice gates take this standard error (DeLong's, of independent arms).
-        return ArmDifference(vc, vp, d, max(lo, -1.0), min(hi, 1.0), p, se, "delong", reps)
+        return ArmDifference(vc, vp, d, max(lo, -1.0), min(hi, 1.0), p, se, "delong", reps,
+                             rc)
     if name in _SHARES:
         kc, kp = round(vc * sc.size), round(vp * sp.size)
         iv = newcombe(kc, int(sc.size), kp, int(sp.size), level)
         se = math.sqrt(vc * (1 - vc) / sc.size + vp * (1 - vp) / sp.size)
-        return ArmDifference(vc, vp, d, iv.low, iv.high, iv.p, se or None, "newcombe", reps)
+        return ArmDifference(vc, vp, d, iv.low, iv.high, iv.p, se or None, "newcombe", reps,
+                             rc)
     if fin.size < 10:
-        return ArmDifference(vc, vp, d, None, None, None, None, "bootstrap", reps)
+        return ArmDifference(vc, vp, d, None, None, None, None, "bootstrap", reps, rc)
     lo, hi = np.quantile(fin, [(1 - level) / 2, (1 + level) / 2])
     se = float(np.std(fin, ddof=1))
     p = 2 * (1 - NormalDist().cdf(abs(d) / se)) if se > 0 else None
-    return ArmDifference(vc, vp, d, float(lo), float(hi), p, se, "bootstrap", reps)
+    return ArmDifference(vc, vp, d, float(lo), float(hi), p, se, "bootstrap", reps, rc)
 
 
 def rows_needed(var_c: float, var_p: float, distance: float, level: float,
