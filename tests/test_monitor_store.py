@@ -127,6 +127,7 @@ def test_a_revision_2_store_upgrades_in_place(monitored: dict[str, Any],
         assert MONITORS_TABLE not in sa.inspect(conn).get_table_names()  # the old schema
         rec = store_mod.run_record(result, command="mlscope run", charter_text=None,
                                    note=None)
+        del rec["requirements"]  # revision 0004's column
         runs = sa.Table(RUNS_TABLE, sa.MetaData(), autoload_with=conn)
         run_id = conn.execute(sa.insert(runs).values(**rec, changes="[]")
                               ).inserted_primary_key[0]
@@ -144,7 +145,6 @@ def test_a_revision_2_store_upgrades_in_place(monitored: dict[str, Any],
     with sqlite3.connect(path) as con:
         assert con.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchall() == [
             (HEAD_REVISION,)]
-    assert HEAD_REVISION == "0003"
 
 
 def test_what_the_store_refuses_and_cannot_read(monitored: dict[str, Any],

@@ -115,7 +115,7 @@ def test_default_location_wal_and_round_trip(
         selection_metric="roc_auc", selection_split="validation",
         charter_hash=hashlib.sha256(canonical.encode()).hexdigest(),
         data_fingerprint=s.data_fingerprint, mlscope_version=mlscope.__version__, seed=7,
-        note="first", changes=[])
+        note="first", changes=[], requirements=1)  # the charter's one requirement
     assert s.created_at.endswith("+00:00")
     fp = s.data_fingerprint
     assert fp["sources"] == res.data["sources"]
@@ -299,7 +299,7 @@ def _schema(url: str, schema: str | None = None) -> dict[str, Any]:
 
 
 def test_revisions_and_schema_module_agree(store_url: str, tmp_path: Path) -> None:
-    assert migrate.known_revisions() == ["0001", "0002", "0003"]
+    assert migrate.known_revisions() == ["0001", "0002", "0003", "0004"]
     assert migrate.alembic_head() == HEAD_REVISION
     Store.open(store_url).close()
     # The tables as schema.py declares them, beside the migrated ones: in another SQLite
@@ -329,6 +329,7 @@ def test_upgrade_from_revision_1_keeps_the_runs(
         for res, _ in evaluations:
             rec = store_mod.run_record(res, command="mlscope run", charter_text=None,
                                         note="old")
+            del rec["requirements"]  # revision 0004's column
             run_id = conn.execute(sa.insert(old_runs).values(**rec)).inserted_primary_key[0]
             store_mod.insert_values(conn, run_id, store_mod.value_rows(res))
         assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() \
@@ -344,6 +345,7 @@ def test_upgrade_from_revision_1_keeps_the_runs(
             ["charter edited", "models removed: fair", "data changed", "seed changed"],
         ]
         assert store.result(2).to_dict() == evaluations[1][0].to_dict()
+        assert [r.requirements for r in runs] == [1, 1, 1]  # read from the results
         assert len(store.history(PROJECT, "roc_auc", split="test")) == sum(
             len(r.models) for r, _ in evaluations)
         new_id = store.save(evaluations[2][0], command="mlscope run")

@@ -68,7 +68,8 @@ def _expected_summary(res: EvaluationResult, run_id: int, note: str) -> RunSumma
         metrics=[m.id for m in res.metrics], selection_metric=rec["selection_metric"],
         selection_split=res.splits["selection"], charter_hash=rec["charter_hash"],
         data_fingerprint=json.loads(rec["data_fingerprint"]),
-        mlscope_version=res.mlscope_version, seed=res.seed, note=note, changes=[])
+        mlscope_version=res.mlscope_version, seed=res.seed, note=note, changes=[],
+        requirements=len(res.requirements))
 
 
 # -- round trip --------------------------------------------------------------------------
@@ -81,6 +82,7 @@ def test_every_field_round_trips(store_url: str, unicode_result: EvaluationResul
     with Store.open(store_url) as store:
         run_id = store.save(res, command="mlscope run", charter_text=charter_text, note=note)
         assert store.run(run_id) == _expected_summary(res, run_id, note)
+        assert len(res.requirements) == 3  # the count kept is not a vacuous 0
         back = store.result(run_id)
         assert back.to_dict() == res.to_dict()
         assert store.charter_text(run_id) == charter_text

@@ -20,7 +20,8 @@ from mlscope.store.schema import RUNS_TABLE, VALUES_TABLE, VERSION_TABLE
 from tests.conftest import base_charter, binary_frame
 
 
-def _evaluate(folder: Path, models: dict[str, str], seed: int) -> EvaluationResult:
+def _evaluate(folder: Path, models: dict[str, str], seed: int, *,
+              requirements: bool = True) -> EvaluationResult:
     folder.mkdir(parents=True, exist_ok=True)
     binary_frame(n=400, seed=seed).to_parquet(folder / "eval.parquet", index=False)
     charter = base_charter(
@@ -30,6 +31,8 @@ def _evaluate(folder: Path, models: dict[str, str], seed: int) -> EvaluationResu
         slices={"columns": ["region"], "min_size": 10},
         baselines={"prior": {"kind": "prior"}},
         intervals={"resamples": 20})
+    if not requirements:  # as `mlscope init` writes it
+        del charter["requirements"]
     (folder / "mlscope.yaml").write_text(yaml.safe_dump(charter), encoding="utf-8")
     return mlscope.evaluate(folder / "mlscope.yaml")
 
@@ -78,6 +81,32 @@ def test_quick_save_writes_what_store_save_writes(tmp_path: Path,
         assert [r.id for r in db.runs()] == [2, 1]
         assert db.runs()[0].changes == Store.open(slow).runs()[0].changes != []
         assert db.result(1).to_dict() == results[0].to_dict()
+
+
+def test_quick_save_keeps_the_requirement_count_as_store_save(
+        tmp_path: Path, results: list[EvaluationResult]) -> None:
+    # A charter without requirements: "requirements met" is vacuous, and the row says so
+    # with a count of 0 on both paths (the dashboard's run lists read it).
+    bare = _evaluate(tmp_path / "bare", {"good": "p_good", "fair": "p_fair"}, 9,
+                     requirements=False)
+    assert (bare.status, bare.requirements) == ("requirements_met", [])
+    runs = [results[0], bare, results[1]]
+    slow, quick = tmp_path / "slow" / "s.sqlite", tmp_path / "quick" / "s.sqlite"
+    _empty_store(slow)
+    _empty_store(quick)
+    for res in runs:
+        with Store.open(slow) as db:
+            db.save(res, command="mlscope run")
+        assert save_run(res, location=quick, project_dir=None, command="mlscope run")
+    assert _rows(slow) == _rows(quick)
+    with closing(sqlite3.connect(quick)) as con:
+        assert con.execute(f"SELECT requirements, typeof(requirements) FROM {RUNS_TABLE} "
+                           "ORDER BY id").fetchall() == [
+            (len(runs[0].requirements), "integer"), (0, "integer"),
+            (len(runs[2].requirements), "integer")]
+    assert len(runs[0].requirements) >= 1
+    with Store.open(quick) as db:
+        assert [r.no_requirements for r in db.runs()[::-1]] == [False, True, False]
 
 
 def test_quick_url_is_the_stores(tmp_path: Path, results: list[EvaluationResult]) -> None:

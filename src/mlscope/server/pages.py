@@ -157,6 +157,11 @@ def run_row(summary: RunSummary, colors: dict[str, str],
     (``charter_diff``: the keys an edited charter changed, old → new)."""
     status = str(summary.status)
     text, css = STATUS_TEXT.get(status, status), STATUS_CSS.get(status, "warn")
+    if summary.no_requirements:
+        # "Requirements met" of a charter that sets none is vacuous: a neutral chip, as the
+        # report and the run page's status box say it (a run stored without the count, an
+        # unreadable pre-0004 result, keeps its plain status).
+        text, css = "No requirements", "none"
     if is_check_command(str(summary.command)):
         # A check run's outcome is its verdict, whose exit code the store records (the
         # requirements of the selected model may be met while the check fails).

@@ -40,7 +40,7 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 
 # The newest migration this code knows; a test checks it equals Alembic's head. Kept here
 # as a constant so that opening an up-to-date store never has to import Alembic.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 RUNS_TABLE = "mlscope_runs"
 VALUES_TABLE = "mlscope_run_values"

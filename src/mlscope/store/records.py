@@ -32,6 +32,10 @@ class RunSummary:
     most (weighted) or breaks Pareto ties with; None for a formula. ``changes`` says what
     differs from the project's previous run: ``charter edited``, ``new models: x, y``,
     ``models removed: z``, ``data changed``, ``seed changed`` (empty for the first run).
+    ``requirements`` is how many requirements were checked for the selected model: 0 when
+    the charter sets none (a ``requirements_met`` status is then vacuous; see
+    :attr:`no_requirements`), None for a run stored before it was kept whose result could
+    not be read.
     """
 
     id: int
@@ -54,6 +58,13 @@ class RunSummary:
     seed: int
     note: str | None
     changes: list[str] = field(default_factory=list)
+    requirements: int | None = None
+
+    @property
+    def no_requirements(self) -> bool:
+        """Whether the status says "requirements met" of a charter that sets none (as
+        :func:`mlscope.report.panels_decision.no_requirements` says of a result)."""
+        return self.requirements == 0 and self.status == "requirements_met"
 
 
 @dataclass
@@ -96,6 +107,7 @@ def summary_of(row: Row[Any]) -> RunSummary:
         seed=int(row.seed),
         note=row.note,
         changes=json.loads(row.changes) if row.changes else [],
+        requirements=None if row.requirements is None else int(row.requirements),
     )
 
 
@@ -176,6 +188,7 @@ def run_record(
         "result_schema": result.schema,
         "seed": int(result.seed),
         "note": note,
+        "requirements": len(result.requirements),
         "result": zlib.compress(payload.encode("utf-8"), 6),
     }
 

@@ -88,6 +88,9 @@ runs_table = Table(
     Column("result", LargeBinary().with_variant(mysql.LONGBLOB(), "mysql"), nullable=False),
     # Revision 0002: what changed since the project's previous run (JSON list).
     Column("changes", Text),
+    # Revision 0004: how many requirements were checked (0: the charter sets none, and
+    # "requirements met" is vacuous); NULL for an older run whose result was unreadable.
+    Column("requirements", Integer),
     Index("ix_mlscope_runs_project", "project", "id"),
 )
 
