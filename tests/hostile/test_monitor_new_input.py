@@ -236,6 +236,8 @@ BAD: list[Any] = [
                  id="digest-is-a-folder"),
     pytest.param(_digest_at(_under_a_file), "--digest: {tmp}/notes is a file, so",
                  id="digest-parent-is-a-file"),
+    pytest.param(lambda t: (*_binary(t), (t / "taken").write_text("x") and [
+        "--out", str(t / "taken")]), "--out: {tmp}/taken is a file, so", id="out-is-a-file"),
     pytest.param(lambda t: _duckdb(t, "empty", "CREATE TABLE empty AS SELECT * FROM served "
                                    "WHERE false"), "the log has no rows", id="table-no-rows"),
     pytest.param(lambda t: _duckdb(t, "servd", "SELECT 1"), "table `servd` is not in "
