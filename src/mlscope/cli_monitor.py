@@ -14,7 +14,6 @@ with the fix.
 
 from __future__ import annotations
 
-import json
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -264,33 +263,77 @@ def monitor_command(charter: Path, log: Path, out: Path | None, as_json: bool,
 
     con = console or Console(highlight=False, soft_wrap=True)
     ch = load_charter(charter)
+    folder = out if out is not None else charter.parent / "mlscope-out" / "monitor"
+    # Checked before anything is computed, recorded or written: a bad --digest found only
+    # after monitor.json was replaced would leave the outputs half-updated.
+    for target in ("monitor.json", "monitor.html", "digest.md", "digest.json"):
+        _check_target(folder / target, "--out")
+    if digest is not None:
+        _check_target(digest, "--digest")
+        _check_target(digest.with_suffix(".json"), "--digest (its .json sibling)")
     frame, info = read_log(log, table)
     started = _utc_now()
     res = monitor(ch, charter, frame, log_info=file_fingerprint(log) | info)
-    folder = out if out is not None else charter.parent / "mlscope-out" / "monitor"
     saved = ""
     if record:
         saved = _record(res, ch, charter, store, started)
-    path = res.write(folder)
-    from mlscope.report.monitor_page import write_monitor_html
-
-    page = write_monitor_html(res, folder)
-    from mlscope.monitor.digest import write_digest
-
-    # Always beside monitor.json (as `mlscope check` writes check.md); `--digest` also
-    # puts a copy where a chat or PR step picks it up.
-    written = [write_digest(res, folder / "digest.md")[0]]
-    if digest is not None:
-        written.append(write_digest(res, digest)[0])
+    path, written = _write_outputs(res, folder, digest)
     if as_json:
         # Plain print: rich would wrap long lines and break the JSON for a pipe.
-        print(json.dumps(res.to_dict(), indent=2, ensure_ascii=False))
+        print(res.to_json(), end="")
         return res.exit_code
     render_monitor(res, con)
-    con.print(f"wrote {escape(str(path))}, {escape(page.name)} and "
+    con.print(f"wrote {escape(str(path))}, monitor.html and "
               + ", ".join(escape(str(w)) for w in written) + " (+ .json)"
               + (f"; recorded in {escape(saved)}" if saved else ""))
     return res.exit_code
+
+
+def _check_target(path: Path, option: str) -> None:
+    """Refuse an output path that cannot be written, naming it and the fix: a folder where
+    a file goes, a file where a folder goes, or a folder without write permission."""
+    import os
+
+    if path.is_dir():
+        raise InputError(f"{option}: {path} is a folder; name a file to write (e.g. "
+                         f"{path / path.name if path.suffix else path / 'digest.md'})")
+    parent = next(p for p in path.parents if p.exists() or p == p.parent)
+    if not parent.is_dir():
+        raise InputError(f"{option}: {parent} is a file, so {path} cannot be written; "
+                         "name a path inside a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{option}: cannot write {path}: no write permission in {parent}; "
+                         "name a writable place (or fix the folder's permissions)")
+
+
+def _write_outputs(res: MonitorResult, folder: Path,
+                   digest: Path | None) -> tuple[Path, list[Path]]:
+    """``monitor.json``, ``monitor.html`` and the digest into ``folder``, and the digest's
+    copy at ``digest``: every file is staged (written and synced) before any is renamed,
+    so a failure leaves the previous outputs as they were, not half-updated."""
+    from mlscope.atomic import StagedFiles
+    from mlscope.monitor.digest import digest_files
+    from mlscope.report.monitor_page import monitor_html
+
+    try:
+        with StagedFiles(folder) as main, StagedFiles(
+                digest.parent if digest is not None else folder) as copy:
+            # Always beside monitor.json (as `mlscope check` writes check.md); `--digest`
+            # also puts a copy where a chat or PR step picks it up.
+            main.put("monitor.html", monitor_html(res))
+            for name, text in digest_files(res).items():
+                main.put(name, text)
+            main.put("monitor.json", res.to_json())  # last: the file readers trust first
+            if digest is not None:
+                for name, text in digest_files(res, digest.name).items():
+                    copy.put(name, text)
+            main.commit()
+            copy.commit()
+    except OSError as exc:
+        raise InputError(f"cannot write the monitor's outputs ({exc.strerror or exc}: "
+                         f"{exc.filename or folder}); nothing was replaced: check --out and "
+                         "--digest") from None
+    return folder / "monitor.json", [folder / "digest.md", *([digest] if digest else [])]
 
 
 def read_log(log: Path, table: str | None) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -315,7 +358,25 @@ def read_log(log: Path, table: str | None) -> tuple[pd.DataFrame, dict[str, str]
                          "for a Parquet or CSV log")
     if table:
         return read_table(log, table, "--log"), {"table": table}
-    return read_file(log, "--log"), {}
+    frame = read_file(log, "--log")
+    if log.suffix.lower() == ".csv":
+        _unique_header(log)
+    return frame, {}
+
+
+def _unique_header(log: Path) -> None:
+    """Refuse a CSV header that names a column twice: the reader renames the second
+    (``age_1``), and the monitor would then watch one of the two without a word."""
+    import csv
+
+    with log.open(newline="", encoding="utf-8", errors="replace") as f:
+        header = next(csv.reader(f), [])
+    seen: set[str] = set()
+    for name in (h.strip() for h in header):
+        if name in seen:
+            raise InputError(f"--log {log.name}: the header names column `{name}` twice; "
+                             "give each column of the log its own name")
+        seen.add(name)
 
 
 def _utc_now() -> str:

@@ -145,13 +145,20 @@ def write_digest(res: MonitorResult, markdown: Path) -> tuple[Path, Path]:
     from mlscope.atomic import StagedFiles
 
     js = markdown.with_suffix(".json")
-    markdown.parent.mkdir(parents=True, exist_ok=True)
     with StagedFiles(markdown.parent) as staged:
-        staged.put(markdown.name, digest_markdown(res))
-        staged.put(js.name, json.dumps(_clean(digest_json(res)), indent=2,
-                                       ensure_ascii=False) + "\n")
+        for name, text in digest_files(res, markdown.name).items():
+            staged.put(name, text)
         staged.commit()
     return markdown, js
+
+
+def digest_files(res: MonitorResult, name: str = "digest.md") -> dict[str, str]:
+    """The digest's two files by name: ``name`` (Markdown) and its ``.json`` sibling
+    (strict JSON: no NaN or infinity), for a caller that stages them with other files."""
+    js = Path(name).with_suffix(".json").name
+    return {name: digest_markdown(res),
+            js: json.dumps(_clean(digest_json(res)), indent=2, ensure_ascii=False,
+                           allow_nan=False) + "\n"}
 
 
 def _clean(x: Any) -> Any:

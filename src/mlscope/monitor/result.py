@@ -190,7 +190,11 @@ class MonitorResult:
             out["rollout"] = _clean(self.rollout.to_dict())
         return out
 
+    def to_json(self) -> str:
+        """``monitor.json``'s text. Strict JSON, as ``result.json``: :meth:`to_dict` has
+        turned NaN and infinity into null, and ``allow_nan=False`` refuses any left."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
     def write(self, folder: Path) -> Path:
         """Write ``monitor.json`` into ``folder`` (atomically); returns its path."""
-        return write_atomic(Path(folder) / "monitor.json",
-                            json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        return write_atomic(Path(folder) / "monitor.json", self.to_json())

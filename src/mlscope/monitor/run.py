@@ -139,6 +139,14 @@ def monitor_frames(charter: Charter, setup: Setup, ref: pd.DataFrame, log: pd.Da
     elif spec.window.by == "auto":
         rows = auto_rows(models_info[first]["reference_accuracy"], spec.window.half_width)
     spans = cut(times, spec.window, rows)
+    small = [i for i, s in enumerate(spans) if 0 < s.rows.size < _MIN_LABELLED]
+    if small:
+        # A window of a handful of rows passes every check for want of power, not health.
+        warnings.append(f"{len(small)} window(s) hold fewer than {_MIN_LABELLED} rows (#"
+                        + ", #".join(str(i) for i in small[:5]) + (", …" if len(small) > 5
+                                                                   else "")
+                        + "): their checks have almost no power, so `ok` there says little; "
+                        "use longer windows or wait for more traffic")
     ctx = Context(ref, setup.features, {c for c in setup.features if _numeric(ref, c)},
                   setup.slices, list(setup.models), thresholds, spec.alert, dict(spec.feedback),
                   charter.slices.min_size, setup.task, list(setup.classes)).prepare()

@@ -275,9 +275,13 @@ def check_log(log: pd.DataFrame, setup: Setup, label_positive: Any) -> pd.DataFr
                 raise InputError(f"column `{col}` (the score of `{m}`) holds values that "
                                  "are not numbers; log the model's score as a number "
                                  "(empty when it returned none)")
+            _finite(s, f"column `{col}` (the score of `{m}`)", setup.task,
+                    "log the model's score as a finite number (empty when it returned none)")
         if setup.task != "multiclass":
             out[score_col(m)] = pd.to_numeric(log[c], errors="coerce").astype(np.float64)
     if setup.task == "multiclass":
+        for m, by_class in setup.class_columns.items():
+            _check_probabilities(log, m, by_class)
         _add_probabilities(out, log, setup, setup.class_columns)
     if not spec.label:
         out[LABEL] = np.nan
@@ -290,6 +294,8 @@ def check_log(log: pd.DataFrame, setup: Setup, label_positive: Any) -> pd.DataFr
             raise InputError(f"label column `{spec.label}` (monitor.label) holds values that "
                              "are not numbers; a regression's labels are numbers, empty "
                              "where not arrived yet")
+        _finite(v, f"label column `{spec.label}` (monitor.label)", setup.task,
+                "log the label as a finite number, empty where not arrived yet")
         out[LABEL] = v.astype(np.float64)
     else:
         out[LABEL] = _labels(log[spec.label], label_positive)
@@ -298,6 +304,56 @@ def check_log(log: pd.DataFrame, setup: Setup, label_positive: Any) -> pd.DataFr
 
         canary_arms(out, log[spec.candidate.arm], setup)
     return out
+
+
+# A regression value this large overflows float64 when squared (RMSE, the error's variance):
+# the metric would silently become infinite, so such a value is refused as a logging error.
+_HUGE = 1e150
+# The tolerance of the charter's data check on the reference's rows (mlscope.data.checks).
+_PROBA_TOL = 1e-6
+
+
+def _finite(v: pd.Series, what: str, task: str, fix: str) -> None:
+    """Refuse infinite values (and, for regression, values too large to square): they would
+    turn a window's metrics into NaN or infinity without a word."""
+    x = v.to_numpy(np.float64, na_value=np.nan)
+    bad = np.isinf(x) | ((np.abs(np.nan_to_num(x)) >= _HUGE) if task == "regression" else False)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        kind = "infinite" if np.isinf(x[i]) else "too large to square in float64"
+        raise InputError(f"{what} holds `{x[i]:g}` in row {i + 1} of the log ({kind}); {fix}")
+
+
+def _check_probabilities(log: pd.DataFrame, m: str, by_class: dict[str, str]) -> None:
+    """A multiclass row holds every class's probability in [0, 1], summing to 1, or none
+    (the model returned no score): anything else is a logging error, not a score."""
+    cols = list(by_class.values())
+    probs = np.column_stack([pd.to_numeric(log[c], errors="coerce").to_numpy(
+        np.float64, na_value=np.nan) for c in cols])
+    where = f"model `{m}`'s probabilities ({', '.join(f'`{c}`' for c in cols)})"
+    missing = np.isnan(probs)
+    part = missing.any(axis=1) & ~missing.all(axis=1)
+    if part.any():
+        i = int(np.flatnonzero(part)[0])
+        gone = ", ".join(f"`{c}`" for c, miss in zip(cols, missing[i], strict=True) if miss)
+        raise InputError(f"{where}: row {i + 1} of the log has {gone} empty and the other "
+                         "classes filled; log every class's probability, or none where the "
+                         "model returned no score")
+    rows = ~missing.any(axis=1)
+    with np.errstate(invalid="ignore"):
+        out = rows[:, None] & ((probs < 0) | (probs > 1) | np.isinf(probs))
+    if out.any():
+        i, k = (int(a[0]) for a in np.nonzero(out))
+        raise InputError(f"{where}: column `{cols[k]}` holds `{probs[i, k]:g}` in row "
+                         f"{i + 1} of the log, outside [0, 1]; log probabilities (a "
+                         "softmax output), not raw scores or logits")
+    total = np.where(rows, probs.sum(axis=1), 1.0)
+    off = np.abs(total - 1.0) > _PROBA_TOL
+    if off.any():
+        i = int(np.flatnonzero(off)[0])
+        raise InputError(f"{where}: row {i + 1} of the log sums to {total[i]:.6g}, not 1 "
+                         f"({int(off.sum())} row(s) do not); log the model's normalised "
+                         "class probabilities, every class of `data.classes` in its column")
 
 
 def _labels(col: pd.Series, positive: Any) -> pd.Series:
