@@ -287,3 +287,32 @@ def test_false_promotion_and_rollback_over_1000_equal_pairs(tmp_path: Path) -> N
     # Binomial(1000, 0.025): mean 25, P(X >= 40) < 0.3%.
     assert decisions.count(PROMOTE) < 40
     assert decisions.count(ROLL_BACK) < 40
+
+
+def test_label_free_roll_back_rule_shared_by_shadow_and_canary() -> None:
+    """Before labels, a candidate is rolled back only when an absolute gate's label-free
+    difference is worse than the allowed margin over its whole interval, in the metric's
+    own direction, and the estimate is trustworthy."""
+    from types import SimpleNamespace
+
+    from mlscope.monitor.rollout_gate import label_free_worse
+
+    def est(v: float, lo: float, hi: float) -> SimpleNamespace:
+        return SimpleNamespace(value=v, low=lo, high=hi)
+
+    worse = est(-0.05, -0.08, -0.03)
+    why = label_free_worse("roc_auc", worse, 0.01, False, True, "new", "prod", False)
+    assert why is not None
+    assert "−0.05 [−0.08, −0.03], worse than the allowed −0.01" in why
+    # The interval reaches back within the margin: not yet.
+    assert label_free_worse("roc_auc", est(-0.05, -0.08, -0.005), 0.01, False, True,
+                            "new", "prod", False) is None
+    # Lower is better (a loss): the same numbers are an improvement.
+    assert label_free_worse("log_loss", worse, 0.01, False, False, "new", "prod",
+                            False) is None
+    assert label_free_worse("log_loss", est(0.05, 0.03, 0.08), 0.01, False, False,
+                            "new", "prod", False) is not None
+    # Relative gates, untrusted estimates and missing estimates never roll back here.
+    assert label_free_worse("roc_auc", worse, 0.01, True, True, "new", "prod", False) is None
+    assert label_free_worse("roc_auc", worse, 0.01, False, True, "new", "prod", True) is None
+    assert label_free_worse("roc_auc", None, 0.01, False, True, "new", "prod", False) is None

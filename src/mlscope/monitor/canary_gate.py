@@ -39,6 +39,7 @@ from mlscope.monitor.rollout_gate import (
     Gate,
     Rollout,
     RolloutWindow,
+    label_free_worse,
 )
 from mlscope.monitor.unpaired import (
     ArmDifference,
@@ -328,16 +329,11 @@ def decide_unpaired(cum: RolloutWindow, charter: Charter, production: str, candi
     if cum.note:
         reasons.append(cum.note)
     for mid, gate in charter.gates.items():
-        e = f.estimated.get(mid)
-        if e is None or e.low is None or e.high is None or e.value is None:
-            continue
-        higher = _info(charter, mid).direction == "higher"
-        o_hi = e.high if higher else -e.low
-        if not gate.relative and not untrusted and o_hi < -gate.margin:
-            reasons.insert(0, f"{mid}: the label-free estimate of {candidate} − "
-                              f"{production} is {e.value:+.4g} [{e.low:+.4g}, "
-                              f"{e.high:+.4g}], worse than the allowed {-gate.margin:+.4g} "
-                              "over its whole interval")
+        why = label_free_worse(mid, f.estimated.get(mid), gate.margin, gate.relative,
+                               _info(charter, mid).direction == "higher", candidate,
+                               production, untrusted)
+        if why:
+            reasons.insert(0, why)
             return ROLL_BACK, reasons
     if need_text:
         reasons.append(need_text)

@@ -34,7 +34,7 @@ from mlscope.errors import InputError
 from mlscope.result import OVERALL, RequirementCheck
 
 __all__ = ["HOLD", "PROMOTE", "ROLL_BACK", "Gate", "Rollout", "RolloutWindow", "decide",
-           "gates_of", "realised_check", "shadow_gate"]
+           "gates_of", "label_free_worse", "realised_check", "shadow_gate"]
 
 PROMOTE, HOLD, ROLL_BACK = "PROMOTE", "HOLD", "ROLL BACK"
 # Fewer labelled rows than this: no realised check (the paired tests need both classes).
@@ -172,6 +172,27 @@ def gates_of(res: Any) -> list[Gate]:
     return out
 
 
+def label_free_worse(mid: str, e: Any, margin: float, relative: bool, higher: bool,
+                     candidate: str, production: str, untrusted: bool) -> str | None:
+    """Why to roll back before any label, or None: gate ``mid``'s label-free estimate of
+    the difference ``e`` (candidate − production, with ``value``, ``low``, ``high``) is
+    worse than the allowed ``margin`` over its whole interval. Only absolute gates, and
+    never while the estimate is not trustworthy. One rule for the shadow, canary and
+    blue-green gates, so they cannot drift apart."""
+    if untrusted or relative or e is None or e.value is None or e.low is None \
+            or e.high is None:
+        return None
+    if (e.high if higher else -e.low) >= -margin:
+        return None
+
+    def f(x: float) -> str:
+        return f"{x:+.4g}".replace("-", "−")
+
+    return (f"{mid}: the label-free estimate of {candidate} − {production} is {f(e.value)} "
+            f"[{f(e.low)}, {f(e.high)}], worse than the allowed {f(-margin)} over its whole "
+            "interval")
+
+
 def decide(cum: RolloutWindow, charter: Charter, production: str, candidate: str,
            untrusted: bool) -> tuple[str, list[str]]:
     """PROMOTE / HOLD / ROLL BACK on the whole log, with the reasons."""
@@ -196,20 +217,17 @@ def decide(cum: RolloutWindow, charter: Charter, production: str, candidate: str
     if cum.note:
         reasons.append(cum.note)
     for mid, gate in charter.gates.items():
-        e = f.estimated.get(mid)
-        if e is None or e.low is None or e.high is None:
-            continue
+        if f.estimated.get(mid) is None:
+            continue  # no label-free estimate of this gate's metric
         from mlscope.metrics.registry import get_metric
 
         entry = next((m for m in charter.metrics if m.id == mid), None)
         higher = entry is None or entry.metric is None or \
             get_metric(entry.metric).direction == "higher"
-        o_hi = e.high if higher else -e.low
-        if not gate.relative and not untrusted and o_hi < -gate.margin:
-            reasons.insert(0, f"{mid}: the label-free estimate of {candidate} − "
-                              f"{production} is {e.value:+.4g} [{e.low:+.4g}, {e.high:+.4g}]"
-                              f", worse than the allowed {-gate.margin:+.4g} over its whole "
-                              "interval")
+        why = label_free_worse(mid, f.estimated.get(mid), gate.margin, gate.relative, higher,
+                               candidate, production, untrusted)
+        if why:
+            reasons.insert(0, why)
             return ROLL_BACK, reasons
     reasons.append("promotion needs the realised gate (labels); label-free figures: "
                    f"agreement {_pct(f.agreement.value)}, positive rate "
