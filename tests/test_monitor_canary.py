@@ -111,6 +111,34 @@ def test_too_little_canary_traffic_holds_and_says_how_many_rows(tmp_path: Path) 
     assert need > 1000
     assert any(f"need ~{need:,} labelled rows per arm" in r for r in ro.reasons), ro.reasons
     assert res.exit_code == 1
+    assert f"need ~{need:,} per arm to decide" in _terminal(ro)
+
+
+def _terminal(ro: object) -> str:
+    import io
+
+    from rich.console import Console
+
+    from mlscope.cli_monitor import render_rollout
+
+    buf = io.StringIO()
+    render_rollout(ro, Console(file=buf, width=80, highlight=False))
+    return " ".join(buf.getvalue().split())
+
+
+def test_a_decided_canary_does_not_print_the_rows_it_would_need(tmp_path: Path) -> None:
+    # The power calculation explains a HOLD; under PROMOTE ("needs ~12,000 rows" on 2,000)
+    # it would contradict the decision, in the terminal and in monitor.html.
+    from mlscope.report.monitor_page import write_monitor_html
+
+    res = _run(tmp_path, cand_noise=0.3, seed=6)
+    ro = res.rollout
+    assert ro is not None
+    assert ro.decision == PROMOTE
+    assert ro.unpaired["rows_needed_per_arm"]  # computed and kept in monitor.json
+    assert "need ~" not in _terminal(ro)
+    html = write_monitor_html(res, tmp_path).read_text()
+    assert f"~{ro.unpaired['rows_needed_per_arm']:,}" not in html
 
 
 def test_arms_not_randomised_warn(tmp_path: Path) -> None:

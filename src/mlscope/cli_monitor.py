@@ -226,8 +226,10 @@ def _render_unpaired(ro: Any, con: Console) -> None:
              f"{f.rows_candidate:,} by {ro.candidate} ({_fmt(f.candidate_share, True)} "
              f"to the candidate){switch}; labelled {cum.labelled_production:,} and "
              f"{cum.labelled_candidate:,}"
-             + (f"; need ~{info['rows_needed_per_arm']:,} per arm"
-                if info.get("rows_needed_per_arm") else ""), indent=2)
+             # Only under HOLD: beside PROMOTE or ROLL BACK it would contradict them.
+             + (f"; need ~{info['rows_needed_per_arm']:,} per arm to decide"
+                if info.get("rows_needed_per_arm") and ro.decision == "HOLD" else ""),
+             indent=2)
     _wrapped(con, "positive rate:", "bold",
              f"{_fmt(f.positive_rate_candidate, True)} vs "
              f"{_fmt(f.positive_rate_production, True)}: "

@@ -156,9 +156,11 @@ def _unpaired_rows(ro: Any) -> list[tuple[str, str]]:
              f"{f.rows_production:,}, {f.rows_candidate:,} ({_f(f.candidate_share, True)})"),
             ("labelled rows: production, candidate",
              f"{cum.labelled_production:,}, {cum.labelled_candidate:,}"),
-            ("labelled rows each arm needs (power 80%)",
-             "–" if info.get("rows_needed_per_arm") is None
-             else f"~{info['rows_needed_per_arm']:,}"),
+            # The power calculation explains a HOLD; beside a decision already taken it
+            # would read as a contradiction ("needs 12,846" under PROMOTE on 2,000 rows).
+            ("labelled rows each arm needs to decide (power 80%)",
+             f"~{info['rows_needed_per_arm']:,}"
+             if info.get("rows_needed_per_arm") and ro.decision == "HOLD" else "–"),
             ("positive rate: candidate vs production",
              f"{_f(f.positive_rate_candidate, True)} vs {_f(f.positive_rate_production, True)}"),
             ("positive-rate difference (Newcombe, unpaired)",
