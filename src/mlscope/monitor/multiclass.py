@@ -29,7 +29,7 @@ from mlscope.errors import InputError
 from mlscope.metrics.calibration import ece_debiased
 from mlscope.metrics.registry import get_metric
 from mlscope.metrics.stats import MulticlassStats, binary_stats
-from mlscope.monitor.performance import Calibrated, fit_calibration
+from mlscope.monitor.performance import Calibrated, fit_calibration, percentile_interval
 from mlscope.monitor.result import Estimate, Performance
 
 __all__ = ["ClassCalibration", "ConfusionMetric", "confusion_stats", "estimate_multiclass",
@@ -137,14 +137,6 @@ def _confusion(truth: IntArray, pred: IntArray, k: int) -> FloatArray:
     return c[0] if truth.ndim == 1 else c
 
 
-def _interval(d: FloatArray, level: float) -> tuple[float | None, float | None]:
-    d = d[np.isfinite(d)]
-    if d.size < 10:
-        return None, None
-    lo, hi = np.quantile(d, [(1 - level) / 2, (1 + level) / 2])
-    return float(lo), float(hi)
-
-
 def _estimates(cal: ClassCalibration, proba: FloatArray, labels: FloatArray | None,
                metrics: list[ConfusionMetric], classes: tuple[str, ...],
                rng: np.random.Generator, resamples: int, level: float) -> list[Estimate]:
@@ -166,7 +158,7 @@ def _estimates(cal: ClassCalibration, proba: FloatArray, labels: FloatArray | No
     for mt in metrics:
         with np.errstate(all="ignore"):
             est = float(np.asarray(mt.call(point)))
-            lo, hi = _interval(np.asarray(mt.call(boot), dtype=np.float64), level)
+            lo, hi = percentile_interval(np.asarray(mt.call(boot), dtype=np.float64), level)
             real = float(np.asarray(mt.call(lab))) if lab is not None else float("nan")
         realised = real if np.isfinite(real) else None
         inside = None

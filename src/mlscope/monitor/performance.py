@@ -32,7 +32,8 @@ from mlscope.metrics.stats import BinaryStats, binary_stats
 from mlscope.monitor.result import Estimate, Performance
 
 __all__ = ["DISAGREEMENT_LEVEL", "Calibrated", "EstimatedMetric", "bbse_share", "estimate_slice",
-           "estimate_window", "expected_stats", "fit_calibration", "reference_values"]
+           "estimate_window", "expected_stats", "fit_calibration", "judge_trust",
+           "percentile_interval", "reference_values"]
 
 FloatArray = npt.NDArray[np.float64]
 MetricCall = Callable[[BinaryStats], FloatArray]
@@ -160,7 +161,9 @@ def expected_stats(scores: FloatArray, weights: FloatArray, score_type: str) -> 
                        int(scores.size), score_type=score_type)
 
 
-def _interval(draws: FloatArray, level: float) -> tuple[float | None, float | None]:
+def percentile_interval(draws: FloatArray, level: float) -> tuple[float | None, float | None]:
+    """The two-sided percentile interval at ``level`` of the finite ``draws``; no interval
+    (None, None) from fewer than 10 of them. Every simulated interval of the monitor."""
     d = draws[np.isfinite(draws)]
     if d.size < 10:
         return None, None
@@ -206,7 +209,7 @@ def _cbpe(cal: Calibrated, scores: FloatArray, labels: FloatArray | None,
     for em in metrics:
         with np.errstate(all="ignore"):
             est = _num(em.call(point))
-            lo, hi = _interval(np.asarray(em.call(boot), dtype=np.float64), level)
+            lo, hi = percentile_interval(np.asarray(em.call(boot), dtype=np.float64), level)
             realised = _num(em.call(lab)) if lab is not None else None
         inside = None
         if realised is not None and lo is not None and hi is not None:
@@ -232,7 +235,7 @@ def estimate_window(model: str, cal: Calibrated, threshold: float, scores: Float
     estimates, p, draws, lab = _cbpe(cal, scores, labels, metrics, rng, resamples, level)
     # The positive rate two ways: CBPE's mean recalibrated score, and BBSE's inversion.
     prior_draws = draws.mean(axis=1)
-    lo, hi = _interval(prior_draws, level)
+    lo, hi = percentile_interval(prior_draws, level)
     realised_prior = _num(lab.total_pos / (lab.total_pos + lab.total_neg)) if lab else None
     cbpe = Estimate("positive_share", float(p.mean()), lo, hi, realised_prior)
     bbse, gap = _bbse(cal, scores, p, threshold, rng, resamples, level, realised_prior)
@@ -251,6 +254,22 @@ def estimate_window(model: str, cal: Calibrated, threshold: float, scores: Float
             "an assumption of one fails — covariate shift (BBSE) or label or concept "
             "shift (CBPE)")
     return perf
+
+
+def judge_trust(perf: Performance, dom: Any, ece: float, gate: float, *,
+                what: str = "scores", ece_name: str = "debiased ECE") -> None:
+    """Set ``perf.trustworthy`` from its reasons plus the two every task's estimate shares:
+    a domain classifier ``dom`` that tells the window from the reference, and a reference
+    the recalibration leaves poorly calibrated (``ece`` above ``gate``; ``what`` and
+    ``ece_name`` say of what, in the reason)."""
+    perf.domain_auc = dom.auc if dom is not None else None
+    if dom is not None and dom.out_of_support:
+        perf.reasons.append(f"a domain classifier tells the window from the reference "
+                            f"(AUC {dom.auc:.2f}): outside the reference's support")
+    if not np.isfinite(ece) or ece > gate:
+        perf.reasons.append(f"the reference's recalibrated {what} are poorly calibrated "
+                            f"({ece_name} {ece:.3f} > {gate:g})")
+    perf.trustworthy = not perf.reasons
 
 
 def bbse_share(cal: Calibrated, scores: FloatArray, threshold: float, *,
@@ -284,8 +303,8 @@ def _bbse(cal: Calibrated, scores: FloatArray, p: FloatArray, threshold: float,
     # The share's own interval stays in [0, 1]; the difference is taken on the unclipped
     # inversion: clipped draws pile up at 0 (or 1) when the true share is near it, and
     # their difference from CBPE's would then exclude 0 on clean traffic.
-    lo, hi = _interval(np.clip(raw, 0.0, 1.0), level)
-    dlo, dhi = _interval(raw - cs, DISAGREEMENT_LEVEL)
+    lo, hi = percentile_interval(np.clip(raw, 0.0, 1.0), level)
+    dlo, dhi = percentile_interval(raw - cs, DISAGREEMENT_LEVEL)
     # Reported within a difference of shares' range, [−1, 1]: clipping keeps the sign of
     # each end, so whether the interval excludes 0 is unchanged.
     gap = ((min(max(dlo, -1.0), 1.0), min(max(dhi, -1.0), 1.0))

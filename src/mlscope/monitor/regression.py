@@ -29,6 +29,7 @@ from mlscope.charter.schema import Charter
 from mlscope.errors import InputError
 from mlscope.metrics.registry import get_metric
 from mlscope.metrics.stats import ErrorStats, RegressionStats, regression_stats
+from mlscope.monitor.performance import percentile_interval
 from mlscope.monitor.result import Check, Estimate, Performance
 
 __all__ = [
@@ -139,11 +140,10 @@ def reference_values(metrics: list[RealisedMetric], pred: FloatArray, y: FloatAr
 
 
 def _interval(d: FloatArray, level: float) -> tuple[float | None, float | None, float]:
-    d = d[np.isfinite(d)]
-    if d.size < 10:
-        return None, None, float("nan")
-    lo, hi = np.quantile(d, [(1 - level) / 2, (1 + level) / 2])
-    return float(lo), float(hi), float(d.std(ddof=1))
+    """The percentile interval and the draws' standard error (NaN without an interval)."""
+    lo, hi = percentile_interval(d, level)
+    fin = d[np.isfinite(d)]
+    return lo, hi, float(fin.std(ddof=1)) if lo is not None else float("nan")
 
 
 def realised_slice(pred: FloatArray, y: FloatArray, metric: RealisedMetric, *,

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mlscope.compare.paired import mcnemar_counts
-from mlscope.monitor.performance import EstimatedMetric, expected_stats
+from mlscope.monitor.performance import EstimatedMetric, expected_stats, percentile_interval
 from mlscope.monitor.shift import numeric_shift
 
 __all__ = ["JointCalibration", "PairedFigures", "fit_joint", "paired_figures"]
@@ -181,10 +181,6 @@ def _estimated(sp: FloatArray, sc: FloatArray, joint: JointCalibration,
             est = _num(np.asarray(mc.call(point_c)) - np.asarray(mp.call(point_p)))
             d = np.asarray(mc.call(boot_c), dtype=np.float64) - np.asarray(
                 mp.call(boot_p), dtype=np.float64)
-        d = d[np.isfinite(d)]
-        if d.size < 10:
-            out[mc.id] = Interval(est)
-            continue
-        lo, hi = np.quantile(d, [(1 - level) / 2, (1 + level) / 2])
-        out[mc.id] = Interval(est, float(lo), float(hi))
+        lo, hi = percentile_interval(d, level)
+        out[mc.id] = Interval(est, lo, hi)
     return out

@@ -20,6 +20,7 @@ from mlscope.monitor.performance import (
     estimate_slice,
     estimate_window,
     fit_calibration,
+    judge_trust,
     reference_values,
 )
 from mlscope.monitor.result import BackTest, Check, MonitorResult, Window
@@ -261,14 +262,7 @@ def _performance(w: Window, win: pd.DataFrame, m: str, cal: Any, thr: float,
     labels = win[LABEL].to_numpy(np.float64)[keep]
     perf = estimate_window(m, cal, thr, scores, labels if np.isfinite(labels).any() else None,
                            metrics, rng=rng, resamples=resamples, level=level)
-    perf.domain_auc = dom.auc if dom is not None else None
-    if dom is not None and dom.out_of_support:
-        perf.reasons.append(f"a domain classifier tells the window from the reference "
-                            f"(AUC {dom.auc:.2f}): outside the reference's support")
-    if not np.isfinite(cal.ece) or cal.ece > calibration_gate:
-        perf.reasons.append(f"the reference's recalibrated scores are poorly calibrated "
-                            f"(debiased ECE {cal.ece:.3f} > {calibration_gate:g})")
-    perf.trustworthy = not perf.reasons
+    judge_trust(perf, dom, cal.ece, calibration_gate)
     if metrics:
         for name, mask in groups:
             rows = mask[keep]

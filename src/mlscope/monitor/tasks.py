@@ -20,6 +20,7 @@ from mlscope.monitor.multiclass import (
     fit_multiclass,
     multiclass_metrics,
 )
+from mlscope.monitor.performance import judge_trust
 from mlscope.monitor.regression import (
     RealisedMetric,
     Reference,
@@ -131,14 +132,8 @@ def multiclass_performance(w: Window, win: pd.DataFrame, m: str, classes: list[s
     names = tuple(classes)
     perf = estimate_multiclass(m, cal, proba, has, metrics, names, rng=rng,
                                resamples=resamples, level=level)
-    perf.domain_auc = dom.auc if dom is not None else None
-    if dom is not None and dom.out_of_support:
-        perf.reasons.append(f"a domain classifier tells the window from the reference "
-                            f"(AUC {dom.auc:.2f}): outside the reference's support")
-    if not np.isfinite(cal.ece) or cal.ece > gate:
-        perf.reasons.append(f"the reference's recalibrated probabilities are poorly "
-                            f"calibrated (largest debiased ECE {cal.ece:.3f} > {gate:g})")
-    perf.trustworthy = not perf.reasons
+    judge_trust(perf, dom, cal.ece, gate, what="probabilities",
+                ece_name="largest debiased ECE")
     for name, mask in groups:
         rows = mask[keep]
         if rows.sum() >= 2:

@@ -35,7 +35,12 @@ import numpy.typing as npt
 
 from mlscope.engine.bounded import mover, wilson
 from mlscope.metrics.stats import BinaryStats, binary_stats
-from mlscope.monitor.performance import Calibrated, EstimatedMetric, expected_stats
+from mlscope.monitor.performance import (
+    Calibrated,
+    EstimatedMetric,
+    expected_stats,
+    percentile_interval,
+)
 from mlscope.monitor.rollout import Interval
 from mlscope.monitor.shift import numeric_shift, two_rate_test
 
@@ -166,12 +171,12 @@ def arm_difference(name: str, em_c: EstimatedMetric, em_p: EstimatedMetric,
         se = math.sqrt(vc * (1 - vc) / sc.size + vp * (1 - vp) / sp.size)
         return ArmDifference(vc, vp, d, iv.low, iv.high, iv.p, se or None, "newcombe", reps,
                              rc)
-    if fin.size < 10:
+    blo, bhi = percentile_interval(fin, level)
+    if blo is None or bhi is None:
         return ArmDifference(vc, vp, d, None, None, None, None, "bootstrap", reps, rc)
-    lo, hi = np.quantile(fin, [(1 - level) / 2, (1 + level) / 2])
     se = float(np.std(fin, ddof=1))
     p = 2 * (1 - NormalDist().cdf(abs(d) / se)) if se > 0 else None
-    return ArmDifference(vc, vp, d, float(lo), float(hi), p, se, "bootstrap", reps, rc)
+    return ArmDifference(vc, vp, d, blo, bhi, p, se, "bootstrap", reps, rc)
 
 
 def rows_needed(var_c: float, var_p: float, distance: float, level: float,
@@ -247,14 +252,9 @@ def unpaired_figures(sp: FloatArray, sc: FloatArray, thr_p: float, thr_c: float,
     for em_c, em_p in metrics:
         vc, bc = _cbpe_draws(cals[1], sc, em_c, rng, resamples)
         vp, bp = _cbpe_draws(cals[0], sp, em_p, rng, resamples)
-        d = bc - bp
-        d = d[np.isfinite(d)]
         est = vc - vp if vc is not None and vp is not None else None
-        if d.size < 10:
-            out.estimated[em_c.id] = Interval(est)
-            continue
-        lo, hi = np.quantile(d, [(1 - level) / 2, (1 + level) / 2])
-        out.estimated[em_c.id] = Interval(est, float(lo), float(hi))
+        lo, hi = percentile_interval(bc - bp, level)
+        out.estimated[em_c.id] = Interval(est, lo, hi)
     return out
 
 
