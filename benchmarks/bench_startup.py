@@ -35,8 +35,8 @@ Usage::
 
     PYTHONPATH=src python benchmarks/bench_startup.py              # 9 rounds, 50 resamples
     PYTHONPATH=src python benchmarks/bench_startup.py --resamples 0   # point estimates only
-    git archive 492da1f src | tar -x -C /tmp/base                  # an older version ...
-    PYTHONPATH=src python benchmarks/bench_startup.py --baseline-src /tmp/base/src  # ... beside
+    base=$(mktemp -d); git archive 492da1f src | tar -x -C "$base"    # an older version ...
+    PYTHONPATH=src python benchmarks/bench_startup.py --baseline-src "$base/src"  # ... beside
     PYTHONPATH=src python benchmarks/bench_startup.py --rounds 15 --only version,run
     PYTHONPATH=src python benchmarks/bench_startup.py --importtime run   # -X importtime, top 25
 
