@@ -125,6 +125,12 @@ def _import_for_mlscope() -> None:
     import pyarrow.parquet  # noqa: F401
 
     import mlscope  # noqa: F401
+    from mlscope.malloc import keep_freed_memory
+
+    # What the batch commands do before they evaluate (`mlscope run`): freed row-sized
+    # arrays are reused instead of faulting fresh pages in. MLSCOPE_MALLOC=system measures
+    # without it; `work` records which.
+    keep_freed_memory()
 
 
 # --------------------------------------------------------------------------------------
@@ -483,6 +489,9 @@ def work(job: Job) -> dict[str, Any]:
             # Hashed when imported: the code this process measures, even if the files
             # change while the benchmark runs.
             out["mlscope_source"] = source_hash(Path(mlscope.__file__).resolve().parent)
+            from mlscope.malloc import keep_freed_memory
+
+            out["keep_freed_memory"] = keep_freed_memory()
         out["baseline_rss_mib"] = _peak_rss_mib()
         spent = 0.0
         while _again(len(out["runs"]), spent, job):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,11 @@ import pytest
 import yaml
 
 from tests import store_backends
+
+# The batch commands tune glibc's allocator for the rest of the process (mlscope.malloc);
+# the test process is long-lived and also measures memory (mlscope profile), so it keeps
+# the C library's defaults. tests/test_malloc.py checks the tuning in fresh processes.
+os.environ.setdefault("MLSCOPE_MALLOC", "system")
 
 
 def binary_frame(n: int = 600, seed: int = 0, grid: int = 20) -> pd.DataFrame:
