@@ -163,7 +163,7 @@ class ExactSplit:
             if fused is not None:
                 per = fused[gi]
             elif t.task == "binary":
-                per = binary_cells(layouts[("s", m, gi)], rows.y, W, len(cells))
+                per = binary_cells(layouts[("s", m, gi)], rows.y, W, len(cells), whole=unit)
             elif t.task == "regression":
                 per = regression_cells(
                     layouts[("s", m, gi)], rows.y, rows.scores[m], W, code,
