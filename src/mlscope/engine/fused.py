@@ -77,6 +77,7 @@ def _cell_counts(cs: NarrowCodes, n_cells: int) -> IntArray:
 def binary_unit_cells(
     value: FloatArray, y8: npt.NDArray[np.int8],
     groupings: list[tuple[NarrowCodes, int]], scratch: Scratch | None = None,
+    work_rows: int | None = None,
 ) -> list[list[BinaryStats]]:
     """:class:`BinaryStats` of every cell of every grouping, all rows weighing 1.
 
@@ -89,8 +90,10 @@ def binary_unit_cells(
     groupings
         Per grouping: each row's cell (:func:`narrow_codes`, ``-1`` drops the row) and the
         number of cells.
-    scratch
-        Buffers the compiled kernel may reuse from one model to the next.
+    scratch, work_rows
+        Buffers the compiled kernel may reuse from one model to the next, and the rows
+        of every model the caller runs here (whether loading the kernel pays; see
+        :func:`~mlscope.engine.kernel_choice.compiled_cells`).
 
     Returns
     -------
@@ -104,7 +107,7 @@ def binary_unit_cells(
     On large tables with float32 scores, the compiled kernel
     (:mod:`mlscope.engine.kernel_choice`, optional) computes the same arrays bit for bit.
     """
-    fast = compiled_cells(value, y8, groupings, scratch)
+    fast = compiled_cells(value, y8, groupings, scratch, work_rows)
     if fast is not None:
         return [[BinaryStats(scores[b[i]:b[i + 1]], pos[b[i]:b[i + 1]], neg[b[i]:b[i + 1]],
                              int(rows[i])) for i in range(len(rows))]

@@ -3,8 +3,9 @@
 The kernel (:mod:`mlscope.engine.kernels`, numba, the ``fast`` extra) gives the same arrays
 as the NumPy code of :func:`mlscope.engine.fused.binary_unit_cells` bit for bit, several
 times faster; but importing numba and loading its cached machine code costs about 0.6 s
-once per process, so it runs only from :data:`KERNEL_ROWS` rows (:data:`WARM_ROWS` once
-loaded), and numba is imported only then, never with mlscope.
+once per process, so it is loaded only from :data:`KERNEL_ROWS` rows summed over a split's
+models (then used from :data:`WARM_ROWS` rows per model), and numba is imported only
+then, never with mlscope.
 
 ``MLSCOPE_KERNEL`` overrides the choice: ``numpy`` never uses the kernel, ``numba`` uses it
 at any size (an error when numba is not installed), ``auto`` (or unset) decides by size.
@@ -30,9 +31,11 @@ __all__ = ["KERNEL_ENV", "KERNEL_ROWS", "WARM_ROWS", "Scratch", "compiled_cells"
            "kernel_runs", "kernel_setting"]
 
 KERNEL_ENV = "MLSCOPE_KERNEL"
-#: Rows of a model from which the kernel is loaded: there it saves about the 0.6 s that
-#: loading it costs, over a split's models (measured: benchmarks/results/kernel-numba.md).
-KERNEL_ROWS = 1_000_000
+#: Rows summed over a split's models (the rows times the models) from which the kernel is
+#: loaded: it saves about 0.1 s of CPU per model and million rows, and loading it costs
+#: about 0.6-0.9 s once (benchmarks/results/kernel-numba.md): 5 models of 1.6M rows, or
+#: one of 8M.
+KERNEL_ROWS = 8_000_000
 #: Rows from which a kernel already loaded in the process is used (it is faster than NumPy
 #: from a few thousand rows on; below this the difference is negligible either way).
 WARM_ROWS = 50_000
@@ -145,25 +148,30 @@ class Scratch:
             self._free.append(pair)
 
 
-def _wanted(n: int) -> tuple[bool, bool]:
+def _wanted(n: int, work_rows: int) -> tuple[bool, bool]:
     """(use the kernel for ``n`` rows, forced by the environment)."""
     setting = kernel_setting()
     if setting == "numpy" or (_failed is not None and setting == "auto"):
         return False, False
     if setting == "numba":
         return True, True
-    return n >= (WARM_ROWS if _kernels is not None else KERNEL_ROWS), False
+    if _kernels is not None:
+        return n >= WARM_ROWS, False
+    return work_rows >= KERNEL_ROWS and n >= WARM_ROWS, False
 
 
 def compiled_cells(
     value: npt.NDArray[np.float64], y8: npt.NDArray[np.int8],
     groupings: list[tuple[npt.NDArray[Any], int]], scratch: Scratch | None = None,
+    work_rows: int | None = None,
 ) -> list[Cells] | None:
     """Every grouping's cells from the compiled kernel, or None where NumPy must run.
 
     None when the kernel is not wanted (:func:`kernel_setting`, size) or not available,
     when a score is not exactly a float32 (the kernel sorts 32-bit keys), or when the
-    kernel fails (logged once, never raised).
+    kernel fails (logged once, never raised). ``work_rows``: the rows the caller will run
+    through this path in all (a split's rows times its models), which decides whether
+    loading the kernel pays; by default this call's rows.
 
     Raises
     ------
@@ -171,7 +179,7 @@ def compiled_cells(
         ``MLSCOPE_KERNEL`` is invalid, or ``numba`` while numba cannot be imported.
     """
     n = int(value.size)
-    use, forced = _wanted(n)
+    use, forced = _wanted(n, n if work_rows is None else work_rows)
     kernels = _load(forced) if use and n < 2**31 else None
     if kernels is None:
         _count("numpy")
@@ -188,9 +196,18 @@ def compiled_cells(
         items = (a, b)[where][:n]
         out: list[Cells] = []
         for code, n_cells in groupings:
+            code = np.ascontiguousarray(code)
             whole = n_cells == 1 and (n == 0 or int(code.min()) >= 0)
-            out.append(kernels.cell_segments(items, np.ascontiguousarray(code), n_cells,
-                                             whole))
+            cs = np.empty(0 if whole else n, dtype=code.dtype)
+            segs = np.zeros(n_cells, dtype=np.int64)
+            rows = np.zeros(n_cells, dtype=np.int64)
+            kernels.cell_counts(items, code, whole, cs, segs, rows)
+            bounds = np.zeros(n_cells + 1, dtype=np.int64)
+            np.cumsum(segs, out=bounds[1:])
+            m = int(bounds[-1])
+            scores, pos, neg = np.empty(m), np.empty(m), np.empty(m)
+            kernels.cell_fill(items, cs, whole, bounds, scores, pos, neg)
+            out.append((scores, pos, neg, bounds, rows))
     except Exception as exc:  # a compilation or runtime failure of the optional kernel
         _give_up(f"the kernel failed ({type(exc).__name__}: {exc})")
         _count("numpy")

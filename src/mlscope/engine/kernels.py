@@ -22,7 +22,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CACHED", "cell_segments", "sort_descending"]
+__all__ = ["CACHED", "cell_counts", "cell_fill", "sort_descending"]
 
 
 def _jit(fn: Callable[..., Any]) -> tuple[Any, bool]:
@@ -58,7 +58,7 @@ _MINUS_ZERO = np.uint64(0x80000000)
 
 def _sort_descending(value: npt.NDArray[np.float64], y8: npt.NDArray[np.int8],
                      a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]) -> int:
-    """Sort the rows by descending float32 score, packed for :func:`cell_segments`.
+    """Sort the rows by descending float32 score, packed for :func:`cell_counts`.
 
     Parameters
     ----------
@@ -129,11 +129,10 @@ def _sort_descending(value: npt.NDArray[np.float64], y8: npt.NDArray[np.int8],
 sort_descending, _SORT_CACHED = _jit(_sort_descending)
 
 
-def _cell_segments(items: npt.NDArray[np.uint64], code: npt.NDArray[Any], n_cells: int,
-                   whole: bool) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
-                                         npt.NDArray[np.float64], npt.NDArray[np.int64],
-                                         npt.NDArray[np.int64]]:
-    """Per cell, the distinct scores (descending) and the positive and negative rows at each.
+def _cell_counts(items: npt.NDArray[np.uint64], code: npt.NDArray[Any], whole: bool,
+                 cs: npt.NDArray[Any], segs: npt.NDArray[np.int64],
+                 rows: npt.NDArray[np.int64]) -> None:
+    """Per cell, its rows and its distinct scores: the sizes :func:`cell_fill` needs.
 
     Parameters
     ----------
@@ -141,32 +140,21 @@ def _cell_segments(items: npt.NDArray[np.uint64], code: npt.NDArray[Any], n_cell
         The rows sorted by :func:`sort_descending` (its first ``n`` items).
     code
         Each row's cell (``-1``: in no cell), any signed integer type.
-    n_cells
-        The number of cells.
     whole
-        Every row is in cell 0 (``code`` is not read).
-
-    Returns
-    -------
-    tuple
-        ``scores``, ``pos``, ``neg`` (float64, every cell's segments one after the other),
-        ``bounds`` (cell ``c``'s segments are ``bounds[c]:bounds[c + 1]``) and the rows per
-        cell.
+        Every row is in cell 0 (``code`` and ``cs`` are not used).
+    cs
+        Filled: each sorted row's cell (``n`` items of ``code``'s type).
+    segs, rows
+        Zeros, one per cell; filled: the distinct scores and the rows of each cell.
     """
     # Walking the rows in descending score order, each cell's rows arrive in that order
     # too: a row starts a segment of its cell unless its score equals the cell's last one.
-    # The first pass gathers each row's cell once (then read in order) and counts the
-    # segments, so that the outputs are allocated to size; the second fills them. Neither
-    # moves rows, and per cell only its last key and write position are kept.
-    n = items.size
-    cs = np.zeros(0 if whole else n, dtype=code.dtype)
-    rows = np.zeros(n_cells, dtype=np.int64)
-    segs = np.zeros(n_cells, dtype=np.int64)
-    last = np.zeros(n_cells, dtype=np.uint64)
-    for i in range(n):
+    # Each row's cell is gathered once here, then read in order by cell_fill.
+    last = np.zeros(segs.size, dtype=np.uint64)
+    for i in range(items.size):
         item = items[i]
         if whole:
-            c = 0
+            c = np.int64(0)
         else:
             c = np.int64(code[np.int64(item & _ROW_MASK)])
             cs[i] = c
@@ -178,39 +166,61 @@ def _cell_segments(items: npt.NDArray[np.uint64], code: npt.NDArray[Any], n_cell
         segs[c] += (rows[c] == 0) | (d != last[c])
         last[c] = d
         rows[c] += 1
-    bounds = np.zeros(n_cells + 1, dtype=np.int64)
-    for c in range(n_cells):
-        bounds[c + 1] = bounds[c] + segs[c]
-    total = bounds[n_cells]
-    sbits = np.empty(total, dtype=np.uint32)
-    pos = np.zeros(total, dtype=np.float64)
-    neg = np.zeros(total, dtype=np.float64)  # the rows, until the positives are taken off
+
+
+def _cell_fill(items: npt.NDArray[np.uint64], cs: npt.NDArray[Any], whole: bool,
+               bounds: npt.NDArray[np.int64], scores: npt.NDArray[np.float64],
+               pos: npt.NDArray[np.float64], neg: npt.NDArray[np.float64]) -> None:
+    """Per cell, the distinct scores (descending) and the positive and negative rows at each.
+
+    Parameters
+    ----------
+    items, whole
+        As for :func:`cell_counts`.
+    cs
+        Each sorted row's cell, from :func:`cell_counts`.
+    bounds
+        Cell ``c``'s segments are ``bounds[c]:bounds[c + 1]`` (the cumulative ``segs``).
+    scores, pos, neg
+        Filled, ``bounds[-1]`` items each (their previous contents are not read).
+    """
+    # NumPy allocates the outputs: its large arrays are backed by huge pages, where
+    # numba's would take a page fault per 4 KiB (as costly as this pass at 10**7 rows).
+    n_cells = bounds.size - 1
     at = bounds[:n_cells] - 1  # each cell's current segment
-    for i in range(n):
+    last = np.zeros(n_cells, dtype=np.uint64)
+    # A float32 read back from its bits through a one-item buffer (numba has no scalar
+    # bit cast): the key turned back into the score.
+    u = np.empty(1, dtype=np.uint32)
+    f = u.view(np.float32)
+    for i in range(items.size):
         c = 0 if whole else np.int64(cs[i])
         if c < 0:
             continue
         item = items[i]
         raw = item >> _U32
         d = _PLUS_ZERO if raw == _MINUS_ZERO else raw
+        # Branch-free label (the labels are random); the counts are integers, exact in
+        # float64.
+        label = np.float64((item & _LABEL_BIT) >> np.uint64(31))
         if at[c] < bounds[c] or d != last[c]:
             at[c] += 1
+            k = at[c]
             last[c] = d
-            # The run's score is its first row's (+0.0 before -0.0): the key turned back
-            # into the float32's bits.
-            sbits[at[c]] = np.uint32(raw if raw & _SIGN else raw ^ _LOW31)
-        k = at[c]
-        # Branch-free counts (the labels are random): integers, exact in float64.
-        pos[k] += np.float64((item & _LABEL_BIT) >> np.uint64(31))
-        neg[k] += 1.0
-    for k in range(total):
-        neg[k] -= pos[k]
-    scores = sbits.view(np.float32).astype(np.float64)
-    return scores, pos, neg, bounds, rows
+            # The run's score is its first row's (+0.0 before -0.0).
+            u[0] = np.uint32(raw if raw & _SIGN else raw ^ _LOW31)
+            scores[k] = np.float64(f[0])
+            pos[k] = label
+            neg[k] = 1.0 - label
+        else:
+            k = at[c]
+            pos[k] += label
+            neg[k] += 1.0 - label
 
 
-cell_segments, _CELLS_CACHED = _jit(_cell_segments)
+cell_counts, _COUNTS_CACHED = _jit(_cell_counts)
+cell_fill, _FILL_CACHED = _jit(_cell_fill)
 
 #: Both kernels keep their machine code on disk: after the first run, a process loads it
 #: (~0.4 s) instead of compiling (seconds).
-CACHED = _SORT_CACHED and _CELLS_CACHED
+CACHED = _SORT_CACHED and _COUNTS_CACHED and _FILL_CACHED
