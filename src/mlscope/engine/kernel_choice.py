@@ -124,7 +124,7 @@ def _load(forced: bool) -> ModuleType | None:
 
 class Scratch:
     """Pairs of row-sized buffers for the kernel's sort, reused from one model to the next
-    (fresh arrays of 10**7 rows cost page faults comparable to the sort itself).
+    (fresh ones cost page faults on every model: 1–3 ms of a 14 ms sort at 1M rows).
 
     Thread-safe: each thread takes its own pair and gives it back.
     """
@@ -206,7 +206,8 @@ def compiled_cells(
             np.cumsum(segs, out=bounds[1:])
             m = int(bounds[-1])
             scores, pos, neg = np.empty(m), np.empty(m), np.empty(m)
-            kernels.cell_fill(items, cs, whole, bounds, scores, pos, neg)
+            if not kernels.cell_fill(items, cs, whole, bounds, scores, pos, neg):
+                raise RuntimeError("the kernel's two passes disagree on the segments")
             out.append((scores, pos, neg, bounds, rows))
     except Exception as exc:  # a compilation or runtime failure of the optional kernel
         _give_up(f"the kernel failed ({type(exc).__name__}: {exc})")

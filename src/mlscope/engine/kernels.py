@@ -170,7 +170,7 @@ def _cell_counts(items: npt.NDArray[np.uint64], code: npt.NDArray[Any], whole: b
 
 def _cell_fill(items: npt.NDArray[np.uint64], cs: npt.NDArray[Any], whole: bool,
                bounds: npt.NDArray[np.int64], scores: npt.NDArray[np.float64],
-               pos: npt.NDArray[np.float64], neg: npt.NDArray[np.float64]) -> None:
+               pos: npt.NDArray[np.float64], neg: npt.NDArray[np.float64]) -> bool:
     """Per cell, the distinct scores (descending) and the positive and negative rows at each.
 
     Parameters
@@ -183,6 +183,13 @@ def _cell_fill(items: npt.NDArray[np.uint64], cs: npt.NDArray[Any], whole: bool,
         Cell ``c``'s segments are ``bounds[c]:bounds[c + 1]`` (the cumulative ``segs``).
     scores, pos, neg
         Filled, ``bounds[-1]`` items each (their previous contents are not read).
+
+    Returns
+    -------
+    bool
+        Whether the segments were those :func:`cell_counts` counted (always, unless the
+        inputs changed in between): a guard, so that a mismatch is an error, never a
+        write out of bounds.
     """
     # NumPy allocates the outputs: its large arrays are backed by huge pages, where
     # numba's would take a page fault per 4 KiB (as costly as this pass at 10**7 rows).
@@ -206,6 +213,8 @@ def _cell_fill(items: npt.NDArray[np.uint64], cs: npt.NDArray[Any], whole: bool,
         if at[c] < bounds[c] or d != last[c]:
             at[c] += 1
             k = at[c]
+            if k >= bounds[c + 1]:
+                return False
             last[c] = d
             # The run's score is its first row's (+0.0 before -0.0).
             u[0] = np.uint32(raw if raw & _SIGN else raw ^ _LOW31)
@@ -216,6 +225,7 @@ def _cell_fill(items: npt.NDArray[np.uint64], cs: npt.NDArray[Any], whole: bool,
             k = at[c]
             pos[k] += label
             neg[k] += 1.0 - label
+    return bool(np.all(at == bounds[1:] - 1))
 
 
 cell_counts, _COUNTS_CACHED = _jit(_cell_counts)
