@@ -361,7 +361,7 @@ def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for pkg in ("mlscope", "numpy", "pandas", "pyarrow", "duckdb", "scikit-learn",
+    for pkg in ("mlscope", "numpy", "numba", "pandas", "pyarrow", "duckdb", "scikit-learn",
                 "fairlearn", "psutil"):
         try:
             out[pkg] = version(pkg)

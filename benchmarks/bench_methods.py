@@ -106,12 +106,17 @@ def run_mlscope(job: Job, *, resamples: int = 0, engine: str | None = None,
     if binned is not None:
         kwargs["binned"] = binned
     result = mlscope.evaluate(job["charter"], **kwargs)
+    from mlscope.engine.kernel_choice import kernel_runs
+
     split = str(result.splits["selection"])
     ours = [v for v in result.values if v.split == split]
     values: Values = {key(v.model, v.slice, v.metric): v.value for v in ours}
     with_interval = sum(1 for v in ours if v.lower is not None and v.upper is not None)
     info: dict[str, Any] = {"timings": dict(result.timings), "n_values": len(ours),
-                            "n_with_interval": with_interval}
+                            "n_with_interval": with_interval,
+                            # Which code computed the binary point estimates (calls per
+                            # kernel: numba, the optional compiled one, or numpy).
+                            "kernel_runs": kernel_runs()}
     if binned is not None:
         info["error_bounds"] = {key(v.model, v.slice, v.metric): v.error_bound for v in ours}
     return RunResult(values, info=info)

@@ -99,6 +99,19 @@ _SCORES_TEXT = {
 }
 
 
+def _kernel_line(report: dict[str, Any]) -> str:
+    """Whether numba was installed and which kernel computed mlscope's point estimates."""
+    numba = report["environment"]["versions"].get("numba", "not recorded")
+    ran = {}
+    for name, m in report["methods"].items():
+        runs = ((m.get("best_run") or {}).get("info") or {}).get("kernel_runs")
+        if name.startswith("mlscope") and runs:
+            ran[name] = ", ".join(f"{k} {v}×" for k, v in sorted(runs.items()))
+    which = "; ".join(f"{k}: {v}" for k, v in ran.items()) or "not recorded"
+    return (f"- Binary point-estimate kernel (`MLSCOPE_KERNEL`, docs/computation.md): numba "
+            f"{numba}; calls per kernel in each method's best run: {which}.")
+
+
 def markdown(report: dict[str, Any]) -> str:
     """The results as a Markdown document."""
     rows, job, settings = report["rows"], report["job"], report["settings"]
@@ -204,6 +217,7 @@ def markdown(report: dict[str, Any]) -> str:
                      "every method.")
     lines.append("- Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items())
                  + ".")
+    lines.append(_kernel_line(report))
     lines.extend(_source_lines(git))
     kept = {n: m.get("keep_freed_memory") for n, m in report["methods"].items()
             if n.startswith("mlscope") and m.get("status") == "ok"}

@@ -21,8 +21,9 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 # Heavy libraries that an evaluation of candidates alone (no baselines, probability scores)
 # never needs: each costs 0.1–0.3 s of start-up (torch, for mlscope.losses only, more).
+# numba: the optional compiled kernel, imported only for large tables (engine.kernel_choice).
 HEAVY = ("pandas", "scipy", "sklearn", "matplotlib", "statsmodels", "mlscope.baselines",
-         "torch", "mlscope.losses")
+         "torch", "mlscope.losses", "numba", "mlscope.engine.kernels")
 
 
 def _loaded(code: str, cwd: Path) -> set[str]:

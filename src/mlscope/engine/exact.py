@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from mlscope.data.source import EvalTable
 from mlscope.engine.fused import binary_unit_cells, narrow_codes
+from mlscope.engine.kernel_choice import Scratch
 from mlscope.engine.numpy_backend import (
     Layout,
     RowData,
@@ -75,6 +76,8 @@ class ExactSplit:
         self._narrow = [(narrow_codes(code, len(cells)), len(cells))
                         for code, cells in self.cells] if t.task == "binary" else []
         self._y8 = (rows.y != 0).astype(np.int8) if t.task == "binary" else None
+        # The compiled kernel's sort buffers, shared by the models of one stats() call.
+        self._scratch: Scratch | None = None
         self.mc_codes = (
             [multiclass_row_codes(rows.y.astype(np.int64), p) for p in rows.proba]
             if t.task == "multiclass" else []
@@ -109,7 +112,8 @@ class ExactSplit:
         every row weighing 1."""
         assert self._y8 is not None, "binary tasks only"
         return list(binary_unit_cells(self.rows.scores[m], self._y8,
-                                      [self._narrow[gi] for gi in groupings]))
+                                      [self._narrow[gi] for gi in groupings],
+                                      self._scratch, self.rows.n * len(self.t.models)))
 
     def stats(self, W: FloatArray) -> SplitStatistics:
         """Every model's statistics under weights ``W`` (a batch when ``W`` is 2-D)."""
@@ -119,11 +123,15 @@ class ExactSplit:
         # Models are independent and NumPy's sorts, gathers and reductions release the GIL:
         # on a large split, two threads use both cores of a small machine.
         workers = min(len(t.models), os.cpu_count() or 1, MAX_THREADS)
-        if workers > 1 and self.rows.n * (W.shape[0] if W.ndim > 1 else 1) >= THREAD_ROWS:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                parts = list(pool.map(lambda m: self.model_stats(m, W), models))
-        else:
-            parts = [self.model_stats(m, W) for m in models]
+        self._scratch = Scratch()
+        try:
+            if workers > 1 and self.rows.n * (W.shape[0] if W.ndim > 1 else 1) >= THREAD_ROWS:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    parts = list(pool.map(lambda m: self.model_stats(m, W), models))
+            else:
+                parts = [self.model_stats(m, W) for m in models]
+        finally:
+            self._scratch = None  # row-sized: not kept beyond the call
         for task_stats, error_stats in parts:
             out.task.update(task_stats)
             out.errors.update(error_stats)

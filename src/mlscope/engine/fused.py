@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from mlscope.engine.kernel_choice import Scratch, compiled_cells
 from mlscope.metrics.stats import BinaryStats
 
 __all__ = ["NarrowCodes", "binary_unit_cells", "narrow_codes", "score_order"]
@@ -75,7 +76,8 @@ def _cell_counts(cs: NarrowCodes, n_cells: int) -> IntArray:
 
 def binary_unit_cells(
     value: FloatArray, y8: npt.NDArray[np.int8],
-    groupings: list[tuple[NarrowCodes, int]],
+    groupings: list[tuple[NarrowCodes, int]], scratch: Scratch | None = None,
+    work_rows: int | None = None,
 ) -> list[list[BinaryStats]]:
     """:class:`BinaryStats` of every cell of every grouping, all rows weighing 1.
 
@@ -88,6 +90,10 @@ def binary_unit_cells(
     groupings
         Per grouping: each row's cell (:func:`narrow_codes`, ``-1`` drops the row) and the
         number of cells.
+    scratch, work_rows
+        Buffers the compiled kernel may reuse from one model to the next, and the rows
+        of every model the caller runs here (whether loading the kernel pays; see
+        :func:`~mlscope.engine.kernel_choice.compiled_cells`).
 
     Returns
     -------
@@ -95,7 +101,17 @@ def binary_unit_cells(
         Per grouping, per cell: the distinct scores (descending) and the number of positive
         and negative rows at each, as float64 (equal to the weighted path's sums, which are
         these same integers).
+
+    Notes
+    -----
+    On large tables with float32 scores, the compiled kernel
+    (:mod:`mlscope.engine.kernel_choice`, optional) computes the same arrays bit for bit.
     """
+    fast = compiled_cells(value, y8, groupings, scratch, work_rows)
+    if fast is not None:
+        return [[BinaryStats(scores[b[i]:b[i + 1]], pos[b[i]:b[i + 1]], neg[b[i]:b[i + 1]],
+                             int(rows[i])) for i in range(len(rows))]
+                for scores, pos, neg, b, rows in fast]
     n = int(value.size)
     # One sort per model; ties form one segment, so their order is irrelevant (unstable).
     order = score_order(value)[::-1]

@@ -1,0 +1,220 @@
+"""Whether the unit-weight binary point estimate runs the compiled kernel or NumPy.
+
+The kernel (:mod:`mlscope.engine.kernels`, numba, the ``fast`` extra) gives the same arrays
+as the NumPy code of :func:`mlscope.engine.fused.binary_unit_cells` bit for bit, several
+times faster; but importing numba and loading its cached machine code costs about 0.6 s
+once per process, so it is loaded only from :data:`KERNEL_ROWS` rows summed over a split's
+models (then used from :data:`WARM_ROWS` rows per model), and numba is imported only
+then, never with mlscope.
+
+``MLSCOPE_KERNEL`` overrides the choice: ``numpy`` never uses the kernel, ``numba`` uses it
+at any size (an error when numba is not installed), ``auto`` (or unset) decides by size.
+A kernel that fails to load or to compile is never fatal: the NumPy code runs, and the
+reason is logged once (``logging`` at debug level, logger ``mlscope.engine.kernel_choice``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import Counter
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mlscope.errors import InputError
+
+__all__ = ["KERNEL_ENV", "KERNEL_ROWS", "WARM_ROWS", "Scratch", "compiled_cells",
+           "kernel_runs", "kernel_setting"]
+
+KERNEL_ENV = "MLSCOPE_KERNEL"
+#: Rows summed over a split's models (the rows times the models) from which the kernel is
+#: loaded: it saves about 0.1 s of CPU per model and million rows, and loading it costs
+#: about 0.6-0.9 s once (benchmarks/results/kernel-numba.md): 5 models of 1.6M rows, or
+#: one of 8M.
+KERNEL_ROWS = 8_000_000
+#: Rows from which a kernel already loaded in the process is used (it is faster than NumPy
+#: from a few thousand rows on; below this the difference is negligible either way).
+WARM_ROWS = 50_000
+_SETTINGS = ("auto", "numba", "numpy")
+
+_log = logging.getLogger(__name__)
+_lock = threading.Lock()
+_kernels: ModuleType | None = None
+_failed: str | None = None  # why the kernel is not used (logged once)
+_runs: Counter[str] = Counter()
+
+# One grouping's cells from the kernel: scores, positives, negatives (every cell's segments
+# one after the other), each cell's bounds in them, and the rows per cell.
+Cells = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64],
+              npt.NDArray[np.int64], npt.NDArray[np.int64]]
+
+
+def kernel_setting() -> str:
+    """``MLSCOPE_KERNEL``: ``auto`` (also when unset or empty), ``numba`` or ``numpy``.
+
+    Raises
+    ------
+    InputError
+        Any other value.
+    """
+    raw = os.environ.get(KERNEL_ENV, "").strip()
+    value = raw.lower() or "auto"
+    if value not in _SETTINGS:
+        raise InputError(
+            f"environment variable {KERNEL_ENV}={raw!r} is not a kernel setting. Fix: set "
+            f"it to auto (the default: the compiled kernel from {KERNEL_ROWS:,} rows when "
+            "numba is installed), numba (always) or numpy (never), or unset it.")
+    return value
+
+
+def kernel_runs() -> dict[str, int]:
+    """How many calls of the unit-weight binary path ran each kernel in this process
+    (``numba``, ``numpy``), for benchmarks and tests."""
+    with _lock:
+        return dict(_runs)
+
+
+def _count(kind: str) -> None:
+    with _lock:
+        _runs[kind] += 1
+
+
+def _give_up(why: str) -> None:
+    global _failed
+    with _lock:
+        if _failed is None:
+            _failed = why
+            _log.debug("compiled kernel not used, NumPy runs instead: %s", why)
+
+
+def _load(forced: bool) -> ModuleType | None:
+    """The kernels module, imported on first use; None when it cannot be used."""
+    global _kernels
+    if _kernels is not None:
+        return _kernels
+    if _failed is not None:
+        if forced:
+            raise InputError(f"{KERNEL_ENV}=numba but the compiled kernel cannot be used: "
+                             f"{_failed}. Fix: pip install \"mlscope[fast]\", or unset "
+                             "the variable.")
+        return None
+    with _lock:
+        if _kernels is None and _failed is None:
+            try:
+                from mlscope.engine import kernels
+            except ImportError as exc:
+                why = f"numba is not importable ({exc})"
+            except Exception as exc:  # numba present but broken: never fatal
+                why = f"numba failed to load the kernels ({type(exc).__name__}: {exc})"
+            else:
+                if kernels.CACHED or forced:
+                    _kernels = kernels
+                    return _kernels
+                # Compiled anew in every process (seconds): not worth it unless asked for.
+                why = "no writable numba cache folder (set NUMBA_CACHE_DIR)"
+        else:
+            return _kernels
+    _give_up(why)
+    return _load(forced)  # None, or the error when the kernel was asked for
+
+
+class Scratch:
+    """Pairs of row-sized buffers for the kernel's sort, reused from one model to the next
+    (fresh ones cost page faults on every model: 1–3 ms of a 14 ms sort at 1M rows).
+
+    Thread-safe: each thread takes its own pair and gives it back.
+    """
+
+    def __init__(self) -> None:
+        self._free: list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]] = []
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+        """Two buffers of ``n`` items (views of larger ones when the pool has them)."""
+        with self._lock:
+            for i, (a, b) in enumerate(self._free):
+                if a.size >= n:
+                    del self._free[i]
+                    return a, b
+        return np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.uint64)
+
+    def give(self, pair: tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]) -> None:
+        """Return a pair that :meth:`take` gave."""
+        with self._lock:
+            self._free.append(pair)
+
+
+def _wanted(n: int, work_rows: int) -> tuple[bool, bool]:
+    """(use the kernel for ``n`` rows, forced by the environment)."""
+    setting = kernel_setting()
+    if setting == "numpy" or (_failed is not None and setting == "auto"):
+        return False, False
+    if setting == "numba":
+        return True, True
+    if _kernels is not None:
+        return n >= WARM_ROWS, False
+    return work_rows >= KERNEL_ROWS and n >= WARM_ROWS, False
+
+
+def compiled_cells(
+    value: npt.NDArray[np.float64], y8: npt.NDArray[np.int8],
+    groupings: list[tuple[npt.NDArray[Any], int]], scratch: Scratch | None = None,
+    work_rows: int | None = None,
+) -> list[Cells] | None:
+    """Every grouping's cells from the compiled kernel, or None where NumPy must run.
+
+    None when the kernel is not wanted (:func:`kernel_setting`, size) or not available,
+    when a score is not exactly a float32 (the kernel sorts 32-bit keys), or when the
+    kernel fails (logged once, never raised). ``work_rows``: the rows the caller will run
+    through this path in all (a split's rows times its models), which decides whether
+    loading the kernel pays; by default this call's rows.
+
+    Raises
+    ------
+    InputError
+        ``MLSCOPE_KERNEL`` is invalid, or ``numba`` while numba cannot be imported.
+    """
+    n = int(value.size)
+    use, forced = _wanted(n, n if work_rows is None else work_rows)
+    kernels = _load(forced) if use and n < 2**31 else None
+    if kernels is None:
+        _count("numpy")
+        return None
+    value = np.ascontiguousarray(value, dtype=np.float64)
+    y8 = np.ascontiguousarray(y8, dtype=np.int8)
+    a, b = scratch.take(n) if scratch is not None else (np.empty(n, np.uint64),
+                                                        np.empty(n, np.uint64))
+    try:
+        where = kernels.sort_descending(value, y8, a, b)
+        if where < 0:
+            _count("numpy")
+            return None
+        items = (a, b)[where][:n]
+        out: list[Cells] = []
+        for code, n_cells in groupings:
+            code = np.ascontiguousarray(code)
+            whole = n_cells == 1 and (n == 0 or int(code.min()) >= 0)
+            cs = np.empty(0 if whole else n, dtype=code.dtype)
+            segs = np.zeros(n_cells, dtype=np.int64)
+            rows = np.zeros(n_cells, dtype=np.int64)
+            kernels.cell_counts(items, code, whole, cs, segs, rows)
+            bounds = np.zeros(n_cells + 1, dtype=np.int64)
+            np.cumsum(segs, out=bounds[1:])
+            m = int(bounds[-1])
+            scores, pos, neg = np.empty(m), np.empty(m), np.empty(m)
+            if not kernels.cell_fill(items, cs, whole, bounds, scores, pos, neg):
+                raise RuntimeError("the kernel's two passes disagree on the segments")
+            out.append((scores, pos, neg, bounds, rows))
+    except Exception as exc:  # a compilation or runtime failure of the optional kernel
+        _give_up(f"the kernel failed ({type(exc).__name__}: {exc})")
+        _count("numpy")
+        return None
+    finally:
+        if scratch is not None:
+            scratch.give((a, b))
+    _count("numba")
+    return out

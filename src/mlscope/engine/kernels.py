@@ -1,0 +1,236 @@
+"""Compiled kernels (numba) of the unit-weight binary point estimate: the optional fast path
+of :func:`mlscope.engine.fused.binary_unit_cells`.
+
+Importing this module imports numba (about 0.2 s) and loading the cached machine code costs
+about 0.4 s more on the first call in a process: :mod:`mlscope.engine.fused` imports it
+lazily, and only for tables large enough to repay it. Every function is compiled with
+``nogil=True``, so the threads that aggregate models side by side
+(:class:`~mlscope.engine.exact.ExactSplit`) run them on every core.
+
+The results are those of the NumPy code bit for bit: every sum is a count of rows (an
+integer, exact in float64 in any order), the rows are sorted by the same order-preserving
+32-bit key of the float32 score, and each run of equal scores (``-0.0 == +0.0``) is reported
+by its first row in descending key order, as ``vs[starts]`` does there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["CACHED", "cell_counts", "cell_fill", "sort_descending"]
+
+
+def _jit(fn: Callable[..., Any]) -> tuple[Any, bool]:
+    """``fn`` compiled lazily without the GIL, with an on-disk cache when one is possible.
+
+    Numba caches beside the source, or, where the package folder is read-only, in the
+    user's cache folder (``NUMBA_CACHE_DIR`` when set). Where no folder is writable it
+    refuses ``cache=True`` at decoration: the kernel is then compiled in every process
+    (seconds), which the caller weighs (:data:`CACHED`).
+    """
+    try:
+        return numba.njit(nogil=True, cache=True)(fn), True
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return numba.njit(nogil=True, cache=False)(fn), False
+
+
+# Radix sort: the 32 key bits of a packed item (bits 32..63) in digits of 11, 11, 10 bits.
+_SHIFTS = (32, 43, 54)
+_RADIX = 2048
+# The low word of a packed item: the row index (bits 0..30) and the row's label (bit 31).
+_LABEL_BIT = np.uint64(1 << 31)
+_ROW_MASK = np.uint64((1 << 31) - 1)
+_SIGN = np.uint64(0x80000000)
+_LOW31 = np.uint64(0x7FFFFFFF)
+_DIGIT = np.uint64(_RADIX - 1)
+_U32 = np.uint64(32)
+# Descending keys of +0.0 and -0.0 (adjacent): one run of equal scores, as ``==`` sees them.
+_PLUS_ZERO = np.uint64(0x7FFFFFFF)
+_MINUS_ZERO = np.uint64(0x80000000)
+# Numba widens 32-bit integers in arithmetic and turns uint64 mixed with a signed integer
+# into float64: every bit operation below is on uint64 with uint64 constants.
+
+
+def _sort_descending(value: npt.NDArray[np.float64], y8: npt.NDArray[np.int8],
+                     a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]) -> int:
+    """Sort the rows by descending float32 score, packed for :func:`cell_counts`.
+
+    Parameters
+    ----------
+    value
+        Each row's score (float64); fewer than ``2**31`` rows.
+    y8
+        Each row's label, 0 or 1.
+    a, b
+        Two buffers of at least ``value.size`` items: the sorted items end in one of them.
+
+    Returns
+    -------
+    int
+        ``-1`` when some score is not exactly a float32 (nothing is sorted: the caller falls
+        back), else which buffer holds the sorted items, ``0`` for ``a`` and ``1`` for ``b``:
+        the first ``n`` items, each the row's inverted score key (bits 32..63), label (bit 31)
+        and index (bits 0..30), ascending, so by descending score.
+    """
+    # Pass 1: each score as float32 (refusing any that is not exactly a float32, NaN
+    # included), its order-preserving key inverted (so that ascending sorts descending),
+    # packed above the row's label and index; the three digit histograms on the way.
+    n = value.size
+    f32 = b.view(np.float32)
+    u32 = b.view(np.uint32)
+    hist = np.zeros((3, _RADIX), dtype=np.int64)
+    for i in range(n):
+        v = value[i]
+        f = np.float32(v)
+        if np.float64(f) != v:
+            return -1
+        f32[i] = f
+        bits = np.uint64(u32[i])
+        # IEEE order: flip every bit of a negative number, only the sign of the others;
+        # then every bit again, to sort descending: a negative number's bits as they are,
+        # the others' with the 31 bits below the sign flipped.
+        d = bits if bits & _SIGN else bits ^ _LOW31
+        item = (d << _U32) | np.uint64(i)
+        if y8[i] != 0:
+            item |= _LABEL_BIT
+        a[i] = item
+        hist[0, d & _DIGIT] += 1
+        hist[1, (d >> np.uint64(11)) & _DIGIT] += 1
+        hist[2, d >> np.uint64(22)] += 1
+    # Stable LSD passes; a digit that every row shares is skipped (scores in [0, 1] share
+    # the sign and the top of the exponent).
+    src, dst = a, b
+    where = 0
+    offsets = np.empty(_RADIX, dtype=np.int64)
+    for p in range(3):
+        h = hist[p]
+        if n == 0 or h.max() == n:
+            continue
+        total = 0
+        for k in range(_RADIX):
+            offsets[k] = total
+            total += h[k]
+        shift = np.uint64(_SHIFTS[p])
+        for i in range(n):
+            item = src[i]
+            k = (item >> shift) & _DIGIT
+            dst[offsets[k]] = item
+            offsets[k] += 1
+        src, dst = dst, src
+        where = 1 - where
+    return where
+
+
+sort_descending, _SORT_CACHED = _jit(_sort_descending)
+
+
+def _cell_counts(items: npt.NDArray[np.uint64], code: npt.NDArray[Any], whole: bool,
+                 cs: npt.NDArray[Any], segs: npt.NDArray[np.int64],
+                 rows: npt.NDArray[np.int64]) -> None:
+    """Per cell, its rows and its distinct scores: the sizes :func:`cell_fill` needs.
+
+    Parameters
+    ----------
+    items
+        The rows sorted by :func:`sort_descending` (its first ``n`` items).
+    code
+        Each row's cell (``-1``: in no cell), any signed integer type.
+    whole
+        Every row is in cell 0 (``code`` and ``cs`` are not used).
+    cs
+        Filled: each sorted row's cell (``n`` items of ``code``'s type).
+    segs, rows
+        Zeros, one per cell; filled: the distinct scores and the rows of each cell.
+    """
+    # Walking the rows in descending score order, each cell's rows arrive in that order
+    # too: a row starts a segment of its cell unless its score equals the cell's last one.
+    # Each row's cell is gathered once here, then read in order by cell_fill.
+    last = np.zeros(segs.size, dtype=np.uint64)
+    for i in range(items.size):
+        item = items[i]
+        if whole:
+            c = np.int64(0)
+        else:
+            c = np.int64(code[np.int64(item & _ROW_MASK)])
+            cs[i] = c
+            if c < 0:
+                continue
+        d = item >> _U32
+        if d == _MINUS_ZERO:
+            d = _PLUS_ZERO
+        segs[c] += (rows[c] == 0) | (d != last[c])
+        last[c] = d
+        rows[c] += 1
+
+
+def _cell_fill(items: npt.NDArray[np.uint64], cs: npt.NDArray[Any], whole: bool,
+               bounds: npt.NDArray[np.int64], scores: npt.NDArray[np.float64],
+               pos: npt.NDArray[np.float64], neg: npt.NDArray[np.float64]) -> bool:
+    """Per cell, the distinct scores (descending) and the positive and negative rows at each.
+
+    Parameters
+    ----------
+    items, whole
+        As for :func:`cell_counts`.
+    cs
+        Each sorted row's cell, from :func:`cell_counts`.
+    bounds
+        Cell ``c``'s segments are ``bounds[c]:bounds[c + 1]`` (the cumulative ``segs``).
+    scores, pos, neg
+        Filled, ``bounds[-1]`` items each (their previous contents are not read).
+
+    Returns
+    -------
+    bool
+        Whether the segments were those :func:`cell_counts` counted (always, unless the
+        inputs changed in between): a guard, so that a mismatch is an error, never a
+        write out of bounds.
+    """
+    # NumPy allocates the outputs: its large arrays are backed by huge pages, where
+    # numba's would take a page fault per 4 KiB (as costly as this pass at 10**7 rows).
+    n_cells = bounds.size - 1
+    at = bounds[:n_cells] - 1  # each cell's current segment
+    last = np.zeros(n_cells, dtype=np.uint64)
+    # A float32 read back from its bits through a one-item buffer (numba has no scalar
+    # bit cast): the key turned back into the score.
+    u = np.empty(1, dtype=np.uint32)
+    f = u.view(np.float32)
+    for i in range(items.size):
+        c = 0 if whole else np.int64(cs[i])
+        if c < 0:
+            continue
+        item = items[i]
+        raw = item >> _U32
+        d = _PLUS_ZERO if raw == _MINUS_ZERO else raw
+        # Branch-free label (the labels are random); the counts are integers, exact in
+        # float64.
+        label = np.float64((item & _LABEL_BIT) >> np.uint64(31))
+        if at[c] < bounds[c] or d != last[c]:
+            at[c] += 1
+            k = at[c]
+            if k >= bounds[c + 1]:
+                return False
+            last[c] = d
+            # The run's score is its first row's (+0.0 before -0.0).
+            u[0] = np.uint32(raw if raw & _SIGN else raw ^ _LOW31)
+            scores[k] = np.float64(f[0])
+            pos[k] = label
+            neg[k] = 1.0 - label
+        else:
+            k = at[c]
+            pos[k] += label
+            neg[k] += 1.0 - label
+    return bool(np.all(at == bounds[1:] - 1))
+
+
+cell_counts, _COUNTS_CACHED = _jit(_cell_counts)
+cell_fill, _FILL_CACHED = _jit(_cell_fill)
+
+#: Both kernels keep their machine code on disk: after the first run, a process loads it
+#: (~0.4 s) instead of compiling (seconds).
+CACHED = _SORT_CACHED and _COUNTS_CACHED and _FILL_CACHED

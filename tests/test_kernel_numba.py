@@ -1,0 +1,200 @@
+"""The compiled kernel (numba, the ``fast`` extra) gives the NumPy path's bits exactly.
+
+:func:`mlscope.engine.fused.binary_unit_cells` runs :mod:`mlscope.engine.kernels` under
+``MLSCOPE_KERNEL=numba`` and its NumPy code under ``MLSCOPE_KERNEL=numpy``: every array of
+every cell must be identical (compared as raw 64-bit patterns, so ``-0.0`` differs from
+``+0.0``), on continuous and tied float32 scores, signed zeros, negative numbers,
+subnormals and infinities, one-class labels, empty and one-row input, empty cells, rows in
+no cell and every width of cell code. Each comparison also checks that the kernel did run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mlscope.engine.fused import binary_unit_cells, narrow_codes
+from mlscope.engine.kernel_choice import KERNEL_ENV, Scratch, kernel_runs, kernel_setting
+from mlscope.errors import InputError
+from tests.conftest import base_charter, binary_frame
+
+pytest.importorskip("numba")
+
+Grouping = tuple[np.ndarray, int]
+
+
+def _both(monkeypatch: pytest.MonkeyPatch, value: np.ndarray, y: np.ndarray,
+          groupings: list[Grouping], *, compiled: bool = True) -> tuple[list, list]:
+    """``binary_unit_cells`` under the kernel and under NumPy; asserts which ran."""
+    y8 = (y != 0).astype(np.int8)
+    before = kernel_runs().get("numba", 0)
+    monkeypatch.setenv(KERNEL_ENV, "numba")
+    fast = binary_unit_cells(value, y8, groupings, Scratch())
+    assert kernel_runs().get("numba", 0) == before + compiled
+    monkeypatch.setenv(KERNEL_ENV, "numpy")
+    slow = binary_unit_cells(value, y8, groupings)
+    assert kernel_runs().get("numba", 0) == before + compiled
+    return fast, slow
+
+
+def _identical(fast: list, slow: list) -> None:
+    assert len(fast) == len(slow)
+    for cells_f, cells_s in zip(fast, slow, strict=True):
+        assert len(cells_f) == len(cells_s)
+        for a, b in zip(cells_f, cells_s, strict=True):
+            assert a.n_rows == b.n_rows
+            assert type(a.n_rows) is int
+            for x, z in ((a.scores, b.scores), (a.pos, b.pos), (a.neg, b.neg)):
+                assert x.dtype == z.dtype == np.float64
+                assert x.shape == z.shape
+                # Bit for bit: -0.0 and +0.0 differ here, NaN would equal itself.
+                assert np.array_equal(x.view(np.uint64), z.view(np.uint64))
+
+
+def _groupings(rng: np.random.Generator, n: int) -> list[Grouping]:
+    """Every row in one cell; a filter (rows in no cell); 9 cells, one empty, a
+    one-row one and some rows in none (int8); 300 cells (int16); 40,000 (int32)."""
+    overall = np.zeros(n, dtype=np.int64)
+    where = np.where(rng.random(n) < 0.3, 0, -1).astype(np.int64)
+    region = rng.integers(-1, 7, n).astype(np.int64)
+    if n > 10:
+        region[3] = 8  # a cell of one row; cell 7 has none
+    many = rng.integers(0, 300, n).astype(np.int64)
+    huge = rng.integers(-1, 40_000, n).astype(np.int64)
+    nowhere = np.full(n, -1, dtype=np.int64)
+    out = [(overall, 1), (where, 1), (region, 9), (many, 300), (huge, 40_000),
+           (nowhere, 3)]
+    codes = [(narrow_codes(c, k), k) for c, k in out]
+    assert [c.dtype for c, _ in codes] == [np.int8] * 3 + [np.int16, np.int32, np.int8]
+    return codes
+
+
+def _scores(kind: str, rng: np.random.Generator, n: int) -> np.ndarray:
+    if kind == "continuous":
+        s = rng.random(n)
+    elif kind == "ties-100":
+        s = rng.integers(0, 100, n) / 100
+    elif kind == "all-equal":
+        s = np.full(n, 0.25)
+    elif kind == "signed":
+        # Signed zeros, negative numbers, subnormals, infinities and extremes, tied.
+        pool = np.array([0.0, -0.0, -1.5, 1.5, -3e-39, 3e-39, 1e-45, -1e-45, np.inf,
+                         -np.inf, 3.4e38, -3.4e38, 1.0, -1.0], dtype=np.float32)
+        s = rng.choice(pool, n)
+    elif kind == "normal":
+        s = rng.normal(size=n) * 1e3
+    else:
+        raise AssertionError(kind)
+    return s.astype(np.float32).astype(np.float64)
+
+
+@pytest.mark.parametrize("n", [20_000, 1, 0])
+@pytest.mark.parametrize("kind", ["continuous", "ties-100", "all-equal", "signed", "normal"])
+def test_kernel_equals_numpy_bit_for_bit(monkeypatch: pytest.MonkeyPatch, kind: str,
+                                         n: int) -> None:
+    rng = np.random.default_rng([len(kind), n])  # seeded per case, the same every run
+    s = _scores(kind, rng, n)
+    y = rng.random(n) < 0.2
+    _identical(*_both(monkeypatch, s, y, _groupings(rng, n)))
+
+
+@pytest.mark.parametrize("label", [0, 1])
+def test_kernel_one_class_labels(monkeypatch: pytest.MonkeyPatch, label: int) -> None:
+    rng = np.random.default_rng(5)
+    s = _scores("ties-100", rng, 5000)
+    _identical(*_both(monkeypatch, s, np.full(5000, label), _groupings(rng, 5000)))
+
+
+def test_kernel_signed_zeros_keep_the_first_row_of_each_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Runs of equal scores mixing -0.0 and +0.0: the NumPy path reports +0.0 where a cell
+    # has one (it sorts first, descending), -0.0 where it has only -0.0.
+    s = np.array([-0.0, 0.0, -0.0, -0.0, 1.0, -1.0, -0.0])
+    y = np.array([1, 0, 1, 0, 1, 0, 0])
+    code = np.array([0, 0, 1, 1, 2, 2, 2], dtype=np.int8)
+    fast, slow = _both(monkeypatch, s, y, [(code, 3)])
+    _identical(fast, slow)
+    signs = [np.signbit(c.scores).tolist() for c in fast[0]]
+    assert signs == [[False], [True], [False, True, True]]
+
+
+def test_scores_that_are_not_float32_fall_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(2)
+    s = rng.random(3000)  # float64 values: the kernel refuses them, NumPy runs
+    s[0] = np.nan
+    y = rng.random(3000) < 0.5
+    _identical(*_both(monkeypatch, s, y, _groupings(rng, 3000), compiled=False))
+
+
+def test_scratch_buffers_are_reused_across_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A larger pair left by one model serves a smaller one (the kernel reads only n items).
+    rng = np.random.default_rng(9)
+    pool = Scratch()
+    monkeypatch.setenv(KERNEL_ENV, "numba")
+    for n in (4000, 1500):
+        s = _scores("continuous", rng, n)
+        y8 = (rng.random(n) < 0.3).astype(np.int8)
+        g = _groupings(rng, n)
+        fast = binary_unit_cells(s, y8, g, pool)
+        monkeypatch.setenv(KERNEL_ENV, "numpy")
+        _identical(fast, binary_unit_cells(s, y8, g))
+        monkeypatch.setenv(KERNEL_ENV, "numba")
+    assert len(pool._free) == 1
+    assert pool._free[0][0].size == 4000
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("", "auto"), ("auto", "auto"), (" NumPy ", "numpy"),
+                                          ("numba", "numba")])
+def test_kernel_setting_values(monkeypatch: pytest.MonkeyPatch, raw: str,
+                               expected: str) -> None:
+    monkeypatch.setenv(KERNEL_ENV, raw)
+    assert kernel_setting() == expected
+
+
+def test_kernel_setting_rejects_unknown_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KERNEL_ENV, "cuda")
+    with pytest.raises(InputError, match=r"MLSCOPE_KERNEL='cuda'.*auto.*numba.*numpy"):
+        kernel_setting()
+    s = np.zeros(10)
+    with pytest.raises(InputError, match="MLSCOPE_KERNEL"):
+        binary_unit_cells(s, np.zeros(10, np.int8), [(np.zeros(10, np.int8), 1)])
+
+
+def test_unknown_kernel_setting_exits_2(monkeypatch: pytest.MonkeyPatch,
+                                        project: Callable[..., Path]) -> None:
+    from click.testing import CliRunner
+
+    from mlscope.cli import main
+
+    path = project()
+    monkeypatch.setenv(KERNEL_ENV, "fastest")
+    res = CliRunner().invoke(main, ["run", str(path), "--no-store", "-q",
+                                    "--out", str(path.parent / "out")])
+    assert res.exit_code == 2, res.output
+    assert "MLSCOPE_KERNEL" in res.output
+
+
+def test_evaluate_is_identical_with_either_kernel(monkeypatch: pytest.MonkeyPatch,
+                                                  project: Callable[..., Path]) -> None:
+    import mlscope
+
+    df = binary_frame(n=4000, seed=3, grid=1000)
+    for col in ("p_good", "p_fair", "p_weak"):
+        df[col] = df[col].astype(np.float32)  # what models write: the kernel's input
+    charter: dict[str, Any] = base_charter(intervals={"resamples": 20})
+    path = project(df=df, charter=charter)
+    frames = {}
+    for kernel in ("numba", "numpy"):
+        monkeypatch.setenv(KERNEL_ENV, kernel)
+        before = kernel_runs().get("numba", 0)
+        frames[kernel] = mlscope.evaluate(path).to_frame()
+        ran = kernel_runs().get("numba", 0) - before
+        assert (ran > 0) == (kernel == "numba")
+    a, b = frames["numba"], frames["numpy"]
+    assert a.columns.tolist() == b.columns.tolist()
+    assert a.to_csv(float_format="%.17g") == b.to_csv(float_format="%.17g")
