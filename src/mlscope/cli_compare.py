@@ -26,6 +26,7 @@ def compare_command(charter: Path, model: str, reference: str, *, out: Path | No
         or data, or an ``out`` that cannot be written.
     """
     from mlscope.atomic import write_atomic
+    from mlscope.engine.kernel_choice import kernel_setting
     from mlscope.evaluation import evaluate
     from mlscope.malloc import keep_freed_memory
     from mlscope.report.pairs import comparison_document, render_comparison
@@ -35,6 +36,7 @@ def compare_command(charter: Path, model: str, reference: str, *, out: Path | No
         raise InputError(f"compare: `{model}` is compared with itself; name two different "
                          "models")
     keep_freed_memory()  # a batch command: faster on large tables (mlscope.malloc)
+    kernel_setting()  # a bad MLSCOPE_KERNEL is refused up front, whatever the task
     result = evaluate(charter, resamples=resamples, seed=seed, pairs=[(model, reference)],
                       mcnemar=mcnemar)
     cmp = result.comparisons[0]

@@ -70,11 +70,13 @@ def run_command(
     quiet: bool, html: bool, binned: int | None = None, candidate: str | None = None,
     check: bool = False, diagnose: bool | str = False,
 ) -> int:
+    from mlscope.engine.kernel_choice import kernel_setting
     from mlscope.evaluation import evaluate
     from mlscope.malloc import keep_freed_memory
     from mlscope.report import render_terminal
 
     keep_freed_memory()  # a batch command: faster on large tables (mlscope.malloc)
+    kernel_setting()  # a bad MLSCOPE_KERNEL is refused up front, whatever the task
     # Temporary files that killed runs left in --out and that are older than this are
     # removed when this run's outputs are committed.
     started = time.time()
