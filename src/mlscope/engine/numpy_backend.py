@@ -222,7 +222,7 @@ def cell_codes(
         return np.zeros(n, dtype=np.int8), [SliceCell(g, ())]
     if g.kind == "where":
         assert g.where is not None
-        # -1 + 1 for the rows it selects: no row-sized temporary beyond the codes.
+        # 0 where the predicate holds, -1 elsewhere: its booleans as bytes, less one.
         code = rows.where[g.where].astype(np.int8)
         code -= 1
         return code, [SliceCell(g, ())]
@@ -236,7 +236,7 @@ def cell_codes(
         for i, size in zip(g.columns, sizes, strict=True):
             code *= wide(size)
             code += rows.codes[i]
-    if total <= max(n // 4, 1 << 16):
+    if total <= max(n // 4, 1 << 16) and (n == 0 or int(code.min()) >= 0):
         # Codes are small integers: which occur, and their new numbers, by one count
         # (linear) instead of a sort of every row's code.
         present = np.flatnonzero(np.bincount(code, minlength=total))
