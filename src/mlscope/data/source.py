@@ -256,6 +256,7 @@ def open_evaluation(
     classes: list[str] = [str(c) for c in d.classes] if d.classes else []
     errors = list(d.errors)
     model_files: dict[str, str] = {}  # model -> its predictions file, for messages
+    narrow: dict[str, str] = {}  # score column of `ev` -> FLOAT where the file holds FLOAT
 
     # --- the base table: where ids, labels, splits, weights and slices come from --------
     if d.table is not None or d.duckdb is not None:
@@ -365,8 +366,15 @@ def open_evaluation(
         select[f"__c{i}"] = f"coalesce(CAST({col(c, 'slice')} AS VARCHAR), '(missing)')"
 
     # --- model scores ---------------------------------------------------------------------
-    def score_exprs(m: int, ref: str, spec: str | dict[str, str], where_label: str) -> None:
+    def score_exprs(m: int, ref: str, spec: str | dict[str, str], where_label: str,
+                    types: dict[str, str]) -> None:
         nonlocal classes
+
+        def score(alias: str, column: str) -> None:
+            select[alias] = f"CAST({ref}.{qi(column)} AS DOUBLE)"
+            if types.get(column, "").upper() == "FLOAT":
+                narrow[alias] = "FLOAT"  # float32 values: exact as FLOAT, half the bytes
+
         if task == "multiclass":
             if not isinstance(spec, dict):
                 raise InputError(
@@ -382,7 +390,7 @@ def open_evaluation(
                 )
             by_cls = {str(k): v for k, v in spec.items()}
             for k, cls in enumerate(classes):
-                select[f"__s{m}_{k}"] = f"CAST({ref}.{qi(by_cls[cls])} AS DOUBLE)"
+                score(f"__s{m}_{k}", by_cls[cls])
         else:
             if isinstance(spec, dict):
                 raise InputError(
@@ -392,7 +400,7 @@ def open_evaluation(
             # in float64 turns distinct large logits into ties (40 and 41 both give 1.0)
             # and changes every ranking metric. The metrics apply the link themselves
             # (`EvalTable.score_type_of`, mlscope.metrics.links).
-            select[f"__s{m}"] = f"CAST({ref}.{qi(spec)} AS DOUBLE)"
+            score(f"__s{m}", spec)
 
     if task != "errors":
         if d.models is not None:
@@ -401,7 +409,7 @@ def open_evaluation(
                 spec = d.models[name]
                 for c in ([spec] if isinstance(spec, str) else list(spec.values())):
                     base.need(c, f"scores of model `{name}`")
-                score_exprs(m, qi(src), spec, f"model `{name}`")
+                score_exprs(m, qi(src), spec, f"model `{name}`", base.types)
         elif long_mode:
             assert d.long is not None
             lspec: str | dict[str, str] = (
@@ -415,7 +423,7 @@ def open_evaluation(
                     f" = {ql(name)}) {alias}"
                     f" ON {alias}.{qi(d.id or '')} = {qi(src)}.{qi(d.id or '')}"
                 )
-                score_exprs(m, alias, lspec, f"model `{name}`")
+                score_exprs(m, alias, lspec, f"model `{name}`", base.types)
         elif d.predictions is not None:
             models = list(d.predictions)
             idc = col(d.id, "row id (needed to join predictions)")
@@ -436,7 +444,7 @@ def open_evaluation(
                 for c in ([pspec] if isinstance(pspec, str) else list(pspec.values())):
                     ps.need(c, f"scores of model `{name}`")
                 joins.append(f"LEFT JOIN {qi(alias)} ON {pid} = {idc}")
-                score_exprs(m, qi(alias), pspec, f"model `{name}`")
+                score_exprs(m, qi(alias), pspec, f"model `{name}`", ps.types)
 
     # --- user error columns ----------------------------------------------------------------
     for e, ename in enumerate(errors):
@@ -507,6 +515,7 @@ def open_evaluation(
         base_types=dict(base.types), view_sql=sql,
         kinds={m: "candidate" for m in models},
         score_type=charter.data.score_type if task == "binary" else "probability",
+        narrow=narrow,
     )
     check_rows(table, charter, base.label, model_files)
     lock(con)

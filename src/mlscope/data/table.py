@@ -42,6 +42,9 @@ class EvalTable:
     # What the candidates' binary scores are (`data.score_type`); baselines always predict
     # probabilities.
     score_type: str = "probability"
+    # ev column -> a narrower SQL type that holds each of its values exactly: scores a
+    # model wrote as FLOAT are fetched as FLOAT (half the bytes) and widened in NumPy.
+    narrow: dict[str, str] = field(default_factory=dict)
 
     def score_type_of(self, m: int) -> str:
         """``"probability"``, ``"logit"`` or ``"score"``: the scale of model ``m``'s scores."""

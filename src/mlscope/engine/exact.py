@@ -18,10 +18,12 @@ from mlscope.data.source import EvalTable
 from mlscope.engine.fused import binary_unit_cells, narrow_codes
 from mlscope.engine.kernel_choice import Scratch
 from mlscope.engine.numpy_backend import (
+    CodeArray,
     Layout,
     RowData,
     binary_cells,
     cell_codes,
+    cell_counts,
     error_cells,
     regression_cells,
 )
@@ -67,9 +69,11 @@ class ExactSplit:
         # Layouts cost ~3 integers per row per model and grouping: kept between calls only
         # when the row bootstrap will reuse them; otherwise built one model at a time.
         self.cache = cache
-        self.cells: list[tuple[npt.NDArray[np.int64], list[SliceCell]]] = [
+        self.cells: list[tuple[CodeArray, list[SliceCell]]] = [
             cell_codes(rows, g, levels) for g in groupings
         ]
+        # Rows per cell of each grouping: the same for every model and replicate.
+        self.counts = [cell_counts(code, len(cells)) for code, cells in self.cells]
         self._layouts: dict[tuple[str, int, int], Layout] = {}
         # The unit-weight point path reads one-byte labels and narrow cell codes: built
         # once per split, shared by every model.
@@ -142,8 +146,7 @@ class ExactSplit:
     def shell(self) -> SplitStatistics:
         """The split's cells and their sizes, without any model's statistics."""
         out = SplitStatistics()
-        for code, cells in self.cells:
-            counts = np.bincount(code[code >= 0], minlength=len(cells))
+        for (_, cells), counts in zip(self.cells, self.counts, strict=True):
             for i, cell in enumerate(cells):
                 out.sizes[cell.key] = int(counts[i])
                 out.cells[cell.key] = cell
