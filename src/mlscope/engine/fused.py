@@ -34,7 +34,7 @@ def narrow_codes(code: IntArray, n_cells: int) -> NarrowCodes:
     """
     for dtype in (np.int8, np.int16, np.int32):
         if n_cells <= np.iinfo(dtype).max:
-            return code.astype(dtype)
+            return code.astype(dtype, copy=False)  # cell_codes may already give it
     return code
 
 
