@@ -23,32 +23,45 @@ SRC = str(Path(__file__).resolve().parents[1] / "src")
 # its pages in again (hundreds of faults for 80 MB even with transparent huge pages).
 PROBE = """
 import resource, sys, numpy as np
+from numpy._core.multiarray import _get_madvise_hugepage
 from mlscope.malloc import keep_freed_memory
 applied = keep_freed_memory()
 a = np.ones(10_000_000); del a
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 b = np.ones(10_000_000)
-print(applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before,
+      _get_madvise_hugepage())
 """
 
 
-def _probe(**env: str) -> tuple[bool, int]:
+def _probe(**env: str) -> tuple[bool, int, bool]:
     full = {k: v for k, v in os.environ.items()
-            if k != "MLSCOPE_MALLOC" and not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+            if k not in ("MLSCOPE_MALLOC", "GLIBC_TUNABLES", "NUMPY_MADVISE_HUGEPAGE")
+            and not k.startswith("MALLOC_")}
     full["PYTHONPATH"] = SRC
     full.update(env)
     out = subprocess.run([sys.executable, "-c", PROBE], env=full, capture_output=True,
                          text=True, check=True).stdout.split()
-    return out[0] == "True", int(out[1])
+    return out[0] == "True", int(out[1]), out[2] == "True"
 
 
 def test_applied_by_default_and_freed_memory_is_reused() -> None:
-    applied, faults = _probe()
+    applied, faults, huge = _probe()
     assert applied
     assert faults < 50
-    applied_sys, faults_sys = _probe(MLSCOPE_MALLOC="system")
+    assert not huge  # NumPy no longer asks for huge pages
+    applied_sys, faults_sys, _ = _probe(MLSCOPE_MALLOC="system")
     assert not applied_sys
     assert faults_sys > faults
+    assert _probe(MLSCOPE_MALLOC="system", NUMPY_MADVISE_HUGEPAGE="1")[2]  # left alone
+
+
+def test_numpy_huge_pages_setting_of_the_user_wins() -> None:
+    assert _probe(NUMPY_MADVISE_HUGEPAGE="1")[2]
+    # glibc's own variables leave glibc alone, not NumPy's huge pages.
+    applied, _, huge = _probe(MALLOC_ARENA_MAX="4")
+    assert not applied
+    assert not huge
 
 
 @pytest.mark.parametrize("env", [{"MLSCOPE_MALLOC": "system"}, {"MALLOC_ARENA_MAX": "4"},

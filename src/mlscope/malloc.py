@@ -1,26 +1,36 @@
 """Keep freed memory inside the process while a large evaluation runs (glibc only).
 
 An exact evaluation allocates and frees many row-sized NumPy arrays (80 MB each at 10M
-rows). glibc's allocator serves each from a fresh ``mmap`` and returns it with ``munmap``
-when freed, so the next array page-faults its memory in again, zeroed by the kernel. At
-10M rows that kernel work was about half of the process's CPU time (38 s of system time in
-a 69 s run, 1.1M page faults). Serving large blocks from the heap and keeping what is freed
-there lets the next array reuse those pages (measured at 10M rows, the benchmark's charter:
-system time 38 s → 22 s, total CPU −21%, peak RSS +8%; at 1M rows system time 0.65 s →
-0.3 s).
+rows). By default glibc serves each from a fresh ``mmap`` and returns it with ``munmap``
+when freed, and NumPy asks the kernel for transparent huge pages on each
+(``madvise(MADV_HUGEPAGE)``); the next array then page-faults its memory in again, and
+where huge pages are scarce the kernel compacts memory to find them, synchronously, on the
+fault. At 10M rows that kernel work was more than half of the process's CPU time.
 
-The settings are glibc's own (``mallopt``): one arena for every thread (worker threads
-would otherwise get arenas whose heaps cannot hold a row-sized block and fall back to
-``mmap``), no ``mmap`` for large blocks, and a trim threshold of 1 GiB (freed memory at the
-heap's top is returned only above that). They change the whole process and last until it
-exits, which suits a command that evaluates and exits; the command-line tool applies them
-for its batch commands (``run``, ``evaluate``, ``check``, ``diagnose``, ``compare``,
-``monitor``), never for ``serve`` or ``profile`` (whose memory figures they would change).
-A long-running Python process can call :func:`keep_freed_memory` itself.
+:func:`keep_freed_memory` has glibc serve large blocks from one heap shared by every
+thread and keep what is freed there (``mallopt``: one arena, since worker threads would
+otherwise get arenas whose heaps cannot hold a row-sized block and fall back to ``mmap``;
+no ``mmap`` blocks; a trim threshold of 1 GiB), and turns NumPy's huge-page request off.
+Measured on the project's 2-core machine (Linux 6.18, transparent huge pages on
+``madvise``), the benchmark's charter, one fresh process each, CPU time (user + system):
 
-``MLSCOPE_MALLOC=system`` keeps the C library's defaults; so does any ``MALLOC_*`` or
-``GLIBC_TUNABLES`` setting of the user's own (theirs wins). Elsewhere than glibc (macOS,
-Windows, musl) nothing is changed.
+=====================  ==================  =================  ===============  =========
+rows                   glibc's, NumPy's    the heap kept      huge pages off   both
+=====================  ==================  =================  ===============  =========
+1M (three runs)        3.47–3.50 s         2.66–3.39 s        2.99–3.53 s      2.74–2.97 s
+10M (system time)      52.0 s (30.4 s)     42.5 s (18.9 s)    45.3 s (19.2 s)  25.6 s (2.7 s)
+=====================  ==================  =================  ===============  =========
+
+Peak memory was within 2% either way. The settings change the whole process and last
+until it exits, which suits a command that evaluates and exits; the command-line tool
+applies them for its batch commands (``run``, ``evaluate``, ``check``, ``diagnose``,
+``compare``, ``monitor``), never for ``serve`` or ``profile`` (whose memory figures they
+would change). A long-running Python process can call :func:`keep_freed_memory` itself.
+
+``MLSCOPE_MALLOC=system`` keeps the C library's and NumPy's defaults; so does any
+``MALLOC_*`` or ``GLIBC_TUNABLES`` setting of the user's own for glibc, and
+``NUMPY_MADVISE_HUGEPAGE`` for NumPy's huge pages (theirs wins). Elsewhere than glibc
+(macOS, Windows, musl) nothing is changed.
 """
 
 from __future__ import annotations
@@ -63,8 +73,20 @@ def _glibc() -> bool:
         return False
 
 
+def _no_huge_pages() -> None:
+    # NumPy's own switch (what NUMPY_MADVISE_HUGEPAGE=0 sets at import); absent from a
+    # NumPy without it, then nothing changes.
+    import numpy
+
+    core = getattr(numpy, "_core", None) or getattr(numpy, "core", None)
+    toggle = getattr(getattr(core, "multiarray", None), "_set_madvise_hugepage", None)
+    if callable(toggle):
+        toggle(False)
+
+
 def keep_freed_memory() -> bool:
-    """Have glibc keep freed memory in the process and reuse it for the next arrays.
+    """Have glibc keep freed memory in the process and reuse it for the next arrays, and
+    NumPy stop asking for huge pages.
 
     Applied once per process (later calls return the first call's answer). Faster
     evaluations of large tables at the cost of a process that keeps its peak memory until it
@@ -73,8 +95,9 @@ def keep_freed_memory() -> bool:
     Returns
     -------
     bool
-        Whether the settings were applied: False elsewhere than glibc, with
-        ``MLSCOPE_MALLOC=system``, or when the user set glibc's allocator variables.
+        Whether glibc's settings were applied: False elsewhere than glibc, with
+        ``MLSCOPE_MALLOC=system``, or when the user set glibc's allocator variables (NumPy's
+        huge pages are still turned off then, unless ``NUMPY_MADVISE_HUGEPAGE`` is set).
 
     Raises
     ------
@@ -86,7 +109,11 @@ def keep_freed_memory() -> bool:
     if _applied is not None:
         return _applied
     _applied = False
-    if choice == "system" or any(v in os.environ for v in _USER_SETTINGS) or not _glibc():
+    if choice == "system" or not _glibc():
+        return False
+    if "NUMPY_MADVISE_HUGEPAGE" not in os.environ:
+        _no_huge_pages()
+    if any(v in os.environ for v in _USER_SETTINGS):
         return False
     import ctypes  # only here: the commands that never evaluate do not pay for it
 
