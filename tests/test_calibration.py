@@ -11,6 +11,7 @@ from mlscope.metrics.calibration import (
     ece,
     ece_debiased,
     recalibration,
+    recalibration_fit,
     reliability_bins,
 )
 from mlscope.metrics.registry import get_metric
@@ -91,6 +92,11 @@ def test_recalibration_matches_statsmodels(seed: int, score_type: str) -> None:
     np.testing.assert_allclose([float(a), float(b)], lr.params, atol=1e-6)
     assert float(get_metric("calibration_slope_error").fn(st)) == pytest.approx(abs(b - 1))
     assert float(get_metric("calibration_intercept_error").fn(st)) == pytest.approx(abs(a))
+    # The slope's standard error (the reliability curve's): statsmodels' from the same
+    # Fisher information, and the fit the same as recalibration's.
+    fa, fb, se = recalibration_fit(st)
+    assert (float(fa), float(fb)) == (float(a), float(b))
+    assert float(se) == pytest.approx(glm.bse[1], rel=1e-9)
 
 
 def test_perfect_calibration_simulation() -> None:

@@ -52,6 +52,7 @@ from mlscope.metrics.arith import safe_div as _div
 from mlscope.metrics.binary_proba import not_probability_reason
 from mlscope.metrics.binary_reasons import one_class_reason, rows_reason
 from mlscope.metrics.links import probability
+from mlscope.metrics.logistic_fit import fit_logistic, warm_start
 from mlscope.metrics.spec import MetricSpec, ParamSpec
 from mlscope.metrics.stats import BinaryStats
 
@@ -61,6 +62,7 @@ __all__ = [
     "ece",
     "ece_debiased",
     "recalibration",
+    "recalibration_fit",
     "reliability_bins",
     "reliability_figures",
 ]
@@ -68,8 +70,6 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 _EPS = float(np.finfo(np.float64).eps)
 DEFAULT_BINS = 15
-_MAX_ITER = 100
-_TOL = 1e-10
 
 
 def _ascending(stats: BinaryStats, *, log_odds: bool = True
@@ -112,9 +112,19 @@ def bin_index(weight: FloatArray, bins: int) -> npt.NDArray[np.intp]:
         the score's mass. Scores without weight go to a bin but add nothing to it.
     """
     total = weight.sum(axis=-1, keepdims=True)
-    mid = cumsum_exact(weight) - 0.5 * weight
-    frac = np.where(total > 0, mid / np.where(total > 0, total, 1.0), 0.0)
-    idx: npt.NDArray[np.intp] = np.minimum(np.floor(frac * bins), bins - 1).astype(np.intp)
+    # One row (a curve): NumPy's own cumsum, which cumsum_exact equals bit for bit and
+    # which is the faster of the two there. Then, in the cumsum's buffer, the same
+    # operations as ``min(floor(where(total > 0, mid / total, 0) · B), B − 1)``.
+    mid = np.cumsum(weight, axis=-1) if weight.ndim == 1 else cumsum_exact(weight)
+    mid -= 0.5 * weight
+    has = total > 0
+    np.divide(mid, np.where(has, total, 1.0), out=mid)
+    if not bool(has.all()):
+        np.copyto(mid, 0.0, where=~has)
+    mid *= bins
+    np.floor(mid, out=mid)
+    np.minimum(mid, bins - 1, out=mid)
+    idx: npt.NDArray[np.intp] = mid.astype(np.intp)
     return idx
 
 
@@ -234,8 +244,26 @@ def reliability_figures(stats: BinaryStats, bins: int = DEFAULT_BINS
             _ece_debiased_of(stats, w, sp, sy))
 
 
-def _separated(x: FloatArray, pos: FloatArray, neg: FloatArray) -> npt.NDArray[np.bool_]:
-    """Whether the log-odds weakly separate the classes (or are all equal): no finite MLE."""
+def _nondecreasing(x: FloatArray) -> bool:
+    """Whether the log-odds ``x`` (one row) are finite and in nondecreasing order."""
+    return bool(x.ndim == 1 and x.size and np.isfinite(x[0]) and np.isfinite(x[-1])
+                and np.all(x[1:] >= x[:-1]))
+
+
+def _separated(x: FloatArray, pos: FloatArray, neg: FloatArray,
+               ascending: bool | None = None) -> npt.NDArray[np.bool_]:
+    """Whether the log-odds weakly separate the classes (or are all equal): no finite MLE.
+
+    ``x`` is in ascending order of probability, and the log-odds are nondecreasing in it
+    (checked: rounding could in principle reorder neighbours): then the extremes of ``x``
+    over the scores with positives are at the first and last such score, found from one
+    boolean array instead of four float ones. The same values as the masked extremes.
+    ``ascending`` is :func:`_nondecreasing` of ``x`` when the caller has it.
+    """
+    if ascending is None:
+        ascending = _nondecreasing(x)
+    if ascending:
+        return _separated_sorted(x, pos, neg)
     inf = np.inf
     min_pos = np.where(pos > 0, x, inf).min(axis=-1, initial=inf)
     max_pos = np.where(pos > 0, x, -inf).max(axis=-1, initial=-inf)
@@ -244,41 +272,31 @@ def _separated(x: FloatArray, pos: FloatArray, neg: FloatArray) -> npt.NDArray[n
     return np.asarray((max_neg <= min_pos) | (max_pos <= min_neg), dtype=np.bool_)
 
 
-def _loglik(a: FloatArray, b: FloatArray, x: FloatArray, pos: FloatArray,
-            neg: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """The log-likelihood at ``(a, b)``, and the linear predictor ``η = a + b·x`` it used.
+def _extremes(x: FloatArray, has: npt.NDArray[np.bool_]) -> tuple[FloatArray, FloatArray]:
+    """``(min, max)`` of the nondecreasing ``x`` where ``has``, per batch element
+    (``+inf``, ``-inf`` where none)."""
+    m = x.size
+    first = np.argmax(has, axis=-1)
+    last = m - 1 - np.argmax(has[..., ::-1], axis=-1)
+    some = np.take_along_axis(has, first[..., None], axis=-1)[..., 0]
+    return np.where(some, x[first], np.inf), np.where(some, x[last], -np.inf)
 
-    ``−Σ [pos · log(1 + e^(−η)) + neg · log(1 + e^η)]``, both terms from one ``logaddexp``
-    per distinct score: NumPy's ``logaddexp(0, ±η)`` is ``L = log1p(exp(−|η|))`` for its
-    smaller term and ``|η| + L`` for the larger, and ``L = logaddexp(0, −|η|)``; so the
-    terms are ``L + max(∓η, 0)``, the same bits as two ``logaddexp`` calls (checked in the
-    tests) at about half the cost: ``logaddexp`` is scalar code, the rest vectorised.
-    """
-    eta = b[..., None] * x
-    eta += a[..., None]
-    big = np.abs(eta)
-    np.negative(big, out=big)
-    L = np.logaddexp(0.0, big, out=big)
-    term = np.negative(eta)
-    np.maximum(term, 0.0, out=term)
-    term += L
-    term *= pos  # pos · log(1 + e^(−η))
-    # ``max(η, 0) + L`` in L's own buffer: ``η + L`` where η is positive (or NaN, which
-    # max propagates), ``L`` itself elsewhere (``0 + L`` is ``L`` exactly, L ≥ 0): the
-    # same bits as ``np.maximum(eta, 0.0) + L`` without a third row-sized array.
-    np.add(L, eta, out=L, where=~(eta <= 0.0))
-    L *= neg  # neg · log(1 + e^η)
-    term += L
-    # Σ(−v) is −Σv exactly (negation commutes with rounding): no negated array.
-    return np.asarray(-term.sum(axis=-1), dtype=np.float64), eta
+
+def _separated_sorted(x: FloatArray, pos: FloatArray, neg: FloatArray
+                      ) -> npt.NDArray[np.bool_]:
+    min_pos, max_pos = _extremes(x, pos > 0)
+    min_neg, max_neg = _extremes(x, neg > 0)
+    return np.asarray((max_neg <= min_pos) | (max_pos <= min_neg), dtype=np.bool_)
 
 
 def recalibration(stats: BinaryStats) -> tuple[FloatArray, FloatArray]:
     """Logistic recalibration ``logit P(y = 1) = a + b · logit(p)`` by maximum likelihood.
 
     Newton's method on the distinct scores, their weighted positives and negatives the
-    binomial counts, started at ``(a, b) = (0, 1)`` with step halving (the log-likelihood
-    never decreases), to a step below ``1e-10``.
+    binomial counts, with step halving (the log-likelihood never decreases), to a step
+    below ``1e-10``; started from the same fit on a compression of the histogram
+    (:func:`mlscope.metrics.logistic_fit.warm_start`) on many distinct scores, from
+    ``(0, 1)`` on few.
 
     Parameters
     ----------
@@ -292,66 +310,43 @@ def recalibration(stats: BinaryStats) -> tuple[FloatArray, FloatArray]:
         fit has no finite maximum (one class, the classes separated by the score, a
         single distinct score), without rows, or for ``score_type: score``.
     """
+    a, b, _se = recalibration_fit(stats, with_se=False)
+    return a, b
+
+
+def recalibration_fit(stats: BinaryStats, counter: list[int] | None = None,
+                      with_se: bool = True) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:func:`recalibration` and the slope's standard error, from one fit.
+
+    Parameters
+    ----------
+    stats
+        Binary statistics, batch dimensions allowed.
+    counter
+        When given, its first item is increased by the number of full passes over the
+        distinct scores that the fit made (benchmarks, tests).
+    with_se
+        Whether to compute the standard error (all NaN when False).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(a, b, se_b)``, each of shape ``stats.batch_shape``: ``se_b`` is the square root
+        of the inverse Fisher information's slope entry at the fit (NaN where ``b`` is, or
+        where the information is singular).
+    """
     batch = stats.batch_shape
     if stats.score_type == "score":
-        return np.full(batch, np.nan), np.full(batch, np.nan)
+        nan = np.full(batch, np.nan)
+        return nan, nan.copy(), nan.copy()
     _, x, pos, neg = _ascending(stats)
     pos = np.asarray(pos, dtype=np.float64)
     neg = np.asarray(neg, dtype=np.float64)
-    ok = _defined(stats) & ~_separated(x, pos, neg)
-    a, b = np.zeros(batch), np.ones(batch)
-    done = ~ok
-    # ``eta`` is always ``a + b·x`` at the current (a, b): the accepted candidate's, kept
-    # from its log-likelihood rather than computed again (the same bits).
-    ll, eta = _loglik(a, b, x, pos, neg)
-    n = pos + neg
-    for _ in range(_MAX_ITER):
-        if bool(done.all()):
-            break
-        mu = np.negative(eta)
-        np.exp(mu, out=mu)
-        mu += 1.0
-        np.divide(1.0, mu, out=mu)  # 1 / (1 + e^(−η))
-        nmu = n * mu
-        r = pos - nmu
-        g0 = r.sum(axis=-1)
-        r *= x  # in place (each sum is taken before): the same bits, fewer arrays
-        g1 = r.sum(axis=-1)
-        del r
-        np.subtract(1.0, mu, out=mu)
-        v = nmu
-        v *= mu  # n·μ·(1 − μ)
-        del mu
-        h00 = v.sum(axis=-1)
-        v *= x
-        h01 = v.sum(axis=-1)
-        v *= x
-        h11 = v.sum(axis=-1)
-        del nmu, v
-        det = h00 * h11 - h01 * h01
-        good = ~done & (det > 0) & np.isfinite(det)
-        dsafe = np.where(good, det, 1.0)
-        da = np.where(good, (h11 * g0 - h01 * g1) / dsafe, 0.0)
-        db = np.where(good, (h00 * g1 - h01 * g0) / dsafe, 0.0)
-        step, accepted = 1.0, ~good
-        for _half in range(40):
-            na, nb = a + step * da, b + step * db
-            nll, neta = _loglik(na, nb, x, pos, neg)
-            take = ~accepted & (nll >= ll - 1e-12 * np.abs(ll))
-            a, b = np.where(take, na, a), np.where(take, nb, b)
-            ll = np.where(take, nll, ll)
-            if bool(take.all()):
-                eta = neta
-            elif bool(take.any()):
-                eta = np.where(take[..., None], neta, eta)
-            accepted = accepted | take
-            if bool(accepted.all()):
-                break
-            step /= 2.0
-        small = (np.abs(da) <= _TOL * (1.0 + np.abs(a))) & (np.abs(db) <= _TOL * (1.0 + np.abs(b)))
-        done = done | small | ~good
-    ok = ok & np.isfinite(a) & np.isfinite(b)
-    return np.where(ok, a, np.nan), np.where(ok, b, np.nan)
+    ascending = _nondecreasing(x)
+    ok = _defined(stats) & ~_separated(x, pos, neg, ascending)
+    # The compression cuts ``x`` into consecutive blocks: it needs them in order.
+    start = warm_start(x, pos, neg, ok) if ascending else None
+    return fit_logistic(x, pos, neg, ok, start=start, counter=counter, with_se=with_se)
 
 
 def reliability_bins(stats: BinaryStats, bins: int = DEFAULT_BINS

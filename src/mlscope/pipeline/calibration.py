@@ -21,10 +21,9 @@ from mlscope.measure import with_score_type
 from mlscope.metrics.binary import roc_auc
 from mlscope.metrics.calibration import (
     DEFAULT_BINS,
-    recalibration,
+    recalibration_fit,
     reliability_figures,
 )
-from mlscope.metrics.links import probability
 from mlscope.metrics.stats import BinaryStats
 from mlscope.pipeline.types import Decision, MetricTable, Run, RunPlan
 from mlscope.result import ReliabilityCurve, Standing
@@ -56,18 +55,6 @@ def _num(x: object) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _slope_se(st: BinaryStats, a: float, b: float) -> float | None:
-    """The slope's standard error: the inverse Fisher information at ``(a, b)``."""
-    eps = float(np.finfo(np.float64).eps)
-    q = np.clip(probability(st.scores, st.score_type), eps, 1 - eps)
-    x = st.scores if st.score_type == "logit" else np.log(q) - np.log1p(-q)
-    mu = 1.0 / (1.0 + np.exp(-(a + b * x)))
-    v = (st.pos + st.neg) * mu * (1.0 - mu)
-    h00, h01, h11 = v.sum(), (v * x).sum(), (v * x * x).sum()
-    det = h00 * h11 - h01 * h01
-    return _num(math.sqrt(h00 / det)) if det > 0 else None
-
-
 def _auc_se(auc: float, n_pos: float, n_neg: float) -> float:
     """Hanley & McNeil (1982) standard error of the ROC AUC."""
     q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
@@ -81,14 +68,15 @@ def curve_of(st: BinaryStats, split: str, model: str, bins: int = DEFAULT_BINS
     """One model's reliability curve and calibration figures from its statistics."""
     # One binning for the points and both ECEs (each would bin the scores again).
     mean_p, rate, weight, e1, e2 = reliability_figures(st, bins)
-    a, b = recalibration(st)
+    # The slope's standard error is the inverse Fisher information the fit ended on.
+    a, b, se = recalibration_fit(st)
     fa, fb = _num(a), _num(b)
     return ReliabilityCurve(
         split=split, model=model, slice=OVERALL, bins=bins,
         mean_predicted=[float(v) for v in mean_p], observed=[float(v) for v in rate],
         weight=[float(v) for v in weight], ece=_num(e1),
         ece_debiased=_num(e2), slope=fb, intercept=fa,
-        slope_se=_slope_se(st, fa, fb) if fa is not None and fb is not None else None,
+        slope_se=_num(se) if fa is not None and fb is not None else None,
         roc_auc=_num(roc_auc(st)))
 
 
