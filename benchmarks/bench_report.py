@@ -219,8 +219,10 @@ def markdown(report: dict[str, Any]) -> str:
                  + ".")
     lines.append(_kernel_line(report))
     lines.extend(_source_lines(git))
-    kept = {n: m.get("keep_freed_memory") for n, m in report["methods"].items()
-            if n.startswith("mlscope") and m.get("status") == "ok"}
+    # Methods reused from a run before mlscope.malloc existed carry no answer: left out.
+    kept = {n: m["keep_freed_memory"] for n, m in report["methods"].items()
+            if n.startswith("mlscope") and m.get("status") == "ok"
+            and m.get("keep_freed_memory") is not None}
     if kept:
         how = sorted({"kept in the process (as `mlscope run`)" if v else "glibc's defaults"
                       for v in kept.values()})

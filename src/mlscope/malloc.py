@@ -12,7 +12,8 @@ thread and keep what is freed there (``mallopt``: one arena, since worker thread
 otherwise get arenas whose heaps cannot hold a row-sized block and fall back to ``mmap``;
 no ``mmap`` blocks; a trim threshold of 1 GiB), and turns NumPy's huge-page request off.
 Measured on the project's 2-core machine (Linux 6.18, transparent huge pages on
-``madvise``), the benchmark's charter, one fresh process each, CPU time (user + system):
+``madvise``; other work running, load average about 4), the benchmark's charter, one fresh
+process each, CPU time (user + system):
 
 =====================  ==================  =================  ===============  =========
 rows                   glibc's, NumPy's    the heap kept      huge pages off   both
