@@ -52,7 +52,7 @@ from mlscope.metrics.arith import safe_div as _div
 from mlscope.metrics.binary_proba import not_probability_reason
 from mlscope.metrics.binary_reasons import one_class_reason, rows_reason
 from mlscope.metrics.links import probability
-from mlscope.metrics.logistic_fit import fit_logistic, warm_start
+from mlscope.metrics.logistic_fit import fit_logistic, separated, warm_start
 from mlscope.metrics.spec import MetricSpec, ParamSpec
 from mlscope.metrics.stats import BinaryStats
 
@@ -264,12 +264,7 @@ def _separated(x: FloatArray, pos: FloatArray, neg: FloatArray,
         ascending = _nondecreasing(x)
     if ascending:
         return _separated_sorted(x, pos, neg)
-    inf = np.inf
-    min_pos = np.where(pos > 0, x, inf).min(axis=-1, initial=inf)
-    max_pos = np.where(pos > 0, x, -inf).max(axis=-1, initial=-inf)
-    min_neg = np.where(neg > 0, x, inf).min(axis=-1, initial=inf)
-    max_neg = np.where(neg > 0, x, -inf).max(axis=-1, initial=-inf)
-    return np.asarray((max_neg <= min_pos) | (max_pos <= min_neg), dtype=np.bool_)
+    return separated(x, pos, neg)
 
 
 def _extremes(x: FloatArray, has: npt.NDArray[np.bool_]) -> tuple[FloatArray, FloatArray]:

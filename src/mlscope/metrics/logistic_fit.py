@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["WARM_BLOCKS", "fit_logistic", "warm_start"]
+__all__ = ["WARM_BLOCKS", "fit_logistic", "separated", "warm_start"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -208,7 +208,9 @@ def fit_logistic(x: FloatArray, pos: FloatArray, neg: FloatArray, ok: BoolArray,
             np.where(fine & np.isfinite(se), se, np.nan))
 
 
-def _compressed_separated(x: FloatArray, pos: FloatArray, neg: FloatArray) -> BoolArray:
+def separated(x: FloatArray, pos: FloatArray, neg: FloatArray) -> BoolArray:
+    """Whether ``x`` weakly separates the classes (or is constant), per batch element: no
+    finite maximum-likelihood fit. ``x`` in any order."""
     inf = np.inf
     min_pos = np.where(pos > 0, x, inf).min(axis=-1, initial=inf)
     max_pos = np.where(pos > 0, x, -inf).max(axis=-1, initial=-inf)
@@ -262,7 +264,7 @@ def warm_start(x: FloatArray, pos: FloatArray, neg: FloatArray, ok: BoolArray
     zero = np.zeros_like(sp)
     pc = np.concatenate([sp, zero], axis=-1)
     nc = np.concatenate([zero, sn], axis=-1)
-    fit_ok = ok & ~_compressed_separated(xc, pc, nc)
+    fit_ok = ok & ~separated(xc, pc, nc)
     a0, b0, _se = fit_logistic(xc, pc, nc, fit_ok, with_se=False)
     usable = fit_ok & np.isfinite(a0) & np.isfinite(b0)
     return np.where(usable, a0, 0.0), np.where(usable, b0, 1.0)
