@@ -10,8 +10,8 @@ value (``result.to_frame()`` at 17 significant digits): the digests must match.
 
 Usage::
 
-    python benchmarks/generate.py --rows 1M --out /tmp/b
-    python benchmarks/bench_numba.py /tmp/b/bench-1000000-continuous.yaml --repeat 3
+    python benchmarks/generate.py --rows 1M            # into benchmarks/data/
+    python benchmarks/bench_numba.py benchmarks/data/bench-1000000-continuous.yaml --repeat 3
 """
 
 from __future__ import annotations
