@@ -117,7 +117,8 @@ class ExactSplit:
         assert self._y8 is not None, "binary tasks only"
         return list(binary_unit_cells(self.rows.scores[m], self._y8,
                                       [self._narrow[gi] for gi in groupings],
-                                      self._scratch, self.rows.n * len(self.t.models)))
+                                      self._scratch, self.rows.n * len(self.t.models),
+                                      [self.counts[gi] for gi in groupings]))
 
     def stats(self, W: FloatArray) -> SplitStatistics:
         """Every model's statistics under weights ``W`` (a batch when ``W`` is 2-D)."""

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mlscope.engine.kernel_choice import Scratch, compiled_cells
+from mlscope.engine.numpy_backend import cell_counts
 from mlscope.metrics.stats import BinaryStats
 
 __all__ = ["NarrowCodes", "binary_unit_cells", "narrow_codes", "score_order"]
@@ -66,18 +67,10 @@ def score_order(value: FloatArray) -> npt.NDArray[np.intp]:
     return np.argsort(value)
 
 
-def _cell_counts(cs: NarrowCodes, n_cells: int) -> IntArray:
-    """Rows per cell (``-1``: in no cell, not counted)."""
-    if cs.dtype == np.int8:
-        # Seen as unsigned bytes, -1 is 255: one bincount of 256 bins, no masking.
-        return np.bincount(cs.view(np.uint8), minlength=256)[:n_cells].astype(np.int64)
-    return np.bincount(cs[cs >= 0], minlength=n_cells).astype(np.int64)
-
-
 def binary_unit_cells(
     value: FloatArray, y8: npt.NDArray[np.int8],
     groupings: list[tuple[NarrowCodes, int]], scratch: Scratch | None = None,
-    work_rows: int | None = None,
+    work_rows: int | None = None, counts: list[IntArray] | None = None,
 ) -> list[list[BinaryStats]]:
     """:class:`BinaryStats` of every cell of every grouping, all rows weighing 1.
 
@@ -94,6 +87,9 @@ def binary_unit_cells(
         Buffers the compiled kernel may reuse from one model to the next, and the rows
         of every model the caller runs here (whether loading the kernel pays; see
         :func:`~mlscope.engine.kernel_choice.compiled_cells`).
+    counts
+        Per grouping, the rows in each cell when the caller has them (the same for every
+        model); counted here otherwise.
 
     Returns
     -------
@@ -118,7 +114,7 @@ def binary_unit_cells(
     vs = value[order]
     ys = y8[order]
     out: list[list[BinaryStats]] = []
-    for code, n_cells in groupings:
+    for gi, (code, n_cells) in enumerate(groupings):
         if n == 0:
             empty = np.zeros(0)
             out.append([BinaryStats(empty, empty, empty, 0) for _ in range(n_cells)])
@@ -126,7 +122,7 @@ def binary_unit_cells(
         cs = code[order] if not (n_cells == 1 and code.min() >= 0) else None
         if cs is None:
             vv, yy = vs, ys
-            counts = np.array([n], dtype=np.int64)
+            per_cell = np.array([n], dtype=np.int64)
         else:
             # A stable sort by cell keeps the descending score order inside each cell; rows
             # in no cell (-1) sort first and are cut off.
@@ -134,11 +130,11 @@ def binary_unit_cells(
             dropped = int(np.count_nonzero(cs < 0))
             if dropped:
                 perm = perm[dropped:]
-            counts = _cell_counts(cs, n_cells)
+            per_cell = counts[gi] if counts is not None else cell_counts(code, n_cells)
             vv, yy = vs[perm], ys[perm]
         m = int(vv.size)
         bounds = np.zeros(n_cells + 1, dtype=np.int64)
-        np.cumsum(counts, out=bounds[1:])
+        np.cumsum(per_cell, out=bounds[1:])
         if m == 0:
             empty = np.zeros(0)
             out.append([BinaryStats(empty, empty, empty, 0) for _ in range(n_cells)])
@@ -161,7 +157,7 @@ def binary_unit_cells(
         hi = np.searchsorted(starts, bounds[1:])
         out.append([
             BinaryStats(scores[lo[i]:hi[i]], pos[lo[i]:hi[i]], neg[lo[i]:hi[i]],
-                        int(counts[i]))
+                        int(per_cell[i]))
             for i in range(n_cells)
         ])
     return out
