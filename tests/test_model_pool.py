@@ -1,0 +1,141 @@
+"""The metrics stage's scheduler (mlscope.pipeline.model_pool.per_model)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mlscope.pipeline.model_pool import per_model
+from tests.conftest import base_charter, binary_frame
+
+
+class _Tracker:
+    """Counts the statistics alive at once (loaded, not yet released by every part)."""
+
+    def __init__(self, n_parts: int) -> None:
+        self.lock = threading.Lock()
+        self.alive = 0
+        self.peak = 0
+        self.loaded: list[int] = []
+        self.left: dict[int, int] = {}
+        self.n_parts = n_parts
+
+    def load(self, mi: int) -> dict[str, int]:
+        with self.lock:
+            self.alive += 1
+            self.peak = max(self.peak, self.alive)
+            self.loaded.append(mi)
+            self.left[mi] = self.n_parts
+        return {"model": mi}
+
+    def done(self, mi: int) -> None:
+        with self.lock:
+            self.left[mi] -= 1
+            if self.left[mi] == 0:
+                self.alive -= 1
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+@pytest.mark.parametrize("n", [0, 1, 2, 5, 7])
+def test_results_in_order_and_bounded_memory(n: int, workers: int) -> None:
+    tr = _Tracker(2)
+
+    def square(mi: int, st: dict[str, int]) -> int:
+        tr.done(mi)
+        return st["model"] ** 2
+
+    def name(mi: int, st: dict[str, int]) -> str:
+        tr.done(mi)
+        return f"m{st['model']}"
+
+    out = per_model(n, workers, tr.load, [square, name])
+    assert out == [[mi * mi, f"m{mi}"] for mi in range(n)]
+    assert sorted(tr.loaded) == list(range(n))
+    assert tr.peak <= max(workers, 1)
+    assert tr.alive == 0
+
+
+def test_parts_of_one_model_run_side_by_side() -> None:
+    # Both parts of the only model must be running at once to pass the barrier (a
+    # one-task-per-model pool would run them one after the other and break it).
+    barrier = threading.Barrier(2, timeout=30)
+
+    def part(mi: int, st: int) -> int:
+        barrier.wait()
+        return st
+
+    assert per_model(1, 2, lambda mi: 7, [part, part]) == [[7, 7]]
+
+
+def test_a_failing_part_is_raised_and_stops_new_models() -> None:
+    loaded: list[int] = []
+    hold = threading.Event()  # never set: model 1 holds its slot for a second
+
+    def load(mi: int) -> int:
+        loaded.append(mi)
+        return mi
+
+    def boom(mi: int, st: int) -> int:
+        if mi == 0:
+            raise ValueError("model 0 failed")
+        hold.wait(timeout=1.0)
+        return st
+
+    with pytest.raises(ValueError, match="model 0 failed"):
+        per_model(6, 2, load, [boom])
+    # Models 0 and 1 start together; the slot model 0 frees comes after its failure, so
+    # no further model starts.
+    assert loaded == [0, 1] or loaded == [1, 0]
+    loaded.clear()
+    with pytest.raises(ValueError, match="model 0 failed"):
+        per_model(6, 1, load, [boom])
+    assert loaded == [0]
+
+
+def test_a_failing_load_is_raised() -> None:
+    def load(mi: int) -> int:
+        if mi == 1:
+            raise KeyError("no statistics")
+        return mi
+
+    with pytest.raises(KeyError, match="no statistics"):
+        per_model(4, 2, load, [lambda mi, st: st])
+    with pytest.raises(KeyError, match="no statistics"):
+        per_model(4, 1, load, [lambda mi, st: st])
+
+
+def test_no_parts() -> None:
+    assert per_model(3, 2, lambda mi: mi, []) == [[], [], []]
+
+
+def test_threaded_metrics_stage_equals_the_serial_one(
+        project: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole result of a run finalised on threads (forced on a small table) is the
+    serial run's, value for value and bit for bit (curves, thresholds, intervals)."""
+    import mlscope
+    import mlscope.engine.exact as exact
+
+    df = binary_frame(n=3000, seed=11, grid=400)
+    df["p_cont"] = np.random.default_rng(3).random(len(df))
+    ch = base_charter()
+    ch["data"]["models"]["cont"] = "p_cont"
+    cpath = project(df, ch)
+
+    def run(rows: int) -> dict[str, Any]:
+        monkeypatch.setattr(exact, "THREAD_ROWS", rows)
+        monkeypatch.setattr(os, "cpu_count", lambda: 2)
+        out = mlscope.evaluate(cpath, resamples=20).to_dict()
+        for key in ("timings", "provenance", "created", "run_id"):
+            out.pop(key, None)
+        return out
+
+    serial = run(10**12)
+    threaded = run(0)
+    assert json.dumps(threaded, sort_keys=True) == json.dumps(serial, sort_keys=True)
