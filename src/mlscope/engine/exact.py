@@ -7,6 +7,7 @@ row-bootstrap replicate are reductions of weights over fixed layouts.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -115,10 +116,12 @@ class ExactSplit:
         """Model ``m``'s binary statistics per cell of each of ``groupings`` (indices),
         every row weighing 1."""
         assert self._y8 is not None, "binary tasks only"
-        return list(binary_unit_cells(self.rows.scores[m], self._y8,
-                                      [self._narrow[gi] for gi in groupings],
-                                      self._scratch, self.rows.n * len(self.t.models),
-                                      [self.counts[gi] for gi in groupings]))
+        cells = binary_unit_cells(self.rows.scores[m], self._y8,
+                                  [self._narrow[gi] for gi in groupings],
+                                  self._scratch, self.rows.n * len(self.t.models),
+                                  [self.counts[gi] for gi in groupings])
+        # Row counts: the metrics may sum them in int32 without checking them first.
+        return [[dataclasses.replace(st, counts=True) for st in per] for per in cells]
 
     def stats(self, W: FloatArray) -> SplitStatistics:
         """Every model's statistics under weights ``W`` (a batch when ``W`` is 2-D)."""

@@ -101,8 +101,9 @@ def average_precision(stats: BinaryStats) -> FloatArray:
         has = pos > 0
         p_ = np.where(has, tp_ / np.where(has, tp_ + np.cumsum(neg, axis=-1), 1.0), 0.0)
         return _div((pos * p_).sum(axis=-1), stats.total_pos)
-    tp = cumsum_exact(pos)
-    predicted = cumsum_exact(neg)
+    # ``tp`` is kept by the statistics (ROC AUC reads it too): read, never written.
+    tp = stats.cum_pos("average_precision")
+    predicted = cumsum_exact(neg, whole=stats.whole("neg"))
     predicted += tp
     # Recall only steps at bins holding positives, so only those bins' precision counts;
     # this also makes empty bootstrap bins (0/0 precision) drop out.
@@ -111,8 +112,7 @@ def average_precision(stats: BinaryStats) -> FloatArray:
     np.copyto(predicted, 1.0, where=no_pos)
     # In place, the same operations as ``(pos · where(has_pos, tp / predicted, 0)).sum()``
     # (the same bits: IEEE products commute), in two fresh arrays instead of six.
-    prec = np.divide(tp, predicted, out=tp)
-    del predicted
+    prec = np.divide(tp, predicted, out=predicted)
     np.copyto(prec, 0.0, where=no_pos)
     prec *= pos
     return _div(prec.sum(axis=-1), stats.total_pos)

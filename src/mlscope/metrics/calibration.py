@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mlscope.metrics.arith import cumsum_exact
+from mlscope.metrics.arith import INT32_SUM_LIMIT, cumsum_exact
 from mlscope.metrics.arith import safe_div as _div
 from mlscope.metrics.binary_proba import not_probability_reason
 from mlscope.metrics.binary_reasons import one_class_reason, rows_reason
@@ -95,7 +95,8 @@ def _ascending(stats: BinaryStats, *, log_odds: bool = True
     return p, x, stats.pos[..., ::-1], stats.neg[..., ::-1]
 
 
-def bin_index(weight: FloatArray, bins: int) -> npt.NDArray[np.intp]:
+def bin_index(weight: FloatArray, bins: int, whole: bool | None = None
+              ) -> npt.NDArray[np.intp]:
     """Equal-mass bin of each distinct score (ascending order), per batch element.
 
     Parameters
@@ -104,6 +105,10 @@ def bin_index(weight: FloatArray, bins: int) -> npt.NDArray[np.intp]:
         ``(*batch, m)`` weight at each distinct score, in ascending order of probability.
     bins
         Number of bins ``B``.
+    whole
+        True when the caller knows that ``weight`` holds row counts that int32 sums
+        exactly (:func:`~mlscope.metrics.arith.is_whole`); the cumulative weight is then
+        summed in int32 (the same numbers). None: unknown.
 
     Returns
     -------
@@ -112,10 +117,14 @@ def bin_index(weight: FloatArray, bins: int) -> npt.NDArray[np.intp]:
         the score's mass. Scores without weight go to a bin but add nothing to it.
     """
     total = weight.sum(axis=-1, keepdims=True)
-    # One row (a curve): NumPy's own cumsum, which cumsum_exact equals bit for bit and
-    # which is the faster of the two there. Then, in the cumsum's buffer, the same
-    # operations as ``min(floor(where(total > 0, mid / total, 0) · B), B − 1)``.
-    mid = np.cumsum(weight, axis=-1) if weight.ndim == 1 else cumsum_exact(weight)
+    # One row (a curve) of unknown weights: NumPy's own cumsum, which cumsum_exact equals
+    # bit for bit and which is the faster of the two there when it must check the weights.
+    # Then, in the cumsum's buffer, the same operations as
+    # ``min(floor(where(total > 0, mid / total, 0) · B), B − 1)``.
+    if whole:
+        mid = cumsum_exact(weight, whole=True)
+    else:
+        mid = np.cumsum(weight, axis=-1) if weight.ndim == 1 else cumsum_exact(weight)
     mid -= 0.5 * weight
     has = total > 0
     np.divide(mid, np.where(has, total, 1.0), out=mid)
@@ -128,11 +137,50 @@ def bin_index(weight: FloatArray, bins: int) -> npt.NDArray[np.intp]:
     return idx
 
 
+def _run_sums(idx: npt.NDArray[np.intp], bins: int,
+              values: tuple[tuple[FloatArray, bool], ...]) -> list[FloatArray] | None:
+    """Per bin, the sum of each of ``values`` over one row's bins ``idx``, when ``idx``
+    is non-decreasing (each bin a run of consecutive scores); None otherwise.
+
+    ``np.bincount`` adds each bin's values one after the other in index order, from 0:
+    a run's cumulative sum makes the same additions in the same order (its last element,
+    plus 0 for bincount's start: ``-0.0 + 0 = 0``), so the same bits. Values flagged
+    whole (row counts, :func:`~mlscope.metrics.arith.is_whole`) sum exactly in any order:
+    their runs take NumPy's pairwise sum, several times faster.
+    """
+    m = idx.size
+    if m == 0 or idx[0] < 0 or idx[-1] >= bins or not bool(np.all(idx[1:] >= idx[:-1])):
+        return None
+    edges = np.searchsorted(idx, np.arange(bins + 1)).tolist()
+    out = []
+    for val, whole in values:
+        v = np.asarray(val, dtype=np.float64)
+        sums = np.zeros(bins)
+        for b in range(bins):
+            lo, hi = edges[b], edges[b + 1]
+            if hi <= lo:
+                continue
+            if whole:
+                sums[b] = v[lo:hi].sum()
+            else:
+                sums[b] = np.cumsum(v[lo:hi])[-1] + 0.0
+        out.append(sums)
+    return out
+
+
 def _binned(stats: BinaryStats, bins: int) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Per bin: weight ``W_b``, weighted sum of probabilities and of labels, ``(*batch, B)``."""
     p, _, pos, neg = _ascending(stats, log_odds=False)
     w = pos + neg
-    idx = bin_index(w, bins)
+    # Row counts (the point estimate of unweighted rows): their sums are exact.
+    whole_pos = stats.pos.ndim == 1 and stats.whole("pos")
+    whole_w = whole_pos and stats.whole("neg") and float(
+        stats.total_pos + stats.total_neg) <= INT32_SUM_LIMIT
+    idx = bin_index(w, bins, whole=whole_w or None)
+    if w.ndim == 1:
+        runs = _run_sums(idx, bins, ((w, whole_w), (w * p, False), (pos, whole_pos)))
+        if runs is not None:
+            return runs[0], runs[1], runs[2]
     shape = (*w.shape[:-1], bins)
     # One weighted bincount per sum over the flattened batch (batch element × bin): it adds
     # the values in the same order as ``np.add.at`` did, so the sums are the same bits, at

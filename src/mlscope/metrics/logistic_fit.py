@@ -24,6 +24,8 @@ from ``(0, 1)`` to the convergence tolerance (the last bits may differ).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
 import numpy as np
 import numpy.typing as npt
 
@@ -41,6 +43,11 @@ WARM_BLOCKS = 4096
 _WARM_FROM = 4 * WARM_BLOCKS
 
 
+# Distinct scores per block of a blocked pass (see _Passes): the block's arrays stay in
+# the processor's cache from one operation to the next.
+BLOCK = 32_768
+
+
 class _Buffers:
     """Row-sized arrays that every evaluation of one fit writes into (no fresh arrays per
     pass: allocating them costs as much kernel time as the arithmetic)."""
@@ -51,6 +58,99 @@ class _Buffers:
         self.t = np.empty(shape)
         self.u = np.empty(shape)
         self.s = np.empty(shape)
+
+    def head(self, k: int) -> _Buffers:
+        """The first ``k`` entries of each buffer (one dimension)."""
+        out = object.__new__(_Buffers)
+        for name in ("eta", "e", "t", "u", "s"):
+            setattr(out, name, getattr(self, name)[:k])
+        return out
+
+
+_Tree = int | tuple["_Tree", "_Tree"]
+
+
+def pairwise_blocks(m: int, block: int) -> tuple[list[tuple[int, int]], _Tree]:
+    """How NumPy's pairwise sum of ``m`` contiguous float64 values splits them, down to
+    pieces of at most ``block`` values: the pieces ``(start, stop)`` in order, and the
+    tree that adds their sums (a leaf is a piece's index).
+
+    NumPy sums a contiguous run of ``n > 128`` values as the sum of its first ``n2 =
+    n // 2 − (n // 2) % 8`` values plus the sum of the rest, each summed the same way.
+    Summing each piece with NumPy and adding the sums along this tree therefore makes the
+    very additions of one ``sum`` over all ``m`` values: the same bits (a piece's sum
+    starts from +0, which changes no sum but an all ``-0.0`` one, and the whole sum
+    starts from +0 too).
+    """
+    pieces: list[tuple[int, int]] = []
+
+    def split(lo: int, n: int) -> _Tree:
+        if n <= max(block, 128):
+            pieces.append((lo, lo + n))
+            return len(pieces) - 1
+        n2 = n // 2
+        n2 -= n2 % 8
+        return split(lo, n2), split(lo + n2, n - n2)
+
+    return pieces, split(0, m)
+
+
+def _add_along(tree: _Tree, parts: Sequence[tuple[FloatArray, ...]]
+               ) -> tuple[FloatArray, ...]:
+    if isinstance(tree, int):
+        return parts[tree]
+    left, right = _add_along(tree[0], parts), _add_along(tree[1], parts)
+    return tuple(p + q for p, q in zip(left, right, strict=True))
+
+
+class _Passes:
+    """The full-data evaluations of one fit: on the whole arrays, or, for one row of many
+    distinct scores, block by block (:data:`BLOCK` scores; :func:`pairwise_blocks`).
+
+    A block's dozens of operations then run on arrays in the processor's cache instead
+    of each streaming the whole histogram through memory, and the buffers are a block
+    long. Every value is the same: each operation is elementwise (the same result at
+    any position), and the sums are added along NumPy's own pairwise tree.
+    """
+
+    def __init__(self, x: FloatArray, pos: FloatArray, neg: FloatArray) -> None:
+        self.x, self.pos, self.neg = x, pos, neg
+        m = pos.shape[-1]
+        self.blocked = (x.ndim == 1 and pos.ndim == 1 and neg.ndim == 1 and m > 2 * BLOCK
+                        and x.dtype == pos.dtype == neg.dtype == np.float64)
+        if self.blocked:
+            self.pieces, self.tree = pairwise_blocks(m, BLOCK)
+            size = max(hi - lo for lo, hi in self.pieces)
+            self.buf = _Buffers((size,))
+            self.nbuf = np.empty(size)
+        else:
+            self.buf = _Buffers(np.broadcast_shapes(np.shape(x), pos.shape))
+            self.n = pos + neg
+
+    def _blocks(self) -> Iterator[tuple[FloatArray, FloatArray, FloatArray, FloatArray,
+                                        _Buffers]]:
+        # One block at a time: every block reuses the same buffers.
+        for lo, hi in self.pieces:
+            n = np.add(self.pos[lo:hi], self.neg[lo:hi], out=self.nbuf[:hi - lo])
+            yield (self.x[lo:hi], self.pos[lo:hi], self.neg[lo:hi], n,
+                   self.buf.head(hi - lo))
+
+    def evaluate(self, a: FloatArray, b: FloatArray) -> tuple[FloatArray, ...]:
+        """:func:`_evaluate` over every distinct score."""
+        if not self.blocked:
+            return _evaluate(a, b, self.x, self.pos, self.neg, self.n, self.buf)
+        parts = [_evaluate(a, b, x, pos, neg, n, buf) for x, pos, neg, n, buf in self._blocks()]
+        ll, *rest = _add_along(self.tree, parts)
+        return (np.asarray(ll, dtype=np.float64), *rest)
+
+    def information(self, a: FloatArray, b: FloatArray
+                    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """:func:`_information` over every distinct score."""
+        if not self.blocked:
+            return _information(a, b, self.x, self.n, self.buf)
+        parts = [_information(a, b, x, n, buf) for x, _p, _q, n, buf in self._blocks()]
+        h00, h01, h11 = _add_along(self.tree, parts)
+        return h00, h01, h11
 
 
 def _evaluate(a: FloatArray, b: FloatArray, x: FloatArray, pos: FloatArray,
@@ -157,9 +257,8 @@ def fit_logistic(x: FloatArray, pos: FloatArray, neg: FloatArray, ok: BoolArray,
     a = np.where(ok, a, 0.0)
     b = np.where(ok, b, 1.0)
     done = ~ok
-    buf = _Buffers(np.broadcast_shapes(np.shape(x), pos.shape))
-    n = pos + neg
-    cur = _evaluate(a, b, x, pos, neg, n, buf)
+    passes_of = _Passes(x, pos, neg)
+    cur = passes_of.evaluate(a, b)
     passes = 1
     for _ in range(_MAX_ITER):
         if bool(done.all()):
@@ -182,7 +281,7 @@ def fit_logistic(x: FloatArray, pos: FloatArray, neg: FloatArray, ok: BoolArray,
             if bool(accepted.all()):
                 break
             na, nb = a + step * da, b + step * db
-            cand = _evaluate(na, nb, x, pos, neg, n, buf)
+            cand = passes_of.evaluate(na, nb)
             passes += 1
             take = ~accepted & (cand[0] >= ll - 1e-12 * np.abs(ll))
             a, b = np.where(take, na, a), np.where(take, nb, b)
@@ -197,8 +296,7 @@ def fit_logistic(x: FloatArray, pos: FloatArray, neg: FloatArray, ok: BoolArray,
     if with_se and bool(fine.any()):
         # At the returned point (the last Newton step was taken without evaluating it):
         # the information alone, about half a pass.
-        h00, h01, h11 = _information(np.where(fine, a, 0.0), np.where(fine, b, 1.0), x, n,
-                                     buf)
+        h00, h01, h11 = passes_of.information(np.where(fine, a, 0.0), np.where(fine, b, 1.0))
         passes += 1
         det = h00 * h11 - h01 * h01
         se = np.sqrt(np.where(det > 0, h00, np.nan) / np.where(det > 0, det, 1.0))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from mlscope.metrics.arith import cumsum_exact
 from mlscope.metrics.arith import safe_div as _div
 from mlscope.metrics.stats import BinaryStats
 
@@ -33,6 +32,10 @@ def roc_auc(stats: BinaryStats) -> FloatArray:
     numpy.ndarray
         Shape ``stats.batch_shape``; NaN where only one class is present.
     """
+    return stats.memo("roc_auc", lambda: _roc_auc(stats))
+
+
+def _roc_auc(stats: BinaryStats) -> FloatArray:
     # Each negative scores against the positives strictly above it plus half those tied
     # with it: the Mann-Whitney statistic, equal to the trapezoidal ROC area.
     # In place on two buffers, the same operations in the same order as
@@ -43,8 +46,9 @@ def roc_auc(stats: BinaryStats) -> FloatArray:
         # Other dtypes keep NumPy's promotion of the plain expression.
         above = np.cumsum(pos, axis=-1) - pos
         return _div((neg * (above + 0.5 * pos)).sum(axis=-1), stats.total_pos * stats.total_neg)
-    term = cumsum_exact(pos)
-    term -= pos  # positives strictly above
+    # The positives at or above each score (cumsum_exact's bits), kept by the statistics
+    # for average precision, which starts from it too.
+    term = np.subtract(stats.cum_pos("roc_auc"), pos)  # positives strictly above
     half = np.multiply(pos, 0.5)
     term += half
     del half

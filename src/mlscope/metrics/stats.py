@@ -12,13 +12,16 @@ positives and negatives at each distinct score, exactly as scikit-learn computes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from mlscope.metrics.arith import INT32_SUM_LIMIT, cumsum_whole, is_whole
+
 __all__ = [
+    "CUM_POS_READERS",
     "BinaryStats",
     "ErrorStats",
     "MulticlassStats",
@@ -33,6 +36,8 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+# The metrics that read BinaryStats.cum_pos: it is dropped once each of them has.
+CUM_POS_READERS = frozenset({"roc_auc", "average_precision"})
 # Multiclass log loss clips probabilities like scikit-learn does (to the dtype's eps).
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -46,6 +51,14 @@ def _as_weights(n: int, weight: npt.ArrayLike | None) -> FloatArray:
     if weight is None:
         return np.ones(n, dtype=np.float64)
     return np.asarray(weight, dtype=np.float64)
+
+
+class _CumKept:
+    """:meth:`BinaryStats.cum_pos` while it is kept, and who has read it."""
+
+    def __init__(self, cum: FloatArray) -> None:
+        self.cum: FloatArray | None = cum
+        self.read: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,10 @@ class BinaryStats:
         What the scores are (:mod:`mlscope.metrics.links`): ``"probability"``, ``"logit"``
         (kept raw so that ranking is exact; log loss and Brier apply the link) or
         ``"score"`` (ranking only).
+    counts
+        True when the producer knows that ``pos`` and ``neg`` are row counts (every row
+        weighing 1: whole numbers, none negative nor ``-0.0``), so that :meth:`whole`
+        need not check them. False: unknown (checked when asked).
     """
 
     scores: FloatArray
@@ -78,6 +95,7 @@ class BinaryStats:
     n_rows: int
     loss_sums: Mapping[str, FloatArray] | None = None
     score_type: str = "probability"
+    counts: bool = False
 
     @property
     def batch_shape(self) -> tuple[int, ...]:
@@ -100,6 +118,66 @@ class BinaryStats:
             got = (np.asarray(self.pos.sum(axis=-1), dtype=np.float64),
                    np.asarray(self.neg.sum(axis=-1), dtype=np.float64))
             object.__setattr__(self, "_totals_kept", got)
+        return got
+
+    def memo(self, key: str, make: Callable[[], FloatArray]) -> FloatArray:
+        """``make()``, computed once per statistics object (which is frozen) and ``key``,
+        handed out as copies: for a metric that more than one stage reads (the ROC AUC of
+        the overall slice: its value, and the reliability curve's)."""
+        kept: dict[str, FloatArray] | None = self.__dict__.get("_memo_kept")
+        if kept is None:
+            kept = {}
+            object.__setattr__(self, "_memo_kept", kept)
+        got = kept.get(key)
+        if got is None:
+            got = make()
+            kept[key] = got
+        return got.copy()
+
+    def whole(self, which: str) -> bool:
+        """:func:`~mlscope.metrics.arith.is_whole` of ``pos`` or ``neg`` (``which``):
+        whether they are row counts that int32 sums exactly. Checked once per statistics
+        object (every ranking metric and the reliability bins ask)."""
+        kept: dict[str, bool] | None = self.__dict__.get("_whole_kept")
+        if kept is None:
+            kept = {}
+            object.__setattr__(self, "_whole_kept", kept)
+        got = kept.get(which)
+        if got is None:
+            if self.counts and self.pos.dtype == np.float64 == self.neg.dtype:
+                # Known counts: only their sums must stay below int32's limit.
+                total = self._totals()[0 if which == "pos" else 1]
+                got = bool(self.pos.size) and float(np.max(total)) <= INT32_SUM_LIMIT
+            else:
+                got = is_whole(self.pos if which == "pos" else self.neg)
+            kept[which] = got
+        return got
+
+    def cum_pos(self, reader: str) -> FloatArray:
+        """``np.cumsum(pos, axis=-1)``, read-only: the positives at or above each score.
+
+        ROC AUC and average precision (the ``reader`` s in :data:`CUM_POS_READERS`) both
+        start from it. Row counts (:meth:`whole`) are summed in int32 (the same numbers as
+        float64's sum, several times faster), other weights by ``np.cumsum``. Without
+        batch dimensions it is kept for the other reader, and dropped once both have read
+        it: one array the size of ``pos`` at most, and only between the two metrics of a
+        slice (the pipeline computes a slice's metrics one after the other).
+        """
+        kept: _CumKept | None = self.__dict__.get("_cum_pos_kept")
+        if kept is None or kept.cum is None:
+            pos = self.pos
+            got = (cumsum_whole(pos).astype(np.float64) if self.whole("pos")
+                   else np.asarray(np.cumsum(pos, axis=-1), dtype=np.float64))
+            got.flags.writeable = False
+            if pos.ndim != 1:
+                return got
+            kept = _CumKept(got)
+            object.__setattr__(self, "_cum_pos_kept", kept)
+        else:
+            got = kept.cum
+        kept.read.add(reader)
+        if kept.read >= CUM_POS_READERS:
+            kept.cum = None
         return got
 
     def split_at(self, k: int) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
@@ -133,7 +211,7 @@ class BinaryStats:
             pos[..., idx] += part.pos
             neg[..., idx] += part.neg
         return BinaryStats(scores, pos, neg, self.n_rows + other.n_rows,
-                           score_type=self.score_type)
+                           score_type=self.score_type, counts=self.counts and other.counts)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,101 @@
+"""The recalibration fit's blocked passes give the bits of the whole-array passes.
+
+:func:`mlscope.metrics.logistic_fit.pairwise_blocks` must reproduce NumPy's pairwise sum
+exactly (a plain sum of block sums does not: checked too), and the fit on one row of many
+distinct scores must not change by a bit when its passes run block by block.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from mlscope.metrics import logistic_fit as lf
+from mlscope.metrics.calibration import recalibration_fit
+from mlscope.metrics.stats import BinaryStats
+
+
+def _tree_sum(x: np.ndarray, block: int) -> np.float64:
+    pieces, tree = lf.pairwise_blocks(x.size, block)
+    sums = [(np.add.reduce(x[lo:hi]),) for lo, hi in pieces]
+
+    def add(node):  # type: ignore[no-untyped-def]
+        return sums[node][0] if isinstance(node, int) else add(node[0]) + add(node[1])
+
+    return np.float64(add(tree))
+
+
+def test_pairwise_blocks_reproduce_numpy_sum() -> None:
+    rng = np.random.default_rng(7)
+    plain_differs = 0
+    for trial in range(60):
+        n = int(rng.integers(1, 400_000 if trial % 2 else 5_000))
+        x = rng.standard_normal(n) * 10 ** rng.uniform(-6, 6, n)
+        block = int(rng.choice([1, 8, 128, 1000, 4096, lf.BLOCK]))
+        assert _tree_sum(x, block).tobytes() == np.add.reduce(x).tobytes(), (n, block)
+        pieces, _ = lf.pairwise_blocks(n, block)
+        assert pieces[0][0] == 0
+        assert pieces[-1][1] == n
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(pieces))
+        plain = np.float64(sum(np.add.reduce(x[lo:hi]) for lo, hi in pieces))
+        plain_differs += plain.tobytes() != np.add.reduce(x).tobytes()
+    assert plain_differs > 0  # the order matters on these values: the test can fail
+
+
+def _stats(kind: str, m: int, seed: int) -> BinaryStats:
+    rng = np.random.default_rng(seed)
+    scores = np.sort(rng.random(m))[::-1].copy()
+    if kind == "counts":
+        y = rng.random(m) < scores ** 1.5  # roughly calibrated, not separated
+        return BinaryStats(scores, y.astype(np.float64), (~y).astype(np.float64), m,
+                           counts=True)
+    pos = rng.random(m) * scores * 3
+    neg = rng.random(m) * (1 - scores) * 2
+    return BinaryStats(scores, pos, neg, m)
+
+
+@pytest.mark.parametrize("kind", ["counts", "weighted"])
+def test_blocked_fit_same_bits(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    st = _stats(kind, 3 * lf.BLOCK + 1_237, seed=len(kind))
+    counter = [0]
+    blocked = recalibration_fit(st, counter=counter)
+    monkeypatch.setattr(lf, "BLOCK", 10**9)  # one block: the whole-array passes
+    whole_counter = [0]
+    whole = recalibration_fit(st, counter=whole_counter)
+    assert counter == whole_counter
+    for a, b in zip(blocked, whole, strict=True):
+        assert np.isfinite(a)
+        assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
+
+
+def test_blocked_fit_small_block_same_bits(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Many uneven blocks (and a tree several levels deep) on a short histogram.
+    st = _stats("weighted", 20_011, seed=3)
+    whole = recalibration_fit(st)
+    monkeypatch.setattr(lf, "BLOCK", 1_000)
+    blocked = recalibration_fit(st)
+    for a, b in zip(blocked, whole, strict=True):
+        assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
+
+
+@pytest.mark.parametrize("kind", ["counts", "weighted"])
+def test_blocked_passes_same_sums(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The log-likelihood, gradient and information themselves, at a few points: the fit's
+    # result alone could hide a last-bit difference that its stopping rule absorbs.
+    st = _stats(kind, 5 * lf.BLOCK + 77, seed=11)
+    x = np.log(st.scores[::-1]) - np.log1p(-st.scores[::-1])
+    pos, neg = st.pos[::-1], st.neg[::-1]
+    blocked = lf._Passes(x, pos, neg)
+    assert blocked.blocked
+    monkeypatch.setattr(lf, "BLOCK", 10**9)
+    whole = lf._Passes(x, pos, neg)
+    assert not whole.blocked
+    for a, b in ((0.0, 1.0), (-0.31, 0.87), (2.5, -1.25)):
+        pa, pb = np.asarray(a), np.asarray(b)
+        for got, want in ((blocked.evaluate(pa, pb), whole.evaluate(pa, pb)),
+                          (blocked.information(pa, pb), whole.information(pa, pb))):
+            assert len(got) == len(want)
+            for g, w in zip(got, want, strict=True):
+                assert np.asarray(g).tobytes() == np.asarray(w).tobytes()
