@@ -6,6 +6,9 @@ every cell must be identical (compared as raw 64-bit patterns, so ``-0.0`` diffe
 ``+0.0``), on continuous and tied float32 scores, signed zeros, negative numbers,
 subnormals and infinities, one-class labels, empty and one-row input, empty cells, rows in
 no cell and every width of cell code. Each comparison also checks that the kernel did run.
+Each case runs with the groupings' cells carried in the sorted items (packed in 8, 16 or
+exactly 31 bits) and with the row's index carried instead (cells gathered by it: groupings
+that need more than 31 bits).
 """
 
 from __future__ import annotations
@@ -18,7 +21,14 @@ import numpy as np
 import pytest
 
 from mlscope.engine.fused import binary_unit_cells, narrow_codes
-from mlscope.engine.kernel_choice import KERNEL_ENV, Scratch, kernel_runs, kernel_setting
+from mlscope.engine.kernel_choice import (
+    CODE_BITS,
+    KERNEL_ENV,
+    Scratch,
+    kernel_runs,
+    kernel_setting,
+    pack_cells,
+)
 from mlscope.errors import InputError
 from tests.conftest import base_charter, binary_frame
 
@@ -99,7 +109,22 @@ def test_kernel_equals_numpy_bit_for_bit(monkeypatch: pytest.MonkeyPatch, kind: 
     rng = np.random.default_rng([len(kind), n])  # seeded per case, the same every run
     s = _scores(kind, rng, n)
     y = rng.random(n) < 0.2
-    _identical(*_both(monkeypatch, s, y, _groupings(rng, n)))
+    g = _groupings(rng, n)
+    for layout, bits in _LAYOUTS.items():
+        groupings = [g[i] for i in layout]
+        packed = pack_cells(groupings, n)
+        if n > 1:  # with one row or none, the filter holds every row: no bits
+            assert (None if packed is None else packed.codes.dtype) == bits
+        _identical(*_both(monkeypatch, s, y, groupings))
+
+
+# Subsets of _groupings' six (overall, where, region, many, huge, nowhere) and the type of
+# their packed cells: 1+4+2, 1+4+9+2 and 4+9+16+2 = 31 bits carried in the sorted items
+# (overall needs none); all six need 32 bits, so the row's index is carried instead.
+_LAYOUTS: dict[tuple[int, ...], Any] = {
+    (0, 1, 2, 5): np.uint8, (0, 1, 2, 3, 5): np.uint16, (0, 2, 3, 4, 5): np.uint32,
+    (0, 1, 2, 3, 4, 5): None,
+}
 
 
 @pytest.mark.parametrize("label", [0, 1])
@@ -198,3 +223,45 @@ def test_evaluate_is_identical_with_either_kernel(monkeypatch: pytest.MonkeyPatc
     a, b = frames["numba"], frames["numpy"]
     assert a.columns.tolist() == b.columns.tolist()
     assert a.to_csv(float_format="%.17g") == b.to_csv(float_format="%.17g")
+
+
+def test_pack_cells_layout() -> None:
+    # Each grouping's cell plus one in its own bits; one cell holding every row needs none.
+    rng = np.random.default_rng(11)
+    n = 5000
+    g = _groupings(rng, n)
+    packed = pack_cells([g[i] for i in (0, 2, 3, 4, 5)], n)
+    assert packed is not None
+    assert packed.codes.dtype == np.uint32
+    widths = [int(m).bit_length() for _, m, _ in packed.bits]
+    assert widths == [0, 4, 9, 16, 2]
+    assert sum(widths) == CODE_BITS
+    for (code, _), (shift, mask, off) in zip([g[i] for i in (0, 2, 3, 4, 5)], packed.bits,
+                                             strict=True):
+        got = ((packed.codes.astype(np.uint64) >> shift) & mask).astype(np.int64) - off
+        want = np.zeros(n) if mask == 0 else code
+        assert np.array_equal(got, want)
+    assert pack_cells(g, n) is None  # 32 bits
+    # Only whole groupings: nothing to carry; a one-cell filter needs a bit.
+    assert pack_cells([g[0], g[0]], n).codes.size == 0  # type: ignore[union-attr]
+    one = pack_cells([g[1]], n)
+    assert one is not None
+    assert one.codes.dtype == np.uint8
+    assert one.bits[0][1] == 1
+    empty = pack_cells([(np.zeros(0, np.int8), 1), (np.zeros(0, np.int8), 9)], 0)
+    assert empty is not None
+    assert empty.codes.size == 0
+
+
+def test_scratch_packs_the_cells_once_per_split() -> None:
+    rng = np.random.default_rng(12)
+    g = _groupings(rng, 1000)[:3]
+    pool = Scratch()
+    first = pool.packed(g, 1000)
+    assert pool.packed(list(g), 1000) is first  # the same arrays: every model of a split
+    other = [(c.copy(), k) for c, k in g]
+    again = pool.packed(other, 1000)
+    assert first is not None
+    assert again is not None
+    assert again is not first
+    assert np.array_equal(again.codes, first.codes)

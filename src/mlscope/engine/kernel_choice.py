@@ -27,8 +27,8 @@ import numpy.typing as npt
 
 from mlscope.errors import InputError
 
-__all__ = ["KERNEL_ENV", "KERNEL_ROWS", "WARM_ROWS", "Scratch", "compiled_cells",
-           "kernel_runs", "kernel_setting"]
+__all__ = ["CODE_BITS", "KERNEL_ENV", "KERNEL_ROWS", "WARM_ROWS", "PackedCells", "Scratch",
+           "compiled_cells", "kernel_runs", "kernel_setting", "pack_cells"]
 
 KERNEL_ENV = "MLSCOPE_KERNEL"
 #: Rows summed over a split's models (the rows times the models) from which the kernel is
@@ -122,9 +122,68 @@ def _load(forced: bool) -> ModuleType | None:
     return _load(forced)  # None, or the error when the kernel was asked for
 
 
+#: Bits of a sorted item free for its row's cells (below the label bit): the groupings'
+#: cells are carried there when they fit, else the row's index.
+CODE_BITS = 31
+
+
+class PackedCells:
+    """Every grouping's cell of each row in one unsigned integer, for the kernel's sort to
+    carry (:func:`pack_cells`).
+
+    Attributes
+    ----------
+    codes
+        Per row, each grouping's cell plus one (0: in no cell) in its bits, the narrowest
+        unsigned type; empty when no grouping needs bits (all hold every row in one cell).
+    bits
+        Per grouping, what :func:`mlscope.engine.kernels.carried_counts` reads: the shift,
+        mask and offset of its cell in the item (all 0 for one cell holding every row).
+    """
+
+    def __init__(self, codes: npt.NDArray[Any], bits: list[tuple[int, int, int]]) -> None:
+        self.codes = codes
+        self.bits = [(np.uint64(s), np.uint64(m), np.int64(o)) for s, m, o in bits]
+
+
+def pack_cells(groupings: list[tuple[npt.NDArray[Any], int]], n: int) -> PackedCells | None:
+    """The groupings' cells of each row packed in :data:`CODE_BITS` bits, or None where
+    they need more (the kernel then carries the row's index and gathers each grouping's
+    cells by it).
+
+    A grouping of one cell holding every row needs no bits; any other of ``k`` cells
+    stores its cell plus one (0: the row is in no cell) in ``k.bit_length()`` bits.
+    """
+    bits: list[tuple[int, int, int]] = []
+    used = 0
+    coded: list[tuple[npt.NDArray[Any], int]] = []
+    for code, n_cells in groupings:
+        if n_cells == 1 and (n == 0 or int(code.min()) >= 0):
+            bits.append((0, 0, 0))
+            continue
+        width = int(n_cells).bit_length()
+        bits.append((used, (1 << width) - 1, 1))
+        coded.append((code, used))
+        used += width
+        if used > CODE_BITS:
+            return None
+    dtype: type[np.unsignedinteger[Any]] = (
+        np.uint8 if used <= 8 else np.uint16 if used <= 16 else np.uint32)
+    codes: npt.NDArray[np.unsignedinteger[Any]] = np.zeros(n if coded else 0, dtype=dtype)
+    for code, at in coded:
+        # Unsigned wrap-around: -1 + 1 is 0, and every cell plus one fits its bits.
+        v: npt.NDArray[np.unsignedinteger[Any]] = code.astype(dtype)
+        v += dtype(1)
+        if at:
+            v <<= dtype(at)
+        codes |= v
+    return PackedCells(codes, bits)
+
+
 class Scratch:
     """Pairs of row-sized buffers for the kernel's sort, reused from one model to the next
-    (fresh ones cost page faults on every model: 1–3 ms of a 14 ms sort at 1M rows).
+    (fresh ones cost page faults on every model: 1–3 ms of a 14 ms sort at 1M rows), and
+    the groupings' packed cells (:func:`pack_cells`), built once for every model.
 
     Thread-safe: each thread takes its own pair and gives it back.
     """
@@ -132,6 +191,22 @@ class Scratch:
     def __init__(self) -> None:
         self._free: list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]] = []
         self._lock = threading.Lock()
+        self._packed: tuple[list[tuple[npt.NDArray[Any], int]], PackedCells | None] | None
+        self._packed = None
+
+    def packed(self, groupings: list[tuple[npt.NDArray[Any], int]],
+               n: int) -> PackedCells | None:
+        """:func:`pack_cells` of ``groupings``, built once while the same (unchanged) code
+        arrays come back: every model of a split."""
+        with self._lock:
+            if self._packed is not None:
+                known, packed = self._packed
+                if len(known) == len(groupings) and all(
+                        a is c and k == m for (a, k), (c, m) in zip(known, groupings, strict=True)):
+                    return packed
+            packed = pack_cells(groupings, n)
+            self._packed = (list(groupings), packed)  # the arrays kept: their ids stay theirs
+            return packed
 
     def take(self, n: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
         """Two buffers of ``n`` items (views of larger ones when the pool has them)."""
@@ -186,29 +261,21 @@ def compiled_cells(
         return None
     value = np.ascontiguousarray(value, dtype=np.float64)
     y8 = np.ascontiguousarray(y8, dtype=np.int8)
+    groupings = [(np.ascontiguousarray(code), k) for code, k in groupings]
     a, b = scratch.take(n) if scratch is not None else (np.empty(n, np.uint64),
                                                         np.empty(n, np.uint64))
     try:
-        where = kernels.sort_descending(value, y8, a, b)
+        packed = (scratch.packed(groupings, n) if scratch is not None
+                  else pack_cells(groupings, n))
+        carried = packed.codes if packed is not None else np.zeros(0, np.uint32)
+        where = kernels.sort_descending(value, y8, carried, a, b)
         if where < 0:
             _count("numpy")
             return None
         items = (a, b)[where][:n]
-        out: list[Cells] = []
-        for code, n_cells in groupings:
-            code = np.ascontiguousarray(code)
-            whole = n_cells == 1 and (n == 0 or int(code.min()) >= 0)
-            cs = np.empty(0 if whole else n, dtype=code.dtype)
-            segs = np.zeros(n_cells, dtype=np.int64)
-            rows = np.zeros(n_cells, dtype=np.int64)
-            kernels.cell_counts(items, code, whole, cs, segs, rows)
-            bounds = np.zeros(n_cells + 1, dtype=np.int64)
-            np.cumsum(segs, out=bounds[1:])
-            m = int(bounds[-1])
-            scores, pos, neg = np.empty(m), np.empty(m), np.empty(m)
-            if not kernels.cell_fill(items, cs, whole, bounds, scores, pos, neg):
-                raise RuntimeError("the kernel's two passes disagree on the segments")
-            out.append((scores, pos, neg, bounds, rows))
+        out = [_from_bits(kernels, items, packed.bits[gi], n_cells) if packed is not None
+               else _by_index(kernels, items, code, n_cells)
+               for gi, (code, n_cells) in enumerate(groupings)]
     except Exception as exc:  # a compilation or runtime failure of the optional kernel
         _give_up(f"the kernel failed ({type(exc).__name__}: {exc})")
         _count("numpy")
@@ -218,3 +285,36 @@ def compiled_cells(
             scratch.give((a, b))
     _count("numba")
     return out
+
+
+def _from_bits(kernels: ModuleType, items: npt.NDArray[np.uint64],
+               bits: tuple[np.uint64, np.uint64, np.int64], n_cells: int) -> Cells:
+    """One grouping's cells from two passes over the items that carry them."""
+    segs = np.zeros(n_cells, dtype=np.int64)
+    rows = np.zeros(n_cells, dtype=np.int64)
+    kernels.carried_counts(items, *bits, segs, rows)
+    bounds = np.zeros(n_cells + 1, dtype=np.int64)
+    np.cumsum(segs, out=bounds[1:])
+    m = int(bounds[-1])
+    scores, pos, neg = np.empty(m), np.empty(m), np.empty(m)
+    if not kernels.carried_fill(items, *bits, bounds, scores, pos, neg):
+        raise RuntimeError("the kernel's two passes disagree on the segments")
+    return scores, pos, neg, bounds, rows
+
+
+def _by_index(kernels: ModuleType, items: npt.NDArray[np.uint64], code: npt.NDArray[Any],
+              n_cells: int) -> Cells:
+    """One grouping's cells from the items that carry the row's index (its cells gathered)."""
+    n = int(items.size)
+    whole = n_cells == 1 and (n == 0 or int(code.min()) >= 0)
+    cs = np.empty(0 if whole else n, dtype=code.dtype)
+    segs = np.zeros(n_cells, dtype=np.int64)
+    rows = np.zeros(n_cells, dtype=np.int64)
+    kernels.cell_counts(items, code, whole, cs, segs, rows)
+    bounds = np.zeros(n_cells + 1, dtype=np.int64)
+    np.cumsum(segs, out=bounds[1:])
+    m = int(bounds[-1])
+    scores, pos, neg = np.empty(m), np.empty(m), np.empty(m)
+    if not kernels.cell_fill(items, cs, whole, bounds, scores, pos, neg):
+        raise RuntimeError("the kernel's two passes disagree on the segments")
+    return scores, pos, neg, bounds, rows

@@ -22,7 +22,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CACHED", "cell_counts", "cell_fill", "sort_descending"]
+__all__ = ["CACHED", "carried_counts", "carried_fill", "cell_counts", "cell_fill",
+           "sort_descending"]
 
 
 def _jit(fn: Callable[..., Any]) -> tuple[Any, bool]:
@@ -52,13 +53,16 @@ _U32 = np.uint64(32)
 # Descending keys of +0.0 and -0.0 (adjacent): one run of equal scores, as ``==`` sees them.
 _PLUS_ZERO = np.uint64(0x7FFFFFFF)
 _MINUS_ZERO = np.uint64(0x80000000)
+_NO_KEY = np.uint64(1 << 32)  # above every 32-bit key
 # Numba widens 32-bit integers in arithmetic and turns uint64 mixed with a signed integer
 # into float64: every bit operation below is on uint64 with uint64 constants.
 
 
 def _sort_descending(value: npt.NDArray[np.float64], y8: npt.NDArray[np.int8],
-                     a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]) -> int:
-    """Sort the rows by descending float32 score, packed for :func:`cell_counts`.
+                     codes: npt.NDArray[Any], a: npt.NDArray[np.uint64],
+                     b: npt.NDArray[np.uint64]) -> int:
+    """Sort the rows by descending float32 score, packed for :func:`carried_counts` (or
+    :func:`cell_counts`).
 
     Parameters
     ----------
@@ -66,6 +70,10 @@ def _sort_descending(value: npt.NDArray[np.float64], y8: npt.NDArray[np.int8],
         Each row's score (float64); fewer than ``2**31`` rows.
     y8
         Each row's label, 0 or 1.
+    codes
+        Each row's cells packed in at most 31 bits (any unsigned integer type), carried in
+        the low bits of its item instead of the row's index; empty: the index is carried
+        (for :func:`cell_counts`, which gathers each grouping's cell by it).
     a, b
         Two buffers of at least ``value.size`` items: the sorted items end in one of them.
 
@@ -75,12 +83,15 @@ def _sort_descending(value: npt.NDArray[np.float64], y8: npt.NDArray[np.int8],
         ``-1`` when some score is not exactly a float32 (nothing is sorted: the caller falls
         back), else which buffer holds the sorted items, ``0`` for ``a`` and ``1`` for ``b``:
         the first ``n`` items, each the row's inverted score key (bits 32..63), label (bit 31)
-        and index (bits 0..30), ascending, so by descending score.
+        and packed ``codes`` or index (bits 0..30), ascending by key (stable: rows of equal
+        keys in row order, whatever the low bits), so by descending score.
     """
     # Pass 1: each score as float32 (refusing any that is not exactly a float32, NaN
     # included), its order-preserving key inverted (so that ascending sorts descending),
-    # packed above the row's label and index; the three digit histograms on the way.
+    # packed above the row's label and its cells (read here in row order, so that no pass
+    # after the sort gathers them at random) or index; the three digit histograms on the way.
     n = value.size
+    carry = codes.size == n
     f32 = b.view(np.float32)
     u32 = b.view(np.uint32)
     hist = np.zeros((3, _RADIX), dtype=np.int64)
@@ -95,7 +106,7 @@ def _sort_descending(value: npt.NDArray[np.float64], y8: npt.NDArray[np.int8],
         # then every bit again, to sort descending: a negative number's bits as they are,
         # the others' with the 31 bits below the sign flipped.
         d = bits if bits & _SIGN else bits ^ _LOW31
-        item = (d << _U32) | np.uint64(i)
+        item = (d << _U32) | (np.uint64(codes[i]) if carry else np.uint64(i))
         if y8[i] != 0:
             item |= _LABEL_BIT
         a[i] = item
@@ -228,9 +239,97 @@ def _cell_fill(items: npt.NDArray[np.uint64], cs: npt.NDArray[Any], whole: bool,
     return bool(np.all(at == bounds[1:] - 1))
 
 
+def _carried_counts(items: npt.NDArray[np.uint64], shift: np.uint64, mask: np.uint64,
+                    off: np.int64, segs: npt.NDArray[np.int64],
+                    rows: npt.NDArray[np.int64]) -> None:
+    """:func:`cell_counts` of one grouping whose cells the items carry.
+
+    Parameters
+    ----------
+    items
+        The rows sorted by :func:`sort_descending` with their packed cells (its first
+        ``n`` items).
+    shift, mask, off
+        The row's cell is ``((item >> shift) & mask) - off`` (``-1``: in no cell; 0 for
+        every row where ``mask`` and ``off`` are 0: the grouping of one cell).
+    segs, rows
+        Zeros, one per cell; filled as by :func:`cell_counts`.
+    """
+    # The cell comes with the item, read in order: no gather of the row's cell (a random
+    # access per row and grouping) and no row-sized array of the sorted cells for the fill.
+    # One pass per grouping with its bits as scalars: a pass over every grouping at once
+    # measured twice as slow (the compiler reloads each grouping's parameters per row,
+    # as the output arrays might alias them), and rereading the items costs little.
+    # Each cell's last key starts at 2**32, which no 32-bit key equals: its first row
+    # starts a segment without a test of its row count (a third of this pass's time).
+    last = np.full(segs.size, _NO_KEY, dtype=np.uint64)
+    for i in range(items.size):
+        item = items[i]
+        c = np.int64((item >> shift) & mask) - off
+        if c < 0:
+            continue
+        d = item >> _U32
+        if d == _MINUS_ZERO:
+            d = _PLUS_ZERO
+        segs[c] += d != last[c]
+        last[c] = d
+        rows[c] += 1
+
+
+def _carried_fill(items: npt.NDArray[np.uint64], shift: np.uint64, mask: np.uint64,
+                  off: np.int64, bounds: npt.NDArray[np.int64],
+                  scores: npt.NDArray[np.float64], pos: npt.NDArray[np.float64],
+                  neg: npt.NDArray[np.float64]) -> bool:
+    """:func:`cell_fill` of one grouping whose cells the items carry.
+
+    Parameters
+    ----------
+    items, shift, mask, off
+        As for :func:`carried_counts`.
+    bounds, scores, pos, neg
+        As for :func:`cell_fill`.
+
+    Returns
+    -------
+    bool
+        As for :func:`cell_fill`: whether the segments were those counted.
+    """
+    n_cells = bounds.size - 1
+    at = bounds[:n_cells] - 1  # each cell's current segment
+    last = np.zeros(n_cells, dtype=np.uint64)
+    u = np.empty(1, dtype=np.uint32)  # the key turned back into the score (cell_fill)
+    f = u.view(np.float32)
+    for i in range(items.size):
+        item = items[i]
+        c = np.int64((item >> shift) & mask) - off
+        if c < 0:
+            continue
+        raw = item >> _U32
+        d = _PLUS_ZERO if raw == _MINUS_ZERO else raw
+        label = np.float64((item & _LABEL_BIT) >> np.uint64(31))
+        if at[c] < bounds[c] or d != last[c]:
+            at[c] += 1
+            k = at[c]
+            if k >= bounds[c + 1]:
+                return False
+            last[c] = d
+            u[0] = np.uint32(raw if raw & _SIGN else raw ^ _LOW31)
+            scores[k] = np.float64(f[0])
+            pos[k] = label
+            neg[k] = 1.0 - label
+        else:
+            k = at[c]
+            pos[k] += label
+            neg[k] += 1.0 - label
+    return bool(np.all(at == bounds[1:] - 1))
+
+
 cell_counts, _COUNTS_CACHED = _jit(_cell_counts)
 cell_fill, _FILL_CACHED = _jit(_cell_fill)
+carried_counts, _CARRIED_COUNTS_CACHED = _jit(_carried_counts)
+carried_fill, _CARRIED_FILL_CACHED = _jit(_carried_fill)
 
-#: Both kernels keep their machine code on disk: after the first run, a process loads it
+#: Every kernel keeps its machine code on disk: after the first run, a process loads it
 #: (~0.4 s) instead of compiling (seconds).
-CACHED = _SORT_CACHED and _COUNTS_CACHED and _FILL_CACHED
+CACHED = (_SORT_CACHED and _COUNTS_CACHED and _FILL_CACHED and _CARRIED_COUNTS_CACHED
+          and _CARRIED_FILL_CACHED)
