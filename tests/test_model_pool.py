@@ -132,7 +132,7 @@ def test_threaded_metrics_stage_equals_the_serial_one(
         monkeypatch.setattr(exact, "THREAD_ROWS", rows)
         monkeypatch.setattr(os, "cpu_count", lambda: 2)
         out = mlscope.evaluate(cpath, resamples=20).to_dict()
-        for key in ("timings", "provenance", "created", "run_id"):
+        for key in ("timings", "provenance", "created_at", "run_id"):
             out.pop(key, None)
         return out
 

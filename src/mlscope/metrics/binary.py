@@ -101,8 +101,7 @@ def average_precision(stats: BinaryStats) -> FloatArray:
         has = pos > 0
         p_ = np.where(has, tp_ / np.where(has, tp_ + np.cumsum(neg, axis=-1), 1.0), 0.0)
         return _div((pos * p_).sum(axis=-1), stats.total_pos)
-    # ``tp`` is kept by the statistics (ROC AUC reads it too): read, never written.
-    tp = stats.cum_pos("average_precision")
+    tp = stats.cum_pos()
     predicted = cumsum_exact(neg, whole=stats.whole("neg"))
     predicted += tp
     # Recall only steps at bins holding positives, so only those bins' precision counts;

@@ -46,9 +46,8 @@ def _roc_auc(stats: BinaryStats) -> FloatArray:
         # Other dtypes keep NumPy's promotion of the plain expression.
         above = np.cumsum(pos, axis=-1) - pos
         return _div((neg * (above + 0.5 * pos)).sum(axis=-1), stats.total_pos * stats.total_neg)
-    # The positives at or above each score (cumsum_exact's bits), kept by the statistics
-    # for average precision, which starts from it too.
-    term = np.subtract(stats.cum_pos("roc_auc"), pos)  # positives strictly above
+    term = stats.cum_pos()  # positives at or above each score (cumsum_exact's bits)
+    term -= pos  # positives strictly above
     half = np.multiply(pos, 0.5)
     term += half
     del half

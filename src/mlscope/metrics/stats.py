@@ -21,7 +21,6 @@ import numpy.typing as npt
 from mlscope.metrics.arith import INT32_SUM_LIMIT, cumsum_whole, is_whole
 
 __all__ = [
-    "CUM_POS_READERS",
     "BinaryStats",
     "ErrorStats",
     "MulticlassStats",
@@ -36,8 +35,6 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
-# The metrics that read BinaryStats.cum_pos: it is dropped once each of them has.
-CUM_POS_READERS = frozenset({"roc_auc", "average_precision"})
 # Multiclass log loss clips probabilities like scikit-learn does (to the dtype's eps).
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -51,14 +48,6 @@ def _as_weights(n: int, weight: npt.ArrayLike | None) -> FloatArray:
     if weight is None:
         return np.ones(n, dtype=np.float64)
     return np.asarray(weight, dtype=np.float64)
-
-
-class _CumKept:
-    """:meth:`BinaryStats.cum_pos` while it is kept, and who has read it."""
-
-    def __init__(self, cum: FloatArray) -> None:
-        self.cum: FloatArray | None = cum
-        self.read: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -153,32 +142,16 @@ class BinaryStats:
             kept[which] = got
         return got
 
-    def cum_pos(self, reader: str) -> FloatArray:
-        """``np.cumsum(pos, axis=-1)``, read-only: the positives at or above each score.
-
-        ROC AUC and average precision (the ``reader`` s in :data:`CUM_POS_READERS`) both
-        start from it. Row counts (:meth:`whole`) are summed in int32 (the same numbers as
-        float64's sum, several times faster), other weights by ``np.cumsum``. Without
-        batch dimensions it is kept for the other reader, and dropped once both have read
-        it: one array the size of ``pos`` at most, and only between the two metrics of a
-        slice (the pipeline computes a slice's metrics one after the other).
-        """
-        kept: _CumKept | None = self.__dict__.get("_cum_pos_kept")
-        if kept is None or kept.cum is None:
-            pos = self.pos
-            got = (cumsum_whole(pos).astype(np.float64) if self.whole("pos")
-                   else np.asarray(np.cumsum(pos, axis=-1), dtype=np.float64))
-            got.flags.writeable = False
-            if pos.ndim != 1:
-                return got
-            kept = _CumKept(got)
-            object.__setattr__(self, "_cum_pos_kept", kept)
-        else:
-            got = kept.cum
-        kept.read.add(reader)
-        if kept.read >= CUM_POS_READERS:
-            kept.cum = None
-        return got
+    def cum_pos(self) -> FloatArray:
+        """``np.cumsum(pos, axis=-1)`` in a fresh array: the positives at or above each
+        score (ROC AUC and average precision start from it). Row counts (:meth:`whole`)
+        are summed in int32 (the same numbers as float64's sum, several times faster),
+        other weights by ``np.cumsum``. Not kept: a charter that asks for one of the two
+        metrics would otherwise hold an extra array per cell for the model's lifetime."""
+        pos = self.pos
+        if self.whole("pos"):
+            return cumsum_whole(pos).astype(np.float64)
+        return np.asarray(np.cumsum(pos, axis=-1), dtype=np.float64)
 
     def split_at(self, k: int) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         """Weighted ``(pos, neg)`` summed over the first ``k`` bins (the highest scores)
