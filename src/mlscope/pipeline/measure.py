@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -12,6 +11,7 @@ from mlscope.engine.bounded import effective_trials
 from mlscope.engine.exact import MAX_THREADS
 from mlscope.engine.plan import OVERALL, SliceCell
 from mlscope.engine.protocol import BucketPolicy, Progress, Request, Statistics
+from mlscope.engine.split import SplitStatistics
 from mlscope.measure import (
     choose_threshold,
     compute,
@@ -24,6 +24,7 @@ from mlscope.metrics.links import threshold_on_scores
 from mlscope.metrics.multiclass import confusion_matrix
 from mlscope.metrics.stats import BinaryStats, MulticlassStats
 from mlscope.pipeline.calibration import reliability_curve
+from mlscope.pipeline.model_pool import per_model
 from mlscope.pipeline.software import software_values
 from mlscope.pipeline.types import MetricTable, Run, RunPlan, ValueKey
 from mlscope.result import (
@@ -100,9 +101,11 @@ def _slices(plan: RunPlan, stats: Statistics) -> dict[str, SliceInfo]:
 def finalise(run: Run, plan: RunPlan, stats: Statistics) -> MetricTable:
     """Every metric per split × model × slice from the statistics.
 
-    Per model: its statistics on every split, its operating thresholds (chosen on the
-    selection split, all rows), then its values; the statistics are dropped before the next
-    model, so memory holds one model's histograms (two with threads) at a time.
+    Per model: its statistics on every split, then two independent tasks on them: its
+    reliability curve, and its operating thresholds (chosen on the selection split, all
+    rows) followed by its values. A model's statistics are dropped once both are done, so
+    memory holds one model's histograms at a time (as many as threads with threads:
+    :func:`~mlscope.pipeline.model_pool.per_model`).
     """
     t, ch, metrics = run.table, run.charter, plan.metrics
     sel_split, min_size = plan.selection_split, ch.slices.min_size
@@ -111,11 +114,13 @@ def finalise(run: Run, plan: RunPlan, stats: Statistics) -> MetricTable:
     trials: dict[ValueKey, float | None] = {}
     confusion_by: dict[tuple[str, int], ConfusionMatrix] = {}
 
-    def run_model(mi: int) -> tuple[list[ThresholdChoice], dict[tuple[int, str], float | None],
-                                     dict[ValueKey, MetricValue], ReliabilityCurve | None]:
+    def curve_of(mi: int, pm: dict[str, SplitStatistics]) -> ReliabilityCurve | None:
+        return reliability_curve(run, plan, stats, pm, mi)
+
+    def values_of(mi: int, pm: dict[str, SplitStatistics]
+                  ) -> tuple[list[ThresholdChoice], dict[tuple[int, str], float | None],
+                             dict[ValueKey, MetricValue]]:
         name = t.models[mi]
-        pm = stats.model(mi)
-        curve = reliability_curve(run, plan, stats, pm, mi)
         rows_thr: list[ThresholdChoice] = []
         thr_m: dict[tuple[int, str], float | None] = {}
         for met in metrics:
@@ -170,20 +175,18 @@ def finalise(run: Run, plan: RunPlan, stats: Statistics) -> MetricTable:
                 confusion_by[(split, mi)] = ConfusionMatrix(
                     split=split, model=name, classes=list(mst.classes),
                     counts=confusion_matrix(mst).tolist())
-        return rows_thr, thr_m, vals, curve
+        return rows_thr, thr_m, vals
 
     n_models = len(t.models)
     workers = min(n_models, os.cpu_count() or 1, MAX_THREADS) if stats.parallel else 1
-    if workers > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            per_model = list(pool.map(run_model, range(n_models)))
-    else:
-        per_model = [run_model(mi) for mi in range(n_models)]
+    # A model's statistics, then its curve and its values as two tasks (model_pool): the
+    # threads stay busy when the models do not divide evenly among them.
+    done = per_model(n_models, workers, stats.model, [curve_of, values_of])
     thresholds: dict[tuple[int, str], float | None] = {}
     threshold_rows: list[ThresholdChoice] = []
     found: dict[ValueKey, MetricValue] = {}
     curves: dict[int, ReliabilityCurve] = {}
-    for mi, (rows_thr, thr_m, vals, curve) in enumerate(per_model):
+    for mi, (curve, (rows_thr, thr_m, vals)) in enumerate(done):
         threshold_rows += rows_thr
         thresholds.update(thr_m)
         found.update(vals)
