@@ -29,6 +29,7 @@ from collections.abc import Iterable
 import numpy as np
 import numpy.typing as npt
 
+from mlscope.engine.searchbins import search_right
 from mlscope.metrics.stats import BinaryStats
 
 __all__ = ["BinnedScores", "bin_scores", "bucketed_binary_cells", "cells_from_bucket_histogram",
@@ -85,7 +86,9 @@ def bin_scores(
     sample_scores = score if sample is None else score[sample]
     qs = np.quantile(sample_scores, np.linspace(0.0, 1.0, n_bins + 1)[1:-1])
     edges = np.unique(np.concatenate([qs, np.asarray(list(thresholds), dtype=np.float64)]))
-    raw = np.searchsorted(edges, score, side="right")
+    # np.searchsorted(edges, score, side="right") by table: the same bins, in a fraction
+    # of the binary searches' time on millions of rows (mlscope.engine.searchbins).
+    raw = search_right(edges, score)
     counts = np.bincount(raw, minlength=edges.size + 1)
     sums = np.bincount(raw, weights=score, minlength=edges.size + 1)
     keep = counts > 0
@@ -114,18 +117,27 @@ def bucketed_binary_cells(
     nb = binned.n_bins
     per_cell = 2 * nb
     chunk = max(1, _MAX_HIST // max(1, n_buckets * per_cell))
-    ok = code >= 0
+    # Every row in a cell and one chunk (the usual case): no row selection at all.
+    every = n_cells <= chunk and code.size > 0 and int(code.min()) >= 0
+    ok = None if every else code >= 0
     out: list[BinaryStats] = []
     for c0 in range(0, n_cells, chunk):
         c1 = min(n_cells, c0 + chunk)
         nc = c1 - c0
-        sel = ok & (code >= c0) & (code < c1)
-        if sel.all():
-            b, cc, bc, yy, ww = bucket, code - c0, binned.codes, y, w
+        sel = None if ok is None else ok & (code >= c0) & (code < c1)
+        if sel is None or sel.all():
+            b, cc, bc, yy, ww = bucket, code - c0 if c0 else code, binned.codes, y, w
         else:
             b, cc, bc, yy = bucket[sel], code[sel] - c0, binned.codes[sel], y[sel]
             ww = None if w is None else w[sel]
-        key = ((b.astype(np.int64) * nc + cc) * nb + bc) * 2 + yy
+        # ((b·nc + cc)·nb + bc)·2 + yy, in place in one int64 array (exact integers).
+        key = b.astype(np.int64)
+        key *= nc
+        key += cc
+        key *= nb
+        key += bc
+        key *= 2
+        key += yy
         hist = np.bincount(key, weights=ww, minlength=n_buckets * nc * per_cell).astype(
             np.float64).reshape(n_buckets, nc, nb, 2)
         out += cells_from_bucket_histogram(hist, binned.values, counts,
