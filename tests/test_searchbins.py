@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -9,6 +13,7 @@ from hypothesis import strategies as st
 
 from mlscope.engine import searchbins
 from mlscope.engine.searchbins import search_right
+from tests.conftest import base_charter, binary_frame
 
 
 def _check(edges: np.ndarray, values: np.ndarray) -> None:
@@ -74,3 +79,58 @@ def test_any_floats(edges: list[float], values: list[float]) -> None:
     e = np.unique(np.asarray(edges, dtype=np.float64))
     v = np.asarray(values, dtype=np.float64)
     _check(e, np.concatenate([v, e, -e]))
+
+
+def test_one_table_for_many_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(4)
+    edges = np.sort(rng.random(300))
+    search = searchbins.EdgeSearch(edges)
+    builds = []
+    build = searchbins.EdgeSearch._build
+
+    def counted(self: searchbins.EdgeSearch):  # type: ignore[no-untyped-def]
+        builds.append(1)
+        return build(self)
+
+    monkeypatch.setattr(searchbins.EdgeSearch, "_build", counted)
+    for k in range(5):
+        v = rng.random(1000 + k) * 1.2 - 0.1
+        np.testing.assert_array_equal(search(v), np.searchsorted(edges, v, side="right"))
+    assert builds == [1]
+    f32 = rng.random(500).astype(np.float32)  # float32 values: compared as float64
+    np.testing.assert_array_equal(search(f32), np.searchsorted(edges, f32, side="right"))
+
+
+@pytest.mark.parametrize("binned", [False, True])
+def test_runs_by_table_equal_runs_by_search(
+        project: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, binned: bool) -> None:
+    """A whole run (binned mode, or the bucket bootstrap) binning by table gives the
+    result of the same run searching every row."""
+    import mlscope
+
+    df = binary_frame(n=140_000, seed=2, grid=10**6)
+    df["p_cont"] = np.random.default_rng(5).random(len(df))
+    ch = base_charter()
+    ch["data"]["models"]["cont"] = "p_cont"
+    ch["intervals"] = {"resamples": 20, "resampling": "buckets"}
+    cpath = project(df, ch)
+
+    builds: list[int] = []
+    build = searchbins.EdgeSearch._build
+
+    def counted(self: searchbins.EdgeSearch):  # type: ignore[no-untyped-def]
+        builds.append(1)
+        return build(self)
+
+    monkeypatch.setattr(searchbins.EdgeSearch, "_build", counted)
+
+    def run(table_from: int) -> str:
+        monkeypatch.setattr(searchbins, "_TABLE_FROM", table_from)
+        res = mlscope.evaluate(cpath, binned=4096 if binned else None).to_dict()
+        for key in ("timings", "provenance", "created_at", "run_id"):
+            res.pop(key, None)
+        return json.dumps(res, sort_keys=True)
+
+    by_table = run(1 << 15)  # the splits hold about 56,000 rows each
+    assert builds, "the tables were not used"
+    assert by_table == run(1 << 62)

@@ -39,6 +39,7 @@ from mlscope.data.source import EvalTable, ql
 from mlscope.engine.bootstrap import resample_counts
 from mlscope.engine.bucketed import cells_from_bucket_histogram
 from mlscope.engine.plan import Grouping, SliceCell
+from mlscope.engine.searchbins import EdgeSearch
 from mlscope.metrics.links import neg_log_likelihood, probability
 from mlscope.metrics.stats import BinaryStats
 
@@ -200,6 +201,9 @@ def binned_pass(
     edges = [_edges(np.asarray(sample[f"s{m}"], dtype=np.float64), n_bins, thr)
              for m in range(nm)]
     nb = [e.size + 1 for e in edges]
+    # Each row's bin by table, not by a binary search per row (the same bins:
+    # mlscope.engine.searchbins); each model's table is built on its first chunk.
+    search = [EdgeSearch(e) for e in edges]
     # Coarse bins for the bootstrap: every k-th fine edge, and every threshold.
     coarse_map: list[IntArray] = []
     for e in edges:
@@ -244,7 +248,7 @@ def binned_pass(
         col, y, w, keys_cell = bt.col, bt.y, bt.w, bt.keys_cell
         s = col[f"s{m}"]
         low[m] = min(low[m], float(s.min()))
-        b = np.searchsorted(edges[m], s, side="right")
+        b = search[m](s)
         row_terms: dict[str, FloatArray] = {}
         kind = t.score_type_of(m)
         if "brier" in loss_terms:

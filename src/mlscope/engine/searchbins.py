@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["search_right"]
+__all__ = ["EdgeSearch", "search_right"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -50,6 +50,66 @@ def _values(keys: npt.NDArray[np.uint64]) -> FloatArray:
     return bits.view(np.float64)
 
 
+class EdgeSearch:
+    """``np.searchsorted(edges, values, side="right")`` for any number of calls with the
+    same ``edges``: the table is built once (a few tens of milliseconds), on the first call
+    with at least ``2**16`` values; smaller calls search directly.
+
+    Parameters
+    ----------
+    edges
+        Sorted float64 edges. Edges that are not finite or not sorted are always searched
+        directly (``searchsorted``'s own answer).
+    """
+
+    def __init__(self, edges: FloatArray) -> None:
+        self.edges = np.asarray(edges, dtype=np.float64)
+        e = self.edges
+        self.usable = bool(e.size > 0 and e.ndim == 1 and np.isfinite(e).all()
+                           and not np.any(e[1:] < e[:-1]))
+        self._table: tuple[np.uint64, np.uint64, int, IntArray, npt.NDArray[np.bool_]] | None = None
+
+    def _build(self) -> tuple[np.uint64, np.uint64, int, IntArray, npt.NDArray[np.bool_]]:
+        edges = self.edges
+        ek = _keys(edges)
+        # From the key of the float just below the first edge (its range answers 0 at its
+        # first key; below +0.0 that is -5e-324, not -0.0, which equals +0.0): values below
+        # the edges are clipped into the first range, values above into the last, and both
+        # answer as every value of their range does, or are searched.
+        with np.errstate(over="ignore"):  # below -max: -inf, whose key is still in order
+            lo = _keys(np.nextafter(edges[:1], -np.inf))[0]
+        hi = ek[-1]
+        span = int(hi) - int(lo)
+        shift = max(0, span.bit_length() - _TABLE_BITS)
+        n_ranges = (span >> shift) + 1
+        first = lo + (np.arange(n_ranges, dtype=np.uint64) << np.uint64(shift))
+        last = np.minimum(first + np.uint64((1 << shift) - 1), hi)
+        at_first = np.searchsorted(edges, _values(first), side="right")
+        at_last = np.searchsorted(edges, _values(last), side="right")
+        return lo, hi, shift, at_first, at_first != at_last
+
+    def __call__(self, values: FloatArray) -> IntArray:
+        """How many edges are ``<=`` each of ``values`` (``intp``, the shape of ``values``)."""
+        values = np.asarray(values, dtype=np.float64)
+        edges = self.edges
+        if (values.size < _TABLE_FROM or not self.usable or values.ndim != 1
+                or bool(np.isnan(values).any())):  # (NaN keys lie outside the table)
+            return np.searchsorted(edges, values, side="right")
+        if self._table is None:
+            self._table = self._build()
+        lo, hi, shift, at_first, ambiguous_range = self._table
+        key = _keys(values)
+        np.clip(key, lo, hi, out=key)
+        key -= lo
+        key >>= np.uint64(shift)
+        idx = key.view(np.int64)  # below 2**20: the same numbers
+        out = at_first[idx]
+        where = np.flatnonzero(ambiguous_range[idx])
+        if where.size:
+            out[where] = np.searchsorted(edges, values[where], side="right")
+        return out
+
+
 def search_right(edges: FloatArray, values: FloatArray) -> IntArray:
     """``np.searchsorted(edges, values, side="right")``, element for element.
 
@@ -65,36 +125,4 @@ def search_right(edges: FloatArray, values: FloatArray) -> IntArray:
     numpy.ndarray
         ``intp``, the shape of ``values``: how many edges are ``<=`` each value.
     """
-    edges = np.asarray(edges, dtype=np.float64)
-    values = np.asarray(values, dtype=np.float64)
-    if (values.size < _TABLE_FROM or edges.size == 0 or values.ndim != 1
-            or not bool(np.isfinite(edges).all()) or bool(np.any(edges[1:] < edges[:-1]))):
-        return np.searchsorted(edges, values, side="right")
-    if bool(np.isnan(values).any()):
-        return np.searchsorted(edges, values, side="right")  # (NaN keys lie outside)
-    ek = _keys(edges)
-    # From the key of the float just below the first edge (its range answers 0 at its
-    # first key; below +0.0 that is -5e-324, not -0.0, which equals +0.0): values below
-    # the edges are clipped into the first range, values above into the last, and both
-    # answer as every value of their range does, or are searched.
-    with np.errstate(over="ignore"):  # below -max: -inf, whose key is still in order
-        lo = _keys(np.nextafter(edges[:1], -np.inf))[0]
-    hi = ek[-1]
-    span = int(hi) - int(lo)
-    shift = max(0, span.bit_length() - _TABLE_BITS)
-    n_ranges = (span >> shift) + 1
-    first = lo + (np.arange(n_ranges, dtype=np.uint64) << np.uint64(shift))
-    last = np.minimum(first + np.uint64((1 << shift) - 1), hi)
-    at_first = np.searchsorted(edges, _values(first), side="right")
-    at_last = np.searchsorted(edges, _values(last), side="right")
-    key = _keys(values)
-    np.clip(key, lo, hi, out=key)
-    key -= lo
-    key >>= np.uint64(shift)
-    idx = key.view(np.int64)  # below 2**20: the same numbers
-    out = at_first[idx]
-    ambiguous = (at_first != at_last)[idx]
-    where = np.flatnonzero(ambiguous)
-    if where.size:
-        out[where] = np.searchsorted(edges, values[where], side="right")
-    return out
+    return EdgeSearch(edges)(values)
