@@ -25,8 +25,10 @@ def _check(edges: np.ndarray, values: np.ndarray) -> None:
 
 @pytest.fixture(autouse=True)
 def _table_always(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The table from the first value (the default starts at 65,536 values).
+    # The table from the first value (the default starts at 65,536 values), built in
+    # blocks of 1,000 ranges (a table has 1,024 to 2**20).
     monkeypatch.setattr(searchbins, "_TABLE_FROM", 1)
+    monkeypatch.setattr(searchbins, "_BUILD_BLOCK", 1000)
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -25,11 +25,13 @@ __all__ = ["EdgeSearch", "search_right"]
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
-# Table entries at most: 2**20 ranges (8 MiB of answers), so the lookups stay in cache.
+# Table entries at most: 2**20 ranges (4 MiB of answers), so the lookups stay in cache.
 _TABLE_BITS = 20
 # Below this many values the binary search itself is cheaper than building the table.
 _TABLE_FROM = 1 << 16
 _SIGN = np.uint64(1 << 63)
+# Ranges whose answers are found at once while a table is built.
+_BUILD_BLOCK = 1 << 16
 
 
 def _keys(x: FloatArray) -> npt.NDArray[np.uint64]:
@@ -67,9 +69,11 @@ class EdgeSearch:
         e = self.edges
         self.usable = bool(e.size > 0 and e.ndim == 1 and np.isfinite(e).all()
                            and not np.any(e[1:] < e[:-1]))
-        self._table: tuple[np.uint64, np.uint64, int, IntArray, npt.NDArray[np.bool_]] | None = None
+        self._table: tuple[np.uint64, np.uint64, int, npt.NDArray[np.signedinteger],
+                          npt.NDArray[np.bool_]] | None = None
 
-    def _build(self) -> tuple[np.uint64, np.uint64, int, IntArray, npt.NDArray[np.bool_]]:
+    def _build(self) -> tuple[np.uint64, np.uint64, int, npt.NDArray[np.signedinteger],
+                              npt.NDArray[np.bool_]]:
         edges = self.edges
         ek = _keys(edges)
         # From the key of the float just below the first edge (its range answers 0 at its
@@ -80,13 +84,25 @@ class EdgeSearch:
             lo = _keys(np.nextafter(edges[:1], -np.inf))[0]
         hi = ek[-1]
         span = int(hi) - int(lo)
-        shift = max(0, span.bit_length() - _TABLE_BITS)
+        # About 64 ranges per edge (at most 2**20): few ranges hold an edge, and the table
+        # of a few hundred edges stays small (32,768 ranges for 512 edges).
+        bits = min(_TABLE_BITS, max(10, int(edges.size).bit_length() + 6))
+        shift = max(0, span.bit_length() - bits)
         n_ranges = (span >> shift) + 1
-        first = lo + (np.arange(n_ranges, dtype=np.uint64) << np.uint64(shift))
-        last = np.minimum(first + np.uint64((1 << shift) - 1), hi)
-        at_first = np.searchsorted(edges, _values(first), side="right")
-        at_last = np.searchsorted(edges, _values(last), side="right")
-        return lo, hi, shift, at_first, at_first != at_last
+        # Answers below 2**31 are held as int32 (half the table's memory).
+        at_first: npt.NDArray[np.signedinteger] = np.empty(
+            n_ranges, dtype=np.int32 if edges.size < 2**31 - 1 else np.intp)
+        ambiguous = np.empty(n_ranges, dtype=np.bool_)
+        # Built in blocks of ranges: a few megabytes of temporaries, not tens.
+        for r0 in range(0, n_ranges, _BUILD_BLOCK):
+            r1 = min(n_ranges, r0 + _BUILD_BLOCK)
+            first = lo + (np.arange(r0, r1, dtype=np.uint64) << np.uint64(shift))
+            last = np.minimum(first + np.uint64((1 << shift) - 1), hi)
+            a = np.searchsorted(edges, _values(first), side="right")
+            at_first[r0:r1] = a
+            np.not_equal(a, np.searchsorted(edges, _values(last), side="right"),
+                         out=ambiguous[r0:r1])
+        return lo, hi, shift, at_first, ambiguous
 
     def __call__(self, values: FloatArray) -> IntArray:
         """How many edges are ``<=`` each of ``values`` (``intp``, the shape of ``values``)."""
@@ -103,7 +119,7 @@ class EdgeSearch:
         key -= lo
         key >>= np.uint64(shift)
         idx = key.view(np.int64)  # below 2**20: the same numbers
-        out = at_first[idx]
+        out = at_first[idx].astype(np.intp)  # searchsorted's type
         where = np.flatnonzero(ambiguous_range[idx])
         if where.size:
             out[where] = np.searchsorted(edges, values[where], side="right")
