@@ -16,7 +16,7 @@ by its first row in descending key order, as ``vs[starts]`` does there.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numba
 import numpy as np
@@ -26,7 +26,7 @@ __all__ = ["CACHED", "carried_counts", "carried_fill", "cell_counts", "cell_fill
            "sort_descending"]
 
 
-def _jit(fn: Callable[..., Any]) -> tuple[Any, bool]:
+def _jit(fn: Callable[..., Any], inline: bool = False) -> tuple[Any, bool]:
     """``fn`` compiled lazily without the GIL, with an on-disk cache when one is possible.
 
     Numba caches beside the source, or, where the package folder is read-only, in the
@@ -34,10 +34,11 @@ def _jit(fn: Callable[..., Any]) -> tuple[Any, bool]:
     refuses ``cache=True`` at decoration: the kernel is then compiled in every process
     (seconds), which the caller weighs (:data:`CACHED`).
     """
+    how: Literal["never", "always"] = "always" if inline else "never"  # into its callers
     try:
-        return numba.njit(nogil=True, cache=True)(fn), True
+        return numba.njit(nogil=True, cache=True, inline=how)(fn), True
     except RuntimeError:  # "cannot cache function ...: no locator available"
-        return numba.njit(nogil=True, cache=False)(fn), False
+        return numba.njit(nogil=True, cache=False, inline=how)(fn), False
 
 
 # Radix sort: the 32 key bits of a packed item (bits 32..63) in digits of 11, 11, 10 bits.
@@ -179,6 +180,43 @@ def _cell_counts(items: npt.NDArray[np.uint64], code: npt.NDArray[Any], whole: b
         rows[c] += 1
 
 
+def _fill_row(item: np.uint64, c: np.int64, bounds: npt.NDArray[np.int64],
+              at: npt.NDArray[np.int64], last: npt.NDArray[np.uint64],
+              u: npt.NDArray[np.uint32], f: npt.NDArray[np.float32],
+              scores: npt.NDArray[np.float64], pos: npt.NDArray[np.float64],
+              neg: npt.NDArray[np.float64]) -> bool:
+    """Add sorted row ``item`` to cell ``c``'s histogram: a new segment when its score
+    differs from the cell's last one. False when that would pass the segments counted.
+
+    ``at`` is each cell's current segment, ``last`` its last key; ``u``/``f`` a one-item
+    buffer viewed as uint32 and float32 (numba has no scalar bit cast): the key turned
+    back into the score. Inlined into :func:`cell_fill` and :func:`carried_fill`.
+    """
+    raw = item >> _U32
+    d = _PLUS_ZERO if raw == _MINUS_ZERO else raw
+    # Branch-free label (the labels are random); the counts are integers, exact in float64.
+    label = np.float64((item & _LABEL_BIT) >> np.uint64(31))
+    if at[c] < bounds[c] or d != last[c]:
+        at[c] += 1
+        k = at[c]
+        if k >= bounds[c + 1]:
+            return False
+        last[c] = d
+        # The run's score is its first row's (+0.0 before -0.0).
+        u[0] = np.uint32(raw if raw & _SIGN else raw ^ _LOW31)
+        scores[k] = np.float64(f[0])
+        pos[k] = label
+        neg[k] = 1.0 - label
+    else:
+        k = at[c]
+        pos[k] += label
+        neg[k] += 1.0 - label
+    return True
+
+
+fill_row, _ROW_CACHED = _jit(_fill_row, inline=True)
+
+
 def _cell_fill(items: npt.NDArray[np.uint64], cs: npt.NDArray[Any], whole: bool,
                bounds: npt.NDArray[np.int64], scores: npt.NDArray[np.float64],
                pos: npt.NDArray[np.float64], neg: npt.NDArray[np.float64]) -> bool:
@@ -215,27 +253,8 @@ def _cell_fill(items: npt.NDArray[np.uint64], cs: npt.NDArray[Any], whole: bool,
         c = 0 if whole else np.int64(cs[i])
         if c < 0:
             continue
-        item = items[i]
-        raw = item >> _U32
-        d = _PLUS_ZERO if raw == _MINUS_ZERO else raw
-        # Branch-free label (the labels are random); the counts are integers, exact in
-        # float64.
-        label = np.float64((item & _LABEL_BIT) >> np.uint64(31))
-        if at[c] < bounds[c] or d != last[c]:
-            at[c] += 1
-            k = at[c]
-            if k >= bounds[c + 1]:
-                return False
-            last[c] = d
-            # The run's score is its first row's (+0.0 before -0.0).
-            u[0] = np.uint32(raw if raw & _SIGN else raw ^ _LOW31)
-            scores[k] = np.float64(f[0])
-            pos[k] = label
-            neg[k] = 1.0 - label
-        else:
-            k = at[c]
-            pos[k] += label
-            neg[k] += 1.0 - label
+        if not fill_row(items[i], c, bounds, at, last, u, f, scores, pos, neg):
+            return False
     return bool(np.all(at == bounds[1:] - 1))
 
 
@@ -304,23 +323,8 @@ def _carried_fill(items: npt.NDArray[np.uint64], shift: np.uint64, mask: np.uint
         c = np.int64((item >> shift) & mask) - off
         if c < 0:
             continue
-        raw = item >> _U32
-        d = _PLUS_ZERO if raw == _MINUS_ZERO else raw
-        label = np.float64((item & _LABEL_BIT) >> np.uint64(31))
-        if at[c] < bounds[c] or d != last[c]:
-            at[c] += 1
-            k = at[c]
-            if k >= bounds[c + 1]:
-                return False
-            last[c] = d
-            u[0] = np.uint32(raw if raw & _SIGN else raw ^ _LOW31)
-            scores[k] = np.float64(f[0])
-            pos[k] = label
-            neg[k] = 1.0 - label
-        else:
-            k = at[c]
-            pos[k] += label
-            neg[k] += 1.0 - label
+        if not fill_row(item, c, bounds, at, last, u, f, scores, pos, neg):
+            return False
     return bool(np.all(at == bounds[1:] - 1))
 
 
@@ -332,4 +336,4 @@ carried_fill, _CARRIED_FILL_CACHED = _jit(_carried_fill)
 #: Every kernel keeps its machine code on disk: after the first run, a process loads it
 #: (~0.4 s) instead of compiling (seconds).
 CACHED = (_SORT_CACHED and _COUNTS_CACHED and _FILL_CACHED and _CARRIED_COUNTS_CACHED
-          and _CARRIED_FILL_CACHED)
+          and _CARRIED_FILL_CACHED and _ROW_CACHED)
