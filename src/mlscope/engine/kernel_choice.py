@@ -19,6 +19,7 @@ import logging
 import os
 import threading
 from collections import Counter
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -158,7 +159,7 @@ def pack_cells(groupings: list[tuple[npt.NDArray[Any], int]], n: int) -> PackedC
     used = 0
     coded: list[tuple[npt.NDArray[Any], int]] = []
     for code, n_cells in groupings:
-        if n_cells == 1 and (n == 0 or int(code.min()) >= 0):
+        if _one_cell(code, n_cells):
             bits.append((0, 0, 0))
             continue
         width = int(n_cells).bit_length()
@@ -287,34 +288,37 @@ def compiled_cells(
     return out
 
 
-def _from_bits(kernels: ModuleType, items: npt.NDArray[np.uint64],
-               bits: tuple[np.uint64, np.uint64, np.int64], n_cells: int) -> Cells:
-    """One grouping's cells from two passes over the items that carry them."""
+def _one_cell(code: npt.NDArray[Any], n_cells: int) -> bool:
+    """Whether a grouping is one cell holding every row (no cell to read per row)."""
+    return n_cells == 1 and (code.size == 0 or int(code.min()) >= 0)
+
+
+def _cells(n_cells: int, count: Callable[..., None], fill: Callable[..., bool]) -> Cells:
+    """One grouping's cells from its two kernel passes: ``count(segs, rows)`` sizes each
+    cell, ``fill(bounds, scores, pos, neg)`` writes them."""
     segs = np.zeros(n_cells, dtype=np.int64)
     rows = np.zeros(n_cells, dtype=np.int64)
-    kernels.carried_counts(items, *bits, segs, rows)
+    count(segs, rows)
     bounds = np.zeros(n_cells + 1, dtype=np.int64)
     np.cumsum(segs, out=bounds[1:])
     m = int(bounds[-1])
     scores, pos, neg = np.empty(m), np.empty(m), np.empty(m)
-    if not kernels.carried_fill(items, *bits, bounds, scores, pos, neg):
+    if not fill(bounds, scores, pos, neg):
         raise RuntimeError("the kernel's two passes disagree on the segments")
     return scores, pos, neg, bounds, rows
+
+
+def _from_bits(kernels: ModuleType, items: npt.NDArray[np.uint64],
+               bits: tuple[np.uint64, np.uint64, np.int64], n_cells: int) -> Cells:
+    """One grouping's cells from two passes over the items that carry them."""
+    return _cells(n_cells, lambda *out: kernels.carried_counts(items, *bits, *out),
+                  lambda *out: kernels.carried_fill(items, *bits, *out))
 
 
 def _by_index(kernels: ModuleType, items: npt.NDArray[np.uint64], code: npt.NDArray[Any],
               n_cells: int) -> Cells:
     """One grouping's cells from the items that carry the row's index (its cells gathered)."""
-    n = int(items.size)
-    whole = n_cells == 1 and (n == 0 or int(code.min()) >= 0)
-    cs = np.empty(0 if whole else n, dtype=code.dtype)
-    segs = np.zeros(n_cells, dtype=np.int64)
-    rows = np.zeros(n_cells, dtype=np.int64)
-    kernels.cell_counts(items, code, whole, cs, segs, rows)
-    bounds = np.zeros(n_cells + 1, dtype=np.int64)
-    np.cumsum(segs, out=bounds[1:])
-    m = int(bounds[-1])
-    scores, pos, neg = np.empty(m), np.empty(m), np.empty(m)
-    if not kernels.cell_fill(items, cs, whole, bounds, scores, pos, neg):
-        raise RuntimeError("the kernel's two passes disagree on the segments")
-    return scores, pos, neg, bounds, rows
+    whole = _one_cell(code, n_cells)
+    cs = np.empty(0 if whole else items.size, dtype=code.dtype)
+    return _cells(n_cells, lambda *out: kernels.cell_counts(items, code, whole, cs, *out),
+                  lambda *out: kernels.cell_fill(items, cs, whole, *out))

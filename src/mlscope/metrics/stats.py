@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from mlscope.metrics.arith import INT32_SUM_LIMIT, cumsum_whole, is_whole
+from mlscope.metrics.arith import INT32_SUM_LIMIT, cumsum_exact, is_whole
 
 __all__ = [
     "BinaryStats",
@@ -109,14 +110,19 @@ class BinaryStats:
             object.__setattr__(self, "_totals_kept", got)
         return got
 
+    def _kept(self, name: str) -> dict[Any, Any]:
+        """The dict ``name`` of values kept on this (frozen) object, made on first use."""
+        kept: dict[Any, Any] | None = self.__dict__.get(name)
+        if kept is None:
+            kept = {}
+            object.__setattr__(self, name, kept)
+        return kept
+
     def memo(self, key: str, make: Callable[[], FloatArray]) -> FloatArray:
         """``make()``, computed once per statistics object (which is frozen) and ``key``,
         handed out as copies: for a metric that more than one stage reads (the ROC AUC of
         the overall slice: its value, and the reliability curve's)."""
-        kept: dict[str, FloatArray] | None = self.__dict__.get("_memo_kept")
-        if kept is None:
-            kept = {}
-            object.__setattr__(self, "_memo_kept", kept)
+        kept: dict[str, FloatArray] = self._kept("_memo_kept")
         got = kept.get(key)
         if got is None:
             got = make()
@@ -127,10 +133,7 @@ class BinaryStats:
         """:func:`~mlscope.metrics.arith.is_whole` of ``pos`` or ``neg`` (``which``):
         whether they are row counts that int32 sums exactly. Checked once per statistics
         object (every ranking metric and the reliability bins ask)."""
-        kept: dict[str, bool] | None = self.__dict__.get("_whole_kept")
-        if kept is None:
-            kept = {}
-            object.__setattr__(self, "_whole_kept", kept)
+        kept: dict[str, bool] = self._kept("_whole_kept")
         got = kept.get(which)
         if got is None:
             if self.counts and self.pos.dtype == np.float64 == self.neg.dtype:
@@ -148,10 +151,7 @@ class BinaryStats:
         are summed in int32 (the same numbers as float64's sum, several times faster),
         other weights by ``np.cumsum``. Not kept: a charter that asks for one of the two
         metrics would otherwise hold an extra array per cell for the model's lifetime."""
-        pos = self.pos
-        if self.whole("pos"):
-            return cumsum_whole(pos).astype(np.float64)
-        return np.asarray(np.cumsum(pos, axis=-1), dtype=np.float64)
+        return cumsum_exact(self.pos, whole=self.whole("pos"))
 
     def split_at(self, k: int) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         """Weighted ``(pos, neg)`` summed over the first ``k`` bins (the highest scores)
@@ -162,10 +162,7 @@ class BinaryStats:
         precision, recall, F1, ... and their reasons) all read the same four sums, each
         over up to a million bins; handed out as copies like the class totals.
         """
-        kept: dict[int, tuple[FloatArray, ...]] | None = self.__dict__.get("_split_kept")
-        if kept is None:
-            kept = {}
-            object.__setattr__(self, "_split_kept", kept)
+        kept: dict[int, tuple[FloatArray, ...]] = self._kept("_split_kept")
         got = kept.get(k)
         if got is None:
             got = tuple(np.asarray(part.sum(axis=-1), dtype=np.float64) for part in (
