@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mlscope.errors import InputError
+from mlscope.metrics.fast import install as install_terms
 
 __all__ = ["CODE_BITS", "KERNEL_ENV", "KERNEL_ROWS", "WARM_ROWS", "PackedCells", "Scratch",
            "compiled_cells", "kernel_runs", "kernel_setting", "pack_cells"]
@@ -114,6 +115,8 @@ def _load(forced: bool) -> ModuleType | None:
             else:
                 if kernels.CACHED or forced:
                     _kernels = kernels
+                    # The metrics' per-bin terms from the same module (mlscope.metrics.fast).
+                    install_terms(kernels)
                     return _kernels
                 # Compiled anew in every process (seconds): not worth it unless asked for.
                 why = "no writable numba cache folder (set NUMBA_CACHE_DIR)"

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mlscope.metrics.arith import safe_div as _div
+from mlscope.metrics.fast import terms
 from mlscope.metrics.links import neg_log_likelihood, probability
 from mlscope.metrics.stats import BinaryStats
 
@@ -55,7 +56,10 @@ def brier(stats: BinaryStats) -> FloatArray:
     if stats.loss_sums is not None and "brier" in stats.loss_sums:
         return _div(stats.loss_sums["brier"].sum(axis=-1), stats.total_pos + stats.total_neg)
     s = probability(stats.scores, stats.score_type)
-    if stats.pos.shape == s.shape and stats.pos.dtype == np.float64 == stats.neg.dtype:
+    fast = terms("brier", s, stats.pos, stats.neg)  # one compiled pass (metrics.fast)
+    if fast is not None:
+        sq = fast.sum(axis=-1)
+    elif stats.pos.shape == s.shape and stats.pos.dtype == np.float64 == stats.neg.dtype:
         # In place on two arrays (``x**2`` is ``np.square``; products commute): the same
         # bits as ``(pos·(1 − s)² + neg·s²).sum()``.
         miss = np.subtract(1.0, s)
