@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlscope.metrics import fast
-from mlscope.metrics.binary import average_precision, brier, roc_auc
+from mlscope.metrics.binary import average_precision, binary_log_loss, brier, roc_auc
 from mlscope.metrics.stats import BinaryStats
 
 pytest.importorskip("numba")
@@ -69,10 +69,10 @@ def _bits(x: Any) -> bytes:
 def _metrics(st: BinaryStats) -> list[bytes]:
     # Fresh objects: ROC AUC is memoised per statistics object.
     fresh = [BinaryStats(st.scores, st.pos, st.neg, st.n_rows, counts=st.counts,
-                         score_type=st.score_type) for _ in range(3)]
+                         score_type=st.score_type) for _ in range(4)]
     with np.errstate(all="ignore"):  # weights of 1e300 overflow in both, alike
         return [_bits(average_precision(fresh[0])), _bits(roc_auc(fresh[1])),
-                _bits(brier(fresh[2]))]
+                _bits(brier(fresh[2])), _bits(binary_log_loss(fresh[3]))]
 
 
 def _compare(counting: _Counting, st: BinaryStats) -> None:
@@ -85,13 +85,20 @@ def _compare(counting: _Counting, st: BinaryStats) -> None:
     finally:
         fast.install(counting)
     assert compiled == numpy_
-    assert ran == (3 if st.pos.size else 0)
+    # Log loss of probabilities: two kernels; of logits: NumPy (logaddexp).
+    assert ran == (0 if not st.pos.size else 5 if st.score_type == "probability" else 3)
 
 
 def _stats(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray, counts: bool) -> BinaryStats:
     return BinaryStats(np.sort(scores)[::-1].copy(), pos, neg, int(pos.size), counts=counts)
 
 
+_EPS = float(np.finfo(np.float64).eps)
+# Probabilities, with the clipping bounds of log loss and their neighbours.
+_SCORE = st.one_of(
+    st.floats(0.0, 1.0),
+    st.sampled_from([0.0, 1.0, _EPS, _EPS / 2, 1 - _EPS, 1 - _EPS / 2, 0.5, 5e-324]),
+)
 _WEIGHT = st.one_of(
     st.integers(0, 5).map(float),
     st.floats(0.0, 10.0, allow_nan=False, allow_subnormal=True),
@@ -109,7 +116,7 @@ def test_every_metric_is_bit_identical_to_numpy(counting: _Counting, data: st.Da
     m = data.draw(st.integers(1, 60))
     pos = np.array(data.draw(st.lists(_WEIGHT, min_size=m, max_size=m)))
     neg = np.array(data.draw(st.lists(_WEIGHT, min_size=m, max_size=m)))
-    scores = np.array(data.draw(st.lists(st.floats(0.0, 1.0), min_size=m, max_size=m)))
+    scores = np.array(data.draw(st.lists(_SCORE, min_size=m, max_size=m)))
     _compare(counting, _stats(scores, pos, neg, counts=False))
 
 
@@ -152,7 +159,7 @@ def test_terms_equal_the_numpy_expressions_bin_by_bin(data: st.DataObject) -> No
     m = data.draw(st.integers(1, 40))
     pos = np.array(data.draw(st.lists(_WEIGHT, min_size=m, max_size=m)))
     neg = np.array(data.draw(st.lists(_WEIGHT, min_size=m, max_size=m)))
-    s = np.array(data.draw(st.lists(st.floats(0.0, 1.0), min_size=m, max_size=m)))
+    s = np.array(data.draw(st.lists(_SCORE, min_size=m, max_size=m)))
     tp, fp = np.cumsum(pos), np.cumsum(neg)
     with np.errstate(all="ignore"):
         ap = np.where(pos > 0, tp / np.where(pos > 0, fp + tp, 1.0), 0.0) * pos
@@ -164,6 +171,17 @@ def test_terms_equal_the_numpy_expressions_bin_by_bin(data: st.DataObject) -> No
         with np.errstate(all="ignore"):
             getattr(kernels, f"{name}_terms")(*args, out)
         assert _bits(out) == _bits(want), name
+    # Log loss: the kernels clip, NumPy takes the logarithms, the kernels combine them.
+    with np.errstate(all="ignore"):
+        want = (-np.log(np.clip(s, _EPS, 1 - _EPS)) * pos
+                + -np.log(np.clip(1.0 - s, _EPS, 1 - _EPS)) * neg)
+        logs = np.empty((2, m))
+        kernels.log_loss_args(s, _EPS, 1 - _EPS, logs)
+        assert _bits(logs[0]) == _bits(np.clip(s, _EPS, 1 - _EPS))
+        assert _bits(logs[1]) == _bits(np.clip(1.0 - s, _EPS, 1 - _EPS))
+        np.log(logs, out=logs)
+        kernels.log_loss_terms(logs, pos, neg)
+    assert _bits(logs[0]) == _bits(want), "log_loss"
 
 
 def test_batches_and_other_dtypes_stay_in_numpy(counting: _Counting) -> None:

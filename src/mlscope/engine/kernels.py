@@ -23,7 +23,8 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = ["CACHED", "ap_terms", "brier_terms", "carried_counts", "carried_fill",
-           "cell_counts", "cell_fill", "roc_terms", "sort_descending"]
+           "cell_counts", "cell_fill", "log_loss_args", "log_loss_terms", "roc_terms",
+           "sort_descending"]
 
 
 def _jit(fn: Callable[..., Any], inline: bool = False) -> tuple[Any, bool]:
@@ -377,6 +378,31 @@ def _brier_terms(s: npt.NDArray[np.float64], pos: npt.NDArray[np.float64],
         out[b] = (m * m) * pos[b] + (x * x) * neg[b]
 
 
+def _log_loss_args(s: npt.NDArray[np.float64], lo: float, hi: float,
+                   out: npt.NDArray[np.float64]) -> None:
+    """The arguments of log loss's two logarithms: ``out[0] = clip(s, lo, hi)`` and
+    ``out[1] = clip(1 − s, lo, hi)`` (``np.clip``'s values; NaN stays NaN), for NumPy's
+    ``np.log`` to take in place (:func:`mlscope.metrics.links.neg_log_likelihood`)."""
+    for b in range(s.size):
+        x = s[b]
+        for k in range(2):
+            v = x if k == 0 else 1.0 - x
+            if v < lo:
+                v = lo
+            if v > hi:
+                v = hi
+            out[k, b] = v
+
+
+def _log_loss_terms(logs: npt.NDArray[np.float64], pos: npt.NDArray[np.float64],
+                    neg: npt.NDArray[np.float64]) -> None:
+    """Log loss's per-bin terms into ``logs[0]``: ``(−log p)·pos + (−log(1 − p))·neg``
+    from the logarithms NumPy took (``logs[0]``, ``logs[1]``), the operations of
+    :func:`mlscope.metrics.binary_proba.binary_log_loss` in their order."""
+    for b in range(pos.size):
+        logs[0, b] = (-logs[0, b]) * pos[b] + (-logs[1, b]) * neg[b]
+
+
 cell_counts, _COUNTS_CACHED = _jit(_cell_counts)
 cell_fill, _FILL_CACHED = _jit(_cell_fill)
 carried_counts, _CARRIED_COUNTS_CACHED = _jit(_carried_counts)
@@ -385,9 +411,11 @@ carried_fill, _CARRIED_FILL_CACHED = _jit(_carried_fill)
 ap_terms, _AP_CACHED = _jit(_ap_terms)
 roc_terms, _ROC_CACHED = _jit(_roc_terms)
 brier_terms, _BRIER_CACHED = _jit(_brier_terms)
+log_loss_args, _LL_ARGS_CACHED = _jit(_log_loss_args)
+log_loss_terms, _LL_TERMS_CACHED = _jit(_log_loss_terms)
 
 #: Every kernel keeps its machine code on disk: after the first run, a process loads it
 #: (~0.4 s) instead of compiling (seconds).
 CACHED = (_SORT_CACHED and _COUNTS_CACHED and _FILL_CACHED and _CARRIED_COUNTS_CACHED
           and _CARRIED_FILL_CACHED and _ROW_CACHED and _AP_CACHED and _ROC_CACHED
-          and _BRIER_CACHED)
+          and _BRIER_CACHED and _LL_ARGS_CACHED and _LL_TERMS_CACHED)

@@ -1,10 +1,12 @@
-"""Compiled per-bin terms of the ranking and Brier metrics, when the engine has loaded them.
+"""Compiled per-bin terms of the ranking and probability metrics, when the engine has
+loaded them.
 
-Average precision, ROC AUC and Brier are each a sum over a histogram's bins of a term
-that NumPy builds in six to ten passes over the bins (running sums, a division, masks,
-products). The compiled kernels (:mod:`mlscope.engine.kernels`) build the same terms in
-one pass: the same operations in the same order on the same values, so the same bits;
-the sum over the bins stays NumPy's own (pairwise), so every metric value is unchanged.
+Average precision, ROC AUC, Brier and log loss are each a sum over a histogram's bins of
+a term that NumPy builds in six to eleven passes over the bins (running sums, a division,
+masks, clipping, products). The compiled kernels (:mod:`mlscope.engine.kernels`) build
+the same terms in one pass: the same operations in the same order on the same values, so
+the same bits (log loss's logarithms stay NumPy's); the sum over the bins stays NumPy's
+own (pairwise), so every metric value is unchanged.
 
 This layer does not import numba: the engine installs the kernels here once it has
 loaded them for its own sort (:mod:`mlscope.engine.kernel_choice`), so a process that
@@ -22,7 +24,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["TermKernels", "current", "install", "installed", "terms", "uninstall"]
+__all__ = ["TermKernels", "current", "install", "installed", "log_loss_terms", "terms",
+           "uninstall"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -39,6 +42,10 @@ class TermKernels(Protocol):
 
     def brier_terms(self, s: FloatArray, pos: FloatArray, neg: FloatArray,
                     out: FloatArray) -> None: ...
+
+    def log_loss_args(self, s: FloatArray, lo: float, hi: float, out: FloatArray) -> None: ...
+
+    def log_loss_terms(self, logs: FloatArray, pos: FloatArray, neg: FloatArray) -> None: ...
 
 
 _kernels: TermKernels | None = None
@@ -68,6 +75,61 @@ def installed() -> bool:
     return _kernels is not None and os.environ.get("MLSCOPE_KERNEL", "").strip() != "numpy"
 
 
+# scikit-learn's clipping of probabilities (as mlscope.metrics.links).
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def log_loss_terms(s: FloatArray, pos: FloatArray, neg: FloatArray) -> FloatArray | None:
+    """Log loss's per-bin terms ``−log(clip p)·pos − log(clip(1 − p))·neg`` of probabilities
+    ``s``, or None when NumPy must build them (as :func:`terms`).
+
+    The two logarithms are NumPy's own (``np.log`` over both arguments at once: the same
+    function, so the same bits); the kernels do the clipping before it and the products
+    and the sum of the two after it, the operations the NumPy code does, in its order.
+    """
+    kernels = _usable(s, pos, neg)
+    if kernels is None:
+        return None
+    buf: FloatArray = np.empty((2, s.size))
+    if not _run(kernels, "log_loss_args", s, _EPS, 1 - _EPS, buf):
+        return None
+    np.log(buf, out=buf)
+    if not _run(kernels, "log_loss_terms", buf, pos, neg):
+        return None
+    terms_: FloatArray = buf[0]
+    return terms_
+
+
+def _usable(*arrays: Any) -> TermKernels | None:
+    """The kernels, when installed and ``arrays`` are what they take: float64, one
+    dimension, one size, not empty."""
+    kernels = _kernels
+    if kernels is None or not installed():
+        return None
+    size = arrays[0].size if arrays else 0
+    if size == 0 or not all(isinstance(a, np.ndarray) and a.dtype == np.float64
+                            and a.ndim == 1 and a.size == size for a in arrays):
+        return None
+    return kernels
+
+
+def _run(kernels: TermKernels, name: str, *args: Any) -> bool:
+    """``kernels.name(*args)`` (arrays made contiguous); False, and the kernels dropped for
+    the rest of the process, when it fails."""
+    global _kernels
+    try:
+        getattr(kernels, name)(*(np.ascontiguousarray(a) if isinstance(a, np.ndarray)
+                                 else a for a in args))
+    except Exception as exc:  # a compilation or runtime failure of the optional kernel
+        with _lock:
+            if _kernels is kernels:
+                _kernels = None
+                _log.debug("compiled metric terms dropped, NumPy builds them: %s: %s",
+                           type(exc).__name__, exc)
+        return False
+    return True
+
+
 def terms(kind: str, *arrays: Any) -> FloatArray | None:
     """The per-bin terms of ``kind`` (``"ap"``, ``"roc"`` or ``"brier"``) from the compiled
     kernel, or None when NumPy must build them.
@@ -86,23 +148,8 @@ def terms(kind: str, *arrays: Any) -> FloatArray | None:
     numpy.ndarray or None
         A fresh float64 array of the terms, one per bin.
     """
-    global _kernels
-    kernels = _kernels
-    if kernels is None or not installed():
+    kernels = _usable(*arrays)
+    if kernels is None:
         return None
-    size = arrays[0].size if arrays else 0
-    if size == 0 or not all(isinstance(a, np.ndarray) and a.dtype == np.float64
-                            and a.ndim == 1 and a.size == size for a in arrays):
-        return None
-    out = np.empty(size)
-    try:
-        fn = getattr(kernels, f"{kind}_terms")
-        fn(*(np.ascontiguousarray(a) for a in arrays), out)
-    except Exception as exc:  # a compilation or runtime failure of the optional kernel
-        with _lock:
-            if _kernels is kernels:
-                _kernels = None
-                _log.debug("compiled metric terms dropped, NumPy builds them: %s: %s",
-                           type(exc).__name__, exc)
-        return None
-    return out
+    out = np.empty(arrays[0].size)
+    return out if _run(kernels, f"{kind}_terms", *arrays, out) else None
