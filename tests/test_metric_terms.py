@@ -190,6 +190,7 @@ def test_batches_and_other_dtypes_stay_in_numpy(counting: _Counting) -> None:
     assert fast.terms("roc", np.ones(3, np.float32), np.ones(3, np.float32)) is None
     assert fast.terms("ap", np.ones(3), np.ones(2)) is None  # sizes differ
     assert fast.terms("ap", np.zeros(0), np.zeros(0)) is None
+    assert fast.terms("ap", np.ones(3)[::-1], np.ones(3)) is None  # not contiguous
     assert counting.calls == {}
     got = fast.terms("ap", np.ones(3), np.ones(3))
     assert got is not None

@@ -108,18 +108,18 @@ def _usable(*arrays: Any) -> TermKernels | None:
         return None
     size = arrays[0].size if arrays else 0
     if size == 0 or not all(isinstance(a, np.ndarray) and a.dtype == np.float64
-                            and a.ndim == 1 and a.size == size for a in arrays):
+                            and a.ndim == 1 and a.size == size and a.flags.c_contiguous
+                            for a in arrays):
         return None
     return kernels
 
 
 def _run(kernels: TermKernels, name: str, *args: Any) -> bool:
-    """``kernels.name(*args)`` (arrays made contiguous); False, and the kernels dropped for
-    the rest of the process, when it fails."""
+    """``kernels.name(*args)``; False, and the kernels dropped for the rest of the
+    process, when it fails. (Every array is contiguous: :func:`_usable` or fresh.)"""
     global _kernels
     try:
-        getattr(kernels, name)(*(np.ascontiguousarray(a) if isinstance(a, np.ndarray)
-                                 else a for a in args))
+        getattr(kernels, name)(*args)
     except Exception as exc:  # a compilation or runtime failure of the optional kernel
         with _lock:
             if _kernels is kernels:
@@ -140,8 +140,8 @@ def terms(kind: str, *arrays: Any) -> FloatArray | None:
         Which metric's terms.
     *arrays
         ``pos, neg`` (``ap``, ``roc``) or ``s, pos, neg`` (``brier``): float64, one
-        dimension, the same size. Anything else (a batch of replicates, another dtype)
-        returns None.
+        dimension, the same size, contiguous. Anything else (a batch of replicates,
+        another dtype, a reversed view) returns None.
 
     Returns
     -------
