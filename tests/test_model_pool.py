@@ -74,6 +74,49 @@ def test_parts_of_one_model_run_side_by_side() -> None:
     assert per_model(1, 2, lambda mi: 7, [part, part]) == [[7, 7]]
 
 
+def test_a_freed_slot_loads_the_next_model_before_waiting_parts() -> None:
+    # Two threads, three models. Model 0's last part ends only once one of model 1's parts
+    # runs, so model 1's other part is waiting in the queue when model 0 frees its slot;
+    # model 1's parts then wait until model 2's statistics start loading. The thread that
+    # freed the slot must take model 2's load before that waiting part: taken in arrival
+    # order, both threads would sit in model 1's parts and nobody would load model 2
+    # (the waits time out and the test fails).
+    m0_started = threading.Event()
+    m1_started = threading.Event()
+    m2_loading = threading.Event()
+    timed_out: list[str] = []
+
+    def wait(event: threading.Event, what: str, timeout: float) -> None:
+        if not event.wait(timeout):
+            timed_out.append(what)
+
+    def load(mi: int) -> int:
+        if mi == 1:
+            wait(m0_started, "model 0", 30)  # model 1's parts are queued after model 0's
+        if mi == 2:
+            m2_loading.set()
+        return mi
+
+    def first(mi: int, st: int) -> int:
+        if mi == 0:
+            m0_started.set()
+        if mi == 1:
+            m1_started.set()
+            wait(m2_loading, "model 2", 10)
+        return st
+
+    def second(mi: int, st: int) -> int:
+        if mi == 0:
+            wait(m1_started, "model 1", 30)
+        if mi == 1:
+            m1_started.set()
+            wait(m2_loading, "model 2", 10)
+        return st
+
+    assert per_model(3, 2, load, [first, second]) == [[0, 0], [1, 1], [2, 2]]
+    assert timed_out == []
+
+
 def test_a_failing_part_is_raised_and_stops_new_models() -> None:
     loaded: list[int] = []
     hold = threading.Event()  # never set: model 1 holds its slot for a second
