@@ -322,3 +322,34 @@ def test_baselines_can_be_compared(project: Callable[..., Path]) -> None:
                   compare={"pairs": [["good", "prior"]]})
     report = validate_charter(project(_frame(), ch))
     assert report.problems == [], [str(p) for p in report.problems]
+
+
+def test_mcnemar_counts_on_a_slice_column_of_many_levels(tmp_path: Path) -> None:
+    # Generated (seeded): 60 levels, so cell codes run past 42, where three times the code
+    # no longer fits the one-byte codes (it once wrapped around: the counting failed and
+    # every accuracy difference fell back to the bootstrap with a confusing note).
+    rng = np.random.default_rng(11)
+    df = binary_frame(n=6000, seed=5)
+    df["shop"] = [f"s{i:02d}" for i in rng.integers(0, 60, len(df))]
+    df.to_parquet(tmp_path / "eval.parquet", index=False)
+    ch = base_charter()
+    ch["slices"] = {"columns": ["shop"], "min_size": 10}
+    ch["intervals"] = {"resamples": 20}
+    ch["compare"] = {"pairs": [["good", "fair"]]}
+    (tmp_path / "mlscope.yaml").write_text(yaml.safe_dump(ch, sort_keys=False),
+                                           encoding="utf-8")
+    res = mlscope.evaluate(tmp_path / "mlscope.yaml")
+    checked = 0
+    for d in res.differences:
+        if d.metric != "accuracy":
+            continue
+        assert d.test == "mcnemar", (d.slice, d.note)
+        rows = _rows(df, d.split, d.slice)
+        y = rows["label"].to_numpy() == 1
+        ra = (rows[f"p_{d.model}"].to_numpy() >= 0.5) == y
+        rb = (rows[f"p_{d.reference}"].to_numpy() >= 0.5) == y
+        assert d.detail is not None
+        assert (d.detail.b, d.detail.c, d.detail.n) == (
+            int((ra & ~rb).sum()), int((~ra & rb).sum()), len(rows))
+        checked += 1
+    assert checked >= 2 * 2 * 50  # two pairs, most of the 60 shops, both splits

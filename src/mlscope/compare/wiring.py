@@ -279,7 +279,12 @@ class SliceMasks:
                 keep = code >= 0
                 c, st = (code, state) if keep.all() else (code[keep], state[keep])
                 k = len(cells)
-                per = np.bincount(c * 3 + st, minlength=3 * k).reshape(k, 3)
+                # In intp (bincount's own type): ``3 · code`` overflows one-byte codes
+                # from the 43rd cell on.
+                flat = c.astype(np.intp)
+                flat *= 3
+                flat += st
+                per = np.bincount(flat, minlength=3 * k).reshape(k, 3)
                 n10, n01, n = per[:, 2], per[:, 0], per.sum(axis=1)
                 for i, cell in enumerate(cells):
                     if n[i] > 0:
