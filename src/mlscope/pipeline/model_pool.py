@@ -62,87 +62,106 @@ def per_model(n: int, workers: int, load: Callable[[int], S],
             out.append([part(mi, st) for part in parts])
             del st
         return out
-    results: list[list[Any]] = [[None] * len(parts) for _ in range(n)]
-    lock = threading.Lock()
-    failures: list[BaseException] = []
-    # (priority, order, task): a model's statistics (0) before any waiting part (1), so
-    # that a freed slot starts the next model's (single-threaded) build at once instead of
-    # behind parts that the other threads would run meanwhile. None (-1) stops a thread.
-    tasks: queue.PriorityQueue[tuple[int, int, Callable[[], None] | None]] = (
-        queue.PriorityQueue())
-    order = itertools.count()
-    models = {"next": 0, "active": 0}  # the next model to load; models loaded, not done
-    finished = threading.Event()
+    return _Stages(n, workers, load, parts).run()
 
-    def put(priority: int, task: Callable[[], None] | None) -> None:
-        tasks.put((priority, next(order), task))
 
-    def start_next() -> None:
+class _Stages:
+    """The threaded form of :func:`per_model`.
+
+    A class, not closures: closures that call one another form a reference cycle, which
+    only the cyclic garbage collector frees, so everything they reached (the loader, and
+    through it the rows) would outlive the stage.
+    """
+
+    def __init__(self, n: int, workers: int, load: Callable[[int], Any],
+                 parts: Sequence[Callable[[int, Any], Any]]) -> None:
+        self.n, self.workers, self.load, self.parts = n, workers, load, parts
+        self.results: list[list[Any]] = [[None] * len(parts) for _ in range(n)]
+        self.lock = threading.Lock()
+        self.failures: list[BaseException] = []
+        # (priority, order, task): a model's statistics (0) before any waiting part (1),
+        # so that a freed slot starts the next model's (single-threaded) build at once
+        # instead of behind parts that the other threads would run meanwhile. None (-1)
+        # stops a thread.
+        self.tasks: queue.PriorityQueue[tuple[int, int, Callable[[], None] | None]] = (
+            queue.PriorityQueue())
+        self.order = itertools.count()
+        self.next_model = 0
+        self.active = 0  # models loaded and not done
+        self.finished = threading.Event()
+
+    def run(self) -> list[list[Any]]:
+        threads = [threading.Thread(target=self._worker, name=f"mlscope-model-{i}",
+                                    daemon=True) for i in range(self.workers)]
+        for th in threads:
+            th.start()
+        try:
+            with self.lock:
+                for _ in range(self.workers):
+                    self._start_next()
+            self.finished.wait()  # every model's tasks ended, and none will queue another
+        finally:
+            for _ in threads:
+                self._put(-1, None)
+            for th in threads:
+                th.join()
+        if self.failures:
+            raise self.failures[0]
+        return self.results
+
+    def _put(self, priority: int, task: Callable[[], None] | None) -> None:
+        self.tasks.put((priority, next(self.order), task))
+
+    def _start_next(self) -> None:
         # (Under the lock.) Queued by the thread that freed the slot, before it takes its
         # next task: that task is then this load.
-        if not failures and models["next"] < n:
-            mi = models["next"]
-            models["next"] += 1
-            models["active"] += 1
-            put(0, functools.partial(run_load, mi))
+        if not self.failures and self.next_model < self.n:
+            mi = self.next_model
+            self.next_model += 1
+            self.active += 1
+            self._put(0, functools.partial(self._run_load, mi))
 
-    def model_done(exc: BaseException | None = None) -> None:
-        with lock:
+    def _model_done(self, exc: BaseException | None = None) -> None:
+        with self.lock:
             if exc is not None:
-                failures.append(exc)
-            models["active"] -= 1
-            start_next()
-            if models["active"] == 0:
-                finished.set()
+                self.failures.append(exc)
+            self.active -= 1
+            self._start_next()
+            if self.active == 0:
+                self.finished.set()
 
-    def run_part(mi: int, k: int, st: Any, left: list[int]) -> None:
+    def _run_part(self, mi: int, k: int, st: Any, left: list[int]) -> None:
         err: BaseException | None = None
         try:
-            results[mi][k] = parts[k](mi, st)
-        except BaseException as exc:  # handed to the caller below
+            self.results[mi][k] = self.parts[k](mi, st)
+        except BaseException as exc:  # handed to the caller by run()
             err = exc
-        with lock:
+        with self.lock:
             left[0] -= 1
             last = left[0] == 0
             if err is not None and not last:
-                failures.append(err)
+                self.failures.append(err)
         if last:
-            model_done(err)  # this model's statistics are no longer needed
+            self._model_done(err)  # this model's statistics are no longer needed
 
-    def run_load(mi: int) -> None:
+    def _run_load(self, mi: int) -> None:
         try:
-            st = load(mi)
+            st = self.load(mi)
         except BaseException as exc:
-            model_done(exc)
+            self._model_done(exc)
             return
-        if not parts:
-            model_done()
+        if not self.parts:
+            self._model_done()
             return
-        left = [len(parts)]
-        for k in range(len(parts)):
-            put(1, functools.partial(run_part, mi, k, st, left))
+        left = [len(self.parts)]
+        for k in range(len(self.parts)):
+            self._put(1, functools.partial(self._run_part, mi, k, st, left))
 
-    def worker() -> None:
+    def _worker(self) -> None:
         while True:
-            task = tasks.get()[2]
+            task = self.tasks.get()[2]
             if task is None:
                 return
             task()  # catches its own errors
-
-    threads = [threading.Thread(target=worker, name=f"mlscope-model-{i}", daemon=True)
-               for i in range(workers)]
-    for th in threads:
-        th.start()
-    try:
-        with lock:
-            for _ in range(workers):
-                start_next()
-        finished.wait()  # every model's tasks have ended, and none will queue another
-    finally:
-        for _ in threads:
-            put(-1, None)
-        for th in threads:
-            th.join()
-    if failures:
-        raise failures[0]
-    return results
+            # A part holds its model's statistics: not kept while waiting for the next task.
+            del task
