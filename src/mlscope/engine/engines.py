@@ -13,7 +13,7 @@ chooses among them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +33,7 @@ from mlscope.engine.protocol import Edges, Engine, Progress, ReplicateBatch, Req
 from mlscope.engine.resample import bucket_replicates, row_replicates
 from mlscope.engine.split import SplitStatistics
 from mlscope.errors import InputError
-from mlscope.metrics.stats import BinaryStats
+from mlscope.metrics.stats import BinaryStats, Stats
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -188,7 +188,8 @@ class DuckDBStatistics(RowStatistics):
         fresh = None
         for split in req.eval_splits:
             kept = self.point[split]
-            task = {k: v for k, v in kept.task.items() if k[0] == mi}
+            task: MutableMapping[tuple[int, str], Stats] = {
+                k: v for k, v in kept.task.items() if k[0] == mi}
             if task:
                 # Handed out once (model 0's, from the aggregate stage): then dropped.
                 for k in task:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -16,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mlscope.data.source import EvalTable
-from mlscope.engine.fused import binary_unit_cells, narrow_codes
+from mlscope.engine.fused import binary_unit_cells, binary_unit_groupings, narrow_codes
 from mlscope.engine.kernel_choice import Scratch
 from mlscope.engine.numpy_backend import (
     CodeArray,
@@ -30,7 +31,7 @@ from mlscope.engine.numpy_backend import (
 )
 from mlscope.engine.plan import Grouping, SliceCell
 from mlscope.engine.rowstats import batched_multiclass, multiclass_row_codes
-from mlscope.engine.split import SplitStatistics
+from mlscope.engine.split import GroupedCells, SplitStatistics
 from mlscope.metrics.stats import Stats
 
 __all__ = ["MAX_THREADS", "THREAD_ROWS", "ExactSplit"]
@@ -123,6 +124,18 @@ class ExactSplit:
         # Row counts: the metrics may sum them in int32 without checking them first.
         return [[dataclasses.replace(st, counts=True) for st in per] for per in cells]
 
+    def _grouped(self, m: int) -> GroupedCells:
+        """Model ``m``'s unit-weight binary statistics, one grouping at a time."""
+        assert self._y8 is not None, "binary tasks only"
+        build = binary_unit_groupings(self.rows.scores[m], self._y8, self._narrow,
+                                      self.rows.n * len(self.t.models), self.counts)
+
+        def grouping(gi: int) -> list[Stats]:
+            # Row counts: the metrics may sum them in int32 without checking them first.
+            return [dataclasses.replace(st, counts=True) for st in build(gi)]
+
+        return GroupedCells(m, [[c.key for c in cells] for _, cells in self.cells], grouping)
+
     def stats(self, W: FloatArray) -> SplitStatistics:
         """Every model's statistics under weights ``W`` (a batch when ``W`` is 2-D)."""
         t = self.t
@@ -157,9 +170,15 @@ class ExactSplit:
         return out
 
     def model_stats(
-        self, m: int, W: FloatArray
-    ) -> tuple[dict[tuple[int, str], Stats], dict[tuple[int, int, str], Stats]]:
-        """Model ``m``'s task and error-column statistics per cell under weights ``W``."""
+        self, m: int, W: FloatArray, *, lazy: bool = False
+    ) -> tuple[MutableMapping[tuple[int, str], Stats], dict[tuple[int, int, str], Stats]]:
+        """Model ``m``'s task and error-column statistics per cell under weights ``W``.
+
+        ``lazy``: where the unit-weight path applies (and the table has no error
+        columns), the task's statistics come as :class:`~mlscope.engine.split.GroupedCells`,
+        built one slice grouping at a time when read (the metrics stage's point
+        estimates); otherwise, and by default, every cell's at once.
+        """
         t, rows = self.t, self.rows
         unit = not t.has_weight
         task: dict[tuple[int, str], Stats] = {}
@@ -169,6 +188,8 @@ class ExactSplit:
         # layouts (see mlscope.engine.fused).
         unit_point = (t.task == "binary" and W.ndim == 1 and not self._has_layouts(m)
                       and bool(np.all(W == 1.0)))
+        if unit_point and lazy and not t.errors:
+            return self._grouped(m), errors
         fused = self.unit_binary(m, list(range(len(self.cells)))) if unit_point else None
         need_layouts = (t.task not in ("multiclass", "binary") or t.errors
                         or (t.task == "binary" and fused is None))

@@ -13,14 +13,17 @@ codes, and no reversed copies (the histograms come out descending, as
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
-from mlscope.engine.kernel_choice import Scratch, compiled_cells
+from mlscope.engine.kernel_choice import Cells, Scratch, compiled_cells, compiled_sort, give_up
 from mlscope.engine.numpy_backend import cell_counts
 from mlscope.metrics.stats import BinaryStats
 
-__all__ = ["NarrowCodes", "binary_unit_cells", "narrow_codes", "score_order"]
+__all__ = ["NarrowCodes", "binary_unit_cells", "binary_unit_groupings", "narrow_codes",
+           "score_order"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -105,9 +108,53 @@ def binary_unit_cells(
     """
     fast = compiled_cells(value, y8, groupings, scratch, work_rows)
     if fast is not None:
-        return [[BinaryStats(scores[b[i]:b[i + 1]], pos[b[i]:b[i + 1]], neg[b[i]:b[i + 1]],
-                             int(rows[i])) for i in range(len(rows))]
-                for scores, pos, neg, b, rows in fast]
+        return [_stats_of(cells) for cells in fast]
+    return _numpy_cells(value, y8, groupings, counts)
+
+
+def binary_unit_groupings(
+    value: FloatArray, y8: npt.NDArray[np.int8],
+    groupings: list[tuple[NarrowCodes, int]], work_rows: int | None = None,
+    counts: list[IntArray] | None = None,
+) -> Callable[[int], list[BinaryStats]]:
+    """:func:`binary_unit_cells` one grouping at a time: ``build(gi)`` gives grouping
+    ``gi``'s cells (the same bits), so that the caller need not hold every grouping's
+    histograms at once.
+
+    With the compiled kernel the rows are sorted here, once, and each ``build`` runs the
+    kernel's two passes over the sorted rows (which stay allocated, 8 bytes a row, as
+    long as ``build`` is kept); a pass that fails falls back to the NumPy code for that
+    grouping. Without the kernel, NumPy builds every grouping here, as
+    :func:`binary_unit_cells`.
+    """
+    rows = compiled_sort(value, y8, groupings, None, work_rows)
+    if rows is None:
+        every = _numpy_cells(value, y8, groupings, counts)
+        return every.__getitem__
+    sorted_rows = rows
+
+    def build(gi: int) -> list[BinaryStats]:
+        try:
+            cells = sorted_rows.cells(gi)
+        except Exception as exc:  # the optional kernel failed: NumPy, the same bits
+            give_up(f"the kernel failed ({type(exc).__name__}: {exc})")
+            return _numpy_cells(value, y8, [groupings[gi]],
+                                None if counts is None else [counts[gi]])[0]
+        return _stats_of(cells)
+
+    return build
+
+
+def _stats_of(cells: Cells) -> list[BinaryStats]:
+    scores, pos, neg, b, rows = cells
+    return [BinaryStats(scores[b[i]:b[i + 1]], pos[b[i]:b[i + 1]], neg[b[i]:b[i + 1]],
+                        int(rows[i])) for i in range(len(rows))]
+
+
+def _numpy_cells(value: FloatArray, y8: npt.NDArray[np.int8],
+                 groupings: list[tuple[NarrowCodes, int]],
+                 counts: list[IntArray] | None) -> list[list[BinaryStats]]:
+    """The NumPy code of :func:`binary_unit_cells`."""
     n = int(value.size)
     # One sort per model; ties form one segment, so their order is irrelevant (unstable).
     order = score_order(value)[::-1]

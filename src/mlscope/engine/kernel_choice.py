@@ -29,8 +29,9 @@ import numpy.typing as npt
 from mlscope.errors import InputError
 from mlscope.metrics.fast import install as install_terms
 
-__all__ = ["CODE_BITS", "KERNEL_ENV", "KERNEL_ROWS", "WARM_ROWS", "PackedCells", "Scratch",
-           "compiled_cells", "kernel_runs", "kernel_setting", "pack_cells"]
+__all__ = ["CODE_BITS", "KERNEL_ENV", "KERNEL_ROWS", "WARM_ROWS", "Cells", "PackedCells", "Scratch",
+           "SortedRows", "compiled_cells", "compiled_sort", "give_up", "kernel_runs",
+           "kernel_setting", "pack_cells"]
 
 KERNEL_ENV = "MLSCOPE_KERNEL"
 #: Rows summed over a split's models (the rows times the models) from which the kernel is
@@ -83,6 +84,12 @@ def kernel_runs() -> dict[str, int]:
 def _count(kind: str) -> None:
     with _lock:
         _runs[kind] += 1
+
+
+def give_up(why: str) -> None:
+    """Stop using the kernel in this process (NumPy runs from now on); ``why`` is logged
+    once (for a caller whose own use of the kernel failed)."""
+    _give_up(why)
 
 
 def _give_up(why: str) -> None:
@@ -257,6 +264,63 @@ def compiled_cells(
     InputError
         ``MLSCOPE_KERNEL`` is invalid, or ``numba`` while numba cannot be imported.
     """
+    rows = compiled_sort(value, y8, groupings, scratch, work_rows)
+    if rows is None:
+        return None
+    try:
+        out = [rows.cells(gi) for gi in range(len(groupings))]
+    except Exception as exc:  # a compilation or runtime failure of the optional kernel
+        _give_up(f"the kernel failed ({type(exc).__name__}: {exc})")
+        _count("numpy")
+        return None
+    finally:
+        rows.release()
+    return out
+
+
+class SortedRows:
+    """One model's rows as the kernel sorted them: each grouping's cells on demand
+    (:meth:`cells`), so that a caller can hold one grouping's histograms at a time."""
+
+    def __init__(self, kernels: ModuleType, items: npt.NDArray[np.uint64],
+                 bits: list[tuple[np.uint64, np.uint64, np.int64]] | None,
+                 groupings: list[tuple[npt.NDArray[Any], int]],
+                 release: Callable[[], None]) -> None:
+        self._kernels, self.items, self._bits = kernels, items, bits
+        self._groupings, self._release = groupings, release
+
+    def cells(self, gi: int) -> Cells:
+        """Grouping ``gi``'s cells (the kernel's two passes over the sorted items).
+
+        Raises
+        ------
+        Exception
+            Whatever the kernel raised (the caller falls back to NumPy).
+        """
+        code, n_cells = self._groupings[gi]
+        if self._bits is not None:
+            return _from_bits(self._kernels, self.items, self._bits[gi], n_cells)
+        return _by_index(self._kernels, self.items, code, n_cells)
+
+    def release(self) -> None:
+        """Give the sort's buffers back (to the scratch they came from); then unusable."""
+        self._release()
+
+
+def compiled_sort(
+    value: npt.NDArray[np.float64], y8: npt.NDArray[np.int8],
+    groupings: list[tuple[npt.NDArray[Any], int]], scratch: Scratch | None = None,
+    work_rows: int | None = None,
+) -> SortedRows | None:
+    """The kernel's sort of one model's rows (:class:`SortedRows`), or None where NumPy
+    must run (as :func:`compiled_cells`, which it serves). Counted in
+    :func:`kernel_runs` as a ``numba`` run, or ``numpy`` when None (a later failure of
+    the passes counts a ``numpy`` run too).
+
+    Without ``scratch`` only the sorted items stay allocated (the sort's other buffer and
+    the packed cells are freed): one 8-byte item per row, for as long as the result is
+    kept.
+    """
     n = int(value.size)
     use, forced = _wanted(n, n if work_rows is None else work_rows)
     kernels = _load(forced) if use and n < 2**31 else None
@@ -266,29 +330,28 @@ def compiled_cells(
     value = np.ascontiguousarray(value, dtype=np.float64)
     y8 = np.ascontiguousarray(y8, dtype=np.int8)
     groupings = [(np.ascontiguousarray(code), k) for code, k in groupings]
-    a, b = scratch.take(n) if scratch is not None else (np.empty(n, np.uint64),
+    pair = scratch.take(n) if scratch is not None else (np.empty(n, np.uint64),
                                                         np.empty(n, np.uint64))
     try:
         packed = (scratch.packed(groupings, n) if scratch is not None
                   else pack_cells(groupings, n))
         carried = packed.codes if packed is not None else np.zeros(0, np.uint32)
-        where = kernels.sort_descending(value, y8, carried, a, b)
-        if where < 0:
-            _count("numpy")
-            return None
-        items = (a, b)[where][:n]
-        out = [_from_bits(kernels, items, packed.bits[gi], n_cells) if packed is not None
-               else _by_index(kernels, items, code, n_cells)
-               for gi, (code, n_cells) in enumerate(groupings)]
+        where = kernels.sort_descending(value, y8, carried, *pair)
     except Exception as exc:  # a compilation or runtime failure of the optional kernel
         _give_up(f"the kernel failed ({type(exc).__name__}: {exc})")
+        where = -1
+    if where < 0:
+        if scratch is not None:
+            scratch.give(pair)
         _count("numpy")
         return None
-    finally:
-        if scratch is not None:
-            scratch.give((a, b))
+    items = pair[where][:n]
     _count("numba")
-    return out
+    if scratch is not None:
+        return SortedRows(kernels, items, packed.bits if packed is not None else None,
+                          groupings, lambda: scratch.give(pair))
+    return SortedRows(kernels, items, packed.bits if packed is not None else None,
+                      groupings, lambda: None)
 
 
 def _one_cell(code: npt.NDArray[Any], n_cells: int) -> bool:

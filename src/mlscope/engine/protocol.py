@@ -145,7 +145,9 @@ class Statistics(ABC):
             if eng is None:
                 out[split] = self.point[split]
                 continue
-            task_st, err_st = eng.model_stats(mi, self.rows[split].w)
+            # One slice grouping's histograms at a time where the engine can (the
+            # metrics stage reads the cells grouping by grouping).
+            task_st, err_st = eng.model_stats(mi, self.rows[split].w, lazy=True)
             out[split] = SplitStatistics(task=task_st, errors=err_st,
                                          sizes=self.point[split].sizes,
                                          cells=self.point[split].cells)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 
 from mlscope.engine.plan import SliceCell
 from mlscope.metrics.stats import Stats
 
-__all__ = ["SplitStatistics"]
+__all__ = ["GroupedCells", "SplitStatistics"]
+
+TaskKey = tuple[int, str]
 
 
 @dataclass
@@ -19,7 +23,77 @@ class SplitStatistics:
     error columns; ``sizes`` and ``cells`` are the split's cells and their row counts.
     """
 
-    task: dict[tuple[int, str], Stats] = field(default_factory=dict)
+    task: MutableMapping[tuple[int, str], Stats] = field(default_factory=dict)
     errors: dict[tuple[int, int, str], Stats] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
     cells: dict[str, SliceCell] = field(default_factory=dict)
+
+
+class GroupedCells(MutableMapping[TaskKey, Stats]):
+    """One model's statistics per cell, ``{(model, cell key): stats}``, built one slice
+    grouping at a time when first read.
+
+    A model's histograms hold about one bin per row in every grouping (three groupings:
+    three times the rows). The metrics stage reads the cells grouping by grouping, so
+    only the first grouping (the overall slice, which the thresholds and the reliability
+    curve read) and the one being read are kept: reading a cell of another grouping
+    drops any other grouping built before (it is rebuilt, the same bits, should it be
+    read again). Safe for the threads that read one model's statistics side by side.
+
+    Parameters
+    ----------
+    model
+        The model index of every key.
+    keys
+        Per grouping, its cells' keys in the order ``build`` returns their statistics.
+    build
+        ``build(gi)``: grouping ``gi``'s statistics.
+    """
+
+    def __init__(self, model: int, keys: Sequence[Sequence[str]],
+                 build: Callable[[int], Sequence[Stats]]) -> None:
+        self._where = {(model, key): (gi, i)
+                       for gi, per in enumerate(keys) for i, key in enumerate(per)}
+        self._build = build
+        self._built: dict[int, Sequence[Stats]] = {}
+        self._set: dict[TaskKey, Stats] = {}
+        self._gone: set[TaskKey] = set()
+        self._lock = threading.Lock()
+        self.builds = 0  # groupings built (a grouping read again after it was dropped: 2)
+
+    def __getitem__(self, key: TaskKey) -> Stats:
+        if key in self._set:
+            return self._set[key]
+        if key in self._gone or key not in self._where:
+            raise KeyError(key)
+        gi, i = self._where[key]
+        with self._lock:
+            got = self._built.get(gi)
+            if got is None:
+                for other in [g for g in self._built if g not in (0, gi)]:
+                    del self._built[other]
+                got = self._built[gi] = self._build(gi)
+                self.builds += 1
+        return got[i]
+
+    def __contains__(self, key: object) -> bool:
+        # Without building anything.
+        return key in self._set or (key in self._where and key not in self._gone)
+
+    def __setitem__(self, key: TaskKey, value: Stats) -> None:
+        self._set[key] = value
+        self._gone.discard(key)
+
+    def __delitem__(self, key: TaskKey) -> None:
+        if key not in self:
+            raise KeyError(key)
+        self._set.pop(key, None)
+        if key in self._where:
+            self._gone.add(key)
+
+    def __iter__(self) -> Iterator[TaskKey]:
+        yield from (k for k in self._where if k not in self._gone and k not in self._set)
+        yield from self._set
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
