@@ -279,9 +279,11 @@ class SliceMasks:
                 keep = code >= 0
                 c, st = (code, state) if keep.all() else (code[keep], state[keep])
                 k = len(cells)
-                # In intp (bincount's own type): ``3 · code`` overflows one-byte codes
-                # from the 43rd cell on.
-                flat = c.astype(np.intp)
+                # In the narrowest type that holds ``3 · code + 2`` (one byte up to 42
+                # cells: it once overflowed from the 43rd on), so the pass stays small.
+                wide = next(d for d in (np.int8, np.int16, np.int32, np.int64)
+                            if 3 * k + 2 <= np.iinfo(d).max)
+                flat = c.astype(np.promote_types(wide, c.dtype))
                 flat *= 3
                 flat += st
                 per = np.bincount(flat, minlength=3 * k).reshape(k, 3)
