@@ -154,22 +154,3 @@ def test_a_whole_evaluation_builds_each_grouping_once(
                 float(x[4]).hex() == float(y[4]).hex()) for x, y in zip(a, b, strict=True))
     assert [c.slope for c in lazy.reliability] == [c.slope for c in whole.reliability]
     assert len(lazy.reliability) == 3
-
-
-def test_the_duckdb_engine_queries_each_grouping_once(
-        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Every model but the first (whose statistics the aggregate stage already queried):
-    # one query per grouping and split, when the metrics stage first reads it.
-    made: list[GroupedCells] = []
-    real = split_module.GroupedCells.__init__
-
-    def spy(self: GroupedCells, *args: Any, **kwargs: Any) -> None:
-        real(self, *args, **kwargs)
-        made.append(self)
-
-    monkeypatch.setattr(split_module.GroupedCells, "__init__", spy)
-    res = mlscope.evaluate(project, resamples=0, engine="duckdb")
-    splits = {v.split for v in res.values}
-    models = {v.model for v in res.values}
-    assert len(made) == (len(models) - 1) * len(splits) >= 2 * 2
-    assert all(c.builds == 1 + 2 + 1 for c in made), [c.builds for c in made]

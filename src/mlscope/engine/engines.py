@@ -31,7 +31,7 @@ from mlscope.engine.numpy_backend import RowData, fetch_rows
 from mlscope.engine.plan import OVERALL, Grouping, SliceCell
 from mlscope.engine.protocol import Edges, Engine, Progress, ReplicateBatch, Request, Statistics
 from mlscope.engine.resample import bucket_replicates, row_replicates
-from mlscope.engine.split import GroupedCells, SplitStatistics
+from mlscope.engine.split import SplitStatistics
 from mlscope.errors import InputError
 from mlscope.metrics.stats import BinaryStats, Stats
 
@@ -185,6 +185,7 @@ class DuckDBStatistics(RowStatistics):
             return super().model(mi)
         req = self.request
         out: dict[str, SplitStatistics] = {}
+        fresh = None
         for split in req.eval_splits:
             kept = self.point[split]
             task: MutableMapping[tuple[int, str], Stats] = {
@@ -194,31 +195,14 @@ class DuckDBStatistics(RowStatistics):
                 for k in task:
                     del kept.task[k]
             else:
-                task = self._grouped(mi, split, kept)
+                if fresh is None:
+                    fresh = sql_point(self.table, req.groupings, req.eval_splits,
+                                      req.levels, ddb, model=mi, errors=False)
+                task = fresh[split].task
             out[split] = SplitStatistics(
                 task=task, errors={k: v for k, v in kept.errors.items() if k[1] == mi},
                 sizes=kept.sizes, cells=kept.cells)
         return out
-
-
-    def _grouped(self, mi: int, split: str, kept: SplitStatistics) -> GroupedCells:
-        """Model ``mi``'s statistics on ``split``, one query per slice grouping when the
-        metrics stage first reads it (:class:`~mlscope.engine.split.GroupedCells`): one
-        grouping's histograms in memory at a time, besides the overall slice's."""
-        req, t = self.request, self.table
-        keys = [[k for k, c in kept.cells.items() if c.grouping == g] for g in req.groupings]
-
-        def build(gi: int) -> list[Stats]:
-            agg = ddb.aggregate_binary(t, [req.groupings[gi]], [split], req.levels,
-                                       models=[mi])
-            got = {skey: st for (_, _, skey), (_, st) in agg.items()}
-            missing = [k for k in keys[gi] if k not in got]
-            if missing:  # the same rows as model 0's cells: never expected
-                raise RuntimeError(f"model {t.models[mi]!r} has no rows in {missing[:3]} "
-                                   f"on split {split!r}, where the first model has")
-            return [got[k] for k in keys[gi]]
-
-        return GroupedCells(mi, keys, build)
 
 
 class DuckDBEngine(NumpyEngine):
