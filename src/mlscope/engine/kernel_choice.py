@@ -29,9 +29,9 @@ import numpy.typing as npt
 from mlscope.errors import InputError
 from mlscope.metrics.fast import install as install_terms
 
-__all__ = ["CODE_BITS", "KERNEL_ENV", "KERNEL_ROWS", "WARM_ROWS", "Cells", "PackedCells", "Scratch",
-           "SortedRows", "compiled_cells", "compiled_sort", "give_up", "kernel_runs",
-           "kernel_setting", "pack_cells"]
+__all__ = ["CODE_BITS", "KERNEL_ENV", "KERNEL_ROWS", "WARM_ROWS", "Cells", "PackedCells",
+           "Scratch", "SortedRows", "compiled_cells", "compiled_sort", "give_up",
+           "kernel_runs", "kernel_setting", "pack_cells"]
 
 KERNEL_ENV = "MLSCOPE_KERNEL"
 #: Rows summed over a split's models (the rows times the models) from which the kernel is
