@@ -267,6 +267,8 @@ class SliceMasks:
         key = (split, a, b, met.id)
         if key in self._disc:
             return self._disc[key]
+        from mlscope.engine.numpy_backend import code_dtype  # loaded with the engine
+
         eng = self.engines.get(split)
         ca, cb = self._correct_of(split, a, met, make), self._correct_of(split, b, met, make)
         out: dict[str, tuple[int, int, int]] | None = None
@@ -281,9 +283,7 @@ class SliceMasks:
                 k = len(cells)
                 # In the narrowest type that holds ``3 · code + 2`` (one byte up to 42
                 # cells: it once overflowed from the 43rd on), so the pass stays small.
-                wide = next(d for d in (np.int8, np.int16, np.int32, np.int64)
-                            if 3 * k + 2 <= np.iinfo(d).max)
-                flat = c.astype(np.promote_types(wide, c.dtype))
+                flat = c.astype(np.promote_types(code_dtype(3 * k), c.dtype))
                 flat *= 3
                 flat += st
                 per = np.bincount(flat, minlength=3 * k).reshape(k, 3)

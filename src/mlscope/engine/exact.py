@@ -32,7 +32,7 @@ from mlscope.engine.numpy_backend import (
 from mlscope.engine.plan import Grouping, SliceCell
 from mlscope.engine.rowstats import batched_multiclass, multiclass_row_codes
 from mlscope.engine.split import GroupedCells, SplitStatistics
-from mlscope.metrics.stats import Stats
+from mlscope.metrics.stats import BinaryStats, Stats
 
 __all__ = ["MAX_THREADS", "THREAD_ROWS", "ExactSplit"]
 
@@ -41,6 +41,12 @@ FloatArray = npt.NDArray[np.float64]
 # and reductions release the GIL, so two threads use both cores of a small machine.
 THREAD_ROWS = 200_000
 MAX_THREADS = 4
+
+
+def _counted(cells: list[BinaryStats]) -> list[Stats]:
+    """``cells`` flagged as row counts: the metrics may sum them in int32 without
+    checking them first."""
+    return [dataclasses.replace(st, counts=True) for st in cells]
 
 
 class ExactSplit:
@@ -121,8 +127,7 @@ class ExactSplit:
                                   [self._narrow[gi] for gi in groupings],
                                   self._scratch, self.rows.n * len(self.t.models),
                                   [self.counts[gi] for gi in groupings])
-        # Row counts: the metrics may sum them in int32 without checking them first.
-        return [[dataclasses.replace(st, counts=True) for st in per] for per in cells]
+        return [_counted(per) for per in cells]
 
     def _grouped(self, m: int) -> GroupedCells:
         """Model ``m``'s unit-weight binary statistics, one grouping at a time."""
@@ -130,11 +135,8 @@ class ExactSplit:
         build = binary_unit_groupings(self.rows.scores[m], self._y8, self._narrow,
                                       self.rows.n * len(self.t.models), self.counts)
 
-        def grouping(gi: int) -> list[Stats]:
-            # Row counts: the metrics may sum them in int32 without checking them first.
-            return [dataclasses.replace(st, counts=True) for st in build(gi)]
-
-        return GroupedCells(m, [[c.key for c in cells] for _, cells in self.cells], grouping)
+        return GroupedCells(m, [[c.key for c in cells] for _, cells in self.cells],
+                            lambda gi: _counted(build(gi)))
 
     def stats(self, W: FloatArray) -> SplitStatistics:
         """Every model's statistics under weights ``W`` (a batch when ``W`` is 2-D)."""

@@ -127,11 +127,9 @@ def binary_unit_groupings(
     grouping. Without the kernel, NumPy builds every grouping here, as
     :func:`binary_unit_cells`.
     """
-    rows = compiled_sort(value, y8, groupings, None, work_rows)
-    if rows is None:
-        every = _numpy_cells(value, y8, groupings, counts)
-        return every.__getitem__
-    sorted_rows = rows
+    sorted_rows = compiled_sort(value, y8, groupings, None, work_rows)
+    if sorted_rows is None:
+        return _numpy_cells(value, y8, groupings, counts).__getitem__
 
     def build(gi: int) -> list[BinaryStats]:
         try:

@@ -88,11 +88,7 @@ def _count(kind: str) -> None:
 
 def give_up(why: str) -> None:
     """Stop using the kernel in this process (NumPy runs from now on); ``why`` is logged
-    once (for a caller whose own use of the kernel failed)."""
-    _give_up(why)
-
-
-def _give_up(why: str) -> None:
+    once (also for a caller whose own use of the kernel failed)."""
     global _failed
     with _lock:
         if _failed is None:
@@ -129,7 +125,7 @@ def _load(forced: bool) -> ModuleType | None:
                 why = "no writable numba cache folder (set NUMBA_CACHE_DIR)"
         else:
             return _kernels
-    _give_up(why)
+    give_up(why)
     return _load(forced)  # None, or the error when the kernel was asked for
 
 
@@ -270,7 +266,7 @@ def compiled_cells(
     try:
         out = [rows.cells(gi) for gi in range(len(groupings))]
     except Exception as exc:  # a compilation or runtime failure of the optional kernel
-        _give_up(f"the kernel failed ({type(exc).__name__}: {exc})")
+        give_up(f"the kernel failed ({type(exc).__name__}: {exc})")
         _count("numpy")
         return None
     finally:
@@ -338,20 +334,17 @@ def compiled_sort(
         carried = packed.codes if packed is not None else np.zeros(0, np.uint32)
         where = kernels.sort_descending(value, y8, carried, *pair)
     except Exception as exc:  # a compilation or runtime failure of the optional kernel
-        _give_up(f"the kernel failed ({type(exc).__name__}: {exc})")
+        give_up(f"the kernel failed ({type(exc).__name__}: {exc})")
         where = -1
     if where < 0:
         if scratch is not None:
             scratch.give(pair)
         _count("numpy")
         return None
-    items = pair[where][:n]
     _count("numba")
-    if scratch is not None:
-        return SortedRows(kernels, items, packed.bits if packed is not None else None,
-                          groupings, lambda: scratch.give(pair))
-    return SortedRows(kernels, items, packed.bits if packed is not None else None,
-                      groupings, lambda: None)
+    return SortedRows(kernels, pair[where][:n], packed.bits if packed is not None else None,
+                      groupings, (lambda: scratch.give(pair)) if scratch is not None
+                      else (lambda: None))
 
 
 def _one_cell(code: npt.NDArray[Any], n_cells: int) -> bool:

@@ -24,6 +24,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from mlscope.metrics.links import CLIP_EPS
+
 __all__ = ["TermKernels", "current", "install", "installed", "log_loss_terms", "terms",
            "uninstall"]
 
@@ -34,7 +36,8 @@ _lock = threading.Lock()
 
 
 class TermKernels(Protocol):
-    """What :func:`install` takes: the three kernels, each writing its terms into ``out``."""
+    """What :func:`install` takes: the kernels of :mod:`mlscope.engine.kernels` that build
+    the metrics' terms, each writing into its last argument."""
 
     def ap_terms(self, pos: FloatArray, neg: FloatArray, out: FloatArray) -> None: ...
 
@@ -75,10 +78,6 @@ def installed() -> bool:
     return _kernels is not None and os.environ.get("MLSCOPE_KERNEL", "").strip() != "numpy"
 
 
-# scikit-learn's clipping of probabilities (as mlscope.metrics.links).
-_EPS = float(np.finfo(np.float64).eps)
-
-
 def log_loss_terms(s: FloatArray, pos: FloatArray, neg: FloatArray) -> FloatArray | None:
     """Log loss's per-bin terms ``−log(clip p)·pos − log(clip(1 − p))·neg`` of probabilities
     ``s``, or None when NumPy must build them (as :func:`terms`).
@@ -91,7 +90,7 @@ def log_loss_terms(s: FloatArray, pos: FloatArray, neg: FloatArray) -> FloatArra
     if kernels is None:
         return None
     buf: FloatArray = np.empty((2, s.size))
-    if not _run(kernels, "log_loss_args", s, _EPS, 1 - _EPS, buf):
+    if not _run(kernels, "log_loss_args", s, CLIP_EPS, 1 - CLIP_EPS, buf):
         return None
     np.log(buf, out=buf)
     if not _run(kernels, "log_loss_terms", buf, pos, neg):

@@ -34,7 +34,8 @@ __all__ = [
 ScoreType = Literal["probability", "logit", "score"]
 SCORE_TYPES: tuple[ScoreType, ...] = ("probability", "logit", "score")
 FloatArray = npt.NDArray[np.float64]
-_EPS = float(np.finfo(np.float64).eps)
+#: scikit-learn's clipping of probabilities for log loss: ``[CLIP_EPS, 1 − CLIP_EPS]``.
+CLIP_EPS = float(np.finfo(np.float64).eps)
 
 
 def threshold_on_scores(threshold: float, score_type: str) -> float:
@@ -82,11 +83,11 @@ def neg_log_likelihood(scores: FloatArray, score_type: str) -> tuple[FloatArray,
         nan = np.full_like(s, np.nan)
         return nan, nan
     # In place, one array each: the same operations as ``-log(clip(·))``.
-    lp = np.clip(s, _EPS, 1 - _EPS)
+    lp = np.clip(s, CLIP_EPS, 1 - CLIP_EPS)
     np.log(lp, out=lp)
     np.negative(lp, out=lp)
     ln = np.subtract(1.0, s)
-    np.clip(ln, _EPS, 1 - _EPS, out=ln)
+    np.clip(ln, CLIP_EPS, 1 - CLIP_EPS, out=ln)
     np.log(ln, out=ln)
     np.negative(ln, out=ln)
     return lp, ln
