@@ -1,8 +1,8 @@
 """One slice grouping's histograms at a time (mlscope.engine.split.GroupedCells).
 
 The metrics stage reads a model's unit-weight binary statistics through GroupedCells:
-each grouping is built when first read, and only the overall grouping and the one being
-read are kept. Checked: the mapping's semantics, that the lazily built statistics are
+each grouping is built when first read, and only the one being read is kept (the
+reliability curve holds the overall slice's own statistics while it needs them). Checked: the mapping's semantics, that the lazily built statistics are
 those of the eager path bit for bit (compiled kernel and NumPy), and that a whole
 evaluation builds each grouping of each model exactly once (it reads them in order).
 """
@@ -10,6 +10,7 @@ evaluation builds each grouping of each model exactly once (it reads them in ord
 from __future__ import annotations
 
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,10 @@ def test_each_grouping_is_built_once_when_read_in_order() -> None:
     assert cells[(3, "r=a")] == "r=a#2"
     assert cells[(3, "r=b")] == "r=b#2"
     assert cells[(3, "d=z")] == "d=z#3"
-    assert cells[(3, "overall")] == "overall#1"  # the first grouping stays
     assert calls == [0, 1, 2]
     assert cells.builds == 3
+    assert cells[(3, "overall")] == "overall#4"  # dropped like any other: rebuilt
+    assert cells.builds == 4
 
 
 def test_reading_another_grouping_drops_the_previous_one() -> None:
@@ -112,12 +114,28 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "mlscope.yaml"
 
 
-@pytest.mark.parametrize("kernel", ["numba", "numpy"])
+@pytest.mark.parametrize(("kernel", "threads"),
+                         [("numba", False), ("numpy", False), ("numba", True)])
 def test_a_whole_evaluation_builds_each_grouping_once(
-        project: Path, kernel: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        project: Path, kernel: str, threads: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     if kernel == "numba":
         pytest.importorskip("numba")
     monkeypatch.setenv(KERNEL_ENV, kernel)
+    if threads:  # models side by side, each curve beside another model's values
+        from mlscope.engine import exact as exact_module
+
+        monkeypatch.setattr(exact_module, "THREAD_ROWS", 1)
+        monkeypatch.setattr("os.cpu_count", lambda: 2)
+    from mlscope.pipeline import measure as measure_module
+
+    workers: list[int] = []
+    real_pool = measure_module.per_model
+
+    def pool(n: int, w: int, *args: Any) -> Any:
+        workers.append(w)
+        return real_pool(n, w, *args)
+
+    monkeypatch.setattr(measure_module, "per_model", pool)
     made: list[GroupedCells] = []
     real = split_module.GroupedCells.__init__
 
@@ -133,6 +151,7 @@ def test_a_whole_evaluation_builds_each_grouping_once(
     assert len(made) == len(models) * len(splits) >= 3 * 2
     groupings = 1 + 2 + 1  # overall, region, device, region x device
     assert all(c.builds == groupings for c in made), [c.builds for c in made]
+    assert workers == [2 if threads else 1]
     monkeypatch.setattr(split_module.GroupedCells, "__init__", real)
 
     # The same values as the eager path (every grouping built at once).
@@ -154,3 +173,35 @@ def test_a_whole_evaluation_builds_each_grouping_once(
                 float(x[4]).hex() == float(y[4]).hex()) for x, y in zip(a, b, strict=True))
     assert [c.slope for c in lazy.reliability] == [c.slope for c in whole.reliability]
     assert len(lazy.reliability) == 3
+
+
+def test_the_overall_histograms_are_freed_before_the_next_grouping_is_built(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The reliability curve reads the overall slice: it is made with the model's sort, so
+    # that by the time the values build the next grouping, nothing holds the overall
+    # grouping's arrays (one row-sized grouping at a time, not two).
+    pytest.importorskip("numba")
+    monkeypatch.setenv(KERNEL_ENV, "numba")
+    real = split_module.GroupedCells.__init__
+    checked: list[int] = []
+
+    def spy(self: GroupedCells, model: int, keys: Any, build: Any) -> None:
+        refs: list[weakref.ref[np.ndarray]] = []
+
+        def tracked(gi: int) -> Any:
+            if gi >= 1:
+                assert refs and all(r() is None for r in refs), "overall still held"
+                checked.append(gi)
+            out = build(gi)
+            if gi == 0:
+                for st in out:
+                    for a in (st.scores, st.pos, st.neg):
+                        refs.append(weakref.ref(a if a.base is None else a.base))
+            return out
+
+        real(self, model, keys, tracked)
+
+    monkeypatch.setattr(split_module.GroupedCells, "__init__", spy)
+    result = mlscope.evaluate(project, resamples=0)
+    assert len(result.reliability) == 3
+    assert len(checked) >= 3 * 2 * 3  # models x splits x later groupings

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from mlscope.metrics import fast
 from mlscope.metrics.binary import average_precision, binary_log_loss, brier, roc_auc
+from mlscope.metrics.logistic_fit import BLOCK, pairwise_blocks
 from mlscope.metrics.stats import BinaryStats
 
 pytest.importorskip("numba")
@@ -85,8 +86,11 @@ def _compare(counting: _Counting, st: BinaryStats) -> None:
     finally:
         fast.install(counting)
     assert compiled == numpy_
-    # Log loss of probabilities: two kernels; of logits: NumPy (logaddexp).
-    assert ran == (0 if not st.pos.size else 5 if st.score_type == "probability" else 3)
+    # Log loss of probabilities: two kernels per block of bins; of logits: NumPy
+    # (logaddexp).
+    m = st.pos.size
+    blocks = len(pairwise_blocks(m, BLOCK)[0]) if m > 2 * BLOCK else 1
+    assert ran == (0 if not m else 3 + 2 * blocks if st.score_type == "probability" else 3)
 
 
 def _stats(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray, counts: bool) -> BinaryStats:
@@ -120,16 +124,20 @@ def test_every_metric_is_bit_identical_to_numpy(counting: _Counting, data: st.Da
     _compare(counting, _stats(scores, pos, neg, counts=False))
 
 
-def test_row_counts_of_a_large_histogram(counting: _Counting) -> None:
-    # Generated (seeded): 200,000 bins of row counts, as the engine's histograms hold them,
-    # the int32 running sums of the NumPy code against the kernel's float64 ones.
+@pytest.mark.parametrize("m", [200_000, 1_000_003])
+def test_row_counts_of_a_large_histogram(counting: _Counting, m: int) -> None:
+    # Generated (seeded): 200,000 and 1,000,003 bins of row counts, as the engine's
+    # histograms hold them: the int32 running sums of the NumPy code against the kernel's
+    # float64 ones, and log loss's blocks (summed along NumPy's pairwise tree) against
+    # NumPy's one sum.
     rng = np.random.default_rng(7)
-    m = 200_000
     scores = rng.random(m)
     pos = rng.integers(0, 3, m).astype(np.float64)
     neg = rng.integers(0, 3, m).astype(np.float64)
     for counts in (True, False):
         _compare(counting, _stats(scores, pos, neg, counts=counts))
+    # Fractional weights: every term's low bits count.
+    _compare(counting, _stats(scores, rng.random(m) * 3, rng.random(m), counts=False))
 
 
 @pytest.mark.parametrize("case", ["one bin", "one class", "no positives", "all zero",

@@ -15,6 +15,7 @@ by its first row in descending key order, as ``vs[starts]`` does there.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -23,8 +24,8 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = ["CACHED", "ap_terms", "brier_terms", "carried_counts", "carried_fill",
-           "cell_counts", "cell_fill", "log_loss_args", "log_loss_terms", "roc_terms",
-           "sort_descending"]
+           "cell_counts", "cell_fill", "curve_bins", "log_loss_args", "log_loss_terms",
+           "roc_terms", "sort_descending"]
 
 
 def _jit(fn: Callable[..., Any], inline: bool = False) -> tuple[Any, bool]:
@@ -403,6 +404,34 @@ def _log_loss_terms(logs: npt.NDArray[np.float64], pos: npt.NDArray[np.float64],
         logs[0, b] = (-logs[0, b]) * pos[b] + (-logs[1, b]) * neg[b]
 
 
+def _curve_bins(s: npt.NDArray[np.float64], pos: npt.NDArray[np.float64],
+                neg: npt.NDArray[np.float64], total: float, bins: int,
+                out: npt.NDArray[np.float64]) -> None:
+    """The reliability curve's equal-mass bins (:func:`mlscope.metrics.calibration.bin_index`
+    and its per-bin sums) of row counts, in one pass from the lowest score up.
+
+    ``s``, ``pos``, ``neg`` are a histogram in descending order of probability, its
+    weights ``pos + neg`` row counts summing to ``total > 0`` below 2³¹ (every partial sum
+    exact, as the NumPy code's int32 cumulative sum). A score goes to bin
+    ``min(floor(((C − w/2) / total) · bins), bins − 1)``, NumPy's operations in its order;
+    ``out[0]``, ``out[1]``, ``out[2]`` (zeros on entry) get each bin's weight, sum of
+    ``w · s`` and positives, added in ascending order of score as ``np.bincount`` adds them
+    (the counts are exact in any order).
+    """
+    c = 0.0
+    width = float(bins)
+    top = float(bins - 1)
+    for j in range(s.size - 1, -1, -1):
+        p = pos[j]
+        w = p + neg[j]
+        c = c + w
+        v = math.floor(((c - 0.5 * w) / total) * width)
+        b = int(min(v, top))
+        out[0, b] += w
+        out[1, b] += w * s[j]
+        out[2, b] += p
+
+
 cell_counts, _COUNTS_CACHED = _jit(_cell_counts)
 cell_fill, _FILL_CACHED = _jit(_cell_fill)
 carried_counts, _CARRIED_COUNTS_CACHED = _jit(_carried_counts)
@@ -413,9 +442,10 @@ roc_terms, _ROC_CACHED = _jit(_roc_terms)
 brier_terms, _BRIER_CACHED = _jit(_brier_terms)
 log_loss_args, _LL_ARGS_CACHED = _jit(_log_loss_args)
 log_loss_terms, _LL_TERMS_CACHED = _jit(_log_loss_terms)
+curve_bins, _CURVE_CACHED = _jit(_curve_bins)
 
 #: Every kernel keeps its machine code on disk: after the first run, a process loads it
 #: (~0.4 s) instead of compiling (seconds).
 CACHED = (_SORT_CACHED and _COUNTS_CACHED and _FILL_CACHED and _CARRIED_COUNTS_CACHED
           and _CARRIED_FILL_CACHED and _ROW_CACHED and _AP_CACHED and _ROC_CACHED
-          and _BRIER_CACHED and _LL_ARGS_CACHED and _LL_TERMS_CACHED)
+          and _BRIER_CACHED and _LL_ARGS_CACHED and _LL_TERMS_CACHED and _CURVE_CACHED)

@@ -35,10 +35,10 @@ class GroupedCells(MutableMapping[TaskKey, Stats]):
 
     A model's histograms hold about one bin per row in every grouping (three groupings:
     three times the rows). The metrics stage reads the cells grouping by grouping, so
-    only the first grouping (the overall slice, which the thresholds and the reliability
-    curve read) and the one being read are kept: reading a cell of another grouping
-    drops any other grouping built before (it is rebuilt, the same bits, should it be
-    read again). Safe for the threads that read one model's statistics side by side.
+    only the grouping being read is kept: reading a cell of another grouping drops the
+    one built before (it is rebuilt, the same bits, should it be read again; a reader
+    that still holds one of its cells keeps that cell's arrays). Safe for the threads
+    that read one model's statistics side by side.
 
     Parameters
     ----------
@@ -70,8 +70,7 @@ class GroupedCells(MutableMapping[TaskKey, Stats]):
         with self._lock:
             got = self._built.get(gi)
             if got is None:
-                for other in [g for g in self._built if g not in (0, gi)]:
-                    del self._built[other]
+                self._built.clear()
                 got = self._built[gi] = self._build(gi)
                 self.builds += 1
         return got[i]

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mlscope.metrics.arith import safe_div as _div
-from mlscope.metrics.fast import log_loss_terms, terms
+from mlscope.metrics.fast import log_loss_sum, terms
 from mlscope.metrics.links import neg_log_likelihood, probability
 from mlscope.metrics.stats import BinaryStats
 
@@ -33,10 +33,10 @@ def binary_log_loss(stats: BinaryStats) -> FloatArray:
         return np.full(stats.batch_shape, np.nan)
     if stats.loss_sums is not None and "log_loss" in stats.loss_sums:
         return _div(stats.loss_sums["log_loss"].sum(axis=-1), stats.total_pos + stats.total_neg)
-    fast = (log_loss_terms(stats.scores, stats.pos, stats.neg)
+    fast = (log_loss_sum(stats.scores, stats.pos, stats.neg)
             if stats.score_type == "probability" else None)  # (metrics.fast)
     if fast is not None:
-        return _div(fast.sum(axis=-1), stats.total_pos + stats.total_neg)
+        return _div(np.float64(fast), stats.total_pos + stats.total_neg)
     nll_pos, nll_neg = neg_log_likelihood(stats.scores, stats.score_type)
     # ``(pos·nll_pos + neg·nll_neg).sum()`` in place when the shapes allow (IEEE products
     # commute: the same bits) on the two fresh arrays neg_log_likelihood returned.

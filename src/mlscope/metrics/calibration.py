@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from mlscope.metrics import fast
 from mlscope.metrics.arith import INT32_SUM_LIMIT, cumsum_exact
 from mlscope.metrics.arith import safe_div as _div
 from mlscope.metrics.binary_proba import not_probability_reason
@@ -170,12 +171,18 @@ def _run_sums(idx: npt.NDArray[np.intp], bins: int,
 
 def _binned(stats: BinaryStats, bins: int) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Per bin: weight ``W_b``, weighted sum of probabilities and of labels, ``(*batch, B)``."""
-    p, _, pos, neg = _ascending(stats, log_odds=False)
-    w = pos + neg
     # Row counts (the point estimate of unweighted rows): their sums are exact.
     whole_pos = stats.pos.ndim == 1 and stats.whole("pos")
     whole_w = whole_pos and stats.whole("neg") and float(
         stats.total_pos + stats.total_neg) <= INT32_SUM_LIMIT
+    if whole_w and stats.score_type == "probability":
+        # One compiled pass when the engine loaded the kernels: the same bins and sums.
+        got = fast.curve_bins(stats.scores, stats.pos, stats.neg,
+                              float(stats.total_pos + stats.total_neg), bins)
+        if got is not None:
+            return got[0], got[1], got[2]
+    p, _, pos, neg = _ascending(stats, log_odds=False)
+    w = pos + neg
     idx = bin_index(w, bins, whole=whole_w or None)
     if w.ndim == 1:
         runs = _run_sums(idx, bins, ((w, whole_w), (w * p, False), (pos, whole_pos)))

@@ -1,12 +1,14 @@
-"""Compiled per-bin terms of the ranking and probability metrics, when the engine has
-loaded them.
+"""Compiled per-bin terms of the ranking and probability metrics, and the reliability
+curve's bins, when the engine has loaded them.
 
 Average precision, ROC AUC, Brier and log loss are each a sum over a histogram's bins of
 a term that NumPy builds in six to eleven passes over the bins (running sums, a division,
 masks, clipping, products). The compiled kernels (:mod:`mlscope.engine.kernels`) build
 the same terms in one pass: the same operations in the same order on the same values, so
 the same bits (log loss's logarithms stay NumPy's); the sum over the bins stays NumPy's
-own (pairwise), so every metric value is unchanged.
+own (pairwise), so every metric value is unchanged. The reliability curve's equal-mass
+bins of row counts are one pass too (:func:`curve_bins`), without the NumPy code's five
+row-sized arrays.
 
 This layer does not import numba: the engine installs the kernels here once it has
 loaded them for its own sort (:mod:`mlscope.engine.kernel_choice`), so a process that
@@ -25,9 +27,10 @@ import numpy as np
 import numpy.typing as npt
 
 from mlscope.metrics.links import CLIP_EPS
+from mlscope.metrics.logistic_fit import BLOCK, pairwise_blocks
 
-__all__ = ["TermKernels", "current", "install", "installed", "log_loss_terms", "terms",
-           "uninstall"]
+__all__ = ["TermKernels", "current", "curve_bins", "install", "installed", "log_loss_sum",
+           "terms", "uninstall"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -49,6 +52,78 @@ class TermKernels(Protocol):
     def log_loss_args(self, s: FloatArray, lo: float, hi: float, out: FloatArray) -> None: ...
 
     def log_loss_terms(self, logs: FloatArray, pos: FloatArray, neg: FloatArray) -> None: ...
+
+    def curve_bins(self, s: FloatArray, pos: FloatArray, neg: FloatArray, total: float,
+                   bins: int, out: FloatArray) -> None: ...
+
+
+_kernels: TermKernels | None = None
+
+
+def install(kernels: TermKernels) -> None:
+    """Use ``kernels`` for the terms from now on (the engine calls this once it loaded them)."""
+    global _kernels
+    with _lock:
+        _kernels = kernels
+
+
+def uninstall() -> None:
+    """Build the terms in NumPy again."""
+    global _kernels
+    with _lock:
+        _kernels = None
+
+
+def current() -> TermKernels | None:
+    """The installed kernels (None: NumPy), for a caller that installs others for a while."""
+    return _kernels
+
+
+def installed() -> bool:
+    """Whether compiled terms are in use (installed, and not refused by ``MLSCOPE_KERNEL``)."""
+    return _kernels is not None and os.environ.get("MLSCOPE_KERNEL", "").strip() != "numpy"
+
+
+def log_loss_sum(s: FloatArray, pos: FloatArray, neg: FloatArray) -> float | None:
+    """The sum of log loss's per-bin terms ``−log(clip p)·pos − log(clip(1 − p))·neg`` of
+    probabilities ``s``, or None when NumPy must build them (as :func:`terms`).
+
+    The two logarithms are NumPy's own (``np.log`` over both arguments at once: the same
+    function, so the same bits); the kernels do the clipping before it and the products
+    and the sum of the two after it, the operations the NumPy code does, in its order.
+    A large histogram is taken in blocks of :data:`~mlscope.metrics.logistic_fit.BLOCK`
+    bins cut where NumPy's pairwise sum cuts it, each block's terms summed by NumPy and
+    the blocks' sums added along its tree (:func:`~mlscope.metrics.logistic_fit.
+    pairwise_blocks`): the additions of one ``sum`` over all the terms, so the same bits,
+    with two block-sized buffers instead of two row-sized ones.
+    """
+    kernels = _usable(s, pos, neg)
+    if kernels is None:
+        return None
+    m = s.size
+    pieces, tree = pairwise_blocks(m, BLOCK) if m > 2 * BLOCK else ([(0, m)], 0)
+    buf: FloatArray = np.empty((2, max(hi - lo for lo, hi in pieces)))
+    sums: list[float] = []
+    for lo, hi in pieces:
+        part = buf[:, :hi - lo]
+        if not _run(kernels, "log_loss_args", s[lo:hi], CLIP_EPS, 1 - CLIP_EPS, part):
+            return None
+        np.log(part, out=part)
+        if not _run(kernels, "log_loss_terms", part, pos[lo:hi], neg[lo:hi]):
+            return None
+        sums.append(float(part[0].sum()))
+    return _along(tree, sums)
+
+
+def _along(tree: Any, sums: list[float]) -> float:
+    """The blocks' sums added along NumPy's pairwise tree (:func:`log_loss_sum`)."""
+    if isinstance(tree, int):
+        return sums[tree]
+    return _along(tree[0], sums) + _along(tree[1], sums)
+
+
+def curve_bins(self, s: FloatArray, pos: FloatArray, neg: FloatArray, total: float,
+                   bins: int, out: FloatArray) -> None: ...
 
 
 _kernels: TermKernels | None = None
@@ -97,6 +172,36 @@ def log_loss_terms(s: FloatArray, pos: FloatArray, neg: FloatArray) -> FloatArra
         return None
     terms_: FloatArray = buf[0]
     return terms_
+
+
+def curve_bins(s: FloatArray, pos: FloatArray, neg: FloatArray, total: float,
+               bins: int) -> FloatArray | None:
+    """The reliability curve's equal-mass bins of a histogram of row counts, or None when
+    NumPy must build them.
+
+    Parameters
+    ----------
+    s, pos, neg
+        The histogram in descending order of probability: float64, one dimension, the
+        same size, contiguous; ``pos + neg`` row counts (the caller knows them whole).
+    total
+        Their sum, above 0 and below 2³¹ (every partial sum exact).
+    bins
+        Number of equal-mass bins.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        Shape ``(3, bins)``: per bin (ascending), its weight, its sum of weight × score and
+        its positives: the values of :func:`mlscope.metrics.calibration.bin_index` and
+        the per-bin sums after it, bit for bit, without their five row-sized arrays.
+    """
+    kernels = _usable(s, pos, neg)
+    if kernels is None or not total > 0 or bins < 1:
+        return None
+    out: FloatArray = np.zeros((3, bins))
+    return out if _run(kernels, "curve_bins", s, pos, neg, float(total), int(bins),
+                       out) else None
 
 
 def _usable(*arrays: Any) -> TermKernels | None:

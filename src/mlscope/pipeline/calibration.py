@@ -33,6 +33,7 @@ __all__ = [
     "ECE_POOR",
     "SLOPE_POOR",
     "calibration_advice",
+    "curve_statistics",
     "is_miscalibrated",
     "reliability",
     "reliability_curve",
@@ -112,22 +113,27 @@ def reliability(run: Run, plan: RunPlan, table: MetricTable,
     return curves
 
 
-def reliability_curve(run: Run, plan: RunPlan, stats: Statistics,
-                      point: Mapping[str, SplitStatistics], mi: int
-                      ) -> ReliabilityCurve | None:
-    """Model ``mi``'s reliability curve on the selection split (overall) from its point
-    statistics (the metrics stage calls it while they are at hand); None for other tasks,
-    scores that are not probabilities, binned statistics (a bin holds several scores) or
-    no rows."""
+def curve_statistics(run: Run, plan: RunPlan, stats: Statistics,
+                     point: Mapping[str, SplitStatistics], mi: int) -> BinaryStats | None:
+    """The statistics model ``mi``'s reliability curve is made from: its point statistics
+    on the selection split, overall; None when it has no curve (other tasks, scores that
+    are not probabilities, binned statistics, where a bin holds several scores, or no
+    rows)."""
     t = run.table
     if t.task != "binary" or stats.score_bins is not None or t.score_type_of(mi) == "score":
         return None
-    split = plan.selection_split
-    sp = point.get(split)
+    sp = point.get(plan.selection_split)
     st = with_score_type(sp.task.get((mi, OVERALL)) if sp else None, t.score_type_of(mi))
     if not isinstance(st, BinaryStats) or st.n_rows == 0:
         return None
-    return curve_of(st, split, t.models[mi], _bins(plan))
+    return st
+
+
+def reliability_curve(run: Run, plan: RunPlan, st: BinaryStats, mi: int
+                      ) -> ReliabilityCurve:
+    """Model ``mi``'s reliability curve on the selection split (overall) from
+    :func:`curve_statistics` (the metrics stage calls it while they are at hand)."""
+    return curve_of(st, plan.selection_split, run.table.models[mi], _bins(plan))
 
 
 def is_miscalibrated(c: ReliabilityCurve) -> bool:

@@ -23,7 +23,7 @@ from mlscope.measure import (
 from mlscope.metrics.links import threshold_on_scores
 from mlscope.metrics.multiclass import confusion_matrix
 from mlscope.metrics.stats import BinaryStats, MulticlassStats
-from mlscope.pipeline.calibration import reliability_curve
+from mlscope.pipeline.calibration import curve_statistics, reliability_curve
 from mlscope.pipeline.model_pool import per_model
 from mlscope.pipeline.software import software_values
 from mlscope.pipeline.types import MetricTable, Run, RunPlan, ValueKey
@@ -36,6 +36,10 @@ from mlscope.result import (
 )
 
 __all__ = ["aggregate", "finalise"]
+
+# A model's statistics per split, and its reliability curve: made, or the statistics to
+# make it from (taken by the curve's part).
+_Loaded = tuple[dict[str, SplitStatistics], list[BinaryStats | ReliabilityCurve]]
 
 
 def _request(run: Run, plan: RunPlan) -> Request:
@@ -105,22 +109,42 @@ def finalise(run: Run, plan: RunPlan, stats: Statistics) -> MetricTable:
     reliability curve, and its operating thresholds (chosen on the selection split, all
     rows) followed by its values. A model's statistics are dropped once both are done, so
     memory holds one model's histograms at a time (as many as threads with threads:
-    :func:`~mlscope.pipeline.model_pool.per_model`).
+    :func:`~mlscope.pipeline.model_pool.per_model`), and of those one slice grouping's
+    (:class:`~mlscope.engine.split.GroupedCells`), plus the overall slice's while the
+    curve is being made.
     """
     t, ch, metrics = run.table, run.charter, plan.metrics
     sel_split, min_size = plan.selection_split, ch.slices.min_size
     slice_infos = _slices(plan, stats)
     t2 = time.perf_counter()
+    n_models = len(t.models)
     trials: dict[ValueKey, float | None] = {}
     confusion_by: dict[tuple[str, int], ConfusionMatrix] = {}
 
-    def curve_of(mi: int, pm: dict[str, SplitStatistics]) -> ReliabilityCurve | None:
-        return reliability_curve(run, plan, stats, pm, mi)
+    def load(mi: int) -> _Loaded:
+        pm = stats.model(mi)
+        # The curve reads the overall slice's histograms, a row-sized grouping of their
+        # own: made here, next to the model's sort, they are free again before the values
+        # read the other groupings (GroupedCells keeps one), where a curve made beside
+        # the values held them throughout. The last model's curve stays a part of its
+        # own, to run beside its values on another thread (no later model waits).
+        st = curve_statistics(run, plan, stats, pm, mi)
+        if st is None:
+            return pm, []
+        return pm, [reliability_curve(run, plan, st, mi) if mi < n_models - 1 else st]
 
-    def values_of(mi: int, pm: dict[str, SplitStatistics]
+    def curve_of(mi: int, loaded: _Loaded) -> ReliabilityCurve | None:
+        held = loaded[1]
+        if not held:
+            return None
+        got = held.pop()
+        return got if isinstance(got, ReliabilityCurve) else reliability_curve(
+            run, plan, got, mi)
+
+    def values_of(mi: int, loaded: _Loaded
                   ) -> tuple[list[ThresholdChoice], dict[tuple[int, str], float | None],
                              dict[ValueKey, MetricValue]]:
-        name = t.models[mi]
+        pm, name = loaded[0], t.models[mi]
         rows_thr: list[ThresholdChoice] = []
         thr_m: dict[tuple[int, str], float | None] = {}
         for met in metrics:
@@ -168,8 +192,10 @@ def finalise(run: Run, plan: RunPlan, stats: Statistics) -> MetricTable:
                         if (mv.value is not None and met.spec is not None
                                 and isinstance(st, BinaryStats)):
                             mv.error_bound = stats.error_bound(met.spec.name, st)
+                        # Not held into the next grouping's build (its cells' arrays).
+                        del st
                     vals[(split, mi, skey, met.id)] = mv
-        for split in plan.eval_splits:
+        for split in plan.eval_splits if t.task == "multiclass" else ():
             mst = pm[split].task.get((mi, OVERALL))
             if isinstance(mst, MulticlassStats):
                 confusion_by[(split, mi)] = ConfusionMatrix(
@@ -177,11 +203,10 @@ def finalise(run: Run, plan: RunPlan, stats: Statistics) -> MetricTable:
                     counts=confusion_matrix(mst).tolist())
         return rows_thr, thr_m, vals
 
-    n_models = len(t.models)
     workers = min(n_models, os.cpu_count() or 1, MAX_THREADS) if stats.parallel else 1
     # A model's statistics, then its curve and its values as two tasks (model_pool): the
     # threads stay busy when the models do not divide evenly among them.
-    done = per_model(n_models, workers, stats.model, [curve_of, values_of])
+    done = per_model(n_models, workers, load, [curve_of, values_of])
     thresholds: dict[tuple[int, str], float | None] = {}
     threshold_rows: list[ThresholdChoice] = []
     found: dict[ValueKey, MetricValue] = {}
