@@ -2,9 +2,11 @@
 
 The metrics stage reads a model's unit-weight binary statistics through GroupedCells:
 each grouping is built when first read, and only the one being read is kept (the
-reliability curve holds the overall slice's own statistics while it needs them). Checked: the mapping's semantics, that the lazily built statistics are
-those of the eager path bit for bit (compiled kernel and NumPy), and that a whole
-evaluation builds each grouping of each model exactly once (it reads them in order).
+reliability curve holds the overall slice's own statistics while it needs them).
+Checked: the mapping's semantics, that the lazily built statistics are those of the eager
+path bit for bit (compiled kernel and NumPy), that a whole evaluation builds each grouping
+of each model exactly once (it reads them in order), and that nothing holds the overall
+grouping once the next is built.
 """
 
 from __future__ import annotations
@@ -190,7 +192,8 @@ def test_the_overall_histograms_are_freed_before_the_next_grouping_is_built(
 
         def tracked(gi: int) -> Any:
             if gi >= 1:
-                assert refs and all(r() is None for r in refs), "overall still held"
+                assert refs
+                assert all(r() is None for r in refs), "overall still held"
                 checked.append(gi)
             out = build(gi)
             if gi == 0:

@@ -122,58 +122,6 @@ def _along(tree: Any, sums: list[float]) -> float:
     return _along(tree[0], sums) + _along(tree[1], sums)
 
 
-def curve_bins(self, s: FloatArray, pos: FloatArray, neg: FloatArray, total: float,
-                   bins: int, out: FloatArray) -> None: ...
-
-
-_kernels: TermKernels | None = None
-
-
-def install(kernels: TermKernels) -> None:
-    """Use ``kernels`` for the terms from now on (the engine calls this once it loaded them)."""
-    global _kernels
-    with _lock:
-        _kernels = kernels
-
-
-def uninstall() -> None:
-    """Build the terms in NumPy again."""
-    global _kernels
-    with _lock:
-        _kernels = None
-
-
-def current() -> TermKernels | None:
-    """The installed kernels (None: NumPy), for a caller that installs others for a while."""
-    return _kernels
-
-
-def installed() -> bool:
-    """Whether compiled terms are in use (installed, and not refused by ``MLSCOPE_KERNEL``)."""
-    return _kernels is not None and os.environ.get("MLSCOPE_KERNEL", "").strip() != "numpy"
-
-
-def log_loss_terms(s: FloatArray, pos: FloatArray, neg: FloatArray) -> FloatArray | None:
-    """Log loss's per-bin terms ``−log(clip p)·pos − log(clip(1 − p))·neg`` of probabilities
-    ``s``, or None when NumPy must build them (as :func:`terms`).
-
-    The two logarithms are NumPy's own (``np.log`` over both arguments at once: the same
-    function, so the same bits); the kernels do the clipping before it and the products
-    and the sum of the two after it, the operations the NumPy code does, in its order.
-    """
-    kernels = _usable(s, pos, neg)
-    if kernels is None:
-        return None
-    buf: FloatArray = np.empty((2, s.size))
-    if not _run(kernels, "log_loss_args", s, CLIP_EPS, 1 - CLIP_EPS, buf):
-        return None
-    np.log(buf, out=buf)
-    if not _run(kernels, "log_loss_terms", buf, pos, neg):
-        return None
-    terms_: FloatArray = buf[0]
-    return terms_
-
-
 def curve_bins(s: FloatArray, pos: FloatArray, neg: FloatArray, total: float,
                bins: int) -> FloatArray | None:
     """The reliability curve's equal-mass bins of a histogram of row counts, or None when
