@@ -161,3 +161,20 @@ def test_the_bins_against_a_direct_computation() -> None:
         before += w
     np.testing.assert_array_equal(out, want)
     assert out[0].sum() == total
+
+
+def test_log_odds_in_blocks_equal_the_whole_array() -> None:
+    # The recalibration fit's log-odds are taken a block at a time: the same bits as the
+    # whole-array expression, across block boundaries and at the clipping bounds.
+    from mlscope.metrics import calibration
+    from mlscope.metrics.logistic_fit import BLOCK
+
+    rng = np.random.default_rng(5)
+    eps = float(np.finfo(np.float64).eps)
+    for m in (1, 7, BLOCK, BLOCK + 1, 3 * BLOCK + 17):
+        p = rng.random(m)
+        p[: min(m, 6)] = [0.0, 1.0, eps, 1 - eps, eps / 2, 0.5][: min(m, 6)]
+        q = np.clip(p, eps, 1 - eps)
+        want = np.log(q) - np.log1p(-q)
+        got = calibration._log_odds(p[::-1].copy()[::-1])  # a reversed view, as the fit's
+        assert got.tobytes() == want.tobytes()

@@ -322,7 +322,7 @@ class SliceMasks:
             if at is None:
                 at = self._at[(split, skey)] = np.flatnonzero(mask)
             try:
-                out = delong_placements(rows.y[at], rows.scores[m][at])
+                out = delong_placements(rows.y[at], rows.scores.take(m, at))
             except ValueError:
                 out = None
         size = 0 if out is None else out.v10.nbytes + out.v01.nbytes
@@ -401,8 +401,8 @@ def _paired_difference(
                 pl_a, pl_b = masks.placements(split, mi, skey), masks.placements(split, ri, skey)
                 if mask is not None and (pl_a is None or pl_b is None):
                     # Not computable: the raw-row functions raise what the note says.
-                    delong_test(rows.y[mask], rows.scores[mi][mask], rows.scores[ri][mask],
-                                level=level)
+                    delong_test(rows.y[mask], rows.scores.take(mi, mask),
+                                rows.scores.take(ri, mask), level=level)
                 if mask is not None and pl_a is not None and pl_b is not None:
                     # Each model's placements on the slice are sorted once and shared by
                     # every difference it is in: the same bits as delong_test and

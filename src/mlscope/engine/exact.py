@@ -123,7 +123,7 @@ class ExactSplit:
         """Model ``m``'s binary statistics per cell of each of ``groupings`` (indices),
         every row weighing 1."""
         assert self._y8 is not None, "binary tasks only"
-        cells = binary_unit_cells(self.rows.scores[m], self._y8,
+        cells = binary_unit_cells(self.rows.scores.raw(m), self._y8,
                                   [self._narrow[gi] for gi in groupings],
                                   self._scratch, self.rows.n * len(self.t.models),
                                   [self.counts[gi] for gi in groupings])
@@ -132,7 +132,8 @@ class ExactSplit:
     def _grouped(self, m: int) -> GroupedCells:
         """Model ``m``'s unit-weight binary statistics, one grouping at a time."""
         assert self._y8 is not None, "binary tasks only"
-        build = binary_unit_groupings(self.rows.scores[m], self._y8, self._narrow,
+        # The column as held (float32 from a float32 file): widened by the sort alone.
+        build = binary_unit_groupings(self.rows.scores.raw(m), self._y8, self._narrow,
                                       self.rows.n * len(self.t.models), self.counts)
 
         return GroupedCells(m, [[c.key for c in cells] for _, cells in self.cells],

@@ -80,7 +80,8 @@ def binary_unit_cells(
     Parameters
     ----------
     value
-        Each row's score.
+        Each row's score (float64, or float32 as a file holds it: the statistics hold
+        the same values as float64).
     y8
         Each row's label, 0 or 1, one byte per row.
     groupings
@@ -153,6 +154,8 @@ def _numpy_cells(value: FloatArray, y8: npt.NDArray[np.int8],
                  groupings: list[tuple[NarrowCodes, int]],
                  counts: list[IntArray] | None) -> list[list[BinaryStats]]:
     """The NumPy code of :func:`binary_unit_cells`."""
+    # Scores held as float32 (RowData's Columns): their distinct values as float64.
+    value = np.asarray(value, dtype=np.float64)
     n = int(value.size)
     # One sort per model; ties form one segment, so their order is irrelevant (unstable).
     order = score_order(value)[::-1]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +23,7 @@ from mlscope.metrics.stats import BinaryStats, ErrorStats, RegressionStats
 
 __all__ = [
     "CodeArray",
+    "Columns",
     "Layout",
     "RowData",
     "binary_cells",
@@ -42,6 +43,48 @@ CodeArray = npt.NDArray[np.signedinteger[Any]]
 _EPS = float(np.finfo(np.float64).eps)
 
 
+class Columns(Sequence[FloatArray]):
+    """The models' score columns as read, each handed out as float64.
+
+    A file's ``FLOAT`` scores are kept in 4 bytes a row (five models at 10M rows: 191 MiB
+    instead of 381 MiB) and widened when taken: ``columns[m]`` is a fresh float64 array
+    of the same values (widening is exact), so every reader computes on what it did when
+    the rows were held as float64. A reader that needs a few rows takes them with
+    :meth:`take` (gathered, then widened); :meth:`raw` is the column as held, for code
+    that widens it itself.
+    """
+
+    def __init__(self, columns: Sequence[npt.NDArray[Any]]) -> None:
+        self._columns = list(columns)
+
+    @overload
+    def __getitem__(self, i: int) -> FloatArray: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[FloatArray]: ...
+
+    def __getitem__(self, i: int | slice) -> FloatArray | Sequence[FloatArray]:
+        if isinstance(i, slice):
+            return [_wide(c) for c in self._columns[i]]
+        return _wide(self._columns[i])
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+    def raw(self, i: int) -> npt.NDArray[Any]:
+        """Column ``i`` as held (float32 where the file holds float32; not a copy)."""
+        return self._columns[i]
+
+    def take(self, i: int, index: npt.NDArray[Any]) -> FloatArray:
+        """Rows ``index`` (positions or a boolean mask) of column ``i``, as float64."""
+        return _wide(self._columns[i][index])
+
+
+def _wide(a: npt.NDArray[Any]) -> FloatArray:
+    out: FloatArray = np.asarray(a, dtype=np.float64)
+    return out
+
+
 @dataclass
 class RowData:
     """The evaluated rows of one split as NumPy columns."""
@@ -51,10 +94,15 @@ class RowData:
     y: npt.NDArray[np.float64]  # 0/1 for binary, value for regression, class index for mc
     codes: list[CodeArray]  # slice column codes (level index, `code_dtype` of the levels)
     where: list[npt.NDArray[np.bool_]]
-    scores: list[FloatArray]  # per model (binary/regression) ...
+    # Per model (binary/regression), float64 when taken (float32 files held narrow) ...
+    scores: Columns
     proba: list[FloatArray]  # ... or per model an (n, K) matrix (multiclass)
     errors: dict[tuple[int, int], FloatArray]  # (error index, model) -> values
     ids: npt.NDArray[np.str_] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.scores, Columns):  # a list of columns (other engines)
+            self.scores = Columns(self.scores)
 
     @property
     def n(self) -> int:
@@ -146,6 +194,14 @@ def fetch_rows(
         return [col.astype(dtype, copy=False) if sel is None else col[sel].astype(dtype)
                 for sel in sels]
 
+    def take_score(name: str) -> list[Any]:
+        """A score column per split: float32 kept (:class:`Columns` widens it when
+        read), anything else as float64."""
+        col = np.asarray(res.pop(name))
+        if col.dtype != np.float32:
+            col = col.astype(np.float64, copy=False)
+        return [col if sel is None else col[sel] for sel in sels]
+
     def const(value: float) -> list[FloatArray]:
         return [np.full(n, value) if value else np.zeros(n) for n in sizes]
 
@@ -153,7 +209,7 @@ def fetch_rows(
     y = take("y", np.float64) if "y" in res else const(0.0)
     codes = [take(f"k{i}", code_dtype(len(levels[i]))) for i in range(len(t.slice_columns))]
     where = [take(f"q{j}", np.bool_) for j in range(len(t.where))]
-    scores: list[list[FloatArray]] = []
+    scores: list[list[npt.NDArray[Any]]] = []
     proba: list[list[FloatArray]] = []
     for m in range(len(t.models)):
         if t.task == "multiclass":
@@ -162,7 +218,7 @@ def fetch_rows(
                           for si in range(len(splits))])
             del per_class
         elif t.task != "errors":
-            scores.append(take(f"s{m}", np.float64))
+            scores.append(take_score(f"s{m}"))
     errors = {(e, m): take(f"e{e}_{m}", np.float64)
               for e in range(len(t.errors))
               for m in range(len(t.models)) if t.has_errors(m)}
@@ -170,7 +226,7 @@ def fetch_rows(
     return {
         split: RowData(
             split=split, w=w[si], y=y[si], codes=[c[si] for c in codes],
-            where=[q[si] for q in where], scores=[s[si] for s in scores],
+            where=[q[si] for q in where], scores=Columns([s[si] for s in scores]),
             proba=[p[si] for p in proba], errors={k: v[si] for k, v in errors.items()},
             ids=None if ids is None else ids[si],
         )

@@ -45,7 +45,7 @@ from mlscope.engine.duckdb_backend import (
     regression_stats,
     regression_sums,
 )
-from mlscope.engine.numpy_backend import RowData
+from mlscope.engine.numpy_backend import Columns, RowData
 from mlscope.engine.plan import Grouping, SliceCell
 from mlscope.errors import InputError
 from mlscope.metrics.stats import BinaryStats, ErrorStats, RegressionStats
@@ -370,8 +370,8 @@ def fetch_rows(
             y=take("y", np.float64) if t.task != "errors" else np.zeros(sel.size),
             codes=[take(f"k{i}", np.int64) for i in range(len(t.slice_columns))],
             where=[take(f"q{j}", np.bool_) for j in range(len(t.where))],
-            scores=[take(f"s{m}", np.float64) for m in range(len(t.models))
-                    if t.task != "errors"],
+            scores=Columns([take(f"s{m}", np.float64) for m in range(len(t.models))
+                            if t.task != "errors"]),
             proba=[],
             errors={(e, m): take(f"e{e}_{m}", np.float64)
                     for e in range(len(t.errors)) for m in range(len(t.models))

@@ -53,7 +53,7 @@ from mlscope.metrics.arith import safe_div as _div
 from mlscope.metrics.binary_proba import not_probability_reason
 from mlscope.metrics.binary_reasons import one_class_reason, rows_reason
 from mlscope.metrics.links import probability
-from mlscope.metrics.logistic_fit import fit_logistic, separated, warm_start
+from mlscope.metrics.logistic_fit import BLOCK, fit_logistic, separated, warm_start
 from mlscope.metrics.spec import MetricSpec, ParamSpec
 from mlscope.metrics.stats import BinaryStats
 
@@ -83,17 +83,27 @@ def _ascending(stats: BinaryStats, *, log_odds: bool = True
         p = probability(x, "logit")
     else:
         p = np.asarray(stats.scores, dtype=np.float64)[::-1]
-        if log_odds:
-            q = np.clip(p, _EPS, 1.0 - _EPS)
-            # ``log(q) − log1p(−q)`` on two arrays instead of five (the same operations).
-            lq = np.negative(q)
-            np.log1p(lq, out=lq)
-            x = np.log(q, out=q)
-            x -= lq
-            del lq
-        else:
-            x = np.zeros(0)
+        x = _log_odds(p) if log_odds else np.zeros(0)
     return p, x, stats.pos[..., ::-1], stats.neg[..., ::-1]
+
+
+def _log_odds(p: FloatArray) -> FloatArray:
+    """``log(q) − log1p(−q)`` of ``q = clip(p, eps, 1 − eps)``, a block of
+    :data:`~mlscope.metrics.logistic_fit.BLOCK` values at a time: each operation is
+    elementwise (the same value at any position), so the whole array's bits, with two
+    block-sized buffers instead of two temporaries the size of ``p``."""
+    x = np.empty(p.shape)
+    q = np.empty(min(p.size, BLOCK))
+    lq = np.empty_like(q)
+    for lo in range(0, p.size, BLOCK):
+        hi = min(lo + BLOCK, p.size)
+        qb, lb = q[:hi - lo], lq[:hi - lo]
+        np.clip(p[lo:hi], _EPS, 1.0 - _EPS, out=qb)
+        np.negative(qb, out=lb)
+        np.log1p(lb, out=lb)
+        np.log(qb, out=qb)
+        np.subtract(qb, lb, out=x[lo:hi])
+    return x
 
 
 def bin_index(weight: FloatArray, bins: int, whole: bool | None = None
