@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from tests import store_backends
+from tests.kernel_calls import CountingKernels
 
 # The batch commands tune glibc's allocator for the rest of the process (mlscope.malloc);
 # the test process is long-lived and also measures memory (mlscope profile), so it keeps
@@ -122,3 +123,24 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     cluster = request.getfixturevalue("postgres_cluster")
     with store_backends.fresh_database(cluster) as url:
         yield url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def counting(monkeypatch: pytest.MonkeyPatch) -> Iterator[CountingKernels]:
+    """The compiled metric kernels installed, counting their calls, for one test (skipped
+    without numba); the process's own choice restored afterwards."""
+    pytest.importorskip("numba")
+    from mlscope.engine import kernels
+    from mlscope.metrics import fast
+
+    monkeypatch.delenv("MLSCOPE_KERNEL", raising=False)
+    was = fast.current()
+    k = CountingKernels(kernels)
+    fast.install(k)  # type: ignore[arg-type]
+    try:
+        yield k
+    finally:
+        if was is None:
+            fast.uninstall()
+        else:
+            fast.install(was)

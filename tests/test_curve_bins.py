@@ -11,9 +11,6 @@ hypothesis), with empty bins, ties of the equal-mass boundaries and one-class ro
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,40 +19,10 @@ from hypothesis import strategies as st
 from mlscope.metrics import fast
 from mlscope.metrics.calibration import ece, ece_debiased, reliability_figures
 from mlscope.metrics.stats import BinaryStats
+from tests.kernel_calls import CountingKernels
 
 pytest.importorskip("numba")
 from mlscope.engine import kernels
-
-
-class _Counting:
-    """The kernels, counting the calls of the curve's."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        fn = getattr(kernels, name)
-
-        def call(*args: Any) -> None:
-            if name == "curve_bins":
-                self.calls += 1
-            fn(*args)
-        return call
-
-
-@pytest.fixture
-def counting(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Counting]:
-    monkeypatch.delenv("MLSCOPE_KERNEL", raising=False)
-    was = fast.current()
-    k = _Counting()
-    fast.install(k)
-    try:
-        yield k
-    finally:
-        if was is None:
-            fast.uninstall()
-        else:
-            fast.install(was)
 
 
 def _figures(st_: BinaryStats, bins: int) -> list[bytes]:
@@ -69,10 +36,10 @@ def _figures(st_: BinaryStats, bins: int) -> list[bytes]:
     return out
 
 
-def _compare(counting: _Counting, st_: BinaryStats, bins: int, *, runs: bool) -> None:
-    before = counting.calls
+def _compare(counting: CountingKernels, st_: BinaryStats, bins: int, *, runs: bool) -> None:
+    before = counting.calls.get("curve_bins", 0)
     compiled = _figures(st_, bins)
-    ran = counting.calls - before
+    ran = counting.calls.get("curve_bins", 0) - before
     fast.uninstall()
     try:
         numpy_ = _figures(st_, bins)
@@ -94,7 +61,7 @@ def _histogram(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray, counts: boo
 @settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
-def test_row_counts_give_the_numpy_bits(counting: _Counting, data: st.DataObject) -> None:
+def test_row_counts_give_the_numpy_bits(counting: CountingKernels, data: st.DataObject) -> None:
     m = data.draw(st.integers(1, 80))
     scores = np.array(data.draw(st.lists(
         st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, 1.0, 0.5, 5e-324])),
@@ -107,7 +74,7 @@ def test_row_counts_give_the_numpy_bits(counting: _Counting, data: st.DataObject
     _compare(counting, st_, bins, runs=float(st_.pos.sum() + st_.neg.sum()) > 0)
 
 
-def test_a_large_histogram(counting: _Counting) -> None:
+def test_a_large_histogram(counting: CountingKernels) -> None:
     # Generated (seeded): 300,000 distinct scores of 0-2 rows each, about a tenth positive.
     rng = np.random.default_rng(11)
     m = 300_000
@@ -120,7 +87,7 @@ def test_a_large_histogram(counting: _Counting) -> None:
 
 @pytest.mark.parametrize("case", ["fractional weights", "logits", "batch", "no rows",
                                   "negative zero"])
-def test_what_the_kernel_does_not_take_stays_in_numpy(counting: _Counting, case: str) -> None:
+def test_what_the_kernel_does_not_take_stays_in_numpy(counting: CountingKernels, case: str) -> None:
     s, pos, neg = np.array([0.9, 0.6, 0.3, 0.1]), np.array([2.0, 1.0, 0.0, 1.0]), \
         np.array([0.0, 1.0, 3.0, 2.0])
     score_type = "probability"
@@ -134,10 +101,10 @@ def test_what_the_kernel_does_not_take_stays_in_numpy(counting: _Counting, case:
         pos = np.array([2.0, -0.0, 0.0, 1.0])
     if case == "batch":
         st_ = BinaryStats(s, np.stack([pos, pos[::-1]]), np.stack([neg, neg]), 10)
-        before = counting.calls
+        before = counting.calls.get("curve_bins", 0)
         with np.errstate(all="ignore"):
             ece(st_, 3)
-        assert counting.calls == before
+        assert counting.calls.get("curve_bins", 0) == before
         return
     st_ = BinaryStats(s, pos, neg, 10, score_type=score_type)
     _compare(counting, st_, 3, runs=False)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,41 +26,10 @@ from mlscope.metrics import fast
 from mlscope.metrics.binary import average_precision, binary_log_loss, brier, roc_auc
 from mlscope.metrics.logistic_fit import BLOCK, pairwise_blocks
 from mlscope.metrics.stats import BinaryStats
+from tests.kernel_calls import CountingKernels
 
 pytest.importorskip("numba")
 from mlscope.engine import kernels
-
-
-class _Counting:
-    """The kernels, counting the calls of each."""
-
-    def __init__(self) -> None:
-        self.calls: dict[str, int] = {}
-
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        fn = getattr(kernels, name)
-
-        def call(*args: Any) -> None:
-            self.calls[name] = self.calls.get(name, 0) + 1
-            fn(*args)
-        return call
-
-
-@pytest.fixture
-def counting(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Counting]:
-    """The kernels installed (counting their calls) for one test; the process's own
-    choice restored afterwards."""
-    monkeypatch.delenv("MLSCOPE_KERNEL", raising=False)
-    was = fast.current()
-    k = _Counting()
-    fast.install(k)
-    try:
-        yield k
-    finally:
-        if was is None:
-            fast.uninstall()
-        else:
-            fast.install(was)
 
 
 def _bits(x: Any) -> bytes:
@@ -76,7 +45,7 @@ def _metrics(st: BinaryStats) -> list[bytes]:
                 _bits(brier(fresh[2])), _bits(binary_log_loss(fresh[3]))]
 
 
-def _compare(counting: _Counting, st: BinaryStats) -> None:
+def _compare(counting: CountingKernels, st: BinaryStats) -> None:
     before = sum(counting.calls.values())
     compiled = _metrics(st)
     ran = sum(counting.calls.values()) - before
@@ -115,7 +84,7 @@ _WEIGHT = st.one_of(
 @settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
-def test_every_metric_is_bit_identical_to_numpy(counting: _Counting, data: st.DataObject
+def test_every_metric_is_bit_identical_to_numpy(counting: CountingKernels, data: st.DataObject
                                                  ) -> None:
     m = data.draw(st.integers(1, 60))
     pos = np.array(data.draw(st.lists(_WEIGHT, min_size=m, max_size=m)))
@@ -125,7 +94,7 @@ def test_every_metric_is_bit_identical_to_numpy(counting: _Counting, data: st.Da
 
 
 @pytest.mark.parametrize("m", [200_000, 1_000_003])
-def test_row_counts_of_a_large_histogram(counting: _Counting, m: int) -> None:
+def test_row_counts_of_a_large_histogram(counting: CountingKernels, m: int) -> None:
     # Generated (seeded): 200,000 and 1,000,003 bins of row counts, as the engine's
     # histograms hold them: the int32 running sums of the NumPy code against the kernel's
     # float64 ones, and log loss's blocks (summed along NumPy's pairwise tree) against
@@ -142,7 +111,7 @@ def test_row_counts_of_a_large_histogram(counting: _Counting, m: int) -> None:
 
 @pytest.mark.parametrize("case", ["one bin", "one class", "no positives", "all zero",
                                   "negative zeros", "logits"])
-def test_edge_histograms(counting: _Counting, case: str) -> None:
+def test_edge_histograms(counting: CountingKernels, case: str) -> None:
     pos, neg = np.array([1.0, 0.0, 2.0]), np.array([0.0, 3.0, 1.0])
     scores, score_type = np.array([0.9, 0.5, 0.1]), "probability"
     if case == "one bin":
@@ -192,7 +161,7 @@ def test_terms_equal_the_numpy_expressions_bin_by_bin(data: st.DataObject) -> No
     assert _bits(logs[0]) == _bits(want), "log_loss"
 
 
-def test_batches_and_other_dtypes_stay_in_numpy(counting: _Counting) -> None:
+def test_batches_and_other_dtypes_stay_in_numpy(counting: CountingKernels) -> None:
     pos = np.ones((4, 3))
     assert fast.terms("ap", pos, pos) is None  # a batch of replicates
     assert fast.terms("roc", np.ones(3, np.float32), np.ones(3, np.float32)) is None
@@ -206,7 +175,7 @@ def test_batches_and_other_dtypes_stay_in_numpy(counting: _Counting) -> None:
 
 
 def test_mlscope_kernel_numpy_keeps_the_terms_in_numpy(
-        counting: _Counting, monkeypatch: pytest.MonkeyPatch) -> None:
+        counting: CountingKernels, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLSCOPE_KERNEL", "numpy")
     assert not fast.installed()
     assert fast.terms("ap", np.ones(3), np.ones(3)) is None
