@@ -55,7 +55,7 @@ class GroupedCells(MutableMapping[TaskKey, Stats]):
         self._where = {(model, key): (gi, i)
                        for gi, per in enumerate(keys) for i, key in enumerate(per)}
         self._build = build
-        self._built: dict[int, Sequence[Stats]] = {}
+        self._built: tuple[int, Sequence[Stats]] | None = None  # the grouping kept
         self._set: dict[TaskKey, Stats] = {}
         self._gone: set[TaskKey] = set()
         self._lock = threading.Lock()
@@ -68,11 +68,11 @@ class GroupedCells(MutableMapping[TaskKey, Stats]):
             raise KeyError(key)
         gi, i = self._where[key]
         with self._lock:
-            got = self._built.get(gi)
-            if got is None:
-                self._built.clear()
-                got = self._built[gi] = self._build(gi)
+            if self._built is None or self._built[0] != gi:
+                self._built = None  # dropped before the next is built
+                self._built = (gi, self._build(gi))
                 self.builds += 1
+            got = self._built[1]
         return got[i]
 
     def __contains__(self, key: object) -> bool:

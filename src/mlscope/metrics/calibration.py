@@ -52,7 +52,7 @@ from mlscope.metrics.arith import INT32_SUM_LIMIT, cumsum_exact
 from mlscope.metrics.arith import safe_div as _div
 from mlscope.metrics.binary_proba import not_probability_reason
 from mlscope.metrics.binary_reasons import one_class_reason, rows_reason
-from mlscope.metrics.links import probability
+from mlscope.metrics.links import CLIP_EPS, probability
 from mlscope.metrics.logistic_fit import BLOCK, fit_logistic, separated, warm_start
 from mlscope.metrics.spec import MetricSpec, ParamSpec
 from mlscope.metrics.stats import BinaryStats
@@ -69,7 +69,6 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
-_EPS = float(np.finfo(np.float64).eps)
 DEFAULT_BINS = 15
 
 
@@ -98,7 +97,7 @@ def _log_odds(p: FloatArray) -> FloatArray:
     for lo in range(0, p.size, BLOCK):
         hi = min(lo + BLOCK, p.size)
         qb, lb = q[:hi - lo], lq[:hi - lo]
-        np.clip(p[lo:hi], _EPS, 1.0 - _EPS, out=qb)
+        np.clip(p[lo:hi], CLIP_EPS, 1.0 - CLIP_EPS, out=qb)
         np.negative(qb, out=lb)
         np.log1p(lb, out=lb)
         np.log(qb, out=qb)
@@ -183,12 +182,11 @@ def _binned(stats: BinaryStats, bins: int) -> tuple[FloatArray, FloatArray, Floa
     """Per bin: weight ``W_b``, weighted sum of probabilities and of labels, ``(*batch, B)``."""
     # Row counts (the point estimate of unweighted rows): their sums are exact.
     whole_pos = stats.pos.ndim == 1 and stats.whole("pos")
-    whole_w = whole_pos and stats.whole("neg") and float(
-        stats.total_pos + stats.total_neg) <= INT32_SUM_LIMIT
+    total = float(stats.total_pos + stats.total_neg) if whole_pos else 0.0
+    whole_w = whole_pos and stats.whole("neg") and total <= INT32_SUM_LIMIT
     if whole_w and stats.score_type == "probability":
         # One compiled pass when the engine loaded the kernels: the same bins and sums.
-        got = fast.curve_bins(stats.scores, stats.pos, stats.neg,
-                              float(stats.total_pos + stats.total_neg), bins)
+        got = fast.curve_bins(stats.scores, stats.pos, stats.neg, total, bins)
         if got is not None:
             return got[0], got[1], got[2]
     p, _, pos, neg = _ascending(stats, log_odds=False)
