@@ -15,6 +15,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import base_charter
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -86,6 +88,43 @@ def test_evaluation_without_baselines_imports_no_pandas(
     for name in ("jinja2", "sqlalchemy", "alembic", "mlscope.report", "mlscope.store",
                  "rich", "click", "mlscope.cli", *HEAVY):
         assert not _imported(loaded, name), f"an evaluation without baselines imported {name}"
+
+
+def test_point_estimates_do_not_import_numpy_ma(project: Callable[..., Path]) -> None:
+    # NumPy imports numpy.ma on its first mention, about a tenth of a 20k-row evaluation's
+    # own CPU; DuckDB hands back masked arrays only for columns with NULLs, so the checks
+    # ask whether one exists before they look (mlscope.sql.is_masked). (With intervals,
+    # NumPy's own np.quantile imports it.)
+    ch = _plain_charter()
+    ch["intervals"] = {"resamples": 0}
+    path = project(charter=ch)
+    loaded = _loaded(f"import mlscope\nmlscope.evaluate({str(path)!r})", path.parent)
+    assert "mlscope.engine" in loaded
+    assert "numpy.ma" not in loaded
+
+
+@pytest.mark.parametrize(("column", "said"), [("row_id", "row_id"),
+                                             ("p_good", "`good` score is missing")])
+def test_nulls_are_still_found_in_a_fresh_interpreter(project: Callable[..., Path],
+                                                      column: str, said: str) -> None:
+    # The other side: DuckDB imports numpy.ma itself to hand back a column with NULLs, so
+    # a fresh interpreter still sees them (two missing ids repeat each other; a missing
+    # score is refused).
+    from tests.conftest import binary_frame
+
+    df = binary_frame()
+    if column == "row_id":
+        df["row_id"] = df["row_id"].astype("Int64")
+    df.loc[[3, 7], column] = None
+    path = project(df=df, charter=_plain_charter())
+    code = ("import mlscope\nfrom mlscope.errors import InputError\n"
+            f"try:\n    mlscope.evaluate({str(path)!r})\n"
+            "except InputError as exc:\n"
+            f"    assert {said!r} in str(exc), str(exc)\n"
+            "else:\n    raise SystemExit('no error for the NULLs')\n")
+    loaded = _loaded(code, path.parent)
+    # The ids are read as a masked column (the score's NULLs are refused in SQL first).
+    assert ("numpy.ma" in loaded) == (column == "row_id")
 
 
 def test_baselines_still_load_when_the_charter_has_them(project: Callable[..., Path]) -> None:

@@ -13,18 +13,24 @@ hostile even after :mod:`mlscope.charter.predicate` has checked it (defence in d
   DataFrames registered on the connection (baselines) keep working.
 * :func:`safe_error` turns a DuckDB error into one bounded line without the data values
   that conversion errors quote (a value cast from a file must never reach a CI log).
+* :func:`is_masked` tells a fetched column with NULLs from one without.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import duckdb
 
-__all__ = ["SAFE_CONFIG", "connect", "harden", "is_locked", "lock", "safe_error", "seal"]
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["SAFE_CONFIG", "connect", "harden", "is_locked", "is_masked", "lock", "safe_error",
+           "seal"]
 
 #: Settings of every connection mlscope opens.
 SAFE_CONFIG: dict[str, Any] = {
@@ -102,6 +108,18 @@ def is_locked(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether :func:`lock` has been called on ``con``."""
     row = con.execute("SELECT current_setting('lock_configuration')").fetchone()
     return bool(row and row[0])
+
+
+def is_masked(values: object) -> TypeGuard[np.ma.MaskedArray[Any, Any]]:
+    """Whether ``values``, a column from DuckDB's ``fetchnumpy``, is a
+    ``numpy.ma.MaskedArray`` (DuckDB returns one for a column with NULLs).
+
+    Without touching ``np.ma``: NumPy imports :mod:`numpy.ma` on its first mention (about
+    20 ms, a tenth of a small evaluation's own time), and a masked array can only exist
+    once something has imported it.
+    """
+    ma = sys.modules.get("numpy.ma")
+    return ma is not None and isinstance(values, ma.MaskedArray)
 
 
 def safe_error(exc: BaseException) -> str:

@@ -25,7 +25,7 @@ import numpy as np
 from mlscope.charter.schema import Charter
 from mlscope.data.table import EvalTable
 from mlscope.errors import InputError, did_you_mean
-from mlscope.sql import is_locked, safe_error
+from mlscope.sql import is_locked, is_masked, safe_error
 
 __all__ = [
     "binary_label_rule", "binary_label_sql", "check_covered", "check_rows", "check_splits",
@@ -173,7 +173,7 @@ def _unique_integers(con: duckdb.DuckDBPyConnection, view: str, idc: str) -> boo
     if len(desc) != 1 or str(desc[0][1]).upper() not in _INT_TYPES:
         return False
     col = con.execute(f"SELECT {idc} AS i FROM {qi(view)}").fetchnumpy()["i"]
-    if isinstance(col, np.ma.MaskedArray):
+    if is_masked(col):
         if int(np.count_nonzero(col.mask)) > 1:
             return False  # several missing ids: they group together as one repeated id
         ids = np.asarray(col.compressed())

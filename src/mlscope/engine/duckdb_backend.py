@@ -19,6 +19,7 @@ from mlscope.data.source import EvalTable, ql
 from mlscope.engine.plan import Grouping, SliceCell
 from mlscope.errors import InputError
 from mlscope.metrics.stats import BinaryStats, ErrorStats, RegressionStats
+from mlscope.sql import is_masked
 
 __all__ = ["MAX_LEVELS", "CellKey", "Hist", "aggregate_binary", "aggregate_errors",
            "aggregate_regression", "slice_levels"]
@@ -117,8 +118,10 @@ def _histograms(
     dim_arr = {}
     for d in dims:
         a = res[d]
-        mask = np.ma.getmaskarray(a) if isinstance(a, np.ma.MaskedArray) else np.zeros(n, bool)
-        filled = np.ma.filled(a, 0) if isinstance(a, np.ma.MaskedArray) else np.asarray(a)
+        if is_masked(a):
+            mask, filled = np.ma.getmaskarray(a), np.ma.filled(a, 0)
+        else:
+            mask, filled = np.zeros(n, bool), np.asarray(a)
         dim_arr[d] = (np.asarray(filled).astype(np.int64), mask)
     # Segment boundaries: any change of grouping, split, key or cell.
     change = np.zeros(n, dtype=bool)

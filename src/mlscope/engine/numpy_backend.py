@@ -20,6 +20,7 @@ from mlscope.data.checks import not_finite_error
 from mlscope.data.source import EvalTable, ql
 from mlscope.engine.plan import Grouping, SliceCell
 from mlscope.metrics.stats import BinaryStats, ErrorStats, RegressionStats
+from mlscope.sql import is_masked
 
 __all__ = [
     "CodeArray",
@@ -253,7 +254,7 @@ def _check_finite(t: EvalTable, res: dict[str, Any]) -> None:
                  for e, en in enumerate(t.errors) if t.has_errors(m)]
     for key, column, what in cols:
         values = res[key]
-        if isinstance(values, np.ma.MaskedArray) and values.mask.any():
+        if is_masked(values) and values.mask.any():
             raise not_finite_error(t, column, what)
         values = np.asarray(values)
         # A sum is finite only when every value is (NaN and infinities carry through it):
