@@ -47,15 +47,29 @@ _QUOTED = re.compile(r"'.*'|'.*$|\".*\"|\".*$")
 _VALUE = re.compile(r"\b(with value) \S+")
 
 
-def connect() -> duckdb.DuckDBPyConnection:
+def connect(*, release_memory: bool = False) -> duckdb.DuckDBPyConnection:
     """A new in-memory DuckDB connection with :data:`SAFE_CONFIG`.
+
+    Parameters
+    ----------
+    release_memory
+        Return the memory each query frees to the system at once. DuckDB's allocator
+        otherwise keeps it for the next queries (it flushes only after a bulk free above
+        512 MB), and NumPy cannot use it. For the ``duckdb`` engine, which aggregates in
+        SQL to bound memory: at 10M rows its peak fell from 1.97 GiB to 1.60 GiB, at the
+        cost of 46–56 s becoming 64–67 s (the pages are faulted in again by the next
+        query). Off by default: in the in-memory engine it saved 80 MiB and cost 20% of
+        the time.
 
     Returns
     -------
     duckdb.DuckDBPyConnection
         Not yet sealed: register the files, then call :func:`seal`.
     """
-    con = duckdb.connect(config=dict(SAFE_CONFIG))
+    config = dict(SAFE_CONFIG)
+    if release_memory:
+        config["allocator_bulk_deallocation_flush_threshold"] = "0MB"
+    con = duckdb.connect(config=config)
     _no_progress_bar(con)
     return con
 

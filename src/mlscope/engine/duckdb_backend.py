@@ -1,10 +1,12 @@
-"""The default engine: one DuckDB aggregation into exact, mergeable histograms.
+"""Exact, mergeable histograms aggregated in DuckDB (the ``duckdb`` engine's statistics).
 
-For every split, model and slice the query produces, per distinct value (a score, an
-absolute error, a user's error), the weighted sums the metrics need. All slices come from
-one ``GROUPING SETS`` query over one scan of the data, so the data is never re-read per
-slice, and the output is small whenever scores are coarse (and at most rows × groupings
-when every score is distinct). Metrics are then finalised in NumPy from these histograms.
+For every split, model and slice the queries produce, per distinct value (a score, an
+absolute error, a user's error), the weighted sums the metrics need. The regression and
+error-column histograms of every slice come from one ``GROUPING SETS`` query over one scan
+of the data; a binary task's come one model and one slice grouping at a time
+(:func:`binary_grouping`: one plain ``GROUP BY``), each when the metrics stage reads it, so
+that memory holds one grouping's histograms (at most a row per distinct score and cell).
+Metrics are then finalised in NumPy from these histograms.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from mlscope.metrics.stats import BinaryStats, ErrorStats, RegressionStats
 from mlscope.sql import is_masked
 
 __all__ = ["MAX_LEVELS", "CellKey", "Hist", "aggregate_binary", "aggregate_errors",
-           "aggregate_regression", "slice_levels"]
+           "aggregate_regression", "binary_grouping", "cell_sizes", "slice_levels"]
 
 MAX_LEVELS = 1000
 CellKey = tuple[str, int, str]  # (split, model or error-model index, slice key)
@@ -204,18 +206,80 @@ def _named(exprs: list[str]) -> list[str]:
 
 def aggregate_binary(
     t: EvalTable, groupings: Sequence[Grouping], splits: Sequence[str], levels: list[list[str]],
-    models: Sequence[int] | None = None,
 ) -> dict[CellKey, tuple[SliceCell, BinaryStats]]:
-    """Exact per-score histograms of positives and negatives for every split/model/slice
-    (of ``models`` only, when given: one query's result then holds those models' rows)."""
-    unpivot = {m: t.score_col(m)
-               for m in (range(len(t.models)) if models is None else models)}
+    """Exact per-score histograms of positives and negatives for every split/model/slice,
+    in one query (the ``duckdb`` engine asks :func:`binary_grouping` for one model and
+    grouping at a time instead)."""
+    unpivot = {m: t.score_col(m) for m in range(len(t.models))}
     hists = _histograms(
         t, groupings, splits, levels, unpivot, "v", _named(BINARY_SUMS),
         extra_cols=", __label AS y",
     )
     return {(h.split, h.key, h.cell.key): (h.cell, binary_stats(h.values, h.sums))
             for h in hists}
+
+
+def binary_grouping(
+    t: EvalTable, grouping: Grouping, splits: Sequence[str], levels: list[list[str]],
+    model: int,
+) -> dict[tuple[str, str], BinaryStats]:
+    """Model ``model``'s histograms on the cells of one slice grouping, per split:
+    ``{(split, cell key): stats}``, the same statistics as :func:`aggregate_binary`.
+
+    One plain ``GROUP BY`` (split, cell, score), sorted with the scores descending as
+    :class:`BinaryStats` holds them, so that each cell's arrays are views of the query's
+    result, not reversed copies. Without the ``UNPIVOT`` and ``GROUPING SETS`` that
+    :func:`aggregate_binary` needs for several models and groupings in one query, DuckDB
+    aggregates it in less than half the time and memory (10M rows with distinct scores,
+    a 10-level slice column: 3.2–3.7 s and 1.3 GiB against 7.2–8.6 s and 1.9 GiB).
+    """
+    split_list = "[" + ", ".join(ql(s) for s in splits) + "]"
+    dims = [f"k{n}" for n in range(len(grouping.columns))]
+    codes = "".join(
+        f"CAST(list_position([{', '.join(ql(v) for v in levels[i])}], {t.slice_col(i)}) - 1 "
+        f"AS INTEGER) AS k{n}, " for n, i in enumerate(grouping.columns))
+    where = f"__split IN ({', '.join(ql(s) for s in splits)})"
+    if grouping.where is not None:
+        where += f" AND {t.where_col(grouping.where)}"  # coalesced to false: no NULLs
+    keys = ", ".join(["sp", *dims])
+    sql = (
+        f"SELECT {keys}, val, {', '.join(_named(BINARY_SUMS))} FROM ("
+        f"SELECT CAST(list_position({split_list}, __split) - 1 AS INTEGER) AS sp, {codes}"
+        f"__w AS w, __label AS y, {t.score_col(model)} AS val FROM ev WHERE {where}) "
+        f"GROUP BY {keys}, val ORDER BY {keys}, val DESC"
+    )
+    res = t.con.execute(sql).fetchnumpy()
+    n = len(res["sp"])
+    if n == 0:
+        return {}
+    code_arr = [np.asarray(res[c]) for c in ["sp", *dims]]
+    change = np.zeros(n, dtype=bool)
+    change[0] = True
+    for arr in code_arr:
+        change[1:] |= arr[1:] != arr[:-1]
+    starts = np.flatnonzero(change)
+    ends = np.append(starts[1:], n)
+    vals = np.asarray(res["val"], dtype=np.float64)
+    pos = np.asarray(res["s0"], dtype=np.float64)
+    neg = np.asarray(res["s1"], dtype=np.float64)
+    cnt = np.asarray(res["s2"])
+    del res
+    out: dict[tuple[str, str], BinaryStats] = {}
+    for s, e in zip(starts, ends, strict=True):
+        cell = SliceCell(grouping, tuple(levels[i][int(code_arr[n + 1][s])]
+                                         for n, i in enumerate(grouping.columns)))
+        out[(splits[int(code_arr[0][s])], cell.key)] = BinaryStats(
+            vals[s:e], pos[s:e], neg[s:e], int(cnt[s:e].sum()))
+    return out
+
+
+def cell_sizes(
+    t: EvalTable, groupings: Sequence[Grouping], splits: Sequence[str], levels: list[list[str]],
+) -> dict[tuple[str, str], tuple[SliceCell, int]]:
+    """Rows per split and slice cell, ``{(split, cell key): (cell, rows)}``: the cells the
+    score histograms of every model will have (one query, which reads no score)."""
+    hists = _histograms(t, groupings, splits, levels, {0: "0"}, "v", _named(["count(*)"]))
+    return {(h.split, h.cell.key): (h.cell, int(h.sums[0].sum())) for h in hists}
 
 
 def aggregate_regression(

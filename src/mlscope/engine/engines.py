@@ -13,7 +13,9 @@ chooses among them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+import functools
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,9 +33,10 @@ from mlscope.engine.numpy_backend import RowData, fetch_rows
 from mlscope.engine.plan import OVERALL, Grouping, SliceCell
 from mlscope.engine.protocol import Edges, Engine, Progress, ReplicateBatch, Request, Statistics
 from mlscope.engine.resample import bucket_replicates, row_replicates
-from mlscope.engine.split import SplitStatistics
+from mlscope.engine.split import GroupedCells, SplitStatistics
 from mlscope.errors import InputError
 from mlscope.metrics.stats import BinaryStats, Stats
+from mlscope.sql import connect
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -68,21 +71,21 @@ def choose_engine(name: str, *, binned: int | None = None,
 
 def sql_point(
     t: EvalTable, groupings: list[Grouping], splits: list[str], levels: list[list[str]],
-    backend: Any = ddb, *, model: int | None = None, errors: bool = True,
+    backend: Any = ddb, *, errors: bool = True, cells_only: bool = False,
 ) -> dict[str, SplitStatistics]:
     """Point statistics from an SQL engine: ``backend`` is duckdb_backend or spark_backend.
 
-    ``model``: a binary task's statistics of that model only (DuckDB); ``errors``: also the
-    error columns' statistics (of every model)."""
+    ``errors``: also the error columns' statistics (of every model); ``cells_only``: a
+    binary task's cells and their sizes without any model's statistics (DuckDB: the
+    models' come one grouping at a time, :class:`DuckDBStatistics`)."""
     out = {s: SplitStatistics() for s in splits}
     agg: Mapping[Any, tuple[SliceCell, Any]]
-    first = 0 if model is None else model
-    if t.task == "binary" and model is not None:
-        # One query per grouping: a query's result (one row per cell and distinct score,
-        # fetched whole) is then a grouping's, at the cost of reading the columns again.
+    if t.task == "binary" and cells_only:
+        for (split, skey), (cell, n) in backend.cell_sizes(t, groupings, splits,
+                                                             levels).items():
+            out[split].sizes[skey] = n
+            out[split].cells[skey] = cell
         agg = {}
-        for g in groupings:
-            agg.update(backend.aggregate_binary(t, [g], splits, levels, models=[model]))
     elif t.task == "binary":
         agg = backend.aggregate_binary(t, groupings, splits, levels)
     elif t.task == "regression":
@@ -91,7 +94,7 @@ def sql_point(
         agg = {}
     for (split, m, skey), (cell, st) in agg.items():
         out[split].task[(m, skey)] = st
-        if m == first:
+        if m == 0:
             out[split].sizes[skey] = st.n_rows
             out[split].cells[skey] = cell
     if not errors:
@@ -173,10 +176,40 @@ class NumpyEngine:
         return st
 
 
+class _GroupingQueries:
+    """Model ``mi``'s binary histograms from DuckDB, one slice grouping at a time.
+
+    A grouping's query covers every split; each split's part is handed out once (to that
+    split's :class:`~mlscope.engine.split.GroupedCells`, which keeps it while its cells
+    are read). The metrics stage reads grouping by grouping, so memory holds about one
+    grouping's histograms (a row per distinct score and cell) instead of every grouping's.
+    """
+
+    def __init__(self, t: EvalTable, req: Request, mi: int) -> None:
+        self.t, self.req, self.mi = t, req, mi
+        self._held: dict[tuple[str, int], dict[str, Stats]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, split: str, gi: int) -> dict[str, Stats]:
+        """Split ``split``'s histograms of grouping ``gi``, by cell key."""
+        with self._lock:
+            if (split, gi) not in self._held:
+                req = self.req
+                # A grouping read again (after it was dropped) is queried again: same sums.
+                for s in req.eval_splits:
+                    self._held[(s, gi)] = {}
+                got = ddb.binary_grouping(self.t, req.groupings[gi], req.eval_splits,
+                                          req.levels, self.mi)
+                for (s, skey), st in got.items():
+                    self._held[(s, gi)][skey] = st
+                del got
+            return self._held.pop((split, gi))
+
+
 @dataclass
 class DuckDBStatistics(RowStatistics):
-    """:class:`RowStatistics` whose binary point statistics DuckDB aggregates one model at
-    a time, when :meth:`model` asks for it (``per_model``)."""
+    """:class:`RowStatistics` whose binary point statistics DuckDB aggregates one model and
+    one slice grouping at a time, when the metrics stage reads them (``per_model``)."""
 
     per_model: bool = False
 
@@ -184,25 +217,24 @@ class DuckDBStatistics(RowStatistics):
         if not self.per_model or self.exact:
             return super().model(mi)
         req = self.request
+        queries = _GroupingQueries(self.table, req, mi)
         out: dict[str, SplitStatistics] = {}
-        fresh = None
         for split in req.eval_splits:
             kept = self.point[split]
-            task: MutableMapping[tuple[int, str], Stats] = {
-                k: v for k, v in kept.task.items() if k[0] == mi}
-            if task:
-                # Handed out once (model 0's, from the aggregate stage): then dropped.
-                for k in task:
-                    del kept.task[k]
-            else:
-                if fresh is None:
-                    fresh = sql_point(self.table, req.groupings, req.eval_splits,
-                                      req.levels, ddb, model=mi, errors=False)
-                task = fresh[split].task
+            # Per grouping, the split's cells (every model's histograms have the same).
+            keys = [[k for k, c in kept.cells.items() if c.grouping == g]
+                    for g in req.groupings]
+            task = GroupedCells(mi, keys, functools.partial(_cells_of, queries, split, keys))
             out[split] = SplitStatistics(
                 task=task, errors={k: v for k, v in kept.errors.items() if k[1] == mi},
                 sizes=kept.sizes, cells=kept.cells)
         return out
+
+
+def _cells_of(queries: _GroupingQueries, split: str, keys: list[list[str]],
+              gi: int) -> list[Stats]:
+    got = queries.take(split, gi)
+    return [got[k] for k in keys[gi]]
 
 
 class DuckDBEngine(NumpyEngine):
@@ -211,6 +243,11 @@ class DuckDBEngine(NumpyEngine):
     and custom metrics need every row: they are computed in memory as with ``numpy``."""
 
     name = "duckdb"
+
+    def open(self, charter: Charter, base_dir: Path) -> EvalTable:
+        # Memory freed by each aggregation goes back to the system before the next
+        # (mlscope.sql.connect): this engine is the one chosen to bound memory.
+        return open_evaluation(charter, base_dir, con=connect(release_memory=True))
 
     def aggregate(self, t: EvalTable, request: Request, tick: Progress) -> Statistics:
         req = request
@@ -221,13 +258,13 @@ class DuckDBEngine(NumpyEngine):
         rows = (fetch_rows(t, req.eval_splits, req.levels) if in_memory
                 else fetch_rows(t, req.boot_splits, req.levels) if req.n_boot > 0 else {})
         st.resampling = _resampling(_rows_in_memory(st, rows, exact=in_memory, tick=tick))
-        if not in_memory and t.task == "binary" and len(t.models) > 1:
-            # One query per model, each when the metrics stage asks for that model: memory
-            # holds one model's histograms and one query's result, not every model's.
-            # Model 0's query runs now (it gives the cells and their sizes) and is handed
-            # out once.
+        if not in_memory and t.task == "binary":
+            # One query per model and slice grouping, each when the metrics stage reads
+            # it: memory holds one grouping's histograms and one query's result, not every
+            # model's. Here only the cells and their sizes (a query that reads no score)
+            # and the error columns' statistics.
             st.point.update(sql_point(t, req.groupings, req.eval_splits, req.levels, ddb,
-                                      model=0))
+                                      cells_only=True))
             st.per_model = True
         elif not in_memory:
             st.point.update(sql_point(t, req.groupings, req.eval_splits, req.levels, ddb))

@@ -158,8 +158,11 @@ def finalise(run: Run, plan: RunPlan, stats: Statistics) -> MetricTable:
                 note=threshold_note(thr, t.score_type_of(mi)),
             ))
         vals: dict[ValueKey, MetricValue] = {}
-        for split in plan.eval_splits:
-            for skey, sinfo in slice_infos.items():
+        # Slice by slice, every split's cell of it: the splits read the same slice
+        # grouping at the same time, so an engine that aggregates a grouping for every
+        # split at once (duckdb) hands each split its part as soon as it has it.
+        for skey, sinfo in slice_infos.items():
+            for split in plan.eval_splits:
                 n_rows = sinfo.sizes.get(split, 0)
                 for met in metrics:
                     mv = MetricValue(split=split, model=name, slice=skey, metric=met.id,
