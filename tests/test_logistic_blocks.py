@@ -99,3 +99,36 @@ def test_blocked_passes_same_sums(kind: str, monkeypatch: pytest.MonkeyPatch) ->
             assert len(got) == len(want)
             for g, w in zip(got, want, strict=True):
                 assert np.asarray(g).tobytes() == np.asarray(w).tobytes()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_segment_sums_of_product_are_reduceats(seed: int) -> None:
+    # The warm start's Σ pos·x per block without the product's row-sized array: the same
+    # bits as reduceat over the whole product, for segments shorter and longer than a
+    # block, reversed views (as the fit passes them) and values of every magnitude.
+    rng = np.random.default_rng(seed)
+    m = int(rng.integers(2 * lf.BLOCK + 1, 400_000))
+    x = np.sort(rng.standard_normal(m) * 10 ** rng.uniform(-8, 8, m))
+    a = (rng.random(m) * rng.integers(0, 4, m))[::-1]  # counts-like, a reversed view
+    kind = seed % 3
+    if kind == 0:  # equal counts, as the warm start's by-count blocks
+        starts = np.unique((np.arange(4096, dtype=np.int64) * m) // 4096)
+    elif kind == 1:  # a few long segments, longer than a block
+        starts = np.unique(np.r_[0, rng.integers(1, m, 5)])
+    else:  # many short ones, and single values
+        starts = np.unique(np.r_[0, rng.integers(1, m, m // 3)])
+    want = np.add.reduceat(a * x, starts)
+    got = lf.segment_sums_of_product(a, x, starts)
+    assert got.tobytes() == want.tobytes()
+
+
+def test_segment_sums_of_product_small_and_batched() -> None:
+    rng = np.random.default_rng(3)
+    x = np.sort(rng.standard_normal(1000))
+    starts = np.array([0, 10, 500, 999])
+    a = rng.random((3, 1000))  # a batch: the whole-array expression
+    assert lf.segment_sums_of_product(a, x, starts).tobytes() == np.add.reduceat(
+        a * x, starts, axis=-1).tobytes()
+    b = rng.random(1000)
+    assert lf.segment_sums_of_product(b, x, starts).tobytes() == np.add.reduceat(
+        b * x, starts).tobytes()
