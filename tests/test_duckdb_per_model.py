@@ -5,6 +5,7 @@ the same statistics again."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,15 +14,17 @@ from mlscope.engine import duckdb_backend as ddb
 from mlscope.engine.engines import DuckDBEngine, DuckDBStatistics, sql_point
 
 
-@pytest.mark.parametrize("weighted", [False, True])
-def test_duckdb_per_model_equals_all_models(tmp_path: Path, weighted: bool) -> None:
+def _statistics(tmp_path: Path, *, weighted: bool = False, n: int = 1500, seed: int = 3
+                ) -> tuple[DuckDBStatistics, dict[str, Any], list[str]]:
+    """The duckdb engine's statistics of a two-split table (validation, test), and the one
+    query over every model to compare them with."""
     from mlscope.charter.schema import Charter
     from mlscope.data.source import open_evaluation
     from mlscope.engine.plan import plan_groupings
     from mlscope.engine.protocol import BucketPolicy, Request
     from tests.conftest import base_charter, binary_frame
 
-    df = binary_frame(n=1500, seed=3)
+    df = binary_frame(n=n, seed=seed)
     raw = base_charter("eval.parquet")
     if weighted:
         df["w"] = np.random.default_rng(2).choice([0.5, 1.0, 3.0], size=len(df))
@@ -41,6 +44,12 @@ def test_duckdb_per_model_equals_all_models(tmp_path: Path, weighted: bool) -> N
                   per_row_probability=frozenset())
     st = DuckDBEngine().aggregate(t, req, lambda *a: None)
     assert isinstance(st, DuckDBStatistics)
+    return st, everything, splits
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_duckdb_per_model_equals_all_models(tmp_path: Path, weighted: bool) -> None:
+    st, everything, splits = _statistics(tmp_path, weighted=weighted)
     assert st.per_model
     for mi in [0, 1, 2, 0]:  # model 0 twice: handed out, then queried again
         per = st.model(mi)
@@ -59,29 +68,17 @@ def test_duckdb_per_model_equals_all_models(tmp_path: Path, weighted: bool) -> N
             assert per[s].cells == everything[s].cells
 
 
-def _two_split_statistics(tmp_path: Path) -> tuple[DuckDBStatistics, dict, list[str]]:
-    from mlscope.charter.schema import Charter
-    from mlscope.data.source import open_evaluation
-    from mlscope.engine.plan import plan_groupings
-    from mlscope.engine.protocol import BucketPolicy, Request
-    from tests.conftest import base_charter, binary_frame
+def _count_calls(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """Wrap ``duckdb_backend.<name>``: the list gets a 1 per call."""
+    calls: list[int] = []
+    real = getattr(ddb, name)
 
-    binary_frame(n=1200, seed=5).to_parquet(tmp_path / "eval.parquet", index=False)
-    ch = Charter.model_validate(base_charter("eval.parquet"))
-    t = open_evaluation(ch, tmp_path)
-    gs = plan_groupings(t.slice_columns, ch.slices.columns, ch.slices.crosses, ch.slices.where)
-    splits = ["validation", "test"]
-    levels = ddb.slice_levels(t, splits)
-    everything = sql_point(t, gs, splits, levels, ddb)
-    req = Request(groupings=gs, levels=levels, eval_splits=splits, boot_splits=[],
-                  n_boot=0, seed=0, y_shift=0.0, custom=False,
-                  buckets=BucketPolicy(mode="auto", eligible=True, refusal="", buckets=256,
-                                       bins=512),
-                  fixed_edges=frozenset(), loss_terms=frozenset(),
-                  per_row_probability=frozenset())
-    st = DuckDBEngine().aggregate(t, req, lambda *a: None)
-    assert isinstance(st, DuckDBStatistics)
-    return st, everything, splits
+    def counted(*args: object, **kw: object) -> object:
+        calls.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(ddb, name, counted)
+    return calls
 
 
 @pytest.mark.parametrize("order", ["slice by slice", "split by split"])
@@ -90,15 +87,8 @@ def test_one_query_per_grouping_for_every_split(tmp_path: Path, order: str,
     # The metrics stage reads a slice on every split before the next slice: one query per
     # model and grouping serves both splits, and a split's part is not kept once taken.
     # Read split by split, the other split's parts wait for it: more memory, same values.
-    st, everything, splits = _two_split_statistics(tmp_path)
-    queries: list[int] = []
-    real = ddb.binary_grouping
-
-    def counted(*args: object, **kw: object) -> object:
-        queries.append(1)
-        return real(*args, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(ddb, "binary_grouping", counted)
+    st, everything, splits = _statistics(tmp_path, n=1200, seed=5)
+    queries = _count_calls(monkeypatch, "binary_grouping")
     assert not queries  # aggregate() itself reads only the cells and their sizes
     per = st.model(1)
     keys = list(everything[splits[0]].task)
@@ -136,14 +126,7 @@ def test_a_single_model_is_aggregated_per_grouping_too(
     ch["intervals"] = {"resamples": 0}
     path = tmp_path / "mlscope.yaml"
     path.write_text(yaml.safe_dump(ch, sort_keys=False), encoding="utf-8")
-    sized: list[int] = []
-    real = ddb.cell_sizes
-
-    def counted(*args: object, **kw: object) -> object:
-        sized.append(1)
-        return real(*args, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(ddb, "cell_sizes", counted)
+    sized = _count_calls(monkeypatch, "cell_sizes")
     a = mlscope.evaluate(path, engine="duckdb")
     assert sized == [1]  # the per-grouping path (it reads the cells first)
     b = mlscope.evaluate(path, engine="numpy")
