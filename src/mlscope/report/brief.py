@@ -17,13 +17,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from markupsafe import Markup
 
 from mlscope._version import __version__
 from mlscope.atomic import StagedFiles
 from mlscope.plan.brief import Brief, Figure
 from mlscope.report.scripts import content_security_policy
+from mlscope.report.templating import template
 
 __all__ = ["BRIEF_CSP", "FILES", "brief_body_html", "brief_html", "brief_markdown",
            "fmt", "interval", "write_brief"]
@@ -123,23 +123,17 @@ def _view(b: Brief) -> dict[str, Any]:
     }
 
 
-def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.PackageLoader("mlscope.report", "templates"),
-                              autoescape=True, trim_blocks=True, lstrip_blocks=True,
-                              undefined=jinja2.StrictUndefined)
-
-
 def brief_body_html(b: Brief) -> Markup:
     """The brief's sections as HTML (with their own ``<style>``), for a page to embed.
 
     Uses the report's colour variables (``--ok``, ``--bad``, ``--line``, …), which the page
     that embeds it defines."""
-    return Markup(_env().get_template("brief_body.html.j2").render(**_view(b)))
+    return Markup(template("brief_body.html.j2").render(**_view(b)))
 
 
 def brief_html(b: Brief) -> str:
     """``brief.html``: a standalone, offline page (no script) in the report's style."""
-    return _env().get_template("brief.html.j2").render(
+    return template("brief.html.j2").render(
         b=b, body=brief_body_html(b), csp=BRIEF_CSP, version=__version__)
 
 

@@ -15,7 +15,6 @@ The page model (:class:`Page`) and the rendering live here; the panels are built
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +69,7 @@ from mlscope.report.plan_panel import plan_panel
 from mlscope.report.reliability import reliability_panel
 from mlscope.report.risk_coverage import hitl_panel
 from mlscope.report.scripts import REPORT_CSP, SORT_JS
+from mlscope.report.templating import template
 from mlscope.report.verdict import verdict_view
 from mlscope.result import EvaluationResult
 
@@ -261,20 +261,12 @@ def _page(result: EvaluationResult) -> Page:
     )
 
 
-def _source(name: str) -> str:
-    return (resources.files("mlscope.report") / "templates" / name).read_text(encoding="utf-8")
-
-
 def _template() -> jinja2.Template:
     # The sections a report may lack (diagnosis, comparison, baselines, plan, human in the
     # loop, confusion matrices) are templates of their own, included only when present:
-    # Jinja compiles a template when it is first included. A report without diagnosis,
-    # baselines, human review or confusion matrices compiles 58% of what the one-file
-    # template did (45 ms of CPU instead of 78 ms on the 2-core benchmark machine).
-    env = jinja2.Environment(loader=jinja2.FunctionLoader(_source), autoescape=True,
-                             trim_blocks=True, lstrip_blocks=True,
-                             undefined=jinja2.StrictUndefined)
-    return env.from_string(_source("report.html.j2"))
+    # Jinja compiles a template when it is first included, and keeps it for the process
+    # (mlscope.report.templating), so a dashboard serving reports compiles each once.
+    return template("report.html.j2")
 
 
 def render_html(result: EvaluationResult) -> str:

@@ -10,13 +10,12 @@ After ``mlscope check`` the check's verdict leads and decides the exit code
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
-import jinja2
 from markupsafe import Markup
 
 from mlscope.report.charts import format_value
+from mlscope.report.templating import template
 from mlscope.report.verdict import is_check
 from mlscope.result import EvaluationResult, Verdict
 
@@ -150,8 +149,4 @@ def launch_html(result: EvaluationResult, dec: dict[str, int] | None = None) -> 
     view = launch_view(result, dec)
     if view is None:
         return Markup("")
-    text = (resources.files("mlscope.report") / "templates" / "verdict.html.j2").read_text(
-        encoding="utf-8")
-    env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True,
-                             undefined=jinja2.StrictUndefined)
-    return Markup(env.from_string(text).render(v=view))
+    return Markup(template("verdict.html.j2").render(v=view))
