@@ -11,6 +11,8 @@ The commands:
 ================  ==========================================================================
 ``floor-numpy``   ``python -c 'import numpy'``
 ``floor-arrow``   ``python -c 'import numpy, pyarrow'`` (the issue's floor)
+``floor-deps``    ``import numpy, duckdb, yaml, pydantic``, one pydantic model and one DuckDB
+                  connection: what an evaluation's dependencies cost before mlscope's code
 ``version``       ``mlscope --version``
 ``validate``      ``mlscope validate`` of the Caravan example charter (needs its data:
                   ``python examples/caravan/prepare.py``; skipped without it)
@@ -115,6 +117,16 @@ def generate(rows: int, seed: int, out: Path, resamples: int = 50) -> Path:
     return charter
 
 
+DEPS = """\
+import numpy, duckdb, yaml, pydantic
+
+class Model(pydantic.BaseModel):
+    a: int
+
+duckdb.connect()
+"""
+
+
 def _cli(*args: str) -> list[str]:
     # What the `mlscope` console script does, without depending on where it is installed.
     code = f"import sys; sys.argv = {['mlscope', *args]!r}; from mlscope.cli import main; main()"
@@ -125,6 +137,11 @@ def commands(charter: Path, out: Path) -> dict[str, list[str]]:
     cmds = {
         "floor-numpy": ["-c", "import numpy"],
         "floor-arrow": ["-c", "import numpy, pyarrow"],
+        # What an evaluation's dependencies cost before any of mlscope's code runs: the
+        # imports it cannot avoid (it does not import pyarrow), pydantic's first model
+        # (its schema machinery and its search of the installed packages for plugins) and
+        # one in-memory DuckDB database.
+        "floor-deps": ["-c", DEPS],
         "version": _cli("--version"),
     }
     if (CARAVAN.parent / "data" / "caravan_eval.parquet").exists():
@@ -260,6 +277,11 @@ def table(times: dict[str, list[tuple[float, float]]], args: argparse.Namespace,
         lines.append(f"| `{k}` | {w:.3f} | {c:.3f} | {w - floor[0]:+.3f} | "
                      f"{c - floor[1]:+.3f} | {w / floor[0]:.2f} | {min(walls):.3f} | "
                      f"{max(walls):.3f} |")
+    if "floor-deps" in med and "evaluate" in med:
+        deps, ev = med["floor-deps"][0] - floor[0], med["evaluate"][0] - floor[0]
+        lines += ["", f"The evaluation's dependencies alone (`floor-deps`) take {deps:+.3f} s "
+                  f"of the {TARGET_S} s over the floor; mlscope's own imports and work in "
+                  f"`evaluate`, {ev - deps:+.3f} s (wall, medians)."]
     based = [k for k in med if f"{k} (baseline)" in med]
     if based:
         lines += ["", "| command | baseline CPU (s) | CPU (s) | change | baseline wall (s) | "
