@@ -30,6 +30,7 @@ from mlscope.report.cells import (
     metric_label,
 )
 from mlscope.report.cells import key_metrics as key_metrics
+from mlscope.report.chart_data import values_indexed
 from mlscope.report.charts import (
     FEASIBLE,
     forest_chart,
@@ -121,6 +122,11 @@ class Page:
 
 
 def _page(result: EvaluationResult) -> Page:
+    with values_indexed(result):  # the charts look values up dozens of times
+        return _build_page(result)
+
+
+def _build_page(result: EvaluationResult) -> Page:
     dec = decimals_by_metric(result)
     colors = model_colors([m.name for m in result.models])
     charter = result.charter if isinstance(result.charter, dict) else {}

@@ -211,6 +211,8 @@ def _place_label(text: str, px: float, py: float, size: float, taken: list[_Box]
             cost += 0.5 + abs(ty - py) * 0.01
             if any(box.overlap(t) for t in taken):
                 cost += w * h * 4  # nudging is only worth it to clear every label
+        if cost == 0:  # no cost is negative and the earlier spot wins a tie: the best
+            return tx, ty, anchor, box
         if best is None or (cost, i) < (best[0], best[1]):
             best = (cost, i, (tx, ty, anchor, box))
     assert best is not None
