@@ -42,6 +42,11 @@ def with_result(project: Callable[..., Path], tmp_path: Path) -> tuple[Path, Any
     return path, mlscope.evaluate(path, resamples=200)
 
 
+def _shown(res: Any) -> list[Any]:
+    """The requirement checks a brief shows: the verdict's model's."""
+    return [q for q in res.verdict.requirements if q.model == res.verdict.model]
+
+
 def test_caravan_brief_sections_and_charter_facts() -> None:
     ch = load_charter(CARAVAN)
     md = brief_markdown(compose_brief(ch))
@@ -69,14 +74,22 @@ def test_figures_come_from_the_result_exactly(with_result: tuple[Path, Any]) -> 
     path, res = with_result
     b = compose_brief(load_charter(path), res, source="result.json")
     md, html = brief_markdown(b), brief_html(b)
-    assert res.requirements
-    for q in res.requirements:
+    # The verdict keeps the production model (`fair`) over the selected one (`good`): the
+    # evidence shown is the production model's, the model the brief's verdict acts on.
+    assert res.verdict is not None
+    assert res.verdict.kind == "keep_production"
+    assert res.verdict.model != res.winner
+    shown = _shown(res)
+    assert {q.model for q in shown} == {res.verdict.model}
+    assert len(shown) == len(res.requirements)
+    evidence = md.split("## Requirements and their evidence")[1].split("\n## ")[0]
+    for q in shown:
         label = q.metric if q.slice == "overall" else f"{q.metric} in {q.slice}"
         row = (f"| {label} | {q.bound.replace('<', '&lt;')} | {q.model} | {fmt(q.value)} | "
                f"{interval(q.lower, q.upper)} | {'met' if q.met else 'NOT met'} |")
-        assert row in md
+        assert row in evidence
         assert fmt(q.value) in html
-    assert res.verdict is not None
+    assert f"| {res.winner} |" not in evidence
     assert res.verdict.headline.replace("<", "&lt;") in md
     split = res.splits.get("report") or res.splits["selection"]
     prior = next(v for v in res.values if v.model == "prior" and v.split == split
@@ -212,7 +225,7 @@ def test_cli_brief_with_result_and_bad_input(with_result: tuple[Path, Any],
     assert r.exit_code == 0, r.output
     md = (tmp_path / "b" / "brief.md").read_text()
     assert f"Figures from: charter and {run / 'result.json'}." in md
-    q = res.requirements[0]
+    q = _shown(res)[0]
     assert f"| {q.model} | {fmt(q.value)} |" in md
     # Bad input: exit 2 and nothing written.
     bad = tmp_path / "bad.yaml"

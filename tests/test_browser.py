@@ -202,6 +202,57 @@ def test_brief_page_loads_fits_1280_and_shows_the_evidence(
     assert not problems, "\n".join(problems)
 
 
+# Words (split at spaces, hyphens, slashes and dashes; up to 24 characters, so a path may
+# wrap) that the browser broke across two lines.
+BROKEN_WORDS_JS = r"""() => {
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const text = n.textContent, re = /[^\s\-\/\u2013\u2014]+/g;
+    let m;
+    while ((m = re.exec(text))) {
+      if (m[0].length > 24) continue;
+      const r = document.createRange();
+      r.setStart(n, m.index);
+      r.setEnd(n, m.index + m[0].length);
+      const rows = new Set([...r.getClientRects()].filter((q) => q.width > 0)
+                           .map((q) => Math.round(q.top)));
+      if (rows.size > 1) out.push(m[0]);
+    }
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 400])
+def test_the_brief_breaks_no_word(browser: sync_api.Browser, problems: list[str],
+                                  tmp_path: Path, width: int) -> None:
+    """The standalone brief of the Caravan charter, on a desktop and on a phone: no
+    identifier (``cheap_prediction``) nor word of an answer is cut across two lines. A
+    table too wide for a phone scrolls instead; an answer wraps beside its question."""
+    from mlscope.charter import load_charter
+    from mlscope.plan.brief import compose_brief
+    from mlscope.report.brief import brief_html
+    from tests.test_plan import CARAVAN
+
+    page_file = tmp_path / "brief.html"
+    page_file.write_text(brief_html(compose_brief(load_charter(CARAVAN))), encoding="utf-8")
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    pg = context.new_page()
+    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    try:
+        pg.goto(page_file.as_uri(), wait_until="load")
+        sync_api.expect(pg.locator("#brief-archetype dd").first).to_be_visible()
+        assert pg.locator("#brief-feasibility td code").count() > 5
+        assert pg.evaluate(BROKEN_WORDS_JS) == []
+        # The check sees a break: a word in a cell too narrow for it.
+        pg.set_content("<p style='width:3ch;overflow-wrap:anywhere'>feasibility</p>")
+        assert pg.evaluate(BROKEN_WORDS_JS) == ["feasibility"]
+    finally:
+        context.close()
+    assert not problems, "\n".join(problems)
+
+
 # -- layout at 1,280 px: nothing runs off the page, no two chart labels overlap ----------------
 
 WIDTH = 1280

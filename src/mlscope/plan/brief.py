@@ -22,7 +22,7 @@ from mlscope.charter.schema import Charter, SatisficingRule
 from mlscope.plan.feasibility import assess_feasibility, requirement_targets
 from mlscope.plan.portfolio import Project
 from mlscope.plan.readiness import PlanCheck, plan_check
-from mlscope.result import EvaluationResult
+from mlscope.result import EvaluationResult, RequirementCheck
 
 __all__ = ["ARCHETYPE_TEXT", "Brief", "Figure", "compose_brief", "portfolio_brief"]
 
@@ -178,9 +178,22 @@ def _evidence(b: Brief, check: PlanCheck) -> None:
             b.open_items.append((it.title, it.note or CHECKLIST[it.key].question))
 
 
+def _checks_shown(res: EvaluationResult) -> list[RequirementCheck]:
+    """The requirement checks the brief shows: those of the model the verdict acts on (the
+    rule it ships, the production model it keeps, the candidate nearest the requirements),
+    else, as before a verdict existed, the selected model's (``result.requirements``)."""
+    v = res.verdict
+    if v is not None and v.model is not None:
+        mine = [q for q in v.requirements if q.model == v.model]
+        if mine:
+            return mine
+    return list(res.requirements)
+
+
 def _requirements(b: Brief, ch: Charter, res: EvaluationResult | None) -> None:
-    if res is not None and res.requirements:
-        for q in res.requirements:
+    checks = _checks_shown(res) if res is not None else []
+    if checks:
+        for q in checks:
             b.requirements.append({"metric": q.metric, "slice": q.slice, "bound": q.bound,
                                    "model": q.model, "value": q.value, "lower": q.lower,
                                    "upper": q.upper, "met": q.met})
@@ -330,7 +343,7 @@ def compose_brief(ch: Charter, result: EvaluationResult | None = None, *,
         b.wanting.append("baselines' and human-level figures: run `mlscope run`")
     b.drivers = _drivers(p.impact, p.feasibility)
     _feasibility(b, ch, result)
-    got = {(q.metric, q.slice): q for q in (result.requirements if result else [])}
+    got = {(q.metric, q.slice): q for q in (_checks_shown(result) if result else [])}
     checked = {(r.metric, r.slice) for r in ch.slice_requirements}
     for fm in p.failure_modes:
         q = got.get((fm.metric or "", fm.slice or ""))
