@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from mlscope.store import Store
+from tests.browser_checks import BROKEN_WORDS_JS
 from tests.test_server import PROJECT, running, two_run_store
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -200,28 +201,6 @@ def test_brief_page_loads_fits_1280_and_shows_the_evidence(
     finally:
         context.close()
     assert not problems, "\n".join(problems)
-
-
-# Words (split at spaces, hyphens, slashes and dashes; up to 24 characters, so a path may
-# wrap) that the browser broke across two lines.
-BROKEN_WORDS_JS = r"""() => {
-  const out = [];
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-    const text = n.textContent, re = /[^\s\-\/\u2013\u2014]+/g;
-    let m;
-    while ((m = re.exec(text))) {
-      if (m[0].length > 24) continue;
-      const r = document.createRange();
-      r.setStart(n, m.index);
-      r.setEnd(n, m.index + m[0].length);
-      const rows = new Set([...r.getClientRects()].filter((q) => q.width > 0)
-                           .map((q) => Math.round(q.top)));
-      if (rows.size > 1) out.push(m[0]);
-    }
-  }
-  return out;
-}"""
 
 
 @pytest.mark.parametrize("width", [1280, 400])

@@ -12,6 +12,7 @@ import pytest
 from mlscope.charter import load_charter
 from mlscope.monitor import monitor
 from mlscope.report.monitor_page import write_monitor_html
+from tests.browser_checks import BROKEN_WORDS_JS
 from tests.monitor_data import population, shadow_population, shadow_project, stamp
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -52,6 +53,17 @@ def test_monitor_page_renders_and_fits_1280_px(tmp_path: Path) -> None:
                 b = box.bounding_box()
                 assert b is not None
                 assert b["x"] + b["width"] <= 1280
+            assert pg.evaluate(BROKEN_WORDS_JS) == []
+            # On a phone the tables scroll sideways, a reason keeps its words whole and
+            # the page itself is no wider than the screen.
+            pg.set_viewport_size({"width": 400, "height": 900})
+            widths = pg.evaluate("[document.documentElement.scrollWidth,"
+                                 " document.documentElement.clientWidth]")
+            assert widths[0] <= widths[1], widths
+            assert pg.evaluate(BROKEN_WORDS_JS) == []
+            reason = pg.locator("td.reason").first.bounding_box()
+            assert reason is not None
+            assert reason["width"] >= 250  # a readable column, not one word per line
         finally:
             browser.close()
     assert not problems, problems

@@ -31,7 +31,8 @@ h1{font-size:1.5rem;margin-bottom:.25rem}h2{font-size:1.15rem;margin-top:2rem}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem;font-size:.92rem;
 table-layout:auto}
 th,td{border-bottom:1px solid #d0d7de;padding:.4rem .55rem;text-align:left;vertical-align:top;
-overflow-wrap:anywhere}
+overflow-wrap:break-word}
+.scroll{overflow-x:auto}td.reason{min-width:16rem}
 th{background:#f6f8fa;font-weight:600;white-space:nowrap}td.k{white-space:nowrap}td.num{font-variant-numeric:tabular-nums;white-space:nowrap}
 .chart{overflow-x:auto}.chart svg{max-width:100%;height:auto;display:block}
 .muted{color:#6e7781}
@@ -180,12 +181,13 @@ def _gate_html(ro: Any, figs: str, why: str) -> str:
         f"<tr><td>{'✓' if g.passed else '✗'}</td><td>{escape(g.metric)}</td>"
         f"<td>{escape(g.slice)}</td><td>{escape(g.kind)} {g.margin:g}</td>"
         f"<td class=num>{escape(_iv(g.difference, g.lower, g.upper))}</td>"
-        f"<td>{escape(g.reason)}</td></tr>"
+        f"<td class=reason>{escape(g.reason)}</td></tr>"
         for g in cum.gates if g.slice == "overall" or not g.passed)
     gate_table = (
-        "<table><thead><tr><th></th><th>metric</th><th>slice</th><th>gate</th>"
-        f"<th>candidate − production</th><th>reason</th></tr></thead><tbody>{gates}"
-        "</tbody></table>" if gates else f"<p class=muted>{escape(cum.note)}</p>")
+        "<div class=scroll><table><thead><tr><th></th><th>metric</th><th>slice</th>"
+        f"<th>gate</th><th>candidate − production</th><th>reason</th></tr></thead>"
+        f"<tbody>{gates}</tbody></table></div>"
+        if gates else f"<p class=muted>{escape(cum.note)}</p>")
     diffs = [Series(g_id, [next((g.difference for g in w.gates if g.metric == g_id
                                  and g.slice == "overall"), None) for w in ro.windows],
                     [next((g.lower for g in w.gates if g.metric == g_id
@@ -207,7 +209,7 @@ def _gate_html(ro: Any, figs: str, why: str) -> str:
         f'<div class="status {_DECISION_CSS.get(ro.decision, "hold")}" role="status">'
         f"{escape(ro.decision)} — {cum.labelled:,} labelled of {f.rows:,} {kind}</div>"
         f'<ul class="why">{why}</ul>'
-        f"<table><tbody>{figs}</tbody></table>{gate_table}{chart}")
+        f"<div class=scroll><table><tbody>{figs}</tbody></table></div>{gate_table}{chart}")
 
 
 def monitor_html(res: MonitorResult) -> str:
@@ -220,11 +222,11 @@ def monitor_html(res: MonitorResult) -> str:
         f"{escape(w.start[:16].replace('T', ' '))}</td>"
         f"<td class=k>{escape(c.kind)}</td><td class=k>{escape(c.column)}</td>"
         f"<td class=k>{escape(c.slice)}</td>"
-        f"<td>{escape(c.reason)}</td></tr>"
+        f"<td class=reason>{escape(c.reason)}</td></tr>"
         for w in res.windows for c in w.alerts)
     untrusted = "".join(
         f"<tr><td class=num>#{w.index}</td><td>{escape(p.model)}</td>"
-        f"<td>{escape('; '.join(p.reasons))}</td></tr>"
+        f"<td class=reason>{escape('; '.join(p.reasons))}</td></tr>"
         for w in res.windows for p in w.performance if not p.trustworthy)
     key = "".join(f'<span style="background:{c}"></span>{escape(s)}'
                   for s, c in STATUS_COLOURS.items())
@@ -253,11 +255,13 @@ def monitor_html(res: MonitorResult) -> str:
            f'<div class="chart">{_performance_chart(res)}</div>'
            "<p class=muted>A window marked not trustworthy shows no estimate.</p>")
         + f"<h2>Alerts ({sum(len(w.alerts) for w in res.windows)})</h2>"
-        + ("<table><thead><tr><th>window</th><th>start</th><th>check</th><th>column</th>"
-           f"<th>slice</th><th>reason</th></tr></thead><tbody>{alerts}</tbody></table>"
+        + ("<div class=scroll><table><thead><tr><th>window</th><th>start</th><th>check</th>"
+           "<th>column</th><th>slice</th><th>reason</th></tr></thead>"
+           f"<tbody>{alerts}</tbody></table></div>"
            if alerts else "<p class=muted>None.</p>")
-        + ("<h2>Estimates not trustworthy</h2><table><thead><tr><th>window</th>"
-           f"<th>model</th><th>why</th></tr></thead><tbody>{untrusted}</tbody></table>"
+        + ("<h2>Estimates not trustworthy</h2><div class=scroll><table><thead><tr>"
+           f"<th>window</th><th>model</th><th>why</th></tr></thead><tbody>{untrusted}"
+           "</tbody></table></div>"
            if untrusted else "")
         + "".join(f"<p class=muted>warning: {escape(t)}</p>" for t in res.warnings)
         + "</body></html>\n")
