@@ -115,6 +115,13 @@ def test_the_dashboards_monitoring_page_fits_and_runs_clean(tmp_path: Path) -> N
                                      " document.documentElement.clientWidth]")
                 assert widths[0] <= widths[1], widths
                 pg.screenshot(path=str(tmp_path / "monitoring.png"), full_page=True)
+                # On a phone: the alerts scroll sideways, each reason in a readable
+                # column with its words whole.
+                pg.set_viewport_size({"width": 400, "height": 900})
+                assert pg.evaluate(BROKEN_WORDS_JS) == []
+                reason = pg.locator("#alerts td.reason").first.bounding_box()
+                assert reason is not None
+                assert reason["width"] >= 250
             finally:
                 browser.close()
     assert not problems, problems
