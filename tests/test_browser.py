@@ -352,6 +352,49 @@ def test_pages_fit_1280_px_and_chart_labels_never_overlap(narrow: sync_api.Page,
     assert not got["overlaps"], (path, got["overlaps"][:10])
 
 
+PHONE = 400
+
+
+@pytest.mark.parametrize("path", WIDE_PAGES)
+def test_pages_fit_a_phone_with_words_whole(browser: sync_api.Browser, problems: list[str],
+                                            wide: str, path: str) -> None:
+    """At 400 px: nothing but a scroller (a wide table, a chart's figure) is wider than the
+    screen, chart grids fold to one column, and no word is cut across two lines."""
+    context = browser.new_context(viewport={"width": PHONE, "height": 900})
+    pg = context.new_page()
+    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    try:
+        _goto(pg, wide + path)
+        got = pg.evaluate(LAYOUT_JS)
+        assert got["scrollWidth"] <= PHONE, (path, got["scrollWidth"], got["overflow"][:10])
+        assert not got["overflow"], (path, got["overflow"][:10])
+        assert pg.evaluate(BROKEN_WORDS_JS) == [], path
+    finally:
+        context.close()
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("page_file", ["portfolio.html", "caravan-campaign/brief.html"])
+def test_the_portfolio_example_fits_a_phone(browser: sync_api.Browser, problems: list[str],
+                                            page_file: str) -> None:
+    """The committed portfolio example (``mlscope plan examples/portfolio/portfolio.yaml``)
+    at 400 px: its tables scroll instead of widening the page, words whole."""
+    from tests.test_brief import PORTFOLIO
+
+    context = browser.new_context(viewport={"width": PHONE, "height": 900})
+    pg = context.new_page()
+    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    try:
+        pg.goto((PORTFOLIO / "out" / page_file).as_uri(), wait_until="load")
+        got = pg.evaluate(LAYOUT_JS)
+        assert got["scrollWidth"] <= PHONE, (got["scrollWidth"], got["overflow"][:10])
+        assert not got["overflow"], got["overflow"][:10]
+        assert pg.evaluate(BROKEN_WORDS_JS) == []
+    finally:
+        context.close()
+    assert not problems, "\n".join(problems)
+
+
 def test_the_narrow_checks_catch_what_they_look_for(narrow: sync_api.Page) -> None:
     """The layout script flags a too-wide table and two labels on each other."""
     narrow.set_content(

@@ -66,7 +66,7 @@ h1{font-size:1.5rem;margin-bottom:.25rem}h2{font-size:1.15rem;margin-top:2rem}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem;font-size:.92rem}
 th,td{border-bottom:1px solid #d0d7de;padding:.4rem .55rem;text-align:left;vertical-align:top}
 th{background:#f6f8fa;font-weight:600}td.num{font-variant-numeric:tabular-nums;white-space:nowrap}
-.chart{overflow-x:auto}.chart svg{max-width:100%;height:auto}
+.chart{overflow-x:auto}.chart svg{max-width:100%;height:auto}.scroll{overflow-x:auto}
 .muted{color:#6e7781}.lvl{font-weight:600}.unk{color:#9a6700}
 ul.drv{margin:0;padding-left:1rem}ul.drv li{margin:.1rem 0}
 """
@@ -109,12 +109,12 @@ def portfolio_html(portfolio: Portfolio) -> str:
         "projects, ranked by impact + feasibility. Boxes and whiskers span the range each "
         "project's drivers allow.</p>"
         f'<div class="chart">{portfolio_svg(portfolio)}</div>'
-        "<h2>Ranking</h2><table><thead><tr><th>#</th><th>project</th><th>impact</th>"
-        "<th>feasibility</th><th>quadrant</th><th>archetype</th><th>drivers from</th></tr>"
-        f"</thead><tbody>{rows}</tbody></table>"
-        "<h2>What drives each score</h2><table><thead><tr><th>project</th><th>impact "
-        "drivers</th><th>feasibility drivers</th></tr></thead>"
-        f"<tbody>{drivers}</tbody></table>"
+        "<h2>Ranking</h2><div class=scroll><table><thead><tr><th>#</th><th>project</th>"
+        "<th>impact</th><th>feasibility</th><th>quadrant</th><th>archetype</th>"
+        f"<th>drivers from</th></tr></thead><tbody>{rows}</tbody></table></div>"
+        "<h2>What drives each score</h2><div class=scroll><table><thead><tr><th>project</th>"
+        "<th>impact drivers</th><th>feasibility drivers</th></tr></thead>"
+        f"<tbody>{drivers}</tbody></table></div>"
         "<p class=muted>How a score is made: each driver's level is a third of the 0–1 scale "
         "(low [0, 1/3], medium [1/3, 2/3], high [2/3, 1], its point the middle); the accuracy "
         "requirement and the cost of errors count reversed; <code>human_can_do</code> "
