@@ -190,3 +190,29 @@ def test_cell_codes_cross(tmp_path: Path) -> None:
         region, device = cell.values
         expect = ((sub.region == region) & (sub.device == device)).to_numpy()
         np.testing.assert_array_equal(code == i, expect)
+
+
+def test_unit_weights_hold_no_row_sized_array(tmp_path: Path) -> None:
+    """An unweighted table's weights are a read-only view of 1.0, not 8 bytes a row (80 MB
+    at 10M rows); every path that reads them sees ones, and none may write to them."""
+    df = binary_frame(n=400, seed=5)
+    t, ch = _open(tmp_path, df)
+    assert not t.has_weight
+    levels = ddb.slice_levels(t, SPLITS)
+    rows = fetch_rows(t, SPLITS, levels)
+    for s in SPLITS:
+        w = rows[s].w
+        assert w.shape == ((df.split == s).sum(),)
+        assert w.dtype == np.float64
+        assert w.strides == (0,)
+        assert not w.flags.writeable
+        assert bool(np.all(w == 1.0))
+    # The point estimate under these weights is the one under a real array of ones.
+    gs = plan_groupings(t.slice_columns, ch.slices.columns, ch.slices.crosses, ch.slices.where)
+    view = ExactSplit(t, rows["test"], gs, levels, y_shift=0.0).stats(rows["test"].w)
+    ones = ExactSplit(t, rows["test"], gs, levels, y_shift=0.0).stats(
+        np.ones(rows["test"].n))
+    assert view.task.keys() == ones.task.keys()
+    for key, got in view.task.items():
+        np.testing.assert_array_equal(got.pos, ones.task[key].pos)
+        np.testing.assert_array_equal(got.neg, ones.task[key].neg)
