@@ -90,3 +90,41 @@ def test_first_project_report_shows_no_pass_without_requirements(
     assert "No requirements" in page
     assert "Requirements met" not in page
     assert "meets every requirement" not in page
+
+
+def test_verdict_that_recommends_nothing_marks_no_choice(
+        project: Callable[..., Path]) -> None:
+    """Under "Not good enough" the arrow marks the model nearest to the requirements, and
+    under "Undecided" the one ahead: neither is "the verdict's choice" (the terminal said
+    so, and the report's requirement table highlighted that row as the chosen one)."""
+    from mlscope.report import render_html
+
+    charter = {**_charter(), "requirements": {"mae": "<= 0.01"}}  # out of reach
+    result = mlscope.evaluate(project(_regression_frame(), charter=charter))
+    assert result.verdict is not None
+    assert result.verdict.kind == "not_good_enough"
+    assert result.verdict.model is not None
+    out = _render(result, 120)
+    legend = next(line for line in out.splitlines() if line.startswith("* best"))
+    assert "← nearest to the requirements" in legend
+    assert "choice" not in out.split("Key metrics")[1]
+    page = render_html(result)
+    row = page.split('aria-label="requirements of every model"')[1].split("</table>")[0]
+    assert 'class="chosen"' not in row
+    named = row.split('<tr class="named">')[1].split("</tr>")[0]
+    assert result.verdict.model in named
+    assert "· nearest" in named
+
+    # Two models of the same quality: undecided, the arrow on the one ahead.
+    rng = np.random.default_rng(5)
+    df = _regression_frame(seed=5)
+    x = (df.y.to_numpy() - rng.normal(scale=0.5, size=len(df))) / 3
+    df["pred_good"] = 3 * x + rng.normal(scale=1.0, size=len(df))
+    df["pred_poor"] = 3 * x + rng.normal(scale=1.0, size=len(df))
+    result = mlscope.evaluate(project(df, charter=_charter()))
+    assert result.verdict is not None
+    assert result.verdict.kind == "undecided"
+    legend = next(line for line in _render(result, 120).splitlines()
+                  if line.startswith("* best"))
+    assert "← ahead, not decided" in legend
+    assert "choice" not in legend

@@ -20,7 +20,7 @@ from mlscope.report.verdict import is_check
 from mlscope.result import EvaluationResult, Verdict
 
 __all__ = ["ANSWERS", "SECTION_TITLES", "launch_exit_meaning", "launch_html", "launch_text",
-           "launch_view"]
+           "launch_view", "verdict_role"]
 
 ANSWERS: dict[str, str] = {
     "ship": "Ship {model}",
@@ -30,6 +30,32 @@ ANSWERS: dict[str, str] = {
     "undecided": "Undecided",
 }
 """The short answer per verdict kind (the panel's big line)."""
+
+# What the verdict's model is to the verdict: only the three launch verdicts recommend it;
+# "not good enough" names the model nearest to the requirements and "undecided" the one
+# ahead, neither a choice (marking it "chosen" contradicted the verdict).
+_ROLES: dict[str, tuple[str, str]] = {
+    "ship": ("the verdict's choice", "recommended"),
+    "keep_production": ("the verdict's choice", "recommended"),
+    "ship_rule": ("the verdict's choice", "recommended"),
+    "not_good_enough": ("nearest to the requirements", "nearest"),
+    "undecided": ("ahead, not decided", "ahead"),
+}
+
+
+def verdict_role(v: Verdict) -> tuple[str, str, bool] | None:
+    """How a table marks the verdict's model: ``(legend text, short role, recommended)``;
+    None when the verdict names no model.
+
+    Parameters
+    ----------
+    v
+        The launch verdict.
+    """
+    if v.model is None:
+        return None
+    legend, short = _ROLES.get(v.kind, ("named by the verdict", "the verdict's"))
+    return legend, short, v.kind in ("ship", "keep_production", "ship_rule")
 
 # Optional sections other stages add to ``Verdict.sections``, in the order shown; a key
 # not listed here is shown after them under its own name.
@@ -86,6 +112,7 @@ def _requirement_table(result: EvaluationResult, v: Verdict,
     kinds = {m.name: (m.family or "baseline") if m.kind == "baseline" else "candidate"
              for m in result.models}
     blessed = result.charter.get("blessed") if isinstance(result.charter, dict) else None
+    mark = verdict_role(v)
     by: dict[str, dict[str, Any]] = {}
     for r in v.requirements:
         by.setdefault(r.model, {})[r.label] = r
@@ -96,6 +123,8 @@ def _requirement_table(result: EvaluationResult, v: Verdict,
             role = "production"
         if model == result.winner:
             role += " · selected"
+        if mark is not None and model == v.model:
+            role += f" · {mark[1]}"
         cells = []
         for mid in metrics:
             rc = checks.get(mid)
@@ -103,7 +132,8 @@ def _requirement_table(result: EvaluationResult, v: Verdict,
                           "met": bool(rc and rc.met)})
         rows.append({"model": model, "role": role, "cells": cells,
                      "meets": all(c["met"] for c in cells),
-                     "chosen": model == v.model})
+                     "chosen": model == v.model and mark is not None and mark[2],
+                     "named": model == v.model and mark is not None and not mark[2]})
     return {"metrics": metrics, "bounds": [bounds[m] for m in metrics], "rows": rows,
             "split": v.split}
 

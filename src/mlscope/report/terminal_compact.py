@@ -13,6 +13,7 @@ from rich.text import Text
 from mlscope.report.best import best_candidates
 from mlscope.report.cells import key_metrics
 from mlscope.report.charts import format_bound, format_value, metric_decimals
+from mlscope.report.panels_verdict import verdict_role
 from mlscope.result import OVERALL, EvaluationResult
 
 __all__ = ["key_table"]
@@ -34,7 +35,8 @@ def _metrics(result: EvaluationResult) -> list[str]:
 def key_table(result: EvaluationResult) -> Group | None:
     """Models × the decision's metrics on the requirement split (else the report, else the
     selection split): values, the best candidate starred, a requirement missed marked ✗,
-    and the role of each model (selected ◆, recommended by the verdict ←); below it, a
+    and the role of each model (selected ◆; ← the verdict's model: recommended, or the
+    nearest or the one ahead when the verdict recommends none); below it, a
     legend of the marks it shows (on its own line, not wrapped to the table's width)."""
     v = result.verdict
     split = ((v.split if v is not None else None) or result.splits.get("report")
@@ -89,19 +91,20 @@ def key_table(result: EvaluationResult) -> Group | None:
                 cell = Text(format_value(x, decs[mid]) + " ")
             row.append(cell)
         table.add_row(*row)
-    return Group(table, _legend(result, missed, v.model if v is not None else None))
+    role = verdict_role(v) if v is not None else None
+    return Group(table, _legend(result, missed, role[0] if role is not None else None))
 
 
 def _legend(result: EvaluationResult, missed: set[tuple[str, str]],
-            verdict_model: str | None) -> Text:
+            verdict_mark: str | None) -> Text:
     """The marks the table shows, and only those."""
     marks = ["* best candidate"]
     if missed:
         marks.append("✗ misses the requirement")
     if result.winner is not None:
         marks.append("◆ selected by the rule")
-    if verdict_model is not None:
-        marks.append("← the verdict's choice")
+    if verdict_mark is not None:
+        marks.append(f"← {verdict_mark}")
     if any(m.kind == "baseline" for m in result.models):
         marks.append("baselines in italics")
     return Text(" · ".join(marks), style="dim")
