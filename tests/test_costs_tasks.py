@@ -388,3 +388,34 @@ def test_cost_lines_print_negative_figures_with_a_true_minus() -> None:
     assert got.lines[1] == "rule: −0.0421 [−0.0913, 0.0107] (−42 per 1,000) ← recommended"
     assert got.lines[2] == "gbdt: 0.0512 [−0.0038, 0.112] (51 per 1,000)"
     assert got.lines[3] == "gbdt − rule: +0.0933 [−0.0549, 0.223] EUR per case (+93 per 1,000)"
+
+
+def test_cost_lines_recommend_only_what_the_verdict_recommends() -> None:
+    """Under "not good enough" the costs section marks the verdict's model as the nearest to
+    the requirements, not "← recommended", and argues against no choice ("but … is worth
+    more"); a recommended model is marked and argued against as before."""
+    from mlscope.compare.launch_costs import cost_lines
+    from mlscope.result.core import Difference, MetricInfo, MetricValue
+    from mlscope.result.verdict import model_role
+
+    info = MetricInfo(id="net_value", name="net_value", label="Net value", direction="higher",
+                      params={}, description="")
+    values = {("forest", "net_value"): MetricValue("test", "forest", "overall", "net_value",
+                                                   0.10, 0.05, 0.15),
+              ("gbdt", "net_value"): MetricValue("test", "gbdt", "overall", "net_value",
+                                                 0.40, 0.30, 0.50)}
+    # gbdt is worth more than forest beyond the paired interval.
+    diffs = [Difference("test", "overall", "net_value", "gbdt", "forest", 0.30, 0.20, 0.40)]
+    kw = {"metrics": [info], "values": values, "differences": diffs, "split": "test",
+          "recommended": "forest", "others": ["gbdt"], "unit": "EUR"}
+    shipped = cost_lines(**kw, role=model_role("ship"))  # type: ignore[arg-type]
+    assert shipped is not None
+    assert shipped.lines[1].endswith("← recommended")
+    assert shipped.reason is not None
+    assert shipped.reason.text.startswith("but gbdt is worth +0.3")
+    nearest = cost_lines(**kw, role=model_role("not_good_enough"))  # type: ignore[arg-type]
+    assert nearest is not None
+    assert nearest.lines[1].endswith("← nearest to the requirements")
+    assert not any("recommended" in line for line in nearest.lines)
+    assert nearest.reason is None
+    assert model_role("undecided") == "ahead, not decided"

@@ -62,7 +62,8 @@ def _paired(diffs: Sequence[Difference], a: str, b: str, metric: str,
 
 def cost_lines(*, metrics: Sequence[MetricInfo], values: Mapping[tuple[str, str], MetricValue],
                differences: Sequence[Difference], split: str, recommended: str | None,
-               others: Sequence[str], unit: str) -> CostLines | None:
+               others: Sequence[str], unit: str, role: str = "recommended"
+               ) -> CostLines | None:
     """The costs section, or None when the charter has no cost metric.
 
     Parameters
@@ -78,6 +79,11 @@ def cost_lines(*, metrics: Sequence[MetricInfo], values: Mapping[tuple[str, str]
         the production model, the candidates).
     unit
         The charter's cost unit.
+    role
+        What the verdict's model is to the verdict, marked after its line
+        (``recommended``; ``nearest to the requirements`` under "not good enough"). Only
+        a recommended model is argued against ("but … is worth more"): the others are
+        no choice to dispute.
     """
     info = next((m for name in _COST_METRICS for m in metrics if m.name == name), None)
     if info is None or recommended is None:
@@ -91,7 +97,7 @@ def cost_lines(*, metrics: Sequence[MetricInfo], values: Mapping[tuple[str, str]
         v = values.get((m, info.id))
         if v is None:
             continue
-        mark = " ← recommended" if m == recommended else ""
+        mark = f" ← {role}" if m == recommended else ""
         lines.append(f"{m}: {_fmt(v.value)}{_interval(v.lower, v.upper)} "
                      f"({_per_1000(v.value)} per 1,000){mark}")
     reason = None
@@ -110,7 +116,7 @@ def cost_lines(*, metrics: Sequence[MetricInfo], values: Mapping[tuple[str, str]
                      f"{unit} per case ({_minus(f'{d[0] * 1000:+,.0f}')} per 1,000)")
         if lo is not None and lo > 0 and (best is None or lead > best[1]):
             best = (m, lead, lo, hi)
-    if best is not None:
+    if best is not None and role == "recommended":
         m, lead, lo, hi = best
         reason = VerdictReason(
             text=(f"but {m} is worth {lead:+.3g}{_interval(lo, hi)} {unit} per case more than "

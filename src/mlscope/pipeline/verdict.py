@@ -8,6 +8,7 @@ from typing import Any
 from mlscope.engine.plan import OVERALL
 from mlscope.pipeline.types import Choice, Comparisons, Decision, MetricTable, Run, RunPlan
 from mlscope.result import RequirementCheck, ThresholdGuarantee, Verdict
+from mlscope.result.verdict import model_role
 
 __all__ = ["verdict"]
 
@@ -96,9 +97,13 @@ def _add_costs(out: Verdict, run: Run, plan: RunPlan, table: MetricTable,
     others = [m for m in (choice.winner, choice.blessed) if m is not None]
     others += [m for m in run.charter.selection.must_beat_margins() if m in t.models]
     assert run.charter.costs is not None
+    # Only the launch verdicts recommend their model ("not good enough" names the nearest,
+    # "undecided" the one ahead).
+    role = model_role(out.kind)
     section = cost_lines(metrics=[m.info for m in plan.metrics], values=values,
                          differences=comparisons.differences, split=split,
-                         recommended=out.model, others=others, unit=run.charter.costs.unit)
+                         recommended=out.model, others=others, unit=run.charter.costs.unit,
+                         role=role)
     if section is None:
         return
     out.sections["costs"] = section.lines

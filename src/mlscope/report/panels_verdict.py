@@ -18,6 +18,7 @@ from mlscope.report.charts import format_value
 from mlscope.report.templating import template
 from mlscope.report.verdict import is_check
 from mlscope.result import EvaluationResult, Verdict
+from mlscope.result.verdict import RECOMMENDING, model_role
 
 __all__ = ["ANSWERS", "SECTION_TITLES", "launch_exit_meaning", "launch_html", "launch_text",
            "launch_view", "verdict_role"]
@@ -31,18 +32,6 @@ ANSWERS: dict[str, str] = {
 }
 """The short answer per verdict kind (the panel's big line)."""
 
-# What the verdict's model is to the verdict: only the three launch verdicts recommend it;
-# "not good enough" names the model nearest to the requirements and "undecided" the one
-# ahead, neither a choice (marking it "chosen" contradicted the verdict).
-_ROLES: dict[str, tuple[str, str]] = {
-    "ship": ("the verdict's choice", "recommended"),
-    "keep_production": ("the verdict's choice", "recommended"),
-    "ship_rule": ("the verdict's choice", "recommended"),
-    "not_good_enough": ("nearest to the requirements", "nearest"),
-    "undecided": ("ahead, not decided", "ahead"),
-}
-
-
 def verdict_role(v: Verdict) -> tuple[str, str, bool] | None:
     """How a table marks the verdict's model: ``(legend text, short role, recommended)``;
     None when the verdict names no model.
@@ -54,8 +43,12 @@ def verdict_role(v: Verdict) -> tuple[str, str, bool] | None:
     """
     if v.model is None:
         return None
-    legend, short = _ROLES.get(v.kind, ("named by the verdict", "the verdict's"))
-    return legend, short, v.kind in ("ship", "keep_production", "ship_rule")
+    # Only the launch verdicts recommend their model: marking the nearest (not good
+    # enough) or the one ahead (undecided) "chosen" contradicted the verdict.
+    if v.kind in RECOMMENDING:
+        return "the verdict's choice", "recommended", True
+    short = {"not_good_enough": "nearest", "undecided": "ahead"}.get(v.kind, "named")
+    return model_role(v.kind), short, False
 
 # Optional sections other stages add to ``Verdict.sections``, in the order shown; a key
 # not listed here is shown after them under its own name.

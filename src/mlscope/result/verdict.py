@@ -11,11 +11,24 @@ from typing import Any, Literal
 
 from mlscope.result.requirements import RequirementCheck
 
-__all__ = ["VERDICT_KINDS", "Verdict", "VerdictKind", "VerdictReason"]
+__all__ = ["RECOMMENDING", "VERDICT_KINDS", "Verdict", "VerdictKind", "VerdictReason",
+           "model_role"]
 
 VerdictKind = Literal["ship", "keep_production", "ship_rule", "not_good_enough", "undecided"]
 VERDICT_KINDS: tuple[str, ...] = ("ship", "keep_production", "ship_rule", "not_good_enough",
                                   "undecided")
+#: The verdicts that recommend their ``model``; the others name one without recommending it.
+RECOMMENDING = frozenset({"ship", "keep_production", "ship_rule"})
+
+
+def model_role(kind: str) -> str:
+    """What a verdict of ``kind`` makes of its ``model``, as every renderer marks it:
+    ``recommended``, ``nearest to the requirements`` (not good enough) or ``ahead, not
+    decided`` (undecided)."""
+    if kind in RECOMMENDING:
+        return "recommended"
+    return {"not_good_enough": "nearest to the requirements",
+            "undecided": "ahead, not decided"}.get(kind, "named by the verdict")
 
 
 @dataclass
