@@ -132,6 +132,13 @@ def test_decision_confidence(checked: tuple[Path, pd.DataFrame]) -> None:
     assert conf.chosen["prod"] == 0.0
     assert sum(conf.chosen.values()) + conf.no_decision == pytest.approx(1.0)
     assert conf.flips == pytest.approx(1 - conf.winner_share)
+    # A result written before the confidence had `tied` still reads (as no ties).
+    data = res.to_dict()
+    del data["selection"]["confidence"]["tied"]
+    back = EvaluationResult.from_dict(data).selection.confidence
+    assert back is not None
+    assert back.tied == 0.0
+    assert back.no_decision == conf.no_decision
 
 
 def test_decision_confidence_splits_between_twins(tmp_path: Path) -> None:
@@ -289,3 +296,37 @@ def test_check_bad_candidate_and_stored_result(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["check", str(write(tmp_path, c)), "-q"])
     assert r.exit_code == 2
     assert "junk.json" in r.output
+
+
+def test_decision_confidence_tells_ties_from_no_eligible_model() -> None:
+    """A resample where the two best candidates tie (and no tie_break separates them) has no
+    winner, like one where no model meets the constraints, but for another reason: the
+    report said "no model eligible" for both (16% of a wine charter's resamples, where
+    every model met every constraint)."""
+    from mlscope.charter.schema import SatisficingRule
+    from mlscope.select.confidence import decision_confidence
+
+    rule = SatisficingRule.model_validate({"rule": "satisficing", "optimize": "accuracy",
+                                           "constraints": {"log_loss": "<= 0.5"}})
+    metrics = {"accuracy": MetricInfo(id="accuracy", name="accuracy", label="Accuracy",
+                                      direction="higher", params={}, description=""),
+               "log_loss": MetricInfo(id="log_loss", name="log_loss", label="Log loss",
+                                      direction="lower", params={}, description="")}
+    # Ten resamples (known by construction): a wins 5, a and b tie at the top in 3, and in
+    # 2 neither meets the log-loss constraint.
+    acc_a = np.array([0.9] * 5 + [1.0] * 3 + [0.9] * 2)
+    acc_b = np.array([0.8] * 5 + [1.0] * 3 + [0.95] * 2)
+    ll = np.array([0.3] * 8 + [0.7] * 2)
+    conf = decision_confidence(
+        rule, {"a": {"accuracy": acc_a, "log_loss": ll}, "b": {"accuracy": acc_b,
+                                                             "log_loss": ll}},
+        metrics, candidates=["a", "b"], winner="a")
+    assert conf.chosen == {"a": 0.5, "b": 0.0}
+    assert conf.no_decision == pytest.approx(0.5)
+    assert conf.tied == pytest.approx(0.3)
+    assert conf.no_winner_parts() == [("tied", pytest.approx(0.3)),
+                                      ("no model eligible", pytest.approx(0.2))]
+    # A result stored before `tied` existed reads as before: every one not eligible.
+    from dataclasses import replace
+    assert replace(conf, tied=0.0).no_winner_parts() == [
+        ("no model eligible", pytest.approx(0.5))]

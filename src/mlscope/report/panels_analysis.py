@@ -118,7 +118,8 @@ def comparison_panel(result: EvaluationResult, dec: dict[str, int]) -> dict[str,
             "resamples": f"{conf.resamples:,}",
             "shares": [{"model": m, "pct": percent(v), "width": f"{v * 100:.1f}",
                         "winner": m == result.winner} for m, v in shares],
-            "none": percent(conf.no_decision) if conf.no_decision > 0 else "",
+            "none": " · ".join(f"{label} in {percent(share)}"
+                               for label, share in conf.no_winner_parts()),
             "none_width": f"{conf.no_decision * 100:.1f}",
             "constraints": [
                 {"model": m, "text": ", ".join(f"{k} {percent(v)}" for k, v in d.items())}

@@ -98,8 +98,8 @@ def _decision(result: EvaluationResult) -> Group:
                             key=lambda p: -p[1])[:3]
             text = Text("decision confidence: ", style="bold")
             text.append(", ".join(f"{m} {v * 100:.0f}%" for m, v in ranked) or "no winner")
-            if conf.no_decision > 0:
-                text.append(f", no model eligible {conf.no_decision * 100:.0f}%")
+            for label, share in conf.no_winner_parts():
+                text.append(f", {label} {share * 100:.0f}%")
             text.append(f" of {conf.resamples:,} resamples", style="dim")
             lines.append(_indent(text))
     status = Text()

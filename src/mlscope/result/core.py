@@ -389,7 +389,9 @@ class DecisionConfidence:
 
     The rule (constraints and ``must_beat`` included) is applied to each resample's metric
     values; ``chosen`` is the share of resamples in which each candidate wins (the rest
-    ended without a winner: ``no_decision``). ``flips`` is the share in which the winner
+    ended without a winner: ``no_decision``, of which ``tied`` the share where candidates
+    tied at the top and the rule's ``tie_break`` did not separate them, the others where
+    no model was eligible). ``flips`` is the share in which the winner
     differs from the decision on the actual data. ``constraints`` gives, per candidate and
     constraint metric, the share of resamples in which the constraint holds.
     """
@@ -404,6 +406,15 @@ class DecisionConfidence:
     flips: float | None
     constraints: dict[str, dict[str, float]] = field(default_factory=dict)
     note: str = ""
+    tied: float = 0.0
+
+    def no_winner_parts(self) -> list[tuple[str, float]]:
+        """Why resamples ended without a winner, as every renderer words it:
+        ``("tied", share)`` and ``("no model eligible", share)``, those above 0 (a result
+        written before ``tied`` existed counts every one as not eligible)."""
+        tied = min(max(self.tied, 0.0), self.no_decision)
+        parts = [("tied", tied), ("no model eligible", self.no_decision - tied)]
+        return [(label, share) for label, share in parts if share > 1e-12]
 
 
 @dataclass

@@ -42,6 +42,7 @@ def decision_confidence(
     r = min((len(a) for m in names for a in replicates[m].values()), default=0)
     counts: dict[str, int] = {m: 0 for m in candidates}
     none = 0
+    tied = 0  # of ``none``: the top candidates tied and the tie-break did not separate them
     cons: dict[str, dict[str, int]] = {m: {} for m in candidates}
     bounds = rule.constraints if isinstance(rule, SatisficingRule) else {}
     for i in range(r):
@@ -52,6 +53,7 @@ def decision_confidence(
             out = None
         if out is None or out.winner is None:
             none += 1
+            tied += int(out is not None and len(out.tied) > 1)
         else:
             counts[out.winner] = counts.get(out.winner, 0) + 1
         for m in candidates:
@@ -73,4 +75,5 @@ def decision_confidence(
         runner_up=runner, runner_up_share=chosen[runner] if runner else None,
         flips=(1.0 - chosen.get(winner, 0.0)) if winner is not None else None,
         constraints={m: {k: v / r for k, v in d.items()} for m, d in cons.items() if d},
+        tied=tied / r,
     )

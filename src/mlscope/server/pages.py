@@ -207,7 +207,8 @@ def decision_view(result: EvaluationResult) -> dict[str, Any]:
             "runner_up": conf.runner_up or "",
             "runner_up_share": _pct(conf.runner_up_share),
             "flips": _pct(conf.flips) if conf.flips is not None else "",
-            "none": _pct(conf.no_decision) if conf.no_decision > 0 else "",
+            "none": "; ".join(f"{label} in {_pct(share)}"
+                              for label, share in conf.no_winner_parts()),
             "none_width": f"{conf.no_decision * 100:.1f}",
             "segments": [{"model": m, "pct": _pct(v), "width": f"{v * 100:.1f}",
                           "color": colors.get(m, "#8c959f"), "winner": m == result.winner}
