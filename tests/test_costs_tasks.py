@@ -418,4 +418,4 @@ def test_cost_lines_recommend_only_what_the_verdict_recommends() -> None:
     assert nearest.lines[1].endswith("← nearest to the requirements")
     assert not any("recommended" in line for line in nearest.lines)
     assert nearest.reason is None
-    assert model_role("undecided") == "ahead, not decided"
+    assert model_role("undecided") == "selected, not decided"

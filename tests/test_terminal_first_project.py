@@ -95,8 +95,9 @@ def test_first_project_report_shows_no_pass_without_requirements(
 def test_verdict_that_recommends_nothing_marks_no_choice(
         project: Callable[..., Path]) -> None:
     """Under "Not good enough" the arrow marks the model nearest to the requirements, and
-    under "Undecided" the one ahead: neither is "the verdict's choice" (the terminal said
-    so, and the report's requirement table highlighted that row as the chosen one)."""
+    under "Undecided" nothing but the selected model (◆) is marked: neither verdict has a
+    choice (the terminal said "the verdict's choice", and the report's requirement table
+    highlighted that row as the chosen one)."""
     from mlscope.report import render_html
 
     charter = {**_charter(), "requirements": {"mae": "<= 0.01"}}  # out of reach
@@ -115,7 +116,7 @@ def test_verdict_that_recommends_nothing_marks_no_choice(
     assert result.verdict.model in named
     assert "· nearest" in named
 
-    # Two models of the same quality: undecided, the arrow on the one ahead.
+    # Two models of the same quality: undecided, only the rule's pick marked (◆).
     rng = np.random.default_rng(5)
     df = _regression_frame(seed=5)
     x = (df.y.to_numpy() - rng.normal(scale=0.5, size=len(df))) / 3
@@ -124,7 +125,10 @@ def test_verdict_that_recommends_nothing_marks_no_choice(
     result = mlscope.evaluate(project(df, charter=_charter()))
     assert result.verdict is not None
     assert result.verdict.kind == "undecided"
-    legend = next(line for line in _render(result, 120).splitlines()
-                  if line.startswith("* best"))
-    assert "← ahead, not decided" in legend
-    assert "choice" not in legend
+    out = _render(result, 120)
+    legend = next(line for line in out.splitlines() if line.startswith("* best"))
+    assert "◆ selected by the rule" in legend
+    assert "←" not in out.split("Key metrics")[1]
+    row = render_html(result).split('aria-label="requirements of every model"')
+    assert len(row) == 1 or ('class="chosen"' not in row[1].split("</table>")[0]
+                             and 'class="named"' not in row[1].split("</table>")[0])

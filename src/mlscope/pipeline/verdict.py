@@ -98,7 +98,7 @@ def _add_costs(out: Verdict, run: Run, plan: RunPlan, table: MetricTable,
     others += [m for m in run.charter.selection.must_beat_margins() if m in t.models]
     assert run.charter.costs is not None
     # Only the launch verdicts recommend their model ("not good enough" names the nearest,
-    # "undecided" the one ahead).
+    # "undecided" the rule's pick).
     role = model_role(out.kind)
     section = cost_lines(metrics=[m.info for m in plan.metrics], values=values,
                          differences=comparisons.differences, split=split,

@@ -41,13 +41,15 @@ def verdict_role(v: Verdict) -> tuple[str, str, bool] | None:
     v
         The launch verdict.
     """
-    if v.model is None:
+    if v.model is None or v.kind == "undecided":
+        # Undecided: its model is the rule's pick, already marked as the selected model
+        # (it need not lead on the verdict's split: "ahead" was wrong there).
         return None
     # Only the launch verdicts recommend their model: marking the nearest (not good
     # enough) or the one ahead (undecided) "chosen" contradicted the verdict.
     if v.kind in RECOMMENDING:
         return "the verdict's choice", "recommended", True
-    short = {"not_good_enough": "nearest", "undecided": "ahead"}.get(v.kind, "named")
+    short = {"not_good_enough": "nearest"}.get(v.kind, "named")
     return model_role(v.kind), short, False
 
 # Optional sections other stages add to ``Verdict.sections``, in the order shown; a key

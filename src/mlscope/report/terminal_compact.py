@@ -36,9 +36,10 @@ def key_table(result: EvaluationResult) -> Group | None:
     """Models × the decision's metrics on the requirement split (else the report, else the
     selection split): values, the best candidate starred, a requirement missed marked ✗,
     and the role of each model (selected ◆; ← the verdict's model: recommended, or the
-    nearest or the one ahead when the verdict recommends none); below it, a
+    nearest to the requirements under "not good enough"); below it, a
     legend of the marks it shows (on its own line, not wrapped to the table's width)."""
     v = result.verdict
+    role = verdict_role(v) if v is not None else None
     split = ((v.split if v is not None else None) or result.splits.get("report")
              or result.splits.get("selection"))
     metrics = _metrics(result)
@@ -72,7 +73,7 @@ def key_table(result: EvaluationResult) -> Group | None:
         name = Text(m.name, style="bold cyan" if m.name == result.winner else "")
         if m.name == result.winner:
             name.append(" ◆")
-        if v is not None and m.name == v.model:
+        if role is not None and v is not None and m.name == v.model:
             name.append(" ←", style="bold")
         if m.kind == "baseline":
             name.stylize("dim italic")
@@ -91,7 +92,6 @@ def key_table(result: EvaluationResult) -> Group | None:
                 cell = Text(format_value(x, decs[mid]) + " ")
             row.append(cell)
         table.add_row(*row)
-    role = verdict_role(v) if v is not None else None
     return Group(table, _legend(result, missed, role[0] if role is not None else None))
 
 

@@ -23,12 +23,13 @@ RECOMMENDING = frozenset({"ship", "keep_production", "ship_rule"})
 
 def model_role(kind: str) -> str:
     """What a verdict of ``kind`` makes of its ``model``, as every renderer marks it:
-    ``recommended``, ``nearest to the requirements`` (not good enough) or ``ahead, not
-    decided`` (undecided)."""
+    ``recommended``, ``nearest to the requirements`` (not good enough) or ``selected, not
+    decided`` (undecided: the rule's pick on the selection split, which need not lead on
+    the verdict's split)."""
     if kind in RECOMMENDING:
         return "recommended"
     return {"not_good_enough": "nearest to the requirements",
-            "undecided": "ahead, not decided"}.get(kind, "named by the verdict")
+            "undecided": "selected, not decided"}.get(kind, "named by the verdict")
 
 
 @dataclass
