@@ -92,7 +92,7 @@ def test_one_failing_requirement_keeps_a_cell_out_and_is_named() -> None:
     assert "Keep out region=south: precision 0.410 misses >= 0.5" in lines
     assert "Keep out region=east: too few rows (12 < min_size 30)" in lines
     assert any(x.startswith("All traffic is not certified: recall 0.720 meets >= 0.7, "
-                            "but not with confidence (p = 0.2") for x in lines)
+                            "but not with family-wise confidence (p = 0.2") for x in lines)
 
 
 def test_all_traffic_wins_when_the_whole_split_is_certified() -> None:
@@ -119,8 +119,9 @@ def test_nothing_certified_says_so() -> None:
     assert lines[0].endswith("(Holm over 2 slices tested).")
     assert scope_lines(s, on_points=True)[0].endswith(
         "; the verdict reads point values, the scope asks for confidence.")
+    # "family-wise": the requirement table's "met with confidence" is one interval's.
     assert lines[-1].startswith("Nearest: a=x: auc 0.750 meets >= 0.7, but not with "
-                                "confidence (p = 0.04; Holm needs ≤ 0.025)")
+                                "family-wise confidence (p = 0.04; Holm needs ≤ 0.025)")
 
 
 def test_the_union_note_says_when_the_guarantee_is_per_slice() -> None:

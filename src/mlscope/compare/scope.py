@@ -232,7 +232,7 @@ def _why_out(c: ScopeCell) -> str:
         return f"{_figure(c)} misses {c.bound}"
     level = f"; Holm needs ≤ {_p(c.level)}" if c.level is not None else ""
     p = _p(c.p_value) if c.p_value is not None else "undefined"
-    return f"{_figure(c)} meets {c.bound}, but not with confidence (p = {p}{level})"
+    return f"{_figure(c)} meets {c.bound}, but not with family-wise confidence (p = {p}{level})"
 
 
 def _more(lines: list[str], extra: int) -> None:

@@ -21,7 +21,7 @@ class ScopeCell:
 
     ``status`` is ``certified`` (every requirement holds, Holm-adjusted), ``misses`` (a
     requirement's point value misses its bound), ``not_certified`` (every point value
-    meets its bound but not with confidence), ``too_small`` (fewer rows than
+    meets its bound but not with family-wise confidence), ``too_small`` (fewer rows than
     ``slices.min_size``: not tested) or ``undefined`` (a requirement's metric is
     undefined there, or there is no evidence to test it with: not tested). ``p_value``
     is the cell's (the largest over its requirements: intersection–union), ``level``
