@@ -489,3 +489,18 @@ def test_dashboard_run_page_states_the_annotators(tmp_path: Path) -> None:
     items = res.human.agreement.n_items
     assert f"5 annotators, {items:,} items," in body
     assert "built-in method" not in body
+
+
+def test_metric_tables_drop_the_gap_column_without_a_ceiling(
+        result: tuple[EvaluationResult, pd.DataFrame], tmp_path: Path) -> None:
+    """With only trivial baselines no candidate has a gap closed (there is no ceiling): the
+    metric tables showed a column of dashes beside the trivial baseline's 0%."""
+    res, _ = result
+    assert any(st.gap_closed is not None for st in res.standings)
+    assert "gap closed (roc_auc)" in render_html(res)
+    c = charter()
+    c["baselines"] = {"prior": {"kind": "prior"}}
+    only_trivial = mlscope.evaluate(write(tmp_path, c))
+    assert only_trivial.standings
+    assert all(st.gap_closed is None for st in only_trivial.standings)
+    assert "gap closed (" not in render_html(only_trivial)

@@ -58,6 +58,11 @@ def metric_table(result: EvaluationResult, split: str, role: str,
                                          if result.selection else [])}
     key = key_metrics(result)[:1]
     gaps = {(st.model, st.metric): st for st in result.standings if st.split == split}
+    # Without a ceiling (no upper baseline better than the trivial one) every candidate's gap
+    # is undefined: a column of dashes beside the trivial baseline's 0% says nothing.
+    if key and not any(st.gap_closed is not None for (_, mid), st in gaps.items()
+                       if mid == key[0]):
+        gaps = {}
     if key and gaps:
         headers.append({
             "text": f"gap closed ({key[0]})", "arrow": "↑", "id": "",
