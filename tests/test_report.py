@@ -501,3 +501,25 @@ def test_plan_panel_states_the_planning_facts(result: EvaluationResult) -> None:
         assert f"<td>{s.stage}</td><td class=\"num\">{s.ready} of {s.total}</td>" in panel
     assert "Buy-in" in panel or "buy-in" in panel.lower()
     assert '<a href="#plan">Plan</a>' in html
+
+
+def test_tradeoff_bound_label_stays_inside_the_plot() -> None:
+    """A bound at the x axis's far end is labelled left of its line: to its right the label
+    ran past the plot and was cut off ("accuracy ≥ 0.9 (require" on a wine charter)."""
+    from mlscope.report.svg import text_width
+
+    r = make_result(requirements={"roc_auc": ">= 0.99", "precision_at_recall": ">= 0.10"},
+                    report={})
+    assert tradeoff_metrics(r) == ("roc_auc", "precision_at_recall")
+    width = 900.0
+    root = ET.fromstring(tradeoff_chart(r, width=width))
+    label = next(t for t in root.iter(f"{SVG}text")
+                 if (t.text or "").startswith("roc_auc ≥ 0.99"))
+    x = float(label.get("x", "0"))
+    tw = text_width(label.text or "", 10.5)
+    if label.get("text-anchor") == "end":
+        assert x - tw >= 0
+    else:
+        assert x + tw <= width
+    # The line sits at the right end of the axis, so the label is to its left.
+    assert label.get("text-anchor") == "end"

@@ -337,15 +337,21 @@ def tradeoff_chart(
             px = x(ln.value)
             svg.line(px, top, px, bottom, stroke="#444c56", stroke_dasharray="5 4",
                      stroke_width=1.2)
+            # Right of the line, or left of it when it would run past the plot's edge (a
+            # bound near the axis's end: "accuracy ≥ 0.9 (require" was cut off).
+            tw = text_width(label, 10.5)
+            after = px + 4 + tw <= width - right
+            lo, hi = (px, px + 4 + tw) if after else (px - 4 - tw, px)
             # Two bounds close together on x (a rule's 0.72 and a requirement's 0.7) would
             # print on each other: step the label down until it is clear.
             ty = top + 13
-            box = _Box(px, ty - 11, px + 4 + text_width(label, 10.5), ty + 3)
+            box = _Box(lo, ty - 11, hi, ty + 3)
             while any(box.overlap(t) for t in taken) and ty < bottom - 20:
                 ty += 14
-                box = _Box(px, ty - 11, px + 4 + text_width(label, 10.5), ty + 3)
-            svg.text(px + 4, ty, label, font_size=10.5, fill="#444c56", stroke="#ffffff",
-                     stroke_width=3.0, paint_order="stroke")
+                box = _Box(lo, ty - 11, hi, ty + 3)
+            svg.text(px + 4 if after else px - 4, ty, label, font_size=10.5, fill="#444c56",
+                     stroke="#ffffff", stroke_width=3.0, paint_order="stroke",
+                     text_anchor="start" if after else "end")
             taken.append(box)
         else:
             py = y(ln.value)
