@@ -112,7 +112,7 @@ def test_run_verdict_ships_the_marketing_rule(project: Path, tmp_path: Path) -> 
     assert v.sections["scope"][0].startswith("No scope is certified")
     assert v.sections["scope"][1].startswith(
         "All traffic: precision_at_recall 0.119 [0.094, 0.147] meets >= 0.1, but not "
-        "with confidence")
+        "with family-wise confidence")
 
 
 def test_check_passes_for_the_winner_and_fails_for_the_faulty_release(
