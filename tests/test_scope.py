@@ -104,7 +104,7 @@ def test_all_traffic_wins_when_the_whole_split_is_certified() -> None:
     assert s.share == 1.0
     lines = scope_lines(s)
     assert lines[0].startswith("Launch m on all traffic")
-    assert lines[1] == "Watch a=y: auc 0.650, below >= 0.7 at its point value"
+    assert lines[1] == "Watch a=y: auc 0.650 misses >= 0.7 at its point value"
 
 
 def test_nothing_certified_says_so() -> None:

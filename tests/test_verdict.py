@@ -293,6 +293,18 @@ def test_the_verdict_never_contradicts_the_selection_or_the_check() -> None:
             assert meets[winner]
             assert v.exit_code == 0
             assert check is None or check.passed or check.keep
+            # Never shipped over a runner-up that meets every requirement and leads beyond
+            # its interval on the verdict's split; no reason claims a negative lead "beats".
+            r = inp.runner_up
+            d = next((x for x in diffs if x.model == r), None)
+            if r is not None and meets[r] and d is not None:
+                sign = 1.0 if inp.direction == "higher" else -1.0
+                # r − winner, oriented (positive: r better), its interval's lower end.
+                assert not min(sign * d.lower, sign * d.upper) > 0
+            bad = [x.text for x in v.reasons if " beats " in x.text and " by −" in x.text]
+            assert not bad, bad
+            # The headline names only models it was shown to beat.
+            assert "beats the alternatives" not in v.headline
         elif v.kind == "keep_production":
             assert v.model == blessed
             assert meets[blessed]
@@ -381,3 +393,53 @@ def test_dashboard_run_page_opens_with_the_verdict(tmp_path: Path) -> None:
         assert page.status == 200, page.body
         assert 'data-verdict="ship_rule"' in page.body
         assert page.body.index('id="ship"') < page.body.index('id="decision"')
+
+
+def _launch(meets: dict[str, bool], lead_r: float, half: float = 0.01,
+            runner_up: str = "b") -> LaunchInputs:
+    """Candidates a (selected) and b, a rule baseline; ``lead_r`` is b − a (higher is
+    better) on the test split."""
+    models = ["a", "b", "rule"]
+    diffs = [_diff("b", "a", lead_r, half), _diff("rule", "a", -0.2, 0.01)]
+    return LaunchInputs(
+        metric="auc", direction="higher", split="test", rows=1000, winner="a",
+        candidates=["a", "b"], baselines={"rule": "rule"},
+        requirements={m: [_req(m, meets[m], 0.8 if meets[m] else 0.6)] for m in models},
+        values={"a": 0.8, "b": 0.8 + lead_r, "rule": 0.6}, differences=diffs, margins={},
+        blessed=None, runner_up=runner_up, check=None, status_exit=0)
+
+
+def test_a_runner_up_better_beyond_its_interval_is_not_shipped_over() -> None:
+    """The rule picks a on validation; on test b, which meets every requirement too, leads
+    beyond its interval. The verdict shipped a, with the reason "a beats the runner-up b
+    by −0.050 [−0.060, −0.040]"."""
+    v = launch_verdict(_launch({"a": True, "b": True, "rule": False}, lead_r=0.05))
+    assert v.kind == "undecided"
+    assert v.model == "a"
+    assert v.headline == ("Undecided between a and b: the rule picks a, but b is better on "
+                          "auc (test) beyond its interval")
+    assert v.reasons[0].text.startswith("b's lead over the selected a on auc (test) is "
+                                        "+0.050 [+0.040, +0.060]")
+    assert v.exit_code == 0  # undecided keeps the requirement status's code
+    # A lead whose interval includes 0 stays undecided with the rows that would decide it;
+    # a clear lead for a ships, naming b as beaten.
+    assert launch_verdict(_launch({"a": True, "b": True, "rule": False}, 0.005)).rows_needed
+    v = launch_verdict(_launch({"a": True, "b": True, "rule": False}, lead_r=-0.05))
+    assert v.kind == "ship"
+    assert v.headline == "Ship a: it meets every requirement and beats every other model " \
+                         "that meets them beyond its interval"
+
+
+def test_ship_headline_says_why_when_no_other_model_meets_the_requirements() -> None:
+    """The bike-share charter: poisson, the runner-up, misses a slice requirement, and the
+    verdict said gbm "beats the alternatives beyond their intervals" while poisson's
+    expected cost on test was lower (no interval clear of 0)."""
+    v = launch_verdict(_launch({"a": True, "b": False, "rule": False}, lead_r=0.01))
+    assert v.kind == "ship"
+    assert v.headline == "Ship a: it is the only model that meets every requirement"
+    assert any(r.text == "the runner-up b misses auc >= 0.7 (0.600)" for r in v.reasons)
+    # The rule baseline meets them too and is beaten: named, and b is not.
+    v = launch_verdict(_launch({"a": True, "b": False, "rule": True}, lead_r=0.01))
+    assert v.kind == "ship"
+    assert v.headline == ("Ship a: it meets every requirement and beats every other model "
+                          "that meets them beyond its interval")

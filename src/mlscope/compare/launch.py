@@ -371,15 +371,40 @@ def launch_verdict(inp: LaunchInputs) -> Verdict:
                 lead.figures(inp.margins.get(base, 0.0))))
     if b is not None and b != w:
         lead = _lead(inp, w, b)
-        if lead is not None:
+        if lead is not None and lead.beats(0.0):
             reasons.append(VerdictReason(
                 f"{w} beats the production model {b} on {on} by {lead.text()}",
                 lead.figures()))
+        elif lead is not None:
+            # Row 2 keeps a production model that meets every requirement and is not
+            # beaten, so this one misses a requirement: say that, not "beats by −0.010".
+            reasons.append(VerdictReason(
+                f"the production model {b} misses a requirement; {w}'s lead over it on "
+                f"{on} is {lead.text()}", lead.figures()))
 
     # 5. Undecided between the winner and the runner-up.
     r = inp.runner_up
+    # The other models that meet every requirement and that w was shown to beat (rows 2
+    # and 3 stop at any it does not): the ship headline names no more than these.
+    beaten = [m for m in [*inp.baselines, *([b] if b is not None and b != w else [])]
+              if _meets(inp, m) and (ld := _lead(inp, w, m)) is not None
+              and ld.beats(inp.margins.get(m, 0.0))]
     if r is not None and r != w and _meets(inp, r):
         lead = _lead(inp, w, r)
+        if (lead is not None and lead.lower is not None and lead.upper is not None
+                and lead.upper < 0.0):
+            # The runner-up leads beyond its interval on the verdict's split, though the
+            # rule picked w on the selection split: shipping w would contradict the held-out
+            # rows (the reason said "w beats the runner-up by −0.05 [−0.08, −0.02]").
+            reasons.insert(0, VerdictReason(
+                f"{r}'s lead over the selected {w} on {on} is "
+                f"{Lead(a=r, b=w, value=-lead.value, lower=-lead.upper, upper=-lead.lower).text()}"
+                f" (positive favours {r}): beyond its interval, so the split the rule chose "
+                f"on and the {inp.split or 'verdict'} split disagree; look for a shift "
+                "between them before choosing",
+                lead.figures()))
+            return done("undecided", f"Undecided between {w} and {r}: the rule picks {w}, "
+                        f"but {r} is better on {on} beyond its interval", w, reasons)
         if (lead is not None and lead.lower is not None and lead.upper is not None
                 and lead.lower <= 0.0 <= lead.upper and lead.upper > lead.lower):
             more = rows_to_decide(inp.rows, lead)
@@ -394,18 +419,50 @@ def launch_verdict(inp: LaunchInputs) -> Verdict:
             if more:
                 head += f"; about {more:,} more labelled rows would decide it"
             return done("undecided", head, w, reasons, rows_needed=more)
-        if lead is not None:
+        if lead is not None and lead.value > 0.0:
             reasons.append(VerdictReason(
                 f"{w} beats the runner-up {r} on {on} by {lead.text()}",
                 lead.figures()))
+            if lead.has_interval:
+                beaten.append(r)
+        elif lead is not None:
+            # No interval (intervals are off) and the runner-up ahead at its point value.
+            reasons.append(VerdictReason(
+                f"the runner-up {r} is ahead of {w} on {on} by "
+                f"{signed(-lead.value)} (no interval): the rule picked {w} on the split it "
+                "chooses on", lead.figures()))
+    elif r is not None and r != w:
+        miss = _misses(inp, r)
+        if miss:
+            worst = min(miss, key=_gap)
+            reasons.append(VerdictReason(
+                f"the runner-up {r} misses {worst.label} {worst.bound} "
+                f"({_num(worst.value)})", {"model": r, "value": worst.value}))
 
-    # 6. Ship.
-    head = ("it meets every requirement and beats the alternatives beyond their intervals"
-            if everyone_reqs else
-            "it beats the alternatives beyond their intervals (the charter sets no "
-            "requirements)")
-    return done("ship", f"Ship {w}: {head}", w, reasons)
+    # 6. Ship. The headline claims only what the rows above checked.
+    return done("ship", f"Ship {w}: {_ship_head(inp, w, beaten, bool(everyone_reqs))}",
+                w, reasons)
 
+
+def _ship_head(inp: LaunchInputs, w: str, beaten: Sequence[str], has_reqs: bool) -> str:
+    """Why ``w`` ships, in the words the checks support: the other models that meet every
+    requirement and were beaten beyond their intervals (the production model, the
+    baselines, the runner-up), or that no other model meets them."""
+    others = [m for m in [*inp.candidates, *inp.baselines] if m != w and _meets(inp, m)]
+    if has_reqs and not others:
+        return "it is the only model that meets every requirement"
+    names = list(dict.fromkeys(_what(inp, m) for m in beaten))
+    if not names:
+        what = "ranks first under the selection rule"
+    elif set(others) <= set(beaten):
+        what = ("beats every other model that meets them beyond its interval" if has_reqs
+                else "beats every other model beyond its interval")
+    else:
+        what = (f"beats {', '.join(names)} beyond "
+                + ("its interval" if len(names) == 1 else "their intervals"))
+    if not has_reqs:
+        return f"it {what} (the charter sets no requirements)"
+    return f"it meets every requirement and {what}"
 
 def requirement_rows(checks: Sequence[RequirementCheck]
                      ) -> Mapping[str, list[RequirementCheck]]:

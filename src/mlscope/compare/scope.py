@@ -268,7 +268,7 @@ def scope_lines(scope: Scope, *, on_points: bool = False) -> list[str]:
                      f"{conf} ({holm_}).")
         weak = [c for c in scope.cells if c.status == "misses"]
         for c in weak[:_SHOWN]:
-            lines.append(f"Watch {c.slice}: {_figure(c)}, below {c.bound} at its point value")
+            lines.append(f"Watch {c.slice}: {_figure(c)} misses {c.bound} at its point value")
         _more(lines, len(weak) - _SHOWN)
         return lines
     shown = ", ".join(scope.included)
