@@ -105,6 +105,13 @@ def test_all_traffic_wins_when_the_whole_split_is_certified() -> None:
     lines = scope_lines(s)
     assert lines[0].startswith("Launch m on all traffic")
     assert lines[1] == "Watch a=y: auc 0.650 misses >= 0.7 at its point value"
+    # A slice with a requirement of its own says what that gave: the scope holds it to the
+    # overall bound, which read as a contradiction of the requirement table's ✓.
+    lines = scope_lines(s, own={("a=y", "auc"): (">= 0.6", True)})
+    assert lines[1] == ("Watch a=y: auc 0.650 misses >= 0.7 at its point value; its own "
+                        "requirement, auc >= 0.6, is met")
+    assert scope_lines(s, own={("a=y", "auc"): (">= 0.7", True)})[1] == (
+        "Watch a=y: auc 0.650 misses >= 0.7 at its point value")  # the same bound: nothing
 
 
 def test_nothing_certified_says_so() -> None:

@@ -24,7 +24,7 @@ Everything here works on plain data; :mod:`mlscope.pipeline.scope` gathers it fr
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -240,10 +240,25 @@ def _more(lines: list[str], extra: int) -> None:
         lines.append(f"… and {extra} more (result.scope.cells)")
 
 
-def scope_lines(scope: Scope, *, on_points: bool = False) -> list[str]:
+def scope_lines(scope: Scope, *, on_points: bool = False,
+                own: Mapping[tuple[str, str], tuple[str, bool]] | None = None) -> list[str]:
     """The verdict's "Scope" section: where to launch, what stays out and why
     (``on_points``: the verdict decided some requirement on its point value, which a
-    scope that certifies nothing then says)."""
+    scope that certifies nothing then says).
+
+    ``own`` maps ``(slice, metric)`` to a ``slice_requirements:`` entry's bound and whether
+    the model meets it: the scope holds every slice to the overall requirements, so a
+    slice it flags against those says what its own requirement gave (otherwise "mae 83
+    misses <= 60" stood under "mae in rush=rush 83 (<= 90) ✓")."""
+    own = own or {}
+
+    def also(c: ScopeCell) -> str:
+        hit = own.get((c.slice, c.metric or ""))
+        if hit is None or hit[0] == c.bound:
+            return ""
+        return (f"; its own requirement, {c.metric} {hit[0]}, is "
+                + ("met" if hit[1] else "missed"))
+
     conf = f"{100 * (1 - scope.alpha):g}% family-wise confidence"
     holm_ = f"Holm over {scope.tested} slice{'s' if scope.tested != 1 else ''} tested"
     lines: list[str] = []
@@ -268,7 +283,8 @@ def scope_lines(scope: Scope, *, on_points: bool = False) -> list[str]:
                      f"{conf} ({holm_}).")
         weak = [c for c in scope.cells if c.status == "misses"]
         for c in weak[:_SHOWN]:
-            lines.append(f"Watch {c.slice}: {_figure(c)} misses {c.bound} at its point value")
+            lines.append(f"Watch {c.slice}: {_figure(c)} misses {c.bound} at its point "
+                         f"value{also(c)}")
         _more(lines, len(weak) - _SHOWN)
         return lines
     shown = ", ".join(scope.included)
@@ -278,7 +294,7 @@ def scope_lines(scope: Scope, *, on_points: bool = False) -> list[str]:
     out = [c for c in scope.cells if c.partition == scope.partition
            and c.status != "certified"]
     for c in out[:_SHOWN]:
-        lines.append(f"Keep out {c.slice}: {_why_out(c)}")
+        lines.append(f"Keep out {c.slice}: {_why_out(c)}{also(c)}")
     _more(lines, len(out) - _SHOWN)
     covered = sum(c.rows for c in scope.cells if c.partition == scope.partition)
     if covered < scope.rows_total:

@@ -97,5 +97,9 @@ def launch_scope(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates,
     if launch is not None:
         default = ch.guarantees.decide_on if ch.guarantees is not None else "point"
         on_points = any((b.decide_on or default) == "point" for b in ch.requirements.values())
-        launch.sections["scope"] = scope_lines(scope, on_points=on_points)
+        # The model's own slice requirements, which the scope does not test (it holds every
+        # slice to the overall ones): its lines say what they gave.
+        own = {(r.slice, r.metric): (r.bound, r.met) for r in launch.requirements
+               if r.model == model and r.slice != OVERALL}
+        launch.sections["scope"] = scope_lines(scope, on_points=on_points, own=own)
     return scope
