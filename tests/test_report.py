@@ -523,3 +523,20 @@ def test_tradeoff_bound_label_stays_inside_the_plot() -> None:
         assert x + tw <= width
     # The line sits at the right end of the axis, so the label is to its left.
     assert label.get("text-anchor") == "end"
+
+
+def test_comparison_names_only_the_paired_tests_it_used() -> None:
+    """A regression report's comparison said "DeLong for ROC AUC, McNemar for accuracy, the
+    paired bootstrap otherwise" with neither metric in the charter."""
+    from mlscope.report.panels_analysis import paired_methods
+
+    assert paired_methods({"bootstrap"}) == "the paired bootstrap"
+    assert paired_methods({"mcnemar", "bootstrap"}) == (
+        "McNemar for accuracy, the paired bootstrap otherwise")
+    assert paired_methods({"delong", "mcnemar", "bootstrap"}) == (
+        "DeLong for ROC AUC, McNemar for accuracy, the paired bootstrap otherwise")
+    assert paired_methods({"delong"}) == "DeLong for ROC AUC"
+    r = make_result(task="regression")
+    page = render_html(r)
+    assert "with paired intervals (the paired bootstrap)" in page
+    assert "DeLong" not in page.split('id="comparison"')[1].split("</section>")[0]

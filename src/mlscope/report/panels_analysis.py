@@ -31,6 +31,7 @@ __all__ = [
     "confusion_panel",
     "diagnosis_panel",
     "differences_table",
+    "paired_methods",
 ]
 
 
@@ -133,8 +134,26 @@ def comparison_panel(result: EvaluationResult, dec: dict[str, int]) -> dict[str,
         check = {"passed": c.passed, "lines": verdict_lines(c), "candidate": c.candidate,
                  "blessed": c.blessed, "split": c.split, "decides": is_check(result),
                  "exit_code": c.exit_code, "keep": c.keep}
+    methods = paired_methods({d.test for d in result.differences
+                              if d.reference == reference and d.split == split})
     return {"reference": reference, "blessed": blessed is not None, "split": split,
-            "charts": charts, "table": table, "confidence": confidence, "check": check}
+            "charts": charts, "table": table, "confidence": confidence, "check": check,
+            "methods": methods}
+
+
+def paired_methods(tests: set[str]) -> str:
+    """How the paired intervals shown were made, naming only the tests used (a regression
+    report said "DeLong for ROC AUC, McNemar for accuracy" with neither metric)."""
+    parts = []
+    if "delong" in tests:
+        parts.append("DeLong for ROC AUC")
+    if "mcnemar" in tests:
+        parts.append("McNemar for accuracy")
+    if "unpaired" in tests:
+        parts.append("the candidate's own interval against a stored value")
+    if tests - {"delong", "mcnemar", "unpaired"}:
+        parts.append("the paired bootstrap" + (" otherwise" if parts else ""))
+    return ", ".join(parts) or "the paired bootstrap"
 
 
 def diagnosis_panel(result: EvaluationResult, dec: dict[str, int]) -> dict[str, Any] | None:
