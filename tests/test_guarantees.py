@@ -139,8 +139,16 @@ def test_requirements_decided_on_the_bound(project: Callable[..., Path]) -> None
         assert r.value is not None
         assert r.certified < r.value
         assert r.met == (r.certified >= float(r.bound.split()[-1]))
-    # The verdict's guarantees section states them for the model it recommends.
+    # The verdict decides on the same evidence: its check of the selected model is the
+    # requirement table's (it fell back to the interval's end: another bound, gap and count).
     assert res.verdict is not None
+    vreq = {(r.model, r.metric): r for r in res.verdict.requirements}
+    for mid in ("recall", "precision"):
+        v = vreq[(res.winner, mid)]
+        assert (v.certified, v.margin, v.how, v.more_data, v.met) == (
+            req[mid].certified, req[mid].margin, req[mid].how, req[mid].more_data,
+            req[mid].met)
+    # The verdict's guarantees section states them for the model it recommends.
     section = res.verdict.sections["guarantees"]
     if res.verdict.model == res.winner:
         assert len(section) == 2
@@ -175,7 +183,7 @@ def test_met_on_the_point_only_says_what_would_certify_it(
     r = evaluate(project(df, ch)).requirements[0]
     assert not r.met
     assert "more labelled predicted positives" in r.more_data
-    more = int(r.more_data.split("about ")[1].split()[0])
+    more = int(r.more_data.split("about ")[1].split()[0].replace(",", ""))
     k, n = (float(x) for x in r.how.split(": ")[1].split()[0:3:2])
     target = 1 - float(bound.split()[-1])
     need = trials_needed(1 - k / n, target, 0.05)
@@ -261,7 +269,7 @@ def test_infeasible_says_how_many_rows() -> None:
     assert res.threshold is None
     assert res.more_rows is not None
     assert res.more_rows > 0
-    assert f"about {res.more_rows} more labelled rows" in res.message
+    assert f"about {res.more_rows:,} more labelled rows" in res.message
 
 
 def test_thresholds_in_the_result(project: Callable[..., Path]) -> None:

@@ -123,7 +123,7 @@ def test_infeasible_says_how_many_rows() -> None:
     assert r.lam is None
     assert r.more_rows is not None
     assert r.more_rows > 0
-    assert f"about {r.more_rows} more labelled rows" in r.message
+    assert f"about {r.more_rows:,} more labelled rows" in r.message
     # A target no confidence level reaches: more data at these rates would not help.
     conf2, wrong2 = _draw(rng, 2000, a=0.2)  # R(λ) ≥ 0.4 everywhere
     r2 = certify_deferral(0.05, 0.05, conf2, wrong2)

@@ -101,7 +101,7 @@ def test_joint_constraint_infeasible_says_why(project: Callable[..., Path]) -> N
     assert "deferring at most 5%" in h.message
     assert "more labelled rows" in h.message
     assert h.more_rows is not None
-    assert f"about {h.more_rows} more" in h.message
+    assert f"about {h.more_rows:,} more" in h.message
     assert any(s.startswith("Deferral ≤ 5%: infeasible jointly") for s in h.lines)
 
 
@@ -113,7 +113,7 @@ def test_infeasible_rule_gives_rows_needed(project: Callable[..., Path]) -> None
     assert h.lam is None
     assert h.message.startswith("infeasible with this data")
     assert h.more_rows is not None
-    assert f"about {h.more_rows} more labelled rows" in h.message
+    assert f"about {h.more_rows:,} more labelled rows" in h.message
     assert "not certified" in h.lines[0]
     assert len(h.slices) > 5  # every slice was held to it
 

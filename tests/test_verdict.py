@@ -443,3 +443,22 @@ def test_ship_headline_says_why_when_no_other_model_meets_the_requirements() -> 
     assert v.kind == "ship"
     assert v.headline == ("Ship a: it meets every requirement and beats every other model "
                           "that meets them beyond its interval")
+
+
+def test_a_requirement_decided_on_its_bound_is_quoted_on_its_bound() -> None:
+    """"nearest: logit's precision 0.723 misses >= 0.65" read as a contradiction: 0.723
+    clears 0.65; the bound 0.597 is what missed."""
+    miss = RequirementCheck(metric="precision", bound=">= 0.65", split="test", model="a",
+                            value=0.723, lower=0.588, upper=0.854, met=False, margin=-0.053,
+                            decided_on="bound", certified=0.597)
+    inp = LaunchInputs(
+        metric="auc", direction="higher", split="test", rows=1000, winner="a",
+        candidates=["a"], baselines={}, requirements={"a": [miss]}, values={"a": 0.8},
+        differences=[], margins={}, blessed=None, runner_up=None, check=None,
+        status_exit=1)
+    v = launch_verdict(inp)
+    assert v.kind == "not_good_enough"
+    assert v.headline.endswith("nearest: a's precision bound 0.597 (point 0.723) misses "
+                               ">= 0.65 by 0.053")
+    assert v.reasons[1].text == ("nearest: a, precision bound 0.597 (point 0.723; needs "
+                                 ">= 0.65, short by 0.053)")

@@ -154,7 +154,7 @@ def evaluate(
     deferral = human_in_the_loop(run, plan, choice)
     step("verdict and scope")
     launch = verdict(run, plan, table, choice, compared, decision, diagnosis,
-                     guarantees=guarantees)
+                     guarantees=guarantees, reps=reps)
     add_to_verdict(launch, deferral)
     scope = launch_scope(run, plan, table, reps, choice, launch)
     step.done()

@@ -96,8 +96,8 @@ def decide_on_bound(check: RequirementCheck, bound: Bound, mv: MetricValue, *,
                 more = max(need - n, 1.0)
                 rows = math.ceil(more * mv.n_rows / n) if mv.n_rows else None
                 check.more_data = (
-                    f"about {math.ceil(more)} more labelled {what} (at the observed rate)"
-                    + (f", ≈ {rows} more rows at the observed share," if rows and
+                    f"about {math.ceil(more):,} more labelled {what} (at the observed rate)"
+                    + (f", ≈ {rows:,} more rows at the observed share," if rows and
                        what != "rows" else "") + " would certify it")
     elif replicates is not None and replicates.size:
         finite = replicates[np.isfinite(replicates)]
@@ -118,6 +118,6 @@ def decide_on_bound(check: RequirementCheck, bound: Bound, mv: MetricValue, *,
         spread, room = abs(value - certified), abs(bound.margin(value))
         if room > 0:
             more = mv.n_rows * (spread / room) ** 2 - mv.n_rows
-            check.more_data = (f"about {max(1, math.ceil(more))} more labelled rows would "
+            check.more_data = (f"about {max(1, math.ceil(more)):,} more labelled rows would "
                                "certify it (if the bound narrows as 1/√n)")
     return check

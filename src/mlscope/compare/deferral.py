@@ -117,7 +117,7 @@ def certify_deferral(max_error: float, delta: float, conf: FloatArray, wrong: Bo
     more, at = _rows_needed(per, max_error, level)
     msg = (f"infeasible with this data: no rule certifies an error ≤ {max_error:g} on the "
            "decided cases" + (
-               f"; about {more} more labelled rows (at the observed rates) would certify "
+               f"; about {more:,} more labelled rows (at the observed rates) would certify "
                f"one deciding {at:.0%} of the cases" if more is not None and at is not None
                else "; the observed error on the decided cases misses the target at every "
                     "confidence level, so more data at these rates would not certify it"))

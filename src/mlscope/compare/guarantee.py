@@ -206,7 +206,7 @@ def certify_threshold(metric: str, target: float, delta: float, y: BoolArray,
         return Certified(float(grid[i]), cert, cal, used, proc, None, "")
     more = _rows_needed(per, masks, r, used)
     msg = ("infeasible with this data: no threshold certifies it"
-           + (f"; about {more} more labelled rows (at the observed rates) would certify it"
+           + (f"; about {more:,} more labelled rows (at the observed rates) would certify it"
               if more is not None else "; the observed rate misses the target at every "
               "threshold, so more data at these rates would not certify it"))
     return Certified(None, dict.fromkeys(masks), dict.fromkeys(masks), used, proc, more, msg)

@@ -168,11 +168,20 @@ def _nearest(inp: LaunchInputs, models: Sequence[str]) -> tuple[str, Requirement
     return None if best is None else (best[2], best[3])
 
 
+def _figure(r: RequirementCheck) -> str:
+    """A requirement's label and the value it was decided on: the certified bound, with the
+    point beside it, for ``decide_on: bound`` ("precision 0.723 misses >= 0.65" read as a
+    contradiction where the bound 0.597 was what missed)."""
+    if r.decided_on == "bound" and r.certified is not None:
+        return f"{r.label} bound {_num(r.certified)} (point {_num(r.value)})"
+    return f"{r.label} {_num(r.value)}"
+
+
 def _requirement_reason(model: str, checks: Sequence[RequirementCheck]) -> VerdictReason:
     if not checks:
         return VerdictReason(f"{model}: the charter sets no requirements")
     met = sum(r.met for r in checks)
-    parts = [f"{r.label} {_num(r.value)} ({r.bound})" for r in checks]
+    parts = [f"{_figure(r)} ({r.bound})" for r in checks]
     return VerdictReason(
         f"{model} meets {met} of {len(checks)} requirements on {checks[0].split}: "
         + ", ".join(parts),
@@ -234,11 +243,14 @@ def launch_verdict(inp: LaunchInputs) -> Verdict:
         if near is not None:
             model, nearest = near
             gap = "undefined" if nearest.margin is None else _num(abs(nearest.margin))
-            head += (f"; nearest: {model}'s {nearest.label} {_num(nearest.value)} "
+            head += (f"; nearest: {model}'s {_figure(nearest)} "
                      f"misses {nearest.bound} by {gap}")
+            need = f"needs {nearest.bound}, short by {gap}"
+            on_bound = nearest.decided_on == "bound" and nearest.certified is not None
             reasons.append(VerdictReason(
-                f"nearest: {model}, {nearest.label} {_num(nearest.value)} "
-                f"(needs {nearest.bound}, short by {gap})",
+                f"nearest: {model}, {nearest.label} bound {_num(nearest.certified)} (point "
+                f"{_num(nearest.value)}; {need})" if on_bound else
+                f"nearest: {model}, {nearest.label} {_num(nearest.value)} ({need})",
                 {"value": nearest.value, "lower": nearest.lower, "upper": nearest.upper,
                  "gap": None if nearest.margin is None else abs(nearest.margin)}))
         if inp.next_step:
@@ -437,7 +449,8 @@ def launch_verdict(inp: LaunchInputs) -> Verdict:
             worst = min(miss, key=_gap)
             reasons.append(VerdictReason(
                 f"the runner-up {r} misses {worst.label} {worst.bound} "
-                f"({_num(worst.value)})", {"model": r, "value": worst.value}))
+                f"({_figure(worst).removeprefix(worst.label + ' ')})",
+                {"model": r, "value": worst.value}))
 
     # 6. Ship. The headline claims only what the rows above checked.
     return done("ship", f"Ship {w}: {_ship_head(inp, w, beaten, bool(everyone_reqs))}",

@@ -209,7 +209,7 @@ def _joint(out: HumanInTheLoop, spec: HumanInTheLoopSpec, cal_split: str,
                 + (" in every slice" if len(masks) > 1 else "") if bound is not None
                 else "nothing certified") + ")")
     if more:
-        reach += (f"; about {more} more labelled rows at these rates would certify "
+        reach += (f"; about {more:,} more labelled rows at these rates would certify "
                   f"{spec.max_error:g} there")
     elif more == 0:
         reach += ("; these rows would certify it at that level alone, but every fixed "
