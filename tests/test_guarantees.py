@@ -148,6 +148,17 @@ def test_requirements_decided_on_the_bound(project: Callable[..., Path]) -> None
         assert (v.certified, v.margin, v.how, v.more_data, v.met) == (
             req[mid].certified, req[mid].margin, req[mid].how, req[mid].more_data,
             req[mid].met)
+    # The report's requirement table shows the figure each was decided on: the bound, the
+    # point beside it ("0.723 ✗" under ">= 0.65" read as a contradiction).
+    from mlscope.report import render_html
+    from mlscope.report.charts import format_value
+
+    table = render_html(res).split('aria-label="requirements of every model"')[1]
+    row = table.split(f"<th scope=\"row\">{res.winner} ")[1].split("</tr>")[0]
+    p = req["precision"]
+    assert p.certified is not None
+    assert f">{format_value(p.certified, 3)}" in row
+    assert f"bound; point {format_value(p.value, 3)}" in row
     # The verdict's guarantees section states them for the model it recommends.
     section = res.verdict.sections["guarantees"]
     if res.verdict.model == res.winner:

@@ -204,7 +204,7 @@ def _joint(out: HumanInTheLoop, spec: HumanInTheLoopSpec, cal_split: str,
     lam, nd, k, bound, more = reachable_at(spec.max_defer, spec.max_error, out.delta_used,
                                            conf, wrong, masks)
     reach = (f"; deferring at most {spec.max_defer:.0%} (λ = {lam:.2f}) the model decides "
-             f"{nd} of {conf.size} {cal_split} cases with {k} wrong ("
+             f"{nd:,} of {conf.size:,} {cal_split} cases with {k:,} wrong ("
              + (f"error ≤ {bound:.1%} at the level the procedure uses"
                 + (" in every slice" if len(masks) > 1 else "") if bound is not None
                 else "nothing certified") + ")")
@@ -244,15 +244,15 @@ def section_lines(h: HumanInTheLoop, task: str, n_classes: int) -> list[str]:
         else:
             rule = f"decide the most probable class when its probability is ≥ {h.lam:.3f}"
         lines.append(f"{head}: {rule} (chosen on {h.calibration_split}: "
-                     f"{ov.errors_calibration} wrong of {ov.decided_calibration} decided, "
+                     f"{ov.errors_calibration:,} wrong of {ov.decided_calibration:,} decided, "
                      f"certified error ≤ {_pct(ov.certified_error)}).")
         if ov.n_report and h.report_split:
             lines.append(
                 f"On {h.report_split}: automates {_pct(1 - (ov.defer or 0.0))} of "
-                f"{ov.n_report} cases — {ov.saved_per_1000:.0f} human decisions saved per "
+                f"{ov.n_report:,} cases — {ov.saved_per_1000:.0f} human decisions saved per "
                 f"1,000 ({_num(ov.saved_lower)}–{_num(ov.saved_upper)}); error on the "
                 f"decided {_pct(ov.error)} ({_pct(ov.error_lower)}–{_pct(ov.error_upper)}, "
-                f"{ov.errors_report} of {ov.decided_report}).")
+                f"{ov.errors_report:,} of {ov.decided_report:,}).")
         if h.max_defer is not None:
             lines.append(f"Deferral ≤ {h.max_defer:.0%}: holds (at most "
                          f"{_pct(ov.defer_upper)} deferred, upper bound)." if h.defer_ok

@@ -123,8 +123,15 @@ def _requirement_table(result: EvaluationResult, v: Verdict,
         cells = []
         for mid in metrics:
             rc = checks.get(mid)
-            cells.append({"text": format_value(rc.value if rc else None, dec.get(ids[mid], 3)),
-                          "met": bool(rc and rc.met)})
+            d = dec.get(ids[mid], 3)
+            if rc is not None and rc.decided_on == "bound" and rc.certified is not None:
+                # Decided on its bound: that is the figure the ✓ or ✗ is about ("0.723 ✗"
+                # under ">= 0.65" read as a contradiction); the point beside it.
+                cells.append({"text": format_value(rc.certified, d), "met": rc.met,
+                              "note": f"bound; point {format_value(rc.value, d)}"})
+                continue
+            cells.append({"text": format_value(rc.value if rc else None, d),
+                          "met": bool(rc and rc.met), "note": ""})
         rows.append({"model": model, "role": role, "cells": cells,
                      "meets": all(c["met"] for c in cells),
                      "chosen": model == v.model and mark is not None and mark[2],
