@@ -1,8 +1,10 @@
 """The ``mlscope`` command line: a thin shell over the Python API.
 
-Exit codes: 0 a model was chosen and meets every requirement; 1 requirements not met (or no
-model could be chosen); 2 bad input (charter, data, options); 3 an internal error (a bug:
-please report it with the traceback).
+Exit codes (``run``, ``evaluate``: the launch verdict's): 0 what the verdict recommends meets
+every requirement (ship, keep production, ship the rule; undecided with the selected model
+meeting them); 1 nothing it could recommend does (not good enough; undecided otherwise);
+2 bad input (charter, data, options); 3 an internal error (a bug: please report it with the
+traceback). docs/cli.md has every command's.
 """
 
 from __future__ import annotations
@@ -115,7 +117,8 @@ def main() -> None:
       mlscope validate mlscope.yaml     check it, with file/line and fixes
       mlscope run mlscope.yaml          every metric, per slice, with intervals,
                                         a decision, JSON + HTML report
-    Exit codes: 0 requirements met, 1 not met / no decision, 2 bad input.
+    Exit codes: 0 the verdict recommends something that meets every
+    requirement, 1 nothing it could recommend does, 2 bad input.
     """
 
 
