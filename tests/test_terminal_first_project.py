@@ -132,3 +132,28 @@ def test_verdict_that_recommends_nothing_marks_no_choice(
     row = render_html(result).split('aria-label="requirements of every model"')
     assert len(row) == 1 or ('class="chosen"' not in row[1].split("</table>")[0]
                              and 'class="named"' not in row[1].split("</table>")[0])
+
+
+def test_diagnosis_without_a_trivial_baseline_names_the_tasks_one(
+        project: Callable[..., Path]) -> None:
+    """The diagnosis of a first regression project (no baselines) said "✓ no trivial
+    baseline to compare with: add `prior: {kind: prior}`": a pass mark for a check that did
+    not run, and a baseline `validate` refuses on a regression charter."""
+    result = mlscope.evaluate(project(_regression_frame(), charter=_charter()), diagnose=True)
+    assert result.diagnosis is not None
+    check = next(s for s in result.diagnosis.sanity if s.check == "beats_trivial")
+    assert not check.ok
+    assert check.severity == "warning"
+    assert check.message == ("no trivial baseline to compare with: add `mean: {kind: mean}` "
+                             "under `baselines:`")
+    # `mlscope diagnose` prints it with the warning's mark, not the pass mark.
+    from click.testing import CliRunner
+
+    from mlscope.cli import main
+
+    path = project(_regression_frame(), charter=_charter())
+    r = CliRunner().invoke(main, ["diagnose", str(path), "--resamples", "50",
+                                  "--out", str(path.parent / "d")])
+    assert r.exit_code == 0, r.output
+    assert "! no trivial baseline to compare with: add `mean: {kind: mean}`" in r.output
+    assert "✓ no trivial baseline" not in r.output

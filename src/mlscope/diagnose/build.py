@@ -180,10 +180,14 @@ def build_diagnosis(inp: DiagnosisInputs) -> Diagnosis:
                                     f" [{st.vs_trivial_lower:+.4g}, {st.vs_trivial_upper:+.4g}]"
                                     if st.vs_trivial_lower is not None else ""))))
     else:
+        # Not a pass (it printed ✓): the check could not run. The baseline to add is the
+        # task's (`prior` is refused on a regression charter).
+        trivial = {"regression": "mean: {kind: mean}", "binary": "prior: {kind: prior}",
+                   "multiclass": "prior: {kind: prior}"}.get(inp.task)
         sanity.append(SanityCheck(
-            check="beats_trivial", ok=True, severity="warning",
-            message="no trivial baseline to compare with: add `prior: {kind: prior}` under "
-                    "`baselines:`"))
+            check="beats_trivial", ok=False, severity="warning",
+            message="no trivial baseline to compare with"
+                    + (f": add `{trivial}` under `baselines:`" if trivial else "")))
     if soft and st is not None and st.flag:
         calib = st.flag_cause == "calibration"
         steps.insert(0, NextStep(
