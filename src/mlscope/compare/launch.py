@@ -437,7 +437,7 @@ def launch_verdict(inp: LaunchInputs) -> Verdict:
                 lead.figures()))
             if lead.has_interval:
                 beaten.append(r)
-        elif lead is not None:
+        elif lead is not None and lead.value < 0.0 and not lead.has_interval:
             # No interval (intervals are off) and the runner-up ahead at its point value.
             reasons.append(VerdictReason(
                 f"the runner-up {r} is ahead of {w} on {on} by "
@@ -476,6 +476,7 @@ def _ship_head(inp: LaunchInputs, w: str, beaten: Sequence[str], has_reqs: bool)
     if not has_reqs:
         return f"it {what} (the charter sets no requirements)"
     return f"it meets every requirement and {what}"
+
 
 def requirement_rows(checks: Sequence[RequirementCheck]
                      ) -> Mapping[str, list[RequirementCheck]]:
