@@ -540,3 +540,12 @@ def test_comparison_names_only_the_paired_tests_it_used() -> None:
     page = render_html(r)
     assert "with paired intervals (the paired bootstrap)" in page
     assert "DeLong" not in page.split('id="comparison"')[1].split("</section>")[0]
+
+
+def test_slice_caption_names_a_metric_once() -> None:
+    """"Accuracy (accuracy) on the test split": the id only where it differs from the label."""
+    reg = render_html(make_result(task="regression"))
+    assert "MAE on the test split. A slice" in reg
+    assert "MAE (mae) on the" not in reg
+    binary = render_html(make_result())
+    assert "ROC AUC (roc_auc) on the" in binary

@@ -178,8 +178,11 @@ def _build_page(result: EvaluationResult) -> Page:
                  if smetric and any(s.kind != "overall" for s in result.slices) else None)
     slice_caption = ""
     if smetric:
+        label = metric_label(result, smetric)
+        # The id beside its label only where they differ ("Accuracy (accuracy)" said it twice).
+        named = label if label.casefold() == smetric.casefold() else f"{label} ({smetric})"
         slice_caption = (
-            f"{metric_label(result, smetric)} ({smetric}) on the {slice_split} split. A slice with "
+            f"{named} on the {slice_split} split. A slice with "
             "fewer rows than the charter's minimum has no numbers: at that size they would "
             "be noise. Shaded: the best candidate in the row (baselines are never shaded)."
         )
