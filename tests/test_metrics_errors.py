@@ -83,7 +83,9 @@ def expected(name: str, v: np.ndarray, w: np.ndarray | None) -> float | None:
     if name == "error_max":
         return float(v[ww > 0].max())
     q = Q[name]
-    if w is None:
+    # Unit weights are no weights (docs/metrics.md): NumPy's linear rule. A draw whose
+    # weights all came out 1 ([6, −3] with weights [1, 1]: 5.1, not 6) failed here.
+    if w is None or bool(np.all(w == 1.0)):
         return float(np.percentile(v, q))
     ours = ref_weighted_quantile(v, w, q)
     sk = float(_weighted_percentile(v, w, q, average=True))
@@ -118,6 +120,15 @@ def test_error_metrics_match_references(rows: tuple[np.ndarray, np.ndarray | Non
 @pytest.mark.parametrize("case", SCENARIOS)
 def test_named_scenarios(case: dict[str, Any]) -> None:
     check_all(*make_rows(**case))
+
+
+def test_unit_weights_use_the_unweighted_rule() -> None:
+    """Hypothesis found it: weights that are all 1 are no weights (NumPy's linear rule)."""
+    check_all(np.array([6.0, -3.0]), np.array([1.0, 1.0]))
+    v = np.array([6.0, -3.0])
+    st = error_stats(v, np.array([1.0, 1.0]))
+    value = float(np.asarray(get_metric("error_p90").fn(st, error="position_cm")))
+    assert value == pytest.approx(float(np.percentile(v, 90)))  # 5.1
 
 
 def test_exact_cdf_step_averages_the_neighbours() -> None:
