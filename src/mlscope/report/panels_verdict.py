@@ -32,6 +32,7 @@ ANSWERS: dict[str, str] = {
 }
 """The short answer per verdict kind (the panel's big line)."""
 
+
 def verdict_role(v: Verdict) -> tuple[str, str, bool] | None:
     """How a table marks the verdict's model: ``(legend text, short role, recommended)``;
     None when the verdict names no model.
@@ -45,12 +46,13 @@ def verdict_role(v: Verdict) -> tuple[str, str, bool] | None:
         # Undecided: its model is the rule's pick, already marked as the selected model
         # (it need not lead on the verdict's split: "ahead" was wrong there).
         return None
-    # Only the launch verdicts recommend their model: marking the nearest (not good
-    # enough) or the one ahead (undecided) "chosen" contradicted the verdict.
+    # Only the launch verdicts recommend their model: marking the nearest to the
+    # requirements (not good enough) "chosen" contradicted the verdict.
     if v.kind in RECOMMENDING:
         return "the verdict's choice", "recommended", True
     short = {"not_good_enough": "nearest"}.get(v.kind, "named")
     return model_role(v.kind), short, False
+
 
 # Optional sections other stages add to ``Verdict.sections``, in the order shown; a key
 # not listed here is shown after them under its own name.
