@@ -275,3 +275,27 @@ def test_portfolio_example_briefs_are_regenerated_identically(
         missing = md.split("## Evidence missing")[1].split("## Open items")[0]
         assert found.strip().startswith("- "), name
         assert missing.strip().startswith("- "), name
+
+
+def test_a_requirement_decided_on_its_bound_shows_its_bound(
+        project: Callable[..., Path]) -> None:
+    """The brief listed "precision >= 0.65 | 0.7234 | NOT met": the point clears the bound,
+    the certified bound (what decided) did not; it now shows the bound, the point beside."""
+    from tests.conftest import base_charter, binary_frame
+
+    df = binary_frame(3000, seed=2)
+    probe = mlscope.evaluate(project(df, base_charter(requirements={"precision": ">= 0.1"})))
+    value = probe.requirements[0].value
+    assert value is not None
+    bound = f">= {value - 0.005:.4f}"  # met on the point, not on its 95% bound
+    ch = base_charter(requirements={"precision": {"bound": bound, "decide_on": "bound"}})
+    path = project(df, ch)
+    res = mlscope.evaluate(path)
+    q = next(r for r in _shown(res) if r.metric == "precision")
+    assert q.decided_on == "bound"
+    assert not q.met
+    assert q.certified is not None
+    md = brief_markdown(compose_brief(load_charter(path), res))
+    row = next(line for line in md.splitlines() if line.startswith("| precision |"))
+    assert f"| {fmt(q.certified)} (bound; point {fmt(q.value)}) |" in row
+    assert row.rstrip().endswith("| NOT met |")

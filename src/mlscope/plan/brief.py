@@ -196,7 +196,8 @@ def _requirements(b: Brief, ch: Charter, res: EvaluationResult | None) -> None:
         for q in checks:
             b.requirements.append({"metric": q.metric, "slice": q.slice, "bound": q.bound,
                                    "model": q.model, "value": q.value, "lower": q.lower,
-                                   "upper": q.upper, "met": q.met})
+                                   "upper": q.upper, "met": q.met,
+                                   "decided_on": q.decided_on, "certified": q.certified})
         return
     for mid, bound in ch.requirements.items():
         b.requirements.append({"metric": mid, "slice": "overall",

@@ -68,10 +68,15 @@ def _req_rows(b: Brief) -> list[dict[str, str]]:
     out = []
     for r in b.requirements:
         met = r["met"]
+        value = fmt(r["value"]) if r["model"] else "not measured"
+        if r.get("decided_on") == "bound" and r.get("certified") is not None:
+            # Decided on its bound: the figure "met" / "NOT met" is about ("0.7234 ...
+            # NOT met" under ">= 0.65" read as a contradiction), the point beside it.
+            value = f"{fmt(r['certified'])} (bound; point {value})"
         out.append({"metric": r["metric"] + ("" if r["slice"] == "overall"
                                              else f" in {r['slice']}"),
                     "bound": r["bound"], "model": r["model"] or "—",
-                    "value": fmt(r["value"]) if r["model"] else "not measured",
+                    "value": value,
                     "interval": interval(r["lower"], r["upper"]),
                     "met": "—" if met is None else ("met" if met else "NOT met"),
                     "css": "" if met is None else ("ok" if met else "bad")})
