@@ -159,6 +159,18 @@ def test_requirements_decided_on_the_bound(project: Callable[..., Path]) -> None
     assert p.certified is not None
     assert f">{format_value(p.certified, 3)}" in row
     assert f"bound; point {format_value(p.value, 3)}" in row
+    # The selected model's requirement tables say the margin is the bound's.
+    page = render_html(res).split('class="data req"')[1].split("</table>")[0]
+    assert f"on its bound {format_value(p.certified, 3)}" in page
+    import io
+
+    from rich.console import Console
+
+    from mlscope.report import render_terminal
+    con = Console(record=True, width=120, file=io.StringIO())
+    render_terminal(res, con, verbose=True)
+    out = con.export_text()
+    assert f"(bound {format_value(p.certified, 3)})" in out
     # The verdict's guarantees section states them for the model it recommends.
     section = res.verdict.sections["guarantees"]
     if res.verdict.model == res.winner:

@@ -264,6 +264,12 @@ def requirements_panel(result: EvaluationResult, dec: dict[str, int]) -> list[di
     for r in result.requirements:
         d = dec.get(r.metric, 3)
         conf, css = _requirement_confidence(r.lower, r.upper, r.bound, r.met)
+        if r.decided_on == "bound" and r.certified is not None:
+            # Decided on its bound, as the margin is: "0.723 ≥ 0.65, −0.053, ✗ not met;
+            # the interval crosses the bound" read as a contradiction without it.
+            conf = (f"{'met' if r.met else 'not met'} on its bound "
+                    f"{format_value(r.certified, d)}")
+            css = "ok" if r.met else "bad"
         rows.append({
             "metric": r.metric,
             "label": metric_label(result, r.metric)

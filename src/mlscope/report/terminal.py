@@ -287,6 +287,11 @@ def _requirements(result: EvaluationResult) -> Table | None:
         else:
             res = Text("✗ not met" + (f" ({r.undefined})" if r.undefined else ""),
                        style="bold red")
+        if r.decided_on == "bound" and r.certified is not None:
+            # The margin is the bound's: say so, or "0.723 ≥ 0.65, margin −0.053, ✗" reads
+            # as a contradiction.
+            res.append(f" (bound {format_value(r.certified, dec)})",
+                       style="green" if r.met else "bold red")
         name = info.label if info else r.metric
         table.add_row(name if r.slice == "overall" else f"{name} in {r.slice}",
                       format_bound(r.bound),
