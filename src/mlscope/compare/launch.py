@@ -168,13 +168,18 @@ def _nearest(inp: LaunchInputs, models: Sequence[str]) -> tuple[str, Requirement
     return None if best is None else (best[2], best[3])
 
 
-def _figure(r: RequirementCheck) -> str:
-    """A requirement's label and the value it was decided on: the certified bound, with the
-    point beside it, for ``decide_on: bound`` ("precision 0.723 misses >= 0.65" read as a
-    contradiction where the bound 0.597 was what missed)."""
+def _decided(r: RequirementCheck) -> str:
+    """The value a requirement was decided on: the certified bound, with the point beside
+    it, for ``decide_on: bound`` ("precision 0.723 misses >= 0.65" read as a contradiction
+    where the bound 0.597 was what missed)."""
     if r.decided_on == "bound" and r.certified is not None:
-        return f"{r.label} bound {_num(r.certified)} (point {_num(r.value)})"
-    return f"{r.label} {_num(r.value)}"
+        return f"bound {_num(r.certified)} (point {_num(r.value)})"
+    return _num(r.value)
+
+
+def _figure(r: RequirementCheck) -> str:
+    """A requirement's label and :func:`_decided`."""
+    return f"{r.label} {_decided(r)}"
 
 
 def _requirement_reason(model: str, checks: Sequence[RequirementCheck]) -> VerdictReason:
@@ -449,7 +454,7 @@ def launch_verdict(inp: LaunchInputs) -> Verdict:
             worst = min(miss, key=_gap)
             reasons.append(VerdictReason(
                 f"the runner-up {r} misses {worst.label} {worst.bound} "
-                f"({_figure(worst).removeprefix(worst.label + ' ')})",
+                f"({_decided(worst)})",
                 {"model": r, "value": worst.value}))
 
     # 6. Ship. The headline claims only what the rows above checked.
