@@ -356,6 +356,31 @@ def test_unknown_key_three_levels_deep(tmp_path: Path) -> None:
     assert "(allowed keys: model_column, score, classes)" in p.message
 
 
+def test_unknown_key_of_a_baseline_lists_its_kinds_keys(tmp_path: Path) -> None:
+    # A baseline is a union tagged by `kind:` (not `rule:`): its keys were listed as
+    # "(allowed keys: )".
+    text = """\
+    project: x
+    task: binary
+    data:
+      table: eval.parquet
+      id: row_id
+      label: y
+      models: {a: s}
+    metrics: [roc_auc]
+    selection: {rule: satisficing, optimize: roc_auc}
+    baselines:
+      flip: {kind: rule, function: "rules:flip", expresion: "x > 0"}
+      base: {kind: prior, sed: 3}
+    """
+    p = only(problems(tmp_path, text), "baselines.flip.expresion")
+    assert "(allowed keys: kind, function, columns, description)" in p.message
+    q = only(problems(tmp_path, text), "baselines.base.sed")
+    assert "did you mean `seed`?" in q.message
+    assert "(allowed keys: kind, " in q.message
+    assert "seed" in q.message
+
+
 def test_key_of_another_rule(tmp_path: Path) -> None:
     text = edit("  tie_break: roc_auc\n", "  tie_break: roc_auc\n  weights: {roc_auc: 1}\n")
     p = only(problems(tmp_path, text), "selection.weights")

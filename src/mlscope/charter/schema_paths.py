@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import NoneType, UnionType
-from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -119,6 +119,16 @@ def is_model(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, BaseModel)
 
 
+def _tags(model: type[BaseModel]) -> tuple[str, ...]:
+    """The values of a model's tag field (``rule`` or ``kind``, a ``Literal``)."""
+    out: list[str] = []
+    for name in ("rule", "kind"):
+        field_ = model.model_fields.get(name)
+        if field_ is not None and get_origin(field_.annotation) is Literal:
+            out += [str(a) for a in get_args(field_.annotation)]
+    return tuple(out)
+
+
 def rule_name(model: Any) -> str:
     """The ``rule:`` tag of a rule model, e.g. ``"satisficing"``.
 
@@ -156,7 +166,8 @@ def model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
                 nxt = get_args(m)[0]
                 break
         if nxt is None:
-            tagged = [m for m in members(tp) if is_model(m) and rule_name(m) == el]
+            # A tagged union's member, named by its tag (``rule:`` or a baseline's ``kind:``).
+            tagged = [m for m in members(tp) if is_model(m) and el in _tags(m)]
             if not tagged:
                 return None
             nxt = tagged[0]
