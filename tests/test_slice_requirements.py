@@ -112,8 +112,35 @@ def test_too_small_slice_is_undefined_and_not_met(project: Callable[..., Path]) 
     assert not q.met
     assert q.margin is None
     assert "slice too small" in q.undefined
+    # The warning names the slices and their rows, not just how many there are.
+    small = next(w for w in r.warnings if "slices.min_size = 100,000" in w)
+    assert f"{NORTH} (" in small
+    assert "rows on test" in small
     assert r.status == "requirements_not_met"
     assert r.exit_code == 1
+
+
+def test_small_slices_warning_names_each_slice_its_split_and_rows() -> None:
+    from mlscope.pipeline.assemble import small_slices_warning
+    from mlscope.result import MetricValue, SliceInfo
+
+    def cell(key: str, sizes: dict[str, int]) -> SliceInfo:
+        col, val = key.split("=")
+        return SliceInfo(key=key, kind="column", columns=[col], values=[val],
+                         definition=key, sizes=sizes)
+
+    slices = {f"g={i}": cell(f"g={i}", {"validation": 40, "test": i}) for i in range(7)}
+    too = [MetricValue(split="test", model=m, slice=f"g={i}", metric="roc_auc", value=None,
+                       undefined=f"slice too small (n={i} < min_size 30)")
+           for i in range(7) for m in ("a", "b")]
+    fine = [MetricValue(split="validation", model="a", slice="g=0", metric="roc_auc",
+                        value=0.7)]
+    text = small_slices_warning([*fine, *too], slices, 30, shown=3)
+    assert text is not None
+    assert text.startswith("7 slice(s) have fewer than slices.min_size = 30 rows")
+    assert "g=0 (0 rows on test), g=1 (1 row on test), g=2 (2 rows on test) and 4 more" in text
+    assert "validation" not in text
+    assert small_slices_warning(fine, slices, 30) is None
 
 
 def test_cli_exit_codes_and_terminal_line(project: Callable[..., Path], tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,15 +18,50 @@ from mlscope.pipeline.types import (
     Run,
     RunPlan,
 )
-from mlscope.result import EvaluationResult, IntervalInfo, ModelInfo, Verdict, new_run_id
+from mlscope.result import (
+    EvaluationResult,
+    IntervalInfo,
+    MetricValue,
+    ModelInfo,
+    SliceInfo,
+    Verdict,
+    new_run_id,
+)
 
-__all__ = ["assemble"]
+__all__ = ["assemble", "small_slices_warning"]
 
 
 def _charter_dict(run: Run) -> dict[str, Any]:
     from mlscope.charter import charter_to_dict
 
     return charter_to_dict(run.charter)
+
+
+def small_slices_warning(values: Sequence[MetricValue], slices: Mapping[str, SliceInfo],
+                         min_size: int, shown: int = 4) -> str | None:
+    """The warning for slices too small to measure on some split: each named with its
+    rows there (the first ``shown``), and what to do about it; None when there are none."""
+    where: dict[str, list[str]] = {}
+    for v in values:
+        if v.undefined and v.undefined.startswith("slice too small"):
+            splits = where.setdefault(v.slice, [])
+            if v.split not in splits:
+                splits.append(v.split)
+    if not where:
+        return None
+
+    def one(key: str) -> str:
+        sizes = slices[key].sizes if key in slices else {}
+        return key + " (" + ", ".join(
+            f"{sizes[s]:,} row{'' if sizes[s] == 1 else 's'} on {s}" if s in sizes else s
+            for s in where[key]) + ")"
+
+    names = [one(k) for k in list(where)[:shown]]
+    more = len(where) - len(names)
+    listed = ", ".join(names) + (f" and {more:,} more" if more else "")
+    return (f"{len(where):,} slice(s) have fewer than slices.min_size = {min_size:,} rows on "
+            f"some split, so their metrics there are undefined: {listed}; collect more "
+            "rows for them, or lower `slices.min_size` to measure them with wider intervals")
 
 
 def assemble(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates, choice: Choice,
@@ -44,13 +80,9 @@ def assemble(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates, choi
     ch, t = run.charter, run.table
     values = table.values
     min_size = ch.slices.min_size
-    small = {v.slice for v in values
-             if v.undefined and v.undefined.startswith("slice too small")}
+    small = small_slices_warning(values, table.slices, min_size)
     if small:
-        run.warnings.append(
-            f"{len(small)} slice(s) have fewer than {min_size} rows on some split; "
-            "their metrics are reported as undefined"
-        )
+        run.warnings.append(small)
     run.timings["total"] = now - started
     families = decision.families
     return EvaluationResult(
