@@ -313,3 +313,35 @@ def test_requirement_figure_is_named_never_the_ceiling() -> None:
     st = _standings({"prior": 0.5, "lr": 0.7, "cand": 0.8}, [target])["cand"]
     assert st.upper == "lr"
     assert "`break_even` (0.99) is a requirement (a target), not a ceiling" in st.ceiling_note
+
+
+def test_no_gap_closed_against_a_ceiling_within_its_interval_of_the_floor() -> None:
+    """Smarket (ISLP): the rule ceiling's ROC AUC 0.527 against the prior's 0.5, its lead's
+    interval [−0.03, +0.09]: the gap closed read "142% [−664%, 1233%]". Replicates are
+    generated (seeded): the rule's lead over the prior is noise around +0.027, then a
+    clear +0.2."""
+    rng = np.random.default_rng(5)
+    models = ["prior", "rule", "cand"]
+    fam: dict[str, str | None] = {"prior": "trivial", "rule": "rule", "cand": None}
+
+    def run(rule: float, spread: float) -> Standing:
+        point = {"prior": 0.5, "rule": rule, "cand": 0.538}
+        vals = {("v", i, "overall", "roc_auc"): MetricValue("v", m, "overall", "roc_auc",
+                                                             point[m])
+                for i, m in enumerate(models)}
+        reps = {("v", i, "overall", "roc_auc"): point[m] + (
+            0.0 if m == "prior" else rng.normal(scale=spread, size=400))
+            for i, m in enumerate(models)}
+        out = compute_standings(values=vals, reps=reps, models=models, families=fam,
+                                metrics=[AUC], splits=["v"], level=0.95)
+        return next(s for s in out if s.model == "cand")
+
+    st = run(0.527, 0.03)
+    assert st.gap_closed is None
+    assert st.lower is None
+    assert st.note.startswith("the upper baseline `rule` is not clearly better than the "
+                              "trivial `prior` on roc_auc (+0.027 [")
+    assert st.note.endswith("]): no gap to measure")
+    st = run(0.7, 0.03)
+    assert st.gap_closed == pytest.approx((0.538 - 0.5) / 0.2)
+    assert st.note == ""

@@ -193,7 +193,16 @@ def compute_standings(
                     _human_gap(st, info, ceil.human, models[ti], level)
                 elif ceil.value is not None and ceil.index != mi:
                     gap = ceil.value - tv
-                    if _oriented(info, gap) > _MIN_GAP:
+                    unclear = (_unclear_gap(info, reps, (split, slice_key, info.id),
+                                            ceil.index, ti, level)
+                               if _oriented(info, gap) > _MIN_GAP else None)
+                    if unclear is not None:
+                        # A ceiling within its interval of the floor: the ratio over a gap
+                        # that may be 0 read "142% [−664%, 1233%]" (Smarket).
+                        st.note = (f"the upper baseline `{ceil.name}` is not clearly better "
+                                   f"than the trivial `{models[ti]}` on {info.id} ("
+                                   f"{_signed(gap)} {unclear}): no gap to measure")
+                    elif _oriented(info, gap) > _MIN_GAP:
                         st.gap_closed = diff / gap
                         if rm is not None and rt is not None:
                             ru = (reps.get((split, ceil.index, slice_key, info.id))
@@ -213,6 +222,29 @@ def compute_standings(
                 out.append(st)
     classify_flags(out, metrics)
     return out
+
+
+def _signed(x: float) -> str:
+    return f"{x:+.4g}"
+
+
+def _unclear_gap(info: MetricInfo, reps: Mapping[tuple[str, int, str, str], FloatArray],
+                 key: tuple[str, str, str], upper: int | None, trivial: int,
+                 level: float) -> str | None:
+    """The paired interval of the ceiling's lead over the trivial baseline, as text, when
+    it includes 0 (the gap is not told from none); None when it is clear or unknown (no
+    replicates: a human or external ceiling, or no intervals)."""
+    split, slice_key, metric = key
+    if upper is None:
+        return None
+    ru, rt = reps.get((split, upper, slice_key, metric)), reps.get(
+        (split, trivial, slice_key, metric))
+    if ru is None or rt is None:
+        return None
+    ci = percentile_interval(ru - rt, level, min_defined=_MIN_DEFINED_SHARE)
+    if ci is None or min(_oriented(info, ci[0]), _oriented(info, ci[1])) > 0:
+        return None
+    return f"[{_signed(ci[0])}, {_signed(ci[1])}]"
 
 
 def _human_gap(st: Standing, info: MetricInfo, h: UpperFigure, trivial: str,

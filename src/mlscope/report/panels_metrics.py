@@ -151,8 +151,13 @@ def baselines_panel(result: EvaluationResult, dec: dict[str, int]) -> dict[str, 
         if st0.gap_rows is not None and st0.gap_trivial_value is not None:
             floor += (f" ({format_value(st0.gap_trivial_value, d)} on the "
                       f"{st0.gap_rows:,} annotated items)")
+        # Why a column has no gaps at all (a ceiling no better than the floor): said once,
+        # under the table, not only in each cell's hover.
+        none = next((st.note for st in by.values() if st.metric == k
+                     and st.note.startswith("the upper baseline")), "")
+        why = "; ".join(x for x in (st0.ceiling_note, none) if x)
         heads.append({"metric": k, "label": metric_label(result, k), "floor": floor, "ceil": ceil,
-                      "why": st0.ceiling_note})
+                      "why": why})
     matrix = []
     flags: list[str] = []
     for m in result.models:
