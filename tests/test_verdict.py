@@ -279,7 +279,11 @@ def test_the_verdict_never_contradicts_the_selection_or_the_check() -> None:
                                 split="test", passed=passed, gates=[], requirements=[],
                                 failures=[] if passed else ["gate"], exit_code=0 if passed
                                 else 1, keep=winner == blessed)
+        trivial = {m: Lead(a=m, b="prior", value=(c := rng.uniform(-0.05, 0.05)),
+                           lower=c - (h := rng.uniform(0.0, 0.05)), upper=c + h)
+                   for m in models if m != "prior" and rng.random() < 0.8}
         inp = LaunchInputs(
+            trivial=trivial,
             metric="auc", direction=rng.choice(["higher", "lower"]), split="test",
             rows=1000, winner=winner, candidates=cands, baselines=dict(bases),
             requirements={m: [_req(m, meets[m])] for m in models},
@@ -313,6 +317,10 @@ def test_the_verdict_never_contradicts_the_selection_or_the_check() -> None:
             assert v.model in bases
             assert meets[v.model]
             assert v.exit_code == 0
+            # Never a constant, nor a rule no better than one that meets every requirement.
+            assert bases[v.model] != "trivial"
+            if meets["prior"] and v.model in trivial:
+                assert trivial[v.model].beats(0.0)
         elif v.kind == "not_good_enough":
             assert v.exit_code == 1
         else:
@@ -324,6 +332,85 @@ def test_the_verdict_never_contradicts_the_selection_or_the_check() -> None:
         assert "\n" not in v.headline
         assert all(math.isfinite(x) for r in v.reasons for x in r.figures.values()
                    if isinstance(x, float))
+
+
+def _coin_flip(rule_lo: float, w_lo: float, *, prior_meets: bool = True,
+               w_over_rule: float = -0.004) -> LaunchInputs:
+    """The Smarket charter: no model beats the trivial baseline `prior` by much; ``rule_lo``
+    and ``w_lo`` are the lower ends of the rule's and the selected model's leads over it
+    (ROC AUC, test). Nothing beats the rule beyond its interval."""
+    models = ["lag12", "gbm", "reversal", "prior"]
+    reqs = {m: [] for m in models} if prior_meets else {
+        m: [_req(m, m != "prior", 0.75 if m != "prior" else 0.5)] for m in models}
+    return LaunchInputs(
+        metric="roc_auc", direction="higher", split="test", rows=252, winner="lag12",
+        candidates=["lag12", "gbm"], baselines={"reversal": "rule", "prior": "trivial"},
+        requirements=reqs,
+        values={"lag12": 0.559, "gbm": 0.517, "reversal": 0.564, "prior": 0.5},
+        differences=[
+            Difference(split="test", slice="overall", metric="roc_auc", model="lag12",
+                       reference="reversal", value=w_over_rule, lower=-0.06, upper=0.06),
+            Difference(split="test", slice="overall", metric="roc_auc", model="lag12",
+                       reference="prior", value=0.059, lower=w_lo, upper=0.175),
+            Difference(split="test", slice="overall", metric="roc_auc", model="gbm",
+                       reference="lag12", value=-0.043, lower=-0.131, upper=0.046)],
+        margins={}, blessed=None, runner_up="gbm", check=None, status_exit=0,
+        trivial={"reversal": Lead("reversal", "prior", 0.064, rule_lo, 0.129),
+                 "lag12": Lead("lag12", "prior", 0.059, w_lo, 0.175),
+                 "gbm": Lead("gbm", "prior", 0.017, -0.058, 0.089)})
+
+
+def test_a_rule_no_better_than_a_coin_flip_is_not_shipped() -> None:
+    """Smarket (ISLP): stock-market direction, ROC AUC near 0.5 for every model. With no
+    requirements the verdict read "Ship the rule baseline reversal: no candidate beats it
+    beyond its interval", though the rule did not beat the constant `prior` either."""
+    v = launch_verdict(_coin_flip(rule_lo=-0.000004, w_lo=-0.057))
+    assert v.kind == "not_good_enough"
+    assert v.headline == ("Not good enough: nothing beats the trivial baseline prior beyond "
+                          "its interval (the charter sets no requirements)")
+    assert v.model == "lag12"
+    assert v.nearest is None
+    assert v.exit_code == 1
+    assert [r.text for r in v.reasons] == [
+        "lag12's lead over the trivial baseline prior on roc_auc (test) is +0.059 "
+        "[−0.057, +0.175]: not beyond its paired interval",
+        "reversal's lead over the trivial baseline prior on roc_auc (test) is +0.064 "
+        "[−0.000, +0.129]: not beyond its paired interval"]
+    # The selected model beats the constant, the rule does not, and the two are not told
+    # apart: undecided between them, with the rows that would decide it.
+    v = launch_verdict(_coin_flip(rule_lo=-0.001, w_lo=0.002, w_over_rule=0.01))
+    assert v.kind == "undecided"
+    assert v.headline == ("Undecided between lag12 and the rule baseline reversal: lag12 "
+                          "beats the trivial baseline prior beyond its interval and reversal "
+                          "does not, but lag12 does not beat reversal beyond its interval")
+    assert v.rows_needed is not None
+    assert v.rows_needed > 0
+    # A rule that beats the constant beyond its interval is shipped, as before.
+    v = launch_verdict(_coin_flip(rule_lo=0.001, w_lo=-0.057))
+    assert v.kind == "ship_rule"
+    assert v.model == "reversal"
+    # Requirements the constant misses are the bar instead: the rule meets them and ships.
+    v = launch_verdict(_coin_flip(rule_lo=-0.01, w_lo=-0.057, prior_meets=False))
+    assert v.kind == "ship_rule"
+    assert v.model == "reversal"
+
+
+def test_the_trivial_baseline_itself_is_never_shipped() -> None:
+    """Only the constant `prior` meets the requirements: shipping a constant is no launch."""
+    inp = _coin_flip(rule_lo=0.01, w_lo=0.01, prior_meets=False)
+    inp.requirements = {m: [_req(m, m == "prior", 0.75 if m == "prior" else 0.5)]
+                        for m in inp.requirements}
+    v = launch_verdict(inp)
+    assert v.kind == "not_good_enough"
+    assert v.headline == "Not good enough: nothing beats the trivial baseline prior beyond " \
+                         "its interval"
+    assert v.exit_code == 1
+    assert v.model == "lag12"
+    assert v.nearest is not None
+    assert v.nearest.model == "lag12"
+    assert [r.text for r in v.reasons[:2]] == [
+        "the trivial baseline prior, a constant prediction, meets every requirement too: "
+        "meeting them shows no skill", "the selected model lag12 misses a requirement"]
 
 
 # -- the renderers lead with it ----------------------------------------------------------

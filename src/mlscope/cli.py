@@ -2,7 +2,7 @@
 
 Exit codes (``run``, ``evaluate``: the launch verdict's): 0 what the verdict recommends meets
 every requirement (ship, keep production, ship the rule; undecided with the selected model
-meeting them); 1 nothing it could recommend does (not good enough; undecided otherwise);
+meeting them); 1 it recommends nothing (not good enough; undecided otherwise);
 2 bad input (charter, data, options); 3 an internal error (a bug: please report it with the
 traceback). docs/cli.md has every command's.
 """
@@ -118,7 +118,7 @@ def main() -> None:
       mlscope run mlscope.yaml          every metric, per slice, with intervals,
                                         a decision, JSON + HTML report
     Exit codes: 0 the verdict recommends something that meets every
-    requirement, 1 nothing it could recommend does, 2 bad input.
+    requirement, 1 it recommends nothing (not good enough), 2 bad input.
     """
 
 

@@ -33,7 +33,9 @@ class LaunchInputs:
     differences on ``split``, overall, on ``metric`` (any orientation); ``margins`` the
     ``must_beat`` baselines with their margins; ``rows`` the rows of ``split``;
     ``status_exit`` the exit code the requirement status alone gives (kept when
-    undecided).
+    undecided); ``trivial`` each model's lead over the best trivial baseline (the
+    standings'), which a baseline must beat beyond its interval to be shipped while a
+    trivial baseline meets every requirement.
     """
 
     metric: str | None
@@ -54,6 +56,9 @@ class LaunchInputs:
     next_step: str | None = None
     status_exit: int = 1
     no_decision_note: str = ""
+    # Each model's lead over the best trivial baseline on ``metric`` and ``split``
+    # (positive favours the model), with its interval: the standings' ``vs_trivial``.
+    trivial: dict[str, Lead] = field(default_factory=dict)
 
 
 @dataclass
@@ -200,6 +205,21 @@ def _what(inp: LaunchInputs, model: str) -> str:
     return f"the {fam} baseline {model}"
 
 
+def _verdict(inp: LaunchInputs, kind: str, headline: str, model: str | None,
+             reasons: list[VerdictReason], **extra: object) -> Verdict:
+    """The verdict of ``kind``, with every model's requirement checks and the exit code
+    the kind gives."""
+    code = 0 if kind in _EXIT_ZERO else (inp.status_exit if kind == "undecided" else 1)
+    everyone = [r for m in [*inp.candidates, *inp.baselines]
+                for r in inp.requirements.get(m, [])]
+    v = Verdict(kind=kind, headline=headline, model=model,  # type: ignore[arg-type]
+                metric=inp.metric, split=inp.split, reasons=reasons,
+                requirements=everyone, margins=dict(inp.margins), exit_code=code)
+    for k, val in extra.items():
+        setattr(v, k, val)
+    return v
+
+
 def launch_verdict(inp: LaunchInputs) -> Verdict:
     """The verdict, by the decision table of ``docs/deciding.md`` (first row that applies):
 
@@ -229,13 +249,7 @@ def launch_verdict(inp: LaunchInputs) -> Verdict:
 
     def done(kind: str, headline: str, model: str | None, reasons: list[VerdictReason],
              **extra: object) -> Verdict:
-        code = 0 if kind in _EXIT_ZERO else (inp.status_exit if kind == "undecided" else 1)
-        v = Verdict(kind=kind, headline=headline, model=model,  # type: ignore[arg-type]
-                    metric=inp.metric, split=inp.split, reasons=reasons,
-                    requirements=everyone_reqs, margins=dict(inp.margins), exit_code=code)
-        for k, val in extra.items():
-            setattr(v, k, val)
-        return v
+        return _verdict(inp, kind, headline, model, reasons, **extra)
 
     # 1. Nobody meets the requirements.
     if not any(_meets(inp, m) for m in models):
@@ -305,6 +319,16 @@ def launch_verdict(inp: LaunchInputs) -> Verdict:
         lead = _lead(inp, w, base)
         if lead is not None and not lead.beats(inp.margins.get(base, 0.0)):
             unbeaten.append((base, lead))
+    # While a trivial baseline (a constant) meets every requirement, the burden of proof
+    # reaches it too: a baseline is shipped only when it beats the trivial one beyond its
+    # interval. "Ship the rule" for a rule no better than a coin flip read as a
+    # recommendation (Smarket: a reversal rule, ROC AUC 0.564, interval down to 0.5).
+    floor = _trivial_floor(inp)
+    useless = [(m, ld) for m, ld in unbeaten if floor and not _shows_skill(inp, m)]
+    if useless and len(useless) == len(unbeaten):
+        assert floor is not None
+        return _no_skill(inp, w, w_ok, floor, [m for m, _ in useless], on)
+    unbeaten = [u for u in unbeaten if u not in useless]
     if unbeaten:
         sign = 1.0 if inp.direction == "higher" else -1.0
 
@@ -460,6 +484,81 @@ def launch_verdict(inp: LaunchInputs) -> Verdict:
     # 6. Ship. The headline claims only what the rows above checked.
     return done("ship", f"Ship {w}: {_ship_head(inp, w, beaten, bool(everyone_reqs))}",
                 w, reasons)
+
+
+def _trivial_floor(inp: LaunchInputs) -> str | None:
+    """The best trivial baseline that meets every requirement (None when none does)."""
+    sign = 1.0 if inp.direction == "higher" else -1.0
+    floor = [b for b, fam in inp.baselines.items() if fam == "trivial" and _meets(inp, b)]
+    if not floor:
+        return None
+    return max(floor, key=lambda b: -math.inf if inp.values.get(b) is None
+               else sign * float(inp.values[b]))  # type: ignore[arg-type]
+
+
+def _shows_skill(inp: LaunchInputs, model: str) -> bool:
+    """Whether ``model`` beats the best trivial baseline beyond its interval (True when
+    that is not known: no standing, as before the check)."""
+    if inp.baselines.get(model) == "trivial":
+        return False
+    lead = inp.trivial.get(model)
+    return lead is None or lead.beats(0.0)
+
+
+def _no_skill(inp: LaunchInputs, w: str | None, w_ok: bool, floor: str,
+              useless: Sequence[str], on: str) -> Verdict:
+    """Row 3 when every baseline the selected model ``w`` does not beat is a trivial one,
+    or no better than one: ``undecided`` when ``w`` meets every requirement (``w_ok``) and
+    beats the trivial baseline beyond its interval (more rows would tell it from the
+    rule), else ``not_good_enough``."""
+    reasons: list[VerdictReason] = []
+    has_reqs = any(inp.requirements.get(m) for m in [*inp.candidates, *inp.baselines])
+    nearest = None
+    if has_reqs:
+        reasons.append(VerdictReason(
+            f"{_what(inp, floor)}, a constant prediction, meets every requirement too: "
+            "meeting them shows no skill"))
+    wl = _lead(inp, w, floor) if w is not None and w_ok else None
+    if w is not None and not w_ok:
+        miss = _misses(inp, w)
+        nearest = min(miss, key=_gap) if miss else None
+        reasons.append(VerdictReason(f"the selected model {w} "
+                                     + ("misses a requirement" if miss
+                                        else "fails mlscope check's gates")))
+        reasons.append(_requirement_reason(w, inp.requirements.get(w, [])))
+    if wl is not None:
+        reasons.append(VerdictReason(
+            f"{w}'s lead over {_what(inp, floor)} on {on} is {wl.text()}"
+            + ("" if wl.beats(0.0) else ": not beyond its paired interval"), wl.figures()))
+    rules = [m for m in useless if inp.baselines.get(m) != "trivial"]
+    for m in rules:
+        ld = inp.trivial.get(m)
+        if ld is not None:
+            reasons.append(VerdictReason(
+                f"{m}'s lead over {_what(inp, floor)} on {on} is {ld.text()}: not beyond "
+                "its paired interval", ld.figures()))
+    if w is not None and w_ok and wl is not None and wl.beats(0.0) and rules:
+        base = rules[0]
+        lead = _lead(inp, w, base)
+        more = rows_to_decide(inp.rows, lead) if lead is not None else None
+        if lead is not None:
+            reasons.insert(0, VerdictReason(
+                f"{w}'s lead over {base} on {on} is {lead.text()} (positive favours {w}): "
+                "inside its interval" + (f"; about {more:,} more labelled rows would "
+                                         "decide it" if more else ""),
+                {**lead.figures(), "rows_needed": more}))
+        return _verdict(inp, "undecided",
+                        f"Undecided between {w} and {_what(inp, base)}: {w} beats the "
+                        f"trivial baseline {floor} beyond its interval and {base} does "
+                        f"not, but {w} does not beat {base} beyond its interval",
+                        w, reasons, rows_needed=more)
+    if inp.next_step:
+        reasons.append(VerdictReason(f"next step (diagnosis): {inp.next_step}"))
+    return _verdict(inp, "not_good_enough",
+                    f"Not good enough: nothing beats the trivial baseline {floor} beyond "
+                    "its interval" + ("" if has_reqs else
+                                      " (the charter sets no requirements)"),
+                    w, reasons, next_step=inp.next_step, nearest=nearest)
 
 
 def _ship_head(inp: LaunchInputs, w: str, beaten: Sequence[str], has_reqs: bool) -> str:

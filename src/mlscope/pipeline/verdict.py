@@ -80,9 +80,11 @@ def verdict(run: Run, plan: RunPlan, table: MetricTable, choice: Choice,
     runner = (runner_up(primary.ranking, winner, candidates) if winner is not None
               else None)
     sizes = table.slices[OVERALL].sizes if OVERALL in table.slices else {}
+    direction = info.direction if info is not None else "higher"
+    trivial = _trivial_leads(decision, split, metric, direction)
     status_exit = 0 if decision.status == "requirements_met" else 1
     out = launch_verdict(LaunchInputs(
-        metric=metric, direction=info.direction if info is not None else "higher",
+        metric=metric, direction=direction, trivial=trivial,
         split=split, rows=sizes.get(split), winner=winner, candidates=candidates,
         baselines=baselines, requirements=requirements, values=values, differences=diffs,
         margins=ch.selection.must_beat_margins(), blessed=choice.blessed, runner_up=runner,
@@ -95,6 +97,26 @@ def verdict(run: Run, plan: RunPlan, table: MetricTable, choice: Choice,
     lines = guarantee_section(out.model, out.requirements, guarantees)
     if lines:
         out.sections["guarantees"] = lines
+    return out
+
+
+def _trivial_leads(decision: Decision, split: str | None, metric: str | None,
+                   direction: str) -> dict[str, Any]:
+    """Each model's standing against the best trivial baseline on ``metric`` and ``split``
+    (overall) as a lead that favours the model when positive."""
+    from mlscope.compare.launch import Lead
+
+    sign = 1.0 if direction == "higher" else -1.0
+    out: dict[str, Any] = {}
+    for st in decision.standings:
+        if st.split != split or st.metric != metric or st.trivial is None \
+                or st.vs_trivial is None:
+            continue
+        lo, hi = st.vs_trivial_lower, st.vs_trivial_upper
+        ends = sorted((sign * lo, sign * hi)) if lo is not None and hi is not None else None
+        out[st.model] = Lead(a=st.model, b=st.trivial, value=sign * st.vs_trivial,
+                             lower=ends[0] if ends else None,
+                             upper=ends[1] if ends else None)
     return out
 
 
@@ -114,7 +136,7 @@ def _add_costs(out: Verdict, run: Run, plan: RunPlan, table: MetricTable,
     assert run.charter.costs is not None
     # Only the launch verdicts recommend their model ("not good enough" names the nearest,
     # "undecided" the rule's pick).
-    role = model_role(out.kind)
+    role = model_role(out.kind, out.nearest is not None)
     section = cost_lines(metrics=[m.info for m in plan.metrics], values=values,
                          differences=comparisons.differences, split=split,
                          recommended=out.model, others=others, unit=run.charter.costs.unit,

@@ -42,9 +42,12 @@ def verdict_role(v: Verdict) -> tuple[str, str, bool] | None:
     v
         The launch verdict.
     """
-    if v.model is None or v.kind == "undecided":
+    if v.model is None or v.kind == "undecided" or (
+            v.kind == "not_good_enough" and v.nearest is None):
         # Undecided: its model is the rule's pick, already marked as the selected model
-        # (it need not lead on the verdict's split: "ahead" was wrong there).
+        # (it need not lead on the verdict's split: "ahead" was wrong there). Likewise a
+        # selected model that beats no trivial or must_beat baseline: it is no "nearest to
+        # the requirements" (with none in the charter, that read as nonsense).
         return None
     # Only the launch verdicts recommend their model: marking the nearest to the
     # requirements (not good enough) "chosen" contradicted the verdict.
@@ -82,6 +85,8 @@ def launch_exit_meaning(result: EvaluationResult) -> str:
                     "a CI step passes")
         return f"the verdict recommends {v.model}, which meets every requirement; a CI step passes"
     if v.kind == "not_good_enough":
+        if v.nearest is None and v.model is not None:
+            return "not good enough: the verdict recommends nothing; a CI step fails"
         return "nothing the verdict could recommend meets every requirement; a CI step fails"
     if result.exit_code == 0:
         if none:

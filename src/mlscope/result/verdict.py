@@ -21,13 +21,17 @@ VERDICT_KINDS: tuple[str, ...] = ("ship", "keep_production", "ship_rule", "not_g
 RECOMMENDING = frozenset({"ship", "keep_production", "ship_rule"})
 
 
-def model_role(kind: str) -> str:
+def model_role(kind: str, nearest: bool = True) -> str:
     """What a verdict of ``kind`` makes of its ``model``, as every renderer marks it:
-    ``recommended``, ``nearest to the requirements`` (not good enough) or ``selected, not
-    decided`` (undecided: the rule's pick on the selection split, which need not lead on
-    the verdict's split)."""
+    ``recommended``, ``nearest to the requirements`` (not good enough, where it names the
+    nearest missed requirement; else ``selected, not recommended``: the selected model
+    does not beat a trivial or ``must_beat`` baseline) or ``selected, not decided``
+    (undecided: the rule's pick on the selection split, which need not lead on the
+    verdict's split)."""
     if kind in RECOMMENDING:
         return "recommended"
+    if kind == "not_good_enough" and not nearest:
+        return "selected, not recommended"
     return {"not_good_enough": "nearest to the requirements",
             "undecided": "selected, not decided"}.get(kind, "named by the verdict")
 
