@@ -197,6 +197,11 @@ def test_each_slice_reports_its_minimum_detectable_regression() -> None:
                                   requirements=[]), "p")
     assert "smallest regression each slice detects" in md
     assert "slice s=1 is too small" in md
+    # One gated slice: its own figure, not "0.119 (s=2) to 0.119 (s=2)".
+    one = verdict_lines(verdict(candidate="cand", blessed="prod", blessed_source="",
+                                split="test", gates=[gates["s=2"]], requirements=[]))
+    assert any(ln.strip() == f"roc_auc: smallest regression the slice detects (80 % power): "
+               f"{gates['s=2'].mde:.3g} (s=2)" for ln in one), one
 
 
 def test_a_zero_standard_error_on_a_tiny_slice_does_not_fail_it() -> None:

@@ -308,7 +308,9 @@ def _detectable_lines(gates: Sequence[GateCheck]) -> list[str]:
             continue
         lo = min(mine, key=lambda g: g.mde or 0.0)
         hi = max(mine, key=lambda g: g.mde or 0.0)
-        out.append(f"    {mid}: smallest regression each slice detects (80 % power): "
+        out.append(f"    {mid}: smallest regression the slice detects (80 % power): "
+                   f"{lo.mde:.3g} ({lo.slice})" if len(mine) == 1 else
+                   f"    {mid}: smallest regression each slice detects (80 % power): "
                    f"{lo.mde:.3g} ({lo.slice}) to {hi.mde:.3g} ({hi.slice})")
         out += [f"    ! {g.reason}" for g in mine if g.can_fail is False]
     return out
