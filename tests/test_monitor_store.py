@@ -94,6 +94,10 @@ def test_the_cli_records_beside_the_runs_unless_told_not_to(monitored: dict[str,
     out = runner.invoke(main, ["monitor", str(charter), "--log", str(log), "--no-store"])
     assert out.exit_code == 1, out.output
     assert not default.exists()
+    # Each window's estimate, then the realised value ("not trustworthy real 0.406" read
+    # as one phrase).
+    assert "; realised " in out.output
+    assert " real " not in out.output
     out = runner.invoke(main, ["monitor", str(charter), "--log", str(log)])
     assert out.exit_code == 1, out.output
     assert "monitor record 1" in out.output

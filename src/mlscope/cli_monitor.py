@@ -89,12 +89,13 @@ def render_monitor(res: MonitorResult, con: Console) -> None:
                 perfs.append((p.model, text))
                 continue
             if not p.trustworthy:
-                text = f"{escape(e.metric)}: not trustworthy"
+                text = f"{escape(e.metric)}: estimate not trustworthy"
             else:
                 text = (f"{escape(e.metric)} ≈ {_fmt(e.estimate)} "
                         f"{escape(f'[{_fmt(e.low)}, {_fmt(e.high)}]')}")
             if e.realised is not None:
-                text += f" real {_fmt(e.realised)}"
+                # "not trustworthy real 0.406" read as one phrase.
+                text += f"; realised {_fmt(e.realised)}"
             perfs.append((p.model, text))
         start = w.start[:16].replace("T", " ")
         # One model: its estimate on the window's line; several (a shadow candidate): one
