@@ -180,3 +180,30 @@ def test_the_disagreement_interval_stays_within_a_difference_of_shares() -> None
                  re.findall(r"interval ([+−]\d+\.\d)% to ([+−]\d+\.\d)%", reason)[0])
     assert -1.0 <= low <= high <= 1.0, reason
     assert low > 0 or high < 0, reason
+
+
+def test_bbse_needs_a_reference_that_tells_the_classes_apart_beyond_chance() -> None:
+    """ISLP's Weekly data: a chance-level model at a low threshold, TPR 52/52 and FPR 49/53
+    on the reference (separation 0.075, above the 0.05 floor). On 13-row windows every row
+    was predicted positive, BBSE's inversion gave a 100% positive share whose interval
+    was a point (the binomial draws of a TPR of 1 never vary), and the monitor reported
+    it "disagrees" with CBPE. Seeded."""
+    from mlscope.monitor.performance import estimate_window, fit_calibration
+
+    rng = np.random.default_rng(3)
+    y = np.r_[np.ones(52), np.zeros(53)]
+    s = np.r_[rng.uniform(0.31, 0.6, 52), rng.uniform(0.31, 0.6, 49),
+              rng.uniform(0.1, 0.29, 4)]
+    cal = fit_calibration(y, s, 0.3, "probability", rng=rng, resamples=100)
+    assert (cal.tpr, cal.fpr) == (1.0, 49 / 53)
+    window = rng.uniform(0.35, 0.55, 13)  # every row above the threshold
+    perf = estimate_window("m", cal, 0.3, window, None, [], rng=rng, resamples=100,
+                           level=0.95)
+    assert perf.prior_bbse.estimate is None
+    assert not [r for r in perf.reasons if "disagree" in r]
+    # A reference that does separate the classes keeps its estimate.
+    good = fit_calibration(y, np.r_[rng.uniform(0.5, 0.9, 52), rng.uniform(0.1, 0.5, 53)],
+                           0.5, "probability", rng=rng, resamples=100)
+    perf = estimate_window("m", good, 0.5, rng.uniform(0.2, 0.8, 200), None, [], rng=rng,
+                           resamples=100, level=0.95)
+    assert perf.prior_bbse.estimate is not None
