@@ -13,6 +13,9 @@ that need more than 31 bits).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -265,3 +268,33 @@ def test_scratch_packs_the_cells_once_per_split() -> None:
     assert again is not None
     assert again is not first
     assert np.array_equal(again.codes, first.codes)
+
+
+def test_preload_loads_the_kernel_in_the_background_only_when_it_pays() -> None:
+    """``preload`` starts numba's import and the kernels' machine code on a thread (while
+    DuckDB reads the rows), only from KERNEL_ROWS rows times models, once; the first real
+    call then finds every signature the path uses already loaded. A fresh process: the
+    kernel is loaded once per process."""
+    code = (
+        "import sys, threading\n"
+        "from mlscope.engine import kernel_choice as kc\n"
+        "assert not kc.preload(kc.KERNEL_ROWS - 1)\n"
+        "assert 'numba' not in sys.modules\n"
+        "assert kc.preload(kc.KERNEL_ROWS)\n"
+        "assert not kc.preload(kc.KERNEL_ROWS)  # once\n"
+        "[t.join() for t in threading.enumerate() if t.name == 'mlscope-kernel-load']\n"
+        "from mlscope.engine import kernels\n"
+        "from mlscope.metrics import fast\n"
+        "print(fast.installed(), len(kernels.sort_descending.signatures),\n"
+        "      len(kernels.log_loss_args.signatures), len(kernels.curve_bins.signatures))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != KERNEL_ENV}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.split() == ["True", "1", "2", "1"], out.stderr
+    # MLSCOPE_KERNEL=numpy: never.
+    code = ("from mlscope.engine import kernel_choice as kc\n"
+            "print(kc.preload(10 ** 9))\n")
+    out = subprocess.run([sys.executable, "-c", code], env={**env, KERNEL_ENV: "numpy"},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -29,6 +29,7 @@ from mlscope.engine.binned import COARSE_BINS, BinnedPass, binned_pass
 from mlscope.engine.binned import error_bound as binned_error_bound
 from mlscope.engine.bootstrap import resample_counts
 from mlscope.engine.exact import ExactSplit
+from mlscope.engine.kernel_choice import preload
 from mlscope.engine.numpy_backend import RowData, fetch_rows
 from mlscope.engine.plan import OVERALL, Grouping, SliceCell
 from mlscope.engine.protocol import Edges, Engine, Progress, ReplicateBatch, Request, Statistics
@@ -171,6 +172,9 @@ class NumpyEngine:
 
     def aggregate(self, t: EvalTable, request: Request, tick: Progress) -> Statistics:
         st = RowStatistics(t, request)
+        if t.task == "binary" and not t.has_weight:
+            # The compiled kernel of the unit-weight binary path loads while DuckDB reads.
+            preload(t.n_rows * len(t.models))
         rows = fetch_rows(t, request.eval_splits, request.levels)
         st.resampling = _resampling(_rows_in_memory(st, rows, exact=True, tick=tick))
         return st

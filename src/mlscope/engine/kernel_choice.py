@@ -31,7 +31,7 @@ from mlscope.metrics.fast import install as install_terms
 
 __all__ = ["CODE_BITS", "KERNEL_ENV", "KERNEL_ROWS", "WARM_ROWS", "Cells", "PackedCells",
            "Scratch", "SortedRows", "compiled_cells", "compiled_sort", "give_up",
-           "kernel_runs", "kernel_setting", "pack_cells"]
+           "kernel_runs", "kernel_setting", "pack_cells", "preload"]
 
 KERNEL_ENV = "MLSCOPE_KERNEL"
 #: Rows summed over a split's models (the rows times the models) from which the kernel is
@@ -49,6 +49,7 @@ _lock = threading.Lock()
 _kernels: ModuleType | None = None
 _failed: str | None = None  # why the kernel is not used (logged once)
 _runs: Counter[str] = Counter()
+_preloading = False  # a background load was started (preload)
 
 # One grouping's cells from the kernel: scores, positives, negatives (every cell's segments
 # one after the other), each cell's bounds in them, and the rows per cell.
@@ -127,6 +128,37 @@ def _load(forced: bool) -> ModuleType | None:
             return _kernels
     give_up(why)
     return _load(forced)  # None, or the error when the kernel was asked for
+
+
+def preload(work_rows: int) -> bool:
+    """Start loading the kernel on a background thread when :func:`compiled_sort` will want
+    it for ``work_rows`` rows (a table's rows times its models): numba's import and its
+    cached machine code (about 0.5 s) then load while DuckDB reads the rows, instead of
+    while the models' threads wait for them. Never raises: a load that fails is logged
+    and NumPy runs, as for a load on first use. Returns whether a load was started.
+    """
+    global _preloading
+    try:
+        setting = kernel_setting()
+    except InputError:
+        return False  # reported where the kernel is chosen
+    wanted = setting == "numba" or (setting == "auto" and work_rows >= KERNEL_ROWS)
+    with _lock:
+        if not wanted or _kernels is not None or _failed is not None or _preloading:
+            return False
+        _preloading = True
+    threading.Thread(target=_preload, daemon=True, name="mlscope-kernel-load").start()
+    return True
+
+
+def _preload() -> None:
+    # Not forced: with MLSCOPE_KERNEL=numba, the first use raises the reason if it failed.
+    try:
+        kernels = _load(False)
+        if kernels is not None:
+            kernels.warm()
+    except Exception as exc:  # never fatal: NumPy runs, as after a failure on first use
+        give_up(f"the kernel failed to load ({type(exc).__name__}: {exc})")
 
 
 #: Bits of a sorted item free for its row's cells (below the label bit): the groupings'

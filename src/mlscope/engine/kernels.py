@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 __all__ = ["CACHED", "ap_terms", "brier_terms", "carried_counts", "carried_fill",
            "cell_counts", "cell_fill", "curve_bins", "log_loss_args", "log_loss_terms",
-           "roc_terms", "sort_descending"]
+           "roc_terms", "sort_descending", "warm"]
 
 
 def _jit(fn: Callable[..., Any], inline: bool = False) -> tuple[Any, bool]:
@@ -449,3 +449,24 @@ curve_bins, _CURVE_CACHED = _jit(_curve_bins)
 CACHED = (_SORT_CACHED and _COUNTS_CACHED and _FILL_CACHED and _CARRIED_COUNTS_CACHED
           and _CARRIED_FILL_CACHED and _ROW_CACHED and _AP_CACHED and _ROC_CACHED
           and _BRIER_CACHED and _LL_ARGS_CACHED and _LL_TERMS_CACHED and _CURVE_CACHED)
+
+
+def warm() -> None:
+    """Load the machine code of every kernel the unit-weight binary path calls, for the
+    argument types it calls them with, by calling each on empty arrays (compiled where
+    the on-disk cache has none): what the first real calls would otherwise do, on the
+    threads that are waiting for them (:func:`mlscope.engine.kernel_choice.preload`)."""
+    f, u = np.empty(0), np.empty(0, np.uint64)
+    z64 = np.zeros(0, np.int64)
+    sort_descending(f, np.empty(0, np.int8), np.empty(0, np.uint8), u, u.copy())
+    carried_counts(u, np.uint64(0), np.uint64(0), np.int64(0), z64, z64.copy())
+    carried_fill(u, np.uint64(0), np.uint64(0), np.int64(0), np.zeros(1, np.int64), f, f, f)
+    ap_terms(f, f, f.copy())
+    roc_terms(f, f, f.copy())
+    brier_terms(f, f, f, f.copy())
+    # Log loss's buffer is a whole array (C) or the head of a larger one (any layout);
+    # the kernels read as many bins as ``f`` has: none.
+    for logs in (np.empty((2, 0)), np.empty((2, 4))[:, :2]):
+        log_loss_args(f, 0.0, 1.0, logs)
+        log_loss_terms(logs, f, f)
+    curve_bins(f, f, f, 1.0, 1, np.zeros((3, 1)))
