@@ -435,6 +435,7 @@ def test_terminal_summary_starts_with_the_verdict(ruled: EvaluationResult) -> No
     assert "the rule's choice; the verdict above says what to ship" in text
     assert "exit code 0: the verdict recommends rule" in text
     assert max(len(line.rstrip()) for line in text.splitlines()) <= 80
+    assert "2 models + 1 baseline, 2 metrics" in " ".join(text.split())  # not "1 baselines"
 
 
 def test_html_report_opens_with_should_we_ship(ruled: EvaluationResult) -> None:
@@ -445,6 +446,8 @@ def test_html_report_opens_with_should_we_ship(ruled: EvaluationResult) -> None:
     assert 'data-verdict="ship_rule"' in html
     assert "Requirements of every candidate and baseline" in html
     assert 'id="ship-costs"' not in html  # optional sections render only when present
+    assert "+ <b>1</b> baseline<" in html
+    assert "<b>2</b> metrics<" in html
 
 
 def test_optional_sections_render_when_present(ruled: EvaluationResult) -> None:

@@ -31,6 +31,11 @@ from mlscope.result import OVERALL, EvaluationResult, MetricInfo, MetricValue
 __all__ = ["check_verdict_text", "render_terminal"]
 
 
+def _s(n: int) -> str:
+    """The plural ending for ``n`` of something ("1 baseline", "2 baselines")."""
+    return "" if n == 1 else "s"
+
+
 def check_verdict_text(result: EvaluationResult) -> list[str]:
     """The verdict of ``mlscope check`` as the terminal leads with it, then its exit code."""
     from mlscope.compare.check import exit_line, verdict_lines
@@ -403,9 +408,10 @@ def render_terminal(
     n = (result.data or {}).get("rows")
     if isinstance(n, int):
         n_base = sum(1 for m in result.models if m.kind == "baseline")
-        models = f"{len(result.models) - n_base} models" + (
-            f" + {n_base} baselines" if n_base else "")
-        head.append(f"  ·  {n:,} rows, {models}, {len(result.metrics)} metrics", style="dim")
+        n_cand, n_met = len(result.models) - n_base, len(result.metrics)
+        models = f"{n_cand} model{_s(n_cand)}" + (
+            f" + {n_base} baseline{_s(n_base)}" if n_base else "")
+        head.append(f"  ·  {n:,} rows, {models}, {n_met} metric{_s(n_met)}", style="dim")
     con.print(head)
     con.print(Padding(_decision(result), (1, 0, 1, 0)))
 
