@@ -353,3 +353,22 @@ def test_mcnemar_counts_on_a_slice_column_of_many_levels(tmp_path: Path) -> None
             int((ra & ~rb).sum()), int((~ra & rb).sum()), len(rows))
         checked += 1
     assert checked >= 2 * 2 * 50  # two pairs, most of the 60 shops, both splits
+
+
+def test_a_bootstrap_p_value_at_its_floor_reads_as_a_bound() -> None:
+    """No resample as extreme as the estimate gives p = 1/(1 + R): "≤ 0.000999", not a
+    figure of that precision; DeLong's and McNemar's p-values are figures."""
+    from mlscope.report.pairs import p_value_text
+    from mlscope.result import Difference, PairedTest
+
+    def diff(p: float, test: PairedTest) -> Difference:
+        return Difference(split="test", slice="overall", metric="mae", model="a",
+                          reference="b", value=1.0, p_value=p, detail=test)
+
+    boot = PairedTest(kind="bootstrap", resamples=1000, finite=1000)
+    assert p_value_text(diff(1 / 1001, boot)) == "≤ 0.000999"
+    assert p_value_text(diff(2 / 1001, boot)) == "0.002"
+    assert p_value_text(diff(1 / 951, PairedTest(kind="bootstrap", resamples=1000, finite=950))) \
+        == "≤ 0.00105"
+    assert p_value_text(diff(1 / 1001, PairedTest(kind="delong"))) == "0.000999"
+

@@ -22,8 +22,8 @@ from mlscope.result import OVERALL, Difference, EvaluationResult, MetricInfo, Pa
 if TYPE_CHECKING:
     from mlscope.report.cells import Table
 
-__all__ = ["COMPARE_SCHEMA", "comparison_document", "pair_tables", "render_comparison",
-           "statistic_text"]
+__all__ = ["COMPARE_SCHEMA", "comparison_document", "p_value_text", "pair_tables",
+           "render_comparison", "statistic_text"]
 
 COMPARE_SCHEMA = "mlscope.compare/1"
 # A slice counts as different from the reference when its BH-adjusted p-value is at most
@@ -48,8 +48,17 @@ def statistic_text(d: Difference) -> str:
     return ""
 
 
-def _p(x: float | None) -> str:
-    return "—" if x is None else f"{x:.3g}"
+def p_value_text(d: Difference) -> str:
+    """The p-value; a bootstrap's at its floor, ``1/(1 + R)`` (no resample as extreme
+    as the estimate), as a bound: "≤ 0.000999", not a figure of that precision."""
+    x = d.p_value
+    if x is None:
+        return "—"
+    t = d.detail
+    n = (t.finite or t.resamples) if t is not None and t.kind == "bootstrap" else None
+    if n and x <= (1.0 + 1e-9) / (1.0 + n):
+        return f"≤ {x:.3g}"
+    return f"{x:.3g}"
 
 
 def _signed(x: float | None, dec: int) -> str:
@@ -83,7 +92,7 @@ def _rows(result: EvaluationResult, cmp: PairComparison) -> list[dict[str, str]]
                 "reference": format_value(values.get((split, cmp.reference, d.metric)), dec),
                 "diff": _signed(d.value, dec), "interval": interval,
                 "test": TEST_NAMES.get(d.test, d.test), "statistic": statistic_text(d),
-                "p": _p(d.p_value),
+                "p": p_value_text(d),
                 # Sort keys for the report's sortable table (the text has − and brackets).
                 "diff_sort": "" if d.value is None else repr(d.value),
                 "p_sort": "" if d.p_value is None else repr(d.p_value),
@@ -118,7 +127,7 @@ def render_comparison(result: EvaluationResult, cmp: PairComparison, *,
                           ("difference [interval]", "right"), ("test", "left"),
                           ("statistic", "left"), ("p", "right"), ("slices ≠", "right")):
             table.add_column(col, justify=just, overflow="fold",  # type: ignore[arg-type]
-                             no_wrap=col.startswith("difference"))
+                             no_wrap=col.startswith("difference") or col == "p")
         here = [r for r in rows if r["split"] == split]
         for r in here:
             table.add_row(r["label"], r["model"], r["reference"],
