@@ -91,6 +91,10 @@ def test_figures_come_from_the_result_exactly(with_result: tuple[Path, Any]) -> 
         assert fmt(q.value) in html
     assert f"| {res.winner} |" not in evidence
     assert res.verdict.headline.replace("<", "&lt;") in md
+    # The headline names the kind in words: not "(keep_production)" beside it.
+    assert f"- **Verdict:** {res.verdict.headline.replace('<', '&lt;')}" in md
+    assert "(keep_production)" not in md
+    assert "<b>Verdict:</b> " in html
     split = res.splits.get("report") or res.splits["selection"]
     prior = next(v for v in res.values if v.model == "prior" and v.split == split
                  and v.slice == "overall" and v.metric == b.metric)

@@ -165,7 +165,8 @@ def brief_markdown(b: Brief) -> str:
     L += ["## Goal and decision", ""]
     L += [f"- **{k}**: {_md(t)}" for k, t in b.goal] or ["- not stated"]
     if b.verdict:
-        L += [f"- **Verdict** ({_md(b.verdict['kind'])}): {_md(b.verdict['headline'])}"]
+        # The headline names the kind in words ("Not good enough: …"): not its id again.
+        L += [f"- **Verdict:** {_md(b.verdict['headline'])}"]
     L += ["", "## Archetype", ""]
     if b.archetype:
         L += [f"**{_md(b.archetype)}** — {_md(b.archetype_text)}", ""]
