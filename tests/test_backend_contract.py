@@ -293,6 +293,12 @@ def test_errors_name_table_column_value_and_fix(spark: Any, folder: Path) -> Non
     msg = _spark_error(spark, folder, binary_charter("bad.parquet", **small), nan)
     assert "model `fair` score is missing, NaN or infinite in 1 of 200 rows" in msg
     assert "row id r00007" in msg
+    # Both problems at once, each once (a NaN is not also "outside [0, 1]").
+    both = df.assign(p_fair=df.p_fair.where(df.index != 7), p_good=df.p_good * 3)
+    msg = _spark_error(spark, folder, binary_charter("bad.parquet", **small), both)
+    assert msg.count("outside [0, 1]") == 1
+    assert "2 problems in the rows" in msg
+    assert "model `fair` score is missing, NaN or infinite" in msg
 
     text = df.assign(p_good=df.p_good.astype(str).where(df.index != 3, "high"))
     msg = _spark_error(spark, folder, binary_charter("bad.parquet", **small), text)

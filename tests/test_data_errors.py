@@ -79,6 +79,29 @@ def test_nan_or_infinite_scores(tmp_path: Path, bad: float) -> None:
     assert "1 of 600 rows" in msg
 
 
+def test_every_bad_column_is_named_at_once(tmp_path: Path) -> None:
+    """Smarket with a NaN in one model's scores and a 1.3 in another's: the error named the
+    first only, and the NaN counted as "outside [0, 1]" too (DuckDB orders NaN above every
+    number). Now each problem once, all in one error, and `validate` lists them apart."""
+    from mlscope.data.inspect import inspect_data
+
+    df = binary_frame()
+    df.loc[10, "p_good"] = np.nan
+    df.loc[3, "p_fair"] = 1.7
+    with pytest.raises(InputError) as info:
+        _open(tmp_path, df)
+    exc = info.value
+    assert str(exc).startswith("2 problems in the rows:\n  - ")
+    assert len(exc.parts) == 2
+    assert "model `good` score is missing, NaN or infinite in 1 of 600 rows" in exc.parts[0]
+    assert "model `fair` score is outside [0, 1]" in exc.parts[1]
+    assert not any("`good` score is outside" in p for p in exc.parts)
+    c = base_charter("eval.parquet")
+    problems, table = inspect_data(Charter.model_validate(c), tmp_path)
+    assert table is None
+    assert [p.message for p in problems] == list(exc.parts)
+
+
 def test_bad_slice_predicate(tmp_path: Path) -> None:
     df = binary_frame()
     path = tmp_path / "eval.parquet"

@@ -28,12 +28,15 @@ class InputError(ValueError, MlscopeError):
     """A problem with what the user gave: a file, a column, a value, an option.
 
     ``key``, when given, is the charter key the problem concerns (``("data", "positive")``),
-    so that ``mlscope validate`` can name its line.
+    so that ``mlscope validate`` can name its line. ``parts``, when given, are the several
+    problems the message lists, each whole, for ``validate`` to list one by one.
     """
 
-    def __init__(self, *args: object, key: tuple[str | int, ...] | None = None) -> None:
+    def __init__(self, *args: object, key: tuple[str | int, ...] | None = None,
+                 parts: tuple[str, ...] = ()) -> None:
         super().__init__(*args)
         self.key = key
+        self.parts = parts
 
 
 class Problem:

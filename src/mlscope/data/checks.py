@@ -428,9 +428,11 @@ def check_rows(
                 if t.task == "binary":
                     # The fix depends on what the values look like (see score_type_hint).
                     range_cols[len(checks)] = c
+                # Finite values only: DuckDB orders NaN above every number, and a NaN or
+                # infinite score has its own check above (it was reported twice).
                 checks.append((
                     where, f"model `{name}` {what}",
-                    f"{c} < 0 OR {c} > 1",
+                    f"isfinite({c}) AND ({c} < 0 OR {c} > 1)",
                     "is outside [0, 1] (probabilities expected)",
                 ))
         if t.task == "multiclass":
@@ -492,9 +494,12 @@ def _one_row(t: EvalTable, label: str, aggs: list[str]) -> tuple[Any, ...]:
 
 def _raise_bad_rows(t: EvalTable, label: str, checks: list[tuple[str, str, str, str]],
                     range_cols: dict[int, str], row: tuple[Any, ...]) -> None:
-    """The error for the first check of ``checks`` that some row of ``row`` (``count(*)``,
-    then a count, an example id and its split per check) fails."""
+    """The error for every check of ``checks`` that some row of ``row`` (``count(*)``,
+    then a count, an example id and its split per check) fails: one line each, so that
+    one run of ``validate`` names them all (it named the first, and the next showed up
+    only once that was fixed)."""
     con = t.con
+    found: list[str] = []
     for i, (where, what, _, msg) in enumerate(checks):
         bad, example, split = row[1 + 3 * i], row[2 + 3 * i], row[3 + 3 * i]
         if bad:
@@ -505,10 +510,13 @@ def _raise_bad_rows(t: EvalTable, label: str, checks: list[tuple[str, str, str, 
                     f"SELECT min({c}), max({c}) FROM ev WHERE isfinite({c})").fetchone() or (
                     None, None)
                 fix = score_type_hint(float(lo or 0.0), float(hi or 0.0))
-            raise InputError(
-                f"{where}: {what} {msg} in {bad} of {t.n_rows} rows (e.g. row id {example}, "
-                f"split {split}). {fix}"
-            )
+            found.append(f"{where}: {what} {msg} in {bad:,} of {t.n_rows:,} rows (e.g. row "
+                         f"id {example}, split {split}). {fix}")
+    if len(found) == 1:
+        raise InputError(found[0])
+    if found:
+        raise InputError(f"{len(found)} problems in the rows:\n"
+                         + "\n".join(f"  - {f}" for f in found), parts=tuple(found))
 
 
 # Logits a model outputs rarely exceed this magnitude (expit(40) is already 1 − 4e-18);

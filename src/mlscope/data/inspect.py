@@ -132,7 +132,9 @@ def inspect_data(ch: Charter, base_dir: Path) -> tuple[list[DataProblem], EvalTa
     try:
         table = open_evaluation(ch, base_dir)
     except InputError as exc:
-        text = str(exc)
-        message, _, fix = text.partition("\nfix: ")
-        return [DataProblem(getattr(exc, "key", None), message, fix or None)], None
+        out = []
+        for text in exc.parts or (str(exc),):
+            message, _, fix = text.partition("\nfix: ")
+            out.append(DataProblem(exc.key, message, fix or None))
+        return out, None
     return [], table

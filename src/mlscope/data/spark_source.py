@@ -524,7 +524,10 @@ def _check_rows(t: SparkEvalTable, charter: Charter, label: str) -> None:
                            "is missing, NaN or infinite"))
             if t.task == "binary" and t.score_type_of(m) == "probability":
                 range_cols[len(checks)] = c
-                checks.append((f"model `{name}` {what}", f"{c} < 0 OR {c} > 1",
+                # Finite values only: Spark orders NaN above every number, and a NaN or
+                # infinite score has its own check above.
+                checks.append((f"model `{name}` {what}",
+                               f"NOT isnan({c}) AND abs({c}) != {inf} AND ({c} < 0 OR {c} > 1)",
                                "is outside [0, 1] (probabilities expected)"))
         for e, ename in enumerate(t.errors):
             c = t.error_col(e, m)
@@ -547,6 +550,7 @@ def _check_rows(t: SparkEvalTable, charter: Charter, label: str) -> None:
     t.n_rows = int(row["n"])
     if t.n_rows == 0:
         raise InputError(f"{label} has no rows")
+    found: list[str] = []  # every failing check, as DuckDB's checks list them
     for i, (what, _, msg) in enumerate(checks):
         bad, example = row[f"bad{i}"], row[f"ex{i}"]
         if bad:
@@ -554,10 +558,13 @@ def _check_rows(t: SparkEvalTable, charter: Charter, label: str) -> None:
             if i in range_cols:
                 got = run_spark(partial(_span, t, range_cols[i]), f"cannot read {label}")
                 fix = score_type_hint(float(got["lo"] or 0.0), float(got["hi"] or 0.0))
-            raise InputError(
-                f"{label}: {what} {msg} in {bad} of {t.n_rows} rows (e.g. row id "
-                f"{example[0]}, split {example[1]}). {fix}"
-            )
+            found.append(f"{label}: {what} {msg} in {bad:,} of {t.n_rows:,} rows (e.g. row id "
+                         f"{example[0]}, split {example[1]}). {fix}")
+    if len(found) == 1:
+        raise InputError(found[0])
+    if found:
+        raise InputError(f"{len(found)} problems in the rows:\n"
+                         + "\n".join(f"  - {f}" for f in found), parts=tuple(found))
     t.label_mean = float(row["mean"]) if row["mean"] is not None else 0.0
     t.splits = sorted(str(s) for s in row["splits"])
     check_splits(t, charter, label)
