@@ -27,6 +27,7 @@ def _validate(cpath: Path, *extra: str) -> tuple[int, str]:
 def test_good_data_is_summarised(project: Callable[..., Path]) -> None:
     code, out = _validate(project())
     assert code == 0, out
+    assert "✓ charter " in out
     assert "is valid" in out
     assert "✓ data: 600 rows, splits " in out
     assert "3 model(s): good, fair, weak" in out

@@ -146,7 +146,10 @@ def validate(charter: Path, open_data: bool) -> int | None:
     c = report.charter
     # Paths and charter text are the user's: escaped, or `[...]` in them reads as markup.
     con.print(
-        f"[green]✓[/] {escape(str(charter))} is valid: project [bold]{escape(c.project)}[/] "
+        # "charter": the data's problems, if any, follow (it read "✓ x.yaml is valid", then
+        # "2 data problem(s)" and exit 2).
+        f"[green]✓[/] charter {escape(str(charter))} is valid: project "
+        f"[bold]{escape(c.project)}[/] "
         f"({c.task}), "
         f"{len(c.metrics)} metric(s), rule [bold]{c.selection.rule}[/]"
     )
