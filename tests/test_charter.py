@@ -381,6 +381,26 @@ def test_unknown_key_of_a_baseline_lists_its_kinds_keys(tmp_path: Path) -> None:
     assert "seed" in q.message
 
 
+def test_spelled_out_cost_keys_suggest_their_abbreviations(tmp_path: Path) -> None:
+    text = """\
+    project: x
+    task: binary
+    data:
+      table: eval.parquet
+      id: row_id
+      label: y
+      models: {a: s}
+    metrics: [roc_auc]
+    selection: {rule: satisficing, optimize: roc_auc}
+    costs: {unit: USD, false_positive: 1, false_negative: 5}
+    """
+    probs = problems(tmp_path, text)
+    fp = only(probs, "costs.false_positive")
+    assert "unknown key `false_positive` in `costs`; did you mean `fp`?" in fp.message
+    assert fp.fix == "rename it to `fp`"
+    assert only(probs, "costs.false_negative").fix == "rename it to `fn`"
+
+
 def test_key_of_another_rule(tmp_path: Path) -> None:
     text = edit("  tie_break: roc_auc\n", "  tie_break: roc_auc\n  weights: {roc_auc: 1}\n")
     p = only(problems(tmp_path, text), "selection.weights")

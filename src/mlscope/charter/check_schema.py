@@ -31,6 +31,13 @@ __all__ = [
 ]
 
 
+# Keys spelled out in full where the charter abbreviates them (difflib finds no match:
+# `false_positive` is far from `fp`).
+_SPELLED = {"false_positive": "fp", "false_positives": "fp", "false_negative": "fn",
+            "false_negatives": "fn", "true_positive": "tp", "true_positives": "tp",
+            "true_negative": "tn", "true_negatives": "tn"}
+
+
 class SchemaChecks(CheckerBase):
     """Turns pydantic's errors into problems."""
 
@@ -105,10 +112,13 @@ class SchemaChecks(CheckerBase):
                              fix=f"remove `{key}`, or change the rule to `{owners[0]}`")
                     return
             level = f"in `{where}`" if where else "at the top level"
-            best = closest(key, allowed)
+            spelled = _SPELLED.get(key.lower())
+            best = spelled if spelled in allowed else closest(key, allowed)
+            hint = f"; did you mean `{spelled}`?" if spelled in allowed else did_you_mean(
+                key, allowed)
             self.add(
                 path,
-                f"unknown key `{key}` {level}{did_you_mean(key, allowed)} "
+                f"unknown key `{key}` {level}{hint} "
                 f"(allowed keys: {', '.join(allowed)})",
                 fix=f"rename it to `{best}`" if best else "remove it, or use one of the "
                 "allowed keys",
