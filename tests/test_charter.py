@@ -356,10 +356,8 @@ def test_unknown_key_three_levels_deep(tmp_path: Path) -> None:
     assert "(allowed keys: model_column, score, classes)" in p.message
 
 
-def test_unknown_key_of_a_baseline_lists_its_kinds_keys(tmp_path: Path) -> None:
-    # A baseline is a union tagged by `kind:` (not `rule:`): its keys were listed as
-    # "(allowed keys: )".
-    text = """\
+# A small valid charter, for a test to add one section to (indented as the tests' text).
+_SMALL = """\
     project: x
     task: binary
     data:
@@ -369,6 +367,13 @@ def test_unknown_key_of_a_baseline_lists_its_kinds_keys(tmp_path: Path) -> None:
       models: {a: s}
     metrics: [roc_auc]
     selection: {rule: satisficing, optimize: roc_auc}
+"""
+
+
+def test_unknown_key_of_a_baseline_lists_its_kinds_keys(tmp_path: Path) -> None:
+    # A baseline is a union tagged by `kind:` (not `rule:`): its keys were listed as
+    # "(allowed keys: )".
+    text = _SMALL + """\
     baselines:
       flip: {kind: rule, function: "rules:flip", expresion: "x > 0"}
       base: {kind: prior, sed: 3}
@@ -382,16 +387,7 @@ def test_unknown_key_of_a_baseline_lists_its_kinds_keys(tmp_path: Path) -> None:
 
 
 def test_spelled_out_cost_keys_suggest_their_abbreviations(tmp_path: Path) -> None:
-    text = """\
-    project: x
-    task: binary
-    data:
-      table: eval.parquet
-      id: row_id
-      label: y
-      models: {a: s}
-    metrics: [roc_auc]
-    selection: {rule: satisficing, optimize: roc_auc}
+    text = _SMALL + """\
     costs: {unit: USD, false_positive: 1, false_negative: 5}
     """
     probs = problems(tmp_path, text)

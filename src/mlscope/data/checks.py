@@ -29,8 +29,8 @@ from mlscope.sql import is_locked, is_masked, safe_error
 
 __all__ = [
     "binary_label_rule", "binary_label_sql", "check_covered", "check_rows", "check_splits",
-    "check_time", "check_unique", "first_line", "not_finite_error", "qi", "ql", "sniff_file",
-    "time_sql", "values_not_statistics",
+    "check_time", "check_unique", "first_line", "not_finite_error", "qi", "ql",
+    "raise_row_problems", "sniff_file", "time_sql", "values_not_statistics",
 ]
 
 _PROBA_TOL = 1e-6  # multiclass rows may sum to 1 up to float rounding
@@ -512,6 +512,19 @@ def _raise_bad_rows(t: EvalTable, label: str, checks: list[tuple[str, str, str, 
                 fix = score_type_hint(float(lo or 0.0), float(hi or 0.0))
             found.append(f"{where}: {what} {msg} in {bad:,} of {t.n_rows:,} rows (e.g. row "
                          f"id {example}, split {split}). {fix}")
+    raise_row_problems(found)
+
+
+def raise_row_problems(found: list[str]) -> None:
+    """Raise the row checks' problems ``found`` (each a whole message with its fix) as one
+    :class:`~mlscope.errors.InputError`: the message itself when there is one, else a list
+    whose ``parts`` ``validate`` shows one by one. Nothing when ``found`` is empty.
+
+    Raises
+    ------
+    InputError
+        When ``found`` is not empty.
+    """
     if len(found) == 1:
         raise InputError(found[0])
     if found:

@@ -30,7 +30,13 @@ import duckdb
 
 from mlscope.charter.predicate import check_where, shown
 from mlscope.charter.schema import Charter
-from mlscope.data.checks import binary_label_rule, check_splits, score_type_hint, sniff_file
+from mlscope.data.checks import (
+    binary_label_rule,
+    check_splits,
+    raise_row_problems,
+    score_type_hint,
+    sniff_file,
+)
 from mlscope.data.checks import first_line as _first_line
 from mlscope.data.source import EvalTable, file_fingerprint
 from mlscope.errors import InputError, did_you_mean
@@ -560,11 +566,7 @@ def _check_rows(t: SparkEvalTable, charter: Charter, label: str) -> None:
                 fix = score_type_hint(float(got["lo"] or 0.0), float(got["hi"] or 0.0))
             found.append(f"{label}: {what} {msg} in {bad:,} of {t.n_rows:,} rows (e.g. row id "
                          f"{example[0]}, split {example[1]}). {fix}")
-    if len(found) == 1:
-        raise InputError(found[0])
-    if found:
-        raise InputError(f"{len(found)} problems in the rows:\n"
-                         + "\n".join(f"  - {f}" for f in found), parts=tuple(found))
+    raise_row_problems(found)
     t.label_mean = float(row["mean"]) if row["mean"] is not None else 0.0
     t.splits = sorted(str(s) for s in row["splits"])
     check_splits(t, charter, label)
