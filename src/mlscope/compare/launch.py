@@ -330,13 +330,7 @@ def launch_verdict(inp: LaunchInputs) -> Verdict:
         return _no_skill(inp, w, w_ok, floor, [m for m, _ in useless], on)
     unbeaten = [u for u in unbeaten if u not in useless]
     if unbeaten:
-        sign = 1.0 if inp.direction == "higher" else -1.0
-
-        def score(item: tuple[str, Lead | None]) -> float:
-            v = inp.values.get(item[0])
-            return -math.inf if v is None else sign * v
-
-        base, lead = max(unbeaten, key=score)
+        base, lead = max(unbeaten, key=lambda item: _standing(inp, item[0]))
         margin = inp.margins.get(base, 0.0)
         reasons = []
         if lead is not None:
@@ -486,14 +480,18 @@ def launch_verdict(inp: LaunchInputs) -> Verdict:
                 w, reasons)
 
 
+def _standing(inp: LaunchInputs, model: str) -> float:
+    """``model``'s value of the metric, oriented so that higher is better (−∞: none)."""
+    v = inp.values.get(model)
+    if v is None:
+        return -math.inf
+    return v if inp.direction == "higher" else -v
+
+
 def _trivial_floor(inp: LaunchInputs) -> str | None:
     """The best trivial baseline that meets every requirement (None when none does)."""
-    sign = 1.0 if inp.direction == "higher" else -1.0
     floor = [b for b, fam in inp.baselines.items() if fam == "trivial" and _meets(inp, b)]
-    if not floor:
-        return None
-    return max(floor, key=lambda b: -math.inf if inp.values.get(b) is None
-               else sign * float(inp.values[b]))  # type: ignore[arg-type]
+    return max(floor, key=lambda b: _standing(inp, b)) if floor else None
 
 
 def _shows_skill(inp: LaunchInputs, model: str) -> bool:
@@ -530,7 +528,9 @@ def _no_skill(inp: LaunchInputs, w: str | None, w_ok: bool, floor: str,
         reasons.append(VerdictReason(
             f"{w}'s lead over {_what(inp, floor)} on {on} is {wl.text()}"
             + ("" if wl.beats(0.0) else ": not beyond its paired interval"), wl.figures()))
-    rules = [m for m in useless if inp.baselines.get(m) != "trivial"]
+    # The rules and learned baselines in question, the best on the metric first.
+    rules = sorted((m for m in useless if inp.baselines.get(m) != "trivial"),
+                   key=lambda m: -_standing(inp, m))
     for m in rules:
         ld = inp.trivial.get(m)
         if ld is not None:
