@@ -3,6 +3,7 @@ written with its planning checklist, validated, and run."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -85,11 +86,26 @@ def test_proposes_an_unseen_binary_csv(tmp_path: Path) -> None:
     # The planning checklist: every item, all open.
     assert c.planning.open_items() == list(CHECKLIST)
     assert set(c.planning.checklist) == set(CHECKLIST)
+    # A trivial baseline, fitted on the train split: the floor the verdict holds models to.
+    assert {n: b.kind for n, b in (c.baselines or {}).items()} == {"prior": "prior"}
     # And the charter runs.
     r = CliRunner().invoke(main, ["run", str(out), "--out", str(tmp_path / "out"), "-q",
                                   "--resamples", "0", "--no-store"])
     assert r.exit_code in (0, 1), r.output
     assert (tmp_path / "out" / "result.json").exists()
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert "prior" in {m["name"] for m in result["models"] if m["kind"] == "baseline"}
+
+
+def test_no_train_split_leaves_the_baseline_as_a_comment(tmp_path: Path) -> None:
+    data = tmp_path / "pets.csv"
+    _multiclass().to_csv(data, index=False)  # validation and test only
+    out = tmp_path / "mlscope.yaml"
+    code, text = init(str(data), "--out", str(out), "--yes", "--label", "target")
+    assert code == 0, text
+    assert not load_charter(out).baselines
+    assert "# prior: {kind: prior}" in out.read_text()
+    assert "needs a train split (splits.train)" in out.read_text()
 
 
 def test_label_named_like_one_is_proposed(tmp_path: Path) -> None:

@@ -163,9 +163,24 @@ def render_charter(p: Proposal) -> str:
             "  # constraints: {<metric>: \">= value\"}   # what every candidate must reach",
             "", "# requirements:  # what the chosen model must reach on the report split",
             f"#   {optimize}: \"{'<=' if p.task == 'regression' else '>='} <value>\"",
-            "", "intervals: {level: 0.95, resamples: 1000}  # bootstrap intervals", ""]
+            ""]
+    out += _baselines(p)
+    out += ["intervals: {level: 0.95, resamples: 1000}  # bootstrap intervals", ""]
     out += _planning()
     return "\n".join(out) + "\n"
+
+
+def _baselines(p: Proposal) -> list[str]:
+    """A trivial baseline, the floor every model must clear: fitted on the train split, so
+    proposed only when there is one (else left as a comment that says so). Without it,
+    the verdict cannot tell a model that learned nothing from one that did."""
+    name = "prior" if "prior" not in p.models else "baseline_prior"
+    what = "mean label" if p.task == "regression" else "class frequencies"
+    line = f"  {name}: {{kind: prior}}  # the train split's {what}, for every row"
+    head = "baselines:  # \"learned nothing\": each model must beat it (docs/baselines.md)"
+    if p.split_roles.get("train"):
+        return [head, line, ""]
+    return ["# " + head + "; needs a train split (splits.train)", "# " + line.lstrip(), ""]
 
 
 def _planning() -> list[str]:
