@@ -108,6 +108,24 @@ def test_no_train_split_leaves_the_baseline_as_a_comment(tmp_path: Path) -> None
     assert "needs a train split (splits.train)" in out.read_text()
 
 
+def test_multiclass_label_told_by_its_models_columns() -> None:
+    """ISLP's Carseats: the label `ShelveLoc` is named like nothing, but the models'
+    columns `lr_Bad`, `lr_Good`, `lr_Medium` name its three values."""
+    df = _multiclass().rename(columns={"target": "species"})
+    p, qs = propose(df, Hints(), project="x", table="t.csv")
+    assert qs == []
+    assert p is not None
+    assert (p.label, p.task) == ("species", "multiclass")
+    assert p.notes["label"] == "proposed: its values name the models' columns; check it"
+    assert set(p.models) == {"gbdt", "knn"}
+    # Two such columns: asked, not guessed.
+    df["species2"] = df["species"]
+    p, qs = propose(df, Hints(), project="x", table="t.csv")
+    assert p is None
+    assert [q.role for q in qs] == ["label"]
+    assert "species, species2" in qs[0].text
+
+
 def test_label_named_like_one_is_proposed(tmp_path: Path) -> None:
     df = _binary().rename(columns={"churned": "label"})
     p, qs = propose(df, Hints(), project="x", table="t.csv")

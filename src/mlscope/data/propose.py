@@ -184,6 +184,19 @@ def _multiclass_models(df: pd.DataFrame, classes: list[str], free: list[str]
     return {m: cols for m, cols in per_model.items() if set(cols) == set(classes)}
 
 
+def _named_by_scores(df: pd.DataFrame, cols: list[str]) -> list[str]:
+    """The columns of 3 to 30 values for which some model has one ``<model>_<value>``
+    probability column per value: a multiclass label, told by its models' columns."""
+    out = []
+    for c in cols:
+        values = df[c].dropna().unique()
+        if not 3 <= len(values) <= 30 or pd.api.types.is_float_dtype(df[c]):
+            continue
+        if _multiclass_models(df, [str(v) for v in values], [x for x in cols if x != c]):
+            out.append(c)
+    return out
+
+
 def propose(df: pd.DataFrame, hints: Hints, *, project: str, table: str
             ) -> tuple[Proposal | None, list[Question]]:
     """Propose a charter for the columns of ``df``.
@@ -218,9 +231,14 @@ def propose(df: pd.DataFrame, hints: Hints, *, project: str, table: str
         label: str | Question = _check_column(df, hints.label, "--label")
     else:
         named = [c for c in cols if _norm(c) in LABEL_NAMES]
+        why = "named like a label"
+        if not named:
+            # No name gives it away: the column whose values name each model's
+            # probability columns (`lr_Bad`, `lr_Good`, `lr_Medium` for Bad, Good, Medium).
+            named, why = _named_by_scores(df, cols), "its values name the models' columns"
         label = _pick("label", "--label", named, "which column is the label?")
         if isinstance(label, str):
-            notes["label"] = "proposed: named like a label; check it"
+            notes["label"] = f"proposed: {why}; check it"
     if isinstance(label, Question):
         return None, [label]
 
