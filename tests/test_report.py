@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import io
 import itertools
@@ -340,6 +341,28 @@ def test_forest_chart(result: EvaluationResult) -> None:
     assert "— undefined on test" in words  # naive_bayes on test
     svg = forest_chart(result, "recall_p10")
     assert "≥ 0.6" in texts(svg)  # the requirement line
+    # Every name fits the label column sized for the longest ("prior" read "pri…"),
+    # and a name past 40% of the width is clipped with an ellipsis.
+    words = texts(forest_chart(result, "f1_best"))
+    assert all(m.name in words for m in result.models), words
+    assert not any(w.endswith("…") for w in words)
+
+    def renamed(names: dict[str, str]) -> EvaluationResult:
+        return dataclasses.replace(
+            result, models=[dataclasses.replace(m, name=names.get(m.name, m.name))
+                            for m in result.models],
+            values=[dataclasses.replace(v, model=names.get(v.model, v.model))
+                    for v in result.values])
+
+    # The longest name "prior", in a column sized for it (Carseats: "pri…").
+    short = renamed({m.name: ("prior" if i == 1 else f"m{i}")
+                     for i, m in enumerate(result.models)})
+    assert "prior" in texts(forest_chart(short, "f1_best"))
+    long = "a_model_with_a_name_far_too_long_for_its_column"
+    clipped = [w for w in texts(forest_chart(renamed({result.models[0].name: long}),
+                                             "f1_best")) if w.endswith("…")]
+    assert len(clipped) == 1
+    assert long.startswith(clipped[0][:-1])
 
 
 def test_model_colors_are_stable_distinct_and_cycle_after_twenty() -> None:
