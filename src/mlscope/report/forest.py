@@ -21,6 +21,7 @@ from mlscope.report.svg import (
     MUTED,
     Scale,
     Svg,
+    clip_text,
     domain_ticks,
     format_bound,
     format_value,
@@ -47,18 +48,6 @@ __all__ = [
 
 
 # -- (a) forest chart ----------------------------------------------------------------
-
-
-def _clipped(name: str, room: float, size: float) -> str:
-    """``name``, or its head and "…", in ``room`` pixels at font ``size``: measured as the
-    label column was sized (a count of average characters cut "prior" to "pri…" in a
-    column made for it)."""
-    if text_width(name, size) <= room:
-        return name
-    k = len(name)
-    while k > 1 and text_width(name[:k - 1] + "…", size) > room:
-        k -= 1
-    return name[:k - 1] + "…"
 
 
 def forest_chart(
@@ -145,7 +134,7 @@ def forest_chart(
     for i, m in enumerate(models):
         cy = top + row_h * (i + 0.5)
         is_w = m == winner
-        svg.text(left - 8, cy + 4, _clipped(m, left - 14, 11.5), font_size=11.5,
+        svg.text(left - 8, cy + 4, clip_text(m, left - 14, 11.5), font_size=11.5,
                  text_anchor="end", font_weight="700" if is_w else None,
                  fill=INK if is_w else "#424a53")
         for j, s in enumerate(splits):

@@ -17,13 +17,13 @@ from mlscope.report.chart_data import (
     reference_model,
 )
 from mlscope.report.svg import (
-    CHAR_W,
     FAINT,
     GRID,
     INK,
     MUTED,
     Scale,
     Svg,
+    clip_text,
     domain_ticks,
     format_value,
     marker,
@@ -286,8 +286,7 @@ def slice_chart(
         small = too_small(cur, n, min_size)
         undefined = cur is None or cur.value is None
         grey = "#8c959f"
-        shown_label = label if text_width(label, 12) <= label_w - 14 else \
-            label[: int((label_w - 16) / (12 * CHAR_W)) - 1] + "…"
+        shown_label = clip_text(label, label_w - 14, 12)
         if note or shown_label != label:
             svg.raw(f"<g><title>{escape(label + (': ' + note if note else ''))}</title>")
         svg.text(left - 10, cy + 4, shown_label, font_size=12, text_anchor="end",

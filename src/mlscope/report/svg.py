@@ -26,6 +26,7 @@ __all__ = [
     "PALETTE",
     "Scale",
     "Svg",
+    "clip_text",
     "coord",
     "domain_ticks",
     "format_bound",
@@ -299,6 +300,19 @@ class Svg:
 def text_width(text: str, size: float = 12.0) -> float:
     """Estimated width in pixels of ``text`` at font ``size`` (:data:`CHAR_W` per glyph)."""
     return len(text) * size * CHAR_W
+
+
+def clip_text(text: str, room: float, size: float = 12.0) -> str:
+    """``text``, or its head and "…", within ``room`` pixels at font ``size``
+    (:func:`text_width`; a hair of slack, as a column sized to the text comes back from
+    its sums a rounding error short: "prior" was cut to "pri…" in one made for it)."""
+    room += 1e-6
+    if text_width(text, size) <= room:
+        return text
+    k = len(text)
+    while k > 1 and text_width(text[:k - 1] + "…", size) > room:
+        k -= 1
+    return text[:k - 1] + "…"
 
 
 @dataclass(frozen=True)
