@@ -191,12 +191,14 @@ def reference_values(labels: FloatArray, scores: FloatArray, metrics: list[Estim
 
 def _cbpe(cal: Calibrated, scores: FloatArray, labels: FloatArray | None,
           metrics: list[EstimatedMetric], rng: np.random.Generator, resamples: int,
-          level: float) -> tuple[list[Estimate], FloatArray, FloatArray, BinaryStats | None]:
+          level: float) -> tuple[list[Estimate], FloatArray, FloatArray, BinaryStats | None,
+                                 FloatArray]:
     """CBPE's estimates with intervals and realised values; also the recalibrated
-    probabilities, the label draws and the labelled rows' statistics."""
+    probabilities, the label draws, the labelled rows' statistics and the probabilities of
+    each refit of the recalibration (``(resamples, n)``, which BBSE's test reuses)."""
     p = cal.probability(scores)
-    draws = (rng.random((resamples, p.size)) < cal.probability_draws(scores, resamples)
-             ).astype(np.float64)
+    refits = cal.probability_draws(scores, resamples)
+    draws = (rng.random((resamples, p.size)) < refits).astype(np.float64)
     point = expected_stats(scores, p, cal.score_type)
     boot = expected_stats(scores, draws, cal.score_type)
     lab = None
@@ -216,7 +218,7 @@ def _cbpe(cal: Calibrated, scores: FloatArray, labels: FloatArray | None,
         if realised is not None and lo is not None and hi is not None:
             inside = bool(lo - 1e-12 <= realised <= hi + 1e-12)
         estimates.append(Estimate(em.id, est, lo, hi, realised, inside))
-    return estimates, p, draws, lab
+    return estimates, p, draws, lab, refits
 
 
 def estimate_slice(cal: Calibrated, scores: FloatArray, labels: FloatArray | None,
@@ -233,13 +235,14 @@ def estimate_window(model: str, cal: Calibrated, threshold: float, scores: Float
 
     ``labels`` (0/1, NaN where not arrived) give the realised values on the labelled rows.
     """
-    estimates, p, draws, lab = _cbpe(cal, scores, labels, metrics, rng, resamples, level)
+    estimates, p, draws, lab, refits = _cbpe(cal, scores, labels, metrics, rng, resamples,
+                                             level)
     # The positive rate two ways: CBPE's mean recalibrated score, and BBSE's inversion.
     prior_draws = draws.mean(axis=1)
     lo, hi = percentile_interval(prior_draws, level)
     realised_prior = _num(lab.total_pos / (lab.total_pos + lab.total_neg)) if lab else None
     cbpe = Estimate("positive_share", float(p.mean()), lo, hi, realised_prior)
-    bbse, gap = _bbse(cal, scores, p, threshold, rng, resamples, level, realised_prior)
+    bbse, gap = _bbse(cal, scores, threshold, rng, resamples, level, realised_prior, refits)
     perf = Performance(model, threshold, estimates, cbpe, bbse,
                        labelled=int(lab.n_rows) if lab is not None else 0)
     if not cal.fitted:
@@ -278,8 +281,7 @@ def bbse_share(cal: Calibrated, scores: FloatArray, threshold: float, *,
                realised: float | None) -> Estimate:
     """BBSE's positive share of ``scores`` (a slice's rows of a window) with its interval;
     ``cal`` carries the TPR and FPR to invert (the slice's own on the reference)."""
-    return _bbse(cal, scores, cal.probability(scores), threshold, rng, resamples, level,
-                 realised)[0]
+    return _bbse(cal, scores, threshold, rng, resamples, level, realised)[0]
 
 
 def _counts(rate: float, n: int) -> int:
@@ -305,12 +307,13 @@ def _rate_draws(rng: np.random.Generator, rate: float, n: int, size: int) -> Flo
     return np.asarray(rng.beta(k + 0.5, n - k + 0.5, size), dtype=np.float64)
 
 
-def _bbse(cal: Calibrated, scores: FloatArray, p: FloatArray, threshold: float,
-          rng: np.random.Generator, resamples: int, level: float, realised: float | None
-          ) -> tuple[Estimate, tuple[float, float] | None]:
+def _bbse(cal: Calibrated, scores: FloatArray, threshold: float, rng: np.random.Generator,
+          resamples: int, level: float, realised: float | None,
+          refits: FloatArray | None = None) -> tuple[Estimate, tuple[float, float] | None]:
     """BBSE's positive share with its interval, and the interval of its difference from
     CBPE's (the same bootstrap: the window's rows resampled, the reference's TPR and FPR
-    drawn from their binomials), or None where BBSE is not identifiable."""
+    drawn from their posteriors), or None where BBSE is not identifiable or ``refits``
+    (CBPE's probabilities under each refit of the recalibration) is not given."""
     sep = cal.tpr - cal.fpr
     n = scores.size
     if not np.isfinite(sep) or sep < _MIN_SEPARATION or n == 0 or not _separated(cal):
@@ -322,7 +325,8 @@ def _bbse(cal: Calibrated, scores: FloatArray, p: FloatArray, threshold: float,
     # CBPE's share in each resample with that resample's refit of the recalibration: the
     # reference's calibration error is shared by every window, and left out it made whole
     # runs of clean windows "disagree" (4 of 60 at the 99% level on one reference).
-    cs = np.take_along_axis(cal.probability_draws(scores, resamples), idx, axis=1).mean(axis=1)
+    cs = (np.take_along_axis(refits, idx, axis=1).mean(axis=1) if refits is not None
+          else None)
     # The rates' Jeffreys posteriors, not binomials at the estimates: a binomial at a TPR
     # of 52/52 never varies, and the inversion's interval then shrank to a point.
     tprs = _rate_draws(rng, cal.tpr, cal.n_pos, resamples)
@@ -333,7 +337,8 @@ def _bbse(cal: Calibrated, scores: FloatArray, p: FloatArray, threshold: float,
     # inversion: clipped draws pile up at 0 (or 1) when the true share is near it, and
     # their difference from CBPE's would then exclude 0 on clean traffic.
     lo, hi = percentile_interval(np.clip(raw, 0.0, 1.0), level)
-    dlo, dhi = percentile_interval(raw - cs, DISAGREEMENT_LEVEL)
+    dlo, dhi = (percentile_interval(raw - cs, DISAGREEMENT_LEVEL) if cs is not None
+                else (None, None))
     # Reported within a difference of shares' range, [−1, 1]: clipping keeps the sign of
     # each end, so whether the interval excludes 0 is unchanged.
     gap = ((min(max(dlo, -1.0), 1.0), min(max(dhi, -1.0), 1.0))
