@@ -1,12 +1,14 @@
-"""The compiled per-bin terms (:mod:`mlscope.metrics.fast`) give the NumPy code's bits.
+"""The compiled sums of the metrics' per-bin terms (:mod:`mlscope.metrics.fast`) give the
+NumPy code's bits.
 
-Average precision, ROC AUC and Brier read their per-bin terms from the numba kernels once
-the engine has loaded them. Each metric is computed with the kernels installed and with
-NumPy on the same statistics, and the values compared as raw 64-bit patterns (so ``-0.0``
-differs from ``+0.0`` and NaN from NaN only by its bits): on row counts, fractional
-weights, zeros of both signs, huge and tiny weights, one-class and one-bin histograms.
-The terms themselves are also compared bin by bin with the NumPy expressions they
-replace. Each comparison checks that the kernel ran.
+Average precision, ROC AUC and Brier read the sums of their per-bin terms from one numba
+kernel once the engine has loaded it (log loss: its terms from two). Each metric is
+computed with the kernels installed and with NumPy on the same statistics, and the values
+compared as raw 64-bit patterns (so ``-0.0`` differs from ``+0.0`` and NaN from NaN only
+by its bits): on row counts, fractional weights, zeros of both signs, huge and tiny
+weights, one-class and one-bin histograms. The sums are also compared with NumPy's sum of
+the NumPy expressions they replace, on histograms short and long enough to cross NumPy's
+pairwise tree. Each comparison checks that the kernel ran.
 """
 
 from __future__ import annotations
@@ -55,11 +57,12 @@ def _compare(counting: CountingKernels, st: BinaryStats) -> None:
     finally:
         fast.install(counting)
     assert compiled == numpy_
-    # Log loss of probabilities: two kernels per block of bins; of logits: NumPy
-    # (logaddexp).
+    # One pass of sums for each of average precision, ROC AUC and Brier (fresh objects);
+    # log loss of probabilities: two kernels per block of bins. Of logits: Brier and log
+    # loss in NumPy (expit, logaddexp).
     m = st.pos.size
     blocks = len(pairwise_blocks(m, BLOCK)[0]) if m > 2 * BLOCK else 1
-    assert ran == (0 if not m else 3 + 2 * blocks if st.score_type == "probability" else 3)
+    assert ran == (0 if not m else 3 + 2 * blocks if st.score_type == "probability" else 2)
 
 
 def _stats(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray, counts: bool) -> BinaryStats:
@@ -130,25 +133,56 @@ def test_edge_histograms(counting: CountingKernels, case: str) -> None:
     _compare(counting, st_)
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.data())
-def test_terms_equal_the_numpy_expressions_bin_by_bin(data: st.DataObject) -> None:
-    m = data.draw(st.integers(1, 40))
-    pos = np.array(data.draw(st.lists(_WEIGHT, min_size=m, max_size=m)))
-    neg = np.array(data.draw(st.lists(_WEIGHT, min_size=m, max_size=m)))
-    s = np.array(data.draw(st.lists(_SCORE, min_size=m, max_size=m)))
+def _numpy_sums(s: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> list[bytes]:
+    """NumPy's sums of the three metrics' terms, as the plain expressions build them."""
     tp, fp = np.cumsum(pos), np.cumsum(neg)
     with np.errstate(all="ignore"):
         ap = np.where(pos > 0, tp / np.where(pos > 0, fp + tp, 1.0), 0.0) * pos
         roc = ((tp - pos) + pos * 0.5) * neg
         br = (1.0 - s) ** 2 * pos + s**2 * neg
-    for name, args, want in [("ap", (pos, neg), ap), ("roc", (pos, neg), roc),
-                             ("brier", (s, pos, neg), br)]:
-        out = np.empty(m)
-        with np.errstate(all="ignore"):
-            getattr(kernels, f"{name}_terms")(*args, out)
-        assert _bits(out) == _bits(want), name
-    # Log loss: the kernels clip, NumPy takes the logarithms, the kernels combine them.
+        return [_bits(ap.sum()), _bits(roc.sum()), _bits(br.sum())]
+
+
+def _kernel_sums(s: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> list[bytes]:
+    out = np.full(3, np.nan)
+    with np.errstate(all="ignore"):
+        kernels.binary_sums(s, pos, neg, out)
+    return [_bits(x) for x in out]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_term_sums_equal_numpys_sums_of_the_expressions(data: st.DataObject) -> None:
+    m = data.draw(st.integers(1, 40))
+    pos = np.array(data.draw(st.lists(_WEIGHT, min_size=m, max_size=m)))
+    neg = np.array(data.draw(st.lists(_WEIGHT, min_size=m, max_size=m)))
+    s = np.array(data.draw(st.lists(_SCORE, min_size=m, max_size=m)))
+    assert _kernel_sums(s, pos, neg) == _numpy_sums(s, pos, neg)
+
+
+@pytest.mark.parametrize("m", [127, 128, 129, 136, 255, 256, 257, 1_000, 4_097, 65_543])
+def test_term_sums_along_numpys_pairwise_tree(m: int) -> None:
+    # Generated (seeded): histograms past one leaf of NumPy's pairwise sum (128 values),
+    # of fractional weights (every addition's rounding counts), row counts, and zeros of
+    # both signs, so that a sum taken in any other order shows.
+    rng = np.random.default_rng(m)
+    s = np.sort(rng.random(m))[::-1].copy()
+    for pos, neg in [(rng.random(m) * 3, rng.random(m)),
+                     (rng.integers(0, 3, m).astype(np.float64),
+                      rng.integers(0, 3, m).astype(np.float64)),
+                     (np.where(rng.random(m) < 0.5, -0.0, rng.random(m)),
+                      np.where(rng.random(m) < 0.5, -0.0, 0.0))]:
+        assert _kernel_sums(s, pos, neg) == _numpy_sums(s, pos, neg)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_log_loss_terms_equal_the_numpy_expressions_bin_by_bin(data: st.DataObject) -> None:
+    m = data.draw(st.integers(1, 40))
+    pos = np.array(data.draw(st.lists(_WEIGHT, min_size=m, max_size=m)))
+    neg = np.array(data.draw(st.lists(_WEIGHT, min_size=m, max_size=m)))
+    s = np.array(data.draw(st.lists(_SCORE, min_size=m, max_size=m)))
+    # The kernels clip, NumPy takes the logarithms, the kernels combine them.
     with np.errstate(all="ignore"):
         want = (-np.log(np.clip(s, _EPS, 1 - _EPS)) * pos
                 + -np.log(np.clip(1.0 - s, _EPS, 1 - _EPS)) * neg)
@@ -161,27 +195,35 @@ def test_terms_equal_the_numpy_expressions_bin_by_bin(data: st.DataObject) -> No
     assert _bits(logs[0]) == _bits(want), "log_loss"
 
 
+def _plain(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> BinaryStats:
+    return BinaryStats(scores, pos, neg, int(pos.shape[-1]))
+
+
 def test_batches_and_other_dtypes_stay_in_numpy(counting: CountingKernels) -> None:
-    pos = np.ones((4, 3))
-    assert fast.terms("ap", pos, pos) is None  # a batch of replicates
-    assert fast.terms("roc", np.ones(3, np.float32), np.ones(3, np.float32)) is None
-    assert fast.terms("ap", np.ones(3), np.ones(2)) is None  # sizes differ
-    assert fast.terms("ap", np.zeros(0), np.zeros(0)) is None
-    assert fast.terms("ap", np.ones(3)[::-1], np.ones(3)) is None  # not contiguous
+    one, two = np.ones(3), np.ones((4, 3))
+    assert fast.term_sums(_plain(one, two, two)) is None  # a batch of replicates
+    f32 = np.ones(3, np.float32)
+    assert fast.term_sums(_plain(one, f32, f32)) is None
+    assert fast.term_sums(_plain(one, np.ones(2), np.ones(2))) is None  # sizes differ
+    assert fast.term_sums(_plain(np.zeros(0), np.zeros(0), np.zeros(0))) is None
+    assert fast.term_sums(_plain(one, one[::-1], one)) is None  # not contiguous
     assert counting.calls == {}
-    got = fast.terms("ap", np.ones(3), np.ones(3))
+    st_ = _plain(np.array([0.9, 0.5, 0.1]), one, one)
+    got = fast.term_sums(st_)
     assert got is not None
-    assert counting.calls == {"ap_terms": 1}
+    assert fast.term_sums(st_) is not None  # kept: computed once per statistics object
+    assert counting.calls == {"binary_sums": 1}
 
 
 def test_mlscope_kernel_numpy_keeps_the_terms_in_numpy(
         counting: CountingKernels, monkeypatch: pytest.MonkeyPatch) -> None:
+    one = np.ones(3)
     monkeypatch.setenv("MLSCOPE_KERNEL", "numpy")
     assert not fast.installed()
-    assert fast.terms("ap", np.ones(3), np.ones(3)) is None
+    assert fast.term_sums(_plain(one, one, one)) is None
     monkeypatch.setenv("MLSCOPE_KERNEL", "auto")
     assert fast.installed()
-    assert fast.terms("ap", np.ones(3), np.ones(3)) is not None
+    assert fast.term_sums(_plain(one, one, one)) is not None
 
 
 def test_a_failing_kernel_is_dropped_and_numpy_runs() -> None:

@@ -50,7 +50,7 @@ from mlscope.metrics.binary_threshold import (
     why_precision_at_recall,
     why_recall_at_precision,
 )
-from mlscope.metrics.fast import terms
+from mlscope.metrics.fast import AP, term_sums
 from mlscope.metrics.ranking import roc_auc
 from mlscope.metrics.spec import Direction, MetricSpec, ParamSpec
 from mlscope.metrics.stats import BinaryStats, MulticlassStats
@@ -102,9 +102,9 @@ def average_precision(stats: BinaryStats) -> FloatArray:
         has = pos > 0
         p_ = np.where(has, tp_ / np.where(has, tp_ + np.cumsum(neg, axis=-1), 1.0), 0.0)
         return _div((pos * p_).sum(axis=-1), stats.total_pos)
-    fast = terms("ap", pos, neg)  # one compiled pass, the same terms (metrics.fast)
+    fast = term_sums(stats)  # one compiled pass, the same bits (metrics.fast)
     if fast is not None:
-        return _div(fast.sum(axis=-1), stats.total_pos)
+        return _div(fast[AP], stats.total_pos)
     tp = stats.cum_pos()
     predicted = cumsum_exact(neg, whole=stats.whole("neg"))
     predicted += tp

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mlscope.metrics.arith import safe_div as _div
-from mlscope.metrics.fast import log_loss_sum, terms
+from mlscope.metrics.fast import BRIER, log_loss_sum, term_sums
 from mlscope.metrics.links import neg_log_likelihood, probability
 from mlscope.metrics.stats import BinaryStats
 
@@ -59,10 +59,11 @@ def brier(stats: BinaryStats) -> FloatArray:
         return np.full(stats.batch_shape, np.nan)
     if stats.loss_sums is not None and "brier" in stats.loss_sums:
         return _div(stats.loss_sums["brier"].sum(axis=-1), stats.total_pos + stats.total_neg)
+    # The compiled sum takes the scores as probabilities (metrics.fast): logits go to NumPy.
+    fast = term_sums(stats) if stats.score_type == "probability" else None
     s = probability(stats.scores, stats.score_type)
-    fast = terms("brier", s, stats.pos, stats.neg)  # one compiled pass (metrics.fast)
     if fast is not None:
-        sq = fast.sum(axis=-1)
+        sq = fast[BRIER]
     elif stats.pos.shape == s.shape and stats.pos.dtype == np.float64 == stats.neg.dtype:
         # In place on two arrays (``x**2`` is ``np.square``; products commute): the same
         # bits as ``(pos·(1 − s)² + neg·s²).sum()``.

@@ -1,12 +1,14 @@
-"""Compiled per-bin terms of the ranking and probability metrics, and the reliability
-curve's bins, when the engine has loaded them.
+"""Compiled sums of the ranking and probability metrics' per-bin terms, and the
+reliability curve's bins, when the engine has loaded them.
 
 Average precision, ROC AUC, Brier and log loss are each a sum over a histogram's bins of
 a term that NumPy builds in six to eleven passes over the bins (running sums, a division,
-masks, clipping, products). The compiled kernels (:mod:`mlscope.engine.kernels`) build
-the same terms in one pass: the same operations in the same order on the same values, so
-the same bits (log loss's logarithms stay NumPy's); the sum over the bins stays NumPy's
-own (pairwise), so every metric value is unchanged. The reliability curve's equal-mass
+masks, clipping, products) and then sums (pairwise). The compiled kernels
+(:mod:`mlscope.engine.kernels`) make the same terms, the same operations in the same
+order on the same values, and add them along NumPy's own pairwise tree: the same bits.
+Average precision's, ROC AUC's and Brier's come from one pass over a histogram
+(:func:`term_sums`, kept on the statistics object for the three metrics); log loss's
+logarithms stay NumPy's (:func:`log_loss_sum`). The reliability curve's equal-mass
 bins of row counts are one pass too (:func:`curve_bins`), without the NumPy code's five
 row-sized arrays.
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -29,10 +31,15 @@ import numpy.typing as npt
 from mlscope.metrics.links import CLIP_EPS
 from mlscope.metrics.logistic_fit import BLOCK, pairwise_blocks
 
-__all__ = ["TermKernels", "current", "curve_bins", "install", "installed", "log_loss_sum",
-           "terms", "uninstall"]
+if TYPE_CHECKING:
+    from mlscope.metrics.stats import BinaryStats
+
+__all__ = ["AP", "BRIER", "ROC", "TermKernels", "current", "curve_bins", "install",
+           "installed", "log_loss_sum", "term_sums", "uninstall"]
 
 FloatArray = npt.NDArray[np.float64]
+#: Where :func:`term_sums` puts each metric's sum.
+AP, ROC, BRIER = 0, 1, 2
 
 _log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -40,13 +47,9 @@ _lock = threading.Lock()
 
 class TermKernels(Protocol):
     """What :func:`install` takes: the kernels of :mod:`mlscope.engine.kernels` that build
-    the metrics' terms, each writing into its last argument."""
+    the metrics' terms or their sums, each writing into its last argument."""
 
-    def ap_terms(self, pos: FloatArray, neg: FloatArray, out: FloatArray) -> None: ...
-
-    def roc_terms(self, pos: FloatArray, neg: FloatArray, out: FloatArray) -> None: ...
-
-    def brier_terms(self, s: FloatArray, pos: FloatArray, neg: FloatArray,
+    def binary_sums(self, s: FloatArray, pos: FloatArray, neg: FloatArray,
                     out: FloatArray) -> None: ...
 
     def log_loss_args(self, s: FloatArray, lo: float, hi: float, out: FloatArray) -> None: ...
@@ -182,26 +185,29 @@ def _run(kernels: TermKernels, name: str, *args: Any) -> bool:
     return True
 
 
-def terms(kind: str, *arrays: Any) -> FloatArray | None:
-    """The per-bin terms of ``kind`` (``"ap"``, ``"roc"`` or ``"brier"``) from the compiled
-    kernel, or None when NumPy must build them.
+def term_sums(stats: BinaryStats) -> FloatArray | None:
+    """The sums of average precision's, ROC AUC's and Brier's per-bin terms of ``stats``
+    (indexed by :data:`AP`, :data:`ROC`, :data:`BRIER`) from the compiled kernel, or None
+    when NumPy must build them.
 
-    Parameters
-    ----------
-    kind
-        Which metric's terms.
-    *arrays
-        ``pos, neg`` (``ap``, ``roc``) or ``s, pos, neg`` (``brier``): float64, one
-        dimension, the same size, contiguous. Anything else (a batch of replicates,
-        another dtype, a reversed view) returns None.
+    Each is the bits of NumPy's ``terms.sum()`` over the terms the NumPy code of
+    :func:`~mlscope.metrics.binary.average_precision`, :func:`~mlscope.metrics.ranking.
+    roc_auc` and :func:`~mlscope.metrics.binary_proba.brier` builds (Brier's of
+    ``stats.scores`` taken as probabilities: for another score type the caller does not
+    read it). Computed once per statistics object (which is frozen) in one pass over its
+    histogram, which the three metrics of a slice then share.
 
-    Returns
-    -------
-    numpy.ndarray or None
-        A fresh float64 array of the terms, one per bin.
+    Returns None for what the kernel does not take: a batch of replicates, another dtype
+    than float64, an empty or non-contiguous histogram.
     """
-    kernels = _usable(*arrays)
+    kernels = _usable(stats.scores, stats.pos, stats.neg)
     if kernels is None:
         return None
-    out = np.empty(arrays[0].size)
-    return out if _run(kernels, f"{kind}_terms", *arrays, out) else None
+
+    def make() -> FloatArray:
+        out: FloatArray = np.zeros(3)
+        ok = _run(kernels, "binary_sums", stats.scores, stats.pos, stats.neg, out)
+        return out if ok else np.zeros(0)  # failed: kept as "none", NumPy's from now on
+
+    got = stats.memo("term_sums", make)
+    return got if got.size == 3 else None

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mlscope.metrics.arith import safe_div as _div
-from mlscope.metrics.fast import terms
+from mlscope.metrics.fast import ROC, term_sums
 from mlscope.metrics.stats import BinaryStats
 
 __all__ = ["roc_auc"]
@@ -47,9 +47,9 @@ def _roc_auc(stats: BinaryStats) -> FloatArray:
         # Other dtypes keep NumPy's promotion of the plain expression.
         above = np.cumsum(pos, axis=-1) - pos
         return _div((neg * (above + 0.5 * pos)).sum(axis=-1), stats.total_pos * stats.total_neg)
-    fast = terms("roc", pos, neg)  # one compiled pass, the same terms (metrics.fast)
+    fast = term_sums(stats)  # one compiled pass, the same bits (metrics.fast)
     if fast is not None:
-        return _div(fast.sum(axis=-1), stats.total_pos * stats.total_neg)
+        return _div(fast[ROC], stats.total_pos * stats.total_neg)
     term = stats.cum_pos()  # positives at or above each score (cumsum_exact's bits)
     term -= pos  # positives strictly above
     half = np.multiply(pos, 0.5)
