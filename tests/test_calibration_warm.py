@@ -63,7 +63,9 @@ def test_passes_fewer_than_from_the_neutral_start() -> None:
     got = fit_logistic(x, pos, neg, ok, start=start, counter=warm)
     ref = fit_logistic(x, pos, neg, ok, counter=cold)
     np.testing.assert_allclose(np.asarray(got[:2]), np.asarray(ref[:2]), rtol=1e-9)
-    assert warm[0] <= 3 < cold[0]
+    # Two passes from the warm start (the standard error from the last one), against
+    # about thirteen from (0, 1).
+    assert warm[0] <= 2 < cold[0]
 
 
 def _ascending_of(st: BinaryStats) -> tuple[np.ndarray, ...]:

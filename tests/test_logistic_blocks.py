@@ -94,11 +94,10 @@ def test_blocked_passes_same_sums(kind: str, monkeypatch: pytest.MonkeyPatch) ->
     assert not whole.blocked
     for a, b in ((0.0, 1.0), (-0.31, 0.87), (2.5, -1.25)):
         pa, pb = np.asarray(a), np.asarray(b)
-        for got, want in ((blocked.evaluate(pa, pb), whole.evaluate(pa, pb)),
-                          (blocked.information(pa, pb), whole.information(pa, pb))):
-            assert len(got) == len(want)
-            for g, w in zip(got, want, strict=True):
-                assert np.asarray(g).tobytes() == np.asarray(w).tobytes()
+        got, want = blocked.evaluate(pa, pb), whole.evaluate(pa, pb)
+        assert len(got) == len(want)
+        for g, w in zip(got, want, strict=True):
+            assert np.asarray(g).tobytes() == np.asarray(w).tobytes()
 
 
 @pytest.mark.parametrize("seed", range(12))
