@@ -360,3 +360,23 @@ def test_rare_classes_flagged_for_multiclass(tmp_path: Path) -> None:
     assert rare["rare"]["flag"]
     assert rare["rare"]["recall"] < 0.4
     assert not rare["a"]["flag"]
+
+
+def test_a_baseline_below_the_model_is_no_upper_baseline(tmp_path: Path) -> None:
+    # The only learned baseline reads the device, which says nothing about the label: the
+    # model beats it on validation, so it bounds nothing. Before, it stood as the upper
+    # baseline and the table read a negative "avoidable bias".
+    c = charter(baselines={"prior": {"kind": "prior"},
+                           "by_device": {"kind": "logistic", "features": ["device"]}},
+                intervals={"resamples": 200})
+    res = mlscope.evaluate(write(tmp_path, c), diagnose=True)
+    d = res.diagnosis
+    assert d is not None
+    assert "baseline" not in {v.role for v in d.values}
+    bias = next(g for g in d.gaps if g.name == "avoidable_bias")
+    assert bias.value is None  # not measured: no negative "avoidable bias"
+    assert not bias.counts
+    [note] = [n for n in d.notes if "no upper baseline" in n]
+    assert "by_device" in note
+    assert "does no better than model" in note
+    assert d.margin == pytest.approx(0.01)  # ROC AUC: one point, whatever the reference

@@ -83,8 +83,10 @@ def diagnosis_metric(ch: Charter) -> str:
 def _upper(inp: DiagnosisInputs, metric: str, info: MetricInfo
            ) -> tuple[float | None, str | None, str, bool]:
     """The best upper baseline: human level, else a published or previous figure on the
-    same data, else the best learned/rule baseline (weak evidence). A figure measured on
-    other data is not comparable: never the upper baseline."""
+    same data, else the best learned/rule baseline (weak evidence) when it does better
+    than the model on validation (one that does worse bounds nothing: it would read as a
+    negative avoidable bias). A figure measured on other data is not comparable: never
+    the upper baseline. Without one, the name says why (for the note)."""
     if metric in inp.human_best:
         return inp.human_best[metric], "human", "human level", False
     sign = 1.0 if info.direction == "higher" else -1.0
@@ -103,6 +105,11 @@ def _upper(inp: DiagnosisInputs, metric: str, info: MetricInfo
                 cands.append((mv.value, m))
     if cands:
         v, m = max(cands, key=lambda p: sign * p[0])
+        own = inp.value(val_split, inp.model, OVERALL, metric) if val_split else None
+        if own is not None and own.value is not None and sign * v <= sign * own.value:
+            return None, None, (
+                f"the best learned or rule baseline, {m} ({v:.4g} on {val_split}), does no "
+                f"better than {inp.model} ({own.value:.4g}), so it bounds nothing"), True
         return v, str(inp.families[m]), f"{m} (best {inp.families[m]} baseline)", True
     return None, None, "", True
 
@@ -116,7 +123,13 @@ def build_diagnosis(inp: DiagnosisInputs) -> Diagnosis:
     info = inp.metrics[metric]
     upper_bound = info.bounds[1] if info.direction == "higher" else None
     up_value, up_kind, up_name, weak = _upper(inp, metric, info)
-    margin = spec.margin if spec.margin is not None else default_margin(info.bounds, up_value)
+    # An unbounded metric's default margin is 1% of a value's size: the upper baseline's,
+    # else the model's own on validation (a margin of 0.01 in euros per case means nothing).
+    scale = up_value
+    if scale is None and (vsplit := inp.splits.get("validation")) is not None:
+        own = inp.value(vsplit, inp.model, OVERALL, metric)
+        scale = own.value if own is not None else None
+    margin = spec.margin if spec.margin is not None else default_margin(info.bounds, scale)
 
     values: dict[str, SplitValue] = {}
     reps: dict[str, FloatArray | None] = {}
@@ -149,9 +162,11 @@ def build_diagnosis(inp: DiagnosisInputs) -> Diagnosis:
         notes.append(f"{', '.join(other)}: measured on other data, so not the upper baseline "
                      "(a reference line only)")
     if up_value is None:
-        notes.append("no upper baseline (human level, a published result or a learned "
-                     "baseline) for " + metric + ": avoidable bias cannot be measured; add "
-                     "one under `baselines:`")
+        why = f" ({up_name})" if up_name else ""
+        notes.append("no upper baseline (human level, a published result or a better "
+                     "learned baseline) for " + metric + why + ": avoidable bias cannot be "
+                     "measured; add human level or a published result on these data under "
+                     "`baselines:`")
     elif weak:
         notes.append(f"the upper baseline is {up_name}, not human level or a published "
                      "result: weak evidence for the avoidable bias (a better model may exist)")
