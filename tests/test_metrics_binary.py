@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
+from mlscope.errors import InputError
 from mlscope.metrics.binary import THRESHOLD_METRICS, best_threshold, confusion_at
 from mlscope.metrics.registry import get_metric, metrics_for_task
 from mlscope.metrics.stats import BinaryStats, binary_stats
@@ -637,7 +638,16 @@ def test_specs_carry_metadata() -> None:
         if name in THRESHOLD_METRICS:
             assert spec.params["threshold"].kind == "threshold"
             assert spec.params["threshold"].default == 0.5
-            assert spec.resolve_params({"threshold": "optimize"})["threshold"] == "optimize"
+            if name in ("precision", "recall", "specificity", "positive_rate"):
+                # Best at an extreme (one row flagged, or all): no operating point.
+                with pytest.raises(InputError, match="cannot be `optimize`"):
+                    spec.resolve_params({"threshold": "optimize"})
+            else:
+                assert spec.resolve_params({"threshold": "optimize"})["threshold"] == \
+                    "optimize"
+            # Another metric's chosen threshold, checked against the charter's metrics.
+            assert spec.resolve_params({"threshold": "f1_best"})["threshold"] == "f1_best"
+            assert spec.is_operating_point({"threshold": "f1_best"})
             assert spec.chooser is None
     assert get_metric("fbeta").params["beta"].default == 1.0
     assert get_metric("positive_rate").direction == "lower"

@@ -45,6 +45,7 @@ from mlscope.charter.schema import (
 )
 from mlscope.charter.schema_paths import lenient, try_model
 from mlscope.charter.slice_requirements import check_slice_requirements
+from mlscope.charter.thresholds import check_threshold_refs, optimize_fix
 from mlscope.errors import InputError, did_you_mean
 
 __all__ = [
@@ -281,6 +282,7 @@ class MeaningChecks(DataChecks):
                 seen[entry.id] = i
             if entry.metric is not None and parts.task is not None:
                 self.check_registry_metric(p, entry, parts)
+        check_threshold_refs(self, parts.metrics)
 
     def has_key(self, path: KeyPath, key: str) -> bool:
         raw = self.raw_at(path)
@@ -375,6 +377,8 @@ class MeaningChecks(DataChecks):
             elif pspec is not None and key is not None and given is None:
                 fix = (f"add `{key}: <a value on the scale of the scores>` or "
                        f"`{key}: optimize`")
+            elif pspec is not None and pspec.no_optimize is not None and given == "optimize":
+                fix = optimize_fix(parts.metrics, entry)
             elif pspec is not None and pspec.only_optimize is not None:
                 fixed = "precision" if name == "precision_at_recall" else "recall"
                 fix = (f"remove `{key}`, or use `metric: {fixed}, threshold: {given}` for "

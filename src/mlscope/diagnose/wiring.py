@@ -342,7 +342,10 @@ def _refit_points(ch: Charter, t: EvalTable, bdir: Path, info: MetricInfo, sel_s
             st = multiclass_stats(y_true, pred, classes or [])
         else:
             st = regression_stats(y_true, pred)
-        params = {k: v for k, v in info.params.items() if v != "optimize"}
+        # A chosen threshold (`optimize`, or another metric's) is the metric's own
+        # choice on each refit's rows here.
+        params = {k: v for k, v in info.params.items()
+                  if not (k == "threshold" and isinstance(v, str))}
         return float(spec.fn(st, **params))
 
     kw: dict[str, Any] = {"seed": ch.seed}

@@ -13,6 +13,7 @@ from mlscope.data.source import EvalTable
 from mlscope.errors import InputError, did_you_mean
 from mlscope.metrics.registry import MetricSpec, get_metric
 from mlscope.metrics.software import SOFTWARE_METRICS, SoftwareMetric
+from mlscope.metrics.spec import threshold_ref
 from mlscope.metrics.task_costs import unknown_classes
 from mlscope.plugins import UserFunction, load_callable
 from mlscope.result import MetricInfo
@@ -48,7 +49,9 @@ def metric_label(spec: MetricSpec, params: Mapping[str, Any]) -> str:
             parts.append(str(v))
         elif k == "threshold":
             if spec.params[k].only_optimize is None:
-                parts.append("@best" if v == "optimize" else f"@{v:g}")
+                # `threshold: net_value`: at the threshold that metric chooses.
+                parts.append("@best" if v == "optimize" else f"@{v}" if isinstance(v, str)
+                             else f"@{v:g}")
         elif k in ("recall", "precision"):
             parts.append(f"@{k}≥{v:g}")
         elif k == "k":
@@ -147,4 +150,19 @@ def resolve_metrics(charter: Charter, t: EvalTable, base_dir: Path) -> list[Metr
         )
         err = t.errors.index(params["error"]) if "error" in spec.params else None
         out.append(Metric(entry, info, spec, params, error_index=err))
+    _check_threshold_refs(out)
     return out
+
+
+def _check_threshold_refs(metrics: list[Metric]) -> None:
+    """Each ``threshold: <id>`` names another metric that chooses its own threshold (the
+    charter's checks say so with the line; this guards a charter built in code)."""
+    chooses = {m.id for m in metrics if m.spec is not None
+               and m.spec.is_operating_point(m.params) and threshold_ref(m.params) is None}
+    for m in metrics:
+        ref = threshold_ref(m.params) if m.spec is not None else None
+        if ref is not None and ref not in chooses:
+            raise InputError(
+                f"metric `{m.id}`: `threshold: {ref}` names no metric that chooses its "
+                f"threshold on the selection split (those that do: "
+                f"{', '.join(sorted(chooses)) or 'none'}); name one, or write a number")

@@ -130,7 +130,8 @@ _THRESHOLD = ParamSpec(
     kind="threshold", default=0.5, low=0.0, high=1.0,
     doc="rows with score >= threshold are predicted positive (a probability, also for "
         "logits; on the scores' own scale with `score_type: score`); `optimize` picks the "
-        "best threshold on the selection split",
+        "best threshold on the selection split; the id of another metric with a chosen "
+        "threshold takes that one",
 )
 _UNIT = (0.0, 1.0)
 
@@ -157,6 +158,27 @@ _SHARED = frozenset({"binary", "multiclass"})
 _MULTI_ONLY = frozenset({"multiclass"})
 # The binary threshold; refused on a multiclass task (the prediction is the arg-max class).
 _THRESHOLD_BINARY = replace(_THRESHOLD, tasks=_BINARY)
+
+
+def _no_optimize(label: str, extreme: str) -> ParamSpec:
+    # The best of these over every threshold is an extreme, not an operating point.
+    return replace(
+        _THRESHOLD,
+        doc="rows with score >= threshold are predicted positive (a probability, also for "
+            "logits; on the scores' own scale with `score_type: score`), or the id of a "
+            "metric that chooses its threshold (`threshold: optimize`, an operating point) "
+            "to be measured at that threshold",
+        no_optimize=(f"{label} is best {extreme}, which is no operating point; give a "
+                     "number, or the id of a metric that chooses its threshold"),
+    )
+
+
+_EXTREME_OPTIMUM = {
+    "precision": _no_optimize("precision", "with the top-scored row alone flagged"),
+    "recall": _no_optimize("recall", "with every row flagged"),
+    "specificity": _no_optimize("specificity", "with no row (or one) flagged"),
+    "positive_rate": _no_optimize("the positive rate", "with one row flagged"),
+}
 _AUC_PARAMS = {
     "multi_class": ParamSpec(
         kind="str", default="ovr", choices=mcs.MULTI_CLASS, tasks=_MULTI_ONLY,
@@ -260,7 +282,7 @@ for _name, _label, _how in (
     _reg(_name, _label, THRESHOLD_METRICS[_name].direction, threshold_spec_fn(_name),
          threshold_spec_undefined(_name), _how,
          bounds=(-1.0, 1.0) if _name == "mcc" else _UNIT,
-         params={"threshold": _THRESHOLD})
+         params={"threshold": _EXTREME_OPTIMUM.get(_name, _THRESHOLD)})
 
 _reg("fbeta", "F-beta", "higher", threshold_spec_fn("fbeta"), threshold_spec_undefined("fbeta"),
      "Weighted harmonic mean of precision and recall at the threshold, recall counting "

@@ -280,7 +280,8 @@ _THRESHOLD = ParamSpec(
     kind="threshold", default=0.5, low=0.0, high=1.0, tasks=_BINARY,
     doc="rows with score >= threshold are predicted positive (a probability, also for "
         "logits; on the scores' own scale with `score_type: score`); `optimize` picks the "
-        "cost-optimal threshold on the selection split and carries it to the other splits",
+        "cost-optimal threshold on the selection split and carries it to the other splits; "
+        "the id of another metric with a chosen threshold takes that one",
 )
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "ParamSpec",
     "Task",
     "UndefinedFn",
+    "threshold_ref",
 ]
 
 Direction = Literal["higher", "lower"]
@@ -46,9 +47,10 @@ class ParamSpec:
 
     ``kind`` is ``"float"``, ``"int"``, ``"str"``, ``"matrix"`` (a mapping of mappings of
     numbers, e.g. a cost matrix ``{true class: {predicted class: cost}}``) or
-    ``"threshold"`` (a float in [0, 1] for probabilities, or the string ``"optimize"``:
+    ``"threshold"`` (a float in [0, 1] for probabilities; the string ``"optimize"``:
     choose the threshold that maximises the metric on the selection split and carry it to
-    the other splits).
+    the other splits; or the id of another metric of the charter that chooses its
+    threshold so: that threshold, :func:`threshold_ref`).
     """
 
     kind: Literal["float", "int", "threshold", "str", "matrix"]
@@ -62,6 +64,10 @@ class ParamSpec:
     # Set on a `threshold` that only `optimize` may take (an operating point chooses its
     # own threshold): a number is refused with this explanation and fix, never ignored.
     only_optimize: str | None = None
+    # Set on a `threshold` whose best value over every threshold is at an extreme (one row
+    # flagged or all of them: precision, recall, ...): `optimize` is refused with this
+    # explanation, as it would report no operating point at all.
+    no_optimize: str | None = None
     # For a `str` parameter with a fixed vocabulary (`average: macro|weighted`): anything
     # else is refused with a did-you-mean.
     choices: tuple[str, ...] | None = None
@@ -170,19 +176,32 @@ class MetricSpec:
         ``threshold: optimize``, or with a chooser and no threshold parameter at all (a
         metric with a threshold parameter that is not given, as in a task where it does
         not apply, is no operating point)."""
-        if params.get("threshold") == "optimize":
-            return True
+        if isinstance(params.get("threshold"), str):
+            return True  # `optimize`, or another metric's chosen threshold
         return (self.chooser is not None and "threshold" not in params
                 and "threshold" not in self.params)
+
+
+def threshold_ref(params: Mapping[str, Any]) -> str | None:
+    """The id of the metric whose chosen threshold ``params`` take (``threshold: <id>``),
+    or None (a number, ``optimize``, or no threshold)."""
+    t = params.get("threshold")
+    return t if isinstance(t, str) and t != "optimize" else None
 
 
 def _check_param(metric: str, key: str, spec: ParamSpec, value: Any, where: str,
                  unbounded: bool = False) -> Any:
     bad = f"{where}metric `{metric}` parameter `{key}` "
     if spec.kind == "threshold" and value == "optimize":
+        if spec.no_optimize is not None:
+            raise InputError(f"{bad}cannot be `optimize`: {spec.no_optimize}")
         return value
     if spec.only_optimize is not None:
         raise InputError(f"{bad}cannot be {value!r}: {spec.only_optimize}")
+    if spec.kind == "threshold" and isinstance(value, str) and value.isidentifier():
+        # Another metric's chosen threshold: that the id names such a metric is checked
+        # where every metric of the charter is known.
+        return value
     if spec.kind == "matrix":
         return _check_matrix(bad, value)
     if spec.kind == "str":
@@ -196,7 +215,8 @@ def _check_param(metric: str, key: str, spec: ParamSpec, value: Any, where: str,
         if isinstance(value, bool) or not isinstance(value, int):
             raise InputError(f"{bad}must be a whole number, got {value!r}")
     elif isinstance(value, bool) or not isinstance(value, int | float):
-        hint = " or `optimize`" if spec.kind == "threshold" else ""
+        hint = (", `optimize` or the id of a metric that chooses its threshold"
+                if spec.kind == "threshold" else "")
         raise InputError(f"{bad}must be a number{hint}, got {value!r}")
     if not np.isfinite(value):
         raise InputError(f"{bad}must be a finite number, got {value!r}")

@@ -18,7 +18,8 @@ import pandas as pd
 from mlscope.charter.monitor import MonitorSpec
 from mlscope.charter.schema import Charter, LearnedBaseline
 from mlscope.errors import InputError, did_you_mean
-from mlscope.metrics.registry import get_metric
+from mlscope.metrics.registry import MetricSpec, get_metric
+from mlscope.metrics.spec import threshold_ref
 from mlscope.metrics.stats import BinaryStats, binary_stats
 from mlscope.monitor.checks import LABEL, pred_col, proba_col, score_col
 from mlscope.monitor.performance import EstimatedMetric
@@ -386,8 +387,8 @@ def threshold_of(charter: Charter, ref: pd.DataFrame, m: str) -> tuple[float, st
         return float(charter.monitor.threshold), "monitor.threshold"
     score_type = charter.data.score_type
     for e in charter.metrics:
-        if e.metric is None:
-            continue
+        if e.metric is None or threshold_ref(e.params) is not None:
+            continue  # another metric's threshold: that metric's entry chooses it
         spec = get_metric(e.metric)
         t = e.params.get("threshold")
         if isinstance(t, int | float) and not isinstance(t, bool):
@@ -404,6 +405,21 @@ def threshold_of(charter: Charter, ref: pd.DataFrame, m: str) -> tuple[float, st
             if np.isfinite(thr):
                 return thr, f"metric `{e.id}` (chosen on the reference)"
     return 0.5, "default 0.5"
+
+
+def chosen_by(charter: Charter, mid: str, score_type: str
+              ) -> tuple[MetricSpec, dict[str, Any]]:
+    """The metric (and its parameters) that chooses metric ``mid``'s threshold: ``mid``
+    itself, or the entry its ``threshold: <id>`` names (the charter's checks make sure
+    that one chooses its own)."""
+    entries = {e.id: e for e in charter.metrics}
+    e = entries[mid]
+    ref = threshold_ref(e.params)
+    if ref is not None and ref in entries and entries[ref].metric is not None:
+        e = entries[ref]
+    assert e.metric is not None
+    spec = get_metric(e.metric)
+    return spec, spec.resolve_params(e.params, score_type=score_type, task="binary")
 
 
 def estimated_metrics(charter: Charter, ref: pd.DataFrame, m: str, threshold: float
@@ -445,8 +461,10 @@ def estimated_metrics(charter: Charter, ref: pd.DataFrame, m: str, threshold: fl
             try:
                 from mlscope.metrics.binary import best_threshold
 
-                thr = float(best_threshold(spec.name, _stats(ref, m, score_type), **params))
-            except (ValueError, ZeroDivisionError):
+                # `threshold: <id>`: the threshold that entry chooses, by its own rule.
+                chooser, how = chosen_by(charter, e.id, score_type)
+                thr = float(best_threshold(chooser.name, _stats(ref, m, score_type), **how))
+            except (InputError, ValueError, ZeroDivisionError):
                 notes.append(f"`{e.id}`: no threshold on the reference; not estimated")
                 continue
             params = {**params, "threshold": thr}

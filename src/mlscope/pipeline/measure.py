@@ -22,6 +22,7 @@ from mlscope.measure import (
 )
 from mlscope.metrics.links import threshold_on_scores
 from mlscope.metrics.multiclass import confusion_matrix
+from mlscope.metrics.spec import threshold_ref
 from mlscope.metrics.stats import BinaryStats, MulticlassStats
 from mlscope.pipeline.calibration import curve_statistics, reliability_curve
 from mlscope.pipeline.model_pool import per_model
@@ -148,7 +149,8 @@ def finalise(run: Run, plan: RunPlan, stats: Statistics) -> MetricTable:
         rows_thr: list[ThresholdChoice] = []
         thr_m: dict[tuple[int, str], float | None] = {}
         for met in metrics:
-            if met.spec is None or not met.spec.is_operating_point(met.params):
+            if (met.spec is None or not met.spec.is_operating_point(met.params)
+                    or threshold_ref(met.params) is not None):
                 continue
             st = with_score_type(pm[sel_split].task.get((mi, OVERALL)), t.score_type_of(mi))
             thr = choose_threshold(met, st) if st is not None else None
@@ -156,6 +158,17 @@ def finalise(run: Run, plan: RunPlan, stats: Statistics) -> MetricTable:
             rows_thr.append(ThresholdChoice(
                 model=name, metric=met.id, threshold=thr, chosen_on=sel_split,
                 note=threshold_note(thr, t.score_type_of(mi)),
+            ))
+        # `threshold: <id>`: the threshold that metric chose, once every metric chose.
+        for met in metrics:
+            if met.spec is None or (ref := threshold_ref(met.params)) is None:
+                continue
+            thr = thr_m.get((mi, ref))
+            thr_m[(mi, met.id)] = thr
+            rows_thr.append(ThresholdChoice(
+                model=name, metric=met.id, threshold=thr, chosen_on=sel_split,
+                note="; ".join(x for x in (f"the threshold `{ref}` chooses",
+                                           threshold_note(thr, t.score_type_of(mi))) if x),
             ))
         vals: dict[ValueKey, MetricValue] = {}
         # Slice by slice, every split's cell of it: the splits read the same slice
