@@ -155,3 +155,35 @@ def _monitor_frame(df: Any) -> Any:
     out = part[["label"]].rename(columns={"label": LABEL})
     out[score_col("good")] = part["p_good"].to_numpy()
     return out
+
+
+def test_report_names_shared_thresholds_and_flags_none(tmp_path: Path) -> None:
+    # The thresholds table shows each chosen threshold once; a metric at another's
+    # threshold is named in the caption. The prior baseline's best net value is to flag no
+    # row (flagging costs 10, a missed positive 1): its threshold is above every score,
+    # and the table says so instead of printing a number that reads as a cut.
+    from mlscope.report import render_html
+
+    binary_frame(n=900, seed=1).to_parquet(tmp_path / "eval.parquet", index=False)
+    c = base_charter("eval.parquet", metrics=[
+        "roc_auc", {"id": "value", "metric": "net_value", "threshold": "optimize"},
+        {"id": "flagged", "metric": "positive_rate", "threshold": "value"}],
+        selection={"rule": "satisficing", "optimize": "roc_auc"},
+        costs={"tp": 0, "fp": 10, "fn": 1, "tn": 0},
+        baselines={"prior": {"kind": "prior"}})
+    c["splits"] = {"selection": "validation", "report": "test", "train": "train"}
+    c["intervals"] = {"resamples": 0}
+    path = tmp_path / "mlscope.yaml"
+    path.write_text(yaml.safe_dump(c, sort_keys=False), encoding="utf-8")
+    res = evaluate(path)
+    prior = next(t for t in res.thresholds if t.model == "prior" and t.metric == "value")
+    assert prior.note.startswith("above every score on validation: flags no row")
+    assert res.value("flagged", "prior", split="test").value == 0.0
+    html = render_html(res)
+    section = html[html.index(">Operating thresholds<"):]
+    section = section[:section.index("</table>")]
+    header = section[section.index("<thead"):section.index("</thead>")]
+    assert "Net value" in header
+    assert "Positive rate" not in header  # no column of its own
+    assert "Positive rate @value takes the threshold that Net value" in section
+    assert "none flagged" in section

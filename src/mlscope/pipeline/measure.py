@@ -155,9 +155,15 @@ def finalise(run: Run, plan: RunPlan, stats: Statistics) -> MetricTable:
             st = with_score_type(pm[sel_split].task.get((mi, OVERALL)), t.score_type_of(mi))
             thr = choose_threshold(met, st) if st is not None else None
             thr_m[(mi, met.id)] = thr
+            note = threshold_note(thr, t.score_type_of(mi))
+            if (thr is not None and isinstance(st, BinaryStats) and st.scores.size
+                    and thr > float(st.scores[0])):
+                # Acting on no case is best (a constant score, costs that never pay):
+                # the number alone would read as a cut among the scores.
+                note = "; ".join(x for x in (f"above every score on {sel_split}: flags no "
+                                             "row", note) if x)
             rows_thr.append(ThresholdChoice(
-                model=name, metric=met.id, threshold=thr, chosen_on=sel_split,
-                note=threshold_note(thr, t.score_type_of(mi)),
+                model=name, metric=met.id, threshold=thr, chosen_on=sel_split, note=note,
             ))
         # `threshold: <id>`: the threshold that metric chose, once every metric chose.
         for met in metrics:
@@ -167,8 +173,7 @@ def finalise(run: Run, plan: RunPlan, stats: Statistics) -> MetricTable:
             thr_m[(mi, met.id)] = thr
             rows_thr.append(ThresholdChoice(
                 model=name, metric=met.id, threshold=thr, chosen_on=sel_split,
-                note="; ".join(x for x in (f"the threshold `{ref}` chooses",
-                                           threshold_note(thr, t.score_type_of(mi))) if x),
+                note=f"the threshold `{ref}` chooses",
             ))
         vals: dict[ValueKey, MetricValue] = {}
         # Slice by slice, every split's cell of it: the splits read the same slice

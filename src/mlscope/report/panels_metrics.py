@@ -334,7 +334,13 @@ def thresholds_table(result: EvaluationResult) -> Table | None:
     """The operating thresholds per model and metric; None without any."""
     if not result.thresholds:
         return None
-    metrics = list(dict.fromkeys(t.metric for t in result.thresholds))
+    # A metric measured at another's threshold (`threshold: net_value`) would repeat that
+    # column: named in the caption instead.
+    shared = {m.id: m.params["threshold"] for m in result.metrics
+              if isinstance(m.params.get("threshold"), str)
+              and m.params["threshold"] != "optimize"}
+    metrics = [m for m in dict.fromkeys(t.metric for t in result.thresholds)
+               if m not in shared]
     by = {(t.model, t.metric): t for t in result.thresholds}
     headers = [{"text": "model", "title": "", "arrow": "", "id": ""}]
     headers += [{"text": metric_label(result, m), "title": m, "arrow": "", "id": m}
@@ -349,10 +355,18 @@ def thresholds_table(result: EvaluationResult) -> Table | None:
                 cells.append(Cell("—", title=note, undefined=True, css="undef"))
             else:
                 text = f"{t.threshold:.3f}" if 0 <= t.threshold <= 1 else f"{t.threshold:.4g}"
+                if t.note.startswith("above every score"):
+                    text = "none flagged"  # acting on no case is best
                 cells.append(Cell(text, sort=repr(t.threshold),
                                   title=t.note or f"chosen on {t.chosen_on}"))
         rows.append(Row(mod.name, cells, css="winner" if mod.name == result.winner else ""))
     chosen = {t.chosen_on for t in result.thresholds}
     caption = ("Chosen once per model on the " + ", ".join(sorted(chosen))
                + " split and carried unchanged to every other split and slice.")
+    by_source: dict[str, list[str]] = {}
+    for mid, src in shared.items():
+        by_source.setdefault(src, []).append(metric_label(result, mid))
+    for src, labels in by_source.items():
+        caption += (f" {' and '.join(labels)} {'takes' if len(labels) == 1 else 'take'} "
+                    f"the threshold that {metric_label(result, src)} chooses.")
     return Table("Operating thresholds", caption, headers, rows, anchor="thresholds")
