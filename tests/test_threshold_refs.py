@@ -187,3 +187,41 @@ def test_report_names_shared_thresholds_and_flags_none(tmp_path: Path) -> None:
     assert "Positive rate" not in header  # no column of its own
     assert "Positive rate @value takes the threshold that Net value" in section
     assert "none flagged" in section
+
+
+def test_monitor_threshold_is_the_optimized_metrics() -> None:
+    # The selection optimizes a cost-optimal net value: that is the policy in production,
+    # so the monitor's operating threshold is net_value's (chosen again on the
+    # reference), not that of `f1_best` listed first; and a metric at `threshold:
+    # net_value` is estimated there.
+    from mlscope.metrics.binary_costs import choose_cost_threshold
+    from mlscope.metrics.stats import binary_stats
+    from mlscope.monitor.setup import estimated_metrics, threshold_of
+
+    df = binary_frame(n=900, seed=3)
+    costs = {"tp": 0.0, "fp": 1.0, "fn": 4.0, "tn": 0.0}
+    c = base_charter("eval.parquet", metrics=[
+        "roc_auc", F1_BEST, {"id": "value", "metric": "net_value", "threshold": "optimize"},
+        {"id": "flagged", "metric": "positive_rate", "threshold": "value"}],
+        selection={"rule": "satisficing", "optimize": "value"}, costs=costs)
+    ch = Charter.model_validate(c)
+    ref = df[df.split == "validation"]
+    want = float(choose_cost_threshold(
+        binary_stats(ref.label.to_numpy(), ref.p_good.to_numpy()), **costs))
+    thr, source = threshold_of(ch, _monitor_frame(df), "good")
+    assert thr == pytest.approx(want)
+    assert source == "metric `value` (chosen on the reference)"
+    f1 = best_threshold_of(ref)
+    assert not np.isclose(thr, f1)  # the two policies differ on these data
+    got, notes = estimated_metrics(ch, _monitor_frame(df), "good", thr)
+    [flagged] = [m for m in got if m.id == "flagged"]
+    assert flagged.threshold == pytest.approx(want)
+    assert not [n for n in notes if "flagged" in n]
+
+
+def best_threshold_of(ref: Any) -> float:
+    from mlscope.metrics.binary import best_threshold
+    from mlscope.metrics.stats import binary_stats
+
+    return float(best_threshold("f1", binary_stats(ref.label.to_numpy(),
+                                                   ref.p_good.to_numpy())))

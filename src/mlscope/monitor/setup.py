@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlscope.charter.costs import cost_params
 from mlscope.charter.monitor import MonitorSpec
 from mlscope.charter.schema import Charter, LearnedBaseline
 from mlscope.errors import InputError, did_you_mean
@@ -380,13 +381,16 @@ def _stats(ref: pd.DataFrame, m: str, score_type: str) -> BinaryStats:
 
 
 def threshold_of(charter: Charter, ref: pd.DataFrame, m: str) -> tuple[float, str]:
-    """The model's operating threshold and where it comes from: ``monitor.threshold``, else
-    the first charter metric with a numeric ``threshold``, else the first operating-point
-    metric's choice on the reference, else 0.5."""
+    """The model's operating threshold and where it comes from: ``monitor.threshold``,
+    else that of the metric the selection rule optimizes when it has one (the policy the
+    project chose: a cost-optimal `net_value`, say), else the first charter metric with a
+    numeric ``threshold``, else the first operating-point metric's choice on the
+    reference, else 0.5."""
     if charter.monitor is not None and charter.monitor.threshold is not None:
         return float(charter.monitor.threshold), "monitor.threshold"
-    score_type = charter.data.score_type
-    for e in charter.metrics:
+    optimized = getattr(charter.selection, "optimize", None)
+    entries = sorted(charter.metrics, key=lambda e: e.id != optimized)  # stable
+    for e in entries:
         if e.metric is None or threshold_ref(e.params) is not None:
             continue  # another metric's threshold: that metric's entry chooses it
         spec = get_metric(e.metric)
@@ -395,23 +399,18 @@ def threshold_of(charter: Charter, ref: pd.DataFrame, m: str) -> tuple[float, st
             return float(t), f"metric `{e.id}`"
         if t == "optimize" or spec.is_operating_point(e.params):
             try:
-                params = spec.resolve_params(e.params, score_type=score_type, task="binary")
-                assert spec.chooser is not None or t == "optimize"
-                from mlscope.metrics.binary import best_threshold
-
-                thr = float(best_threshold(spec.name, _stats(ref, m, score_type), **params))
-            except (InputError, ValueError, AssertionError):
+                thr = choose_on_reference(charter, e.id, ref, m)
+            except (InputError, ValueError, ZeroDivisionError):
                 continue
             if np.isfinite(thr):
                 return thr, f"metric `{e.id}` (chosen on the reference)"
     return 0.5, "default 0.5"
 
 
-def chosen_by(charter: Charter, mid: str, score_type: str
-              ) -> tuple[MetricSpec, dict[str, Any]]:
-    """The metric (and its parameters) that chooses metric ``mid``'s threshold: ``mid``
-    itself, or the entry its ``threshold: <id>`` names (the charter's checks make sure
-    that one chooses its own)."""
+def chosen_by(charter: Charter, mid: str) -> tuple[MetricSpec, dict[str, Any]]:
+    """The metric (and its parameters, the charter's costs filled in) that chooses metric
+    ``mid``'s threshold: ``mid`` itself, or the entry its ``threshold: <id>`` names (the
+    charter's checks make sure that one chooses its own)."""
     entries = {e.id: e for e in charter.metrics}
     e = entries[mid]
     ref = threshold_ref(e.params)
@@ -419,7 +418,21 @@ def chosen_by(charter: Charter, mid: str, score_type: str
         e = entries[ref]
     assert e.metric is not None
     spec = get_metric(e.metric)
-    return spec, spec.resolve_params(e.params, score_type=score_type, task="binary")
+    given = cost_params(e.params, spec.params, charter.costs, spec.name, task="binary")
+    return spec, spec.resolve_params(given, score_type=charter.data.score_type,
+                                     task="binary")
+
+
+def choose_on_reference(charter: Charter, mid: str, ref: pd.DataFrame, m: str) -> float:
+    """Metric ``mid``'s operating threshold for model ``m``, chosen on the reference as the
+    evaluation chose it on the selection split (its chooser, or the best threshold)."""
+    from mlscope.metrics.binary import best_threshold
+
+    spec, params = chosen_by(charter, mid)
+    st = _stats(ref, m, charter.data.score_type)
+    if spec.chooser is not None:
+        return float(spec.chooser(st, **params))
+    return float(best_threshold(spec.name, st, **params))
 
 
 def estimated_metrics(charter: Charter, ref: pd.DataFrame, m: str, threshold: float
@@ -459,11 +472,8 @@ def estimated_metrics(charter: Charter, ref: pd.DataFrame, m: str, threshold: fl
             continue
         if params.get("threshold") == "optimize" or spec.is_operating_point(params):
             try:
-                from mlscope.metrics.binary import best_threshold
-
                 # `threshold: <id>`: the threshold that entry chooses, by its own rule.
-                chooser, how = chosen_by(charter, e.id, score_type)
-                thr = float(best_threshold(chooser.name, _stats(ref, m, score_type), **how))
+                thr = choose_on_reference(charter, e.id, ref, m)
             except (InputError, ValueError, ZeroDivisionError):
                 notes.append(f"`{e.id}`: no threshold on the reference; not estimated")
                 continue
