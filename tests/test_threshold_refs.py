@@ -225,3 +225,24 @@ def best_threshold_of(ref: Any) -> float:
 
     return float(best_threshold("f1", binary_stats(ref.label.to_numpy(),
                                                    ref.p_good.to_numpy())))
+
+
+def test_monitor_threshold_of_an_operating_point_written_without_threshold() -> None:
+    # `precision_at_recall` chooses its threshold by default (no `threshold:` written);
+    # optimized by the selection, it is the policy, ahead of a fixed-threshold metric
+    # listed before it (the Caravan charter's case: the campaign metric and `precision_p10`).
+    from mlscope.metrics.binary import choose_precision_at_recall
+    from mlscope.metrics.stats import binary_stats
+    from mlscope.monitor.setup import threshold_of
+
+    df = binary_frame(n=900, seed=4)
+    c = base_charter("eval.parquet", metrics=[
+        "roc_auc", {"id": "p10", "metric": "precision", "threshold": 0.1},
+        {"id": "par", "metric": "precision_at_recall", "recall": 0.5}],
+        selection={"rule": "satisficing", "optimize": "par"})
+    ref = df[df.split == "validation"]
+    want = float(choose_precision_at_recall(
+        binary_stats(ref.label.to_numpy(), ref.p_good.to_numpy()), recall=0.5))
+    thr, source = threshold_of(Charter.model_validate(c), _monitor_frame(df), "good")
+    assert thr == pytest.approx(want)
+    assert source == "metric `par` (chosen on the reference)"
