@@ -220,6 +220,22 @@ def test_monitoring_of_an_unknown_metric_is_missing() -> None:
     assert "did you mean `roc_auc`?" in it.missing[0].what
 
 
+def test_a_monitor_section_is_monitoring_evidence() -> None:
+    # `mlscope monitor` watches what the charter's `monitor:` section names: evidence
+    # without `planning.monitoring` (it read "nothing is monitored" before).
+    assert _items(BARE)["monitoring"].outcome == "missing"
+    raw = {**BARE, "monitor": {"timestamp": "served_at", "model": "m", "label": "y",
+                               "features": ["age", "income"], "feedback": ["redo"]}}
+    it = _items(raw)["monitoring"]
+    assert it.outcome == "evidence"
+    assert not it.missing
+    found = " | ".join(it.found)
+    assert "input: age, income" in found
+    assert "output: m: the score's shift" in found
+    assert "measured once `y` arrives" in found
+    assert "user feedback: redo" in found
+
+
 def test_readiness_counts_evidence_not_claims() -> None:
     claims = {k: "answered" for k in CHECKLIST}
     pc = plan_check(Charter.model_validate({**BARE, "planning": {"checklist": claims}}))

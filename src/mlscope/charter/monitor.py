@@ -232,3 +232,24 @@ class MonitorSpec(_Spec):
             raise ValueError("`features` is empty; list the columns to watch, or remove the "
                              "key (default: the slice columns and baseline features)")
         return self
+
+    def watches(self) -> list[str]:
+        """What ``mlscope monitor`` watches with this section, in words (the plan's
+        evidence for its monitoring item)."""
+        feats = ", ".join(self.features) if self.features else (
+            "the slice columns and baseline features")
+        if isinstance(self.score, dict):
+            models = ", ".join(self.score)
+        else:
+            models = self.model or f"the score `{self.score}`"
+        out = [f"input: {feats} (shift, missing values, new values, volume)",
+               f"output: {models}: the score's shift and the positive rate at the "
+               "operating threshold",
+               "ML: the charter's metrics estimated before labels"
+               + (f", measured once `{self.label}` arrives" if self.label else "")]
+        if self.feedback:
+            out.append("user feedback: " + ", ".join(self.feedback))
+        if self.candidate is not None:
+            out.append(f"rollout: {self.candidate.model} ({self.candidate.mode}) gated "
+                       "against the model in production")
+        return out

@@ -501,9 +501,12 @@ def _rollout(c: _Ctx) -> Findings:
 def _monitoring(c: _Ctx) -> Findings:
     f = Findings()
     m = c.plan.monitoring
+    if c.ch.monitor is not None:  # what `mlscope monitor` watches with the charter's section
+        f.found.extend(f"`monitor:` watches {w}" for w in c.ch.monitor.watches())
     if not m.all():
-        f.missing.append(Gap("nothing is monitored", "list what is watched under "
-                                                     "`planning.monitoring`"))
+        if not f.found:
+            f.missing.append(Gap("nothing is monitored", "list what is watched under "
+                                 "`planning.monitoring`, or add a `monitor:` section"))
         return f
     ids = c.ch.metric_ids()
     known = set(ids) | set(REGISTRY)
@@ -519,7 +522,7 @@ def _monitoring(c: _Ctx) -> Findings:
     if kinds:
         f.found.append("stated (not checkable): " + ", ".join(
             f"{k} {len(getattr(m, k))}" for k in kinds))
-    if not m.ml:
+    if not m.ml and c.ch.monitor is None:
         f.missing.append(Gap("no ML metric is monitored",
                              "name the metrics watched in production under "
                              "`planning.monitoring.ml`"))
