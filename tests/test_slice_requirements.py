@@ -137,7 +137,7 @@ def test_small_slices_warning_names_each_slice_its_split_and_rows() -> None:
                         value=0.7)]
     text = small_slices_warning([*fine, *too], slices, 30, shown=3)
     assert text is not None
-    assert text.startswith("7 slice(s) have fewer than slices.min_size = 30 rows")
+    assert text.startswith("7 slices have fewer than slices.min_size = 30 rows")
     assert "g=0 (0 rows on test), g=1 (1 row on test), g=2 (2 rows on test) and 4 more" in text
     assert "validation" not in text
     assert small_slices_warning(fine, slices, 30) is None

@@ -157,3 +157,24 @@ def test_diagnosis_without_a_trivial_baseline_names_the_tasks_one(
     assert r.exit_code == 0, r.output
     assert "! no trivial baseline to compare with: add `mean: {kind: mean}`" in r.output
     assert "✓ no trivial baseline" not in r.output
+
+
+def test_one_requirement_met_one_small_slice_and_a_cut_warning(
+        project: Callable[..., Path]) -> None:
+    # One of two requirements met, one slice below min_size (a where-slice of a handful of
+    # rows): the summary reads "the one met ..." (not "1 of the 1 met"), the warning is
+    # singular (not "1 slice(s) have"), and a warning cut to the line says where it is whole.
+    c = _charter()
+    c["requirements"] = {"mae": "<= 0.3", "r2": ">= 0.5"}
+    c["slices"] = {"columns": ["group"], "min_size": 30, "where": {"tail": "y > 6.5"}}
+    result = mlscope.evaluate(project(_regression_frame(), charter=c))
+    [warning] = [w for w in result.warnings if "min_size" in w]
+    assert warning.startswith("1 slice has fewer than slices.min_size = 30 rows on some "
+                              "split, so its metrics there are undefined: tail (")
+    text = _render(result, 80)
+    assert "Requirements not met: 1 of 2 met on test" in text
+    assert "the one met has its whole interval clear of the bound" in text
+    assert "of the 1 met" not in text
+    assert "Warnings (1) · cut to a line each; whole in --verbose and the report" in text
+    wide = _render(result, 400)
+    assert "cut to a line each" not in wide

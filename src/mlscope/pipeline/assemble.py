@@ -59,8 +59,10 @@ def small_slices_warning(values: Sequence[MetricValue], slices: Mapping[str, Sli
     names = [one(k) for k in list(where)[:shown]]
     more = len(where) - len(names)
     listed = ", ".join(names) + (f" and {more:,} more" if more else "")
-    return (f"{len(where):,} slice(s) have fewer than slices.min_size = {min_size:,} rows on "
-            f"some split, so their metrics there are undefined: {listed}; collect more "
+    many = len(where) > 1
+    return (f"{len(where):,} slice{'s have' if many else ' has'} fewer than slices.min_size = "
+            f"{min_size:,} rows on some split, so {'their' if many else 'its'} metrics there "
+            f"are undefined: {listed}; collect more "
             "rows for them, or lower `slices.min_size` to measure them with wider intervals")
 
 

@@ -124,8 +124,10 @@ def _decision(result: EvaluationResult) -> Group:
                                   "on the report split) to gate a launch", style="dim")))
     if req and any(r.met for r in req):
         n_met = sum(1 for r in req if r.met)
-        lines.append(_indent(Text(f"{confident} of the {n_met} met with the whole interval "
-                                  "clear of the bound", style="dim")))
+        sure = (f"{confident} of the {n_met} met with the whole interval clear of the bound"
+                if n_met > 1 else "the one met has its whole interval clear of the bound"
+                if confident else "the one met has its interval crossing the bound")
+        lines.append(_indent(Text(sure, style="dim")))
     if is_check(result):
         # Not this command's exit code: the check's verdict, printed first, states it.
         lines.append(_indent(Text("(the selected model; the check's verdict above decides "
@@ -356,11 +358,14 @@ def _warnings(result: EvaluationResult, width: int | None = None) -> Group | Non
         [*result.warnings, *(result.selection.warnings if result.selection else [])]))
     if not warnings:
         return None
+    head = Text(f"Warnings ({len(warnings)})", style="bold yellow")
     if width is not None:
         cut = max(width - 5, 20)
+        if any(len(w) > cut for w in warnings):
+            head.append(" · cut to a line each; whole in --verbose and the report",
+                        style="dim")
         warnings = [w if len(w) <= cut else w[:cut - 1].rstrip() + "…" for w in warnings]
-    return _bullets(Text(f"Warnings ({len(warnings)})", style="bold yellow"),
-                    [(Text("!", style="yellow"), Text(w)) for w in warnings])
+    return _bullets(head, [(Text("!", style="yellow"), Text(w)) for w in warnings])
 
 
 def render_terminal(

@@ -85,7 +85,9 @@ def key_table(result: EvaluationResult) -> Group | None:
                 continue
             # One mark column: * best candidate, ✗ a missed requirement.
             if (m.name, mid) in missed:
-                cell = Text(format_value(x, decs[mid]) + "✗", style="red")
+                # The best candidate that still misses: bold (its mark column holds the ✗).
+                cell = Text(format_value(x, decs[mid]) + "✗",
+                            style="bold red" if m.name in best[mid] else "red")
             elif m.name in best[mid]:
                 cell = Text(format_value(x, decs[mid]) + "*", style="bold green")
             else:
