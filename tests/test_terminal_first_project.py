@@ -178,3 +178,21 @@ def test_one_requirement_met_one_small_slice_and_a_cut_warning(
     assert "Warnings (1) · cut to a line each; whole in --verbose and the report" in text
     wide = _render(result, 400)
     assert "cut to a line each" not in wide
+
+
+def test_the_warning_mark_is_explained_only_where_a_row_carries_it(
+        project: Callable[..., Path]) -> None:
+    # Both candidates beat the prior baseline far beyond the interval: no row is marked,
+    # so the caption does not explain the mark (it read as if one were).
+    c = _charter()
+    c["baselines"] = {"prior": {"kind": "prior"}}
+    c["slices"] = {"columns": ["group"], "min_size": 30}
+    result = mlscope.evaluate(project(_regression_frame(), charter=c))
+    # The table shows the optimized metric on the selection split.
+    assert not any(st.flag for st in result.standings
+                   if st.metric == "mae" and st.split == "validation")
+    con = Console(record=True, width=100, file=io.StringIO())
+    render_terminal(result, con, verbose=True)
+    text = con.export_text()
+    assert "Against the baselines" in text
+    assert "⚠" not in text

@@ -62,8 +62,9 @@ def small_slices_warning(values: Sequence[MetricValue], slices: Mapping[str, Sli
     many = len(where) > 1
     return (f"{len(where):,} slice{'s have' if many else ' has'} fewer than slices.min_size = "
             f"{min_size:,} rows on some split, so {'their' if many else 'its'} metrics there "
-            f"are undefined: {listed}; collect more "
-            "rows for them, or lower `slices.min_size` to measure them with wider intervals")
+            f"are undefined: {listed}; collect more rows for {'them' if many else 'it'}, or "
+            f"lower `slices.min_size` to measure {'them' if many else 'it'} with wider "
+            "intervals")
 
 
 def assemble(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates, choice: Choice,

@@ -323,8 +323,10 @@ def _standings(result: EvaluationResult, split: str) -> Table | None:
                   title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
                   pad_edge=False, show_edge=False, caption_justify="left",
                   caption_style="dim",
-                  caption=f"gap closed: {first.trivial} = 0%, {up}; ⚠ does not beat the "
-                          "trivial baseline by more than the interval"
+                  caption=f"gap closed: {first.trivial} = 0%, {up}"
+                          # The mark's meaning only where a row carries it.
+                          + ("; ⚠ does not beat the trivial baseline by more than the "
+                             "interval" if any(st.flag for st in rows) else "")
                           + (f"\n{first.ceiling_note}" if first.ceiling_note else ""))
     table.add_column("model")
     table.add_column(f"vs {first.trivial}", justify="right")
