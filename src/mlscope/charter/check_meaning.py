@@ -282,7 +282,8 @@ class MeaningChecks(DataChecks):
                 seen[entry.id] = i
             if entry.metric is not None and parts.task is not None:
                 self.check_registry_metric(p, entry, parts)
-        check_threshold_refs(self, parts.metrics)
+        if parts.task == "binary":  # elsewhere `threshold` is refused as such
+            check_threshold_refs(self, parts.metrics)
 
     def has_key(self, path: KeyPath, key: str) -> bool:
         raw = self.raw_at(path)
