@@ -372,3 +372,38 @@ def test_a_bootstrap_p_value_at_its_floor_reads_as_a_bound() -> None:
         == "≤ 0.00105"
     assert p_value_text(diff(1 / 1001, PairedTest(kind="delong"))) == "0.000999"
 
+
+
+def test_metric_labels_wrap_between_words(tmp_path: Path) -> None:
+    # "Recall @precision≥0.5" in a squeezed column wrapped inside the number
+    # ("@precision≥0." then "5"): the column is at least as wide as its longest word.
+    import io
+
+    from rich.console import Console
+
+    import mlscope
+    from mlscope.report.pairs import render_comparison
+
+    ch = _charter()
+    ch["metrics"] = ["roc_auc", {"id": "r_at_p", "metric": "recall_at_precision",
+                                 "precision": 0.5}]
+    ch["selection"] = {"rule": "satisficing", "optimize": "roc_auc"}
+    # Long names and 1,000 resamples squeeze the columns (as on ISLP Default).
+    ch["data"]["models"] = {"logistic_regression": "p_good", "gradient_boosting": "p_fair"}
+    ch["intervals"] = {"resamples": 1000}
+    _frame().to_parquet(tmp_path / "eval.parquet", index=False)
+    (tmp_path / "mlscope.yaml").write_text(yaml.safe_dump(ch, sort_keys=False),
+                                           encoding="utf-8")
+    result = mlscope.evaluate(tmp_path / "mlscope.yaml",
+                              pairs=[("logistic_regression", "gradient_boosting")])
+    # A pipe or a CI log (not a terminal): nothing folded inside a word, nothing cropped.
+    con = Console(record=True, width=80, file=io.StringIO())
+    render_comparison(result, result.comparisons[0], console=con)
+    text = con.export_text()
+    lines = text.splitlines()
+    assert not any(line.rstrip().endswith("@precision≥") for line in lines)
+    assert not any(line.strip().startswith("0.5") for line in lines)  # no "5" alone
+    [header] = [line for line in lines if line.lstrip().startswith("metric")][:1]
+    assert "logistic_regression" in header  # the model's name, not folded
+    assert "gradient_boosting" in header
+    assert "slices ≠" in header  # the last column, not cropped

@@ -115,11 +115,14 @@ def render_comparison(result: EvaluationResult, cmp: PairComparison, *,
     differ after Benjamini–Hochberg."""
     con = console or Console(highlight=False)
     if not con.is_terminal:
-        # A pipe or a CI log has no width; 80 columns would fold every number.
-        con.width = max(con.width, 120)
+        # A pipe or a CI log has no width; 80 columns would fold every number, and 120
+        # cropped the last column of a pair with long model names.
+        con.width = max(con.width, 160)
     con.print(f"[bold]{cmp.model}[/] − [bold]{cmp.reference}[/]  (paired, same rows; "
               f"McNemar: {cmp.mcnemar})")
     rows = _rows(result, cmp)
+    # A label wraps between its words, never inside one ("@precision≥0." then "5").
+    word = max((len(w) for r in rows for w in str(r["label"]).split()), default=6)
     for split in cmp.splits:
         table = RichTable(box=box.SIMPLE_HEAD, title=f"{split} split", title_justify="left",
                           header_style="bold")
@@ -127,7 +130,8 @@ def render_comparison(result: EvaluationResult, cmp: PairComparison, *,
                           ("difference [interval]", "right"), ("test", "left"),
                           ("statistic", "left"), ("p", "right"), ("slices ≠", "right")):
             table.add_column(col, justify=just, overflow="fold",  # type: ignore[arg-type]
-                             no_wrap=col.startswith("difference") or col == "p")
+                             no_wrap=col.startswith("difference") or col == "p",
+                             min_width=min(word, 24) if col == "metric" else None)
         here = [r for r in rows if r["split"] == split]
         for r in here:
             table.add_row(r["label"], r["model"], r["reference"],
