@@ -150,13 +150,19 @@ def _kernel_sums(s: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> list[bytes]
     return [_bits(x) for x in out]
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.data())
-def test_term_sums_equal_numpys_sums_of_the_expressions(data: st.DataObject) -> None:
+def _histogram(data: st.DataObject) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scores, positives and negatives of 1 to 40 bins (the weights and probabilities of
+    the strategies above)."""
     m = data.draw(st.integers(1, 40))
     pos = np.array(data.draw(st.lists(_WEIGHT, min_size=m, max_size=m)))
     neg = np.array(data.draw(st.lists(_WEIGHT, min_size=m, max_size=m)))
-    s = np.array(data.draw(st.lists(_SCORE, min_size=m, max_size=m)))
+    return np.array(data.draw(st.lists(_SCORE, min_size=m, max_size=m))), pos, neg
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_term_sums_equal_numpys_sums_of_the_expressions(data: st.DataObject) -> None:
+    s, pos, neg = _histogram(data)
     assert _kernel_sums(s, pos, neg) == _numpy_sums(s, pos, neg)
 
 
@@ -178,10 +184,8 @@ def test_term_sums_along_numpys_pairwise_tree(m: int) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.data())
 def test_log_loss_terms_equal_the_numpy_expressions_bin_by_bin(data: st.DataObject) -> None:
-    m = data.draw(st.integers(1, 40))
-    pos = np.array(data.draw(st.lists(_WEIGHT, min_size=m, max_size=m)))
-    neg = np.array(data.draw(st.lists(_WEIGHT, min_size=m, max_size=m)))
-    s = np.array(data.draw(st.lists(_SCORE, min_size=m, max_size=m)))
+    s, pos, neg = _histogram(data)
+    m = s.size
     # The kernels clip, NumPy takes the logarithms, the kernels combine them.
     with np.errstate(all="ignore"):
         want = (-np.log(np.clip(s, _EPS, 1 - _EPS)) * pos
