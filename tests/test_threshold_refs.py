@@ -112,9 +112,12 @@ def test_a_reference_that_chooses_nothing_is_refused(tmp_path: Path, ref: str,
     assert problem.fix is not None
 
 
-def test_text_that_is_no_id_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("text", ["the best one", "'; DROP TABLE ev; --",
+                                  "__import__('os').system('x')", "f1_best "])
+def test_text_that_is_no_id_is_refused(tmp_path: Path, text: str) -> None:
+    # An id is looked up, never evaluated: anything else is refused (docs/security.md).
     problem = _problem(_write(tmp_path, [F1_BEST, {"id": "x", "metric": "precision",
-                                                   "threshold": "the best one"}]))
+                                                   "threshold": text}]))
     assert "a number, `optimize` or the id of a metric that chooses its threshold" \
         in problem.message
 
