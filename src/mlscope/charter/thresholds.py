@@ -41,11 +41,11 @@ def chooses_threshold(entry: MetricEntry) -> str | None:
         spec = get_metric(entry.metric)
     except InputError:
         return "its metric is unknown"
-    params = {k: p.default for k, p in spec.params.items()} | dict(entry.params)
-    if (other := threshold_ref(params)) is not None:
+    if (other := threshold_ref(entry.params)) is not None:
         return f"it takes the threshold of `{other}` in turn"
-    if not spec.is_operating_point(params):
-        fixed = params.get("threshold")
+    if not spec.is_operating_point(entry.params):
+        declared = spec.params.get("threshold")
+        fixed = entry.params.get("threshold", None if declared is None else declared.default)
         return (f"its threshold is fixed at {fixed}" if fixed is not None
                 else "it has no threshold")
     return None

@@ -80,13 +80,14 @@ def diagnosis_metric(ch: Charter) -> str:
     return ch.metrics[0].id
 
 
-def _upper(inp: DiagnosisInputs, metric: str, info: MetricInfo
+def _upper(inp: DiagnosisInputs, metric: str, info: MetricInfo, own: float | None
            ) -> tuple[float | None, str | None, str, bool]:
     """The best upper baseline: human level, else a published or previous figure on the
     same data, else the best learned/rule baseline (weak evidence) when it does better
     than the model on validation (one that does worse bounds nothing: it would read as a
     negative avoidable bias). A figure measured on other data is not comparable: never
-    the upper baseline. Without one, the name says why (for the note)."""
+    the upper baseline. Without one, the name says why (for the note). ``own`` is the
+    model's value on validation."""
     if metric in inp.human_best:
         return inp.human_best[metric], "human", "human level", False
     sign = 1.0 if info.direction == "higher" else -1.0
@@ -105,11 +106,10 @@ def _upper(inp: DiagnosisInputs, metric: str, info: MetricInfo
                 cands.append((mv.value, m))
     if cands:
         v, m = max(cands, key=lambda p: sign * p[0])
-        own = inp.value(val_split, inp.model, OVERALL, metric) if val_split else None
-        if own is not None and own.value is not None and sign * v <= sign * own.value:
+        if own is not None and sign * v <= sign * own:
             return None, None, (
                 f"the best learned or rule baseline, {m} ({v:.4g} on {val_split}), does no "
-                f"better than {inp.model} ({own.value:.4g}), so it bounds nothing"), True
+                f"better than {inp.model} ({own:.4g}), so it bounds nothing"), True
         return v, str(inp.families[m]), f"{m} (best {inp.families[m]} baseline)", True
     return None, None, "", True
 
@@ -122,13 +122,13 @@ def build_diagnosis(inp: DiagnosisInputs) -> Diagnosis:
         raise InputError(f"diagnosis.metric: `{metric}` is not computed")
     info = inp.metrics[metric]
     upper_bound = info.bounds[1] if info.direction == "higher" else None
-    up_value, up_kind, up_name, weak = _upper(inp, metric, info)
+    vsplit = inp.splits.get("validation")
+    own_mv = inp.value(vsplit, inp.model, OVERALL, metric) if vsplit is not None else None
+    own = own_mv.value if own_mv is not None else None
+    up_value, up_kind, up_name, weak = _upper(inp, metric, info, own)
     # An unbounded metric's default margin is 1% of a value's size: the upper baseline's,
     # else the model's own on validation (a margin of 0.01 in euros per case means nothing).
-    scale = up_value
-    if scale is None and (vsplit := inp.splits.get("validation")) is not None:
-        own = inp.value(vsplit, inp.model, OVERALL, metric)
-        scale = own.value if own is not None else None
+    scale = up_value if up_value is not None else own
     margin = spec.margin if spec.margin is not None else default_margin(info.bounds, scale)
 
     values: dict[str, SplitValue] = {}

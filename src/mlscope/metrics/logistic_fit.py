@@ -145,6 +145,7 @@ class _Passes:
         ll, *rest = _add_along(self.tree, parts)
         return (np.asarray(ll, dtype=np.float64), *rest)
 
+
 def _evaluate(a: FloatArray, b: FloatArray, x: FloatArray, pos: FloatArray,
               neg: FloatArray, n: FloatArray, buf: _Buffers
               ) -> tuple[FloatArray, ...]:

@@ -173,10 +173,15 @@ class MetricSpec:
 
     def is_operating_point(self, params: Mapping[str, Any]) -> bool:
         """True when the metric picks its threshold on the selection split: with
-        ``threshold: optimize``, or with a chooser and no threshold parameter at all (a
-        metric with a threshold parameter that is not given, as in a task where it does
-        not apply, is no operating point)."""
-        if isinstance(params.get("threshold"), str):
+        ``threshold: optimize`` (given, or the declared default of a threshold that applies
+        to every task, as for ``precision_at_recall`` written without one), with another
+        metric's threshold, or with a chooser and no threshold parameter at all (a metric
+        with a threshold parameter that is not given, as in a task where it does not
+        apply, is no operating point)."""
+        t = params.get("threshold")
+        if t is None and "threshold" in self.params and self.params["threshold"].tasks is None:
+            t = self.params["threshold"].default
+        if isinstance(t, str):
             return True  # `optimize`, or another metric's chosen threshold
         return (self.chooser is not None and "threshold" not in params
                 and "threshold" not in self.params)

@@ -397,9 +397,7 @@ def threshold_of(charter: Charter, ref: pd.DataFrame, m: str) -> tuple[float, st
         t = e.params.get("threshold")
         if isinstance(t, int | float) and not isinstance(t, bool):
             return float(t), f"metric `{e.id}`"
-        # With its defaults: `precision_at_recall` chooses by default, unwritten.
-        if t == "optimize" or spec.is_operating_point(
-                {k: p.default for k, p in spec.params.items()} | dict(e.params)):
+        if spec.is_operating_point(e.params):  # `precision_at_recall` by default too
             try:
                 thr = choose_on_reference(charter, e.id, ref, m)
             except (InputError, ValueError, ZeroDivisionError):

@@ -29,6 +29,7 @@ from mlscope.pipeline.model_pool import per_model
 from mlscope.pipeline.software import software_values
 from mlscope.pipeline.types import MetricTable, Run, RunPlan, ValueKey
 from mlscope.result import (
+    FLAGS_NONE,
     ConfusionMatrix,
     MetricValue,
     ReliabilityCurve,
@@ -160,8 +161,8 @@ def finalise(run: Run, plan: RunPlan, stats: Statistics) -> MetricTable:
                     and thr > float(st.scores[0])):
                 # Acting on no case is best (a constant score, costs that never pay):
                 # the number alone would read as a cut among the scores.
-                note = "; ".join(x for x in (f"above every score on {sel_split}: flags no "
-                                             "row", note) if x)
+                note = "; ".join(x for x in (f"{FLAGS_NONE} on {sel_split}: flags no row",
+                                             note) if x)
             rows_thr.append(ThresholdChoice(
                 model=name, metric=met.id, threshold=thr, chosen_on=sel_split, note=note,
             ))

@@ -27,7 +27,7 @@ from mlscope.report.charts import (
     slice_label,
     too_small,
 )
-from mlscope.result import OVERALL, EvaluationResult, MetricValue
+from mlscope.result import FLAGS_NONE, OVERALL, EvaluationResult, MetricValue
 
 __all__ = [
     "baselines_panel",
@@ -336,6 +336,8 @@ def thresholds_table(result: EvaluationResult) -> Table | None:
         return None
     # A metric measured at another's threshold (`threshold: net_value`) would repeat that
     # column: named in the caption instead.
+    # (Read from the result: the report loads no metric code, so not metrics.spec's
+    # threshold_ref.)
     shared = {m.id: m.params["threshold"] for m in result.metrics
               if isinstance(m.params.get("threshold"), str)
               and m.params["threshold"] != "optimize"}
@@ -355,7 +357,7 @@ def thresholds_table(result: EvaluationResult) -> Table | None:
                 cells.append(Cell("—", title=note, undefined=True, css="undef"))
             else:
                 text = f"{t.threshold:.3f}" if 0 <= t.threshold <= 1 else f"{t.threshold:.4g}"
-                if t.note.startswith("above every score"):
+                if t.note.startswith(FLAGS_NONE):
                     text = "none flagged"  # acting on no case is best
                 cells.append(Cell(text, sort=repr(t.threshold),
                                   title=t.note or f"chosen on {t.chosen_on}"))

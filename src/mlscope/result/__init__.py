@@ -12,6 +12,7 @@ The package: :mod:`~mlscope.result.core` (the result and its parts),
 
 from mlscope.result.calibration import ReliabilityCurve
 from mlscope.result.core import (
+    FLAGS_NONE,
     OVERALL,
     SCHEMA_VERSION,
     BaselineInfo,
@@ -45,6 +46,7 @@ from mlscope.result.scope import Scope, ScopeCell
 from mlscope.result.verdict import Verdict, VerdictReason
 
 __all__ = [
+    "FLAGS_NONE",
     "OVERALL",
     "SCHEMA_VERSION",
     "BaselineInfo",

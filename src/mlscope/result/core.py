@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "FLAGS_NONE",
     "OVERALL",
     "SCHEMA_VERSION",
     "BaselineInfo",
@@ -351,6 +352,9 @@ class ThresholdChoice:
     threshold: float | None
     chosen_on: str
     note: str = ""
+
+
+FLAGS_NONE = "above every score"  # how a ThresholdChoice's note starts: it flags no row
 
 
 @dataclass
