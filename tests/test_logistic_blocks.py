@@ -1,6 +1,6 @@
 """The recalibration fit's blocked passes give the bits of the whole-array passes.
 
-:func:`mlscope.metrics.logistic_fit.pairwise_blocks` must reproduce NumPy's pairwise sum
+:func:`mlscope.metrics.pairwise.pairwise_blocks` must reproduce NumPy's pairwise sum
 exactly (a plain sum of block sums does not: checked too), and the fit on one row of many
 distinct scores must not change by a bit when its passes run block by block.
 """
@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 
 from mlscope.metrics import logistic_fit as lf
+from mlscope.metrics import pairwise as pw
 from mlscope.metrics.calibration import recalibration_fit
 from mlscope.metrics.stats import BinaryStats
 
 
 def _tree_sum(x: np.ndarray, block: int) -> np.float64:
-    pieces, tree = lf.pairwise_blocks(x.size, block)
+    pieces, tree = pw.pairwise_blocks(x.size, block)
     sums = [(np.add.reduce(x[lo:hi]),) for lo, hi in pieces]
 
     def add(node):  # type: ignore[no-untyped-def]
@@ -33,9 +34,9 @@ def test_pairwise_blocks_reproduce_numpy_sum() -> None:
     for trial in range(60):
         n = int(rng.integers(1, 400_000 if trial % 2 else 5_000))
         x = rng.standard_normal(n) * 10 ** rng.uniform(-6, 6, n)
-        block = int(rng.choice([1, 8, 128, 1000, 4096, lf.BLOCK]))
+        block = int(rng.choice([1, 8, 128, 1000, 4096, pw.BLOCK]))
         assert _tree_sum(x, block).tobytes() == np.add.reduce(x).tobytes(), (n, block)
-        pieces, _ = lf.pairwise_blocks(n, block)
+        pieces, _ = pw.pairwise_blocks(n, block)
         assert pieces[0][0] == 0
         assert pieces[-1][1] == n
         assert all(a[1] == b[0] for a, b in itertools.pairwise(pieces))
@@ -58,7 +59,7 @@ def _stats(kind: str, m: int, seed: int) -> BinaryStats:
 
 @pytest.mark.parametrize("kind", ["counts", "weighted"])
 def test_blocked_fit_same_bits(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    st = _stats(kind, 3 * lf.BLOCK + 1_237, seed=len(kind))
+    st = _stats(kind, 3 * pw.BLOCK + 1_237, seed=len(kind))
     counter = [0]
     blocked = recalibration_fit(st, counter=counter)
     monkeypatch.setattr(lf, "BLOCK", 10**9)  # one block: the whole-array passes
@@ -84,7 +85,7 @@ def test_blocked_fit_small_block_same_bits(monkeypatch: pytest.MonkeyPatch) -> N
 def test_blocked_passes_same_sums(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # The log-likelihood, gradient and information themselves, at a few points: the fit's
     # result alone could hide a last-bit difference that its stopping rule absorbs.
-    st = _stats(kind, 5 * lf.BLOCK + 77, seed=11)
+    st = _stats(kind, 5 * pw.BLOCK + 77, seed=11)
     x = np.log(st.scores[::-1]) - np.log1p(-st.scores[::-1])
     pos, neg = st.pos[::-1], st.neg[::-1]
     blocked = lf._Passes(x, pos, neg)
@@ -106,7 +107,7 @@ def test_segment_sums_of_product_are_reduceats(seed: int) -> None:
     # bits as reduceat over the whole product, for segments shorter and longer than a
     # block, reversed views (as the fit passes them) and values of every magnitude.
     rng = np.random.default_rng(seed)
-    m = int(rng.integers(2 * lf.BLOCK + 1, 400_000))
+    m = int(rng.integers(2 * pw.BLOCK + 1, 400_000))
     x = np.sort(rng.standard_normal(m) * 10 ** rng.uniform(-8, 8, m))
     a = (rng.random(m) * rng.integers(0, 4, m))[::-1]  # counts-like, a reversed view
     kind = seed % 3

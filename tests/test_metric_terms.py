@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from mlscope.metrics import fast
 from mlscope.metrics.binary import average_precision, binary_log_loss, brier, roc_auc
-from mlscope.metrics.logistic_fit import BLOCK, pairwise_blocks
+from mlscope.metrics.pairwise import BLOCK, pairwise_blocks
 from mlscope.metrics.stats import BinaryStats
 from tests.kernel_calls import CountingKernels
 

@@ -11,41 +11,27 @@ The results are those of the NumPy code bit for bit: every sum is a count of row
 integer, exact in float64 in any order), the rows are sorted by the same order-preserving
 32-bit key of the float32 score, and each run of equal scores (``-0.0 == +0.0``) is reported
 by its first row in descending key order, as ``vs[starts]`` does there.
+
+The metric terms and the recalibration fit's passes, whose sums follow NumPy's pairwise tree,
+are in :mod:`mlscope.engine.sum_kernels`; this module carries them too, so that it is the
+one set of kernels :mod:`mlscope.metrics.fast` is given.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
+from mlscope.engine.numba_jit import jit as _jit
+from mlscope.engine.sum_kernels import CACHED as _SUM_KERNELS_CACHED
+from mlscope.engine.sum_kernels import binary_sums, logistic_arg, logistic_sums
+
 __all__ = ["CACHED", "binary_sums", "carried_counts", "carried_fill",
            "cell_counts", "cell_fill", "curve_bins", "log_loss_args", "log_loss_terms",
-           "sort_descending", "warm"]
-
-
-def _jit(fn: Callable[..., Any], inline: bool = False, ieee: bool = False) -> tuple[Any, bool]:
-    """``fn`` compiled lazily without the GIL, with an on-disk cache when one is possible.
-
-    Numba caches beside the source, or, where the package folder is read-only, in the
-    user's cache folder (``NUMBA_CACHE_DIR`` when set). Where no folder is writable it
-    refuses ``cache=True`` at decoration: the kernel is then compiled in every process
-    (seconds), which the caller weighs (:data:`CACHED`).
-
-    ``ieee``: a float division by zero gives IEEE's infinity or NaN, as NumPy's does,
-    instead of raising, which takes a test per division and keeps the compiler from
-    vectorising a loop that divides.
-    """
-    how: Literal["never", "always"] = "always" if inline else "never"  # into its callers
-    errors: Literal["numpy", "python"] = "numpy" if ieee else "python"
-    try:
-        return numba.njit(nogil=True, cache=True, inline=how, error_model=errors)(fn), True
-    except RuntimeError:  # "cannot cache function ...: no locator available"
-        return numba.njit(nogil=True, cache=False, inline=how, error_model=errors)(fn), False
+           "logistic_arg", "logistic_sums", "sort_descending", "warm"]
 
 
 # Radix sort: the 32 key bits of a packed item (bits 32..63) in four digits of 8 bits. Four
@@ -392,136 +378,6 @@ def _curve_bins(s: npt.NDArray[np.float64], pos: npt.NDArray[np.float64],
         out[2, b] += p
 
 
-# NumPy's pairwise sum (``np.add.reduce`` of a contiguous float64 array) sums a run of at
-# most this many values with eight accumulators, and splits a longer one in two.
-_PW_BLOCK = 128
-
-
-def _leaf_sum(t: npt.NDArray[np.float64], k: int, n: int) -> float:
-    """NumPy's pairwise sum of ``t[k, :n]``, ``n`` at most :data:`_PW_BLOCK`: eight
-    accumulators over the multiples of eight, then the rest one by one."""
-    if n < 8:
-        res = -0.0
-        for i in range(n):
-            res += t[k, i]
-        return float(res)
-    r0, r1, r2, r3 = t[k, 0], t[k, 1], t[k, 2], t[k, 3]
-    r4, r5, r6, r7 = t[k, 4], t[k, 5], t[k, 6], t[k, 7]
-    top = n - n % 8
-    for i in range(8, top, 8):
-        r0 += t[k, i]
-        r1 += t[k, i + 1]
-        r2 += t[k, i + 2]
-        r3 += t[k, i + 3]
-        r4 += t[k, i + 4]
-        r5 += t[k, i + 5]
-        r6 += t[k, i + 6]
-        r7 += t[k, i + 7]
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    for i in range(top, n):
-        res += t[k, i]
-    return float(res)
-
-
-leaf_sum, _LEAF_CACHED = _jit(_leaf_sum, inline=True)
-
-
-def _binary_sums(s: npt.NDArray[np.float64], pos: npt.NDArray[np.float64],
-                 neg: npt.NDArray[np.float64], out: npt.NDArray[np.float64]) -> None:
-    """The sums of average precision's, ROC AUC's and Brier's per-bin terms into
-    ``out[0:3]``, each equal bit for bit to NumPy's ``terms.sum()`` over the terms the
-    NumPy code builds, in one pass over the histogram.
-
-    The terms, with ``tp``/``c`` and ``fp`` the running sums of ``pos`` and ``neg`` as
-    ``np.cumsum`` takes them (from the first element, left to right):
-
-    - average precision (:func:`mlscope.metrics.binary.average_precision`):
-      ``(tp_b / (fp_b + tp_b)) · pos[b]`` where ``pos[b] > 0``, else ``0.0 · pos[b]``;
-    - ROC AUC (:func:`mlscope.metrics.ranking.roc_auc`): ``((c_b − pos[b]) + 0.5·pos[b])
-      · neg[b]``;
-    - Brier (:func:`mlscope.metrics.binary_proba.brier`): ``(1 − s)²·pos + s²·neg``, each
-      square a product as ``np.square`` takes it (numba fuses no product and sum without
-      ``fastmath``).
-
-    NumPy sums ``n > 128`` values as the sum of the first ``n2 = n // 2 − (n // 2) % 8``
-    and the sum of the rest, each summed the same way, down to runs of at most 128
-    (:func:`leaf_sum`); the whole sum starts from ``+0.0``. This walks that tree with a
-    stack, left first, so the leaves come in the histogram's order: each leaf's terms are
-    made into a buffer in the cache (the running sums carried from leaf to leaf, as
-    ``np.cumsum`` takes them) and summed there. It replaces three passes that each read
-    the histogram, wrote an array of terms as long and read that again to sum it: 0.04 s
-    against 0.09 s per ten million bins.
-    """
-    m = pos.size
-    t = np.empty((3, _PW_BLOCK))
-    run = np.empty((2, _PW_BLOCK))  # the running positives and negatives of a leaf
-    size = np.empty(128, dtype=np.int64)  # the tree's pending nodes: depth < log2(m) + 1
-    stage = np.empty(128, dtype=np.int64)
-    vals = np.empty((128, 3))
-    sp = 0
-    vsp = 0
-    if m > 0:
-        size[0] = m
-        stage[0] = 0
-        sp = 1
-    b = 0
-    c = 0.0
-    fp = 0.0
-    while sp > 0:
-        n = size[sp - 1]
-        if n <= _PW_BLOCK:
-            sp -= 1
-            # The running sums first (one dependent addition after another), then the
-            # terms from them in a loop without a carried dependency, which the compiler
-            # vectorises: average precision's division is most of this pass's time.
-            for i in range(n):
-                j = b + i
-                if j == 0:
-                    c = pos[j]
-                    fp = neg[j]
-                else:
-                    c = c + pos[j]
-                    fp = fp + neg[j]
-                run[0, i] = c
-                run[1, i] = fp
-            for i in range(n):
-                j = b + i
-                p = pos[j]
-                q = neg[j]
-                ci = run[0, i]
-                share = (ci / (run[1, i] + ci)) * p
-                zero = 0.0 * p
-                t[0, i] = share if p > 0.0 else zero
-                t[1, i] = ((ci - p) + p * 0.5) * q
-                x = s[j]
-                mx = 1.0 - x
-                t[2, i] = (mx * mx) * p + (x * x) * q
-            for k in range(3):
-                vals[vsp, k] = leaf_sum(t, k, n)
-            vsp += 1
-            b += n
-            continue
-        half = n // 2
-        half -= half % 8
-        if stage[sp - 1] == 0:
-            stage[sp - 1] = 1
-            size[sp] = half
-            stage[sp] = 0
-            sp += 1
-        elif stage[sp - 1] == 1:
-            stage[sp - 1] = 2
-            size[sp] = n - half
-            stage[sp] = 0
-            sp += 1
-        else:
-            sp -= 1
-            vsp -= 1
-            for k in range(3):
-                vals[vsp - 1, k] = vals[vsp - 1, k] + vals[vsp, k]
-    for k in range(3):
-        out[k] = 0.0 + vals[0, k] if m > 0 else 0.0
-
-
 cell_counts, _COUNTS_CACHED = _jit(_cell_counts)
 cell_fill, _FILL_CACHED = _jit(_cell_fill)
 carried_counts, _CARRIED_COUNTS_CACHED = _jit(_carried_counts)
@@ -530,13 +386,12 @@ carried_fill, _CARRIED_FILL_CACHED = _jit(_carried_fill)
 log_loss_args, _LL_ARGS_CACHED = _jit(_log_loss_args)
 log_loss_terms, _LL_TERMS_CACHED = _jit(_log_loss_terms)
 curve_bins, _CURVE_CACHED = _jit(_curve_bins)
-binary_sums, _SUMS_CACHED = _jit(_binary_sums, ieee=True)
 
 #: Every kernel keeps its machine code on disk: after the first run, a process loads it
 #: (~0.4 s) instead of compiling (seconds).
 CACHED = (_SORT_CACHED and _COUNTS_CACHED and _FILL_CACHED and _CARRIED_COUNTS_CACHED
           and _CARRIED_FILL_CACHED and _ROW_CACHED and _LL_ARGS_CACHED and _LL_TERMS_CACHED
-          and _CURVE_CACHED and _LEAF_CACHED and _SUMS_CACHED)
+          and _CURVE_CACHED and _SUM_KERNELS_CACHED)
 
 
 def warm() -> None:
@@ -556,3 +411,5 @@ def warm() -> None:
         log_loss_terms(logs, f, f)
     curve_bins(f, f, f, 1.0, 1, np.zeros((3, 1)))
     binary_sums(f, f, f, np.zeros(3))
+    logistic_arg(0.0, 1.0, f, f)
+    logistic_sums(0.0, 1.0, f, f, f, f, f, np.zeros(6))

@@ -53,7 +53,8 @@ from mlscope.metrics.arith import safe_div as _div
 from mlscope.metrics.binary_proba import not_probability_reason
 from mlscope.metrics.binary_reasons import one_class_reason, rows_reason
 from mlscope.metrics.links import CLIP_EPS, probability
-from mlscope.metrics.logistic_fit import BLOCK, fit_logistic, separated, warm_start
+from mlscope.metrics.logistic_fit import fit_logistic, separated, warm_start
+from mlscope.metrics.pairwise import BLOCK
 from mlscope.metrics.spec import MetricSpec, ParamSpec
 from mlscope.metrics.stats import BinaryStats
 

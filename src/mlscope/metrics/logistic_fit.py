@@ -26,10 +26,13 @@ last bits may differ).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import numpy as np
 import numpy.typing as npt
+
+from mlscope.metrics import fast
+from mlscope.metrics.pairwise import BLOCK, Tree, add_along, pairwise_blocks
 
 __all__ = ["WARM_BLOCKS", "fit_logistic", "segment_sums_of_product", "separated", "warm_start"]
 
@@ -43,11 +46,6 @@ _TOL = 1e-10
 WARM_BLOCKS = 4096
 # Below this many distinct scores the compression would save little: start at (0, 1).
 _WARM_FROM = 4 * WARM_BLOCKS
-
-
-# Distinct scores per block of a blocked pass (see _Passes): the block's arrays stay in
-# the processor's cache from one operation to the next.
-BLOCK = 32_768
 
 
 class _Buffers:
@@ -69,42 +67,6 @@ class _Buffers:
         return out
 
 
-_Tree = int | tuple["_Tree", "_Tree"]
-
-
-def pairwise_blocks(m: int, block: int) -> tuple[list[tuple[int, int]], _Tree]:
-    """How NumPy's pairwise sum of ``m`` contiguous float64 values splits them, down to
-    pieces of at most ``block`` values: the pieces ``(start, stop)`` in order, and the
-    tree that adds their sums (a leaf is a piece's index).
-
-    NumPy sums a contiguous run of ``n > 128`` values as the sum of its first ``n2 =
-    n // 2 − (n // 2) % 8`` values plus the sum of the rest, each summed the same way.
-    Summing each piece with NumPy and adding the sums along this tree therefore makes the
-    very additions of one ``sum`` over all ``m`` values: the same bits (a piece's sum
-    starts from +0, which changes no sum but an all ``-0.0`` one, and the whole sum
-    starts from +0 too).
-    """
-    pieces: list[tuple[int, int]] = []
-
-    def split(lo: int, n: int) -> _Tree:
-        if n <= max(block, 128):
-            pieces.append((lo, lo + n))
-            return len(pieces) - 1
-        n2 = n // 2
-        n2 -= n2 % 8
-        return split(lo, n2), split(lo + n2, n - n2)
-
-    return pieces, split(0, m)
-
-
-def _add_along(tree: _Tree, parts: Sequence[tuple[FloatArray, ...]]
-               ) -> tuple[FloatArray, ...]:
-    if isinstance(tree, int):
-        return parts[tree]
-    left, right = _add_along(tree[0], parts), _add_along(tree[1], parts)
-    return tuple(p + q for p, q in zip(left, right, strict=True))
-
-
 class _Passes:
     """The full-data evaluations of one fit: on the whole arrays, or, for one row of many
     distinct scores, block by block (:data:`BLOCK` scores; :func:`pairwise_blocks`).
@@ -118,10 +80,15 @@ class _Passes:
     def __init__(self, x: FloatArray, pos: FloatArray, neg: FloatArray) -> None:
         self.x, self.pos, self.neg = x, pos, neg
         m = pos.shape[-1]
-        self.blocked = (x.ndim == 1 and pos.ndim == 1 and neg.ndim == 1 and m > 2 * BLOCK
-                        and x.dtype == pos.dtype == neg.dtype == np.float64)
+        self.flat = (x.ndim == 1 and pos.ndim == 1 and neg.ndim == 1
+                     and x.dtype == pos.dtype == neg.dtype == np.float64)
+        self.blocked = self.flat and m > 2 * BLOCK
+        self.pieces: list[tuple[int, int]] = [(0, m)]
+        self.tree: Tree = 0
         if self.blocked:
             self.pieces, self.tree = pairwise_blocks(m, BLOCK)
+        self.work: FloatArray | None = None  # the compiled passes' two buffers
+        if self.blocked:
             size = max(hi - lo for lo, hi in self.pieces)
             self.buf = _Buffers((size,))
             self.nbuf = np.empty(size)
@@ -138,11 +105,19 @@ class _Passes:
                    self.buf.head(hi - lo))
 
     def evaluate(self, a: FloatArray, b: FloatArray) -> tuple[FloatArray, ...]:
-        """:func:`_evaluate` over every distinct score."""
+        """:func:`_evaluate` over every distinct score: compiled where the kernels are
+        installed (:func:`mlscope.metrics.fast.logistic_pass`, the same bits)."""
+        if self.flat and a.ndim == 0 and fast.installed():
+            if self.work is None:
+                self.work = np.empty((5, max(hi - lo for lo, hi in self.pieces)))
+            got = fast.logistic_pass(float(a), float(b), self.x, self.pos, self.neg,
+                                     self.pieces, self.tree, self.work)
+            if got is not None:
+                return tuple(np.asarray(v, dtype=np.float64) for v in got)
         if not self.blocked:
             return _evaluate(a, b, self.x, self.pos, self.neg, self.n, self.buf)
         parts = [_evaluate(a, b, x, pos, neg, n, buf) for x, pos, neg, n, buf in self._blocks()]
-        ll, *rest = _add_along(self.tree, parts)
+        ll, *rest = add_along(self.tree, parts)
         return (np.asarray(ll, dtype=np.float64), *rest)
 
 
