@@ -100,7 +100,25 @@ def test_compiled_pass_on_small_blocks(counting: CountingKernels, data: st.DataO
     neg = np.where(rng.random(m) < 0.2, rng.choice(special, m), rng.random(m) * 3)
     a = data.draw(st.floats(-20, 20))
     b = data.draw(st.floats(-5, 5))
-    assert _compiled_pass(a, b, x, pos, neg, block) == _numpy_pass(a, b, x, pos, neg)
+    want = _numpy_pass(a, b, x, pos, neg)
+    # The same values in each layout the fit passes: contiguous, the counts as reversed
+    # views of descending arrays (as the fit reads a histogram), and strided; a block of
+    # a non-contiguous one is copied before the kernels read it.
+    layout = data.draw(st.sampled_from(["contiguous", "reversed", "strided"]))
+    if layout == "strided":
+        x = _layout(x, layout)
+    pos, neg = _layout(pos, layout), _layout(neg, layout)
+    assert _compiled_pass(a, b, x, pos, neg, block) == want
+
+
+def _layout(v: np.ndarray, layout: str) -> np.ndarray:
+    if layout == "reversed":
+        return v[::-1].copy()[::-1]
+    if layout == "strided":
+        wide = np.empty(2 * v.size)
+        wide[::2] = v
+        return wide[::2]
+    return v
 
 
 def _stats(kind: str, m: int, seed: int) -> BinaryStats:
