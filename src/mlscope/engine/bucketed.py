@@ -25,11 +25,13 @@ Coverage is checked by simulation in ``tests/test_intervals.py``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from mlscope.engine.searchbins import search_right
+from mlscope.engine import kernel_choice
+from mlscope.engine.searchbins import EdgeSearch
 from mlscope.metrics.stats import BinaryStats
 
 __all__ = ["BinnedScores", "bin_scores", "bucketed_binary_cells", "cells_from_bucket_histogram",
@@ -88,14 +90,65 @@ def bin_scores(
     edges = np.unique(np.concatenate([qs, np.asarray(list(thresholds), dtype=np.float64)]))
     # np.searchsorted(edges, score, side="right") by table: the same bins, in a fraction
     # of the binary searches' time on millions of rows (mlscope.engine.searchbins).
-    raw = search_right(edges, score)
-    counts = np.bincount(raw, minlength=edges.size + 1)
-    sums = np.bincount(raw, weights=score, minlength=edges.size + 1)
+    search = EdgeSearch(edges)
+    got = _compiled_bins(search, score)
+    raw: npt.NDArray[np.signedinteger[Any]]
+    sums: FloatArray
+    if got is None:
+        raw = search(score)
+        counts = np.bincount(raw, minlength=edges.size + 1)
+        sums = np.bincount(raw, weights=score, minlength=edges.size + 1).astype(np.float64,
+                                                                                copy=False)
+    else:
+        raw, counts, sums = got
     keep = counts > 0
     remap = (np.cumsum(keep) - 1).astype(np.int32)
     codes = remap[raw]
     values = sums[keep] / counts[keep]
     return BinnedScores(codes, values)
+
+
+def _compiled_bins(search: EdgeSearch, score: FloatArray
+                   ) -> tuple[npt.NDArray[np.int32], IntArray, FloatArray] | None:
+    """``search(score)`` and the bins' counts and score sums, as NumPy's two ``bincount``
+    calls give them, from the compiled kernel in one pass (0.03 s against 0.18 s at 10M
+    rows); None where NumPy must run (no kernel loaded, no table for these scores)."""
+    kernels = kernel_choice.loaded(int(score.size))
+    table = search.table_for(score) if kernels is not None else None
+    if kernels is None or table is None or table[3].dtype != np.int32 or not (
+            score.flags.c_contiguous):
+        return None
+    lo, hi, shift, at_first, ambiguous = table
+    raw = np.empty(score.size, dtype=np.int32)
+    counts = np.zeros(search.edges.size + 1, dtype=np.int64)
+    sums = np.zeros(search.edges.size + 1)
+    try:
+        kernels.search_bins(score.view(np.uint64), score, search.edges, lo, hi,
+                            np.uint64(shift), at_first, ambiguous, raw, counts, sums)
+    except Exception as exc:  # a compilation or runtime failure of the optional kernel
+        kernel_choice.give_up(f"the bucket kernel failed ({type(exc).__name__}: {exc})")
+        return None
+    return raw, counts, sums
+
+
+def _compiled_hist(b: npt.NDArray[np.int32], cc: npt.NDArray[np.integer],
+                   bc: npt.NDArray[np.int32], yy: npt.NDArray[np.int8], nc: int, nb: int,
+                   size: int) -> FloatArray | None:
+    """One grouping's histogram (:func:`bucketed_binary_cells`' ``bincount`` of its keys,
+    as float64) from the compiled kernel in one pass, or None where NumPy must run."""
+    kernels = kernel_choice.loaded(int(b.size))
+    if kernels is None or b.size >= 2**31 or cc.dtype not in (np.int8, np.int16, np.int32) or (
+            not all(a.flags.c_contiguous for a in (b, cc, bc, yy))):
+        return None
+    # Filled, not calloc'ed: the kernel's scattered first writes would fault its pages in
+    # one at a time (0.09 against 0.065 s at 10M rows and 2.6M entries).
+    hist = np.full(size, 0, dtype=np.int32)
+    try:
+        kernels.bucket_hist(b, cc, bc, yy, nc, nb, hist)
+    except Exception as exc:  # a compilation or runtime failure of the optional kernel
+        kernel_choice.give_up(f"the bucket kernel failed ({type(exc).__name__}: {exc})")
+        return None
+    return hist.astype(np.float64)
 
 
 def bucketed_binary_cells(
@@ -130,16 +183,20 @@ def bucketed_binary_cells(
         else:
             b, cc, bc, yy = bucket[sel], code[sel] - c0, binned.codes[sel], y[sel]
             ww = None if w is None else w[sel]
-        # ((b·nc + cc)·nb + bc)·2 + yy, in place in one int64 array (exact integers).
-        key = b.astype(np.int64)
-        key *= nc
-        key += cc
-        key *= nb
-        key += bc
-        key *= 2
-        key += yy
-        hist = np.bincount(key, weights=ww, minlength=n_buckets * nc * per_cell).astype(
-            np.float64).reshape(n_buckets, nc, nb, 2)
+        size = n_buckets * nc * per_cell
+        flat = (_compiled_hist(b, cc, bc, yy, nc, nb, size)
+                if ww is None and bc.dtype == np.int32 else None)
+        if flat is None:
+            # ((b·nc + cc)·nb + bc)·2 + yy, in place in one int64 array (exact integers).
+            key = b.astype(np.int64)
+            key *= nc
+            key += cc
+            key *= nb
+            key += bc
+            key *= 2
+            key += yy
+            flat = np.bincount(key, weights=ww, minlength=size).astype(np.float64)
+        hist = flat.reshape(n_buckets, nc, nb, 2)
         out += cells_from_bucket_histogram(hist, binned.values, counts,
                                            np.bincount(cc, minlength=nc))
     return out

@@ -31,7 +31,7 @@ from mlscope.metrics.fast import install as install_terms
 
 __all__ = ["CODE_BITS", "KERNEL_ENV", "KERNEL_ROWS", "WARM_ROWS", "Cells", "PackedCells",
            "Scratch", "SortedRows", "compiled_cells", "compiled_sort", "give_up",
-           "kernel_runs", "kernel_setting", "pack_cells", "preload"]
+           "kernel_runs", "kernel_setting", "loaded", "pack_cells", "preload"]
 
 KERNEL_ENV = "MLSCOPE_KERNEL"
 #: Rows summed over a split's models (the rows times the models) from which the kernel is
@@ -272,6 +272,17 @@ def _wanted(n: int, work_rows: int) -> tuple[bool, bool]:
     if _kernels is not None:
         return n >= WARM_ROWS, False
     return work_rows >= KERNEL_ROWS and n >= WARM_ROWS, False
+
+
+def loaded(n: int) -> ModuleType | None:
+    """The kernels for a pass over ``n`` rows where they are already loaded in this process
+    (or ``MLSCOPE_KERNEL=numba`` asks for them), else None: this never loads them for a
+    pass that alone would not repay the load (the bucket bootstrap runs after the point
+    estimate, which loaded them when the split was large enough)."""
+    use, forced = _wanted(n, 0)
+    if not use:
+        return None
+    return _load(forced) if forced else _kernels
 
 
 def compiled_cells(

@@ -25,13 +25,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from mlscope.engine.bucket_kernels import CACHED as _BUCKET_KERNELS_CACHED
+from mlscope.engine.bucket_kernels import bucket_hist, search_bins
 from mlscope.engine.numba_jit import jit as _jit
 from mlscope.engine.sum_kernels import CACHED as _SUM_KERNELS_CACHED
 from mlscope.engine.sum_kernels import binary_sums, logistic_arg, logistic_sums
 
-__all__ = ["CACHED", "binary_sums", "carried_counts", "carried_fill",
+__all__ = ["CACHED", "binary_sums", "bucket_hist", "carried_counts", "carried_fill",
            "cell_counts", "cell_fill", "curve_bins", "log_loss_args", "log_loss_terms",
-           "logistic_arg", "logistic_sums", "sort_descending", "warm"]
+           "logistic_arg", "logistic_sums", "search_bins", "sort_descending", "warm"]
 
 
 # Radix sort: the 32 key bits of a packed item (bits 32..63) in four digits of 8 bits. Four
@@ -391,7 +393,7 @@ curve_bins, _CURVE_CACHED = _jit(_curve_bins)
 #: (~0.4 s) instead of compiling (seconds).
 CACHED = (_SORT_CACHED and _COUNTS_CACHED and _FILL_CACHED and _CARRIED_COUNTS_CACHED
           and _CARRIED_FILL_CACHED and _ROW_CACHED and _LL_ARGS_CACHED and _LL_TERMS_CACHED
-          and _CURVE_CACHED and _SUM_KERNELS_CACHED)
+          and _CURVE_CACHED and _SUM_KERNELS_CACHED and _BUCKET_KERNELS_CACHED)
 
 
 def warm() -> None:
@@ -413,3 +415,9 @@ def warm() -> None:
     binary_sums(f, f, f, np.zeros(3))
     logistic_arg(0.0, 1.0, f, f)
     logistic_sums(0.0, 1.0, f, f, f, f, f, np.zeros(6))
+    # The bucket bootstrap's, for the cell codes' integer types.
+    i32 = np.empty(0, np.int32)
+    search_bins(u, f, np.zeros(1), np.uint64(0), np.uint64(0), np.uint64(0), i32,
+                np.empty(0, np.bool_), i32, np.zeros(1, np.int64), np.zeros(1))
+    for code in (np.empty(0, np.int8), np.empty(0, np.int16), i32):
+        bucket_hist(i32, code, i32, np.empty(0, np.int8), 1, 1, i32)

@@ -20,10 +20,14 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["EdgeSearch", "search_right"]
+__all__ = ["EdgeSearch", "Table", "search_right"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
+#: The table of :class:`EdgeSearch`: the first key ``lo`` and last key ``hi`` it covers,
+#: the ``shift`` that turns ``key − lo`` into a range, each range's answer at its first
+#: key, and whether an edge falls inside the range (its values are then searched).
+Table = tuple[np.uint64, np.uint64, int, npt.NDArray[np.signedinteger], npt.NDArray[np.bool_]]
 
 # Table entries at most: 2**20 ranges (4 MiB of answers), so the lookups stay in cache.
 _TABLE_BITS = 20
@@ -69,11 +73,9 @@ class EdgeSearch:
         e = self.edges
         self.usable = bool(e.size > 0 and e.ndim == 1 and np.isfinite(e).all()
                            and not np.any(e[1:] < e[:-1]))
-        self._table: tuple[np.uint64, np.uint64, int, npt.NDArray[np.signedinteger],
-                          npt.NDArray[np.bool_]] | None = None
+        self._table: Table | None = None
 
-    def _build(self) -> tuple[np.uint64, np.uint64, int, npt.NDArray[np.signedinteger],
-                              npt.NDArray[np.bool_]]:
+    def _build(self) -> Table:
         edges = self.edges
         ek = _keys(edges)
         # From the key of the float just below the first edge (its range answers 0 at its
@@ -104,16 +106,26 @@ class EdgeSearch:
                          out=ambiguous[r0:r1])
         return lo, hi, shift, at_first, ambiguous
 
+    def table_for(self, values: FloatArray) -> Table | None:
+        """The table that answers ``values`` (built on first use), or None where they are
+        searched directly: fewer than ``2**16`` values, edges that are not finite or not
+        sorted, values not one float64 dimension, or a NaN among them (NaN keys lie
+        outside the table)."""
+        if (values.size < _TABLE_FROM or not self.usable or values.ndim != 1
+                or values.dtype != np.float64 or bool(np.isnan(values).any())):
+            return None
+        if self._table is None:
+            self._table = self._build()
+        return self._table
+
     def __call__(self, values: FloatArray) -> IntArray:
         """How many edges are ``<=`` each of ``values`` (``intp``, the shape of ``values``)."""
         values = np.asarray(values, dtype=np.float64)
         edges = self.edges
-        if (values.size < _TABLE_FROM or not self.usable or values.ndim != 1
-                or bool(np.isnan(values).any())):  # (NaN keys lie outside the table)
+        table = self.table_for(values)
+        if table is None:
             return np.searchsorted(edges, values, side="right")
-        if self._table is None:
-            self._table = self._build()
-        lo, hi, shift, at_first, ambiguous_range = self._table
+        lo, hi, shift, at_first, ambiguous_range = table
         key = _keys(values)
         np.clip(key, lo, hi, out=key)
         key -= lo
