@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict
 from typing import Any, Literal
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -28,6 +29,7 @@ from mlscope.select import (
     derive_alternatives,
     select,
 )
+from mlscope.select.common import fmt_pair
 
 Direction = Literal["higher", "lower"]
 TableT = dict[str, dict[str, float | None]]
@@ -564,3 +566,19 @@ def test_every_rule_ranks_every_model_once() -> None:
         assert out.description
     with pytest.raises(InputError, match="no row"):
         apply_rule(rules[0], CLASSIC, m, models=["A", "Z"])
+
+
+@pytest.mark.parametrize(("x", "y", "want"), [
+    (0.9643006584691843, 0.9644433696741587, ("0.9643", "0.9644")),  # digits (QA)
+    (0.5, 0.5, ("0.500", "0.500")),
+    (0.71, 0.7, ("0.710", "0.700")),  # the same decimals: no trailing zero stripped
+    (120.5, 98.25, ("120.500", "98.250")),
+    (0.00012, 0.000121, ("0.000120", "0.000121")),  # tiny: significant digits
+    (float("nan"), 0.5, ("nan", "0.5")),
+])
+def test_fmt_pair_writes_two_values_alike(x: float, y: float, want: tuple[str, str]) -> None:
+    got = fmt_pair(x, y)
+    assert got == want
+    if x != y and all(map(np.isfinite, (x, y))):
+        # Read back, the order is the values' order.
+        assert (float(got[0]) < float(got[1])) == (x < y)

@@ -23,8 +23,7 @@ from mlscope.select.common import (
     AnyRule,
     Table,
     dedupe,
-    fmt,
-    fmt_against,
+    fmt_pair,
 )
 from mlscope.select.rules import apply_rule
 
@@ -206,8 +205,9 @@ def beats(rule: Rule, table: Table, metrics: Mapping[str, MetricInfo], model: st
         mv, bv = table[model].get(rule.optimize), table[baseline].get(rule.optimize)
         if mv is None or bv is None:
             return False, f"{rule.optimize} undefined for it or for the baseline `{baseline}`"
+        mine, theirs = fmt_pair(float(mv), float(bv))
         return False, (f"does not beat the baseline `{baseline}` on {rule.optimize} "
-                       f"({fmt_against(float(mv), float(bv))} vs {fmt(float(bv))})")
+                       f"({mine} vs {theirs})")
     return False, f"does not rank above the baseline `{baseline}` under this rule"
 
 

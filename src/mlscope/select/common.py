@@ -63,6 +63,24 @@ def fmt_against(x: float, ref: float) -> str:
     return text
 
 
+def fmt_pair(x: float, y: float) -> tuple[str, str]:
+    """Two measured values written alike: the same number of decimals (significant digits
+    for tiny or huge ones), the fewest from three on that tells them apart when they
+    differ. ``0.9643006`` against ``0.9644434`` reads ``0.9643 vs 0.9644``, never
+    ``0.9643 vs 0.964`` (which looks larger)."""
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return fmt(x), fmt(y)
+    big = max(abs(x), abs(y))
+    fixed = 1e-3 <= big < 1e6
+    a = b = ""
+    for digits in range(3, 13):
+        spec = f".{digits}f" if fixed else f"#.{digits}g"
+        a, b = format(x, spec), format(y, spec)
+        if x == y or a != b:
+            break
+    return a, b
+
+
 def join_words(words: Sequence[str]) -> str:
     if len(words) <= 1:
         return "".join(words)
