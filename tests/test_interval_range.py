@@ -158,3 +158,46 @@ def test_bounded_helpers(n: int) -> None:
     lo2, hi2 = logit_interval(0.97, 0.05, 1.96) or (0.0, 0.0)
     assert 0.0 < lo2 < 0.97 < hi2 < 1.0
     assert mover(1.0, (0.3, 1.0), 0.0, (0.0, 0.7), 0.0)[1] <= 1.0
+
+
+def test_multiclass_perfect_class_gets_an_exact_interval(tmp_path: Any) -> None:
+    """A class every model recognises without error on a split (digits QA: recall of the
+    digit 1, 1.000 [1.000, 1.000]): its per-class recall and precision get the exact
+    Clopper–Pearson interval on the class's rows and predictions, never [1, 1]."""
+    rng = np.random.default_rng(5)
+    n = 300
+    y = rng.choice(["a", "b", "c"], n, p=[0.2, 0.4, 0.4])
+    p = np.full((n, 3), 0.05)
+    p[np.arange(n), np.searchsorted(["a", "b", "c"], y)] = 0.9
+    # Class `a` perfect; b and c confused on a fifth of their rows.
+    mix = (y != "a") & (rng.random(n) < 0.2)
+    p[mix, 1:] = p[mix, 1:][:, ::-1]
+    df = pd.DataFrame({"id": np.arange(n), "y": y, "split": "test",
+                       "m_a": p[:, 0], "m_b": p[:, 1], "m_c": p[:, 2]})
+    df.to_parquet(tmp_path / "eval.parquet", index=False)
+    charter = {
+        "project": "perfect-class", "task": "multiclass", "seed": 1,
+        "data": {"table": "eval.parquet", "id": "id", "label": "y", "split": "split",
+                 "models": {"m": {"a": "m_a", "b": "m_b", "c": "m_c"}}},
+        "splits": {"selection": "test", "report": "test", "train": None},
+        "metrics": ["accuracy",
+                    {"id": "recall_a", "metric": "class_recall", "cls": "a"},
+                    {"id": "precision_a", "metric": "class_precision", "cls": "a"},
+                    {"id": "recall_b", "metric": "class_recall", "cls": "b"}],
+        "selection": {"rule": "satisficing", "optimize": "accuracy"},
+        "intervals": {"resamples": 200},
+    }
+    path = tmp_path / "mlscope.yaml"
+    path.write_text(yaml.safe_dump(charter, sort_keys=False), encoding="utf-8")
+    res = mlscope.evaluate(path)
+    n_a = int((y == "a").sum())
+    rec = res.value("recall_a", "m", split="test")
+    assert rec.value == 1.0
+    assert rec.upper == 1.0
+    assert rec.lower == pytest.approx(0.025 ** (1 / n_a))  # the class's rows
+    prec = res.value("precision_a", "m", split="test")
+    assert prec.value == 1.0
+    assert prec.lower == pytest.approx(0.025 ** (1 / n_a))  # its predictions: n_a rows
+    # Not at an end: the bootstrap's own interval, strictly inside.
+    other = res.value("recall_b", "m", split="test")
+    assert 0.0 < other.lower < other.value < other.upper < 1.0

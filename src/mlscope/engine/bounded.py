@@ -20,6 +20,7 @@ difference can attain (``[lo − hi, hi − lo]``, e.g. [−1, 1] for metrics in
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -117,9 +118,22 @@ _SMALLER_CLASS = frozenset({"roc_auc", "average_precision", "balanced_accuracy",
                             "mean_average_precision", "class_average_precision"})
 
 
-def effective_trials(name: str, stats: object, threshold: float | None) -> float | None:
+# Multiclass averages that equal accuracy (micro averages, and recall weighted by the
+# classes' shares): the rows are their trials.
+_MULTI_ROWS = frozenset({"recall_micro", "precision_micro", "f1_micro", "recall_weighted"})
+# Per-class metrics: the class's rows (recall, F1) or its predictions (precision).
+_MULTI_CLASS = {"class_recall": "true", "class_f1": "true", "class_precision": "predicted"}
+# Averages over classes at an end of the range only when every class is: the smallest
+# class bounds them as for the ranking metrics (a conservative choice).
+_MULTI_SMALLEST = frozenset({"recall_macro", "precision_macro", "f1_macro",
+                             "precision_weighted", "f1_weighted"})
+
+
+def effective_trials(name: str, stats: object, threshold: float | None,
+                     params: Mapping[str, object] | None = None) -> float | None:
     """The number of trials behind a proportion-like metric on ``stats`` (a slice's
-    statistics), for :func:`boundary_interval`; None when the metric is not one."""
+    statistics), for :func:`boundary_interval`; None when the metric is not one.
+    ``params``: the metric's parameters (a multiclass per-class metric's ``cls``)."""
     from mlscope.metrics.stats import BinaryStats, MulticlassStats
 
     kind = _TRIALS.get(name)
@@ -145,9 +159,18 @@ def effective_trials(name: str, stats: object, threshold: float | None) -> float
             return min(counts) if counts else None
         return None
     if isinstance(stats, MulticlassStats):
-        if kind == "rows":
+        if kind == "rows" or name in _MULTI_ROWS:
             return float(stats.total)
-        if name in _SMALLER_CLASS or kind is not None:
+        if name in _MULTI_CLASS:
+            cls = (params or {}).get("cls")
+            if cls not in stats.classes:
+                return None
+            i = stats.classes.index(cls)
+            axis = _MULTI_CLASS[name]
+            # The class's rows (true class) or its predictions (the arg-max).
+            rows = stats.confusion[..., i, :] if axis == "true" else stats.confusion[..., :, i]
+            return float(rows.sum())
+        if name in _SMALLER_CLASS or name in _MULTI_SMALLEST or kind is not None:
             per_class = stats.confusion.sum(axis=-1).ravel()
             present = per_class[per_class > 0]
             return float(present.min()) if present.size else None

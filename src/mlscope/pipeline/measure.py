@@ -210,7 +210,7 @@ def finalise(run: Run, plan: RunPlan, stats: Statistics) -> MetricTable:
                                    else met.params.get("threshold"))
                             trials[(split, mi, skey, met.id)] = effective_trials(
                                 met.spec.name, st,
-                                thr if isinstance(thr, int | float) else None)
+                                thr if isinstance(thr, int | float) else None, met.params)
                         if (mv.value is not None and met.spec is not None
                                 and isinstance(st, BinaryStats)):
                             mv.error_bound = stats.error_bound(met.spec.name, st)
