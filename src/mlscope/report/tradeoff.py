@@ -273,6 +273,13 @@ def tradeoff_chart(
         else:
             shown[m] = (vx, vy)
 
+    # A trivial baseline far off the others (a majority class's log loss of 32 beside the
+    # models' 0.1–0.4) would squeeze every model into a corner: it is named below the
+    # chart with its values instead of drawn.
+    trivial = {b.name for b in result.baselines if str(b.family) == "trivial"}
+    far = _off_scale(shown, trivial, lines)
+    for m in far:
+        del shown[m]
     xs = [p for vx, _ in shown.values() for p in (vx.value, vx.lower, vx.upper)]
     ys = [p for _, vy in shown.values() for p in (vy.value, vy.lower, vy.upper)]
     xs += [ln.value for ln in lines if ln.axis == "x"]
@@ -455,7 +462,40 @@ def tradeoff_chart(
         text = f"{fams.get(sh, 'baseline')} baseline"
         svg.text(lx + 14, ly, text, font_size=11, fill=MUTED)
         lx += 24 + text_width(text, 11)
+    notes = []
+    if far:
+        xdig = metric_decimals(xi, [v[0] for v in far.values()])
+        ydig = metric_decimals(yi, [v[1] for v in far.values()])
+        notes.append("off the chart: " + "; ".join(
+            f"{m} ({xi.label} {format_value(far[m][0], xdig)}, "
+            f"{yi.label} {format_value(far[m][1], ydig)})" for m in far))
     if missing:
-        svg.text(lx, ly, "not shown (undefined): " + ", ".join(missing), font_size=11,
-                 fill=MUTED)
+        notes.append("not shown (undefined): " + ", ".join(missing))
+    if notes:
+        svg.text(lx, ly, " · ".join(notes), font_size=11, fill=MUTED)
     return svg.render("chart tradeoff")
+
+
+def _off_scale(shown: dict[str, tuple[MetricValue, MetricValue]], trivial: set[str],
+               lines: Sequence[_Line]) -> dict[str, tuple[float, float]]:
+    """The trivial baselines among ``shown`` whose point lies more than twice the span of
+    everything else (the other models' points and intervals, the bounds) beyond it on
+    either axis, with their ``(x, y)`` values; none when nothing else is drawn."""
+    core = [v for m, v in shown.items() if m not in trivial]
+    if not core:
+        return {}
+    out: dict[str, tuple[float, float]] = {}
+    spans = []
+    for axis in (0, 1):
+        pts = [p for pair in core for p in (pair[axis].value, pair[axis].lower,
+                                               pair[axis].upper) if p is not None]
+        pts += [ln.value for ln in lines if ln.axis == ("x" if axis == 0 else "y")]
+        lo, hi = min(pts), max(pts)
+        spans.append((lo, hi, max(hi - lo, 1e-9 * max(abs(lo), abs(hi), 1.0))))
+    for m, (vx, vy) in shown.items():
+        if m not in trivial or vx.value is None or vy.value is None:
+            continue
+        if any(v < lo - 2 * span or v > hi + 2 * span
+               for v, (lo, hi, span) in zip((vx.value, vy.value), spans, strict=True)):
+            out[m] = (float(vx.value), float(vy.value))
+    return out
