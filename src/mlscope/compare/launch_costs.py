@@ -91,7 +91,9 @@ def cost_lines(*, metrics: Sequence[MetricInfo], values: Mapping[tuple[str, str]
     higher = info.direction == "higher"
     what = ("net value (against acting on no case)" if info.name == "net_value"
             else "expected cost")
-    lines = [f"{info.id}: {what} per case on {split}, in {unit}"]
+    lines = [f"{info.id}: {what} per case on {split}" + (f", in {unit}" if unit else "")]
+    # "(−42 EUR per 1,000 cases)": a bare "(−42 per 1,000)" left the reader to guess what.
+    per_k = f"{unit} per 1,000 cases" if unit else "per 1,000 cases"
     shown = list(dict.fromkeys([recommended, *others]))
     for m in shown:
         v = values.get((m, info.id))
@@ -99,7 +101,7 @@ def cost_lines(*, metrics: Sequence[MetricInfo], values: Mapping[tuple[str, str]
             continue
         mark = f" ← {role}" if m == recommended else ""
         lines.append(f"{m}: {_fmt(v.value)}{_interval(v.lower, v.upper)} "
-                     f"({_per_1000(v.value)} per 1,000){mark}")
+                     f"({_per_1000(v.value)} {per_k}){mark}")
     reason = None
     best: tuple[str, float, float | None, float | None] | None = None
     for m in shown:
@@ -113,7 +115,8 @@ def cost_lines(*, metrics: Sequence[MetricInfo], values: Mapping[tuple[str, str]
         # The line is the metric's own difference, as its label says: for a cost, a
         # positive figure is what `m` costs more per case than the recommended model.
         lines.append(f"{m} − {recommended}: {_minus(f'{d[0]:+.3g}')}{_interval(d[1], d[2])} "
-                     f"{unit} per case ({_minus(f'{d[0] * 1000:+,.0f}')} per 1,000)")
+                     + (f"{unit} " if unit else "")
+                     + f"per case ({_minus(f'{d[0] * 1000:+,.0f}')} {per_k})")
         if lo is not None and lo > 0 and (best is None or lead > best[1]):
             best = (m, lead, lo, hi)
     if best is not None and role == "recommended":
