@@ -226,3 +226,30 @@ def test_the_proposed_rule_always_selects_a_candidate() -> None:
         picked = _selects(f, values)
         assert picked, (values, req, f.proposed_rule)
         assert f.eligible == picked
+
+
+def test_proposed_rule_is_written_as_the_charter_writes_it() -> None:
+    """The terminal and the report printed Python's dict (``constraints: {'cost': '<= 0.05'}``)
+    under "proposed rule" even when every requirement was met and the advice was to keep
+    the current rule (digits QA). The rule is now YAML to paste under ``selection:``, and
+    labelled as the rule to take only if it must change when every requirement is met."""
+    import yaml
+
+    from mlscope.charter.schema import SatisficingRule
+    from mlscope.report.terminal_diagnosis import rule_label, rule_yaml
+
+    f = pose()
+    text = rule_yaml(f.proposed_rule)
+    assert text == ('selection: {rule: satisficing, optimize: angular_error, '
+                    'constraints: {position_error: "<= 1"}}')
+    parsed = yaml.safe_load(text)
+    assert parsed == {"selection": f.proposed_rule}
+    # A charter's selection takes it as written: the bound stays a bound.
+    rule = SatisficingRule.model_validate(parsed["selection"])
+    assert rule.optimize == "angular_error"
+    assert str(rule.constraints["position_error"]) == "<= 1"
+    assert rule_label({"all_met": False}) == "proposed rule"
+    assert rule_label({"all_met": True}) == "if the rule must change"
+    empty = rule_yaml({"rule": "satisficing", "optimize": "recall", "constraints": {}})
+    assert empty == "selection: {rule: satisficing, optimize: recall}"
+    assert yaml.safe_load(empty)["selection"]["optimize"] == "recall"

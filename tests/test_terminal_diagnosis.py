@@ -28,7 +28,8 @@ def test_focus_history_and_curve_are_printed() -> None:
         focus={"rows": [{"metric": "latency_p95", "op": "<=", "target": 50,
                          "best_model": "gbdt", "distance": -3.0, "role": "constraint",
                          "reason": "every model meets it"}],
-               "proposed_rule": {"optimize": "roc_auc", "constraints": "latency_p95 <= 50"},
+               "proposed_rule": {"rule": "satisficing", "optimize": "roc_auc",
+                                 "constraints": {"latency_p95": "<= 50"}},
                "notes": ["a budget met by all is a constraint"]})
     out = _text(d)
     assert "! validation loss turns up at step 40" in out
@@ -37,7 +38,8 @@ def test_focus_history_and_curve_are_printed() -> None:
     assert "error 1%: 40,000 rows" in out
     assert "error 0.1%: out of reach on this curve" in out
     assert "latency_p95 <= 50: constraint (best gbdt, met, 3 to spare)" in out
-    assert "proposed rule: optimize: roc_auc, constraints: latency_p95 <= 50" in out
+    assert ('proposed rule: selection: {rule: satisficing, optimize: roc_auc, constraints: '
+            '{latency_p95: "<= 50"}}') in " ".join(out.split())
     assert all(len(line) <= 80 for line in out.splitlines())
 
 

@@ -23,6 +23,7 @@ from mlscope.report.charts import (
     gap_chart,
 )
 from mlscope.report.diagnosis_charts import history_chart, learning_curve_chart
+from mlscope.report.terminal_diagnosis import rule_label, rule_yaml
 from mlscope.report.verdict import is_check
 from mlscope.result import OVERALL, EvaluationResult
 
@@ -229,7 +230,7 @@ def _diagnosis_extras(dg: Any) -> dict[str, Any]:
         rule = f.get("proposed_rule") or {}
         out["focus"] = {
             "rows": f.get("rows", []), "notes": f.get("notes", []),
-            "rule": ", ".join(f"{k}: {v}" for k, v in rule.items()),
+            "rule": rule_yaml(rule) if rule else "", "rule_label": rule_label(f),
         }
     return out
 

@@ -4,6 +4,9 @@ curve's data needs, each in a few plain lines (the report draws their charts).""
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from rich.padding import Padding
@@ -32,10 +35,35 @@ def _focus(f: dict[str, Any]) -> list[Text | Padding]:
             out.append(_indent(Text(f"  {r['reason']}", style="dim")))
     rule = f.get("proposed_rule") or {}
     if rule:
-        out.append(_indent(Text("proposed rule: " + ", ".join(f"{k}: {v}"
-                                                              for k, v in rule.items()))))
+        out.append(_indent(Text(f"{rule_label(f)}: {rule_yaml(rule)}")))
     out += [_indent(Text(str(n), style="dim")) for n in f.get("notes") or []]
     return out
+
+
+def rule_label(focus: Mapping[str, Any]) -> str:
+    """What the proposed rule is: a proposal, or (every requirement met, the current rule
+    kept) only the rule to take if it must change."""
+    return "if the rule must change" if focus.get("all_met") else "proposed rule"
+
+
+def rule_yaml(rule: Mapping[str, Any]) -> str:
+    """The proposed rule as the charter writes it, to paste:
+    ``selection: {rule: satisficing, optimize: accuracy, constraints: {cost: "<= 0.05"}}``
+    (not Python's ``{'cost': '<= 0.05'}``); an empty mapping is left out."""
+    def flow(v: Any) -> str:
+        if isinstance(v, Mapping):
+            return "{" + ", ".join(f"{k}: {flow(x)}" for k, x in v.items()
+                                   if not (isinstance(x, Mapping) and not x)) + "}"
+        if isinstance(v, list | tuple):
+            return "[" + ", ".join(flow(x) for x in v) + "]"
+        text = str(v)
+        # Quoted where YAML would read it otherwise (a bound's "<=" and ">": any
+        # indicator or space), as the docs write bounds.
+        return json.dumps(text, ensure_ascii=False) if _PLAIN.fullmatch(text) is None else text
+    return "selection: " + flow(rule)
+
+
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*|-?[0-9][0-9.eE+\-]*")
 
 
 def _history(h: dict[str, Any]) -> list[Text | Padding]:
