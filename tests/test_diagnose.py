@@ -7,6 +7,7 @@ a planted weak slice and a model that overfits its training rows.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -228,6 +229,19 @@ def test_cli_diagnose_prints_and_writes(tmp_path: Path) -> None:
     assert "Diagnosis of model" in r.output
     assert "variance ◀ bottleneck" in r.output
     assert "Overfitting" in r.output
+    # The gaps in the values' decimals with a true minus (not "-0.002534 [-0.0167, ..."),
+    # in the table and in the steps' evidence.
+    flat = " ".join(r.output.split())
+    table = flat.split("The gaps")[1].split("1. ")[0]
+    numbers = re.findall(r"[+−-]?\d+\.\d+", table)
+    assert len(numbers) >= 12  # five stages' values, four gaps with their intervals
+    assert all(len(n.split(".")[1]) == 4 for n in numbers), numbers
+    assert not any(n.startswith("-") for n in numbers), numbers
+    assert "variance +0.2" in flat  # the evidence: four decimals, the interval too
+    evidence = re.search(r"variance ([+−]\d+\.\d+) \[([+−]\d+\.\d+), ([+−]\d+\.\d+)\]",
+                         flat)
+    assert evidence is not None
+    assert all(len(g.split(".")[1]) == 4 for g in evidence.groups())
     html = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
     assert "Diagnosis of model" in html
     assert "chart gaps" in html

@@ -150,6 +150,15 @@ def _fmt(x: float | None) -> str:
     return "—" if x is None else f"{x:.4g}"
 
 
+def _signed(x: float | None) -> str:
+    """A gap with its sign (a true minus) and the precision of the stages' values: four
+    decimals on a metric of a few units or less, four significant digits beyond."""
+    if x is None:
+        return "—"
+    text = f"{abs(x):.4f}" if abs(x) < 10 else f"{abs(x):.4g}"
+    return text if float(text) == 0 else ("+" if x > 0 else "−") + text
+
+
 def next_steps(gaps: list[Gap], values: Mapping[str, SplitValue], *, metric: str,
                upper_kind: str | None) -> tuple[str | None, list[NextStep]]:
     """The bottleneck (the largest gap that counts) and every counting gap's next steps,
@@ -164,9 +173,9 @@ def next_steps(gaps: list[Gap], values: Mapping[str, SplitValue], *, metric: str
         return _fmt(sv.value if sv else None)
 
     def ev(g: Gap) -> str:
-        ci = (f" [{g.lower:+.3g}, {g.upper:+.3g}]" if g.lower is not None
+        ci = (f" [{_signed(g.lower)}, {_signed(g.upper)}]" if g.lower is not None
               and g.upper is not None else "")
-        return (f"{g.label} {g.value:+.4g}{ci} ({metric}: {_STAGE[g.to]} {v(g.to)} vs "
+        return (f"{g.label} {_signed(g.value)}{ci} ({metric}: {_STAGE[g.to]} {v(g.to)} vs "
                 f"{_STAGE[g.frm]} {v(g.frm)}; margin {g.margin:.3g})")
 
     steps: list[NextStep] = []

@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mlscope.report.best import best_candidates
+from mlscope.report.cells import signed
 from mlscope.report.charts import format_bound, format_value, metric_decimals
 from mlscope.report.guarantee_lines import guarantee_lines
 from mlscope.report.html import STATUS_TEXT
@@ -494,9 +495,12 @@ def render_diagnosis(
         gtext = Text("")
         label = Text("")
         if gap is not None and gap.value is not None:
-            gtext = Text(f"{gap.value:+.4g}", style="bold red" if gap.counts else "")
+            # The values' decimals and a true minus, as every other figure here
+            # ("-0.002534 [-0.0167, +0.0143]" beside "0.9801" read as another scale).
+            gtext = Text(signed(gap.value, 4), style="bold red" if gap.counts else "")
             if gap.lower is not None and gap.upper is not None:
-                gtext.append(f" [{gap.lower:+.3g}, {gap.upper:+.3g}]", style="dim")
+                gtext.append(f" [{signed(gap.lower, 4)}, {signed(gap.upper, 4)}]",
+                             style="dim")
             label = Text(gap.label + (" ◀ bottleneck" if gap.name == d.bottleneck else ""),
                          style="bold" if gap.counts else "dim")
         name = names[role] + (f" ({v.split})" if v.split and v.split != names[role] else "")
