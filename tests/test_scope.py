@@ -323,3 +323,24 @@ def test_alpha_is_the_charters_delta(tmp_path: Path) -> None:
     assert res.scope.alpha == 0.01
     assert res.verdict is not None
     assert "99% family-wise confidence" in res.verdict.sections["scope"][0]
+
+
+def test_diagnose_searches_the_same_scope_as_run(tmp_path: Path) -> None:
+    """`mlscope diagnose` adds every cross of the slice columns for its error analysis; its
+    stored verdict searched the launch scope over those too (digits QA: "Holm over 12
+    slices" against run's 6, with a cross as the nearest slice). The scope is the charter's
+    slices in both: the same cells, the same result."""
+    c = _charter(slices={"columns": ["region", "device"], "min_size": 30},
+                 splits={"selection": "validation", "report": "test", "train": "validation"})
+    path = _write(tmp_path, c)
+    ran = mlscope.evaluate(path)
+    diagnosed = mlscope.evaluate(path, diagnose=True)
+    assert any(x.kind == "cross" for x in diagnosed.slices)  # diagnose did add crosses
+    assert ran.scope is not None
+    assert diagnosed.scope is not None
+    assert [x.slice for x in diagnosed.scope.cells] == [x.slice for x in ran.scope.cells]
+    assert not any("×" in x.slice for x in diagnosed.scope.cells)
+    assert diagnosed.scope.included == ran.scope.included
+    assert diagnosed.verdict is not None
+    assert ran.verdict is not None
+    assert diagnosed.verdict.sections["scope"] == ran.verdict.sections["scope"]

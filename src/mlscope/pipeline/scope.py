@@ -78,9 +78,13 @@ def launch_scope(run: Run, plan: RunPlan, table: MetricTable, reps: Replicates,
     alpha = ch.guarantees.delta if ch.guarantees is not None else 0.05
     min_size = ch.slices.min_size
     cells = []
+    # The charter's slices only: `mlscope diagnose` adds every cross of the slice columns
+    # for its error analysis, and a scope searched over those too (another Holm family)
+    # could disagree with `mlscope run`'s on the same charter.
+    crosses = {frozenset(c) for c in ch.slices.crosses}
     for skey, info in table.slices.items():
         rows = int(info.sizes.get(split, 0))
-        if rows == 0:
+        if rows == 0 or (info.kind == "cross" and frozenset(info.columns) not in crosses):
             continue
         cell = CellInput(slice=skey, partition=_partition(info), rows=rows,
                          too_small=skey != OVERALL and rows < min_size)
