@@ -266,3 +266,32 @@ def test_two_models_on_the_same_traffic_are_each_monitored(tmp_path: Path) -> No
     # Recalibration on the reference makes the old model's scores usable for CBPE too.
     old = [w.performance[1].estimates[0] for w in res.windows]
     assert sum(bool(e.inside) for e in old) >= 2
+
+
+def test_back_test_line_says_holds_only_when_the_misses_are_what_the_level_allows() -> None:
+    """2 of 4 labelled windows outside a 95% interval printed "holds" (digits QA): the
+    failing rule (misses in most of the last windows) had not fired, yet so many misses
+    are unlikely at that level. The line now says the back-test is in doubt, with the
+    binomial p-value and when it would fail."""
+    from scipy import stats
+
+    from mlscope.cli_monitor import back_test_line
+    from mlscope.monitor.result import BackTest
+    from mlscope.monitor.run import RECENT, RECENT_MISSES
+
+    def line(outside: int, windows: int, failed: bool = False) -> tuple[str, str]:
+        p = float(stats.binomtest(outside, windows, 0.05, alternative="greater").pvalue)
+        return back_test_line(BackTest("knn", "accuracy", windows, outside, 0.95, p, failed),
+                              0.05)
+
+    colour, text = line(2, 4)
+    assert colour == "yellow"
+    assert "in doubt" in text
+    assert "holds" not in text
+    assert "binomial p 0.014" in text
+    assert f"fails at {RECENT_MISSES} misses in the last {RECENT}" in text
+    assert line(0, 4) == ("green", "of knn's accuracy holds: outside its interval in 0 of 4 "
+                                   "labelled window(s)")
+    assert line(1, 20)[0] == "green"  # one miss in twenty: what a 95% interval allows
+    assert line(4, 5, failed=True)[0] == "red"
+    assert "failed" in line(4, 5, failed=True)[1]

@@ -23,6 +23,8 @@ from rich.markup import escape
 
 from mlscope.errors import InputError
 from mlscope.monitor import MonitorResult
+from mlscope.monitor.result import BackTest
+from mlscope.monitor.run import RECENT, RECENT_MISSES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,6 +37,21 @@ _STATUS = {"ok": ("✓ ok", "green"), "alert": ("✗ alert", "red"),
            "untrusted": ("? estimate not trustworthy", "yellow")}
 # At most this many alerts are printed per window (monitor.json holds all of them).
 _SHOWN = 6
+
+
+def back_test_line(b: BackTest, q: float) -> tuple[str, str]:
+    """The back-test's colour and line. "Holds" only when the misses are what the
+    interval's level allows: 2 of 4 windows outside a 95% interval (p 0.014) printed
+    "holds" because the failing rule (misses in most of the last windows) had not fired."""
+    where = f"outside its interval in {b.outside} of {b.windows} labelled window(s)"
+    if b.failed:
+        return "red", f"of {b.model}'s {b.metric} failed: {where}"
+    if b.p is not None and b.p < q:
+        return "yellow", (
+            f"of {b.model}'s {b.metric} is in doubt: {where}, more often than a "
+            f"{b.level:.0%} interval should (binomial p {b.p:.2g}); it fails at "
+            f"{RECENT_MISSES} misses in the last {RECENT} labelled windows")
+    return "green", f"of {b.model}'s {b.metric} holds: {where}"
 
 
 def _wrapped(con: Console, head: str, colour: str, text: str, indent: int = 8) -> None:
@@ -122,10 +139,8 @@ def render_monitor(res: MonitorResult, con: Console) -> None:
     con.print()
     for b in res.back_tests:
         if b.windows:
-            verdict = "failed" if b.failed else "holds"
-            _wrapped(con, "back-test", "red" if b.failed else "green",
-                     f"of {b.model}'s {b.metric} {verdict}: outside its interval in "
-                     f"{b.outside} of {b.windows} labelled window(s)", indent=0)
+            _wrapped(con, "back-test", *back_test_line(b, float(res.gates.get("q", 0.05))),
+                     indent=0)
     # The rollout's own warnings are printed with its decision, below.
     own = set((res.rollout.unpaired or {}).get("warnings", [])) if res.rollout else set()
     for text in res.warnings:

@@ -128,8 +128,10 @@ class Window:
 @dataclass
 class BackTest:
     """How often the realised metric fell inside the estimate's interval, over the windows
-    with labels; ``failed`` when the misses are more than the interval's level allows (an
-    exact binomial test at the charter's q)."""
+    with labels. ``failed``: the estimator stopped being trusted (a realised value far
+    outside the interval, or outside it in most of the last labelled windows:
+    :data:`mlscope.monitor.run.RECENT_MISSES` of :data:`~mlscope.monitor.run.RECENT`);
+    ``p``: the exact binomial test of all the misses against the interval's level."""
 
     model: str
     metric: str

@@ -43,12 +43,12 @@ from mlscope.monitor.tasks import (
 )
 from mlscope.monitor.windows import auto_rows, auto_rows_relative, cut, parse_times
 
-__all__ = ["monitor", "monitor_frames"]
+__all__ = ["RECENT", "RECENT_MISSES", "monitor", "monitor_frames"]
 
 # Windows with fewer labelled rows than this are not back-tested.
 _MIN_LABELLED = 30
 # The back-test fails at this many misses among the last labelled windows.
-_RECENT, _RECENT_MISSES = 5, 4
+RECENT, RECENT_MISSES = 5, 4
 # The domain classifier sees at most this many reference rows (a random subset).
 _DOMAIN_REFERENCE = 2000
 
@@ -302,7 +302,7 @@ def _back_test(w: Window, perf: Any, tally: dict[str, list[int]], failed: dict[s
                level: float, recent: dict[str, list[bool]]) -> None:
     """Back-test the label-free estimate where the window's labels suffice: alert the
     first time the realised value is far outside the interval, or outside it in
-    :data:`_RECENT_MISSES` of the last :data:`_RECENT` labelled windows (a chance below
+    :data:`RECENT_MISSES` of the last :data:`RECENT` labelled windows (a chance below
     1 in 10,000 per window at the nominal 5% miss rate); the estimator is not trusted
     after that."""
     m = perf.model
@@ -315,10 +315,10 @@ def _back_test(w: Window, perf: Any, tally: dict[str, list[int]], failed: dict[s
     e = perf.estimates[0]
     tally[m][0] += 1
     tally[m][1] += int(not e.inside)
-    recent[m] = [*recent[m], not e.inside][-_RECENT:]
+    recent[m] = [*recent[m], not e.inside][-RECENT:]
     far = _far_outside(e)
     misses = sum(recent[m])
-    if not far and misses < _RECENT_MISSES:
+    if not far and misses < RECENT_MISSES:
         return
     failed[m] = True
     perf.trustworthy = False
@@ -329,7 +329,7 @@ def _back_test(w: Window, perf: Any, tally: dict[str, list[int]], failed: dict[s
            f"{misses} of the last {len(recent[m])} labelled windows")
     w.checks.append(Check(
         "back_test", m, ALL, perf.labelled, e.realised, e.estimate,
-        effects={"recent_misses": float(misses)}, gates={"recent_misses": _RECENT_MISSES},
+        effects={"recent_misses": float(misses)}, gates={"recent_misses": RECENT_MISSES},
         test=None, gate_met=True, alert=True,
         reason=f"{e.metric}: {why}: the estimate cannot be trusted (concept drift: "
                f"P(y | x) moved, or the scores' calibration did)"))
