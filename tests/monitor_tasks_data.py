@@ -79,9 +79,9 @@ def regression_project(folder: Path, reference: pd.DataFrame, **over: Any) -> Pa
 def multiclass_project(folder: Path, reference: pd.DataFrame, **over: Any) -> Path:
     """A multiclass charter (accuracy, macro F1) monitoring ``forest``."""
     monitor = over.pop("monitor", {})
+    over.setdefault("metrics", ["accuracy", "f1_macro"])
     return write_project(
         folder, reference, monitor={"model": "forest", **monitor}, task="multiclass",
         data={"table": "eval.parquet", "id": "row_id", "label": "label", "split": "split",
               "classes": CLASSES, "models": {"forest": {c: f"p_{c}" for c in CLASSES}}},
-        metrics=["accuracy", "f1_macro"],
         selection={"rule": "satisficing", "optimize": "accuracy"}, **over)

@@ -17,6 +17,7 @@ from mlscope.cli import main
 from mlscope.monitor import MonitorResult, monitor
 from tests.monitor_data import population, stamp, write_project
 from tests.monitor_tasks_data import (
+    CLASSES,
     multiclass_population,
     multiclass_project,
     regression_population,
@@ -345,3 +346,34 @@ def test_false_alarms_and_coverage_on_200_stationary_windows(tmp_path: Path, tas
         (back,) = res.back_tests
         assert not back.failed
     assert len(res.alerting) / len(res.windows) <= 0.05
+
+
+def test_multiclass_expected_cost_is_estimated_from_the_confusion_matrix(
+        tmp_path: Path) -> None:
+    """A multiclass `expected_cost` is the confusion matrix weighted by the charter's cost
+    matrix, so the label-free estimate covers it like accuracy; the monitor said it was
+    "not a function of the confusion matrix" (digits QA). Its realised value is the cost
+    of the window's labelled rows, computed here with scikit-learn's confusion matrix."""
+    from sklearn.metrics import confusion_matrix
+
+    rng = np.random.default_rng(27)
+    matrix = {"a": {"b": 4.0, "c": 1.0}, "c": {"a": 2.5}}
+    path = multiclass_project(
+        tmp_path, multiclass_population(3000, rng),
+        costs={"unit": "EUR", "matrix": matrix},
+        metrics=["accuracy", {"id": "cost", "metric": "expected_cost"}])
+    wins = [multiclass_population(300, rng) for _ in range(12)]
+    res = _run(path, wins)
+    assert not any("`cost` is not a function" in w for w in res.warnings)
+    costs = [next(e for e in w.performance[0].estimates if e.metric == "cost")
+             for w in res.windows]
+    cm = np.array([[0.0, 4.0, 1.0], [0.0, 0.0, 0.0], [2.5, 0.0, 0.0]])
+    for e, win in zip(costs, wins, strict=True):
+        pred = np.asarray(CLASSES)[win[["p_a", "p_b", "p_c"]].to_numpy().argmax(axis=1)]
+        conf = confusion_matrix(win["label"], pred, labels=CLASSES)
+        assert e.realised == pytest.approx((conf * cm).sum() / conf.sum(), abs=1e-12)
+        assert e.estimate is not None
+        assert e.low is not None
+        assert e.high is not None
+        assert e.low <= e.estimate <= e.high
+    assert sum(bool(e.inside) for e in costs) >= 9  # 95% intervals: most windows hold

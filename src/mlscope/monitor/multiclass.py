@@ -24,6 +24,7 @@ from functools import partial
 import numpy as np
 import numpy.typing as npt
 
+from mlscope.charter.costs import cost_params
 from mlscope.charter.schema import Charter
 from mlscope.errors import InputError
 from mlscope.metrics.calibration import ece_debiased
@@ -39,7 +40,7 @@ __all__ = ["ClassCalibration", "ConfusionMetric", "confusion_stats", "estimate_m
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 # The registry's multiclass metrics that are functions of the confusion matrix alone.
-_CONFUSION = {"accuracy", "class_precision", "class_recall", "class_f1",
+_CONFUSION = {"accuracy", "class_precision", "class_recall", "class_f1", "expected_cost",
               *(f"{k}_{a}" for k in ("precision", "recall", "f1")
                 for a in ("macro", "micro", "weighted"))}
 _DEFAULT_METRICS = ("accuracy", "f1_macro")
@@ -106,7 +107,11 @@ def multiclass_metrics(charter: Charter) -> tuple[list[ConfusionMetric], list[st
                          "evaluate` on the labelled log)")
             continue
         try:
-            params = spec.resolve_params(e.params, task="multiclass")
+            # The charter's cost matrix, for `expected_cost` (the arg-max decision's mean
+            # cost: the confusion matrix weighted by it).
+            given = cost_params(e.params, spec.params, charter.costs, spec.name,
+                                task="multiclass")
+            params = spec.resolve_params(given, task="multiclass")
         except InputError as exc:
             notes.append(f"`{e.id}` not estimated ({exc})")
             continue
