@@ -377,3 +377,28 @@ def test_multiclass_expected_cost_is_estimated_from_the_confusion_matrix(
         assert e.high is not None
         assert e.low <= e.estimate <= e.high
     assert sum(bool(e.inside) for e in costs) >= 9  # 95% intervals: most windows hold
+
+
+def test_a_class_separated_on_the_reference_is_named(tmp_path: Path) -> None:
+    """A class the model never confuses on the reference (its probability separates it)
+    has no finite recalibration: the estimate is not trusted, and the warning and each
+    window's reason name the class (they said "a class's probability" without which)."""
+    rng = np.random.default_rng(28)
+
+    def with_a_separated(frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame.copy()
+        is_a = (out["label"] == "a").to_numpy()
+        rest = out[["p_b", "p_c"]].to_numpy()
+        rest = rest / rest.sum(axis=1, keepdims=True)
+        out["p_a"] = np.where(is_a, 0.98, 0.01)
+        out["p_b"] = ((1 - out["p_a"]) * rest[:, 0]).round(5)
+        out["p_c"] = 1.0 - out["p_a"] - out["p_b"]
+        return out
+
+    path = multiclass_project(tmp_path, with_a_separated(multiclass_population(2000, rng)))
+    res = _run(path, [with_a_separated(multiclass_population(300, rng)) for _ in range(3)])
+    assert any("class(es) a are separated" in w for w in res.warnings), res.warnings
+    for w in res.windows:
+        (perf,) = w.performance
+        assert not perf.trustworthy
+        assert any("class(es) a are separated" in r for r in perf.reasons)

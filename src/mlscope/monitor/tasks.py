@@ -19,6 +19,7 @@ from mlscope.monitor.multiclass import (
     estimate_multiclass_slice,
     fit_multiclass,
     multiclass_metrics,
+    separated_classes,
 )
 from mlscope.monitor.performance import judge_trust
 from mlscope.monitor.regression import (
@@ -81,6 +82,13 @@ def multiclass_model(charter: Charter, setup: Any, ref: pd.DataFrame, m: str,
         warnings.append(f"{m}: the reference has no rows of class(es) "
                         f"{', '.join(missing)}: their probability cannot be recalibrated, "
                         "and the estimates are marked not trustworthy")
+    apart = separated_classes(cal, tuple(setup.classes))
+    if apart:
+        warnings.append(f"{m}: class(es) {', '.join(apart)} are separated by their "
+                        "probability on the reference (no error between them and the rest "
+                        "there): they have no finite recalibration, and the estimates are "
+                        "marked not trustworthy (realised values still come once labels "
+                        "arrive)")
     gate = setup.spec.alert.calibration
     if not np.isfinite(cal.ece) or cal.ece > gate:
         warnings.append(f"{m}: a class's probabilities stay poorly calibrated after "
