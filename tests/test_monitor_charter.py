@@ -86,3 +86,26 @@ def test_window_lengths(text: str, seconds: int) -> None:
 def test_bad_window_lengths(text: str) -> None:
     with pytest.raises(ValueError, match="not a window length"):
         parse_every(text)
+
+
+@pytest.mark.parametrize(("task", "output", "ml"), [
+    ("binary", "the score's shift and the positive rate at the operating threshold",
+     "estimated before labels, measured once `y` arrives"),
+    ("multiclass", "each class's probability shift and the predicted classes' shares",
+     "estimated before labels, measured once `y` arrives"),
+    ("regression", "the prediction's shift",
+     "measured once `y` arrives (a regression has no estimate before labels)"),
+])
+def test_what_the_monitor_watches_fits_the_task(task: str, output: str, ml: str) -> None:
+    """The plan's monitoring evidence for a multiclass digit reader said "the positive rate
+    at the operating threshold", which a multiclass monitor has not (digits QA)."""
+    from mlscope.charter.monitor import MonitorSpec
+
+    spec = MonitorSpec.model_validate({"timestamp": "t", "model": "m", "label": "y",
+                                       "features": ["f"]})
+    lines = spec.watches(task)
+    assert lines[1] == f"output: m: {output}"
+    assert lines[2] == f"ML: the charter's metrics {ml}"
+    if task == "regression":
+        bare = MonitorSpec.model_validate({"timestamp": "t", "model": "m"})
+        assert "not measured: no `label` column" in bare.watches(task)[2]

@@ -233,20 +233,26 @@ class MonitorSpec(_Spec):
                              "key (default: the slice columns and baseline features)")
         return self
 
-    def watches(self) -> list[str]:
-        """What ``mlscope monitor`` watches with this section, in words (the plan's
-        evidence for its monitoring item)."""
+    def watches(self, task: str = "binary") -> list[str]:
+        """What ``mlscope monitor`` watches with this section for a ``task``'s model, in
+        words (the plan's evidence for its monitoring item)."""
         feats = ", ".join(self.features) if self.features else (
             "the slice columns and baseline features")
         if isinstance(self.score, dict):
             models = ", ".join(self.score)
         else:
             models = self.model or f"the score `{self.score}`"
+        output = {"multiclass": "each class's probability shift and the predicted classes' "
+                                "shares",
+                  "regression": "the prediction's shift"}.get(
+            task, "the score's shift and the positive rate at the operating threshold")
+        measured = f"measured once `{self.label}` arrives" if self.label else ""
+        ml = ("ML: the charter's metrics " + (measured or "not measured: no `label` column")
+              + " (a regression has no estimate before labels)" if task == "regression"
+              else "ML: the charter's metrics estimated before labels"
+              + (f", {measured}" if measured else ""))
         out = [f"input: {feats} (shift, missing values, new values, volume)",
-               f"output: {models}: the score's shift and the positive rate at the "
-               "operating threshold",
-               "ML: the charter's metrics estimated before labels"
-               + (f", measured once `{self.label}` arrives" if self.label else "")]
+               f"output: {models}: {output}", ml]
         if self.feedback:
             out.append("user feedback: " + ", ".join(self.feedback))
         if self.candidate is not None:

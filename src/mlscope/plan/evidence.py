@@ -502,7 +502,7 @@ def _monitoring(c: _Ctx) -> Findings:
     f = Findings()
     m = c.plan.monitoring
     if c.ch.monitor is not None:  # what `mlscope monitor` watches with the charter's section
-        f.found.extend(f"`monitor:` watches {w}" for w in c.ch.monitor.watches())
+        f.found.extend(f"`monitor:` watches {w}" for w in c.ch.monitor.watches(c.ch.task))
     if not m.all():
         if not f.found:
             f.missing.append(Gap("nothing is monitored", "list what is watched under "
