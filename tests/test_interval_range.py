@@ -201,3 +201,24 @@ def test_multiclass_perfect_class_gets_an_exact_interval(tmp_path: Any) -> None:
     # Not at an end: the bootstrap's own interval, strictly inside.
     other = res.value("recall_b", "m", split="test")
     assert 0.0 < other.lower < other.value < other.upper < 1.0
+
+
+def test_two_models_perfect_on_a_slice_get_an_exact_difference_interval(result: Any) -> None:
+    """Both models right on every row of the perfect slice: every resample's difference is
+    0 and the bootstrap gave [0, 0] (digits QA: recall of d1, both models perfect). A
+    proportion-like metric's difference gets the exact bound on the share of trials the two
+    could disagree on: ±(1 − 0.025^(1/n)), n its trials on the slice."""
+    diffs = {(d.metric, d.slice): d for d in result.differences
+             if d.model == "cand" and d.reference == "prod" and d.split == "test"}
+    rec = diffs[("recall", "grp=perfect")]
+    assert rec.value == 0.0
+    half = 1 - 0.025 ** (1 / 20)  # 20 positives
+    assert rec.lower == pytest.approx(-half)
+    assert rec.upper == pytest.approx(half)
+    acc = diffs[("accuracy", "grp=perfect")]
+    assert acc.lower is not None
+    assert acc.lower < 0.0 < acc.upper
+    # Not at agreement everywhere: the bootstrap's own interval.
+    bulk = diffs[("recall", "grp=bulk")]
+    assert bulk.lower is not None
+    assert bulk.lower != -bulk.upper or bulk.value != 0.0

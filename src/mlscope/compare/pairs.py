@@ -57,6 +57,7 @@ def compare_pairs(
     reps: Mapping[tuple[str, int, str, str], FloatArray],
     thresholds: Mapping[tuple[int, str], float | None], masks: SliceMasks, level: float,
     mcnemar: str, seed: int, where: str = "compare.pairs",
+    trials: Mapping[tuple[str, int, str, str], float | None] | None = None,
 ) -> list[PairComparison]:
     """``a − b`` for each pair, every metric on each split and slice, with paired tests.
 
@@ -74,6 +75,9 @@ def compare_pairs(
         The bootstrap's seed, recorded with each bootstrap difference.
     where
         Where the pairs came from, for the error message.
+    trials
+        Each value's trials, for the exact interval of two models that agree on every
+        trial (:func:`~mlscope.compare.wiring.paired_difference`).
 
     Returns
     -------
@@ -96,7 +100,8 @@ def compare_pairs(
                         continue
                     here.append(paired_difference(
                         t, met, split, skey, ai, bi, va.value - vb.value, reps, thresholds,
-                        masks, level, mcnemar=mcnemar, seed=seed, terms=True))
+                        masks, level, mcnemar=mcnemar, seed=seed, terms=True,
+                        trials=trials))
                 _adjust_slices(here)
                 diffs += here
         out.append(PairComparison(model=a, reference=b, mcnemar=mcnemar, splits=list(splits),

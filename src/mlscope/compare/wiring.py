@@ -354,11 +354,18 @@ def paired_difference(
     reps: Mapping[tuple[str, int, str, str], FloatArray],
     thresholds: Mapping[tuple[int, str], float | None], masks: SliceMasks, level: float,
     *, mcnemar: str = "auto", seed: int | None = None, terms: bool = False,
+    trials: Mapping[tuple[str, int, str, str], float | None] | None = None,
 ) -> Difference:
     """``model mi − model ri`` with the right paired test: DeLong for ROC AUC, McNemar for
     accuracy (when the rows are at hand and unweighted), else the paired bootstrap; its
     interval never leaves the range the difference can attain (``[lo − hi, hi − lo]`` of
     the metric's range).
+
+    ``trials``: each value's trials (:func:`mlscope.engine.bounded.effective_trials`, keyed
+    as ``reps``). Two models that agree on every trial (both perfect on a class) have a
+    zero difference in every resample, and the bootstrap's interval is ``[0, 0]``; a
+    proportion-like metric then gets the exact bound on the share of trials they could
+    disagree on, ``±(1 − (α/2)^(1/n))`` of its range with ``n`` the fewer trials of the two.
 
     ``mcnemar`` is McNemar's method (:func:`~mlscope.compare.paired.mcnemar_counts`);
     ``seed`` the bootstrap's, recorded in the difference's ``detail``; ``terms`` adds
@@ -369,6 +376,13 @@ def paired_difference(
     d = _paired_difference(t, met, split, skey, mi, ri, value, reps, thresholds, masks,
                            level, mcnemar=mcnemar, seed=seed, terms=terms)
     if d.lower is not None and d.upper is not None:
+        if d.lower == d.upper == value == 0.0 and trials is not None:
+            counts = [trials.get((split, m, skey, met.id)) for m in (mi, ri)]
+            n = min((c for c in counts if c is not None and c >= 1), default=None)
+            lo, hi = met.info.bounds
+            if n is not None and lo is not None and hi is not None and None not in counts:
+                half = (hi - lo) * (1.0 - ((1.0 - level) / 2.0) ** (1.0 / n))
+                d.lower, d.upper = -half, half
         d.lower, d.upper = clip(d.lower, d.upper, difference_bounds(met.info.bounds))
     return d
 

@@ -102,7 +102,8 @@ def compare_models(run: Run, plan: RunPlan, stats: Statistics, table: MetricTabl
                             continue
                         differences.append(paired_difference(
                             t, met, split, skey, mi, ri, a.value - b.value, reps.values,
-                            table.thresholds, masks, run.level, seed=run.seed))
+                            table.thresholds, masks, run.level, seed=run.seed,
+                            trials=table.trials))
     wanted = list(ch.compare.pairs) if pairs is None else list(pairs)
     comparisons: list[Any] = []
     if wanted:
@@ -114,7 +115,7 @@ def compare_models(run: Run, plan: RunPlan, stats: Statistics, table: MetricTabl
             slices=list(table.slices), index=table.index, reps=reps.values,
             thresholds=table.thresholds, masks=masks, level=run.level,
             mcnemar=mcnemar or ch.compare.mcnemar, seed=run.seed,
-            where="compare.pairs" if pairs is None else "compare")
+            where="compare.pairs" if pairs is None else "compare", trials=table.trials)
     run.timings["differences"] = time.perf_counter() - t4
     return Comparisons(differences=differences, pairs=comparisons, masks=masks)
 
