@@ -428,3 +428,20 @@ def test_cost_lines_recommend_only_what_the_verdict_recommends() -> None:
     assert not any("recommended" in line for line in nearest.lines)
     assert nearest.reason is None
     assert model_role("undecided") == "selected, not decided"
+
+
+def test_cost_lines_print_a_zero_difference_as_zero() -> None:
+    """Two models of the same cost, the difference stored the other way round: negating it
+    printed "−0 [−0, −0] EUR per case (−0 EUR per 1,000 cases)" (digits QA)."""
+    from mlscope.compare.launch_costs import cost_lines
+    from mlscope.result.core import Difference, MetricInfo, MetricValue
+
+    info = MetricInfo(id="cost", name="expected_cost", label="Expected cost",
+                      direction="lower", params={}, description="")
+    values = {(m, "cost"): MetricValue("test", m, "overall", "cost", 0.00889, 0.0, 0.0222)
+              for m in ("rule", "logreg")}
+    diffs = [Difference("test", "overall", "cost", "rule", "logreg", 0.0, 0.0, 0.0)]
+    got = cost_lines(metrics=[info], values=values, differences=diffs, split="test",
+                     recommended="rule", others=["logreg"], unit="EUR")
+    assert got is not None
+    assert got.lines[3] == "logreg − rule: 0 [0, 0] EUR per case (0 EUR per 1,000 cases)"

@@ -37,6 +37,11 @@ def _fmt(x: float | None) -> str:
     return "—" if x is None else _minus(f"{x:.3g}")
 
 
+def _signed(x: float, spec: str = "+.3g") -> str:
+    """A difference with its sign; an exact zero (of either sign) is "0", not "+0"/"−0"."""
+    return "0" if x == 0 else _minus(format(x, spec))
+
+
 def _per_1000(x: float | None) -> str:
     return "—" if x is None else _minus(f"{x * 1000:,.0f}")
 
@@ -54,9 +59,11 @@ def _paired(diffs: Sequence[Difference], a: str, b: str, metric: str,
         if d.model == a and d.reference == b:
             return d.value, d.lower, d.upper
         if d.model == b and d.reference == a:
-            lo = -d.upper if d.upper is not None else None
-            hi = -d.lower if d.lower is not None else None
-            return -d.value, lo, hi
+            # Negated, with "+ 0.0": a zero difference stays +0 ("−0 [−0, −0]" was printed
+            # for two models of the same cost).
+            lo = -d.upper + 0.0 if d.upper is not None else None
+            hi = -d.lower + 0.0 if d.lower is not None else None
+            return -d.value + 0.0, lo, hi
     return None
 
 
@@ -114,9 +121,9 @@ def cost_lines(*, metrics: Sequence[MetricInfo], values: Mapping[tuple[str, str]
                                          -d[1] if d[1] is not None else None)
         # The line is the metric's own difference, as its label says: for a cost, a
         # positive figure is what `m` costs more per case than the recommended model.
-        lines.append(f"{m} − {recommended}: {_minus(f'{d[0]:+.3g}')}{_interval(d[1], d[2])} "
+        lines.append(f"{m} − {recommended}: {_signed(d[0])}{_interval(d[1], d[2])} "
                      + (f"{unit} " if unit else "")
-                     + f"per case ({_minus(f'{d[0] * 1000:+,.0f}')} {per_k})")
+                     + f"per case ({_signed(d[0] * 1000, '+,.0f')} {per_k})")
         if lo is not None and lo > 0 and (best is None or lead > best[1]):
             best = (m, lead, lo, hi)
     if best is not None and role == "recommended":
