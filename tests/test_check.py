@@ -8,6 +8,7 @@ a candidate that is broken on one region only, and a twin of production.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +189,13 @@ def test_check_fails_on_the_broken_slice(checked: tuple[Path, pd.DataFrame],
     assert "roc_auc on slice region=east regressed beyond 0.01" in r.output
     for other in ("north", "south", "west"):
         assert f"region={other} regressed" not in r.output
+    # A difference and its interval with the same decimals and a true minus
+    # (not "-0.0213 [-0.001376, +0.04363]").
+    east = r.output.split("region=east regressed beyond 0.01: difference ")[1]
+    figures = re.match(r"([+−]\d+\.(\d+)) \[([+−]\d+\.(\d+)), ([+−]\d+\.(\d+))\]", east)
+    assert figures is not None, east[:80]
+    assert len({len(figures.group(i)) for i in (2, 4, 6)}) == 1
+    assert figures.group(1).startswith("−")
     md = (tmp_path / "check.md").read_text(encoding="utf-8")
     assert "❌" in md
     assert "region=east" in md

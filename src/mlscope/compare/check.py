@@ -10,6 +10,7 @@ across the slices held by Benjamini–Hochberg.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 
@@ -33,10 +34,26 @@ __all__ = ["CHECK_EXIT_CODES", "compared_line", "exit_line", "exit_meaning", "ga
 FloatArray = npt.NDArray[np.float64]
 
 
-def _fmt(x: float | None, d: int = 4) -> str:
+def _decimals(*xs: float | None) -> int:
+    """Decimals that show the largest of ``xs`` with three significant digits, for every
+    figure of one difference and its interval alike ("+0.0213 [+0.0014, +0.0436]", not
+    "+0.0213 [+0.001376, +0.04363]")."""
+    big = max((abs(x) for x in xs if x is not None and math.isfinite(x)), default=0.0)
+    return 3 if big == 0 else min(6, max(0, 2 - math.floor(math.log10(big))))
+
+
+def _signed(x: float | None, d: int) -> str:
+    """``x`` with ``d`` decimals, its sign, a true minus; "0" when it rounds to zero."""
     if x is None:
         return "—"
-    return f"{x:+.{d}g}" if x != 0 else "0"
+    text = f"{abs(x):.{d}f}"
+    return "0" if float(text) == 0 else ("+" if x > 0 else "−") + text
+
+
+def _diff(value: float | None, lower: float | None, upper: float | None) -> str:
+    """A difference and its interval, ``+0.0213 [+0.0014, +0.0436]``."""
+    d = _decimals(value, lower, upper)
+    return f"{_signed(value, d)} [{_signed(lower, d)}, {_signed(upper, d)}]"
 
 
 def _abs_margin(gate: Gate, blessed_value: float | None) -> float:
@@ -97,7 +114,7 @@ def gate_checks(
                     else f"regress by at most {delta:.4g}")
             reason = "" if ok else (
                 f"{mid} must {need}: the difference {candidate} − {blessed} is "
-                f"{_fmt(d.value)} [{_fmt(d.lower)}, {_fmt(d.upper)}]; its "
+                f"{_diff(d.value, d.lower, d.upper)}; its "
                 f"{'lower' if sign > 0 else 'upper'} bound "
                 f"{'misses' if olo < bound else 'does not clear'} "
                 f"{'+' if bound >= 0 else ''}{bound * sign:.4g} by {abs(olo - bound):.4g}")
@@ -164,8 +181,8 @@ def _slice_checks(mid: str, gate: Gate, sign: float, slices: Sequence[str],
             if bool(rej):
                 g.passed, g.can_fail = False, True
                 g.reason = (f"{mid} on slice {g.slice} regressed beyond {abs(g.bound):.4g}: "
-                            f"difference {_fmt(g.difference)} [{_fmt(g.lower)}, "
-                            f"{_fmt(g.upper)}], p = {g.p_value:.3g} ({g.test}; FDR-adjusted "
+                            f"difference {_diff(g.difference, g.lower, g.upper)}, "
+                            f"p = {g.p_value:.3g} ({g.test}; FDR-adjusted "
                             f"{adj:.3g} ≤ {gate.fdr:g} across {len(rows)} slices)")
             elif g.mde is not None:
                 # A failure is never called impossible: can_fail is only judged on the
@@ -274,8 +291,8 @@ def verdict_lines(c: CheckResult) -> list[str]:
             f"{g.margin:.4g}{' (relative)' if g.relative else ''}")
         where = "" if g.slice == OVERALL else f" [{g.slice}]"
         if g.passed:
-            lines.append(f"  {mark} {g.metric}{where}: {what}; difference {_fmt(g.difference)} "
-                         f"[{_fmt(g.lower)}, {_fmt(g.upper)}]")
+            lines.append(f"  {mark} {g.metric}{where}: {what}; difference "
+                         f"{_diff(g.difference, g.lower, g.upper)}")
         else:
             lines.append(f"  {mark} {g.reason}")
     n_slices = sum(1 for g in c.gates if g.slice != OVERALL)
@@ -286,10 +303,11 @@ def verdict_lines(c: CheckResult) -> list[str]:
         lines += _detectable_lines(c.gates)
     for r in c.requirements:
         mark = "✓" if r.met else "✗"
-        val = "undefined" if r.value is None else f"{r.value:.4g}"
+        d = _decimals(r.value, r.lower, r.upper)
+        val = "undefined" if r.value is None else f"{r.value:.{d}f}"
         who = f" ({r.model})" if c.keep else ""
         lines.append(f"  {mark} requirement {r.label} {r.bound}{who}: {val}"
-                     + (f" [{r.lower:.4g}, {r.upper:.4g}]" if r.lower is not None
+                     + (f" [{r.lower:.{d}f}, {r.upper:.{d}f}]" if r.lower is not None
                         and r.upper is not None else ""))
     if c.note:
         lines.append(f"  note: {c.note}")
@@ -352,8 +370,8 @@ def markdown_summary(c: CheckResult, project: str) -> str:
             need = ("≥ +" if g.kind == "superiority" else "≥ ") + f"{g.bound:.4g}"
             out.append(
                 f"| {g.metric} | {g.slice} | {_plain(g.candidate_value)} | "
-                f"{_plain(g.blessed_value)} | {_fmt(g.difference)} [{_fmt(g.lower)}, "
-                f"{_fmt(g.upper)}] | oriented lower bound {need} | "
+                f"{_plain(g.blessed_value)} | {_diff(g.difference, g.lower, g.upper)} | "
+                f"oriented lower bound {need} | "
                 f"{'✅' if g.passed else '❌'} |")
         out.append("")
     detectable = _detectable_lines(c.gates)
