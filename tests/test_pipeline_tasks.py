@@ -6,6 +6,7 @@ scores on a coarse grid so that ties are common.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,26 @@ def test_multiclass_wide_matches_sklearn_with_confusion(tmp_path: Path) -> None:
     page = render_html(res)
     assert 'id="confusion"' in page
     assert "true ↓ predicted →" in page
+    # Three classes: full cells, the grid's columns sized for them.
+    assert '<div class="cm-grid" style="--cm-min: ' in page
+    assert "the count is below" in page
+    # Ten classes: compact cells in columns wide enough for all of them (a 10-class
+    # matrix in a column sized for three hid d6–d9 behind a scroll bar: digits QA).
+    from mlscope.report.panels_analysis import confusion_panel
+
+    ten = [f"d{i}" for i in range(10)]
+    wide = dataclasses.replace(res, confusion=[
+        dataclasses.replace(c, classes=ten, counts=[[int(i == j) * 5 for j in range(10)]
+                                                    for i in range(10)])
+        for c in res.confusion])
+    panel = confusion_panel(wide)
+    assert panel is not None
+    assert panel["compact"] is True
+    assert panel["min_width"] >= 40 * 11
+    assert confusion_panel(res)["min_width"] < panel["min_width"]  # type: ignore[index]
+    wide_page = render_html(wide)
+    assert '<div class="cm-grid compact" style="--cm-min: ' in wide_page
+    assert "hover a cell for its count" in wide_page
     again = EvaluationResult.from_dict(res.to_dict())
     assert again.confusion == res.confusion
 

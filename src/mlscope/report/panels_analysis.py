@@ -274,4 +274,11 @@ def confusion_panel(result: EvaluationResult) -> dict[str, Any] | None:
         out.append({"model": c.model, "winner": c.model == winner, "classes": c.classes,
                     "rows": rows,
                     "accuracy": f"{correct / total:.3f}" if total > 0 else "—"})
-    return {"split": split, "matrices": out}
+    # Wide enough for every class: a 10-class matrix in a column sized for three classes
+    # showed d0–d5 and hid the rest behind a scroll bar (digits QA). Past six classes the
+    # cells are compact (the count moves to the cell's tooltip).
+    k = max((len(c.classes) for c in mats), default=0)
+    compact = k > 6
+    cell = 40 if compact else 58
+    return {"split": split, "matrices": out, "compact": compact,
+            "min_width": 96 + cell * (k + 1)}
