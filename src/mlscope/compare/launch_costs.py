@@ -46,6 +46,11 @@ def _per_1000(x: float | None) -> str:
     return "—" if x is None else _minus(f"{x * 1000:,.0f}")
 
 
+def _signed_interval(lo: float | None, hi: float | None) -> str:
+    """A difference's interval, signed as the difference is ("+0.29 [+0.127, +0.486]")."""
+    return "" if lo is None or hi is None else f" [{_signed(lo)}, {_signed(hi)}]"
+
+
 def _interval(lo: float | None, hi: float | None) -> str:
     return "" if lo is None or hi is None else _minus(f" [{lo:.3g}, {hi:.3g}]")
 
@@ -121,7 +126,7 @@ def cost_lines(*, metrics: Sequence[MetricInfo], values: Mapping[tuple[str, str]
                                          -d[1] if d[1] is not None else None)
         # The line is the metric's own difference, as its label says: for a cost, a
         # positive figure is what `m` costs more per case than the recommended model.
-        lines.append(f"{m} − {recommended}: {_signed(d[0])}{_interval(d[1], d[2])} "
+        lines.append(f"{m} − {recommended}: {_signed(d[0])}{_signed_interval(d[1], d[2])} "
                      + (f"{unit} " if unit else "")
                      + f"per case ({_signed(d[0] * 1000, '+,.0f')} {per_k})")
         if lo is not None and lo > 0 and (best is None or lead > best[1]):
@@ -129,7 +134,8 @@ def cost_lines(*, metrics: Sequence[MetricInfo], values: Mapping[tuple[str, str]
     if best is not None and role == "recommended":
         m, lead, lo, hi = best
         reason = VerdictReason(
-            text=(f"but {m} is worth {lead:+.3g}{_interval(lo, hi)} {unit} per case more than "
+            text=(f"but {m} is worth {_signed(lead)}{_signed_interval(lo, hi)} {unit} per case "
+                  f"more than "
                   f"{recommended} ({info.id}, beyond its paired interval): the charter's "
                   f"rule decides on another metric; to decide on money, optimise {info.id}"),
             figures={"model": m, "metric": info.id, "value": lead, "lower": lo, "upper": hi,
