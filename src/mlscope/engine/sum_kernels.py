@@ -19,8 +19,8 @@ import numpy.typing as npt
 
 from mlscope.engine.numba_jit import jit
 
-__all__ = ["CACHED", "binary_sums", "leaf_sum", "logistic_arg", "logistic_sums",
-           "pairwise_plan"]
+__all__ = ["CACHED", "add_top", "binary_sums", "leaf_sum", "logistic_arg", "logistic_sums",
+           "pairwise_plan", "store_sums"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -101,6 +101,27 @@ def _pairwise_plan(m: int) -> npt.NDArray[np.int64]:
 pairwise_plan, _PLAN_CACHED = jit(_pairwise_plan)
 
 
+def _add_top(vals: FloatArray, vsp: int, width: int) -> int:
+    """A plan's addition: the two sums on top of the stack (``width`` at a time) become
+    their sum; returns the new stack size."""
+    for k in range(width):
+        vals[vsp - 2, k] = vals[vsp - 2, k] + vals[vsp - 1, k]
+    return vsp - 1
+
+
+add_top, _ADD_CACHED = jit(_add_top, inline=True)
+
+
+def _store_sums(vals: FloatArray, m: int, out: FloatArray, width: int) -> None:
+    """The whole sums into ``out[:width]``, each from ``+0.0`` as NumPy's sum starts (0
+    for no values)."""
+    for k in range(width):
+        out[k] = 0.0 + vals[0, k] if m > 0 else 0.0
+
+
+store_sums, _STORE_CACHED = jit(_store_sums, inline=True)
+
+
 def _binary_sums(s: FloatArray, pos: FloatArray, neg: FloatArray, out: FloatArray) -> None:
     """The sums of average precision's, ROC AUC's and Brier's per-bin terms into
     ``out[0:3]``, each equal bit for bit to NumPy's ``terms.sum()`` over the terms the
@@ -132,9 +153,7 @@ def _binary_sums(s: FloatArray, pos: FloatArray, neg: FloatArray, out: FloatArra
     for op in range(plan.size):
         n = plan[op]
         if n == 0:
-            vsp -= 1
-            for k in range(3):
-                vals[vsp - 1, k] = vals[vsp - 1, k] + vals[vsp, k]
+            vsp = add_top(vals, vsp, 3)
             continue
         # The running sums first (one dependent addition after another), then the terms
         # from them in a loop without a carried dependency, which the compiler
@@ -166,8 +185,7 @@ def _binary_sums(s: FloatArray, pos: FloatArray, neg: FloatArray, out: FloatArra
             vals[vsp, k] = leaf_sum(t, k, n)
         vsp += 1
         b += n
-    for k in range(3):
-        out[k] = 0.0 + vals[0, k] if m > 0 else 0.0
+    store_sums(vals, m, out, 3)
 
 
 binary_sums, _SUMS_CACHED = jit(_binary_sums, ieee=True)
@@ -205,9 +223,7 @@ def _logistic_sums(a: float, b: float, x: FloatArray, pos: FloatArray, neg: Floa
     for op in range(plan.size):
         n = plan[op]
         if n == 0:
-            vsp -= 1
-            for k in range(6):
-                vals[vsp - 1, k] = vals[vsp - 1, k] + vals[vsp, k]
+            vsp = add_top(vals, vsp, 6)
             continue
         # Indexed from 0 (slices), so that the loads are not gathers (:func:`_binary_sums`).
         xs, ps, qs = x[start:start + n], pos[start:start + n], neg[start:start + n]
@@ -239,13 +255,12 @@ def _logistic_sums(a: float, b: float, x: FloatArray, pos: FloatArray, neg: Floa
             vals[vsp, k] = leaf_sum(t, k, n)
         vsp += 1
         start += n
-    for k in range(6):
-        out[k] = 0.0 + vals[0, k] if m > 0 else 0.0
+    store_sums(vals, m, out, 6)
     out[0] = -out[0]
 
 
 logistic_sums, _LOGISTIC_CACHED = jit(_logistic_sums, ieee=True)
 
 #: Every kernel here keeps its machine code on disk.
-CACHED = (_LEAF_CACHED and _PLAN_CACHED and _SUMS_CACHED and _ARG_CACHED
-          and _LOGISTIC_CACHED)
+CACHED = (_LEAF_CACHED and _PLAN_CACHED and _ADD_CACHED and _STORE_CACHED and _SUMS_CACHED
+          and _ARG_CACHED and _LOGISTIC_CACHED)
