@@ -64,11 +64,9 @@ def _paired(diffs: Sequence[Difference], a: str, b: str, metric: str,
         if d.model == a and d.reference == b:
             return d.value, d.lower, d.upper
         if d.model == b and d.reference == a:
-            # Negated, with "+ 0.0": a zero difference stays +0 ("−0 [−0, −0]" was printed
-            # for two models of the same cost).
-            lo = -d.upper + 0.0 if d.upper is not None else None
-            hi = -d.lower + 0.0 if d.lower is not None else None
-            return -d.value + 0.0, lo, hi
+            lo = -d.upper if d.upper is not None else None
+            hi = -d.lower if d.lower is not None else None
+            return -d.value, lo, hi
     return None
 
 

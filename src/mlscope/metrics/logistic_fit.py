@@ -85,10 +85,9 @@ class _Passes:
         self.blocked = self.flat and m > 2 * BLOCK
         self.pieces: list[tuple[int, int]] = [(0, m)]
         self.tree: Tree = 0
+        self.work: FloatArray | None = None  # the compiled passes' buffers, made on first use
         if self.blocked:
             self.pieces, self.tree = pairwise_blocks(m, BLOCK)
-        self.work: FloatArray | None = None  # the compiled passes' two buffers
-        if self.blocked:
             size = max(hi - lo for lo, hi in self.pieces)
             self.buf = _Buffers((size,))
             self.nbuf = np.empty(size)

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from mlscope._version import __version__
+from mlscope.report.cells import signed
 from mlscope.report.charts import format_value, metric_decimals
 from mlscope.result import OVERALL, Difference, EvaluationResult, MetricInfo, PairComparison
 
@@ -61,13 +62,6 @@ def p_value_text(d: Difference) -> str:
     return f"{x:.3g}"
 
 
-def _signed(x: float | None, dec: int) -> str:
-    if x is None:
-        return "—"
-    text = format_value(abs(x), dec)
-    return text if float(text) == 0 else ("+" if x > 0 else "−") + text
-
-
 def _rows(result: EvaluationResult, cmp: PairComparison) -> list[dict[str, str]]:
     """One row per split and metric (overall), formatted."""
     infos = {m.id: m for m in result.metrics}
@@ -84,13 +78,13 @@ def _rows(result: EvaluationResult, cmp: PairComparison) -> list[dict[str, str]]
             flagged = [s.slice for s in tested if s.adjusted_p is not None
                        and s.adjusted_p <= FDR]
             interval = ("" if d.lower is None or d.upper is None
-                        else f"[{_signed(d.lower, dec)}, {_signed(d.upper, dec)}]")
+                        else f"[{signed(d.lower, dec)}, {signed(d.upper, dec)}]")
             out.append({
                 "split": split, "metric": d.metric,
                 "label": info.label if info is not None else d.metric,
                 "model": format_value(values.get((split, cmp.model, d.metric)), dec),
                 "reference": format_value(values.get((split, cmp.reference, d.metric)), dec),
-                "diff": _signed(d.value, dec), "interval": interval,
+                "diff": signed(d.value, dec), "interval": interval,
                 "test": TEST_NAMES.get(d.test, d.test), "statistic": statistic_text(d),
                 "p": p_value_text(d),
                 # Sort keys for the report's sortable table (the text has − and brackets).

@@ -63,13 +63,6 @@ def _interval(v: MetricValue | None, dec: int) -> str:
     return f"{format_value(v.lower, dec)}–{format_value(v.upper, dec)}"
 
 
-def _signed(x: float | None, dec: int) -> str:
-    if x is None:
-        return "—"
-    text = format_value(abs(x), dec)
-    return text if float(text) == 0 else ("+" if x > 0 else "−") + text
-
-
 def _indent(renderable: Text, left: int = 2) -> Padding:
     return Padding(renderable, (0, 0, 0, left))
 
@@ -303,7 +296,7 @@ def _requirements(result: EvaluationResult) -> Table | None:
         name = info.label if info else r.metric
         table.add_row(name if r.slice == "overall" else f"{name} in {r.slice}",
                       format_bound(r.bound),
-                      format_value(r.value, dec), ci, _signed(r.margin, dec), res)
+                      format_value(r.value, dec), ci, signed(r.margin, dec), res)
     return table
 
 
@@ -338,10 +331,10 @@ def _standings(result: EvaluationResult, split: str) -> Table | None:
                     ("dim" if fam.get(st.model) else ""))
         if fam.get(st.model):
             name.append(f" · {fam[st.model]}", style="dim")
-        vs = Text(_signed(st.vs_trivial, dec))
+        vs = Text(signed(st.vs_trivial, dec))
         if st.vs_trivial_lower is not None and st.vs_trivial_upper is not None:
-            vs.append(f" [{_signed(st.vs_trivial_lower, dec)}, "
-                      f"{_signed(st.vs_trivial_upper, dec)}]", style="dim")
+            vs.append(f" [{signed(st.vs_trivial_lower, dec)}, "
+                      f"{signed(st.vs_trivial_upper, dec)}]", style="dim")
         if st.flag:
             vs.append(" ⚠", style="bold red")
         gap = Text("—" if st.gap_closed is None else f"{st.gap_closed * 100:.0f}%")

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode
 from markupsafe import Markup
 
 from mlscope.report.best import best_candidates
+from mlscope.report.cells import signed
 from mlscope.report.charts import (
     LADDER_LABEL,
     format_bound,
@@ -98,13 +99,6 @@ def short_date(created_at: str) -> str:
 
 def _pct(x: float | None) -> str:
     return "—" if x is None or not math.isfinite(x) else f"{x * 100:.0f}%"
-
-
-def _signed(x: float | None, dec: int) -> str:
-    if x is None or not math.isfinite(x):
-        return "—"
-    text = format_value(abs(x), dec)
-    return text if float(text) == 0 else ("+" if x > 0 else "−") + text
 
 
 def _interval(lo: float | None, hi: float | None, dec: int) -> str:
@@ -225,7 +219,7 @@ def decision_view(result: EvaluationResult) -> dict[str, Any]:
             + ("" if r.slice == "overall" else f" in {r.slice}"),
             "bound": format_bound(r.bound), "split": r.split, "model": r.model,
             "value": format_value(r.value, d), "interval": _interval(r.lower, r.upper, d),
-            "margin": _signed(r.margin, d), "met": r.met,
+            "margin": signed(r.margin, d), "met": r.met,
             "note": "the interval crosses the bound" if crosses else "",
         })
     verdict = verdict_view(result)
@@ -280,9 +274,9 @@ def standings_view(result: EvaluationResult, model: str | None) -> dict[str, Any
                              if st.upper_family else ""),
             "upper_value": format_value(st.upper_value, d) if st.upper_value is not None
             else "",
-            "vs_trivial": _signed(st.vs_trivial, d),
-            "vs_interval": (f"[{_signed(st.vs_trivial_lower, d)}, "
-                            f"{_signed(st.vs_trivial_upper, d)}]"
+            "vs_trivial": signed(st.vs_trivial, d),
+            "vs_interval": (f"[{signed(st.vs_trivial_lower, d)}, "
+                            f"{signed(st.vs_trivial_upper, d)}]"
                             if st.vs_trivial_lower is not None
                             and st.vs_trivial_upper is not None else ""),
             "flag": st.flag or "", "note": st.note, "ceiling": st.ceiling_note,
