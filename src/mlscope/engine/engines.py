@@ -144,7 +144,8 @@ def _rows_in_memory(st: Statistics, rows: dict[str, RowData], *, exact: bool,
         if split in rows and exact:
             st.exact[split] = ExactSplit(
                 t, rows[split], req.groupings, req.levels, req.y_shift,
-                cache=req.n_boot > 0 and split in req.boot_splits and not bucketed[split])
+                cache=req.n_boot > 0 and split in req.boot_splits and not bucketed[split],
+                loss_terms=req.loss_terms)
             st.point[split] = st.exact[split].shell()
         tick("point estimates", si + 1, len(req.eval_splits))
     return bucketed

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from mlscope.data.source import EvalTable
 from mlscope.engine.fused import binary_unit_cells, binary_unit_groupings, narrow_codes
 from mlscope.engine.kernel_choice import Scratch
+from mlscope.engine.loss_cells import log_loss_cells
 from mlscope.engine.numpy_backend import (
     CodeArray,
     Layout,
@@ -43,10 +44,14 @@ THREAD_ROWS = 200_000
 MAX_THREADS = 4
 
 
-def _counted(cells: list[BinaryStats]) -> list[Stats]:
+def _counted(cells: list[BinaryStats], losses: FloatArray | None = None) -> list[Stats]:
     """``cells`` flagged as row counts: the metrics may sum them in int32 without
-    checking them first."""
-    return [dataclasses.replace(st, counts=True) for st in cells]
+    checking them first; with ``losses``, each cell's sum of its rows' log-loss terms
+    (:func:`~mlscope.engine.loss_cells.log_loss_cells`)."""
+    if losses is None:
+        return [dataclasses.replace(st, counts=True) for st in cells]
+    return [dataclasses.replace(st, counts=True, loss_sums={"log_loss": losses[i:i + 1]})
+            for i, st in enumerate(cells)]
 
 
 class ExactSplit:
@@ -65,13 +70,19 @@ class ExactSplit:
         Subtracted from regression labels before the sums (numerical stability).
     cache
         Keep each model's layouts between calls (when the row bootstrap reuses them).
+    loss_terms
+        The loss metrics the run computes (:attr:`~mlscope.engine.protocol.Request.
+        loss_terms`): with ``"log_loss"``, the unit-weight point statistics of a model
+        whose scores are probabilities carry each cell's sum of its rows' log-loss terms,
+        one logarithm per row instead of two per distinct score and grouping.
     """
 
     def __init__(
         self, t: EvalTable, rows: RowData, groupings: list[Grouping], levels: list[list[str]],
-        y_shift: float, *, cache: bool = True,
+        y_shift: float, *, cache: bool = True, loss_terms: frozenset[str] = frozenset(),
     ) -> None:
         self.t = t
+        self.loss_terms = loss_terms
         self.rows = rows
         self.y_shift = y_shift
         # Layouts cost ~3 integers per row per model and grouping: kept between calls only
@@ -119,6 +130,15 @@ class ExactSplit:
         # Layouts kept for the row bootstrap are already paid for: reuse them.
         return self.cache and any(k[1] == m for k in self._layouts)
 
+    def _log_losses(self, m: int, groupings: list[int]) -> list[FloatArray | None]:
+        """Per grouping of ``groupings``, each cell's sum of model ``m``'s log-loss terms
+        with every row weighing 1, where the run asks for log loss of probabilities."""
+        if "log_loss" not in self.loss_terms or self.t.score_type_of(m) != "probability":
+            return [None] * len(groupings)
+        assert self._y8 is not None, "binary tasks only"
+        return list(log_loss_cells(self.rows.scores.raw(m), self._y8,
+                                   [self._narrow[gi] for gi in groupings]))
+
     def unit_binary(self, m: int, groupings: list[int]) -> list[list[Any]]:
         """Model ``m``'s binary statistics per cell of each of ``groupings`` (indices),
         every row weighing 1."""
@@ -127,7 +147,8 @@ class ExactSplit:
                                   [self._narrow[gi] for gi in groupings],
                                   self._scratch, self.rows.n * len(self.t.models),
                                   [self.counts[gi] for gi in groupings])
-        return [_counted(per) for per in cells]
+        losses = self._log_losses(m, groupings)
+        return [_counted(per, loss) for per, loss in zip(cells, losses, strict=True)]
 
     def _grouped(self, m: int) -> GroupedCells:
         """Model ``m``'s unit-weight binary statistics, one grouping at a time."""
@@ -135,9 +156,12 @@ class ExactSplit:
         # The column as held (float32 from a float32 file): widened by the sort alone.
         build = binary_unit_groupings(self.rows.scores.raw(m), self._y8, self._narrow,
                                       self.rows.n * len(self.t.models), self.counts)
+        # Every grouping's loss sums at once (one logarithm per row for all of them):
+        # a number per cell, kept beside the grouping's rebuildable histograms.
+        losses = self._log_losses(m, list(range(len(self.cells))))
 
         return GroupedCells(m, [[c.key for c in cells] for _, cells in self.cells],
-                            lambda gi: _counted(build(gi)))
+                            lambda gi: _counted(build(gi), losses[gi]))
 
     def stats(self, W: FloatArray) -> SplitStatistics:
         """Every model's statistics under weights ``W`` (a batch when ``W`` is 2-D)."""

@@ -32,8 +32,9 @@ from mlscope.engine.sum_kernels import CACHED as _SUM_KERNELS_CACHED
 from mlscope.engine.sum_kernels import binary_sums, logistic_arg, logistic_sums
 
 __all__ = ["CACHED", "binary_sums", "bucket_hist", "carried_counts", "carried_fill",
-           "cell_counts", "cell_fill", "curve_bins", "log_loss_args", "log_loss_terms",
-           "logistic_arg", "logistic_sums", "search_bins", "sort_descending", "warm"]
+           "cell_counts", "cell_fill", "cell_subtract", "curve_bins", "log_loss_args",
+           "log_loss_terms", "logistic_arg", "logistic_sums", "row_loss_args", "search_bins",
+           "sort_descending", "warm"]
 
 
 # Radix sort: the 32 key bits of a packed item (bits 32..63) in four digits of 8 bits. Four
@@ -352,6 +353,33 @@ def _log_loss_terms(logs: npt.NDArray[np.float64], pos: npt.NDArray[np.float64],
         logs[0, b] = (-logs[0, b]) * pos[b] + (-logs[1, b]) * neg[b]
 
 
+def _row_loss_args(s: npt.NDArray[Any], y8: npt.NDArray[np.int8], lo: float, hi: float,
+                   out: npt.NDArray[np.float64]) -> None:
+    """The argument of each row's log-loss logarithm: ``clip(s, lo, hi)`` for a positive
+    row, ``clip(1 − s, lo, hi)`` for a negative one (``s`` widened to float64 first; NaN
+    stays NaN), for NumPy's ``np.log`` to take in place
+    (:func:`mlscope.engine.loss_cells.log_loss_cells`)."""
+    for i in range(out.size):
+        x = float(s[i])  # float32 → float64: exact
+        v = x if y8[i] != 0 else 1.0 - x
+        if v < lo:
+            v = lo
+        if v > hi:
+            v = hi
+        out[i] = v
+
+
+def _cell_subtract(logs: npt.NDArray[np.float64], code: npt.NDArray[Any],
+                   out: npt.NDArray[np.float64]) -> None:
+    """``out[code[i]] −= logs[i]`` in row order for every row in a cell (``code[i] ≥ 0``):
+    the additions of ``np.bincount(code + 1, weights=−logs)[1:]`` (``a − b`` is ``a +
+    (−b)`` bit for bit)."""
+    for i in range(logs.size):
+        c = code[i]
+        if c >= 0:
+            out[c] -= logs[i]
+
+
 def _curve_bins(s: npt.NDArray[np.float64], pos: npt.NDArray[np.float64],
                 neg: npt.NDArray[np.float64], total: float, bins: int,
                 out: npt.NDArray[np.float64]) -> None:
@@ -388,12 +416,15 @@ carried_fill, _CARRIED_FILL_CACHED = _jit(_carried_fill)
 log_loss_args, _LL_ARGS_CACHED = _jit(_log_loss_args)
 log_loss_terms, _LL_TERMS_CACHED = _jit(_log_loss_terms)
 curve_bins, _CURVE_CACHED = _jit(_curve_bins)
+row_loss_args, _ROW_LL_CACHED = _jit(_row_loss_args)
+cell_subtract, _CELL_SUB_CACHED = _jit(_cell_subtract)
 
 #: Every kernel keeps its machine code on disk: after the first run, a process loads it
 #: (~0.4 s) instead of compiling (seconds).
 CACHED = (_SORT_CACHED and _COUNTS_CACHED and _FILL_CACHED and _CARRIED_COUNTS_CACHED
           and _CARRIED_FILL_CACHED and _ROW_CACHED and _LL_ARGS_CACHED and _LL_TERMS_CACHED
-          and _CURVE_CACHED and _SUM_KERNELS_CACHED and _BUCKET_KERNELS_CACHED)
+          and _CURVE_CACHED and _ROW_LL_CACHED and _CELL_SUB_CACHED and _SUM_KERNELS_CACHED
+          and _BUCKET_KERNELS_CACHED)
 
 
 def warm() -> None:
@@ -412,6 +443,11 @@ def warm() -> None:
         log_loss_args(f, 0.0, 1.0, logs)
         log_loss_terms(logs, f, f)
     curve_bins(f, f, f, 1.0, 1, np.zeros((3, 1)))
+    # Each row's log loss: float32 or float64 scores, the cell codes' integer types.
+    for scores in (f, np.empty(0, np.float32)):
+        row_loss_args(scores, np.empty(0, np.int8), 0.0, 1.0, f)
+    for code in (np.empty(0, np.int8), np.empty(0, np.int16), np.empty(0, np.int32), z64):
+        cell_subtract(f, code, np.zeros(1))
     binary_sums(f, f, f, np.zeros(3))
     logistic_arg(0.0, 1.0, f, f)
     logistic_sums(0.0, 1.0, f, f, f, f, f, np.zeros(6))

@@ -65,10 +65,12 @@ class BinaryStats:
     n_rows
         Number of rows (unweighted) the point estimate was computed on.
     loss_sums
-        Optional exact per-bin sums of per-row loss terms (``"brier"``: weighted
-        ``(s − y)²``; ``"log_loss"``: weighted clipped ``−log p(y)``), shape like ``pos``.
-        Set when a bin holds several scores (binned mode), so that these metrics stay
-        exact; without them they are computed from ``scores``.
+        Optional exact sums of per-row loss terms (``"brier"``: weighted ``(s − y)²``;
+        ``"log_loss"``: weighted clipped ``−log p(y)``), summed over the last axis by the
+        metric: per bin (shape like ``pos``) when a bin holds several scores (binned
+        mode), so that these metrics stay exact, or one sum per cell (shape ``(*batch,
+        1)``) when the engine summed the rows' terms directly; without them they are
+        computed from ``scores``.
     score_type
         What the scores are (:mod:`mlscope.metrics.links`): ``"probability"``, ``"logit"``
         (kept raw so that ranking is exact; log loss and Brier apply the link) or
