@@ -90,3 +90,52 @@ def test_a_nan_score_gives_nan_not_a_number_that_looks_right(
     got = log_loss_cells(s, y, [(code, 2)])[0]
     assert np.isnan(got[0])
     assert got[1] == pytest.approx(-np.log(0.7), rel=1e-15)
+
+
+def test_exact_split_carries_row_sums_that_equal_the_histogram_loss(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """On a charter's table (overall, columns, crosses, where): with log loss requested,
+    each cell of the unit-weight point estimate (eager and one grouping at a time) carries
+    its rows' sum, and log loss from it equals the histogram's (and scikit-learn's) within
+    1e-12; without the request, or for the general path, no sums ride along."""
+    from mlscope.charter.schema import Charter
+    from mlscope.data.source import open_evaluation
+    from mlscope.engine import duckdb_backend as ddb
+    from mlscope.engine.exact import ExactSplit
+    from mlscope.engine.numpy_backend import fetch_rows
+    from mlscope.engine.plan import plan_groupings
+    from mlscope.metrics.binary_proba import binary_log_loss
+    from tests.conftest import base_charter, binary_frame
+
+    df = binary_frame(n=3000, seed=12)
+    path = tmp_path / "eval.parquet"
+    df.to_parquet(path, index=False)
+    ch = Charter.model_validate(base_charter(str(path)))
+    t = open_evaluation(ch, tmp_path)
+    gs = plan_groupings(t.slice_columns, ch.slices.columns, ch.slices.crosses, ch.slices.where)
+    levels = ddb.slice_levels(t, ["test"])
+    rows = fetch_rows(t, ["test"], levels)["test"]
+    eng = ExactSplit(t, rows, gs, levels, y_shift=0.0, cache=False,
+                     loss_terms=frozenset({"log_loss"}))
+    plain = ExactSplit(t, rows, gs, levels, y_shift=0.0, cache=False)
+    checked = 0
+    for m in range(len(t.models)):
+        eager, _ = eng.model_stats(m, rows.w)
+        lazy, _ = eng.model_stats(m, rows.w, lazy=True)
+        bare, _ = plain.model_stats(m, rows.w)
+        general, _ = eng.model_stats(m, rows.w[None, :])
+        for key, st in eager.items():
+            assert st.loss_sums is not None
+            assert st.loss_sums["log_loss"].shape == (1,)
+            assert np.array_equal(st.loss_sums["log_loss"], lazy[key].loss_sums["log_loss"])
+            assert bare[key].loss_sums is None
+            assert general[key].loss_sums is None
+            if st.n_rows == 0:
+                continue
+            assert binary_log_loss(st) == pytest.approx(binary_log_loss(bare[key]),
+                                                        rel=1e-12)
+            checked += 1
+    assert checked > 20
+    # The overall cell against scikit-learn on the raw rows (first model).
+    first, _ = eng.model_stats(0, rows.w)
+    want = log_loss(rows.y, np.asarray(rows.scores[0], dtype=np.float64), labels=[0, 1])
+    assert binary_log_loss(first[(0, "overall")]) == pytest.approx(want, rel=1e-12)

@@ -370,14 +370,17 @@ def _row_loss_args(s: npt.NDArray[Any], y8: npt.NDArray[np.int8], lo: float, hi:
 
 
 def _cell_subtract(logs: npt.NDArray[np.float64], code: npt.NDArray[Any],
-                   out: npt.NDArray[np.float64]) -> None:
-    """``out[code[i]] −= logs[i]`` in row order for every row in a cell (``code[i] ≥ 0``):
-    the additions of ``np.bincount(code + 1, weights=−logs)[1:]`` (``a − b`` is ``a +
-    (−b)`` bit for bit)."""
-    for i in range(logs.size):
-        c = code[i]
-        if c >= 0:
-            out[c] -= logs[i]
+                   bounds: npt.NDArray[np.int64], out: npt.NDArray[np.float64]) -> None:
+    """``out[j, code[i]] −= logs[i]`` in row order for every row ``i`` of piece ``j``
+    (``bounds[j] ≤ i < bounds[j + 1]``) that is in a cell (``code[i] ≥ 0``): the
+    additions of ``np.bincount`` over each piece, subtracted from zero (``a − b`` is
+    ``a + (−b)`` bit for bit, and rounding is symmetric in sign), or of
+    ``np.subtract.at`` for one piece."""
+    for j in range(bounds.size - 1):
+        for i in range(bounds[j], bounds[j + 1]):
+            c = code[i]
+            if c >= 0:
+                out[j, c] -= logs[i]
 
 
 def _curve_bins(s: npt.NDArray[np.float64], pos: npt.NDArray[np.float64],
@@ -447,7 +450,7 @@ def warm() -> None:
     for scores in (f, np.empty(0, np.float32)):
         row_loss_args(scores, np.empty(0, np.int8), 0.0, 1.0, f)
     for code in (np.empty(0, np.int8), np.empty(0, np.int16), np.empty(0, np.int32), z64):
-        cell_subtract(f, code, np.zeros(1))
+        cell_subtract(f, code, np.zeros(1, np.int64), np.zeros((1, 1)))
     binary_sums(f, f, f, np.zeros(3))
     logistic_arg(0.0, 1.0, f, f)
     logistic_sums(0.0, 1.0, f, f, f, f, f, np.zeros(6))

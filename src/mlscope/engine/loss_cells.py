@@ -7,13 +7,17 @@ only the one the row's label needs, shared by every grouping (a cell's sum is th
 metric's numerator: :func:`mlscope.metrics.binary_proba.binary_log_loss` reads it from
 :attr:`~mlscope.metrics.stats.BinaryStats.loss_sums`).
 
-The rows are taken in blocks of :data:`ROWS` (in cache from one operation to the next):
-per block, each row's clipped argument, its logarithm (NumPy's ``np.log``, in place), and
-each cell's sum of the block's terms in row order; the blocks' sums are added along
-NumPy's pairwise tree (:func:`~mlscope.metrics.pairwise.pairwise_blocks`), so a long
-cell's sum is as accurate as a pairwise one over its blocks. The compiled kernels
-(:mod:`mlscope.engine.kernels`, when loaded) make the arguments and the block sums with
-the same operations in the same order as the NumPy code: the same bits.
+The rows are taken in pieces of :data:`ROWS`, :data:`CHUNK` pieces at a time (in cache
+from one operation to the next): each row's clipped argument, its logarithm (NumPy's
+``np.log``, in place), and each cell's sum of every piece's terms in row order; the
+pieces' sums are added along NumPy's pairwise tree
+(:func:`~mlscope.metrics.pairwise.pairwise_blocks`), so a long cell's sum is as accurate
+as a pairwise one over its pieces. A grouping of more than :data:`DENSE_CELLS` cells
+(slice crosses) is summed row by row in order into one array instead, where a sum per
+piece and cell would cost more than the terms. The compiled kernels
+(:mod:`mlscope.engine.kernels`, when loaded) make the arguments and the sums with the
+same operations in the same order as the NumPy code (``np.bincount`` per piece,
+``np.subtract.at`` row by row): the same bits.
 """
 
 from __future__ import annotations
@@ -28,12 +32,16 @@ from mlscope.engine.kernel_choice import give_up, loaded
 from mlscope.metrics.links import CLIP_EPS
 from mlscope.metrics.pairwise import add_along, pairwise_blocks
 
-__all__ = ["ROWS", "log_loss_cells"]
+__all__ = ["CHUNK", "DENSE_CELLS", "ROWS", "log_loss_cells"]
 
 FloatArray = npt.NDArray[np.float64]
-#: Rows per block: a block's arguments stay in cache, and a cell's sum inside a block is
-#: a sequential one over at most this many terms (relative error ≤ ~5e-13).
+#: Rows per piece: a cell's sum inside a piece is a sequential one over at most this many
+#: terms (relative error ≤ ~5e-13); the pieces' sums are added pairwise.
 ROWS = 4096
+#: Pieces per pass of the arguments and logarithms (32,768 rows: 256 kB of terms).
+CHUNK = 8
+#: Cells from which a grouping's sums run over all its rows in order (no per-piece sums).
+DENSE_CELLS = 256
 
 
 def log_loss_cells(value: npt.NDArray[Any], y8: npt.NDArray[np.int8],
@@ -73,9 +81,15 @@ def log_loss_cells(value: npt.NDArray[Any], y8: npt.NDArray[np.int8],
 def _sums(value: npt.NDArray[Any], y8: npt.NDArray[np.int8],
           groupings: list[tuple[npt.NDArray[Any], int]], pieces: list[tuple[int, int]],
           tree: Any, kernels: ModuleType | None) -> list[FloatArray]:
-    buf: FloatArray = np.empty(max(hi - lo for lo, hi in pieces))
-    parts: list[tuple[FloatArray, ...]] = []
-    for lo, hi in pieces:
+    # Pieces go CHUNK at a time (fewer calls; a chunk's terms still fit in cache).
+    chunks = [pieces[i:i + CHUNK] for i in range(0, len(pieces), CHUNK)]
+    buf: FloatArray = np.empty(max(c[-1][1] - c[0][0] for c in chunks))
+    parts: list[list[FloatArray]] = []
+    # A grouping of many cells is summed row by row into one running array: per-piece
+    # arrays of every cell would cost more than the sums (its cells are small).
+    running = {gi: np.zeros((1, k)) for gi, (_, k) in enumerate(groupings) if k > DENSE_CELLS}
+    for chunk in chunks:
+        lo, hi = chunk[0][0], chunk[-1][1]
         logs = buf[:hi - lo]
         if kernels is not None:
             kernels.row_loss_args(value[lo:hi], y8[lo:hi], CLIP_EPS, 1 - CLIP_EPS, logs)
@@ -85,17 +99,42 @@ def _sums(value: npt.NDArray[Any], y8: npt.NDArray[np.int8],
             np.copyto(logs, s, where=y8[lo:hi] != 0)
             np.clip(logs, CLIP_EPS, 1 - CLIP_EPS, out=logs)
         np.log(logs, out=logs)
-        block: list[FloatArray] = []
-        for code, k in groupings:
+        bounds = np.array([a - lo for a, _ in chunk] + [hi - lo], dtype=np.int64)
+        per: list[FloatArray] = []
+        for gi, (code, k) in enumerate(groupings):
+            c = code[lo:hi]
+            if gi in running:
+                _running(kernels, logs, c, running[gi])
+                continue
+            out: FloatArray
             if kernels is not None:
-                out: FloatArray = np.zeros(k)
-                kernels.cell_subtract(logs, code[lo:hi], out)
+                out = np.zeros((len(chunk), k))
+                kernels.cell_subtract(logs, c, bounds, out)
             else:
-                # ``0 − (0 + l₁ + l₂ …)`` is ``0 − l₁ − l₂ …`` bit for bit (rounding to
-                # nearest is symmetric in sign; an empty cell stays +0): the kernel's.
-                out = np.bincount(np.add(code[lo:hi], 1, dtype=np.intp), weights=logs,
-                                  minlength=k + 1)[1:k + 1].astype(np.float64, copy=False)
-                np.subtract(0.0, out, out=out)
-            block.append(out)
-        parts.append(tuple(block))
-    return list(add_along(tree, parts))
+                # Each piece's cells in one bincount (key: piece, then cell + 1), each
+                # bin summed in row order; ``0 − (0 + l₁ + l₂ …)`` is ``0 − l₁ − l₂ …``
+                # bit for bit (rounding to nearest is symmetric in sign; an empty cell
+                # stays +0): the kernel's subtractions.
+                key = np.repeat(np.arange(len(chunk), dtype=np.intp) * (k + 1),
+                                np.diff(bounds))
+                key += c
+                key += 1
+                out = np.bincount(key, weights=logs, minlength=len(chunk) * (k + 1)
+                                  ).astype(np.float64, copy=False).reshape(len(chunk), k + 1)
+                out = np.subtract(0.0, out[:, 1:])
+            per.append(out)
+        parts.extend([o[j] for o in per] for j in range(len(chunk)))
+    dense = add_along(tree, [tuple(p) for p in parts]) if parts and parts[0] else ()
+    it = iter(dense)
+    return [running[gi][0] if gi in running else next(it) for gi in range(len(groupings))]
+
+
+def _running(kernels: ModuleType | None, logs: FloatArray, code: npt.NDArray[Any],
+             total: FloatArray) -> None:
+    """``total[0, code[i]] −= logs[i]`` for every row in a cell, in row order."""
+    if kernels is not None:
+        kernels.cell_subtract(logs, code, np.array([0, logs.size], dtype=np.int64), total)
+        return
+    keep = code >= 0
+    # ufunc.at applies one row after the other: the kernel's order, so its bits.
+    np.subtract.at(total[0], code[keep], logs[keep])
