@@ -172,9 +172,15 @@ def test_model_with_no_skill_and_a_tight_interval_keeps_the_something_is_wrong_w
     assert st.flag_cause == "no_skill"
     assert st.flag is not None
     assert "something is wrong" in st.flag
+    # "Tight" in the metric's units: the interval's upper end is below the gain it rules
+    # out, a fifth of the way from the floor (AUC 0.5) to the best value (1).
+    assert st.vs_trivial_upper < 0.1
+    assert ("the interval rules out a gain of 0.1 (20% of the way from the baseline's 0.5 "
+            "to the best value 1)") in st.flag
     warn = [w for w in res.warnings if w.startswith("cand does not clearly beat")]
     assert len(warn) == 1
     assert "something is wrong" in warn[0]
+    assert "rules out a gain of a fifth of the way" in warn[0]
 
 
 def test_result_without_the_new_fields_still_loads() -> None:
@@ -345,3 +351,37 @@ def test_no_gap_closed_against_a_ceiling_within_its_interval_of_the_floor() -> N
     st = run(0.7, 0.03)
     assert st.gap_closed == pytest.approx((0.538 - 0.5) / 0.2)
     assert st.note == ""
+
+
+@pytest.mark.parametrize(("direction", "bounds", "upper", "upper_value", "trivial_value",
+                          "lo", "hi", "says"), [
+    # Ceiling above the floor: a fifth of the gap to it (0.2 · (0.8 − 0.6) = 0.04).
+    ("higher", (0.0, 1.0), "human", 0.8, 0.6, -0.02, 0.03,
+     "rules out a gain of 0.04 (20% of the way from the baseline's 0.6 to the ceiling "
+     "`human`'s 0.8)"),
+    # No ceiling: a fifth of the way to the best value (0.2 · (0 − 0.69) → 0.138).
+    ("lower", (0.0, None), None, None, 0.69, -0.05, 0.04,
+     "rules out a gain of 0.138 (20% of the way from the baseline's 0.69 to the best "
+     "value 0)"),
+    # No bound either: a fifth of the floor's own value.
+    ("higher", (None, None), None, None, 5.0, -0.5, 0.5,
+     "rules out a gain of 1 (20% of the way from the baseline's 5 to 0)"),
+])
+def test_no_skill_flag_says_in_the_metrics_units_what_tight_means(
+        direction: str, bounds: tuple[float | None, float | None], upper: str | None,
+        upper_value: float | None, trivial_value: float, lo: float, hi: float,
+        says: str) -> None:
+    from mlscope.baselines.flags import classify_flags
+
+    info = MetricInfo(id="m", name="m", label="m", direction=direction,  # type: ignore[arg-type]
+                      params={}, description="", bounds=bounds)
+    st = Standing(split="validation", model="cand", metric="m", trivial="prior",
+                  trivial_value=trivial_value, upper=upper, upper_family=None,
+                  upper_value=upper_value, gap_closed=None, vs_trivial=(lo + hi) / 2,
+                  vs_trivial_lower=lo, vs_trivial_upper=hi)
+    classify_flags([st], [info])
+    assert st.flag_cause == "no_skill"
+    assert st.flag is not None
+    assert says in st.flag
+    assert st.flag.endswith("something is wrong (a bug, a leak in the baseline, or a model "
+                            "that learned nothing)")

@@ -107,12 +107,31 @@ def _classify(info: MetricInfo, st: Standing,
                    "on more rows")
         return
     st.flag_cause = "worse" if worse else "no_skill"
-    what = (f"is worse than the trivial baseline `{t}` on {info.id}, beyond the interval"
-            if worse else
-            f"does not beat the trivial baseline `{t}` on {info.id} by more than the "
-            "interval")
-    st.flag = (f"{st.model} {what} {diff}, and the interval is tight: something is wrong (a "
-               "bug, a leak in the baseline, or a model that learned nothing)")
+    if worse:
+        what = f"is worse than the trivial baseline `{t}` on {info.id}, beyond the interval {diff}"
+    else:
+        # Say what "tight" means here, in the metric's units: the gain the interval rules
+        # out, and what it is a fifth of.
+        rules_out = "" if scale is None else (
+            f", and the interval rules out a gain of {_WIDE_SHARE * scale:.4g} "
+            f"({_WIDE_SHARE:.0%} of the way from the baseline's {st.trivial_value:.4g} to "
+            f"{_scale_target(info, st)})")
+        what = (f"does not beat the trivial baseline `{t}` on {info.id} by more than the "
+                f"interval {diff}{rules_out}")
+    st.flag = (f"{st.model} {what}: something is wrong (a bug, a leak in the baseline, or "
+               "a model that learned nothing)")
+
+
+def _scale_target(info: MetricInfo, st: Standing) -> str:
+    """What :func:`_scale` measured the way to: the ceiling, the best value or zero."""
+    tv = st.trivial_value
+    if (tv is not None and st.upper_value is not None
+            and _oriented(info, st.upper_value - tv) > 0):
+        return f"the ceiling `{st.upper}`'s {st.upper_value:.4g}"
+    best = info.bounds[1] if info.direction == "higher" else info.bounds[0]
+    if best is not None and math.isfinite(best) and best != tv:
+        return f"the best value {best:.4g}"
+    return "0"
 
 
 def classify_flags(standings: Sequence[Standing], metrics: Sequence[MetricInfo]) -> None:

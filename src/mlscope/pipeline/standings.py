@@ -95,7 +95,7 @@ def _flag_warnings(standings: list[Standing], families: dict[str, str | None],
             how = ("is worse than the trivial baseline on {on}, beyond the interval"
                    if cause == "worse" else
                    "does not clearly beat the trivial baseline on {on}, and the interval "
-                   "is tight")
+                   "rules out a gain of a fifth of the way to the ceiling or the best value")
             text = (f"{model} {how.format(on=on)}: something is wrong — a bug, a leak "
                     "in a baseline, or a model that learned nothing; see the standings")
         out.append(FlagWarning(model=model, cause=cause, metrics=list(mids), text=text))
