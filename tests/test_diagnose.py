@@ -92,6 +92,17 @@ def test_a_gap_within_margin_or_noise_does_not_count() -> None:
     assert "includes 0" in v.reason
 
 
+def test_a_later_stage_that_does_better_is_no_gap_not_one_within_the_margin() -> None:
+    """Test better than validation by more than the margin: the gap is negative, does
+    not count, and its reason says the later stage is no worse (not "within the margin",
+    which a gap of −0.03 is not)."""
+    _, gaps, _ = _case({"train": 0.05, "validation": 0.08, "test": 0.05})
+    overfit = next(g for g in gaps if g.name == "validation_overfit")
+    assert overfit.value == pytest.approx(-0.03)
+    assert not overfit.counts
+    assert overfit.reason == "−0.0300: test is no worse than validation"
+
+
 def test_a_gap_equal_to_the_margin_does_not_count() -> None:
     """The textbook 1% / 5% / 5% case read as accuracy: 1 − 0.99 is 0.010000000000000009
     in floating point, which must not count as exceeding the 1-point margin."""
@@ -245,6 +256,14 @@ def test_cli_diagnose_prints_and_writes(tmp_path: Path) -> None:
     html = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
     assert "Diagnosis of model" in html
     assert "chart gaps" in html
+    # A gap that does not count is named with "none" and why, never as a bare finding.
+    diag = EvaluationResult.from_json(tmp_path / "o" / "result.json").diagnosis
+    assert diag is not None
+    quiet = [g for g in diag.gaps if g.value is not None and not g.counts]
+    assert quiet
+    for g in quiet:
+        assert re.search(re.escape(g.label) + r": none \((within noise|within the margin|"
+                         r"[a-z-]+ no worse)\)", table), (g.label, table)
 
 
 @pytest.mark.parametrize(("splits", "expected"), [

@@ -138,7 +138,10 @@ def compute_gaps(
         beyond_noise = gap.lower is not None and gap.lower > 0
         gap.counts = bool(beyond_margin and beyond_noise)
         if not beyond_margin:
-            gap.reason = f"{gap.value:+.4g} is within the practical margin {margin:.4g}"
+            # A later stage that does better is no gap at all, not one "within the margin".
+            gap.reason = (f"{_signed(gap.value)}: {_STAGE[b]} is no worse than {_STAGE[a]}"
+                          if gap.value <= 0 else
+                          f"{gap.value:+.4g} is within the practical margin {margin:.4g}")
         elif not beyond_noise:
             gap.reason = ("its interval includes 0: not distinguishable from noise"
                           if gap.lower is not None else "no interval to tell it from noise")

@@ -474,8 +474,9 @@ def render_diagnosis(
     table = Table(title=f"The gaps ({d.error_note}; positive = worse)", title_justify="left",
                   title_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("stage")
-    table.add_column(d.metric, justify="right")
-    table.add_column("gap", justify="right")
+    table.add_column(d.metric, justify="right", no_wrap=True)
+    # The figures stay on one line; the words beside them wrap.
+    table.add_column("gap", justify="right", no_wrap=True)
     table.add_column("", justify="left")
     vals = {v.role: v for v in d.values}
     names = {"baseline": "upper baseline", "train": "train", "train_dev": "train-dev",
@@ -494,8 +495,18 @@ def render_diagnosis(
             if gap.lower is not None and gap.upper is not None:
                 gtext.append(f" [{signed(gap.lower, 4)}, {signed(gap.upper, 4)}]",
                              style="dim")
-            label = Text(gap.label + (" ◀ bottleneck" if gap.name == d.bottleneck else ""),
-                         style="bold" if gap.counts else "dim")
+            if gap.counts:
+                label = Text(gap.label + (" ◀ bottleneck" if gap.name == d.bottleneck
+                                          else ""), style="bold")
+            else:
+                # Which gap this row measures, and that it is not there: a bare
+                # "overfitting the validation set" beside a test that does better read as
+                # a finding (the dim style is lost in a CI log).
+                why = (f"{names[gap.to]} no worse" if gap.value <= 0
+                       else "within the margin"
+                       if "within the practical margin" in (gap.reason or "")
+                       else "within noise")
+                label = Text(f"{gap.label}: none ({why})", style="dim")
         name = names[role] + (f" ({v.split})" if v.split and v.split != names[role] else "")
         table.add_row(name, format_value(v.value, 4), gtext, label)
     con.print(table)
