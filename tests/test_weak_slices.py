@@ -90,7 +90,29 @@ def test_a_slice_without_positives_is_never_weak(tmp_path: Path) -> None:
     skipped = {u["slice"]: u for u in d.slices_unjudged}
     assert skipped["region=north"]["positives"] == 0
     assert "too few positives to judge" in skipped["region=north"]["reason"]
+    assert "(0 positives; each needs min_size" in skipped["region=north"]["reason"]
     assert any("region=north ×" in k for k in skipped)  # its pairs too
+
+
+def test_an_unjudged_slice_names_every_class_it_is_short_of(tmp_path: Path) -> None:
+    """A slice short of both classes says so (it once named only the positives beside
+    23 positives and 2 negatives); one short of one class names that one."""
+    df = prevalence_frame({"north": 0.3, "south": 0.4, "east": 0.4, "west": 0.4}, n=800)
+    d = diagnose(tmp_path, df, "precision")
+    ms = int(d.slices_unjudged[0]["reason"].rsplit("min_size ", 1)[1].rstrip(")"))
+    both = [u for u in d.slices_unjudged
+            if u["positives"] < ms and u["negatives"] < ms]
+    one = [u for u in d.slices_unjudged
+           if (u["positives"] < ms) != (u["negatives"] < ms)]
+    assert both
+    assert one
+    for u in both:
+        assert u["reason"] == (f"too few positives and negatives to judge ({u['positives']} "
+                               f"positives and {u['negatives']} negatives; each needs "
+                               f"min_size {ms})")
+    for u in one:
+        few = "positives" if u["positives"] < ms else "negatives"
+        assert u["reason"].startswith(f"too few {few} to judge ({u[few]} {few}; ")
 
 
 def test_perfect_separation_at_a_low_base_rate_is_not_weak(tmp_path: Path) -> None:

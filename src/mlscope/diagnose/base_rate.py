@@ -249,10 +249,14 @@ def binary_weak_slices(
         for ci, key in enumerate(g.keys):
             k1, k0 = int(npos[ci]), int(nneg[ci])
             if k1 < min_size or k0 < min_size:
-                few, k = ("positives", k1) if k1 < min_size else ("negatives", k0)
+                # Name every class that is short (23 positives and 2 negatives: both).
+                short = [f"{k} {what}" for what, k in (("positives", k1), ("negatives", k0))
+                         if k < min_size]
+                few = "positives and negatives" if len(short) == 2 else short[0].split()[1]
                 unjudged.append(Unjudged(
                     slice=key, n_rows=k1 + k0, positives=k1, negatives=k0,
-                    reason=f"too few {few} to judge ({k} < min_size {min_size})"))
+                    reason=f"too few {few} to judge ({' and '.join(short)}; each needs "
+                           f"min_size {min_size})"))
                 continue
             st = cells[ci]
             value = float(_values(metric, st))
