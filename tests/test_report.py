@@ -572,3 +572,13 @@ def test_slice_caption_names_a_metric_once() -> None:
     assert "MAE (mae) on the" not in reg
     binary = render_html(make_result())
     assert "ROC AUC (roc_auc) on the" in binary
+
+
+def test_ticks_sets_quoted_names_as_code_and_escapes_the_rest() -> None:
+    """The messages quote names for the terminal (`prior`); the report shows them as code,
+    not as backticks, and still escapes everything else."""
+    from mlscope.report.templating import ticks
+
+    assert str(ticks("vs `prior` on <auc> & `a<b>`")) == (
+        "vs <code>prior</code> on &lt;auc&gt; &amp; <code>a&lt;b&gt;</code>")
+    assert str(ticks("no quotes, a lone ` tick")) == "no quotes, a lone ` tick"

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from mlscope.result import MetricInfo, Standing
 
-__all__ = ["CAUSES", "PROBABILITY_METRICS", "RANKING_METRICS", "classify_flags"]
+__all__ = ["CAUSES", "PROBABILITY_METRICS", "RANKING_METRICS", "classify_flags", "signed_g"]
 
 # Registry names. A probability metric scores the predicted probability itself; a ranking
 # metric only the order of the scores, so it is blind to calibration.
@@ -32,6 +32,12 @@ CAUSES = ("calibration", "few_rows", "no_skill", "worse")
 # An interval whose favourable end reaches this share of the scale (gap to the ceiling,
 # else distance to the metric's best value) still allows an improvement that matters.
 _WIDE_SHARE = 0.2
+
+
+def signed_g(x: float | None) -> str:
+    """``x`` with its sign, four significant digits and a true minus (``−0.03396``), as the
+    report writes every signed figure; ``—`` when unknown."""
+    return "—" if x is None else f"{x:+.4g}".replace("-", "−")
 
 
 def _oriented(info: MetricInfo, x: float) -> float:
@@ -77,13 +83,13 @@ def _classify(info: MetricInfo, st: Standing,
             return
         st.flag_cause = "no_skill"
         st.flag = (f"{st.model} is no better than the trivial baseline `{t}` on {info.id} "
-                   f"({d:+.4g}, no interval): something is wrong (a bug, or too little data)")
+                   f"({signed_g(d)}, no interval): something is wrong (a bug, or too little data)")
         return
     clear = lo > 0 if info.direction == "higher" else hi < 0
     if clear:
         return
     worse = hi < 0 if info.direction == "higher" else lo > 0
-    diff = f"({d:+.4g} [{lo:+.4g}, {hi:+.4g}])"
+    diff = f"({signed_g(d)} [{signed_g(lo)}, {signed_g(hi)}])"
     # A model that clearly ranks better than the floor has learned something: if its
     # probabilities are still no better than the base rate, they are miscalibrated.
     rank = _ranking_evidence(st, by_metric) if info.name in PROBABILITY_METRICS else None
@@ -91,7 +97,7 @@ def _classify(info: MetricInfo, st: Standing,
         rid, rst = rank
         st.flag_cause = "calibration"
         how = "worse than" if _oriented(info, d) < 0 else "no better than"
-        st.flag = (f"{st.model} ranks well ({rid} {rst.vs_trivial:+.4g} over the trivial "
+        st.flag = (f"{st.model} ranks well ({rid} {signed_g(rst.vs_trivial)} over the trivial "
                    f"`{t}`) but its {info.id} is {how} the trivial baseline's {diff}: "
                    "poorly calibrated probabilities, not a failure to learn; calibrate the "
                    "scores (Platt or isotonic, fitted on held-out rows) before reading them "
@@ -103,7 +109,7 @@ def _classify(info: MetricInfo, st: Standing,
         st.flag_cause = "few_rows"
         st.flag = (f"{st.model} vs the trivial baseline `{t}` on {info.id} {diff}: too few "
                    f"rows to tell; the interval of the difference includes 0 and reaches "
-                   f"{fav:+.4g}, so it allows both no skill and a real improvement; evaluate "
+                   f"{signed_g(fav)}, so it allows both no skill and a real improvement; evaluate "
                    "on more rows")
         return
     st.flag_cause = "worse" if worse else "no_skill"

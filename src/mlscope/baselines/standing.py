@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from mlscope.baselines.flags import classify_flags
+from mlscope.baselines.flags import classify_flags, signed_g
 from mlscope.engine.bootstrap import percentile_interval
 from mlscope.result import MetricInfo, MetricValue, Standing
 
@@ -201,7 +201,7 @@ def compute_standings(
                         # that may be 0 read "142% [−664%, 1233%]" (Smarket).
                         st.note = (f"the upper baseline `{ceil.name}` is not clearly better "
                                    f"than the trivial `{models[ti]}` on {info.id} ("
-                                   f"{_signed(gap)} {unclear}): no gap to measure")
+                                   f"{signed_g(gap)} {unclear}): no gap to measure")
                     elif _oriented(info, gap) > _MIN_GAP:
                         st.gap_closed = diff / gap
                         if rm is not None and rt is not None:
@@ -224,10 +224,6 @@ def compute_standings(
     return out
 
 
-def _signed(x: float) -> str:
-    return f"{x:+.4g}"
-
-
 def _unclear_gap(info: MetricInfo, reps: Mapping[tuple[str, int, str, str], FloatArray],
                  key: tuple[str, str, str], upper: int | None, trivial: int,
                  level: float) -> str | None:
@@ -244,7 +240,7 @@ def _unclear_gap(info: MetricInfo, reps: Mapping[tuple[str, int, str, str], Floa
     ci = percentile_interval(ru - rt, level, min_defined=_MIN_DEFINED_SHARE)
     if ci is None or min(_oriented(info, ci[0]), _oriented(info, ci[1])) > 0:
         return None
-    return f"[{_signed(ci[0])}, {_signed(ci[1])}]"
+    return f"[{signed_g(ci[0])}, {signed_g(ci[1])}]"
 
 
 def _human_gap(st: Standing, info: MetricInfo, h: UpperFigure, trivial: str,
