@@ -209,6 +209,13 @@ def test_check_superiority_gate_on_the_interval(tmp_path: Path) -> None:
                                   "--out", str(tmp_path / "o"), "-q"])
     assert r.exit_code == 1
     assert "roc_auc must improve by at least 0" in r.output
+    # The shortfall has the interval's decimals and the bound a true minus or plus.
+    flat = " ".join(r.output.split())
+    m = re.search(r"is (\S+) \[(\S+), (\S+)\]; its lower bound misses \+0 by (\S+)", flat)
+    assert m is not None, flat
+    decimals = {len(x.split(".")[1]) for x in m.groups() if "." in x}
+    assert len(decimals) == 1, m.groups()
+    assert "-" not in m.group(2)
 
 
 def test_relative_margin_and_stored_blessed_result(checked: tuple[Path, pd.DataFrame],

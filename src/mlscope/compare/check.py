@@ -112,12 +112,18 @@ def gate_checks(
             ok = olo >= bound and (gate.kind == "non-inferiority" or olo > 0)
             need = (f"improve by at least {delta:.4g}" if gate.kind == "superiority"
                     else f"regress by at most {delta:.4g}")
+            # The shortfall in the interval's decimals (it once read "[−0.0150, +0.0150];
+            # ... misses +0 by 0.01501"), the bound as the charter wrote it.
+            dec = _decimals(d.value, d.lower, d.upper)
+            short = abs(olo - bound)
+            short_text = f"{short:.{dec}f}" if round(short, dec) != 0 else f"{short:.2g}"
+            bound_text = f"{bound * sign:+.4g}".replace("-", "−")
             reason = "" if ok else (
                 f"{mid} must {need}: the difference {candidate} − {blessed} is "
                 f"{_diff(d.value, d.lower, d.upper)}; its "
                 f"{'lower' if sign > 0 else 'upper'} bound "
-                f"{'misses' if olo < bound else 'does not clear'} "
-                f"{'+' if bound >= 0 else ''}{bound * sign:.4g} by {abs(olo - bound):.4g}")
+                f"{'misses' if olo < bound else 'does not clear'} {bound_text} by "
+                f"{short_text}")
             out.append(GateCheck(**base, slice=OVERALL,  # type: ignore[arg-type]
                                  candidate_value=cv.value if cv else None,
                                  blessed_value=bv_all.value if bv_all else None,
