@@ -131,3 +131,23 @@ def test_what_changed_shows_the_keys_escaped(tmp_path: Path) -> None:
         "requirements.roc_auc: &quot;&gt;= 0.6&quot; → &quot;&gt;= 0.65&quot;" in body
     assert "data.models.fair: added &#34;p_fair&#34;" in body or \
         "data.models.fair: added &quot;p_fair&quot;" in body
+
+
+def test_monitor_series_chart_says_which_mark_is_the_estimate_and_which_realised() -> None:
+    """The performance chart draws estimates as dots on a line and realised values as
+    rings: its legend names both (rings alone: only "realised"); a chart without rings
+    (the PSI chart) adds neither."""
+    from mlscope.report.monitor_charts import Series, series_chart
+
+    both = series_chart("perf", [Series("lda", [0.53, None], [0.35, None], [0.7, None],
+                                        [0.51, 0.65])], y_label="roc_auc")
+    assert ">estimate<" in both
+    assert ">realised<" in both
+    rings = series_chart("perf", [Series("lda", [None, None], None, None, [0.51, 0.65])],
+                         y_label="roc_auc")
+    assert ">estimate<" not in rings
+    assert ">realised<" in rings
+    psi = series_chart("psi", [Series("Volume", [1.6, 5.9])], y_label="PSI", gate=0.2)
+    assert ">estimate<" not in psi
+    assert ">realised<" not in psi
+    assert 'paint-order="stroke"' in psi  # the gate's label keeps a halo over the lines

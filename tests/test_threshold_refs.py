@@ -213,7 +213,7 @@ def test_monitor_threshold_is_the_optimized_metrics() -> None:
         binary_stats(ref.label.to_numpy(), ref.p_good.to_numpy()), **costs))
     thr, source = threshold_of(ch, _monitor_frame(df), "good")
     assert thr == pytest.approx(want)
-    assert source == "metric `value` (chosen on the reference)"
+    assert source == "metric `value`, chosen on the reference"
     f1 = best_threshold_of(ref)
     assert not np.isclose(thr, f1)  # the two policies differ on these data
     got, notes = estimated_metrics(ch, _monitor_frame(df), "good", thr)
@@ -248,4 +248,4 @@ def test_monitor_threshold_of_an_operating_point_written_without_threshold() -> 
         binary_stats(ref.label.to_numpy(), ref.p_good.to_numpy()), recall=0.5))
     thr, source = threshold_of(Charter.model_validate(c), _monitor_frame(df), "good")
     assert thr == pytest.approx(want)
-    assert source == "metric `par` (chosen on the reference)"
+    assert source == "metric `par`, chosen on the reference"

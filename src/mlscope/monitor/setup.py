@@ -403,7 +403,7 @@ def threshold_of(charter: Charter, ref: pd.DataFrame, m: str) -> tuple[float, st
             except (InputError, ValueError, ZeroDivisionError):
                 continue
             if np.isfinite(thr):
-                return thr, f"metric `{e.id}` (chosen on the reference)"
+                return thr, f"metric `{e.id}`, chosen on the reference"
     return 0.5, "default 0.5"
 
 

@@ -127,8 +127,10 @@ def series_chart(title: str, series: Sequence[Series], *, y_label: str,
     if gate is not None:
         svg.line(_LEFT, y(gate), WIDTH - _RIGHT, y(gate), stroke="#cf222e",
                  stroke_dasharray="5 4")
+        # A white halo keeps the label legible where a series' line crosses it.
         svg.text(WIDTH - _RIGHT - 4, y(gate) - 5, f"{gate_label} {gate:.4g}", fill="#cf222e",
-                 font_size=11, text_anchor="end")
+                 font_size=11, text_anchor="end", stroke="#ffffff", stroke_width=3.0,
+                 paint_order="stroke")
     if zero:
         svg.line(_LEFT, y(0.0), WIDTH - _RIGHT, y(0.0), stroke=FAINT)
     for k, s in enumerate(series):
@@ -171,4 +173,15 @@ def series_chart(title: str, series: Sequence[Series], *, y_label: str,
                  stroke_width=2.0)
         name = s.name if len(s.name) <= 18 else s.name[:17] + "…"
         svg.text(WIDTH - _RIGHT + 24, ly, name, font_size=11)
+    if any(v is not None and _finite(v) for s in series for v in (s.points or [])):
+        # Which mark is which, where rings are drawn (the performance chart): a filled dot
+        # is the estimate before the labels, a ring the value realised once they arrived.
+        ly = _TOP + 8 + len(series) * 16 + 6
+        if any(v is not None and _finite(v) for s in series for v in s.values):
+            svg.add("circle", cx=WIDTH - _RIGHT + 13, cy=ly - 4, r=2.2, fill=MUTED)
+            svg.text(WIDTH - _RIGHT + 24, ly, "estimate", font_size=11, fill=MUTED)
+            ly += 16
+        svg.add("circle", cx=WIDTH - _RIGHT + 13, cy=ly - 4, r=3.2, fill="#fff",
+                stroke=MUTED, stroke_width=1.6)
+        svg.text(WIDTH - _RIGHT + 24, ly, "realised", font_size=11, fill=MUTED)
     return svg.render("series")
