@@ -295,3 +295,30 @@ def test_back_test_line_says_holds_only_when_the_misses_are_what_the_level_allow
     assert line(1, 20)[0] == "green"  # one miss in twenty: what a 95% interval allows
     assert line(4, 5, failed=True)[0] == "red"
     assert "failed" in line(4, 5, failed=True)[1]
+
+
+def test_digest_counts_withheld_estimates_in_alerting_windows_too() -> None:
+    """A window that alerts and whose estimate is not trustworthy has status `alert`; the
+    digest once said "0 with the estimate not trustworthy" beside four such windows. It
+    now counts every window whose estimate is withheld."""
+    from mlscope.monitor.digest import digest_json, digest_markdown
+    from mlscope.monitor.result import Check, Performance, Window
+
+    def window(i: int, alert: bool, trusted: bool) -> Window:
+        checks = [Check(kind="shift", column="x", slice="all", n=50, value=1.0,
+                        reference=0.0, alert=alert, reason="PSI 1.6 ≥ 0.2")]
+        perf = [Performance(model="m", threshold=0.5, estimates=[], trustworthy=trusted)]
+        return Window(index=i, start=f"2005-0{i + 1}-01", end=f"2005-0{i + 2}-01", rows=50,
+                      checks=checks, performance=perf)
+
+    res = MonitorResult(project="p", charter="c.yaml", log={}, reference={}, window={},
+                        models={}, gates={}, seed=0,
+                        windows=[window(0, True, True), window(1, True, False),
+                                 window(2, True, False), window(3, False, False),
+                                 window(4, False, True)])
+    d = digest_json(res)
+    assert d["alerting"] == 3
+    assert d["untrusted"] == 1  # the status: no alert, estimate withheld
+    assert d["estimate_withheld"] == 3
+    assert ("3 of 5 window(s) alerting; the performance estimate is withheld (not "
+            "trustworthy) in 3;") in digest_markdown(res)

@@ -81,6 +81,10 @@ def digest_json(res: MonitorResult) -> dict[str, Any]:
         "windows": len(res.windows),
         "alerting": len(res.alerting),
         "untrusted": sum(w.status == "untrusted" for w in res.windows),
+        # Every window whose performance estimate is withheld, alerting or not ("untrusted"
+        # above counts only those without an alert, as their status says).
+        "estimate_withheld": sum(any(not p.trustworthy for p in w.performance)
+                                 for w in res.windows),
         "alerts": [{"window": w.index, "start": w.start, "kind": c.kind, "column": c.column,
                     "slice": c.slice, "reason": c.reason}
                    for w in res.alerting for c in w.alerts],
@@ -100,7 +104,8 @@ def digest_markdown(res: MonitorResult) -> str:
     d = digest_json(res)
     lines = [f"## Monitor: {escape_md(res.project)}", "",
              f"**Status: {d['status'].upper()}** — {d['alerting']} of {d['windows']} "
-             f"window(s) alerting, {d['untrusted']} with the estimate not trustworthy; "
+             f"window(s) alerting; the performance estimate is withheld (not trustworthy) "
+             f"in {d['estimate_withheld']}; "
              f"exit code {d['exit_code']} ({d['exit_meaning']}).", ""]
     if res.alerting:
         lines.append("**Alerting windows**")
