@@ -28,7 +28,8 @@ import numpy.typing as npt
 
 from mlscope.result.diagnosis import Gap, NextStep, SplitValue
 
-__all__ = ["GAP_ORDER", "beyond", "compute_gaps", "default_margin", "next_steps", "orient"]
+__all__ = ["GAP_ORDER", "beyond", "compute_gaps", "default_margin", "next_steps", "orient",
+           "why_not_counted"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -43,6 +44,8 @@ _LABELS = {
 }
 _STAGE = {"baseline": "the upper baseline", "train": "train", "train_dev": "train-dev",
           "validation": "validation", "test": "test"}
+# The words of a gap's reason when it is within the margin (read back by why_not_counted).
+_WITHIN_MARGIN = "is within the practical margin"
 
 
 def orient(value: float, direction: str, upper_bound: float | None) -> float:
@@ -141,12 +144,21 @@ def compute_gaps(
             # A later stage that does better is no gap at all, not one "within the margin".
             gap.reason = (f"{_signed(gap.value)}: {_STAGE[b]} is no worse than {_STAGE[a]}"
                           if gap.value <= 0 else
-                          f"{gap.value:+.4g} is within the practical margin {margin:.4g}")
+                          f"{gap.value:+.4g} {_WITHIN_MARGIN} {margin:.4g}")
         elif not beyond_noise:
             gap.reason = ("its interval includes 0: not distinguishable from noise"
                           if gap.lower is not None else "no interval to tell it from noise")
         out.append(gap)
     return out
+
+
+def why_not_counted(gap: Gap) -> str:
+    """Why a gap with a value does not count, in a few words (the terminal's table): the
+    later stage is no worse, the gap is within the margin, or within noise, as
+    :func:`compute_gaps` gave its reason."""
+    if gap.value is not None and gap.value <= 0:
+        return f"{_STAGE[gap.to]} no worse"
+    return "within the margin" if _WITHIN_MARGIN in (gap.reason or "") else "within noise"
 
 
 def _fmt(x: float | None) -> str:

@@ -17,6 +17,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from mlscope.diagnose.gaps import why_not_counted
 from mlscope.report.best import best_candidates
 from mlscope.report.cells import signed
 from mlscope.report.charts import format_bound, format_value, metric_decimals
@@ -502,11 +503,7 @@ def render_diagnosis(
                 # Which gap this row measures, and that it is not there: a bare
                 # "overfitting the validation set" beside a test that does better read as
                 # a finding (the dim style is lost in a CI log).
-                why = (f"{names[gap.to]} no worse" if gap.value <= 0
-                       else "within the margin"
-                       if "within the practical margin" in (gap.reason or "")
-                       else "within noise")
-                label = Text(f"{gap.label}: none ({why})", style="dim")
+                label = Text(f"{gap.label}: none ({why_not_counted(gap)})", style="dim")
         name = names[role] + (f" ({v.split})" if v.split and v.split != names[role] else "")
         table.add_row(name, format_value(v.value, 4), gtext, label)
     con.print(table)
