@@ -90,23 +90,11 @@ def test_exact_split_paths_agree_bit_for_bit(tmp_path) -> None:  # type: ignore[
     """On a charter's table (overall, columns, crosses, where): the unit-weight point path,
     and the layout path (weights 1.0 that are not recognised as unit: a batch of one) give
     the same bits."""
-    from mlscope.charter.schema import Charter
-    from mlscope.data.source import open_evaluation
-    from mlscope.engine import duckdb_backend as ddb
     from mlscope.engine.exact import ExactSplit
-    from mlscope.engine.numpy_backend import fetch_rows
-    from mlscope.engine.plan import plan_groupings
-    from tests.conftest import base_charter, binary_frame
+    from tests.exact_rows import charter_rows
 
-    df = binary_frame(n=900, seed=11)
-    path = tmp_path / "eval.parquet"
-    df.to_parquet(path, index=False)
-    ch = Charter.model_validate(base_charter(str(path)))
-    t = open_evaluation(ch, tmp_path)
-    gs = plan_groupings(t.slice_columns, ch.slices.columns, ch.slices.crosses, ch.slices.where)
     splits = ["validation", "test"]
-    levels = ddb.slice_levels(t, splits)
-    rows = fetch_rows(t, splits, levels)
+    t, gs, levels, rows = charter_rows(tmp_path, 900, 11, splits)
     for s in splits:
         eng = ExactSplit(t, rows[s], gs, levels, y_shift=0.0, cache=False)
         for m in range(len(t.models)):

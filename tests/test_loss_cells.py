@@ -100,23 +100,12 @@ def test_exact_split_carries_row_sums_that_equal_the_histogram_loss(tmp_path) ->
     each cell of the unit-weight point estimate (eager and one grouping at a time) carries
     its rows' sum, and log loss from it equals the histogram's (and scikit-learn's) within
     1e-12; without the request, or for the general path, no sums ride along."""
-    from mlscope.charter.schema import Charter
-    from mlscope.data.source import open_evaluation
-    from mlscope.engine import duckdb_backend as ddb
     from mlscope.engine.exact import ExactSplit
-    from mlscope.engine.numpy_backend import fetch_rows
-    from mlscope.engine.plan import plan_groupings
     from mlscope.metrics.binary_proba import binary_log_loss
-    from tests.conftest import base_charter, binary_frame
+    from tests.exact_rows import charter_rows
 
-    df = binary_frame(n=3000, seed=12)
-    path = tmp_path / "eval.parquet"
-    df.to_parquet(path, index=False)
-    ch = Charter.model_validate(base_charter(str(path)))
-    t = open_evaluation(ch, tmp_path)
-    gs = plan_groupings(t.slice_columns, ch.slices.columns, ch.slices.crosses, ch.slices.where)
-    levels = ddb.slice_levels(t, ["test"])
-    rows = fetch_rows(t, ["test"], levels)["test"]
+    t, gs, levels, by_split = charter_rows(tmp_path, 3000, 12, ["test"])
+    rows = by_split["test"]
     eng = ExactSplit(t, rows, gs, levels, y_shift=0.0, cache=False,
                      loss_terms=frozenset({"log_loss"}))
     plain = ExactSplit(t, rows, gs, levels, y_shift=0.0, cache=False)
