@@ -155,6 +155,42 @@ def test_mcnemar_counts_and_default_method(
     assert checked == 2 * 5
 
 
+def test_mcnemar_counts_on_where_slices_and_crosses(tmp_path: Path) -> None:
+    """The discordant rows are counted per cell over the rows where the models differ:
+    a `where` slice (rows outside it are in no cell) and a cross get the counts of their
+    own rows, checked by hand."""
+    df = _frame()
+    df.to_parquet(tmp_path / "eval.parquet", index=False)
+    ch = _charter()
+    ch["slices"] = {"columns": ["region"], "crosses": [["region", "device"]],
+                    "where": {"rich": "balance > 1500"}, "min_size": 10}
+    (tmp_path / "mlscope.yaml").write_text(yaml.safe_dump(ch, sort_keys=False),
+                                           encoding="utf-8")
+    res = CliRunner().invoke(main, ["compare", str(tmp_path / "mlscope.yaml"), "good",
+                                    "fair", "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "out" / "compare.json").read_text(encoding="utf-8"))
+    seen: set[str] = set()
+    for d in doc["differences"]:
+        if d["test"] != "mcnemar":
+            continue
+        rows = df[df["split"] == d["split"]]
+        if d["slice"] == "rich":
+            rows = rows[rows["balance"] > 1500]
+        elif d["slice"] != OVERALL:
+            for part in d["slice"].split(" × "):
+                col, val = part.split("=", 1)
+                rows = rows[rows[col] == val]
+        y = rows["label"].to_numpy() == 1
+        ra = (rows["p_good"].to_numpy() >= 0.5) == y
+        rb = (rows["p_fair"].to_numpy() >= 0.5) == y
+        assert (d["detail"]["b"], d["detail"]["c"], d["detail"]["n"]) == (
+            int((ra & ~rb).sum()), int((~ra & rb).sum()), len(rows)), d["slice"]
+        seen.add(d["slice"])
+    assert {"rich", OVERALL, "region=north"} <= seen
+    assert any(" × " in key for key in seen)  # a cross
+
+
 def test_bootstrap_records_its_kind_resamples_and_seed(
         compared: tuple[Path, pd.DataFrame, dict[str, Any]]) -> None:
     _, _, out = compared

@@ -263,34 +263,32 @@ class SliceMasks:
                    make: Callable[[int], npt.NDArray[np.bool_] | None]
                    ) -> dict[str, tuple[int, int, int]] | None:
         """Per slice: rows only model ``a`` gets right, only ``b`` does, and all rows;
-        one pass per grouping over the rows (no per-slice masks)."""
+        one count per grouping over the rows where the two differ (no per-slice masks)."""
         key = (split, a, b, met.id)
         if key in self._disc:
             return self._disc[key]
-        from mlscope.engine.numpy_backend import code_dtype  # loaded with the engine
-
         eng = self.engines.get(split)
         ca, cb = self._correct_of(split, a, met, make), self._correct_of(split, b, met, make)
         out: dict[str, tuple[int, int, int]] | None = None
         if eng is not None and ca is not None and cb is not None:
             out = {}
-            # 0: only b right, 1: both or neither, 2: only a right; with the cell code,
-            # one integer bincount per grouping counts all three (exact integers).
-            state = ca.astype(np.int8) - cb.astype(np.int8) + np.int8(1)
-            for code, cells in eng.cells:
-                keep = code >= 0
-                c, st = (code, state) if keep.all() else (code[keep], state[keep])
+            # Only the rows where the two differ are counted (one model right, the other
+            # wrong): usually a small share, so the gathers and counts below run over a
+            # few rows instead of every row of every grouping. A cell's rows are known.
+            at = np.flatnonzero(ca != cb)
+            a_right = ca[at]
+            for (code, cells), sizes in zip(eng.cells, eng.counts, strict=True):
                 k = len(cells)
-                # In the narrowest type that holds ``3 · code + 2`` (one byte up to 42
-                # cells: it once overflowed from the 43rd on), so the pass stays small.
-                flat = c.astype(np.promote_types(code_dtype(3 * k), c.dtype))
-                flat *= 3
-                flat += st
-                per = np.bincount(flat, minlength=3 * k).reshape(k, 3)
-                n10, n01, n = per[:, 2], per[:, 0], per.sum(axis=1)
+                c = code[at]
+                keep = c >= 0
+                # Per cell, 2 · cell + (a right): only b right, then only a right.
+                flat = np.multiply(c, 2, dtype=np.intp)
+                flat += a_right
+                per = np.bincount(flat[keep] if not keep.all() else flat,
+                                  minlength=2 * k).reshape(k, 2)
                 for i, cell in enumerate(cells):
-                    if n[i] > 0:
-                        out[cell.key] = (int(n10[i]), int(n01[i]), int(n[i]))
+                    if sizes[i] > 0:
+                        out[cell.key] = (int(per[i, 1]), int(per[i, 0]), int(sizes[i]))
         self._disc[key] = out
         return out
 
