@@ -20,6 +20,7 @@ import pandas as pd
 
 from mlscope.charter.template import InitTask, Proposal
 from mlscope.data.checks import first_line, ql, sniff_file
+from mlscope.data.columns import check_distinct_names
 from mlscope.errors import InputError, did_you_mean
 from mlscope.sql import connect
 
@@ -94,6 +95,9 @@ def read_sample(path: Path) -> pd.DataFrame:
     con = connect()
     try:
         df = con.execute(f"{sql} LIMIT {SAMPLE_ROWS}").df()
+        check_distinct_names(con, path, [str(c) for c in df.columns])
+    except InputError:
+        raise
     except Exception as exc:  # DuckDB's errors have no common base worth naming
         raise InputError(f"cannot read {path.name}: {first_line(exc)}") from None
     finally:

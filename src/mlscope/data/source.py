@@ -38,6 +38,7 @@ from mlscope.data.checks import (
     sniff_file,
 )
 from mlscope.data.checks import first_line as _first_line
+from mlscope.data.columns import check_distinct_names
 from mlscope.data.table import EvalTable
 from mlscope.errors import InputError, did_you_mean
 from mlscope.paths import project_file
@@ -119,6 +120,8 @@ def _read_sealed(path: Path, what: str,
     con = connect()
     try:
         seal(con, [path])
+        check_distinct_names(con, path, [str(r[0]) for r in
+                                         con.execute(f"DESCRIBE {sql}").fetchall()])
         return run(con, sql)
     except duckdb.Error as exc:
         raise InputError(f"cannot read {path.name}: {_first_line(exc)}") from None
@@ -198,7 +201,9 @@ def read_table(database: Path, table: str, what: str = "data") -> pd.DataFrame:
 def _file_source(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> _Source:
     if not path.exists():
         raise InputError(f"data file not found: {path} (paths are relative to the charter)")
-    return _Source(con, name, path.name, _reader_sql(path))
+    src = _Source(con, name, path.name, _reader_sql(path))
+    check_distinct_names(con, path, src.columns)
+    return src
 
 
 def file_fingerprint(path: Path) -> dict[str, Any]:
