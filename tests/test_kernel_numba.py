@@ -298,3 +298,57 @@ def test_preload_loads_the_kernel_in_the_background_only_when_it_pays() -> None:
     out = subprocess.run([sys.executable, "-c", code], env={**env, KERNEL_ENV: "numpy"},
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_preload_skips_numbas_blas_probe_and_restores_its_flag() -> None:
+    """The background load does not import scipy.linalg (numba's BLAS probe, ~0.3 s) and
+    leaves numba's flag as the probe would have set it; np.convolve compiled afterwards
+    matches NumPy. A fresh process: numba loads once per process."""
+    code = (
+        "import sys, threading\n"
+        "import numpy as np\n"
+        "from mlscope.engine import kernel_choice as kc\n"
+        "from mlscope.engine.blas_probe import scipy_blas_present\n"
+        "assert 'scipy.linalg' not in sys.modules\n"
+        "assert kc.preload(kc.KERNEL_ROWS)\n"
+        "[t.join() for t in threading.enumerate() if t.name == 'mlscope-kernel-load']\n"
+        "assert 'scipy.linalg' not in sys.modules, 'the load probed for BLAS'\n"
+        "from numba.np import arraymath\n"
+        "import numba\n"
+        "conv = numba.njit(lambda a, b: np.convolve(a, b))\n"
+        "a, b = np.arange(6.0), np.array([1.0, -2.0, 0.5])\n"
+        "same = np.array_equal(conv(a, b), np.convolve(a, b))\n"
+        "print('scipy.linalg' in sys.modules, arraymath._HAVE_BLAS, scipy_blas_present(),\n"
+        "      kc.loaded(10 ** 6) is not None, same,\n"
+        "      [f for f in sys.meta_path if type(f).__name__ == 'ProbeSkip'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != KERNEL_ENV}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True)
+    # Not imported by the load (np.convolve's compilation imports it, as numba would).
+    assert out.stdout.split() == ["True", "True", "True", "True", "True", "[]"], out.stderr
+
+
+def test_blas_probe_skip_is_for_the_loading_thread_only() -> None:
+    """Another thread imports scipy.linalg as usual while the probe is skipped."""
+    code = (
+        "import sys, threading\n"
+        "from mlscope.engine.blas_probe import without_blas_probe\n"
+        "got = {}\n"
+        "def other():\n"
+        "    import scipy.linalg\n"
+        "    got['other'] = scipy.linalg.__name__\n"
+        "with without_blas_probe() as probe:\n"
+        "    try:\n"
+        "        import scipy.linalg.cython_blas\n"
+        "        got['mine'] = 'imported'\n"
+        "    except ImportError:\n"
+        "        got['mine'] = 'skipped'\n"
+        "    t = threading.Thread(target=other); t.start(); t.join()\n"
+        "print(got['mine'], got['other'], probe.skipped)\n"
+        "with without_blas_probe() as again:\n"
+        "    print(again)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["skipped", "scipy.linalg", "1", "None"], out.stderr

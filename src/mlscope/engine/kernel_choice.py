@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from mlscope.engine.blas_probe import without_blas_probe
 from mlscope.errors import InputError
 from mlscope.metrics.fast import install as install_terms
 
@@ -153,10 +154,26 @@ def preload(work_rows: int) -> bool:
 
 def _preload() -> None:
     # Not forced: with MLSCOPE_KERNEL=numba, the first use raises the reason if it failed.
+    global _failed
     try:
-        kernels = _load(False)
-        if kernels is not None:
-            kernels.warm()
+        # numba's BLAS probe (an import of scipy.linalg) skipped: mlscope.engine.blas_probe.
+        with without_blas_probe() as probe:
+            try:
+                kernels = _load(False)
+                if kernels is not None:
+                    kernels.warm()
+            except Exception:
+                if probe is None or not probe.skipped:
+                    raise
+                kernels = None
+        if kernels is None and probe is not None and probe.skipped:
+            # Should a numba release need scipy.linalg after all: once more, as it is.
+            with _lock:
+                if _kernels is None:
+                    _failed = None
+            kernels = _load(False)
+            if kernels is not None:
+                kernels.warm()
     except Exception as exc:  # never fatal: NumPy runs, as after a failure on first use
         give_up(f"the kernel failed to load ({type(exc).__name__}: {exc})")
 
