@@ -81,7 +81,7 @@ def test_squashed_candidate_gets_the_calibration_advice_once(result: EvaluationR
     about = [w for w in result.warnings if w.startswith("squashed ")]
     assert len(about) == 1
     w = about[0]
-    assert "ranks well (ROC AUC" in w
+    assert "ranks well on the validation split (ROC AUC" in w
     assert "poorly calibrated" in w
     assert "ECE 0." in w
     assert "calibration slope" in w

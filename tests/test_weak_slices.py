@@ -112,7 +112,20 @@ def test_an_unjudged_slice_names_every_class_it_is_short_of(tmp_path: Path) -> N
                                f"min_size {ms})")
     for u in one:
         few = "positives" if u["positives"] < ms else "negatives"
-        assert u["reason"].startswith(f"too few {few} to judge ({u[few]} {few}; ")
+        count = f"{u[few]} {few}" if u[few] != 1 else f"1 {few[:-1]}"
+        assert u["reason"].startswith(f"too few {few} to judge ({count}; ")
+
+
+def test_an_unjudged_slice_with_one_positive_says_one_positive(tmp_path: Path) -> None:
+    """"1 positive", not "1 positives" (found on ISLP's OJ: a `where` slice of loyal
+    customers with one buyer)."""
+    df = prevalence_frame({"north": 0.3, "south": 0.4, "east": 0.4, "west": 0.4}, n=2000)
+    north = df["region"] == "north"
+    df.loc[north, "y"] = 0
+    df.loc[df.index[north].to_series().groupby(df.loc[north, "split"]).head(1), "y"] = 1
+    d = diagnose(tmp_path, df, "precision")
+    reason = next(u["reason"] for u in d.slices_unjudged if u["slice"] == "region=north")
+    assert reason.startswith("too few positives to judge (1 positive; each needs min_size ")
 
 
 def test_perfect_separation_at_a_low_base_rate_is_not_weak(tmp_path: Path) -> None:

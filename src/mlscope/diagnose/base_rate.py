@@ -250,9 +250,11 @@ def binary_weak_slices(
             k1, k0 = int(npos[ci]), int(nneg[ci])
             if k1 < min_size or k0 < min_size:
                 # Name every class that is short (23 positives and 2 negatives: both).
-                short = [f"{k} {what}" for what, k in (("positives", k1), ("negatives", k0))
-                         if k < min_size]
-                few = "positives and negatives" if len(short) == 2 else short[0].split()[1]
+                # "1 positive", "0 positives": the count's own number.
+                short = [f"{k} {what if k == 1 else what + 's'}"
+                         for what, k in (("positive", k1), ("negative", k0)) if k < min_size]
+                few = ("positives and negatives" if len(short) == 2
+                       else "positives" if k1 < min_size else "negatives")
                 unjudged.append(Unjudged(
                     slice=key, n_rows=k1 + k0, positives=k1, negatives=k0,
                     reason=f"too few {few} to judge ({' and '.join(short)}; each needs "

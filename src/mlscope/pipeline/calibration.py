@@ -161,8 +161,10 @@ def _advice_text(c: ReliabilityCurve, trivial: list[str]) -> str:
     elif c.slope is not None and c.slope > 1:
         how = " (slope > 1: under-confident, the probabilities are squashed toward the middle)"
     vs = (f"; {', '.join(trivial)} no better than the trivial baseline's" if trivial else "")
-    return (f"{c.model} ranks well (ROC AUC {c.roc_auc:.3f}) but its probabilities are "
-            f"poorly calibrated on the {c.split} split: "
+    # The split first: the terminal cuts a warning to its first line, and a ROC AUC
+    # without its split read as contradicting the report split's table beside it.
+    return (f"{c.model} ranks well on the {c.split} split (ROC AUC {c.roc_auc:.3f}) but "
+            "its probabilities are poorly calibrated there: "
             f"{', '.join(f for f in figures if f)}{how}{vs}; calibrate the scores (Platt or "
             "isotonic, fitted on held-out rows) before using them as probabilities; see "
             "the reliability diagram")
