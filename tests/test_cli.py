@@ -72,6 +72,13 @@ def test_report_rerenders_saved_result(project: Callable[..., Path], tmp_path: P
     r = CliRunner().invoke(main, ["report", str(out / "result.json")])
     assert r.exit_code == 0, r.output
     assert (out / "report.html").exists()
+    # The compact summary points to --verbose, which `report` takes too (it once did not).
+    assert "--verbose" in r.output
+    assert "Metrics on" not in r.output
+    r = CliRunner().invoke(main, ["report", str(out / "result.json"), "--verbose"])
+    assert r.exit_code == 0, r.output
+    assert "Metrics on" in r.output
+    assert "What each rule would pick" in r.output
 
 
 def test_report_on_non_result_exits_2(tmp_path: Path) -> None:

@@ -529,8 +529,11 @@ def mlflow_tag(charter: Path, runs_path: Path, tracking_uri: str, result_path: P
 @click.argument("result", type=click.Path(path_type=Path))
 @click.option("--html", "html_path", type=click.Path(path_type=Path), default=None,
               help="Where to write the HTML report (default: next to the JSON).")
+@click.option("--verbose", "-v", is_flag=True,
+              help="The full terminal summary, as `mlscope run --verbose` prints it: every "
+                   "metric on the selection split, the standings, what each rule would pick.")
 @_guard
-def report(result: Path, html_path: Path | None) -> int:
+def report(result: Path, html_path: Path | None, verbose: bool) -> int:
     """Render a saved result.json again (terminal summary and HTML); never recomputes."""
     from mlscope.report import render_terminal, write_html
     from mlscope.result import EvaluationResult
@@ -546,7 +549,7 @@ def report(result: Path, html_path: Path | None) -> int:
         write_html(res, target)  # atomic: an interrupted re-render keeps the old report
     except OSError as exc:
         raise InputError(f"cannot write {target}: {exc.strerror or exc}") from None
-    render_terminal(res, paths={"json": str(result), "html": str(target)})
+    render_terminal(res, paths={"json": str(result), "html": str(target)}, verbose=verbose)
     return res.exit_code
 
 
