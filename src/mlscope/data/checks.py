@@ -28,18 +28,42 @@ from mlscope.errors import InputError, did_you_mean
 from mlscope.sql import is_locked, is_masked, safe_error
 
 __all__ = [
-    "binary_label_rule", "binary_label_sql", "check_covered", "check_rows", "check_splits",
-    "check_time", "check_unique", "first_line", "not_finite_error", "qi", "ql",
-    "raise_row_problems", "sniff_file", "time_sql", "values_not_statistics",
+    "AUTO_FALSE",
+    "AUTO_TRUE",
+    "FALSE_WORDS",
+    "TRUE_WORDS",
+    "binary_label_rule",
+    "binary_label_sql",
+    "check_covered",
+    "check_rows",
+    "check_splits",
+    "check_time",
+    "check_unique",
+    "first_line",
+    "is_positive_label",
+    "not_finite_error",
+    "qi",
+    "ql",
+    "raise_row_problems",
+    "sniff_file",
+    "time_sql",
+    "values_not_statistics",
 ]
 
 _PROBA_TOL = 1e-6  # multiclass rows may sum to 1 up to float rounding
 # The optimizers that read file statistics: they may prove a condition false (or skip a row
 # group) from min/max values that leave NaN out, so the checks run without them.
 _STATS_OPTIMIZERS = ("statistics_propagation", "filter_pushdown", "row_group_pruner")
-# Text that a binary label column may hold without `data.positive` (case-insensitive).
-_TRUE_TEXT = ("1", "1.0", "true")
-_FALSE_TEXT = ("0", "0.0", "false")
+# Text a binary label column may hold without `data.positive` (case-insensitive): 0/1 and
+# true/false. Other words (yes/no, up/down) need `data.positive`: mlscope never guesses
+# which class is positive. Shared with the Spark reader.
+AUTO_TRUE = ("1", "1.0", "true")
+AUTO_FALSE = ("0", "0.0", "false")
+# What `data.positive: true` / `false` match (any case): a boolean column's values, and the
+# words DuckDB's CSV sniffer reads as booleans (t/f, yes/no), which mlscope.data.csv_types
+# keeps as words. `positive: yes` is `true` to YAML, so it matches `yes`.
+TRUE_WORDS = (*AUTO_TRUE, "t", "yes")
+FALSE_WORDS = (*AUTO_FALSE, "f", "no")
 
 
 def qi(name: str) -> str:
@@ -260,6 +284,27 @@ def _is_nan(v: Any) -> bool:
     return isinstance(v, float) and math.isnan(v)
 
 
+def _number(v: Any) -> bool:
+    """A number that is not a boolean (Python's or NumPy's)."""
+    return isinstance(v, int | float | np.integer | np.floating) and not isinstance(
+        v, bool | np.bool_)
+
+
+def is_positive_label(positive: Any, v: Any) -> bool:
+    """Whether label value ``v`` is the charter's ``data.positive``: true/false (a
+    boolean, or that text) match their words in any case (``yes`` under ``positive:
+    yes``, which YAML reads as true; see :data:`TRUE_WORDS`), numbers match by value
+    (``positive: 1`` is a label of ``1.0``), anything else as written. The rule every
+    reader of labels applies (the SQL of :func:`binary_label_rule`, the monitor's log)."""
+    pos = _text(positive)
+    if pos.lower() in ("true", "false"):
+        return _text(v).strip().lower() in (TRUE_WORDS if pos.lower() == "true"
+                                            else FALSE_WORDS)
+    if _number(positive) and _number(v):
+        return float(v) == float(positive)
+    return _text(v) == pos
+
+
 def _text(v: Any) -> str:
     """A label value as text, booleans in lower case (as SQL writes them)."""
     return str(v).lower() if isinstance(v, bool) else str(v)
@@ -290,20 +335,21 @@ def binary_label_sql(
             )
     kind, value = binary_label_rule(values, positive, file_label, label_name)
     text = f"CAST({lab} AS VARCHAR)"
-    if kind == "lower-equals":
-        return f"CAST(lower({text}) = {ql(value)} AS INTEGER)"
     if kind == "equals":
         return f"CAST({text} = {ql(value)} AS INTEGER)"
+    if kind == "equals-number":
+        return f"CAST(CAST({lab} AS DOUBLE) = {value} AS INTEGER)"
     if kind == "boolean":
         return f"CAST({lab} AS INTEGER)"
     if kind == "number":
         return f"CAST(CAST({lab} AS DOUBLE) AS INTEGER)"
-    # Text: read its lower-case form ("True" cannot be cast to a number).
-    true = ", ".join(ql(v) for v in _TRUE_TEXT)
-    return f"CAST(lower(trim({text})) IN ({true}) AS INTEGER)"
+    # Text, or `positive: false`: its lower-case form ("True" cannot be cast to a number).
+    words = AUTO_TRUE if kind == "text" else TRUE_WORDS if value == "true" else FALSE_WORDS
+    return f"CAST(lower(trim({text})) IN ({', '.join(ql(v) for v in words)}) AS INTEGER)"
 
 
-LabelRule = tuple[Literal["lower-equals", "equals", "boolean", "number", "text"], str]
+LabelRule = tuple[Literal["truth", "equals", "equals-number", "boolean", "number", "text"],
+                  str]
 
 
 def binary_label_rule(values: list[Any], positive: Any, file_label: str,
@@ -311,9 +357,14 @@ def binary_label_rule(values: list[Any], positive: Any, file_label: str,
     """How a binary label column's (at most four) distinct values map to 1, checked.
 
     Shared by the DuckDB and Spark readers, which each write the SQL for the rule:
-    ``("lower-equals", v)`` the positive is true/false, matched in any case;
-    ``("equals", v)`` the positive as written; ``("boolean", "")``, ``("number", "")``
-    and ``("text", "")`` 0/1 or true/false as booleans, numbers or text (1 is positive).
+    ``("truth", "true" | "false")`` the positive is true or false (a boolean, or the text
+    ``true``/``false``): the values that are that truth value's words
+    (:data:`TRUE_WORDS`, :data:`FALSE_WORDS`, any case) are positive;
+    ``("equals-number", v)`` a number, matched by value (``positive: 1`` against labels
+    ``0.0``/``1.0``: ``v`` is ``repr(float(positive))``); ``("equals", v)`` the positive
+    as written; ``("boolean", "")``, ``("number", "")``
+    and ``("text", "")`` 0/1 or true/false as booleans, numbers or text (1 and true are
+    positive).
 
     Raises
     ------
@@ -334,23 +385,20 @@ def binary_label_rule(values: list[Any], positive: Any, file_label: str,
         )
     if positive is not None:
         pos = _text(positive)
-        # true/false match in any case ("True" text, a boolean column, `positive: true`);
-        # other values match exactly.
-        boolish = pos.lower() in ("true", "false")
-
-        def same(v: Any) -> bool:
-            return _text(v).lower() == pos.lower() if boolish else _text(v) == pos
-
-        if not any(same(v) for v in values):
+        if not any(is_positive_label(positive, v) for v in values):
             raise InputError(
                 f"{file_label}: data.positive is {positive!r} but column `{label_name}` holds "
                 f"{', '.join(map(repr, values))}"
                 f"\nfix: set `data.positive` to the value that marks a positive case, one of "
                 f"{', '.join(map(repr, values))}", key=("data", "positive")
             )
-        return ("lower-equals", pos.lower()) if boolish else ("equals", pos)
+        if pos.lower() in ("true", "false"):
+            return ("truth", pos.lower())
+        if _number(positive) and all(_number(v) for v in values):
+            return ("equals-number", repr(float(positive)))
+        return ("equals", pos)
     as_text = {_text(v).strip().lower() for v in values}
-    if as_text <= {*_TRUE_TEXT, *_FALSE_TEXT}:
+    if as_text <= {*AUTO_TRUE, *AUTO_FALSE}:
         if all(isinstance(v, bool) for v in values):
             return ("boolean", "")
         if all(isinstance(v, int | float) for v in values):

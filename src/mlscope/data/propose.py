@@ -21,6 +21,7 @@ import pandas as pd
 from mlscope.charter.template import InitTask, Proposal
 from mlscope.data.checks import first_line, ql, sniff_file
 from mlscope.data.columns import check_distinct_names
+from mlscope.data.csv_types import csv_reader_sql
 from mlscope.errors import InputError, did_you_mean
 from mlscope.sql import connect
 
@@ -88,12 +89,13 @@ def read_sample(path: Path) -> pd.DataFrame:
         sql = f"SELECT * FROM read_parquet({ql(str(path))})"
     elif name.endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz", ".txt")):
         sniff_file(path, "csv")
-        sql = f"SELECT * FROM read_csv({ql(str(path))}, header=true)"
+        sql = ""  # read as the evaluation reads it: yes/no kept as words
     else:
         raise InputError(f"cannot read {path.name}: unknown file type `{path.suffix}`; give a "
                          "Parquet (.parquet) or CSV (.csv) file")
     con = connect()
     try:
+        sql = sql or csv_reader_sql(con, path)
         df = con.execute(f"{sql} LIMIT {SAMPLE_ROWS}").df()
         check_distinct_names(con, path, [str(c) for c in df.columns])
     except InputError:

@@ -39,6 +39,7 @@ from mlscope.data.checks import (
 )
 from mlscope.data.checks import first_line as _first_line
 from mlscope.data.columns import check_distinct_names
+from mlscope.data.csv_types import csv_reader_sql
 from mlscope.data.table import EvalTable
 from mlscope.errors import InputError, did_you_mean
 from mlscope.paths import project_file
@@ -91,7 +92,7 @@ class _Source:
         return f"{qi(self.name)}.{qi(column)}"
 
 
-def _reader_sql(path: Path) -> str:
+def _reader_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str:
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
     p = ql(str(path))
     if suffix in (".parquet", ".pq"):
@@ -99,7 +100,7 @@ def _reader_sql(path: Path) -> str:
         return f"SELECT * FROM read_parquet({p})"
     if suffix in (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".txt"):
         sniff_file(path, "csv")
-        return f"SELECT * FROM read_csv({p}, header=true)"
+        return csv_reader_sql(con, path)  # yes/no kept as words, not booleans
     raise InputError(
         f"cannot read {path.name}: unknown file type `{path.suffix}`; "
         "use a Parquet (.parquet) or CSV (.csv) file, or a DuckDB table (data.duckdb)"
@@ -116,10 +117,10 @@ def _read_sealed(path: Path, what: str,
         raise InputError(f"{what} file not found: {path}{where}")
     if not path.is_file():
         raise InputError(f"{what}: {path} is not a file")
-    sql = _reader_sql(path)
     con = connect()
     try:
         seal(con, [path])
+        sql = _reader_sql(con, path)
         check_distinct_names(con, path, [str(r[0]) for r in
                                          con.execute(f"DESCRIBE {sql}").fetchall()])
         return run(con, sql)
@@ -201,7 +202,11 @@ def read_table(database: Path, table: str, what: str = "data") -> pd.DataFrame:
 def _file_source(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> _Source:
     if not path.exists():
         raise InputError(f"data file not found: {path} (paths are relative to the charter)")
-    src = _Source(con, name, path.name, _reader_sql(path))
+    try:
+        sql = _reader_sql(con, path)
+    except duckdb.Error as exc:
+        raise InputError(f"cannot read {path.name}: {_first_line(exc)}") from None
+    src = _Source(con, name, path.name, sql)
     check_distinct_names(con, path, src.columns)
     return src
 

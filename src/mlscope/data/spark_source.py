@@ -31,6 +31,9 @@ import duckdb
 from mlscope.charter.predicate import check_where, shown
 from mlscope.charter.schema import Charter
 from mlscope.data.checks import (
+    AUTO_TRUE,
+    FALSE_WORDS,
+    TRUE_WORDS,
     binary_label_rule,
     check_splits,
     raise_row_problems,
@@ -315,12 +318,16 @@ def _binary_label_expr(
             f"{row['ex']}); drop those rows or fill the label"
         )
     kind, value = binary_label_rule(values, positive, label, column)
-    if kind == "lower-equals":
-        return f"CAST(lower(CAST({col} AS STRING)) = {sql_str(value)} AS INT)"
     if kind == "equals":
         return f"CAST(CAST({col} AS STRING) = {sql_str(value)} AS INT)"
-    # 0/1 or true/false, as booleans, numbers or text: Spark reads each through its text.
-    return f"CAST(lower(trim(CAST({col} AS STRING))) IN ('1', 'true', '1.0') AS INT)"
+    if kind == "equals-number":
+        return f"CAST(CAST({col} AS DOUBLE) = {value} AS INT)"
+    # 0/1 or true/false as booleans, numbers or text, and `positive: true`/`false` (their
+    # words: yes/no, t/f too): Spark reads each through its text, as the DuckDB reader.
+    words = (AUTO_TRUE if kind != "truth" else TRUE_WORDS if value == "true"
+             else FALSE_WORDS)
+    return (f"CAST(lower(trim(CAST({col} AS STRING))) IN "
+            f"({', '.join(sql_str(w) for w in words)}) AS INT)")
 
 
 def open_spark_evaluation(

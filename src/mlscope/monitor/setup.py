@@ -18,6 +18,7 @@ import pandas as pd
 from mlscope.charter.costs import cost_params
 from mlscope.charter.monitor import MonitorSpec
 from mlscope.charter.schema import Charter, LearnedBaseline
+from mlscope.data.checks import is_positive_label
 from mlscope.errors import InputError, did_you_mean
 from mlscope.metrics.registry import MetricSpec, get_metric
 from mlscope.metrics.spec import threshold_ref
@@ -361,9 +362,12 @@ def _check_probabilities(log: pd.DataFrame, m: str, by_class: dict[str, str]) ->
 def _labels(col: pd.Series, positive: Any) -> pd.Series:
     """Late labels as 1.0 / 0.0, NaN where not arrived."""
     if positive is not None:
+        # The evaluation's rule (a label of 1.0 is `positive: 1`; yes/no under `positive:
+        # yes`): text comparison read 1.0 as not 1, every labelled row a negative.
         known = col.notna()
-        return pd.Series(np.where(known, (col.astype(str) == str(positive)).astype(float),
-                                  np.nan), index=col.index)
+        rule = {v: float(is_positive_label(positive, v)) for v in pd.unique(col[known])}
+        return pd.Series(np.where(known, col.map(rule), np.nan), index=col.index,
+                         dtype=np.float64)
     v = pd.to_numeric(col.map(lambda x: float(x) if isinstance(x, bool) else x),
                       errors="coerce")
     bad = col.notna() & ~v.isin([0.0, 1.0])
