@@ -24,7 +24,7 @@ from sklearn.metrics import roc_auc_score
 
 import mlscope
 from mlscope.cli import main
-from mlscope.data.checks import is_positive_label
+from mlscope.data.labels import is_positive_label
 from tests.conftest import base_charter, binary_frame
 from tests.monitor_data import population, stamp, write_project
 

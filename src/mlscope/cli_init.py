@@ -115,8 +115,17 @@ def init_command(data: Path, out: Path, hints: Hints, project: str | None, yes: 
         for p in report.problems:
             err.print(f"  • {p}", markup=False)
         return 2
-    con.print(f"[green]✓[/] {escape(str(out))} is valid. Next: check the proposed roles and "
-              "fill in `planning:`, then\n"
+    con.print(f"[green]✓[/] {escape(str(out))} is valid.")
+    # The data too, as `mlscope validate` checks it: a charter that is valid on data that
+    # cannot run (labels missing in some rows, say) must not read as ready.
+    from mlscope.cli_validate import check_data
+
+    assert report.charter is not None
+    if not check_data(out, report.charter, con, Console(stderr=True, highlight=False,
+                                                          soft_wrap=True)):
+        con.print(f"Next: fix the data, then mlscope validate {escape(str(out))}")
+        return 2
+    con.print("Next: check the proposed roles and fill in `planning:`, then\n"
               f"  mlscope run {escape(str(out))}")
     return 0
 

@@ -17,22 +17,18 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import duckdb
 import numpy as np
 
 from mlscope.charter.schema import Charter
+from mlscope.data.labels import AUTO_TRUE, FALSE_WORDS, TRUE_WORDS, binary_label_rule
 from mlscope.data.table import EvalTable
 from mlscope.errors import InputError, did_you_mean
 from mlscope.sql import is_locked, is_masked, safe_error
 
 __all__ = [
-    "AUTO_FALSE",
-    "AUTO_TRUE",
-    "FALSE_WORDS",
-    "TRUE_WORDS",
-    "binary_label_rule",
     "binary_label_sql",
     "check_covered",
     "check_rows",
@@ -40,7 +36,6 @@ __all__ = [
     "check_time",
     "check_unique",
     "first_line",
-    "is_positive_label",
     "not_finite_error",
     "qi",
     "ql",
@@ -54,16 +49,6 @@ _PROBA_TOL = 1e-6  # multiclass rows may sum to 1 up to float rounding
 # The optimizers that read file statistics: they may prove a condition false (or skip a row
 # group) from min/max values that leave NaN out, so the checks run without them.
 _STATS_OPTIMIZERS = ("statistics_propagation", "filter_pushdown", "row_group_pruner")
-# Text a binary label column may hold without `data.positive` (case-insensitive): 0/1 and
-# true/false. Other words (yes/no, up/down) need `data.positive`: mlscope never guesses
-# which class is positive. Shared with the Spark reader.
-AUTO_TRUE = ("1", "1.0", "true")
-AUTO_FALSE = ("0", "0.0", "false")
-# What `data.positive: true` / `false` match (any case): a boolean column's values, and the
-# words DuckDB's CSV sniffer reads as booleans (t/f, yes/no), which mlscope.data.csv_types
-# keeps as words. `positive: yes` is `true` to YAML, so it matches `yes`.
-TRUE_WORDS = (*AUTO_TRUE, "t", "yes")
-FALSE_WORDS = (*AUTO_FALSE, "f", "no")
 
 
 def qi(name: str) -> str:
@@ -284,32 +269,6 @@ def _is_nan(v: Any) -> bool:
     return isinstance(v, float) and math.isnan(v)
 
 
-def _number(v: Any) -> bool:
-    """A number that is not a boolean (Python's or NumPy's)."""
-    return isinstance(v, int | float | np.integer | np.floating) and not isinstance(
-        v, bool | np.bool_)
-
-
-def is_positive_label(positive: Any, v: Any) -> bool:
-    """Whether label value ``v`` is the charter's ``data.positive``: true/false (a
-    boolean, or that text) match their words in any case (``yes`` under ``positive:
-    yes``, which YAML reads as true; see :data:`TRUE_WORDS`), numbers match by value
-    (``positive: 1`` is a label of ``1.0``), anything else as written. The rule every
-    reader of labels applies (the SQL of :func:`binary_label_rule`, the monitor's log)."""
-    pos = _text(positive)
-    if pos.lower() in ("true", "false"):
-        return _text(v).strip().lower() in (TRUE_WORDS if pos.lower() == "true"
-                                            else FALSE_WORDS)
-    if _number(positive) and _number(v):
-        return float(v) == float(positive)
-    return _text(v) == pos
-
-
-def _text(v: Any) -> str:
-    """A label value as text, booleans in lower case (as SQL writes them)."""
-    return str(v).lower() if isinstance(v, bool) else str(v)
-
-
 def binary_label_sql(
     con: duckdb.DuckDBPyConnection, file_label: str, lab: str, positive: Any, src: str,
     id_expr: str,
@@ -346,69 +305,6 @@ def binary_label_sql(
     # Text, or `positive: false`: its lower-case form ("True" cannot be cast to a number).
     words = AUTO_TRUE if kind == "text" else TRUE_WORDS if value == "true" else FALSE_WORDS
     return f"CAST(lower(trim({text})) IN ({', '.join(ql(v) for v in words)}) AS INTEGER)"
-
-
-LabelRule = tuple[Literal["truth", "equals", "equals-number", "boolean", "number", "text"],
-                  str]
-
-
-def binary_label_rule(values: list[Any], positive: Any, file_label: str,
-                      label_name: str) -> LabelRule:
-    """How a binary label column's (at most four) distinct values map to 1, checked.
-
-    Shared by the DuckDB and Spark readers, which each write the SQL for the rule:
-    ``("truth", "true" | "false")`` the positive is true or false (a boolean, or the text
-    ``true``/``false``): the values that are that truth value's words
-    (:data:`TRUE_WORDS`, :data:`FALSE_WORDS`, any case) are positive;
-    ``("equals-number", v)`` a number, matched by value (``positive: 1`` against labels
-    ``0.0``/``1.0``: ``v`` is ``repr(float(positive))``); ``("equals", v)`` the positive
-    as written; ``("boolean", "")``, ``("number", "")``
-    and ``("text", "")`` 0/1 or true/false as booleans, numbers or text (1 and true are
-    positive).
-
-    Raises
-    ------
-    InputError
-        Missing values, more than two values, a ``data.positive`` that is not a value, or
-        two values that are not 0/1 or true/false without ``data.positive``.
-    """
-    if None in values:
-        raise InputError(
-            f"{file_label}: column `{label_name}` (label) has missing values; drop those rows "
-            "or fill the label", key=("data", "label")
-        )
-    if len(values) > 2:
-        raise InputError(
-            f"{file_label}: column `{label_name}` has more than two values "
-            f"({', '.join(map(repr, values[:4]))}, …) but the task is binary; use "
-            "`task: multiclass` or map the labels to two values", key=("data", "label")
-        )
-    if positive is not None:
-        pos = _text(positive)
-        if not any(is_positive_label(positive, v) for v in values):
-            raise InputError(
-                f"{file_label}: data.positive is {positive!r} but column `{label_name}` holds "
-                f"{', '.join(map(repr, values))}"
-                f"\nfix: set `data.positive` to the value that marks a positive case, one of "
-                f"{', '.join(map(repr, values))}", key=("data", "positive")
-            )
-        if pos.lower() in ("true", "false"):
-            return ("truth", pos.lower())
-        if _number(positive) and all(_number(v) for v in values):
-            return ("equals-number", repr(float(positive)))
-        return ("equals", pos)
-    as_text = {_text(v).strip().lower() for v in values}
-    if as_text <= {*AUTO_TRUE, *AUTO_FALSE}:
-        if all(isinstance(v, bool) for v in values):
-            return ("boolean", "")
-        if all(isinstance(v, int | float) for v in values):
-            return ("number", "")
-        return ("text", "")
-    raise InputError(
-        f"{file_label}: column `{label_name}` (label) holds {', '.join(map(repr, values))}; "
-        f"say which one is positive with `data.positive: {values[-1]!r}` in the charter",
-        key=("data", "positive")
-    )
 
 
 def check_splits(t: EvalTable, charter: Charter, label: str) -> None:

@@ -22,6 +22,7 @@ from mlscope.charter.template import InitTask, Proposal
 from mlscope.data.checks import first_line, ql, sniff_file
 from mlscope.data.columns import check_distinct_names
 from mlscope.data.csv_types import csv_reader_sql
+from mlscope.data.numeric import MISSING_WORDS
 from mlscope.errors import InputError, did_you_mean
 from mlscope.sql import connect
 
@@ -104,12 +105,29 @@ def read_sample(path: Path) -> pd.DataFrame:
         raise InputError(f"cannot read {path.name}: {first_line(exc)}") from None
     finally:
         con.close()
+    _numbers_with_missing_words(df)
     if df.shape[1] < 2:
         raise InputError(f"{path.name} has {df.shape[1]} column(s): a charter needs at least "
                          "a label column and one model's score column")
     if len(df) == 0:
         raise InputError(f"{path.name} has a header but no rows")
     return df
+
+
+def _numbers_with_missing_words(df: pd.DataFrame) -> None:
+    """Text columns that are numbers but for markers of missing values (``NA``: R's CSVs)
+    become numbers with those missing, as the evaluation reads a label or score column
+    (:mod:`mlscope.data.numeric`): a regression label with gaps is then proposed as one."""
+    for c in df.columns:
+        col = df[c]
+        if not (col.dtype == object or pd.api.types.is_string_dtype(col)):
+            continue
+        words = col.astype(str).str.strip().str.lower().isin(MISSING_WORDS) & col.notna()
+        if not words.any():
+            continue
+        num = pd.to_numeric(col.where(~words), errors="coerce")
+        if int(num.notna().sum()) == int((col.notna() & ~words).sum()):
+            df[c] = num
 
 
 def _norm(name: str) -> str:

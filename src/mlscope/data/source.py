@@ -40,6 +40,7 @@ from mlscope.data.checks import (
 from mlscope.data.checks import first_line as _first_line
 from mlscope.data.columns import check_distinct_names
 from mlscope.data.csv_types import csv_reader_sql
+from mlscope.data.numeric import numeric_sql
 from mlscope.data.table import EvalTable
 from mlscope.errors import InputError, did_you_mean
 from mlscope.paths import project_file
@@ -100,7 +101,10 @@ def _reader_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str:
         return f"SELECT * FROM read_parquet({p})"
     if suffix in (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".txt"):
         sniff_file(path, "csv")
-        return csv_reader_sql(con, path)  # yes/no kept as words, not booleans
+        try:
+            return csv_reader_sql(con, path)  # yes/no kept as words, not booleans
+        except duckdb.Error as exc:
+            raise InputError(f"cannot read {path.name}: {_first_line(exc)}") from None
     raise InputError(
         f"cannot read {path.name}: unknown file type `{path.suffix}`; "
         "use a Parquet (.parquet) or CSV (.csv) file, or a DuckDB table (data.duckdb)"
@@ -202,11 +206,7 @@ def read_table(database: Path, table: str, what: str = "data") -> pd.DataFrame:
 def _file_source(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> _Source:
     if not path.exists():
         raise InputError(f"data file not found: {path} (paths are relative to the charter)")
-    try:
-        sql = _reader_sql(con, path)
-    except duckdb.Error as exc:
-        raise InputError(f"cannot read {path.name}: {_first_line(exc)}") from None
-    src = _Source(con, name, path.name, sql)
+    src = _Source(con, name, path.name, _reader_sql(con, path))
     check_distinct_names(con, path, src.columns)
     return src
 
@@ -365,7 +365,9 @@ def open_evaluation(
             select["__label"] = binary_label_sql(
                 con, base.label, lab, d.positive, src, select["__id"])
         elif task == "regression":
-            select["__label"] = f"CAST({lab} AS DOUBLE)"
+            select["__label"] = numeric_sql(
+                con, qi(src), qi(src), d.label or "", base.types.get(d.label or "", ""),
+                file_label=base.label, role="label", id_expr=d.id and col(d.id, "row id"))
         else:
             select["__label"] = f"CAST({lab} AS VARCHAR)"
 
@@ -377,11 +379,14 @@ def open_evaluation(
 
     # --- model scores ---------------------------------------------------------------------
     def score_exprs(m: int, ref: str, spec: str | dict[str, str], where_label: str,
-                    types: dict[str, str]) -> None:
+                    types: dict[str, str], file_label: str) -> None:
         nonlocal classes
 
         def score(alias: str, column: str) -> None:
-            select[alias] = f"CAST({ref}.{qi(column)} AS DOUBLE)"
+            view = qi("src") if long_mode else ref  # a long table's alias is a join's
+            select[alias] = numeric_sql(con, view, ref, column, types.get(column, ""),
+                                        file_label=file_label, role=f"scores of {where_label}",
+                                        id_expr=None)
             if types.get(column, "").upper() == "FLOAT":
                 narrow[alias] = "FLOAT"  # float32 values: exact as FLOAT, half the bytes
 
@@ -419,7 +424,7 @@ def open_evaluation(
                 spec = d.models[name]
                 for c in ([spec] if isinstance(spec, str) else list(spec.values())):
                     base.need(c, f"scores of model `{name}`")
-                score_exprs(m, qi(src), spec, f"model `{name}`", base.types)
+                score_exprs(m, qi(src), spec, f"model `{name}`", base.types, base.label)
         elif long_mode:
             assert d.long is not None
             lspec: str | dict[str, str] = (
@@ -433,7 +438,7 @@ def open_evaluation(
                     f" = {ql(name)}) {alias}"
                     f" ON {alias}.{qi(d.id or '')} = {qi(src)}.{qi(d.id or '')}"
                 )
-                score_exprs(m, alias, lspec, f"model `{name}`", base.types)
+                score_exprs(m, alias, lspec, f"model `{name}`", base.types, base.label)
         elif d.predictions is not None:
             models = list(d.predictions)
             idc = col(d.id, "row id (needed to join predictions)")
@@ -454,7 +459,7 @@ def open_evaluation(
                 for c in ([pspec] if isinstance(pspec, str) else list(pspec.values())):
                     ps.need(c, f"scores of model `{name}`")
                 joins.append(f"LEFT JOIN {qi(alias)} ON {pid} = {idc}")
-                score_exprs(m, qi(alias), pspec, f"model `{name}`", ps.types)
+                score_exprs(m, qi(alias), pspec, f"model `{name}`", ps.types, ps.label)
 
     # --- user error columns ----------------------------------------------------------------
     for e, ename in enumerate(errors):

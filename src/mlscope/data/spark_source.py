@@ -31,16 +31,13 @@ import duckdb
 from mlscope.charter.predicate import check_where, shown
 from mlscope.charter.schema import Charter
 from mlscope.data.checks import (
-    AUTO_TRUE,
-    FALSE_WORDS,
-    TRUE_WORDS,
-    binary_label_rule,
     check_splits,
     raise_row_problems,
     score_type_hint,
     sniff_file,
 )
 from mlscope.data.checks import first_line as _first_line
+from mlscope.data.labels import AUTO_TRUE, FALSE_WORDS, TRUE_WORDS, binary_label_rule
 from mlscope.data.source import EvalTable, file_fingerprint
 from mlscope.errors import InputError, did_you_mean
 from mlscope.paths import project_file

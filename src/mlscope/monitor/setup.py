@@ -18,7 +18,7 @@ import pandas as pd
 from mlscope.charter.costs import cost_params
 from mlscope.charter.monitor import MonitorSpec
 from mlscope.charter.schema import Charter, LearnedBaseline
-from mlscope.data.checks import is_positive_label
+from mlscope.data.labels import is_positive_label
 from mlscope.errors import InputError, did_you_mean
 from mlscope.metrics.registry import MetricSpec, get_metric
 from mlscope.metrics.spec import threshold_ref
