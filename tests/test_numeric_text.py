@@ -110,3 +110,20 @@ def test_missing_words(tmp_path: Path, word: str) -> None:
     code, out = _run(path)
     assert code == 2, out
     assert "label is missing, NaN or infinite in 1 of 300 rows (e.g. row id 9" in out
+
+
+def test_na_past_the_sniffed_sample_names_line_and_column(tmp_path: Path) -> None:
+    """A gzipped CSV is sniffed from its first rows only: an NA after them fails the
+    column's guessed type. The error names the line and the column, and the fix; not the
+    value (readers' values stay out of CI logs)."""
+    df = _regression(n=30_000, seed=8).astype({"y": object})
+    df.loc[29_990, "y"] = "NA"
+    df.to_csv(tmp_path / "eval.csv.gz", index=False)
+    ch = _regression_charter()
+    ch["data"]["table"] = "eval.csv.gz"  # type: ignore[index]
+    path = tmp_path / "mlscope.yaml"
+    path.write_text(yaml.safe_dump(ch, sort_keys=False), encoding="utf-8")
+    code, out = _run(path)
+    assert code == 2, out
+    assert "cannot read eval.csv.gz: line 29992: a value of column `y` is not a DOUBLE" in out
+    assert "write missing values as empty fields" in out

@@ -378,25 +378,9 @@ def read_log(log: Path, table: str | None) -> tuple[pd.DataFrame, dict[str, str]
                          "for a Parquet or CSV log")
     if table:
         return read_table(log, table, "--log"), {"table": table}
-    frame = read_file(log, "--log")
-    if log.suffix.lower() == ".csv":
-        _unique_header(log)
-    return frame, {}
-
-
-def _unique_header(log: Path) -> None:
-    """Refuse a CSV header that names a column twice: the reader renames the second
-    (``age_1``), and the monitor would then watch one of the two without a word."""
-    import csv
-
-    with log.open(newline="", encoding="utf-8", errors="replace") as f:
-        header = next(csv.reader(f), [])
-    seen: set[str] = set()
-    for name in (h.strip() for h in header):
-        if name in seen:
-            raise InputError(f"--log {log.name}: the header names column `{name}` twice; "
-                             "give each column of the log its own name")
-        seen.add(name)
+    # A header naming a column twice (or two names equal but for case) is refused by
+    # read_file (mlscope.data.columns): the monitor never watches one of two such columns.
+    return read_file(log, "--log"), {}
 
 
 def _utc_now() -> str:

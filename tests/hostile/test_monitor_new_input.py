@@ -242,7 +242,8 @@ BAD: list[Any] = [
                                    "WHERE false"), "the log has no rows", id="table-no-rows"),
     pytest.param(lambda t: _duckdb(t, "servd", "SELECT 1"), "table `servd` is not in "
                  "log.duckdb", id="table-misspelt"),
-    pytest.param(_csv_duplicate, "the header names column `age` twice", id="csv-duplicate"),
+    pytest.param(_csv_duplicate, "log.csv has two columns with the same name, `age` and "
+                 "`age`", id="csv-duplicate"),
 ]
 
 

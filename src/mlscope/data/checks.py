@@ -14,6 +14,7 @@ count, an example row id and the fix. This module also holds the SQL quoting hel
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,9 +66,25 @@ def first_line(exc: BaseException) -> str:
     """One bounded line for a reader's or query's error, without the values it quotes.
 
     Readers' errors may quote a value from the user's file; :func:`mlscope.sql.safe_error`
-    says what went wrong without copying the file into a CI log.
+    says what went wrong without copying the file into a CI log. A CSV value that does not
+    read as its column's type (guessed from a sample of the file: an ``NA`` far down a
+    column of numbers) is named by its line and column, with the fix, not its value.
     """
+    text = str(exc)
+    m = _CSV_CONVERSION.search(text)
+    if m is not None:
+        column = "".join(ch for ch in m.group("column") if ch.isprintable())[:80]
+        return (f"line {m.group('line')}: a value of column `{column}` is not a "
+                f"{m.group('type')}, the type guessed from a sample of the file. Fix: write "
+                "missing values as empty fields (not NA or another word), and only values "
+                "of one type in each column")
     return safe_error(exc)
+
+
+# DuckDB's error for a CSV value that does not convert to its column's sniffed type.
+_CSV_CONVERSION = re.compile(
+    r"CSV Error on Line: (?P<line>\d+).*?Error when converting column \"(?P<column>[^\"\n]*)\"\."
+    r".*?to '(?P<type>[A-Z0-9_]+)'", re.S)
 
 
 @contextmanager
