@@ -387,16 +387,17 @@ def test_cost_lines_print_negative_figures_with_a_true_minus() -> None:
     assert got is not None
     assert got.lines[1] == ("rule: −0.0421 [−0.0913, 0.0107] (−42 EUR per 1,000 cases) "
                             "← recommended")
-    assert got.lines[2] == "gbdt: 0.0512 [−0.0038, 0.112] (51 EUR per 1,000 cases)"
-    assert got.lines[3] == ("gbdt − rule: +0.0933 [−0.0549, +0.223] EUR per case "
+    # One interval, one number of decimals: three significant digits of its largest.
+    assert got.lines[2] == "gbdt: 0.051 [−0.004, 0.112] (51 EUR per 1,000 cases)"
+    assert got.lines[3] == ("gbdt − rule: +0.093 [−0.055, +0.223] EUR per case "
                             "(+93 EUR per 1,000 cases)")
     # Without a unit: no dangling "in", and still what the thousand counts.
     bare = cost_lines(metrics=[info], values=values, differences=diffs, split="test",
                       recommended="rule", others=["gbdt"], unit="")
     assert bare is not None
     assert bare.lines[0] == "net_value: net value (against acting on no case) per case on test"
-    assert bare.lines[2] == "gbdt: 0.0512 [−0.0038, 0.112] (51 per 1,000 cases)"
-    assert bare.lines[3] == "gbdt − rule: +0.0933 [−0.0549, +0.223] per case (+93 per 1,000 cases)"
+    assert bare.lines[2] == "gbdt: 0.051 [−0.004, 0.112] (51 per 1,000 cases)"
+    assert bare.lines[3] == "gbdt − rule: +0.093 [−0.055, +0.223] per case (+93 per 1,000 cases)"
 
 
 def test_cost_lines_recommend_only_what_the_verdict_recommends() -> None:

@@ -375,7 +375,7 @@ def test_a_rule_no_better_than_a_coin_flip_is_not_shipped() -> None:
         "lag12's lead over the trivial baseline prior on roc_auc (test) is +0.059 "
         "[−0.057, +0.175]: not beyond its paired interval",
         "reversal's lead over the trivial baseline prior on roc_auc (test) is +0.064 "
-        "[−0.000, +0.129]: not beyond its paired interval"]
+        "[−0.0000040, +0.129]: not beyond its paired interval"]
     # The selected model beats the constant, the rule does not, and the two are not told
     # apart: undecided between them, with the rows that would decide it.
     v = launch_verdict(_coin_flip(rule_lo=-0.001, w_lo=0.002, w_over_rule=0.01))
@@ -509,7 +509,7 @@ def test_a_runner_up_better_beyond_its_interval_is_not_shipped_over() -> None:
     assert v.headline == ("Undecided between a and b: the rule picks a, but b is better on "
                           "auc (test) beyond its interval")
     assert v.reasons[0].text.startswith("b's lead over the selected a on auc (test) is "
-                                        "+0.050 [+0.040, +0.060]")
+                                        "+0.0500 [+0.0400, +0.0600]")
     assert v.exit_code == 0  # undecided keeps the requirement status's code
     # A lead whose interval includes 0 stays undecided with the rows that would decide it;
     # a clear lead for a ships, naming b as beaten.
@@ -549,6 +549,6 @@ def test_a_requirement_decided_on_its_bound_is_quoted_on_its_bound() -> None:
     v = launch_verdict(inp)
     assert v.kind == "not_good_enough"
     assert v.headline.endswith("nearest: a's precision bound 0.597 (point 0.723) misses "
-                               ">= 0.65 by 0.053")
+                               ">= 0.65 by 0.0530")
     assert v.reasons[1].text == ("nearest: a, precision bound 0.597 (point 0.723; needs "
-                                 ">= 0.65, short by 0.053)")
+                                 ">= 0.65, short by 0.0530)")

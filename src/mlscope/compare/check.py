@@ -10,7 +10,6 @@ across the slices held by Benjamini–Hochberg.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 
@@ -18,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mlscope.charter.schema import Charter, Gate
+from mlscope.compare.figures import decimals, signed_text
 from mlscope.result import (
     OVERALL,
     CheckResult,
@@ -34,26 +34,10 @@ __all__ = ["CHECK_EXIT_CODES", "compared_line", "exit_line", "exit_meaning", "ga
 FloatArray = npt.NDArray[np.float64]
 
 
-def _decimals(*xs: float | None) -> int:
-    """Decimals that show the largest of ``xs`` with three significant digits, for every
-    figure of one difference and its interval alike ("+0.0213 [+0.0014, +0.0436]", not
-    "+0.0213 [+0.001376, +0.04363]")."""
-    big = max((abs(x) for x in xs if x is not None and math.isfinite(x)), default=0.0)
-    return 3 if big == 0 else min(6, max(0, 2 - math.floor(math.log10(big))))
-
-
-def _signed(x: float | None, d: int) -> str:
-    """``x`` with ``d`` decimals, its sign, a true minus; "0" when it rounds to zero."""
-    if x is None:
-        return "—"
-    text = f"{abs(x):.{d}f}"
-    return "0" if float(text) == 0 else ("+" if x > 0 else "−") + text
-
-
 def _diff(value: float | None, lower: float | None, upper: float | None) -> str:
     """A difference and its interval, ``+0.0213 [+0.0014, +0.0436]``."""
-    d = _decimals(value, lower, upper)
-    return f"{_signed(value, d)} [{_signed(lower, d)}, {_signed(upper, d)}]"
+    d = decimals(value, lower, upper)
+    return f"{signed_text(value, d)} [{signed_text(lower, d)}, {signed_text(upper, d)}]"
 
 
 def _abs_margin(gate: Gate, blessed_value: float | None) -> float:
@@ -114,7 +98,7 @@ def gate_checks(
                     else f"regress by at most {delta:.4g}")
             # The shortfall in the interval's decimals (it once read "[−0.0150, +0.0150];
             # ... misses +0 by 0.01501"), the bound as the charter wrote it.
-            dec = _decimals(d.value, d.lower, d.upper)
+            dec = decimals(d.value, d.lower, d.upper)
             short = abs(olo - bound)
             short_text = f"{short:.{dec}f}" if round(short, dec) != 0 else f"{short:.2g}"
             bound_text = f"{bound * sign:+.4g}".replace("-", "−")
@@ -309,7 +293,7 @@ def verdict_lines(c: CheckResult) -> list[str]:
         lines += _detectable_lines(c.gates)
     for r in c.requirements:
         mark = "✓" if r.met else "✗"
-        d = _decimals(r.value, r.lower, r.upper)
+        d = decimals(r.value, r.lower, r.upper)
         val = "undefined" if r.value is None else f"{r.value:.{d}f}"
         who = f" ({r.model})" if c.keep else ""
         lines.append(f"  {mark} requirement {r.label} {r.bound}{who}: {val}"

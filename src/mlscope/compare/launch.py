@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mlscope.compare.figures import decimals, interval_text, signed_text
 from mlscope.result import CheckResult, Difference, RequirementCheck, Verdict, VerdictReason
 
 __all__ = ["LaunchInputs", "Lead", "launch_verdict", "requirement_rows", "rows_to_decide",
@@ -84,9 +85,7 @@ class Lead:
         return self.value > margin
 
     def text(self) -> str:
-        if self.lower is None or self.upper is None:
-            return f"{signed(self.value)} (no interval)"
-        return f"{signed(self.value)} [{signed(self.lower)}, {signed(self.upper)}]"
+        return interval_text(self.value, self.lower, self.upper)
 
     def figures(self, margin: float = 0.0) -> dict[str, float | None]:
         return {"lead": self.value, "lower": self.lower, "upper": self.upper,
@@ -94,12 +93,13 @@ class Lead:
 
 
 def signed(x: float) -> str:
-    """``+0.006`` / ``−0.007`` (a true minus sign), three decimals."""
-    return f"{'−' if x < 0 else '+'}{abs(x):.3f}"
+    """``+0.006`` / ``−0.0071`` / ``+137`` (a true minus sign), three significant digits."""
+    return signed_text(x)
 
 
 def _num(x: float | None) -> str:
-    return "undefined" if x is None else f"{x:.3f}".replace("-", "−")
+    """A metric's value with three significant digits (at most 6 decimals)."""
+    return "undefined" if x is None else f"{x:.{decimals(x)}f}".replace("-", "−")
 
 
 def rows_to_decide(rows: int | None, lead: Lead, margin: float = 0.0) -> int | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from mlscope.compare.figures import decimals, interval_text
 from mlscope.result import Difference, MetricInfo, MetricValue, VerdictReason
 
 __all__ = ["CostLines", "cost_lines"]
@@ -33,10 +34,6 @@ def _minus(text: str) -> str:
     return text.replace("-", "−")
 
 
-def _fmt(x: float | None) -> str:
-    return "—" if x is None else _minus(f"{x:.3g}")
-
-
 def _signed(x: float, spec: str = "+.3g") -> str:
     """A difference with its sign; an exact zero (of either sign) is "0", not "+0"/"−0"."""
     return "0" if x == 0 else _minus(format(x, spec))
@@ -46,13 +43,14 @@ def _per_1000(x: float | None) -> str:
     return "—" if x is None else _minus(f"{x * 1000:,.0f}")
 
 
-def _signed_interval(lo: float | None, hi: float | None) -> str:
-    """A difference's interval, signed as the difference is ("+0.29 [+0.127, +0.486]")."""
-    return "" if lo is None or hi is None else f" [{_signed(lo)}, {_signed(hi)}]"
-
-
-def _interval(lo: float | None, hi: float | None) -> str:
-    return "" if lo is None or hi is None else _minus(f" [{lo:.3g}, {hi:.3g}]")
+def _value_interval(x: float | None, lo: float | None, hi: float | None) -> str:
+    """A value and its interval with the same decimals, three significant digits of the
+    largest ("0.310 [0.258, 0.366]", not "0.31 [0.258, 0.366]")."""
+    if x is None:
+        return "—"
+    d = decimals(x, lo, hi)
+    shown = f"{x:.{d}f}" + ("" if lo is None or hi is None else f" [{lo:.{d}f}, {hi:.{d}f}]")
+    return _minus(shown)
 
 
 def _paired(diffs: Sequence[Difference], a: str, b: str, metric: str,
@@ -110,7 +108,7 @@ def cost_lines(*, metrics: Sequence[MetricInfo], values: Mapping[tuple[str, str]
         if v is None:
             continue
         mark = f" ← {role}" if m == recommended else ""
-        lines.append(f"{m}: {_fmt(v.value)}{_interval(v.lower, v.upper)} "
+        lines.append(f"{m}: {_value_interval(v.value, v.lower, v.upper)} "
                      f"({_per_1000(v.value)} {per_k}){mark}")
     reason = None
     best: tuple[str, float, float | None, float | None] | None = None
@@ -124,7 +122,7 @@ def cost_lines(*, metrics: Sequence[MetricInfo], values: Mapping[tuple[str, str]
                                          -d[1] if d[1] is not None else None)
         # The line is the metric's own difference, as its label says: for a cost, a
         # positive figure is what `m` costs more per case than the recommended model.
-        lines.append(f"{m} − {recommended}: {_signed(d[0])}{_signed_interval(d[1], d[2])} "
+        lines.append(f"{m} − {recommended}: {interval_text(d[0], d[1], d[2])} "
                      + (f"{unit} " if unit else "")
                      + f"per case ({_signed(d[0] * 1000, '+,.0f')} {per_k})")
         if lo is not None and lo > 0 and (best is None or lead > best[1]):
@@ -132,7 +130,7 @@ def cost_lines(*, metrics: Sequence[MetricInfo], values: Mapping[tuple[str, str]
     if best is not None and role == "recommended":
         m, lead, lo, hi = best
         reason = VerdictReason(
-            text=(f"but {m} is worth {_signed(lead)}{_signed_interval(lo, hi)} {unit} per case "
+            text=(f"but {m} is worth {interval_text(lead, lo, hi)} {unit} per case "
                   f"more than "
                   f"{recommended} ({info.id}, beyond its paired interval): the charter's "
                   f"rule decides on another metric; to decide on money, optimise {info.id}"),
