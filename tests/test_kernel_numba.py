@@ -270,6 +270,16 @@ def test_scratch_packs_the_cells_once_per_split() -> None:
     assert np.array_equal(again.codes, first.codes)
 
 
+def _fresh(code: str) -> list[str]:
+    """What ``code`` prints in a fresh process (the kernel loads once per process), split
+    into words; ``MLSCOPE_KERNEL`` unset."""
+    env = {k: v for k, v in os.environ.items() if k != KERNEL_ENV}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split()
+
+
 def test_preload_loads_the_kernel_in_the_background_only_when_it_pays() -> None:
     """``preload`` starts numba's import and the kernels' machine code on a thread (while
     DuckDB reads the rows), only from KERNEL_ROWS rows times models, once; the first real
@@ -288,10 +298,8 @@ def test_preload_loads_the_kernel_in_the_background_only_when_it_pays() -> None:
         "print(fast.installed(), len(kernels.sort_descending.signatures),\n"
         "      len(kernels.log_loss_args.signatures), len(kernels.curve_bins.signatures))\n"
     )
+    assert _fresh(code) == ["True", "1", "2", "1"]
     env = {k: v for k, v in os.environ.items() if k != KERNEL_ENV}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True)
-    assert out.stdout.split() == ["True", "1", "2", "1"], out.stderr
     # MLSCOPE_KERNEL=numpy: never.
     code = ("from mlscope.engine import kernel_choice as kc\n"
             "print(kc.preload(10 ** 9))\n")
@@ -322,11 +330,8 @@ def test_preload_skips_numbas_blas_probe_and_restores_its_flag() -> None:
         "      kc.loaded(10 ** 6) is not None, same,\n"
         "      [f for f in sys.meta_path if type(f).__name__ == 'ProbeSkip'])\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != KERNEL_ENV}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True)
     # Not imported by the load (np.convolve's compilation imports it, as numba would).
-    assert out.stdout.split() == ["True", "True", "True", "True", "True", "[]"], out.stderr
+    assert _fresh(code) == ["True", "True", "True", "True", "True", "[]"]
 
 
 def test_blas_probe_skip_is_for_the_loading_thread_only() -> None:
