@@ -465,6 +465,24 @@ def test_optional_sections_render_when_present(ruled: EvaluationResult) -> None:
         ruled.verdict.sections = {}
 
 
+def test_after_check_the_ship_panel_points_to_the_check_without_a_place(
+        ruled: EvaluationResult) -> None:
+    """After `mlscope check` the ship panel says the check's verdict decides the exit code,
+    without "above": the report shows the check's box above it, the dashboard's overview
+    below it (found on ISLP's OJ, where the dashboard pointed up at nothing)."""
+    import dataclasses
+
+    from mlscope.report.panels_verdict import launch_html
+    from mlscope.result import CheckResult
+
+    check = CheckResult(candidate="cand", blessed="weak", blessed_source="charter", split="test",
+                        passed=True, gates=[], requirements=[], failures=[], exit_code=0)
+    html = str(launch_html(dataclasses.replace(ruled, command="check", check=check)))
+    assert "mlscope check's verdict decides the exit code." in html
+    assert "above" not in html
+    assert "Exit code" not in html
+
+
 def test_dashboard_run_page_opens_with_the_verdict(tmp_path: Path) -> None:
     from mlscope.store import Store
     from tests.test_server import fetch, running

@@ -162,7 +162,8 @@ def launch_view(result: EvaluationResult,
         "reasons": [r.text for r in v.reasons],
         "table": _requirement_table(result, v, dec or {}),
         "sections": _sections(v),
-        # After `check` the check's verdict, above, states the one exit code.
+        # After `check` the check's verdict states the one exit code (the report shows
+        # its box above this panel, the dashboard below).
         "exit_code": None if check else result.exit_code,
         "exit_meaning": launch_exit_meaning(result),
         "after_check": check,
