@@ -443,3 +443,54 @@ def test_metric_labels_wrap_between_words(tmp_path: Path) -> None:
     assert "logistic_regression" in header  # the model's name, not folded
     assert "gradient_boosting" in header
     assert "slices ≠" in header  # the last column, not cropped
+
+
+@pytest.mark.parametrize(("lower", "upper", "p", "apart"), [
+    (0.148, 2.707, 0.106, True),     # R² of a poor model (ISLP's Hitters): skewed replicates
+    (-0.748, -0.179, 0.0869, True),
+    (-0.05, 0.02, 0.01, True),       # the reverse: p significant, the interval holds 0
+    (0.01, 0.05, 0.01, False),
+    (-0.05, 0.02, 0.4, False),
+    (0.01, 0.05, None, False),
+])
+def test_a_p_value_that_disagrees_with_its_interval_is_marked(
+        lower: float, upper: float, p: float | None, apart: bool) -> None:
+    from mlscope.report.pairs import DISAGREE, disagrees, p_value_text
+    from mlscope.result import Difference
+
+    d = Difference(split="test", slice=OVERALL, metric="r2", model="a", reference="b",
+                   value=(lower + upper) / 2, lower=lower, upper=upper, p_value=p)
+    assert disagrees(d, 0.95) is apart
+    assert DISAGREE not in p_value_text(d)  # the mark is the table's, beside the figure
+
+
+def test_the_pair_table_marks_and_explains_a_disagreement(tmp_path: Path) -> None:
+    """The terminal table marks the p-value ‡ and says what it means, once per split; the
+    report's cell carries the same words as its tooltip."""
+    import dataclasses
+
+    from rich.console import Console
+
+    from mlscope.report.pairs import DISAGREE_NOTE, pair_tables, render_comparison
+
+    _frame().to_parquet(tmp_path / "eval.parquet", index=False)
+    p = tmp_path / "mlscope.yaml"
+    p.write_text(yaml.safe_dump(_charter(compare={"pairs": [["good", "weak"]]}),
+                                sort_keys=False), encoding="utf-8")
+    result = mlscope.evaluate(p)
+    cmp = result.comparisons[0]
+    d = next(d for d in cmp.differences if d.slice == OVERALL and d.test == "bootstrap"
+             and d.lower is not None and d.upper is not None and d.split == "test")
+    # An interval clear of 0 beside a p-value above 0.05 (what skewed replicates give).
+    i = cmp.differences.index(d)
+    cmp.differences[i] = dataclasses.replace(d, lower=abs(d.value) / 2 + 1e-3,
+                                             upper=abs(d.value) + 1.0, p_value=0.2)
+    con = Console(record=True, width=200)
+    render_comparison(result, cmp, console=con)
+    text = con.export_text()
+    assert "0.2 ‡" in text
+    assert text.count(DISAGREE_NOTE[:40]) == 1
+    cells = [c for t in pair_tables(result) for r in t.rows for c in r.cells
+             if "‡" in str(c.text)]
+    assert cells
+    assert all(c.title == DISAGREE_NOTE for c in cells)

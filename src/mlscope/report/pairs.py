@@ -23,7 +23,8 @@ from mlscope.result import OVERALL, Difference, EvaluationResult, MetricInfo, Pa
 if TYPE_CHECKING:
     from mlscope.report.cells import Table
 
-__all__ = ["COMPARE_SCHEMA", "comparison_document", "p_value_text", "pair_tables",
+__all__ = ["COMPARE_SCHEMA", "DISAGREE", "DISAGREE_NOTE", "comparison_document", "disagrees",
+           "p_value_text", "pair_tables",
            "render_comparison", "statistic_text"]
 
 COMPARE_SCHEMA = "mlscope.compare/1"
@@ -62,6 +63,24 @@ def p_value_text(d: Difference) -> str:
     return f"{x:.3g}"
 
 
+#: Marks a p-value that disagrees with its difference's interval (:func:`disagrees`).
+DISAGREE = "‡"
+DISAGREE_NOTE = (f"{DISAGREE} the interval and the p-value disagree on whether the difference "
+                 "is zero (a skewed bootstrap distribution, or a test and an interval "
+                 "computed differently): the difference is not settled")
+
+
+def disagrees(d: Difference, level: float) -> bool:
+    """Whether ``d``'s interval and p-value disagree about a zero difference at the
+    interval's level: one excludes 0, the other is not significant (or the reverse).
+    The paired bootstrap's centred p-value and percentile interval (docs/comparisons.md)
+    can, far apart when the replicates are skewed (R² of a poor model: an interval of
+    [+0.148, +2.707] beside p = 0.106)."""
+    if d.p_value is None or d.lower is None or d.upper is None:
+        return False
+    return (d.lower > 0 or d.upper < 0) != (d.p_value < 1.0 - level)
+
+
 def _rows(result: EvaluationResult, cmp: PairComparison) -> list[dict[str, str]]:
     """One row per split and metric (overall), formatted."""
     infos = {m.id: m for m in result.metrics}
@@ -79,6 +98,7 @@ def _rows(result: EvaluationResult, cmp: PairComparison) -> list[dict[str, str]]
                        and s.adjusted_p <= FDR]
             interval = ("" if d.lower is None or d.upper is None
                         else f"[{signed(d.lower, dec)}, {signed(d.upper, dec)}]")
+            apart = disagrees(d, result.interval.level)
             out.append({
                 "split": split, "metric": d.metric,
                 "label": info.label if info is not None else d.metric,
@@ -86,7 +106,8 @@ def _rows(result: EvaluationResult, cmp: PairComparison) -> list[dict[str, str]]
                 "reference": format_value(values.get((split, cmp.reference, d.metric)), dec),
                 "diff": signed(d.value, dec), "interval": interval,
                 "test": TEST_NAMES.get(d.test, d.test), "statistic": statistic_text(d),
-                "p": p_value_text(d),
+                "p": p_value_text(d) + (f" {DISAGREE}" if apart else ""),
+                "disagree": DISAGREE_NOTE if apart else "",
                 # Sort keys for the report's sortable table (the text has − and brackets).
                 "diff_sort": "" if d.value is None else repr(d.value),
                 "p_sort": "" if d.p_value is None else repr(d.p_value),
@@ -136,6 +157,8 @@ def render_comparison(result: EvaluationResult, cmp: PairComparison, *,
             if r["flagged"]:
                 con.print(f"  {r['label']}: slices that differ (BH q ≤ {FDR:g}): "
                           f"{r['flagged']}", markup=False)
+        if any(r["disagree"] for r in here):
+            con.print(f"  {DISAGREE_NOTE}", markup=False)
     con.print(f"[dim]slices ≠: slices whose difference is significant after "
               f"Benjamini–Hochberg across the slices (q ≤ {FDR:g}); every slice, "
               "statistic and adjusted p-value is in compare.json[/]")
@@ -179,17 +202,20 @@ def pair_tables(result: EvaluationResult) -> list[Table]:
         headers += [{"text": {"model": cmp.model, "reference": cmp.reference}.get(h, h),
                      "title": "", "arrow": "", "id": ""} for h in heads]
         rows = []
-        for r in _rows(result, cmp):
+        found = _rows(result, cmp)
+        for r in found:
             cells = [Cell(r["split"]), Cell(r["model"]), Cell(r["reference"]),
                      Cell(r["diff"], r["interval"], sort=r["diff_sort"]), Cell(r["test"]),
-                     Cell(r["statistic"]), Cell(r["p"], sort=r["p_sort"]),
+                     Cell(r["statistic"]),
+                     Cell(r["p"], sort=r["p_sort"], title=r["disagree"]),
                      Cell(r["slices"], title=r["flagged"] or "no slice differs")]
             rows.append(Row(r["label"], cells))
         caption = (f"{cmp.model} minus {cmp.reference} on the same rows, overall, with "
                    "paired intervals and p-values (DeLong for ROC AUC, McNemar "
                    f"({cmp.mcnemar}) for accuracy, the paired bootstrap otherwise). "
                    "Slices ≠: slices whose difference is significant after "
-                   f"Benjamini–Hochberg across the slices (q ≤ {FDR:g}); hover for them.")
+                   f"Benjamini–Hochberg across the slices (q ≤ {FDR:g}); hover for them."
+                   + (f" {DISAGREE_NOTE}." if any(r["disagree"] for r in found) else ""))
         out.append(Table(f"{cmp.model} against {cmp.reference}", caption, headers, rows,
                          anchor=f"pair-{len(out) + 1}"))
     return out
